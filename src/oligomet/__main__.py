@@ -1,0 +1,3 @@
+from oligomet.cli import main
+
+main()

@@ -1,0 +1,174 @@
+"""Input checks shared by every DataFrame-facing estimator.
+
+One declared place for the rules, so that ``kaplan_meier``, ``logrank``, ``cox``,
+``cumulative_incidence``, ``match`` ... reject bad input with the same wording:
+every error names the column, the offending rows (index labels) and what is wrong.
+
+Policy (mirrors R's ``na.action = na.omit`` where R would drop, and is stricter
+where R would silently compute nonsense):
+
+* time: must be numeric, finite and >= 0. NaN or negative times are an error,
+  not a silent drop, because they almost always mean a date-derivation bug.
+* event: must be in {0, 1, True, False} (or, for competing risks, non-negative
+  integers; see :func:`event_codes`).
+* covariates, groups, strata, weights, clusters: rows with missing values are
+  dropped (complete-case analysis, as R does) and the drop is reported through a
+  :class:`DroppedRows` record and a :class:`CompleteCaseWarning`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+_MAX_LISTED_ROWS = 10
+
+
+class CompleteCaseWarning(UserWarning):
+    """Rows were dropped because of missing values (complete-case analysis)."""
+
+
+def _rows(labels: Iterable) -> str:
+    labels = list(labels)
+    shown = ", ".join(repr(x) for x in labels[:_MAX_LISTED_ROWS])
+    more = f" and {len(labels) - _MAX_LISTED_ROWS} more" if len(labels) > _MAX_LISTED_ROWS else ""
+    return f"row{'s' if len(labels) != 1 else ''} {shown}{more}"
+
+
+@dataclass(frozen=True)
+class DroppedRows:
+    """What complete-case handling removed.
+
+    ``n`` rows were dropped in total; ``by_column`` counts the missing values per
+    column (a row missing two columns counts in both); ``rows`` holds the index
+    labels of the dropped rows.
+    """
+
+    n: int = 0
+    by_column: dict[str, int] = field(default_factory=dict)
+    rows: tuple = ()
+
+    def __str__(self) -> str:
+        if not self.n:
+            return "no rows dropped"
+        cols = ", ".join(f"{c} ({k})" for c, k in self.by_column.items() if k)
+        return f"{self.n} row(s) dropped for missing values in: {cols}"
+
+    def as_frame(self) -> pd.DataFrame:
+        """Columns ``column``, ``n_missing``."""
+        return pd.DataFrame({"column": list(self.by_column), "n_missing": list(self.by_column.values())})
+
+
+def require_frame(data) -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if data.index.has_duplicates:
+        # Row labels are how errors and matched pairs refer to rows; they must be unique.
+        raise ValueError("data has duplicate index labels; call data.reset_index(drop=True) first")
+    return data
+
+
+def require_columns(data: pd.DataFrame, columns: Sequence[str | None], role: str = "column") -> None:
+    missing = [c for c in columns if c is not None and c not in data.columns]
+    if missing:
+        available = ", ".join(map(str, data.columns[:30]))
+        raise ValueError(f"unknown {role} {', '.join(map(repr, missing))}; the data has columns: {available}")
+
+
+def complete_cases(data: pd.DataFrame, columns: Sequence[str | None], *, warn: bool = True,
+                   what: str = "analysis") -> tuple[pd.DataFrame, DroppedRows]:
+    """Drop rows with a missing value in any of ``columns`` and report it."""
+    cols = [c for c in dict.fromkeys(columns) if c is not None]
+    require_columns(data, cols)
+    na = data[cols].isna()
+    bad = na.any(axis=1).to_numpy()
+    if not bad.any():
+        return data, DroppedRows()
+    dropped = DroppedRows(n=int(bad.sum()), by_column={c: int(na[c].sum()) for c in cols if na[c].any()},
+                          rows=tuple(data.index[bad]))
+    if warn:
+        warnings.warn(f"{what}: {dropped} (complete-case analysis, as R's na.omit)", CompleteCaseWarning,
+                      stacklevel=3)
+    return data.loc[~bad], dropped
+
+
+def time_array(data: pd.DataFrame, column: str) -> np.ndarray:
+    """Follow-up times as float64; NaN, infinite or negative values are an error."""
+    require_columns(data, [column], "time column")
+    raw = data[column]
+    if raw.dtype == bool or not (pd.api.types.is_numeric_dtype(raw)):
+        coerced = pd.to_numeric(raw, errors="coerce")
+        bad = coerced.isna() & raw.notna()
+        if bad.any():
+            raise ValueError(f"time column {column!r} is not numeric: {_rows(data.index[bad.to_numpy()])} "
+                             f"(e.g. {raw[bad].iloc[0]!r})")
+        raw = coerced
+    t = raw.to_numpy(dtype=float)
+    nan = np.isnan(t)
+    if nan.any():
+        raise ValueError(f"time column {column!r} has missing (NaN) values at {_rows(data.index[nan])}")
+    inf = np.isinf(t)
+    if inf.any():
+        raise ValueError(f"time column {column!r} has infinite values at {_rows(data.index[inf])}")
+    neg = t < 0
+    if neg.any():
+        raise ValueError(f"time column {column!r} has negative times at {_rows(data.index[neg])} "
+                         f"(e.g. {t[neg][0]!r}); check the date of origin")
+    return t
+
+
+def event_array(data: pd.DataFrame, column: str) -> np.ndarray:
+    """A 0/1 event indicator as float64; anything outside {0, 1, True, False} is an error."""
+    require_columns(data, [column], "event column")
+    raw = data[column]
+    if raw.dtype == bool:
+        return raw.to_numpy(dtype=float)
+    v = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isin(v, (0.0, 1.0))
+    if bad.any():
+        examples = sorted({repr(x) for x in raw[bad].head(5)})
+        raise ValueError(f"event column {column!r} must be 0/1 or True/False; found {', '.join(examples)} at "
+                         f"{_rows(data.index[bad])}")
+    return v
+
+
+def event_codes(data: pd.DataFrame, column: str) -> np.ndarray:
+    """Competing-risk status: 0 = censored, 1, 2, ... = causes (non-negative integers)."""
+    require_columns(data, [column], "event column")
+    raw = data[column]
+    v = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(v) | (v < 0) | (v != np.round(v))
+    if bad.any():
+        examples = sorted({repr(x) for x in raw[bad].head(5)})
+        raise ValueError(f"event column {column!r} must hold non-negative integers (0 = censored, 1, 2, ... = "
+                         f"causes); found {', '.join(examples)} at {_rows(data.index[bad])}")
+    return v.astype(np.int64)
+
+
+def weight_array(data: pd.DataFrame, column: str) -> np.ndarray:
+    require_columns(data, [column], "weights column")
+    w = pd.to_numeric(data[column], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise ValueError(f"weights column {column!r} must be finite and >= 0; bad values at {_rows(data.index[bad])}")
+    return w
+
+
+def group_labels(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list]:
+    """Integer codes and the sorted level labels of a grouping column (R's factor order)."""
+    require_columns(data, [column], "group column")
+    col = data[column]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        levels = [lv for lv in col.cat.categories if (col == lv).any()]
+    else:
+        levels = sorted(col.dropna().unique().tolist(), key=_sort_key)
+    codes = pd.Categorical(col, categories=levels).codes.astype(np.int64)
+    return codes, levels
+
+
+def _sort_key(x):
+    # Numbers before strings, each in natural order: R's factor() sorts levels this way.
+    return (0, x, "") if isinstance(x, (int, float, np.integer, np.floating)) else (1, 0, str(x))

@@ -1,0 +1,21 @@
+"""The ``oligomet`` command line: a thin typer shell over ``study/`` and ``registry/``.
+
+Each command group lives in its own module; errors are one clear line unless ``--debug``.
+"""
+from __future__ import annotations
+
+import typer
+
+from . import registry as _registry
+from . import study as _study
+from . import synth as _synth
+
+app = typer.Typer(help="oligomet: registry, endpoints and survival analyses for metastasis cohort studies.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(_registry.app, name="registry", help="Validate and import registry data.")
+_study.register(app)
+_synth.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,6 @@
+"""``oligomet registry ...`` commands (owned by the registry layer)."""
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

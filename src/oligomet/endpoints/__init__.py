@@ -1,0 +1,1 @@
+"""Endpoint derivation: registry dates -> (time, event) per patient or lesion."""

@@ -1,0 +1,138 @@
+"""The registry's data model: tables, fields, types and allowed codes, declared once.
+
+This module is the contract between the importers and validator (``registry/``),
+the store (``registry/store``), the endpoint derivation (``endpoints/``) and the
+synthetic registry generator (``datasets/synthetic``). The interchange format is
+one CSV per table (``<table>.csv``) in a folder, or one Excel workbook with one
+sheet per table; column names are the field names below.
+
+Types: ``str``, ``int``, ``float``, ``date`` (ISO ``YYYY-MM-DD``; see
+``registry`` docs for other accepted formats), ``bool`` (0/1, true/false, yes/no),
+``code`` (one of ``codes``), ``list`` (``;``-separated ids).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    required: bool = False
+    codes: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    description: str = ""
+    references: dict[str, str] = field(default_factory=dict)  # field -> "table.field"
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def get(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+SEX = ("female", "male", "other", "unknown")
+PRIMARY_SITE = ("colorectal", "sarcoma", "breast", "kidney", "melanoma", "lung", "other")
+ORGAN = ("liver", "lung", "peritoneum", "bone", "brain", "lymph_node", "adrenal", "other")
+LOCAL_MODALITIES = ("resection", "sabr", "rfa", "mwa", "cryoablation", "tace", "sirt")
+MODALITY = LOCAL_MODALITIES + ("systemic", "other")
+ABLATION_MODALITIES = ("rfa", "mwa", "cryoablation")
+INTENT = ("curative", "palliative", "salvage", "unknown")
+APPROACH = ("open", "minimally_invasive", "percutaneous", "not_applicable")
+MARGIN = ("R0", "R1", "R2", "Rx")
+SETTING = ("neoadjuvant", "adjuvant", "palliative", "perioperative", "conversion")
+CLAVIEN_DINDO = ("I", "II", "IIIa", "IIIb", "IVa", "IVb", "V")
+EVENT_TYPE = ("local_recurrence", "distant_progression", "new_metastasis", "regional_recurrence",
+              "progression")
+MUTATION = ("wild_type", "mutant", "unknown")
+MSI = ("mss", "msi_high", "unknown")
+MDT_RECOMMENDATION = ("resection", "sabr", "ablation", "systemic", "observation", "best_supportive_care",
+                      "other")
+
+#: Identifier-like columns that must never be stored (refused, or keyed-hashed when a key is given).
+DIRECT_IDENTIFIERS = ("name", "first_name", "last_name", "patient_name", "mrn", "medical_record_number",
+                      "national_id", "ssn", "bsn", "nhs_number", "address", "phone", "email", "date_of_birth",
+                      "birth_date")
+
+F = Field
+
+TABLES: dict[str, Table] = {t.name: t for t in (
+    Table("patients", ("patient_id",), (
+        F("patient_id", "str", True),
+        F("site", "str", True, description="treating hospital"),
+        F("sex", "code", True, SEX),
+        F("birth_year", "int"),
+        F("primary_site", "code", True, PRIMARY_SITE),
+        F("histology", "str"),
+        F("primary_diagnosis_date", "date", True),
+        F("primary_resection_date", "date"),
+        F("node_positive", "bool"),
+        F("ras", "code", codes=MUTATION),
+        F("braf", "code", codes=MUTATION),
+        F("msi", "code", codes=MSI),
+        F("ecog", "int", description="ECOG performance status 0-4 at metastasis diagnosis"),
+        F("death_date", "date"),
+        F("last_contact_date", "date", description="last date known alive (or date of death)"),
+    ), "one row per patient; dates of death and last contact drive every time-to-event endpoint"),
+    Table("lesions", ("lesion_id",), (
+        F("lesion_id", "str", True),
+        F("patient_id", "str", True),
+        F("organ", "code", True, ORGAN),
+        F("detection_date", "date", True),
+        F("diameter_mm", "float"),
+        F("segment_or_lobe", "str"),
+    ), "one row per metastatic lesion", {"patient_id": "patients.patient_id"}),
+    Table("treatments", ("treatment_id",), (
+        F("treatment_id", "str", True),
+        F("patient_id", "str", True),
+        F("lesion_ids", "list", description="';'-separated lesion ids treated (local treatments)"),
+        F("modality", "code", True, MODALITY),
+        F("start_date", "date", True),
+        F("end_date", "date"),
+        F("intent", "code", codes=INTENT),
+        F("approach", "code", codes=APPROACH),
+        F("margin", "code", codes=MARGIN),
+        F("dose_gy", "float", description="SABR total dose"),
+        F("fractions", "int", description="SABR fractions"),
+        F("regimen", "str", description="systemic regimen"),
+        F("line", "int", description="systemic line"),
+        F("setting", "code", codes=SETTING),
+    ), "local and systemic treatments", {"patient_id": "patients.patient_id"}),
+    Table("complications", ("treatment_id", "date", "clavien_dindo"), (
+        F("treatment_id", "str", True),
+        F("date", "date", True),
+        F("clavien_dindo", "code", True, CLAVIEN_DINDO),
+        F("description", "str"),
+    ), "complications after a treatment", {"treatment_id": "treatments.treatment_id"}),
+    Table("events", ("patient_id", "date", "type", "lesion_id"), (
+        F("patient_id", "str", True),
+        F("lesion_id", "str"),
+        F("date", "date", True),
+        F("type", "code", True, EVENT_TYPE),
+        F("organ", "code", codes=ORGAN),
+    ), "recurrences and progressions", {"patient_id": "patients.patient_id", "lesion_id": "lesions.lesion_id"}),
+    Table("labs", ("patient_id", "date"), (
+        F("patient_id", "str", True),
+        F("date", "date", True),
+        F("cea", "float", description="CEA in ng/mL"),
+    ), "laboratory values", {"patient_id": "patients.patient_id"}),
+    Table("mdt_decisions", ("patient_id", "date"), (
+        F("patient_id", "str", True),
+        F("date", "date", True),
+        F("recommendation", "code", True, MDT_RECOMMENDATION),
+    ), "multidisciplinary tumor board decisions", {"patient_id": "patients.patient_id"}),
+)}
+
+TABLE_ORDER = tuple(TABLES)  # parents before children: the order to write and to validate references

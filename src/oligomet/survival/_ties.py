@@ -1,0 +1,34 @@
+"""Deterministic merging of floating-point near-ties, as R's ``survival::aeqSurv``.
+
+Times that differ by less than ``sqrt(machine epsilon)`` (absolutely, or relative
+to the mean absolute time) are treated as tied and replaced by the smallest time
+of their run. R applies this in ``survfit``, ``coxph``, ``survdiff`` and
+``concordance`` since survival 2.39; times computed as differences of dates in
+days/30.4375 otherwise produce spurious distinct event times. We never jitter.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+TOLERANCE = float(np.sqrt(np.finfo(float).eps))
+
+
+def merge_near_ties(time: np.ndarray, tolerance: float = TOLERANCE) -> np.ndarray:
+    """Return ``time`` with near-tied values replaced by the first value of their run."""
+    t = np.asarray(time, dtype=float)
+    finite = t[np.isfinite(t)]
+    if finite.size < 2:
+        return t
+    y = np.unique(finite)
+    if y.size < 2:
+        return t
+    dy = np.diff(y)
+    scale = np.mean(np.abs(y))
+    tied = (dy <= tolerance) | ((dy / scale) <= tolerance if scale > 0 else False)
+    if not tied.any():
+        return t
+    cuts = y[np.concatenate(([True], ~tied))]
+    out = t.copy()
+    ok = np.isfinite(t)
+    out[ok] = cuts[np.searchsorted(cuts, t[ok], side="right") - 1]
+    return out
