@@ -1,0 +1,102 @@
+"""Step curves with CI bands and the at-risk table under the x-axis (shared by KM and CIF plots).
+
+The at-risk table is drawn in a second axes that *shares the x-axis* of the curve panel, and
+each count is placed at the x tick position in data coordinates. So the numbers sit exactly
+under the ticks whatever the figure size, the margins or the saved format.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ._style import BASE_FONT_SIZE, new_figure, nice_ticks
+
+
+def layout(n_rows: int, *, width: float = 6.4, height: float = 3.6, at_risk: bool = True,
+           left: float = 1.15) -> tuple[Figure, Axes, Axes | None]:
+    """A figure with the curve panel on top and, when ``at_risk``, a table panel sharing x below.
+
+    Panels are placed in inches (not with gridspec ratios) so the gap for the tick labels and
+    the axis label stays the same whatever the number of at-risk rows.
+    """
+    row_h, top, right, xlab_gap, risk_title, bottom = 0.2, 0.35, 0.3, 0.55, 0.2, 0.08
+    risk_h = n_rows * row_h if at_risk else 0.0
+    total_h = top + height + (xlab_gap + risk_title + risk_h if at_risk else 0.55) + bottom
+    fig = new_figure(width, total_h)
+    pw = (width - left - right) / width
+    y0 = (total_h - top - height) / total_h
+    ax = fig.add_axes((left / width, y0, pw, height / total_h))
+    if not at_risk:
+        return fig, ax, None
+    ry0 = bottom / total_h
+    risk = fig.add_axes((left / width, ry0, pw, risk_h / total_h), sharex=ax)
+    return fig, ax, risk
+
+
+def step_curve(ax: Axes, time: np.ndarray, est: np.ndarray, lower: np.ndarray | None, upper: np.ndarray | None,
+               *, start: float, color: str, label: str, linestyle: str = "-", band_alpha: float = 0.15) -> None:
+    """Right-continuous step curve from (0, start), with an optional pointwise CI band."""
+    t = np.concatenate([[0.0], np.asarray(time, float)])
+    y = np.concatenate([[start], np.asarray(est, float)])
+    ax.step(t, y, where="post", color=color, linestyle=linestyle, label=label)
+    if lower is not None and upper is not None:
+        lo = np.concatenate([[start], np.asarray(lower, float)])
+        hi = np.concatenate([[start], np.asarray(upper, float)])
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():
+            ax.fill_between(t, np.where(ok, lo, np.nan), np.where(ok, hi, np.nan), step="post", color=color,
+                            alpha=band_alpha, linewidth=0)
+
+
+def at_risk_counts(times: Sequence[float], n_risk_table: pd.DataFrame) -> list[int]:
+    """Number at risk at each of ``times`` from a survfit-style table (``time``, ``n_risk``).
+
+    The number at risk at t is the number still under observation just before t, i.e. the
+    ``n_risk`` of the first tabulated time >= t, and 0 beyond the last tabulated time.
+    This is a lookup, not an estimate, so it belongs to the renderer.
+    """
+    tt = n_risk_table["time"].to_numpy(float)
+    nr = n_risk_table["n_risk"].to_numpy(float)
+    order = np.argsort(tt, kind="stable")
+    tt, nr = tt[order], nr[order]
+    idx = np.searchsorted(tt, np.asarray(times, float) - 1e-9 * max(1.0, float(tt.max(initial=1.0))), side="left")
+    return [int(round(nr[i])) if i < len(tt) else 0 for i in idx]
+
+
+def draw_at_risk(risk: Axes, ax: Axes, ticks: Sequence[float], rows: list[tuple[str, list[int], str]]) -> None:
+    """Write the counts of each row (label, counts per tick, colour) at the tick x positions."""
+    n = len(rows)
+    risk.set_ylim(n - 0.5, -0.5)
+    risk.set_yticks(range(n))
+    risk.set_yticklabels([r[0] for r in rows])
+    for lab, (_, _, col) in zip(risk.get_yticklabels(), rows):
+        lab.set_color(col)
+    for i, (_, counts, col) in enumerate(rows):
+        for x, c in zip(ticks, counts):
+            risk.text(x, i, f"{c:d}", ha="center", va="center", fontsize=BASE_FONT_SIZE - 1, color=col)
+    risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    risk.tick_params(axis="y", which="both", left=False, pad=16)
+    for side in ("top", "right", "bottom", "left"):
+        risk.spines[side].set_visible(False)
+    risk.set_title("Number at risk", loc="left", fontsize=BASE_FONT_SIZE - 0.5, pad=3, x=-0.17)
+    risk.patch.set_alpha(0)
+    ax.tick_params(axis="x", labelbottom=True)
+
+
+def x_ticks(max_time: float, ticks: Sequence[float] | None, unit: str | None) -> list[float]:
+    if ticks is not None:
+        return [float(t) for t in ticks]
+    return nice_ticks(max_time, unit=unit)
+
+
+def group_frames(table: pd.DataFrame, group_col: str = "group", order: Sequence | None = None
+                 ) -> list[tuple[str, pd.DataFrame]]:
+    """Split a tidy table by group, keeping the table's (or the given) group order."""
+    if group_col not in table.columns:
+        return [("All", table)]
+    keys = list(order) if order is not None else list(pd.unique(table[group_col]))
+    return [(str(k), table[table[group_col] == k]) for k in keys]

@@ -1,0 +1,98 @@
+"""Shared look of every report figure: palette, fonts, sizes, and saving as PNG + SVG.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (not ``pyplot``) so that
+rendering never touches a GUI backend or pyplot's global state: reports run headless
+and in parallel test workers.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import matplotlib as mpl
+from matplotlib.figure import Figure
+
+#: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies and in greyscale print.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+#: Line styles for a second categorical dimension (e.g. cause in a CIF plot).
+LINESTYLES = ("-", "--", ":", "-.")
+
+BASE_FONT_SIZE = 9.0
+RC = {
+    "font.family": "DejaVu Sans",  # ships with matplotlib: identical rendering on every machine
+    "font.size": BASE_FONT_SIZE,
+    "axes.titlesize": BASE_FONT_SIZE + 1,
+    "axes.labelsize": BASE_FONT_SIZE,
+    "xtick.labelsize": BASE_FONT_SIZE - 0.5,
+    "ytick.labelsize": BASE_FONT_SIZE - 0.5,
+    "legend.fontsize": BASE_FONT_SIZE - 0.5,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.linewidth": 0.8,
+    "lines.linewidth": 1.6,
+    "svg.fonttype": "none",  # keep text as text in SVG: editable by journals' production staff
+    "svg.hashsalt": "oligomet",  # deterministic SVG ids: identical reruns give identical files
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "savefig.bbox": "tight",
+}
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Apply the report style for the figures built inside the block."""
+    with mpl.rc_context(RC):
+        yield
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def linestyle(i: int) -> str:
+    return LINESTYLES[i % len(LINESTYLES)]
+
+
+def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Save ``fig`` as ``<stem>.png`` and ``<stem>.svg`` (by default); return the paths written.
+
+    PNG metadata (software version, creation time) is stripped so that reruns give identical bytes.
+    """
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    with mpl.rc_context(RC):
+        for fmt in formats:
+            path = stem.with_suffix(f".{fmt}")
+            meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None} if fmt == "svg" else None
+            fig.savefig(path, format=fmt, metadata=meta)
+            written.append(path)
+    return written
+
+
+def new_figure(width: float, height: float) -> Figure:
+    with mpl.rc_context(RC):
+        return Figure(figsize=(width, height))
+
+
+def nice_ticks(upper: float, n: int = 6, unit: str | None = None) -> list[float]:
+    """Round tick positions from 0 to at least ``upper``, about ``n`` of them.
+
+    With ``unit="months"`` the steps are 1, 2, 3, 6, 12, 24, ... months, because follow-up reads
+    best in quarters, half-years and years; otherwise 1, 2, 2.5, 5 × 10^k.
+    """
+    import math
+
+    if not (upper > 0) or not math.isfinite(upper):
+        return [0.0, 1.0]
+    raw = upper / max(n - 1, 1)
+    if unit == "months" and 0.5 <= raw <= 240:
+        steps = [1, 2, 3, 6, 12, 24, 36, 48, 60, 120, 240]
+    else:
+        mag = 10 ** math.floor(math.log10(raw))
+        steps = [b * mag for b in (1, 2, 2.5, 5, 10)]
+    step = next(s for s in steps if s >= raw - 1e-12)
+    k = math.ceil(upper / step - 1e-9)
+    return [round(i * step, 10) for i in range(k + 1)]

@@ -1,0 +1,77 @@
+"""Cumulative incidence curves per group × cause, in the KM plot's style, with an at-risk table.
+
+Input is a tidy table with columns ``group`` (optional), ``cause``, ``time``, ``estimate``,
+``lower``, ``upper`` (``CumulativeIncidence.table``). Colour encodes the group, line style the
+cause. The at-risk counts (everyone still event-free and uncensored, whatever the cause) come
+from ``at_risk`` (columns ``group``, ``time``, ``n_risk``, as for the KM plot) when given.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import _curves
+from ._style import color, linestyle, style
+
+
+def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title: str | None = None,
+               xlabel: str = "Months", ylabel: str = "Cumulative incidence", ticks: Sequence[float] | None = None,
+               max_time: float | None = None, unit: str | None = "months", ci: bool = True,
+               cause_labels: Mapping | None = None, causes: Sequence | None = None,
+               group_order: Sequence | None = None, ylim: float | None = None) -> Figure:
+    """Draw CIFs; returns a matplotlib Figure (never shown).
+
+    ``cause_labels`` maps cause codes to names (e.g. ``{1: "local recurrence", 2: "death"}``);
+    ``causes`` restricts which causes are drawn. ``ylim`` fixes the top of the y-axis (by default
+    the smallest of 0.2, 0.4, ..., 1.0 above the highest upper CI limit).
+    """
+    missing = [c for c in ("cause", "time", "estimate") if c not in table.columns]
+    if missing:
+        raise ValueError(f"cif_figure: table lacks column(s) {', '.join(missing)}")
+    groups = _curves.group_frames(table, order=group_order)
+    cause_list = list(causes) if causes is not None else list(pd.unique(table["cause"]))
+    labels = dict(cause_labels or {})
+    t_max = float(max_time) if max_time is not None else float(table["time"].max()) if len(table) else 1.0
+    xt = _curves.x_ticks(t_max, ticks, unit)
+    show_risk = at_risk is not None
+    with style():
+        fig, ax, risk = _curves.layout(len(groups), at_risk=show_risk)
+        rows, top = [], 0.0
+        for gi, (gname, g) in enumerate(groups):
+            col = color(gi)
+            for ci_, cause in enumerate(cause_list):
+                d = g[g["cause"] == cause].sort_values("time", kind="stable")
+                if max_time is not None:
+                    d = d[d["time"] <= max_time]
+                d = d[d["time"] > 0] if (d["time"] == 0).any() and (d.loc[d["time"] == 0, "estimate"] == 0).all() \
+                    else d
+                has_ci = ci and {"lower", "upper"} <= set(d.columns)
+                cname = labels.get(cause, str(cause))
+                label = cname if gname == "All" else f"{gname}: {cname}" if len(cause_list) > 1 else gname
+                _curves.step_curve(ax, d["time"].to_numpy(), d["estimate"].to_numpy(),
+                                   d["lower"].to_numpy() if has_ci else None,
+                                   d["upper"].to_numpy() if has_ci else None,
+                                   start=0.0, color=col, linestyle=linestyle(ci_), label=label,
+                                   band_alpha=0.12)
+                hi = d["upper"] if has_ci else d["estimate"]
+                if len(hi):
+                    top = max(top, float(np.nanmax(hi.to_numpy(float))) if np.isfinite(hi).any() else 0.0)
+            if risk is not None:
+                src = at_risk[at_risk["group"].astype(str) == gname] if "group" in at_risk.columns else at_risk
+                rows.append((gname, _curves.at_risk_counts(xt, src), col))
+        ymax = ylim if ylim is not None else min(1.0, max(0.2, np.ceil(top * 5 + 1e-9) / 5))
+        ax.set_xlim(xt[0], xt[-1])
+        ax.set_xticks(xt)
+        ax.set_ylim(0, ymax)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title, loc="left")
+        ax.legend(loc="upper left")
+        ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+        if risk is not None:
+            _curves.draw_at_risk(risk, ax, xt, rows)
+    return fig

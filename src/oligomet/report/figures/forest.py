@@ -1,0 +1,96 @@
+"""Forest plot: hazard ratios with CIs on a log scale, and a text table of HR (95% CI) and p.
+
+Input is a tidy frame with columns ``label`` (or ``term``), ``hr``, ``hr_lower``, ``hr_upper`` and
+optionally ``p`` and ``section`` (a heading row is drawn when the section changes, e.g.
+"Univariable" / "Multivariable" or one heading per subgroup variable). ``cox(...).summary``
+with its index reset fits directly.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ._style import BASE_FONT_SIZE, color, new_figure, style
+
+
+def format_p(p: float) -> str:
+    """Journal style: p < 0.001, else three decimals (two when p >= 0.1)."""
+    if p is None or not np.isfinite(p):
+        return ""
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def format_ratio_ci(est: float, lo: float, hi: float) -> str:
+    if not np.isfinite(est):
+        return "NA"
+    return f"{est:.2f} ({lo:.2f}–{hi:.2f})"
+
+
+def forest_figure(frame: pd.DataFrame, *, title: str | None = None, xlabel: str = "Hazard ratio (log scale)",
+                  ratio_label: str = "HR (95% CI)", reference: float = 1.0, width: float = 7.6) -> Figure:
+    """Draw the forest plot; returns a matplotlib Figure (never shown)."""
+    d = frame.reset_index() if "label" not in frame.columns and "term" not in frame.columns else frame.copy()
+    if "label" not in d.columns:
+        d["label"] = d["term"].astype(str)
+    missing = [c for c in ("hr", "hr_lower", "hr_upper") if c not in d.columns]
+    if missing:
+        raise ValueError(f"forest_figure: frame lacks column(s) {', '.join(missing)}")
+    # Rows to draw, top to bottom, with headings where the section changes.
+    lines: list[tuple[str, pd.Series | None]] = []
+    last = object()
+    for _, row in d.iterrows():
+        sec = row.get("section") if "section" in d.columns else None
+        if sec is not None and sec != last and isinstance(sec, str):
+            lines.append((sec, None))
+        last = sec
+        lines.append((str(row["label"]), row))
+    n = len(lines)
+    row_h = 0.26
+    height = 0.9 + n * row_h
+    finite = d[["hr_lower", "hr_upper"]].to_numpy(float)
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    lo = min(finite.min(initial=reference), reference) if finite.size else reference / 2
+    hi = max(finite.max(initial=reference), reference) if finite.size else reference * 2
+    lo, hi = 2 ** math.floor(math.log2(lo) - 0.01), 2 ** math.ceil(math.log2(hi) + 0.01)
+    with style():
+        fig = new_figure(width, height)
+        # Three columns in figure fractions: labels | plot | HR (95% CI) and p.
+        ax = fig.add_axes((0.34, 0.55 / height, 0.36, (height - 0.9) / height))
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(n - 0.5, -0.5)
+        ax.axvline(reference, color="0.4", linewidth=0.8, linestyle="--")
+        ticks = [2.0 ** k for k in range(int(math.log2(lo)), int(math.log2(hi)) + 1)]
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_yticks([])
+        for side in ("left", "right", "top"):
+            ax.spines[side].set_visible(False)
+        ax.set_xlabel(xlabel)
+        trans = ax.get_yaxis_transform()  # x in axes fraction, y in data rows
+        fs = BASE_FONT_SIZE - 0.5
+        ax.text(-0.95, -1.0, "", transform=trans)
+        ax.text(1.05, -0.9, ratio_label, transform=trans, ha="left", va="center", fontsize=fs, weight="bold")
+        ax.text(1.78, -0.9, "p", transform=trans, ha="right", va="center", fontsize=fs, weight="bold")
+        for i, (label, row) in enumerate(lines):
+            if row is None:
+                ax.text(-0.93, i, label, transform=trans, ha="left", va="center", fontsize=fs, weight="bold")
+                continue
+            indent = 0.05 if "section" in d.columns else 0.0
+            ax.text(-0.93 + indent, i, label, transform=trans, ha="left", va="center", fontsize=fs)
+            est, l_, u_ = float(row["hr"]), float(row["hr_lower"]), float(row["hr_upper"])
+            if np.isfinite(est) and est > 0:
+                ax.plot([max(l_, lo), min(u_, hi)], [i, i], color=color(0), linewidth=1.2)
+                ax.plot([est], [i], marker="s", color=color(0), markersize=5)
+            ax.text(1.05, i, format_ratio_ci(est, l_, u_), transform=trans, ha="left", va="center", fontsize=fs)
+            if "p" in d.columns:
+                ax.text(1.78, i, format_p(float(row["p"])), transform=trans, ha="right", va="center", fontsize=fs)
+        if title:
+            fig.suptitle(title, x=0.02, ha="left", y=1 - 0.12 / height, fontsize=BASE_FONT_SIZE + 1)
+    return fig

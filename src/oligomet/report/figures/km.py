@@ -1,0 +1,75 @@
+"""Kaplan–Meier curves per group, with pointwise CI bands, censor ticks and an at-risk table.
+
+Input is the tidy ``KaplanMeier.table`` (columns ``group`` (optional), ``time``, ``n_risk``,
+``n_event``, ``n_censor``, ``survival``, ``lower``, ``upper``), so the figure shows exactly the
+numbers the report tabulates; the renderer computes no statistics.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import _curves
+from ._style import color, style
+
+REQUIRED = ("time", "n_risk", "survival")
+
+
+def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title: str | None = None,
+              xlabel: str = "Months", ylabel: str = "Survival probability", ticks: Sequence[float] | None = None,
+              max_time: float | None = None, unit: str | None = "months", ci: bool = True,
+              censor_marks: bool = True, group_order: Sequence | None = None, legend_title: str | None = None,
+              show_at_risk: bool = True) -> Figure:
+    """Draw KM curves from a survfit-style table; returns a matplotlib Figure (never shown).
+
+    ``at_risk`` (optional, columns ``group``, ``time``, ``n_risk``) overrides the counts that are
+    otherwise looked up in ``table`` at each x tick. ``max_time`` truncates the x-axis.
+    """
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise ValueError(f"km_figure: table lacks column(s) {', '.join(missing)}")
+    groups = _curves.group_frames(table, order=group_order)
+    t_max = float(max_time) if max_time is not None else float(table["time"].max()) if len(table) else 1.0
+    xt = _curves.x_ticks(t_max, ticks, unit)
+    with style():
+        fig, ax, risk = _curves.layout(len(groups), at_risk=show_at_risk)
+        rows = []
+        for i, (name, g) in enumerate(groups):
+            g = g.sort_values("time", kind="stable")
+            if max_time is not None:
+                g = g[g["time"] <= max_time]
+            col = color(i)
+            has_ci = ci and {"lower", "upper"} <= set(g.columns)
+            _curves.step_curve(ax, g["time"].to_numpy(), g["survival"].to_numpy(),
+                               g["lower"].to_numpy() if has_ci else None, g["upper"].to_numpy() if has_ci else None,
+                               start=1.0, color=col, label=name)
+            if censor_marks and "n_censor" in g.columns:
+                cens = g[g["n_censor"] > 0]
+                ax.plot(cens["time"], cens["survival"], linestyle="none", marker="|", markersize=5,
+                        markeredgewidth=0.9, color=col)
+            if risk is not None:
+                if at_risk is not None:
+                    src = at_risk[at_risk["group"].astype(str) == name] if "group" in at_risk.columns else at_risk
+                    counts = _curves.at_risk_counts(xt, src)
+                else:
+                    full = table if name == "All" and "group" not in table.columns else \
+                        table[table["group"].astype(str) == name]
+                    counts = _curves.at_risk_counts(xt, full)
+                rows.append((name, counts, col))
+        ax.set_xlim(xt[0], xt[-1])
+        ax.set_xticks(xt)
+        ax.set_ylim(0, 1.02)
+        ax.set_yticks(np.linspace(0, 1, 6))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title, loc="left")
+        if len(groups) > 1 or groups[0][0] != "All":
+            ax.legend(title=legend_title, loc="lower left")
+        ax.grid(axis="y", linewidth=0.4, alpha=0.5)
+        if risk is not None:
+            _curves.draw_at_risk(risk, ax, xt, rows)
+    return fig
