@@ -1,0 +1,15 @@
+"""CSV writer: the tidy numbers, full precision, ISO dates, empty cell for missing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .model import ReportTable
+
+
+def write_csv(table: ReportTable, folder: str | Path) -> Path:
+    path = Path(folder) / f"{table.name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # index only when it carries meaning (e.g. Cox terms); a RangeIndex is noise
+    keep_index = not isinstance(table.data.index, __import__("pandas").RangeIndex)
+    table.data.to_csv(path, index=keep_index, lineterminator="\n", float_format="%.10g", date_format="%Y-%m-%d")
+    return path

@@ -1,0 +1,33 @@
+"""HTML table: the display frame, escaped, with caption and footnote."""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+from .model import ReportTable
+
+
+def _fmt(v) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def html_table(table: ReportTable, *, index: bool | None = None) -> str:
+    frame = table.shown
+    if index is None:
+        index = not isinstance(frame.index, pd.RangeIndex)
+    if index:
+        frame = frame.reset_index()
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False, name=None):
+        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
+        body.append(f"<tr>{cells}</tr>")
+    note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
+    return (f'<figure class="table" id="{html.escape(table.name)}"><table><caption>{html.escape(table.title)}'
+            f"</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</figure>")
