@@ -1,0 +1,81 @@
+"""Shared helpers for endpoint derivation: table access, date arithmetic, the month convention.
+
+Months are ``days / 30.4375`` (the mean Gregorian month, 365.25 / 12), the convention of
+R's ``lubridate::time_length`` and of most surgical-oncology papers; it is stated in every
+docstring that returns months.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..registry.fields import TABLES
+
+DAYS_PER_MONTH = 30.4375
+UNITS = {"days": 1.0, "months": DAYS_PER_MONTH}
+
+
+def table(tables: dict, name: str) -> pd.DataFrame:
+    """A registry table with every declared column, dates as datetime64; absent table -> empty frame.
+
+    Tolerates string dates (parsed as ISO) so that frames read straight from CSV work too.
+    """
+    spec = TABLES[name]
+    frame = tables.get(name)
+    if frame is None:
+        frame = pd.DataFrame({f: pd.Series(dtype=object) for f in spec.field_names})
+    else:
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"registry table {name!r} must be a pandas DataFrame, got {type(frame).__name__}")
+        missing = [f for f in spec.field_names if f not in frame.columns]
+        if missing:
+            frame = frame.copy()
+            for f in missing:
+                frame[f] = pd.NA
+    out = frame.copy()
+    for f in spec.fields:
+        if f.type == "date" and not pd.api.types.is_datetime64_any_dtype(out[f.name]):
+            parsed = pd.to_datetime(out[f.name], errors="coerce", format="mixed")
+            bad = parsed.isna() & out[f.name].notna() & (out[f.name].astype(str).str.strip() != "")
+            if bad.any():
+                rows = list(out.index[bad.to_numpy()][:10])
+                raise ValueError(f"table {name!r}, field {f.name!r}: unparseable dates at rows {rows} "
+                                 f"(e.g. {out.loc[bad, f.name].iloc[0]!r}); use ISO YYYY-MM-DD")
+            out[f.name] = parsed
+        elif f.type == "date":
+            out[f.name] = out[f.name].astype("datetime64[ns]")
+    return out
+
+
+def elapsed(start: pd.Series, end: pd.Series, unit: str) -> pd.Series:
+    """``end - start`` in ``unit`` (days, or months = days / 30.4375); NaN where either is missing."""
+    days = (end - start).dt.days.astype(float)
+    return days / UNITS[unit]
+
+
+def check_unit(unit: str) -> None:
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {', '.join(map(repr, UNITS))}, got {unit!r}")
+
+
+def split_ids(lesion_ids: pd.Series) -> pd.Series:
+    """``'L1;L2'`` -> one row per id (index kept), blanks dropped."""
+    s = lesion_ids.dropna().astype(str).str.split(";").explode().str.strip()
+    return s[s != ""]
+
+
+def first_per_patient(frame: pd.DataFrame, date_col: str, *, sort_extra: list[str] | None = None) -> pd.DataFrame:
+    """The earliest row per ``patient_id`` by ``date_col`` (ties broken by ``sort_extra``), indexed by patient."""
+    if frame.empty:
+        return frame.set_index("patient_id")
+    keys = ["patient_id", date_col] + (sort_extra or [])
+    ordered = frame.dropna(subset=[date_col]).sort_values(keys, kind="mergesort")
+    return ordered.drop_duplicates("patient_id", keep="first").set_index("patient_id")
+
+
+def as_bool_na(values) -> pd.Series:
+    return pd.Series(values, dtype="boolean")
+
+
+def months_nan(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=float) / DAYS_PER_MONTH

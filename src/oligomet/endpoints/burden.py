@@ -1,0 +1,36 @@
+"""Tumour burden at the origin: number of lesions, largest diameter, Tumor Burden Score.
+
+Lesions counted are the patient's lesions detected on or before the reference date plus
+``window_days`` (default 0), where the reference date is the origin (or, for patients without
+an origin, the metastasis date). Lesions found later are recurrences, not baseline burden.
+
+**TBS** (Sasaki et al., Ann Surg 2018;267:132-141): ``sqrt(max_diameter_cm**2 + n_lesions**2)``,
+with the diameter in centimetres. NaN when no lesion has a diameter.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def tumor_burden_score(max_diameter_mm, n_lesions):
+    """TBS = sqrt((max diameter in cm)^2 + (number of lesions)^2)."""
+    d = np.asarray(max_diameter_mm, dtype=float) / 10.0
+    return np.sqrt(d ** 2 + np.asarray(n_lesions, dtype=float) ** 2)
+
+
+def burden(reference_date: pd.Series, lesions: pd.DataFrame, window_days: int = 0) -> pd.DataFrame:
+    """Columns ``n_lesions``, ``max_diameter_mm``, ``tbs``, ``organs`` (';'-joined, sorted) per patient."""
+    idx = reference_date.index
+    les = lesions[lesions["detection_date"].notna()]
+    cut = les["patient_id"].map(reference_date) + pd.Timedelta(days=int(window_days))
+    les = les[les["detection_date"] <= cut]
+    g = les.groupby("patient_id")
+    n = g.size().reindex(idx).fillna(0).astype(int)
+    dmax = g["diameter_mm"].max().reindex(idx).astype(float)
+    uniq = les[["patient_id", "organ"]].dropna().drop_duplicates().sort_values(["patient_id", "organ"])
+    organs = uniq.groupby("patient_id")["organ"].agg(";".join).reindex(idx).astype(object)
+    tbs = pd.Series(tumor_burden_score(dmax.to_numpy(), n.to_numpy()), index=idx)
+    has_origin = reference_date.notna()
+    return pd.DataFrame({"n_lesions": n.where(has_origin).astype("Int64"), "max_diameter_mm": dmax,
+                         "tbs": tbs, "met_organs": organs}, index=idx)

@@ -1,0 +1,60 @@
+"""Clavien-Dindo grades and the Comprehensive Complication Index (CCI) per procedure.
+
+CCI (Slankamenac et al., Ann Surg 2013;258:1-7): every complication of a procedure gets a
+weight by its Clavien-Dindo grade, ``I = 300, II = 1750, IIIa = 2750, IIIb = 4550, IVa = 7200,
+IVb = 8550``, and ``CCI = sqrt(sum of weights) / 2``, capped at 100; any grade V (death)
+makes the CCI 100. These weights reproduce the published single-complication values
+(I 8.7, II 20.9, IIIa 26.2, IIIb 33.7, IVa 42.4, IVb 46.2, V 100). A procedure without any
+recorded complication has CCI 0 and worst grade "none".
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..registry.fields import CLAVIEN_DINDO
+
+CCI_WEIGHTS = {"I": 300.0, "II": 1750.0, "IIIa": 2750.0, "IIIb": 4550.0, "IVa": 7200.0, "IVb": 8550.0}
+GRADE_ORDER = ("none",) + CLAVIEN_DINDO  # ordinal scale used for "worst grade"
+_RANK = {g: i for i, g in enumerate(GRADE_ORDER)}
+_SEVERE = {"IIIa", "IIIb", "IVa", "IVb", "V"}
+
+
+def cci(grades) -> float:
+    """CCI of one procedure from the Clavien-Dindo grades of its complications (an iterable of codes)."""
+    grades = [g for g in grades if isinstance(g, str)]
+    bad = [g for g in grades if g not in _RANK or g == "none"]
+    if bad:
+        raise ValueError(f"unknown Clavien-Dindo grade(s) {bad}; allowed: {', '.join(CLAVIEN_DINDO)}")
+    if "V" in grades:
+        return 100.0
+    return float(min(100.0, np.sqrt(sum(CCI_WEIGHTS[g] for g in grades)) / 2.0))
+
+
+def per_procedure(treatments: pd.DataFrame, complications: pd.DataFrame) -> pd.DataFrame:
+    """One row per treatment (index ``treatment_id``): ``n_complications``, ``worst_clavien_dindo``
+    (ordered categorical, "none" when no complication), ``cd_grade_3plus`` (bool: grade IIIa or worse),
+    ``cci`` (0-100)."""
+    comp = complications.dropna(subset=["treatment_id", "clavien_dindo"])
+    bad = ~comp["clavien_dindo"].isin(CLAVIEN_DINDO)
+    if bad.any():
+        rows = list(comp.index[bad.to_numpy()][:10])
+        raise ValueError(f"complications: Clavien-Dindo grade not in {', '.join(CLAVIEN_DINDO)} at rows {rows} "
+                         f"(e.g. {comp.loc[bad, 'clavien_dindo'].iloc[0]!r})")
+    rank = comp["clavien_dindo"].map(_RANK)
+    weight = comp["clavien_dindo"].map(CCI_WEIGHTS).fillna(0.0)
+    g = pd.DataFrame({"treatment_id": comp["treatment_id"], "rank": rank, "w": weight,
+                      "v": comp["clavien_dindo"] == "V"}).groupby("treatment_id")
+    agg = pd.DataFrame({"n_complications": g.size(), "rank": g["rank"].max(), "w": g["w"].sum(),
+                        "v": g["v"].any()})
+    agg = agg.reindex(treatments["treatment_id"].dropna().unique())
+    n = agg["n_complications"].fillna(0).astype(int)
+    worst_rank = agg["rank"].fillna(0).astype(int)
+    value = np.minimum(100.0, np.sqrt(agg["w"].fillna(0.0).to_numpy()) / 2.0)
+    value = np.where(agg["v"].astype("boolean").fillna(False).to_numpy(dtype=bool), 100.0, value)
+    worst = pd.Categorical.from_codes(worst_rank.to_numpy(), categories=list(GRADE_ORDER), ordered=True)
+    out = pd.DataFrame({"n_complications": n.to_numpy(), "worst_clavien_dindo": worst,
+                        "cd_grade_3plus": np.isin(np.asarray(worst, dtype=object), list(_SEVERE)),
+                        "cci": value}, index=agg.index)
+    out.index.name = "treatment_id"
+    return out

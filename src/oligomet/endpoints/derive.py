@@ -1,0 +1,212 @@
+"""``derive_endpoints``: the registry (dict of tables) -> one tidy analysis frame.
+
+This is the only place where registry dates become (time, event) pairs; the statistics never
+see dates. Definitions follow DATECAN (Bellera et al., Ann Oncol 2015; Cohen et al. 2020) and
+are written out in the module of each endpoint family:
+
+* :mod:`.followup`            end of follow-up (censoring at the last date known alive)
+* :mod:`.origin`              time origin and index treatment
+* :mod:`.survival_endpoints`  OS, PFS, DFS, 30/90-day mortality
+* :mod:`.local_control`       local recurrence (competing death coded 2), time to LR
+* :mod:`.intervals`           DFI, treatment-free interval, synchronous / metachronous
+* :mod:`.complications`       worst Clavien-Dindo grade, grade >= III, CCI
+* :mod:`.burden`              number of lesions, largest diameter, Tumor Burden Score
+
+See ``docs/endpoints.md`` for the full column reference.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..registry.fields import LOCAL_MODALITIES
+from . import burden as _burden
+from . import complications as _comp
+from . import intervals as _intervals
+from . import local_control as _lc
+from ._common import DAYS_PER_MONTH, check_unit, table
+from .followup import followup_end
+from .origin import first_local_treatment, resolve_origin
+from .survival_endpoints import death_within, first_event_after, survival_endpoints
+
+_PATIENT_COVARIATES = ("sex", "birth_year", "primary_site", "histology", "node_positive", "ras", "braf", "msi",
+                       "ecog", "primary_diagnosis_date", "primary_resection_date", "death_date",
+                       "last_contact_date")
+_NEOADJUVANT_SETTINGS = ("neoadjuvant", "conversion", "perioperative")
+
+
+def _load(tables) -> dict[str, pd.DataFrame]:
+    if not isinstance(tables, dict):
+        raise TypeError("tables must be a dict {table name: DataFrame} (see oligomet.registry.fields)")
+    if "patients" not in tables:
+        raise ValueError("the registry has no 'patients' table; every endpoint starts from it")
+    names = ("patients", "lesions", "treatments", "complications", "events", "labs", "mdt_decisions")
+    out = {n: table(tables, n) for n in names}
+    ids = out["patients"]["patient_id"]
+    if ids.isna().any():
+        raise ValueError(f"patients: missing patient_id at rows {list(ids.index[ids.isna()][:10])}")
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise ValueError(f"patients: duplicate patient_id {sorted(set(dup))[:10]}; each patient must appear once")
+    return out
+
+
+def _check_origin_order(origin: pd.Series, fu: pd.DataFrame) -> None:
+    bad = origin.notna() & fu["fu_date"].notna() & (origin > fu["fu_date"])
+    if bad.any():
+        ids = list(origin.index[bad.to_numpy()][:10])
+        raise ValueError(f"origin date after the end of follow-up (death or data lock) for patient_id {ids}; "
+                         f"run oligomet registry validate on the data, or choose another origin")
+
+
+def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", *,
+                     index_modalities=None, index_intents=None, unit: str = "months", level: str = "patient",
+                     synchronous_cutoff_months: float = 6.0, curative_intents=("curative", "salvage"),
+                     data_lock=None, burden_window_days: int = 0, cea_window_days: int = 90) -> pd.DataFrame:
+    """Derive the analysis frame from a registry held in memory.
+
+    Parameters
+    ----------
+    tables : dict of DataFrames keyed by table name (``oligomet.registry.fields.TABLES``); tables
+        other than ``patients`` may be absent. Date columns may be datetime64 or ISO strings.
+    origin : ``"index_treatment"`` (default), ``"metastasis_diagnosis"``, ``"mdt_decision"``,
+        ``"first_recurrence"``, or a mapping / Series ``patient_id -> date``. See :mod:`.origin`.
+    index_modalities : modalities that qualify as the index treatment. Default: the local modalities
+        for ``origin="index_treatment"``, any modality otherwise (first treatment on/after origin).
+    index_intents : intents that qualify as the index treatment (default any).
+    unit : ``"months"`` (days / 30.4375) or ``"days"`` for every ``*_time`` column.
+    level : ``"patient"`` (one row per patient) or ``"lesion"`` (one row per locally treated lesion,
+        local-control columns measured from the lesion's first local treatment).
+    synchronous_cutoff_months : metastases found within this many months of the primary diagnosis
+        are synchronous (default 6).
+    curative_intents : index-treatment intents that make DFS defined (default curative, salvage).
+    data_lock : optional date; later deaths, events and follow-up are ignored (administrative censoring).
+    burden_window_days : lesions detected up to this many days after the origin still count as
+        baseline burden (default 0).
+    cea_window_days : ``cea`` is the latest CEA within this many days before (or on) the origin.
+
+    Returns
+    -------
+    DataFrame, one row per patient (``level="patient"``), in the order of the patients table,
+    with the columns documented in ``docs/endpoints.md``: identifiers (``patient_id``, ``site``),
+    ``origin_date``, index treatment (``index_treatment_id``, ``index_modality``, ``index_intent``,
+    ``index_approach``, ``index_margin``, ``index_date``), ``os_time/os_event``,
+    ``pfs_time/pfs_event``, ``dfs_time/dfs_event``, ``lr_time/lr_status`` (0/1/2),
+    ``ttlr_time/ttlr_event``, ``death_30d``, ``death_90d``, complications of the index treatment
+    (``n_complications``, ``worst_clavien_dindo``, ``cd_grade_3plus``, ``cci``), burden
+    (``n_lesions``, ``max_diameter_mm``, ``tbs``, ``met_organs``), intervals (``metastasis_date``,
+    ``dfi_months``, ``tfi_months``, ``synchronous``), treatment history (``first_local_date``,
+    ``first_local_modality``, ``neoadjuvant``, ``recurrence_months``, ``local_after_origin``,
+    ``systemic_after_origin``), covariates (``age``, ``cea`` and the patients-table fields).
+    Patients without an origin keep their row, with NaN times (drop them with
+    ``dropna(subset=["os_time"])``).
+    """
+    check_unit(unit)
+    if level not in ("patient", "lesion"):
+        raise ValueError(f"level must be 'patient' or 'lesion', got {level!r}")
+    tb = _load(tables)
+    lock = pd.Timestamp(data_lock) if data_lock is not None else None
+    if lock is not None:  # administrative censoring: records after the lock do not exist yet
+        for name in ("events", "labs", "mdt_decisions", "complications"):
+            tb[name] = tb[name][~(tb[name]["date"] > lock)]
+        tb["treatments"] = tb["treatments"][~(tb["treatments"]["start_date"] > lock)]
+    pts = tb["patients"].set_index("patient_id", drop=False)
+    idx = pts.index
+    fu = followup_end(pts, tb, lock)
+    origin_date, index = resolve_origin(origin, pts, tb, index_modalities, index_intents)
+    _check_origin_order(origin_date, fu)
+
+    out = pd.DataFrame({"patient_id": pts["patient_id"], "site": pts["site"]}, index=idx)
+    out["origin"] = origin if isinstance(origin, str) else "custom"
+    out["origin_date"] = origin_date
+    out["index_treatment_id"] = index["treatment_id"]
+    out["index_modality"] = index["modality"]
+    out["index_intent"] = index["intent"]
+    out["index_approach"] = index["approach"]
+    out["index_margin"] = index["margin"]
+    out["index_date"] = index["start_date"]
+    out["followup_date"] = fu["fu_date"]
+    out = out.join(survival_endpoints(origin_date, fu, tb["events"], index, unit, curative_intents))
+    out = out.join(_lc.patient_local_control(origin_date, fu, tb, unit))
+    out["death_30d"] = death_within(30, index["start_date"], fu)
+    out["death_90d"] = death_within(90, index["start_date"], fu)
+
+    proc = _comp.per_procedure(tb["treatments"], tb["complications"])
+    pc = proc.reindex(index["treatment_id"])
+    pc.index = idx
+    out["n_complications"] = pc["n_complications"].astype("Int64")
+    out["worst_clavien_dindo"] = pd.Categorical(pc["worst_clavien_dindo"], categories=list(_comp.GRADE_ORDER),
+                                                ordered=True)
+    out["cd_grade_3plus"] = pd.array(pc["cd_grade_3plus"], dtype="boolean")
+    out["cci"] = pc["cci"].astype(float)
+
+    ivl = _intervals.intervals(pts, tb, synchronous_cutoff_months)
+    ref = origin_date.fillna(ivl["metastasis_date"])
+    out = out.join(_burden.burden(ref, tb["lesions"], burden_window_days)).join(ivl)
+
+    out = out.join(_history(origin_date, tb, idx))
+    age = origin_date.dt.year - pd.to_numeric(pts["birth_year"], errors="coerce")
+    out["age"] = age.astype(float)
+    out["cea"] = _cea_at(origin_date, tb["labs"], cea_window_days)
+    for col in _PATIENT_COVARIATES:
+        out[col] = pts[col]
+
+    out = out.reset_index(drop=True)
+    if level == "patient":
+        return out
+    return _lesion_frame(out, fu, tb, unit)
+
+
+def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> pd.DataFrame:
+    t = tb["treatments"]
+    fl = first_local_treatment(t, idx)
+    sysm = t[(t["modality"] == "systemic") & t["start_date"].notna()]
+    neo = sysm[sysm["setting"].isin(_NEOADJUVANT_SETTINGS)
+               & (sysm["start_date"] < sysm["patient_id"].map(fl["first_local_date"]))]
+    rec = first_event_after(tb["events"], fl["first_local_date"], idx)
+    after = t[t["start_date"] >= t["patient_id"].map(origin)]
+    has_origin = origin.notna()
+    return pd.DataFrame({
+        "first_local_date": fl["first_local_date"],
+        "first_local_modality": fl["first_local_modality"],
+        "neoadjuvant": pd.array(idx.isin(neo["patient_id"]), dtype="boolean"),
+        "recurrence_months": (rec - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
+        "local_after_origin": pd.array(idx.isin(after.loc[after["modality"].isin(LOCAL_MODALITIES), "patient_id"]),
+                                       dtype="boolean"),
+        "systemic_after_origin": pd.array(idx.isin(after.loc[after["modality"] == "systemic", "patient_id"]),
+                                          dtype="boolean"),
+    }, index=idx).assign(local_after_origin=lambda d: d["local_after_origin"].where(has_origin),
+                         systemic_after_origin=lambda d: d["systemic_after_origin"].where(has_origin))
+
+
+def _cea_at(origin: pd.Series, labs: pd.DataFrame, window_days: int) -> pd.Series:
+    lb = labs.dropna(subset=["date", "cea"])
+    o = lb["patient_id"].map(origin)
+    lb = lb[(lb["date"] <= o) & (lb["date"] >= o - pd.Timedelta(days=int(window_days)))]
+    last = lb.sort_values(["patient_id", "date"], kind="mergesort").drop_duplicates("patient_id", keep="last")
+    return last.set_index("patient_id")["cea"].reindex(origin.index).astype(float)
+
+
+_LESION_DROP = ("os_time", "os_event", "pfs_time", "pfs_event", "dfs_time", "dfs_event", "lr_time", "lr_status",
+                "ttlr_time", "ttlr_event")
+
+
+def _lesion_frame(patient_frame: pd.DataFrame, fu: pd.DataFrame, tb: dict[str, pd.DataFrame],
+                  unit: str) -> pd.DataFrame:
+    """One row per locally treated lesion; local control from the lesion's first local treatment."""
+    les = _lc.lesion_local_control(fu, tb, unit)
+    info = tb["lesions"].set_index("lesion_id")[["organ", "detection_date", "diameter_mm", "segment_or_lobe"]]
+    les = les.join(info, how="left")
+    les.index.name = "lesion_id"
+    les = les.reset_index()
+    # OS from the lesion's treatment, so a lesion frame can be analysed on its own clock too
+    pf = fu.reindex(les["patient_id"]).reset_index(drop=True)
+    les["os_time"] = (pf["fu_date"] - les["lesion_treatment_date"]).dt.days / (
+        DAYS_PER_MONTH if unit == "months" else 1.0)
+    les["os_event"] = pf["dead"].astype(float).where(les["os_time"].notna())
+    pcols = [c for c in patient_frame.columns if c not in _LESION_DROP and c not in les.columns]
+    merged = les.merge(patient_frame[pcols + ["patient_id"]], on="patient_id", how="left")
+    front = ["patient_id", "site", "lesion_id", "organ", "diameter_mm", "detection_date", "lesion_treatment_id",
+             "lesion_treatment_date", "lesion_modality", "lesion_approach", "lesion_intent", "n_local_treatments",
+             "lr_time", "lr_status", "ttlr_time", "ttlr_event", "os_time", "os_event"]
+    return merged[front + [c for c in merged.columns if c not in front]]

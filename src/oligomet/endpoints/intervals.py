@@ -1,0 +1,50 @@
+"""Intervals before the metastatic phase: DFI, treatment-free interval, synchronous vs metachronous.
+
+All in months (days / 30.4375), per patient; the metastasis date is the earliest lesion
+``detection_date`` of the patient.
+
+* **DFI** (disease-free interval): ``primary_resection_date`` -> metastasis date. A metastasis
+  found before or on the day of the primary resection gives DFI 0 (there was no disease-free
+  time); no primary resection gives NaN.
+* **TFI** (treatment-free interval): the end of the last treatment completed before the
+  metastasis date -> metastasis date. Treatments are the primary resection and every
+  ``treatments`` row (its ``end_date``, or ``start_date`` when the end is missing) that ended on
+  or before the metastasis date, e.g. adjuvant chemotherapy. NaN when there is none.
+* **synchronous**: metastasis found no later than ``cutoff_months`` after the primary diagnosis
+  (also when found before it); metachronous otherwise. NA when a date is missing. The cut-off
+  (default 6 months) is a parameter because the literature uses 0, 3, 6 and 12 months.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._common import DAYS_PER_MONTH
+
+
+def metastasis_date(lesions: pd.DataFrame, patient_index: pd.Index) -> pd.Series:
+    return lesions.groupby("patient_id")["detection_date"].min().reindex(patient_index).astype("datetime64[ns]")
+
+
+def intervals(patients: pd.DataFrame, tables: dict[str, pd.DataFrame], cutoff_months: float = 6.0) -> pd.DataFrame:
+    """Columns ``metastasis_date``, ``dfi_months``, ``tfi_months``, ``synchronous`` per patient."""
+    if not np.isfinite(cutoff_months) or cutoff_months < 0:
+        raise ValueError(f"synchronous_cutoff_months must be a number >= 0, got {cutoff_months!r}")
+    idx = patients.index
+    met = metastasis_date(tables["lesions"], idx)
+    res = patients["primary_resection_date"]
+    dfi = ((met - res).dt.days / DAYS_PER_MONTH).clip(lower=0.0)
+
+    t = tables["treatments"]
+    t_end = t["end_date"].fillna(t["start_date"])
+    done = pd.DataFrame({"patient_id": t["patient_id"], "end": t_end})
+    done = done[done["end"].notna() & (done["end"] <= done["patient_id"].map(met))]
+    last_t = done.groupby("patient_id")["end"].max().reindex(idx)
+    prim = res.where(res <= met)
+    last_any = pd.concat([last_t.astype("datetime64[ns]"), prim], axis=1).max(axis=1)
+    tfi = (met - last_any).dt.days / DAYS_PER_MONTH
+
+    gap = (met - patients["primary_diagnosis_date"]).dt.days
+    sync = pd.Series(gap <= cutoff_months * DAYS_PER_MONTH, dtype="boolean").where(gap.notna())
+    return pd.DataFrame({"metastasis_date": met, "dfi_months": dfi.astype(float), "tfi_months": tfi.astype(float),
+                         "synchronous": sync}, index=idx)

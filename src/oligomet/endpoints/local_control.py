@@ -1,0 +1,85 @@
+"""Local control: local recurrence per lesion and per patient, with death as a competing event.
+
+Status coding (the ``lr_status`` column), for competing-risk analysis (Aalen-Johansen CIF, Gray,
+Fine-Gray):
+
+* 0 = censored (alive without local recurrence at the end of follow-up);
+* 1 = local recurrence;
+* 2 = death without a prior local recurrence (a competing event, never censored).
+
+A local recurrence and a death on the same day are coded 1: the recurrence was observed.
+
+**Time to local recurrence** (``ttlr_time``, ``ttlr_event``) is DATECAN's TTLR: the same clock,
+but deaths without local recurrence are *censored* (cause-specific). Use it for cause-specific
+Cox models or the descriptive "time to LR" among patients who recurred; use ``lr_status`` for
+cumulative incidence.
+
+Per lesion (``level="lesion"``): one row per locally treated lesion (a lesion id listed in the
+``lesion_ids`` of a local treatment). The clock starts at the lesion's *first* local treatment,
+whatever the patient-level origin; only ``local_recurrence`` events carrying that lesion's id on
+or after that date count.
+
+Per patient: the first ``local_recurrence`` event (any lesion) on or after the origin; defined
+only for patients with at least one local treatment (NaN otherwise).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..registry.fields import LOCAL_MODALITIES
+from ._common import elapsed, split_ids
+
+
+def _lr_columns(start: pd.Series, lr_date: pd.Series, fu_date: pd.Series, dead: pd.Series,
+                unit: str) -> pd.DataFrame:
+    has_lr = lr_date.notna() & (lr_date <= fu_date)
+    end = lr_date.where(has_lr, fu_date)
+    time = elapsed(start, end, unit)
+    status = pd.Series(0.0, index=start.index)
+    status[dead.to_numpy(dtype=bool)] = 2.0
+    status[has_lr.to_numpy(dtype=bool)] = 1.0
+    defined = time.notna()
+    return pd.DataFrame({"lr_time": time, "lr_status": status.where(defined),
+                         "ttlr_time": time, "ttlr_event": (status == 1).astype(float).where(defined)},
+                        index=start.index)
+
+
+def patient_local_control(origin: pd.Series, fu: pd.DataFrame, tables: dict[str, pd.DataFrame],
+                          unit: str) -> pd.DataFrame:
+    idx = origin.index
+    t = tables["treatments"]
+    has_local = pd.Series(idx.isin(t.loc[t["modality"].isin(LOCAL_MODALITIES), "patient_id"]), index=idx)
+    ev = tables["events"]
+    ev = ev[(ev["type"] == "local_recurrence") & ev["date"].notna()]
+    ev = ev[ev["date"] >= ev["patient_id"].map(origin)]
+    lr = ev.groupby("patient_id")["date"].min().reindex(idx).astype("datetime64[ns]")
+    out = _lr_columns(origin, lr, fu["fu_date"], fu["dead"], unit)
+    return out.where(has_local, other=float("nan"))
+
+
+def treated_lesions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per locally treated lesion: its first local treatment (id, date, modality, approach)."""
+    t = tables["treatments"]
+    t = t[t["modality"].isin(LOCAL_MODALITIES) & t["start_date"].notna()]
+    ids = split_ids(t["lesion_ids"])
+    rows = t.loc[ids.index, ["treatment_id", "patient_id", "start_date", "modality", "approach", "intent"]].copy()
+    rows["lesion_id"] = ids.to_numpy()
+    rows = rows.sort_values(["lesion_id", "start_date", "treatment_id"], kind="mergesort")
+    first = rows.drop_duplicates("lesion_id").set_index("lesion_id")
+    n_local = rows.groupby("lesion_id").size()
+    return first.assign(n_local_treatments=n_local).rename(columns={
+        "treatment_id": "lesion_treatment_id", "start_date": "lesion_treatment_date",
+        "modality": "lesion_modality", "approach": "lesion_approach", "intent": "lesion_intent"})
+
+
+def lesion_local_control(fu: pd.DataFrame, tables: dict[str, pd.DataFrame], unit: str) -> pd.DataFrame:
+    """Per treated lesion (index ``lesion_id``): treatment, patient, lr_* and ttlr_* columns."""
+    les = treated_lesions(tables)
+    ev = tables["events"]
+    ev = ev[(ev["type"] == "local_recurrence") & ev["date"].notna() & ev["lesion_id"].notna()]
+    ev = ev[ev["date"] >= ev["lesion_id"].map(les["lesion_treatment_date"])]
+    lr = ev.groupby("lesion_id")["date"].min().reindex(les.index).astype("datetime64[ns]")
+    pf = fu.reindex(les["patient_id"])
+    pf.index = les.index
+    out = _lr_columns(les["lesion_treatment_date"], lr, pf["fu_date"], pf["dead"], unit)
+    return les.join(out)

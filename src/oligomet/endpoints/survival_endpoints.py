@@ -1,0 +1,96 @@
+"""Overall, progression-free and disease-free survival (DATECAN definitions).
+
+All times run from the origin to the first event or to the end of follow-up
+(:mod:`.followup`), in the requested unit (months = days / 30.4375).
+
+* **OS**: event = death from any cause; alive patients are censored at the last date known alive.
+* **PFS**: event = the first ``events`` row of any type (local recurrence, distant or regional
+  recurrence, new metastasis, progression) on or after the origin, or death, whichever comes
+  first; censored at the last date known alive. (The registry has no imaging dates, so the
+  censoring date is the last contact, not the last tumour assessment.)
+* **DFS**: defined only for patients whose index treatment is a local treatment with a
+  curative intent (``curative_intents``, default curative or salvage) and a margin other than
+  R2 (an R2 resection leaves disease behind); NaN otherwise. Event = the first ``events`` row on
+  or after that treatment, or death; time measured from the origin.
+
+Edge cases, as DATECAN recommends:
+
+* an event on the origin day has time 0 and counts as an event;
+* several events on one day are one event at that time;
+* death on the day of last contact is a death at that time;
+* a patient lost right after treatment (last contact = origin) is censored at time 0;
+* events before the origin are ignored (they are history, e.g. the recurrence that led to a
+  salvage resection), events after the end of follow-up or the data lock are ignored.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._common import elapsed
+
+
+def first_event_after(events: pd.DataFrame, start: pd.Series, patient_index: pd.Index,
+                      types=None) -> pd.Series:
+    """Earliest event date per patient with date >= ``start`` (per patient), optionally of ``types``."""
+    ev = events[["patient_id", "date", "type"]].dropna(subset=["patient_id", "date"])
+    if types is not None:
+        ev = ev[ev["type"].isin(types)]
+    ev = ev[ev["date"] >= ev["patient_id"].map(start)]
+    return ev.groupby("patient_id")["date"].min().reindex(patient_index).astype("datetime64[ns]")
+
+
+def time_event(origin: pd.Series, event_date: pd.Series, fu: pd.DataFrame, unit: str,
+               death_is_event: bool = True) -> tuple[pd.Series, pd.Series]:
+    """Combine a first-event date with follow-up: (time, event as float 0/1, NaN if undefined).
+
+    An event counts when it falls on or before the end of follow-up; otherwise the patient
+    is censored at ``fu_date`` (or has a death event there, if ``death_is_event``).
+    """
+    has_ev = event_date.notna() & (event_date <= fu["fu_date"])
+    end = event_date.where(has_ev, fu["fu_date"])
+    event = has_ev | (fu["dead"] & death_is_event)
+    time = elapsed(origin, end, unit)
+    defined = time.notna()
+    return time, event.astype(float).where(defined)
+
+
+def survival_endpoints(origin: pd.Series, fu: pd.DataFrame, events: pd.DataFrame, index: pd.DataFrame,
+                       unit: str, curative_intents=("curative", "salvage")) -> pd.DataFrame:
+    """OS, PFS, DFS columns per patient (index ``patient_id``)."""
+    from ..registry.fields import LOCAL_MODALITIES
+
+    idx = origin.index
+    out = pd.DataFrame(index=idx)
+    out["os_time"], out["os_event"] = time_event(origin, pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]"),
+                                                 fu, unit)
+    prog = first_event_after(events, origin, idx)
+    out["pfs_time"], out["pfs_event"] = time_event(origin, prog, fu, unit)
+
+    curative = (index["modality"].isin(LOCAL_MODALITIES) & index["intent"].isin(curative_intents)
+                & ~index["margin"].isin(["R2"])).fillna(False).astype(bool)
+    dfs_start = index["start_date"].where(curative)
+    rec = first_event_after(events, dfs_start, idx)
+    t, e = time_event(origin, rec, fu, unit)
+    out["dfs_time"] = t.where(curative)
+    out["dfs_event"] = e.where(curative)
+    return out
+
+
+def death_within(days: int, procedure_date: pd.Series, fu: pd.DataFrame) -> pd.Series:
+    """Death within ``days`` days of a procedure (day 0 = procedure day), as nullable boolean.
+
+    True if death occurred ``<= days`` after the procedure; False if the patient is known alive
+    (or died later) at ``days``; NA if follow-up ended alive before ``days`` (status unknown) or
+    there is no procedure.
+    """
+    delta = (fu["fu_date"] - procedure_date).dt.days
+    dead_in = fu["dead"] & (delta <= days)
+    known = procedure_date.notna() & fu["fu_date"].notna() & (dead_in | (delta >= days) | (fu["dead"] & (delta > days)))
+    res = pd.Series(pd.NA, index=procedure_date.index, dtype="boolean")
+    res[known.to_numpy()] = dead_in[known].to_numpy()
+    return res
+
+
+def nan_like(index) -> np.ndarray:
+    return np.full(len(index), np.nan)
