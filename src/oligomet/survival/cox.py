@@ -1,0 +1,316 @@
+"""Cox proportional-hazards regression at parity with R's ``survival::coxph`` (3.5-3).
+
+``cox(data, time=, event=, covariates=[...])`` validates the columns, applies R's
+complete-case rule and near-tie merging (``aeqSurv``), codes the covariates (see
+:mod:`oligomet.survival.design`) and calls the array core in ``_cox_core`` (R's
+``coxfit6`` Newton–Raphson). Robust and cluster variances are in ``_cox_robust``.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._validation import (DroppedRows, _rows, complete_cases, event_array, require_columns, require_frame,
+                           time_array, weight_array)
+from . import _cox_core as core
+from ._cox_robust import robust_score_test, robust_variance
+from ._ties import merge_near_ties
+from .design import Design, build_design, parse_covariates
+
+__all__ = ["cox", "CoxResult", "CoxConvergenceWarning"]
+
+_Z975 = float(stats.norm.ppf(0.975))
+
+
+class CoxConvergenceWarning(UserWarning):
+    """R's coxph warnings: no convergence, or a coefficient that may be infinite (monotone likelihood)."""
+
+
+@dataclass(frozen=True, eq=False)
+class CoxResult:
+    """A fitted Cox model (R: ``coxph``).
+
+    Attributes
+    ----------
+    summary : DataFrame indexed by term. Columns ``coef`` (log hazard ratio), ``se`` (model-based,
+        R's ``sqrt(diag(fit$naive.var))`` when robust), ``robust_se`` (only with ``robust``/``cluster``),
+        ``z``, ``p`` (two-sided Wald), ``hr`` = exp(coef), ``hr_lower``, ``hr_upper`` (95 % Wald CI).
+        With robust/cluster, ``z``, ``p`` and the CI use the robust SE, as R's ``summary.coxph``.
+    loglik : array ``[null, final]`` partial log-likelihoods (R's ``fit$loglik``).
+    n, n_events : rows analysed and number of events (unweighted, as R's ``fit$n`` / ``fit$nevent``).
+    tests : DataFrame indexed ``likelihood_ratio``, ``wald``, ``score`` (plus ``robust_score`` when robust),
+        columns ``statistic``, ``df``, ``p``. ``wald`` is R's ``fit$wald.test``, which uses the robust
+        variance when robust; ``score`` is the model-based score test at beta = 0 (``fit$score``);
+        ``robust_score`` is R's ``fit$rscore``.
+    var : DataFrame, the variance matrix used for inference (robust when robust); ``naive_var`` the model-based.
+    dropped : :class:`~oligomet.DroppedRows` from complete-case handling (R's ``na.action``).
+    iterations, converged, ties, terms.
+    concordance : R's ``fit$concordance["concordance"]`` (computed on first access).
+    """
+
+    summary: pd.DataFrame
+    loglik: np.ndarray
+    n: int
+    n_events: int
+    tests: pd.DataFrame
+    var: pd.DataFrame
+    naive_var: pd.DataFrame
+    dropped: DroppedRows
+    iterations: int
+    converged: bool
+    ties: str
+    robust: bool
+    design: Design = field(repr=False)
+    strata_columns: tuple = ()
+    # analysed data, kept for concordance, zph and predictions (rows in the analysed order)
+    _time: np.ndarray = field(default=None, repr=False)
+    _event: np.ndarray = field(default=None, repr=False)
+    _X: np.ndarray = field(default=None, repr=False)
+    _strata: np.ndarray | None = field(default=None, repr=False)
+    _strata_levels: tuple = field(default=(), repr=False)
+    _weights: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def terms(self) -> list[str]:
+        return list(self.summary.index)
+
+    @property
+    def coef(self) -> np.ndarray:
+        return self.summary["coef"].to_numpy()
+
+    @property
+    def linear_predictor(self) -> np.ndarray:
+        """R's ``fit$linear.predictors``: (x − means) · beta, rows in the analysed order."""
+        means = self._weighted_means()
+        return (self._X - means) @ self.coef
+
+    def _weighted_means(self) -> np.ndarray:
+        w = np.ones(len(self._time)) if self._weights is None else self._weights
+        return (w @ self._X) / w.sum()
+
+    @cached_property
+    def concordance(self) -> float:
+        from .concordance import concordance_index
+        return float(concordance_index(self._time, self._event, self.linear_predictor, strata=self._strata,
+                                       weights=self._weights))
+
+    def zph(self, transform: str = "km") -> pd.DataFrame:
+        """Test of proportional hazards, R 3.x ``cox.zph(fit, transform=)``: index terms + ``GLOBAL``,
+        columns ``chisq``, ``df``, ``p``. Uses the model-based variance, as R."""
+        from .zph import cox_zph
+        return cox_zph(self._time, self._event, self._X, self.coef, self.naive_var.to_numpy(), self.terms,
+                       strata=self._strata, weights=self._weights, ties=self.ties, transform=transform)
+
+    def predict_survival(self, newdata: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
+        """Predicted survival curves, as R's ``survfit(fit, newdata)`` evaluated at ``times``.
+
+        Returns a DataFrame indexed by time with one column per ``newdata`` row (labelled by its index).
+        With strata, ``newdata`` must also hold the strata column(s); each row uses its own stratum's
+        baseline hazard.
+        """
+        from .baseline import cox_survival
+        newdata = require_frame(newdata)
+        newX = self.design.matrix(newdata)
+        newstrata = None
+        if self.strata_columns:
+            require_columns(newdata, list(self.strata_columns), "strata column")
+            keys = _strata_keys(newdata, list(self.strata_columns))
+            lookup = {k: i for i, k in enumerate(self._strata_levels)}
+            bad = [i for i, k in enumerate(keys) if k not in lookup]
+            if bad:
+                raise ValueError(f"newdata strata at {_rows(newdata.index[bad])} were not in the fitted data")
+            newstrata = np.array([lookup[k] for k in keys], dtype=np.int64)
+        times = np.atleast_1d(np.asarray(times, dtype=float))
+        surv = cox_survival(self._time, self._event, self._X, self.coef, strata=self._strata,
+                            weights=self._weights, ties=self.ties, newX=newX, times=times, newstrata=newstrata)
+        return pd.DataFrame(np.asarray(surv, dtype=float).reshape(times.size, len(newdata)),
+                            index=pd.Index(times, name="time"), columns=newdata.index)
+
+    def __str__(self) -> str:
+        t = self.tests
+        lines = [f"Cox model ({self.ties} ties): n = {self.n}, events = {self.n_events}"
+                 + (f", {self.dropped}" if self.dropped.n else ""),
+                 self.summary.to_string(float_format=lambda v: f"{v:.4g}"),
+                 *(f"{name}: {row.statistic:.4g} on {row.df:g} df, p = {row.p:.3g}" for name, row in t.iterrows())]
+        return "\n".join(lines)
+
+
+def _strata_keys(frame: pd.DataFrame, cols: list[str]) -> list[tuple]:
+    from .design import _level_key
+    return [tuple(_level_key(v) for v in row) for row in frame[cols].itertuples(index=False, name=None)]
+
+
+def _as_list(x) -> list[str]:
+    if x is None:
+        return []
+    return [x] if isinstance(x, str) else list(x)
+
+
+def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[str], ties: str = "efron",
+        strata: str | Sequence[str] | None = None, weights: str | None = None, cluster: str | None = None,
+        robust: bool = False) -> CoxResult:
+    """Fit a Cox proportional-hazards model, as R's ``coxph(Surv(time, event) ~ covariates, ...)``.
+
+    Parameters
+    ----------
+    data : one row per subject.
+    time, event : follow-up time (>= 0) and event indicator (0/1 or bool). NaN or negative times and other
+        event codes are a ``ValueError`` (not silently dropped).
+    covariates : column names and/or terms, or a formula string such as ``"age + C(rx)"``. Numeric columns
+        enter as-is. Non-numeric columns (string, category, bool) and ``C(col)`` terms are dummy-coded with
+        treatment contrasts, **reference = first level** (sorted values, or the categorical's order, as R's
+        ``factor``); ``C(col, ref="x")`` sets another reference. Dummy terms are named ``"{col}[{level}]"``,
+        e.g. ``rx[Lev]``. See :mod:`oligomet.survival.design`.
+    ties : ``"efron"`` (R's default) or ``"breslow"``.
+    strata : column(s); separate baseline hazards per combination (R's ``strata()``).
+    weights : column of case weights (> 0), R's ``weights=``.
+    cluster : column of cluster ids; implies the robust (grouped-dfbeta sandwich) variance, as R's
+        ``cluster(id)`` in the formula.
+    robust : robust variance without clusters (each row its own cluster; R's ``robust = TRUE``).
+
+    Notes
+    -----
+    Parity with R's ``coxph`` (survival 3.5-3): complete-case analysis over the covariate, strata, weight
+    and cluster columns (the count and columns are in ``.dropped``; a ``CompleteCaseWarning`` is issued);
+    near-tied times merged as ``aeqSurv``; Newton–Raphson from beta = 0 with R's centring and scaling,
+    step-halving, convergence at ``|1 − loglik_old/loglik_new| <= 1e-9``, at most 20 iterations; R's
+    warnings for non-convergence and "Loglik converged before variable ...; coefficient may be infinite"
+    (a :class:`CoxConvergenceWarning`). Collinear covariates, where R would return ``NA`` coefficients,
+    raise a ``ValueError`` naming the terms involved; so does a constant covariate.
+    """
+    data = require_frame(data)
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    specs = parse_covariates(covariates)
+    strata_cols = _as_list(strata)
+    cov_cols = [s.column for s in specs]
+    require_columns(data, [time, event], "time/event column")
+    require_columns(data, cov_cols, "covariate")
+    require_columns(data, strata_cols, "strata column")
+    require_columns(data, [weights, cluster], "weights/cluster column")
+    # time/event are validated on every row: a missing or negative time is a derivation bug, not a
+    # missing value to drop quietly (see _validation's policy)
+    time_array(data, time)
+    event_array(data, event)
+
+    frame, dropped = complete_cases(data, [*cov_cols, *strata_cols, weights, cluster], what="cox")
+    if len(frame) == 0:
+        raise ValueError("no complete rows left after dropping missing values in "
+                         f"{', '.join(dropped.by_column)}")
+    t = merge_near_ties(time_array(frame, time))
+    ev = event_array(frame, event)
+    if not (ev > 0).any():
+        raise ValueError(f"event column {event!r} has no events in the {len(frame)} analysed rows; "
+                         "a Cox model cannot be fitted")
+
+    design = build_design(frame, specs)
+    X = np.ascontiguousarray(design.matrix(frame), dtype=float)
+    names = design.names
+    _check_constant(X, names, frame)
+
+    w = None
+    if weights is not None:
+        w = weight_array(frame, weights)
+        zero = w <= 0
+        if zero.any():
+            raise ValueError(f"weights column {weights!r} must be > 0 (as R's coxph); zero weights at "
+                             f"{_rows(frame.index[zero])}")
+
+    s_codes, s_levels = None, ()
+    if strata_cols:
+        keys = _strata_keys(frame, strata_cols)
+        s_levels = tuple(dict.fromkeys(sorted(keys)))
+        lookup = {k: i for i, k in enumerate(s_levels)}
+        s_codes = np.array([lookup[k] for k in keys], dtype=np.int64)
+    c_codes = None
+    if cluster is not None:
+        c_codes = pd.factorize(frame[cluster], sort=True)[0].astype(np.int64)
+        robust = True
+
+    pr = core.prepare(t, ev, X, strata=s_codes, weights=w, ties=ties)
+    fit = core.fit(pr)
+    _check_singular(fit, pr, names)
+    _warn_convergence(fit, X, names)
+
+    coef = fit.coef
+    naive = fit.var
+    var = robust_variance(pr, coef, naive, c_codes) if robust else naive
+    se = np.sqrt(np.diag(naive))
+    use_se = np.sqrt(np.diag(var))
+    z = coef / use_se
+    summary = pd.DataFrame({"coef": coef, "se": se}, index=pd.Index(names, name="term"))
+    if robust:
+        summary["robust_se"] = use_se
+    summary["z"] = z
+    summary["p"] = 2 * stats.norm.sf(np.abs(z))
+    summary["hr"] = np.exp(coef)
+    summary["hr_lower"] = np.exp(coef - _Z975 * use_se)
+    summary["hr_upper"] = np.exp(coef + _Z975 * use_se)
+
+    df = int(np.sum(~fit.singular))
+    rows = {"likelihood_ratio": 2 * (fit.loglik[1] - fit.loglik[0]),
+            "wald": core.wald_statistic(var, coef),
+            "score": fit.score_test}
+    if robust:
+        rows["robust_score"] = robust_score_test(pr, c_codes)
+    tests = pd.DataFrame({"statistic": list(rows.values()), "df": df}, index=pd.Index(list(rows), name="test"))
+    tests["p"] = stats.chi2.sf(tests["statistic"].to_numpy(), df)
+
+    idx = pd.Index(names, name="term")
+    return CoxResult(summary=summary, loglik=fit.loglik, n=len(frame), n_events=int(ev.sum()), tests=tests,
+                     var=pd.DataFrame(var, index=idx, columns=idx), naive_var=pd.DataFrame(naive, index=idx,
+                                                                                         columns=idx),
+                     dropped=dropped, iterations=fit.iterations, converged=fit.converged, ties=ties, robust=robust,
+                     design=design, strata_columns=tuple(strata_cols), _time=t, _event=ev, _X=X, _strata=s_codes,
+                     _strata_levels=s_levels, _weights=w)
+
+
+def _check_constant(X: np.ndarray, names: list[str], frame: pd.DataFrame) -> None:
+    const = np.flatnonzero(np.all(X == X[:1], axis=0)) if len(X) else np.arange(X.shape[1])
+    if const.size:
+        desc = ", ".join(f"{names[j]!r} (always {X[0, j]:g})" for j in const)
+        raise ValueError(f"covariate(s) {desc} are constant in the {len(frame)} analysed rows and cannot be "
+                         "estimated; remove them or check the filter")
+
+
+def _check_singular(fit: core.CoxFit, pr: core.CoxProblem, names: list[str]) -> None:
+    """R would return NA coefficients ("X matrix deemed to be singular"); we stop and name the terms."""
+    sing = fit.singular | (np.diag(fit.var) == 0)
+    if not sing.any():
+        return
+    # Explain each redundant column by the others: weighted least squares on the centred design.
+    Xc, w = pr.X, pr.w
+    keep = np.flatnonzero(~sing)
+    parts = []
+    for j in np.flatnonzero(sing):
+        sw = np.sqrt(w)[:, None]
+        coef_, *_ = np.linalg.lstsq(Xc[:, keep] * sw, Xc[:, j] * sw[:, 0], rcond=None)
+        # back to the original scale of the columns (the core works on scaled columns)
+        effect = np.abs(coef_) * pr.scale[j] / pr.scale[keep]
+        involved = [names[k] for k, c in zip(keep, np.abs(coef_)) if c > 1e-8]
+        del effect
+        parts.append(f"{names[j]!r} is a linear combination of {', '.join(map(repr, involved)) or 'the others'}")
+    raise ValueError("covariates are collinear (rank-deficient design; R would give NA coefficients): "
+                     + "; ".join(parts) + ". Remove one of the collinear terms.")
+
+
+def _warn_convergence(fit: core.CoxFit, X: np.ndarray, names: list[str]) -> None:
+    # Same tests and wording as R's coxph.fit.
+    infs = np.abs(fit.u @ fit.var)
+    if not fit.converged:
+        warnings.warn("Ran out of iterations and did not converge", CoxConvergenceWarning, stacklevel=3)
+        lp = (X - fit.means) @ fit.coef
+        if np.max(lp) > 500 or not np.all(np.isfinite(infs)):
+            warnings.warn("one or more coefficients may be infinite", CoxConvergenceWarning, stacklevel=3)
+        return
+    flag = ~np.isfinite(fit.u) | ((infs > core.EPS) & (infs > core.TOLER_INF * np.abs(fit.coef)))
+    if flag.any():
+        which = ", ".join(names[j] for j in np.flatnonzero(flag))
+        warnings.warn(f"Loglik converged before variable {which}; coefficient may be infinite.",
+                      CoxConvergenceWarning, stacklevel=3)
