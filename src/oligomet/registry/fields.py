@@ -85,6 +85,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         F("ecog", "int", description="ECOG performance status 0-4 at metastasis diagnosis"),
         F("death_date", "date"),
         F("last_contact_date", "date", description="last date known alive (or date of death)"),
+        F("pseudonym", "str", description="keyed HMAC-SHA256 (hex) of the direct identifiers supplied at import; "
+                                          "written only by the importer when the user gives a key"),
     ), "one row per patient; dates of death and last contact drive every time-to-event endpoint"),
     Table("lesions", ("lesion_id",), (
         F("lesion_id", "str", True),

@@ -1,0 +1,233 @@
+"""REDCap flat (raw, "CSV / Microsoft Excel (raw data)") export -> registry tables.
+
+Mapping (documented in ``docs/registry.md``):
+
+* the record id (column ``patient_id``, else ``record_id``, else the first column) is ``patient_id``
+  in every table;
+* rows with an empty ``redcap_repeat_instrument`` are the record's non-repeating fields: the
+  ``patients`` table (``site`` falls back to ``redcap_data_access_group``);
+* each repeating instrument is one table; its name is the table name or its singular
+  (``lesions``/``lesion``, ``treatments``, ``complications``, ``events``, ``labs``, ``mdt_decisions``);
+* REDCap variable names are unique per project, so fields whose names repeat across tables use
+  the prefixed variable names in :data:`ALIASES` (``event_date``, ``lab_date`` ...); the plain
+  field name is accepted too;
+* ``lesion_id`` / ``treatment_id`` left empty become ``<record>-L<instance>`` /
+  ``<record>-T<instance>``; a reference written as a bare instance number (``event_lesion = 2``,
+  ``complication_treatment = 1``, checkbox ``lesion_ids___2``) means that instance of the same record;
+* checkbox columns ``field___code`` hold 0/1: for a list field (``lesion_ids``) the ticked codes
+  are joined with ``;``; for a code field (``modality___sabr``) exactly one may be ticked.
+
+Problems specific to the export (rule class 8): ``redcap_missing_instance``,
+``redcap_duplicate_instance``, ``redcap_checkbox_value``, ``redcap_unknown_instrument``,
+``redcap_checkbox_multiple``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..fields import TABLES
+from ..parse import as_text
+from ..report import ProblemLog
+from .tabular import RawTables, drop_blank_rows, read_csv_text
+
+#: (table, field) -> REDCap variable name used in the export for that field.
+ALIASES: dict[tuple[str, str], str] = {
+    ("complications", "treatment_id"): "complication_treatment",
+    ("complications", "date"): "complication_date",
+    ("complications", "description"): "complication_description",
+    ("events", "lesion_id"): "event_lesion",
+    ("events", "date"): "event_date",
+    ("events", "type"): "event_type",
+    ("events", "organ"): "event_organ",
+    ("labs", "date"): "lab_date",
+    ("mdt_decisions", "date"): "mdt_date",
+    ("mdt_decisions", "recommendation"): "mdt_recommendation",
+}
+INSTRUMENTS = {"lesions": "lesions", "lesion": "lesions", "treatments": "treatments", "treatment": "treatments",
+               "complications": "complications", "complication": "complications", "events": "events",
+               "event": "events", "labs": "labs", "lab": "labs", "mdt_decisions": "mdt_decisions",
+               "mdt_decision": "mdt_decisions", "mdt": "mdt_decisions"}
+#: Export columns REDCap adds itself; never reported as unknown.
+REDCAP_COLUMNS = ("redcap_repeat_instrument", "redcap_repeat_instance", "redcap_event_name",
+                  "redcap_data_access_group", "redcap_survey_identifier", "record_id")
+_ID_SUFFIX = {"lesions": "L", "treatments": "T"}
+
+
+def looks_like_redcap(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            header = fh.readline().lower()
+    except OSError:
+        return False
+    return "redcap_repeat_instrument" in header or "___" in header or header.startswith("record_id")
+
+
+def read_redcap(path: Path, log: ProblemLog) -> RawTables:
+    frame = read_csv_text(path, "redcap", log)
+    if frame is None or frame.shape[1] == 0:
+        if frame is not None:
+            log.error("redcap", "file_unreadable", f"{path.name} is empty")
+        return {}
+    frame, rows = drop_blank_rows(frame)
+    frame = frame.reset_index(drop=True)
+    if frame.columns.has_duplicates:
+        dup = sorted(set(frame.columns[frame.columns.duplicated()]))
+        log.error("redcap", "duplicate_column", f"columns appear twice: {', '.join(dup)}", field=dup[0])
+        frame = frame.loc[:, ~frame.columns.duplicated()]
+    id_col = "patient_id" if "patient_id" in frame.columns else (
+        "record_id" if "record_id" in frame.columns else frame.columns[0])
+    record = as_text(frame[id_col]).astype(object)
+    record = record.where(record.notna(), None)
+    instr_raw = as_text(frame["redcap_repeat_instrument"]) if "redcap_repeat_instrument" in frame else \
+        pd.Series(pd.NA, index=frame.index, dtype="string")
+    inst_raw = as_text(frame["redcap_repeat_instance"]) if "redcap_repeat_instance" in frame else \
+        pd.Series(pd.NA, index=frame.index, dtype="string")
+    instance = pd.to_numeric(inst_raw, errors="coerce")
+    table = instr_raw.str.lower().map(INSTRUMENTS).astype(object)
+    keep = np.ones(len(frame), dtype=bool)
+
+    def flag(mask, rule, message, field=None, value=None):
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            log.error("redcap", rule, message, rows=rows[mask], patient_id=record[mask].to_numpy(),
+                      field=field, value=None if value is None else value[mask])
+
+    unknown = instr_raw.notna() & table.isna()
+    flag(unknown, "redcap_unknown_instrument", "repeating instrument maps to no registry table; expected one of "
+         + ", ".join(sorted(set(INSTRUMENTS.values()))), "redcap_repeat_instrument", instr_raw)
+    no_instance = instr_raw.notna() & inst_raw.isna()
+    flag(no_instance, "redcap_missing_instance", "repeating instrument row without redcap_repeat_instance",
+         "redcap_repeat_instance", instr_raw)
+    bad_instance = inst_raw.notna() & ~((instance >= 1) & (instance == np.floor(instance))).fillna(False)
+    flag(bad_instance, "redcap_missing_instance", "redcap_repeat_instance must be a whole number >= 1",
+         "redcap_repeat_instance", inst_raw)
+    orphan = instr_raw.isna() & inst_raw.notna() & ~bad_instance
+    flag(orphan, "redcap_missing_instance", "redcap_repeat_instance without redcap_repeat_instrument (repeating "
+         "events are not supported; export repeating instruments)", "redcap_repeat_instance", inst_raw)
+    keep &= ~(unknown | no_instance | bad_instance | orphan).to_numpy()
+    table = table.where(instr_raw.notna(), "patients")
+    key = pd.DataFrame({"r": record, "t": table, "i": instance})
+    dup = key.duplicated(keep="first").to_numpy() & keep & instr_raw.notna().to_numpy()
+    flag(dup, "redcap_duplicate_instance", "the same (record, instrument, instance) appears more than once; "
+         "only the first is read", "redcap_repeat_instance", inst_raw)
+    keep &= ~dup
+
+    checkboxes = _checkboxes(frame, rows, record, log)
+    instance_ids = _instance_ids(frame, record, table, instance, keep)
+    out: RawTables = {}
+    for name in TABLES:
+        m = keep & (table == name).to_numpy()
+        sub = frame.loc[m]
+        out[name] = (_table_frame(name, sub, record[m], instance[m], checkboxes, instance_ids, rows[m], log), rows[m])
+    _report_unknown_columns(frame, id_col, log)
+    return out
+
+
+def _checkboxes(frame, rows, record, log) -> dict[str, dict[str, pd.Series]]:
+    """``{field: {code: 0/1 series}}`` from ``field___code`` columns; bad values reported."""
+    boxes: dict[str, dict[str, pd.Series]] = {}
+    for col in frame.columns:
+        if "___" not in col:
+            continue
+        base, code = col.split("___", 1)
+        s = as_text(frame[col])
+        bad = (s.notna() & ~s.isin(["0", "1"])).fillna(False).to_numpy()
+        if bad.any():
+            log.error("redcap", "redcap_checkbox_value", "checkbox value must be 0 or 1", rows=rows[bad],
+                      patient_id=record[bad].to_numpy(), field=col, value=s[bad])
+        boxes.setdefault(base, {})[code] = (s == "1").fillna(False)
+    return boxes
+
+
+def _instance_ids(frame, record, table, instance, keep) -> dict[str, dict[tuple, str]]:
+    """``{table: {(record, instance): id}}`` for lesions and treatments (bare-number references)."""
+    ids = {}
+    for name, suffix in _ID_SUFFIX.items():
+        m = keep & (table == name).to_numpy()
+        col = name[:-1] + "_id"
+        given = as_text(frame.loc[m, col]) if col in frame else pd.Series(pd.NA, index=frame.index[m], dtype="string")
+        inst = instance[m].astype("Int64").astype(str)
+        default = record[m].astype(str) + "-" + suffix + inst
+        val = given.astype(object).where(given.notna(), default)
+        ids[name] = dict(zip(zip(record[m], instance[m].astype(int)), val))
+    return ids
+
+
+def _resolve(values: pd.Series, record: pd.Series, ids: dict[tuple, str]) -> pd.Series:
+    """Bare instance numbers -> that instance's id of the same record; other values unchanged."""
+    num = values.str.fullmatch(r"\d+").fillna(False)
+    out = values.astype(object).where(values.notna(), None)
+    if num.any():
+        keys = list(zip(record[num], values[num].astype(int)))
+        resolved = [ids.get(k) for k in keys]
+        out[num] = [r if r is not None else f"{k[0]}-?{k[1]}" for r, k in zip(resolved, keys)]
+    return out
+
+
+def _table_frame(name, sub, record, instance, checkboxes, instance_ids, rows, log) -> pd.DataFrame:
+    cols = {}
+    for f in TABLES[name].fields:
+        alias = ALIASES.get((name, f.name))
+        value = None
+        for var in (alias, f.name):
+            if var and var in sub.columns:
+                v = as_text(sub[var])
+                value = v if value is None else value.fillna(v)
+        boxed = checkboxes.get(alias) if alias and alias in checkboxes else checkboxes.get(f.name)
+        if boxed:
+            ticked = pd.DataFrame({c: s.loc[sub.index] for c, s in boxed.items()})
+            if f.type == "list":
+                codes = np.array(list(ticked.columns), dtype=object)
+                joined = [";".join(codes[r]) for r in ticked.to_numpy()]  # per row, a handful of codes
+                box_val = pd.Series(joined, index=sub.index, dtype="string").mask(lambda s: s == "")
+                if name == "treatments":
+                    parts = box_val.str.split(";")
+                    box_val = pd.Series([None if p is pd.NA or p is None else ";".join(
+                        _resolve(pd.Series(p, dtype="string"), pd.Series([r] * len(p)), instance_ids["lesions"]))
+                        for p, r in zip(parts, record)], index=sub.index, dtype="string")
+            else:
+                n = ticked.sum(axis=1)
+                multi = (n > 1).to_numpy()
+                if multi.any():
+                    log.error(name, "redcap_checkbox_multiple", f"several boxes ticked for the single-choice "
+                              f"field {f.name}", rows=rows[multi], patient_id=record[multi].to_numpy(),
+                              field=f.name, value=pd.Series([";".join(ticked.columns[r]) for r in
+                                                             ticked[multi].to_numpy()], dtype=object))
+                first = ticked.idxmax(axis=1).where(n == 1)
+                box_val = first.astype("string")
+            value = box_val if value is None else value.fillna(box_val)
+        if f.name == "patient_id":
+            value = pd.Series(record.to_numpy(), index=sub.index, dtype="string")
+        if name in _ID_SUFFIX and f.name == name[:-1] + "_id":
+            default = record.astype(str) + "-" + _ID_SUFFIX[name] + instance.astype("Int64").astype(str)
+            value = default.astype("string") if value is None else value.fillna(default.astype("string"))
+        if (name, f.name) in (("complications", "treatment_id"), ("events", "lesion_id")) and value is not None:
+            target = "treatments" if f.name == "treatment_id" else "lesions"
+            value = _resolve(value, record, instance_ids[target])
+        if name == "patients" and f.name == "site" and "redcap_data_access_group" in sub.columns:
+            dag = as_text(sub["redcap_data_access_group"])
+            value = dag if value is None else value.fillna(dag)
+        if value is not None:
+            cols[f.name] = value
+    if name == "patients":
+        # Identifier columns travel with the record row so the shared identifier rule sees them.
+        from ..fields import DIRECT_IDENTIFIERS
+        for c in sub.columns:
+            if c in DIRECT_IDENTIFIERS:
+                cols[c] = sub[c]
+    return pd.DataFrame(cols, index=sub.index)
+
+
+def _report_unknown_columns(frame, id_col, log) -> None:
+    known = {id_col, *REDCAP_COLUMNS, *ALIASES.values()}
+    for t in TABLES.values():
+        known.update(t.field_names)
+    from ..fields import DIRECT_IDENTIFIERS
+    for c in frame.columns:
+        base = c.split("___", 1)[0]
+        if c in known or base in known or c.endswith("_complete") or c in DIRECT_IDENTIFIERS:
+            continue
+        log.warning("redcap", "unknown_column", f"column {c!r} is not a registry field; ignored", field=c)

@@ -1,0 +1,166 @@
+"""Read and write the registry interchange formats.
+
+``read_registry(path)`` accepts a folder of ``<table>.csv`` files, an ``.xlsx`` workbook with one
+sheet per table, or a REDCap flat export (one ``.csv`` file); it returns the in-memory registry
+(``dict[table, DataFrame]`` in the contract of ``registry/fields.py``) and a
+:class:`~oligomet.registry.report.ValidationReport` of everything that could not be read or
+parsed. It never raises on bad *content*; it raises only for a path that does not exist or an
+unknown ``format=``/``date_format=`` argument (programming errors, not data errors).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .fields import TABLE_ORDER, TABLES
+from .identifiers import normalise_key, strip_identifiers
+from .importers.redcap import looks_like_redcap, read_redcap
+from .importers.tabular import RawTables, read_csv_folder, read_workbook
+from .parse import check_date_format, conform_table, empty_table
+from .report import ProblemLog, ValidationReport
+
+FORMATS = ("csv", "excel", "redcap")
+
+
+def detect_format(path: Path) -> str:
+    if path.is_dir():
+        return "csv"
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return "excel"
+    if suffix == ".csv":
+        if looks_like_redcap(path):
+            return "redcap"
+        raise ValueError(f"{path} is a single CSV file that is not a REDCap export (no redcap_repeat_instrument, "
+                         "record_id or checkbox columns); give the folder of table CSVs, or format='redcap'")
+    raise ValueError(f"cannot tell the format of {path}: expected a folder of CSV files, an .xlsx workbook or "
+                     "a REDCap .csv export")
+
+
+def source_files(path: str | Path, format: str | None = None) -> list[Path]:
+    """The files an import of ``path`` reads (for provenance hashes)."""
+    path = Path(path)
+    fmt = format or detect_format(path)
+    if fmt == "csv":
+        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv"
+                      and p.stem.strip().lower() in TABLES)
+    return [path]
+
+
+def read_registry(path: str | Path, format: str | None = None, *, date_format: str | None = None,
+                  identifier_key: str | bytes | None = None) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
+    """Read a registry from disk into the in-memory contract, collecting every parse problem.
+
+    Parameters
+    ----------
+    path : folder of ``<table>.csv`` files, ``.xlsx`` workbook, or REDCap flat export ``.csv``.
+    format : ``"csv"`` (folder), ``"excel"`` or ``"redcap"``; detected from the path when None.
+    date_format : order of day-month dates when the source does not use ISO ``YYYY-MM-DD``:
+        ``"DD-MM-YYYY"``, ``"DD/MM/YYYY"``, ``"DD.MM.YYYY"``, ``"MM/DD/YYYY"``, ``"MM-DD-YYYY"``
+        (the separator is not enforced, the order is). ISO dates are always accepted.
+    identifier_key : secret (>= 16 characters) for the keyed hash of direct identifier columns;
+        without it such columns are an error.
+
+    Returns
+    -------
+    (tables, report): tables in ``TABLE_ORDER`` with the contract's columns and dtypes, indexed by
+    the 1-based data row of the source (``row``; header not counted, so CSV line = row + 1);
+    ``report`` holds read/parse problems only. Run :func:`oligomet.registry.validate` for the rules.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"registry path {path} does not exist")
+    fmt = (format or detect_format(path)).lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"format {format!r} is not supported; use one of {', '.join(FORMATS)}")
+    order = check_date_format(date_format)
+    key = normalise_key(identifier_key)
+    log = ProblemLog()
+    if fmt == "csv":
+        if not path.is_dir():
+            raise ValueError(f"format='csv' needs a folder of <table>.csv files; {path} is a file")
+        raw, _ = read_csv_folder(path, log)
+        if "patients" not in raw and not (path / "patients.csv").exists():
+            log.error("patients", "missing_table", f"no patients.csv in {path}; the patients table is required")
+    elif fmt == "excel":
+        raw = read_workbook(path, log)
+        if "patients" not in raw and log.frame().query("rule == 'file_unreadable'").empty:
+            log.error("patients", "missing_table", f"no 'patients' sheet in {path.name}")
+    else:
+        raw = read_redcap(path, log)
+    tables = conform_tables(raw, log, order=order, key=key)
+    return tables, log.report()
+
+
+def conform_tables(raw: RawTables, log: ProblemLog, order: str | None = None, key: bytes | None = None,
+                   ) -> dict[str, pd.DataFrame]:
+    """Raw frames -> contract tables: identifiers stripped, unknown columns reported, cells parsed."""
+    tables: dict[str, pd.DataFrame] = {}
+    patient_of_treatment = None
+    for name in TABLE_ORDER:
+        if name not in raw:
+            tables[name] = empty_table(name)
+            continue
+        frame, rows = raw[name]
+        frame = strip_identifiers(name, frame, log, key)
+        known = set(TABLES[name].field_names)
+        for c in dict.fromkeys(frame.columns):
+            if c not in known:
+                log.warning(name, "unknown_column", f"column {c!r} is not a field of {name} (allowed: "
+                            f"{', '.join(TABLES[name].field_names)}); ignored", field=c)
+        tables[name] = conform_table(name, frame, rows, log, order, patient_of_treatment)
+        if name == "treatments":
+            t = tables[name]
+            patient_of_treatment = t.drop_duplicates("treatment_id").set_index("treatment_id")["patient_id"]
+    return tables
+
+
+def conform_memory(tables: dict[str, pd.DataFrame], log: ProblemLog | None = None) -> dict[str, pd.DataFrame]:
+    """In-memory tables (any dtypes) -> the contract; rows are the index if it is named ``row``, else 1..n."""
+    log = log if log is not None else ProblemLog()
+    raw: RawTables = {}
+    for name, frame in tables.items():
+        if name not in TABLES:
+            log.warning(name, "unknown_table", f"{name!r} is not a registry table; ignored")
+            continue
+        frame = frame.rename(columns=lambda c: str(c).strip().lower())
+        rows = frame.index.to_numpy() if frame.index.name == "row" else np.arange(1, len(frame) + 1)
+        raw[name] = (frame.reset_index(drop=True), rows)
+    if "patients" not in raw:
+        log.error("patients", "missing_table", "the registry has no patients table")
+    return conform_tables(raw, log)
+
+
+def _export_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    out = pd.DataFrame(index=range(len(frame)))
+    for f in TABLES[name].fields:
+        col = frame[f.name].reset_index(drop=True) if f.name in frame else pd.Series([None] * len(frame))
+        if f.type == "date":
+            col = pd.to_datetime(col).dt.strftime("%Y-%m-%d")
+        elif f.type == "bool":
+            col = col.astype("boolean").map({True: "1", False: "0"}, na_action="ignore")
+        elif f.type == "int":
+            col = col.astype("Int64").astype("string")
+        out[f.name] = col.astype(object).where(col.notna(), None)
+    return out
+
+
+def write_registry(tables: dict[str, pd.DataFrame], path: str | Path, format: str = "csv") -> Path:
+    """Write the registry in the interchange format: ``csv`` (folder) or ``excel`` (one .xlsx)."""
+    path = Path(path)
+    frames = {name: _export_frame(tables[name] if name in tables else empty_table(name), name)
+              for name in TABLE_ORDER}
+    if format == "csv":
+        path.mkdir(parents=True, exist_ok=True)
+        for name, frame in frames.items():
+            frame.to_csv(path / f"{name}.csv", index=False)
+    elif format == "excel":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pd.ExcelWriter(path, engine="openpyxl") as xl:
+            for name, frame in frames.items():
+                frame.to_excel(xl, sheet_name=name, index=False)
+    else:
+        raise ValueError(f"format {format!r} is not supported for writing; use 'csv' or 'excel'")
+    return path

@@ -1,0 +1,217 @@
+"""Turn raw cell values into the in-memory registry contract, collecting parse problems.
+
+Every table leaves here with exactly the declared field columns (see ``registry/fields.py``)
+and the contract's dtypes: ``date`` -> datetime64[ns], ``int`` -> ``Int64``, ``float`` ->
+float64, ``bool`` -> ``boolean``, ``str``/``code``/``list`` -> object (str or None). The index
+is the 1-based data row in the source file (named ``row``), so that later rules can point at it.
+
+A value that cannot be parsed becomes missing and is reported once (``date_unparseable``,
+``not_a_number``, ...); it is never silently dropped. All conversions are vectorised.
+
+Accepted dates: ISO ``YYYY-MM-DD`` (optionally followed by a time, which is ignored, as in
+REDCap datetime fields or Excel cells read as text) and Excel date cells. Day/month dates
+(``DD-MM-YYYY``, ``DD/MM/YYYY``, ``DD.MM.YYYY``, ``MM/DD/YYYY``) only with an explicit
+``date_format=``: a value such as ``03/04/2020`` is ambiguous (3 April or 4 March) and the
+only safe answer without the user's word is an error.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .fields import TABLES, Field
+from .report import ProblemLog
+
+#: ``date_format=`` values and the order of their day-month parts.
+DATE_FORMATS = {"YYYY-MM-DD": None, "DD-MM-YYYY": "dmy", "DD/MM/YYYY": "dmy", "DD.MM.YYYY": "dmy",
+                "MM/DD/YYYY": "mdy", "MM-DD-YYYY": "mdy"}
+ACCEPTED_DATES = ("YYYY-MM-DD (ISO, always accepted), Excel date cells, or DD-MM-YYYY / DD/MM/YYYY / "
+                  "DD.MM.YYYY / MM/DD/YYYY only with an explicit date_format")
+MIN_YEAR, MAX_YEAR = 1900, 2100
+_TRUE = ("1", "true", "yes", "y", "t")
+_FALSE = ("0", "false", "no", "n", "f")
+_ISO = r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?)?$"
+_DAY_MONTH = r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$"
+
+
+def check_date_format(date_format: str | None) -> str | None:
+    if date_format is None:
+        return None
+    key = date_format.strip().upper()
+    if key not in DATE_FORMATS:
+        raise ValueError(f"date_format {date_format!r} is not supported; use one of {', '.join(DATE_FORMATS)}")
+    return DATE_FORMATS[key]
+
+
+def as_text(raw: pd.Series) -> pd.Series:
+    """Raw cells as stripped strings (pandas ``string`` dtype), empty cells as <NA>."""
+    if isinstance(raw.dtype, pd.StringDtype):
+        s = raw
+    else:
+        obj = raw.astype(object)
+        s = obj.where(obj.notna(), None).astype("string")
+    s = s.str.strip()
+    return s.mask(s == "")
+
+
+def _ymd(year, month, day, index) -> pd.Series:
+    parts = pd.DataFrame({"year": year, "month": month, "day": day}, index=index).astype(float)
+    ok = parts.notna().all(axis=1) & parts["year"].between(1, 9999)
+    out = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    if ok.any():
+        out[ok] = pd.to_datetime(parts[ok], errors="coerce")
+    return out
+
+
+def parse_dates(s: pd.Series, order: str | None) -> tuple[pd.Series, pd.Series]:
+    """Parse stripped strings into dates; returns (dates, rule) with rule None where fine."""
+    rule = pd.Series(None, index=s.index, dtype=object)
+    present = s.notna()
+    if not present.any():
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]"), rule
+    iso = s.str.extract(_ISO)
+    dm = s.str.extract(_DAY_MONTH)
+    year, month, day = iso[0], iso[1], iso[2]
+    is_dm = dm[0].notna() & iso[0].isna()
+    if order is not None:
+        first, second = (dm[0], dm[1]) if order == "dmy" else (dm[1], dm[0])
+        day = day.where(~is_dm, first)
+        month = month.where(~is_dm, second)
+        year = year.where(~is_dm, dm[2])
+    else:
+        a = pd.to_numeric(dm[0], errors="coerce")
+        b = pd.to_numeric(dm[1], errors="coerce")
+        rule[is_dm & (a <= 12) & (b <= 12)] = "date_ambiguous"
+        rule[is_dm & ~((a <= 12) & (b <= 12))] = "date_unparseable"
+    dates = _ymd(pd.to_numeric(year, errors="coerce"), pd.to_numeric(month, errors="coerce"),
+                 pd.to_numeric(day, errors="coerce"), s.index)
+    unparsed = present & dates.isna() & rule.isna()
+    rule[unparsed] = "date_unparseable"
+    yr = dates.dt.year
+    out_of_range = dates.notna() & ((yr < MIN_YEAR) | (yr > MAX_YEAR))
+    rule[out_of_range] = "date_out_of_range"
+    dates[out_of_range] = pd.NaT
+    return dates, rule
+
+
+def _date_message(rule: pd.Series, s: pd.Series, order: str | None) -> pd.Series:
+    msg = pd.Series("", index=rule.index, dtype=object)
+    msg[rule == "date_ambiguous"] = ("ambiguous date: day and month could be swapped; declare the order with "
+                                     "date_format='DD/MM/YYYY' or 'MM/DD/YYYY' (accepted: " + ACCEPTED_DATES + ")")
+    msg[rule == "date_unparseable"] = "not a valid date in an accepted format; accepted: " + ACCEPTED_DATES
+    msg[rule == "date_out_of_range"] = f"date outside {MIN_YEAR}-{MAX_YEAR}; check the year"
+    return msg
+
+
+def _normalise_code(s: pd.Series) -> pd.Series:
+    return s.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+
+
+def parse_field(raw: pd.Series, f: Field, order: str | None) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Convert one column; returns (typed values, rule or None per row, message per row)."""
+    if f.type == "date" and pd.api.types.is_datetime64_any_dtype(raw):
+        dates = pd.to_datetime(raw).dt.tz_localize(None) if getattr(raw.dt, "tz", None) else raw
+        dates = dates.dt.normalize().astype("datetime64[ns]")
+        none = pd.Series(None, index=raw.index, dtype=object)
+        yr = dates.dt.year
+        bad = dates.notna() & ((yr < MIN_YEAR) | (yr > MAX_YEAR))
+        rule = none.copy()
+        rule[bad] = "date_out_of_range"
+        return dates.mask(bad), rule, _date_message(rule, raw, order)
+    s = as_text(raw)
+    rule = pd.Series(None, index=s.index, dtype=object)
+    msg = pd.Series("", index=s.index, dtype=object)
+    if f.type == "date":
+        dates, rule = parse_dates(s, order)
+        return dates, rule, _date_message(rule, s, order)
+    if f.type in ("int", "float"):
+        # Excel and R write whole numbers as "3.0"; accepted for integer fields.
+        num = pd.to_numeric(s, errors="coerce").astype(float)
+        if f.type == "int":
+            bad = s.notna() & (num.isna() | ~np.isfinite(num) | (num != np.round(num)))
+            rule[bad] = "not_an_integer"
+            msg[bad] = f"{f.name} must be a whole number"
+            return num.mask(bad).astype("Int64"), rule, msg
+        bad = s.notna() & (num.isna() | ~np.isfinite(num))
+        rule[bad] = "not_a_number"
+        comma = bad & s.str.contains(",", regex=False).fillna(False)
+        msg[bad] = f"{f.name} must be a number"
+        msg[comma] = f"{f.name} must be a number with a decimal point (not a comma)"
+        return num.mask(bad), rule, msg
+    if f.type == "bool":
+        low = s.str.lower()
+        val = pd.Series(pd.NA, index=s.index, dtype="boolean")
+        val[low.isin(_TRUE).fillna(False)] = True
+        val[low.isin(_FALSE).fillna(False)] = False
+        bad = s.notna() & val.isna()
+        rule[bad] = "not_a_boolean"
+        msg[bad] = f"{f.name} must be one of 0/1, true/false, yes/no"
+        return val, rule, msg
+    if f.type == "code":
+        # Case, spaces and hyphens are forgiven ("Minimally invasive" -> minimally_invasive);
+        # anything else is kept as written so that the code rule can show it.
+        canon = {_normalise_code(pd.Series([c])).iloc[0]: c for c in f.codes}
+        mapped = _normalise_code(s).map(canon)
+        out = mapped.where(mapped.notna(), s)
+        return out.astype(object).where(out.notna(), None), rule, msg
+    if f.type == "list":
+        out = s.str.replace(r"\s*[;,]\s*", ";", regex=True).str.strip(";")
+        out = out.mask(out == "")
+        return out.astype(object).where(out.notna(), None), rule, msg
+    return s.astype(object).where(s.notna(), None), rule, msg
+
+
+_DTYPES = {"date": "datetime64[ns]", "int": "Int64", "float": "float64", "bool": "boolean"}
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """A zero-row table with the contract's columns and dtypes."""
+    return pd.DataFrame({f.name: pd.Series(dtype=_DTYPES.get(f.type, object)) for f in TABLES[name].fields},
+                        index=pd.Index([], name="row", dtype=object))
+
+
+def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: str | None = None,
+                  patient_of_treatment: pd.Series | None = None) -> pd.DataFrame:
+    """Parse ``frame`` (raw strings or already typed) into the contract for table ``name``.
+
+    ``rows`` are the 1-based file rows of ``frame``'s rows. Missing required columns and every
+    unparseable cell are added to ``log``; the cell becomes missing.
+    """
+    table = TABLES[name]
+    rows = pd.Index(np.asarray(rows, dtype=object), name="row")
+    frame = frame.set_axis(rows, axis=0)
+    pid = _patient_ids(name, frame, patient_of_treatment)
+    out = {}
+    for f in table.fields:
+        if f.name not in frame.columns:
+            if f.required:
+                log.error(name, "missing_column", f"required column {f.name!r} is missing from table {name!r}",
+                          field=f.name)
+            out[f.name] = pd.Series(pd.NA if f.type in ("int", "bool") else None, index=rows,
+                                    dtype=_DTYPES.get(f.type, object))
+            continue
+        raw = frame[f.name]
+        if isinstance(raw, pd.DataFrame):  # duplicated header: keep the first, report it
+            log.error(name, "duplicate_column", f"column {f.name!r} appears {raw.shape[1]} times", field=f.name)
+            raw = raw.iloc[:, 0]
+        values, rule, msg = parse_field(raw, f, order)
+        bad = rule.notna().to_numpy()
+        if bad.any():
+            raw_text = as_text(raw) if not pd.api.types.is_datetime64_any_dtype(raw) else raw
+            for r in pd.unique(rule[bad]):
+                m = (rule == r).to_numpy()
+                log.error(name, r, msg[m].reset_index(drop=True), rows=rows[m], patient_id=pid[m], field=f.name,
+                          value=raw_text[m])
+        out[f.name] = values
+    return pd.DataFrame(out, index=rows)
+
+
+def _patient_ids(name: str, frame: pd.DataFrame, patient_of_treatment: pd.Series | None) -> np.ndarray:
+    if "patient_id" in frame.columns and not isinstance(frame["patient_id"], pd.DataFrame):
+        s = as_text(frame["patient_id"])
+        return s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+    if name == "complications" and patient_of_treatment is not None and "treatment_id" in frame.columns:
+        tid = as_text(frame["treatment_id"]).astype(object)
+        p = tid.map(patient_of_treatment)
+        return p.astype(object).where(p.notna(), None).to_numpy(dtype=object)
+    return np.full(len(frame), None, dtype=object)

@@ -1,0 +1,76 @@
+"""The registry's validation rules, by id.
+
+``RULES[id] = (issue class, severity, what it checks)``. The issue class is the number of the
+rejected class in the registry specification (1-10), or ``"-"`` for structural checks and
+warnings. ``docs/registry.md`` lists the same table; a test keeps the two in step.
+
+The checks themselves live by topic: :mod:`.structure` (required fields, codes, keys,
+references), :mod:`.chronology` (dates in the right order), :mod:`.clinical` (plausible values),
+:mod:`.followup` (warnings). Readers add the parse rules (``date_*``, ``not_a_*``, ``redcap_*``,
+file and column rules).
+"""
+from __future__ import annotations
+
+RULES: dict[str, tuple[str, str, str]] = {
+    # 1. death before diagnosis / detection
+    "death_before_diagnosis": ("1", "error", "death date before the primary diagnosis date"),
+    "death_before_detection": ("1", "error", "death date before the detection of a metastasis"),
+    # 2. after death / data lock
+    "after_death": ("2", "error", "treatment, complication, event, lab or MDT decision dated after death"),
+    "after_data_lock": ("2", "error", "a date after the data-lock date"),
+    # 3. local recurrence
+    "local_recurrence_untreated": ("3", "error", "local recurrence of a lesion (or patient) with no local treatment"),
+    "local_recurrence_before_treatment": ("3", "error", "local recurrence dated before the first local treatment "
+                                                         "of that lesion (or patient)"),
+    # 4. Clavien-Dindo
+    "clavien_dindo_grade": ("4", "error", "Clavien-Dindo grade not in I, II, IIIa, IIIb, IVa, IVb, V"),
+    "grade_v_without_death": ("4", "error", "Clavien-Dindo grade V (death) but the patient has no death date"),
+    # 5. implausible measurements
+    "diameter_nonpositive": ("5", "error", "lesion diameter <= 0 mm"),
+    "diameter_implausible": ("5", "error", "lesion diameter > 300 mm (likely a cm/mm mix-up)"),
+    "cea_negative": ("5", "error", "negative CEA"),
+    # 6. SABR
+    "sabr_fractions": ("6", "error", "SABR with fractions missing or <= 0"),
+    "sabr_dose_missing": ("6", "error", "SABR without a total dose"),
+    "sabr_dose_per_fraction": ("6", "error", "SABR dose per fraction outside 3-35 Gy"),
+    # 7. identity and references
+    "unknown_reference": ("7", "error", "reference to an unknown patient, lesion or treatment"),
+    "reference_other_patient": ("7", "error", "reference to a lesion or treatment of another patient"),
+    "duplicate_id": ("7", "error", "the same patient, lesion or treatment id twice"),
+    "conflicting_birth_year": ("7", "error", "the same patient at two sites with different birth years"),
+    # 8. REDCap rows
+    "redcap_missing_instance": ("8", "error", "repeating-instrument row without redcap_repeat_instance"),
+    "redcap_duplicate_instance": ("8", "error", "the same (record, instrument, instance) twice"),
+    "redcap_checkbox_value": ("8", "error", "checkbox column value not 0 or 1"),
+    "redcap_unknown_instrument": ("8", "error", "repeating instrument that maps to no registry table"),
+    "redcap_checkbox_multiple": ("8", "error", "several boxes ticked for a single-choice field"),
+    # 9. codes
+    "unknown_code": ("9", "error", "value not in the field's code list (the allowed values are listed)"),
+    # 10. dates
+    "date_unparseable": ("10", "error", "a date that is not in an accepted format"),
+    "date_ambiguous": ("10", "error", "a day/month date like 03/04/2020 without a declared date_format"),
+    "date_out_of_range": ("10", "error", "a date before 1900 or after 2100"),
+    # structure and types
+    "missing_table": ("-", "error", "the patients table is missing"),
+    "missing_column": ("-", "error", "a required column is missing from a table"),
+    "unknown_column": ("-", "warning", "a column that is not in the data model (ignored)"),
+    "unknown_table": ("-", "warning", "a file or sheet that is not a registry table (ignored)"),
+    "direct_identifier": ("-", "error", "a direct identifier column (name, MRN, national id, ...) without a key"),
+    "file_unreadable": ("-", "error", "a file that cannot be read as CSV / Excel"),
+    "file_encoding": ("-", "warning", "a CSV file that is not UTF-8 (read as Latin-1)"),
+    "duplicate_column": ("-", "error", "the same column twice in one table"),
+    "required_missing": ("-", "error", "a required field is empty"),
+    "not_a_number": ("-", "error", "a numeric field that is not a number"),
+    "not_an_integer": ("-", "error", "an integer field that is not a whole number"),
+    "not_a_boolean": ("-", "error", "a yes/no field that is not 0/1, true/false, yes/no"),
+    "end_before_start": ("-", "error", "treatment end date before its start date"),
+    "complication_before_treatment": ("-", "error", "complication dated before its treatment started"),
+    "contact_after_death": ("-", "error", "last contact date after the death date"),
+    "contact_before_diagnosis": ("-", "error", "last contact date before the primary diagnosis"),
+    "birth_year_implausible": ("-", "error", "birth year before 1900 or after the primary diagnosis"),
+    "duplicate_row": ("-", "warning", "the same complication, event, lab or MDT decision twice"),
+    "stored_at_other_site": ("7", "error", "patient id already stored for another site (store import)"),
+    # warnings
+    "followup_over_30_years": ("-", "warning", "follow-up longer than 30 years after the primary diagnosis"),
+    "no_followup_date": ("-", "warning", "patient with neither a death date nor a last contact date"),
+}

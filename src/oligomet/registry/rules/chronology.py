@@ -1,0 +1,100 @@
+"""Dates in the right order (rule classes 1, 2, 3 and related checks)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..fields import LOCAL_MODALITIES, TABLES
+from .context import Context, iso
+
+#: Dates of things that cannot happen after death (rule 2), by table.
+_AFTER_DEATH = {"treatments": ("start_date", "end_date"), "complications": ("date",), "events": ("date",),
+                "labs": ("date",), "mdt_decisions": ("date",)}
+
+
+def check_death(ctx: Context) -> None:
+    p = ctx.tables["patients"]
+    death = p["death_date"]
+    ctx.error("patients", "death_before_diagnosis", (death < p["primary_diagnosis_date"]).to_numpy(), "death_date",
+              "death before the primary diagnosis on " + iso(p["primary_diagnosis_date"]))
+    les = ctx.tables["lesions"]
+    if len(les):
+        d = les["patient_id"].map(p.drop_duplicates("patient_id").set_index("patient_id")["death_date"])
+        bad = les[(les["detection_date"] > d).to_numpy()]
+        if len(bad):
+            # One problem per patient, naming the latest lesion detected after death.
+            last = bad.sort_values("detection_date").drop_duplicates("patient_id", keep="last").set_index("patient_id")
+            hit = p["patient_id"].isin(last.index).to_numpy() & ~p["patient_id"].duplicated().to_numpy()
+            msg = ("death before the detection of lesion " + p["patient_id"].map(last["lesion_id"]).astype(str)
+                   + " on " + iso(p["patient_id"].map(last["detection_date"])))
+            ctx.error("patients", "death_before_detection", hit, "death_date", msg)
+    contact = p["last_contact_date"]
+    ctx.error("patients", "contact_after_death", (contact > death).to_numpy(), "last_contact_date",
+              "last contact after the death on " + iso(death))
+    ctx.error("patients", "contact_before_diagnosis", (contact < p["primary_diagnosis_date"]).to_numpy(),
+              "last_contact_date", "last contact before the primary diagnosis on " + iso(p["primary_diagnosis_date"]))
+    by = p["birth_year"].astype("Float64")
+    dx_year = p["primary_diagnosis_date"].dt.year
+    bad = ((by < 1900) | (by > dx_year)).fillna(False).to_numpy(dtype=bool)
+    ctx.error("patients", "birth_year_implausible", bad, "birth_year",
+              "birth year before 1900 or after the primary diagnosis year")
+
+
+def check_after_death_and_lock(ctx: Context) -> None:
+    for name, fields in _AFTER_DEATH.items():
+        frame = ctx.tables[name]
+        if not len(frame):
+            continue
+        death = ctx.death(name)
+        for f in fields:
+            ctx.error(name, "after_death", (frame[f] > death).to_numpy(), f, "after the patient's death on " + iso(death))
+    if ctx.data_lock is None:
+        return
+    lock = ctx.data_lock.strftime("%Y-%m-%d")
+    for name, frame in ctx.tables.items():
+        for f in TABLES[name].fields:
+            if f.type == "date" and len(frame):
+                ctx.error(name, "after_data_lock", (frame[f.name] > ctx.data_lock).to_numpy(), f.name,
+                          f"after the data-lock date {lock}")
+
+
+def check_treatment_order(ctx: Context) -> None:
+    tr = ctx.tables["treatments"]
+    ctx.error("treatments", "end_before_start", (tr["end_date"] < tr["start_date"]).to_numpy(), "end_date",
+              "end date before the start date " + iso(tr["start_date"]))
+    co = ctx.tables["complications"]
+    if len(co):
+        start = co["treatment_id"].map(tr.drop_duplicates("treatment_id").set_index("treatment_id")["start_date"])
+        ctx.error("complications", "complication_before_treatment", (co["date"] < start).to_numpy(), "date",
+                  "complication before its treatment started on " + iso(start))
+
+
+def check_local_recurrence(ctx: Context) -> None:
+    """Rule 3: a local recurrence needs an earlier local treatment of that lesion (or patient).
+
+    With ``lesion_id`` the lesion must appear in ``lesion_ids`` of a local treatment (resection,
+    SABR, ablation, ...); without it, the patient must have a local treatment. The recurrence must
+    not be dated before the first such treatment (same day is allowed: the rule is "before").
+    """
+    ev = ctx.tables["events"]
+    lr = (ev["type"] == "local_recurrence").to_numpy()
+    if not lr.any():
+        return
+    tr = ctx.tables["treatments"]
+    local = tr[tr["modality"].isin(LOCAL_MODALITIES)]
+    per_lesion = local.assign(lesion_id=local["lesion_ids"].str.split(";")).explode("lesion_id")
+    first_lesion = per_lesion.dropna(subset=["lesion_id"]).groupby("lesion_id")["start_date"].min()
+    first_patient = local.groupby("patient_id")["start_date"].min()
+    has_lesion = ev["lesion_id"].notna().to_numpy()
+    first = np.where(has_lesion, ev["lesion_id"].map(first_lesion).to_numpy(dtype="datetime64[ns]"),
+                     ev["patient_id"].map(first_patient).to_numpy(dtype="datetime64[ns]"))
+    first = pd.Series(first, index=ev.index)
+    untreated = lr & first.isna().to_numpy()
+    what = np.where(has_lesion, "lesion " + ev["lesion_id"].astype(str), "the patient")
+    msg = pd.Series("local recurrence but " + what + " has no local treatment", index=ev.index)
+    ctx.error("events", "local_recurrence_untreated", untreated & has_lesion, "lesion_id", msg)
+    ctx.error("events", "local_recurrence_untreated", untreated & ~has_lesion, "type", msg)
+    before = lr & (ev["date"] < first).to_numpy()
+    ctx.error("events", "local_recurrence_before_treatment", before, "date",
+              pd.Series("local recurrence before the first local treatment of " + what + " on " + iso(first),
+                        index=ev.index))

@@ -1,0 +1,46 @@
+"""Plausible clinical values (rule classes 4, 5, 6)."""
+from __future__ import annotations
+
+from .context import Context
+
+MAX_DIAMETER_MM = 300.0
+#: SABR dose per fraction outside this range (Gy) is implausible: the lowest SABR schedules give
+#: ~5 Gy x 10 (3 Gy covers hypofractionated boosts), the highest single fraction in use is 34 Gy.
+DOSE_PER_FRACTION_GY = (3.0, 35.0)
+
+
+def check_clavien_dindo(ctx: Context) -> None:
+    co = ctx.tables["complications"]
+    if len(co):
+        grade_v = (co["clavien_dindo"] == "V") & ctx.death("complications").isna()
+        ctx.error("complications", "grade_v_without_death", grade_v.to_numpy(), "clavien_dindo",
+                  "Clavien-Dindo grade V means death, but the patient has no death date")
+
+
+def check_measurements(ctx: Context) -> None:
+    d = ctx.tables["lesions"]["diameter_mm"]
+    ctx.error("lesions", "diameter_nonpositive", (d <= 0).to_numpy(), "diameter_mm", "diameter must be > 0 mm")
+    ctx.error("lesions", "diameter_implausible", (d > MAX_DIAMETER_MM).to_numpy(), "diameter_mm",
+              f"diameter above {MAX_DIAMETER_MM:g} mm is implausible; the field is in millimetres "
+              "(likely a cm/mm mix-up)")
+    cea = ctx.tables["labs"]["cea"]
+    ctx.error("labs", "cea_negative", (cea < 0).to_numpy(), "cea", "CEA cannot be negative (ng/mL)")
+
+
+def check_sabr(ctx: Context) -> None:
+    tr = ctx.tables["treatments"]
+    sabr = (tr["modality"] == "sabr").to_numpy()
+    if not sabr.any():
+        return
+    fx = tr["fractions"].astype("Float64")
+    dose = tr["dose_gy"]
+    ctx.error("treatments", "sabr_fractions", sabr & (fx.isna() | (fx <= 0)).to_numpy(dtype=bool), "fractions",
+              "SABR needs a number of fractions >= 1")
+    ctx.error("treatments", "sabr_dose_missing", sabr & dose.isna().to_numpy(), "dose_gy",
+              "SABR needs the total dose in Gy")
+    per = (dose / fx.astype(float)).where(fx > 0)
+    lo, hi = DOSE_PER_FRACTION_GY
+    bad = sabr & ((per < lo) | (per > hi)).fillna(False).to_numpy(dtype=bool)
+    bad |= sabr & (dose <= 0).to_numpy()
+    ctx.error("treatments", "sabr_dose_per_fraction", bad, "dose_gy",
+              "implausible SABR dose per fraction " + per.round(2).astype(str) + f" Gy (expected {lo:g}-{hi:g} Gy)")

@@ -1,0 +1,102 @@
+"""Required fields, code lists, duplicate ids and references (rule classes 4, 7, 9)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..fields import TABLES
+from .context import Context
+
+_ID_TABLES = {"patients": "patient_id", "lesions": "lesion_id", "treatments": "treatment_id"}
+
+
+def required_message(table: str, field: str) -> str:
+    return f"required column {field!r} is missing or empty in table {table!r}"
+
+
+def check_required(ctx: Context) -> None:
+    for name, frame in ctx.tables.items():
+        for f in TABLES[name].fields:
+            if not f.required or not len(frame):
+                continue
+            na = frame[f.name].isna().to_numpy()
+            if na.all():
+                ctx.log.error(name, "missing_column", required_message(name, f.name), field=f.name)
+            elif na.any():
+                ctx.error(name, "required_missing", na, f.name, f"{f.name} is required")
+
+
+def check_codes(ctx: Context) -> None:
+    for name, frame in ctx.tables.items():
+        for f in TABLES[name].fields:
+            if f.type != "code" or not len(frame):
+                continue
+            col = frame[f.name]
+            bad = (col.notna() & ~col.isin(f.codes)).to_numpy()
+            rule = "clavien_dindo_grade" if f.name == "clavien_dindo" else "unknown_code"
+            ctx.error(name, rule, bad, f.name, f"unknown {f.name}; allowed values: {', '.join(f.codes)}")
+
+
+def check_duplicates(ctx: Context) -> None:
+    for name, key in _ID_TABLES.items():
+        frame = ctx.tables[name]
+        ids = frame[key]
+        dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
+        if not dup.any():
+            continue
+        if name == "patients":
+            grp = frame[dup].groupby("patient_id")
+            conflict = (grp["site"].transform("nunique") > 1) & (grp["birth_year"].transform("nunique") > 1)
+            conflicting = np.zeros(len(frame), dtype=bool)
+            conflicting[np.flatnonzero(dup)[conflict.to_numpy()]] = True
+            sites = grp["site"].transform(lambda s: ", ".join(sorted(s.dropna().astype(str).unique())))
+            years = grp["birth_year"].transform(lambda s: ", ".join(sorted(s.dropna().astype(str).unique())))
+            msg = pd.Series("", index=frame.index, dtype=object)
+            msg[dup] = ("the same patient at sites " + sites + " with conflicting birth years " + years).to_numpy()
+            ctx.error(name, "conflicting_birth_year", conflicting, "birth_year", msg)
+            dup &= ~conflicting
+        ctx.error(name, "duplicate_id", dup, key, f"{key} appears more than once in {name}")
+    for name in ("complications", "events", "labs", "mdt_decisions"):
+        frame = ctx.tables[name]
+        if len(frame):
+            key = list(TABLES[name].key)
+            ctx.warning(name, "duplicate_row", frame.duplicated(key, keep="first").to_numpy(), key[0],
+                        f"same {', '.join(key)} as an earlier row (entered twice?)")
+
+
+def check_references(ctx: Context) -> None:
+    t = ctx.tables
+    patients = pd.Index(t["patients"]["patient_id"].dropna().unique())
+    for name in ("lesions", "treatments", "events", "labs", "mdt_decisions"):
+        pid = t[name]["patient_id"]
+        bad = (pid.notna() & ~pid.isin(patients)).to_numpy()
+        ctx.error(name, "unknown_reference", bad, "patient_id", "no such patient in the patients table")
+    tid = t["complications"]["treatment_id"]
+    ctx.error("complications", "unknown_reference", (tid.notna() & ~tid.isin(t["treatments"]["treatment_id"]))
+              .to_numpy(), "treatment_id", "no such treatment in the treatments table")
+    owner = t["lesions"].drop_duplicates("lesion_id").set_index("lesion_id")["patient_id"]
+    ev = t["events"]
+    lid = ev["lesion_id"]
+    known = lid.isin(owner.index)
+    ctx.error("events", "unknown_reference", (lid.notna() & ~known).to_numpy(), "lesion_id",
+              "no such lesion in the lesions table")
+    other = (known & (lid.map(owner) != ev["patient_id"])).to_numpy()
+    ctx.error("events", "reference_other_patient", other, "lesion_id",
+              "lesion " + lid.astype(str) + " belongs to patient " + lid.map(owner).astype(str))
+    # treatments.lesion_ids: one row per listed lesion, then back to the treatment row.
+    tr = t["treatments"]
+    listed = tr["lesion_ids"].str.split(";").explode().dropna()
+    listed = listed[listed != ""]
+    if len(listed):
+        pos = listed.index.to_numpy()
+        unknown = ~listed.isin(owner.index).to_numpy()
+        wrong = ~unknown & (listed.map(owner).to_numpy() != tr["patient_id"].to_numpy()[pos])
+        for mask, rule, text in ((unknown, "unknown_reference", "no such lesion in the lesions table: "),
+                                 (wrong, "reference_other_patient", "lesion of another patient: ")):
+            if mask.any():
+                rows = np.zeros(len(tr), dtype=bool)
+                rows[pos[mask]] = True
+                names = listed[mask].groupby(level=0).agg(";".join)
+                msg = pd.Series("", index=tr.index, dtype=object)
+                msg[names.index] = text + names
+                ctx.error("treatments", rule, rows, "lesion_ids", msg)
