@@ -1,0 +1,227 @@
+"""Public :func:`match`: greedy nearest-neighbour propensity-score matching (MatchIt parity)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .balance import balance_table, covariate_matrix
+from .distance import fit_propensity, prepare, resolve_distance
+from .greedy import greedy_match, treated_order
+from .result import MatchResult
+
+_ORDERS = ("largest", "smallest", "random", "data")
+
+
+def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest", distance="glm",
+          caliper: float | None = None, std_caliper: bool = True, ratio: int = 1, replace: bool = False,
+          order: str = "largest", exact=None, seed: int | None = None, link: str | None = None,
+          compat: str | None = None) -> MatchResult:
+    """Greedy nearest-neighbour matching on the propensity score, as MatchIt 4.5.1.
+
+    Reproduces ``MatchIt::matchit(treat ~ covariates, method = "nearest", distance = "glm",
+    caliper = caliper, std.caliper = std_caliper, ratio = ratio, replace = replace,
+    m.order = order, exact = ~ exact)`` with estimand ATT: the same propensity scores
+    (R's ``glm``, to ~1e-10), the same pairs (MatchIt's walk and tie rule, see
+    :mod:`oligomet.matching.greedy`), the same weights and ``summary(standardize = TRUE)``
+    balance statistics.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per patient; the index labels identify rows in :attr:`MatchResult.pairs`.
+    treatment : str
+        Column coded 1 = treated, 0 = control (or True/False).
+    covariates : list of str
+        Propensity-model terms (numeric, bool, or categorical: R's treatment contrasts).
+    method : "nearest"
+        Only greedy nearest-neighbour matching is implemented.
+    distance : "glm" | "linear.logit" | array-like
+        "glm": logistic regression. With ``link="linear.logit"`` (or
+        ``distance="linear.logit"``) matching and the caliper use the logit of the score.
+        An array aligned to ``data`` (or Series with its index) is used as the distance as is.
+    caliper : float, optional
+        Maximum allowed |distance difference|. With ``std_caliper=True`` (MatchIt's default)
+        it is in SD units of the distance: multiplied by ``sd(distance)`` over all analysed
+        rows (R's ``sd``, n - 1; not a pooled SD). 0.2 with ``link="linear.logit"`` is
+        Austin's "0.2 SD of the logit".
+    ratio : int
+        Controls per treated unit (k rounds: every treated unit gets its 1st match, then 2nd...).
+    replace : bool
+        Match with replacement. As in MatchIt, the order then does not matter and
+        ``order`` is ignored (MatchIt forces ``m.order = "data"``).
+    order : "largest" | "smallest" | "random" | "data"
+        Order in which treated units choose (MatchIt's ``m.order``); ties in the distance
+        keep the data order. "random" uses ``numpy.random.default_rng(seed)``, so the pairs
+        cannot equal R's for the same seed (different generators).
+    exact : str or list of str, optional
+        Match only within strata of these columns (matching is done per stratum, as MatchIt).
+    seed : int, optional
+        Seed for ``order="random"``.
+    link : "logit" | "linear.logit", optional
+        With ``distance="glm"``: match on the probability (default) or on its logit.
+    compat : None | "matchit-4.5.1"
+        ``None`` (default) gives MatchIt's documented algorithm, identical to MatchIt >= 4.5.4.
+        ``"matchit-4.5.1"`` reproduces a bug of MatchIt 4.5.0-4.5.3 builds that call the C
+        integer ``abs()`` on distance differences (MatchIt issue #163): the caliper on a
+        propensity score is then ignored (differences < 1 truncate to 0) and each treated
+        unit takes the nearest available control *below* it whenever one exists. The R 4.2 /
+        MatchIt 4.5.1 install on the reference machine has this bug; use the option only to
+        reproduce numbers produced with such a build, never for new analyses.
+
+    Rows with a missing treatment, covariate or exact variable are dropped (complete cases;
+    a :class:`~oligomet.CompleteCaseWarning` is issued and :attr:`MatchResult.dropped` says
+    which). The treatment must be binary with both groups present. A constant covariate
+    gets an NA coefficient (as R) and a warning; covariates that separate the groups, and
+    fitted probabilities of 0 or 1, give a warning as R's ``glm`` does.
+    """
+    what = "match"
+    if method != "nearest":
+        raise ValueError(f"method={method!r} is not implemented; only 'nearest' (greedy nearest neighbour)")
+    if order not in _ORDERS:
+        raise ValueError(f"order must be one of {', '.join(map(repr, _ORDERS))}; got {order!r}")
+    if isinstance(ratio, bool) or int(ratio) != ratio or ratio < 1:
+        raise ValueError(f"ratio must be a positive integer; got {ratio!r}")
+    ratio = int(ratio)
+    if compat not in (None, "matchit-4.5.1"):
+        raise ValueError(f"compat must be None or 'matchit-4.5.1'; got {compat!r}")
+    if caliper is not None and (not np.isfinite(caliper) or caliper <= 0):
+        raise ValueError(f"caliper must be a positive number (or None); got {caliper!r}")
+    exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
+    frame, t, dropped, covariates = prepare(data, treatment, covariates, exact_cols, what)
+
+    kind = resolve_distance(distance, link)
+    fit = fit_propensity(frame, t, covariates)
+    ps = fit.fitted
+    if kind == "user":
+        dist = _user_distance(distance, data, frame)
+    elif kind == "linear.logit":
+        dist = fit.linear_predictor
+    else:
+        dist = ps
+
+    cal = None
+    if caliper is not None:
+        if len(np.unique(dist)) > 1:  # MatchIt ignores a caliper on a constant distance
+            cal = float(caliper) * (float(np.std(dist, ddof=1)) if std_caliper else 1.0)
+
+    strata = None
+    if exact_cols:
+        strata = frame[exact_cols].astype(str).agg("\x1f".join, axis=1).to_numpy() if len(exact_cols) > 1 \
+            else frame[exact_cols[0]].astype(str).to_numpy()
+        _warn_small_strata(strata, t, ratio, replace)
+    elif not replace:
+        n1, n0 = int(t.sum()), int(len(t) - t.sum())
+        if n0 < n1:
+            warnings.warn("Fewer control units than treated units; not all treated units will get a match.",
+                          UserWarning, stacklevel=2)
+        elif n0 < ratio * n1:
+            warnings.warn(f"Not all treated units will get {ratio} matches.", UserWarning, stacklevel=2)
+
+    rng = np.random.default_rng(seed) if order == "random" else None
+    t_order = treated_order(dist, t, "data" if replace else order, rng)
+    mm, reasons = greedy_match(dist, t, t_order, ratio, replace, cal, strata, int_abs=compat == "matchit-4.5.1")
+    return _build_result(frame, t, covariates, exact_cols, ps, dist, mm, reasons, cal, fit, dropped, treatment,
+                         dict(distance=distance if isinstance(distance, str) else "user", link=kind, caliper=caliper,
+                              std_caliper=std_caliper, ratio=ratio, replace=replace, order=order, exact=exact_cols,
+                              seed=seed, compat=compat))
+
+
+def _user_distance(distance, data: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+    if isinstance(distance, pd.Series):
+        d = distance.reindex(frame.index)
+    else:
+        arr = np.asarray(distance, dtype=float)
+        if arr.shape != (len(data),):
+            raise ValueError(f"distance array has shape {arr.shape}; expected ({len(data)},), one value per row")
+        d = pd.Series(arr, index=data.index).reindex(frame.index)
+    v = d.to_numpy(dtype=float)
+    if not np.isfinite(v).all():
+        raise ValueError("user-supplied distance has missing or non-finite values at the analysed rows")
+    return v
+
+
+def _warn_small_strata(strata, t, ratio, replace):
+    if replace:
+        return
+    df = pd.DataFrame({"s": strata, "t": t})
+    counts = df.groupby("s")["t"].agg(["sum", "count"])
+    n1, n0 = counts["sum"], counts["count"] - counts["sum"]
+    has_t = n1 > 0
+    if not (n0[has_t] > 0).any():
+        raise ValueError("exact: no stratum holds both treated and control rows; no matches are possible")
+    if (n0[has_t] < n1[has_t]).any():
+        warnings.warn("Fewer control units than treated units in some 'exact' strata; not all treated units "
+                      "will get a match.", UserWarning, stacklevel=3)
+    if ratio > 1 and (n0[has_t] < ratio * n1[has_t]).any():
+        warnings.warn(f"Not all treated units will get {ratio} matches.", UserWarning, stacklevel=3)
+
+
+def _build_result(frame, t, covariates, exact_cols, ps, dist, mm, reasons, cal, fit, dropped, treatment, settings):
+    idx = frame.index
+    n = len(frame)
+    t_pos = np.flatnonzero(t == 1)
+    n_matches = (mm[t_pos] >= 0).sum(axis=1)
+    # MatchIt's weights_matrixC: treated 1; each control gets 1/k_i from every treated i it serves,
+    # then controls are rescaled to sum to the number of distinct matched controls.
+    w = np.zeros(n)
+    matched_t = t_pos[n_matches > 0]
+    w[matched_t] = 1.0
+    rows_r, cols_r = np.nonzero(mm[t_pos] >= 0)
+    ctrl = mm[t_pos][rows_r, cols_r]
+    np.add.at(w, ctrl, 1.0 / n_matches[rows_r])
+    cw = w[t == 0]
+    if cw.sum() > 0:
+        w[t == 0] = cw * (cw > 0).sum() / cw.sum()
+    if not matched_t.size:
+        raise ValueError("match: no treated unit could be matched (check the caliper and exact variables)")
+
+    # subclass = matched set of each treated unit, numbered in data order of the treated rows
+    sub_of_t = np.zeros(n, dtype=np.int64)
+    sub_of_t[matched_t] = np.arange(1, len(matched_t) + 1)
+    treated_pos = t_pos[rows_r]
+    pairs = pd.DataFrame({"treated": idx[treated_pos], "control": idx[ctrl],
+                          "subclass": sub_of_t[treated_pos], "round": cols_r + 1})
+    pairs = pairs.sort_values(["subclass", "round"], kind="stable").reset_index(drop=True)
+
+    weights = pd.Series(w, index=idx, name="weights")
+    md = frame.loc[w > 0].copy()
+    if settings["replace"]:
+        md["subclass"] = pd.array([pd.NA] * len(md), dtype="Int64")
+    else:
+        sub = sub_of_t.copy()
+        sub[ctrl] = sub_of_t[treated_pos]
+        md["subclass"] = pd.array(sub[w > 0], dtype="Int64")
+    md["weights"] = w[w > 0]
+
+    unmatched_pos = t_pos[n_matches == 0]
+    unmatched = pd.DataFrame({"propensity": ps[unmatched_pos],
+                              "reason": [reasons.get(int(p), "no match") for p in unmatched_pos]},
+                             index=idx[unmatched_pos])
+
+    X = covariate_matrix(frame, list(dict.fromkeys([*covariates, *exact_cols])))
+    bal = balance_table(X, t, w, "ATT", distance=dist)
+
+    summary = _sample_sizes(t, w)
+    return MatchResult(propensity=pd.Series(ps, index=idx, name="propensity"),
+                       distance=pd.Series(dist, index=idx, name="distance"), pairs=pairs, matched_data=md,
+                       weights=weights, balance=bal, unmatched=unmatched, summary=summary, caliper=cal, model=fit,
+                       dropped=dropped, treatment=treatment, settings=settings)
+
+
+def _ess(w: np.ndarray) -> float:
+    s2 = np.sum(w ** 2)
+    return float(np.sum(w) ** 2 / s2) if s2 > 0 else 0.0
+
+
+def _sample_sizes(t: np.ndarray, w: np.ndarray) -> pd.DataFrame:
+    """MatchIt's ``summary(m)$nn`` ("Sample Sizes")."""
+    rows = {}
+    for g, name in ((0, "control"), (1, "treated")):
+        wg = w[t == g]
+        rows[name] = {"All": float((t == g).sum()), "Matched (ESS)": _ess(wg), "Matched": float((wg > 0).sum()),
+                      "Unmatched": float((wg == 0).sum()), "Discarded": 0.0}
+    out = pd.DataFrame(rows)
+    out.index.name = "sample"
+    return out

@@ -1,0 +1,194 @@
+"""Propensity scores by logistic regression, computed as R's ``glm(family = binomial)``.
+
+The iteration is R's ``glm.fit`` (IRLS) step for step: the same starting values
+(``mustart = (y + 0.5) / 2``), the same clamped logit link (``binomial()$linkinv``
+clamps the linear predictor at +-30), the same convergence rule
+(``|dev - dev_old| / (|dev| + 0.1) < 1e-8``, at most 25 iterations) and the same
+step-halving when the deviance becomes infinite. Stopping at the same iterate as
+R is what makes the fitted probabilities agree to ~1e-10 rather than "to the
+convergence tolerance".
+
+Aliased columns (a constant covariate, a dummy that duplicates another) get an NA
+coefficient, as R's pivoting QR gives them, and a warning names them.
+
+MatchIt fits ``quasibinomial``: the coefficients and fitted values are the same as
+``binomial``'s, only the dispersion differs (unused here). R stays silent for
+quasibinomial fits with fitted probabilities of 0 or 1; we warn as ``binomial`` does,
+because separation makes the propensity score (and the matching) meaningless.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .._validation import _sort_key
+
+_EPS = np.finfo(float).eps
+_THRESH = 30.0  # R's logit linkinv/mu.eta clamp (src/library/stats/src/family.c)
+
+
+class PropensityWarning(UserWarning):
+    """The propensity model is degenerate: no convergence, separation, or aliased terms."""
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """A fitted logistic regression.
+
+    ``coef`` is a Series indexed by term (``(Intercept)`` first, R's names), NaN for
+    aliased terms; ``fitted`` the probabilities, ``linear_predictor`` the logits.
+    """
+
+    coef: pd.Series
+    fitted: np.ndarray
+    linear_predictor: np.ndarray
+    deviance: float
+    iterations: int
+    converged: bool
+
+
+def _linkinv(eta: np.ndarray) -> np.ndarray:
+    tmp = np.where(eta < -_THRESH, _EPS, np.where(eta > _THRESH, 1.0 / _EPS, np.exp(np.clip(eta, -_THRESH, _THRESH))))
+    return tmp / (1.0 + tmp)
+
+
+def _mu_eta(eta: np.ndarray) -> np.ndarray:
+    e = np.exp(np.clip(eta, -_THRESH, _THRESH))
+    return np.where((eta > _THRESH) | (eta < -_THRESH), _EPS, e / (1.0 + e) ** 2)
+
+
+def _deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(y > 0, y * np.log(y / mu), 0.0)
+        b = np.where(y < 1, (1 - y) * np.log((1 - y) / (1 - mu)), 0.0)
+    return float(np.sum(2.0 * w * (a + b)))
+
+
+def _estimable_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """Columns kept by a left-to-right rank check, as R's dqrdc2 pivots aliased columns out.
+
+    A column is aliased when its residual after projecting on the kept columns is below
+    ``tol`` times its own norm (dqrdc2's rule with glm's tol = min(1e-7, epsilon/1000)).
+    """
+    keep: list[int] = []
+    basis: list[np.ndarray] = []  # orthonormal basis of the kept columns (Gram-Schmidt, re-orthogonalised)
+    for j in range(X.shape[1]):
+        col = X[:, j].astype(float)
+        norm = np.linalg.norm(col)
+        if norm == 0:
+            continue
+        resid = col.copy()
+        for _ in range(2):
+            for q in basis:
+                resid -= q * (q @ resid)
+        rn = np.linalg.norm(resid)
+        if rn < tol * norm:
+            continue
+        keep.append(j)
+        basis.append(resid / rn)
+    return np.array(keep, dtype=np.int64)
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, names: list[str], weights: np.ndarray | None = None,
+                 epsilon: float = 1e-8, maxit: int = 25) -> LogisticFit:
+    """Logistic regression by R's ``glm.fit`` IRLS. ``X`` includes the intercept column."""
+    n, p = X.shape
+    w_prior = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    keep = _estimable_columns(X)
+    if len(keep) < p:
+        dropped = [names[j] for j in range(p) if j not in set(keep.tolist())]
+        warnings.warn(f"propensity model: term(s) {', '.join(map(repr, dropped))} are constant or collinear with "
+                      f"other terms; their coefficients are NA (as R's glm) and they do not enter the score",
+                      PropensityWarning, stacklevel=3)
+    Xk = X[:, keep]
+    mustart = (w_prior * y + 0.5) / (w_prior + 1.0)
+    eta = np.log(mustart / (1 - mustart))
+    mu = _linkinv(eta)
+    devold = _deviance(y, mu, w_prior)
+    beta = np.zeros(len(keep))
+    converged = False
+    it = 0
+    for it in range(1, maxit + 1):
+        mu_eta = _mu_eta(eta)
+        good = (w_prior > 0) & (mu_eta != 0)
+        z = eta[good] + (y - mu)[good] / mu_eta[good]
+        wt = np.sqrt(w_prior[good] * mu_eta[good] ** 2 / (mu[good] * (1 - mu[good])))
+        beta_new, *_ = np.linalg.lstsq(Xk[good] * wt[:, None], z * wt, rcond=None)
+        eta = Xk @ beta_new
+        mu = _linkinv(eta)
+        dev = _deviance(y, mu, w_prior)
+        halvings = 0
+        while not np.isfinite(dev):  # glm.fit's step-halving on an infinite deviance
+            halvings += 1
+            if halvings > maxit:
+                raise ValueError("propensity model: no valid set of coefficients found (infinite deviance)")
+            beta_new = (beta_new + beta) / 2
+            eta = Xk @ beta_new
+            mu = _linkinv(eta)
+            dev = _deviance(y, mu, w_prior)
+        beta = beta_new
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            converged = True
+            break
+        devold = dev
+    if not converged:
+        warnings.warn(f"propensity model: glm.fit: algorithm did not converge in {maxit} iterations",
+                      PropensityWarning, stacklevel=3)
+    eps10 = 10 * _EPS
+    if np.any(mu > 1 - eps10) or np.any(mu < eps10):
+        warnings.warn("propensity model: glm.fit: fitted probabilities numerically 0 or 1 occurred "
+                      "(complete or quasi-complete separation)", PropensityWarning, stacklevel=3)
+    coef = np.full(p, np.nan)
+    coef[keep] = beta
+    return LogisticFit(coef=pd.Series(coef, index=names), fitted=mu, linear_predictor=eta,
+                       deviance=dev, iterations=it, converged=converged)
+
+
+def design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
+    """R's ``model.matrix(~ covariates)`` with treatment contrasts.
+
+    Numeric columns enter as they are; bool columns as ``<name>TRUE``; categorical, string or
+    object columns as one dummy per level except the first (levels sorted as R's ``factor``;
+    a pandas Categorical keeps its own order). Names follow R (``differ2``, ``sexTRUE``).
+    """
+    cols = [np.ones(len(data))]
+    names = ["(Intercept)"]
+    for cov in covariates:
+        s = data[cov]
+        if s.dtype == bool:
+            cols.append(s.to_numpy(dtype=float))
+            names.append(f"{cov}TRUE")
+        elif pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+            cols.append(s.to_numpy(dtype=float))
+            names.append(cov)
+        else:
+            for lv in factor_levels(s)[1:]:
+                cols.append((s == lv).to_numpy(dtype=float))
+                names.append(f"{cov}{lv}")
+    return np.column_stack(cols), names
+
+
+def factor_levels(s: pd.Series) -> list:
+    """Levels present in ``s`` in R's factor order."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return [lv for lv in s.cat.categories if (s == lv).any()]
+    return sorted(s.dropna().unique().tolist(), key=_sort_key)
+
+
+def separating_covariates(data: pd.DataFrame, covariates: list[str], treat: np.ndarray) -> list[str]:
+    """Numeric covariates whose ranges in the two groups do not overlap (perfect separation)."""
+    out = []
+    for cov in covariates:
+        s = data[cov]
+        if not pd.api.types.is_numeric_dtype(s) or s.dtype == bool:
+            s = pd.Series(pd.Categorical(s).codes, index=s.index)
+            if s.nunique() > 2:
+                continue
+        v = s.to_numpy(dtype=float)
+        a, b = v[treat == 1], v[treat == 0]
+        if a.size and b.size and (a.max() < b.min() or b.max() < a.min()):
+            out.append(cov)
+    return out
