@@ -187,8 +187,11 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
             if f.required:
                 log.error(name, "missing_column", f"required column {f.name!r} is missing from table {name!r}",
                           field=f.name)
-            out[f.name] = pd.Series(pd.NA if f.type in ("int", "bool") else None, index=rows,
-                                    dtype=_DTYPES.get(f.type, object))
+            if f.type in _DTYPES:
+                out[f.name] = pd.Series(pd.NA if f.type in ("int", "bool") else None, index=rows,
+                                        dtype=_DTYPES[f.type])
+            else:  # object columns hold None, not NaN, for missing
+                out[f.name] = pd.Series([None] * len(rows), index=rows, dtype=object)
             continue
         raw = frame[f.name]
         if isinstance(raw, pd.DataFrame):  # duplicated header: keep the first, report it

@@ -70,6 +70,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "birth_year_implausible": ("-", "error", "birth year before 1900 or after the primary diagnosis"),
     "duplicate_row": ("-", "warning", "the same complication, event, lab or MDT decision twice"),
     "stored_at_other_site": ("7", "error", "patient id already stored for another site (store import)"),
+    "store_constraint": ("-", "error", "the database refused the write (nothing was written)"),
     # warnings
     "followup_over_30_years": ("-", "warning", "follow-up longer than 30 years after the primary diagnosis"),
     "no_followup_date": ("-", "warning", "patient with neither a death date nor a last contact date"),
