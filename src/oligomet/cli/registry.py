@@ -1,6 +1,139 @@
-"""``oligomet registry ...`` commands (owned by the registry layer)."""
+"""``oligomet registry ...`` commands: validate, import, export, imports (a thin shell over ``oligomet.registry``).
+
+Exit codes: 0 = fine (warnings allowed), 1 = the registry has errors / the import was rejected,
+2 = bad command-line arguments (typer's usage errors).
+"""
 from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
 
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+
+_FORMAT = typer.Option(None, "--format", help="csv (folder), excel or redcap; detected when omitted.")
+_DATE_FORMAT = typer.Option(None, "--date-format",
+                            help="Order of non-ISO dates: DD-MM-YYYY, DD/MM/YYYY, DD.MM.YYYY, MM/DD/YYYY.")
+_DATA_LOCK = typer.Option(None, "--data-lock", help="Data-lock date (YYYY-MM-DD): no date may lie after it.")
+_KEY_FILE = typer.Option(None, "--identifier-key-file",
+                         help="File holding the secret key for hashing direct identifier columns "
+                              "(or set OLIGOMET_IDENTIFIER_KEY).")
+_PLAIN = typer.Option(False, "--plain", help="Plain text instead of a rich table.")
+_DB = typer.Option(None, "--db", help="Database URL or SQLite file (default: sqlite file oligomet.sqlite).")
+
+
+def _key(key_file: Optional[Path]) -> str | None:
+    if key_file is not None:
+        return key_file.read_text(encoding="utf-8").strip()
+    return os.environ.get("OLIGOMET_IDENTIFIER_KEY") or None
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _print_report(report, plain: bool) -> None:
+    if plain or not len(report.problems):
+        typer.echo(report.to_text())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=False)
+    if not console.is_terminal and console.width < 160:
+        console = Console(soft_wrap=False, width=200)  # piped output: don't fold into a narrow column
+    table = Table(title=report.summary(), show_lines=False)
+    for col in ("severity", "table", "row", "patient_id", "field", "value", "rule", "message"):
+        table.add_column(col, overflow="fold")
+    for p in report.problems.itertuples(index=False):
+        style = "red" if p.severity == "error" else "yellow"
+        table.add_row(*[("" if v is None else str(v)) for v in p], style=style)
+    console.print(table)
+    console.print(report.summary())
+
+
+@app.command("validate")
+def validate_cmd(
+    path: Path = typer.Argument(..., help="Folder of <table>.csv, .xlsx workbook, or REDCap export .csv."),
+    data_lock: Optional[str] = _DATA_LOCK,
+    format: Optional[str] = _FORMAT,
+    date_format: Optional[str] = _DATE_FORMAT,
+    identifier_key_file: Optional[Path] = _KEY_FILE,
+    plain: bool = _PLAIN,
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write all problems to this CSV."),
+) -> None:
+    """Check a registry against every rule and print all problems; exit 1 when there are errors."""
+    from oligomet.registry import check_registry
+
+    try:
+        _, report = check_registry(path, format, data_lock=data_lock, date_format=date_format,
+                                   identifier_key=_key(identifier_key_file))
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    _print_report(report, plain)
+    if output is not None:
+        report.problems.to_csv(output, index=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("import")
+def import_cmd(
+    path: Path = typer.Argument(..., help="Folder of <table>.csv, .xlsx workbook, or REDCap export .csv."),
+    db: Optional[str] = _DB,
+    data_lock: Optional[str] = _DATA_LOCK,
+    format: Optional[str] = _FORMAT,
+    date_format: Optional[str] = _DATE_FORMAT,
+    identifier_key_file: Optional[Path] = _KEY_FILE,
+    plain: bool = _PLAIN,
+) -> None:
+    """Validate, then write the registry to the database in one transaction (all or nothing)."""
+    from oligomet.registry import Store
+
+    try:
+        store = Store(db)
+        result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
+                                       format=format, date_format=date_format)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    if len(result.report.problems):
+        _print_report(result.report, plain)
+    typer.echo(str(result).splitlines()[0] + f" into {store!r}")
+    store.close()
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("export")
+def export_cmd(
+    out: Path = typer.Argument(..., help="Folder (csv) or .xlsx file to write."),
+    db: Optional[str] = _DB,
+    format: str = typer.Option("csv", "--format", help="csv (folder of tables) or excel (one .xlsx)."),
+) -> None:
+    """Write the stored registry in the interchange format."""
+    from oligomet.registry import Store, write_registry
+
+    store = Store(db)
+    try:
+        write_registry(store.load(), out, format=format)
+    except ValueError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    typer.echo(f"wrote {out}")
+
+
+@app.command("imports")
+def imports_cmd(db: Optional[str] = _DB) -> None:
+    """List the provenance of every import (time, source, hash, rows per table)."""
+    from oligomet.registry import Store
+
+    store = Store(db)
+    frame = store.imports()
+    store.close()
+    if frame.empty:
+        typer.echo("no imports")
+        return
+    frame["source_sha256"] = frame["source_sha256"].str[:12]
+    typer.echo(frame.drop(columns=["files"]).to_string(index=False))
