@@ -161,11 +161,11 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
 
 
 def _loglog_limits(est: np.ndarray, var: np.ndarray, z: float):
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         se = np.sqrt(np.maximum(var, 0.0)) / (est * np.log(est))
         lower = est ** np.exp(-z * se)
         upper = est ** np.exp(z * se)
-    # F log F < 0 on (0, 1), so exp(-z se) > 1 gives the lower limit
+    # F log F < 0 on (0, 1), so exp(-z se) > 1 gives the lower limit; F outside (0, 1) only by rounding
     lower = np.where(est <= 0, 0.0, np.where(est >= 1, 1.0, lower))
     upper = np.where(est <= 0, 0.0, np.where(est >= 1, 1.0, upper))
     return lower, upper
