@@ -1,1 +1,1 @@
-"""report layer."""
+"""report layer: renderers only (figures, tables, HTML, results.json); no statistics here."""

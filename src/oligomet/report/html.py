@@ -1,0 +1,81 @@
+"""The self-contained HTML report (figures embedded as base64 PNG) and all its parts on disk.
+
+Layout of a report folder::
+
+    report.html            one file, opens anywhere, no external resources
+    results.json           every number in the report + provenance (hashes, seed, versions)
+    figures/<name>.png|svg
+    tables/<name>.csv      tidy numbers, one file per table
+    tables/tables.xlsx     the same, one sheet per table
+    tables/tables.docx     the display tables, for the journal
+"""
+from __future__ import annotations
+
+import base64
+import html as _html
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from .figures import save_figure
+from .results_json import write_results_json
+from .tables import ReportTable, html_table, write_csv, write_docx, write_xlsx
+
+
+def _env() -> Environment:
+    return Environment(loader=PackageLoader("oligomet.report", "templates"),
+                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def write_report(results, out: str | Path) -> Path:
+    """Write the report folder for a :class:`~oligomet.study.results.StudyResults`; returns the folder."""
+    from matplotlib.figure import Figure  # noqa: F401  (figures are already built)
+
+    from ..study.results import FigureItem, TextItem
+
+    out = Path(out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    blocks = []
+    for sec in results.sections:
+        items = []
+        for it in sec.items:
+            if isinstance(it, FigureItem):
+                png, svg = save_figure(it.figure, out / "figures" / it.name)
+                b64 = base64.b64encode(png.read_bytes()).decode("ascii")
+                items.append({"kind": "figure", "name": it.name, "title": it.title, "caption": it.caption,
+                              "src": f"data:image/png;base64,{b64}", "png": f"figures/{png.name}",
+                              "svg": f"figures/{svg.name}"})
+                # free the memory of big figures once saved
+                it.figure.clf()
+            elif isinstance(it, ReportTable):
+                write_csv(it, out / "tables")
+                items.append({"kind": "table", "html": Markup(html_table(it)), "csv": f"tables/{it.name}.csv"})
+            elif isinstance(it, TextItem):
+                items.append({"kind": "text", "text": it.text})
+        blocks.append({"key": sec.key, "title": sec.title, "items": items})
+    tables = results.tables
+    if tables:
+        write_xlsx(tables, out / "tables" / "tables.xlsx")
+        write_docx(tables, out / "tables" / "tables.docx", heading=results.title)
+    write_results_json(results, out / "results.json")
+    page = _env().get_template("report.html.j2").render(
+        title=results.title, name=results.name, sections=blocks, methods=" ".join(results.methods),
+        results=" ".join(results.results_text), provenance=results.provenance, warnings=results.warnings)
+    (out / "report.html").write_text(page, encoding="utf-8")
+    return out
+
+
+def write_index(entries: list[dict], out: str | Path, *, title: str = "oligomet demo") -> Path:
+    """``index.html`` linking several reports; ``entries``: dicts with ``title``, ``href``, ``summary``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    page = _env().get_template("index.html.j2").render(title=title, entries=entries)
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def escape(text: str) -> str:
+    return _html.escape(text)

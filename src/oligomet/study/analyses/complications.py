@@ -1,0 +1,110 @@
+"""Complications of the index procedure: worst Clavien–Dindo grade, grade ≥ III, CCI, 90-day mortality.
+
+Group comparisons: Fisher's exact test for 2 × 2 tables (R's ``fisher.test``), otherwise the
+chi-square test without continuity correction; CCI by the Kruskal–Wallis test (equals the
+Wilcoxon rank-sum test with normal approximation for two groups, without continuity correction).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ...report.tables import ReportTable
+from ..results import clean, num, p_value, pct
+from ._context import Ctx
+
+GRADES = ("I", "II", "IIIa", "IIIb", "IVa", "IVb", "V")
+
+
+def _binary_test(d: pd.DataFrame, col: str, group: str | None):
+    if group is None:
+        return np.nan, ""
+    x = d[[group, col]].dropna()
+    tab = pd.crosstab(x[group], x[col].astype(bool))
+    if tab.shape[0] < 2 or tab.shape[1] < 2:
+        return np.nan, ""
+    if tab.shape == (2, 2):
+        return float(stats.fisher_exact(tab.to_numpy())[1]), "Fisher"
+    return float(stats.chi2_contingency(tab.to_numpy(), correction=False)[1]), "chi-square"
+
+
+def run_complications(ctx: Ctx) -> None:
+    a = ctx.proto.analyses.complications
+    res = ctx.results
+    d = ctx.cohort
+    g = ctx.group_col
+    groups = [("All", d)] + ([(n, d[d[g] == n]) for n in ctx.group_names] if g else [])
+    binaries = [("Clavien–Dindo grade ≥ III", "cd_grade_3plus"), ("90-day mortality", "death_90d")] + \
+        [(ctx.proto.covariate(c).title, c) for c in a.extra_binary]
+    for _, col in binaries:
+        if col not in d.columns:
+            from ..cohort import _err
+
+            raise _err(ctx.proto, ("analyses", "complications"), f"column {col!r} is not in the analysis frame")
+    entry: dict = {}
+    rows = []
+    for name, part in groups:
+        e: dict = {"n": len(part)}
+        grade = part["worst_clavien_dindo"].astype(object)
+        e["grades"] = {gr: int((grade == gr).sum()) for gr in GRADES}
+        e["grades"]["none"] = int(grade.isna().sum())
+        for label, col in binaries:
+            v = part[col].astype("Float64")
+            known = v.notna()
+            k = int((v[known] == 1).sum())
+            e[col] = {"n": k, "n_known": int(known.sum()), "rate": k / int(known.sum()) if known.any() else None}
+        cci = part["cci"].astype(float)
+        e["cci"] = {"median": float(np.nanmedian(cci)) if cci.notna().any() else None,
+                    "q25": float(np.nanpercentile(cci, 25)) if cci.notna().any() else None,
+                    "q75": float(np.nanpercentile(cci, 75)) if cci.notna().any() else None,
+                    "mean": float(np.nanmean(cci)) if cci.notna().any() else None}
+        entry[name] = e
+    tests = {}
+    for label, col in binaries:
+        p, test = _binary_test(d, col, g)
+        tests[col] = {"p": p, "test": test}
+    if g:
+        parts = [d.loc[d[g] == n, "cci"].dropna().astype(float) for n in ctx.group_names]
+        parts = [p for p in parts if len(p)]
+        if len(parts) >= 2 and np.ptp(np.concatenate([p.to_numpy() for p in parts])) > 0:
+            tests["cci"] = {"p": float(stats.kruskal(*parts).pvalue), "test": "Kruskal–Wallis"}
+    entry["tests"] = tests
+    res.numbers["complications"] = clean(entry)
+    # display: one row per measure, one column per group
+    names = [n for n, _ in groups]
+
+    def row(label, fn, key=None):
+        r = {"Measure": label}
+        for n in names:
+            r[n] = fn(entry[n])
+        if g:
+            t = tests.get(key, {}) if key else {}
+            r["p"] = p_value(t.get("p", np.nan)) if t else ""
+        rows.append(r)
+
+    row("Patients", lambda e: str(e["n"]))
+    for gr in GRADES:
+        row(f"Worst Clavien–Dindo grade {gr}", lambda e, gr=gr: f"{e['grades'][gr]} ({pct(e['grades'][gr] / e['n'])})"
+            if e["n"] else "0")
+    for label, col in binaries:
+        row(label, lambda e, col=col: f"{e[col]['n']}/{e[col]['n_known']} ({pct(e[col]['rate'])})", key=col)
+    row("CCI, median [IQR]", lambda e: f"{num(e['cci']['median'])} [{num(e['cci']['q25'])}–{num(e['cci']['q75'])}]",
+        key="cci")
+    disp = pd.DataFrame(rows)
+    tidy = pd.DataFrame([{"group": n, "measure": col, "n": entry[n][col]["n"], "n_known": entry[n][col]["n_known"],
+                          "rate": entry[n][col]["rate"]} for n in names for _, col in binaries] +
+                        [{"group": n, "measure": f"grade_{gr}", "n": entry[n]["grades"][gr], "n_known": entry[n]["n"],
+                          "rate": entry[n]["grades"][gr] / entry[n]["n"] if entry[n]["n"] else None}
+                         for n in names for gr in GRADES])
+    res.section("complications", "Complications").items.append(
+        ReportTable("complications", "Complications of the index procedure", tidy, disp,
+                    note="Worst Clavien–Dindo grade per procedure; CCI: Comprehensive Complication Index. "
+                         "Tests: Fisher's exact (2 groups) or chi-square; CCI: Kruskal–Wallis."))
+    al = entry["All"]
+    res.results_text.append(
+        f"Clavien–Dindo grade ≥ III complications occurred after {pct(al['cd_grade_3plus']['rate'])} of index "
+        f"procedures and 90-day mortality was {pct(al['death_90d']['rate'])}" +
+        "".join(f"; {ctx.proto.covariate(c).title.lower()} {pct(al[c]['rate'])}" for c in a.extra_binary) + ".")
+    res.methods.append("Complications were graded with the Clavien–Dindo classification and summarised with the "
+                       "Comprehensive Complication Index.")

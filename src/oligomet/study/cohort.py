@@ -1,0 +1,267 @@
+"""Protocol → analysis frame → cohort (with the STROBE flow) → exposure groups.
+
+* :func:`load_registry` reads the data source and returns the registry tables and a data hash.
+* :func:`analysis_frame` runs ``derive_endpoints`` with the protocol's origin and adds the
+  protocol's derived columns.
+* :func:`apply_cohort` applies the inclusion then exclusion criteria in order, counting the
+  patients excluded at each step. A missing value never satisfies an inclusion criterion (the
+  patient is excluded, because eligibility is unknown) and never triggers an exclusion.
+* :func:`assign_groups` labels each patient with the first-and-only exposure group whose
+  conditions all hold; patients in no group leave the cohort (a flow step of their own).
+
+Errors that need the data (unknown column, a code that does not exist, an empty cohort, a group
+with no patients, an endpoint the registry cannot give) are :class:`StudyError` and point to the
+protocol line.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..registry import fields as F
+from .protocol import Condition, Protocol, ProtocolError
+
+#: Analysis columns whose values come from a registry code list: conditions are checked against it.
+CODED_COLUMNS = {
+    "primary_site": F.PRIMARY_SITE, "sex": F.SEX, "index_modality": F.MODALITY,
+    "first_local_modality": F.MODALITY, "index_intent": F.INTENT, "index_approach": F.APPROACH,
+    "index_margin": F.MARGIN, "ras": F.MUTATION, "braf": F.MUTATION, "msi": F.MSI,
+    "worst_clavien_dindo": F.CLAVIEN_DINDO, "organ": F.ORGAN, "lesion_modality": F.MODALITY,
+}
+
+GROUP = "exposure_group"  # name of the group column added to the cohort frame (Categorical, protocol order)
+EXPOSURE_TERM = "exposure"  # the same labels as plain strings, for regression terms
+
+
+class StudyError(ProtocolError):
+    """A protocol that is valid on its own but does not fit the data."""
+
+
+def _err(proto: Protocol, loc: tuple, msg: str) -> StudyError:
+    return StudyError(proto.source_path, [(".".join(map(str, loc)), proto.line_of(*loc), msg)])
+
+
+# --- data source ---------------------------------------------------------------------------------
+
+def _resolve(base: Path | None, p: str) -> Path:
+    path = Path(p)
+    return path if path.is_absolute() or base is None else base / path
+
+
+def load_registry(proto: Protocol) -> dict[str, pd.DataFrame]:
+    """The registry tables named by ``[data]`` (synthetic, folder, workbook or database URL)."""
+    d = proto.data
+    base = Path(proto.source_path).parent if proto.source_path else None
+    if d.synthetic is not None:
+        from ..datasets import synthetic_registry
+
+        return synthetic_registry(d.synthetic.n_patients, n_sites=d.synthetic.n_sites, seed=d.synthetic.seed)
+    from .. import registry
+
+    if d.folder is not None or d.workbook is not None:
+        path = _resolve(base, d.folder or d.workbook)
+        if not path.exists():
+            raise _err(proto, ("data", "folder" if d.folder else "workbook"), f"no such file or folder: {path}")
+        return registry.read_registry(path)
+    store = registry.Store(d.url)
+    return store.read()
+
+
+def data_hash(tables: dict[str, pd.DataFrame]) -> str:
+    """SHA-256 over every table's content (CSV serialisation, declared table order)."""
+    h = hashlib.sha256()
+    for name in F.TABLE_ORDER:
+        frame = tables.get(name)
+        if frame is None:
+            continue
+        h.update(name.encode())
+        h.update(frame.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n").encode())
+    return h.hexdigest()
+
+
+# --- analysis frame ------------------------------------------------------------------------------
+
+def analysis_frame(tables: dict[str, pd.DataFrame], proto: Protocol) -> pd.DataFrame:
+    """``derive_endpoints`` under the protocol's origin and unit, plus the ``[[derive]]`` columns."""
+    from ..endpoints.derive import derive_endpoints
+
+    o = proto.origin
+    try:
+        frame = derive_endpoints(tables, origin=o.type, index_modalities=o.index_modalities,
+                                 index_intents=o.index_intents, unit=proto.time_unit,
+                                 data_lock=proto.data.data_lock)
+    except ValueError as exc:
+        raise _err(proto, ("origin",), f"endpoints cannot be derived: {exc}") from None
+    for i, d in enumerate(proto.derive):
+        try:
+            value = frame.eval(d.expr, engine="python")
+        except Exception as exc:  # pandas raises many types for a bad expression
+            raise _err(proto, ("derive", i, "expr"), _expr_message(exc, frame, d.expr)) from None
+        if not isinstance(value, pd.Series) or len(value) != len(frame):
+            raise _err(proto, ("derive", i, "expr"), f"{d.expr!r} must give one value per row")
+        value = _nullable(value, frame, d.expr)
+        if value.dtype == bool or isinstance(value.dtype, pd.BooleanDtype):
+            # true/false as 1/0 (NaN when unknown): usable as event, binary covariate or subgroup
+            value = value.astype("Float64").astype(float)
+        frame[d.name] = value
+    return frame
+
+
+def _nullable(value: pd.Series, frame: pd.DataFrame, expr: str) -> pd.Series:
+    """A comparison on a missing input stays missing (pandas gives False), so that complete-case
+    rules see it: rows where any column named in ``expr`` is NA become NA."""
+    names = [c for c in frame.columns if c in expr]
+    used = [c for c in names if _word_in(c, expr)]
+    if not used:
+        return value
+    na = frame[used].isna().any(axis=1)
+    if not na.any():
+        return value
+    if value.dtype == bool:
+        value = value.astype("boolean")
+    elif not pd.api.types.is_float_dtype(value) and not isinstance(value.dtype, pd.BooleanDtype):
+        value = value.astype(object)
+    return value.mask(na)
+
+
+def _word_in(name: str, expr: str) -> bool:
+    import re
+
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", expr) is not None
+
+
+def _expr_message(exc: Exception, frame: pd.DataFrame, expr: str) -> str:
+    text = str(exc)
+    if "is not defined" in text or "UndefinedVariable" in type(exc).__name__:
+        return f"unknown column in {expr!r}: {text}; available columns: {', '.join(frame.columns)}"
+    return f"cannot evaluate {expr!r}: {text}"
+
+
+# --- conditions ----------------------------------------------------------------------------------
+
+def condition_mask(frame: pd.DataFrame, cond: Condition, proto: Protocol, loc: tuple) -> pd.Series:
+    """Boolean Series (with NA where the column is missing) for one condition."""
+    if cond.expr is not None:
+        try:
+            value = frame.eval(cond.expr, engine="python")
+        except Exception as exc:
+            raise _err(proto, loc + ("expr",), _expr_message(exc, frame, cond.expr)) from None
+        return _nullable(pd.Series(value, index=frame.index), frame, cond.expr).astype("boolean")
+    col = cond.column
+    if col not in frame.columns:
+        raise _err(proto, loc + ("column",), f"unknown column {col!r}; available columns: {', '.join(frame.columns)}")
+    s = frame[col]
+    op, v = cond.operator, cond.value
+    if op == "missing":
+        return pd.Series(s.isna().to_numpy() == bool(v), index=frame.index, dtype="boolean")
+    if col in CODED_COLUMNS and op in ("equals", "not_equals", "in", "not_in"):
+        allowed = CODED_COLUMNS[col]
+        values = v if isinstance(v, list) else [v]
+        bad = [x for x in values if x not in allowed]
+        if bad:
+            raise _err(proto, loc + ("in" if op == "in" else op,),
+                       f"unknown value {', '.join(map(repr, bad))} for {col!r}; allowed: {', '.join(allowed)}")
+    if pd.api.types.is_datetime64_any_dtype(s) and op not in ("in", "not_in"):
+        v = pd.Timestamp(v)
+    na = s.isna().to_numpy()
+    if op == "equals":
+        m = s == v
+    elif op == "not_equals":
+        m = s != v
+    elif op == "in":
+        m = s.isin(v)
+    elif op == "not_in":
+        m = ~s.isin(v)
+    else:
+        if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)):
+            raise _err(proto, loc + (op,), f"{op!r} needs a numeric or date column; {col!r} is {s.dtype}")
+        try:
+            m = {"min": s >= v, "max": s <= v, "lt": s < v, "gt": s > v}[op]
+        except TypeError as exc:
+            raise _err(proto, loc + (op,), f"cannot compare {col!r} with {v!r}: {exc}") from None
+    m = pd.Series(np.asarray(m, dtype=bool), index=frame.index).astype("boolean")
+    m[na] = pd.NA
+    return m
+
+
+def apply_cohort(frame: pd.DataFrame, proto: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply inclusion then exclusion criteria; returns (cohort, flow).
+
+    ``flow`` columns: ``step`` (``source``, ``include.<i>``, ``exclude.<i>``), ``label``,
+    ``n_excluded``, ``n_remaining``.
+    """
+    rows = [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_remaining": len(frame)}]
+    cur = frame
+    for kind in ("include", "exclude"):
+        for i, crit in enumerate(getattr(proto.cohort, kind)):
+            m = condition_mask(cur, crit, proto, ("cohort", kind, i))
+            keep = m.fillna(False) if kind == "include" else ~m.fillna(False)
+            keep = keep.to_numpy(dtype=bool)
+            n_out = int((~keep).sum())
+            desc = crit.label or crit.describe()
+            label = f"not meeting: {desc}" if kind == "include" else desc
+            cur = cur.loc[keep]
+            rows.append({"step": f"{kind}.{i}", "label": label, "n_excluded": n_out, "n_remaining": len(cur)})
+            if len(cur) == 0:
+                raise _err(proto, ("cohort", kind, i),
+                           f"empty cohort: no patient is left after criterion {desc!r} "
+                           f"({n_out} excluded here; flow: " +
+                           ", ".join(f"{r['label']} {r['n_remaining']}" for r in rows) + ")")
+    return cur, pd.DataFrame(rows)
+
+
+def assign_groups(cohort: pd.DataFrame, flow: pd.DataFrame, proto: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add the categorical column ``exposure_group`` (levels in protocol order, the first is the
+    reference); patients in no group leave the cohort. Returns (cohort, flow)."""
+    if proto.exposure is None:
+        return cohort, flow
+    names = [g.name for g in proto.exposure.groups]
+    masks = []
+    for gi, g in enumerate(proto.exposure.groups):
+        m = pd.Series(True, index=cohort.index, dtype="boolean")
+        for ci, cond in enumerate(g.where):
+            m &= condition_mask(cohort, cond, proto, ("exposure", "groups", gi, "where", ci))
+        masks.append(m.fillna(False).to_numpy(dtype=bool))
+    mat = np.column_stack(masks)
+    overlap = mat.sum(axis=1) > 1
+    if overlap.any():
+        ids = list(cohort.loc[overlap, "patient_id"][:5]) if "patient_id" in cohort else []
+        raise _err(proto, ("exposure", "groups"),
+                   f"{int(overlap.sum())} patient(s) fall in more than one exposure group (e.g. {ids}); "
+                   f"make the group conditions mutually exclusive")
+    for gi, name in enumerate(names):
+        if not mat[:, gi].any():
+            raise _err(proto, ("exposure", "groups", gi),
+                       f"exposure group {name!r} has no patients in the cohort of {len(cohort)}; "
+                       f"check its conditions")
+    in_any = mat.any(axis=1)
+    code = np.where(in_any, mat.argmax(axis=1), -1)
+    out = cohort.loc[in_any].copy()
+    out[GROUP] = pd.Categorical.from_codes(code[in_any], categories=names)
+    out[EXPOSURE_TERM] = out[GROUP].astype(str).astype(object)
+    n_out = int((~in_any).sum())
+    if n_out:
+        flow = pd.concat([flow, pd.DataFrame([{"step": "exposure", "label": "in no exposure group",
+                                                "n_excluded": n_out, "n_remaining": len(out)}])],
+                         ignore_index=True)
+    return out, flow
+
+
+def check_endpoints(cohort: pd.DataFrame, proto: Protocol) -> None:
+    """Every declared endpoint must exist in the analysis frame and be defined for some patient."""
+    for i, ep in enumerate(proto.endpoints):
+        for role, col in (("time", ep.time_col), ("event", ep.event_col)):
+            if col not in cohort.columns:
+                known = sorted(c[:-5] for c in cohort.columns if c.endswith("_time"))
+                raise _err(proto, ("endpoints", i),
+                           f"endpoint {ep.name!r} cannot be derived from the registry: no {role} column {col!r}; "
+                           f"derivable endpoints: {', '.join(known)}")
+        defined = cohort[ep.time_col].notna() & cohort[ep.event_col].notna()
+        if not defined.any():
+            raise _err(proto, ("endpoints", i),
+                       f"endpoint {ep.name!r} cannot be derived from the registry for any of the {len(cohort)} "
+                       f"patients in the cohort ({ep.time_col!r} is missing for all; e.g. DFS needs a curative "
+                       f"local index treatment)")

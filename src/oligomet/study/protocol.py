@@ -1,0 +1,617 @@
+"""Study protocol: one TOML or YAML file, validated with pydantic v2.
+
+Every validation error names the field (dotted path), the line in the file, what is wrong
+and, where the field takes a fixed set of values, the allowed values. Checks that need the
+data (unknown column, empty cohort, a group with no patients, an endpoint that cannot be
+derived) happen in the runner and point back to the same lines (:meth:`Protocol.line_of`).
+
+The schema, top to bottom (see ``docs/study.md`` and ``examples/`` for complete files):
+
+* ``title``, ``name`` (file stem of the report), ``seed``, ``time_unit`` (``months``/``days``)
+* ``[data]``: ``synthetic = {n_patients, seed}``, or ``folder``, ``workbook``, or ``url``
+* ``[origin]``: how ``derive_endpoints`` sets time zero (``type``, ``index_modalities``, ...)
+* ``[[derive]]``: new analysis columns from expressions (``name``, ``expr``, ``label``)
+* ``[cohort]``: ``include`` / ``exclude`` criteria, applied in order (the STROBE flow)
+* ``[exposure]``: named groups, each a list of conditions; the first group is the reference
+* ``[[endpoints]]``: ``name``, ``label``, ``time``/``event`` columns, ``kind`` (survival/competing)
+* ``[[covariates]]``: ``column``, ``label``, ``type`` (continuous/categorical/binary)
+* ``[analyses]``: ``km``, ``logrank``, ``cox``, ``propensity``, ``subgroups``, ``cif``,
+  ``complications``, ``followup``, ``paired``, ``table_one``
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ORIGIN_TYPES = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
+OPERATORS = ("equals", "not_equals", "in", "not_in", "min", "max", "lt", "gt", "missing", "expr")
+
+
+class ProtocolError(ValueError):
+    """A protocol problem: ``problems`` is a list of (field path, line or None, message)."""
+
+    def __init__(self, path: str | Path | None, problems: list[tuple[str, int | None, str]]):
+        self.path = str(path) if path is not None else "<protocol>"
+        self.problems = problems
+        lines = [f"{self.path}:{line if line is not None else '?'}: {field}: {msg}" for field, line, msg in problems]
+        super().__init__(f"invalid protocol ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n" +
+                         "\n".join(lines))
+
+
+class _Model(BaseModel):
+    # Unknown fields are errors: a typo in a protocol must never be silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class SyntheticSource(_Model):
+    n_patients: Annotated[int, Field(gt=0, le=2_000_000)] = 3000
+    seed: int = 20240601
+    n_sites: Annotated[int, Field(gt=0, le=50)] = 7
+
+
+class DataSource(_Model):
+    """Exactly one of: ``synthetic``, ``folder`` (CSV per table), ``workbook`` (.xlsx), ``url`` (database)."""
+
+    synthetic: SyntheticSource | None = None
+    folder: str | None = None
+    workbook: str | None = None
+    url: str | None = None
+    data_lock: str | None = Field(None, description="ISO date; events after it are ignored")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        given = [k for k in ("synthetic", "folder", "workbook", "url") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one data source; allowed: synthetic, folder, workbook, url "
+                             f"(got {', '.join(given) or 'none'})")
+        return self
+
+
+class Origin(_Model):
+    type: Literal["index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence"] = "index_treatment"
+    index_modalities: list[str] | None = None
+    index_intents: list[str] | None = None
+
+
+class Derived(_Model):
+    """A new analysis column: ``expr`` is a pandas ``DataFrame.eval`` expression over analysis columns."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    expr: str
+    label: str | None = None
+
+
+class Condition(_Model):
+    """One condition on an analysis column. Give ``column`` and exactly one operator, or only ``expr``.
+
+    Operators: ``equals``, ``not_equals``, ``in``, ``not_in``, ``min`` (>=), ``max`` (<=), ``lt``, ``gt``,
+    ``missing`` (true/false), ``expr`` (a pandas ``DataFrame.query`` expression).
+    """
+
+    column: str | None = None
+    equals: Any = None
+    not_equals: Any = None
+    in_: list[Any] | None = Field(None, alias="in")
+    not_in: list[Any] | None = None
+    min: Any = None
+    max: Any = None
+    lt: Any = None
+    gt: Any = None
+    missing: bool | None = None
+    expr: str | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_operator(self):
+        ops = [op for op in OPERATORS if getattr(self, "in_" if op == "in" else op) is not None]
+        if self.expr is not None:
+            if self.column is not None or len(ops) != 1:
+                raise ValueError("a condition with 'expr' takes no 'column' and no other operator")
+            return self
+        if self.column is None:
+            raise ValueError(f"a condition needs 'column' and one operator ({', '.join(OPERATORS)})")
+        if len(ops) != 1:
+            raise ValueError(f"a condition takes exactly one operator; allowed: {', '.join(OPERATORS)} "
+                             f"(got {', '.join(ops) or 'none'})")
+        return self
+
+    @property
+    def operator(self) -> str:
+        return next(op for op in OPERATORS if getattr(self, "in_" if op == "in" else op) is not None)
+
+    @property
+    def value(self):
+        op = self.operator
+        return getattr(self, "in_" if op == "in" else op)
+
+    def describe(self) -> str:
+        if self.expr is not None:
+            return self.expr
+        op, v = self.operator, self.value
+        words = {"equals": "=", "not_equals": "≠", "in": "in", "not_in": "not in", "min": "≥", "max": "≤",
+                 "lt": "<", "gt": ">"}
+        if op == "missing":
+            return f"{self.column} is {'missing' if v else 'known'}"
+        if isinstance(v, list):
+            v = ", ".join(map(str, v))
+        return f"{self.column} {words[op]} {v}"
+
+
+class Criterion(Condition):
+    """A cohort criterion: a condition with a ``label`` (shown in the STROBE flow)."""
+
+    label: str | None = None
+
+
+class Cohort(_Model):
+    source_label: str = "Patients in the registry"
+    include: list[Criterion] = []
+    exclude: list[Criterion] = []
+
+
+class Group(_Model):
+    name: str
+    where: list[Condition] = Field(min_length=1)
+
+
+class Exposure(_Model):
+    label: str = "Group"
+    groups: list[Group] = Field(min_length=2)
+
+    @field_validator("groups")
+    @classmethod
+    def _unique(cls, v):
+        names = [g.name for g in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"group names must be unique, got {names}")
+        return v
+
+
+class Endpoint(_Model):
+    """``time``/``event`` default to ``<name>_time``/``<name>_event`` in the endpoint frame."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    label: str | None = None
+    time: str | None = None
+    event: str | None = None
+    kind: Literal["survival", "competing"] = "survival"
+    cause_labels: dict[str, str] = {}
+
+    @property
+    def time_col(self) -> str:
+        return self.time or f"{self.name}_time"
+
+    @property
+    def event_col(self) -> str:
+        return self.event or f"{self.name}_event"
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.upper()
+
+
+class Covariate(_Model):
+    column: str
+    label: str | None = None
+    type: Literal["continuous", "categorical", "binary"] = "continuous"
+    reference: str | None = None
+
+    @property
+    def title(self) -> str:
+        return self.label or self.column
+
+
+class KMAnalysis(_Model):
+    endpoints: list[str] = []
+    landmarks: list[Annotated[float, Field(ge=0)]] = []
+    quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = []
+    by_group: bool = True
+    conf_type: Literal["log", "log-log", "plain"] = "log"
+    max_time: float | None = None
+
+
+class LogrankAnalysis(_Model):
+    endpoints: list[str] = []
+    rho: Annotated[float, Field(ge=0)] = 0.0
+
+
+class CoxAnalysis(_Model):
+    endpoints: list[str] = []
+    covariates: list[str] = []
+    include_exposure: bool = True
+    selection: Literal["p_value", "fixed", "all"] = "p_value"
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.10
+    fixed: list[str] = []
+    ties: Literal["efron", "breslow"] = "efron"
+    ph_check: bool = True
+    ph_transform: Literal["km", "rank", "identity"] = "km"
+
+
+class PropensityAnalysis(_Model):
+    method: Literal["match", "weight"] = "match"
+    covariates: list[str] = Field(min_length=1)
+    caliper: Annotated[float, Field(gt=0)] | None = 0.2
+    ratio: Annotated[int, Field(ge=1, le=10)] = 1
+    replace: bool = False
+    order: Literal["largest", "smallest", "random", "data"] = "largest"
+    estimand: Literal["ATE", "ATT", "ATO"] = "ATE"
+    endpoints: list[str] = []
+    landmarks: list[Annotated[float, Field(ge=0)]] = []
+
+
+class Subgroup(_Model):
+    """Effect of the exposure within the levels of ``column`` (or of a ``where`` split), with the
+    likelihood-ratio test of the exposure × subgroup interaction in Cox."""
+
+    name: str
+    column: str | None = None
+    where: list[Condition] | None = None
+    endpoints: list[str] = []
+    covariates: list[str] = []
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.column is None) == (self.where is None):
+            raise ValueError("a subgroup takes exactly one of 'column' (its levels) or 'where' (in vs out)")
+        return self
+
+
+class CIFAnalysis(_Model):
+    endpoints: list[str] = []
+    landmarks: list[Annotated[float, Field(ge=0)]] = []
+    by_group: bool = True
+
+
+class ComplicationsAnalysis(_Model):
+    """Complications of the index procedure: columns of the endpoint frame holding the worst
+    Clavien–Dindo grade, the CCI and 90-day mortality (names as ``derive_endpoints`` writes them)."""
+
+    grade: str = "cd_worst"
+    cci: str = "cci"
+    mortality_90d: str = "mortality_90d"
+    extra_binary: list[str] = []
+
+
+class FollowupAnalysis(_Model):
+    endpoint: str = "os"
+
+
+class PairedAnalysis(_Model):
+    name: str
+    before: str
+    after: str
+    test: Literal["mcnemar", "wilcoxon"]
+    label: str | None = None
+
+
+class TableOneAnalysis(_Model):
+    variables: list[str] = []
+
+
+class Analyses(_Model):
+    table_one: TableOneAnalysis | None = None
+    km: KMAnalysis | None = None
+    logrank: LogrankAnalysis | None = None
+    cox: CoxAnalysis | None = None
+    propensity: PropensityAnalysis | None = None
+    subgroups: list[Subgroup] = []
+    cif: CIFAnalysis | None = None
+    complications: ComplicationsAnalysis | None = None
+    followup: FollowupAnalysis | None = None
+    paired: list[PairedAnalysis] = []
+
+
+class Protocol(_Model):
+    title: str
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    seed: int = 20240601
+    time_unit: Literal["months", "days"] = "months"
+    data: DataSource
+    origin: Origin = Origin()
+    derive: list[Derived] = []
+    cohort: Cohort = Cohort()
+    exposure: Exposure | None = None
+    endpoints: list[Endpoint] = Field(min_length=1)
+    covariates: list[Covariate] = []
+    analyses: Analyses = Analyses()
+
+    # Set by the loaders, not by the file.
+    _source_path: str | None = None
+    _lines: dict = {}
+    _text_hash: str = ""
+
+    # --- helpers -----------------------------------------------------------------------------
+    def endpoint(self, name: str) -> Endpoint:
+        return next(e for e in self.endpoints if e.name == name)
+
+    def covariate(self, column: str) -> Covariate:
+        for c in self.covariates:
+            if c.column == column:
+                return c
+        return Covariate(column=column)
+
+    def line_of(self, *path) -> int | None:
+        """Line of a dotted field path in the source file (nearest enclosing field known)."""
+        return _nearest_line(self._lines, tuple(path))
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the protocol file's text (the report records it)."""
+        return self._text_hash
+
+    @property
+    def source_path(self) -> str | None:
+        return self._source_path
+
+
+def _reference_problems(p: Protocol) -> list[tuple[tuple, str]]:
+    """Names used in analyses must be declared endpoints / covariates: (location, message) pairs."""
+    eps = {e.name for e in p.endpoints}
+    covs = {c.column for c in p.covariates}
+    bad: list[tuple[tuple, str]] = []
+    a = p.analyses
+
+    def check(names, declared, loc, kind):
+        for i, n in enumerate(names):
+            if n not in declared:
+                bad.append((loc + (i,), f"unknown {kind} {n!r}; declared {kind}s: "
+                                        f"{', '.join(sorted(declared)) or 'none'}"))
+
+    for key in ("km", "logrank", "cox", "cif", "propensity"):
+        sub = getattr(a, key)
+        if sub is not None:
+            check(sub.endpoints, eps, ("analyses", key, "endpoints"), "endpoint")
+    if a.cox is not None:
+        check(a.cox.covariates, covs, ("analyses", "cox", "covariates"), "covariate")
+        check(a.cox.fixed, covs | {"exposure"}, ("analyses", "cox", "fixed"), "covariate")
+    if a.propensity is not None:
+        check(a.propensity.covariates, covs, ("analyses", "propensity", "covariates"), "covariate")
+    if a.table_one is not None:
+        check(a.table_one.variables, covs, ("analyses", "table_one", "variables"), "covariate")
+    for i, s in enumerate(a.subgroups):
+        check(s.endpoints, eps, ("analyses", "subgroups", i, "endpoints"), "endpoint")
+        check(s.covariates, covs, ("analyses", "subgroups", i, "covariates"), "covariate")
+    if a.followup is not None and a.followup.endpoint not in eps:
+        bad.append((("analyses", "followup", "endpoint"), f"unknown endpoint {a.followup.endpoint!r}; "
+                                                           f"declared endpoints: {', '.join(sorted(eps))}"))
+    kinds = {e.name: e.kind for e in p.endpoints}
+    if a.cif is not None:
+        for i, n in enumerate(a.cif.endpoints):
+            if kinds.get(n) == "survival":
+                bad.append((("analyses", "cif", "endpoints", i),
+                            f"{n!r} is a survival endpoint; a CIF needs an endpoint with kind = 'competing'"))
+    for key in ("km", "logrank", "cox", "propensity"):
+        sub = getattr(a, key)
+        for i, n in enumerate(sub.endpoints if sub is not None else []):
+            if kinds.get(n) == "competing":
+                bad.append(((("analyses", key, "endpoints", i)),
+                            f"{n!r} is a competing-risks endpoint; analyse it under analyses.cif"))
+    for key in ("logrank", "propensity"):
+        if getattr(a, key) is not None and p.exposure is None:
+            bad.append((("analyses", key), "needs an [exposure] section with groups"))
+    if a.subgroups and p.exposure is None:
+        bad.append((("analyses", "subgroups"), "needs an [exposure] section with groups"))
+    if a.propensity is not None and p.exposure is not None and len(p.exposure.groups) != 2:
+        bad.append((("exposure", "groups"), "propensity-score matching/weighting needs exactly 2 groups"))
+    names = [e.name for e in p.endpoints]
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            bad.append((("endpoints", i, "name"), f"duplicate endpoint name {n!r}"))
+    return bad
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+def _nearest_line(lines: dict, loc: tuple) -> int | None:
+    loc = tuple(loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get((), None)
+
+
+def _yaml_lines(text: str) -> dict:
+    import yaml
+
+    out: dict = {}
+    root = yaml.compose(text)
+
+    def walk(node, path):
+        out[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = k.value
+                out[path + (key,)] = k.start_mark.line + 1
+                walk(v, path + (key,))
+                out[path + (key,)] = k.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, path + (i,))
+
+    if root is not None:
+        walk(root, ())
+    return out
+
+
+_TOML_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_TOML_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=""")
+
+
+def _toml_key_parts(raw: str) -> tuple:
+    parts = []
+    for p in re.findall(r'"[^"]*"|\'[^\']*\'|[^.\s]+', raw):
+        parts.append(p.strip("\"'"))
+    return tuple(parts)
+
+
+def _toml_lines(text: str) -> dict:
+    """Map key paths to line numbers by scanning the text (tomllib keeps no positions).
+
+    Handles ``[table]``, ``[[array.of.tables]]`` (with running indices), dotted keys and the
+    first line of inline tables/arrays; a path inside an inline value maps to its key's line.
+    """
+    out: dict = {(): 1}
+    counters: dict[tuple, int] = {}
+    current: tuple = ()
+    depth = 0  # bracket depth of a multi-line array value: its lines hold no keys
+    for no, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if depth > 0:
+            depth += stripped.count("[") - stripped.count("]")
+            continue
+        if not stripped or stripped.startswith("#"):
+            continue
+        m = _TOML_HEADER.match(line)
+        if m and "=" not in stripped.split("]")[0]:
+            keys = _toml_key_parts(m.group(2))
+            if m.group(1) == "[[":
+                # index among earlier [[same]] headers under the same parent instance
+                parent = _resolve(keys[:-1], counters)
+                base = parent + (keys[-1],)
+                i = counters.get(base, -1) + 1
+                counters[base] = i  # nested arrays resolve through this index, so no reset is needed
+                current = base + (i,)
+                out.setdefault(base, no)
+            else:
+                current = _resolve(keys, counters)
+            out[current] = no
+            continue
+        m = _TOML_KEY.match(line)
+        if m:
+            keys = _toml_key_parts(m.group(1))
+            for j in range(1, len(keys) + 1):
+                out.setdefault(current + keys[:j], no)
+            out[current + keys] = no
+            value = line[m.end():]
+            value = value.split("#")[0] if '"' not in value and "'" not in value else value
+            depth = max(0, value.count("[") - value.count("]"))
+    return out
+
+
+def _resolve(keys: tuple, counters: dict) -> tuple:
+    """Insert the current array-of-tables index after every key that names one."""
+    path: tuple = ()
+    for k in keys:
+        path = path + (k,)
+        if path in counters:
+            path = path + (counters[path],)
+    return path
+
+
+def _pretty_loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) if loc else "(top level)"
+
+
+def _allowed_values(err: dict) -> str:
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx:
+        return f"; allowed: {ctx['expected']}"
+    return ""
+
+
+def _field_names(loc: tuple) -> list[str]:
+    """The field names allowed at ``loc``'s parent, for unknown-field errors."""
+    model: Any = Protocol
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", {})
+        info = next((f for n, f in fields.items() if n == part or f.alias == part), None)
+        if info is None:
+            return []
+        model = _inner_model(info.annotation)
+        if model is None:
+            return []
+    fields = getattr(model, "model_fields", {})
+    return [f.alias or n for n, f in fields.items()]
+
+
+def _inner_model(tp):
+    import typing
+
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in typing.get_args(tp):
+        m = _inner_model(arg)
+        if m is not None:
+            return m
+    return None
+
+
+def from_mapping(data: dict, *, lines: dict | None = None, path: str | Path | None = None,
+                 text: str = "") -> Protocol:
+    """Validate a parsed protocol (a dict); errors carry field paths and line numbers."""
+    lines = lines or {}
+    try:
+        proto = Protocol.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            # pydantic reports union/literal branches in loc; drop the branch tags
+            loc = tuple(p for p in loc if p not in ("str", "int", "float", "list[str]", "dict[str,str]"))
+            if err["type"] == "extra_forbidden":
+                allowed = _field_names(loc)
+                msg = f"unknown field {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+            elif err["type"] == "literal_error":
+                msg = f"{err.get('input')!r} is not allowed; allowed: {err['ctx']['expected']}"
+            else:
+                msg = err["msg"].removeprefix("Value error, ")
+            problems.append((_pretty_loc(loc), _nearest_line(lines, loc), msg))
+        raise ProtocolError(path, problems) from None
+    refs = _reference_problems(proto)
+    if refs:
+        raise ProtocolError(path, [(_pretty_loc(loc), _nearest_line(lines, loc), msg) for loc, msg in refs])
+    proto._lines = lines
+    proto._source_path = str(path) if path is not None else None
+    proto._text_hash = hashlib.sha256(text.encode()).hexdigest() if text else \
+        hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()
+    return proto
+
+
+def loads(text: str, fmt: Literal["toml", "yaml"], *, path: str | Path | None = None) -> Protocol:
+    """Parse and validate protocol text."""
+    if fmt == "toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            m = re.search(r"line (\d+)", str(exc))
+            raise ProtocolError(path, [("(syntax)", int(m.group(1)) if m else None, f"TOML syntax error: {exc}")]
+                                ) from None
+        lines = _toml_lines(text)
+    elif fmt == "yaml":
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+            lines = _yaml_lines(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise ProtocolError(path, [("(syntax)", mark.line + 1 if mark else None, f"YAML syntax error: {exc}")]
+                                ) from None
+        if not isinstance(data, dict):
+            raise ProtocolError(path, [("(top level)", 1, "a protocol must be a mapping of fields")])
+    else:
+        raise ValueError(f"unknown protocol format {fmt!r}; allowed: toml, yaml")
+    return from_mapping(data, lines=lines, path=path, text=text)
+
+
+def load(path: str | Path) -> Protocol:
+    """Read a protocol file (``.toml``, ``.yaml`` or ``.yml``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProtocolError(path, [("(file)", None, "no such file")])
+    suffix = path.suffix.lower()
+    fmt = {"toml": "toml", "yaml": "yaml", "yml": "yaml"}.get(suffix.lstrip("."))
+    if fmt is None:
+        raise ProtocolError(path, [("(file)", None, f"unknown protocol format {suffix!r}; allowed: .toml, .yaml, .yml")])
+    return loads(path.read_text(encoding="utf-8"), fmt, path=path)

@@ -1,0 +1,114 @@
+"""What a study run produces: numbers (→ results.json), tables, figures and text, in report order.
+
+Renderers (``oligomet.report``) turn a :class:`StudyResults` into files; they compute nothing.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..report.tables import ReportTable
+
+
+@dataclass
+class FigureItem:
+    name: str
+    title: str
+    figure: Figure
+    caption: str = ""
+
+
+@dataclass
+class TextItem:
+    text: str
+    kind: str = "p"  # "p" paragraph, "note"
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    items: list = field(default_factory=list)  # ReportTable | FigureItem | TextItem
+
+
+@dataclass
+class StudyResults:
+    """``numbers`` is nested plain data (every number in the report); ``sections`` the report body."""
+
+    title: str
+    name: str
+    numbers: dict = field(default_factory=dict)
+    sections: list[Section] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)   # sentences, joined into the methods paragraph
+    results_text: list[str] = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def section(self, key: str, title: str) -> Section:
+        for s in self.sections:
+            if s.key == key:
+                return s
+        s = Section(key, title)
+        self.sections.append(s)
+        return s
+
+    @property
+    def tables(self) -> list[ReportTable]:
+        return [i for s in self.sections for i in s.items if isinstance(i, ReportTable)]
+
+    @property
+    def figures(self) -> list[FigureItem]:
+        return [i for s in self.sections for i in s.items if isinstance(i, FigureItem)]
+
+
+# --- number formatting (display only; results.json keeps full precision) ------------------------
+
+def num(x, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)) or x is pd.NA:
+        return "NR"
+    return f"{float(x):.{digits}f}"
+
+
+def ci(est, lo, hi, digits: int = 1, sep: str = "–") -> str:
+    """'71.0 (50.2–92.1)'; NR where not reached (an upper limit that is not reached is NR)."""
+    return f"{num(est, digits)} ({num(lo, digits)}{sep}{num(hi, digits)})"
+
+
+def pct(x, digits: int = 1) -> str:
+    return "NR" if x is None or not np.isfinite(x) else f"{100 * float(x):.{digits}f}%"
+
+
+def p_value(p) -> str:
+    if p is None or not np.isfinite(p):
+        return ""
+    if p < 0.001:
+        return "<0.001"
+    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def clean(x: Any):
+    """Plain JSON-able data: NaN → None, numpy scalars → Python, frames → records."""
+    if isinstance(x, dict):
+        return {str(k): clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [clean(v) for v in x]
+    if isinstance(x, pd.DataFrame):
+        return [clean(r) for r in x.to_dict(orient="records")]
+    if isinstance(x, pd.Series):
+        return {str(k): clean(v) for k, v in x.items()}
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if x is pd.NA or x is pd.NaT or x is None:
+        return None
+    if isinstance(x, pd.Timestamp):
+        return x.strftime("%Y-%m-%d")
+    return x
