@@ -1,0 +1,250 @@
+"""Test of proportional hazards after a Cox fit, as R's ``survival::cox.zph`` (3.x).
+
+R 3.x (since survival 3.0) replaced the old approximation (which assumed the covariate
+variance constant over time) by an exact score test: each covariate ``x`` gets a companion
+``g(t) * x``, the Cox model's score vector ``U`` and information matrix ``H`` (2p x 2p) are
+evaluated at ``(beta_hat, 0)`` without iterating, and for a term with columns ``J`` the
+statistic is ``u' H_kk^{-1} u`` with ``k = (1..p, J + p)`` and ``u = (0, U_{J+p})``;
+``GLOBAL`` uses all 2p rows. The first p score elements are set to zero as R does (they are
+zero at the MLE up to convergence error). ``df`` is the number of columns of the term
+(``GLOBAL``: p), ``p = P(chi2_df > chisq)``.
+
+Details that decide the numbers, read from ``cox.zph`` and its C routine ``zph1.c``:
+
+* ``g(t)`` is the transform of the rows' times, centred by its (unweighted) mean over the
+  events: ``km`` = 1 - KM(t-), the left-continuous Kaplan-Meier of all the fit's rows,
+  *unweighted and ignoring strata* (R calls ``survfitKM`` on ``y`` alone); ``rank`` = R's
+  ``rank(times)`` (average ranks, all rows, censored included); ``identity`` = t; ``log``;
+  or any callable applied to the times.
+* risk-set sums use ``w * exp(eta)`` with the fitted beta; ties as the fit: Breslow, or
+  Efron with the tied deaths entering in ``1/d`` steps and their weights averaged
+  (``wtave = deadwt / d``), exactly as coxph's own information matrix.
+* the covariates are centred by their unweighted column means (R does this for numerical
+  stability; the statistic does not depend on it).
+* ``fit$var`` is **not** used: the information matrix is recomputed at beta. (The ``var``
+  argument is accepted for the caller's convenience and ignored.)
+
+Computation: per event time R adds ``V_j = S2_j/S0_j - S1_j S1_j'/S0_j^2`` into three p x p
+blocks weighted by 1, g, g^2. We get the same sums without per-time p x p work: the S2 part
+is ``X' diag(c) X`` with a per-row weight ``c`` (cumulative sums of ``1/S0`` over the event
+times a row is at risk for; Efron changes only the weight of the tied deaths at their own
+time), and the S1 part is ``M' diag(v) M`` over the rows ``M`` = S1 at each (time, Efron
+step). Both are exact rearrangements of R's sums.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, stats
+
+__all__ = ["cox_zph", "zph_transform"]
+
+
+def _term_groups(terms, p: int) -> list[tuple[str, np.ndarray]]:
+    """(name, column indices) per term. ``terms`` is a sequence of one name per column
+    (columns sharing a name form one multi-df term, as a factor in R) or a mapping
+    ``name -> column indices``."""
+    if terms is None:
+        return [(f"x{j + 1}", np.array([j])) for j in range(p)]
+    if isinstance(terms, Mapping):
+        groups = [(str(k), np.atleast_1d(np.asarray(v, dtype=np.int64))) for k, v in terms.items()]
+    else:
+        names = [str(t) for t in terms]
+        if len(names) != p:
+            raise ValueError(f"terms has {len(names)} names but X has {p} columns")
+        order = list(dict.fromkeys(names))
+        groups = [(nm, np.array([j for j in range(p) if names[j] == nm])) for nm in order]
+    used = np.concatenate([g for _, g in groups]) if groups else np.array([], dtype=np.int64)
+    if used.size != p or np.unique(used).size != p or used.min() < 0 or used.max() >= p:
+        raise ValueError(f"terms must assign each of the {p} columns of X to exactly one term")
+    return groups
+
+
+def zph_transform(time: np.ndarray, event: np.ndarray, transform: str | Callable = "km") -> np.ndarray:
+    """g(t) for every row, before centring: R's ``cox.zph`` ``ttimes``."""
+    t = np.asarray(time, dtype=float)
+    if callable(transform):
+        return np.asarray(transform(t), dtype=float).reshape(t.shape)
+    if transform == "identity":
+        return t.copy()
+    if transform == "rank":
+        return stats.rankdata(t, method="average")
+    if transform == "log":
+        return np.log(t)
+    if transform == "km":
+        # unweighted KM of all rows (no strata), read left-continuously: 1 - S(t-)
+        ut, inv = np.unique(t, return_inverse=True)
+        n_at = np.bincount(inv, minlength=ut.size)
+        d_at = np.bincount(inv, weights=event.astype(float), minlength=ut.size)
+        n_risk = np.cumsum(n_at[::-1])[::-1]
+        surv = np.cumprod(1.0 - d_at / n_risk)
+        s_before = np.concatenate(([1.0], surv[:-1]))
+        return 1.0 - s_before[inv]
+    raise ValueError(f"transform must be 'km', 'rank', 'identity', 'log' or a callable; got {transform!r}")
+
+
+def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: bool):
+    """Second half of the score vector (p) and the full 2p x 2p information at (beta, 0)."""
+    n, p = X.shape
+    order = np.lexsort((time, strata))
+    t, d, s = time[order], event[order], strata[order]
+    x = X[order]
+    w = weights[order]
+    g = gtime[order]
+    r = w * np.exp(eta[order])
+
+    # blocks of equal (stratum, time); stratum boundaries
+    new_s = np.empty(n, dtype=bool)
+    new_s[0] = True
+    new_s[1:] = s[1:] != s[:-1]
+    new_b = new_s.copy()
+    new_b[1:] |= t[1:] != t[:-1]
+    bstart = np.flatnonzero(new_b)
+    nb = bstart.size
+    block_of_row = np.cumsum(new_b) - 1
+    block_stratum = s[bstart]
+    sstart_block = np.flatnonzero(np.concatenate(([True], block_stratum[1:] != block_stratum[:-1])))
+    stratum_of_block = np.cumsum(np.concatenate(([True], block_stratum[1:] != block_stratum[:-1]))) - 1
+
+    rx = r[:, None] * x
+    b_r = np.add.reduceat(r, bstart)
+    b_rx = np.add.reduceat(rx, bstart, axis=0)
+    b_dr = np.add.reduceat(r * d, bstart)
+    b_drx = np.add.reduceat(rx * d[:, None], bstart, axis=0)
+    b_dw = np.add.reduceat(w * d, bstart)
+    b_dwx = np.add.reduceat((w * d)[:, None] * x, bstart, axis=0)
+    b_nd = np.add.reduceat(d, bstart).astype(np.int64)
+    b_g = g[bstart]
+
+    # risk-set sums at each block: reverse cumulative sums within the stratum
+    def rev_within(a):
+        c = np.cumsum(a[::-1], axis=0)[::-1]
+        end = np.append(sstart_block[1:], nb)            # first block of the next stratum
+        tail = np.concatenate((c, np.zeros((1,) + a.shape[1:])))[end]
+        return c - tail[stratum_of_block]
+
+    S0 = rev_within(b_r)
+    S1 = rev_within(b_rx)
+
+    ev = np.flatnonzero(b_nd > 0)
+    nd = b_nd[ev]
+    wtave = b_dw[ev] / nd
+    # one row per (event block, Efron step l = 0..nd-1): fraction f of the tied deaths still in
+    blk = np.repeat(ev, nd)
+    step = np.arange(blk.size) - np.repeat(np.cumsum(nd) - nd, nd)
+    ndr = np.repeat(nd, nd).astype(float)
+    if efron:
+        f = 1.0 - step / ndr          # R adds the deaths back in 1/d steps: same set of fractions
+    else:
+        f = np.ones(blk.size)
+    # Breslow: one "step" per death, each with the full risk set and weight wtave -> d * wtave = deadwt
+    den = S0[blk] - (1.0 - f) * b_dr[blk]
+    S1k = S1[blk] - (1.0 - f)[:, None] * b_drx[blk]
+    c = np.repeat(wtave, nd)
+    gk = b_g[blk]
+
+    # score, time-weighted half: sum_deaths g w x - sum_steps g c S1/den
+    u2 = (b_g[ev, None] * b_dwx[ev]).sum(axis=0) - ((gk * c / den)[:, None] * S1k).sum(axis=0)
+
+    # S2 part: per-row weight = sum over the event times the row is at risk for of h(g) c/den,
+    # with the row's own death time counted at weight f (Efron)
+    inv = c / den
+    A = np.empty((3, nb))
+    B = np.empty((3, nb))
+    for k in range(3):
+        hk = gk ** k
+        A[k] = np.bincount(blk, weights=hk * inv, minlength=nb)
+        B[k] = np.bincount(blk, weights=hk * inv * f, minlength=nb)
+    # cumulative over blocks within stratum, forward in time (rows at risk at all earlier event times)
+    cumA = np.cumsum(A, axis=1)
+    first = np.concatenate((np.zeros((3, 1)), cumA), axis=1)[:, sstart_block][:, stratum_of_block]
+    cumA = cumA - first
+    rowA = cumA[:, block_of_row] - d[None, :] * (A - B)[:, block_of_row]
+    info = np.zeros((2 * p, 2 * p))
+    m_w = c / den ** 2
+    for k, (i0, j0) in enumerate(((0, 0), (0, p), (p, p))):
+        cw = r * rowA[k]
+        blkmat = (x * cw[:, None]).T @ x - (S1k * (m_w * gk ** k)[:, None]).T @ S1k
+        info[i0:i0 + p, j0:j0 + p] = blkmat
+    info[p:, :p] = info[:p, p:].T
+    return u2, info
+
+
+def cox_zph(time, event, X, beta, var=None, terms=None, strata=None, weights=None, ties: str = "efron",
+            transform: str | Callable = "km") -> pd.DataFrame:
+    """R 3.x ``cox.zph(fit, transform=)``: score tests of proportional hazards, per term and global.
+
+    Parameters
+    ----------
+    time, event : complete-case, near-tie merged arrays of the fit's rows.
+    X : (n, p) uncentred design matrix of the fit.
+    beta : (p,) fitted coefficients.
+    var : ignored (R recomputes the information at beta); accepted for call compatibility.
+    terms : one name per column of X (columns sharing a name are one multi-df term, like a factor
+        in R), or a mapping ``term -> column indices``. Default: ``x1 .. xp``.
+    strata : integer stratum codes, or None.
+    weights : case weights, or None.
+    ties : ``"efron"`` or ``"breslow"``, as the fit.
+    transform : ``"km"`` (R's default), ``"rank"``, ``"identity"``, ``"log"`` or a callable of time.
+
+    Returns
+    -------
+    DataFrame indexed by term names plus ``GLOBAL``; columns ``chisq``, ``df``, ``p``.
+    """
+    t = np.asarray(time, dtype=float).ravel()
+    n = t.size
+    e = np.asarray(event, dtype=float).ravel()
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    beta = np.asarray(beta, dtype=float).ravel()
+    if e.size != n or X.shape[0] != n:
+        raise ValueError(f"time ({n}), event ({e.size}) and X ({X.shape[0]} rows) must have the same length")
+    p = X.shape[1]
+    if beta.size != p:
+        raise ValueError(f"beta has {beta.size} values but X has {p} columns")
+    if not np.isin(e, (0.0, 1.0)).all():
+        raise ValueError("event must be 0/1")
+    if not e.any():
+        raise ValueError("cox_zph needs at least one event")
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    s = np.zeros(n, dtype=np.int64) if strata is None else np.unique(np.asarray(strata).ravel(),
+                                                                      return_inverse=True)[1].ravel()
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
+    if s.size != n or w.size != n:
+        raise ValueError("strata and weights must have one value per row")
+    groups = _term_groups(terms, p)
+
+    tt = zph_transform(t, e, transform)
+    if not np.all(np.isfinite(tt[e == 1])):
+        raise ValueError(f"transform {transform!r} gives non-finite values at event times")
+    gtime = tt - tt[e == 1].mean()
+    Xc = X - X.mean(axis=0)                 # R's zph1 centring (unweighted)
+    eta = Xc @ beta
+    eta = eta - eta.max()                   # a constant shift cancels in every risk set
+    u2, imat = _score_and_information(t, e.astype(bool), Xc, eta, w, s, gtime, efron=(ties == "efron"))
+
+    def score_test(cols: np.ndarray) -> float:
+        kk = np.concatenate((np.arange(p), cols + p))
+        u = np.concatenate((np.zeros(p), u2[cols]))
+        try:
+            sol = linalg.solve(imat[np.ix_(kk, kk)], u, assume_a="sym")
+        except (linalg.LinAlgError, ValueError) as exc:
+            raise ValueError(f"cox_zph: the information matrix is singular ({exc})") from exc
+        return float(sol @ u)
+
+    names, chisq, df = [], [], []
+    for name, cols in groups:
+        names.append(name)
+        chisq.append(score_test(cols))
+        df.append(cols.size)
+    names.append("GLOBAL")
+    chisq.append(score_test(np.arange(p)))
+    df.append(p)
+    chisq = np.asarray(chisq)
+    df = np.asarray(df, dtype=np.int64)
+    return pd.DataFrame({"chisq": chisq, "df": df, "p": stats.chi2.sf(chisq, df)},
+                        index=pd.Index(names, name="term"))
