@@ -1,0 +1,230 @@
+"""Baseline hazard and predicted survival after a Cox fit, as R's ``survfit.coxph`` (survival 3.x).
+
+R's defaults, which these functions follow:
+
+* ``stype = 2``: survival is ``exp(-H)``, not the Kalbfleisch-Prentice product;
+* ``ctype`` follows the fit's ties: Breslow (``ctype = 1``) hazard increment
+  ``dN / S0`` with ``dN`` the weighted number of events and ``S0 = sum w exp(lp)`` over
+  the risk set; Efron (``ctype = 2``) increment ``dN * mean_{j=0..d-1} 1/(S0 - (j/d) S0_dead)``,
+  ``d`` the unweighted number of tied events (R's ``agsurv`` / ``agsurv5.c``);
+* a predicted curve for covariates ``x`` is ``S(t | x) = exp(-H0(t) exp((x - c) beta))`` with
+  the baseline ``H0`` computed at the centring ``c``; the product does not depend on ``c``.
+  The *reported* baseline (``survfit(fit)`` without newdata, ``basehaz(fit)``) is the curve
+  at ``c = fit$means``: the case-weighted column means, except 0 for a column whose values
+  are all in {-1, 0, 1} (coxph's ``nocenter``); :func:`r_means` computes it;
+* one curve per stratum; the curve has a row at every distinct time of the stratum (event
+  or censoring), as ``survfit`` does.
+
+``std_err`` (optional, when ``var`` is given) is R's ``survfit.coxph`` standard error of the
+cumulative hazard, which includes the uncertainty of beta:
+``sqrt((sum varhaz + dt' V dt) * risk^2)`` with ``dt = sum (dH x - xbar dH)``; the
+confidence band is R's default ``conf.type = "log"``: ``S exp(-/+ z std_err)``, capped at 1.
+Pass ``fit$var`` (R uses the robust variance when the fit is robust).
+
+Inputs are complete-case, near-tie merged arrays of the fit's rows; strata as integer codes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["cox_survival", "cumulative_hazard", "r_means"]
+
+
+def r_means(X, weights=None) -> np.ndarray:
+    """R's ``coxph()$means``: weighted column means, 0 for columns with all values in {-1, 0, 1}."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=float).ravel()
+    means = (w @ X) / w.sum()
+    nocenter = np.all(np.isin(X, (-1.0, 0.0, 1.0)), axis=0)
+    means[nocenter] = 0.0
+    return means
+
+
+def _inputs(time, event, X, beta, strata, weights, ties):
+    t = np.asarray(time, dtype=float).ravel()
+    n = t.size
+    e = np.asarray(event, dtype=float).ravel()
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    beta = np.asarray(beta, dtype=float).ravel()
+    if e.size != n or X.shape[0] != n:
+        raise ValueError(f"time ({n}), event ({e.size}) and X ({X.shape[0]} rows) must have the same length")
+    if beta.size != X.shape[1]:
+        raise ValueError(f"beta has {beta.size} values but X has {X.shape[1]} columns")
+    if not np.isin(e, (0.0, 1.0)).all():
+        raise ValueError("event must be 0/1")
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata).ravel().astype(np.int64)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
+    if s.size != n or w.size != n:
+        raise ValueError("strata and weights must have one value per row")
+    return t, e, X, beta, s, w
+
+
+def _curves(t, e, X, beta, s, w, efron: bool, center: np.ndarray, with_var: bool) -> dict:
+    """Per (stratum, distinct time) block: R's agsurv quantities at risk score exp((x - center) beta)."""
+    n, p = X.shape
+    order = np.lexsort((t, s))
+    t, e, s, w, X = t[order], e[order], s[order], w[order], X[order]
+    lp = (X - center) @ beta
+    shift = lp.max() if n else 0.0               # guards exp() overflow; undone below
+    r = w * np.exp(lp - shift)
+
+    new_s = np.empty(n, dtype=bool)
+    new_s[0] = True
+    new_s[1:] = s[1:] != s[:-1]
+    new_b = new_s.copy()
+    new_b[1:] |= t[1:] != t[:-1]
+    bstart = np.flatnonzero(new_b)
+    nb = bstart.size
+    bs = s[bstart]
+    sfirst = np.concatenate(([True], bs[1:] != bs[:-1]))
+    stratum_of_block = np.cumsum(sfirst) - 1
+    sstart = np.flatnonzero(sfirst)
+    send = np.append(sstart[1:], nb)
+
+    def rev_within(a):
+        c = np.cumsum(a[::-1], axis=0)[::-1]
+        tail = np.concatenate((c, np.zeros((1,) + a.shape[1:])))[send]
+        return c - tail[stratum_of_block]
+
+    def fwd_within(a):
+        c = np.cumsum(a, axis=0)
+        head = np.concatenate((np.zeros((1,) + a.shape[1:]), c))[sstart]
+        return c - head[stratum_of_block]
+
+    nevent = np.add.reduceat(w * e, bstart)
+    ncens = np.add.reduceat(w * (1 - e), bstart)
+    ndeath = np.add.reduceat(e, bstart).astype(np.int64)
+    S0 = rev_within(np.add.reduceat(r, bstart))
+    nrisk_w = rev_within(np.add.reduceat(w, bstart))
+    S0d = np.add.reduceat(r * e, bstart)
+
+    # Efron: one row per (block, j = 0..d-1) with denominator S0 - (j/d) S0_dead
+    ev = np.flatnonzero(ndeath > 0)
+    d = ndeath[ev]
+    blk = np.repeat(ev, d)
+    j = np.arange(blk.size) - np.repeat(np.cumsum(d) - d, d)
+    dd = np.repeat(d, d).astype(float)
+    frac = j / dd if efron else np.zeros(blk.size)
+    den = S0[blk] - frac * S0d[blk]
+    # mean over the d steps (Breslow: all steps equal 1/S0, the mean is 1/S0)
+    sum1 = np.bincount(blk, weights=1.0 / den / dd, minlength=nb)
+    hazard = nevent * sum1
+    out = dict(order=order, bstart=bstart, stratum=bs, time=t[bstart], n_risk=nrisk_w, n_event=nevent,
+               n_censor=ncens, hazard=hazard * np.exp(-shift), cumhaz=fwd_within(hazard) * np.exp(-shift),
+               stratum_of_block=stratum_of_block, sstart=sstart, send=send, shift=shift)
+    if with_var:
+        rx = r[:, None] * X
+        S1 = rev_within(np.add.reduceat(rx, bstart, axis=0))
+        S1d = np.add.reduceat(rx * e[:, None], bstart, axis=0)
+        sum2 = np.bincount(blk, weights=1.0 / den ** 2 / dd, minlength=nb)
+        num = S1[blk] - frac[:, None] * S1d[blk]
+        xbar = np.stack([np.bincount(blk, weights=num[:, k] / den ** 2 / dd, minlength=nb) for k in range(p)],
+                        axis=1) * nevent[:, None]
+        # undo the exp shift: hazard-like terms scale by exp(-shift), their squares by exp(-2 shift)
+        out["varhaz"] = nevent * sum2 * np.exp(-2 * shift)
+        out["xbar"] = xbar * np.exp(-shift)
+        out["fwd_within"] = fwd_within
+    return out
+
+
+def cumulative_hazard(time, event, X, beta, strata=None, weights=None, ties: str = "efron",
+                      center=None, var=None, conf_level: float = 0.95) -> pd.DataFrame:
+    """Baseline cumulative hazard, as R's ``survfit(fit)`` / ``basehaz(fit, centered=TRUE)``.
+
+    Returns one row per stratum and distinct time (events and censorings), columns ``strata``
+    (integer code), ``time``, ``n_risk`` (weighted), ``n_event`` (weighted), ``n_censor``,
+    ``cumhaz`` and ``survival`` = exp(-cumhaz), for the covariate profile ``center`` (default
+    R's ``fit$means``, see :func:`r_means`). With ``var`` (the fit's variance matrix), also
+    ``std_err`` (of the cumulative hazard, as R's ``survfit.coxph``) and the log-type
+    confidence band ``lower``, ``upper`` at ``conf_level``.
+    """
+    t, e, X, beta, s, w = _inputs(time, event, X, beta, strata, weights, ties)
+    if t.size == 0:
+        raise ValueError("no rows")
+    c = r_means(X, w) if center is None else np.asarray(center, dtype=float).ravel()
+    cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=var is not None)
+    frame = pd.DataFrame({"strata": cur["stratum"], "time": cur["time"], "n_risk": cur["n_risk"],
+                          "n_event": cur["n_event"], "n_censor": cur["n_censor"], "cumhaz": cur["cumhaz"]})
+    frame["survival"] = np.exp(-frame["cumhaz"].to_numpy())
+    if var is not None:
+        se = _std_err(cur, np.asarray(var, dtype=float), c[None, :], c, beta)[:, 0]
+        frame["std_err"] = se
+        z = stats.norm.ppf(0.5 + conf_level / 2)
+        surv = frame["survival"].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame["lower"] = np.exp(np.log(surv) - z * se)
+            frame["upper"] = np.minimum(np.exp(np.log(surv) + z * se), 1.0)
+    return frame
+
+
+def _std_err(cur, V, newX, center, beta):
+    """(n_blocks, n_new) std err of the cumulative hazard per new profile (R's coxsurv.fit)."""
+    fwd = cur["fwd_within"]
+    hz, xbar = cur["hazard"], cur["xbar"]          # xbar: risk-weighted mean of x (uncentred) times dH
+    base = fwd(cur["varhaz"])
+    out = np.empty((hz.size, newX.shape[0]))
+    for k, x2 in enumerate(newX):
+        dt = fwd(hz[:, None] * x2[None, :] - xbar)
+        risk2 = np.exp((x2 - center) @ beta)
+        out[:, k] = np.sqrt((base + np.einsum("ij,jk,ik->i", dt, V, dt)) * risk2 ** 2)
+    return out
+
+
+def cox_survival(time, event, X, beta, strata=None, weights=None, ties: str = "efron", newX=None, times=None,
+                 newstrata=None) -> np.ndarray:
+    """Predicted survival, R's ``survfit(fit, newdata)``, read at ``times``: shape (n_times, n_new).
+
+    Each column is one row of ``newX`` (uncentred covariates, same columns as ``X``); with
+    strata, ``newstrata`` gives each new row's stratum code (required when there is more
+    than one stratum). The value at ``t`` is the curve's value at the last curve time <= t,
+    1 before the first time, and NaN after the stratum's last observed time (R's
+    ``summary(survfit, times)`` does not extrapolate past follow-up). ``newX=None`` means the
+    baseline profile ``fit$means``.
+    """
+    t, e, X, beta, s, w = _inputs(time, event, X, beta, strata, weights, ties)
+    if times is None:
+        raise ValueError("times is required")
+    at = np.atleast_1d(np.asarray(times, dtype=float)).ravel()
+    if np.isnan(at).any():
+        raise ValueError("times has NaN values")
+    c = r_means(X, w)
+    if newX is None:
+        newX = c[None, :]
+    newX = np.asarray(newX, dtype=float)
+    if newX.ndim == 1:
+        newX = newX[None, :] if X.shape[1] > 1 or newX.size == 1 else newX[:, None]
+    if newX.shape[1] != X.shape[1]:
+        raise ValueError(f"newX has {newX.shape[1]} columns but X has {X.shape[1]}")
+    codes = np.unique(s)
+    if newstrata is None:
+        if codes.size > 1:
+            raise ValueError("the fit has strata: give newstrata (one stratum code per row of newX)")
+        ns = np.full(newX.shape[0], codes[0] if codes.size else 0, dtype=np.int64)
+    else:
+        ns = np.asarray(newstrata).ravel().astype(np.int64)
+        if ns.size != newX.shape[0]:
+            raise ValueError(f"newstrata has {ns.size} values but newX has {newX.shape[0]} rows")
+        unknown = ~np.isin(ns, codes)
+        if unknown.any():
+            raise ValueError(f"newstrata codes {sorted(set(ns[unknown].tolist()))} are not strata of the fit")
+    cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=False)
+    risk2 = np.exp((newX - c) @ beta)
+    out = np.empty((at.size, newX.shape[0]))
+    stratum_code = cur["stratum"]
+    for code in np.unique(ns):
+        blocks = np.flatnonzero(stratum_code == code)
+        ct, ch = cur["time"][blocks], cur["cumhaz"][blocks]
+        idx = np.searchsorted(ct, at, side="right") - 1
+        H = np.where(idx >= 0, ch[np.maximum(idx, 0)], 0.0)
+        H[at > ct[-1]] = np.nan
+        cols = np.flatnonzero(ns == code)
+        out[:, cols] = np.exp(-np.outer(H, risk2[cols]))
+    return out
