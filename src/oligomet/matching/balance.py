@@ -129,8 +129,9 @@ def balance_one(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, sd: float) -
         em = ex = abs(mdiff)
     elif not too_small:
         vr = wvar(x[t1], False, w[t1]) / wvar(x[t0], False, w[t0])
-        keep = w > 0
-        em, ex = _ecdf_stats(x[keep], t[keep], w[keep])
+        # all rows, weight-0 ones included: MatchIt reads the eCDF gap at every distinct value
+        # of the full sample, so unmatched units' values still count as evaluation points
+        em, ex = _ecdf_stats(x, t, w)
     return {"mean_treated": m1, "mean_control": m0, "smd": smd, "var_ratio": vr, "ecdf_mean": em, "ecdf_max": ex}
 
 

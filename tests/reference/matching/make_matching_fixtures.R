@@ -1,0 +1,122 @@
+# R reference values for oligomet.match (tests/matching/).
+#
+# Run from the repository root:
+#   MATCHIT_LIB=/path/to/fixed/lib Rscript tests/reference/matching/make_matching_fixtures.R
+#
+# MatchIt 4.5.1 as installed on the project machine (R 4.2) has two bugs in its C++
+# nn_matchC_vec, both fixed upstream by MatchIt 4.5.4:
+#   * MatchIt issue #163: the C integer abs() is applied to distance differences, so a
+#     caliper on the propensity score never binds and ties go to the lower control;
+#   * replace = TRUE with ratio > 1 looks up already-used controls off by one (NEWS 4.5.2.9000).
+# The fixtures must therefore come from a MatchIt with the fixes: MatchIt >= 4.5.4, or
+# MatchIt 4.5.1 with src/nn_matchC_vec.cpp taken from MatchIt commit 4b5b2f8
+# (build_fixed_matchit.sh). The script checks the caliper is respected and stops otherwise.
+# The "bug451" cases are generated with the buggy stock install (lib.loc = NULL) to pin
+# oligomet's compat = "matchit-4.5.1" mode.
+suppressPackageStartupMessages({library(jsonlite); library(survival)})
+out_dir <- "tests/reference/matching"
+fixed_lib <- Sys.getenv("MATCHIT_LIB", "/tmp/rlib_fixed")
+
+load_matchit <- function(lib) {
+  if ("MatchIt" %in% loadedNamespaces()) unloadNamespace("MatchIt")
+  if (is.null(lib)) library(MatchIt) else library(MatchIt, lib.loc = lib)
+}
+
+# ---- data sets --------------------------------------------------------------------------
+colon_d <- subset(colon, etype == 2 & rx != "Lev")
+colon_d$treated <- as.integer(colon_d$rx == "Lev+5FU")
+colon_cov <- c("age", "sex", "obstruct", "perfor", "adhere", "nodes", "differ", "extent", "surg")
+colon_d <- colon_d[complete.cases(colon_d[, c("treated", colon_cov)]), c("treated", colon_cov)]
+rownames(colon_d) <- NULL
+
+lung_d <- lung
+lung_d$female <- as.integer(lung_d$sex == 2)
+lung_cov <- c("age", "ph.ecog", "ph.karno", "wt.loss")
+lung_d <- lung_d[complete.cases(lung_d[, c("female", lung_cov)]), c("female", lung_cov)]
+# ph.ecog 3 has one patient; MatchIt 4.5.1 fails on an exact stratum without treated units
+lung_d <- lung_d[lung_d$ph.ecog < 3, ]
+lung_d$ph.ecog <- factor(lung_d$ph.ecog)
+rownames(lung_d) <- NULL
+
+# many exactly tied propensity scores: tests MatchIt's tie rule (data order)
+set.seed(20231)
+n <- 300
+ties_d <- data.frame(x1 = sample(0:2, n, TRUE), x2 = rbinom(n, 1, 0.5))
+ties_d$treat <- rbinom(n, 1, plogis(-0.8 + 0.5 * ties_d$x1 + 0.4 * ties_d$x2))
+ties_d <- ties_d[, c("treat", "x1", "x2")]
+
+write.csv(colon_d, file.path(out_dir, "colon.csv"), row.names = FALSE)
+write.csv(lung_d, file.path(out_dir, "lung.csv"), row.names = FALSE)
+write.csv(ties_d, file.path(out_dir, "ties.csv"), row.names = FALSE)
+datasets <- list(colon = list(d = colon_d, treat = "treated", cov = colon_cov),
+                 lung = list(d = lung_d, treat = "female", cov = lung_cov),
+                 ties = list(d = ties_d, treat = "treat", cov = c("x1", "x2")))
+
+cases <- list(
+  colon_caliper = list(data = "colon", caliper = 0.2),
+  colon_nocaliper = list(data = "colon"),
+  colon_ratio2 = list(data = "colon", ratio = 2),
+  colon_ratio2_caliper = list(data = "colon", ratio = 2, caliper = 0.1),
+  colon_replace = list(data = "colon", replace = TRUE, caliper = 0.05),
+  colon_replace_ratio3 = list(data = "colon", replace = TRUE, ratio = 3),
+  colon_exact = list(data = "colon", exact = c("sex", "differ"), caliper = 0.25),
+  colon_logit_caliper = list(data = "colon", link = "linear.logit", caliper = 0.2),
+  colon_smallest = list(data = "colon", order = "smallest", caliper = 0.2),
+  colon_data_order = list(data = "colon", order = "data"),
+  colon_raw_caliper = list(data = "colon", caliper = 0.01, std_caliper = FALSE),
+  lung_factor = list(data = "lung", caliper = 0.2),
+  lung_ratio2_exact = list(data = "lung", ratio = 2, exact = "ph.ecog"),
+  ties_largest = list(data = "ties"),
+  ties_smallest_ratio2 = list(data = "ties", order = "smallest", ratio = 2),
+  ties_data = list(data = "ties", order = "data"),
+  bug451_colon_caliper = list(data = "colon", caliper = 0.2, bug451 = TRUE),
+  bug451_colon_ratio2 = list(data = "colon", ratio = 2, caliper = 0.2, bug451 = TRUE)
+)
+
+run_case <- function(spec) {
+  ds <- datasets[[spec$data]]
+  f <- reformulate(ds$cov, ds$treat)
+  args <- list(formula = f, data = ds$d, method = "nearest", distance = "glm",
+               link = if (is.null(spec$link)) "logit" else spec$link,
+               ratio = if (is.null(spec$ratio)) 1 else spec$ratio,
+               replace = isTRUE(spec$replace),
+               m.order = if (is.null(spec$order)) "largest" else spec$order,
+               std.caliper = if (is.null(spec$std_caliper)) TRUE else spec$std_caliper)
+  if (!is.null(spec$caliper)) args$caliper <- spec$caliper
+  if (!is.null(spec$exact)) args$exact <- reformulate(spec$exact)
+  m <- suppressWarnings(do.call(matchit, args))
+  s <- summary(m, standardize = TRUE)
+  mm <- m$match.matrix
+  tab <- function(x) lapply(as.data.frame(x, check.names = FALSE), function(v) unname(v))
+  list(spec = spec,
+       propensity = unname(m$model$fitted.values),
+       distance = unname(m$distance),
+       caliper = if (is.null(m$caliper)) NULL else unname(m$caliper),
+       match_treated = as.integer(rownames(mm)),
+       match_matrix = unname(lapply(seq_len(ncol(mm)), function(j) as.integer(mm[, j]))),
+       weights = unname(m$weights),
+       subclass = if (is.null(m$subclass)) NULL else as.integer(as.character(m$subclass)),
+       balance_rows = rownames(s$sum.all),
+       sum_all = tab(s$sum.all), sum_matched = tab(s$sum.matched),
+       nn_rows = rownames(s$nn), nn_control = unname(s$nn[, "Control"]), nn_treated = unname(s$nn[, "Treated"]))
+}
+
+# sanity: the fixed build must respect the caliper
+load_matchit(fixed_lib)
+chk <- matchit(reformulate(colon_cov, "treated"), data = colon_d, caliper = 0.2)
+gap <- abs(chk$distance[as.integer(rownames(chk$match.matrix))] - chk$distance[as.integer(chk$match.matrix[, 1])])
+if (any(gap > chk$caliper, na.rm = TRUE)) stop("MatchIt at ", fixed_lib, " has the integer-abs caliper bug (#163)")
+fixed_version <- as.character(packageVersion("MatchIt", lib.loc = fixed_lib))
+
+res <- list()
+for (id in names(cases)) if (!isTRUE(cases[[id]]$bug451)) res[[id]] <- run_case(cases[[id]])
+load_matchit(NULL)
+stock_version <- as.character(packageVersion("MatchIt"))
+for (id in names(cases)) if (isTRUE(cases[[id]]$bug451)) res[[id]] <- run_case(cases[[id]])
+
+meta <- list(R = R.version.string, survival = as.character(packageVersion("survival")),
+             matchit_fixed = paste(fixed_version, "with nn_matchC_vec.cpp of MatchIt commit 4b5b2f8 (fixes #163 and replace/ratio indexing)"), matchit_stock = stock_version)
+writeLines(toJSON(list(meta = meta, cases = res), auto_unbox = TRUE, digits = NA, null = "null", na = "null",
+                  pretty = FALSE),
+           file.path(out_dir, "matching_fixtures.json"))
+cat("wrote", length(res), "cases\n")
