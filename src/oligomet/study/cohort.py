@@ -202,7 +202,7 @@ def apply_cohort(frame: pd.DataFrame, proto: Protocol) -> tuple[pd.DataFrame, pd
             keep = keep.to_numpy(dtype=bool)
             n_out = int((~keep).sum())
             desc = crit.label or crit.describe()
-            label = f"not meeting: {desc}" if kind == "include" else desc
+            label = f"Not meeting: {desc}" if kind == "include" else f"Excluded: {desc}"
             cur = cur.loc[keep]
             rows.append({"step": f"{kind}.{i}", "label": label, "n_excluded": n_out, "n_remaining": len(cur)})
             if len(cur) == 0:
@@ -244,7 +244,7 @@ def assign_groups(cohort: pd.DataFrame, flow: pd.DataFrame, proto: Protocol) -> 
     out[EXPOSURE_TERM] = out[GROUP].astype(str).astype(object)
     n_out = int((~in_any).sum())
     if n_out:
-        flow = pd.concat([flow, pd.DataFrame([{"step": "exposure", "label": "in no exposure group",
+        flow = pd.concat([flow, pd.DataFrame([{"step": "exposure", "label": "In no exposure group",
                                                 "n_excluded": n_out, "n_remaining": len(out)}])],
                          ignore_index=True)
     return out, flow

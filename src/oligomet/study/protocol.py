@@ -181,6 +181,7 @@ class Endpoint(_Model):
     event: str | None = None
     kind: Literal["survival", "competing"] = "survival"
     cause_labels: dict[str, str] = {}
+    landmarks: list[Annotated[float, Field(ge=0)]] | None = None  # overrides the analysis' landmarks
 
     @property
     def time_col(self) -> str:

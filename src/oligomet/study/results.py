@@ -91,6 +91,19 @@ def p_value(p) -> str:
     return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
 
 
+def lower_first(text: str) -> str:
+    """'Overall survival' -> 'overall survival'; 'SABR dose' stays (an acronym)."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def p_text(p) -> str:
+    """'p = 0.012' or 'p < 0.001', for sentences."""
+    s = p_value(p)
+    return "p not estimable" if not s else ("p < 0.001" if s.startswith("<") else f"p = {s}")
+
+
 def clean(x: Any):
     """Plain JSON-able data: NaN → None, numpy scalars → Python, frames → records."""
     if isinstance(x, dict):

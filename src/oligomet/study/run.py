@@ -193,7 +193,7 @@ def _table_one_after(ctx: Ctx) -> None:
 
     d = ctx.cohort.copy()
     d[TREATED] = (d[C.GROUP] == ctx.group_names[1]).astype(int)
-    terms = [ctx.term(c) for c in a.covariates]
+    terms = list(a.covariates)
     if a.method == "match":
         import warnings
 

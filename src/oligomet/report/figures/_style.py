@@ -35,8 +35,8 @@ RC = {
     "svg.fonttype": "none",  # keep text as text in SVG: editable by journals' production staff
     "svg.hashsalt": "oligomet",  # deterministic SVG ids: identical reruns give identical files
     "figure.dpi": 100,
-    "savefig.dpi": 200,
-    "savefig.bbox": "tight",
+    "savefig.dpi": 150,
+    "savefig.bbox": None,  # panels are laid out in inches; a tight box would cost a second draw
 }
 
 

@@ -47,7 +47,7 @@ def flow_figure(flow: pd.DataFrame, groups: Mapping[str, int] | None = None, *, 
         ax.set_ylim(height, 0)
         ax.axis("off")
         cx, bw = width * 0.33, width * 0.46
-        ex, ew = width * 0.78, width * 0.4
+        ex, ew = width * 0.765, width * 0.43
         y = 0.3 + box_h / 2
         first = rows.iloc[0]
         _box(ax, cx, y, bw, box_h, "\n".join(textwrap.wrap(str(first["label"]), 40)) +
@@ -60,7 +60,7 @@ def flow_figure(flow: pd.DataFrame, groups: Mapping[str, int] | None = None, *, 
             ax.plot([cx, cx], [y + box_h / 2, y_next - box_h / 2], color="0.25", linewidth=0.9)
             _arrow(ax, cx, y_next - box_h / 2 - 0.001, cx, y_next - box_h / 2)
             ax.plot([cx, ex - ew / 2], [mid, mid], color="0.25", linewidth=0.9)
-            label = "\n".join(textwrap.wrap(f"Excluded: {r['label']}", 44))
+            label = "\n".join(textwrap.wrap(str(r["label"]), 40))
             _box(ax, ex, mid, ew, box_h * 0.85, f"{label}\nn = {int(r['n_excluded']):,}", face="#f4f4f4")
             y = y_next
             _box(ax, cx, y, bw, box_h, f"Remaining\nn = {int(r['n_remaining']):,}")

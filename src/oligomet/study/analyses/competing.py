@@ -8,7 +8,7 @@ import oligomet as om
 
 from ...report.figures import cif_figure
 from ...report.tables import ReportTable
-from ..results import FigureItem, TextItem, clean, p_value, pct
+from ..results import FigureItem, TextItem, clean, p_value, pct, p_text
 from ._context import Ctx, quiet
 
 
@@ -59,7 +59,7 @@ def run_cif(ctx: Ctx) -> None:
                                     "Line style: cause; colour: group; shaded: 95% CI."))
         if entry["gray_test"]:
             sec.items.append(TextItem("Gray's test: " + "; ".join(
-                f"{labels.get(int(c), c)} p = {p_value(v['p_value'])}" for c, v in entry["gray_test"].items()) + "."))
+                f"{labels.get(int(c), c)} {p_text(v['p_value'])}" for c, v in entry["gray_test"].items()) + "."))
         for g, ge in entry["groups"].items():
             c1 = ge.get("1")
             if c1 and c1.get("landmarks"):

@@ -19,7 +19,7 @@ import oligomet as om
 from ...report.figures import forest_figure
 from ...report.tables import ReportTable
 from ..cohort import EXPOSURE_TERM
-from ..results import FigureItem, TextItem, ci, clean, p_value
+from ..results import FigureItem, TextItem, ci, clean, p_value, p_text, lower_first
 from ._context import Ctx, quiet
 
 
@@ -110,13 +110,13 @@ def run_cox(ctx: Ctx) -> None:
         for r in multi_rows:
             if r["term"].startswith(f"{EXPOSURE_TERM}["):
                 res.results_text.append(
-                    f"In the multivariable model for {ep.title.lower()}, {r['label']} had an adjusted HR of "
-                    f"{ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)} (p = {p_value(r['p'])}).")
+                    f"In the multivariable model for {lower_first(ep.title)}, {r['label']} had an adjusted HR of "
+                    f"{ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)} ({p_text(r['p'])}).")
         sig = [r for r in multi_rows if not r["term"].startswith(f"{EXPOSURE_TERM}[") and r["p"] < 0.05]
         if sig:
             res.results_text.append(
-                f"Independently associated with {ep.title.lower()}: " +
-                "; ".join(f"{r['label']} (HR {ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)}, p = {p_value(r['p'])})"
+                f"Independently associated with {lower_first(ep.title)}: " +
+                "; ".join(f"{r['label']} (HR {ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)}, {p_text(r['p'])})"
                           for r in sig) + ".")
     res.methods.append(
         "Hazard ratios were estimated with Cox proportional-hazards models (Efron ties, as R's coxph); "

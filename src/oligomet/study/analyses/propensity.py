@@ -18,7 +18,7 @@ import oligomet as om
 from ...report.figures import km_figure
 from ...report.tables import ReportTable
 from ..cohort import EXPOSURE_TERM, GROUP
-from ..results import FigureItem, TextItem, ci, clean, num, p_value, pct
+from ..results import FigureItem, TextItem, ci, clean, num, p_value, pct, p_text, lower_first
 from ._context import Ctx, quiet
 
 TREATED = "_ps_treated"
@@ -30,7 +30,8 @@ def run_propensity(ctx: Ctx) -> None:
     control, treated = ctx.group_names[0], ctx.group_names[1]
     d = ctx.cohort.copy()
     d[TREATED] = (d[GROUP] == treated).astype(int)
-    terms = [ctx.term(c) for c in a.covariates]
+    # the matching layer codes categorical columns itself (R's treatment contrasts): plain names
+    terms = list(a.covariates)
     sec = res.section("propensity", "Propensity-score analysis")
     entry: dict = {"method": a.method, "treated_group": treated, "control_group": control}
     if a.method == "match":
@@ -126,16 +127,16 @@ def run_propensity(ctx: Ctx) -> None:
                             if v["survival"] is not None)
             lines.append(f"{g}: median {ci(ge['median'], ge['lower'], ge['upper'])}" + (f"; {lms}" if lms else ""))
         sec.items.append(TextItem(f"{title}: " + "; ".join(lines) +
-                                  (f"; log-rank p = {p_value(oe['logrank']['p_value'])}" if "logrank" in oe else "") +
+                                  (f"; log-rank {p_text(oe['logrank']['p_value'])}" if "logrank" in oe else "") +
                                   f"; HR {ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)} "
                                   f"({'cluster-robust SE on the matched set' if a.method == 'match' else 'robust SE'}),"
-                                  f" p = {p_value(r['p'])}."))
+                                  f" {p_text(r['p'])}."))
         res.results_text.append(
             f"In the {'matched' if a.method == 'match' else 'weighted'} cohort, "
-            + "; ".join(f"{ep.title.lower()} at {t} {ctx.unit} was " + " vs ".join(
+            + "; ".join(f"{lower_first(ep.title)} at {t} {ctx.unit} was " + " vs ".join(
                 f"{pct(oe['km'][g]['landmarks'][t]['survival'])} ({g})" for g in oe["km"]) for t in
                 (list(next(iter(oe["km"].values())).get("landmarks", {}))[-1:]))
-            + (f" (log-rank p = {p_value(oe['logrank']['p_value'])})" if "logrank" in oe else "")
+            + (f" (log-rank {p_text(oe['logrank']['p_value'])})" if "logrank" in oe else "")
             + f"; HR {ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)}.")
     res.numbers["propensity"] = clean(entry)
     res.methods.append(

@@ -21,7 +21,7 @@ import oligomet as om
 from ...report.figures import forest_figure
 from ...report.tables import ReportTable
 from ..cohort import EXPOSURE_TERM, GROUP, condition_mask
-from ..results import FigureItem, ci, clean, p_value
+from ..results import FigureItem, ci, clean, p_value, p_text, lower_first
 from ._context import Ctx, quiet
 
 SUB = "_subgroup"
@@ -35,6 +35,8 @@ def _levels(ctx: Ctx, sg, i: int) -> pd.Series:
             raise _err(ctx.proto, ("analyses", "subgroups", i, "column"),
                        f"unknown column {sg.column!r}; available columns: {', '.join(ctx.cohort.columns)}")
         s = ctx.cohort[sg.column]
+        if pd.api.types.is_numeric_dtype(s) and set(s.dropna().unique()) <= {0, 1}:
+            s = s.map({1: "yes", 0: "no"})  # a binary column reads better as yes / no
         return s.astype(object).where(s.notna(), None)
     m = pd.Series(True, index=ctx.cohort.index, dtype="boolean")
     for ci_, cond in enumerate(sg.where):
@@ -107,8 +109,8 @@ def run_subgroups(ctx: Ctx) -> None:
                     if r["endpoint"] == ep.title and r["subgroup"] == sg.name:
                         r["p_interaction"] = p
                 res.results_text.append(
-                    f"For {ep.title.lower()}, the effect of {ctx.proto.exposure.label.lower()} did "
-                    f"{'' if p < 0.05 else 'not '}differ by {sg.name} (interaction p = {p_value(p)}).")
+                    f"For {lower_first(ep.title)}, the effect of {lower_first(ctx.proto.exposure.label)} did "
+                    f"{'' if p < 0.05 else 'not '}differ by {sg.name} (interaction {p_text(p)}).")
             entry[ep.name] = ee
         if not rows:
             continue

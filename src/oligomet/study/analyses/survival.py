@@ -8,7 +8,7 @@ import oligomet as om
 
 from ...report.figures import km_figure
 from ...report.tables import ReportTable
-from ..results import FigureItem, TextItem, ci, clean, num, p_value, pct
+from ..results import FigureItem, TextItem, ci, clean, num, p_value, pct, p_text, lower_first
 from ._context import Ctx, quiet
 
 
@@ -27,7 +27,8 @@ def run_km(ctx: Ctx) -> None:
         entry: dict = {"n_undefined": int(len(ctx.cohort) - len(d)), "groups": {}}
         rows = []
         q = km.quantile(a.quantiles) if a.quantiles else None
-        lm = km.at(a.landmarks, extend=False) if a.landmarks else None
+        landmarks = ep.landmarks if ep.landmarks is not None else a.landmarks
+        lm = km.at(landmarks, extend=False) if landmarks else None
         for r in med.itertuples(index=False):
             g = str(r.group)
             ge = {"n": int(r.n), "n_events": float(r.n_events), "median": r.median, "lower": r.lower,
@@ -46,7 +47,7 @@ def run_km(ctx: Ctx) -> None:
             if lm is not None:
                 lg = lm[lm["group"].astype(str) == g]
                 ge["landmarks"] = {}
-                for t in a.landmarks:
+                for t in landmarks:
                     hit = lg[np.isclose(lg["time"], t)]
                     if len(hit):
                         s, lo, hi = hit.iloc[0][["survival", "lower", "upper"]]
@@ -76,7 +77,7 @@ def run_km(ctx: Ctx) -> None:
         for g, ge in entry["groups"].items():
             who = "" if by is None else f" in the {g} group"
             res.results_text.append(
-                f"The estimated median {ep.title.lower()}{who} was {_months(ge['median'], ctx)} "
+                f"The estimated median {lower_first(ep.title)}{who} was {_months(ge['median'], ctx)} "
                 f"(95% CI: {num(ge['lower'])}–{num(ge['upper'])})" +
                 (f"; IQR {num(ge['quantiles']['0.25']['time'])}–{num(ge['quantiles']['0.75']['time'])}"
                  if "quantiles" in ge and "0.25" in ge["quantiles"] and "0.75" in ge["quantiles"] else "") +
@@ -108,11 +109,11 @@ def run_logrank(ctx: Ctx) -> None:
         rows.append({"endpoint": ep.title, "chisq": lr.statistic, "df": lr.df, "p": lr.p_value})
         res.section(f"survival_{ep.name}", ep.title).items.append(
             TextItem(f"Log-rank test{'' if a.rho == 0 else f' (G-rho, rho = {a.rho:g})'}: "
-                     f"χ² = {lr.statistic:.2f} on {lr.df} df, p = {p_value(lr.p_value)}."))
-        res.results_text.append(f"{ep.title} differed between groups with log-rank p = {p_value(lr.p_value)}."
+                     f"χ² = {lr.statistic:.2f} on {lr.df} df, {p_text(lr.p_value)}."))
+        res.results_text.append(f"{ep.title} differed between groups with log-rank {p_text(lr.p_value)}."
                                 if lr.p_value < 0.05 else
-                                f"{ep.title} did not differ significantly between groups (log-rank p = "
-                                f"{p_value(lr.p_value)}).")
+                                f"{ep.title} did not differ significantly between groups (log-rank "
+                                f"{p_text(lr.p_value)}).")
     tidy = pd.DataFrame(rows)
     disp = tidy.assign(chisq=tidy["chisq"].map(lambda x: f"{x:.2f}"), p=tidy["p"].map(p_value))
     res.section("tests", "Group comparisons").items.append(
