@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 EPS = 1e-9                    # R: coxph.control(eps)
 TOLER_CHOL = EPS ** 0.75      # R: coxph.control(toler.chol) = .Machine$double.eps^0.75 (same value up to print)
@@ -151,17 +152,22 @@ class GroupSums:
 
 @dataclass
 class CoxProblem:
-    """Data sorted once by (stratum, time, deaths first) plus the index arrays every evaluation reuses."""
+    """Data sorted once by (stratum, time, deaths first) plus the index arrays every evaluation reuses.
+
+    ``X`` is the centred design (not scaled: R's scaling is applied to the p-vectors and p×p matrices
+    instead, which is the same arithmetic up to rounding and saves two passes over n × p numbers).
+    """
 
     order: np.ndarray          # sorted position -> original row
-    X: np.ndarray              # (n, p) centred and scaled, sorted
+    X: np.ndarray              # (n, p) centred, sorted, C-contiguous
     w: np.ndarray
     status: np.ndarray
     time: np.ndarray
     means: np.ndarray
     scale: np.ndarray
     efron: bool
-    seg: np.ndarray            # row-segment starts for reduceat (tie blocks split after their deaths)
+    seg_matrix: sparse.csr_matrix  # (n_seg, n) 0/1 rows summing each segment; .data is overwritten with r
+    seg: np.ndarray            # row-segment starts (tie blocks split after their deaths)
     block_pos: np.ndarray      # position in seg of each tie block's start
     block_bounds: np.ndarray   # stratum boundaries in block index space
     gblock: np.ndarray         # (K,) block index of each event time
@@ -173,7 +179,7 @@ class CoxProblem:
     term_f: np.ndarray         # (T,) fraction of the tied deaths removed in that term
     term_mw: np.ndarray        # (T,) weight of the term (w̄ for Efron, deadwt for Breslow)
     row_group: np.ndarray      # (n,) last event time <= row's time in its stratum; K if none
-    u_dead: np.ndarray         # Σ_deaths w x
+    u_dead: np.ndarray         # Σ_deaths w x (centred)
     _buf: np.ndarray = field(default=None, repr=False)
 
     @property
@@ -187,6 +193,9 @@ class CoxProblem:
     @property
     def K(self) -> int:
         return self.gd.size
+
+
+_CHUNK = 4096  # rows per block in the X'diag(c)X product: 4096 × p doubles stay in cache
 
 
 def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> CoxProblem:
@@ -218,22 +227,25 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
         np.not_equal(st[1:], st[:-1], out=newstrat[1:])
         newblock |= newstrat
     block_id = np.cumsum(newblock) - 1
-    key = block_id * 2 + (1 - status[order]).astype(np.int64)
-    perm = np.argsort(key, kind="stable")
-    order = order[perm]
-    block_id = block_id[perm]  # unchanged values: blocks stay contiguous
+    key = block_id * 2
+    key += status[order] == 0
+    order = order[np.argsort(key, kind="stable")]
+    # The last sort only permutes rows inside their block, so block_id and the block starts are unchanged.
 
     t_s = time[order]
     d_s = status[order]
     w_s = w[order]
-    Xs = X[order]                                  # gather copies: safe to modify in place
-    means = (w_s @ Xs) / w_s.sum()
-    Xs -= means
-    absdev = w_s @ np.abs(Xs)
-    scale = np.where(absdev > 0, w_s.sum() / np.where(absdev > 0, absdev, 1.0), 1.0)
-    Xs *= scale
+    Xs = np.take(X, order, axis=0)                 # one gather; every later pass over X is sequential
+    wsum = w_s.sum()
+    means = (w_s @ Xs) / wsum
+    absdev = np.zeros(p)
+    for lo in range(0, n, _CHUNK):                 # centre in place, and R's scale, chunk by chunk (in cache)
+        xc = Xs[lo:lo + _CHUNK]
+        xc -= means
+        absdev += w_s[lo:lo + _CHUNK] @ np.abs(xc)
+    scale = np.where(absdev > 0, wsum / np.where(absdev > 0, absdev, 1.0), 1.0)
 
-    block_start = np.flatnonzero(np.diff(block_id, prepend=-1))
+    block_start = np.flatnonzero(newblock)
     nb = block_start.size
     if strata is not None:
         bstrat = s_codes[order][block_start]
@@ -258,6 +270,9 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
         group_bounds = np.concatenate(([0], np.flatnonzero(np.diff(gstrat)) + 1, [K]))
     else:
         group_bounds = np.array([0, K])
+    # Segment sums of r·x as a sparse (n_seg × n) product: one sequential pass over X, and much faster than
+    # np.add.reduceat along the rows of a C-ordered (n, p) array.
+    seg_matrix = sparse.csr_matrix((np.ones(n), np.arange(n), np.append(seg, n)), shape=(seg.size, n))
 
     # Efron expansion: one term per tied death (f = 0, 1/d, ..., (d-1)/d). Breslow: one term per event time.
     if ties == "efron":
@@ -282,26 +297,21 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
 
     u_dead = (d_s * w_s) @ Xs
     return CoxProblem(order=order, X=Xs, w=w_s, status=d_s, time=t_s, means=means, scale=scale,
-                      efron=(ties == "efron"), seg=seg, block_pos=block_pos, block_bounds=block_bounds,
-                      gblock=gblock, death_pos=death_pos, group_bounds=group_bounds, gd=gd, gdw=gdw,
-                      term_group=term_group, term_f=term_f, term_mw=term_mw, row_group=row_group, u_dead=u_dead)
-
-
-def _buffer(pr: CoxProblem) -> np.ndarray:
-    # One reusable n×p work array: fresh 80 MB allocations per iteration cost more (page faults) than the maths.
-    if pr._buf is None:
-        pr._buf = np.empty_like(pr.X)
-    return pr._buf
+                      efron=(ties == "efron"), seg_matrix=seg_matrix, seg=seg, block_pos=block_pos,
+                      block_bounds=block_bounds, gblock=gblock, death_pos=death_pos, group_bounds=group_bounds,
+                      gd=gd, gdw=gdw, term_group=term_group, term_f=term_f, term_mw=term_mw, row_group=row_group,
+                      u_dead=u_dead)
 
 
 def group_sums(pr: CoxProblem, beta: np.ndarray) -> GroupSums:
-    """Risk-set sums and the Efron/Breslow per-event-time scalars at ``beta`` (scaled coordinates)."""
+    """Risk-set sums and the Efron/Breslow per-event-time scalars at ``beta`` (centred, unscaled coordinates)."""
     eta = pr.X @ beta
     score = np.exp(eta, out=eta)
     r = score * pr.w
-    rX = np.multiply(pr.X, r[:, None], out=_buffer(pr))
+    M = pr.seg_matrix
+    M.data = r
+    seg_rX = M @ pr.X
     seg_r = np.add.reduceat(r, pr.seg)
-    seg_rX = np.add.reduceat(rX, pr.seg, axis=0)
     blk_r = np.add.reduceat(seg_r, pr.block_pos)
     blk_rX = np.add.reduceat(seg_rX, pr.block_pos, axis=0)
     S0 = _seg_cumsum(blk_r, pr.block_bounds, reverse=True)[pr.gblock]
@@ -327,26 +337,44 @@ def _row_hazard(pr: CoxProblem, gs: GroupSums) -> np.ndarray:
     A = np.empty(pr.K + 1)
     A[:-1] = _seg_cumsum(gs.a, pr.group_bounds)
     A[-1] = 0.0
+    B = np.append(gs.b, 0.0)
     h = A[pr.row_group]
-    dead = pr.status > 0
-    h[dead] -= gs.b[pr.row_group[dead]]
+    h -= pr.status * B[pr.row_group]
     return h
 
 
+def _weighted_gram(X: np.ndarray, c: np.ndarray, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Xᵀ diag(c) X`` and ``Xᵀ c`` in one pass, chunk by chunk so the scaled copy stays in cache."""
+    p = X.shape[1]
+    gram = np.zeros((p, p))
+    xtc = np.zeros(p)
+    for lo in range(0, X.shape[0], _CHUNK):
+        xc = X[lo:lo + _CHUNK]
+        cc = c[lo:lo + _CHUNK]
+        cx = np.multiply(xc, cc[:, None], out=buf[:xc.shape[0]])
+        gram += cx.T @ xc          # this operand order maps onto a faster BLAS call than xc.T @ cx
+        xtc += cc @ xc
+    return gram, xtc
+
+
 def evaluate(pr: CoxProblem, beta: np.ndarray, info: bool = True):
-    """loglik, score vector and information matrix at ``beta`` (scaled coordinates), as ``coxfit6_iter``."""
-    gs = group_sums(pr, beta)
-    loglik = float(beta @ pr.u_dead) - gs.sum_mw_logD
+    """loglik, score and information at ``beta``, all in R's scaled coordinates, as ``coxfit6_iter``."""
+    s = pr.scale
+    bc = beta * s                                  # the same linear predictor on the centred, unscaled X
+    gs = group_sums(pr, bc)
+    loglik = float(bc @ pr.u_dead) - gs.sum_mw_logD
     c = gs.r * _row_hazard(pr, gs)
-    u = pr.u_dead - pr.X.T @ c
+    if pr._buf is None:
+        pr._buf = np.empty((_CHUNK, pr.p))
+    gram, xtc = _weighted_gram(pr.X, c, pr._buf)
+    u = (pr.u_dead - xtc) * s
     if not info:
         return loglik, u, None
-    cX = np.multiply(pr.X, c[:, None], out=_buffer(pr))
-    imat = pr.X.T @ cX
     S1, e1 = gs.S1, gs.e1
     t1 = (S1 * gs.q1[:, None]).T @ e1
-    imat -= (S1 * gs.q0[:, None]).T @ S1 - t1 - t1.T + (e1 * gs.q2[:, None]).T @ e1
-    return loglik, u, (imat + imat.T) / 2
+    imat = gram - ((S1 * gs.q0[:, None]).T @ S1 - t1 - t1.T + (e1 * gs.q2[:, None]).T @ e1)
+    imat = (imat + imat.T) / 2 * np.outer(s, s)
+    return loglik, u, imat
 
 
 @dataclass
@@ -419,10 +447,8 @@ def score_residuals(pr: CoxProblem, coef: np.ndarray) -> np.ndarray:
 
     ``coef`` is on the original covariate scale. Returns an (n, p) array on the original scale.
     """
-    beta = np.asarray(coef, dtype=float) / pr.scale
-    gs = group_sums(pr, beta)
+    gs = group_sums(pr, np.asarray(coef, dtype=float))  # X in the problem is centred, not scaled
     X, d = pr.X, pr.status > 0
-    K = pr.K
     ext = lambda a: np.concatenate([a, np.zeros((1,) + a.shape[1:])])  # noqa: E731  (row K = "no event yet")
     H = ext(_seg_cumsum(gs.a, pr.group_bounds))[pr.row_group]
     M = ext(_seg_cumsum(gs.S1 * gs.q0[:, None] - gs.e1 * gs.q1[:, None], pr.group_bounds))[pr.row_group]
@@ -435,6 +461,5 @@ def score_residuals(pr: CoxProblem, coef: np.ndarray) -> np.ndarray:
         sc = gs.score[d][:, None]
         res[d] += (X[d] - own_mean[g]) + sc * (X[d] * gs.b[g][:, None] - extra[g])
     out = np.empty_like(res)
-    out[pr.order] = res / pr.scale  # scaled x = (x - m) * scale  =>  residual scales by the same factor
-    del K
+    out[pr.order] = res
     return out

@@ -199,7 +199,11 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     time_array(data, time)
     event_array(data, event)
 
-    frame, dropped = complete_cases(data, [*cov_cols, *strata_cols, weights, cluster], what="cox")
+    cc_cols = [c for c in dict.fromkeys([*cov_cols, *strata_cols, weights, cluster]) if c is not None]
+    if any(data[c].hasnans for c in cc_cols):
+        frame, dropped = complete_cases(data, cc_cols, what="cox")
+    else:  # fast path for large registries: nothing to drop, no copy
+        frame, dropped = data, DroppedRows()
     if len(frame) == 0:
         raise ValueError("no complete rows left after dropping missing values in "
                          f"{', '.join(dropped.by_column)}")
@@ -210,7 +214,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
                          "a Cox model cannot be fitted")
 
     design = build_design(frame, specs)
-    X = np.ascontiguousarray(design.matrix(frame), dtype=float)
+    X = design.matrix(frame)
     names = design.names
     _check_constant(X, names, frame)
 
@@ -272,7 +276,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
 
 
 def _check_constant(X: np.ndarray, names: list[str], frame: pd.DataFrame) -> None:
-    const = np.flatnonzero(np.all(X == X[:1], axis=0)) if len(X) else np.arange(X.shape[1])
+    const = np.flatnonzero(X.min(axis=0) == X.max(axis=0)) if len(X) else np.arange(X.shape[1])
     if const.size:
         desc = ", ".join(f"{names[j]!r} (always {X[0, j]:g})" for j in const)
         raise ValueError(f"covariate(s) {desc} are constant in the {len(frame)} analysed rows and cannot be "

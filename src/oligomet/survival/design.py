@@ -89,11 +89,24 @@ class Design:
         return list(dict.fromkeys(t.column for t in self.terms))
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The (n, p) float design matrix: a fresh array, never a view of ``frame``."""
         require_columns(frame, self.columns, "covariate")
-        blocks = [t.encode(frame) for t in self.terms]
-        if not blocks:
-            return np.empty((len(frame), 0))
-        return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+        if all(not t.categorical for t in self.terms) and all(
+                pd.api.types.is_numeric_dtype(frame[t.column]) for t in self.terms):
+            # all numeric: pandas hands over its block in one copy, no per-column work
+            cols = [t.column for t in self.terms]
+            out = frame[cols].to_numpy(dtype=float)
+            if any(np.may_share_memory(out, frame[c].to_numpy()) for c in cols):
+                out = out.copy()
+            return out
+        # Filling rows of a (p, n) array and returning its transpose writes each column contiguously.
+        out = np.empty((len(self.names), len(frame)))
+        j = 0
+        for t in self.terms:
+            block = t.encode(frame)
+            out[j:j + block.shape[1]] = block.T
+            j += block.shape[1]
+        return out.T
 
 
 def _fmt(level) -> str:
