@@ -39,6 +39,16 @@ def _t5(d: np.ndarray, rs: np.ndarray) -> np.ndarray:
     return out
 
 
+def distinct_times(time: np.ndarray):
+    """``np.unique(time, return_inverse=True)``, in O(n) when ``time`` is already sorted (our callers sort once)."""
+    if time.size and np.all(time[1:] >= time[:-1]):
+        new = np.empty(time.size, dtype=bool)
+        new[0] = True
+        np.not_equal(time[1:], time[:-1], out=new[1:])
+        return time[new], np.cumsum(new) - 1
+    return np.unique(time, return_inverse=True)
+
+
 def group_curves(time: np.ndarray, status: np.ndarray, causes: np.ndarray) -> GroupCurves:
     """CIF of every cause in ``causes`` for one group.
 
@@ -46,7 +56,7 @@ def group_curves(time: np.ndarray, status: np.ndarray, causes: np.ndarray) -> Gr
     """
     time = np.asarray(time, dtype=float)
     status = np.asarray(status)
-    ut, inv = np.unique(time, return_inverse=True)
+    ut, inv = distinct_times(time)
     T, C = ut.size, causes.size
     # counts per distinct time: column 0 censored, 1..C the causes (in ``causes`` order)
     col = np.zeros(status.size, dtype=np.int64)

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._aalen_johansen import distinct_times
+
 _BLOCK = 1 << 16  # times per block for the (T, K-1, K) arrays
 
 
 def _stratum(time: np.ndarray, m: np.ndarray, g: np.ndarray, ng: int, rho: float):
     """Score (ng-1,) and variance (ng-1, ng-1) for one stratum. m: 0 censored, 1 cause, 2 other."""
     ng1 = ng - 1
-    ut, inv = np.unique(time, return_inverse=True)
+    ut, inv = distinct_times(time)
     T = ut.size
     cnt = np.bincount((inv * ng + g) * 3 + m, minlength=T * ng * 3).reshape(T, ng, 3).astype(float)
     tot = cnt.sum(axis=2)                                  # (T, ng) all rows at t

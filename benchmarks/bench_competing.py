@@ -1,0 +1,127 @@
+"""Speed of oligomet's competing-risks estimators against cmprsk (R), when Rscript is available.
+
+    python benchmarks/bench_competing.py                 # CIF + Gray on 1e6 rows, Fine-Gray on 1e5 rows
+    python benchmarks/bench_competing.py --no-r          # oligomet only
+    python benchmarks/bench_competing.py --n-cif 100000  # smaller run
+
+The same simulated data (2 groups, causes 1 and 2, 30% censored, times rounded to 3 decimals so
+there are ties) are written to CSV and read by both sides; only the estimator call is timed
+(R: ``system.time(cuminc(...))``, ``system.time(crr(...))``; Python: ``time.perf_counter`` around
+``cumulative_incidence`` / ``fine_gray``, best of ``--repeat``; R is run once per size).
+
+cmprsk's ``crr`` loops over all subjects at every failure time (O(n^2) per Newton step) and its
+variance routine ``crrvv`` is roughly O(n^3); at 1e5 rows it does not finish in reasonable time.
+It is therefore timed at the sizes in ``--r-crr-sizes`` (default 1000, 2000, 4000), and without
+its variance (``variance = FALSE``, estimation only) at ``--r-crr-novar-sizes`` (default 10000),
+with the Python fit (always including the variance) timed at the same sizes for the ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import oligomet as om
+
+
+def simulate(n: int, p: int = 3, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, p))
+    g = rng.integers(0, 2, n)
+    # cause-specific hazards depend on the covariates and the group
+    h1 = 0.05 * np.exp(0.4 * x[:, 0] - 0.2 * x[:, 1] + 0.3 * g)
+    h2 = 0.08 * np.exp(0.2 * x[:, 1])
+    t1, t2 = rng.exponential(1 / h1), rng.exponential(1 / h2)
+    c = rng.exponential(1 / 0.04, n)
+    t = np.minimum(np.minimum(t1, t2), c)
+    e = np.where(t == c, 0, np.where(t1 < t2, 1, 2))
+    d = pd.DataFrame({"time": np.round(t, 3), "event": e, "group": np.where(g == 1, "b", "a")})
+    for j in range(p):
+        d[f"x{j + 1}"] = x[:, j]
+    return d
+
+
+def best_of(fn, repeat: int) -> float:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return min(out)
+
+
+def r_time(script: str) -> float | None:
+    res = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
+    if res.returncode != 0:
+        print("R failed:", res.stderr.strip()[-500:])
+        return None
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n-cif", type=float, default=1e6)
+    ap.add_argument("--n-crr", type=float, default=1e5)
+    ap.add_argument("--r-crr-sizes", default="1000,2000,4000")
+    ap.add_argument("--r-crr-novar-sizes", default="10000",
+                    help="sizes at which to time crr(variance=FALSE) too (estimation only, O(n^2) per step)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-r", action="store_true")
+    a = ap.parse_args()
+    use_r = not a.no_r and shutil.which("Rscript") is not None
+    tmp = Path(tempfile.mkdtemp(prefix="bench_competing_"))
+    rows = []
+
+    # ---- cumulative incidence + Gray's test
+    n = int(a.n_cif)
+    d = simulate(n)
+    om.cumulative_incidence(d.head(1000), time="time", event="event", by="group")  # warm-up (imports)
+    py = best_of(lambda: om.cumulative_incidence(d, time="time", event="event", by="group"), a.repeat)
+    r = None
+    if use_r:
+        f = tmp / "cif.csv"
+        d[["time", "event", "group"]].to_csv(f, index=False)
+        r = r_time(f"suppressMessages(library(cmprsk)); d <- read.csv('{f}'); "
+                   f"cat(system.time(fit <- cuminc(d$time, d$event, d$group))[['elapsed']], '\\n')")
+    rows.append(("cuminc + Gray test", n, py, r))
+
+    # ---- Fine-Gray
+    n = int(a.n_crr)
+    d = simulate(n, seed=2)
+    cov = ["x1", "x2", "x3"]
+    py = best_of(lambda: om.fine_gray(d, time="time", event="event", covariates=cov), a.repeat)
+    rows.append(("fine_gray (3 covariates)", n, py, None))
+    for m in [int(s) for s in a.r_crr_sizes.split(",") if s] if use_r else []:
+        dm = simulate(m, seed=3)
+        pym = best_of(lambda: om.fine_gray(dm, time="time", event="event", covariates=cov), a.repeat)
+        f = tmp / f"crr_{m}.csv"
+        dm.to_csv(f, index=False)
+        r = r_time(f"suppressMessages(library(cmprsk)); d <- read.csv('{f}'); "
+                   f"cat(system.time(fit <- crr(d$time, d$event, as.matrix(d[, c('x1','x2','x3')])))[['elapsed']], '\\n')")
+        rows.append(("fine_gray (3 covariates)", m, pym, r))
+    for m in [int(s) for s in a.r_crr_novar_sizes.split(",") if s] if use_r else []:
+        dm = simulate(m, seed=3)
+        pym = best_of(lambda: om.fine_gray(dm, time="time", event="event", covariates=cov), a.repeat)
+        f = tmp / f"crr_{m}.csv"
+        dm.to_csv(f, index=False)
+        r = r_time(f"suppressMessages(library(cmprsk)); d <- read.csv('{f}'); "
+                   f"cat(system.time(fit <- crr(d$time, d$event, as.matrix(d[, c('x1','x2','x3')]), "
+                   f"variance = FALSE))[['elapsed']], '\\n')")
+        rows.append(("fine_gray vs crr(var=FALSE)", m, pym, r))
+
+    print(f"{'task':<28}{'rows':>10}{'oligomet s':>12}{'cmprsk s':>11}{'R/oligomet':>12}")
+    for task, n, py, r in rows:
+        rs = f"{r:.3f}" if r is not None else "-"
+        ratio = f"{r / py:.1f}x" if r is not None and py > 0 else "-"
+        print(f"{task:<28}{n:>10}{py:>12.3f}{rs:>11}{ratio:>12}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
