@@ -139,6 +139,9 @@ def test_first_recurrence_origin_and_custom_origin():
     d = oligomet.derive_endpoints(hand_registry(), origin="first_recurrence", unit="days")
     p1 = row(d, "P1")  # 2020-07-01 -> 2021-01-01 = 184 days
     assert (p1.os_time, p1.os_event) == (184.0, 1.0)
+    # the recurrences that define the origin are not outcomes: the next PFS event is the death
+    assert (p1.pfs_time, p1.pfs_event) == (184.0, 1.0)
+    assert (p1.lr_time, p1.lr_status) == (184.0, 2.0)
     c = oligomet.derive_endpoints(hand_registry(), origin={"P1": "2020-07-01"}, unit="days")
     assert row(c, "P1").os_time == 184.0 and math.isnan(row(c, "P2").os_time)
 

@@ -28,9 +28,19 @@ def burden(reference_date: pd.Series, lesions: pd.DataFrame, window_days: int = 
     g = les.groupby("patient_id")
     n = g.size().reindex(idx).fillna(0).astype(int)
     dmax = g["diameter_mm"].max().reindex(idx).astype(float)
-    uniq = les[["patient_id", "organ"]].dropna().drop_duplicates().sort_values(["patient_id", "organ"])
-    organs = uniq.groupby("patient_id")["organ"].agg(";".join).reindex(idx).astype(object)
+    organs = _organ_sets(les, idx)
     tbs = pd.Series(tumor_burden_score(dmax.to_numpy(), n.to_numpy()), index=idx)
     has_origin = reference_date.notna()
     return pd.DataFrame({"n_lesions": n.where(has_origin).astype("Int64"), "max_diameter_mm": dmax,
                          "tbs": tbs, "met_organs": organs}, index=idx)
+
+
+def _organ_sets(les: pd.DataFrame, idx: pd.Index) -> pd.Series:
+    """';'-joined sorted organ names per patient. Organs are a short code list, so each patient's set is
+    a bit mask (summed over distinct organs) mapped to its string: no per-patient Python call."""
+    uniq = les[["patient_id", "organ"]].dropna().drop_duplicates()
+    names = sorted(uniq["organ"].unique())
+    bit = {o: 1 << i for i, o in enumerate(names)}
+    mask = uniq["organ"].map(bit).groupby(uniq["patient_id"]).sum()
+    label = {m: ";".join(o for o in names if m & bit[o]) for m in mask.unique()}
+    return mask.map(label).reindex(idx).astype(object)

@@ -126,8 +126,11 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     out["index_margin"] = index["margin"]
     out["index_date"] = index["start_date"]
     out["followup_date"] = fu["fu_date"]
-    out = out.join(survival_endpoints(origin_date, fu, tb["events"], index, unit, curative_intents))
-    out = out.join(_lc.patient_local_control(origin_date, fu, tb, unit))
+    # when the origin is itself an event (first recurrence), outcome events count from the next day
+    events_from = origin_date + pd.Timedelta(days=1) if isinstance(origin, str) and origin == "first_recurrence" \
+        else origin_date
+    out = out.join(survival_endpoints(origin_date, fu, tb["events"], index, unit, curative_intents, events_from))
+    out = out.join(_lc.patient_local_control(origin_date, fu, tb, unit, events_from))
     out["death_30d"] = death_within(30, index["start_date"], fu)
     out["death_90d"] = death_within(90, index["start_date"], fu)
 

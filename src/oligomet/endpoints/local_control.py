@@ -45,13 +45,13 @@ def _lr_columns(start: pd.Series, lr_date: pd.Series, fu_date: pd.Series, dead: 
 
 
 def patient_local_control(origin: pd.Series, fu: pd.DataFrame, tables: dict[str, pd.DataFrame],
-                          unit: str) -> pd.DataFrame:
+                          unit: str, events_from: pd.Series | None = None) -> pd.DataFrame:
     idx = origin.index
     t = tables["treatments"]
     has_local = pd.Series(idx.isin(t.loc[t["modality"].isin(LOCAL_MODALITIES), "patient_id"]), index=idx)
     ev = tables["events"]
     ev = ev[(ev["type"] == "local_recurrence") & ev["date"].notna()]
-    ev = ev[ev["date"] >= ev["patient_id"].map(origin)]
+    ev = ev[ev["date"] >= ev["patient_id"].map(origin if events_from is None else events_from)]
     lr = ev.groupby("patient_id")["date"].min().reindex(idx).astype("datetime64[ns]")
     out = _lr_columns(origin, lr, fu["fu_date"], fu["dead"], unit)
     return out.where(has_local, other=float("nan"))

@@ -8,7 +8,8 @@ Origins (``derive_endpoints(origin=...)``):
 * ``"metastasis_diagnosis"``: the earliest ``detection_date`` among the patient's lesions.
 * ``"mdt_decision"``: the date of the patient's first MDT decision.
 * ``"first_recurrence"``: the first event (any ``events`` type) on or after the patient's first
-  local treatment; e.g. the start of an early-recurrence study.
+  local treatment; e.g. the start of an early-recurrence study. That recurrence is the origin, not an
+  outcome: PFS, DFS and local-recurrence events count from the next day.
 * a mapping or Series ``patient_id -> date``: any origin the study defines itself.
 
 For origins other than ``"index_treatment"`` the index treatment is the first treatment on or

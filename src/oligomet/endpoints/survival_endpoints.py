@@ -19,6 +19,8 @@ Edge cases, as DATECAN recommends:
 * several events on one day are one event at that time;
 * death on the day of last contact is a death at that time;
 * a patient lost right after treatment (last contact = origin) is censored at time 0;
+* with ``origin="first_recurrence"`` the recurrence that defines the origin is not an outcome:
+  events count from the day after the origin;
 * events before the origin are ignored (they are history, e.g. the recurrence that led to a
   salvage resection), events after the end of follow-up or the data lock are ignored.
 """
@@ -56,15 +58,20 @@ def time_event(origin: pd.Series, event_date: pd.Series, fu: pd.DataFrame, unit:
 
 
 def survival_endpoints(origin: pd.Series, fu: pd.DataFrame, events: pd.DataFrame, index: pd.DataFrame,
-                       unit: str, curative_intents=("curative", "salvage")) -> pd.DataFrame:
-    """OS, PFS, DFS columns per patient (index ``patient_id``)."""
+                       unit: str, curative_intents=("curative", "salvage"), events_from: pd.Series | None = None
+                       ) -> pd.DataFrame:
+    """OS, PFS, DFS columns per patient (index ``patient_id``).
+
+    ``events_from`` (default: the origin) is the first date on which an event counts; it is the day
+    after the origin when the origin is itself an event (``origin="first_recurrence"``).
+    """
     from ..registry.fields import LOCAL_MODALITIES
 
     idx = origin.index
     out = pd.DataFrame(index=idx)
     out["os_time"], out["os_event"] = time_event(origin, pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]"),
                                                  fu, unit)
-    prog = first_event_after(events, origin, idx)
+    prog = first_event_after(events, origin if events_from is None else events_from, idx)
     out["pfs_time"], out["pfs_event"] = time_event(origin, prog, fu, unit)
 
     curative = (index["modality"].isin(LOCAL_MODALITIES) & index["intent"].isin(curative_intents)
