@@ -142,6 +142,9 @@ conc_cases <- list(
   list(id = "conc_lung_strata_inst", d = subset(lung2, !is.na(inst)), time = "time", event = "dead", x = "age",
        strata = "inst"),
   list(id = "conc_colon_year", d = col2, time = "year", event = "status", x = "nodes"),
+  # more than 10 strata: R switches to its counting-process trick (disjoint time windows)
+  list(id = "conc_colon_year_strata18", d = transform(col2, st = interaction(rx, differ, sex)), time = "year",
+       event = "status", x = "nodes", strata = "st"),
   list(id = "conc_colon_year_strata_weights", d = transform(col2, w = 1 + (id %% 5) / 4), time = "year",
        event = "status", x = "extent", strata = "rx", weights = "w")
 )
