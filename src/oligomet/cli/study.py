@@ -1,32 +1,124 @@
-"""``oligomet demo`` / ``oligomet run``: studies as code.
+"""``oligomet run`` / ``oligomet demo`` / ``oligomet validate-protocol``: studies as code.
 
-Until the study layer lands, ``demo`` is a short analysis of a bundled public dataset.
+Errors are printed as one clear message (the protocol problems, one per line, with file and
+line) and exit with status 1; ``--debug`` shows the traceback instead.
 """
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import typer
 
+DEMO_PATIENTS = 5000
+DEMO_SEED = 20240601
+DEMO_PROTOCOLS = ("salvage_after_sabr.toml", "crlm_early_recurrence.yaml", "crlm_ablation_timing.toml",
+                  "sarcoma_lung_metastasectomy.toml")
+
+
+def examples_dir() -> Path:
+    """The repository's ``examples/`` folder (the demo protocols)."""
+    import oligomet
+
+    here = Path(oligomet.__file__).resolve()
+    for parent in here.parents:
+        cand = parent / "examples"
+        if cand.is_dir() and any(cand.glob("*.toml")):
+            return cand
+    raise FileNotFoundError("cannot find the examples/ folder with the demo protocols; run from a clone of the "
+                            "oligomet repository")
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    if debug:
+        raise exc
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _summary(study) -> str:
+    text = study.results.results_text
+    return " ".join(text[1:3] if len(text) > 2 else text)
+
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def demo(out: Path = typer.Option(Path("demo-report"), help="output folder")) -> None:
-        """Run the demo analysis on bundled data and print KM medians and a Cox table."""
-        import pandas as pd
+    @app.command("run")
+    def run(protocol: Path = typer.Argument(..., help="study protocol (.toml, .yaml or .yml)"),
+            out: Path = typer.Option(Path("report"), "--out", "-o", help="output folder of the report"),
+            debug: bool = typer.Option(False, "--debug", help="show the traceback on errors")) -> None:
+        """Run a study protocol and write its report (HTML, figures, tables, results.json)."""
+        import warnings
 
-        import oligomet as om
-        from oligomet.datasets import load
+        from oligomet.study import run_study
 
-        colon = load("colon")
-        deaths = colon[colon["etype"] == 2]
-        km = om.kaplan_meier(deaths, time="time", event="status", by="rx")
-        fit = om.cox(deaths, time="time", event="status", covariates=["C(rx)", "age", "nodes"])
-        out.mkdir(parents=True, exist_ok=True)
-        with pd.option_context("display.width", 120, "display.max_columns", 20):
-            typer.echo("Colon cancer trial (R survival::colon), overall survival by treatment arm, days\n")
-            typer.echo(km.medians.to_string(index=False))
-            typer.echo("\nCox proportional hazards (Efron ties)\n")
-            typer.echo(fit.summary.round(4).to_string())
-        fit.summary.to_csv(out / "cox_colon.csv")
-        km.medians.to_csv(out / "km_medians_colon.csv", index=False)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # estimator warnings are collected into the report
+                t0 = time.perf_counter()
+                study = run_study(protocol, out=out, progress=sys.stderr.isatty())
+        except Exception as exc:  # noqa: BLE001  (one clear message; --debug for the traceback)
+            _fail(exc, debug)
+        typer.echo(f"{study.protocol.title}: cohort of {len(study.cohort)} patients; report written to "
+                   f"{out / 'report.html'} ({time.perf_counter() - t0:.1f} s)")
+        if study.results.warnings:
+            typer.echo(f"{len(study.results.warnings)} warning(s); see the report's 'Warnings' section", err=True)
+
+    @app.command("validate-protocol")
+    def validate_protocol(protocol: Path = typer.Argument(..., help="study protocol (.toml, .yaml or .yml)"),
+                          debug: bool = typer.Option(False, "--debug", help="show the traceback on errors")
+                          ) -> None:
+        """Check a protocol file without running it (fields, values, references between sections)."""
+        from oligomet.study import load_protocol
+
+        try:
+            proto = load_protocol(protocol)
+        except Exception as exc:  # noqa: BLE001
+            _fail(exc, debug)
+        a = proto.analyses
+        used = [k for k in ("table_one", "km", "logrank", "cox", "propensity", "cif", "complications", "followup")
+                if getattr(a, k) is not None] + (["subgroups"] if a.subgroups else []) + \
+            (["paired"] if a.paired else [])
+        typer.echo(f"{protocol}: valid ({len(proto.endpoints)} endpoint(s), {len(proto.covariates)} covariate(s); "
+                   f"analyses: {', '.join(used) or 'none'})")
+
+    @app.command("demo")
+    def demo(out: Path = typer.Option(Path("demo-report"), "--out", "-o", help="output folder"),
+             patients: int = typer.Option(DEMO_PATIENTS, help="size of the synthetic registry"),
+             debug: bool = typer.Option(False, "--debug", help="show the traceback on errors")) -> None:
+        """Run the four example studies on the embedded synthetic registry; write one report each + index.html."""
+        import warnings
+
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from oligomet.datasets import synthetic_registry
+        from oligomet.report.html import write_index
+        from oligomet.study import load_protocol, run_study
+
+        try:
+            t0 = time.perf_counter()
+            folder = examples_dir()
+            entries = []
+            with warnings.catch_warnings(), Progress(TextColumn("{task.description}"), BarColumn(),
+                                                     TextColumn("{task.completed}/{task.total}"),
+                                                     TimeElapsedColumn(), transient=True,
+                                                     disable=not sys.stderr.isatty()) as bar:
+                warnings.simplefilter("ignore")
+                task = bar.add_task("synthetic registry", total=len(DEMO_PROTOCOLS) + 1)
+                tables = synthetic_registry(patients, seed=DEMO_SEED)
+                bar.advance(task)
+                for name in DEMO_PROTOCOLS:
+                    proto = load_protocol(folder / name)
+                    bar.update(task, description=proto.name)
+                    # one registry for all four studies (each protocol names the same synthetic source)
+                    study = run_study(proto, out=out / proto.name, tables=tables)
+                    entries.append({"title": proto.title, "href": f"{proto.name}/report.html",
+                                    "summary": _summary(study)})
+                    bar.advance(task)
+            index = write_index(entries, out, title="oligomet demo: four studies on the synthetic registry")
+        except Exception as exc:  # noqa: BLE001
+            _fail(exc, debug)
+        for e in entries:
+            typer.echo(f"  {e['title']}\n    {out / e['href']}")
+        typer.echo(f"demo: {len(entries)} reports on a synthetic registry of {patients} patients in "
+                   f"{time.perf_counter() - t0:.1f} s; open {index}")
