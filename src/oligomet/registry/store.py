@@ -72,7 +72,17 @@ def _normalise_url(url: str | Path | None) -> str:
     if url is None:
         return DEFAULT_URL
     url = str(url)
-    return url if "://" in url else f"sqlite:///{url}"
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    scheme, rest = url.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the project depends on psycopg2.
+        try:
+            import psycopg  # noqa: F401
+            return f"postgresql+psycopg://{rest}"
+        except ImportError:
+            return f"postgresql+psycopg2://{rest}"
+    return url
 
 
 def _sha256(data: bytes) -> str:

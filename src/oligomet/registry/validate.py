@@ -50,13 +50,14 @@ def validate(tables: dict[str, pd.DataFrame], data_lock=None) -> ValidationRepor
     -------
     ValidationReport with ``.problems`` (one row per problem), ``.errors``, ``.warnings``, ``.ok``.
     """
-    log = ProblemLog()
+    parse_log = ProblemLog()
     if not _is_contract(tables):
-        tables = conform_memory(tables, log)
+        tables = conform_memory(tables, parse_log)
+    log = ProblemLog()
     ctx = Context.build(tables, log, data_lock)
     for check in _CHECKS:
         check(ctx)
-    return log.report()
+    return combine(parse_log.report(), log.report())
 
 
 def combine(read_report: ValidationReport, rule_report: ValidationReport) -> ValidationReport:

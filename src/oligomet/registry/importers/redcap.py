@@ -138,7 +138,7 @@ def _checkboxes(frame, rows, record, log) -> dict[str, dict[str, pd.Series]]:
         if bad.any():
             log.error("redcap", "redcap_checkbox_value", "checkbox value must be 0 or 1", rows=rows[bad],
                       patient_id=record[bad].to_numpy(), field=col, value=s[bad])
-        boxes.setdefault(base, {})[code] = (s == "1").fillna(False)
+        boxes.setdefault(base, {})[code] = (s == "1").fillna(False).astype(bool)
     return boxes
 
 
@@ -180,14 +180,15 @@ def _table_frame(name, sub, record, instance, checkboxes, instance_ids, rows, lo
         if boxed:
             ticked = pd.DataFrame({c: s.loc[sub.index] for c, s in boxed.items()})
             if f.type == "list":
-                codes = np.array(list(ticked.columns), dtype=object)
-                joined = [";".join(codes[r]) for r in ticked.to_numpy()]  # per row, a handful of codes
-                box_val = pd.Series(joined, index=sub.index, dtype="string").mask(lambda s: s == "")
-                if name == "treatments":
-                    parts = box_val.str.split(";")
-                    box_val = pd.Series([None if p is pd.NA or p is None else ";".join(
-                        _resolve(pd.Series(p, dtype="string"), pd.Series([r] * len(p)), instance_ids["lesions"]))
-                        for p, r in zip(parts, record)], index=sub.index, dtype="string")
+                # REDCap exports are thousands of rows, not millions: a per-row join is fine here.
+                codes = list(ticked.columns)
+                lesion_ids = instance_ids.get("lesions", {})
+                joined = []
+                for rec, flags in zip(record, ticked.to_numpy(dtype=bool)):
+                    ids = [lesion_ids.get((rec, int(c)), f"{rec}-L{c}") if c.isdigit() else c
+                           for c, on in zip(codes, flags) if on]
+                    joined.append(";".join(ids) if ids else None)
+                box_val = pd.Series(joined, index=sub.index, dtype="string")
             else:
                 n = ticked.sum(axis=1)
                 multi = (n > 1).to_numpy()

@@ -89,7 +89,8 @@ def read_csv_folder(folder: Path, log: ProblemLog) -> tuple[RawTables, list[Path
 
 def read_workbook(path: Path, log: ProblemLog) -> RawTables:
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
+        # keep_default_na=False: "NA" or "n/a" typed into a number cell is reported, not silently missing.
+        sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl", keep_default_na=False)
     except Exception as exc:  # openpyxl raises many kinds (BadZipFile, KeyError, InvalidFileException)
         log.error("patients", "file_unreadable", f"{path.name} is not a readable .xlsx workbook: "
                                                  f"{type(exc).__name__}: {exc}")

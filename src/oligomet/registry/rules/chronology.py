@@ -16,23 +16,26 @@ def check_death(ctx: Context) -> None:
     p = ctx.tables["patients"]
     death = p["death_date"]
     ctx.error("patients", "death_before_diagnosis", (death < p["primary_diagnosis_date"]).to_numpy(), "death_date",
-              "death before the primary diagnosis on " + iso(p["primary_diagnosis_date"]))
+              lambda m: "death before the primary diagnosis on " + iso(p["primary_diagnosis_date"][m]))
     les = ctx.tables["lesions"]
     if len(les):
-        d = les["patient_id"].map(p.drop_duplicates("patient_id").set_index("patient_id")["death_date"])
+        d = ctx.death("lesions")
         bad = les[(les["detection_date"] > d).to_numpy()]
         if len(bad):
             # One problem per patient, naming the latest lesion detected after death.
             last = bad.sort_values("detection_date").drop_duplicates("patient_id", keep="last").set_index("patient_id")
             hit = p["patient_id"].isin(last.index).to_numpy() & ~p["patient_id"].duplicated().to_numpy()
-            msg = ("death before the detection of lesion " + p["patient_id"].map(last["lesion_id"]).astype(str)
-                   + " on " + iso(p["patient_id"].map(last["detection_date"])))
+            def msg(m):
+                pid = p["patient_id"][m]
+                return ("death before the detection of lesion " + pid.map(last["lesion_id"]).astype(str)
+                        + " on " + iso(pid.map(last["detection_date"])))
             ctx.error("patients", "death_before_detection", hit, "death_date", msg)
     contact = p["last_contact_date"]
     ctx.error("patients", "contact_after_death", (contact > death).to_numpy(), "last_contact_date",
-              "last contact after the death on " + iso(death))
+              lambda m: "last contact after the death on " + iso(death[m]))
     ctx.error("patients", "contact_before_diagnosis", (contact < p["primary_diagnosis_date"]).to_numpy(),
-              "last_contact_date", "last contact before the primary diagnosis on " + iso(p["primary_diagnosis_date"]))
+              "last_contact_date",
+              lambda m: "last contact before the primary diagnosis on " + iso(p["primary_diagnosis_date"][m]))
     by = p["birth_year"].astype("Float64")
     dx_year = p["primary_diagnosis_date"].dt.year
     bad = ((by < 1900) | (by > dx_year)).fillna(False).to_numpy(dtype=bool)
@@ -47,7 +50,8 @@ def check_after_death_and_lock(ctx: Context) -> None:
             continue
         death = ctx.death(name)
         for f in fields:
-            ctx.error(name, "after_death", (frame[f] > death).to_numpy(), f, "after the patient's death on " + iso(death))
+            ctx.error(name, "after_death", (frame[f] > death).to_numpy(), f,
+                      lambda m: "after the patient's death on " + iso(death[m]))
     if ctx.data_lock is None:
         return
     lock = ctx.data_lock.strftime("%Y-%m-%d")
@@ -61,12 +65,12 @@ def check_after_death_and_lock(ctx: Context) -> None:
 def check_treatment_order(ctx: Context) -> None:
     tr = ctx.tables["treatments"]
     ctx.error("treatments", "end_before_start", (tr["end_date"] < tr["start_date"]).to_numpy(), "end_date",
-              "end date before the start date " + iso(tr["start_date"]))
+              lambda m: "end date before the start date " + iso(tr["start_date"][m]))
     co = ctx.tables["complications"]
     if len(co):
         start = co["treatment_id"].map(tr.drop_duplicates("treatment_id").set_index("treatment_id")["start_date"])
         ctx.error("complications", "complication_before_treatment", (co["date"] < start).to_numpy(), "date",
-                  "complication before its treatment started on " + iso(start))
+                  lambda m: "complication before its treatment started on " + iso(start[m]))
 
 
 def check_local_recurrence(ctx: Context) -> None:
@@ -81,20 +85,33 @@ def check_local_recurrence(ctx: Context) -> None:
     if not lr.any():
         return
     tr = ctx.tables["treatments"]
-    local = tr[tr["modality"].isin(LOCAL_MODALITIES)]
-    per_lesion = local.assign(lesion_id=local["lesion_ids"].str.split(";")).explode("lesion_id")
-    first_lesion = per_lesion.dropna(subset=["lesion_id"]).groupby("lesion_id")["start_date"].min()
-    first_patient = local.groupby("patient_id")["start_date"].min()
-    has_lesion = ev["lesion_id"].notna().to_numpy()
-    first = np.where(has_lesion, ev["lesion_id"].map(first_lesion).to_numpy(dtype="datetime64[ns]"),
-                     ev["patient_id"].map(first_patient).to_numpy(dtype="datetime64[ns]"))
-    first = pd.Series(first, index=ev.index)
-    untreated = lr & first.isna().to_numpy()
-    what = np.where(has_lesion, "lesion " + ev["lesion_id"].astype(str), "the patient")
-    msg = pd.Series("local recurrence but " + what + " has no local treatment", index=ev.index)
-    ctx.error("events", "local_recurrence_untreated", untreated & has_lesion, "lesion_id", msg)
-    ctx.error("events", "local_recurrence_untreated", untreated & ~has_lesion, "type", msg)
-    before = lr & (ev["date"] < first).to_numpy()
-    ctx.error("events", "local_recurrence_before_treatment", before, "date",
-              pd.Series("local recurrence before the first local treatment of " + what + " on " + iso(first),
-                        index=ev.index))
+    is_local = tr["modality"].isin(LOCAL_MODALITIES).to_numpy()
+    treated = ctx.treated_lesions
+    treated = treated[is_local[treated["pos"].to_numpy()]]
+    start = tr["start_date"].to_numpy()
+    first_lesion = pd.Series(start[treated["pos"].to_numpy()], index=treated["lesion_id"].to_numpy()) \
+        .groupby(level=0).min()
+    first_patient = tr[is_local].groupby("patient_id")["start_date"].min()
+    evl = ev[lr]
+    has_lesion = evl["lesion_id"].notna().to_numpy()
+    first = pd.Series(np.where(has_lesion, evl["lesion_id"].map(first_lesion).to_numpy(dtype="datetime64[ns]"),
+                               evl["patient_id"].map(first_patient).to_numpy(dtype="datetime64[ns]")),
+                      index=evl.index)
+    what = pd.Series(np.where(has_lesion, "lesion " + evl["lesion_id"].astype(str), "the patient"), index=evl.index)
+    pos = np.flatnonzero(lr)
+
+    def full(sub_mask):
+        out = np.zeros(len(ev), dtype=bool)
+        out[pos[sub_mask]] = True
+        return out
+
+    untreated = first.isna().to_numpy()
+    msg = pd.Series("local recurrence but " + what + " has no local treatment", index=evl.index)
+    ctx.error("events", "local_recurrence_untreated", full(untreated & has_lesion), "lesion_id",
+              lambda m: msg[m[pos]])
+    ctx.error("events", "local_recurrence_untreated", full(untreated & ~has_lesion), "type",
+              lambda m: msg[m[pos]])
+    before = (evl["date"] < first).to_numpy()
+    ctx.error("events", "local_recurrence_before_treatment", full(before), "date",
+              lambda m: "local recurrence before the first local treatment of " + what[m[pos]] + " on "
+              + iso(first[m[pos]]))

@@ -43,4 +43,5 @@ def check_sabr(ctx: Context) -> None:
     bad = sabr & ((per < lo) | (per > hi)).fillna(False).to_numpy(dtype=bool)
     bad |= sabr & (dose <= 0).to_numpy()
     ctx.error("treatments", "sabr_dose_per_fraction", bad, "dose_gy",
-              "implausible SABR dose per fraction " + per.round(2).astype(str) + f" Gy (expected {lo:g}-{hi:g} Gy)")
+              lambda m: "implausible SABR dose per fraction " + per[m].round(2).astype(str)
+              + f" Gy (expected {lo:g}-{hi:g} Gy)")

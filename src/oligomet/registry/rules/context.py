@@ -34,10 +34,47 @@ class Context:
         lock = None if data_lock is None else pd.Timestamp(data_lock).normalize()
         return cls(t, rows, pid, log, lock)
 
+    @property
+    def treated_lesions(self) -> pd.DataFrame:
+        """One row per (treatment row position, listed lesion id): ``pos``, ``lesion_id``."""
+        if not hasattr(self, "_treated"):
+            tr = self.tables["treatments"]
+            listed = tr["lesion_ids"].dropna().str.split(";").explode()
+            listed = listed[listed.notna() & (listed != "")]
+            self._treated = pd.DataFrame({"pos": listed.index.to_numpy(), "lesion_id": listed.to_numpy()})
+        return self._treated
+
+    def patient_pos(self, table: str) -> np.ndarray:
+        """Position of each row's patient in the de-duplicated patients table (-1: unknown).
+
+        Hashed once per table and cached: the string lookups are the validator's main cost.
+        """
+        cache = self.__dict__.setdefault("_patient_pos", {})
+        if table not in cache:
+            cache[table] = self.patient_index.get_indexer(self.pid[table])
+        return cache[table]
+
+    @property
+    def patient_index(self) -> pd.Index:
+        if "_patient_index" not in self.__dict__:
+            p = self.tables["patients"]
+            first = ~p["patient_id"].duplicated().to_numpy() & p["patient_id"].notna().to_numpy()
+            self._first_patient_rows = np.flatnonzero(first)
+            self._patient_index = pd.Index(p["patient_id"].to_numpy()[first])
+        return self._patient_index
+
+    def patient_value(self, table: str, field: str) -> pd.Series:
+        """``patients.<field>`` of each row's patient (missing when the patient is unknown)."""
+        pos = self.patient_pos(table)
+        values = self.tables["patients"][field].iloc[self._first_patient_rows]
+        out = values.iloc[np.where(pos < 0, 0, pos)].reset_index(drop=True) if len(values) else \
+            pd.Series(pd.NaT if field.endswith("date") else None, index=range(len(pos)))
+        out.index = self.tables[table].index
+        return out.mask(pos < 0)
+
     def death(self, table: str) -> pd.Series:
         """Death date of each row's patient (first patients row of that id)."""
-        p = self.tables["patients"].drop_duplicates("patient_id").set_index("patient_id")["death_date"]
-        return self.pid[table].map(p)
+        return self.patient_value(table, "death_date")
 
     def flag(self, severity: str, table: str, rule: str, mask, field: str | None, message, value=None) -> None:
         """Add one problem per True in ``mask`` (aligned with the positional table)."""
@@ -47,7 +84,9 @@ class Context:
         frame = self.tables[table]
         if value is None and field is not None and field in frame:
             value = frame[field]
-        if isinstance(message, pd.Series):
+        if callable(message):  # built only for the offending rows: formatting 1M dates costs seconds
+            message = pd.Series(np.asarray(message(mask), dtype=object))
+        elif isinstance(message, pd.Series):
             message = message[mask].reset_index(drop=True)
         self.log.add(severity, table, rule, message, rows=self.rows[table][mask],
                      patient_id=self.pid[table][mask].astype(object).where(self.pid[table][mask].notna(), None)

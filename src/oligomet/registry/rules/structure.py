@@ -66,10 +66,9 @@ def check_duplicates(ctx: Context) -> None:
 
 def check_references(ctx: Context) -> None:
     t = ctx.tables
-    patients = pd.Index(t["patients"]["patient_id"].dropna().unique())
     for name in ("lesions", "treatments", "events", "labs", "mdt_decisions"):
         pid = t[name]["patient_id"]
-        bad = (pid.notna() & ~pid.isin(patients)).to_numpy()
+        bad = pid.notna().to_numpy() & (ctx.patient_pos(name) < 0)
         ctx.error(name, "unknown_reference", bad, "patient_id", "no such patient in the patients table")
     tid = t["complications"]["treatment_id"]
     ctx.error("complications", "unknown_reference", (tid.notna() & ~tid.isin(t["treatments"]["treatment_id"]))
@@ -82,21 +81,20 @@ def check_references(ctx: Context) -> None:
               "no such lesion in the lesions table")
     other = (known & (lid.map(owner) != ev["patient_id"])).to_numpy()
     ctx.error("events", "reference_other_patient", other, "lesion_id",
-              "lesion " + lid.astype(str) + " belongs to patient " + lid.map(owner).astype(str))
+              lambda m: "lesion " + lid[m].astype(str) + " belongs to patient " + lid[m].map(owner).astype(str))
     # treatments.lesion_ids: one row per listed lesion, then back to the treatment row.
     tr = t["treatments"]
-    listed = tr["lesion_ids"].str.split(";").explode().dropna()
-    listed = listed[listed != ""]
+    listed = ctx.treated_lesions
     if len(listed):
-        pos = listed.index.to_numpy()
-        unknown = ~listed.isin(owner.index).to_numpy()
-        wrong = ~unknown & (listed.map(owner).to_numpy() != tr["patient_id"].to_numpy()[pos])
+        pos = listed["pos"].to_numpy()
+        ids = listed["lesion_id"]
+        unknown = ~ids.isin(owner.index).to_numpy()
+        wrong = ~unknown & (ids.map(owner).to_numpy() != tr["patient_id"].to_numpy()[pos])
         for mask, rule, text in ((unknown, "unknown_reference", "no such lesion in the lesions table: "),
                                  (wrong, "reference_other_patient", "lesion of another patient: ")):
             if mask.any():
                 rows = np.zeros(len(tr), dtype=bool)
                 rows[pos[mask]] = True
-                names = listed[mask].groupby(level=0).agg(";".join)
-                msg = pd.Series("", index=tr.index, dtype=object)
-                msg[names.index] = text + names
-                ctx.error("treatments", rule, rows, "lesion_ids", msg)
+                names = ids[mask].groupby(pos[mask]).agg(";".join)
+                ctx.error("treatments", rule, rows, "lesion_ids",
+                          lambda m, names=names, text=text: text + names.loc[np.flatnonzero(m)].to_numpy())

@@ -1,0 +1,175 @@
+"""The store on SQLite and on a real PostgreSQL server: migrations, round trip, idempotency,
+provenance, all-or-nothing writes, patient-level replacement, identifiers."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from oligomet.registry import TABLE_ORDER, Store, read_registry
+from oligomet.registry import store as store_module
+from oligomet.registry.schema import metadata
+
+
+def _counts(store):
+    with store.engine.connect() as conn:
+        return {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+                for t in (*TABLE_ORDER, "imports", "import_files", "import_counts", "import_patients")}
+
+
+def _same(a, b):
+    for name in TABLE_ORDER:
+        pd.testing.assert_frame_equal(a[name].reset_index(drop=True), b[name].reset_index(drop=True),
+                                      check_dtype=True, obj=name)
+
+
+def test_migrated_schema_matches_the_data_model(db_url):
+    store = Store(db_url)
+    insp = sa.inspect(store.engine)
+    for table in metadata.sorted_tables:
+        cols = {c["name"] for c in insp.get_columns(table.name)}
+        assert cols == {c.name for c in table.columns}, table.name
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+    Store(db_url).close()  # opening again runs the (no-op) upgrade on an existing database
+    store.close()
+
+
+def test_import_load_roundtrip_provenance_and_idempotency(db_url, clean_dir):
+    store = Store(db_url)
+    result = store.import_registry(clean_dir)
+    assert result.status == "imported" and result.ok and result.import_id == 1
+    assert result.rows == {"patients": 4, "lesions": 6, "treatments": 8, "complications": 3, "events": 5,
+                           "labs": 4, "mdt_decisions": 6}
+    tables, _ = read_registry(clean_dir)
+    _same(store.load(), tables)
+    prov = store.imports()
+    assert len(prov) == 1 and prov.loc[0, "rows_lesions"] == 6 and prov.loc[0, "format"] == "csv"
+    files = store.import_files()
+    assert len(files) == 7
+    for row in files.itertuples():
+        data = (clean_dir / row.file).read_bytes()
+        assert row.sha256 == hashlib.sha256(data).hexdigest() and row.bytes == len(data)
+    before = _counts(store)
+    again = store.import_registry(clean_dir)
+    assert again.status == "unchanged" and again.import_id == 1
+    assert _counts(store) == before
+    store.close()
+
+
+def test_rejected_import_writes_nothing(db_url, clean_dir):
+    store = Store(db_url)
+    store.import_registry(clean_dir)
+    before = _counts(store)
+    from tests.registry.conftest import BAD
+    result = store.import_registry(BAD / "5_measurements")
+    assert result.status == "rejected" and not result.ok
+    assert set(result.report.errors["rule"]) == {"diameter_nonpositive", "diameter_implausible", "cea_negative"}
+    assert _counts(store) == before
+    store.close()
+
+
+def test_failure_mid_write_rolls_everything_back(db_url, clean_dir, tmp_path, monkeypatch):
+    store = Store(db_url)
+    store.import_registry(clean_dir)
+    stored = store.load()
+    before = _counts(store)
+    shutil.copytree(clean_dir, tmp_path / "v2")
+    labs = tmp_path / "v2" / "labs.csv"
+    labs.write_text(labs.read_text() + "P003,2020-01-01,1.0\n")
+    real_insert = store_module._insert
+
+    def failing_insert(conn, table, records):
+        if table.name == "events":  # patients, lesions, treatments, complications already written
+            raise RuntimeError("disk full (injected)")
+        real_insert(conn, table, records)
+
+    monkeypatch.setattr(store_module, "_insert", failing_insert)
+    with pytest.raises(RuntimeError, match="injected"):
+        store.import_registry(tmp_path / "v2")
+    assert _counts(store) == before
+    _same(store.load(), stored)
+    monkeypatch.undo()
+    assert store.import_registry(tmp_path / "v2").status == "imported"
+    assert _counts(store)["labs"] == before["labs"] + 1
+    store.close()
+
+
+def test_constraint_violation_rolls_back(db_url, clean_dir, monkeypatch):
+    """Validation bypassed on purpose: the database's own primary key must stop a duplicate id."""
+    store = Store(db_url)
+    before = _counts(store)
+    tables, _ = read_registry(clean_dir)
+    tables["lesions"] = pd.concat([tables["lesions"], tables["lesions"].iloc[[0]]])
+    from oligomet.registry.report import ValidationReport
+    monkeypatch.setattr(store_module, "validate", lambda *a, **k: ValidationReport())
+    result = store.import_registry(tables)
+    assert result.status == "rejected"
+    assert list(result.report.errors["rule"]) == ["store_constraint"]
+    assert _counts(store) == before
+    store.close()
+
+
+def test_reimport_replaces_a_patients_rows_and_sites_accumulate(db_url, clean_dir, tmp_path):
+    store = Store(db_url)
+    tables, _ = read_registry(clean_dir)
+    site_a = {n: (f[f["patient_id"].isin(["P001", "P002"])] if "patient_id" in f else f[f["treatment_id"]
+              .str[:4].isin(["P001", "P002"])]) for n, f in tables.items()}
+    site_b = {n: (f[f["patient_id"].isin(["P003", "P004"])] if "patient_id" in f else f[f["treatment_id"]
+              .str[:4].isin(["P003", "P004"])]) for n, f in tables.items()}
+    assert store.import_registry(site_a).status == "imported"
+    assert store.import_registry(site_b).status == "imported"
+    _same(store.load(), tables)
+    # a new export of site A where P001's second lab was deleted and a CEA corrected
+    labs = site_a["labs"].drop(index=site_a["labs"].index[1]).copy()
+    labs.loc[labs.index[0], "cea"] = 12.5
+    result = store.import_registry({**site_a, "labs": labs})
+    assert result.status == "imported" and result.import_id == 3
+    got = store.load()["labs"]
+    assert sorted(got["patient_id"]) == ["P001", "P002", "P004"]
+    assert got.loc[got["patient_id"] == "P001", "cea"].tolist() == [12.5]
+    assert len(store.imports()) == 3
+    store.close()
+
+
+def test_same_patient_id_from_another_site_is_refused(db_url, clean_dir):
+    store = Store(db_url)
+    tables, _ = read_registry(clean_dir)
+    store.import_registry(tables)
+    other = {n: f.iloc[:0] for n, f in tables.items()}
+    p = tables["patients"].iloc[[0]].copy()
+    p["site"] = "Rotterdam"
+    other["patients"] = p
+    result = store.import_registry(other)
+    assert result.status == "rejected"
+    err = result.report.errors
+    assert list(err[["rule", "patient_id", "field"]].itertuples(index=False, name=None)) == [
+        ("stored_at_other_site", "P001", "site")]
+    store.close()
+
+
+def test_identifiers_never_reach_the_database(db_url):
+    from tests.registry.conftest import BAD
+    store = Store(db_url)
+    assert store.import_registry(BAD / "identifiers").status == "rejected"
+    assert _counts(store)["patients"] == 0
+    result = store.import_registry(BAD / "identifiers", identifier_key="a-secret-key-of-the-data-controller")
+    assert result.status == "imported"
+    p = store.load()["patients"]
+    assert p["pseudonym"].str.fullmatch(r"[0-9a-f]{64}").all()
+    with store.engine.connect() as conn:
+        dump = " ".join(str(r) for r in conn.execute(sa.text("SELECT * FROM patients")).all())
+    assert "Jansen" not in dump and "100234" not in dump
+    assert bool(store.imports().loc[0, "pseudonymised"]) is True
+    store.close()
+
+
+def test_default_url_is_a_sqlite_file_in_the_working_directory(tmp_path, monkeypatch, clean_dir):
+    monkeypatch.chdir(tmp_path)
+    store = Store()
+    assert store.import_registry(clean_dir).ok
+    store.close()
+    assert (tmp_path / "oligomet.sqlite").exists()

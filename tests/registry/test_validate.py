@@ -1,0 +1,97 @@
+"""Validation rules: one bad registry per rejected class, warnings, in-memory input, rule catalogue."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from oligomet.registry import RULES, check_registry, read_registry, validate
+
+BAD = Path(__file__).parent / "bad"
+DOCS = Path(__file__).parents[2] / "docs" / "registry.md"
+CASES = sorted(p.name for p in BAD.iterdir() if p.is_dir())
+KEYS = ["rule", "table", "row", "patient_id", "field"]
+
+
+def _errors(report):
+    return sorted(report.errors[KEYS].itertuples(index=False, name=None), key=str)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_bad_registry_gives_exactly_its_errors(case):
+    folder = BAD / case
+    exp = json.loads((folder / "expected.json").read_text())
+    source = folder / "export.csv" if exp["format"] == "redcap" else folder
+    _, report = check_registry(source, exp["format"], data_lock=exp["data_lock"], date_format=exp["date_format"])
+    want = sorted((tuple(e[k] for k in KEYS) for e in exp["errors"]), key=str)
+    assert _errors(report) == want
+    assert not report.ok
+    # every problem names its rule from the catalogue and says something
+    assert set(report.problems["rule"]) <= set(RULES)
+    assert report.problems["message"].str.len().min() > 10
+
+
+def test_error_messages_list_allowed_values_and_date_formats():
+    _, report = check_registry(BAD / "9_codes")
+    organ = report.errors[report.errors["field"] == "organ"].iloc[0]
+    assert organ["value"] == "livr" and "liver, lung, peritoneum" in organ["message"]
+    _, report = check_registry(BAD / "10_dates")
+    amb = report.errors[report.errors["rule"] == "date_ambiguous"].iloc[0]
+    assert amb["value"] == "01/03/2018" and "YYYY-MM-DD" in amb["message"] and "DD/MM/YYYY" in amb["message"]
+
+
+def test_declared_date_format_fixes_the_day_first_dates():
+    _, report = check_registry(BAD / "10_dates", date_format="DD/MM/YYYY")
+    assert sorted(report.errors["rule"]) == ["date_unparseable", "date_unparseable"]  # month 13 and "yesterday"
+
+
+def test_clean_registry_has_no_problems(clean_dir):
+    _, report = check_registry(clean_dir, data_lock="2024-12-31")
+    assert report.ok and len(report.problems) == 0
+    assert str(report).startswith("registry validation OK: 0 error(s), 0 warning(s)")
+
+
+def test_warnings_do_not_fail_validation(clean_dir):
+    tables, _ = read_registry(clean_dir)
+    p = tables["patients"].copy()
+    p.loc[1, "last_contact_date"] = pd.Timestamp("2047-01-01")   # 30.8 years after 2016-03-02
+    p.loc[3, "last_contact_date"] = pd.NaT                         # P003: alive, no contact date
+    report = validate({**tables, "patients": p})
+    assert report.ok
+    got = sorted(report.warnings[KEYS].itertuples(index=False, name=None))
+    assert got == [("followup_over_30_years", "patients", 1, "P001", "last_contact_date"),
+                   ("no_followup_date", "patients", 3, "P003", "last_contact_date")]
+    assert "30.8 years" in report.warnings.loc[0, "message"]
+
+
+def test_in_memory_frames_of_strings_are_parsed_and_checked():
+    tables = {
+        "patients": pd.DataFrame({"patient_id": ["A", "B"], "site": ["s", "s"], "sex": ["female", "male"],
+                                  "primary_site": ["colorectal", "sarcoma"],
+                                  "primary_diagnosis_date": ["2019-01-01", "2019/31/01"],
+                                  "last_contact_date": ["2020-01-01", "2020-01-01"]}),
+        "lesions": pd.DataFrame({"lesion_id": ["A1"], "patient_id": ["C"], "organ": ["liver"],
+                                 "detection_date": ["2019-02-01"]}),
+    }
+    report = validate(tables)
+    assert _errors(report) == sorted([("date_unparseable", "patients", 2, "B", "primary_diagnosis_date"),
+                                      ("unknown_reference", "lesions", 1, "C", "patient_id")], key=str)
+
+
+def test_all_problems_are_reported_at_once(clean_dir):
+    tables, _ = read_registry(clean_dir)
+    les = tables["lesions"].copy()
+    les["diameter_mm"] = -1.0          # 6 lesions, all bad
+    les.loc[3, "organ"] = "skin"
+    report = validate({**tables, "lesions": les})
+    assert (report.errors["rule"] == "diameter_nonpositive").sum() == 6
+    assert (report.errors["rule"] == "unknown_code").sum() == 1
+
+
+def test_rule_catalogue_is_documented():
+    text = DOCS.read_text()
+    documented = set(re.findall(r"^\| `([a-z0-9_]+)` \|", text, flags=re.M))
+    assert documented == set(RULES)
