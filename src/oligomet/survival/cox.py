@@ -86,9 +86,17 @@ class CoxResult:
 
     @property
     def linear_predictor(self) -> np.ndarray:
-        """R's ``fit$linear.predictors``: (x − means) · beta, rows in the analysed order."""
-        means = self._weighted_means()
-        return (self._X - means) @ self.coef
+        """R's ``fit$linear.predictors``: x · beta − means · beta, rows in the analysed order.
+
+        Accumulated column by column with elementwise NumPy operations, as R's reference BLAS does, rather
+        than with a BLAS gemv: SIMD kernels round the vector lanes and the tail differently, which would give
+        rows with identical covariates slightly different predictors and change the concordance's tie counts.
+        """
+        coef = self.coef
+        lp = np.zeros(self._X.shape[0])
+        for j in range(coef.size):
+            lp += self._X[:, j] * coef[j]
+        return lp - float(np.sum(coef * self._weighted_means()))
 
     def _weighted_means(self) -> np.ndarray:
         w = np.ones(len(self._time)) if self._weights is None else self._weights
@@ -154,7 +162,7 @@ def _as_list(x) -> list[str]:
 
 def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[str], ties: str = "efron",
         strata: str | Sequence[str] | None = None, weights: str | None = None, cluster: str | None = None,
-        robust: bool = False) -> CoxResult:
+        robust: bool | None = None) -> CoxResult:
     """Fit a Cox proportional-hazards model, as R's ``coxph(Surv(time, event) ~ covariates, ...)``.
 
     Parameters
@@ -171,8 +179,9 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     strata : column(s); separate baseline hazards per combination (R's ``strata()``).
     weights : column of case weights (> 0), R's ``weights=``.
     cluster : column of cluster ids; implies the robust (grouped-dfbeta sandwich) variance, as R's
-        ``cluster(id)`` in the formula.
-    robust : robust variance without clusters (each row its own cluster; R's ``robust = TRUE``).
+        ``cluster(id)`` in the formula (always, even with ``robust=False``, where R would ignore the cluster).
+    robust : robust variance without clusters (each row its own cluster; R's ``robust = TRUE``). The default
+        ``None`` follows R: robust when a cluster is given or when some case weight is not an integer.
 
     Notes
     -----
@@ -232,6 +241,8 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         s_levels = tuple(dict.fromkeys(sorted(keys)))
         lookup = {k: i for i, k in enumerate(s_levels)}
         s_codes = np.array([lookup[k] for k in keys], dtype=np.int64)
+    if robust is None:
+        robust = w is not None and bool(np.any(w != np.floor(w)))
     c_codes = None
     if cluster is not None:
         c_codes = pd.factorize(frame[cluster], sort=True)[0].astype(np.int64)
@@ -253,9 +264,10 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         summary["robust_se"] = use_se
     summary["z"] = z
     summary["p"] = 2 * stats.norm.sf(np.abs(z))
-    summary["hr"] = np.exp(coef)
-    summary["hr_lower"] = np.exp(coef - _Z975 * use_se)
-    summary["hr_upper"] = np.exp(coef + _Z975 * use_se)
+    with np.errstate(over="ignore"):  # an infinite coefficient (separation) gives inf, as R; already warned
+        summary["hr"] = np.exp(coef)
+        summary["hr_lower"] = np.exp(coef - _Z975 * use_se)
+        summary["hr_upper"] = np.exp(coef + _Z975 * use_se)
 
     df = int(np.sum(~fit.singular))
     rows = {"likelihood_ratio": 2 * (fit.loglik[1] - fit.loglik[0]),

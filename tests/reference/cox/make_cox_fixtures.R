@@ -1,0 +1,132 @@
+# R reference values for oligomet.cox (tests/survival/test_cox_reference.py).
+# Run from this folder:  Rscript make_cox_fixtures.R
+# Writes cox_fixtures.json and data/<case>.csv (the exact rows given to coxph, before R's own NA handling).
+# R 4.2, survival 3.5-3.
+suppressPackageStartupMessages({library(survival); library(jsonlite)})
+dir.create("data", showWarnings = FALSE)
+
+cases <- list()
+
+run_case <- function(id, data, formula, py, ties = "efron", weights = NULL, robust = FALSE,
+                     newdata = NULL, times = NULL) {
+  write.csv(data, file.path("data", paste0(id, ".csv")), row.names = FALSE, na = "NA")
+  warn <- character(0)
+  args <- list(formula = as.formula(formula), data = data, ties = ties)
+  if (!is.null(weights)) args$weights <- data[[weights]]
+  if (robust) args$robust <- TRUE
+  fit <- withCallingHandlers(do.call(coxph, args),
+                             warning = function(w) { warn <<- c(warn, conditionMessage(w)); invokeRestart("muffleWarning") })
+  s <- summary(fit)
+  exp <- list(
+    terms = names(coef(fit)),
+    coef = unname(coef(fit)),
+    se = unname(sqrt(diag(if (is.null(fit$naive.var)) fit$var else fit$naive.var))),
+    robust_se = if (is.null(fit$naive.var)) NULL else unname(sqrt(diag(fit$var))),
+    loglik = fit$loglik,
+    n = fit$n, n_event = fit$nevent,
+    n_dropped = length(fit$na.action),
+    iter = fit$iter,
+    score_test = unname(fit$score),
+    wald_test = unname(fit$wald.test),
+    lr_test = unname(2 * diff(fit$loglik)),
+    robust_score = if (is.null(fit$rscore)) NULL else unname(fit$rscore),
+    concordance = unname(fit$concordance["concordance"]),
+    hr_lower = unname(s$conf.int[, "lower .95"]),
+    hr_upper = unname(s$conf.int[, "upper .95"]),
+    p = unname(s$coefficients[, ncol(s$coefficients)]),
+    warnings = warn
+  )
+  if (!is.null(newdata)) {
+    sf <- summary(survfit(fit, newdata = newdata), times = times, extend = TRUE)
+    exp$predict <- list(times = times, survival = unname(as.matrix(sf$surv)))
+    py$newdata <- newdata
+  }
+  py$id <- id
+  py$ties <- ties
+  py$r_formula <- formula
+  cases[[id]] <<- list(case = py, expected = exp)
+}
+
+vet <- survival::veteran
+lung <- survival::lung
+lung$dead <- as.integer(lung$status == 2)
+colon2 <- subset(survival::colon, etype == 2)
+
+# 1-2. Heavy ties: veteran times coarsened to 30-day bins (128 events on 22 distinct times).
+v30 <- data.frame(time = ceiling(vet$time / 30), status = vet$status, karno = vet$karno, age = vet$age,
+                  trt = vet$trt, prior = vet$prior)
+for (tt in c("efron", "breslow"))
+  run_case(paste0("ties30_", tt), v30, "Surv(time, status) ~ karno + age + trt + prior",
+           list(time = "time", event = "status", covariates = list("karno", "age", "trt", "prior")), ties = tt)
+
+# 3. Case weights (non-integer), with ties.
+lw <- lung[, c("time", "dead", "age", "sex", "ph.ecog")]
+lw$w <- 0.5 + (seq_len(nrow(lw)) %% 4) / 3
+run_case("weights_lung", lw, "Surv(time, dead) ~ age + sex + ph.ecog",
+         list(time = "time", event = "dead", covariates = list("age", "sex", "ph.ecog"), weights = "w"),
+         weights = "w")
+
+# 4. Strata including a stratum with a single event and an all-censored stratum.
+vs <- data.frame(time = vet$time, status = vet$status, karno = vet$karno, age = vet$age,
+                 cell = as.character(vet$celltype))
+extra1 <- data.frame(time = c(5, 40, 80, 120), status = c(0, 1, 0, 0), karno = c(60, 70, 50, 80),
+                     age = c(60, 55, 70, 65), cell = "single")
+extra2 <- data.frame(time = c(10, 30, 90), status = c(0, 0, 0), karno = c(40, 90, 60),
+                     age = c(50, 62, 58), cell = "censored")
+vs <- rbind(vs, extra1, extra2)
+run_case("strata_single_and_censored", vs, "Surv(time, status) ~ karno + age + strata(cell)",
+         list(time = "time", event = "status", covariates = list("karno", "age"), strata = "cell"),
+         newdata = data.frame(karno = c(60, 60), age = c(60, 60), cell = c("large", "single")),
+         times = c(10, 50, 100))
+
+# 5. Events at time 0 (and a censoring at 0).
+z0 <- data.frame(time = vet$time, status = vet$status, karno = vet$karno, trt = vet$trt)
+z0$time[1:3] <- 0; z0$status[1:3] <- c(1, 1, 0)
+run_case("event_at_zero", z0, "Surv(time, status) ~ karno + trt",
+         list(time = "time", event = "status", covariates = list("karno", "trt")))
+
+# 6. A covariate that separates perfectly: every event has x = 1 before day 100, none after.
+sep <- data.frame(time = vet$time, status = vet$status, karno = vet$karno)
+sep$x <- as.integer(sep$status == 1 & sep$time < 100)
+run_case("separation", sep, "Surv(time, status) ~ x + karno",
+         list(time = "time", event = "status", covariates = list("x", "karno")))
+
+# 7. Categorical coding: factor rx (R's sorted levels: Lev, Lev+5FU, Obs) and sex with reference 1.
+cc <- colon2[, c("time", "status", "rx", "sex", "age", "nodes")]
+cc$rx <- as.character(cc$rx)
+cc$sex1 <- factor(cc$sex, levels = c(1, 0))
+run_case("categorical_rx", cc, "Surv(time, status) ~ factor(rx) + sex1 + age",
+         list(time = "time", event = "status", covariates = "C(rx) + C(sex, ref=1) + age"),
+         newdata = data.frame(rx = c("Obs", "Lev+5FU"), sex1 = factor(c(1, 0), levels = c(1, 0)),
+                              sex = c(1, 0), age = c(60, 60)),
+         times = c(365, 1000, 2000))
+
+# 8. Cluster: colon recurrence and death, clustered by patient id (robust sandwich, grouped dfbeta).
+cl <- survival::colon[, c("id", "time", "status", "rx", "age", "nodes", "etype")]
+cl$rx <- as.character(cl$rx)
+run_case("cluster_colon_id", cl, "Surv(time, status) ~ factor(rx) + age + nodes + strata(etype) + cluster(id)",
+         list(time = "time", event = "status", covariates = list("C(rx)", "age", "nodes"), strata = "etype",
+              cluster = "id"))
+
+# 9. robust = TRUE without clusters, Breslow ties.
+lr <- lung[, c("time", "dead", "age", "sex", "ph.karno")]
+run_case("robust_lung_breslow", lr, "Surv(time, dead) ~ age + sex + ph.karno",
+         list(time = "time", event = "dead", covariates = list("age", "sex", "ph.karno"), robust = TRUE),
+         ties = "breslow", robust = TRUE)
+
+# 10. lung with missing values in several covariates: n dropped = length(fit$na.action).
+lm <- lung[, c("time", "dead", "age", "sex", "ph.ecog", "meal.cal", "wt.loss")]
+run_case("lung_missing", lm, "Surv(time, dead) ~ age + sex + ph.ecog + meal.cal + wt.loss",
+         list(time = "time", event = "dead", covariates = list("age", "sex", "ph.ecog", "meal.cal", "wt.loss")))
+
+# 11. Weights + strata + Efron ties together (mgus2, progression-free... death endpoint, integer months).
+mg <- survival::mgus2[, c("futime", "death", "age", "hgb", "sex")]
+mg$sex <- as.character(mg$sex)
+mg$w <- ifelse(mg$sex == "F", 1.5, 1)
+run_case("mgus2_weights_strata", mg, "Surv(futime, death) ~ age + hgb + strata(sex)",
+         list(time = "futime", event = "death", covariates = list("age", "hgb"), strata = "sex", weights = "w"),
+         weights = "w")
+
+writeLines(toJSON(cases, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
+           "cox_fixtures.json")
+cat("wrote", length(cases), "cases\n")
