@@ -140,6 +140,16 @@ def _to_days(months):
     return np.maximum(1, np.ceil(np.asarray(months, dtype=float) * DAYS_PER_MONTH)).astype(np.int64)
 
 
+def _shift_before_lock(b, pix, detection, *dates):
+    """Move a patient's whole pre-metastatic history earlier so that the metastasis is found at least
+    120 days before the data lock (a metastasis registry has no patient without metastasis); the
+    intervals between dates are kept, and the birth year moves with the diagnosis."""
+    shift = np.minimum(0, (_EPOCH_LOCK - 120) - detection)
+    b["diag"][pix] += shift
+    b["birth_year"][pix] = pd.to_datetime(b["diag"][pix], unit="D").year.to_numpy() - b["age"][pix].astype(int)
+    return [d + shift for d in (detection,) + dates]
+
+
 def _uniform_days(rng, lo, hi, size):
     return rng.integers(lo, hi + 1, size=size).astype(np.int64)
 
@@ -320,6 +330,7 @@ def _crlm(acc, rng, b, pix, cal):
     sync = rng.random(m) < 0.4
     prim_res = diag + _uniform_days(rng, 20, 60, m)
     detection = np.where(sync, diag + _uniform_days(rng, 0, 60, m), prim_res + 240 + _to_days(rng.exponential(15, m)))
+    detection, prim_res, diag = _shift_before_lock(b, pix, detection, prim_res, diag)
     n_les, maxd = _crlm_baseline_lesions(rng, m)
     z = _crlm_risk(ecog, age, n_les, ras)
     segs = [f"segment {i}" for i in ("I", "II", "III", "IVa", "IVb", "V", "VI", "VII", "VIII")]
@@ -469,6 +480,7 @@ def _crc_lung(acc, rng, b, pix, cal):
     ecog, ras, diag = b["ecog"][pix], b["ras_mut"][pix], b["diag"][pix]
     prim_res = diag + _uniform_days(rng, 20, 60, m)
     detection = prim_res + 200 + _to_days(rng.exponential(20, m))
+    detection, prim_res = _shift_before_lock(b, pix, detection, prim_res)
     n_les = np.minimum(1 + rng.poisson(0.4, m), 3)
     maxd = np.exp(rng.normal(np.log(14), 0.4, m)).clip(5, 50).round()
     lobes = ["RUL", "RML", "RLL", "LUL", "LLL"]
@@ -536,11 +548,12 @@ def _sarcoma(acc, rng, b, pix, cal):
     adj = rng.random(m) < 0.3
     adj_start = prim_res + _uniform_days(rng, 30, 60, m)
     adj_end = adj_start + _uniform_days(rng, 90, 120, m)
-    acc.treatments(pix[adj], "systemic", adj_start[adj], adj_end[adj].astype(float), intent="curative",
-                   regimen="doxorubicin-ifosfamide", setting="adjuvant", line=1)
     last_end = np.where(adj, adj_end, prim_res)
     tfi_days = _to_days(np.exp(rng.normal(np.log(14), 0.9, m)))
     detection = last_end + tfi_days
+    detection, prim_res, adj_start, adj_end = _shift_before_lock(b, pix, detection, prim_res, adj_start, adj_end)
+    acc.treatments(pix[adj], "systemic", adj_start[adj], adj_end[adj].astype(float), intent="curative",
+                   regimen="doxorubicin-ifosfamide", setting="adjuvant", line=1)
     tfi12 = tfi_days / DAYS_PER_MONTH > 12
     n_les, maxd = _sarcoma_lesions(rng, m)
     big = maxd > 20
@@ -748,29 +761,18 @@ def _conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_registry(tables: dict[str, pd.DataFrame], out_dir, format: str = "csv") -> Path:
-    """Write a registry in the interchange format: ``<out_dir>/<table>.csv`` (ISO dates, empty = missing),
-    or one workbook ``<out_dir>/registry.xlsx`` with a sheet per table. Returns the folder or file written."""
+    """Write a registry in the interchange format: ``<out_dir>/<table>.csv`` (ISO dates, empty cell =
+    missing), or one workbook ``<out_dir>/registry.xlsx`` with one sheet per table.
+
+    Delegates to the registry layer's writer (``oligomet.registry.write_registry``) so that there
+    is one file format in the project. Returns the folder or workbook written.
+    """
+    from ..registry.io import write_registry as _write
+
     if format not in ("csv", "xlsx"):
         raise ValueError(f"format must be 'csv' or 'xlsx', got {format!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    frames = {name: _for_file(tables[name]) for name in TABLE_ORDER if name in tables}
     if format == "csv":
-        for name, frame in frames.items():
-            frame.to_csv(out / f"{name}.csv", index=False, date_format="%Y-%m-%d")
-        return out
-    path = out / "registry.xlsx"
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        for name, frame in frames.items():
-            frame.to_excel(xw, sheet_name=name, index=False)
-    return path
-
-
-def _for_file(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d")
-        elif str(out[c].dtype) == "boolean":
-            out[c] = out[c].map({True: "true", False: "false"}).astype(object)
-    return out
+        return _write(tables, out, "csv")
+    out.mkdir(parents=True, exist_ok=True)
+    return _write(tables, out / "registry.xlsx", "excel")
