@@ -119,6 +119,25 @@ add_crr("crr_synthetic_cencode9", sy, "time", "status9", ~ x1 + x2 + group, c("x
         profiles = data.frame(x1 = c(0, 1), x2 = c(0, 1), group = c("A", "C")),
         note = "cencode = 9, censoring and failure at time 0")
 
+# ---------------------------------------------------------------- cause-specific Cox
+# coxph on the cause-specific indicator: failures of other causes are censored at their time
+add_csc <- function(id, d, time, event, cause, formula, terms, levels = list(), note = "") {
+  write_data(id, d)
+  covs <- all.vars(formula)
+  dd <- d
+  for (v in names(levels)) dd[[v]] <- factor(dd[[v]], levels = levels[[v]])
+  dd$cs_event <- as.integer(dd[[event]] == cause)
+  dd$cs_time <- dd[[time]]
+  fit <- coxph(update(formula, Surv(cs_time, cs_event) ~ .), data = dd, ties = "efron")
+  cases[[id]] <<- list(kind = "csc", time = time, event = event, cause = cause, covariates = covs,
+                       levels = levels, note = note,
+                       expected = list(terms = terms, coef = unname(coef(fit)), se = unname(sqrt(diag(vcov(fit)))),
+                                       loglik = fit$loglik, n = fit$n, n_event = fit$nevent))
+}
+add_csc("csc_colon_recurrence", co, "time", "event", 1, ~ rx + sex + age + nodes + extent,
+        c("rx[Lev]", "rx[Lev+5FU]", "sex", "age", "nodes", "extent"), levels = list(rx = c("Obs", "Lev", "Lev+5FU")))
+add_csc("csc_mgus2_death", mg, "etime", "event", 2, ~ age + sex + hgb, c("age", "sex[M]", "hgb"))
+
 writeLines(toJSON(cases, digits = NA, na = "null", auto_unbox = TRUE, null = "null"),
            file.path(out_dir, "competing.json"))
 cat("wrote", length(cases), "cases\n")
