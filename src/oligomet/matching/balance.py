@@ -96,14 +96,15 @@ def sd_denominator(x: np.ndarray, t: np.ndarray, estimand: str) -> float:
     return float(sd)
 
 
-def _ecdf_stats(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+def _ecdf_stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, o: np.ndarray | None = None) -> tuple[float, float]:
     # MatchIt's qqsum(standardize = TRUE): cumulative difference of the group-normalised
-    # weights, read at the last unit of each run of equal values.
+    # weights, read at the last unit of each run of equal values. ``o`` = argsort(x), if known.
     w = w.astype(float).copy()
     for g in (0, 1):
         s = w[t == g].sum()
         w[t == g] = w[t == g] / s
-    o = np.argsort(x, kind="stable")
+    if o is None:
+        o = np.argsort(x, kind="stable")
     xo, wo, to = x[o], w[o], t[o]
     signed = np.where(to == to[0], -wo, wo)
     cs = np.abs(np.cumsum(signed))
@@ -112,7 +113,8 @@ def _ecdf_stats(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> tuple[float, flo
     return float(e.mean()), float(e.max())
 
 
-def balance_one(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, sd: float) -> dict[str, float]:
+def balance_one(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, sd: float,
+                order: np.ndarray | None = None) -> dict[str, float]:
     """Means, SMD, variance ratio and eCDF statistics of one column under weights ``w``."""
     w = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
     b = _is_binary(x)
@@ -131,7 +133,7 @@ def balance_one(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, sd: float) -
         vr = wvar(x[t1], False, w[t1]) / wvar(x[t0], False, w[t0])
         # all rows, weight-0 ones included: MatchIt reads the eCDF gap at every distinct value
         # of the full sample, so unmatched units' values still count as evaluation points
-        em, ex = _ecdf_stats(x, t, w)
+        em, ex = _ecdf_stats(x, t, w, order)
     return {"mean_treated": m1, "mean_control": m0, "smd": smd, "var_ratio": vr, "ecdf_mean": em, "ecdf_max": ex}
 
 
@@ -146,8 +148,9 @@ def balance_table(X: pd.DataFrame, t: np.ndarray, weights: np.ndarray, estimand:
     rows = {}
     for name, x in cols.items():
         sd = sd_denominator(x, t, estimand)
-        before = balance_one(x, t, None, sd)
-        after = balance_one(x, t, weights, sd)
+        o = None if _is_binary(x) else np.argsort(x, kind="stable")
+        before = balance_one(x, t, None, sd, o)
+        after = balance_one(x, t, weights, sd, o)
         rows[name] = {**{f"{k}_before": v for k, v in before.items()},
                       **{f"{k}_after": v for k, v in after.items()}}
     out = pd.DataFrame.from_dict(rows, orient="index")[BALANCE_COLUMNS]

@@ -86,7 +86,12 @@ def greedy_match(distance: np.ndarray, treat: np.ndarray, t_order: np.ndarray, r
         before = np.cumsum(s_treat == 0) - (s_treat == 0)
         t_rows_sorted = s_rows[s_treat == 1]
         ins_sorted = before[s_treat == 1]
-        proc = np.argsort(rank[t_rows_sorted], kind="stable")
+        r_sorted = rank[t_rows_sorted]
+        if strata is None:  # ranks are a permutation of 0..n1-1: invert it in O(n) instead of sorting
+            proc = np.empty(len(r_sorted), dtype=np.int64)
+            proc[r_sorted] = np.arange(len(r_sorted))
+        else:
+            proc = np.argsort(r_sorted, kind="stable")
         t_rows_p, ins_p = t_rows_sorted[proc], ins_sorted[proc]
         stratified = strata is not None
         if replace:
@@ -104,23 +109,23 @@ def _match_without_replacement(mm, reasons, t_rows, ins, c_rows, c_d, distance, 
     # right forest: slot s (0..n0) stands for control s, slot n0 is the "none" sentinel.
     right = list(range(n0 + 1))
     cd = c_d.tolist()
-    td = distance[t_rows].tolist()
-    ins_l = ins.tolist()
-    t_list = t_rows.tolist()
+    inf = float("inf")
     n_avail = n0
-    chosen = [[] for _ in range(ratio)]  # per round: (treated index in t_list, control index)
-    active = list(range(len(t_list)))
+    slots = ins.tolist()
+    dists = distance[t_rows].tolist()
+    alive = list(range(len(slots)))  # treated (by processing position) still collecting matches
+    fail_caliper: list[int] = []
+    fail_empty: list[int] = []
     for rnd in range(ratio):
-        out = chosen[rnd]
+        got = [-1] * len(slots)
         still = []
-        for i in active:
-            if n_avail == 0:
+        for i in alive:
+            if not n_avail:
                 if rnd == 0:
-                    reasons[t_list[i]] = REASON_NO_CONTROL_LEFT_STRATUM if stratified else REASON_NO_CONTROL_LEFT
+                    fail_empty.append(i)
                 continue
-            di = td[i]
-            s = ins_l[i]
-            # nearest available control at or left of slot s (path halving)
+            s = slots[i]
+            # nearest available control at or left of slot s, and at or right of it (path halving)
             a = s
             while left[a] != a:
                 left[a] = left[left[a]]
@@ -129,33 +134,37 @@ def _match_without_replacement(mm, reasons, t_rows, ins, c_rows, c_d, distance, 
             while right[b] != b:
                 right[b] = right[right[b]]
                 b = right[b]
-            dl = di - cd[a - 1] if a > 0 else np.inf
-            dr = cd[b] - di if b < n0 else np.inf
+            di = dists[i]
+            dl = di - cd[a - 1] if a else inf
+            dr = cd[b] - di if b < n0 else inf
             if int_abs:
-                dl = float(int(dl)) if dl != np.inf else dl
-                dr = float(int(dr)) if dr != np.inf else dr
+                dl = float(int(dl)) if dl != inf else dl
+                dr = float(int(dr)) if dr != inf else dr
             if dl > cal:
-                dl = np.inf
+                dl = inf
             if dr > cal:
-                dr = np.inf
-            if dl == np.inf and dr == np.inf:
-                if rnd == 0:
-                    reasons[t_list[i]] = REASON_CALIPER
-                continue
+                dr = inf
             if dl <= dr:
+                if dl == inf:
+                    if rnd == 0:
+                        fail_caliper.append(i)
+                    continue
                 k = a - 1
             else:
                 k = b
-            out.append((i, k))
+            got[i] = k
             still.append(i)
             left[k + 1] = k  # remove control k from both forests
             right[k] = k + 1
             n_avail -= 1
-        active = still
-    for rnd in range(ratio):
-        if chosen[rnd]:
-            ii, kk = np.array(chosen[rnd], dtype=np.int64).T
-            mm[t_rows[ii], rnd] = c_rows[kk]
+        alive = still
+        g = np.array(got, dtype=np.int64)
+        ok = g >= 0
+        mm[t_rows[ok], rnd] = c_rows[g[ok]]
+    for i in fail_caliper:
+        reasons[int(t_rows[i])] = REASON_CALIPER
+    for i in fail_empty:
+        reasons[int(t_rows[i])] = REASON_NO_CONTROL_LEFT_STRATUM if stratified else REASON_NO_CONTROL_LEFT
 
 
 def _match_with_replacement(mm, reasons, t_rows, ins, c_rows, c_d, distance, ratio, cal, int_abs):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.linalg
 
 from .._validation import _sort_key
 
@@ -61,35 +62,22 @@ def _mu_eta(eta: np.ndarray) -> np.ndarray:
 
 
 def _deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(y > 0, y * np.log(y / mu), 0.0)
-        b = np.where(y < 1, (1 - y) * np.log((1 - y) / (1 - mu)), 0.0)
-    return float(np.sum(2.0 * w * (a + b)))
+    # binomial dev.resids for a 0/1 response: y log(y/mu) + (1-y) log((1-y)/(1-mu)) reduces to
+    # -log(mu) for y = 1 and -log(1 - mu) for y = 0
+    with np.errstate(divide="ignore"):
+        return float(-2.0 * np.sum(w * np.log(np.where(y > 0, mu, 1.0 - mu))))
 
 
 def _estimable_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     """Columns kept by a left-to-right rank check, as R's dqrdc2 pivots aliased columns out.
 
-    A column is aliased when its residual after projecting on the kept columns is below
-    ``tol`` times its own norm (dqrdc2's rule with glm's tol = min(1e-7, epsilon/1000)).
+    In an unpivoted Householder QR, |R[j, j]| is the norm of column j's residual after
+    projecting on the columns before it; the column is aliased when that is below ``tol``
+    times its own norm (dqrdc2's rule with glm's tol = min(1e-7, epsilon/1000)).
     """
-    keep: list[int] = []
-    basis: list[np.ndarray] = []  # orthonormal basis of the kept columns (Gram-Schmidt, re-orthogonalised)
-    for j in range(X.shape[1]):
-        col = X[:, j].astype(float)
-        norm = np.linalg.norm(col)
-        if norm == 0:
-            continue
-        resid = col.copy()
-        for _ in range(2):
-            for q in basis:
-                resid -= q * (q @ resid)
-        rn = np.linalg.norm(resid)
-        if rn < tol * norm:
-            continue
-        keep.append(j)
-        basis.append(resid / rn)
-    return np.array(keep, dtype=np.int64)
+    norms = np.linalg.norm(X, axis=0)
+    r = np.abs(np.diag(np.linalg.qr(X, mode="r")))
+    return np.flatnonzero((norms > 0) & (r >= tol * np.where(norms > 0, norms, 1.0)))
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, names: list[str], weights: np.ndarray | None = None,
@@ -116,7 +104,9 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, names: list[str], weights: np.nda
         good = (w_prior > 0) & (mu_eta != 0)
         z = eta[good] + (y - mu)[good] / mu_eta[good]
         wt = np.sqrt(w_prior[good] * mu_eta[good] ** 2 / (mu[good] * (1 - mu[good])))
-        beta_new, *_ = np.linalg.lstsq(Xk[good] * wt[:, None], z * wt, rcond=None)
+        # weighted least squares by pivoted QR (LAPACK gelsy), as R's Cdqrls uses a QR
+        beta_new = scipy.linalg.lstsq(Xk[good] * wt[:, None], z * wt, lapack_driver="gelsy",
+                                      check_finite=False)[0]
         eta = Xk @ beta_new
         mu = _linkinv(eta)
         dev = _deviance(y, mu, w_prior)
