@@ -85,6 +85,12 @@ def test_single_level_factor_is_rejected(d):
         om.fine_gray(d, time="t", event="e", covariates=["g"])
 
 
+def test_collinear_covariates(d):
+    d["x2"] = 2 * d["x"]
+    with pytest.raises(ValueError, match="information matrix is singular"):
+        om.fine_gray(d, time="t", event="e", covariates=["x", "x2"])
+
+
 def test_categorical_covariate_dummy_names(d):
     f = om.fine_gray(d, time="t", event="e", covariates=["g", "x"])
     assert list(f.summary.index) == ["g[b]", "x"]

@@ -160,6 +160,8 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
         raise ValueError("fine_gray needs at least one covariate")
     require_columns(data, [time, event])
     require_columns(data, covariates, "covariate")
+    if not 0 < conf_level < 1:
+        raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
     data, dropped = complete_cases(data, covariates, what="fine_gray")
     t = merge_near_ties(time_array(data, time))
     status = event_codes(data, event)
@@ -177,15 +179,19 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     xmean = x.mean(axis=0)
     P = core.prepare(t, ici, x - xmean)
 
-    b, converged, it = _newton(P, np.zeros(x.shape[1]), maxiter, gtol)
-    f, _, h = core.derivatives(P, b)
+    names = [term.name for term in terms]
+    try:
+        b, converged, it = _newton(P, np.zeros(x.shape[1]), maxiter, gtol)
+        f, _, h = core.derivatives(P, b)
+        hinv = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"the information matrix is singular: a covariate among {names} is constant in the "
+                         f"risk sets or collinear with others") from None
     u = core.score_terms(P, b)
-    hinv = np.linalg.inv(h)
     var = hinv @ (u.T @ u) @ hinv
     se = np.sqrt(np.diag(var))
     z = b / se
     q = stats.norm.ppf(0.5 + conf_level / 2)
-    names = [term.name for term in terms]
     summary = pd.DataFrame({"coef": b, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "shr": np.exp(b),
                             "shr_lower": np.exp(b - q * se), "shr_upper": np.exp(b + q * se)},
                            index=pd.Index(names, name="term"))
