@@ -80,6 +80,18 @@ def _starts(flag: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(idx)
 
 
+def _dense_rank(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """0-based dense ranks of x and the number of distinct values."""
+    o = np.argsort(x)
+    xs = x[o]
+    flag = np.empty(x.size, dtype=bool)
+    flag[0] = True
+    np.not_equal(xs[1:], xs[:-1], out=flag[1:])
+    ranks = np.empty(x.size, dtype=np.int64)
+    ranks[o] = np.cumsum(flag) - 1
+    return ranks, int(ranks.max()) + 1 if x.size else 0
+
+
 def _counts(t, e, r, s, w) -> np.ndarray:
     n = t.size
     out = np.zeros(5)
@@ -88,16 +100,30 @@ def _counts(t, e, r, s, w) -> np.ndarray:
 
     # Processing order, as R's sort.stop within a stratum: strata, time descending, censored
     # before events at the same time, then risk ascending (so equal risks are adjacent).
-    order = np.lexsort((r, e, -t, s))
-    t, e, r, s, w = t[order], e[order], r[order], s[order], w[order]
-
-    new_s = np.empty(n, dtype=bool)
-    new_s[0] = True
-    new_s[1:] = s[1:] != s[:-1]
-    new_te = new_s.copy()
-    new_te[1:] |= (t[1:] != t[:-1]) | (e[1:] != e[:-1])
-    new_ter = new_te.copy()
-    new_ter[1:] |= r[1:] != r[:-1]
+    # One integer sort key built from dense ranks is ~2x faster than np.lexsort on float keys.
+    tr, nt = _dense_rank(t)
+    rr, nr = _dense_rank(r)
+    ns = int(s.max()) + 1
+    if ns * nt * 2.0 * nr < 2.0 ** 62:
+        key = ((s * nt + (nt - 1 - tr)) * 2 + e) * nr + rr
+        order = np.argsort(key)
+        key = key[order]
+        new_ter = np.empty(n, dtype=bool)
+        new_ter[0] = True
+        np.not_equal(key[1:], key[:-1], out=new_ter[1:])
+        kte = key // nr
+        new_te = np.empty(n, dtype=bool)
+        new_te[0] = True
+        np.not_equal(kte[1:], kte[:-1], out=new_te[1:])
+        e, rr, s, w = e[order], rr[order], s[order], w[order]
+    else:  # astronomically many distinct values: fall back to a lexicographic sort
+        order = np.lexsort((r, e, -t, s))
+        t, e, rr, s, w = t[order], e[order], rr[order], s[order], w[order]
+        new_te = np.empty(n, dtype=bool)
+        new_te[0] = True
+        new_te[1:] = (s[1:] != s[:-1]) | (t[1:] != t[:-1]) | (e[1:] != e[:-1])
+        new_ter = new_te.copy()
+        new_ter[1:] |= rr[1:] != rr[:-1]
 
     # tied.y / tied.xy: pairs of events at the same time (same stratum), and among those the
     # pairs with equal risk. Sum over i<j of w_i w_j = ((sum w)^2 - sum w^2) / 2.
@@ -118,7 +144,7 @@ def _counts(t, e, r, s, w) -> np.ndarray:
     W = np.add.reduceat(w, starts)
     D = e[starts]
     S = s[starts]
-    R = r[starts]
+    R = rr[starts]
     group_first = new_te[starts]          # first element of its (stratum, time, status) group
     m = starts.size
     WD = W * D
@@ -132,11 +158,15 @@ def _counts(t, e, r, s, w) -> np.ndarray:
 
     # Rank key K: dense rank of (stratum, risk). Lower strata get lower K, so the dominance
     # count below includes all of them as "smaller risk"; ``lower`` takes them back out.
-    korder = np.lexsort((R, S))          # stable: equal keys stay in position order
-    Sk, Rk = S[korder], R[korder]
+    kraw = S * nr + R
+    if float(ns) * nr * m < 2.0 ** 62:
+        korder = np.argsort(kraw * m + np.arange(m))   # unique keys: (stratum, risk, position)
+    else:
+        korder = np.lexsort((np.arange(m), kraw))
+    ks = kraw[korder]
     knew = np.empty(m, dtype=bool)
     knew[0] = True
-    knew[1:] = (Sk[1:] != Sk[:-1]) | (Rk[1:] != Rk[:-1])
+    np.not_equal(ks[1:], ks[:-1], out=knew[1:])
     kcode = np.cumsum(knew) - 1
     K = np.empty(m, dtype=np.int64)
     K[korder] = kcode
@@ -180,44 +210,67 @@ def _dominance_sum(A, W, WD, cumA, nA, unit):
     is preceded by the bit-0 elements of its group, all of which have a smaller A, and a
     cumulative sum over the group counts those that come before it. A stable partition on
     bit L (cumulative counts again; the group sizes come from the histogram ``cumA``) gives
-    the order of the next level. Every level is a fixed number of O(n) NumPy passes and
-    uses no boolean-mask indexing (slow on random masks).
+    the order of the next level. Every level is a fixed number of O(n) NumPy passes, in
+    int32 where the sizes allow (half the memory traffic), in place where possible, and
+    without boolean-mask indexing (slow on random masks).
     """
     m = A.size
     nbits = max(1, int(nA - 1).bit_length())
+    it = np.int32 if m < 2 ** 30 and nA < 2 ** 29 else np.int64
     # histogram padded so that group ends past the last value need no clipping
-    cumA = np.concatenate((cumA, np.full((1 << nbits) + 1, cumA[-1], dtype=np.int64)))
-    Ao, Wo, WDo = A, W, WD
-    w0 = float(W[0])
-    idx = np.arange(m)
+    cumA = np.concatenate((cumA, np.full((1 << nbits) + 1, cumA[-1]))).astype(it)
+    Ao = A.astype(it)
+    if unit:  # unit weights: the event flag rides along as an integer, all counts are integers
+        Do = (WD != 0).astype(it)
+        w0 = float(W[0])
+    else:
+        Wo, WDo = W, WD
+        cw = np.zeros(m + 1)
+    idx = np.arange(m, dtype=it)
     total = 0.0
-    cl = np.zeros(m + 1, dtype=np.int64)
-    cw = np.zeros(m + 1)
+    cl = np.zeros(m + 1, dtype=it)
+    newpos = np.empty(m, dtype=it)
     for lev in range(nbits - 1, -1, -1):
         sh = Ao >> lev
-        upper = (sh & 1).astype(bool)               # upper half of the group's A range
-        gbase = (sh >> 1) << (lev + 1)
-        gstart = cumA[gbase]
-        np.cumsum(~upper, out=cl[1:])               # lower-half elements seen so far
-        left_before = cl[:-1] - cl[gstart]
+        upper = sh & 1                              # 1 = upper half of the group's A range
+        sh >>= 1
+        sh <<= lev + 1                              # group base value
+        gstart = np.take(cumA, sh)
+        np.subtract(1, upper, out=newpos)
+        np.cumsum(newpos, out=cl[1:])               # lower-half elements seen so far
+        left_before = cl[:-1] - np.take(cl, gstart)
         if unit:
-            total += w0 * float(np.dot(WDo, np.where(upper, left_before, 0)))
+            total += w0 * w0 * float((left_before * (upper & Do)).sum(dtype=np.int64))
         else:
-            np.cumsum(np.where(upper, 0.0, Wo), out=cw[1:])
-            total += float(np.dot(WDo, np.where(upper, cw[:-1] - cw[gstart], 0.0)))
+            np.cumsum(Wo * (1 - upper), out=cw[1:])
+            total += float(np.dot(WDo * upper, cw[:-1] - np.take(cw, gstart)))
         if lev == 0:
             break
-        nleft = cumA[gbase + (1 << lev)] - gstart
-        newpos = np.where(upper, nleft + idx - left_before, gstart + left_before)
+        sh += 1 << lev
+        nleft = np.take(cumA, sh)
+        nleft -= gstart
+        # new position: lower half -> gstart + left_before; upper half -> gstart + nleft + (rows
+        # of the upper half before it) = nleft + idx - left_before
+        np.subtract(idx, gstart, out=newpos)
+        newpos -= left_before
+        newpos -= left_before
+        newpos += nleft
+        newpos *= upper
+        newpos += gstart
+        newpos += left_before
         A2 = np.empty_like(Ao)
         A2[newpos] = Ao
-        WD2 = np.empty_like(WDo)
-        WD2[newpos] = WDo
-        if not unit:
+        Ao = A2
+        if unit:
+            D2 = np.empty_like(Do)
+            D2[newpos] = Do
+            Do = D2
+        else:
             W2 = np.empty_like(Wo)
             W2[newpos] = Wo
-            Wo = W2
-        Ao, WDo = A2, WD2
+            WD2 = np.empty_like(WDo)
+            WD2[newpos] = WDo
+            Wo, WDo = W2, WD2
     return total
 
 
