@@ -19,6 +19,7 @@ Fortran is O(n^2); see :mod:`oligomet.competing._fine_gray_core`.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -187,6 +188,10 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     except np.linalg.LinAlgError:
         raise ValueError(f"the information matrix is singular: a covariate among {names} is constant in the "
                          f"risk sets or collinear with others") from None
+    if not converged:
+        # crr only flags this ($converged); a flag nobody reads is easy to miss in a report
+        warnings.warn(f"fine_gray did not converge in {maxiter} Newton iterations (crr's gtol = {gtol}); "
+                      f"the estimates are not reliable", RuntimeWarning, stacklevel=2)
     u = core.score_terms(P, b)
     var = hinv @ (u.T @ u) @ hinv
     se = np.sqrt(np.diag(var))
