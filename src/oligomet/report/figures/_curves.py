@@ -17,13 +17,19 @@ from ._style import BASE_FONT_SIZE, new_figure, nice_ticks
 
 
 def layout(n_rows: int, *, width: float = 6.4, height: float = 3.6, at_risk: bool = True,
-           left: float = 1.15) -> tuple[Figure, Axes, Axes | None]:
+           left: float | None = None, labels: Sequence[str] = ()) -> tuple[Figure, Axes, Axes | None]:
     """A figure with the curve panel on top and, when ``at_risk``, a table panel sharing x below.
 
     Panels are placed in inches (not with gridspec ratios) so the gap for the tick labels and
     the axis label stays the same whatever the number of at-risk rows.
     """
     row_h, top, right, xlab_gap, risk_title, bottom = 0.2, 0.35, 0.3, 0.55, 0.2, 0.08
+    if left is None:
+        # room for the at-risk row labels (about 0.068 in per character at the table's font size);
+        # the figure grows so the plot panel keeps its width
+        longest = max((len(str(x)) for x in labels), default=0) if at_risk else 0
+        left = max(1.0, 0.068 * longest + 0.45)
+        width = width + max(0.0, left - 1.15)
     risk_h = n_rows * row_h if at_risk else 0.0
     total_h = top + height + (xlab_gap + risk_title + risk_h if at_risk else 0.55) + bottom
     fig = new_figure(width, total_h)
@@ -82,7 +88,8 @@ def draw_at_risk(risk: Axes, ax: Axes, ticks: Sequence[float], rows: list[tuple[
     risk.tick_params(axis="y", which="both", left=False, pad=16)
     for side in ("top", "right", "bottom", "left"):
         risk.spines[side].set_visible(False)
-    risk.set_title("Number at risk", loc="left", fontsize=BASE_FONT_SIZE - 0.5, pad=3, x=-0.17)
+    risk.text(0, 1.0, "Number at risk", transform=risk.transAxes, ha="right", va="bottom",
+              fontsize=BASE_FONT_SIZE - 0.5)
     risk.patch.set_alpha(0)
     ax.tick_params(axis="x", labelbottom=True)
 

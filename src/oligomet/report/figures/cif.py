@@ -38,7 +38,7 @@ def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, titl
     xt = _curves.x_ticks(t_max, ticks, unit)
     show_risk = at_risk is not None
     with style():
-        fig, ax, risk = _curves.layout(len(groups), at_risk=show_risk)
+        fig, ax, risk = _curves.layout(len(groups), at_risk=show_risk, labels=[g for g, _ in groups])
         rows, top = [], 0.0
         for gi, (gname, g) in enumerate(groups):
             col = color(gi)

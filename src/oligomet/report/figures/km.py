@@ -35,7 +35,7 @@ def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title
     t_max = float(max_time) if max_time is not None else float(table["time"].max()) if len(table) else 1.0
     xt = _curves.x_ticks(t_max, ticks, unit)
     with style():
-        fig, ax, risk = _curves.layout(len(groups), at_risk=show_at_risk)
+        fig, ax, risk = _curves.layout(len(groups), at_risk=show_at_risk, labels=[g for g, _ in groups])
         rows = []
         for i, (name, g) in enumerate(groups):
             g = g.sort_values("time", kind="stable")
@@ -68,7 +68,7 @@ def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title
         if title:
             ax.set_title(title, loc="left")
         if len(groups) > 1 or groups[0][0] != "All":
-            ax.legend(title=legend_title, loc="lower left")
+            ax.legend(title=legend_title, loc="upper right")
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)
         if risk is not None:
             _curves.draw_at_risk(risk, ax, xt, rows)

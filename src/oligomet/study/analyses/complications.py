@@ -48,7 +48,8 @@ def run_complications(ctx: Ctx) -> None:
         e: dict = {"n": len(part)}
         grade = part["worst_clavien_dindo"].astype(object)
         e["grades"] = {gr: int((grade == gr).sum()) for gr in GRADES}
-        e["grades"]["none"] = int(grade.isna().sum())
+        e["grades"]["none"] = int((grade == "none").sum())  # procedure without complication
+        e["grades"]["unknown"] = int(grade.isna().sum())    # no index procedure on record
         for label, col in binaries:
             v = part[col].astype("Float64")
             known = v.notna()
@@ -84,6 +85,7 @@ def run_complications(ctx: Ctx) -> None:
         rows.append(r)
 
     row("Patients", lambda e: str(e["n"]))
+    row("No complication", lambda e: f"{e['grades']['none']} ({pct(e['grades']['none'] / e['n'])})" if e["n"] else "0")
     for gr in GRADES:
         row(f"Worst Clavien–Dindo grade {gr}", lambda e, gr=gr: f"{e['grades'][gr]} ({pct(e['grades'][gr] / e['n'])})"
             if e["n"] else "0")

@@ -53,8 +53,11 @@ def run_paired(ctx: Ctx) -> None:
             if np.all(diff == 0):
                 stat, p = float("nan"), float("nan")
             else:
-                w = stats.wilcoxon(x, y, zero_method="wilcox", correction=True, method="auto")
-                stat, p = float(w.statistic), float(w.pvalue)
+                p = float(stats.wilcoxon(x, y, zero_method="wilcox", correction=True, method="auto").pvalue)
+                # R's V: the sum of the ranks of the positive differences (scipy reports min(V+, V-))
+                nz = diff[diff != 0]
+                ranks = stats.rankdata(np.abs(nz))
+                stat = float(ranks[nz > 0].sum())
             e = {"test": "Wilcoxon signed-rank", "n": len(d), "statistic": stat, "p": p,
                  "median_before": float(np.median(x)) if len(x) else None,
                  "median_after": float(np.median(y)) if len(y) else None}
