@@ -73,6 +73,8 @@ cases <- list(
   bug451_colon_ratio2 = list(data = "colon", ratio = 2, caliper = 0.2, bug451 = TRUE)
 )
 
+tab <- function(x) lapply(as.data.frame(x, check.names = FALSE), function(v) unname(v))
+
 run_case <- function(spec) {
   ds <- datasets[[spec$data]]
   f <- reformulate(ds$cov, ds$treat)
@@ -87,7 +89,7 @@ run_case <- function(spec) {
   m <- suppressWarnings(do.call(matchit, args))
   s <- summary(m, standardize = TRUE)
   mm <- m$match.matrix
-  tab <- function(x) lapply(as.data.frame(x, check.names = FALSE), function(v) unname(v))
+
   list(spec = spec,
        propensity = unname(m$model$fitted.values),
        distance = unname(m$distance),
@@ -120,3 +122,46 @@ writeLines(toJSON(list(meta = meta, cases = res), auto_unbox = TRUE, digits = NA
                   pretty = FALSE),
            file.path(out_dir, "matching_fixtures.json"))
 cat("wrote", length(res), "cases\n")
+
+# ---- weighting: weights by formula from R's glm, balance by MatchIt's own bal1var ---------
+# (WeightIt / cobalt are not installed; MatchIt:::bal1var is the routine behind
+#  summary.matchit and uses cobalt's conventions: fixed unweighted SD, p(1-p) for binary.)
+wcases <- list(
+  colon_ATE = list(data = "colon", estimand = "ATE"),
+  colon_ATE_stab = list(data = "colon", estimand = "ATE", stabilize = TRUE),
+  colon_ATT = list(data = "colon", estimand = "ATT"),
+  colon_ATO = list(data = "colon", estimand = "ATO"),
+  colon_ATE_trim = list(data = "colon", estimand = "ATE", trim = 0.9),
+  lung_ATT_trim = list(data = "lung", estimand = "ATT", trim = 0.95),
+  lung_ATE = list(data = "lung", estimand = "ATE")
+)
+wres <- list()
+for (id in names(wcases)) {
+  spec <- wcases[[id]]
+  ds <- datasets[[spec$data]]
+  tr <- ds$d[[ds$treat]]
+  e <- fitted(glm(reformulate(ds$cov, ds$treat), data = ds$d, family = binomial))
+  w <- switch(spec$estimand, ATE = ifelse(tr == 1, 1 / e, 1 / (1 - e)), ATT = ifelse(tr == 1, 1, e / (1 - e)),
+              ATO = ifelse(tr == 1, 1 - e, e))
+  if (isTRUE(spec$stabilize)) w <- w * ifelse(tr == 1, mean(tr), 1 - mean(tr))
+  if (!is.null(spec$trim)) {
+    sel <- if (spec$estimand == "ATT") tr == 0 else rep(TRUE, length(w))
+    cap <- quantile(w[sel], spec$trim, type = 7)
+    w[sel & w > cap] <- cap
+  }
+  X <- MatchIt:::get.covs.matrix(data = ds$d[ds$cov])
+  X <- cbind(distance = e, X)
+  denom <- if (spec$estimand == "ATT") "treated" else "pooled"
+  bal <- function(ww) t(vapply(seq_len(ncol(X)), function(j)
+    MatchIt:::bal1var(X[, j], tt = tr, ww = ww, s.weights = rep(1, length(tr)), standardize = TRUE,
+                      s.d.denom = denom, compute.pair.dist = FALSE)[1:6], numeric(6)))
+  b0 <- bal(NULL); b1 <- bal(w)
+  colnames(b0) <- colnames(b1) <- c("Means Treated", "Means Control", "Std. Mean Diff.", "Var. Ratio", "eCDF Mean", "eCDF Max")
+  ess <- function(v) sum(v)^2 / sum(v^2)
+  wres[[id]] <- list(spec = spec, propensity = unname(e), weights = unname(w), balance_rows = colnames(X),
+                     before = tab(b0), after = tab(b1),
+                     ess_control = ess(w[tr == 0]), ess_treated = ess(w[tr == 1]))
+}
+writeLines(toJSON(list(meta = meta, cases = wres), auto_unbox = TRUE, digits = NA, null = "null", na = "null"),
+           file.path(out_dir, "weighting_fixtures.json"))
+cat("wrote", length(wres), "weighting cases\n")
