@@ -162,7 +162,7 @@ def _as_list(x) -> list[str]:
 
 def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[str], ties: str = "efron",
         strata: str | Sequence[str] | None = None, weights: str | None = None, cluster: str | None = None,
-        robust: bool | None = None) -> CoxResult:
+        robust: bool | None = None, max_iter: int = core.ITER_MAX) -> CoxResult:
     """Fit a Cox proportional-hazards model, as R's ``coxph(Surv(time, event) ~ covariates, ...)``.
 
     Parameters
@@ -182,6 +182,9 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         ``cluster(id)`` in the formula (always, even with ``robust=False``, where R would ignore the cluster).
     robust : robust variance without clusters (each row its own cluster; R's ``robust = TRUE``). The default
         ``None`` follows R: robust when a cluster is given or when some case weight is not an integer.
+    max_iter : Newton–Raphson iterations allowed (R's ``coxph.control(iter.max = 20)``). When they run out,
+        R's warning is issued (R stays silent for ``max_iter <= 1``) and ``.converged`` is False;
+        ``.iterations`` counts the steps taken (R's ``fit$iter`` reports ``iter.max + 1`` in that case).
 
     Notes
     -----
@@ -249,9 +252,9 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         robust = True
 
     pr = core.prepare(t, ev, X, strata=s_codes, weights=w, ties=ties)
-    fit = core.fit(pr)
+    fit = core.fit(pr, max_iter=max_iter)
     _check_singular(fit, pr, names)
-    _warn_convergence(fit, X, names)
+    _warn_convergence(fit, X, names, max_iter)
 
     coef = fit.coef
     naive = fit.var
@@ -316,8 +319,10 @@ def _check_singular(fit: core.CoxFit, pr: core.CoxProblem, names: list[str]) -> 
                      + "; ".join(parts) + ". Remove one of the collinear terms.")
 
 
-def _warn_convergence(fit: core.CoxFit, X: np.ndarray, names: list[str]) -> None:
-    # Same tests and wording as R's coxph.fit.
+def _warn_convergence(fit: core.CoxFit, X: np.ndarray, names: list[str], max_iter: int) -> None:
+    # Same tests and wording as R's coxph.fit, which stays silent when iter.max <= 1 (forced single steps).
+    if max_iter <= 1:
+        return
     infs = np.abs(fit.u @ fit.var)
     if not fit.converged:
         warnings.warn("Ran out of iterations and did not converge", CoxConvergenceWarning, stacklevel=3)

@@ -202,7 +202,7 @@ def build_design(frame: pd.DataFrame, specs: Sequence[TermSpec]) -> Design:
         col = frame[s.column]
         if s.categorical or _is_categorical(col):
             if isinstance(col.dtype, pd.CategoricalDtype):
-                present = set(col.dropna().map(_level_key))
+                present = {_level_key(v) for v in col.dropna()}
                 levels = [lv for lv in col.cat.categories if _level_key(lv) in present]
             else:
                 uniq = {}

@@ -1,0 +1,189 @@
+"""Invariants of the Cox fit (hypothesis) and checks of the array core against independent computations."""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import oligomet as om
+from oligomet.survival import _cox_core as core
+from oligomet.survival._cox_robust import weighted_score_residuals
+from oligomet.survival.cox import CoxConvergenceWarning
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def cohorts(draw, distinct_times=False):
+    n = draw(st.integers(12, 40))
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = rng.integers(0, 2, n).astype(float)
+    lp = 0.5 * x1 - 0.7 * x2
+    if distinct_times:
+        time = rng.exponential(np.exp(-lp)) + 1e-3 * rng.permutation(n)  # all distinct
+    else:
+        time = np.ceil(3 * rng.exponential(np.exp(-lp)))                 # heavy ties
+    event = (rng.random(n) < 0.75).astype(int)
+    event[: 3] = 1
+    w = rng.choice([1.0, 2.0, 0.5], n)
+    strata = rng.integers(0, 2, n)
+    return pd.DataFrame({"time": time, "event": event, "x1": x1, "x2": x2, "w": w, "s": strata})
+
+
+def _fit(d, **kw):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = om.cox(d, time="time", event="event", covariates=["x1", "x2"], **kw)
+    # tiny random cohorts can be separated: the coefficient is then "infinite", known only up to where the
+    # iterations stopped, and comparisons of coefficients are meaningless (the log-likelihood still is not)
+    fit_is_finite = not any(issubclass(w.category, CoxConvergenceWarning) for w in caught)
+    return fit, fit_is_finite
+
+
+def _usable(d):
+    # both covariates must vary and events must exist in each stratum-free fit
+    return d["x2"].nunique() == 2 and d["event"].sum() >= 3
+
+
+@SETTINGS
+@given(cohorts(distinct_times=True))
+def test_efron_equals_breslow_without_ties(d):
+    assume(_usable(d))
+    (a, ok_a), (b, ok_b) = _fit(d, ties="efron"), _fit(d, ties="breslow")
+    np.testing.assert_allclose(a.loglik, b.loglik, rtol=1e-12)
+    assume(ok_a and ok_b)
+    np.testing.assert_allclose(a.summary["coef"], b.summary["coef"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a.summary["se"], b.summary["se"], rtol=1e-10)
+
+
+@SETTINGS
+@given(cohorts(), st.integers(0, 2 ** 32 - 1), st.sampled_from(["efron", "breslow"]))
+def test_row_permutation_does_not_change_the_fit(d, seed, ties):
+    assume(_usable(d))
+    perm = np.random.default_rng(seed).permutation(len(d))
+    shuffled = d.iloc[perm]
+    for kw in (dict(), dict(strata="s", weights="w"), dict(cluster="s")):
+        try:
+            a, ok_a = _fit(d, ties=ties, **kw)
+        except ValueError:  # e.g. a stratum split leaves x2 constant: the same error must occur shuffled
+            with pytest.raises(ValueError):
+                _fit(shuffled, ties=ties, **kw)
+            continue
+        b, ok_b = _fit(shuffled, ties=ties, **kw)
+        assert ok_a == ok_b
+        np.testing.assert_allclose(a.loglik, b.loglik, rtol=1e-10)
+        if ok_a:
+            pd.testing.assert_frame_equal(a.summary, b.summary, rtol=1e-8, atol=1e-12)
+            pd.testing.assert_frame_equal(a.tests, b.tests, rtol=1e-8, atol=1e-12)
+            assert a.concordance == pytest.approx(b.concordance, rel=1e-12)
+
+
+@SETTINGS
+@given(cohorts())
+def test_integer_weights_equal_replicated_rows_with_breslow(d):
+    """Case weight 2 == the row twice (R's case-weight semantics; Breslow, where duplicates add no new
+    Efron tie fractions)."""
+    assume(_usable(d))
+    d = d.assign(w=np.where(np.arange(len(d)) % 3 == 0, 2.0, 1.0))
+    rep = d.loc[d.index.repeat(d["w"].astype(int))].reset_index(drop=True)
+    a, ok_a = _fit(d, ties="breslow", weights="w", robust=False)
+    b, ok_b = _fit(rep, ties="breslow")
+    np.testing.assert_allclose(a.loglik, b.loglik, rtol=1e-10)
+    assume(ok_a and ok_b)
+    np.testing.assert_allclose(a.summary["coef"], b.summary["coef"], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(a.summary["se"], b.summary["se"], rtol=1e-8)
+
+
+def _brute_force(time, status, X, beta, w, efron):
+    """Textbook evaluation, one event time at a time (R's coxfit6_iter written out), for small data."""
+    eta = X @ beta
+    r = w * np.exp(eta)
+    ll, u, imat = 0.0, np.zeros(X.shape[1]), np.zeros((X.shape[1],) * 2)
+    for t in np.unique(time[status == 1]):
+        risk = time >= t
+        dead = (time == t) & (status == 1)
+        d = int(dead.sum())
+        mw = w[dead].sum() / d if efron else w[dead].sum()
+        terms = range(d) if efron else [0]
+        for k in terms:
+            f = k / d if efron else 0.0
+            s0 = r[risk].sum() - f * r[dead].sum()
+            s1 = r[risk] @ X[risk] - f * (r[dead] @ X[dead])
+            s2 = (X[risk].T * r[risk]) @ X[risk] - f * (X[dead].T * r[dead]) @ X[dead]
+            ll -= mw * np.log(s0)
+            u -= mw * s1 / s0
+            imat += mw * (s2 / s0 - np.outer(s1, s1) / s0 ** 2)
+        ll += w[dead] @ eta[dead]
+        u += w[dead] @ X[dead]
+    return ll, u, imat
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_cumulative_sum_information_equals_brute_force(ties):
+    rng = np.random.default_rng(7)
+    n = 60
+    time = np.ceil(rng.exponential(4, n))
+    status = (rng.random(n) < 0.7).astype(float)
+    X = rng.normal(size=(n, 3))
+    w = rng.choice([0.5, 1.0, 3.0], n)
+    beta = np.array([0.3, -0.2, 0.1])
+    pr = core.prepare(time, status, X, weights=w, ties=ties)
+    ll, u, imat = core.evaluate(pr, beta / pr.scale)   # the core works in R's scaled coordinates
+    Xc = X - (w @ X) / w.sum()
+    ll0, u0, i0 = _brute_force(time, status, Xc, beta, w, ties == "efron")
+    np.testing.assert_allclose(ll, ll0, rtol=1e-12)
+    np.testing.assert_allclose(u / pr.scale, u0, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(imat / np.outer(pr.scale, pr.scale), i0, rtol=1e-10)
+
+
+def test_weighted_score_residuals_sum_to_the_score():
+    rng = np.random.default_rng(3)
+    n = 80
+    time = np.ceil(rng.exponential(3, n))
+    status = (rng.random(n) < 0.8).astype(float)
+    X = rng.normal(size=(n, 2))
+    w = rng.choice([1.0, 2.5], n)
+    for ties in ("efron", "breslow"):
+        pr = core.prepare(time, status, X, strata=rng.integers(0, 2, n), weights=w, ties=ties)
+        beta = np.array([0.4, -0.3])
+        _, u, _ = core.evaluate(pr, beta / pr.scale)
+        res = weighted_score_residuals(pr, beta)
+        np.testing.assert_allclose(res.sum(axis=0), u / pr.scale, rtol=1e-10, atol=1e-12)
+
+
+def test_ldl_matches_numpy_and_flags_singular_columns():
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(6, 4))
+    S = A.T @ A
+    f, rank = core.ldl_factor(S)
+    assert rank == 4
+    b = rng.normal(size=4)
+    np.testing.assert_allclose(core.ldl_solve(f, b), np.linalg.solve(S, b), rtol=1e-10)
+    np.testing.assert_allclose(core.ldl_inverse(f), np.linalg.inv(S), rtol=1e-10)
+    B = np.column_stack([A, A[:, 0] + A[:, 1]])           # 5th column redundant
+    f, rank = core.ldl_factor(B.T @ B)
+    assert rank == 4 and f[4, 4] == 0
+    inv = core.ldl_inverse(f)
+    assert np.all(inv[4] == 0) and np.all(inv[:, 4] == 0)
+    np.testing.assert_allclose(inv[:4, :4], np.linalg.inv((B.T @ B)[:4, :4]), rtol=1e-8)
+
+
+def test_non_convergence_warns_like_r():
+    # R: fit <- coxph(Surv(time, status) ~ karno + age, veteran, control = coxph.control(iter.max = 2))
+    #    warns "Ran out of iterations and did not converge";
+    #    fit$loglik = -505.449054918058 -484.398945717554; coef = -0.03372196163614982 -0.00235973546773421
+    # and with iter.max = 1 R stays silent (coxph.fit only warns when maxiter > 1).
+    d = om.datasets.load("veteran")
+    with pytest.warns(CoxConvergenceWarning, match="Ran out of iterations and did not converge"):
+        f = om.cox(d, time="time", event="status", covariates=["karno", "age"], max_iter=2)
+    assert not f.converged and f.iterations == 2
+    np.testing.assert_allclose(f.loglik, [-505.449054918058, -484.398945717554], rtol=1e-12)
+    np.testing.assert_allclose(f.summary["coef"], [-0.03372196163614982, -0.00235973546773421], rtol=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = om.cox(d, time="time", event="status", covariates=["karno", "age"], max_iter=1)
+    assert not g.converged
