@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import oligomet as om
-from oligomet.survival.baseline import cox_survival, cumulative_hazard, r_means
+from oligomet.survival.baseline import cox_survival, cox_survival_table, cumulative_hazard, r_means
 
 FIX = Path(__file__).parents[1] / "reference" / "coxextras"
 REF = {k: v for k, v in json.loads((FIX / "coxextras.json").read_text()).items()
@@ -38,6 +38,20 @@ def test_predicted_survival_matches_r(cid):
     assert S.shape == want.shape
     np.testing.assert_array_equal(np.isnan(S), np.isnan(want))   # NaN past the stratum's last time, as R
     np.testing.assert_allclose(S, want, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("cid", sorted(REF))
+def test_prediction_std_err_and_band_match_r(cid):
+    ref, d = _case(cid)
+    pr = ref["predict"]
+    tab = cox_survival_table(d.time, d.event, d[ref["x"]].to_numpy(float), ref["coef"], np.asarray(ref["var"]),
+                             strata=d.strata, weights=d.w, ties=ref["ties"], newX=np.asarray(pr["profiles"]),
+                             times=pr["times"], newstrata=pr["strata"])
+    shape = (len(pr["times"]), len(pr["profiles"]))
+    for col in ("survival", "std_err", "lower", "upper"):
+        got, want = tab[col].to_numpy().reshape(shape), _arr(pr[col])
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=col)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-13, err_msg=col)
 
 
 @pytest.mark.parametrize("cid", sorted(REF))
@@ -105,6 +119,18 @@ def test_public_predict_survival_matches_r():
     new = pd.DataFrame(pr["profiles"], columns=ref["x"])
     got = fit.predict_survival(new, times=pr["times"]).to_numpy()
     np.testing.assert_allclose(got, _arr(pr["survival"]), rtol=1e-7)
+
+
+def test_row_order_does_not_matter():
+    ref, d = _case("veteran_month_breslow_weights")
+    pr = ref["predict"]
+    X = d[ref["x"]].to_numpy(float)
+    perm = np.random.default_rng(7).permutation(len(d))
+    kw = dict(ties="breslow", newX=np.asarray(pr["profiles"]), times=pr["times"])
+    a = cox_survival(d.time.to_numpy(), d.event.to_numpy(), X, ref["coef"], weights=d.w.to_numpy(), **kw)
+    b = cox_survival(d.time.to_numpy()[perm], d.event.to_numpy()[perm], X[perm], ref["coef"],
+                     weights=d.w.to_numpy()[perm], **kw)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["cox_survival", "cumulative_hazard", "r_means"]
+__all__ = ["cox_survival", "cox_survival_table", "cumulative_hazard", "r_means"]
 
 
 def r_means(X, weights=None) -> np.ndarray:
@@ -178,26 +178,9 @@ def _std_err(cur, V, newX, center, beta):
     return out
 
 
-def cox_survival(time, event, X, beta, strata=None, weights=None, ties: str = "efron", newX=None, times=None,
-                 newstrata=None) -> np.ndarray:
-    """Predicted survival, R's ``survfit(fit, newdata)``, read at ``times``: shape (n_times, n_new).
-
-    Each column is one row of ``newX`` (uncentred covariates, same columns as ``X``); with
-    strata, ``newstrata`` gives each new row's stratum code (required when there is more
-    than one stratum). The value at ``t`` is the curve's value at the last curve time <= t,
-    1 before the first time, and NaN after the stratum's last observed time (R's
-    ``summary(survfit, times)`` does not extrapolate past follow-up). ``newX=None`` means the
-    baseline profile ``fit$means``.
-    """
-    t, e, X, beta, s, w = _inputs(time, event, X, beta, strata, weights, ties)
-    if times is None:
-        raise ValueError("times is required")
-    at = np.atleast_1d(np.asarray(times, dtype=float)).ravel()
-    if np.isnan(at).any():
-        raise ValueError("times has NaN values")
-    c = r_means(X, w)
+def _new_profiles(X, s, newX, newstrata, center):
     if newX is None:
-        newX = c[None, :]
+        newX = center[None, :]
     newX = np.asarray(newX, dtype=float)
     if newX.ndim == 1:
         newX = newX[None, :] if X.shape[1] > 1 or newX.size == 1 else newX[:, None]
@@ -215,16 +198,88 @@ def cox_survival(time, event, X, beta, strata=None, weights=None, ties: str = "e
         unknown = ~np.isin(ns, codes)
         if unknown.any():
             raise ValueError(f"newstrata codes {sorted(set(ns[unknown].tolist()))} are not strata of the fit")
+    return newX, ns
+
+
+def _times(times):
+    if times is None:
+        raise ValueError("times is required")
+    at = np.atleast_1d(np.asarray(times, dtype=float)).ravel()
+    if np.isnan(at).any():
+        raise ValueError("times has NaN values")
+    return at
+
+
+def _lookup(cur, code, at):
+    """Block index of the last curve time <= t in stratum ``code`` (-1 before the first time) and
+    a mask of the times after the stratum's last time."""
+    blocks = np.flatnonzero(cur["stratum"] == code)
+    ct = cur["time"][blocks]
+    idx = np.searchsorted(ct, at, side="right") - 1
+    return np.where(idx >= 0, blocks[np.maximum(idx, 0)], -1), at > ct[-1]
+
+
+def cox_survival(time, event, X, beta, strata=None, weights=None, ties: str = "efron", newX=None, times=None,
+                 newstrata=None) -> np.ndarray:
+    """Predicted survival, R's ``survfit(fit, newdata)``, read at ``times``: shape (n_times, n_new).
+
+    Each column is one row of ``newX`` (uncentred covariates, same columns as ``X``); with
+    strata, ``newstrata`` gives each new row's stratum code (required when there is more
+    than one stratum). The value at ``t`` is the curve's value at the last curve time <= t,
+    1 before the first time, and NaN after the stratum's last observed time (R's
+    ``summary(survfit, times)`` does not extrapolate past follow-up). ``newX=None`` means the
+    baseline profile ``fit$means``.
+    """
+    t, e, X, beta, s, w = _inputs(time, event, X, beta, strata, weights, ties)
+    at = _times(times)
+    c = r_means(X, w)
+    newX, ns = _new_profiles(X, s, newX, newstrata, c)
     cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=False)
     risk2 = np.exp((newX - c) @ beta)
     out = np.empty((at.size, newX.shape[0]))
-    stratum_code = cur["stratum"]
     for code in np.unique(ns):
-        blocks = np.flatnonzero(stratum_code == code)
-        ct, ch = cur["time"][blocks], cur["cumhaz"][blocks]
-        idx = np.searchsorted(ct, at, side="right") - 1
-        H = np.where(idx >= 0, ch[np.maximum(idx, 0)], 0.0)
-        H[at > ct[-1]] = np.nan
+        bi, after = _lookup(cur, code, at)
+        H = np.where(bi >= 0, cur["cumhaz"][np.maximum(bi, 0)], 0.0)
+        H[after] = np.nan
         cols = np.flatnonzero(ns == code)
         out[:, cols] = np.exp(-np.outer(H, risk2[cols]))
     return out
+
+
+def cox_survival_table(time, event, X, beta, var, strata=None, weights=None, ties: str = "efron", newX=None,
+                       times=None, newstrata=None, conf_level: float = 0.95) -> pd.DataFrame:
+    """Predicted survival with R's standard error and confidence band, long format.
+
+    Same curves as :func:`cox_survival`; ``var`` is the fit's variance matrix (R uses
+    ``fit$var``, the robust one for a robust fit). Columns: ``profile`` (row of ``newX``),
+    ``time``, ``survival``, ``std_err`` (of the cumulative hazard, R's ``survfit.coxph``
+    ``std.err``), ``lower``, ``upper`` (R's default ``conf.type = "log"``). Before the first
+    curve time survival is 1 with std_err 0; after the stratum's last time all are NaN.
+    """
+    t, e, X, beta, s, w = _inputs(time, event, X, beta, strata, weights, ties)
+    at = _times(times)
+    V = np.asarray(var, dtype=float).reshape(X.shape[1], X.shape[1])
+    c = r_means(X, w)
+    newX, ns = _new_profiles(X, s, newX, newstrata, c)
+    cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=True)
+    risk2 = np.exp((newX - c) @ beta)
+    surv = np.empty((at.size, newX.shape[0]))
+    se = np.empty_like(surv)
+    for code in np.unique(ns):
+        bi, after = _lookup(cur, code, at)
+        cols = np.flatnonzero(ns == code)
+        H = np.where(bi >= 0, cur["cumhaz"][np.maximum(bi, 0)], 0.0)
+        blk_se = _std_err(cur, V, newX[cols], c, beta)          # (n_blocks, n_cols)
+        S = np.where((bi >= 0)[:, None], blk_se[np.maximum(bi, 0)], 0.0)
+        surv[:, cols] = np.exp(-np.outer(H, risk2[cols]))
+        se[:, cols] = S
+        surv[np.ix_(after, cols)] = np.nan
+        se[np.ix_(after, cols)] = np.nan
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = np.exp(np.log(surv) - z * se)
+        upper = np.minimum(np.exp(np.log(surv) + z * se), 1.0)
+    n_new = newX.shape[0]
+    return pd.DataFrame({"profile": np.tile(np.arange(n_new), at.size), "time": np.repeat(at, n_new),
+                         "survival": surv.ravel(), "std_err": se.ravel(), "lower": lower.ravel(),
+                         "upper": upper.ravel()})

@@ -59,9 +59,9 @@ cox_cases <- list(
 # R's survfit step function read at arbitrary times: 1 before the first time, the value at the
 # last time <= t, NA after the last observed time of the stratum (summary.survfit(extend=FALSE)
 # drops such times rather than extrapolating).
-step_at <- function(tt, ss, at) {
+step_at <- function(tt, ss, at, before = 1) {
   i <- findInterval(at, tt)
-  v <- c(1, ss)[i + 1]
+  v <- c(before, ss)[i + 1]
   v[at > max(tt)] <- NA
   v
 }
@@ -107,12 +107,15 @@ for (cc in cox_cases) {
   etimes <- sort(unique(d[[cc$time]][d[[cc$event]] == 1]))
   at <- sort(unique(c(0, etimes[1] / 2, etimes[1], quantile(etimes, c(.25, .5, .75), type = 1),
                       mean(etimes[2:3]), max(d[[cc$time]]), max(d[[cc$time]]) * 1.5)))
-  surv <- matrix(NA_real_, length(at), nrow(prof))
+  surv <- se <- lo <- hi <- matrix(NA_real_, length(at), nrow(prof))
   for (i in seq_len(nrow(prof))) {
     nd <- as.data.frame(prof[i, , drop = FALSE])
     if (!is.null(cc$strata)) nd[[cc$strata]] <- d[[cc$strata]][match(pstrat[i], sf)]
     s1 <- survfit(fit, newdata = nd)
     surv[, i] <- step_at(s1$time, s1$surv, at)
+    se[, i] <- step_at(s1$time, s1$std.err, at, before = 0)
+    lo[, i] <- step_at(s1$time, s1$lower, at)
+    hi[, i] <- step_at(s1$time, s1$upper, at)
   }
   # baseline: survfit(fit) without newdata = the curve at fit$means (R's centring)
   s0 <- survfit(fit)
@@ -126,7 +129,8 @@ for (cc in cox_cases) {
     concordance = unname(fit$concordance["concordance"]),
     concordance_count = as.list(fit$concordance[c("concordant", "discordant", "tied.x", "tied.y", "tied.xy")]),
     zph = zph,
-    predict = list(profiles = unname(prof), strata = pstrat, times = at, survival = surv),
+    predict = list(profiles = unname(prof), strata = pstrat, times = at, survival = surv, std_err = se,
+                   lower = lo, upper = hi),
     baseline = list(strata = bstr, time = s0$time, cumhaz = s0$cumhaz, surv = s0$surv,
                     std_err = s0$std.err, lower = s0$lower, upper = s0$upper,
                     n_risk = s0$n.risk, n_event = s0$n.event)
