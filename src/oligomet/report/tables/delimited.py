@@ -11,5 +11,6 @@ def write_csv(table: ReportTable, folder: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # index only when it carries meaning (e.g. Cox terms); a RangeIndex is noise
     keep_index = not isinstance(table.data.index, __import__("pandas").RangeIndex)
-    table.data.to_csv(path, index=keep_index, lineterminator="\n", float_format="%.10g", date_format="%Y-%m-%d")
+    # no float_format: pandas writes the shortest repr that round-trips, so the CSV loses no precision
+    table.data.to_csv(path, index=keep_index, lineterminator="\n", date_format="%Y-%m-%d")
     return path
