@@ -7,7 +7,7 @@
   thermal ablation (upfront, or delayed after systemic therapy) for small unresectable disease,
   or systemic therapy only; recurrences, with repeat local treatment or systemic therapy.
 * **Colorectal lung metastases**: SABR; local recurrences, some treated by salvage resection.
-* **Soft-tissue-sarcoma lung metastases**: metastasectomy, with or without systemic therapy.
+* **Soft-tissue-sarcoma lung metastases**: metastasectomy, with or without (neoadjuvant) systemic therapy.
 
 Every patient id starts with ``SYN-`` and every site is ``"Site X (synthetic)"``.
 
@@ -113,9 +113,11 @@ TRUE_EFFECTS: dict = {
         "dfs_hr": dict(_SARC_HR["dfs"]), "os_hr": dict(_SARC_HR["os"]),
         "dfs_median_months": _SARC_TARGET["dfs_median"], "os_median_months": _SARC_TARGET["os_median"],
         "systemic_therapy_hr": 1.0,
+        "systemic_therapy": "neoadjuvant, before the metastasectomy (column 'neoadjuvant'); more often for "
+                            "lesions > 2 cm and multiple lesions (confounding by indication), no effect on DFS/OS",
         "covariates": "lesion_gt_2cm = max_diameter_mm > 20; tfi_gt_12m = tfi_months > 12; n_lesions",
         "note": "DFS HR 0.70 for TFI > 12 months and HR 1.10 per extra lesion are illustrative (not published); "
-                "systemic therapy has no effect but is given more often to larger / multiple lesions",
+                "neoadjuvant systemic therapy has no effect but is given more often to larger / multiple lesions",
     },
 }
 
@@ -561,19 +563,21 @@ def _sarcoma(acc, rng, b, pix, cal):
     _, all_les, owner = _extra_lesions(acc, rng, pix, n_les, maxd, detection, "lung", lobes)
     mdt = detection + _uniform_days(rng, 7, 21, m)
     acc.mdt(pix, mdt, "resection")
-    surg = mdt + _uniform_days(rng, 14, 40, m)
+    # neoadjuvant systemic therapy, more often for large / multiple lesions; no effect built in. Given
+    # before the metastasectomy (the origin) so that the exposure is known at time 0 (no immortal time).
+    sysm = rng.random(m) < _logistic(-1.2 + 1.2 * big + 0.4 * (n_les - 1))
+    sys_day = mdt + _uniform_days(rng, 7, 21, m)
+    sys_end = sys_day + _uniform_days(rng, 63, 90, m)
+    acc.treatments(pix[sysm], "systemic", sys_day[sysm], sys_end[sysm].astype(float), intent="curative",
+                   regimen=_pick(rng, ["doxorubicin", "doxorubicin-ifosfamide", "trabectedin"], [0.5, 0.3, 0.2],
+                                 sysm.sum()), setting="neoadjuvant", line=1)
+    surg = np.where(sysm, sys_end + _uniform_days(rng, 21, 42, m), mdt + _uniform_days(rng, 14, 40, m))
     mis = rng.random(m) < 0.5
     tk = acc.treatments(pix, "resection", surg, surg.astype(float), intent="curative",
                         approach=np.where(mis, "minimally_invasive", "open"),
                         margin=_pick(rng, ["R0", "R1"], [0.88, 0.12], m))
     acc.link(tk[owner], all_les)
     _complications(acc, rng, tk, surg, "sarcoma")
-    # systemic therapy after metastasectomy: more often for large / multiple lesions; no effect built in
-    sysm = rng.random(m) < _logistic(-1.2 + 1.2 * big + 0.4 * (n_les - 1))
-    sys_day = surg + _uniform_days(rng, 30, 60, m)
-    acc.treatments(pix[sysm], "systemic", sys_day[sysm], (sys_day[sysm] + 120).astype(float), intent="curative",
-                   regimen=_pick(rng, ["doxorubicin", "doxorubicin-ifosfamide", "trabectedin"], [0.5, 0.3, 0.2],
-                                 sysm.sum()), setting="adjuvant", line=1)
     lam_d = cal["sarcoma"]["os"] * _sarcoma_hr("os", big, tfi12, n_les)
     lam_f = cal["sarcoma"]["dfs"] * _sarcoma_hr("dfs", big, tfi12, n_les)
     lam_r = np.maximum(lam_f - lam_d, 1e-9)  # DFS hazard = recurrence + death hazards: PH in both
