@@ -62,12 +62,20 @@ def load_registry(proto: Protocol) -> dict[str, pd.DataFrame]:
     from .. import registry
 
     if d.folder is not None or d.workbook is not None:
+        key = "folder" if d.folder else "workbook"
         path = _resolve(base, d.folder or d.workbook)
         if not path.exists():
-            raise _err(proto, ("data", "folder" if d.folder else "workbook"), f"no such file or folder: {path}")
-        return registry.read_registry(path)
-    store = registry.Store(d.url)
-    return store.read()
+            raise _err(proto, ("data", key), f"no such file or folder: {path}")
+        tables, report = registry.read_registry(path)
+        report = report + registry.validate(tables, data_lock=d.data_lock)
+        if not report.ok:
+            errs = report.errors
+            shown = "; ".join(f"{r.table} row {r.row}: {r.field}: {r.message}" for r in errs.head(5).itertuples())
+            raise _err(proto, ("data", key), f"the registry at {path} has {len(errs)} validation error(s) "
+                                             f"(run `oligomet registry validate {path}` for all): {shown}")
+        return tables
+    with registry.Store(d.url) as store:  # a database holds only validated imports
+        return store.load()
 
 
 def data_hash(tables: dict[str, pd.DataFrame]) -> str:
