@@ -1,1 +1,4 @@
-"""describe layer."""
+"""describe layer: descriptive tables.
+
+* :func:`oligomet.table_one` (``describe.table_one``): Table 1 overall or by group, with tests and SMDs.
+"""
