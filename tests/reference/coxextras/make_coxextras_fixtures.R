@@ -28,6 +28,15 @@ col2$rx_lev5fu <- as.integer(col2$rx == "Lev+5FU")
 col2 <- col2[complete.cases(col2[, c("time", "status", "age", "nodes", "differ", "extent", "sex")]), ]
 col2$year <- ceiling(col2$time / 365.25) # very heavy ties
 
+# edge cases: an event at time 0, a stratum whose rows are all censored, a stratum with a single
+# row (an event), heavy ties from rounding to 60-day periods
+edge <- lung2
+edge$time[1] <- 0; edge$dead[1] <- 1
+edge$grp <- c("a", "b", "c", "c")[edge$ph.ecog + 1]
+edge$grp[11:20] <- "d"; edge$dead[11:20] <- 0
+edge$grp[21] <- "e"; edge$dead[21] <- 1
+edge$period <- ceiling(edge$time / 60)
+
 # name, data, time, event, x columns, term of each column, strata column, weights column, ties
 cox_cases <- list(
   list(id = "lung_efron", d = lung2, time = "time", event = "dead",
@@ -50,6 +59,10 @@ cox_cases <- list(
        x = c("trt", "karno", "age", "prior"), ties = "efron"),
   list(id = "veteran_month_breslow_weights", d = vet, time = "month", event = "status",
        x = c("trt", "karno", "age", "prior"), weights = "w", ties = "breslow"),
+  list(id = "lung_edge_strata_efron", d = edge, time = "time", event = "dead",
+       x = c("age", "sex", "wt.loss"), strata = "grp", ties = "efron"),
+  list(id = "lung_edge_period_breslow_weights", d = edge, time = "period", event = "dead",
+       x = c("age", "sex", "wt.loss"), strata = "grp", weights = "w", ties = "breslow"),
   list(id = "colon_death_efron", d = col2, time = "time", event = "status",
        x = c("rx_lev", "rx_lev5fu", "age", "nodes", "differ", "extent"), strata = "sex", ties = "efron"),
   list(id = "colon_year_efron_weights", d = transform(col2, w = 1 + (id %% 5) / 4), time = "year",
