@@ -133,19 +133,25 @@ def km_fit(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup
     tot = cell_sums(cells, w)[:, 0]
     d = cell_sums(cells, w * event)[:, 0]
     n = reverse_cumsum_within(cells, tot)
+    # n - d, the weight surviving the cell, is built as (weight of later cells) + (censored
+    # here) rather than by subtraction: with fractional weights n - d would otherwise come
+    # out as +-1e-17 instead of 0 where everybody left dies, and S could dip below 0.
+    later = np.maximum(n - tot, 0.0)
+    later[cells.starts[1:][np.diff(cells.starts) > 0] - 1] = 0.0   # last cell of each block: nobody later
+    surviving = later + cell_sums(cells, w * (1.0 - event))[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(d > 0, 1.0 - d / np.where(n > 0, n, 1.0), 1.0)
+        factor = np.where(d > 0, surviving / np.where(n > 0, n, 1.0), 1.0)
         surv = cumprod_within(cells, factor)
-        # n == d only at the last cell of a block (nobody left after it): keep that
+        # surviving == 0 only at the last cell of a block (nobody left after it): keep that
         # infinite term out of the running sum so it cannot leak into the next block.
-        inc = np.where((d > 0) & (n > d), d / (n * (n - d)), 0.0)
+        inc = np.where((d > 0) & (surviving > 0), d / (n * surviving), 0.0)
         B = cumsum_within(cells, inc)
         if not robust:
             # R's survfit object holds Inf where S reaches 0 (n == d); its summary() and
             # the shared reference (JSON) hold NaN there. We report NaN: undefined, not a number.
             se = np.where(surv > 0, np.sqrt(B), np.nan)
         else:
-            a = event / (n - d)[cells.of_row] - B[cells.of_row]
+            a = event / surviving[cells.of_row] - B[cells.of_row]
             a = np.where(np.isfinite(a), a, 0.0)   # rows at the cell where S hits 0; set to 0 there below
             done = cumsum_within(cells, cell_sums(cells, (w * a) ** 2)[:, 0])
             w2 = cell_sums(cells, w * w)[:, 0]
