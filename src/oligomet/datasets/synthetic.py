@@ -331,7 +331,7 @@ def _crlm(acc, rng, b, pix, cal):
     diag = b["diag"][pix]
     sync = rng.random(m) < 0.4
     prim_res = diag + _uniform_days(rng, 20, 60, m)
-    detection = np.where(sync, diag + _uniform_days(rng, 0, 60, m), prim_res + 240 + _to_days(rng.exponential(15, m)))
+    detection = np.where(sync, diag + _uniform_days(rng, 0, 60, m), prim_res + 240 + _to_days(rng.exponential(15, m).clip(max=120)))
     detection, prim_res, diag = _shift_before_lock(b, pix, detection, prim_res, diag)
     n_les, maxd = _crlm_baseline_lesions(rng, m)
     z = _crlm_risk(ecog, age, n_les, ras)
@@ -481,7 +481,7 @@ def _crc_lung(acc, rng, b, pix, cal):
         return {}
     ecog, ras, diag = b["ecog"][pix], b["ras_mut"][pix], b["diag"][pix]
     prim_res = diag + _uniform_days(rng, 20, 60, m)
-    detection = prim_res + 200 + _to_days(rng.exponential(20, m))
+    detection = prim_res + 200 + _to_days(rng.exponential(20, m).clip(max=120))
     detection, prim_res = _shift_before_lock(b, pix, detection, prim_res)
     n_les = np.minimum(1 + rng.poisson(0.4, m), 3)
     maxd = np.exp(rng.normal(np.log(14), 0.4, m)).clip(5, 50).round()
@@ -551,7 +551,7 @@ def _sarcoma(acc, rng, b, pix, cal):
     adj_start = prim_res + _uniform_days(rng, 30, 60, m)
     adj_end = adj_start + _uniform_days(rng, 90, 120, m)
     last_end = np.where(adj, adj_end, prim_res)
-    tfi_days = _to_days(np.exp(rng.normal(np.log(14), 0.9, m)))
+    tfi_days = _to_days(np.exp(rng.normal(np.log(14), 0.9, m)).clip(max=120))  # at most 10 years
     detection = last_end + tfi_days
     detection, prim_res, adj_start, adj_end = _shift_before_lock(b, pix, detection, prim_res, adj_start, adj_end)
     acc.treatments(pix[adj], "systemic", adj_start[adj], adj_end[adj].astype(float), intent="curative",

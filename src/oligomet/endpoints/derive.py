@@ -26,7 +26,7 @@ from . import intervals as _intervals
 from . import local_control as _lc
 from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
-from .origin import first_local_treatment, resolve_origin
+from .origin import _ordered_treatments, first_local_treatment, resolve_origin
 from .survival_endpoints import death_within, first_event_after, survival_endpoints
 
 _PATIENT_COVARIATES = ("sex", "birth_year", "primary_site", "histology", "node_positive", "ras", "braf", "msi",
@@ -110,6 +110,7 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
         for name in ("events", "labs", "mdt_decisions", "complications"):
             tb[name] = tb[name][~(tb[name]["date"] > lock)]
         tb["treatments"] = tb["treatments"][~(tb["treatments"]["start_date"] > lock)]
+    tb["treatments"] = _ordered_treatments(tb["treatments"])  # once; every step reads this order
     pts = tb["patients"].set_index("patient_id", drop=False)
     idx = pts.index
     fu = followup_end(pts, tb, lock)

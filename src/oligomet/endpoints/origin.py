@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from ..registry.fields import INTENT, LOCAL_MODALITIES, MODALITY
@@ -29,9 +30,20 @@ ORIGINS = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_rec
 
 
 def _ordered_treatments(treatments: pd.DataFrame) -> pd.DataFrame:
+    """Treatments with a start date, ordered by patient, start date, local before systemic, treatment id.
+
+    Sorted once per derivation (``derive_endpoints`` stores the result; the ``_systemic`` column marks
+    a frame already ordered). Patients are grouped by integer codes rather than by sorting their id
+    strings, which is the slow part at registry scale.
+    """
+    if "_systemic" in treatments.columns:
+        return treatments
     t = treatments.dropna(subset=["start_date"]).copy()
     t["_systemic"] = (t["modality"] == "systemic").astype(int)
-    return t.sort_values(["patient_id", "start_date", "_systemic", "treatment_id"], kind="mergesort")
+    pcode = pd.factorize(t["patient_id"])[0]
+    tid = pd.factorize(t["treatment_id"], sort=True)[0]
+    order = np.lexsort((tid, t["_systemic"].to_numpy(), t["start_date"].to_numpy().astype("int64"), pcode))
+    return t.iloc[order]
 
 
 def _check_codes(values, allowed, what):
