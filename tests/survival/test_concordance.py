@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 import oligomet as om
-from oligomet.survival.concordance import concordance_index, concordance_table
+from oligomet.survival.concordance import concordance_index, concordance_std_err, concordance_table
 
 FIX = Path(__file__).parents[1] / "reference" / "coxextras"
 REF = {k: v for k, v in json.loads((FIX / "coxextras.json").read_text()).items() if not k.startswith("_")}
@@ -36,6 +36,39 @@ def test_counts_and_concordance_match_r(cid):
     np.testing.assert_allclose(got[NAMES].to_numpy(), [count[k] for k in NAMES], rtol=1e-10, atol=1e-9)
     assert concordance_index(d.time, d.event, risk, strata=d.strata, weights=d.w) == pytest.approx(
         ref["concordance"], rel=1e-12)
+
+
+@pytest.mark.parametrize("cid", sorted(REF))
+def test_std_err_matches_r(cid):
+    ref, d = _case(cid)
+    risk = np.asarray(ref["linear_predictors"]) if ref["kind"] == "cox" else d["risk"].to_numpy()
+    want = ref["concordance_std"] if ref["kind"] == "cox" else ref["std"]
+    cluster = d["cluster"] if "cluster" in d else None      # coxph(..., cluster=) sums influences by cluster
+    got = concordance_std_err(d.time, d.event, risk, strata=d.strata, weights=d.w, cluster=cluster)
+    assert got == pytest.approx(want, rel=1e-10)
+
+
+def _brute_std_err(t, e, r, s, w, cluster=None):
+    """R's influence formula with the per-row pair counts found by looking at every pair."""
+    n = len(t)
+    cnt = np.zeros((n, 3))          # concordant, discordant, tied.x pairs each row takes part in
+    for i in range(n):
+        if not e[i]:
+            continue
+        for j in range(n):
+            if j != i and s[j] == s[i] and (t[j] > t[i] or (t[j] == t[i] and not e[j])):
+                k = 0 if r[i] > r[j] else 1 if r[i] < r[j] else 2
+                cnt[i, k] += w[j]
+                cnt[j, k] += w[i]
+    tot = (cnt * w[:, None]).sum(axis=0) / 2          # each pair seen from both ends
+    npair = tot.sum()
+    if npair == 0:
+        return float("nan")
+    somer = (tot[0] - tot[1]) / npair
+    dfbeta = ((cnt[:, 0] - cnt[:, 1]) - cnt.sum(axis=1) * somer) * w / (2 * npair)
+    if cluster is not None:
+        dfbeta = np.bincount(cluster, weights=dfbeta)
+    return float(np.sqrt(np.sum(dfbeta ** 2)))
 
 
 def _brute(t, e, r, s, w):
@@ -73,6 +106,19 @@ def samples(draw):
 def test_counts_equal_brute_force(sample):
     t, e, r, s, w = sample
     np.testing.assert_allclose(concordance_table(t, e, r, s, w).to_numpy(), _brute(t, e, r, s, w), atol=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(samples(), st.booleans())
+def test_std_err_equals_brute_force(sample, clustered):
+    t, e, r, s, w = sample
+    cl = (np.arange(len(t)) % 3) if clustered else None
+    got = concordance_std_err(t, e, r, s, w, cluster=cl)
+    want = _brute_std_err(t, e, r, s, w, cl)
+    if np.isnan(want):
+        assert np.isnan(got)
+    else:
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
 
 
 @settings(max_examples=40, deadline=None)

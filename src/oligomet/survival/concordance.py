@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["concordance_index", "concordance_table"]
+__all__ = ["concordance_index", "concordance_std_err", "concordance_table"]
 
 _COUNT_NAMES = ("concordant", "discordant", "tied.x", "tied.y", "tied.xy")
 
@@ -92,12 +92,14 @@ def _dense_rank(x: np.ndarray) -> tuple[np.ndarray, int]:
     return ranks, int(ranks.max()) + 1 if x.size else 0
 
 
-def _counts(t, e, r, s, w) -> np.ndarray:
-    n = t.size
-    out = np.zeros(5)
-    if n == 0 or not e.any():
-        return out
+class _Prepared:
+    """Rows sorted into R's processing order and collapsed into elements (see ``_prepare``)."""
+    __slots__ = ("order", "row_elem", "W", "D", "WD", "S", "K", "korder", "knew", "nK", "group_first", "lower",
+                 "comparable", "eq", "tied_y_all", "tied_xy", "m")
 
+
+def _prepare(t, e, r, s, w) -> _Prepared:
+    n = t.size
     # Processing order, as R's sort.stop within a stratum: strata, time descending, censored
     # before events at the same time, then risk ascending (so equal risks are adjacent).
     # One integer sort key built from dense ranks is ~2x faster than np.lexsort on float keys.
@@ -125,6 +127,9 @@ def _counts(t, e, r, s, w) -> np.ndarray:
         new_ter = new_te.copy()
         new_ter[1:] |= rr[1:] != rr[:-1]
 
+    pr = _Prepared()
+    pr.order = order
+
     # tied.y / tied.xy: pairs of events at the same time (same stratum), and among those the
     # pairs with equal risk. Sum over i<j of w_i w_j = ((sum w)^2 - sum w^2) / 2.
     def pair_sum(flag):
@@ -133,28 +138,29 @@ def _counts(t, e, r, s, w) -> np.ndarray:
         sw2 = np.add.reduceat(w * w * e, starts)
         return float(np.sum(sw * sw - sw2) / 2.0)
 
-    tied_y_all = pair_sum(new_te)
-    tied_xy = pair_sum(new_ter)
+    pr.tied_y_all = pair_sum(new_te)
+    pr.tied_xy = pair_sum(new_ter)
 
     # Collapse rows identical in (stratum, time, status, risk): their pair counts against any
     # other row are the same, so one element with the summed weight does. Big saving on
     # integer-day times with few distinct risk scores. The elements stay in processing order;
     # an element's index is its position.
     starts = np.flatnonzero(new_ter)
-    W = np.add.reduceat(w, starts)
-    D = e[starts]
-    S = s[starts]
+    pr.row_elem = np.cumsum(new_ter) - 1          # element of each sorted row
+    W = pr.W = np.add.reduceat(w, starts)
+    pr.D = e[starts]
+    S = pr.S = s[starts]
     R = rr[starts]
-    group_first = new_te[starts]          # first element of its (stratum, time, status) group
-    m = starts.size
-    WD = W * D
+    pr.group_first = new_te[starts]          # first element of its (stratum, time, status) group
+    m = pr.m = starts.size
+    pr.WD = W * pr.D
 
     # Weight of all lower strata, and weight of the comparable elements of an event: everything
     # in its stratum positioned before its (stratum, time, status) group.
     sw_stratum = np.bincount(S, weights=W)
-    lower = np.concatenate(([0.0], np.cumsum(sw_stratum)))[S]
+    pr.lower = np.concatenate(([0.0], np.cumsum(sw_stratum)))[S]
     cw = np.concatenate(([0.0], np.cumsum(W)))
-    comparable = cw[:-1][_starts(group_first)] - lower
+    pr.comparable = cw[:-1][_starts(pr.group_first)] - pr.lower
 
     # Rank key K: dense rank of (stratum, risk). Lower strata get lower K, so the dominance
     # count below includes all of them as "smaller risk"; ``lower`` takes them back out.
@@ -170,15 +176,23 @@ def _counts(t, e, r, s, w) -> np.ndarray:
     kcode = np.cumsum(knew) - 1
     K = np.empty(m, dtype=np.int64)
     K[korder] = kcode
+    pr.K, pr.korder, pr.knew, pr.nK = K, korder, knew, int(kcode[-1]) + 1
     # Equal risk, earlier position (same K run in (K, position) order) = tied.x candidates.
-    Wk = W[korder]
-    cwk = np.concatenate(([0.0], np.cumsum(Wk)))
-    eq = np.empty(m)
-    eq[korder] = cwk[:-1] - cwk[:-1][_starts(knew)]
-    nK = int(kcode[-1]) + 1
-    tied_x = float(np.sum(WD * eq))
-    same_time_pairs = tied_y_all - tied_xy
-    P = np.cumsum(group_first) - 1      # (stratum, time, status) group index of each element
+    cwk = np.concatenate(([0.0], np.cumsum(W[korder])))
+    pr.eq = np.empty(m)
+    pr.eq[korder] = cwk[:-1] - cwk[:-1][_starts(knew)]
+    return pr
+
+
+def _counts(t, e, r, s, w) -> np.ndarray:
+    out = np.zeros(5)
+    if t.size == 0 or not e.any():
+        return out
+    pr = _prepare(t, e, r, s, w)
+    W, WD, K, korder, nK, m = pr.W, pr.WD, pr.K, pr.korder, pr.nK, pr.m
+    tied_x = float(np.sum(WD * pr.eq))
+    same_time_pairs = pr.tied_y_all - pr.tied_xy
+    P = np.cumsum(pr.group_first) - 1      # (stratum, time, status) group index of each element
     nP = int(P[-1]) + 1
     unit = bool(np.all(W == W[0]))
     # The dominance count is a radix partition over the bits of one key and runs in
@@ -189,17 +203,116 @@ def _counts(t, e, r, s, w) -> np.ndarray:
         # that come earlier in position (the tied.x pairs).
         cumP = np.concatenate(([0], np.cumsum(np.bincount(P, minlength=nP)))).astype(np.int64)
         dom = _dominance_sum(P[korder], W[korder], WD[korder], cumP, nP, unit)
-        concordant = dom - float(np.sum(WD * lower)) - tied_x
+        concordant = dom - float(np.sum(WD * pr.lower)) - tied_x
     else:
         # radix over risk ranks, elements in position order: counts earlier-position elements
         # with smaller risk, including the events at the same time with smaller risk (an event
         # group is ordered by increasing risk), which are the tied.y pairs with unequal risks.
-        cumK = np.concatenate(([0], np.cumsum(np.bincount(kcode, minlength=nK)))).astype(np.int64)
+        kc = K[korder]
+        cumK = np.concatenate(([0], np.cumsum(np.bincount(kc, minlength=nK)))).astype(np.int64)
         dom = _dominance_sum(K, W, WD, cumK, nK, unit)
-        concordant = dom - float(np.sum(WD * lower)) - same_time_pairs
-    discordant = float(np.sum(WD * comparable)) - concordant - tied_x
-    out[:] = (concordant, discordant, tied_x, same_time_pairs, tied_xy)
+        concordant = dom - float(np.sum(WD * pr.lower)) - same_time_pairs
+    discordant = float(np.sum(WD * pr.comparable)) - concordant - tied_x
+    out[:] = (concordant, discordant, tied_x, same_time_pairs, pr.tied_xy)
     return out
+
+
+def _dominance_each(A, V, cumA, nA):
+    """Per element i: sum of V_j over the elements j before i (array order) with A_j < A_i.
+
+    The same radix partition as :func:`_dominance_sum`, carrying each element's id and
+    accumulating its count level by level.
+    """
+    m = A.size
+    nbits = max(1, int(nA - 1).bit_length())
+    cumA = np.concatenate((cumA, np.full((1 << nbits) + 1, cumA[-1]))).astype(np.int64)
+    Ao, Vo, ids = A.astype(np.int64), V, np.arange(m)
+    acc = np.zeros(m)
+    idx = np.arange(m)
+    cl = np.zeros(m + 1, dtype=np.int64)
+    cv = np.zeros(m + 1)
+    for lev in range(nbits - 1, -1, -1):
+        sh = Ao >> lev
+        upper = sh & 1
+        gbase = (sh >> 1) << (lev + 1)
+        gstart = cumA[gbase]
+        np.cumsum(Vo * (1 - upper), out=cv[1:])
+        acc[ids] += upper * (cv[:-1] - cv[gstart])
+        if lev == 0:
+            break
+        np.cumsum(1 - upper, out=cl[1:])
+        left_before = cl[:-1] - cl[gstart]
+        nleft = cumA[gbase + (1 << lev)] - gstart
+        newpos = np.where(upper == 1, nleft + idx - left_before, gstart + left_before)
+        A2, V2, I2 = np.empty_like(Ao), np.empty_like(Vo), np.empty_like(ids)
+        A2[newpos], V2[newpos], I2[newpos] = Ao, Vo, ids
+        Ao, Vo, ids = A2, V2, I2
+    return acc
+
+
+def _std_err(t, e, r, s, w, cluster) -> float:
+    """R's ``sqrt(concordance()$var)``: the infinitesimal-jackknife standard error.
+
+    For every row R accumulates how many (weighted) concordant, discordant and tied.x pairs it
+    takes part in, as the event and as the comparison row; its influence on C is
+    ``((c_i - d_i) - (c_i + d_i + t_i) * somers_d) * w_i / (2 * npair)`` and the variance is
+    the sum of squared influences (summed within clusters first when ``cluster`` is given).
+    Here the per-row counts come from two per-element dominance counts (earlier rows with a
+    lower risk; later events with a higher risk) and group cumulative sums for the
+    corrections (other strata, events tied in time).
+    """
+    c_tot = _counts(t, e, r, s, w)
+    npair = c_tot[0] + c_tot[1] + c_tot[2]
+    if npair <= 0:
+        return float("nan")
+    somer = (c_tot[0] - c_tot[1]) / npair
+    pr = _prepare(t, e, r, s, w)
+    W, WD, D, S, K, korder, knew, m = pr.W, pr.WD, pr.D, pr.S, pr.K, pr.korder, pr.knew, pr.m
+    kc = K[korder]
+    cumK = np.concatenate(([0], np.cumsum(np.bincount(kc, minlength=pr.nK)))).astype(np.int64)
+    gid = np.cumsum(pr.group_first) - 1
+    gfirst = np.flatnonzero(pr.group_first)
+    gend = np.append(gfirst[1:], m)[gid]                  # first element after the group
+
+    # as the event: comparable rows (earlier in position, same stratum, other group) by risk
+    less = _dominance_each(K, W, cumK, pr.nK)
+    cw = np.concatenate(([0.0], np.cumsum(W)))
+    same_group_before = cw[:-1] - cw[gfirst[gid]]         # tied-in-time events with lower risk
+    ev_conc = D * (less - pr.lower - same_group_before)
+    ev_tied = D * pr.eq
+    ev_disc = D * pr.comparable - ev_conc - ev_tied
+
+    # as the comparison row: later events (in position) of the same stratum, other group
+    rev = slice(None, None, -1)
+    higher = _dominance_each((pr.nK - 1 - K)[rev], WD[rev], cumK[-1] - cumK[::-1], pr.nK)[rev]
+    cwd = np.concatenate(([0.0], np.cumsum(WD)))
+    sw_stratum = np.bincount(S, weights=WD)
+    upper_strata = cwd[-1] - np.cumsum(sw_stratum)[S]     # events of higher strata
+    same_group_after = (cwd[gend] - cwd[1:]) * D          # tied-in-time events with higher risk
+    cmp_conc = higher - upper_strata - same_group_after
+    # later events with the same risk: (K, position) order, events after it in its K run
+    wdk = WD[korder]
+    cwdk = np.concatenate(([0.0], np.cumsum(wdk)))
+    run_id = np.cumsum(knew) - 1
+    run_end = np.append(np.flatnonzero(knew)[1:], m)[run_id]
+    cmp_tied = np.empty(m)
+    cmp_tied[korder] = cwdk[run_end] - cwdk[1:]
+    # events after its group within its stratum: total events up to the stratum end minus those
+    # up to the group end
+    stratum_end_events = np.cumsum(sw_stratum)[S]
+    comparable_events = stratum_end_events - cwd[gend]
+    cmp_disc = comparable_events - cmp_conc - cmp_tied
+
+    conc = ev_conc + cmp_conc
+    disc = ev_disc + cmp_disc
+    tied = ev_tied + cmp_tied
+    per_w = ((conc - disc) - (conc + disc + tied) * somer) / (2.0 * npair)   # per unit weight
+    rows = np.empty(t.size, dtype=np.int64)
+    rows[pr.order] = pr.row_elem
+    dfbeta = per_w[rows] * w
+    if cluster is not None:
+        dfbeta = np.bincount(cluster, weights=dfbeta)
+    return float(np.sqrt(np.sum(dfbeta ** 2)))
 
 
 def _dominance_sum(A, W, WD, cumA, nA, unit):
@@ -283,6 +396,25 @@ def concordance_table(time, event, risk, strata=None, weights=None) -> pd.Series
     """
     t, e, r, s, w = _as_inputs(time, event, risk, strata, weights)
     return pd.Series(_counts(t, e, r, s, w), index=list(_COUNT_NAMES), name="count")
+
+
+def concordance_std_err(time, event, risk, strata=None, weights=None, cluster=None) -> float:
+    """Standard error of :func:`concordance_index`, as R's ``coxph()$concordance["std"]``.
+
+    R's infinitesimal-jackknife estimate (``concordancefit``'s ``sqrt(var)``); ``cluster``
+    (labels, one per row) sums the row influences within clusters first, as coxph does when the
+    model has a cluster term. NaN when there is no comparable pair.
+    """
+    t, e, r, s, w = _as_inputs(time, event, risk, strata, weights)
+    cl = None
+    if cluster is not None:
+        cl = np.asarray(cluster).ravel()
+        if cl.size != t.size:
+            raise ValueError(f"cluster has {cl.size} values but time has {t.size}")
+        cl = np.unique(cl, return_inverse=True)[1].ravel()
+    if t.size == 0 or not e.any():
+        return float("nan")
+    return _std_err(t, e, r, s, w, cl)
 
 
 def concordance_index(time, event, risk, strata=None, weights=None) -> float:

@@ -47,6 +47,8 @@ cox_cases <- list(
        x = c("age", "ph.ecog", "ph.karno"), strata = "sex", ties = "efron"),
   list(id = "lung_weights", d = lung2, time = "time", event = "dead",
        x = c("age", "sex", "ph.ecog"), weights = "w", ties = "efron"),
+  list(id = "lung_cluster_inst", d = subset(lung2, !is.na(inst)), time = "time", event = "dead",
+       x = c("age", "sex", "ph.ecog"), cluster = "inst", ties = "efron"),
   list(id = "lung_strata_inst", d = subset(lung2, !is.na(inst)), time = "time", event = "dead",
        x = c("age", "sex", "ph.ecog"), strata = "inst", ties = "efron"),
   list(id = "veteran_celltype", d = vet, time = "time", event = "status",
@@ -90,7 +92,9 @@ for (cc in cox_cases) {
   f_terms <- as.formula(sprintf("Surv(%s, %s) ~ %s%s", cc$time, cc$event, rhs_terms, st))
   w <- if (is.null(cc$weights)) rep(1, nrow(d)) else d[[cc$weights]]
   d$.w <- w
-  fit <- coxph(f, data = d, ties = cc$ties, weights = .w)
+  if (!is.null(cc$cluster)) d$.cl <- d[[cc$cluster]]
+  fit <- if (is.null(cc$cluster)) coxph(f, data = d, ties = cc$ties, weights = .w) else
+    coxph(f, data = d, ties = cc$ties, weights = .w, cluster = .cl)
   # the fit with factor terms (same design, same coefficients) is the one cox.zph tests term by term
   fit_terms <- coxph(f_terms, data = d, ties = cc$ties, weights = .w)
   stopifnot(max(abs(coef(fit) - coef(fit_terms))) < 1e-12)
@@ -99,6 +103,7 @@ for (cc in cox_cases) {
   slev <- if (is.null(cc$strata)) list() else as.character(levels(factor(d[[cc$strata]])))
   rows <- data.frame(time = d[[cc$time]], event = d[[cc$event]], strata = sf, w = w)
   for (v in cc$x) rows[[v]] <- d[[v]]
+  if (!is.null(cc$cluster)) rows$cluster <- d[[cc$cluster]]
   write.csv(rows, file.path(out_dir, "data", paste0(cc$id, ".csv")), row.names = FALSE)
 
   zph <- list()
@@ -140,6 +145,8 @@ for (cc in cox_cases) {
     coef = unname(coef(fit)), var = unname(fit$var), means = unname(fit$means),
     linear_predictors = unname(fit$linear.predictors),
     concordance = unname(fit$concordance["concordance"]),
+    concordance_std = unname(fit$concordance["std"]),
+    cluster = if (is.null(cc$cluster)) NULL else cc$cluster,
     concordance_count = as.list(fit$concordance[c("concordant", "discordant", "tied.x", "tied.y", "tied.xy")]),
     zph = zph,
     predict = list(profiles = unname(prof), strata = pstrat, times = at, survival = surv, std_err = se,
@@ -177,7 +184,7 @@ for (cc in conc_cases) {
   rows <- data.frame(time = d[[cc$time]], event = d[[cc$event]], strata = sf, w = w, risk = d[[cc$x]])
   write.csv(rows, file.path(out_dir, "data", paste0(cc$id, ".csv")), row.names = FALSE)
   cnt <- if (is.matrix(cf$count)) colSums(cf$count) else cf$count
-  res[[cc$id]] <- list(kind = "concordance", concordance = unname(cf$concordance),
+  res[[cc$id]] <- list(kind = "concordance", concordance = unname(cf$concordance), std = sqrt(cf$var),
                        count = as.list(cnt[c("concordant", "discordant", "tied.x", "tied.y", "tied.xy")]))
 }
 
