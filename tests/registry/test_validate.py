@@ -92,6 +92,6 @@ def test_all_problems_are_reported_at_once(clean_dir):
 
 
 def test_rule_catalogue_is_documented():
-    text = DOCS.read_text()
+    text = DOCS.read_text().split("| rule | class | severity |", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `([a-z0-9_]+)` \|", text, flags=re.M))
     assert documented == set(RULES)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..fields import TABLES
-from ..parse import as_text
+from ..parse import as_string as as_text
 from ..report import ProblemLog
 from .tabular import RawTables, drop_blank_rows, read_csv_text
 

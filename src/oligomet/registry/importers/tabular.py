@@ -31,7 +31,8 @@ def drop_blank_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     rows = np.arange(1, len(frame) + 1)
     if frame.shape[1] == 0:
         return frame, rows
-    blank = frame.isna() | frame.astype(str).apply(lambda c: c.str.strip() == "")
+    # Whitespace-only cells are not blank here (rare; their rows then report missing fields).
+    blank = frame.isna() | (frame == "")
     keep = ~blank.all(axis=1).to_numpy()
     return frame.loc[keep].reset_index(drop=True), rows[keep]
 
