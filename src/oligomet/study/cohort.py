@@ -79,14 +79,18 @@ def load_registry(proto: Protocol) -> dict[str, pd.DataFrame]:
 
 
 def data_hash(tables: dict[str, pd.DataFrame]) -> str:
-    """SHA-256 over every table's content (CSV serialisation, declared table order)."""
+    """SHA-256 over every table's content, in the declared table order.
+
+    Built from pandas' per-row content hashes (``hash_pandas_object``, fixed key, index ignored)
+    plus the column names and dtypes: equal data give equal hashes, and it is fast on 10^5 rows.
+    """
     h = hashlib.sha256()
     for name in F.TABLE_ORDER:
         frame = tables.get(name)
         if frame is None:
             continue
-        h.update(name.encode())
-        h.update(frame.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n").encode())
+        h.update(f"{name}:{list(frame.columns)}:{[str(t) for t in frame.dtypes]}:{len(frame)}".encode())
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()
 
 
@@ -195,29 +199,78 @@ def condition_mask(frame: pd.DataFrame, cond: Condition, proto: Protocol, loc: t
     return m
 
 
-def apply_cohort(frame: pd.DataFrame, proto: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _criteria(proto: Protocol):
+    for kind in ("include", "exclude"):
+        for i, crit in enumerate(getattr(proto.cohort, kind)):
+            yield kind, i, crit
+
+
+def _apply(cur: pd.DataFrame, kind: str, i: int, crit, proto: Protocol, rows: list) -> pd.DataFrame:
+    m = condition_mask(cur, crit, proto, ("cohort", kind, i))
+    keep = m.fillna(False) if kind == "include" else ~m.fillna(False)
+    keep = keep.to_numpy(dtype=bool)
+    n_out = int((~keep).sum())
+    desc = crit.label or crit.describe()
+    label = f"Not meeting: {desc}" if kind == "include" else f"Excluded: {desc}"
+    cur = cur.loc[keep]
+    rows.append({"step": f"{kind}.{i}", "label": label, "n_excluded": n_out, "n_remaining": len(cur)})
+    if len(cur) == 0:
+        raise _err(proto, ("cohort", kind, i),
+                   f"empty cohort: no patient is left after criterion {desc!r} "
+                   f"({n_out} excluded here; flow: " +
+                   ", ".join(f"{r['label']} {r['n_remaining']}" for r in rows) + ")")
+    return cur
+
+
+def prefilter(tables: dict[str, pd.DataFrame], proto: Protocol) -> tuple[dict[str, pd.DataFrame], list, int]:
+    """Apply the leading inclusion criteria that only read the ``patients`` table before deriving
+    endpoints (e.g. primary site), so that ``derive_endpoints`` works on the candidates only.
+
+    Endpoints are derived per patient, so the analysis frame of the kept patients is the same
+    either way (tested); the flow counts are the same as after derivation. Returns (tables of
+    the kept patients, flow rows so far, number of criteria applied).
+    """
+    patients = tables["patients"]
+    rows = [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_remaining": len(patients)}]
+    derived = {d.name for d in proto.derive}
+    cols = set(F.TABLES["patients"].field_names) - derived
+    cur, k = patients, 0
+    for kind, i, crit in _criteria(proto):
+        if kind != "include" or crit.expr is not None or crit.column not in cols:
+            break
+        cur = _apply(cur, kind, i, crit, proto, rows)
+        k += 1
+    if k == 0:
+        return tables, rows, 0
+    keep = set(cur["patient_id"])
+    out = {}
+    for name, frame in tables.items():
+        if frame is None:
+            continue
+        if "patient_id" in frame.columns:
+            out[name] = frame[frame["patient_id"].isin(keep)]
+        else:
+            out[name] = frame
+    if "complications" in out and "treatments" in out:
+        c = out["complications"]
+        out["complications"] = c[c["treatment_id"].isin(set(out["treatments"]["treatment_id"]))]
+    return out, rows, k
+
+
+def apply_cohort(frame: pd.DataFrame, proto: Protocol, *, rows: list | None = None, skip: int = 0
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply inclusion then exclusion criteria; returns (cohort, flow).
 
     ``flow`` columns: ``step`` (``source``, ``include.<i>``, ``exclude.<i>``), ``label``,
-    ``n_excluded``, ``n_remaining``.
+    ``n_excluded``, ``n_remaining``. ``rows``/``skip`` continue the flow of :func:`prefilter`.
     """
-    rows = [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_remaining": len(frame)}]
+    rows = list(rows) if rows is not None else \
+        [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_remaining": len(frame)}]
     cur = frame
-    for kind in ("include", "exclude"):
-        for i, crit in enumerate(getattr(proto.cohort, kind)):
-            m = condition_mask(cur, crit, proto, ("cohort", kind, i))
-            keep = m.fillna(False) if kind == "include" else ~m.fillna(False)
-            keep = keep.to_numpy(dtype=bool)
-            n_out = int((~keep).sum())
-            desc = crit.label or crit.describe()
-            label = f"Not meeting: {desc}" if kind == "include" else f"Excluded: {desc}"
-            cur = cur.loc[keep]
-            rows.append({"step": f"{kind}.{i}", "label": label, "n_excluded": n_out, "n_remaining": len(cur)})
-            if len(cur) == 0:
-                raise _err(proto, ("cohort", kind, i),
-                           f"empty cohort: no patient is left after criterion {desc!r} "
-                           f"({n_out} excluded here; flow: " +
-                           ", ".join(f"{r['label']} {r['n_remaining']}" for r in rows) + ")")
+    for j, (kind, i, crit) in enumerate(_criteria(proto)):
+        if j < skip:
+            continue
+        cur = _apply(cur, kind, i, crit, proto, rows)
     return cur, pd.DataFrame(rows)
 
 

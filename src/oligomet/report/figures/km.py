@@ -16,6 +16,7 @@ from . import _curves
 from ._style import color, style
 
 REQUIRED = ("time", "n_risk", "survival")
+MAX_CENSOR_MARKS = 400
 
 
 def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title: str | None = None,
@@ -48,6 +49,10 @@ def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title
                                start=1.0, color=col, label=name)
             if censor_marks and "n_censor" in g.columns:
                 cens = g[g["n_censor"] > 0]
+                if len(cens) > MAX_CENSOR_MARKS:
+                    # registry-sized curves: thousands of ticks are indistinguishable but slow to draw,
+                    # so an evenly spaced subset is shown (the curve and table are unaffected)
+                    cens = cens.iloc[np.linspace(0, len(cens) - 1, MAX_CENSOR_MARKS).round().astype(int)]
                 ax.plot(cens["time"], cens["survival"], linestyle="none", marker="|", markersize=5,
                         markeredgewidth=0.9, color=col)
             if risk is not None:
