@@ -37,12 +37,35 @@ def tied_times(time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     itself), so applying it to the distinct values gives the same mapping as
     applying it to the rows, and saves a second sort of the full vector.
     """
-    utime, code = np.unique(time, return_inverse=True)
+    utime, code = _distinct_integer_times(time)
+    if utime is None:
+        utime, code = np.unique(time, return_inverse=True)
     merged = merge_near_ties(utime)
     if merged.size > 1 and np.any(merged[1:] == merged[:-1]):
         utime, remap = np.unique(merged, return_inverse=True)
         code = remap[code]
     return utime, code.astype(np.int64, copy=False)
+
+
+def _distinct_integer_times(time: np.ndarray):
+    """np.unique for whole-number times (days, months) by counting instead of sorting: O(n).
+
+    Registry times are nearly always integer days; a bincount over their range is several
+    times faster than the sort inside np.unique at 10^6 rows. Returns (None, None) when
+    the times are not whole numbers or their range is much wider than the row count.
+    """
+    if time.size == 0:
+        return None, None
+    lo, hi = float(time.min()), float(time.max())
+    if hi - lo > 4 * time.size + 100_000 or hi > 2 ** 52:
+        return None, None
+    t = time - lo
+    ti = t.astype(np.int64)
+    if not np.array_equal(ti, t):
+        return None, None
+    present = np.bincount(ti, minlength=int(hi - lo) + 1) > 0
+    code = (np.cumsum(present) - 1)[ti]
+    return np.flatnonzero(present) + lo, code
 
 
 def make_cells(time: np.ndarray, block: np.ndarray | None, nblock: int) -> Cells:

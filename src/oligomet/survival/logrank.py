@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import DroppedRows, complete_cases, event_array, group_labels, require_columns, require_frame, \
-    time_array
+from .._validation import DroppedRows, event_array, time_array
 from . import _km_core as core
+from .kaplan_meier import prepare
 
 
 @dataclass(frozen=True)
@@ -77,16 +77,13 @@ class TrendResult:
 
 
 def _prepare(data, time, event, by, strata, rho, what):
-    data = require_frame(data)
     if by is None:
         raise ValueError(f"{what} needs a grouping column (by=)")
-    require_columns(data, [time, event, by, strata])
     if not np.isfinite(rho) or rho < 0:
         raise ValueError(f"rho must be a finite number >= 0; got {rho!r}")
-    frame, dropped = complete_cases(data, [by, strata], what=what)
+    frame, dropped, (codes, scodes), (levels, slevels), _ = prepare(data, [time, event], [by, strata], what=what)
     t = time_array(frame, time)
     e = event_array(frame, event)
-    codes, levels = group_labels(frame, by)
     present = np.bincount(codes, minlength=len(levels)) > 0
     if present.sum() < 2:
         only = [lv for lv, p in zip(levels, present) if p]
@@ -98,9 +95,7 @@ def _prepare(data, time, event, by, strata, rho, what):
         remap[keep] = np.arange(keep.size)
         codes, levels = remap[codes], [levels[i] for i in keep]
     if strata is None:
-        scodes, slevels = None, [None]
-    else:
-        scodes, slevels = group_labels(frame, strata)
+        slevels = [None]
     fit = core.logrank_fit(t, e, codes, len(levels), scodes, len(slevels), float(rho))
     return fit, levels, slevels, dropped
 
