@@ -185,10 +185,13 @@ def _prepare(t, e, r, s, w) -> _Prepared:
 
 
 def _counts(t, e, r, s, w) -> np.ndarray:
-    out = np.zeros(5)
     if t.size == 0 or not e.any():
-        return out
-    pr = _prepare(t, e, r, s, w)
+        return np.zeros(5)
+    return _counts_prepared(_prepare(t, e, r, s, w))
+
+
+def _counts_prepared(pr: _Prepared) -> np.ndarray:
+    out = np.zeros(5)
     W, WD, K, korder, nK, m = pr.W, pr.WD, pr.K, pr.korder, pr.nK, pr.m
     tied_x = float(np.sum(WD * pr.eq))
     same_time_pairs = pr.tied_y_all - pr.tied_xy
@@ -220,32 +223,48 @@ def _counts(t, e, r, s, w) -> np.ndarray:
 def _dominance_each(A, V, cumA, nA):
     """Per element i: sum of V_j over the elements j before i (array order) with A_j < A_i.
 
-    The same radix partition as :func:`_dominance_sum`, carrying each element's id and
-    accumulating its count level by level.
+    The same radix partition as :func:`_dominance_sum` (int32, in place), carrying each
+    element's id and accumulating its count level by level.
     """
     m = A.size
     nbits = max(1, int(nA - 1).bit_length())
-    cumA = np.concatenate((cumA, np.full((1 << nbits) + 1, cumA[-1]))).astype(np.int64)
-    Ao, Vo, ids = A.astype(np.int64), V, np.arange(m)
+    it = np.int32 if m < 2 ** 30 and nA < 2 ** 29 else np.int64
+    cumA = np.concatenate((cumA, np.full((1 << nbits) + 1, cumA[-1]))).astype(it)
+    Ao, Vo, ids = A.astype(it), np.asarray(V, dtype=float), np.arange(m, dtype=it)
     acc = np.zeros(m)
-    idx = np.arange(m)
-    cl = np.zeros(m + 1, dtype=np.int64)
+    idx = np.arange(m, dtype=it)
+    cl = np.zeros(m + 1, dtype=it)
     cv = np.zeros(m + 1)
+    newpos = np.empty(m, dtype=it)
     for lev in range(nbits - 1, -1, -1):
         sh = Ao >> lev
         upper = sh & 1
-        gbase = (sh >> 1) << (lev + 1)
-        gstart = cumA[gbase]
-        np.cumsum(Vo * (1 - upper), out=cv[1:])
-        acc[ids] += upper * (cv[:-1] - cv[gstart])
+        sh >>= 1
+        sh <<= lev + 1
+        gstart = np.take(cumA, sh)
+        np.subtract(1, upper, out=newpos)
+        np.cumsum(Vo * newpos, out=cv[1:])
+        contrib = cv[:-1] - np.take(cv, gstart)
+        contrib *= upper
+        acc[ids] += contrib
         if lev == 0:
             break
-        np.cumsum(1 - upper, out=cl[1:])
-        left_before = cl[:-1] - cl[gstart]
-        nleft = cumA[gbase + (1 << lev)] - gstart
-        newpos = np.where(upper == 1, nleft + idx - left_before, gstart + left_before)
+        np.cumsum(newpos, out=cl[1:])
+        left_before = cl[:-1] - np.take(cl, gstart)
+        sh += 1 << lev
+        nleft = np.take(cumA, sh)
+        nleft -= gstart
+        np.subtract(idx, gstart, out=newpos)
+        newpos -= left_before
+        newpos -= left_before
+        newpos += nleft
+        newpos *= upper
+        newpos += gstart
+        newpos += left_before
         A2, V2, I2 = np.empty_like(Ao), np.empty_like(Vo), np.empty_like(ids)
-        A2[newpos], V2[newpos], I2[newpos] = Ao, Vo, ids
+        A2[newpos] = Ao
+        V2[newpos] = Vo
+        I2[newpos] = ids
         Ao, Vo, ids = A2, V2, I2
     return acc
 
@@ -261,12 +280,12 @@ def _std_err(t, e, r, s, w, cluster) -> float:
     lower risk; later events with a higher risk) and group cumulative sums for the
     corrections (other strata, events tied in time).
     """
-    c_tot = _counts(t, e, r, s, w)
+    pr = _prepare(t, e, r, s, w)
+    c_tot = _counts_prepared(pr)
     npair = c_tot[0] + c_tot[1] + c_tot[2]
     if npair <= 0:
         return float("nan")
     somer = (c_tot[0] - c_tot[1]) / npair
-    pr = _prepare(t, e, r, s, w)
     W, WD, D, S, K, korder, knew, m = pr.W, pr.WD, pr.D, pr.S, pr.K, pr.korder, pr.knew, pr.m
     kc = K[korder]
     cumK = np.concatenate(([0], np.cumsum(np.bincount(kc, minlength=pr.nK)))).astype(np.int64)
