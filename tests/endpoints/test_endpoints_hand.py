@@ -230,3 +230,39 @@ def test_row_order_does_not_change_results(days):
         reg[name] = reg[name].iloc[::-1].reset_index(drop=True)
     again = oligomet.derive_endpoints(reg, unit="days")
     pd.testing.assert_frame_equal(again, days)
+
+
+def test_same_result_from_files_as_from_memory(tmp_path, days):
+    """Written in the interchange format and read back (strings parsed by the registry reader)."""
+    from oligomet.registry import read_registry, write_registry
+
+    write_registry(hand_registry(), tmp_path)
+    back, report = read_registry(tmp_path)
+    assert report.ok
+    pd.testing.assert_frame_equal(oligomet.derive_endpoints(back, unit="days"), days)
+
+
+def test_string_dates_and_repeated_row_labels_are_accepted(days):
+    reg = hand_registry()
+    ev = reg["events"]
+    reg["events"] = ev.assign(date=ev["date"].dt.strftime("%Y-%m-%d")).set_axis([0] * len(ev))
+    tr = reg["treatments"]
+    reg["treatments"] = tr.set_axis([1] * len(tr))
+    pd.testing.assert_frame_equal(oligomet.derive_endpoints(reg, unit="days"), days)
+
+
+def test_unparseable_date_names_table_field_and_row():
+    reg = hand_registry()
+    reg["events"] = reg["events"].astype({"date": object})
+    reg["events"].loc[2, "date"] = "31/02/2020x"
+    with pytest.raises(ValueError, match=r"table 'events', field 'date': unparseable dates at rows \[2\]"):
+        oligomet.derive_endpoints(reg)
+
+
+def test_lesion_detection_after_last_contact_extends_followup():
+    reg = hand_registry()
+    extra = reg["lesions"].iloc[[0]].assign(lesion_id="L3x", patient_id="P3",
+                                            detection_date=pd.Timestamp("2020-06-09"))
+    reg["lesions"] = pd.concat([reg["lesions"], extra], ignore_index=True)
+    p3 = row(oligomet.derive_endpoints(reg, unit="days"), "P3")
+    assert (p3.os_time, p3.os_event) == (30.0, 0.0)  # 2020-05-10 -> 2020-06-09

@@ -32,7 +32,7 @@ def table(tables: dict, name: str) -> pd.DataFrame:
             frame = frame.copy()
             for f in missing:
                 frame[f] = pd.NA
-    out = frame.copy()
+    out = frame.reset_index(drop=True)  # row labels are positions from here on (inputs may repeat them)
     for f in spec.fields:
         if f.type == "date" and not pd.api.types.is_datetime64_any_dtype(out[f.name]):
             parsed = pd.to_datetime(out[f.name], errors="coerce", format="mixed")

@@ -110,6 +110,7 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
         for name in ("events", "labs", "mdt_decisions", "complications"):
             tb[name] = tb[name][~(tb[name]["date"] > lock)]
         tb["treatments"] = tb["treatments"][~(tb["treatments"]["start_date"] > lock)]
+        tb["lesions"] = tb["lesions"][~(tb["lesions"]["detection_date"] > lock)]
     tb["treatments"] = _ordered_treatments(tb["treatments"])  # once; every step reads this order
     pts = tb["patients"].set_index("patient_id", drop=False)
     idx = pts.index
@@ -155,10 +156,18 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     for col in _PATIENT_COVARIATES:
         out[col] = pts[col]
 
-    out = out.reset_index(drop=True)
+    out = _none_for_missing(out.reset_index(drop=True))
     if level == "patient":
         return out
     return _lesion_frame(out, fu, tb, unit)
+
+
+def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values in text columns as None, whatever the input held (None, NaN, pd.NA)."""
+    for c in frame.columns:
+        if frame[c].dtype == object:
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+    return frame
 
 
 def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> pd.DataFrame:
@@ -213,4 +222,4 @@ def _lesion_frame(patient_frame: pd.DataFrame, fu: pd.DataFrame, tb: dict[str, p
     front = ["patient_id", "site", "lesion_id", "organ", "diameter_mm", "detection_date", "lesion_treatment_id",
              "lesion_treatment_date", "lesion_modality", "lesion_approach", "lesion_intent", "n_local_treatments",
              "lr_time", "lr_status", "ttlr_time", "ttlr_event", "os_time", "os_event"]
-    return merged[front + [c for c in merged.columns if c not in front]]
+    return _none_for_missing(merged[front + [c for c in merged.columns if c not in front]])

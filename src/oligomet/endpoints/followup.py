@@ -3,8 +3,8 @@
 DATECAN convention: an alive patient is censored at the last date known alive. A registry's
 ``last_contact_date`` is often older than the patient's latest record, so the last date known
 alive is the latest of ``last_contact_date`` and every dated record of the patient (treatment
-start/end, event, lab, complication, MDT decision): each of those proves the patient alive on
-that day. A patient who died has follow-up ending on ``death_date`` (death on the day of last
+start/end, event, lab, complication, MDT decision, lesion detection): each of those proves the
+patient alive on that day. A patient who died has follow-up ending on ``death_date`` (death on the day of last
 contact is simply a death at that time).
 
 With a ``data_lock`` date, everything after it is ignored (administrative censoring): deaths
@@ -23,6 +23,7 @@ def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame]) -
         parts.append(t[["patient_id", col]].rename(columns={col: "date"}))
     for name in ("events", "labs", "mdt_decisions"):
         parts.append(tables[name][["patient_id", "date"]])
+    parts.append(tables["lesions"][["patient_id", "detection_date"]].rename(columns={"detection_date": "date"}))
     comp = tables["complications"]
     if not comp.empty:
         owner = t.set_index("treatment_id")["patient_id"]
