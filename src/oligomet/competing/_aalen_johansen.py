@@ -49,27 +49,29 @@ def distinct_times(time: np.ndarray):
     return np.unique(time, return_inverse=True)
 
 
-def group_curves(time: np.ndarray, status: np.ndarray, causes: np.ndarray) -> GroupCurves:
-    """CIF of every cause in ``causes`` for one group.
+def count_table(inv: np.ndarray, n_times: int, group: np.ndarray, n_groups: int, col: np.ndarray,
+                n_cols: int) -> np.ndarray:
+    """Counts per (distinct time, group, column) as a float (T, G, K) array, in one ``bincount`` pass.
 
-    ``time`` float array, ``status`` int array (0 = censored, else a cause code).
+    ``inv``: distinct-time index of each row; ``group``: 0..G-1; ``col``: 0 = censored, 1..K-1 = causes.
     """
-    time = np.asarray(time, dtype=float)
-    status = np.asarray(status)
-    ut, inv = distinct_times(time)
-    T, C = ut.size, causes.size
-    # counts per distinct time: column 0 censored, 1..C the causes (in ``causes`` order)
-    col = np.zeros(status.size, dtype=np.int64)
-    if C:
-        pos = np.searchsorted(causes, status)
-        pos = np.minimum(pos, C - 1)
-        is_cause = (status != 0) & (causes[pos] == status)
-        col[is_cause] = pos[is_cause] + 1
-    counts = np.bincount(inv * (C + 1) + col, minlength=T * (C + 1)).reshape(T, C + 1).astype(float)
+    key = (inv * n_groups + group) * n_cols + col
+    return np.bincount(key, minlength=n_times * n_groups * n_cols).reshape(n_times, n_groups, n_cols).astype(float)
+
+
+def group_curves(times: np.ndarray, counts: np.ndarray) -> GroupCurves:
+    """CIF of every cause for one group from its counts per distinct time.
+
+    ``times`` (T,) ascending; ``counts`` (T, C+1): column 0 censored, 1..C the causes. Times where
+    the group has no row are dropped here.
+    """
+    at_t = counts.sum(axis=1)
+    present = at_t > 0
+    ut, counts, at_t = times[present], counts[present], at_t[present]
+    T, C = ut.size, counts.shape[1] - 1
     n_censor = counts[:, 0]
     d = counts[:, 1:]                       # (T, C)
     nd = d.sum(axis=1)                      # all-cause failures
-    at_t = counts.sum(axis=1)
     rs = at_t[::-1].cumsum()[::-1]          # number at risk at t (time >= t)
 
     # all-cause KM: fk before t, fkn after t

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._aalen_johansen import distinct_times
-
 _BLOCK = 1 << 16  # times per block for the (T, K-1, K) arrays
 
 
-def _stratum(time: np.ndarray, m: np.ndarray, g: np.ndarray, ng: int, rho: float):
-    """Score (ng-1,) and variance (ng-1, ng-1) for one stratum. m: 0 censored, 1 cause, 2 other."""
+def _stratum(cnt: np.ndarray, rho: float):
+    """Score (ng-1,) and variance (ng-1, ng-1) for one stratum.
+
+    ``cnt`` (T, ng, 3): per distinct time (ascending) and group, the number censored, failed from
+    the cause tested, failed from another cause.
+    """
+    ng = cnt.shape[1]
     ng1 = ng - 1
-    ut, inv = distinct_times(time)
-    T = ut.size
-    cnt = np.bincount((inv * ng + g) * 3 + m, minlength=T * ng * 3).reshape(T, ng, 3).astype(float)
     tot = cnt.sum(axis=2)                                  # (T, ng) all rows at t
     rs = tot[::-1].cumsum(axis=0)[::-1]                    # at risk at t, per group
     d1g, d2g = cnt[:, :, 1], cnt[:, :, 2]
@@ -95,30 +95,37 @@ def _stratum(time: np.ndarray, m: np.ndarray, g: np.ndarray, ng: int, rho: float
         M = a - t4a[lo:hi, None, :] * c
         w = t3a[lo:hi]
         v2 += np.einsum("tik,tk->ik", M, t4a[lo:hi] * w)
-        v += np.einsum("tik,tjk,tk->ij", M, M, w)
+        v += _weighted_gram(M, w)
         # failures of other causes: N = t4 c
         N = t4b[lo:hi, None, :] * c
         w = t3b[lo:hi]
         v2 -= np.einsum("tik,tk->ik", N, t4b[lo:hi] * w)
-        v += np.einsum("tik,tjk,tk->ij", N, N, w)
+        v += _weighted_gram(N, w)
     c = c_carry
     v += (c * v3[None, :]) @ c.T + c @ v2.T + v2 @ c.T
     return s, v
 
 
-def gray_statistic(time: np.ndarray, m: np.ndarray, group: np.ndarray, ng: int,
-                   strata: np.ndarray | None = None, rho: float = 0.0):
+def _weighted_gram(M: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """sum over t, k of M[t, i, k] M[t, j, k] w[t, k], as one matrix product (BLAS) instead of a 3-operand einsum."""
+    A = M.transpose(1, 0, 2).reshape(M.shape[1], -1)
+    return (A * w.reshape(-1)) @ A.T
+
+
+def gray_statistic(strata_counts: list[np.ndarray], cause_col: int, rho: float = 0.0):
     """Gray's statistic s' V^-1 s for one cause, or NaN if V is singular (cmprsk returns -1 then).
 
-    ``m``: 0 censored, 1 the cause tested, 2 any other cause; ``group`` coded 0..ng-1.
+    ``strata_counts``: per stratum, counts (T, ng, C+1) by distinct time, group and column
+    (0 censored, 1..C causes); ``cause_col`` is the column of the cause tested. Returns
+    (statistic, score, variance).
     """
+    ng = strata_counts[0].shape[1]
     s = np.zeros(ng - 1)
     v = np.zeros((ng - 1, ng - 1))
-    if strata is None:
-        strata = np.zeros(time.size, dtype=np.int64)
-    for k in np.unique(strata):
-        sel = strata == k
-        ss, vv = _stratum(time[sel], m[sel], group[sel], ng, rho)
+    for cnt in strata_counts:
+        failed = cnt[:, :, 1:].sum(axis=2)
+        cause = cnt[:, :, cause_col]
+        ss, vv = _stratum(np.stack([cnt[:, :, 0], cause, failed - cause], axis=2), rho)
         s += ss
         v += vv
     if not _full_rank(v):

@@ -32,10 +32,11 @@ from scipy import stats
 from .._validation import (DroppedRows, complete_cases, event_codes, group_labels, require_columns,
                            require_frame, time_array)
 from ..survival._ties import merge_near_ties
-from ._aalen_johansen import group_curves
+from ._aalen_johansen import count_table, distinct_times, group_curves
 from ._gray import gray_statistic
 
 ALL = "all"
+_INT_COLUMNS = {"group", "cause", "n_risk", "n_event", "n_competing", "n_censor"}
 TABLE_COLUMNS = ["group", "cause", "time", "n_risk", "n_event", "n_competing", "n_censor", "estimate",
                  "variance", "lower", "upper"]
 
@@ -125,39 +126,75 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
     data, dropped = complete_cases(data, [by, strata], what="cumulative_incidence")
-    t = merge_near_ties(time_array(data, time))
+    t_raw = time_array(data, time)
     status = event_codes(data, event)
     if by is None:
-        gcode, groups = np.zeros(t.size, dtype=np.int64), [ALL]
+        gcode, groups = np.zeros(t_raw.size, dtype=np.int64), [ALL]
     else:
         gcode, groups = group_labels(data, by)
+    scode = group_labels(data, strata)[0] if strata is not None else None
     causes = np.unique(status[status != 0])
     if causes.size == 0:
         raise ValueError(f"event column {event!r} has no failures (all rows are censored, code 0)")
 
-    order = np.argsort(t, kind="stable")
-    t, status, gcode = t[order], status[order], gcode[order]
-    z = stats.norm.ppf(0.5 + conf_level / 2)
-    frames = []
-    for gi, g in enumerate(groups):
-        sel = gcode == gi
-        cur = group_curves(t[sel], status[sel], causes)
-        T = cur.time.size
-        nd_all = cur.n_event.sum(axis=1)
-        for ci, c in enumerate(causes):
-            est, var = cur.estimate[:, ci], cur.variance[:, ci]
-            lo, hi = _loglog_limits(est, var, z)
-            frames.append(pd.DataFrame({
-                "group": np.repeat(np.array([g], dtype=object), T), "cause": int(c), "time": cur.time,
-                "n_risk": cur.n_risk.astype(np.int64), "n_event": cur.n_event[:, ci].astype(np.int64),
-                "n_competing": (nd_all - cur.n_event[:, ci]).astype(np.int64),
-                "n_censor": cur.n_censor.astype(np.int64),
-                "estimate": est, "variance": var, "lower": lo, "upper": hi}))
-    table = pd.concat(frames, ignore_index=True)[TABLE_COLUMNS]
+    # sort once; near-tie merging keeps the order, and sorted times make distinct_times O(n)
+    order = np.argsort(t_raw, kind="stable")
+    t = merge_near_ties(t_raw[order])
+    status, gcode = status[order], gcode[order]
+    ut, inv = distinct_times(t)
+    # column of each row in the count tables: 0 censored, 1..C the causes in ascending order
+    col = np.searchsorted(causes, status) + 1
+    col[status == 0] = 0
+    ng, C = len(groups), causes.size
+    counts = count_table(inv, ut.size, gcode, ng, col, C + 1)          # (T, groups, C + 1)
 
-    gray = _gray_table(t, status, gcode, len(groups), causes, data, strata, order, rho)
+    table = _table([group_curves(ut, counts[:, gi, :]) for gi in range(ng)], groups, causes,
+                   stats.norm.ppf(0.5 + conf_level / 2))
+    if ng < 2:
+        gray = pd.DataFrame({"cause": np.array([], dtype=np.int64), "statistic": np.array([], dtype=float),
+                             "df": np.array([], dtype=np.int64), "p_value": np.array([], dtype=float)})
+    else:
+        if scode is None:
+            strata_counts = [counts]
+        else:
+            scode = scode[order]
+            strata_counts = [count_table(inv[scode == k], ut.size, gcode[scode == k], ng, col[scode == k], C + 1)
+                             for k in np.unique(scode)]
+        gray = _gray_table(strata_counts, causes, ng, rho)
     return CumulativeIncidence(table=table, gray_test=gray, groups=list(groups), causes=[int(c) for c in causes],
                                n=int(t.size), conf_level=conf_level, dropped=dropped)
+
+
+def _table(curves, groups, causes, z) -> pd.DataFrame:
+    """The tidy table, filled column by column into preallocated arrays (per-curve frames + concat
+    cost several seconds at 10^6 distinct times)."""
+    C = causes.size
+    sizes = [cur.time.size for cur in curves]
+    N = sum(sizes) * C
+    out = {name: np.empty(N, dtype=np.int64 if name in _INT_COLUMNS else float) for name in TABLE_COLUMNS}
+    gidx = np.empty(N, dtype=np.int64)
+    pos = 0
+    for gi, cur in enumerate(curves):
+        T = cur.time.size
+        nd_all = cur.n_event.sum(axis=1)
+        for ci in range(C):
+            sl = slice(pos, pos + T)
+            est, var = cur.estimate[:, ci], cur.variance[:, ci]
+            gidx[sl] = gi
+            out["cause"][sl] = causes[ci]
+            out["time"][sl] = cur.time
+            out["n_risk"][sl] = cur.n_risk
+            out["n_event"][sl] = cur.n_event[:, ci]
+            out["n_competing"][sl] = nd_all - cur.n_event[:, ci]
+            out["n_censor"][sl] = cur.n_censor
+            out["estimate"][sl] = est
+            out["variance"][sl] = var
+            out["lower"][sl], out["upper"][sl] = _loglog_limits(est, var, z)
+            pos += T
+    labels = np.empty(len(groups), dtype=object)
+    labels[:] = groups
+    out["group"] = labels[gidx]
+    return pd.DataFrame(out, columns=TABLE_COLUMNS, copy=False)
 
 
 def _loglog_limits(est: np.ndarray, var: np.ndarray, z: float):
@@ -171,18 +208,10 @@ def _loglog_limits(est: np.ndarray, var: np.ndarray, z: float):
     return lower, upper
 
 
-def _gray_table(t, status, gcode, ng, causes, data, strata, order, rho) -> pd.DataFrame:
-    cols = {"cause": [], "statistic": [], "df": [], "p_value": []}
-    if ng < 2:
-        return pd.DataFrame(cols).astype({"cause": np.int64, "statistic": float, "df": np.int64, "p_value": float})
-    scode = None
-    if strata is not None:
-        scode = group_labels(data, strata)[0][order]
-    for c in causes:
-        m = np.where(status == 0, 0, np.where(status == c, 1, 2)).astype(np.int64)
-        stat, _, _ = gray_statistic(t, m, gcode, ng, scode, rho)
-        cols["cause"].append(int(c))
-        cols["statistic"].append(stat)
-        cols["df"].append(ng - 1)
-        cols["p_value"].append(float(stats.chi2.sf(stat, ng - 1)) if np.isfinite(stat) else np.nan)
-    return pd.DataFrame(cols)
+def _gray_table(strata_counts, causes, ng, rho) -> pd.DataFrame:
+    rows = []
+    for ci, c in enumerate(causes):
+        stat, _, _ = gray_statistic(strata_counts, ci + 1, rho)
+        p = float(stats.chi2.sf(stat, ng - 1)) if np.isfinite(stat) else np.nan
+        rows.append((int(c), stat, ng - 1, p))
+    return pd.DataFrame(rows, columns=["cause", "statistic", "df", "p_value"])
