@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import oligomet as om
-from oligomet.survival.zph import cox_zph, zph_transform
+from oligomet.survival.zph import cox_zph, zph_residuals, zph_transform
 
 FIX = Path(__file__).parents[1] / "reference" / "coxextras"
 REF = {k: v for k, v in json.loads((FIX / "coxextras.json").read_text()).items()
@@ -37,6 +37,26 @@ def test_matches_r(cid, transform):
     np.testing.assert_allclose(z["chisq"], want["chisq"], rtol=1e-8)
     np.testing.assert_array_equal(z["df"], want["df"])
     np.testing.assert_allclose(z["p"], want["p"], rtol=1e-7, atol=1e-300)
+
+
+def _matrix(x):
+    return np.array([[np.nan if v is None else v for v in (row if isinstance(row, list) else [row])] for row in x])
+
+
+@pytest.mark.parametrize("cid", sorted(REF))
+def test_scaled_schoenfeld_residuals_match_r(cid):
+    ref, d = _case(cid)
+    want = ref["zph"]["km_residuals"]
+    terms = want["terms"] if isinstance(want["terms"], list) else [want["terms"]]
+    z = zph_residuals(d.time, d.event, d[ref["x"]].to_numpy(float), ref["coef"], ref["terms"], strata=d.strata,
+                      weights=d.w, ties=ref["ties"], transform="km")
+    np.testing.assert_allclose(z.table["time"], want["time"])
+    np.testing.assert_allclose(z.table["g"], want["x"], rtol=1e-12)
+    got, y = z.table[terms].to_numpy(), _matrix(want["y"])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(y))
+    np.testing.assert_allclose(got, y, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(z.var.to_numpy(), _matrix(want["var"]) if isinstance(want["var"], list)
+                               else [[want["var"]]], rtol=1e-8)
 
 
 def test_factor_term_is_one_multi_df_test():

@@ -33,13 +33,14 @@ step). Both are exact rearrangements of R's sums.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-__all__ = ["cox_zph", "zph_transform"]
+__all__ = ["cox_zph", "zph_residuals", "zph_transform", "ZphResiduals"]
 
 
 def _term_groups(terms, p: int) -> list[tuple[str, np.ndarray]]:
@@ -85,8 +86,12 @@ def zph_transform(time: np.ndarray, event: np.ndarray, transform: str | Callable
     raise ValueError(f"transform must be 'km', 'rank', 'identity', 'log' or a callable; got {transform!r}")
 
 
-def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: bool):
-    """Second half of the score vector (p) and the full 2p x 2p information at (beta, 0)."""
+def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: bool, schoenfeld: bool = False):
+    """Second half of the score vector (p) and the full 2p x 2p information at (beta, 0).
+
+    With ``schoenfeld``, also the rows of the events in (stratum, time) order and their
+    Schoenfeld residuals ``x - xbar`` (Efron: xbar is the mean over the d steps, as zph1.c).
+    """
     n, p = X.shape
     order = np.lexsort((time, strata))
     t, d, s = time[order], event[order], strata[order]
@@ -169,30 +174,15 @@ def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: b
         blkmat = (x * cw[:, None]).T @ x - (S1k * (m_w * gk ** k)[:, None]).T @ S1k
         info[i0:i0 + p, j0:j0 + p] = blkmat
     info[p:, :p] = info[:p, p:].T
-    return u2, info
+    if not schoenfeld:
+        return u2, info
+    xbar = np.stack([np.bincount(blk, weights=S1k[:, k] / den / ndr, minlength=nb) for k in range(p)], axis=1)
+    ev_rows = np.flatnonzero(d)
+    resid = x[ev_rows] - xbar[block_of_row[ev_rows]]
+    return u2, info, order[ev_rows], resid
 
 
-def cox_zph(time, event, X, beta, var=None, terms=None, strata=None, weights=None, ties: str = "efron",
-            transform: str | Callable = "km") -> pd.DataFrame:
-    """R 3.x ``cox.zph(fit, transform=)``: score tests of proportional hazards, per term and global.
-
-    Parameters
-    ----------
-    time, event : complete-case, near-tie merged arrays of the fit's rows.
-    X : (n, p) uncentred design matrix of the fit.
-    beta : (p,) fitted coefficients.
-    var : ignored (R recomputes the information at beta); accepted for call compatibility.
-    terms : one name per column of X (columns sharing a name are one multi-df term, like a factor
-        in R), or a mapping ``term -> column indices``. Default: ``x1 .. xp``.
-    strata : integer stratum codes, or None.
-    weights : case weights, or None.
-    ties : ``"efron"`` or ``"breslow"``, as the fit.
-    transform : ``"km"`` (R's default), ``"rank"``, ``"identity"``, ``"log"`` or a callable of time.
-
-    Returns
-    -------
-    DataFrame indexed by term names plus ``GLOBAL``; columns ``chisq``, ``df``, ``p``.
-    """
+def _check(time, event, X, beta, strata, weights, ties, terms):
     t = np.asarray(time, dtype=float).ravel()
     n = t.size
     e = np.asarray(event, dtype=float).ravel()
@@ -218,6 +208,32 @@ def cox_zph(time, event, X, beta, var=None, terms=None, strata=None, weights=Non
         raise ValueError("strata and weights must have one value per row")
     groups = _term_groups(terms, p)
 
+    return t, e, X, beta, s, w, groups
+
+
+def cox_zph(time, event, X, beta, var=None, terms=None, strata=None, weights=None, ties: str = "efron",
+            transform: str | Callable = "km") -> pd.DataFrame:
+    """R 3.x ``cox.zph(fit, transform=)``: score tests of proportional hazards, per term and global.
+
+    Parameters
+    ----------
+    time, event : complete-case, near-tie merged arrays of the fit's rows.
+    X : (n, p) uncentred design matrix of the fit.
+    beta : (p,) fitted coefficients.
+    var : ignored (R recomputes the information at beta); accepted for call compatibility.
+    terms : one name per column of X (columns sharing a name are one multi-df term, like a factor
+        in R), or a mapping ``term -> column indices``. Default: ``x1 .. xp``.
+    strata : integer stratum codes, or None.
+    weights : case weights, or None.
+    ties : ``"efron"`` or ``"breslow"``, as the fit.
+    transform : ``"km"`` (R's default), ``"rank"``, ``"identity"``, ``"log"`` or a callable of time.
+
+    Returns
+    -------
+    DataFrame indexed by term names plus ``GLOBAL``; columns ``chisq``, ``df``, ``p``.
+    """
+    t, e, X, beta, s, w, groups = _check(time, event, X, beta, strata, weights, ties, terms)
+    p = X.shape[1]
     tt = zph_transform(t, e, transform)
     if not np.all(np.isfinite(tt[e == 1])):
         raise ValueError(f"transform {transform!r} gives non-finite values at event times")
@@ -248,3 +264,84 @@ def cox_zph(time, event, X, beta, var=None, terms=None, strata=None, weights=Non
     df = np.asarray(df, dtype=np.int64)
     return pd.DataFrame({"chisq": chisq, "df": df, "p": stats.chi2.sf(chisq, df)},
                         index=pd.Index(names, name="term"))
+
+
+@dataclass(frozen=True)
+class ZphResiduals:
+    """Scaled Schoenfeld residuals for plotting, as R's ``cox.zph`` ``$y``, ``$x``, ``$time``, ``$var``.
+
+    ``table``: one row per event in (stratum, time) order; columns ``time``, ``g`` (the
+    transformed time, R's ``$x``), ``strata`` (code), then one column per term holding
+    ``beta + scaled residual`` (R's ``$y``; a multi-column term is combined with its
+    coefficients and centred at 1, as R). NaN where the term does not vary in the event's
+    stratum. ``var``: R's ``$var``, the inverse of the per-event average information, used by
+    ``plot.cox.zph`` for its confidence band. A smooth of a term's column against ``g`` that is
+    not flat suggests a time-varying effect.
+    """
+
+    table: pd.DataFrame
+    var: pd.DataFrame
+
+
+def zph_residuals(time, event, X, beta, terms=None, strata=None, weights=None, ties: str = "efron",
+                  transform: str | Callable = "km") -> ZphResiduals:
+    """R 3.x ``cox.zph(fit, transform=)``'s scaled Schoenfeld residuals (``$y``) for PH plots.
+
+    Same arguments as :func:`cox_zph`. Follows R step by step: residuals ``x - xbar`` at each
+    event, per-stratum scaling by the inverse of ``imat / (number of events)`` restricted to
+    the covariates that vary in the stratum, then ``+ beta``.
+    """
+    t, e, X, beta, s, w, groups = _check(time, event, X, beta, strata, weights, ties, terms)
+    n, p = X.shape
+    tt = zph_transform(t, e, transform)
+    gtime = tt - tt[e == 1].mean()
+    Xc = X - X.mean(axis=0)
+    eta = Xc @ beta
+    eta = eta - eta.max()
+    _, imat, ev_rows, sres = _score_and_information(t, e.astype(bool), Xc, eta, w, s, gtime,
+                                                    efron=(ties == "efron"), schoenfeld=True)
+    # used[stratum, column]: events in the stratum if the column varies there, else 0 (zph1.c)
+    codes = np.unique(s)
+    used = np.zeros((codes.size, p), dtype=np.int64)
+    for i, code in enumerate(codes):
+        rows = s == code
+        nev = int(e[rows].sum())
+        varies = np.any(X[rows] != X[rows][0], axis=0)
+        used[i] = np.where(varies, nev, 0)
+    for _, cols in groups:               # a multi-column term: all its columns count if any does
+        if cols.size > 1 and np.any(used[:, cols] == 0):
+            used[:, cols] = used[:, cols].max(axis=1, keepdims=True)
+    wtmat = sum(np.minimum.outer(u, u) for u in used)
+    vmean = imat[:p, :p] / np.where(wtmat == 0, 1, wtmat)
+    nterm = len(groups)
+    multi = any(cols.size > 1 for _, cols in groups)
+    if multi:
+        temp = np.zeros((p, nterm))
+        for i, (_, cols) in enumerate(groups):
+            temp[cols, i] = 1.0 if cols.size == 1 else beta[cols]
+        sres = sres @ temp
+        vmean = temp.T @ vmean @ temp
+        used = used[:, [cols[0] for _, cols in groups]]
+    else:
+        order_cols = np.concatenate([cols for _, cols in groups])
+        sres = sres[:, order_cols]
+        vmean = vmean[np.ix_(order_cols, order_cols)]
+        used = used[:, order_cols]
+    sres = sres.copy()
+    # R assigns residual rows to strata by counting max(used) rows per stratum, in stratum order
+    sgrp = np.repeat(np.arange(codes.size), used.max(axis=1))
+    for i in range(codes.size):
+        k = np.flatnonzero(used[i] > 0)
+        if k.size == 0:
+            continue
+        j = np.flatnonzero(sgrp == i)
+        sres[np.ix_(j, k)] = linalg.solve(vmean[np.ix_(k, k)], sres[np.ix_(j, k)].T, assume_a="sym").T
+        other = np.setdiff1d(np.arange(nterm), k)
+        sres[np.ix_(j, other)] = np.nan
+    for i, (_, cols) in enumerate(groups):
+        sres[:, i] += beta[cols[0]] if cols.size == 1 else 1.0
+    names = [nm for nm, _ in groups]
+    table = pd.DataFrame({"time": t[ev_rows], "g": tt[ev_rows], "strata": s[ev_rows]})
+    for i, nm in enumerate(names):
+        table[nm] = sres[:, i]
+    return ZphResiduals(table=table, var=pd.DataFrame(linalg.inv(vmean), index=names, columns=names))

@@ -112,6 +112,9 @@ for (cc in cox_cases) {
     zph[[tr]] <- list(terms = rownames(z$table), chisq = unname(z$table[, "chisq"]),
                       df = unname(z$table[, "df"]), p = unname(z$table[, "p"]))
   }
+  zk <- cox.zph(fit_terms, transform = "km")
+  zph[["km_residuals"]] <- list(y = unname(zk$y), x = unname(zk$x), time = unname(zk$time),
+                                var = unname(zk$var), terms = colnames(zk$y))
   z <- cox.zph(fit_terms, transform = function(t) sqrt(t))
   zph[["sqrt"]] <- list(terms = rownames(z$table), chisq = unname(z$table[, "chisq"]),
                         df = unname(z$table[, "df"]), p = unname(z$table[, "p"]))
