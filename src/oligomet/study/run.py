@@ -187,26 +187,7 @@ def _cohort_section(res: StudyResults, proto: Protocol, cohort: pd.DataFrame, fl
 
 def _table_one_after(ctx: Ctx) -> None:
     """Table 1 in the matched (or weighted) cohort, next to the one before."""
-    a = ctx.proto.analyses.propensity
-    import oligomet as om
-
-    from .analyses.propensity import TREATED
-
-    d = ctx.cohort.copy()
-    d[TREATED] = (d[C.GROUP] == ctx.group_names[1]).astype(int)
-    terms = list(a.covariates)
-    if a.method == "match":
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = om.match(d, treatment=TREATED, covariates=terms, caliper=a.caliper, ratio=a.ratio,
-                         replace=a.replace, order=a.order, seed=ctx.proto.seed)
-        describe.run_table_one(ctx, matched=m.matched_data, label="matching")
-    else:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            w = om.weight(d, treatment=TREATED, covariates=terms, estimand=a.estimand)
-        describe.run_table_one(ctx, matched=w.data, label="weighting")
+    if ctx.adjusted is None:
+        return
+    label = "matching" if ctx.proto.analyses.propensity.method == "match" else "weighting"
+    describe.run_table_one(ctx, matched=ctx.adjusted, label=label)

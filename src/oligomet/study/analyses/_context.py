@@ -19,6 +19,7 @@ class Ctx:
     results: StudyResults
     figure_store: Callable | None = None
     notes: list[str] = field(default_factory=list)
+    adjusted: pd.DataFrame | None = None  # matched rows or weighted data, set by the propensity step
 
     @property
     def unit(self) -> str:

@@ -6,7 +6,7 @@ import pandas as pd
 import oligomet as om
 
 from ...report.tables import ReportTable
-from ..results import clean
+from ..results import clean, p_value
 from ._context import Ctx, quiet
 
 
@@ -17,15 +17,18 @@ def _one(ctx: Ctx, data: pd.DataFrame, variables: list[str], weights: str | None
     return t1
 
 
-def _frames(t1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(tidy, display) from a TableOne result, whatever attribute names it uses for them."""
-    tidy = next((getattr(t1, a) for a in ("table", "data", "tidy") if isinstance(getattr(t1, a, None), pd.DataFrame)),
-                t1 if isinstance(t1, pd.DataFrame) else None)
-    disp = next((getattr(t1, a) for a in ("display", "formatted", "pretty") if
-                 isinstance(getattr(t1, a, None), pd.DataFrame)), None)
-    if disp is None and hasattr(t1, "to_frame"):
-        disp = t1.to_frame()
-    return tidy, disp
+def _frames(ctx: Ctx, t1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(tidy, display) of a TableOne: the long table, and its wide form with readable labels."""
+    labels = {c.column: c.title for c in ctx.proto.covariates}
+    tidy = t1.table
+    wide = t1.wide().reset_index()
+    wide["variable"] = wide["variable"].map(lambda v: labels.get(v, v))
+    wide["p"] = wide["p"].map(lambda x: p_value(x) if pd.notna(x) else "")
+    wide["SMD"] = wide["SMD"].map(lambda x: f"{x:.3f}" if pd.notna(x) else "")
+    wide["test"] = wide["test"].fillna("")
+    # show each variable's name once, on its first row
+    wide.loc[wide["variable"].duplicated(), "variable"] = ""
+    return tidy, wide.rename(columns={"variable": "Variable", "level": ""})
 
 
 def run_table_one(ctx: Ctx, matched: pd.DataFrame | None = None, label: str = "") -> None:
@@ -43,10 +46,9 @@ def run_table_one(ctx: Ctx, matched: pd.DataFrame | None = None, label: str = ""
         if not any("Table 1" in w for w in ctx.results.warnings):
             ctx.results.warnings.append(f"Table 1 not produced: oligomet.table_one is unavailable ({exc})")
         return
-    tidy, disp = _frames(t1)
-    if tidy is None:
-        raise TypeError("table_one returned no DataFrame")
+    tidy, disp = _frames(ctx, t1)
     ctx.results.numbers.setdefault("table_one", {})[key] = clean(tidy.reset_index())
     sec.items.append(ReportTable(f"table1_{key}", title, tidy, disp,
-                                 note="n (%) or mean (SD) / median [IQR]; SMD: standardised mean difference; "
-                                      "tests as named."))
+                                 note="n (%), mean (SD) or median [IQR]; p: test as named in the test column"
+                                      " (none for weighted tables); SMD: standardised mean difference. " +
+                                      " ".join(t1.notes)))

@@ -77,15 +77,16 @@ def run_propensity(ctx: Ctx) -> None:
                                  ("matching" if a.method == "match" else "weighting"), bt, bdisp,
                                  note="SMD: standardised mean difference (MatchIt's summary(standardize = TRUE)); "
                                       "|SMD| < 0.1 is usually taken as balanced."))
-    love = _love(bal)
-    if love is not None:
-        sec.items.append(FigureItem("love", "Love plot", love, "Absolute SMD before and after; dashed line 0.1."))
+    love = _love(bal, ctx, f"Balance before and after {'matching' if a.method == 'match' else 'weighting'}")
+    sec.items.append(FigureItem("love", "Love plot", love, "Absolute SMD before (open) and after (filled); "
+                                                           "dashed line at 0.1."))
     if "smd_after" in bal:
         mx = float(np.nanmax(np.abs(bal["smd_after"].drop(index="distance", errors="ignore").to_numpy(float))))
         entry["max_abs_smd_after"] = mx
         res.results_text.append(f"The largest absolute SMD after {'matching' if a.method == 'match' else 'weighting'}"
                                 f" was {mx:.3f}.")
 
+    ctx.adjusted = outcome_frame  # Table 1 after matching/weighting describes these rows
     entry["outcomes"] = {}
     wcol = "weights" if weights is not None and a.method == "weight" else None
     for name in a.endpoints:
@@ -149,16 +150,16 @@ def run_propensity(ctx: Ctx) -> None:
                                              "with robust standard errors."))
 
 
-def _love(bal: pd.DataFrame):
-    """The matching layer's love plot when present."""
-    try:
-        from ...report.figures import love
-    except ImportError:
-        return None
-    fn = getattr(love, "love_plot", None) or getattr(love, "love_figure", None)
-    if fn is None:
-        return None
-    try:
-        return fn(bal)
-    except Exception:  # a renderer problem must not lose the numbers; the table carries them
-        return None
+def _love(bal: pd.DataFrame, ctx: Ctx, title: str):
+    """The matching layer's love plot, with the protocol's covariate labels."""
+    from ...report.figures.love import love_plot
+
+    labels = {c.column: c.title for c in ctx.proto.covariates}
+    # balance rows of categorical covariates are named like "ras[mutant]" / "ras_mutant": label the stem
+    full = {}
+    for idx in bal.index:
+        stem = str(idx).split("[")[0]
+        for col, lab in labels.items():
+            if stem == col or str(idx).startswith(col + "_") or str(idx).startswith(col + "["):
+                full[idx] = lab + str(idx)[len(col):] if str(idx) != col else lab
+    return love_plot(bal, labels=full, title=title)
