@@ -121,6 +121,15 @@ def test_public_predict_survival_matches_r():
     np.testing.assert_allclose(got, _arr(pr["survival"]), rtol=1e-7)
 
 
+def test_efron_equals_breslow_without_ties():
+    ref, d = _case("lung_efron")
+    d = d.drop_duplicates("time")
+    X = d[ref["x"]].to_numpy(float)
+    a = cumulative_hazard(d.time, d.event, X, ref["coef"], ties="efron", var=np.asarray(ref["var"]))
+    b = cumulative_hazard(d.time, d.event, X, ref["coef"], ties="breslow", var=np.asarray(ref["var"]))
+    pd.testing.assert_frame_equal(a, b, rtol=1e-12)
+
+
 def test_row_order_does_not_matter():
     ref, d = _case("veteran_month_breslow_weights")
     pr = ref["predict"]
