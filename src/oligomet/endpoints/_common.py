@@ -59,8 +59,16 @@ def check_unit(unit: str) -> None:
 
 
 def split_ids(lesion_ids: pd.Series) -> pd.Series:
-    """``'L1;L2'`` -> one row per id (index kept), blanks dropped."""
-    s = lesion_ids.dropna().astype(str).str.split(";").explode().str.strip()
+    """``'L1;L2'`` -> one row per id (index kept, order kept), blanks dropped.
+
+    Most treatments list one lesion, so only the values holding a ';' go through split/explode
+    (the slow path at registry scale)."""
+    s = lesion_ids.dropna().astype(str)
+    multi = s.str.contains(";", regex=False)
+    if multi.any():
+        parts = s[multi].str.split(";").explode()
+        s = pd.concat([s[~multi], parts]).sort_index(kind="mergesort")
+    s = s.str.strip()
     return s[s != ""]
 
 

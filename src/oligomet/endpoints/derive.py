@@ -166,7 +166,12 @@ def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
     """Missing values in text columns as None, whatever the input held (None, NaN, pd.NA)."""
     for c in frame.columns:
         if frame[c].dtype == object:
-            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+            values = frame[c].to_numpy()
+            missing = pd.isna(values)
+            if missing.any():
+                values = values.copy()
+                values[missing] = None
+                frame[c] = values
     return frame
 
 

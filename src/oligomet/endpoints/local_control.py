@@ -24,10 +24,12 @@ only for patients with at least one local treatment (NaN otherwise).
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..registry.fields import LOCAL_MODALITIES
 from ._common import elapsed, split_ids
+from .origin import _ordered_treatments
 
 
 def _lr_columns(start: pd.Series, lr_date: pd.Series, fu_date: pd.Series, dead: pd.Series,
@@ -59,12 +61,13 @@ def patient_local_control(origin: pd.Series, fu: pd.DataFrame, tables: dict[str,
 
 def treated_lesions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per locally treated lesion: its first local treatment (id, date, modality, approach)."""
-    t = tables["treatments"]
-    t = t[t["modality"].isin(LOCAL_MODALITIES) & t["start_date"].notna()]
+    t = _ordered_treatments(tables["treatments"])  # by patient, date, treatment id
+    t = t[t["modality"].isin(LOCAL_MODALITIES)]
     ids = split_ids(t["lesion_ids"])
     rows = t.loc[ids.index, ["treatment_id", "patient_id", "start_date", "modality", "approach", "intent"]].copy()
     rows["lesion_id"] = ids.to_numpy()
-    rows = rows.sort_values(["lesion_id", "start_date", "treatment_id"], kind="mergesort")
+    # a stable sort on lesion codes keeps each lesion's treatments in date order (no string sort)
+    rows = rows.iloc[np.argsort(pd.factorize(rows["lesion_id"])[0], kind="stable")]
     first = rows.drop_duplicates("lesion_id").set_index("lesion_id")
     n_local = rows.groupby("lesion_id").size()
     return first.assign(n_local_treatments=n_local).rename(columns={
