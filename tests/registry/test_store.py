@@ -13,6 +13,8 @@ from oligomet.registry import TABLE_ORDER, Store, read_registry
 from oligomet.registry import store as store_module
 from oligomet.registry.schema import metadata
 
+BAD = __import__("pathlib").Path(__file__).parent / "bad"
+
 
 def _counts(store):
     with store.engine.connect() as conn:
@@ -64,7 +66,6 @@ def test_rejected_import_writes_nothing(db_url, clean_dir):
     store = Store(db_url)
     store.import_registry(clean_dir)
     before = _counts(store)
-    from tests.registry.conftest import BAD
     result = store.import_registry(BAD / "5_measurements")
     assert result.status == "rejected" and not result.ok
     assert set(result.report.errors["rule"]) == {"diameter_nonpositive", "diameter_implausible", "cea_negative"}
@@ -152,7 +153,6 @@ def test_same_patient_id_from_another_site_is_refused(db_url, clean_dir):
 
 
 def test_identifiers_never_reach_the_database(db_url):
-    from tests.registry.conftest import BAD
     store = Store(db_url)
     assert store.import_registry(BAD / "identifiers").status == "rejected"
     assert _counts(store)["patients"] == 0

@@ -16,6 +16,9 @@ only safe answer without the user's word is an error.
 """
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -128,6 +131,8 @@ def parse_dates(s: pd.Series, order: str | None) -> tuple[pd.Series, pd.Series]:
 
 def _date_message(rule: pd.Series, s: pd.Series, order: str | None) -> pd.Series:
     msg = pd.Series("", index=rule.index, dtype=object)
+    if not rule.notna().any():
+        return msg
     msg[rule == "date_ambiguous"] = ("ambiguous date: day and month could be swapped; declare the order with "
                                      "date_format='DD/MM/YYYY' or 'MM/DD/YYYY' (accepted: " + ACCEPTED_DATES + ")")
     msg[rule == "date_unparseable"] = "not a valid date in an accepted format; accepted: " + ACCEPTED_DATES
@@ -137,6 +142,11 @@ def _date_message(rule: pd.Series, s: pd.Series, order: str | None) -> pd.Series
 
 def _normalise_code(s: pd.Series) -> pd.Series:
     return s.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+
+
+@lru_cache(maxsize=None)
+def _canonical_codes(codes: tuple[str, ...]) -> dict[str, str]:
+    return {re.sub(r"[\s\-]+", "_", c.lower()): c for c in codes}
 
 
 def parse_field(raw: pd.Series, f: Field, order: str | None) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -203,7 +213,7 @@ def _parse_values(raw: pd.Series, f: Field, order: str | None) -> tuple[pd.Serie
     if f.type == "code":
         # Case, spaces and hyphens are forgiven ("Minimally invasive" -> minimally_invasive);
         # anything else is kept as written so that the code rule can show it.
-        canon = {_normalise_code(pd.Series([c])).iloc[0]: c for c in f.codes}
+        canon = _canonical_codes(f.codes)
         mapped = _normalise_code(s).map(canon)
         out = mapped.where(mapped.notna(), s)
         return out.astype(object).where(out.notna(), None), rule, msg
