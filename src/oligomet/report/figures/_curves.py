@@ -32,7 +32,7 @@ def layout(n_rows: int, *, width: float = 6.4, height: float = 3.6, at_risk: boo
         width = width + max(0.0, left - 1.15)
     risk_h = n_rows * row_h if at_risk else 0.0
     total_h = top + height + (xlab_gap + risk_title + risk_h if at_risk else 0.55) + bottom
-    fig = new_figure(width, total_h)
+    fig = new_figure(width, total_h, fixed=True)
     pw = (width - left - right) / width
     y0 = (total_h - top - height) / total_h
     ax = fig.add_axes((left / width, y0, pw, height / total_h))

@@ -63,18 +63,28 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
+    # Figures laid out in inches here (KM, CIF, forest, flow) need no tight box, which costs a
+    # second draw; figures from elsewhere (e.g. the love plot) get one so nothing is cut off.
+    bbox = None if getattr(fig, FIXED_LAYOUT, False) else "tight"
     with mpl.rc_context(RC):
         for fmt in formats:
             path = stem.with_suffix(f".{fmt}")
             meta = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None} if fmt == "svg" else None
-            fig.savefig(path, format=fmt, metadata=meta)
+            fig.savefig(path, format=fmt, metadata=meta, bbox_inches=bbox)
             written.append(path)
     return written
 
 
-def new_figure(width: float, height: float) -> Figure:
+FIXED_LAYOUT = "_oligomet_fixed_layout"
+
+
+def new_figure(width: float, height: float, fixed: bool = False) -> Figure:
+    """A new figure in the report style. ``fixed=True``: the caller places every panel and label
+    in inches, so it is saved as is (no tight bounding box, which would cost a second draw)."""
     with mpl.rc_context(RC):
-        return Figure(figsize=(width, height))
+        fig = Figure(figsize=(width, height))
+    setattr(fig, FIXED_LAYOUT, fixed)
+    return fig
 
 
 def nice_ticks(upper: float, n: int = 6, unit: str | None = None) -> list[float]:

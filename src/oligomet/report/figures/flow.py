@@ -41,7 +41,7 @@ def flow_figure(flow: pd.DataFrame, groups: Mapping[str, int] | None = None, *, 
     n_main = 1 + sum(1 for i in range(1, len(rows)) if rows.loc[i, "n_excluded"] >= 0)
     height = 0.4 + n_main * (box_h + gap) + (box_h + gap if n_groups else 0)
     with style():
-        fig = new_figure(width, height)
+        fig = new_figure(width, height, fixed=True)
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, width)
         ax.set_ylim(height, 0)

@@ -58,7 +58,7 @@ def forest_figure(frame: pd.DataFrame, *, title: str | None = None, xlabel: str 
     hi = max(finite.max(initial=reference), reference) if finite.size else reference * 2
     lo, hi = 2 ** math.floor(math.log2(lo) - 0.01), 2 ** math.ceil(math.log2(hi) + 0.01)
     with style():
-        fig = new_figure(width, height)
+        fig = new_figure(width, height, fixed=True)
         # Three columns in figure fractions: labels | plot | HR (95% CI) and p.
         ax = fig.add_axes((0.34, 0.55 / height, 0.36, (height - 0.9) / height))
         ax.set_xscale("log")

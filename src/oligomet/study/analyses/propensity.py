@@ -155,11 +155,16 @@ def _love(bal: pd.DataFrame, ctx: Ctx, title: str):
     from ...report.figures.love import love_plot
 
     labels = {c.column: c.title for c in ctx.proto.covariates}
-    # balance rows of categorical covariates are named like "ras[mutant]" / "ras_mutant": label the stem
+    # balance rows of a categorical covariate are the column name followed by the level, as
+    # MatchIt names them ("raswild_type"); the longest matching column name wins
     full = {}
     for idx in bal.index:
-        stem = str(idx).split("[")[0]
-        for col, lab in labels.items():
-            if stem == col or str(idx).startswith(col + "_") or str(idx).startswith(col + "["):
-                full[idx] = lab + str(idx)[len(col):] if str(idx) != col else lab
+        name = str(idx)
+        for col in sorted(labels, key=len, reverse=True):
+            if name == col:
+                full[idx] = labels[col]
+                break
+            if name.startswith(col):
+                full[idx] = f"{labels[col]}: {name[len(col):].strip('[]_')}"
+                break
     return love_plot(bal, labels=full, title=title)
