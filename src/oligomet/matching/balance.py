@@ -63,10 +63,6 @@ def wvar(x: np.ndarray, binary: bool, w: np.ndarray | None = None) -> float:
     return float(np.sum(w * (x - mx) ** 2) / denom) if denom > 0 else np.nan
 
 
-def _wmean(x: np.ndarray, w: np.ndarray) -> float:
-    sw = w.sum()
-    return float(np.sum(x * w) / sw) if sw > 0 else np.nan
-
 
 def _pooled_sd_proportional(x: np.ndarray, t: np.ndarray, binary: bool) -> float:
     n = len(x)
@@ -96,44 +92,61 @@ def sd_denominator(x: np.ndarray, t: np.ndarray, estimand: str) -> float:
     return float(sd)
 
 
-def _ecdf_stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, o: np.ndarray | None = None) -> tuple[float, float]:
-    # MatchIt's qqsum(standardize = TRUE): cumulative difference of the group-normalised
-    # weights, read at the last unit of each run of equal values. ``o`` = argsort(x), if known.
-    w = w.astype(float).copy()
-    for g in (0, 1):
-        s = w[t == g].sum()
-        w[t == g] = w[t == g] / s
-    if o is None:
-        o = np.argsort(x, kind="stable")
-    xo, wo, to = x[o], w[o], t[o]
-    signed = np.where(to == to[0], -wo, wo)
-    cs = np.abs(np.cumsum(signed))
-    last = np.r_[np.diff(xo) != 0, True]
-    e = cs[last]
+class _Column:
+    """Per-column work shared by the before / after statistics: binary flag and distinct values."""
+
+    def __init__(self, x: np.ndarray, t: np.ndarray):
+        self.x = x
+        self.t = t
+        self.binary = _is_binary(x)
+        if not self.binary:
+            # eCDFs are read at each distinct value: sort once, reuse for every weighting
+            _, self.inv = np.unique(x, return_inverse=True)
+            self.n_unique = int(self.inv.max()) + 1
+
+
+def _group_moments(c: _Column, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group (index 0 = control, 1 = treated): sum of weights, weighted mean, MatchIt's wvar."""
+    sw = np.bincount(c.t, weights=w, minlength=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(c.t, weights=w * c.x, minlength=2) / sw
+        if c.binary:
+            var = mean * (1 - mean)
+        else:
+            # two-pass (deviations from the group mean) to avoid cancellation on large values
+            ss = np.bincount(c.t, weights=w * (c.x - mean[c.t]) ** 2, minlength=2) / sw
+            q = np.bincount(c.t, weights=w * w, minlength=2) / sw ** 2
+            var = np.where(1 - q > 0, ss / (1 - q), np.nan)
+    return sw, mean, var
+
+
+def _ecdf_stats(c: _Column, w: np.ndarray) -> tuple[float, float]:
+    # MatchIt's qqsum(standardize = TRUE): |F_treated - F_control| of the group-normalised weighted
+    # eCDFs, read at every distinct value of the full sample (zero-weight rows included).
+    f1 = np.cumsum(np.bincount(c.inv, weights=w * (c.t == 1), minlength=c.n_unique))
+    f0 = np.cumsum(np.bincount(c.inv, weights=w * (c.t == 0), minlength=c.n_unique))
+    e = np.abs(f1 / f1[-1] - f0 / f0[-1])
     return float(e.mean()), float(e.max())
 
 
-def balance_one(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, sd: float,
-                order: np.ndarray | None = None) -> dict[str, float]:
+def balance_one(c: _Column, w: np.ndarray | None, sd: float) -> dict[str, float]:
     """Means, SMD, variance ratio and eCDF statistics of one column under weights ``w``."""
-    w = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
-    b = _is_binary(x)
-    t1, t0 = t == 1, t == 0
-    m1, m0 = _wmean(x[t1], w[t1]), _wmean(x[t0], w[t0])
+    w = np.ones(len(c.x)) if w is None else np.asarray(w, dtype=float)
+    sw, mean, var = _group_moments(c, w)
+    m1, m0 = float(mean[1]), float(mean[0])
     mdiff = m1 - m0
-    too_small = (np.sum(w[t1] != 0) < 2) and (np.sum(w[t0] != 0) < 2)
+    nz = np.bincount(c.t, weights=(w != 0).astype(float), minlength=2)
+    too_small = nz[1] < 2 and nz[0] < 2
     if abs(mdiff) > _SQRT_EPS:
         smd = mdiff / sd if not too_small else np.nan
     else:
         smd = mdiff
     vr = em = ex = np.nan
-    if b:
+    if c.binary:
         em = ex = abs(mdiff)
     elif not too_small:
-        vr = wvar(x[t1], False, w[t1]) / wvar(x[t0], False, w[t0])
-        # all rows, weight-0 ones included: MatchIt reads the eCDF gap at every distinct value
-        # of the full sample, so unmatched units' values still count as evaluation points
-        em, ex = _ecdf_stats(x, t, w, order)
+        vr = float(var[1] / var[0])
+        em, ex = _ecdf_stats(c, w)
     return {"mean_treated": m1, "mean_control": m0, "smd": smd, "var_ratio": vr, "ecdf_mean": em, "ecdf_max": ex}
 
 
@@ -146,11 +159,12 @@ def balance_table(X: pd.DataFrame, t: np.ndarray, weights: np.ndarray, estimand:
     cols = {} if distance is None else {"distance": np.asarray(distance, dtype=float)}
     cols.update({c: X[c].to_numpy(dtype=float) for c in X.columns})
     rows = {}
+    t = np.asarray(t, dtype=np.int64)
     for name, x in cols.items():
         sd = sd_denominator(x, t, estimand)
-        o = None if _is_binary(x) else np.argsort(x, kind="stable")
-        before = balance_one(x, t, None, sd, o)
-        after = balance_one(x, t, weights, sd, o)
+        c = _Column(x, t)
+        before = balance_one(c, None, sd)
+        after = balance_one(c, weights, sd)
         rows[name] = {**{f"{k}_before": v for k, v in before.items()},
                       **{f"{k}_after": v for k, v in after.items()}}
     out = pd.DataFrame.from_dict(rows, orient="index")[BALANCE_COLUMNS]
