@@ -175,11 +175,13 @@ class CoxProblem:
     group_bounds: np.ndarray   # stratum boundaries in event-time index space
     gd: np.ndarray             # (K,) number of deaths
     gdw: np.ndarray            # (K,) sum of death weights
-    term_group: np.ndarray     # (T,) event time of each Efron term
+    term_group: np.ndarray     # (T,) event time of each Efron term (terms of one event time are contiguous)
+    term_start: np.ndarray     # (K,) first term of each event time (for np.add.reduceat)
     term_f: np.ndarray         # (T,) fraction of the tied deaths removed in that term
-    term_mw: np.ndarray        # (T,) weight of the term (w̄ for Efron, deadwt for Breslow)
+    mw: np.ndarray             # (K,) weight of each term: w̄ = deadwt/ndead for Efron, deadwt for Breslow
     row_group: np.ndarray      # (n,) last event time <= row's time in its stratum; K if none
     u_dead: np.ndarray         # Σ_deaths w x (centred)
+    absdev: np.ndarray         # Σ w |x − mean| per column (0 for a constant column)
     _buf: np.ndarray = field(default=None, repr=False)
 
     @property
@@ -210,7 +212,10 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
 
     # Sort: by time (quicksort; rows with equal keys are exchangeable), then stably by stratum, then stably
     # put deaths first within each (stratum, time) block. The later stable sorts run on nearly sorted keys.
-    order = np.argsort(time)
+    if n and time.max() < 2 ** 15 and np.all(time == np.floor(time)):
+        order = np.argsort(time.astype(np.int16), kind="stable")   # integer days: NumPy's O(n) radix sort
+    else:
+        order = np.argsort(time)
     if strata is not None:
         s_codes = np.asarray(strata)
         codes = s_codes[order]
@@ -229,6 +234,8 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
     block_id = np.cumsum(newblock) - 1
     key = block_id * 2
     key += status[order] == 0
+    if key[-1] < 2 ** 15:
+        key = key.astype(np.int16)                 # radix sort again; otherwise timsort on near-sorted keys
     order = order[np.argsort(key, kind="stable")]
     # The last sort only permutes rows inside their block, so block_id and the block starts are unchanged.
 
@@ -237,12 +244,15 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
     w_s = w[order]
     Xs = np.take(X, order, axis=0)                 # one gather; every later pass over X is sequential
     wsum = w_s.sum()
+    dw_s = d_s * w_s
     means = (w_s @ Xs) / wsum
     absdev = np.zeros(p)
-    for lo in range(0, n, _CHUNK):                 # centre in place, and R's scale, chunk by chunk (in cache)
+    u_dead = np.zeros(p)                           # Σ_deaths w (x − mean)
+    for lo in range(0, n, _CHUNK):                 # centre in place, R's scale, deaths' sums: chunk by chunk
         xc = Xs[lo:lo + _CHUNK]
         xc -= means
         absdev += w_s[lo:lo + _CHUNK] @ np.abs(xc)
+        u_dead += dw_s[lo:lo + _CHUNK] @ xc
     scale = np.where(absdev > 0, wsum / np.where(absdev > 0, absdev, 1.0), 1.0)
 
     block_start = np.flatnonzero(newblock)
@@ -254,7 +264,7 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
         bstrat = np.zeros(nb, dtype=np.int64)
         block_bounds = np.array([0, nb])
     nd_b = np.add.reduceat(d_s, block_start)
-    dw_b = np.add.reduceat(d_s * w_s, block_start)
+    dw_b = np.add.reduceat(dw_s, block_start)
     is_ev = nd_b > 0
     gblock = np.flatnonzero(is_ev)
     K = gblock.size
@@ -276,15 +286,15 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
 
     # Efron expansion: one term per tied death (f = 0, 1/d, ..., (d-1)/d). Breslow: one term per event time.
     if ties == "efron":
-        nterm = gd
-        term_group = np.repeat(np.arange(K), nterm)
-        first = np.repeat(np.cumsum(nterm) - nterm, nterm)
-        term_f = (np.arange(term_group.size) - first) / gd[term_group]
-        term_mw = (gdw / gd)[term_group]
+        term_start = np.cumsum(gd) - gd
+        term_group = np.repeat(np.arange(K), gd)
+        term_f = (np.arange(term_group.size) - term_start[term_group]) / gd[term_group]
+        mw = gdw / gd
     elif ties == "breslow":
+        term_start = np.arange(K)
         term_group = np.arange(K)
         term_f = np.zeros(K)
-        term_mw = gdw.copy()
+        mw = gdw.copy()
     else:
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
 
@@ -295,19 +305,22 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
     blk_group = np.where(ok, last_ev, K)
     row_group = blk_group[block_id]
 
-    u_dead = (d_s * w_s) @ Xs
     return CoxProblem(order=order, X=Xs, w=w_s, status=d_s, time=t_s, means=means, scale=scale,
                       efron=(ties == "efron"), seg_matrix=seg_matrix, seg=seg, block_pos=block_pos,
                       block_bounds=block_bounds, gblock=gblock, death_pos=death_pos, group_bounds=group_bounds,
-                      gd=gd, gdw=gdw, term_group=term_group, term_f=term_f, term_mw=term_mw, row_group=row_group,
-                      u_dead=u_dead)
+                      gd=gd, gdw=gdw, term_group=term_group, term_start=term_start, term_f=term_f, mw=mw,
+                      row_group=row_group, u_dead=u_dead, absdev=absdev)
 
 
 def group_sums(pr: CoxProblem, beta: np.ndarray) -> GroupSums:
     """Risk-set sums and the Efron/Breslow per-event-time scalars at ``beta`` (centred, unscaled coordinates)."""
-    eta = pr.X @ beta
-    score = np.exp(eta, out=eta)
-    r = score * pr.w
+    if beta.any():
+        eta = pr.X @ beta
+        score = np.exp(eta, out=eta)
+        r = score * pr.w
+    else:                                           # the first evaluation: no pass over X needed
+        score = np.ones(pr.n)
+        r = pr.w.copy()
     M = pr.seg_matrix
     M.data = r
     seg_rX = M @ pr.X
@@ -319,16 +332,25 @@ def group_sums(pr: CoxProblem, beta: np.ndarray) -> GroupSums:
     e = seg_r[pr.death_pos]
     e1 = seg_rX[pr.death_pos]
 
-    g, f, mw = pr.term_group, pr.term_f, pr.term_mw
-    D = S0[g] - f * e[g]
-    K = pr.K
-    inv = mw / D
-    inv2 = inv / D
+    mw = pr.mw
+    if not pr.efron:   # one term per event time, f = 0
+        inv = 1.0 / S0
+        zero = np.zeros_like(S0)
+        return GroupSums(r=r, score=score, S0=S0, S1=S1, e=e, e1=e1, a=mw * inv, b=zero, q0=mw * inv * inv,
+                         q1=zero, q2=zero, sum_mw_logD=float(mw @ np.log(S0)))
+    # Efron: the terms of one event time are contiguous, so per-event sums are sequential np.add.reduceat
+    # calls (much cheaper than scatter-adds); w̄ is constant within an event time and multiplies the sums.
+    g, f, ts = pr.term_group, pr.term_f, pr.term_start
+    D = S0[g]
+    D -= f * e[g]
+    inv = np.divide(1.0, D)
+    fi = f * inv
+    red = np.add.reduceat
     return GroupSums(
         r=r, score=score, S0=S0, S1=S1, e=e, e1=e1,
-        a=np.bincount(g, inv, K), b=np.bincount(g, inv * f, K),
-        q0=np.bincount(g, inv2, K), q1=np.bincount(g, inv2 * f, K), q2=np.bincount(g, inv2 * f * f, K),
-        sum_mw_logD=float(mw @ np.log(D)),
+        a=mw * red(inv, ts), b=mw * red(fi, ts),
+        q0=mw * red(inv * inv, ts), q1=mw * red(fi * inv, ts), q2=mw * red(fi * fi, ts),
+        sum_mw_logD=float(mw @ red(np.log(D), ts)),
     )
 
 
