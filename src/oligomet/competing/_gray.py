@@ -7,8 +7,8 @@ Gray's estimate built from the running matrices ``c``, ``v2``, ``v3`` of ``crst`
 add their scores and variances (``cuminc(..., strata=)``).
 
 ``crst`` walks the distinct times one by one. Every quantity it updates is a cumulative
-sum or product over time, so here all times of a stratum are processed at once as
-(T, K) and (T, K-1, K) arrays, in blocks of times to bound memory. We include cmprsk
+sum or product over time, so here all times of a stratum are processed at once, as
+(K, T) arrays, looping only over the K groups. We include cmprsk
 2.2-12's guard that skips ``c`` updates when the increment is exactly 0 (which otherwise
 produces NaN once the pooled CIF reaches 1); the results are otherwise identical.
 """
@@ -16,100 +16,89 @@ from __future__ import annotations
 
 import numpy as np
 
-_BLOCK = 1 << 16  # times per block for the (T, K-1, K) arrays
-
-
 def _stratum(cnt: np.ndarray, rho: float):
     """Score (ng-1,) and variance (ng-1, ng-1) for one stratum.
 
     ``cnt`` (T, ng, 3): per distinct time (ascending) and group, the number censored, failed from
-    the cause tested, failed from another cause.
+    the cause tested, failed from another cause. Arrays below are (ng, T): one contiguous row of
+    times per group, which keeps the cumulative sums fast.
     """
     ng = cnt.shape[1]
     ng1 = ng - 1
-    tot = cnt.sum(axis=2)                                  # (T, ng) all rows at t
-    rs = tot[::-1].cumsum(axis=0)[::-1]                    # at risk at t, per group
-    d1g, d2g = cnt[:, :, 1], cnt[:, :, 2]
-    nd1, nd2 = d1g.sum(axis=1), d2g.sum(axis=1)
+    d1_all, d2_all = cnt[:, :, 1].sum(axis=1), cnt[:, :, 2].sum(axis=1)
+    rs_all = cnt.sum(axis=2)[::-1].cumsum(axis=0)[::-1]   # (T, ng) at risk at t, per group
     # only times with a failure enter crst's computations; censor-only times just shrink rs
-    keep = (nd1 + nd2) > 0
-    rs, d1g, d2g, nd1, nd2 = rs[keep], d1g[keep], d2g[keep], nd1[keep], nd2[keep]
-    T = rs.shape[0]
-    if T == 0:
+    keep = np.flatnonzero((d1_all + d2_all) > 0)
+    if keep.size == 0:
         return np.zeros(ng1), np.zeros((ng1, ng1))
+    rs = np.ascontiguousarray(rs_all[keep].T)              # (ng, T)
+    d1g = np.ascontiguousarray(cnt[keep, :, 1].T)
+    d2g = np.ascontiguousarray(cnt[keep, :, 2].T)
+    nd1 = d1_all[keep]
+    T = keep.size
     alive = rs > 0
     safe_rs = np.where(alive, rs, 1.0)
-    td = d1g + d2g
     # per-group all-cause KM (left- and right-continuous) and cause CIF, frozen once a group is empty
-    step = np.where(alive, (safe_rs - td) / safe_rs, 1.0)
-    skm = np.cumprod(step, axis=0)
-    skmm = np.vstack([np.ones((1, ng)), skm[:-1]])
+    skm = np.cumprod(np.where(alive, (safe_rs - d1g - d2g) / safe_rs, 1.0), axis=1)
+    skmm = np.empty_like(skm)
+    skmm[:, 0] = 1.0
+    skmm[:, 1:] = skm[:, :-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         t1 = np.where(alive, rs / skmm, 0.0)               # rs/skmm; 0 for empty groups
-        f1 = np.cumsum(np.where(alive, skmm * d1g / safe_rs, 0.0), axis=0)
-    f1m = np.vstack([np.zeros((1, ng)), f1[:-1]])
-    tr = t1.sum(axis=1)
-    tq = (t1 * (1.0 - f1m)).sum(axis=1)
+        f1 = np.cumsum(np.where(alive, skmm * d1g / safe_rs, 0.0), axis=1)
+    f1m = np.empty_like(f1)
+    f1m[:, 0] = 0.0
+    f1m[:, 1:] = f1[:, :-1]
+    tr = t1.sum(axis=0)
+    tq = (t1 * (1.0 - f1m)).sum(axis=0)
     f = np.cumsum(nd1 / tr)
-    fm = np.concatenate(([0.0], f[:-1]))
-    fb = (1.0 - fm) ** rho
+    fm = np.empty_like(f)
+    fm[0] = 0.0
+    fm[1:] = f[:-1]
+    fb = (1.0 - fm) ** rho if rho else np.ones(T)
 
     # score for groups 1..ng-1
     with np.errstate(divide="ignore", invalid="ignore"):
-        sc = fb[:, None] * (d1g[:, :ng1] - nd1[:, None] * t1[:, :ng1] * (1.0 - f1m[:, :ng1]) / tq[:, None])
-    s = np.where(alive[:, :ng1], sc, 0.0).sum(axis=0)
+        sc = fb * (d1g[:ng1] - nd1 * t1[:ng1] * (1.0 - f1m[:ng1]) / tq)
+    s = np.where(alive[:ng1], sc, 0.0).sum(axis=1)
 
-    # increments of c: a * nd1 / (tr (1 - fm)), with a = fb (diag(t1) - t1 t1'/tr) below
     with np.errstate(divide="ignore", invalid="ignore"):
+        # increments of c are a * nd1 / (tr (1 - fm)), with a = fb (diag(t1) - t1 t1'/tr)
         cfac = np.where(nd1 > 0, nd1 / (tr * (1.0 - fm)), 0.0)
-
-    # terms for failures of the cause (nd1 > 0) and of other causes, per group k
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t4a = np.where(skm > 0, 1.0 - (1.0 - f)[:, None] / skm, 1.0)
-        many = nd1 > 1
-        t5a = np.ones((T, ng))
-        t5a[many] = 1.0 - (nd1[many, None] - 1.0) / (tr[many, None] * skmm[many] - 1.0)
-        t3a = np.where(alive & (nd1 > 0)[:, None], t5a * skmm * nd1[:, None] / (tr[:, None] * safe_rs), 0.0)
+        # terms for failures of the cause (nd1 > 0) and of other causes, per group k
+        t4a = np.where(skm > 0, 1.0 - (1.0 - f) / skm, 1.0)
+        t5a = np.where(nd1 > 1, 1.0 - (nd1 - 1.0) / (tr * skmm - 1.0), 1.0)
+        t3a = np.where(alive & (nd1 > 0), t5a * skmm * nd1 / (tr * safe_rs), 0.0)
         use_b = (skm > 0) & (d2g > 0)
-        t4b = np.where(use_b, (1.0 - f)[:, None] / np.where(skm > 0, skm, 1.0), 0.0)
+        t4b = np.where(use_b, (1.0 - f) / np.where(skm > 0, skm, 1.0), 0.0)
         t5b = np.where(d2g > 1, 1.0 - (d2g - 1.0) / (safe_rs - 1.0), 1.0)
         t3b = np.where(use_b, t5b * skmm ** 2 * d2g / safe_rs ** 2, 0.0)
-    t4a = np.where(np.isfinite(t4a), t4a, 0.0)
-    t3a = np.where(np.isfinite(t3a), t3a, 0.0)
-    t3b = np.where(np.isfinite(t3b), t3b, 0.0)
+    t4a[~np.isfinite(t4a)] = 0.0
+    t3a[~np.isfinite(t3a)] = 0.0
+    t3b[~np.isfinite(t3b)] = 0.0
 
-    v3 = (t4a ** 2 * t3a).sum(axis=0) + (t4b ** 2 * t3b).sum(axis=0)
+    v3 = (t4a ** 2 * t3a).sum(axis=1) + (t4b ** 2 * t3b).sum(axis=1)
     v2 = np.zeros((ng1, ng))
     v = np.zeros((ng1, ng1))
-    c_carry = np.zeros((ng1, ng))
-    eye = np.eye(ng)[:ng1]                                 # rows 1..ng-1 of the identity
-    for lo in range(0, T, _BLOCK):
-        hi = min(T, lo + _BLOCK)
-        tt1 = t1[lo:hi]
-        # a[t, i, k] for i < ng1 (crst only ever uses those rows)
-        a = fb[lo:hi, None, None] * (tt1[:, None, :] * eye[None] -
-                                     tt1[:, :ng1, None] * tt1[:, None, :] / tr[lo:hi, None, None])
-        c = np.cumsum(a * cfac[lo:hi, None, None], axis=0) + c_carry
-        c_carry = c[-1]
-        # failures of the cause: M = a - t4 c
-        M = a - t4a[lo:hi, None, :] * c
-        w = t3a[lo:hi]
-        v2 += np.einsum("tik,tk->ik", M, t4a[lo:hi] * w)
-        v += _weighted_gram(M, w)
-        # failures of other causes: N = t4 c
-        N = t4b[lo:hi, None, :] * c
-        w = t3b[lo:hi]
-        v2 -= np.einsum("tik,tk->ik", N, t4b[lo:hi] * w)
-        v += _weighted_gram(N, w)
-    c = c_carry
+    c_end = np.zeros((ng1, ng))
+    w_t1 = fb / tr
+    for k in range(ng):
+        # a[i, k, t] for i < ng1 (crst only uses those rows), then the running c[i, k, t]
+        a = -t1[:ng1] * (w_t1 * t1[k])
+        if k < ng1:
+            a[k] += fb * t1[k]
+        c = np.cumsum(a * cfac, axis=1)
+        c_end[:, k] = c[:, -1]
+        # failures of the cause: M = a - t4 c ; failures of other causes: N = t4 c
+        M = a - t4a[k] * c
+        v2[:, k] += M @ (t4a[k] * t3a[k])
+        v += (M * t3a[k]) @ M.T
+        N = t4b[k] * c
+        v2[:, k] -= N @ (t4b[k] * t3b[k])
+        v += (N * t3b[k]) @ N.T
+    c = c_end
     v += (c * v3[None, :]) @ c.T + c @ v2.T + v2 @ c.T
     return s, v
-
-
-def _weighted_gram(M: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """sum over t, k of M[t, i, k] M[t, j, k] w[t, k], as one matrix product (BLAS) instead of a 3-operand einsum."""
-    A = M.transpose(1, 0, 2).reshape(M.shape[1], -1)
-    return (A * w.reshape(-1)) @ A.T
 
 
 def gray_statistic(strata_counts: list[np.ndarray], cause_col: int, rho: float = 0.0):
