@@ -1,0 +1,101 @@
+"""Propensity weighting path, and a registry folder as the data source (read + validated)."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import oligomet as om
+from oligomet import registry as reg
+from oligomet.study import StudyError, run_study
+from oligomet.study.cohort import GROUP
+from oligomet.study.protocol import loads
+
+PROTO = """title = "Weighted"
+name = "weighted"
+seed = 3
+[data]
+{data}
+[origin]
+type = "index_treatment"
+index_modalities = ["rfa", "mwa"]
+[[cohort.include]]
+column = "primary_site"
+equals = "colorectal"
+[[cohort.include]]
+column = "index_modality"
+in = ["rfa", "mwa"]
+[exposure]
+[[exposure.groups]]
+name = "Upfront"
+where = [{{ column = "neoadjuvant", equals = false }}]
+[[exposure.groups]]
+name = "Delayed"
+where = [{{ column = "neoadjuvant", equals = true }}]
+[[endpoints]]
+name = "os"
+[[covariates]]
+column = "age"
+[[covariates]]
+column = "ecog"
+[analyses.propensity]
+method = "weight"
+estimand = "ATE"
+covariates = ["age", "ecog"]
+endpoints = ["os"]
+landmarks = [36]
+[analyses.table_one]
+variables = ["age", "ecog"]
+"""
+
+
+def test_weighted_outcomes_equal_direct_calls(registry):
+    proto = loads(PROTO.format(data="synthetic = { n_patients = 10 }"), "toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = run_study(proto, tables=registry)
+        c = study.cohort.copy()
+        c["_t"] = (c[GROUP] == "Delayed").astype(int)
+        w = om.weight(c, treatment="_t", covariates=["age", "ecog"], estimand="ATE")
+        fit = om.cox(w.data, time="os_time", event="os_event", covariates=["C(exposure, ref='Upfront')"],
+                     weights="weights", robust=True)
+        km = om.kaplan_meier(w.data, time="os_time", event="os_event", by=GROUP, weights="weights")
+    got = study.results.numbers["propensity"]
+    assert got["method"] == "weight"
+    assert got["outcomes"]["os"]["cox"]["hr"] == pytest.approx(fit.summary["hr"].iloc[0], rel=1e-12)
+    assert got["outcomes"]["os"]["cox"]["robust_se"] == pytest.approx(fit.summary["robust_se"].iloc[0], rel=1e-12)
+    at = km.at([36])
+    for g in ("Upfront", "Delayed"):
+        assert got["outcomes"]["os"]["km"][g]["landmarks"]["36"]["survival"] == pytest.approx(
+            at.loc[at["group"] == g, "survival"].iloc[0], rel=1e-12)
+    assert {e["group"] for e in got["ess"]} == {"control", "treated"}
+    # Table 1 before and after weighting, the latter weighted (no p-values)
+    t1 = study.results.numbers["table_one"]
+    assert set(t1) == {"before", "after"}
+    direct = om.table_one(w.data, by=GROUP, variables=["age", "ecog"], weights="weights")
+    after = {(r["variable"], r["group"]): r for r in t1["after"]}
+    for r in direct.table.to_dict(orient="records"):
+        for k, v in r.items():
+            if isinstance(v, float) and np.isfinite(v):
+                assert after[(r["variable"], r["group"])][k] == pytest.approx(v, rel=1e-12)
+
+
+def test_folder_source_is_read_and_validated(registry, tmp_path):
+    folder = reg.write_registry(registry, tmp_path / "reg")
+    proto_path = tmp_path / "study.toml"
+    proto_path.write_text(PROTO.format(data='folder = "reg"'))  # relative to the protocol file
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from_folder = run_study(proto_path, out=tmp_path / "out")
+        in_memory = run_study(loads(PROTO.format(data="synthetic = { n_patients = 10 }"), "toml"), tables=registry)
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert res["provenance"]["data_source"] == "folder"
+    assert res["numbers"]["propensity"] == json.loads(json.dumps(in_memory.results.numbers["propensity"]))
+    # a broken registry folder stops the run with the validation problems
+    pts = (folder / "patients.csv").read_text().splitlines()
+    pts[1] = pts[1].replace("colorectal", "colon", 1)
+    (folder / "patients.csv").write_text("\n".join(pts) + "\n")
+    with pytest.raises(StudyError, match="validation error"):
+        run_study(proto_path)
