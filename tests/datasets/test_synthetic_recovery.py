@@ -112,6 +112,15 @@ def test_crlm_early_recurrence_repeat_local(reg):
     assert _coef(crude, "local")[0] < _coef(adj, "local")[0] - 2 * _coef(adj, "local")[1]  # confounded
     pfs = _quiet(oligomet.cox, r, "pfs_time", "pfs_event", ["local", "ecog", "age"])
     _assert_hr(pfs, "local", truth["pfs_hr_repeat_local_vs_systemic_only"])
+    # no interaction with the recurrence interval: the same HR among recurrences within 4 months
+    early4 = r[r["recurrence_months"] <= 4]
+    assert len(early4) > 300
+    _assert_hr(_quiet(oligomet.cox, early4, "os_time", "os_event", ["local", "ecog", "age"]), "local",
+               truth["os_hr_repeat_local_vs_systemic_only"] * truth["interaction_recurrence_le_4_months"])
+    # neoadjuvant chemotherapy before the first resection: no effect built in
+    r["neo"] = r["neoadjuvant"].astype(float)
+    _assert_hr(_quiet(oligomet.cox, r, "os_time", "os_event", ["local", "neo", "ecog", "age"]), "neo",
+               truth["os_hr_neoadjuvant_then_local_vs_upfront_local"])
 
 
 def _logit_ps(X, t, iters=25):

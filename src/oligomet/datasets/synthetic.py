@@ -55,7 +55,7 @@ _CRLM_DEATH_NO_REC = 0.0015      # monthly hazard of death before any recurrence
 _CRLM_REC_MEDIAN = 16.0          # median recurrence-free time at z = 0
 _CRLM_POST_REC_MEDIAN = 22.0     # median survival after recurrence with systemic therapy only, z_rec = 0
 _HR_REPEAT_LOCAL_OS = 0.42       # repeat local treatment vs systemic only (seed: CRLM early recurrence)
-_HR_REPEAT_LOCAL_PFS = 0.60      # second progression after recurrence (illustrative, not from a seed study)
+_HR_REPEAT_LOCAL_PFS = 0.60      # second progression (not death) after recurrence; illustrative, no seed figure
 _SECOND_PROG_MEDIAN = 9.0
 # CRLM, ablation cohort (independent death and recurrence clocks), targets from the seed study
 _ABL_TARGET = {"upfront": {"dfs5": 0.36, "os5": 0.64}, "delayed": {"dfs5": 0.21, "os5": 0.59}}
@@ -92,7 +92,11 @@ TRUE_EFFECTS: dict = {
     "crlm_early_recurrence": {
         "cohort": "CRLM, first local treatment = resection, first recurrence (origin='first_recurrence')",
         "os_hr_repeat_local_vs_systemic_only": _HR_REPEAT_LOCAL_OS,
-        "pfs_hr_repeat_local_vs_systemic_only": _HR_REPEAT_LOCAL_PFS,
+        # PFS = second progression or death; both hazards scale with exp(z_rec), so PFS is PH with this HR
+        "pfs_hr_repeat_local_vs_systemic_only": round(
+            (_HR_REPEAT_LOCAL_PFS / _SECOND_PROG_MEDIAN + _HR_REPEAT_LOCAL_OS / _CRLM_POST_REC_MEDIAN)
+            / (1 / _SECOND_PROG_MEDIAN + 1 / _CRLM_POST_REC_MEDIAN), 3),
+        "second_progression_hr_repeat_local_vs_systemic_only": _HR_REPEAT_LOCAL_PFS,
         "adjust_for": ["ecog", "age"],
         "interaction_recurrence_le_4_months": 1.0,
         "os_hr_neoadjuvant_then_local_vs_upfront_local": 1.0,
