@@ -164,6 +164,33 @@ def test_summary_counts():
         assert s.loc[g, "n_events"] == sub["status"].sum()
 
 
+@pytest.mark.parametrize("values", [
+    [3, 1, None, 2, 1], [2.5, 0.5, np.nan, 0.5, 1.0], ["b", "a", None, "c", "a"], [True, False, None, True, False],
+    ["x", 2, 1, None, "a"], pd.Categorical(["lo", "hi", None, "mid", "lo"], categories=["lo", "mid", "hi", "unused"]),
+])
+def test_group_codes_agree_with_shared_group_labels(values):
+    # kaplan_meier/logrank code groups with one pd.factorize; it must give group_labels' levels and order.
+    from oligomet._validation import group_labels
+    from oligomet.survival.kaplan_meier import group_codes
+    d = pd.DataFrame({"g": pd.Series(values, dtype=object if not isinstance(values, pd.Categorical) else None)})
+    codes, levels = group_codes(d, "g")
+    ref_codes, ref_levels = group_labels(d, "g")
+    assert levels == ref_levels
+    np.testing.assert_array_equal(codes, ref_codes)
+
+
+@pytest.mark.parametrize("series", [pd.Series([3, 1, 2, 1]), pd.Series([True, False, True]),
+                                    pd.Series([2.0, np.nan, 1.0]), pd.Series(["b", "a"], dtype="string")])
+def test_group_codes_native_dtypes(series):
+    from oligomet._validation import group_labels
+    from oligomet.survival.kaplan_meier import group_codes
+    d = pd.DataFrame({"g": series})
+    codes, levels = group_codes(d, "g")
+    ref_codes, ref_levels = group_labels(d, "g")
+    assert levels == ref_levels and [type(x) for x in levels] == [type(x) for x in ref_levels]
+    np.testing.assert_array_equal(codes, ref_codes)
+
+
 # ------------------------------------------------------------------ bad input
 
 @pytest.fixture

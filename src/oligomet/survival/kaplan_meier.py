@@ -77,7 +77,7 @@ def group_codes(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list]:
     if isinstance(col.dtype, pd.CategoricalDtype):
         return group_labels(data, column)
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    values = list(uniques)
+    values = uniques.tolist()  # Python scalars, as group_labels returns
     order = sorted(range(len(values)), key=lambda i: _sort_key(values[i]))
     remap = np.empty(len(values) + 1, dtype=np.int64)
     remap[np.asarray(order, dtype=np.int64)] = np.arange(len(values))
