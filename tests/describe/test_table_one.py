@@ -136,3 +136,12 @@ def test_bad_input(lung):
         om.table_one(lung, by="sex", variables=["nope"])
     with pytest.raises(ValueError, match="also listed in variables"):
         om.table_one(lung, by="sex", variables=["sex", "age"])
+
+
+def test_rows_without_group_are_reported(lung):
+    d = lung.copy()
+    d.loc[[0, 5], "sex"] = np.nan
+    with pytest.warns(om.CompleteCaseWarning, match="2 row"):
+        t1 = om.table_one(d, by="sex", variables=["age"])
+    assert t1.dropped.n == 2 and set(t1.dropped.rows) == {0, 5}
+    assert cell(t1, "N", "1.0")["n"] + cell(t1, "N", "2.0")["n"] == len(d) - 2

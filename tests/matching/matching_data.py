@@ -1,7 +1,6 @@
 """Data helpers for the matching tests: R (MatchIt) reference cases from tests/reference/matching."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd

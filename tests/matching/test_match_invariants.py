@@ -139,3 +139,31 @@ def test_greedy_core_equals_literal_walk(seed):
     got, _ = greedy_match(dist, treat, t_order, ratio, replace, caliper)
     want = literal_walk(dist, treat, t_order, ratio, replace, caliper)
     np.testing.assert_array_equal(got, want)
+
+
+def test_exact_stratum_without_controls_is_reported():
+    d = synthetic(seed=3)
+    d["site"] = "A"
+    d.loc[d.index[:40], "site"] = "B"
+    d.loc[d.index[:40], "treated"] = 1  # stratum B: treated only
+    with pytest.warns(UserWarning, match="Fewer control units than treated units in some 'exact' strata"):
+        m = om.match(d, treatment="treated", covariates=COVS, exact="site")
+    b_treated = set(d.index[:40])
+    assert b_treated <= set(m.unmatched.index)
+    assert (m.unmatched.loc[list(b_treated), "reason"] == "no control in exact stratum").all()
+    d2 = d.copy()
+    d2["site"] = np.where(d2.treated == 1, "T", "C")
+    with pytest.raises(ValueError, match="no stratum holds both treated and control rows"):
+        om.match(d2, treatment="treated", covariates=COVS, exact="site")
+
+
+def test_string_and_categorical_covariates_agree():
+    d = synthetic(seed=4)
+    d["stage"] = np.array(["II", "III", "IV"])[d["ecog"].to_numpy()]
+    a = om.match(d, treatment="treated", covariates=["age", "stage"], caliper=0.2)
+    d["stage"] = pd.Categorical(d["stage"], categories=["II", "III", "IV"])
+    b = om.match(d, treatment="treated", covariates=["age", "stage"], caliper=0.2)
+    np.testing.assert_allclose(a.propensity, b.propensity, rtol=1e-12)
+    assert list(a.model.coef.index) == ["(Intercept)", "age", "stageIII", "stageIV"]  # R's names
+    assert {"stageII", "stageIII", "stageIV"} <= set(a.balance.index)  # MatchIt: one row per level
+    pd.testing.assert_frame_equal(a.pairs, b.pairs)

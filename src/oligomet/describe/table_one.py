@@ -21,13 +21,14 @@ cells show), ``test`` (the name of the test used), ``p_value``, ``smd``.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import DroppedRows, _sort_key, require_columns, require_frame, weight_array
+from .._validation import CompleteCaseWarning, DroppedRows, _sort_key, require_columns, require_frame, weight_array
 from ._tests import categorical_test, continuous_test
 
 OVERALL = "Overall"
@@ -132,6 +133,7 @@ def table_one(data: pd.DataFrame, by: str | None = None, variables=None, nonnorm
     if by is not None and data[by].isna().any():
         bad = data[by].isna().to_numpy()
         dropped = DroppedRows(n=int(bad.sum()), by_column={by: int(bad.sum())}, rows=tuple(data.index[bad]))
+        warnings.warn(f"table_one: {dropped} (rows without a group are left out)", CompleteCaseWarning, stacklevel=2)
         data = data.loc[~bad]
     w = weight_array(data, weights) if weights is not None else np.ones(len(data))
     weighted = weights is not None
