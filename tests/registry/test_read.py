@@ -162,3 +162,14 @@ def test_identifiers_refused_without_key_and_hashed_with_key(tmp_path):
     with pytest.raises(ValueError, match="at least 16 characters"):
         check(src, identifier_key="short")
     del bad
+
+
+def test_repeated_header_is_reported_and_the_first_column_read(clean_dir, tmp_path):
+    shutil.copytree(clean_dir, tmp_path / "reg")
+    labs = tmp_path / "reg" / "labs.csv"
+    lines = labs.read_text().splitlines()
+    labs.write_text("\n".join([lines[0] + ",CEA"] + [ln + ",99" for ln in lines[1:]]) + "\n")
+    tables, report = read_registry(tmp_path / "reg")
+    assert list(report.errors[["rule", "table", "row", "field"]].itertuples(index=False, name=None)) == [
+        ("duplicate_column", "labs", None, "cea")]
+    assert list(tables["labs"]["cea"]) == [12.4, 2.1, 3.0, 45.8]

@@ -59,7 +59,7 @@ def test_warnings_do_not_fail_validation(clean_dir):
     p = tables["patients"].copy()
     p.loc[1, "last_contact_date"] = pd.Timestamp("2047-01-01")   # 30.8 years after 2016-03-02
     p.loc[3, "last_contact_date"] = pd.NaT                         # P003: alive, no contact date
-    report = validate({**tables, "patients": p})
+    report = validate({**tables, "patients": p}, data_lock="2050-01-01")  # 2047 would be "in the future"
     assert report.ok
     got = sorted(report.warnings[KEYS].itertuples(index=False, name=None))
     assert got == [("followup_over_30_years", "patients", 1, "P001", "last_contact_date"),
@@ -95,3 +95,15 @@ def test_rule_catalogue_is_documented():
     text = DOCS.read_text().split("| rule | class | severity |", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `([a-z0-9_]+)` \|", text, flags=re.M))
     assert documented == set(RULES)
+
+
+def test_future_dates_without_a_data_lock(clean_dir):
+    tables, _ = read_registry(clean_dir)
+    labs = tables["labs"].copy()
+    future = pd.Timestamp.today().normalize() + pd.Timedelta(days=400)
+    labs.loc[2, "date"] = future
+    report = validate({**tables, "labs": labs})
+    assert _errors(report) == [("date_in_future", "labs", 2, "P001", "date")]
+    # with a data lock the lock decides, and the rule says so
+    report = validate({**tables, "labs": labs}, data_lock=future + pd.Timedelta(days=1))
+    assert report.ok

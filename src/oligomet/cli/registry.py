@@ -22,6 +22,7 @@ _KEY_FILE = typer.Option(None, "--identifier-key-file",
                               "(or set OLIGOMET_IDENTIFIER_KEY).")
 _PLAIN = typer.Option(False, "--plain", help="Plain text instead of a rich table.")
 _DB = typer.Option(None, "--db", help="Database URL or SQLite file (default: sqlite file oligomet.sqlite).")
+_DEBUG = typer.Option(False, "--debug", help="Show the traceback on unexpected errors.")
 
 
 def _key(key_file: Optional[Path]) -> str | None:
@@ -64,6 +65,7 @@ def validate_cmd(
     identifier_key_file: Optional[Path] = _KEY_FILE,
     plain: bool = _PLAIN,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write all problems to this CSV."),
+    debug: bool = _DEBUG,
 ) -> None:
     """Check a registry against every rule and print all problems; exit 1 when there are errors."""
     from oligomet.registry import check_registry
@@ -71,7 +73,9 @@ def validate_cmd(
     try:
         _, report = check_registry(path, format, data_lock=data_lock, date_format=date_format,
                                    identifier_key=_key(identifier_key_file))
-    except (FileNotFoundError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001  (one clear line; --debug for the traceback)
+        if debug:
+            raise
         _fail(str(exc))
     _print_report(report, plain)
     if output is not None:
@@ -88,6 +92,7 @@ def import_cmd(
     date_format: Optional[str] = _DATE_FORMAT,
     identifier_key_file: Optional[Path] = _KEY_FILE,
     plain: bool = _PLAIN,
+    debug: bool = _DEBUG,
 ) -> None:
     """Validate, then write the registry to the database in one transaction (all or nothing)."""
     from oligomet.registry import Store
@@ -96,8 +101,10 @@ def import_cmd(
         store = Store(db)
         result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
                                        format=format, date_format=date_format)
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001  (bad URL, unreachable server, ...: one clear line)
+        if debug:
+            raise
+        _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
     if len(result.report.problems):
         _print_report(result.report, plain)
     typer.echo(str(result).splitlines()[0] + f" into {store!r}")

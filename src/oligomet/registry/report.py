@@ -95,7 +95,8 @@ def _concat(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     })
     order = np.lexsort((key["r"].to_numpy(), key["t"].to_numpy(), key["s"].to_numpy()))
     out = out.iloc[order].reset_index(drop=True)
-    out["row"] = out["row"].map(lambda r: None if r is None or (isinstance(r, float) and np.isnan(r)) else int(r))
+    rows = [None if r is None or r is pd.NA or (isinstance(r, float) and np.isnan(r)) else int(r) for r in out["row"]]
+    out["row"] = pd.Series(rows, index=out.index, dtype=object)  # ints and None, never float NaN
     return out
 
 

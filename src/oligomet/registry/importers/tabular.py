@@ -66,6 +66,20 @@ def read_csv_text(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | Non
         log.error(table, "file_unreadable", f"{path.name} is not a well-formed CSV file: "
                                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
         return None
+    first = next(csv.reader([header], delimiter=sep), [])
+    names = [h.strip().lower() for h in first]
+    if len(names) == frame.shape[1] and len(set(names)) < len(names):
+        # pandas renames a repeated header to "x.1"; keep the first column of each name, report the rest.
+        seen: set[str] = set()
+        keep = []
+        for i, n in enumerate(names):
+            if n in seen and n:
+                log.error(table, "duplicate_column", f"column {n!r} appears more than once in {path.name}; "
+                                                     "the first one is read", field=n)
+            else:
+                keep.append(i)
+            seen.add(n)
+        frame = frame.iloc[:, keep].set_axis([first[i] for i in keep], axis=1)
     return normalise_columns(frame)
 
 

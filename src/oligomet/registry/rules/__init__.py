@@ -18,6 +18,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     # 2. after death / data lock
     "after_death": ("2", "error", "treatment, complication, event, lab or MDT decision dated after death"),
     "after_data_lock": ("2", "error", "a date after the data-lock date"),
+    "date_in_future": ("2", "error", "a date after today (checked when no data-lock date is given)"),
     # 3. local recurrence
     "local_recurrence_untreated": ("3", "error", "local recurrence of a lesion (or patient) with no local treatment"),
     "local_recurrence_before_treatment": ("3", "error", "local recurrence dated before the first local treatment "

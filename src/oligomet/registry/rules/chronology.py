@@ -52,14 +52,15 @@ def check_after_death_and_lock(ctx: Context) -> None:
         for f in fields:
             ctx.error(name, "after_death", (frame[f] > death).to_numpy(), f,
                       lambda m: "after the patient's death on " + iso(death[m]))
-    if ctx.data_lock is None:
-        return
-    lock = ctx.data_lock.strftime("%Y-%m-%d")
+    # Without a data lock, today is the lock: a date in the future is a typo (2102 for 2012).
+    limit = ctx.data_lock if ctx.data_lock is not None else pd.Timestamp.today().normalize()
+    rule = "after_data_lock" if ctx.data_lock is not None else "date_in_future"
+    text = (f"after the data-lock date {limit:%Y-%m-%d}" if ctx.data_lock is not None
+            else f"in the future (today is {limit:%Y-%m-%d})")
     for name, frame in ctx.tables.items():
         for f in TABLES[name].fields:
             if f.type == "date" and len(frame):
-                ctx.error(name, "after_data_lock", (frame[f.name] > ctx.data_lock).to_numpy(), f.name,
-                          f"after the data-lock date {lock}")
+                ctx.error(name, rule, (frame[f.name] > limit).to_numpy(), f.name, text)
 
 
 def check_treatment_order(ctx: Context) -> None:
