@@ -16,44 +16,51 @@ from __future__ import annotations
 
 import numpy as np
 
-def _stratum(cnt: np.ndarray, rho: float):
-    """Score (ng-1,) and variance (ng-1, ng-1) for one stratum.
+class _RiskSets:
+    """The cause-independent part of one stratum: times with any failure, per group (rows) and time
+    (columns, contiguous): number at risk, all-cause KM before/after t, and rs/KM(t-)."""
 
-    ``cnt`` (T, ng, 3): per distinct time (ascending) and group, the number censored, failed from
-    the cause tested, failed from another cause. Arrays below are (ng, T): one contiguous row of
-    times per group, which keeps the cumulative sums fast.
-    """
-    ng = cnt.shape[1]
+    def __init__(self, cnt: np.ndarray):
+        # cnt (T, ng, C+1): counts by distinct time (ascending), group, column (0 censored, 1..C causes)
+        fail = cnt[:, :, 1:].sum(axis=2)
+        rs_all = cnt.sum(axis=2)[::-1].cumsum(axis=0)[::-1]   # at risk at t, per group
+        # only times with a failure enter crst's computations; censor-only times just shrink rs
+        keep = np.flatnonzero(fail.sum(axis=1) > 0)
+        self.n_times = keep.size
+        self.rs = np.ascontiguousarray(rs_all[keep].T)       # (ng, T)
+        self.cause = np.ascontiguousarray(cnt[keep, :, 1:].transpose(2, 1, 0))   # (C, ng, T)
+        self.fail = np.ascontiguousarray(fail[keep].T)       # (ng, T) all causes
+        self.alive = self.rs > 0
+        self.safe_rs = np.where(self.alive, self.rs, 1.0)
+        # per-group all-cause KM, right- (skm) and left-continuous (skmm), frozen once a group is empty
+        self.skm = np.cumprod(np.where(self.alive, (self.safe_rs - self.fail) / self.safe_rs, 1.0), axis=1)
+        self.skmm = np.empty_like(self.skm)
+        self.skmm[:, :1] = 1.0
+        self.skmm[:, 1:] = self.skm[:, :-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.t1 = np.where(self.alive, self.rs / self.skmm, 0.0)   # rs/skmm; 0 for empty groups
+        self.tr = self.t1.sum(axis=0)
+
+
+def _stratum(R: _RiskSets, cause: int, rho: float):
+    """Score (ng-1,) and variance (ng-1, ng-1) of one stratum for cause index ``cause`` (0-based)."""
+    ng = R.rs.shape[0]
     ng1 = ng - 1
-    d1_all, d2_all = cnt[:, :, 1].sum(axis=1), cnt[:, :, 2].sum(axis=1)
-    rs_all = cnt.sum(axis=2)[::-1].cumsum(axis=0)[::-1]   # (T, ng) at risk at t, per group
-    # only times with a failure enter crst's computations; censor-only times just shrink rs
-    keep = np.flatnonzero((d1_all + d2_all) > 0)
-    if keep.size == 0:
+    if R.n_times == 0:
         return np.zeros(ng1), np.zeros((ng1, ng1))
-    rs = np.ascontiguousarray(rs_all[keep].T)              # (ng, T)
-    d1g = np.ascontiguousarray(cnt[keep, :, 1].T)
-    d2g = np.ascontiguousarray(cnt[keep, :, 2].T)
-    nd1 = d1_all[keep]
-    T = keep.size
-    alive = rs > 0
-    safe_rs = np.where(alive, rs, 1.0)
-    # per-group all-cause KM (left- and right-continuous) and cause CIF, frozen once a group is empty
-    skm = np.cumprod(np.where(alive, (safe_rs - d1g - d2g) / safe_rs, 1.0), axis=1)
-    skmm = np.empty_like(skm)
-    skmm[:, 0] = 1.0
-    skmm[:, 1:] = skm[:, :-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t1 = np.where(alive, rs / skmm, 0.0)               # rs/skmm; 0 for empty groups
-        f1 = np.cumsum(np.where(alive, skmm * d1g / safe_rs, 0.0), axis=1)
+    alive, safe_rs, skm, skmm, t1, tr = R.alive, R.safe_rs, R.skm, R.skmm, R.t1, R.tr
+    d1g = R.cause[cause]
+    d2g = R.fail - d1g
+    nd1 = d1g.sum(axis=0)
+    T = R.n_times
+    f1 = np.cumsum(np.where(alive, skmm * d1g / safe_rs, 0.0), axis=1)   # per-group CIF of the cause
     f1m = np.empty_like(f1)
-    f1m[:, 0] = 0.0
+    f1m[:, :1] = 0.0
     f1m[:, 1:] = f1[:, :-1]
-    tr = t1.sum(axis=0)
     tq = (t1 * (1.0 - f1m)).sum(axis=0)
-    f = np.cumsum(nd1 / tr)
+    f = np.cumsum(nd1 / tr)                                              # pooled CIF
     fm = np.empty_like(f)
-    fm[0] = 0.0
+    fm[:1] = 0.0
     fm[1:] = f[:-1]
     fb = (1.0 - fm) ** rho if rho else np.ones(T)
 
@@ -101,25 +108,25 @@ def _stratum(cnt: np.ndarray, rho: float):
     return s, v
 
 
-def gray_statistic(strata_counts: list[np.ndarray], cause_col: int, rho: float = 0.0):
-    """Gray's statistic s' V^-1 s for one cause, or NaN if V is singular (cmprsk returns -1 then).
+def gray_statistics(strata_counts: list[np.ndarray], rho: float = 0.0) -> list[tuple]:
+    """Gray's statistic s' V^-1 s for each cause, NaN where V is singular (cmprsk returns -1 then).
 
     ``strata_counts``: per stratum, counts (T, ng, C+1) by distinct time, group and column
-    (0 censored, 1..C causes); ``cause_col`` is the column of the cause tested. Returns
-    (statistic, score, variance).
+    (0 censored, 1..C causes). Returns, per cause in column order, (statistic, score, variance).
     """
-    ng = strata_counts[0].shape[1]
-    s = np.zeros(ng - 1)
-    v = np.zeros((ng - 1, ng - 1))
-    for cnt in strata_counts:
-        failed = cnt[:, :, 1:].sum(axis=2)
-        cause = cnt[:, :, cause_col]
-        ss, vv = _stratum(np.stack([cnt[:, :, 0], cause, failed - cause], axis=2), rho)
-        s += ss
-        v += vv
-    if not _full_rank(v):
-        return np.nan, s, v
-    return float(s @ np.linalg.solve(v, s)), s, v
+    ng, n_causes = strata_counts[0].shape[1], strata_counts[0].shape[2] - 1
+    risk_sets = [_RiskSets(cnt) for cnt in strata_counts]
+    out = []
+    for cause in range(n_causes):
+        s = np.zeros(ng - 1)
+        v = np.zeros((ng - 1, ng - 1))
+        for R in risk_sets:
+            ss, vv = _stratum(R, cause, rho)
+            s += ss
+            v += vv
+        stat = float(s @ np.linalg.solve(v, s)) if _full_rank(v) else np.nan
+        out.append((stat, s, v))
+    return out
 
 
 def _full_rank(v: np.ndarray, tol: float = 1e-7) -> bool:

@@ -33,7 +33,7 @@ from .._validation import (DroppedRows, complete_cases, event_codes, group_label
                            require_frame, time_array)
 from ..survival._ties import merge_near_ties
 from ._aalen_johansen import count_table, distinct_times, group_curves
-from ._gray import gray_statistic
+from ._gray import gray_statistics
 
 ALL = "all"
 _INT_COLUMNS = {"group", "cause", "n_risk", "n_event", "n_competing", "n_censor"}
@@ -210,8 +210,7 @@ def _loglog_limits(est: np.ndarray, var: np.ndarray, z: float):
 
 def _gray_table(strata_counts, causes, ng, rho) -> pd.DataFrame:
     rows = []
-    for ci, c in enumerate(causes):
-        stat, _, _ = gray_statistic(strata_counts, ci + 1, rho)
+    for c, (stat, _, _) in zip(causes, gray_statistics(strata_counts, rho)):
         p = float(stats.chi2.sf(stat, ng - 1)) if np.isfinite(stat) else np.nan
         rows.append((int(c), stat, ng - 1, p))
     return pd.DataFrame(rows, columns=["cause", "statistic", "df", "p_value"])
