@@ -120,3 +120,12 @@ def test_trend_two_groups_equals_logrank():
     a = om.logrank(d, time="time", event="status", by="grp").statistic
     b = om.logrank_trend(d, time="time", event="status", by="grp", scores=[0, 5]).statistic
     np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_missing_group_or_stratum_dropped_and_reported():
+    d = load("lung")
+    with pytest.warns(om.CompleteCaseWarning, match="ph.ecog"):
+        r = om.logrank(d, time="time", event="dead", by="sex", strata="ph.ecog")
+    assert r.dropped.n == 1 and r.dropped.by_column == {"ph.ecog": 1}
+    assert r.table["n"].sum() == len(d) - 1
+    assert list(r.observed_by_stratum.index) == [0.0, 1.0, 2.0, 3.0]
