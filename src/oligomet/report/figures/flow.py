@@ -46,8 +46,8 @@ def flow_figure(flow: pd.DataFrame, groups: Mapping[str, int] | None = None, *, 
         ax.set_xlim(0, width)
         ax.set_ylim(height, 0)
         ax.axis("off")
-        cx, bw = width * 0.33, width * 0.46
-        ex, ew = width * 0.765, width * 0.43
+        cx, bw = width * 0.28, width * 0.42
+        ex, ew = width * 0.755, width * 0.44
         y = 0.3 + box_h / 2
         first = rows.iloc[0]
         _box(ax, cx, y, bw, box_h, "\n".join(textwrap.wrap(str(first["label"]), 40)) +
@@ -73,7 +73,7 @@ def flow_figure(flow: pd.DataFrame, groups: Mapping[str, int] | None = None, *, 
             gw = min(width / (n_groups + 0.3), 2.6)
             xs = [width / 2 + (k - (n_groups - 1) / 2) * (gw + 0.15) for k in range(n_groups)]
             ax.plot([cx, cx], [y + box_h / 2, (y + y_g) / 2], color="0.25", linewidth=0.9)
-            ax.plot([min(xs), max(xs)], [(y + y_g) / 2] * 2, color="0.25", linewidth=0.9)
+            ax.plot([min(xs + [cx]), max(xs + [cx])], [(y + y_g) / 2] * 2, color="0.25", linewidth=0.9)
             for x, (g, n) in zip(xs, groups.items()):
                 _arrow(ax, x, (y + y_g) / 2, x, y_g - box_h / 2)
                 _box(ax, x, y_g, gw, box_h, "\n".join(textwrap.wrap(str(g), 24)) + f"\nn = {int(n):,}")
