@@ -1,7 +1,6 @@
 """The synthetic registry: contract, determinism, labelling, chronology, validation, files and CLI."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner

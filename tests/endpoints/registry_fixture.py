@@ -102,4 +102,5 @@ def hand_registry() -> dict[str, pd.DataFrame]:
     mdt = [dict(patient_id="P2", date="2020-02-01", recommendation="sabr")]
     return {"patients": _frame("patients", patients), "lesions": _frame("lesions", lesions),
             "treatments": _frame("treatments", treatments), "complications": _frame("complications", complications),
-            "events": _frame("events", events), "labs": _frame("labs", labs), "mdt_decisions": _frame("mdt_decisions", mdt)}
+            "events": _frame("events", events), "labs": _frame("labs", labs),
+            "mdt_decisions": _frame("mdt_decisions", mdt)}

@@ -335,7 +335,8 @@ def _crlm(acc, rng, b, pix, cal):
     diag = b["diag"][pix]
     sync = rng.random(m) < 0.4
     prim_res = diag + _uniform_days(rng, 20, 60, m)
-    detection = np.where(sync, diag + _uniform_days(rng, 0, 60, m), prim_res + 240 + _to_days(rng.exponential(15, m).clip(max=120)))
+    metachronous = prim_res + 240 + _to_days(rng.exponential(15, m).clip(max=120))
+    detection = np.where(sync, diag + _uniform_days(rng, 0, 60, m), metachronous)
     detection, prim_res, diag = _shift_before_lock(b, pix, detection, prim_res, diag)
     n_les, maxd = _crlm_baseline_lesions(rng, m)
     z = _crlm_risk(ecog, age, n_les, ras)
@@ -418,8 +419,8 @@ def _crlm(acc, rng, b, pix, cal):
                                                          len(r)))
     rorgan = np.where(is_lr, "liver", np.where(rtype == "new_metastasis", "liver",
                                                _pick(rng, ["lung", "peritoneum"], [0.7, 0.3], len(r))))
-    new_les = acc.lesions(pix[r][~is_lr], rec_day[r][~is_lr], np.exp(rng.normal(np.log(15), 0.4, (~is_lr).sum())).round(),
-                          rorgan[~is_lr])
+    new_diam = np.exp(rng.normal(np.log(15), 0.4, (~is_lr).sum())).round()
+    new_les = acc.lesions(pix[r][~is_lr], rec_day[r][~is_lr], new_diam, rorgan[~is_lr])
     rles = first_les[r].astype(float)
     rles[~is_lr] = new_les
     acc.events(pix[r], rec_day[r], rtype, rorgan, rles)
@@ -590,7 +591,8 @@ def _sarcoma(acc, rng, b, pix, cal):
     death = surg + _to_days(t_d)
     rec = t_r < t_d
     rtype = _pick(rng, ["new_metastasis", "distant_progression", "regional_recurrence"], [0.65, 0.25, 0.10], m)
-    rorgan = np.where(rtype == "distant_progression", _pick(rng, ["bone", "liver", "other"], [0.4, 0.3, 0.3], m), "lung")
+    distant_organ = _pick(rng, ["bone", "liver", "other"], [0.4, 0.3, 0.3], m)
+    rorgan = np.where(rtype == "distant_progression", distant_organ, "lung")
     acc.events(pix[rec], (surg + _to_days(t_r))[rec], rtype[rec], rorgan[rec])
     histology = _pick(rng, ["leiomyosarcoma", "undifferentiated pleomorphic sarcoma", "synovial sarcoma",
                             "liposarcoma", "other soft-tissue sarcoma"], [0.3, 0.25, 0.15, 0.15, 0.15], m)
@@ -708,7 +710,8 @@ def _assemble(acc, b, n, n_sites, obs_end, dead, prim_res, node, histology, rng)
     comp = acc.frame("complications")
     comp = comp[comp["tkey"].isin(tid_of.index)].copy()
     comp["pix"] = comp["tkey"].map(pd.Series(tr["pix"].to_numpy(), index=tr["key"].to_numpy()))
-    comp = keep(comp).sort_values(["tkey", "date", "grade"], kind="mergesort").drop_duplicates(["tkey", "date", "grade"])
+    comp = keep(comp).sort_values(["tkey", "date", "grade"], kind="mergesort")
+    comp = comp.drop_duplicates(["tkey", "date", "grade"])
     complications = pd.DataFrame({"treatment_id": comp["tkey"].map(tid_of).to_numpy(dtype=object),
                                   "date": _dates(comp["date"]), "clavien_dindo": comp["grade"].to_numpy(),
                                   "description": None})

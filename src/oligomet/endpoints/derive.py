@@ -16,7 +16,6 @@ See ``docs/endpoints.md`` for the full column reference.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..registry.fields import LOCAL_MODALITIES
