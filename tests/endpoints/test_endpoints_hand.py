@@ -218,6 +218,11 @@ def test_bad_arguments(kw, match):
         oligomet.derive_endpoints(hand_registry(), **kw)
 
 
+def test_custom_origin_with_unknown_patient_is_an_error():
+    with pytest.raises(ValueError, match=r"not in the patients table: \['P99'\]"):
+        oligomet.derive_endpoints(hand_registry(), origin={"P1": "2020-07-01", "P99": "2020-01-01"})
+
+
 def test_origin_after_death_is_an_error():
     reg = hand_registry()
     with pytest.raises(ValueError, match="origin date after the end of follow-up.*P5"):

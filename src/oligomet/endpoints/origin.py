@@ -97,7 +97,11 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
     else:
         if not isinstance(origin, (Mapping, pd.Series)):
             raise TypeError("origin must be a string or a mapping / Series patient_id -> date")
-        o = pd.to_datetime(pd.Series(origin), errors="raise")
+        o = pd.Series(origin)
+        unknown = sorted(set(map(str, o.index)) - set(map(str, idx)))
+        if unknown:
+            raise ValueError(f"origin mapping names patient_id(s) not in the patients table: {unknown[:10]}")
+        o = pd.to_datetime(o, errors="raise")
     origin_date = o.reindex(idx).astype("datetime64[ns]")
 
     after = cand[cand["start_date"] >= cand["patient_id"].map(origin_date)]
