@@ -196,6 +196,10 @@ def test_covariates_and_history(days):
     assert p1.cea == 12.5  # latest CEA within 90 days before origin (the 40.0 is older)
     assert not bool(p1.neoadjuvant)  # adjuvant chemo for the primary is not neoadjuvant
     assert p1.recurrence_months == pytest.approx(182 / 30.4375)
+    assert p1.first_lr_months == pytest.approx(182 / 30.4375)
+    p2 = row(days, "P2")  # new metastasis on the SABR day, never a local recurrence
+    assert p2.recurrence_months == 0.0 and math.isnan(p2.first_lr_months)
+    assert row(days, "P6").first_lr_months == pytest.approx(365 / 30.4375)  # SABR 2019-01-01 -> LR 2020-01-01
 
 
 def test_lesion_level():

@@ -95,7 +95,8 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     (``n_complications``, ``worst_clavien_dindo``, ``cd_grade_3plus``, ``cci``), burden
     (``n_lesions``, ``max_diameter_mm``, ``tbs``, ``met_organs``), intervals (``metastasis_date``,
     ``dfi_months``, ``tfi_months``, ``synchronous``), treatment history (``first_local_date``,
-    ``first_local_modality``, ``neoadjuvant``, ``recurrence_months``, ``local_after_origin``,
+    ``first_local_modality``, ``neoadjuvant``, ``recurrence_months``, ``first_lr_months``,
+    ``local_after_origin``,
     ``systemic_after_origin``), covariates (``age``, ``cea`` and the patients-table fields).
     Patients without an origin keep their row, with NaN times (drop them with
     ``dropna(subset=["os_time"])``).
@@ -181,6 +182,7 @@ def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> p
     neo = sysm[sysm["setting"].isin(_NEOADJUVANT_SETTINGS)
                & (sysm["start_date"] < sysm["patient_id"].map(fl["first_local_date"]))]
     rec = first_event_after(tb["events"], fl["first_local_date"], idx)
+    first_lr = first_event_after(tb["events"], fl["first_local_date"], idx, types=("local_recurrence",))
     after = t[t["start_date"] >= t["patient_id"].map(origin)]
     has_origin = origin.notna()
     return pd.DataFrame({
@@ -188,6 +190,7 @@ def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> p
         "first_local_modality": fl["first_local_modality"],
         "neoadjuvant": pd.array(idx.isin(neo["patient_id"]), dtype="boolean"),
         "recurrence_months": (rec - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
+        "first_lr_months": (first_lr - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
         "local_after_origin": pd.array(idx.isin(after.loc[after["modality"].isin(LOCAL_MODALITIES), "patient_id"]),
                                        dtype="boolean"),
         "systemic_after_origin": pd.array(idx.isin(after.loc[after["modality"] == "systemic", "patient_id"]),
