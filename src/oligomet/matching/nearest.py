@@ -68,7 +68,9 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         propensity score is then ignored (differences < 1 truncate to 0) and each treated
         unit takes the nearest available control *below* it whenever one exists. The R 4.2 /
         MatchIt 4.5.1 install on the reference machine has this bug; use the option only to
-        reproduce numbers produced with such a build, never for new analyses.
+        reproduce numbers produced with such a build, never for new analyses. (4.5.1's other
+        nearest-neighbour bug, an off-by-one lookup with ``replace=True, ratio > 1``, is not
+        reproduced.)
 
     Rows with a missing treatment, covariate or exact variable are dropped (complete cases;
     a :class:`~oligomet.CompleteCaseWarning` is issued and :attr:`MatchResult.dropped` says
