@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import CompleteCaseWarning, DroppedRows, _sort_key, require_columns, require_frame, weight_array
+from .._validation import (CompleteCaseWarning, DroppedRows, group_labels, require_columns, require_frame,
+                           weight_array)
 from ._tests import categorical_test, continuous_test
 
 OVERALL = "Overall"
@@ -204,9 +205,8 @@ def table_one(data: pd.DataFrame, by: str | None = None, variables=None, nonnorm
 
 
 def _levels(s: pd.Series) -> list:
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return [lv for lv in s.cat.categories if (s == lv).any()]
-    return sorted(s.dropna().unique().tolist(), key=_sort_key)
+    """Levels in R's factor order (shared rule of :func:`oligomet._validation.group_labels`)."""
+    return group_labels(s.to_frame(name="_"), "_")[1]
 
 
 def _is_categorical(s: pd.Series) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .propensity import factor_levels
+from .._validation import group_labels
 
 _SQRT_EPS = np.sqrt(np.finfo(float).eps)
 
@@ -40,7 +40,7 @@ def covariate_matrix(data: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
         elif pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
             cols[cov] = s.to_numpy(dtype=float)
         else:
-            for lv in factor_levels(s):
+            for lv in group_labels(data, cov)[1]:
                 cols[f"{cov}{lv}"] = (s == lv).to_numpy(dtype=float)
     return pd.DataFrame(cols, index=data.index)
 

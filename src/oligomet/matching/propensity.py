@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from .._validation import _sort_key
+from .._validation import group_labels
 
 _EPS = np.finfo(float).eps
 _THRESH = 30.0  # R's logit linkinv/mu.eta clamp (src/library/stats/src/family.c)
@@ -186,17 +186,10 @@ def design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray
             cols.append(s.to_numpy(dtype=float))
             names.append(cov)
         else:
-            for lv in factor_levels(s)[1:]:
+            for lv in group_labels(data, cov)[1][1:]:
                 cols.append((s == lv).to_numpy(dtype=float))
                 names.append(f"{cov}{lv}")
     return np.column_stack(cols), names
-
-
-def factor_levels(s: pd.Series) -> list:
-    """Levels present in ``s`` in R's factor order."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return [lv for lv in s.cat.categories if (s == lv).any()]
-    return sorted(s.dropna().unique().tolist(), key=_sort_key)
 
 
 def separating_covariates(data: pd.DataFrame, covariates: list[str], treat: np.ndarray) -> list[str]:
