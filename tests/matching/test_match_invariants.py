@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import oligomet as om
 from oligomet.matching.greedy import greedy_match, treated_order
@@ -167,3 +169,25 @@ def test_string_and_categorical_covariates_agree():
     assert list(a.model.coef.index) == ["(Intercept)", "age", "stageIII", "stageIV"]  # R's names
     assert {"stageII", "stageIII", "stageIV"} <= set(a.balance.index)  # MatchIt: one row per level
     pd.testing.assert_frame_equal(a.pairs, b.pairs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.tuples(st.integers(0, 15), st.booleans()), min_size=2, max_size=40),
+       order=st.sampled_from(["largest", "smallest", "data"]), ratio=st.integers(1, 3), replace=st.booleans(),
+       caliper=st.sampled_from([None, 0.05, 0.15, 0.4]), exact=st.booleans())
+def test_greedy_core_property(values, order, ratio, replace, caliper, exact):
+    dist = np.array([v for v, _ in values], dtype=float) / 15.0
+    treat = np.array([int(b) for _, b in values], dtype=np.int64)
+    strata = (np.arange(len(dist)) % 2) if exact else None
+    t_order = treated_order(dist, treat, "data" if replace else order, None)
+    got, _ = greedy_match(dist, treat, t_order, ratio, replace, caliper, strata)
+    if strata is None:
+        want = literal_walk(dist, treat, t_order, ratio, replace, caliper)
+    else:  # MatchIt matches each exact stratum on its own
+        want = np.full_like(got, -1)
+        for s in (0, 1):
+            rows = np.flatnonzero(strata == s)
+            sub_order = np.array([np.flatnonzero(rows == r)[0] for r in t_order if strata[r] == s], dtype=int)
+            mm = literal_walk(dist[rows], treat[rows], sub_order, ratio, replace, caliper)
+            want[rows] = np.where(mm >= 0, rows[np.clip(mm, 0, None)], -1)
+    np.testing.assert_array_equal(got, want)
