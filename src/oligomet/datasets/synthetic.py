@@ -81,15 +81,15 @@ TRUE_EFFECTS: dict = {
     "salvage_after_sabr": {
         "cohort": "colorectal lung metastases: SABR, local recurrence of the SABR-treated lesion, salvage resection",
         "ttlr_after_sabr_months": {"median": _SABR_TTLR_MEDIAN,
-                                   "iqr": (round(_SABR_TTLR_MEDIAN * np.exp(-0.6745 * _SABR_TTLR_SIGMA), 1),
-                                           round(_SABR_TTLR_MEDIAN * np.exp(0.6745 * _SABR_TTLR_SIGMA), 1)),
+                                   "iqr": (float(round(_SABR_TTLR_MEDIAN * np.exp(-0.6745 * _SABR_TTLR_SIGMA), 1)),
+                                           float(round(_SABR_TTLR_MEDIAN * np.exp(0.6745 * _SABR_TTLR_SIGMA), 1))),
                                    "note": "among lesions that recur (lesion level, lr_status == 1)"},
         "os_median_months_from_salvage": _SALVAGE_OS_MEDIAN,
         "pfs_median_months_from_salvage": _SALVAGE_PFS_MEDIAN,
         "clavien_dindo_3plus_share": round(sum(v for k, v in _SALVAGE_CD.items() if k.startswith(("III", "IV"))), 2),
         # Weibull OS from the salvage resection: P(death within 90 days) = 1 - S(90 days)
-        "death_90d_share": round(1 - np.exp(-np.log(2) * (90 / DAYS_PER_MONTH / _SALVAGE_OS_MEDIAN)
-                                            ** _SALVAGE_OS_SHAPE), 4),
+        "death_90d_share": float(round(1 - np.exp(-np.log(2) * (90 / DAYS_PER_MONTH / _SALVAGE_OS_MEDIAN)
+                                                  ** _SALVAGE_OS_SHAPE), 4)),
         "minimally_invasive_share": _SALVAGE_MIS_SHARE,
     },
     "crlm_early_recurrence": {
@@ -313,8 +313,8 @@ def _sarcoma_hr(ep, big, tfi12, n):
 def _fill_truth():
     cal = _calibration()
     abl = TRUE_EFFECTS["crlm_ablation_timing"]
-    abl["os_hr_upfront_vs_delayed"] = round(cal["upfront"][0] / cal["delayed"][0], 3)
-    abl["dfs_hr_upfront_vs_delayed"] = round(sum(cal["upfront"]) / sum(cal["delayed"]), 3)
+    abl["os_hr_upfront_vs_delayed"] = float(round(cal["upfront"][0] / cal["delayed"][0], 3))
+    abl["dfs_hr_upfront_vs_delayed"] = float(round(sum(cal["upfront"]) / sum(cal["delayed"]), 3))
     return cal
 
 
