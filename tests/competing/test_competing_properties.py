@@ -48,3 +48,13 @@ def test_fine_gray_warns_when_not_converged():
         with pytest.warns(RuntimeWarning, match="did not converge in 1 Newton"):
             f = om.fine_gray(d, time="etime", event="event", covariates=["age", "sex", "creat"], cause=2, maxiter=1)
     assert f.converged is False
+
+
+def test_gray_blocks_of_times_give_the_same_statistic(monkeypatch):
+    """Gray's test carries its running sums across blocks of times; tiny blocks must not change anything."""
+    from oligomet.competing import _gray
+    d = load_data("cuminc_colon_rx_strata_sex")
+    whole = om.cumulative_incidence(d, time="time", event="event", by="rx", strata="sex", rho=1).gray_test
+    monkeypatch.setattr(_gray, "_BLOCK", 7)
+    blocked = om.cumulative_incidence(d, time="time", event="event", by="rx", strata="sex", rho=1).gray_test
+    pd.testing.assert_frame_equal(whole, blocked, rtol=1e-10)
