@@ -106,7 +106,6 @@ def test_bad_arguments(kw):
 
 
 def test_true_effects_recorded():
-    synthetic_registry(20, seed=0)  # fills the calibrated hazard ratios
     abl = TRUE_EFFECTS["crlm_ablation_timing"]
     assert 0 < abl["os_hr_upfront_vs_delayed"] < 1 and 0 < abl["dfs_hr_upfront_vs_delayed"] < 1
     assert TRUE_EFFECTS["sarcoma_lung"]["os_hr"]["lesion_gt_2cm"] == 5.6
