@@ -44,3 +44,25 @@ def test_matched_survival_against_r(case_id):
         assert r.logrank.p_value == pytest.approx(exp["logrank_p"], rel=1e-7)
     else:
         assert r.logrank is None and any("log-rank omitted" in n for n in r.notes)
+
+
+def test_matched_survival_with_replacement_uses_robust_se():
+    d = load_data("colon")
+    m = om.match(d, treatment="treated", covariates=COVARIATES["colon"][1], replace=True, caliper=0.1)
+    r = matched_survival(m, time="time", event="status")
+    assert any("with replacement" in n for n in r.notes)
+    s = r.cox.summary.loc["treated"]
+    assert np.isfinite(s["robust_se"]) and s["robust_se"] != s["se"]
+    assert r.logrank is None  # control weights differ from 1 with replacement
+
+
+def test_table_one_before_and_after_matching():
+    d = load_data("colon")
+    cov = COVARIATES["colon"][1]
+    m = om.match(d, treatment="treated", covariates=cov, caliper=0.2)
+    before = om.table_one(d, by="treated", variables=cov, test=False)
+    after = om.table_one(m.matched_data, by="treated", variables=cov, test=False)
+    n_after = after.table[after.table.variable == "N"].set_index("group")["n"]
+    assert n_after.to_dict() == {"0": len(m.pairs), "1": len(m.pairs)}
+    # matching on this PS brings the descriptive SMD of the score's main terms down on average
+    assert after.tests["smd"].mean() < before.tests["smd"].mean()
