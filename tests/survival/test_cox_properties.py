@@ -187,3 +187,24 @@ def test_non_convergence_warns_like_r():
         warnings.simplefilter("error")
         g = om.cox(d, time="time", event="status", covariates=["karno", "age"], max_iter=1)
     assert not g.converged
+
+
+def test_public_sparse_fallback_gives_the_same_evaluation(monkeypatch):
+    """The fused pass uses SciPy's private CSR kernel; without it the public sparse product is used."""
+    rng = np.random.default_rng(11)
+    n = 20000                                    # several fused chunks, tie blocks across chunk boundaries
+    time = np.ceil(rng.exponential(30, n))
+    status = (rng.random(n) < 0.6).astype(float)
+    X = rng.normal(size=(n, 3))
+    strata = rng.integers(0, 3, n)
+    beta = np.array([0.2, -0.1, 0.05])
+    pr = core.prepare(time, status, X, strata=strata)
+    assert pr.pieces and pr.seg_matrix is None
+    fused = core.evaluate(pr, beta)
+    monkeypatch.setattr(core, "_csr_matvecs", None)
+    pr = core.prepare(time, status, X, strata=strata)
+    assert pr.seg_matrix is not None and not pr.pieces
+    plain = core.evaluate(pr, beta)
+    np.testing.assert_allclose(plain[0], fused[0], rtol=1e-13)
+    np.testing.assert_allclose(plain[1], fused[1], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(plain[2], fused[2], rtol=1e-11)

@@ -32,6 +32,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
+try:  # CSR × dense kernel without building a sparse matrix per chunk; see _risk_and_segment_sums
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - private SciPy API; the public sparse product below is the fallback
+    _csr_matvecs = None
+
 EPS = 1e-9                    # R: coxph.control(eps)
 TOLER_CHOL = EPS ** 0.75      # R: coxph.control(toler.chol) = .Machine$double.eps^0.75 (same value up to print)
 TOLER_CHOL = float(np.finfo(float).eps) ** 0.75
@@ -166,7 +171,8 @@ class CoxProblem:
     means: np.ndarray
     scale: np.ndarray
     efron: bool
-    seg_matrix: sparse.csr_matrix  # (n_seg, n) 0/1 rows summing each segment; .data is overwritten with r
+    seg_matrix: sparse.csr_matrix | None  # (n_seg, n) 0/1 rows summing each segment (fallback path only)
+    pieces: tuple              # chunked layout of the segments for the fused pass (see _chunk_pieces)
     seg: np.ndarray            # row-segment starts (tie blocks split after their deaths)
     block_pos: np.ndarray      # position in seg of each tie block's start
     block_bounds: np.ndarray   # stratum boundaries in block index space
@@ -198,6 +204,24 @@ class CoxProblem:
 
 
 _CHUNK = 4096  # rows per block in the X'diag(c)X product: 4096 × p doubles stay in cache
+_FUSE_CHUNK = 8192  # rows per block in the fused linear-predictor / segment-sum pass
+
+
+def _chunk_pieces(seg: np.ndarray, n: int):
+    """Split the row segments at chunk boundaries so a chunk's segment sums can be taken while it is in cache.
+
+    Returns (chunk starts, per-chunk local CSR row pointers, position of each chunk's first piece,
+    first piece of each segment, number of pieces).
+    """
+    chunk_starts = np.arange(0, n, _FUSE_CHUNK)
+    piece_starts = np.union1d(seg, chunk_starts)
+    ps = np.append(np.searchsorted(piece_starts, chunk_starts), piece_starts.size)
+    local = []
+    for i, lo in enumerate(chunk_starts):
+        hi = min(lo + _FUSE_CHUNK, n)
+        local.append(np.append(piece_starts[ps[i]:ps[i + 1]] - lo, hi - lo).astype(np.int32))
+    seg_first = np.searchsorted(piece_starts, seg)
+    return chunk_starts, local, ps, seg_first, piece_starts.size
 
 
 def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> CoxProblem:
@@ -282,7 +306,11 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
         group_bounds = np.array([0, K])
     # Segment sums of r·x as a sparse (n_seg × n) product: one sequential pass over X, and much faster than
     # np.add.reduceat along the rows of a C-ordered (n, p) array.
-    seg_matrix = sparse.csr_matrix((np.ones(n), np.arange(n), np.append(seg, n)), shape=(seg.size, n))
+    if _csr_matvecs is not None:
+        seg_matrix, pieces = None, _chunk_pieces(seg, n)
+    else:
+        seg_matrix = sparse.csr_matrix((np.ones(n), np.arange(n), np.append(seg, n)), shape=(seg.size, n))
+        pieces = ()
 
     # Efron expansion: one term per tied death (f = 0, 1/d, ..., (d-1)/d). Breslow: one term per event time.
     if ties == "efron":
@@ -306,24 +334,46 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
     row_group = blk_group[block_id]
 
     return CoxProblem(order=order, X=Xs, w=w_s, status=d_s, time=t_s, means=means, scale=scale,
-                      efron=(ties == "efron"), seg_matrix=seg_matrix, seg=seg, block_pos=block_pos,
+                      efron=(ties == "efron"), seg_matrix=seg_matrix, pieces=pieces, seg=seg, block_pos=block_pos,
                       block_bounds=block_bounds, gblock=gblock, death_pos=death_pos, group_bounds=group_bounds,
                       gd=gd, gdw=gdw, term_group=term_group, term_start=term_start, term_f=term_f, mw=mw,
                       row_group=row_group, u_dead=u_dead, absdev=absdev)
 
 
+def _risk_and_segment_sums(pr: CoxProblem, beta: np.ndarray):
+    """exp(x·beta), r = w·exp(x·beta) and the per-segment sums of r·x.
+
+    Fused over cache-sized chunks: each chunk's linear predictor and its segment sums are computed while
+    the chunk is in cache (one pass over X instead of two). The segment sums use SciPy's CSR kernel
+    directly, with the chunk's local row pointers, so no sparse matrix is built per chunk.
+    """
+    X, n, p = pr.X, pr.n, pr.p
+    if not pr.pieces:
+        score = np.exp(X @ beta)
+        r = score * pr.w
+        M = pr.seg_matrix
+        M.data = r
+        return score, r, M @ X
+    chunk_starts, local, ps, seg_first, npieces = pr.pieces
+    score = np.empty(n)
+    pieces = np.zeros((npieces, p))
+    cols = np.arange(_FUSE_CHUNK, dtype=np.int32)
+    for i, lo in enumerate(chunk_starts):
+        xc = X[lo:lo + _FUSE_CHUNK]
+        m = xc.shape[0]
+        sc = score[lo:lo + m]
+        np.dot(xc, beta, out=sc)
+        np.exp(sc, out=sc)
+        ip = local[i]
+        rc = sc * pr.w[lo:lo + m]
+        _csr_matvecs(ip.size - 1, m, p, ip, cols[:m], rc, xc.ravel(), pieces[ps[i]:ps[i + 1]].ravel())
+    r = score * pr.w
+    return score, r, np.add.reduceat(pieces, seg_first, axis=0)
+
+
 def group_sums(pr: CoxProblem, beta: np.ndarray) -> GroupSums:
     """Risk-set sums and the Efron/Breslow per-event-time scalars at ``beta`` (centred, unscaled coordinates)."""
-    if beta.any():
-        eta = pr.X @ beta
-        score = np.exp(eta, out=eta)
-        r = score * pr.w
-    else:                                           # the first evaluation: no pass over X needed
-        score = np.ones(pr.n)
-        r = pr.w.copy()
-    M = pr.seg_matrix
-    M.data = r
-    seg_rX = M @ pr.X
+    score, r, seg_rX = _risk_and_segment_sums(pr, beta)
     seg_r = np.add.reduceat(r, pr.seg)
     blk_r = np.add.reduceat(seg_r, pr.block_pos)
     blk_rX = np.add.reduceat(seg_rX, pr.block_pos, axis=0)
