@@ -95,6 +95,13 @@ def test_csv_round_trip_and_cli(tmp_path, reg):
     assert res.exit_code == 0, res.output
     assert "300 synthetic patients" in res.output
     assert (tmp_path / "cli" / "patients.csv").read_text() == (tmp_path / "csv" / "patients.csv").read_text()
+    # the acceptance path: the written folder validates and imports cleanly
+    res = CliRunner().invoke(app, ["registry", "validate", str(tmp_path / "cli"), "--data-lock", "2024-12-31",
+                                   "--plain"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["registry", "import", str(tmp_path / "cli"), "--db",
+                                   f"sqlite:///{tmp_path / 'reg.sqlite'}"])
+    assert res.exit_code == 0, res.output
     res = CliRunner().invoke(app, ["synth", "--patients", "10", "--format", "json", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "--format must be csv or xlsx" in res.output
 
