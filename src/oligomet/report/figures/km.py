@@ -16,7 +16,7 @@ from . import _curves
 from ._style import color, style
 
 REQUIRED = ("time", "n_risk", "survival")
-MAX_CENSOR_MARKS = 400
+MAX_CENSOR_MARKS = 200
 
 
 def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title: str | None = None,
