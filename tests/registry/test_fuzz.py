@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from oligomet.registry import TABLE_ORDER, TABLES, ValidationReport, check_registry
@@ -75,6 +75,7 @@ def test_garbled_cells_of_a_clean_registry(edits, data_lock, date_format):
 
 @SETTINGS
 @given(edits=st.lists(st.tuples(st.integers(0, 20), st.integers(0, 40), CELL), min_size=1, max_size=10))
+@example(edits=[(0, 5, "999999999999999999999")])  # found by a long run: overflowed the Int64 cast of birth_year
 def test_garbled_redcap_export(edits):
     red = pd.read_csv(DATA / "redcap_clean.csv", dtype=str, keep_default_na=False)
     for row, col, value in edits:

@@ -59,9 +59,10 @@ def _field(table, name):
 
 
 def test_numbers():
-    v, rule, msg = parse_field(pd.Series(["3", "3.0", "2.5", "x", "", None]), _field("treatments", "fractions"), None)
+    v, rule, msg = parse_field(pd.Series(["3", "3.0", "2.5", "x", "", None, "999999999999999999999"]),
+                               _field("treatments", "fractions"), None)
     assert list(v[:2]) == [3, 3] and v.dtype == "Int64"
-    assert _rules(rule) == [None, None, "not_an_integer", "not_an_integer", None, None]
+    assert _rules(rule) == [None, None, "not_an_integer", "not_an_integer", None, None, "not_an_integer"]
     v, rule, msg = parse_field(pd.Series(["12.5", "12,5", "inf", "1e2"]), _field("lesions", "diameter_mm"), None)
     assert v[0] == 12.5 and v[3] == 100.0 and v.dtype == "float64"
     assert _rules(rule) == [None, "not_a_number", "not_a_number", None]

@@ -191,9 +191,10 @@ def _parse_values(raw: pd.Series, f: Field, order: str | None) -> tuple[pd.Serie
         # Excel and R write whole numbers as "3.0"; accepted for integer fields.
         num = pd.to_numeric(s, errors="coerce").astype(float)
         if f.type == "int":
-            bad = s.notna() & (num.isna() | ~np.isfinite(num) | (num != np.round(num)))
+            # |n| > 2**53 cannot be held exactly (and overflows Int64 casts): not a plausible registry integer.
+            bad = s.notna() & (num.isna() | ~np.isfinite(num) | (num != np.round(num)) | (num.abs() > 2.0 ** 53))
             rule[bad] = "not_an_integer"
-            msg[bad] = f"{f.name} must be a whole number"
+            msg[bad] = f"{f.name} must be a whole number (at most 2^53 in size)"
             return num.mask(bad).astype("Int64"), rule, msg
         bad = s.notna() & (num.isna() | ~np.isfinite(num))
         rule[bad] = "not_a_number"
