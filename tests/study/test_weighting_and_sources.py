@@ -99,3 +99,19 @@ def test_folder_source_is_read_and_validated(registry, tmp_path):
     (folder / "patients.csv").write_text("\n".join(pts) + "\n")
     with pytest.raises(StudyError, match="validation error"):
         run_study(proto_path)
+
+
+def test_database_source(registry, tmp_path):
+    """``url`` reads the registry from the store (SQLite here); same numbers as in memory."""
+    small = {k: v for k, v in registry.items()}
+    url = f"sqlite:///{tmp_path / 'reg.db'}"
+    with reg.Store(url) as store:
+        result = store.import_registry(small)
+        assert result.status != "rejected", result
+    proto = PROTO.format(data=f'url = "{url}"')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from_db = run_study(loads(proto, "toml"))
+        in_memory = run_study(loads(PROTO.format(data="synthetic = { n_patients = 10 }"), "toml"), tables=registry)
+    assert len(from_db.cohort) == len(in_memory.cohort)
+    assert from_db.results.numbers["propensity"]["outcomes"] == in_memory.results.numbers["propensity"]["outcomes"]
