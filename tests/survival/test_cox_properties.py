@@ -208,3 +208,39 @@ def test_public_sparse_fallback_gives_the_same_evaluation(monkeypatch):
     np.testing.assert_allclose(plain[0], fused[0], rtol=1e-13)
     np.testing.assert_allclose(plain[1], fused[1], rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(plain[2], fused[2], rtol=1e-11)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_segmented_cumsum_vectorised_equals_loop(reverse):
+    rng = np.random.default_rng(5)
+    lens = rng.integers(1, 6, 200)                          # 200 small strata -> the padded, vectorised path
+    bounds = np.concatenate(([0], np.cumsum(lens)))
+    a = rng.normal(size=(bounds[-1], 3))
+    got = core._seg_cumsum(a, bounds, reverse=reverse)
+    want = np.vstack([np.cumsum(a[lo:hi][::-1] if reverse else a[lo:hi], axis=0)[::-1 if reverse else 1]
+                      for lo, hi in zip(bounds[:-1], bounds[1:])])
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(core._seg_cumsum(a[:, 0], bounds, reverse), want[:, 0], rtol=1e-13, atol=1e-14)
+
+
+def test_many_strata_vectorised_path_equals_loop():
+    # (the same design is compared with R in test_cox_reference.py, case "many_strata")
+    colon = om.datasets.load("colon")
+    d = colon[colon["etype"] == 2].dropna(subset=["nodes"]).reset_index(drop=True)
+    d["set"] = np.arange(len(d)) // 4                      # ~230 strata of 4 rows (matched-set style)
+    fit = om.cox(d, time="time", event="status", covariates=["age", "nodes"], strata="set")
+    old = core._seg_cumsum
+
+    def loop_only(a, bounds, reverse=False):
+        out = np.empty_like(a)
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            out[lo:hi] = np.cumsum(a[lo:hi][::-1], axis=0)[::-1] if reverse else np.cumsum(a[lo:hi], axis=0)
+        return out
+
+    try:
+        core._seg_cumsum = loop_only
+        ref = om.cox(d, time="time", event="status", covariates=["age", "nodes"], strata="set")
+    finally:
+        core._seg_cumsum = old
+    np.testing.assert_allclose(fit.summary["coef"], ref.summary["coef"], rtol=1e-12)
+    np.testing.assert_allclose(fit.loglik, ref.loglik, rtol=1e-13)

@@ -126,6 +126,20 @@ def wald_statistic(var: np.ndarray, b: np.ndarray, toler: float = TOLER_CHOL) ->
 # block- or event-level, i.e. small, and the number of strata is usually small too).
 # ----------------------------------------------------------------------------------------------------------------
 def _seg_cumsum(a: np.ndarray, bounds: np.ndarray, reverse: bool = False) -> np.ndarray:
+    """Cumulative sums restarting at each segment ``[bounds[i], bounds[i+1])`` (reverse: from the end)."""
+    nseg = bounds.size - 1
+    lens = np.diff(bounds)
+    if nseg > 32 and a.shape[0] and nseg * lens.max() <= 4 * a.shape[0] + 4096:
+        # Many strata (e.g. matched sets): lay the segments out as rows of a padded array and cumsum along
+        # the rows. Exact (no subtraction of global sums) and no Python loop over strata.
+        row = np.repeat(np.arange(nseg), lens)
+        col = np.arange(a.shape[0]) - np.repeat(bounds[:-1], lens)
+        if reverse:
+            col = lens[row] - 1 - col
+        pad = np.zeros((nseg, lens.max()) + a.shape[1:])
+        pad[row, col] = a
+        np.cumsum(pad, axis=1, out=pad)
+        return pad[row, col]
     out = np.empty_like(a)
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         if hi <= lo:

@@ -332,13 +332,13 @@ def _check_singular(fit: core.CoxFit, pr: core.CoxProblem, names: list[str]) -> 
     Xc, w = pr.X, pr.w
     keep = np.flatnonzero(~sing)
     parts = []
+    sw = np.sqrt(w)[:, None]
     for j in np.flatnonzero(sing):
-        sw = np.sqrt(w)[:, None]
         coef_, *_ = np.linalg.lstsq(Xc[:, keep] * sw, Xc[:, j] * sw[:, 0], rcond=None)
-        # back to the original scale of the columns (the core works on scaled columns)
-        effect = np.abs(coef_) * pr.scale[j] / pr.scale[keep]
-        involved = [names[k] for k, c in zip(keep, np.abs(coef_)) if c > 1e-8]
-        del effect
+        # a term is involved when its share of the redundant column is not negligible (scale-free measure)
+        share = np.abs(coef_) * np.sqrt(np.sum(w[:, None] * Xc[:, keep] ** 2, axis=0))
+        share /= max(np.sqrt(np.sum(w * Xc[:, j] ** 2)), np.finfo(float).tiny)
+        involved = [names[k] for k, c in zip(keep, share) if c > 1e-6]
         parts.append(f"{names[j]!r} is a linear combination of {', '.join(map(repr, involved)) or 'the others'}")
     raise ValueError("covariates are collinear (rank-deficient design; R would give NA coefficients): "
                      + "; ".join(parts) + ". Remove one of the collinear terms.")

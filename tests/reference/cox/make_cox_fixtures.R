@@ -127,6 +127,12 @@ run_case("mgus2_weights_strata", mg, "Surv(futime, death) ~ age + hgb + strata(s
          list(time = "futime", event = "death", covariates = list("age", "hgb"), strata = "sex", weights = "w"),
          weights = "w")
 
+# 12. Many small strata (matched-set style): colon deaths in sets of 4 consecutive complete rows.
+ms <- colon2[!is.na(colon2$nodes), c("time", "status", "age", "nodes")]
+ms$set <- (seq_len(nrow(ms)) - 1) %/% 4
+run_case("many_strata", ms, "Surv(time, status) ~ age + nodes + strata(set)",
+         list(time = "time", event = "status", covariates = list("age", "nodes"), strata = "set"))
+
 writeLines(toJSON(cases, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
            "cox_fixtures.json")
 cat("wrote", length(cases), "cases\n")
