@@ -182,6 +182,7 @@ class Endpoint(_Model):
     kind: Literal["survival", "competing"] = "survival"
     cause_labels: dict[str, str] = {}
     landmarks: list[Annotated[float, Field(ge=0)]] | None = None  # overrides the analysis' landmarks
+    ylabel: str | None = None  # y-axis label of its curves (default "Survival probability")
 
     @property
     def time_col(self) -> str:

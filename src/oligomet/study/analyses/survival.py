@@ -70,6 +70,7 @@ def run_km(ctx: Ctx) -> None:
                                           "times with pointwise log CIs. NR: not reached; NE: not estimable "
                                           "(no patient followed that long)."))
         fig = km_figure(km.table, title=f"{ep.title}", xlabel=ctx.unit_label, unit=ctx.unit,
+                        ylabel=ep.ylabel or "Survival probability",
                         legend_title=ctx.proto.exposure.label if by else None, max_time=a.max_time)
         sec.items.append(FigureItem(f"km_{ep.name}", f"{ep.title}: Kaplan–Meier curves", fig,
                                     "Shaded: pointwise 95% CI; ticks: censored; table: number at risk."))
