@@ -119,6 +119,20 @@ add_crr("crr_synthetic_cencode9", sy, "time", "status9", ~ x1 + x2 + group, c("x
         profiles = data.frame(x1 = c(0, 1), x2 = c(0, 1), group = c("A", "C")),
         note = "cencode = 9, censoring and failure at time 0")
 
+# ---------------------------------------------------------------- small random sets with heavy ties
+# integer times 0..6 (ties everywhere, failures and censorings at 0, the last time often all failures,
+# so the all-cause KM reaches 0), 3 groups, up to 3 causes; cuminc and crr on each
+set.seed(5)
+for (r in 1:6) {
+  n <- 45
+  rs <- data.frame(time = sample(0:6, n, replace = TRUE), event = sample(0:3, n, replace = TRUE),
+                   group = sample(c("g1", "g2", "g3"), n, replace = TRUE), x1 = round(rnorm(n), 1),
+                   x2 = rbinom(n, 1, 0.4))
+  add_cuminc(sprintf("cuminc_random_%d", r), rs, "time", "event", "group", note = "random heavy ties")
+  ok <- tryCatch({add_crr(sprintf("crr_random_%d", r), rs, "time", "event", ~ x1 + x2, c("x1", "x2"),
+                          note = "random heavy ties"); TRUE}, error = function(e) FALSE)
+}
+
 # ---------------------------------------------------------------- cause-specific Cox
 # coxph on the cause-specific indicator: failures of other causes are censored at their time
 add_csc <- function(id, d, time, event, cause, formula, terms, levels = list(), note = "") {
