@@ -121,3 +121,14 @@ def test_near_ties_are_merged_not_jittered():
     assert t1["estimate"].iloc[0] == pytest.approx(0.25)   # 1 of 4 fails from cause 1 at t = 1
     r2 = om.cumulative_incidence(d, time="t", event="e")
     pd.testing.assert_frame_equal(r.table, r2.table)
+
+
+def test_at_reads_the_table_limits_with_the_same_rule():
+    r = om.cumulative_incidence(load_data("cuminc_colon_rx"), time="time", event="event", by="rx")
+    tab = r.table[(r.table["group"] == "Lev") & (r.table["cause"] == 1)]
+    times = [tab["time"].iloc[10], (tab["time"].iloc[20] + tab["time"].iloc[21]) / 2]
+    at = r.at(times)
+    at = at[(at["group"] == "Lev") & (at["cause"] == 1)]
+    np.testing.assert_allclose(at["lower"], tab["lower"].iloc[[10, 20]])
+    np.testing.assert_allclose(at["upper"], tab["upper"].iloc[[10, 20]])
+    assert list(at.columns) == ["group", "cause", "time", "estimate", "variance", "lower", "upper"]

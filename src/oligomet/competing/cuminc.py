@@ -78,8 +78,9 @@ class CumulativeIncidence:
         """CIF and variance at ``times``, as ``cmprsk::timepoints(cuminc(...), times)``.
 
         ``times`` are sorted and de-duplicated (as timepoints does). Columns ``group``, ``cause``,
-        ``time``, ``estimate``, ``variance``. A time beyond the group's largest follow-up time (or
-        negative) gives NaN, as timepoints gives NA.
+        ``time``, ``estimate``, ``variance`` (as timepoints), plus ``lower``, ``upper`` (the table's
+        log(-log) limits at ``conf_level``, read with the same rule). A time beyond the group's largest
+        follow-up time (or negative) gives NaN, as timepoints gives NA.
         """
         tp = np.unique(np.asarray(times, dtype=float).ravel())
         if np.isnan(tp).any():
@@ -87,15 +88,15 @@ class CumulativeIncidence:
         out = []
         for (g, c), cur in self.table.groupby(["group", "cause"], sort=False):
             t = cur["time"].to_numpy()
-            est = cur["estimate"].to_numpy()
-            var = cur["variance"].to_numpy()
             i = np.searchsorted(t, tp, side="right") - 1
-            e = np.where(i >= 0, est[np.maximum(i, 0)], 0.0)
-            v = np.where(i >= 0, var[np.maximum(i, 0)], 0.0)
             outside = (tp > t[-1]) | (tp < 0)
-            e[outside] = np.nan
-            v[outside] = np.nan
-            out.append(pd.DataFrame({"group": g, "cause": c, "time": tp, "estimate": e, "variance": v}))
+            cols = {"group": g, "cause": c, "time": tp}
+            for name in ("estimate", "variance", "lower", "upper"):
+                # before the first time the curve is 0 (estimate, variance and limits alike)
+                vals = np.where(i >= 0, cur[name].to_numpy()[np.maximum(i, 0)], 0.0)
+                vals[outside] = np.nan
+                cols[name] = vals
+            out.append(pd.DataFrame(cols))
         return pd.concat(out, ignore_index=True)
 
     def __str__(self) -> str:
