@@ -75,7 +75,7 @@ def _steps(proto: Protocol) -> list[tuple[str, callable]]:
     steps = []
     if a.followup is not None:
         steps.append(("median follow-up", survival.run_followup))
-    if a.table_one is not None and proto.exposure is not None:
+    if a.table_one is not None:  # by group, or overall for a single-arm study
         steps.append(("Table 1", describe.run_table_one))
     if a.km is not None:
         steps.append(("Kaplan–Meier", survival.run_km))

@@ -22,10 +22,15 @@ def _frames(ctx: Ctx, t1) -> tuple[pd.DataFrame, pd.DataFrame]:
     labels = {c.column: c.title for c in ctx.proto.covariates}
     tidy = t1.table
     wide = t1.wide().reset_index()
+    binary = {c.column for c in ctx.proto.covariates if c.type == "binary"}
+    yes_no = {0: "no", 1: "yes", 0.0: "no", 1.0: "yes", "0": "no", "1": "yes", "0.0": "no", "1.0": "yes"}
+    wide["level"] = [yes_no.get(lv, lv) if var in binary else lv for var, lv in zip(wide["variable"], wide["level"])]
     wide["variable"] = wide["variable"].map(lambda v: labels.get(v, v))
     wide["p"] = wide["p"].map(lambda x: p_value(x) if pd.notna(x) else "")
     wide["SMD"] = wide["SMD"].map(lambda x: f"{x:.3f}" if pd.notna(x) else "")
     wide["test"] = wide["test"].fillna("")
+    if ctx.group_col is None:  # one column: no tests, no SMDs
+        wide = wide.drop(columns=["p", "test", "SMD"])
     # show each variable's name once, on its first row
     wide.loc[wide["variable"].duplicated(), "variable"] = ""
     return tidy, wide.rename(columns={"variable": "Variable", "level": ""})
@@ -37,7 +42,8 @@ def run_table_one(ctx: Ctx, matched: pd.DataFrame | None = None, label: str = ""
     variables = a.variables or [c.column for c in ctx.proto.covariates]
     sec = ctx.results.section("table1", "Table 1: patient characteristics")
     if matched is None:
-        key, data, title = "before", ctx.cohort, "Table 1: patient characteristics by group"
+        key, data = "before", ctx.cohort
+        title = "Table 1: patient characteristics" + (" by group" if ctx.group_col else "")
     else:
         key, data, title = "after", matched, f"Table 1 after {label}"
     try:
