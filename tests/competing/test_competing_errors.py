@@ -91,6 +91,12 @@ def test_collinear_covariates(d):
         om.fine_gray(d, time="t", event="e", covariates=["x", "x2"])
 
 
+def test_predict_with_an_unknown_level(d):
+    f = om.fine_gray(d, time="t", event="e", covariates=["g", "x"])
+    with pytest.raises(ValueError, match=r"newdata column 'g' has levels not in the fitted data at rows \[1\]"):
+        f.predict_cif(pd.DataFrame({"g": ["a", "zz"], "x": [0.1, 0.2]}))
+
+
 def test_categorical_covariate_dummy_names(d):
     f = om.fine_gray(d, time="t", event="e", covariates=["g", "x"])
     assert list(f.summary.index) == ["g[b]", "x"]

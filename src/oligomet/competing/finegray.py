@@ -39,6 +39,7 @@ MAXITER = 10
 class _Term:
     column: str
     level: object = None   # None: numeric column used as is; else the indicator of this level
+    levels: tuple = ()     # all levels of a dummy-coded column, reference first
 
     @property
     def name(self) -> str:
@@ -57,7 +58,7 @@ def _terms(data: pd.DataFrame, covariates: list[str]) -> list[_Term]:
             levels = group_labels(data, col)[1]
             if len(levels) < 2:
                 raise ValueError(f"covariate {col!r} has a single level ({levels!r}); it cannot be estimated")
-            terms.extend(_Term(col, lv) for lv in levels[1:])
+            terms.extend(_Term(col, lv, tuple(levels)) for lv in levels[1:])
     return terms
 
 
@@ -121,6 +122,12 @@ class FineGray:
         if not isinstance(newdata, pd.DataFrame):
             raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
         require_columns(newdata, sorted({t.column for t in self.terms}), "covariate")
+        for term in self.terms:
+            if term.level is not None:
+                unknown = ~newdata[term.column].isin(term.levels).to_numpy()
+                if unknown.any():
+                    raise ValueError(f"newdata column {term.column!r} has levels not in the fitted data at rows "
+                                     f"{list(newdata.index[unknown][:10])}; fitted levels: {list(term.levels)}")
         x = _design(newdata, list(self.terms))
         coef = self.summary["coef"].to_numpy()
         cumhaz = np.cumsum(self.baseline["hazard_jump"].to_numpy())
