@@ -133,7 +133,6 @@ class Store:
         if isinstance(source, dict):
             log = ProblemLog()
             tables = conform_memory(source, log)
-            report = combine(log.report(), validate(tables, data_lock=lock))
             files = {name: _table_bytes(tables[name], name) for name in TABLE_ORDER}
             file_hashes = {f"<memory>/{n}": (_sha256(b), len(b)) for n, b in files.items()}
             source_name, fmt = "<memory>", "memory"
@@ -142,27 +141,34 @@ class Store:
             if not path.exists():
                 raise FileNotFoundError(f"registry path {path} does not exist")
             fmt = format or detect_format(path)
-            tables, report = check_registry(path, fmt, data_lock=lock, date_format=date_format,
-                                            identifier_key=key)
             file_hashes = {}
             for p in source_files(path, fmt):
                 data = p.read_bytes()
                 file_hashes[p.name] = (_sha256(data), len(data))
             source_name = str(path.resolve())
-        rows = {name: len(tables[name]) for name in TABLE_ORDER}
         digest = hashlib.sha256()
         for name, (h, _) in sorted(file_hashes.items()):
             digest.update(f"{name}\x1f{h}\n".encode())
-        # Options that change what is stored are part of the source identity.
-        digest.update(f"date_format={date_format}\x1fkey={_key_tag(key)}".encode())
+        # Options that change what is stored or what is accepted are part of the source identity.
+        digest.update(f"date_format={date_format}\x1fkey={_key_tag(key)}\x1flock={lock}".encode())
         source_sha = digest.hexdigest()
-        if not report.ok:
-            return ImportResult("rejected", report, None, source_sha, rows)
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             last = conn.execute(sa.select(imports.c.import_id, imports.c.source_sha256)
                                 .order_by(imports.c.import_id.desc()).limit(1)).first()
-        if last is not None and last.source_sha256 == source_sha:
-            return ImportResult("unchanged", report, last.import_id, source_sha, rows)
+            if last is not None and last.source_sha256 == source_sha:
+                # The same bytes with the same options were validated and written by the last import.
+                counts = dict(conn.execute(sa.select(import_counts.c.table_name, import_counts.c.rows)
+                                           .where(import_counts.c.import_id == last.import_id)).all())
+                rows = {name: int(counts.get(name, 0)) for name in TABLE_ORDER}
+                return ImportResult("unchanged", ValidationReport(), last.import_id, source_sha, rows)
+        if isinstance(source, dict):
+            report = combine(log.report(), validate(tables, data_lock=lock))
+        else:
+            tables, report = check_registry(path, fmt, data_lock=lock, date_format=date_format,
+                                            identifier_key=key)
+        rows = {name: len(tables[name]) for name in TABLE_ORDER}
+        if not report.ok:
+            return ImportResult("rejected", report, None, source_sha, rows)
         conflicts = self._site_conflicts(tables["patients"])
         if conflicts is not None:
             return ImportResult("rejected", combine(report, conflicts), None, source_sha, rows)
