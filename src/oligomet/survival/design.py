@@ -170,7 +170,7 @@ def parse_covariates(covariates: str | Sequence[str]) -> list[TermSpec]:
         for c in covariates:
             if not isinstance(c, str):
                 raise ValueError(f"covariates must be column names or terms (strings), got {c!r}")
-            items.extend(_split_formula(c) if "+" in c and not c.startswith("C(") else [c.strip()])
+            items.append(c.strip())  # one list item = one term (a column may be named "a+b")
     if not items:
         raise ValueError("no covariates given")
     specs = []
