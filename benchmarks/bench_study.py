@@ -53,7 +53,9 @@ def main() -> None:
     for name in PROTOCOLS:
         proto = load_protocol(EXAMPLES / name)
         t1 = time.perf_counter()
-        study = run_study(proto, out=out / "reports" / proto.name, tables=loaded)
+        study = run_study(proto, out=out / "reports" / proto.name, tables=loaded, source={
+            "data_source": "folder", "folder": str(folder),
+            "synthetic": {"n_patients": args.patients, "seed": args.seed, "n_sites": 7}})
         timings[f"{proto.name} (n = {len(study.cohort):,})"] = time.perf_counter() - t1
     total = time.perf_counter() - t0
     width = max(map(len, timings))

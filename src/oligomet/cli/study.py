@@ -111,7 +111,9 @@ def register(app: typer.Typer) -> None:
                     proto = load_protocol(folder / name)
                     bar.update(task, description=proto.name)
                     # one registry for all four studies (each protocol names the same synthetic source)
-                    study = run_study(proto, out=out / proto.name, tables=tables)
+                    study = run_study(proto, out=out / proto.name, tables=tables, source={
+                        "data_source": "synthetic",
+                        "synthetic": {"n_patients": patients, "seed": DEMO_SEED, "n_sites": 7}})
                     entries.append({"title": proto.title, "href": f"{proto.name}/report.html",
                                     "summary": _summary(study)})
                     bar.advance(task)

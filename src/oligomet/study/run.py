@@ -106,12 +106,15 @@ def _progress(enabled: bool):
 
 
 def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *, progress: bool = False,
-              tables: dict[str, pd.DataFrame] | None = None) -> Study:
+              tables: dict[str, pd.DataFrame] | None = None, source: dict | None = None) -> Study:
     """Run every analysis of ``protocol``; write the report to ``out`` when given.
 
     ``tables`` (a registry in memory) overrides the protocol's data source, e.g. to reuse one
-    synthetic registry for several protocols.
+    synthetic registry for several protocols; ``source`` then describes it for the provenance
+    record (e.g. ``{"data_source": "synthetic", "synthetic": {"n_patients": ..., "seed": ...}}``),
+    otherwise it is recorded as ``"in-memory registry"``.
     """
+    given = tables is not None
     proto = protocol if isinstance(protocol, Protocol) else load(protocol)
     res = StudyResults(title=proto.title, name=proto.name)
     steps = _steps(proto)
@@ -148,11 +151,20 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         f"{v['scipy']}, pandas {v['pandas']}); its estimators reproduce R's survival 3.5-3, MatchIt 4.5.1 and "
         f"cmprsk 2.2-11. Two-sided p < 0.05 was considered significant.")
     src = proto.data
+    if given:  # the protocol's [data] was not used: record what was
+        described = {"data_source": "in-memory registry", "synthetic": None, **(source or {})}
+    else:
+        described = {"data_source": ("synthetic" if src.synthetic else "folder" if src.folder else
+                                     "workbook" if src.workbook else "database"),
+                     "synthetic": src.synthetic.model_dump() if src.synthetic else None}
     res.provenance = clean({
-        "protocol": proto.source_path, "protocol_sha256": proto.hash, "data_sha256": dhash,
-        "data_source": ("synthetic" if src.synthetic else "folder" if src.folder else
-                        "workbook" if src.workbook else "database"),
-        "synthetic": src.synthetic.model_dump() if src.synthetic else None,
+        # the file name only: results.json must not change with the folder the study was run from
+        "protocol": Path(proto.source_path).name if proto.source_path else None,
+        "protocol_sha256": proto.hash, "data_sha256": dhash,
+        **described, "n_patients_registry": int(len(tables["patients"])),
+        # the generator labels every synthetic patient "SYN-...": the report says so whatever the source
+        "synthetic_patients": bool(len(tables["patients"]) and
+                                   tables["patients"]["patient_id"].astype(str).str.startswith("SYN-").all()),
         "seed": proto.seed, "time_unit": proto.time_unit, "versions": v,
     })
     res.numbers["cohort"] = clean({"flow": flow, "n": len(cohort),
