@@ -35,7 +35,7 @@ def test_migrated_schema_matches_the_data_model(db_url):
         cols = {c["name"] for c in insp.get_columns(table.name)}
         assert cols == {c.name for c in table.columns}, table.name
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
     Store(db_url).close()  # opening again runs the (no-op) upgrade on an existing database
     store.close()
 
@@ -68,7 +68,8 @@ def test_rejected_import_writes_nothing(db_url, clean_dir):
     before = _counts(store)
     result = store.import_registry(BAD / "5_measurements")
     assert result.status == "rejected" and not result.ok
-    assert set(result.report.errors["rule"]) == {"diameter_nonpositive", "diameter_implausible", "cea_negative"}
+    assert set(result.report.errors["rule"]) == {"diameter_nonpositive", "diameter_implausible", "cea_negative",
+                                                  "value_negative"}
     assert _counts(store) == before
     store.close()
 
@@ -173,3 +174,31 @@ def test_default_url_is_a_sqlite_file_in_the_working_directory(tmp_path, monkeyp
     assert store.import_registry(clean_dir).ok
     store.close()
     assert (tmp_path / "oligomet.sqlite").exists()
+
+
+def test_database_at_revision_0001_is_upgraded_with_its_data(db_url):
+    """A store created by an older oligomet keeps its rows when a newer one opens it."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = sa.create_engine(store_module._normalise_url(db_url))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(store_module._MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(sa.text("INSERT INTO imports (import_id, imported_at, source, format, source_sha256, "
+                             "pseudonymised, oligomet_version, n_warnings) VALUES (1, '2025-01-01 00:00:00', "
+                             "'old', 'csv', 'x', false, '0.0.1', 0)"))
+        conn.execute(sa.text("INSERT INTO patients (patient_id, site, sex, primary_site, primary_diagnosis_date, "
+                             "import_id) VALUES ('OLD1', 'A', 'male', 'colorectal', '2015-01-01', 1)"))
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("labs")}
+        assert "ca19_9" not in cols
+    engine.dispose()
+    store = Store(db_url)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+    p = store.load()["patients"]
+    assert list(p["patient_id"]) == ["OLD1"] and p["primary_sidedness"].isna().all()
+    assert "ca19_9" in store.load()["labs"].columns
+    store.close()

@@ -107,3 +107,12 @@ def test_future_dates_without_a_data_lock(clean_dir):
     # with a data lock the lock decides, and the rule says so
     report = validate({**tables, "labs": labs}, data_lock=future + pd.Timedelta(days=1))
     assert report.ok
+
+
+def test_data_model_is_documented():
+    from oligomet.registry import TABLES
+    text = DOCS.read_text()
+    for name, table in TABLES.items():
+        section = text.split(f"### `{name}`", 1)[1].split("\n### ", 1)[0]
+        documented = re.findall(r"^\| `([a-z0-9_]+)` \| (\w+) \|", section, flags=re.M)
+        assert documented == [(f.name, f.type) for f in table.fields], name

@@ -57,6 +57,8 @@ CLAVIEN_DINDO = ("I", "II", "IIIa", "IIIb", "IVa", "IVb", "V")
 EVENT_TYPE = ("local_recurrence", "distant_progression", "new_metastasis", "regional_recurrence",
               "progression")
 MUTATION = ("wild_type", "mutant", "unknown")
+PRIMARY_SIDEDNESS = ("right", "left", "rectum", "not_applicable", "unknown")
+CONFIRMATION = ("imaging", "biopsy", "clinical", "unknown")
 MSI = ("mss", "msi_high", "unknown")
 MDT_RECOMMENDATION = ("resection", "sabr", "ablation", "systemic", "observation", "best_supportive_care",
                       "other")
@@ -76,6 +78,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         F("birth_year", "int"),
         F("primary_site", "code", True, PRIMARY_SITE),
         F("histology", "str"),
+        F("primary_sidedness", "code", codes=PRIMARY_SIDEDNESS,
+          description="colorectal primary: right colon (caecum to transverse), left colon, or rectum"),
         F("primary_diagnosis_date", "date", True),
         F("primary_resection_date", "date"),
         F("node_positive", "bool"),
@@ -111,6 +115,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         F("regimen", "str", description="systemic regimen"),
         F("line", "int", description="systemic line"),
         F("setting", "code", codes=SETTING),
+        F("ablation_margin_mm", "float", description="minimal ablation margin in mm (thermal ablation)"),
     ), "local and systemic treatments", {"patient_id": "patients.patient_id"}),
     Table("complications", ("treatment_id", "date", "clavien_dindo"), (
         F("treatment_id", "str", True),
@@ -124,11 +129,13 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         F("date", "date", True),
         F("type", "code", True, EVENT_TYPE),
         F("organ", "code", codes=ORGAN),
+        F("confirmed_by", "code", codes=CONFIRMATION, description="how the event was established"),
     ), "recurrences and progressions", {"patient_id": "patients.patient_id", "lesion_id": "lesions.lesion_id"}),
     Table("labs", ("patient_id", "date"), (
         F("patient_id", "str", True),
         F("date", "date", True),
         F("cea", "float", description="CEA in ng/mL"),
+        F("ca19_9", "float", description="CA 19-9 in U/mL"),
     ), "laboratory values", {"patient_id": "patients.patient_id"}),
     Table("mdt_decisions", ("patient_id", "date"), (
         F("patient_id", "str", True),

@@ -102,15 +102,19 @@ def main() -> None:
         ("grade_v_without_death", "complications", 5, "P003", "clavien_dindo"),
     ])
 
-    # 5. diameters <= 0 or > 300 mm; negative CEA
+    # 5. diameters <= 0 or > 300 mm; negative CEA, CA 19-9, ablation margin
     t = load()
     setcell(t, "lesions", 2, "diameter_mm", "0")
     setcell(t, "lesions", 5, "diameter_mm", "450")
     setcell(t, "labs", 3, "cea", "-1.5")
+    setcell(t, "labs", 4, "ca19_9", "-3")
+    setcell(t, "treatments", 7, "ablation_margin_mm", "-2")   # P004-T1, RFA
     write("5_measurements", t, [
         ("diameter_nonpositive", "lesions", 2, "P001", "diameter_mm"),
         ("diameter_implausible", "lesions", 5, "P003", "diameter_mm"),
         ("cea_negative", "labs", 3, "P002", "cea"),
+        ("value_negative", "labs", 4, "P004", "ca19_9"),
+        ("value_negative", "treatments", 7, "P004", "ablation_margin_mm"),
     ])
 
     # 6. SABR: fractions <= 0, missing dose, implausible dose per fraction

@@ -30,6 +30,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "diameter_nonpositive": ("5", "error", "lesion diameter <= 0 mm"),
     "diameter_implausible": ("5", "error", "lesion diameter > 300 mm (likely a cm/mm mix-up)"),
     "cea_negative": ("5", "error", "negative CEA"),
+    "value_negative": ("5", "error", "negative CA 19-9 or ablation margin"),
     # 6. SABR
     "sabr_fractions": ("6", "error", "SABR with fractions missing or <= 0"),
     "sabr_dose_missing": ("6", "error", "SABR without a total dose"),

@@ -25,6 +25,11 @@ def check_measurements(ctx: Context) -> None:
               "(likely a cm/mm mix-up)")
     cea = ctx.tables["labs"]["cea"]
     ctx.error("labs", "cea_negative", (cea < 0).to_numpy(), "cea", "CEA cannot be negative (ng/mL)")
+    ca = ctx.tables["labs"]["ca19_9"]
+    ctx.error("labs", "value_negative", (ca < 0).to_numpy(), "ca19_9", "CA 19-9 cannot be negative (U/mL)")
+    margin = ctx.tables["treatments"]["ablation_margin_mm"]
+    ctx.error("treatments", "value_negative", (margin < 0).to_numpy(), "ablation_margin_mm",
+              "an ablation margin cannot be negative (record an incomplete ablation as 0 mm)")
 
 
 def check_sabr(ctx: Context) -> None:
