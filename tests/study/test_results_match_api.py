@@ -93,8 +93,8 @@ def test_matching_and_outcome_after_matching(run):
         m = om.match(c, treatment="_t", covariates=["age", "ecog", "n_lesions", "ras"], caliper=0.2)
         md = m.matched_data
         fit = om.cox(md, time="dfs_time", event="dfs_event", covariates=["C(exposure, ref='Upfront ablation')"],
-                     cluster="subclass", robust=True)
-        km = om.kaplan_meier(md, time="dfs_time", event="dfs_event", by=GROUP)
+                     weights="weights", cluster="subclass", robust=True)
+        km = om.kaplan_meier(md, time="dfs_time", event="dfs_event", by=GROUP, weights="weights")
     p = res["numbers"]["propensity"]
     assert p["sample_sizes"]["Matched"]["treated"] == m.summary.loc["Matched", "treated"]
     assert close(p["outcomes"]["dfs"]["cox"]["hr"], fit.summary["hr"].iloc[0])

@@ -115,3 +115,23 @@ def test_database_source(registry, tmp_path):
         in_memory = run_study(loads(PROTO.format(data="synthetic = { n_patients = 10 }"), "toml"), tables=registry)
     assert len(from_db.cohort) == len(in_memory.cohort)
     assert from_db.results.numbers["propensity"]["outcomes"] == in_memory.results.numbers["propensity"]["outcomes"]
+
+
+def test_ratio_two_matching_uses_matching_weights(registry):
+    text = PROTO.format(data="synthetic = { n_patients = 10 }").replace(
+        'method = "weight"\nestimand = "ATE"', 'method = "match"\nratio = 2\ncaliper = 0.5')
+    assert "ratio = 2" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = run_study(loads(text, "toml"), tables=registry)
+        c = study.cohort.copy()
+        c["_t"] = (c[GROUP] == "Delayed").astype(int)
+        m = om.match(c, treatment="_t", covariates=["age", "ecog"], caliper=0.5, ratio=2)
+        md = m.matched_data
+        assert not np.allclose(md["weights"], 1.0)  # controls share their treated unit's weight
+        fit = om.cox(md, time="os_time", event="os_event", covariates=["C(exposure, ref='Upfront')"],
+                     weights="weights", cluster="subclass", robust=True)
+    got = study.results.numbers["propensity"]["outcomes"]["os"]
+    assert got["cox"]["hr"] == pytest.approx(fit.summary["hr"].iloc[0], rel=1e-12)
+    assert got["cox"]["robust_se"] == pytest.approx(fit.summary["robust_se"].iloc[0], rel=1e-12)
+    assert "logrank" not in got  # survdiff takes no weights: not reported for non-unit weights

@@ -30,8 +30,6 @@ def _env() -> Environment:
 
 def write_report(results, out: str | Path) -> Path:
     """Write the report folder for a :class:`~oligomet.study.results.StudyResults`; returns the folder."""
-    from matplotlib.figure import Figure  # noqa: F401  (figures are already built)
-
     from ..study.results import FigureItem, TextItem
 
     out = Path(out)

@@ -8,7 +8,7 @@ import oligomet as om
 
 from ...report.figures import cif_figure
 from ...report.tables import ReportTable
-from ..results import FigureItem, TextItem, clean, p_value, pct, p_text
+from ..results import FigureItem, TextItem, clean, p_text, pct
 from ._context import Ctx, quiet
 
 

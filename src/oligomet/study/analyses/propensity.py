@@ -17,8 +17,8 @@ import oligomet as om
 
 from ...report.figures import km_figure
 from ...report.tables import ReportTable
-from ..cohort import EXPOSURE_TERM, GROUP
-from ..results import FigureItem, TextItem, ci, clean, num, p_value, pct, p_text, lower_first
+from ..cohort import GROUP
+from ..results import FigureItem, TextItem, ci, clean, lower_first, num, p_text, pct
 from ._context import Ctx, quiet
 
 TREATED = "_ps_treated"
@@ -88,7 +88,10 @@ def run_propensity(ctx: Ctx) -> None:
 
     ctx.adjusted = outcome_frame  # Table 1 after matching/weighting describes these rows
     entry["outcomes"] = {}
-    wcol = "weights" if weights is not None and a.method == "weight" else None
+    # MatchIt's matching weights (1 for 1:1 without replacement; not 1 with ratio > 1 or replacement)
+    # enter the outcome models, as its vignette on estimating effects requires
+    wcol = "weights" if "weights" in outcome_frame.columns else None
+    unit_weights = wcol is None or bool(np.allclose(outcome_frame[wcol].to_numpy(float), 1.0))
     for name in a.endpoints:
         ep = ctx.proto.endpoint(name)
         od = ctx.endpoint_data(ep, outcome_frame)
@@ -105,7 +108,7 @@ def run_propensity(ctx: Ctx) -> None:
                                                              ].iloc[0])) if np.isclose(lg["time"], t).any()
                                    else {"survival": None, "lower": None, "upper": None} for t in a.landmarks}
             oe["km"][g] = ge
-        if a.method == "match":
+        if a.method == "match" and unit_weights:  # survdiff has no weights: only for unit weights
             lr, _ = quiet(om.logrank, od, time=ep.time_col, event=ep.event_col, by=GROUP)
             oe["logrank"] = {"statistic": lr.statistic, "df": lr.df, "p_value": lr.p_value}
         fit, warns = quiet(om.cox, od, time=ep.time_col, event=ep.event_col, covariates=[ctx.term("exposure")],
@@ -132,13 +135,18 @@ def run_propensity(ctx: Ctx) -> None:
                                   f"; HR {ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)} "
                                   f"({'cluster-robust SE on the matched set' if a.method == 'match' else 'robust SE'}),"
                                   f" {p_text(r['p'])}."))
-        res.results_text.append(
-            f"In the {'matched' if a.method == 'match' else 'weighted'} cohort, "
-            + "; ".join(f"{lower_first(ep.title)} at {t} {ctx.unit} was " + " vs ".join(
-                f"{pct(oe['km'][g]['landmarks'][t]['survival'])} ({g})" for g in oe["km"]) for t in
-                (list(next(iter(oe["km"].values())).get("landmarks", {}))[-1:]))
-            + (f" (log-rank {p_text(oe['logrank']['p_value'])})" if "logrank" in oe else "")
-            + f"; HR {ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)}.")
+        cohort_word = "matched" if a.method == "match" else "weighted"
+        sentence = f"In the {cohort_word} cohort, {lower_first(ep.title)}"
+        if a.landmarks:  # the rate at the last landmark per group, e.g. 5-year DFS 36% vs 21%
+            t = f"{a.landmarks[-1]:g}"
+            sentence += f" at {t} {ctx.unit} was " + " vs ".join(
+                f"{pct(ge['landmarks'][t]['survival'])} ({g})" for g, ge in oe["km"].items())
+        else:
+            sentence += " had medians of " + " vs ".join(
+                f"{ci(ge['median'], ge['lower'], ge['upper'])} {ctx.unit} ({g})" for g, ge in oe["km"].items())
+        if "logrank" in oe:
+            sentence += f" (log-rank {p_text(oe['logrank']['p_value'])})"
+        res.results_text.append(sentence + f"; HR {ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)}, {p_text(r['p'])}.")
     res.numbers["propensity"] = clean(entry)
     res.methods.append(
         f"Confounding by indication was addressed with {desc}, on " + ", ".join(
