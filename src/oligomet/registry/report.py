@@ -24,8 +24,7 @@ def _as_text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         out = values.dt.strftime("%Y-%m-%d")
     else:
-        out = values.astype(object).map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                                        or v is pd.NA or v is pd.NaT else str(v))
+        out = values.astype(object).astype(str)  # vectorised; missing cells are masked just below
     return out.astype(object).where(values.notna(), None)
 
 
