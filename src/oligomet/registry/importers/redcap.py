@@ -100,7 +100,7 @@ def read_redcap(path: Path, log: ProblemLog) -> RawTables:
          + ", ".join(sorted(set(INSTRUMENTS.values()))), "redcap_repeat_instrument", instr_raw)
     no_instance = instr_raw.notna() & inst_raw.isna()
     flag(no_instance, "redcap_missing_instance", "repeating instrument row without redcap_repeat_instance",
-         "redcap_repeat_instance", instr_raw)
+         "redcap_repeat_instance", inst_raw)
     bad_instance = inst_raw.notna() & ~((instance >= 1) & (instance == np.floor(instance))).fillna(False)
     flag(bad_instance, "redcap_missing_instance", "redcap_repeat_instance must be a whole number >= 1",
          "redcap_repeat_instance", inst_raw)
@@ -156,14 +156,18 @@ def _instance_ids(frame, record, table, instance, keep) -> dict[str, dict[tuple,
     return ids
 
 
-def _resolve(values: pd.Series, record: pd.Series, ids: dict[tuple, str]) -> pd.Series:
-    """Bare instance numbers -> that instance's id of the same record; other values unchanged."""
+def _resolve(values: pd.Series, record: pd.Series, ids: dict[tuple, str], suffix: str) -> pd.Series:
+    """Bare instance numbers -> that instance's id of the same record; other values unchanged.
+
+    An instance that is not in the export keeps the default id ``<record>-<suffix><n>``, which the
+    reference rules then report as unknown.
+    """
     num = values.str.fullmatch(r"\d+").fillna(False)
     out = values.astype(object).where(values.notna(), None)
     if num.any():
         keys = list(zip(record[num], values[num].astype(int)))
         resolved = [ids.get(k) for k in keys]
-        out[num] = [r if r is not None else f"{k[0]}-?{k[1]}" for r, k in zip(resolved, keys)]
+        out[num] = [r if r is not None else f"{k[0]}-{suffix}{k[1]}" for r, k in zip(resolved, keys)]
     return out
 
 
@@ -207,7 +211,7 @@ def _table_frame(name, sub, record, instance, checkboxes, instance_ids, rows, lo
             value = default.astype("string") if value is None else value.fillna(default.astype("string"))
         if (name, f.name) in (("complications", "treatment_id"), ("events", "lesion_id")) and value is not None:
             target = "treatments" if f.name == "treatment_id" else "lesions"
-            value = _resolve(value, record, instance_ids[target])
+            value = _resolve(value, record, instance_ids[target], _ID_SUFFIX[target])
         if name == "patients" and f.name == "site" and "redcap_data_access_group" in sub.columns:
             dag = as_text(sub["redcap_data_access_group"])
             value = dag if value is None else value.fillna(dag)
