@@ -272,15 +272,16 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         c_codes = pd.factorize(frame[cluster], sort=True)[0].astype(np.int64)
         robust = True
 
-    pr = core.prepare(t, ev, X, strata=s_codes, weights=w, ties=ties)
-    _check_constant(X, names, frame, pr)
-    fit = core.fit(pr, max_iter=max_iter)
-    _check_singular(fit, pr, names)
-    _warn_convergence(fit, X, names, max_iter)
-
-    coef = fit.coef
-    naive = fit.var
-    var = robust_variance(pr, coef, naive, c_codes) if robust else naive
+    with core.single_threaded_blas():
+        pr = core.prepare(t, ev, X, strata=s_codes, weights=w, ties=ties)
+        _check_constant(X, names, frame, pr)
+        fit = core.fit(pr, max_iter=max_iter)
+        _check_singular(fit, pr, names)
+        _warn_convergence(fit, X, names, max_iter)
+        coef = fit.coef
+        naive = fit.var
+        var = robust_variance(pr, coef, naive, c_codes) if robust else naive
+        rscore = robust_score_test(pr, c_codes) if robust else None
     se = np.sqrt(np.diag(naive))
     use_se = np.sqrt(np.diag(var))
     z = coef / use_se
@@ -299,7 +300,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
             "wald": core.wald_statistic(var, coef),
             "score": fit.score_test}
     if robust:
-        rows["robust_score"] = robust_score_test(pr, c_codes)
+        rows["robust_score"] = rscore
     tests = pd.DataFrame({"statistic": list(rows.values()), "df": df}, index=pd.Index(list(rows), name="test"))
     tests["p"] = stats.chi2.sf(tests["statistic"].to_numpy(), df)
 
