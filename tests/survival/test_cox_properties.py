@@ -244,3 +244,16 @@ def test_many_strata_vectorised_path_equals_loop():
         core._seg_cumsum = old
     np.testing.assert_allclose(fit.summary["coef"], ref.summary["coef"], rtol=1e-12)
     np.testing.assert_allclose(fit.loglik, ref.loglik, rtol=1e-13)
+
+
+def test_single_threaded_blas_restores_the_thread_setting():
+    setter = core.single_threaded_blas._find()
+    if setter is None:
+        pytest.skip("no OpenBLAS with openblas_set_num_threads_local in this process")
+    original = setter(3)                 # known state: 3 threads for this thread
+    try:
+        with core.single_threaded_blas():
+            assert setter(1) == 1        # inside: one thread (the call returns the current setting)
+        assert setter(3) == 3            # restored on exit
+    finally:
+        setter(original)
