@@ -99,3 +99,19 @@ def test_save_is_deterministic(tmp_path):
     for p1, p2 in zip(paths1, paths2):
         assert p1.read_bytes() == p2.read_bytes()
     assert [p.suffix for p in paths1] == [".png", ".svg"]
+
+
+def test_max_time_truncates_axis_and_carries_the_last_value():
+    t = km_table()
+    fig = km_figure(t, max_time=6, ticks=[0, 2, 4, 6])
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (0.0, 6.0)
+    line_a = ax.get_lines()[0]  # group A's step curve
+    x, y = line_a.get_xdata(), line_a.get_ydata()
+    a = t[t.group == "A"]
+    assert x[-1] == 6 and y[-1] == a.loc[a.time <= 6, "survival"].iloc[-1]  # value at t = 5 carried to 6
+    assert x.max() == 6
+    # the at-risk counts still come from all follow-up: A has 1 patient at risk at t = 6 (time 8)
+    texts, _ = risk_texts(fig)
+    row_a = [int(s.get_text()) for s in texts if round(s.get_position()[1]) == 0]
+    assert row_a == [5, 4, 2, 1]

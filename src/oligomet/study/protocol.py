@@ -214,7 +214,7 @@ class KMAnalysis(_Model):
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = []
     by_group: bool = True
     conf_type: Literal["log", "log-log", "plain"] = "log"
-    max_time: float | None = None
+    max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves (numbers use all data)
 
 
 class LogrankAnalysis(_Model):
@@ -244,6 +244,7 @@ class PropensityAnalysis(_Model):
     estimand: Literal["ATE", "ATT", "ATO"] = "ATE"
     endpoints: list[str] = []
     landmarks: list[Annotated[float, Field(ge=0)]] = []
+    max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
 
 
 class Subgroup(_Model):
@@ -267,6 +268,7 @@ class CIFAnalysis(_Model):
     endpoints: list[str] = []
     landmarks: list[Annotated[float, Field(ge=0)]] = []
     by_group: bool = True
+    max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
 
 
 class ComplicationsAnalysis(_Model):

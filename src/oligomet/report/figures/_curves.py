@@ -58,6 +58,22 @@ def step_curve(ax: Axes, time: np.ndarray, est: np.ndarray, lower: np.ndarray | 
                             alpha=band_alpha, linewidth=0)
 
 
+def truncate(g: pd.DataFrame, max_time: float | None) -> pd.DataFrame:
+    """Rows up to ``max_time``; when the curve goes on beyond it, its value is carried to
+    ``max_time`` so the step reaches the end of the axis (the estimate there is the last one)."""
+    if max_time is None:
+        return g
+    keep = g[g["time"] <= max_time]
+    if len(keep) < len(g) and len(keep):
+        tail = keep.iloc[[-1]].copy()
+        tail["time"] = float(max_time)
+        for c in ("n_event", "n_censor"):
+            if c in tail:
+                tail[c] = 0
+        keep = pd.concat([keep, tail])
+    return keep
+
+
 def at_risk_counts(times: Sequence[float], n_risk_table: pd.DataFrame) -> list[int]:
     """Number at risk at each of ``times`` from a survfit-style table (``time``, ``n_risk``).
 

@@ -43,9 +43,7 @@ def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, titl
         for gi, (gname, g) in enumerate(groups):
             col = color(gi)
             for ci_, cause in enumerate(cause_list):
-                d = g[g["cause"] == cause].sort_values("time", kind="stable")
-                if max_time is not None:
-                    d = d[d["time"] <= max_time]
+                d = _curves.truncate(g[g["cause"] == cause].sort_values("time", kind="stable"), max_time)
                 d = d[d["time"] > 0] if (d["time"] == 0).any() and (d.loc[d["time"] == 0, "estimate"] == 0).all() \
                     else d
                 has_ci = ci and {"lower", "upper"} <= set(d.columns)

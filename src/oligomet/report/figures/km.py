@@ -39,9 +39,7 @@ def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title
         fig, ax, risk = _curves.layout(len(groups), at_risk=show_at_risk, labels=[g for g, _ in groups])
         rows = []
         for i, (name, g) in enumerate(groups):
-            g = g.sort_values("time", kind="stable")
-            if max_time is not None:
-                g = g[g["time"] <= max_time]
+            g = _curves.truncate(g.sort_values("time", kind="stable"), max_time)
             col = color(i)
             has_ci = ci and {"lower", "upper"} <= set(g.columns)
             _curves.step_curve(ax, g["time"].to_numpy(), g["survival"].to_numpy(),

@@ -54,7 +54,7 @@ def run_cif(ctx: Ctx) -> None:
         first_cause = tab[tab["cause"] == tab["cause"].min()]
         ar = first_cause[["group", "time", "n_risk"]]
         fig = cif_figure(tab, at_risk=ar, cause_labels=labels, title=ep.title, xlabel=ctx.unit_label,
-                         unit=ctx.unit)
+                         unit=ctx.unit, max_time=a.max_time)
         sec.items.append(FigureItem(f"cif_{ep.name}", f"{ep.title}: cumulative incidence", fig,
                                     "Line style: cause; colour: group; shaded: 95% CI."))
         if entry["gray_test"]:

@@ -122,7 +122,7 @@ def run_propensity(ctx: Ctx) -> None:
         entry["outcomes"][ep.name] = oe
         title = f"{ep.title} in the {'matched' if a.method == 'match' else 'weighted'} cohort"
         fig = km_figure(km.table, title=title, xlabel=ctx.unit_label, unit=ctx.unit,
-                        legend_title=ctx.proto.exposure.label)
+                        legend_title=ctx.proto.exposure.label, max_time=a.max_time)
         sec.items.append(FigureItem(f"km_{ep.name}_{a.method}", title, fig,
                                     "Kaplan–Meier curves" + (" (weighted)" if wcol else "") + " with 95% CIs."))
         lines = []
