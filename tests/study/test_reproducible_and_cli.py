@@ -59,3 +59,15 @@ def test_cli_help_for_every_study_command():
     for cmd in ("run", "demo", "validate-protocol"):
         res = runner.invoke(app, [cmd, "--help"])
         assert res.exit_code == 0 and "Usage" in res.output
+
+
+def test_cli_demo_writes_four_reports_and_index(tmp_path):
+    res = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    index = (tmp_path / "index.html").read_text()
+    names = ("salvage_after_sabr", "crlm_early_recurrence", "crlm_ablation_timing", "sarcoma_lung_metastasectomy")
+    for name in names:
+        assert f'href="{name}/report.html"' in index
+        doc = json.loads((tmp_path / name / "results.json").read_text())
+        assert doc["provenance"]["synthetic"] == {"n_patients": 5000, "seed": 20240601, "n_sites": 7}
+        assert "Synthetic data" in (tmp_path / name / "report.html").read_text()
