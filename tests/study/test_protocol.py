@@ -111,3 +111,10 @@ def test_missing_file_and_unknown_suffix(tmp_path):
     p.write_text("{}")
     with pytest.raises(ProtocolError, match="allowed: .toml, .yaml, .yml"):
         load_protocol(p)
+
+
+def test_index_modality_codes_are_checked():
+    text = BASE + '\n[origin]\nindex_modalities = ["resection", "ablation"]\n'
+    probs, _ = problems(text)
+    assert probs[0][0] == "origin.index_modalities" and probs[0][1] == line(text, "ablation")
+    assert "unknown value 'ablation'" in probs[0][2] and "rfa, mwa" in probs[0][2]

@@ -76,6 +76,17 @@ class Origin(_Model):
     index_modalities: list[str] | None = None
     index_intents: list[str] | None = None
 
+    @field_validator("index_modalities", "index_intents")
+    @classmethod
+    def _codes(cls, v, info):
+        from ..registry.fields import INTENT, MODALITY
+
+        allowed = MODALITY if info.field_name == "index_modalities" else INTENT
+        bad = [x for x in v or [] if x not in allowed]
+        if bad:
+            raise ValueError(f"unknown value {', '.join(map(repr, bad))}; allowed: {', '.join(allowed)}")
+        return v
+
 
 class Derived(_Model):
     """A new analysis column: ``expr`` is a pandas ``DataFrame.eval`` expression over analysis columns."""
