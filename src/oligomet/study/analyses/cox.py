@@ -84,6 +84,8 @@ def run_cox(ctx: Ctx) -> None:
                 entry["ph_check"] = {str(k): {"chisq": r["chisq"], "df": r["df"], "p": r["p"]}
                                      for k, r in zph.iterrows()}
         store[ep.name] = clean(entry)
+        if not uni_rows:  # nothing to model (no covariates and no exposure)
+            continue
         tidy = pd.DataFrame(uni_rows + multi_rows)
         display = _display(tidy, ctx)
         rule = {"p_value": f"covariates with univariable likelihood-ratio p < {a.threshold:g}",
