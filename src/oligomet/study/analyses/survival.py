@@ -59,6 +59,11 @@ def run_km(ctx: Ctx) -> None:
             entry["groups"][g] = ge
             rows.append(row)
         store[ep.name] = clean(entry)
+        if entry["n_undefined"]:
+            sec.items.append(TextItem(
+                f"{entry['n_undefined']} of {len(ctx.cohort)} patients have no {lower_first(ep.title)} "
+                f"(the endpoint is undefined for them, e.g. no index treatment or no curative local treatment) and "
+                f"are not in this analysis."))
         display = pd.DataFrame(rows)
         tidy = med.copy()
         if lm is not None:
