@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import hmac
 import shutil
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -145,9 +146,8 @@ def test_redcap_single_choice_with_two_boxes(redcap_clean, tmp_path):
 
 
 def test_identifiers_refused_without_key_and_hashed_with_key(tmp_path):
-    from oligomet.registry.validate import check_registry as check
-    bad = tmp_path.parent / "x"
-    src = __import__("pathlib").Path(__file__).parent / "bad" / "identifiers"
+    check = check_registry
+    src = Path(__file__).parent / "bad" / "identifiers"
     tables, report = check(src)
     assert set(report.errors["rule"]) == {"direct_identifier"}
     # never echo identifier values in a report
@@ -161,7 +161,6 @@ def test_identifiers_refused_without_key_and_hashed_with_key(tmp_path):
     assert tables["patients"].loc[1, "pseudonym"] == want
     with pytest.raises(ValueError, match="at least 16 characters"):
         check(src, identifier_key="short")
-    del bad
 
 
 def test_repeated_header_is_reported_and_the_first_column_read(clean_dir, tmp_path):
@@ -173,3 +172,20 @@ def test_repeated_header_is_reported_and_the_first_column_read(clean_dir, tmp_pa
     assert list(report.errors[["rule", "table", "row", "field"]].itertuples(index=False, name=None)) == [
         ("duplicate_column", "labs", None, "cea")]
     assert list(tables["labs"]["cea"]) == [12.4, 2.1, 3.0, 45.8]
+
+
+def test_a_corrupt_workbook_is_a_problem_not_an_exception(tmp_path):
+    bad = tmp_path / "registry.xlsx"
+    bad.write_bytes(b"PK\x03\x04 this is not really a zip archive")
+    tables, report = read_registry(bad)
+    assert list(report.errors["rule"]) == ["file_unreadable"]
+    assert all(len(f) == 0 for f in tables.values())
+
+
+def test_a_missing_required_column_is_one_problem_not_one_per_row(clean_dir, tmp_path):
+    shutil.copytree(clean_dir, tmp_path / "reg")
+    les = pd.read_csv(tmp_path / "reg" / "lesions.csv", dtype=str).drop(columns=["organ"])
+    les.to_csv(tmp_path / "reg" / "lesions.csv", index=False)
+    _, report = check_registry(tmp_path / "reg")
+    assert list(report.errors[["rule", "table", "row", "field"]].itertuples(index=False, name=None)) == [
+        ("missing_column", "lesions", None, "organ")]

@@ -202,3 +202,21 @@ def test_database_at_revision_0001_is_upgraded_with_its_data(db_url):
     assert list(p["patient_id"]) == ["OLD1"] and p["primary_sidedness"].isna().all()
     assert "ca19_9" in store.load()["labs"].columns
     store.close()
+
+
+def test_in_memory_source_with_identifiers_and_day_first_dates(db_url):
+    tables = {
+        "patients": pd.DataFrame({"patient_id": ["A1"], "mrn": ["555-12"], "site": ["s"], "sex": ["female"],
+                                  "primary_site": ["sarcoma"], "primary_diagnosis_date": ["03/04/2019"],
+                                  "last_contact_date": ["05/06/2020"]}),
+    }
+    store = Store(db_url)
+    rejected = store.import_registry(tables)
+    assert set(rejected.report.errors["rule"]) == {"direct_identifier", "date_ambiguous"}
+    result = store.import_registry(tables, identifier_key="a-secret-key-of-the-data-controller",
+                                   date_format="DD/MM/YYYY")
+    assert result.status == "imported", result.report.to_text()
+    p = store.load()["patients"]
+    assert p.loc[0, "primary_diagnosis_date"] == pd.Timestamp("2019-04-03")
+    assert len(p.loc[0, "pseudonym"]) == 64 and "mrn" not in p
+    store.close()

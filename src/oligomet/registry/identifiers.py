@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-import numpy as np
 import pandas as pd
 
 from .fields import DIRECT_IDENTIFIERS

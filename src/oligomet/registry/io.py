@@ -117,8 +117,13 @@ def conform_tables(raw: RawTables, log: ProblemLog, order: str | None = None, ke
     return tables
 
 
-def conform_memory(tables: dict[str, pd.DataFrame], log: ProblemLog | None = None) -> dict[str, pd.DataFrame]:
-    """In-memory tables (any dtypes) -> the contract; rows are the index if it is named ``row``, else 1..n."""
+def conform_memory(tables: dict[str, pd.DataFrame], log: ProblemLog | None = None, *, order: str | None = None,
+                   key: bytes | None = None) -> dict[str, pd.DataFrame]:
+    """In-memory tables (any dtypes) -> the contract; rows are the index if it is named ``row``, else 1..n.
+
+    ``order`` is the day-month order of non-ISO date strings (see ``check_date_format``), ``key``
+    the normalised identifier key (see ``identifiers.normalise_key``).
+    """
     log = log if log is not None else ProblemLog()
     raw: RawTables = {}
     for name, frame in tables.items():
@@ -130,7 +135,7 @@ def conform_memory(tables: dict[str, pd.DataFrame], log: ProblemLog | None = Non
         raw[name] = (frame.reset_index(drop=True), rows)
     if "patients" not in raw:
         log.error("patients", "missing_table", "the registry has no patients table")
-    return conform_tables(raw, log)
+    return conform_tables(raw, log, order=order, key=key)
 
 
 def _export_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -249,8 +249,8 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
     for f in table.fields:
         if f.name not in frame.columns:
             if f.required:
-                log.error(name, "missing_column", f"required column {f.name!r} is missing from table {name!r}",
-                          field=f.name)
+                log.error(name, "missing_column", f"required column {f.name!r} is missing from table {name!r}; "
+                          "its rows are not also reported one by one", field=f.name)
             if f.type in _DTYPES:
                 out[f.name] = pd.Series(pd.NA if f.type in ("int", "bool") else None, index=rows,
                                         dtype=_DTYPES[f.type])

@@ -32,7 +32,7 @@ from .. import __version__
 from .fields import TABLE_ORDER, TABLES
 from .identifiers import normalise_key
 from .io import _export_frame, conform_memory, detect_format, source_files
-from .parse import empty_table
+from .parse import check_date_format, empty_table
 from .report import ProblemLog, ValidationReport
 from .schema import import_counts, import_files, import_patients, imports, registry_tables
 from .validate import check_registry, combine, validate
@@ -132,7 +132,7 @@ class Store:
         lock = None if data_lock is None else pd.Timestamp(data_lock).normalize()
         if isinstance(source, dict):
             log = ProblemLog()
-            tables = conform_memory(source, log)
+            tables = conform_memory(source, log, order=check_date_format(date_format), key=key)
             files = {name: _table_bytes(tables[name], name) for name in TABLE_ORDER}
             file_hashes = {f"<memory>/{n}": (_sha256(b), len(b)) for n, b in files.items()}
             source_name, fmt = "<memory>", "memory"

@@ -66,9 +66,12 @@ def combine(read_report: ValidationReport, rule_report: ValidationReport) -> Val
     rules = rule_report.problems
     if len(parse) and len(rules):
         bad_cells = set(zip(parse["table"], parse["row"], parse["field"]))
-        dup = [(r.rule == "required_missing" and (r.table, r.row, r.field) in bad_cells)
-               for r in rules[["rule", "table", "row", "field"]].itertuples(index=False)]
-        rules = rules[~pd.Series(dup, index=rules.index, dtype=bool)]
+        absent = set(zip(parse.loc[parse["rule"] == "missing_column", "table"],
+                         parse.loc[parse["rule"] == "missing_column", "field"]))
+        req = rules[rules["rule"] == "required_missing"]
+        drop = [(t, r, f) in bad_cells or (t, f) in absent
+                for t, r, f in zip(req["table"], req["row"], req["field"])]
+        rules = rules.drop(index=req.index[pd.Series(drop, index=req.index, dtype=bool).to_numpy()])
     both = pd.concat([parse, rules], ignore_index=True)
     both = both.drop_duplicates(subset=["severity", "table", "row", "field", "rule", "patient_id", "message"])
     return ValidationReport(both)

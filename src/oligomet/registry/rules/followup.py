@@ -1,8 +1,6 @@
 """Plausible but suspicious follow-up: warnings, not errors."""
 from __future__ import annotations
 
-import pandas as pd
-
 from .context import Context
 
 MAX_FOLLOWUP_YEARS = 30

@@ -10,20 +10,14 @@ from .context import Context
 _ID_TABLES = {"patients": "patient_id", "lesions": "lesion_id", "treatments": "treatment_id"}
 
 
-def required_message(table: str, field: str) -> str:
-    return f"required column {field!r} is missing or empty in table {table!r}"
-
-
 def check_required(ctx: Context) -> None:
     for name, frame in ctx.tables.items():
         for f in TABLES[name].fields:
             if not f.required or not len(frame):
                 continue
-            na = frame[f.name].isna().to_numpy()
-            if na.all():
-                ctx.log.error(name, "missing_column", required_message(name, f.name), field=f.name)
-            elif na.any():
-                ctx.error(name, "required_missing", na, f.name, f"{f.name} is required")
+            # An absent column is reported once by the parser (missing_column); ``combine`` then drops
+            # these per-row problems for it.
+            ctx.error(name, "required_missing", frame[f.name].isna().to_numpy(), f.name, f"{f.name} is required")
 
 
 def check_codes(ctx: Context) -> None:
