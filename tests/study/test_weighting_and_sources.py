@@ -135,3 +135,20 @@ def test_ratio_two_matching_uses_matching_weights(registry):
     assert got["cox"]["hr"] == pytest.approx(fit.summary["hr"].iloc[0], rel=1e-12)
     assert got["cox"]["robust_se"] == pytest.approx(fit.summary["robust_se"].iloc[0], rel=1e-12)
     assert "logrank" not in got  # survdiff takes no weights: not reported for non-unit weights
+
+
+def test_workbook_source(tmp_path):
+    from oligomet.datasets import synthetic_registry
+
+    small = synthetic_registry(300, seed=2)
+    reg.write_registry(small, tmp_path / "registry.xlsx", format="excel")
+    text = ('title = "t"\nname = "t"\n[data]\nworkbook = "registry.xlsx"\n[[endpoints]]\nname = "os"\n'
+            '[analyses.km]\nendpoints = ["os"]\n')
+    (tmp_path / "s.toml").write_text(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from_book = run_study(tmp_path / "s.toml")
+        in_memory = run_study(loads(text.replace('workbook = "registry.xlsx"', "synthetic = { n_patients = 1 }"),
+                                    "toml"), tables=small)
+    assert from_book.results.provenance["data_source"] == "workbook"
+    assert from_book.results.numbers["km"] == in_memory.results.numbers["km"]
