@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..fields import TABLES
+from ..fields import DIRECT_IDENTIFIERS, TABLES
 from ..parse import as_string as as_text
 from ..report import ProblemLog
 from .tabular import RawTables, drop_blank_rows, read_csv_text
@@ -171,7 +171,30 @@ def _resolve(values: pd.Series, record: pd.Series, ids: dict[tuple, str], suffix
     return out
 
 
+def _checkbox_value(name, f, boxed, sub, record, instance_ids, rows, log) -> pd.Series:
+    """The value of field ``f`` from its ``f___code`` checkbox columns, for the rows of ``sub``."""
+    ticked = pd.DataFrame({c: s.loc[sub.index] for c, s in boxed.items()})
+    if f.type == "list":
+        # REDCap exports are thousands of rows, not millions: a per-row join is fine here.
+        codes = list(ticked.columns)
+        lesion_ids = instance_ids.get("lesions", {})
+        joined = []
+        for rec, flags in zip(record, ticked.to_numpy(dtype=bool)):
+            ids = [lesion_ids.get((rec, int(c)), f"{rec}-L{c}") if c.isdigit() else c
+                   for c, on in zip(codes, flags) if on]
+            joined.append(";".join(ids) if ids else None)
+        return pd.Series(joined, index=sub.index, dtype="string")
+    n = ticked.sum(axis=1)
+    multi = (n > 1).to_numpy()
+    if multi.any():
+        log.error(name, "redcap_checkbox_multiple", f"several boxes ticked for the single-choice field {f.name}",
+                  rows=rows[multi], patient_id=record[multi].to_numpy(), field=f.name,
+                  value=pd.Series([";".join(ticked.columns[r]) for r in ticked[multi].to_numpy()], dtype=object))
+    return ticked.idxmax(axis=1).where(n == 1).astype("string")
+
+
 def _table_frame(name, sub, record, instance, checkboxes, instance_ids, rows, log) -> pd.DataFrame:
+    """One registry table from its rows of the export: aliases, checkboxes, default ids, references."""
     cols = {}
     for f in TABLES[name].fields:
         alias = ALIASES.get((name, f.name))
@@ -182,27 +205,7 @@ def _table_frame(name, sub, record, instance, checkboxes, instance_ids, rows, lo
                 value = v if value is None else value.fillna(v)
         boxed = checkboxes.get(alias) if alias and alias in checkboxes else checkboxes.get(f.name)
         if boxed:
-            ticked = pd.DataFrame({c: s.loc[sub.index] for c, s in boxed.items()})
-            if f.type == "list":
-                # REDCap exports are thousands of rows, not millions: a per-row join is fine here.
-                codes = list(ticked.columns)
-                lesion_ids = instance_ids.get("lesions", {})
-                joined = []
-                for rec, flags in zip(record, ticked.to_numpy(dtype=bool)):
-                    ids = [lesion_ids.get((rec, int(c)), f"{rec}-L{c}") if c.isdigit() else c
-                           for c, on in zip(codes, flags) if on]
-                    joined.append(";".join(ids) if ids else None)
-                box_val = pd.Series(joined, index=sub.index, dtype="string")
-            else:
-                n = ticked.sum(axis=1)
-                multi = (n > 1).to_numpy()
-                if multi.any():
-                    log.error(name, "redcap_checkbox_multiple", f"several boxes ticked for the single-choice "
-                              f"field {f.name}", rows=rows[multi], patient_id=record[multi].to_numpy(),
-                              field=f.name, value=pd.Series([";".join(ticked.columns[r]) for r in
-                                                             ticked[multi].to_numpy()], dtype=object))
-                first = ticked.idxmax(axis=1).where(n == 1)
-                box_val = first.astype("string")
+            box_val = _checkbox_value(name, f, boxed, sub, record, instance_ids, rows, log)
             value = box_val if value is None else value.fillna(box_val)
         if f.name == "patient_id":
             value = pd.Series(record.to_numpy(), index=sub.index, dtype="string")
@@ -219,7 +222,6 @@ def _table_frame(name, sub, record, instance, checkboxes, instance_ids, rows, lo
             cols[f.name] = value
     if name == "patients":
         # Identifier columns travel with the record row so the shared identifier rule sees them.
-        from ..fields import DIRECT_IDENTIFIERS
         for c in sub.columns:
             if c in DIRECT_IDENTIFIERS:
                 cols[c] = sub[c]
@@ -230,7 +232,6 @@ def _report_unknown_columns(frame, id_col, log) -> None:
     known = {id_col, *REDCAP_COLUMNS, *ALIASES.values()}
     for t in TABLES.values():
         known.update(t.field_names)
-    from ..fields import DIRECT_IDENTIFIERS
     for c in frame.columns:
         base = c.split("___", 1)[0]
         if c in known or base in known or c.endswith("_complete") or c in DIRECT_IDENTIFIERS:
