@@ -45,3 +45,23 @@ def test_missing_values_never_satisfy_an_inclusion_nor_trigger_an_exclusion():
                   '[[cohort.exclude]]\ncolumn="x"\nmin=2\n', "toml")
     cohort, _ = C.apply_cohort(frame, proto)
     assert list(cohort["patient_id"]) == ["a", "b"]
+
+
+def test_conditions_on_nullable_columns_give_na_for_missing_inputs():
+    from oligomet.study.cohort import condition_mask
+    from oligomet.study.protocol import Condition, loads
+
+    f = pd.DataFrame({"b": pd.array([True, None, False], dtype="boolean"),
+                      "x": pd.array([1, None, 3], dtype="Int64"), "s": ["a", None, "c"],
+                      "d": pd.to_datetime(["2020-01-01", None, "2021-01-01"])})
+    proto = loads('title="t"\nname="t"\n[data]\nsynthetic={n_patients=1}\n[[endpoints]]\nname="os"\n', "toml")
+    cases = [(dict(column="b", equals=False), [False, None, True]),
+             (dict(column="x", min=2), [False, None, True]),
+             (dict(column="s", **{"in": ["a"]}), [True, None, False]),
+             (dict(column="s", not_equals="a"), [False, None, True]),
+             (dict(column="x", missing=True), [False, True, False]),
+             (dict(column="d", min="2020-06-01"), [False, None, True]),
+             (dict(expr="x > 2"), [False, None, True])]
+    for cond, expected in cases:
+        got = condition_mask(f, Condition(**cond), proto, ("c",))
+        assert [None if v is pd.NA else bool(v) for v in got] == expected, cond

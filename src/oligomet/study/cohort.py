@@ -194,7 +194,9 @@ def condition_mask(frame: pd.DataFrame, cond: Condition, proto: Protocol, loc: t
             m = {"min": s >= v, "max": s <= v, "lt": s < v, "gt": s > v}[op]
         except TypeError as exc:
             raise _err(proto, loc + (op,), f"cannot compare {col!r} with {v!r}: {exc}") from None
-    m = pd.Series(np.asarray(m, dtype=bool), index=frame.index).astype("boolean")
+    # nullable columns give NA for missing inputs: make it False first, then mark every row whose
+    # input is missing as NA, whatever the column's dtype
+    m = pd.Series(m, index=frame.index).astype("boolean").fillna(False).astype("boolean")
     m[na] = pd.NA
     return m
 
