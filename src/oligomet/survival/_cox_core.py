@@ -573,24 +573,47 @@ def fit(pr: CoxProblem, max_iter: int = ITER_MAX, eps: float = EPS, toler: float
                   u=u / scale, iterations=max_iter, converged=False, rank=rank, singular=singular0, means=pr.means)
 
 
-def score_residuals(pr: CoxProblem, coef: np.ndarray) -> np.ndarray:
-    """Unweighted score residuals (R's ``residuals(fit, type = "score")``, coxscore2.c) in original row order.
+def score_residuals_sorted(pr: CoxProblem, coef: np.ndarray, weighted: bool = False) -> np.ndarray:
+    """Score residuals (R's ``residuals(fit, type = "score")``, coxscore2.c), rows in the problem's sorted order.
 
-    ``coef`` is on the original covariate scale. Returns an (n, p) array on the original scale.
+    ``coef`` is on the original covariate scale; the result is (n, p) on the original scale, multiplied by the
+    case weights when ``weighted``. For row j (δ_j = death, g = its last event time, s_j = exp(η_j)):
+
+        res_j = δ_j (x_j − m̄_g) − s_j (x_j H_j − M_j) + δ_j s_j (x_j b_g − E_g)
+
+    with H the cumulative Σ a_k, M the cumulative Σ (S1 q0 − e1 q1), m̄_g = (S1 a − e1 b)/deadwt the
+    deaths' own mean and E_g = S1 q1 − e1 q2 Efron's partial removal of the deaths from later terms. That is
+    ``x_j α_j + s_j (M_j − δ_j E_g) − δ_j m̄_g`` with one scalar α_j per row, computed chunk by chunk.
     """
     gs = group_sums(pr, np.asarray(coef, dtype=float))  # X in the problem is centred, not scaled
-    X, d = pr.X, pr.status > 0
-    ext = lambda a: np.concatenate([a, np.zeros((1,) + a.shape[1:])])  # noqa: E731  (row K = "no event yet")
-    H = ext(_seg_cumsum(gs.a, pr.group_bounds))[pr.row_group]
-    M = ext(_seg_cumsum(gs.S1 * gs.q0[:, None] - gs.e1 * gs.q1[:, None], pr.group_bounds))[pr.row_group]
-    res = -(gs.score[:, None] * (X * H[:, None] - M))
-    if d.any():
-        g = pr.row_group[d]
-        # the deaths' own term: x − (S1 a − e1 b)/deadwt, and Efron's partial removal from the later terms
-        own_mean = (gs.S1 * gs.a[:, None] - gs.e1 * gs.b[:, None]) / pr.gdw[:, None]
-        extra = gs.S1 * gs.q1[:, None] - gs.e1 * gs.q2[:, None]
-        sc = gs.score[d][:, None]
-        res[d] += (X[d] - own_mean[g]) + sc * (X[d] * gs.b[g][:, None] - extra[g])
+    p, K = pr.p, pr.K
+    H = np.zeros(K + 1)
+    H[:K] = _seg_cumsum(gs.a, pr.group_bounds)
+    B = np.append(gs.b, 0.0)
+    M = np.zeros((K + 1, p))
+    M[:K] = _seg_cumsum(gs.S1 * gs.q0[:, None] - gs.e1 * gs.q1[:, None], pr.group_bounds)
+    E = np.zeros((K + 1, p))
+    E[:K] = gs.S1 * gs.q1[:, None] - gs.e1 * gs.q2[:, None]
+    own = np.zeros((K + 1, p))
+    own[:K] = (gs.S1 * gs.a[:, None] - gs.e1 * gs.b[:, None]) / pr.gdw[:, None]
+    rg, d, sc = pr.row_group, pr.status, gs.score
+    alpha = d * (1.0 + sc * B[rg]) - sc * H[rg]
+    out = np.empty_like(pr.X)
+    for lo in range(0, pr.n, _CHUNK):
+        hi = min(lo + _CHUNK, pr.n)
+        g, dc, scc = rg[lo:hi], d[lo:hi, None], sc[lo:hi, None]
+        res = pr.X[lo:hi] * alpha[lo:hi, None]
+        res += scc * (M[g] - dc * E[g])
+        res -= dc * own[g]
+        if weighted:
+            res *= pr.w[lo:hi, None]
+        out[lo:hi] = res
+    return out
+
+
+def score_residuals(pr: CoxProblem, coef: np.ndarray) -> np.ndarray:
+    """Unweighted score residuals in original row order (see :func:`score_residuals_sorted`)."""
+    res = score_residuals_sorted(pr, coef)
     out = np.empty_like(res)
     out[pr.order] = res
     return out

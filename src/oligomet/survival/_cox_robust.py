@@ -10,37 +10,41 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._cox_core import CoxProblem, score_residuals, wald_statistic
+from ._cox_core import CoxProblem, score_residuals_sorted, wald_statistic
 
 
-def _weights_original_order(pr: CoxProblem) -> np.ndarray:
-    w = np.empty_like(pr.w)
-    w[pr.order] = pr.w
-    return w
+def _collapsed_gram(rows: np.ndarray, cluster_sorted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``Dᵀ D`` and the column sums of D, with D the rows summed within clusters (or the rows themselves)."""
+    if cluster_sorted is not None:
+        g = int(cluster_sorted.max()) + 1 if cluster_sorted.size else 0
+        # one bincount per column: p sequential passes, no Python loop over rows
+        rows = np.column_stack([np.bincount(cluster_sorted, rows[:, j], g) for j in range(rows.shape[1])])
+    return rows.T @ rows, rows.sum(axis=0)
 
 
-def _collapse(rows: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
-    if cluster is None:
-        return rows
-    codes = np.asarray(cluster)
-    g = int(codes.max()) + 1 if codes.size else 0
-    # one bincount per column: p passes over n, no Python loop over rows
-    return np.column_stack([np.bincount(codes, rows[:, j], g) for j in range(rows.shape[1])])
+def _sorted_codes(pr: CoxProblem, cluster: np.ndarray | None) -> np.ndarray | None:
+    return None if cluster is None else np.asarray(cluster)[pr.order]
 
 
 def weighted_score_residuals(pr: CoxProblem, coef: np.ndarray) -> np.ndarray:
-    return score_residuals(pr, coef) * _weights_original_order(pr)[:, None]
+    """Case-weighted score residuals in original row order (R's ``weighted = TRUE``)."""
+    res = score_residuals_sorted(pr, coef, weighted=True)
+    out = np.empty_like(res)
+    out[pr.order] = res
+    return out
 
 
 def robust_variance(pr: CoxProblem, coef: np.ndarray, var: np.ndarray,
                     cluster: np.ndarray | None = None) -> np.ndarray:
-    """``Dᵀ D`` with D the (cluster-collapsed) weighted dfbeta residuals; rows in original order."""
-    dfbeta = _collapse(weighted_score_residuals(pr, coef), cluster) @ var
-    return dfbeta.T @ dfbeta
+    """``Dᵀ D`` with D the (cluster-collapsed) weighted dfbeta residuals ``U var``: ``var (Uᵀ U) var``.
+
+    ``cluster`` holds integer codes in the original row order (the problem's rows are sorted).
+    """
+    gram, _ = _collapsed_gram(score_residuals_sorted(pr, coef, weighted=True), _sorted_codes(pr, cluster))
+    return var @ gram @ var
 
 
 def robust_score_test(pr: CoxProblem, cluster: np.ndarray | None = None) -> float:
     """R's ``fit$rscore``: the score test at beta = 0 with the robust (sandwich) variance of the score."""
-    t0 = _collapse(weighted_score_residuals(pr, np.zeros(pr.p)), cluster)
-    u = t0.sum(axis=0)
-    return wald_statistic(t0.T @ t0, u)
+    gram, u = _collapsed_gram(score_residuals_sorted(pr, np.zeros(pr.p), weighted=True), _sorted_codes(pr, cluster))
+    return wald_statistic(gram, u)
