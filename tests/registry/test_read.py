@@ -189,3 +189,17 @@ def test_a_missing_required_column_is_one_problem_not_one_per_row(clean_dir, tmp
     _, report = check_registry(tmp_path / "reg")
     assert list(report.errors[["rule", "table", "row", "field"]].itertuples(index=False, name=None)) == [
         ("missing_column", "lesions", None, "organ")]
+
+
+def test_headers_are_normalised_and_identifier_spellings_caught(clean_dir, tmp_path):
+    shutil.copytree(clean_dir, tmp_path / "reg")
+    p = tmp_path / "reg" / "patients.csv"
+    lines = p.read_text().splitlines()
+    lines[0] = lines[0].replace("patient_id", "Patient ID").replace("birth_year", "Birth-Year") + ",Date of Birth"
+    lines[1:] = [ln + ",1956-02-03" for ln in lines[1:]]
+    p.write_text("\n".join(lines) + "\n")
+    tables, report = read_registry(tmp_path / "reg")
+    assert list(report.errors[["rule", "field"]].itertuples(index=False, name=None)) == [
+        ("direct_identifier", "date_of_birth")]
+    assert list(tables["patients"]["patient_id"]) == ["P001", "P002", "P003", "P004"]
+    assert tables["patients"].loc[1, "birth_year"] == 1956

@@ -116,3 +116,21 @@ def test_data_model_is_documented():
         section = text.split(f"### `{name}`", 1)[1].split("\n### ", 1)[0]
         documented = re.findall(r"^\| `([a-z0-9_]+)` \| (\w+) \|", section, flags=re.M)
         assert documented == [(f.name, f.type) for f in table.fields], name
+
+
+def test_same_pseudonym_under_two_patient_ids(clean_dir):
+    tables, _ = read_registry(clean_dir)
+    p = tables["patients"].copy()
+    p["pseudonym"] = ["a" * 64, "b" * 64, "a" * 64, "c" * 64]   # P001 and P003: same identifiers,
+    p.loc[3, "birth_year"] = 1956                                  # same birth year (as P001)
+    report = validate({**tables, "patients": p})
+    assert report.ok
+    assert sorted(report.warnings[KEYS].itertuples(index=False, name=None)) == [
+        ("duplicate_person", "patients", 1, "P001", "pseudonym"),
+        ("duplicate_person", "patients", 3, "P003", "pseudonym")]
+    assert "patients P001, P003 at sites Amsterdam, Leuven" in report.warnings.loc[0, "message"]
+    p.loc[3, "pseudonym"] = "b" * 64                               # P002 (1961) and P003 (1956)
+    p.loc[1, "pseudonym"] = None
+    report = validate({**tables, "patients": p})
+    assert _errors(report) == [("conflicting_birth_year", "patients", 2, "P002", "birth_year"),
+                               ("conflicting_birth_year", "patients", 3, "P003", "birth_year")]

@@ -64,9 +64,13 @@ MDT_RECOMMENDATION = ("resection", "sabr", "ablation", "systemic", "observation"
                       "other")
 
 #: Identifier-like columns that must never be stored (refused, or keyed-hashed when a key is given).
+#: Column names are compared after normalisation (lower case; spaces, hyphens and dots -> "_"), so
+#: "Patient Name" and "date-of-birth" are caught too.
 DIRECT_IDENTIFIERS = ("name", "first_name", "last_name", "patient_name", "mrn", "medical_record_number",
                       "national_id", "ssn", "bsn", "nhs_number", "address", "phone", "email", "date_of_birth",
-                      "birth_date")
+                      "birth_date", "full_name", "surname", "given_name", "dob", "e_mail", "email_address",
+                      "telephone", "phone_number", "mobile", "street", "postcode", "postal_code", "zip_code",
+                      "hospital_number", "social_security_number", "insurance_number", "passport_number")
 
 F = Field
 

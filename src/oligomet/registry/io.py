@@ -17,7 +17,7 @@ import pandas as pd
 from .fields import TABLE_ORDER, TABLES
 from .identifiers import normalise_key, strip_identifiers
 from .importers.redcap import looks_like_redcap, read_redcap
-from .importers.tabular import RawTables, read_csv_folder, read_workbook
+from .importers.tabular import RawTables, normalise_name, read_csv_folder, read_workbook
 from .parse import check_date_format, conform_table, empty_table
 from .report import ProblemLog, ValidationReport
 
@@ -130,7 +130,7 @@ def conform_memory(tables: dict[str, pd.DataFrame], log: ProblemLog | None = Non
         if name not in TABLES:
             log.warning(name, "unknown_table", f"{name!r} is not a registry table; ignored")
             continue
-        frame = frame.rename(columns=lambda c: str(c).strip().lower())
+        frame = frame.rename(columns=normalise_name)
         rows = frame.index.to_numpy() if frame.index.name == "row" else np.arange(1, len(frame) + 1)
         raw[name] = (frame.reset_index(drop=True), rows)
     if "patients" not in raw:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,14 @@ from ..report import ProblemLog
 RawTables = dict[str, tuple[pd.DataFrame, np.ndarray]]
 
 
+def normalise_name(name) -> str:
+    """Header as a field name: stripped, lower case, runs of spaces / hyphens / dots -> "_"."""
+    return re.sub(r"[\s\-.]+", "_", str(name).strip().lower())
+
+
 def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Lower-case, stripped headers; drop header-less empty columns (trailing separators)."""
-    cols = [str(c).strip().lower() for c in frame.columns]
+    """Normalised headers (see :func:`normalise_name`); drop header-less empty columns (trailing separators)."""
+    cols = [normalise_name(c) for c in frame.columns]
     frame = frame.set_axis(cols, axis=1)
     drop = [i for i, c in enumerate(cols) if (c == "" or c.startswith("unnamed:"))
             and frame.iloc[:, i].map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or
@@ -67,7 +73,7 @@ def read_csv_text(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | Non
                                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")
         return None
     first = next(csv.reader([header], delimiter=sep), [])
-    names = [h.strip().lower() for h in first]
+    names = [normalise_name(h) for h in first]
     if len(names) == frame.shape[1] and len(set(names)) < len(names):
         # pandas renames a repeated header to "x.1"; keep the first column of each name, report the rest.
         seen: set[str] = set()

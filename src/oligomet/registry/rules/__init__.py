@@ -39,7 +39,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "unknown_reference": ("7", "error", "reference to an unknown patient, lesion or treatment"),
     "reference_other_patient": ("7", "error", "reference to a lesion or treatment of another patient"),
     "duplicate_id": ("7", "error", "the same patient, lesion or treatment id twice"),
-    "conflicting_birth_year": ("7", "error", "the same patient at two sites with different birth years"),
+    "conflicting_birth_year": ("7", "error", "the same patient (id, or pseudonym) at two sites with different "
+                                             "birth years"),
     # 8. REDCap rows
     "redcap_missing_instance": ("8", "error", "repeating-instrument row without redcap_repeat_instance"),
     "redcap_duplicate_instance": ("8", "error", "the same (record, instrument, instance) twice"),
@@ -71,6 +72,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "contact_before_diagnosis": ("-", "error", "last contact date before the primary diagnosis"),
     "birth_year_implausible": ("-", "error", "birth year before 1900 or after the primary diagnosis"),
     "duplicate_row": ("-", "warning", "the same complication, event, lab or MDT decision twice"),
+    "duplicate_person": ("7", "warning", "two patient ids with the same pseudonym (same identifiers)"),
     "stored_at_other_site": ("7", "error", "patient id already stored for another site (store import)"),
     "store_constraint": ("-", "error", "the database refused the write (nothing was written)"),
     # warnings

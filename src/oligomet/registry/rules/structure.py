@@ -50,6 +50,7 @@ def check_duplicates(ctx: Context) -> None:
             ctx.error(name, "conflicting_birth_year", conflicting, "birth_year", msg)
             dup &= ~conflicting
         ctx.error(name, "duplicate_id", dup, key, f"{key} appears more than once in {name}")
+    _same_person(ctx)
     for name in ("complications", "events", "labs", "mdt_decisions"):
         frame = ctx.tables[name]
         if len(frame):
@@ -92,3 +93,33 @@ def check_references(ctx: Context) -> None:
                 names = ids[mask].groupby(pos[mask]).agg(";".join)
                 ctx.error("treatments", rule, rows, "lesion_ids",
                           lambda m, names=names, text=text: text + names.loc[np.flatnonzero(m)].to_numpy())
+
+
+def _same_person(ctx: Context) -> None:
+    """Different patient ids with the same pseudonym (keyed hash of the identifiers): one person twice.
+
+    Conflicting birth years make it an error (``conflicting_birth_year``); otherwise a warning
+    (``duplicate_person``), since a patient treated at two hospitals may rightly have two ids.
+    """
+    p = ctx.tables["patients"]
+    ps = p["pseudonym"]
+    if ps.isna().all():
+        return
+    grp = p[ps.notna()].groupby("pseudonym")
+    n_ids = grp["patient_id"].transform("nunique")
+    shared = pd.Series(False, index=p.index)
+    shared[n_ids.index] = (n_ids > 1).to_numpy()
+    if not shared.any():
+        return
+    sub = p[shared]
+    g = sub.groupby("pseudonym")
+    conflict = pd.Series(False, index=p.index)
+    conflict[sub.index] = (g["birth_year"].transform("nunique") > 1).to_numpy()
+    others = g["patient_id"].transform(lambda s: ", ".join(sorted(s.astype(str).unique())))
+    msg = pd.Series("", index=p.index, dtype=object)
+    msg[sub.index] = ("the same identifiers (pseudonym) as patients " + others + " at sites "
+                      + g["site"].transform(lambda s: ", ".join(sorted(s.dropna().astype(str).unique())))).to_numpy()
+    ctx.error("patients", "conflicting_birth_year", (shared & conflict).to_numpy(), "birth_year",
+              msg + " with different birth years")
+    ctx.warning("patients", "duplicate_person", (shared & ~conflict).to_numpy(), "pseudonym",
+                msg + ": the same person registered twice?")
