@@ -92,3 +92,13 @@ def test_import_with_identifier_key_file(tmp_path):
     res = runner.invoke(app, ["registry", "import", str(BAD / "identifiers"), "--db", str(db),
                               "--identifier-key-file", str(key)])
     assert res.exit_code == 0, res.output
+
+
+def test_export_to_excel_then_validate_the_workbook(clean_dir, tmp_path):
+    db = tmp_path / "reg.sqlite"
+    assert runner.invoke(app, ["registry", "import", str(clean_dir), "--db", str(db)]).exit_code == 0
+    xlsx = tmp_path / "registry.xlsx"
+    res = runner.invoke(app, ["registry", "export", str(xlsx), "--db", str(db), "--format", "excel"])
+    assert res.exit_code == 0 and xlsx.exists()
+    res = runner.invoke(app, ["registry", "validate", str(xlsx), "--plain"])
+    assert res.exit_code == 0 and "0 error(s), 0 warning(s)" in res.output
