@@ -524,13 +524,6 @@ def _pretty_loc(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) if loc else "(top level)"
 
 
-def _allowed_values(err: dict) -> str:
-    ctx = err.get("ctx") or {}
-    if "expected" in ctx:
-        return f"; allowed: {ctx['expected']}"
-    return ""
-
-
 def _field_names(loc: tuple) -> list[str]:
     """The field names allowed at ``loc``'s parent, for unknown-field errors."""
     model: Any = Protocol
