@@ -137,3 +137,10 @@ def test_result_is_plain_and_printable(lung):
     text = str(f)
     assert "Cox model (efron ties)" in text and "robust_score" in text
     assert not hasattr(type(f), "__getattr__")
+
+
+def test_infinite_covariate_values_name_rows(lung):
+    d = lung.assign(age=lung["age"].astype(float))
+    d.loc[6, "age"] = np.inf
+    with pytest.raises(ValueError, match=r"covariate 'age' has infinite values at row 6"):
+        fit(d)
