@@ -148,3 +148,18 @@ def test_report_files_and_provenance(run):
     assert len(prov["protocol_sha256"]) == 64 and len(prov["data_sha256"]) == 64
     assert prov["seed"] == study.protocol.seed and prov["versions"]["oligomet"] == om.__version__
     assert "median" in res["results"] and "Kaplan–Meier" in res["methods"]
+
+
+def test_fine_gray(run):
+    study, res = run
+    c = study.cohort.copy()
+    c["exposure[Delayed ablation]"] = (c[GROUP] == "Delayed ablation").astype(float)
+    c["ras[mutant]"] = (c["ras"] == "mutant").astype(float).where(c["ras"].notna())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fg = om.fine_gray(c, time="lr_time", event="lr_status", cause=1,
+                          covariates=["exposure[Delayed ablation]", "age", "ecog", "n_lesions", "ras[mutant]"])
+    got = res["numbers"]["cif"]["lr"]["fine_gray"]
+    for term, row in fg.summary.iterrows():
+        for k in ("shr", "shr_lower", "p"):
+            assert close(got[term][k], row[k]), (term, k)

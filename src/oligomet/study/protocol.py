@@ -276,9 +276,14 @@ class Subgroup(_Model):
 
 
 class CIFAnalysis(_Model):
+    """Cumulative incidence; with ``fine_gray``, a Fine–Gray model of cause 1 on the exposure
+    (when there are groups) and ``covariates``."""
+
     endpoints: list[str] = []
     landmarks: list[Annotated[float, Field(ge=0)]] = []
     by_group: bool = True
+    fine_gray: bool = False
+    covariates: list[str] = []
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
 
 
@@ -387,6 +392,10 @@ def _reference_problems(p: Protocol) -> list[tuple[tuple, str]]:
         check(a.cox.fixed, covs | {"exposure"}, ("analyses", "cox", "fixed"), "covariate")
     if a.propensity is not None:
         check(a.propensity.covariates, covs, ("analyses", "propensity", "covariates"), "covariate")
+    if a.cif is not None:
+        check(a.cif.covariates, covs, ("analyses", "cif", "covariates"), "covariate")
+        if a.cif.fine_gray and not a.cif.covariates and p.exposure is None:
+            bad.append((("analyses", "cif", "fine_gray"), "a Fine–Gray model needs covariates or an [exposure]"))
     if a.table_one is not None:
         check(a.table_one.variables, covs, ("analyses", "table_one", "variables"), "covariate")
     for i, s in enumerate(a.subgroups):

@@ -8,7 +8,7 @@ import oligomet as om
 
 from ...report.figures import cif_figure
 from ...report.tables import ReportTable
-from ..results import FigureItem, TextItem, clean, p_text, pct
+from ..results import FigureItem, TextItem, ci, clean, p_text, p_value, pct
 from ._context import Ctx, quiet
 
 
@@ -68,5 +68,56 @@ def run_cif(ctx: Ctx) -> None:
                 res.results_text.append(f"The {t}-{ctx.unit[:-1]} cumulative incidence of "
                                         f"{labels.get(1, 'cause 1')}{who} was {pct(v['estimate'])}, "
                                         f"with death as a competing event.")
+        if a.fine_gray:
+            _fine_gray(ctx, ep, d, labels, sec, entry)
+            store[ep.name] = clean(entry)
+    if a.fine_gray:
+        res.methods.append("Subdistribution hazard ratios were estimated with Fine–Gray models (as R's cmprsk::crr).")
     res.methods.append("Cumulative incidences were estimated with the Aalen–Johansen estimator treating death as a "
                        "competing event and compared with Gray's test (as R's cmprsk).")
+
+
+def _fine_gray(ctx: Ctx, ep, d: pd.DataFrame, labels: dict, sec, entry: dict) -> None:
+    """Fine–Gray model of cause 1: exposure (0/1 columns per non-reference group) + covariates."""
+    a = ctx.proto.analyses.cif
+    d = d.copy()
+    cols = []
+    if ctx.group_col is not None:
+        for g in ctx.group_names[1:]:
+            name = f"exposure[{g}]"
+            d[name] = (d[ctx.group_col] == g).astype(float)
+            cols.append(name)
+    for col in a.covariates:
+        cov = ctx.proto.covariate(col)
+        if cov.type != "categorical":
+            cols.append(col)
+            continue
+        # 0/1 columns per non-reference level, so the protocol's reference level is honoured
+        levels = sorted(d[col].dropna().unique(), key=str)
+        ref = cov.reference if cov.reference is not None else levels[0]
+        for lv in levels:
+            if lv != ref:
+                name = f"{col}[{lv}]"
+                d[name] = (d[col] == lv).astype(float).where(d[col].notna())
+                cols.append(name)
+    fg, warns = quiet(om.fine_gray, d, time=ep.time_col, event=ep.event_col, covariates=cols, cause=1)
+    ctx.results.warnings += [f"Fine–Gray {ep.name}: {w}" for w in warns]
+    s = fg.summary
+    entry["fine_gray"] = {str(t): {k: r[k] for k in ("coef", "se", "p", "shr", "shr_lower", "shr_upper")}
+                          for t, r in s.iterrows()}
+    entry["fine_gray_n"] = fg.n
+    tidy = s.reset_index().rename(columns={s.index.name or "index": "term"})
+    tidy.insert(1, "label", [ctx.term_label(str(t)) for t in s.index])
+    disp = pd.DataFrame({"Variable": tidy["label"],
+                         "sHR (95% CI)": [ci(x, lo, hi, 2) for x, lo, hi in
+                                          tidy[["shr", "shr_lower", "shr_upper"]].itertuples(index=False)],
+                         "p": tidy["p"].map(p_value)})
+    cause = labels.get(1, "cause 1")
+    sec.items.append(ReportTable(f"finegray_{ep.name}", f"{ep.title}: Fine–Gray model of {cause}", tidy, disp,
+                                 note="sHR: subdistribution hazard ratio (as cmprsk::crr); competing events "
+                                      "stay in the risk set."))
+    for t, r in s.iterrows():
+        if str(t).startswith("exposure["):
+            ctx.results.results_text.append(
+                f"For {cause}, {ctx.term_label(str(t))} had a subdistribution HR of "
+                f"{ci(r['shr'], r['shr_lower'], r['shr_upper'], 2)} ({p_text(r['p'])}).")
