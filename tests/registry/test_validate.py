@@ -134,3 +134,16 @@ def test_same_pseudonym_under_two_patient_ids(clean_dir):
     report = validate({**tables, "patients": p})
     assert _errors(report) == [("conflicting_birth_year", "patients", 2, "P002", "birth_year"),
                                ("conflicting_birth_year", "patients", 3, "P003", "birth_year")]
+
+
+def test_treatment_before_detection_and_recurrence_in_another_organ(clean_dir):
+    tables, _ = read_registry(clean_dir)
+    tr = tables["treatments"].copy()
+    tr.loc[5, "start_date"] = pd.Timestamp("2016-10-01")   # P003-T1 resects P003-L1, detected 2016-11-11
+    ev = tables["events"].copy()
+    ev.loc[1, "organ"] = "liver"                           # P002-L1 is a lung lesion
+    report = validate({**tables, "treatments": tr, "events": ev})
+    assert _errors(report) == [("treatment_before_detection", "treatments", 5, "P003", "start_date")]
+    assert "lesion P003-L1 was detected on 2016-11-11" in report.errors.loc[0, "message"]
+    assert list(report.warnings[KEYS].itertuples(index=False, name=None)) == [
+        ("local_recurrence_organ", "events", 1, "P002", "organ")]

@@ -18,7 +18,8 @@ from .rules.context import Context
 _CHECKS = (
     structure.check_required, structure.check_codes, structure.check_duplicates, structure.check_references,
     chronology.check_death, chronology.check_after_death_and_lock, chronology.check_treatment_order,
-    chronology.check_local_recurrence, clinical.check_clavien_dindo, clinical.check_measurements,
+    chronology.check_local_recurrence, chronology.check_lesion_dates, chronology.check_recurrence_organ,
+    clinical.check_clavien_dindo, clinical.check_measurements,
     clinical.check_sabr, followup.check_followup,
 )
 

@@ -68,6 +68,9 @@ RULES: dict[str, tuple[str, str, str]] = {
     "not_a_boolean": ("-", "error", "a yes/no field that is not 0/1, true/false, yes/no"),
     "end_before_start": ("-", "error", "treatment end date before its start date"),
     "complication_before_treatment": ("-", "error", "complication dated before its treatment started"),
+    "treatment_before_detection": ("-", "error", "local treatment of a lesion starting before the lesion was "
+                                                 "detected"),
+    "local_recurrence_organ": ("-", "warning", "local recurrence recorded in another organ than its lesion"),
     "contact_after_death": ("-", "error", "last contact date after the death date"),
     "contact_before_diagnosis": ("-", "error", "last contact date before the primary diagnosis"),
     "birth_year_implausible": ("-", "error", "birth year before 1900 or after the primary diagnosis"),

@@ -116,3 +116,34 @@ def check_local_recurrence(ctx: Context) -> None:
     ctx.error("events", "local_recurrence_before_treatment", full(before), "date",
               lambda m: "local recurrence before the first local treatment of " + what[m[pos]] + " on "
               + iso(first[m[pos]]))
+
+
+def check_lesion_dates(ctx: Context) -> None:
+    """A local treatment listing a lesion must not start before that lesion was detected."""
+    treated = ctx.treated_lesions
+    if not len(treated):
+        return
+    tr = ctx.tables["treatments"]
+    detected = ctx.tables["lesions"].drop_duplicates("lesion_id").set_index("lesion_id")["detection_date"]
+    pos = treated["pos"].to_numpy()
+    det = treated["lesion_id"].map(detected).to_numpy(dtype="datetime64[ns]")
+    early = tr["start_date"].to_numpy()[pos] < det  # NaT compares False
+    if not early.any():
+        return
+    rows = np.zeros(len(tr), dtype=bool)
+    rows[pos[early]] = True
+    first = pd.Series(det[early], index=pos[early]).groupby(level=0).min()
+    which = treated["lesion_id"][early].groupby(pos[early]).agg(";".join)
+    ctx.error("treatments", "treatment_before_detection", rows, "start_date",
+              lambda m: ("starts before lesion " + which.loc[np.flatnonzero(m)] + " was detected on "
+                         + iso(first.loc[np.flatnonzero(m)])).to_numpy())
+
+
+def check_recurrence_organ(ctx: Context) -> None:
+    """A local recurrence happens in the organ of its lesion (warning when the organs differ)."""
+    ev = ctx.tables["events"]
+    organ = ev["lesion_id"].map(ctx.tables["lesions"].drop_duplicates("lesion_id").set_index("lesion_id")["organ"])
+    bad = ((ev["type"] == "local_recurrence") & ev["organ"].notna() & organ.notna() & (ev["organ"] != organ))
+    ctx.warning("events", "local_recurrence_organ", bad.to_numpy(), "organ",
+                lambda m: "local recurrence in " + ev["organ"][m] + " but lesion " + ev["lesion_id"][m] + " is in "
+                + organ[m])
