@@ -109,10 +109,13 @@ class CoxResult:
                                        weights=self._weights))
 
     def zph(self, transform: str = "km") -> pd.DataFrame:
-        """Test of proportional hazards, R 3.x ``cox.zph(fit, transform=)``: index terms + ``GLOBAL``,
+        """Test of proportional hazards, R 3.x ``cox.zph(fit, transform=)``: index covariates + ``GLOBAL``
+        (a categorical covariate is one multi-df row, as R),
         columns ``chisq``, ``df``, ``p``. Uses the model-based variance, as R."""
         from .zph import cox_zph
-        return cox_zph(self._time, self._event, self._X, self.coef, self.naive_var.to_numpy(), self.terms,
+        # One name per design column, repeated for a factor's dummies: R tests a factor jointly (k-1 df).
+        per_column = [t.column for t in self.design.terms for _ in t.names]
+        return cox_zph(self._time, self._event, self._X, self.coef, self.naive_var.to_numpy(), per_column,
                        strata=self._strata, weights=self._weights, ties=self.ties, transform=transform)
 
     def predict_survival(self, newdata: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:

@@ -1,0 +1,15 @@
+# cox.zph with a factor covariate: R tests the factor jointly (k-1 df).
+# Run from the repo root: Rscript tests/reference/zph_factor/make_zph_factor.R
+library(survival)
+out <- list()
+for (tr in c("km", "rank", "identity")) {
+  f <- coxph(Surv(time, status) ~ celltype + karno, data = veteran)
+  z <- cox.zph(f, transform = tr)$table
+  out[[tr]] <- list(terms = rownames(z), chisq = unname(z[, "chisq"]), df = unname(z[, "df"]), p = unname(z[, "p"]))
+}
+writeLines(jsonlite_free <- paste0("{", paste(sprintf('"%s": {"terms": [%s], "chisq": [%s], "df": [%s], "p": [%s]}',
+  names(out), sapply(out, function(o) paste0('"', o$terms, '"', collapse = ",")),
+  sapply(out, function(o) paste(format(o$chisq, digits = 17), collapse = ",")),
+  sapply(out, function(o) paste(o$df, collapse = ",")),
+  sapply(out, function(o) paste(format(o$p, digits = 17), collapse = ","))), collapse = ","), "}"),
+  "tests/reference/zph_factor/zph_factor.json")
