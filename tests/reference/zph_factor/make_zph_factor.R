@@ -7,7 +7,7 @@ for (tr in c("km", "rank", "identity")) {
   z <- cox.zph(f, transform = tr)$table
   out[[tr]] <- list(terms = rownames(z), chisq = unname(z[, "chisq"]), df = unname(z[, "df"]), p = unname(z[, "p"]))
 }
-writeLines(jsonlite_free <- paste0("{", paste(sprintf('"%s": {"terms": [%s], "chisq": [%s], "df": [%s], "p": [%s]}',
+writeLines(paste0("{", paste(sprintf('"%s": {"terms": [%s], "chisq": [%s], "df": [%s], "p": [%s]}',
   names(out), sapply(out, function(o) paste0('"', o$terms, '"', collapse = ",")),
   sapply(out, function(o) paste(format(o$chisq, digits = 17), collapse = ",")),
   sapply(out, function(o) paste(o$df, collapse = ",")),
