@@ -1,7 +1,7 @@
 """Registry speed on the synthetic multicenter registry: validate in memory, read+validate from CSV,
 import into SQLite, load back.
 
-    python benchmarks/bench_registry.py [n_patients=100000]
+    python benchmarks/bench_registry.py [n_patients=100000] [postgresql://user@host/empty_db]
 
 Prints seconds per step and rows per second. The issue's target: the validator runs on 100,000
 patients (~1M rows over all tables) in a few seconds.
@@ -26,7 +26,7 @@ def timed(label, fn, rows=None):
     return out
 
 
-def main(n: int = 100_000) -> None:
+def main(n: int = 100_000, pg_url: str | None = None) -> None:
     tables = timed(f"synthetic_registry({n})", lambda: synthetic_registry(n, seed=1))
     rows = sum(len(f) for f in tables.values())
     print(f"rows over all tables: {rows:,} ({', '.join(f'{k} {len(v):,}' for k, v in tables.items())})")
@@ -45,7 +45,14 @@ def main(n: int = 100_000) -> None:
         timed("Store.import_registry again (no-op)", lambda: store.import_registry(folder, data_lock=lock))
         timed("Store.load", store.load, rows)
         store.close()
+        if pg_url:
+            store = Store(pg_url)
+            result = timed("Store.import_registry (PostgreSQL)",
+                           lambda: store.import_registry(folder, data_lock=lock), rows)
+            print(f"  -> {result.status}")
+            timed("Store.load (PostgreSQL)", store.load, rows)
+            store.close()
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000, sys.argv[2] if len(sys.argv) > 2 else None)

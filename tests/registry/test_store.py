@@ -82,14 +82,14 @@ def test_failure_mid_write_rolls_everything_back(db_url, clean_dir, tmp_path, mo
     shutil.copytree(clean_dir, tmp_path / "v2")
     labs = tmp_path / "v2" / "labs.csv"
     labs.write_text(labs.read_text() + "P003,2020-01-01,1.0\n")
-    real_insert = store_module._insert
+    real_insert = store_module._insert_frame
 
-    def failing_insert(conn, table, records):
+    def failing_insert(conn, table, *args):
         if table.name == "events":  # patients, lesions, treatments, complications already written
             raise RuntimeError("disk full (injected)")
-        real_insert(conn, table, records)
+        real_insert(conn, table, *args)
 
-    monkeypatch.setattr(store_module, "_insert", failing_insert)
+    monkeypatch.setattr(store_module, "_insert_frame", failing_insert)
     with pytest.raises(RuntimeError, match="injected"):
         store.import_registry(tmp_path / "v2")
     assert _counts(store) == before
@@ -219,4 +219,15 @@ def test_in_memory_source_with_identifiers_and_day_first_dates(db_url):
     p = store.load()["patients"]
     assert p.loc[0, "primary_diagnosis_date"] == pd.Timestamp("2019-04-03")
     assert len(p.loc[0, "pseudonym"]) == 64 and "mrn" not in p
+    store.close()
+
+
+def test_text_with_separators_quotes_and_newlines_round_trips(db_url, clean_dir):
+    tables, _ = read_registry(clean_dir)
+    p = tables["patients"].copy()
+    p["histology"] = ['adeno, "mucinous"', "line1\nline2", "back\\slash \\N", "ünïcødé ; 😀"]
+    tables["patients"] = p
+    store = Store(db_url)
+    assert store.import_registry(tables).status == "imported"
+    assert list(store.load()["patients"]["histology"]) == list(p["histology"])
     store.close()
