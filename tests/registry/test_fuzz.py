@@ -84,3 +84,33 @@ def test_garbled_redcap_export(edits):
         path = Path(tmp) / "export.csv"
         red.to_csv(path, index=False)
         _check(path, format="redcap")
+
+
+@settings(max_examples=int(os.environ.get("OLIGOMET_FUZZ_EXAMPLES", "20")) // 2, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.sampled_from(["patients", "lesions", "labs"]), st.integers(0, 7),
+                                st.sampled_from(["histology", "segment_or_lobe", "cea", "diameter_mm", "site"]),
+                                CELL), min_size=1, max_size=6))
+def test_store_import_of_garbled_registry_returns_a_result(edits):
+    """Through the store too: rejected with a report, or imported and loaded back unchanged."""
+    from oligomet.registry import Store, read_registry
+    frames = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in CLEAN.glob("*.csv")}
+    for table, row, col, value in edits:
+        if col in frames[table]:
+            frames[table].iloc[row % len(frames[table]), frames[table].columns.get_loc(col)] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "reg"
+        folder.mkdir()
+        for name, f in frames.items():
+            f.to_csv(folder / f"{name}.csv", index=False)
+        store = Store(Path(tmp) / "s.sqlite")
+        result = store.import_registry(folder)
+        assert result.status in ("imported", "rejected")
+        if result.status == "imported":
+            read, _ = read_registry(folder)
+            loaded = store.load()
+            for name in TABLE_ORDER:
+                pd.testing.assert_frame_equal(loaded[name], read[name].reset_index(drop=True), obj=name)
+        else:
+            assert not result.report.ok
+        store.close()
