@@ -94,7 +94,7 @@ def draw_at_risk(risk: Axes, ax: Axes, ticks: Sequence[float], rows: list[tuple[
     n = len(rows)
     risk.set_ylim(n - 0.5, -0.5)
     risk.set_yticks(range(n))
-    risk.set_yticklabels([r[0] for r in rows])
+    risk.set_yticklabels(["All patients" if is_whole_cohort(r[0]) else r[0] for r in rows])
     for lab, (_, _, col) in zip(risk.get_yticklabels(), rows):
         lab.set_color(col)
     for i, (_, counts, col) in enumerate(rows):
@@ -114,6 +114,11 @@ def x_ticks(max_time: float, ticks: Sequence[float] | None, unit: str | None) ->
     if ticks is not None:
         return [float(t) for t in ticks]
     return nice_ticks(max_time, unit=unit)
+
+
+def is_whole_cohort(name: str) -> bool:
+    """True for the single group of an unstratified analysis ("All" here, "all" in estimator tables)."""
+    return str(name).lower() == "all"
 
 
 def group_frames(table: pd.DataFrame, group_col: str = "group", order: Sequence | None = None

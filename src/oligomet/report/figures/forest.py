@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextPath
 
 from ._style import BASE_FONT_SIZE, color, new_figure, style
 
@@ -29,6 +31,12 @@ def format_ratio_ci(est: float, lo: float, hi: float) -> str:
     if not np.isfinite(est):
         return "NA"
     return f"{est:.2f} ({lo:.2f}–{hi:.2f})"
+
+
+def _text_width_in(text: str, size: float, bold: bool = False) -> float:
+    """Rendered width of ``text`` in inches at ``size`` points (font metrics, no renderer needed)."""
+    prop = FontProperties(size=size, weight="bold" if bold else "normal")
+    return TextPath((0, 0), text, prop=prop).get_extents().width / 72.0
 
 
 def forest_figure(frame: pd.DataFrame, *, title: str | None = None, xlabel: str = "Hazard ratio (log scale)",
@@ -57,10 +65,16 @@ def forest_figure(frame: pd.DataFrame, *, title: str | None = None, xlabel: str 
     lo = min(finite.min(initial=reference), reference) if finite.size else reference / 2
     hi = max(finite.max(initial=reference), reference) if finite.size else reference * 2
     lo, hi = 2 ** math.floor(math.log2(lo) - 0.01), 2 ** math.ceil(math.log2(hi) + 0.01)
+    fs = BASE_FONT_SIZE - 0.5
+    # Columns in inches: labels | plot | "HR (95% CI)" and p. The label column is as wide as the
+    # longest label really renders, so long terms never run into the CI bars.
+    label_in = max(_text_width_in(lbl, fs, bold=row is None) + (0.0 if row is None else 0.12)
+                   for lbl, row in lines) + 0.25
+    plot_in, table_in = 2.8, 2.2
+    width = max(width, label_in + plot_in + table_in)
     with style():
         fig = new_figure(width, height, fixed=True)
-        # Three columns in figure fractions: labels | plot | HR (95% CI) and p.
-        ax = fig.add_axes((0.34, 0.55 / height, 0.36, (height - 0.9) / height))
+        ax = fig.add_axes((label_in / width, 0.55 / height, plot_in / width, (height - 0.9) / height))
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
         ax.set_ylim(n - 0.5, -0.5)
@@ -74,23 +88,23 @@ def forest_figure(frame: pd.DataFrame, *, title: str | None = None, xlabel: str 
             ax.spines[side].set_visible(False)
         ax.set_xlabel(xlabel)
         trans = ax.get_yaxis_transform()  # x in axes fraction, y in data rows
-        fs = BASE_FONT_SIZE - 0.5
-        ax.text(-0.95, -1.0, "", transform=trans)
-        ax.text(1.05, -0.9, ratio_label, transform=trans, ha="left", va="center", fontsize=fs, weight="bold")
-        ax.text(1.78, -0.9, "p", transform=trans, ha="right", va="center", fontsize=fs, weight="bold")
+        x_label = -(label_in - 0.1) / plot_in
+        x_ratio, x_p = 1 + 0.2 / plot_in, 1 + (table_in - 0.3) / plot_in
+        ax.text(x_ratio, -0.9, ratio_label, transform=trans, ha="left", va="center", fontsize=fs, weight="bold")
+        ax.text(x_p, -0.9, "p", transform=trans, ha="right", va="center", fontsize=fs, weight="bold")
         for i, (label, row) in enumerate(lines):
             if row is None:
-                ax.text(-0.93, i, label, transform=trans, ha="left", va="center", fontsize=fs, weight="bold")
+                ax.text(x_label, i, label, transform=trans, ha="left", va="center", fontsize=fs, weight="bold")
                 continue
-            indent = 0.05 if "section" in d.columns else 0.0
-            ax.text(-0.93 + indent, i, label, transform=trans, ha="left", va="center", fontsize=fs)
+            indent = 0.12 / plot_in if "section" in d.columns else 0.0
+            ax.text(x_label + indent, i, label, transform=trans, ha="left", va="center", fontsize=fs)
             est, l_, u_ = float(row["hr"]), float(row["hr_lower"]), float(row["hr_upper"])
             if np.isfinite(est) and est > 0:
                 ax.plot([max(l_, lo), min(u_, hi)], [i, i], color=color(0), linewidth=1.2)
                 ax.plot([est], [i], marker="s", color=color(0), markersize=5)
-            ax.text(1.05, i, format_ratio_ci(est, l_, u_), transform=trans, ha="left", va="center", fontsize=fs)
+            ax.text(x_ratio, i, format_ratio_ci(est, l_, u_), transform=trans, ha="left", va="center", fontsize=fs)
             if "p" in d.columns:
-                ax.text(1.78, i, format_p(float(row["p"])), transform=trans, ha="right", va="center", fontsize=fs)
+                ax.text(x_p, i, format_p(float(row["p"])), transform=trans, ha="right", va="center", fontsize=fs)
         if title:
             fig.suptitle(title, x=0.02, ha="left", y=1 - 0.12 / height, fontsize=BASE_FONT_SIZE + 1)
     return fig

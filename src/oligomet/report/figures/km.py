@@ -70,7 +70,7 @@ def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title
         ax.set_ylabel(ylabel)
         if title:
             ax.set_title(title, loc="left")
-        if len(groups) > 1 or groups[0][0] != "All":
+        if len(groups) > 1 or not _curves.is_whole_cohort(groups[0][0]):
             ax.legend(title=legend_title, loc="upper right")
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)
         if risk is not None:
