@@ -2,10 +2,12 @@
 
 Import semantics (``Store.import_registry``):
 
-1. read and validate everything first (the same rules as ``oligomet registry validate``); any
-   error -> nothing is written and the result carries the full report;
-2. an import whose source hash equals the most recent import's is a no-op (status ``unchanged``);
-3. otherwise, in **one transaction**: record the import (time, source, SHA-256 of every file,
+1. an import whose source hash (files + options) equals the most recent import's is a no-op
+   (status ``unchanged``): those bytes were validated and written by that import;
+2. otherwise read and validate everything first (the same rules as ``oligomet registry
+   validate``, plus: a patient id already stored for another site); any error -> nothing is
+   written and the result carries the full report;
+3. then, in **one transaction**: record the import (time, source, SHA-256 of every file,
    row counts, the patients it brings), delete every stored row of those patients, insert the new
    rows. Re-importing a source therefore converges to the same content (idempotent), several
    sites can be imported one after the other, and a record deleted at the source disappears from
