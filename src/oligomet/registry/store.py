@@ -19,7 +19,6 @@ Direct identifiers never reach the store: they are refused or replaced by ``pati
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io as _io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from alembic.config import Config
 
 from .. import __version__
 from .fields import TABLE_ORDER, TABLES
+from . import provenance
 from .identifiers import normalise_key
 from .io import _export_frame, conform_memory, detect_format, source_files
 from .parse import check_date_format, empty_table
@@ -78,17 +78,14 @@ def _normalise_url(url: str | Path | None) -> str:
         return f"sqlite:///{url}"
     scheme, rest = url.split("://", 1)
     if scheme in ("postgresql", "postgres"):
-        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the project depends on psycopg2.
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the project depends on psycopg2 (whose
+        # copy_expert the store's COPY path uses). An explicit postgresql+<driver>:// is left alone.
         try:
-            import psycopg  # noqa: F401
-            return f"postgresql+psycopg://{rest}"
-        except ImportError:
+            import psycopg2  # noqa: F401
             return f"postgresql+psycopg2://{rest}"
+        except ImportError:
+            return f"postgresql+psycopg://{rest}"
     return url
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 class Store:
@@ -135,25 +132,16 @@ class Store:
         if isinstance(source, dict):
             log = ProblemLog()
             tables = conform_memory(source, log, order=check_date_format(date_format), key=key)
-            files = {name: _table_bytes(tables[name], name) for name in TABLE_ORDER}
-            file_hashes = {f"<memory>/{n}": (_sha256(b), len(b)) for n, b in files.items()}
+            file_hashes = provenance.table_hashes(tables)
             source_name, fmt = "<memory>", "memory"
         else:
             path = Path(source)
             if not path.exists():
                 raise FileNotFoundError(f"registry path {path} does not exist")
             fmt = format or detect_format(path)
-            file_hashes = {}
-            for p in source_files(path, fmt):
-                data = p.read_bytes()
-                file_hashes[p.name] = (_sha256(data), len(data))
+            file_hashes = provenance.file_hashes(source_files(path, fmt))
             source_name = str(path.resolve())
-        digest = hashlib.sha256()
-        for name, (h, _) in sorted(file_hashes.items()):
-            digest.update(f"{name}\x1f{h}\n".encode())
-        # Options that change what is stored or what is accepted are part of the source identity.
-        digest.update(f"date_format={date_format}\x1fkey={_key_tag(key)}\x1flock={lock}".encode())
-        source_sha = digest.hexdigest()
+        source_sha = provenance.source_digest(file_hashes, date_format=date_format, data_lock=lock, key=key)
         with self.engine.connect() as conn:
             last = conn.execute(sa.select(imports.c.import_id, imports.c.source_sha256)
                                 .order_by(imports.c.import_id.desc()).limit(1)).first()
@@ -278,18 +266,6 @@ class Store:
             return pd.DataFrame(conn.execute(sa.select(import_files).order_by(import_files.c.import_id,
                                                                                import_files.c.file)).mappings().all(),
                                 columns=[c.name for c in import_files.columns])
-
-
-def _key_tag(key: bytes | None) -> str:
-    # A keyed tag, not the key's hash: the key never leaves memory in any recoverable form.
-    import hmac
-    return "none" if key is None else hmac.new(key, b"oligomet-import", hashlib.sha256).hexdigest()[:16]
-
-
-def _table_bytes(frame: pd.DataFrame, name: str) -> bytes:
-    buf = _io.StringIO()
-    _export_frame(frame, name).to_csv(buf, index=False)
-    return buf.getvalue().encode("utf-8")
 
 
 def _records(frame: pd.DataFrame, name: str, import_id: int) -> list[dict]:
