@@ -36,9 +36,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+_RICH_MAX = 500  # beyond this a rich table takes long to lay out; the full listing is printed plain
+
+
 def _print_report(report, plain: bool) -> None:
-    if plain or not len(report.problems):
+    if len(report.problems) > 20:
+        counts = report.counts()
+        by_rule = ", ".join(f"{r.rule} {r.n}" for r in counts.itertuples(index=False))
+    if plain or not len(report.problems) or len(report.problems) > _RICH_MAX:
         typer.echo(report.to_text())
+        if len(report.problems) > 20:
+            typer.echo(f"by rule: {by_rule}")
         return
     from rich.console import Console
     from rich.table import Table
@@ -54,6 +62,8 @@ def _print_report(report, plain: bool) -> None:
         table.add_row(*[("" if v is None else str(v)) for v in p], style=style)
     console.print(table)
     console.print(report.summary())
+    if len(report.problems) > 20:
+        console.print(f"by rule: {by_rule}")
 
 
 @app.command("validate")
