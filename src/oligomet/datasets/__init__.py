@@ -20,8 +20,8 @@ def load(name: str) -> pd.DataFrame:
 
 
 def __getattr__(name):  # the synthetic generator is heavy to import; load it on first use (PEP 562)
-    if name == "synthetic_registry":
-        from .synthetic import synthetic_registry
+    if name in ("synthetic_registry", "write_registry", "TRUE_EFFECTS", "DATA_LOCK"):
+        from . import synthetic
 
-        return synthetic_registry
+        return getattr(synthetic, name)
     raise AttributeError(name)
