@@ -88,7 +88,7 @@ def test_folder_source_is_read_and_validated(registry, tmp_path):
     proto_path.write_text(PROTO.format(data='folder = "reg"'))  # relative to the protocol file
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from_folder = run_study(proto_path, out=tmp_path / "out")
+        run_study(proto_path, out=tmp_path / "out")
         in_memory = run_study(loads(PROTO.format(data="synthetic = { n_patients = 10 }"), "toml"), tables=registry)
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert res["provenance"]["data_source"] == "folder"

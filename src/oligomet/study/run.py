@@ -61,7 +61,7 @@ def _prepare_covariates(frame: pd.DataFrame, proto: Protocol) -> pd.DataFrame:
         if cov.type == "binary":
             s = frame[cov.column]
             if s.dtype == object:
-                s = s.map({True: 1.0, False: 0.0, "yes": 1.0, "no": 0.0, 1: 1.0, 0: 0.0})
+                s = s.map({True: 1.0, False: 0.0, "yes": 1.0, "no": 0.0})
             frame[cov.column] = pd.to_numeric(s.astype("Float64"), errors="coerce").astype(float)
         elif cov.type == "categorical":
             # plain objects: the Cox design does not take pandas Categoricals (see _context.term)

@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._fitted_arrays import fitted_arrays
+
 __all__ = ["cox_survival", "cox_survival_table", "cumulative_hazard", "r_means"]
 
 
@@ -45,25 +47,11 @@ def r_means(X, weights=None) -> np.ndarray:
 
 
 def _inputs(time, event, X, beta, strata, weights, ties):
-    t = np.asarray(time, dtype=float).ravel()
-    n = t.size
-    e = np.asarray(event, dtype=float).ravel()
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
-    beta = np.asarray(beta, dtype=float).ravel()
-    if e.size != n or X.shape[0] != n:
-        raise ValueError(f"time ({n}), event ({e.size}) and X ({X.shape[0]} rows) must have the same length")
-    if beta.size != X.shape[1]:
-        raise ValueError(f"beta has {beta.size} values but X has {X.shape[1]} columns")
-    if not np.isin(e, (0.0, 1.0)).all():
-        raise ValueError("event must be 0/1")
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata).ravel().astype(np.int64)
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
-    if s.size != n or w.size != n:
-        raise ValueError("strata and weights must have one value per row")
+    t, e, X, beta, w = fitted_arrays(time, event, X, beta, weights, ties)
+    # strata keep the caller's integer codes: newstrata refer to the same codes
+    s = np.zeros(t.size, dtype=np.int64) if strata is None else np.asarray(strata).ravel().astype(np.int64)
+    if s.size != t.size:
+        raise ValueError("strata must have one value per row")
     return t, e, X, beta, s, w
 
 

@@ -192,7 +192,7 @@ def _counts(t, e, r, s, w) -> np.ndarray:
 
 def _counts_prepared(pr: _Prepared) -> np.ndarray:
     out = np.zeros(5)
-    W, WD, K, korder, nK, m = pr.W, pr.WD, pr.K, pr.korder, pr.nK, pr.m
+    W, WD, K, korder, nK = pr.W, pr.WD, pr.K, pr.korder, pr.nK
     tied_x = float(np.sum(WD * pr.eq))
     same_time_pairs = pr.tied_y_all - pr.tied_xy
     P = np.cumsum(pr.group_first) - 1      # (stratum, time, status) group index of each element

@@ -34,11 +34,14 @@ step). Both are exact rearrangements of R's sums.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+
 from scipy import linalg, stats
+
+from ._fitted_arrays import fitted_arrays
 
 __all__ = ["cox_zph", "zph_residuals", "zph_transform", "ZphResiduals"]
 
@@ -183,29 +186,14 @@ def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: b
 
 
 def _check(time, event, X, beta, strata, weights, ties, terms):
-    t = np.asarray(time, dtype=float).ravel()
-    n = t.size
-    e = np.asarray(event, dtype=float).ravel()
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
-    beta = np.asarray(beta, dtype=float).ravel()
-    if e.size != n or X.shape[0] != n:
-        raise ValueError(f"time ({n}), event ({e.size}) and X ({X.shape[0]} rows) must have the same length")
-    p = X.shape[1]
-    if beta.size != p:
-        raise ValueError(f"beta has {beta.size} values but X has {p} columns")
-    if not np.isin(e, (0.0, 1.0)).all():
-        raise ValueError("event must be 0/1")
+    t, e, X, beta, w = fitted_arrays(time, event, X, beta, weights, ties)
+    n, p = X.shape
     if not e.any():
         raise ValueError("cox_zph needs at least one event")
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     s = np.zeros(n, dtype=np.int64) if strata is None else np.unique(np.asarray(strata).ravel(),
                                                                       return_inverse=True)[1].ravel()
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
-    if s.size != n or w.size != n:
-        raise ValueError("strata and weights must have one value per row")
+    if s.size != n:
+        raise ValueError("strata must have one value per row")
     groups = _term_groups(terms, p)
 
     return t, e, X, beta, s, w, groups

@@ -3,18 +3,9 @@ from __future__ import annotations
 
 import html
 
-import numpy as np
 import pandas as pd
 
-from .model import ReportTable
-
-
-def _fmt(v) -> str:
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    if isinstance(v, (float, np.floating)):
-        return f"{v:.4g}"
-    return str(v)
+from .model import ReportTable, format_cell
 
 
 def html_table(table: ReportTable, *, index: bool | None = None) -> str:
@@ -26,7 +17,7 @@ def html_table(table: ReportTable, *, index: bool | None = None) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = []
     for row in frame.itertuples(index=False, name=None):
-        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
+        cells = "".join(f"<td>{html.escape(format_cell(v))}</td>" for v in row)
         body.append(f"<tr>{cells}</tr>")
     note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
     return (f'<figure class="table" id="{html.escape(table.name)}"><table><caption>{html.escape(table.title)}'

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 
@@ -25,3 +26,12 @@ class ReportTable:
     @property
     def shown(self) -> pd.DataFrame:
         return self.display if self.display is not None else self.data
+
+
+def format_cell(v) -> str:
+    """Text of one table cell in HTML and Word: missing -> empty, floats to 4 significant digits."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    return str(v)

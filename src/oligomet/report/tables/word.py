@@ -5,20 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 from docx import Document
 from docx.shared import Pt
 
-from .model import ReportTable
-
-
-def _fmt(v) -> str:
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    if isinstance(v, (float, np.floating)):
-        return f"{v:.4g}"
-    return str(v)
+from .model import ReportTable, format_cell
 
 
 def write_docx(tables: Sequence[ReportTable], path: str | Path, *, heading: str | None = None) -> Path:
@@ -44,7 +35,7 @@ def write_docx(tables: Sequence[ReportTable], path: str | Path, *, heading: str 
         for row in frame.itertuples(index=False, name=None):
             cells = tab.add_row().cells
             for cell, v in zip(cells, row):
-                cell.text = _fmt(v)
+                cell.text = format_cell(v)
         if t.note:
             doc.add_paragraph(t.note).runs[0].italic = True
     # Fixed core properties so reruns give the same content.

@@ -23,7 +23,7 @@ def _frames(ctx: Ctx, t1) -> tuple[pd.DataFrame, pd.DataFrame]:
     tidy = t1.table
     wide = t1.wide().reset_index()
     binary = {c.column for c in ctx.proto.covariates if c.type == "binary"}
-    yes_no = {0: "no", 1: "yes", 0.0: "no", 1.0: "yes", "0": "no", "1": "yes", "0.0": "no", "1.0": "yes"}
+    yes_no = {0: "no", 1: "yes", "0": "no", "1": "yes", "0.0": "no", "1.0": "yes"}
     wide["level"] = [yes_no.get(lv, lv) if var in binary else lv for var, lv in zip(wide["variable"], wide["level"])]
     wide["variable"] = wide["variable"].map(lambda v: labels.get(v, v))
     wide["p"] = wide["p"].map(lambda x: p_value(x) if pd.notna(x) else "")

@@ -44,7 +44,6 @@ def run_propensity(ctx: Ctx) -> None:
         entry["caliper"] = m.caliper
         entry["n_unmatched_treated"] = m.n_unmatched_treated
         bal = m.balance
-        weights = md["weights"] if "weights" in md else None
         cluster = "subclass" if not a.replace else None
         desc = (f"1:{a.ratio} nearest-neighbour matching on the propensity score (logistic regression; greedy, "
                 f"{a.order} first, {'with' if a.replace else 'without'} replacement"
@@ -61,7 +60,6 @@ def run_propensity(ctx: Ctx) -> None:
         res.warnings += [f"weighting: {w_}" for w_ in warns]
         bal = w.balance
         outcome_frame = w.data
-        weights = outcome_frame["weights"]
         cluster = None
         entry["ess"] = clean(w.ess.reset_index().rename(columns={"index": "group"}))
         desc = f"propensity-score weighting ({'overlap weights' if a.estimand == 'ATO' else 'IPTW'}, {a.estimand})"
