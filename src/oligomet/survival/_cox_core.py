@@ -326,17 +326,21 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
     t_s = time[order]
     d_s = status[order]
     w_s = w[order]
-    Xs = np.take(X, order, axis=0)                 # one gather; every later pass over X is sequential
     wsum = w_s.sum()
     dw_s = d_s * w_s
-    means = (w_s @ Xs) / wsum
+    means = (w @ X) / wsum                         # on the unsorted rows: the gather below can then centre too
+    # One pass, chunk by chunk so each block stays in cache: gather the rows into sorted order, centre them,
+    # and accumulate R's scale denominator and the deaths' score term. Every later pass over X is sequential.
+    Xs = np.empty((n, p))
     absdev = np.zeros(p)
-    for lo in range(0, n, _CHUNK):                 # centre in place and R's scale, chunk by chunk (in cache)
+    u_dead = np.zeros(p)                           # Σ_deaths w (x − mean)
+    for lo in range(0, n, _CHUNK):
         xc = Xs[lo:lo + _CHUNK]
+        np.take(X, order[lo:lo + _CHUNK], axis=0, out=xc, mode="clip")  # valid indices; "raise" buffers
         xc -= means
         # einsum's own loop, not BLAS: a multithreaded BLAS call per small chunk costs more than it saves
         absdev += np.einsum("i,ij->j", w_s[lo:lo + _CHUNK], np.abs(xc))
-    u_dead = dw_s @ Xs                             # Σ_deaths w (x − mean)
+        u_dead += dw_s[lo:lo + _CHUNK] @ xc
     scale = np.where(absdev > 0, wsum / np.where(absdev > 0, absdev, 1.0), 1.0)
 
     block_start = np.flatnonzero(newblock)

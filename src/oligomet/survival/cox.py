@@ -223,8 +223,8 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     require_columns(data, [weights, cluster], "weights/cluster column")
     # time/event are validated on every row: a missing or negative time is a derivation bug, not a
     # missing value to drop quietly (see _validation's policy)
-    time_array(data, time)
-    event_array(data, event)
+    t_all = time_array(data, time)
+    ev_all = event_array(data, event)
 
     cc_cols = [c for c in dict.fromkeys([*cov_cols, *strata_cols, weights, cluster]) if c is not None]
     frame, dropped, design, X = data, DroppedRows(), None, None
@@ -235,7 +235,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         # instead of a per-column isna pass; anything non-finite falls back to the general route.
         design = build_design(data, specs)
         X = design.matrix(data)
-        if not np.isfinite(X.sum(axis=0)).all():
+        if not np.isfinite(np.ones(X.shape[0]) @ X).all():   # NaN/inf propagate through the BLAS product
             design = X = None
     if X is None:
         if any(data[c].hasnans for c in cc_cols):
@@ -250,8 +250,10 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
             j = int(np.flatnonzero(bad.any(axis=0))[0])
             raise ValueError(f"covariate {design.names[j]!r} has infinite values at "
                              f"{_rows(frame.index[bad[:, j]])}")
-    t = merge_near_ties(time_array(frame, time))
-    ev = event_array(frame, event)
+    if frame is data:   # no rows dropped: reuse the arrays validated above
+        t, ev = merge_near_ties(t_all), ev_all
+    else:
+        t, ev = merge_near_ties(time_array(frame, time)), event_array(frame, event)
     if not (ev > 0).any():
         raise ValueError(f"event column {event!r} has no events in the {len(frame)} analysed rows; "
                          "a Cox model cannot be fitted")
