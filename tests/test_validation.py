@@ -43,3 +43,12 @@ def test_near_ties_merged_deterministically():
     out = merge_near_ties(t)
     assert out[0] == out[1] == 1.0 and out[2] == 2.0
     assert np.array_equal(merge_near_ties(np.array([1.0, 2.0])), [1.0, 2.0])
+
+
+def test_whole_number_fast_path_keeps_r_semantics():
+    days = np.array([3.0, 1.0, 2.0, 2.0, 1000.0])
+    assert merge_near_ties(days) is days or np.array_equal(merge_near_ties(days), days)
+    # Huge whole numbers one apart are near-ties relative to their mean (aeqSurv's second rule):
+    # the fast path must step aside and the general rule must merge them.
+    huge = np.array([3e8, 3e8 + 1, 3e8 + 2])
+    assert np.array_equal(merge_near_ties(huge), [3e8, 3e8, 3e8])
