@@ -1,5 +1,5 @@
-"""Checks shared by the post-fit array functions (``baseline``, ``zph``) that take a fitted Cox model
-as plain arrays: time, event, design matrix and coefficients, plus optional weights."""
+"""Helpers shared by the post-fit array functions (``baseline``, ``zph``) that take a fitted Cox model
+as plain arrays: input checks, and the (stratum, time) blocks of the sorted rows."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,3 +26,15 @@ def fitted_arrays(time, event, X, beta, weights, ties: str):
     if w.size != n:
         raise ValueError("weights must have one value per row")
     return t, e, X, beta, w
+
+
+def tie_blocks(strata: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows sorted by (stratum, time): flags of the first row of each stratum and of each
+    (stratum, time) block, the units in which risk sets and tied deaths are counted."""
+    n = time.size
+    new_s = np.empty(n, dtype=bool)
+    new_s[:1] = True
+    new_s[1:] = strata[1:] != strata[:-1]
+    new_b = new_s.copy()
+    new_b[1:] |= time[1:] != time[:-1]
+    return new_s, new_b

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._fitted_arrays import fitted_arrays
+from ._fitted_arrays import fitted_arrays, tie_blocks
 
 __all__ = ["cox_survival", "cox_survival_table", "cumulative_hazard", "r_means"]
 
@@ -64,11 +64,7 @@ def _curves(t, e, X, beta, s, w, efron: bool, center: np.ndarray, with_var: bool
     shift = lp.max() if n else 0.0               # guards exp() overflow; undone below
     r = w * np.exp(lp - shift)
 
-    new_s = np.empty(n, dtype=bool)
-    new_s[0] = True
-    new_s[1:] = s[1:] != s[:-1]
-    new_b = new_s.copy()
-    new_b[1:] |= t[1:] != t[:-1]
+    new_s, new_b = tie_blocks(s, t)
     bstart = np.flatnonzero(new_b)
     nb = bstart.size
     bs = s[bstart]

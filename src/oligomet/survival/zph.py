@@ -41,7 +41,7 @@ import pandas as pd
 
 from scipy import linalg, stats
 
-from ._fitted_arrays import fitted_arrays
+from ._fitted_arrays import fitted_arrays, tie_blocks
 
 __all__ = ["cox_zph", "zph_residuals", "zph_transform", "ZphResiduals"]
 
@@ -104,11 +104,7 @@ def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: b
     r = w * np.exp(eta[order])
 
     # blocks of equal (stratum, time); stratum boundaries
-    new_s = np.empty(n, dtype=bool)
-    new_s[0] = True
-    new_s[1:] = s[1:] != s[:-1]
-    new_b = new_s.copy()
-    new_b[1:] |= t[1:] != t[:-1]
+    new_s, new_b = tie_blocks(s, t)
     bstart = np.flatnonzero(new_b)
     nb = bstart.size
     block_of_row = np.cumsum(new_b) - 1
