@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .._pandas_compat import as_object_text, is_text
 from ..registry.fields import LOCAL_MODALITIES
 from . import burden as _burden
 from . import complications as _comp
@@ -163,15 +164,11 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
 
 
 def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
-    """Missing values in text columns as None, whatever the input held (None, NaN, pd.NA)."""
+    """Text columns as object dtype with None for missing, whatever the input held (None, NaN,
+    pd.NA) and whatever dtype pandas gave them (pandas 3 makes new text columns ``str``)."""
     for c in frame.columns:
-        if frame[c].dtype == object:
-            values = frame[c].to_numpy()
-            missing = pd.isna(values)
-            if missing.any():
-                values = values.copy()
-                values[missing] = None
-                frame[c] = values
+        if is_text(frame[c]):
+            frame[c] = as_object_text(frame[c])
     return frame
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..._pandas_compat import lookup
 from ..fields import LOCAL_MODALITIES, TABLES
 from .context import Context, iso
 
@@ -69,7 +70,7 @@ def check_treatment_order(ctx: Context) -> None:
               lambda m: "end date before the start date " + iso(tr["start_date"][m]))
     co = ctx.tables["complications"]
     if len(co):
-        start = co["treatment_id"].map(tr.drop_duplicates("treatment_id").set_index("treatment_id")["start_date"])
+        start = lookup(co["treatment_id"], tr.drop_duplicates("treatment_id").set_index("treatment_id")["start_date"])
         ctx.error("complications", "complication_before_treatment", (co["date"] < start).to_numpy(), "date",
                   lambda m: "complication before its treatment started on " + iso(start[m]))
 
@@ -95,8 +96,8 @@ def check_local_recurrence(ctx: Context) -> None:
     first_patient = tr[is_local].groupby("patient_id")["start_date"].min()
     evl = ev[lr]
     has_lesion = evl["lesion_id"].notna().to_numpy()
-    first = pd.Series(np.where(has_lesion, evl["lesion_id"].map(first_lesion).to_numpy(dtype="datetime64[ns]"),
-                               evl["patient_id"].map(first_patient).to_numpy(dtype="datetime64[ns]")),
+    first = pd.Series(np.where(has_lesion, lookup(evl["lesion_id"], first_lesion).to_numpy(dtype="datetime64[ns]"),
+                               lookup(evl["patient_id"], first_patient).to_numpy(dtype="datetime64[ns]")),
                       index=evl.index)
     what = pd.Series(np.where(has_lesion, "lesion " + evl["lesion_id"].astype(str), "the patient"), index=evl.index)
     pos = np.flatnonzero(lr)
@@ -126,7 +127,7 @@ def check_lesion_dates(ctx: Context) -> None:
     tr = ctx.tables["treatments"]
     detected = ctx.tables["lesions"].drop_duplicates("lesion_id").set_index("lesion_id")["detection_date"]
     pos = treated["pos"].to_numpy()
-    det = treated["lesion_id"].map(detected).to_numpy(dtype="datetime64[ns]")
+    det = lookup(treated["lesion_id"], detected).to_numpy(dtype="datetime64[ns]")
     early = tr["start_date"].to_numpy()[pos] < det  # NaT compares False
     if not early.any():
         return

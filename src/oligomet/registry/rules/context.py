@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..._pandas_compat import lookup
 from ..fields import TABLE_ORDER
 from ..report import ProblemLog
 
@@ -30,7 +31,7 @@ class Context:
             if "patient_id" in t[name]:
                 pid[name] = t[name]["patient_id"]
         owner = t["treatments"].drop_duplicates("treatment_id").set_index("treatment_id")["patient_id"]
-        pid["complications"] = t["complications"]["treatment_id"].map(owner)
+        pid["complications"] = lookup(t["complications"]["treatment_id"], owner)
         lock = None if data_lock is None else pd.Timestamp(data_lock).normalize()
         return cls(t, rows, pid, log, lock)
 

@@ -35,7 +35,7 @@ def check_duplicates(ctx: Context) -> None:
     for name, key in _ID_TABLES.items():
         frame = ctx.tables[name]
         ids = frame[key]
-        dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
+        dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy(copy=True)  # written below (read-only under CoW)
         if not dup.any():
             continue
         if name == "patients":
