@@ -38,4 +38,4 @@ def is_text(s: pd.Series) -> bool:
     return s.dtype == object or isinstance(s.dtype, pd.StringDtype)
 
 
-__all__ = ["lookup", "as_object_text", "is_text"]
+__all__ = ["as_object_text", "is_text", "lookup"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._pandas_compat import lookup
+
 
 def tumor_burden_score(max_diameter_mm, n_lesions):
     """TBS = sqrt((max diameter in cm)^2 + (number of lesions)^2)."""
@@ -23,7 +25,7 @@ def burden(reference_date: pd.Series, lesions: pd.DataFrame, window_days: int = 
     """Columns ``n_lesions``, ``max_diameter_mm``, ``tbs``, ``organs`` (';'-joined, sorted) per patient."""
     idx = reference_date.index
     les = lesions[lesions["detection_date"].notna()]
-    cut = les["patient_id"].map(reference_date) + pd.Timedelta(days=int(window_days))
+    cut = lookup(les["patient_id"], reference_date) + pd.Timedelta(days=int(window_days))
     les = les[les["detection_date"] <= cut]
     g = les.groupby("patient_id")
     n = g.size().reindex(idx).fillna(0).astype(int)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .._pandas_compat import as_object_text, is_text
+from .._pandas_compat import as_object_text, is_text, lookup
 from ..registry.fields import LOCAL_MODALITIES
 from . import burden as _burden
 from . import complications as _comp
@@ -177,10 +177,10 @@ def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> p
     fl = first_local_treatment(t, idx)
     sysm = t[(t["modality"] == "systemic") & t["start_date"].notna()]
     neo = sysm[sysm["setting"].isin(_NEOADJUVANT_SETTINGS)
-               & (sysm["start_date"] < sysm["patient_id"].map(fl["first_local_date"]))]
+               & (sysm["start_date"] < lookup(sysm["patient_id"], fl["first_local_date"]))]
     rec = first_event_after(tb["events"], fl["first_local_date"], idx)
     first_lr = first_event_after(tb["events"], fl["first_local_date"], idx, types=("local_recurrence",))
-    after = t[t["start_date"] >= t["patient_id"].map(origin)]
+    after = t[t["start_date"] >= lookup(t["patient_id"], origin)]
     has_origin = origin.notna()
     return pd.DataFrame({
         "first_local_date": fl["first_local_date"],
@@ -198,7 +198,7 @@ def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> p
 
 def _cea_at(origin: pd.Series, labs: pd.DataFrame, window_days: int) -> pd.Series:
     lb = labs.dropna(subset=["date", "cea"])
-    o = lb["patient_id"].map(origin)
+    o = lookup(lb["patient_id"], origin)
     lb = lb[(lb["date"] <= o) & (lb["date"] >= o - pd.Timedelta(days=int(window_days)))]
     last = lb.sort_values(["patient_id", "date"], kind="mergesort").drop_duplicates("patient_id", keep="last")
     return last.set_index("patient_id")["cea"].reindex(origin.index).astype(float)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .._pandas_compat import lookup
+
 
 def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame]) -> pd.Series:
     """Latest dated record per patient across treatments, events, labs, complications, MDT decisions."""
@@ -27,7 +29,7 @@ def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame]) -
     comp = tables["complications"]
     if not comp.empty:
         owner = t.set_index("treatment_id")["patient_id"]
-        parts.append(pd.DataFrame({"patient_id": comp["treatment_id"].map(owner), "date": comp["date"]}))
+        parts.append(pd.DataFrame({"patient_id": lookup(comp["treatment_id"], owner), "date": comp["date"]}))
     allrec = pd.concat(parts, ignore_index=True).dropna()
     if allrec.empty:
         return pd.Series(pd.NaT, index=patient_index, dtype="datetime64[ns]")

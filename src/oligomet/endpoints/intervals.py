@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._pandas_compat import lookup
 from ._common import DAYS_PER_MONTH
 
 
@@ -38,7 +39,7 @@ def intervals(patients: pd.DataFrame, tables: dict[str, pd.DataFrame], cutoff_mo
     t = tables["treatments"]
     t_end = t["end_date"].fillna(t["start_date"])
     done = pd.DataFrame({"patient_id": t["patient_id"], "end": t_end})
-    done = done[done["end"].notna() & (done["end"] <= done["patient_id"].map(met))]
+    done = done[done["end"].notna() & (done["end"] <= lookup(done["patient_id"], met))]
     last_t = done.groupby("patient_id")["end"].max().reindex(idx)
     prim = res.where(res <= met)
     last_any = pd.concat([last_t.astype("datetime64[ns]"), prim], axis=1).max(axis=1)

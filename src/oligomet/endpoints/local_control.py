@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._pandas_compat import lookup
 from ..registry.fields import LOCAL_MODALITIES
 from ._common import elapsed, split_ids
 from .origin import _ordered_treatments
@@ -53,7 +54,7 @@ def patient_local_control(origin: pd.Series, fu: pd.DataFrame, tables: dict[str,
     has_local = pd.Series(idx.isin(t.loc[t["modality"].isin(LOCAL_MODALITIES), "patient_id"]), index=idx)
     ev = tables["events"]
     ev = ev[(ev["type"] == "local_recurrence") & ev["date"].notna()]
-    ev = ev[ev["date"] >= ev["patient_id"].map(origin if events_from is None else events_from)]
+    ev = ev[ev["date"] >= lookup(ev["patient_id"], origin if events_from is None else events_from)]
     lr = ev.groupby("patient_id")["date"].min().reindex(idx).astype("datetime64[ns]")
     out = _lr_columns(origin, lr, fu["fu_date"], fu["dead"], unit)
     return out.where(has_local, other=float("nan"))
@@ -80,7 +81,7 @@ def lesion_local_control(fu: pd.DataFrame, tables: dict[str, pd.DataFrame], unit
     les = treated_lesions(tables)
     ev = tables["events"]
     ev = ev[(ev["type"] == "local_recurrence") & ev["date"].notna() & ev["lesion_id"].notna()]
-    ev = ev[ev["date"] >= ev["lesion_id"].map(les["lesion_treatment_date"])]
+    ev = ev[ev["date"] >= lookup(ev["lesion_id"], les["lesion_treatment_date"])]
     lr = ev.groupby("lesion_id")["date"].min().reindex(les.index).astype("datetime64[ns]")
     pf = fu.reindex(les["patient_id"])
     pf.index = les.index

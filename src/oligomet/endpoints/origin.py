@@ -24,6 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from .._pandas_compat import lookup
 from ..registry.fields import INTENT, LOCAL_MODALITIES, MODALITY
 
 ORIGINS = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
@@ -92,7 +93,7 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
         else:  # first_recurrence
             first_local = first_local_treatment(treatments, idx)["first_local_date"]
             ev = tables["events"][["patient_id", "date"]].dropna()
-            ev = ev[ev["date"] >= ev["patient_id"].map(first_local)]
+            ev = ev[ev["date"] >= lookup(ev["patient_id"], first_local)]
             o = ev.groupby("patient_id")["date"].min()
     else:
         if not isinstance(origin, (Mapping, pd.Series)):
@@ -104,6 +105,6 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
         o = pd.to_datetime(o, errors="raise")
     origin_date = o.reindex(idx).astype("datetime64[ns]")
 
-    after = cand[cand["start_date"] >= cand["patient_id"].map(origin_date)]
+    after = cand[cand["start_date"] >= lookup(cand["patient_id"], origin_date)]
     index = after.drop_duplicates("patient_id").set_index("patient_id").reindex(idx)
     return origin_date, index

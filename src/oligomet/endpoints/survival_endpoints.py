@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._pandas_compat import lookup
 from ._common import elapsed
 
 
@@ -38,7 +39,7 @@ def first_event_after(events: pd.DataFrame, start: pd.Series, patient_index: pd.
     ev = events[["patient_id", "date", "type"]].dropna(subset=["patient_id", "date"])
     if types is not None:
         ev = ev[ev["type"].isin(types)]
-    ev = ev[ev["date"] >= ev["patient_id"].map(start)]
+    ev = ev[ev["date"] >= lookup(ev["patient_id"], start)]
     return ev.groupby("patient_id")["date"].min().reindex(patient_index).astype("datetime64[ns]")
 
 
