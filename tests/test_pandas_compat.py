@@ -105,3 +105,16 @@ def test_duplicate_patient_ids_are_reported_under_copy_on_write(registry):
     dup = problems[problems["rule"].isin(["duplicate_id", "conflicting_birth_year"])]
     assert set(dup["patient_id"]) == {registry["patients"]["patient_id"].iloc[0]}
     assert len(dup) == 2
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_a_yes_no_binary_covariate_becomes_one_zero_whatever_the_text_dtype(dtype):
+    from oligomet.study.protocol import loads
+    from oligomet.study.run import _prepare_covariates
+
+    proto = loads('title="t"\nname="t"\n[data]\nsynthetic={n_patients=1}\n[[endpoints]]\nname="os"\n'
+                  '[[covariates]]\ncolumn="b"\ntype="binary"\n', "toml")
+    frame = pd.DataFrame({"b": pd.Series(["yes", "no", None, "yes"], dtype=dtype)})
+    out = _prepare_covariates(frame, proto)["b"]
+    assert out.dtype == np.float64
+    assert out.iloc[[0, 1, 3]].tolist() == [1.0, 0.0, 1.0] and np.isnan(out.iloc[2])

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._pandas_compat import is_text
 from ..report.figures import flow_figure
 from ..report.tables import ReportTable
 from . import cohort as C
@@ -60,7 +61,7 @@ def _prepare_covariates(frame: pd.DataFrame, proto: Protocol) -> pd.DataFrame:
                          f"unknown column {cov.column!r}; available columns: {', '.join(frame.columns)}")
         if cov.type == "binary":
             s = frame[cov.column]
-            if s.dtype == object:
+            if is_text(s):  # object, or pandas 3's str dtype
                 s = s.map({True: 1.0, False: 0.0, "yes": 1.0, "no": 0.0})
             frame[cov.column] = pd.to_numeric(s.astype("Float64"), errors="coerce").astype(float)
         elif cov.type == "categorical":
