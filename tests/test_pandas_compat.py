@@ -118,3 +118,24 @@ def test_a_yes_no_binary_covariate_becomes_one_zero_whatever_the_text_dtype(dtyp
     out = _prepare_covariates(frame, proto)["b"]
     assert out.dtype == np.float64
     assert out.iloc[[0, 1, 3]].tolist() == [1.0, 0.0, 1.0] and np.isnan(out.iloc[2])
+
+
+@pytest.mark.parametrize("instance", ["1e309", "1e20"])
+def test_a_huge_or_infinite_redcap_instance_is_reported_not_cast(tmp_path, instance):
+    # pandas 3 parses "1e309" as inf (pandas 2: missing); either must not reach the Int64 casts
+    # ("cannot convert float infinity to integer", or a silent wrap to -2^63 in the lesion id).
+    from pathlib import Path
+
+    from oligomet.registry import check_registry
+
+    red = pd.read_csv(Path(__file__).parent / "registry" / "data" / "redcap_clean.csv", dtype=str,
+                      keep_default_na=False)
+    row = int(np.flatnonzero(red["redcap_repeat_instrument"] == "lesions")[0])
+    red.loc[row, "redcap_repeat_instance"] = instance
+    path = tmp_path / "export.csv"
+    red.to_csv(path, index=False)
+    tables, report = check_registry(path, format="redcap")
+    bad = report.problems[report.problems["rule"] == "redcap_missing_instance"]
+    assert len(bad) == 1 and bad["value"].iloc[0] == instance
+    assert len(tables["lesions"]) == (red["redcap_repeat_instrument"] == "lesions").sum() - 1
+    assert not tables["lesions"]["lesion_id"].astype(str).str.contains("9223372036854775808").any()

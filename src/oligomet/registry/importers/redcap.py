@@ -101,8 +101,12 @@ def read_redcap(path: Path, log: ProblemLog) -> RawTables:
     no_instance = instr_raw.notna() & inst_raw.isna()
     flag(no_instance, "redcap_missing_instance", "repeating instrument row without redcap_repeat_instance",
          "redcap_repeat_instance", inst_raw)
-    bad_instance = inst_raw.notna() & ~((instance >= 1) & (instance == np.floor(instance))).fillna(False)
-    flag(bad_instance, "redcap_missing_instance", "redcap_repeat_instance must be a whole number >= 1",
+    # The upper bound keeps the Int64 casts below exact; it also rejects "1e309", which pandas 3 parses
+    # as inf (pandas 2 as missing).
+    bad_instance = inst_raw.notna() & ~((instance >= 1) & (instance <= 2.0 ** 53)
+                                        & (instance == np.floor(instance))).fillna(False)
+    flag(bad_instance, "redcap_missing_instance", "redcap_repeat_instance must be a whole number >= 1 "
+         "(at most 2^53)",
          "redcap_repeat_instance", inst_raw)
     orphan = instr_raw.isna() & inst_raw.notna() & ~bad_instance
     flag(orphan, "redcap_missing_instance", "redcap_repeat_instance without redcap_repeat_instrument (repeating "
