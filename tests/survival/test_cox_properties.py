@@ -64,9 +64,12 @@ def test_efron_equals_breslow_without_ties(d):
 @given(cohorts(), st.integers(0, 2 ** 32 - 1), st.sampled_from(["efron", "breslow"]))
 def test_row_permutation_does_not_change_the_fit(d, seed, ties):
     assume(_usable(d))
+    # Clusters of two rows: with as few clusters as coefficients (e.g. cluster="s", 2 levels) the sandwich
+    # variance is singular by construction and its Wald test is rounding noise (~1e18) in any row order.
+    d = d.assign(c=np.arange(len(d)) // 2)
     perm = np.random.default_rng(seed).permutation(len(d))
     shuffled = d.iloc[perm]
-    for kw in (dict(), dict(strata="s", weights="w"), dict(cluster="s")):
+    for kw in (dict(), dict(strata="s", weights="w"), dict(cluster="c")):
         try:
             a, ok_a = _fit(d, ties=ties, **kw)
         except ValueError:  # e.g. a stratum split leaves x2 constant: the same error must occur shuffled
