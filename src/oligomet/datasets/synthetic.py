@@ -476,7 +476,7 @@ def _complications(acc, rng, tkeys, day, kind):
         g = _pick(rng, grades, probs[kind], n)
     else:
         g = np.empty(n, dtype=object)
-        for k in set(kind):
+        for k in sorted(set(kind)):  # fixed order: the draws must not depend on PYTHONHASHSEED
             sel = kind == k
             g[sel] = _pick(rng, grades, probs[k], sel.sum())
     has = g != "none"
