@@ -162,9 +162,10 @@ def group_labels(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list]:
     require_columns(data, [column], "group column")
     col = data[column]
     if isinstance(col.dtype, pd.CategoricalDtype):
-        levels = [lv for lv in col.cat.categories if (col == lv).any()]
-    else:
-        levels = sorted(col.dropna().unique().tolist(), key=_sort_key)
+        # keep the categorical's own level order, minus levels with no rows (R's droplevels)
+        col = col.cat.remove_unused_categories()
+        return col.cat.codes.to_numpy(dtype=np.int64), list(col.cat.categories)
+    levels = sorted(col.dropna().unique().tolist(), key=_sort_key)
     codes = pd.Categorical(col, categories=levels).codes.astype(np.int64)
     return codes, levels
 
