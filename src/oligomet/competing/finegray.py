@@ -26,57 +26,30 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (DroppedRows, complete_cases, event_codes, group_labels, require_columns, require_frame,
-                           time_array)
+from .._validation import DroppedRows, complete_cases, event_codes, require_columns, require_frame, time_array
 from ..survival._ties import merge_near_ties
+from ..survival.design import Design, build_design, parse_covariates
 from . import _fine_gray_core as core
 
 GTOL = 1e-6
 MAXITER = 10
 
 
-@dataclass(frozen=True)
-class _Term:
-    column: str
-    level: object = None   # None: numeric column used as is; else the indicator of this level
-    levels: tuple = ()     # all levels of a dummy-coded column, reference first
-
-    @property
-    def name(self) -> str:
-        return self.column if self.level is None else f"{self.column}[{self.level}]"
+def _bool_as_numeric(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """crr takes a numeric matrix: a bool column enters as its 0/1 values under its own name
+    (survival/design.py would make a ``col[True]`` dummy, as R's model.matrix does for coxph)."""
+    bools = [c for c in dict.fromkeys(columns) if pd.api.types.is_bool_dtype(frame[c])]
+    return frame.assign(**{c: frame[c].astype(float) for c in bools}) if bools else frame
 
 
-def _terms(data: pd.DataFrame, covariates: list[str]) -> list[_Term]:
-    """Numeric/bool columns enter as they are; others are dummy coded, first level (R's factor order) = reference."""
-    terms = []
-    for col in covariates:
-        s = data[col]
-        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s) and
-                                             not isinstance(s.dtype, pd.CategoricalDtype)):
-            terms.append(_Term(col))
-        else:
-            levels = group_labels(data, col)[1]
-            if len(levels) < 2:
-                raise ValueError(f"covariate {col!r} has a single level ({levels!r}); it cannot be estimated")
-            terms.extend(_Term(col, lv, tuple(levels)) for lv in levels[1:])
-    return terms
-
-
-def _design(data: pd.DataFrame, terms: list[_Term]) -> np.ndarray:
-    cols = []
-    for term in terms:
-        s = data[term.column]
-        if term.level is None:
-            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float) if not pd.api.types.is_bool_dtype(s) \
-                else s.to_numpy(dtype=float)
-            bad = ~np.isfinite(v)
-            if bad.any():
-                raise ValueError(f"covariate {term.column!r} is not finite numeric at row(s) "
-                                 f"{list(data.index[bad][:10])}")
-        else:
-            v = (s == term.level).to_numpy(dtype=float)
-        cols.append(v)
-    return np.column_stack(cols) if cols else np.zeros((len(data), 0))
+def _matrix(design: Design, frame: pd.DataFrame) -> np.ndarray:
+    x = design.matrix(_bool_as_numeric(frame, [t.column for t in design.terms if not t.categorical]))
+    bad = ~np.isfinite(x)
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise ValueError(f"covariate {design.names[j]!r} is not finite numeric at row(s) "
+                         f"{list(frame.index[bad[:, j]][:10])}")
+    return x
 
 
 @dataclass(frozen=True)
@@ -108,7 +81,7 @@ class FineGray:
     baseline: pd.DataFrame
     cause: int
     conf_level: float
-    terms: tuple = ()
+    design: Design | None = None
     dropped: DroppedRows = field(default_factory=DroppedRows)
 
     def predict_cif(self, newdata: pd.DataFrame, times=None) -> pd.DataFrame:
@@ -121,14 +94,14 @@ class FineGray:
         """
         if not isinstance(newdata, pd.DataFrame):
             raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
-        require_columns(newdata, sorted({t.column for t in self.terms}), "covariate")
-        for term in self.terms:
-            if term.level is not None:
+        require_columns(newdata, self.design.columns, "covariate")
+        for term in self.design.terms:
+            if term.categorical:
                 unknown = ~newdata[term.column].isin(term.levels).to_numpy()
                 if unknown.any():
                     raise ValueError(f"newdata column {term.column!r} has levels not in the fitted data at rows "
                                      f"{list(newdata.index[unknown][:10])}; fitted levels: {list(term.levels)}")
-        x = _design(newdata, list(self.terms))
+        x = _matrix(self.design, newdata)
         coef = self.summary["coef"].to_numpy()
         cumhaz = np.cumsum(self.baseline["hazard_jump"].to_numpy())
         uft = self.baseline["time"].to_numpy()
@@ -157,20 +130,22 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     data : DataFrame, one row per subject.
     time, event : follow-up time (>= 0) and status code (non-negative integers): ``cencode`` =
         censored, ``cause`` = the failure of interest, any other code = a competing failure.
-    covariates : columns; numeric/bool as they are, others dummy coded (first level reference,
-        terms named ``col[level]``). Rows with a missing covariate are dropped (warned).
+    covariates : columns or ``C(col, ref=...)`` terms, coded by :mod:`oligomet.survival.design` as in
+        ``cox``: numeric as they are, others dummy coded (first level reference, terms named
+        ``col[level]``); bool columns enter as 0/1 under their own name, as crr's numeric matrix. Rows with a missing covariate are dropped (warned).
     cause, cencode : crr's ``failcode`` and ``cencode``.
     conf_level : level of the ``shr`` limits. ``maxiter``, ``gtol``: crr's Newton controls.
     """
     data = require_frame(data)
-    covariates = list(covariates)
-    if not covariates:
+    specs = parse_covariates(covariates)
+    if not specs:
         raise ValueError("fine_gray needs at least one covariate")
+    columns = [sp.column for sp in specs]
     require_columns(data, [time, event])
-    require_columns(data, covariates, "covariate")
+    require_columns(data, columns, "covariate")
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
-    data, dropped = complete_cases(data, covariates, what="fine_gray")
+    data, dropped = complete_cases(data, columns, what="fine_gray")
     t = merge_near_ties(time_array(data, time))
     status = event_codes(data, event)
     if cause == cencode:
@@ -178,8 +153,8 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     if not (status == cause).any():
         present = sorted(set(status.tolist()) - {cencode})
         raise ValueError(f"cause {cause!r} never occurs in event column {event!r}; failure codes present: {present}")
-    terms = _terms(data, covariates)
-    x = _design(data, terms)
+    design = build_design(_bool_as_numeric(data, [sp.column for sp in specs if not sp.categorical]), specs)
+    x = _matrix(design, data)
 
     order = np.argsort(t, kind="stable")   # crr: d[order(d$ftime), ]
     t, status, x = t[order], status[order], x[order]
@@ -187,7 +162,7 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     xmean = x.mean(axis=0)
     P = core.prepare(t, ici, x - xmean)
 
-    names = [term.name for term in terms]
+    names = design.names
     try:
         b, converged, it = _newton(P, np.zeros(x.shape[1]), maxiter, gtol)
         f, _, h = core.derivatives(P, b)
@@ -210,7 +185,7 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     baseline = pd.DataFrame({"time": P.uft, "hazard_jump": core.baseline_jumps(P, b, xmean)})
     return FineGray(summary=summary, loglik=-f, loglik_null=-core.objective(P, np.zeros_like(b)), n=int(t.size),
                     n_events=int((ici == 1).sum()), converged=converged, iterations=it, var=var, information=h,
-                    baseline=baseline, cause=int(cause), conf_level=conf_level, terms=tuple(terms), dropped=dropped)
+                    baseline=baseline, cause=int(cause), conf_level=conf_level, design=design, dropped=dropped)
 
 
 def _newton(P: core.Prepared, b: np.ndarray, maxiter: int, gtol: float):
