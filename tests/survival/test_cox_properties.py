@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import oligomet as om
 from oligomet.survival import _cox_core as core
 from oligomet.survival._cox_robust import weighted_score_residuals
+from oligomet import CompleteCaseWarning
 from oligomet.survival.cox import CoxConvergenceWarning
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -125,8 +126,9 @@ def _brute_force(time, status, X, beta, w, efron):
     return ll, u, imat
 
 
+@pytest.mark.parametrize("moments", [False, True])
 @pytest.mark.parametrize("ties", ["efron", "breslow"])
-def test_cumulative_sum_information_equals_brute_force(ties):
+def test_cumulative_sum_information_equals_brute_force(ties, moments):
     rng = np.random.default_rng(7)
     n = 60
     time = np.ceil(rng.exponential(4, n))
@@ -134,7 +136,7 @@ def test_cumulative_sum_information_equals_brute_force(ties):
     X = rng.normal(size=(n, 3))
     w = rng.choice([0.5, 1.0, 3.0], n)
     beta = np.array([0.3, -0.2, 0.1])
-    pr = core.prepare(time, status, X, weights=w, ties=ties)
+    pr = core.prepare(time, status, X, weights=w, ties=ties, moments=moments)
     ll, u, imat = core.evaluate(pr, beta / pr.scale)   # the core works in R's scaled coordinates
     Xc = X - (w @ X) / w.sum()
     ll0, u0, i0 = _brute_force(time, status, Xc, beta, w, ties == "efron")
@@ -192,25 +194,49 @@ def test_non_convergence_warns_like_r():
     assert not g.converged
 
 
-def test_public_sparse_fallback_gives_the_same_evaluation(monkeypatch):
-    """The fused pass uses SciPy's private CSR kernel; without it the public sparse product is used."""
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_segment_moment_route_equals_row_route(ties, weighted):
+    """The information from per-segment second moments equals the BLAS X'diag(c)X route."""
     rng = np.random.default_rng(11)
-    n = 20000                                    # several fused chunks, tie blocks across chunk boundaries
+    n = 20000                                    # long tie blocks in 3 strata: both routes are admissible
     time = np.ceil(rng.exponential(30, n))
     status = (rng.random(n) < 0.6).astype(float)
     X = rng.normal(size=(n, 3))
     strata = rng.integers(0, 3, n)
+    w = rng.choice([0.5, 1.0, 2.0], n) if weighted else None
     beta = np.array([0.2, -0.1, 0.05])
-    pr = core.prepare(time, status, X, strata=strata)
-    assert pr.pieces and pr.seg_matrix is None
-    fused = core.evaluate(pr, beta)
-    monkeypatch.setattr(core, "_csr_matvecs", None)
-    pr = core.prepare(time, status, X, strata=strata)
-    assert pr.seg_matrix is not None and not pr.pieces
-    plain = core.evaluate(pr, beta)
-    np.testing.assert_allclose(plain[0], fused[0], rtol=1e-13)
-    np.testing.assert_allclose(plain[1], fused[1], rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(plain[2], fused[2], rtol=1e-11)
+    by_moments = core.prepare(time, status, X, strata=strata, weights=w, ties=ties, moments=True)
+    by_rows = core.prepare(time, status, X, strata=strata, weights=w, ties=ties, moments=False)
+    for b in (np.zeros(3), beta):
+        got, want = core.evaluate(by_moments, b), core.evaluate(by_rows, b)
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-13)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(got[2], want[2], rtol=1e-11)
+
+
+def test_moment_route_is_chosen_for_large_designs_with_long_tie_blocks():
+    assert core._moments_pay(10 ** 6, 10, 3_600)            # integer days, 10⁶ rows
+    assert not core._moments_pay(10 ** 6, 10, 900_000)      # near-continuous times: segments too short
+    assert not core._moments_pay(10 ** 5, 10, 3_600)        # X fits the caches: the BLAS pass is cheap
+    assert not core._moments_pay(10 ** 6, 40, 3_600)        # many covariates: p² products per row cost more
+
+
+def test_columns_and_matrix_inputs_give_the_same_problem():
+    rng = np.random.default_rng(12)
+    n = 3000
+    time = rng.exponential(30, n)               # continuous times: the general (non-radix) sort
+    status = (rng.random(n) < 0.6).astype(float)
+    X = rng.normal(size=(n, 4))
+    a = core.prepare(time, status, X)
+    b = core.prepare(time, status, [X[:, k].copy() for k in range(4)])
+    assert not a.moments                        # one row per segment: the row route
+    np.testing.assert_array_equal(a.order, b.order)
+    np.testing.assert_allclose(a.means, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(b.means, a.means, rtol=1e-12)   # strided and contiguous dots round apart
+    np.testing.assert_array_equal(a.X, (X - a.means)[a.order])
+    np.testing.assert_array_equal(b.X, (X - b.means)[b.order])
+    assert np.all(np.diff(a.time) >= 0)
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -260,3 +286,39 @@ def test_single_threaded_blas_restores_the_thread_setting():
         assert setter(3) == 3            # restored on exit
     finally:
         setter(original)
+
+
+def _integer_day_cohort(n: int, p: int, seed: int):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    t = np.ceil(rng.exponential(365 * np.exp(-X @ np.linspace(-0.3, 0.3, p))))
+    d = pd.DataFrame(X, columns=[f"x{j}" for j in range(p)])
+    d["time"] = np.minimum(t, 1500.0)
+    d["event"] = (rng.random(n) < 0.7).astype(int)
+    return d, [f"x{j}" for j in range(p)]
+
+
+def test_large_fit_by_segment_moments_equals_row_route(monkeypatch):
+    d, covs = _integer_day_cohort(200_000, 10, 21)          # 2·10⁶ numbers, 3,000 segments: moments route
+    assert core._moments_pay(len(d), len(covs), 3_000)
+    fast = om.cox(d, time="time", event="event", covariates=covs)
+    monkeypatch.setattr(core, "_moments_pay", lambda n, p, n_seg: False)
+    rows = om.cox(d, time="time", event="event", covariates=covs)
+    np.testing.assert_allclose(fast.summary["coef"], rows.summary["coef"], rtol=1e-10)
+    np.testing.assert_allclose(fast.summary["se"], rows.summary["se"], rtol=1e-10)
+    np.testing.assert_allclose(fast.loglik, rows.loglik, rtol=1e-13)
+    assert fast.iterations == rows.iterations
+
+
+def test_nan_late_in_a_numeric_design_falls_back_to_complete_cases():
+    d, covs = _integer_day_cohort(30_000, 3, 22)            # several scatter chunks before the NaN
+    d.loc[29_990, "x1"] = np.nan
+    with pytest.warns(CompleteCaseWarning, match="1 row"):
+        fit = om.cox(d, time="time", event="event", covariates=covs)
+    assert fit.dropped.n == 1 and fit.dropped.rows == (29_990,)
+    ref = om.cox(d.drop(index=29_990), time="time", event="event", covariates=covs)
+    np.testing.assert_allclose(fit.summary["coef"], ref.summary["coef"], rtol=1e-12)
+    assert fit.n == len(d) - 1
+    d.loc[29_990, "x1"] = np.inf
+    with pytest.raises(ValueError, match="'x1' has infinite values at row 29990"):
+        om.cox(d, time="time", event="event", covariates=covs)

@@ -12,31 +12,32 @@ What differs is how one evaluation (loglik, score, information) is computed.
 R walks the rows backwards accumulating p×p second moments at every event
 time. Here, with rows sorted by (stratum, time, deaths first):
 
-* risk-set sums S0, S1 at each event time are reverse cumulative sums of tie-block
-  sums, taken in the same cached pass as the linear predictor, so only ``n_blocks × p``
-  numbers are kept;
+* risk-set sums S0, S1 at each event time are reverse cumulative sums of
+  per-segment sums (a segment is a tie block, split after its deaths), so only
+  ``n_segments × p`` numbers are kept;
 * the second-moment term ``Σ_k Σ_l w̄_k S2_kl / D_kl`` is rewritten as one
   weighted product ``Xᵀ diag(c) X`` with a per-row weight
   ``c_j = r_j (Σ_{k: t_k <= t_j} a_k − δ_j b_{k(j)})``; Efron's correction only
   changes ``a_k = Σ_l w̄/D_kl`` and ``b_k = Σ_l w̄ f_l / D_kl``;
+* the factor of ``r_j`` in ``c_j`` is the same for every row of a segment, so with
+  few long segments (integer-day times, many ties) the product is
+  ``Σ_seg h_seg Σ_{j∈seg} r_j x_j x_jᵀ`` and the per-segment moments come out of the
+  same single pass over X as the risk-set sums; with short segments a second,
+  BLAS pass forms ``Xᵀ diag(c) X`` instead;
 * the mean outer products ``Σ_l w̄ m_kl m_klᵀ`` expand into three rank-one terms
   per event time (in S1_k and the deaths' sum e1_k), i.e. ``K × p × p`` work.
 
 The same per-row weight gives the score ``U = Σ_deaths w x − Xᵀ c``. All of this
-is exact algebra, not an approximation; it is what makes a 10⁶ × 10 fit with
-heavy ties take about half a second.
+is exact algebra, not an approximation. The passes over rows are compiled loops
+(``_cox_kernels``); a 10⁶ × 10 fit with heavy ties takes about 0.2 s.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse
 
-try:  # CSR × dense kernel without building a sparse matrix per chunk; see _risk_and_segment_sums
-    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
-except ImportError:  # pragma: no cover - private SciPy API; the public sparse product below is the fallback
-    _csr_matvecs = None
+from . import _cox_kernels as kernels
 
 
 class single_threaded_blas:
@@ -201,8 +202,6 @@ def _seg_cumsum(a: np.ndarray, bounds: np.ndarray, reverse: bool = False) -> np.
 class GroupSums:
     """Per-event-time quantities at one beta (on the centred, unscaled covariates)."""
 
-    r: np.ndarray        # w * exp(eta) per sorted row
-    score: np.ndarray    # exp(eta) per sorted row
     S0: np.ndarray       # (K,) risk-set sums of r at each event time
     S1: np.ndarray       # (K, p) risk-set sums of r x
     e: np.ndarray        # (K,) sums of r over the tied deaths
@@ -213,6 +212,11 @@ class GroupSums:
     q1: np.ndarray       # (K,) Σ_l w̄ f_l / D_l²
     q2: np.ndarray       # (K,) Σ_l w̄ f_l² / D_l²
     sum_mw_logD: float
+    seg_r: np.ndarray = field(repr=False, default=None)    # (n_seg,) Σ r per row segment
+    seg_rx: np.ndarray = field(repr=False, default=None)   # (n_seg, p) Σ r x per row segment
+    seg_w: np.ndarray = field(repr=False, default=None)    # (n_seg, p, p) lower triangle of Σ r x xᵀ, or None
+    r: np.ndarray = field(repr=False, default=None)        # w exp(eta) per sorted row (a reused buffer in fits)
+    score: np.ndarray = field(repr=False, default=None)    # exp(eta) per sorted row, when asked for
 
 
 @dataclass
@@ -221,6 +225,9 @@ class CoxProblem:
 
     ``X`` is the centred design (not scaled: R's scaling is applied to the p-vectors and p×p matrices
     instead, which is the same arithmetic up to rounding and saves two passes over n × p numbers).
+    Rows are grouped into *segments*: each (stratum, time) tie block, split after its deaths. Every row of
+    a segment gets the same weight in the information matrix, which is what lets one evaluation work on
+    per-segment sums.
     """
 
     order: np.ndarray          # sorted position -> original row
@@ -231,24 +238,24 @@ class CoxProblem:
     means: np.ndarray
     scale: np.ndarray
     efron: bool
-    seg_matrix: sparse.csr_matrix | None  # (n_seg, n) 0/1 rows summing each segment (fallback path only)
-    pieces: tuple              # chunked layout of the segments for the fused pass (see _chunk_pieces)
-    seg: np.ndarray            # row-segment starts (tie blocks split after their deaths)
-    block_pos: np.ndarray      # position in seg of each tie block's start
+    weighted: bool             # False when all case weights are 1 (r = exp(eta) needs no product)
+    moments: bool              # information from per-segment second moments (few, long segments)
+    seg_bounds: np.ndarray     # (n_seg + 1,) row-segment starts and n
+    block_pos: np.ndarray      # position in the segments of each tie block's start
     block_bounds: np.ndarray   # stratum boundaries in block index space
     gblock: np.ndarray         # (K,) block index of each event time
-    death_pos: np.ndarray      # (K,) position in seg of each event time's death segment
+    death_pos: np.ndarray      # (K,) segment of each event time's deaths
     group_bounds: np.ndarray   # stratum boundaries in event-time index space
     gd: np.ndarray             # (K,) number of deaths
     gdw: np.ndarray            # (K,) sum of death weights
-    term_group: np.ndarray     # (T,) event time of each Efron term (terms of one event time are contiguous)
-    term_start: np.ndarray     # (K,) first term of each event time (for np.add.reduceat)
-    term_f: np.ndarray         # (T,) fraction of the tied deaths removed in that term
+    term_start: np.ndarray     # (K,) first Efron term of each event time (terms of one event time contiguous)
+    n_terms: int               # Σ gd (Efron) or K (Breslow)
     mw: np.ndarray             # (K,) weight of each term: w̄ = deadwt/ndead for Efron, deadwt for Breslow
-    row_group: np.ndarray      # (n,) last event time <= row's time in its stratum; K if none
+    seg_group: np.ndarray      # (n_seg,) last event time <= the segment's time in its stratum; K if none
+    seg_dead: np.ndarray       # (n_seg,) True for the deaths' segment of an event time
     u_dead: np.ndarray         # Σ_deaths w x (centred)
     absdev: np.ndarray         # Σ w |x − mean| per column (0 for a constant column)
-    _buf: np.ndarray = field(default=None, repr=False)
+    _buf: dict = field(default_factory=dict, repr=False)   # work arrays reused across evaluations
 
     @property
     def n(self) -> int:
@@ -262,97 +269,151 @@ class CoxProblem:
     def K(self) -> int:
         return self.gd.size
 
+    @property
+    def seg(self) -> np.ndarray:
+        return self.seg_bounds[:-1]
 
-_CHUNK = 4096  # rows per block in the X'diag(c)X product: 4096 × p doubles stay in cache
-_FUSE_CHUNK = 8192  # rows per block in the fused linear-predictor / segment-sum pass
+    @property
+    def row_group(self) -> np.ndarray:
+        """(n,) each row's last event time at or before its own time, in its stratum (K if none)."""
+        return np.repeat(self.seg_group, np.diff(self.seg_bounds))
 
 
-def _chunk_pieces(seg: np.ndarray, n: int):
-    """Split the row segments at chunk boundaries so a chunk's segment sums can be taken while it is in cache.
+_CHUNK = 4096         # rows per block in the X'diag(c)X product: 4096 × p doubles stay in cache
+_SCATTER_CHUNK = 8192  # rows per chunk copied from the data's columns before they are scattered
 
-    Returns (chunk starts, per-chunk local CSR row pointers, position of each chunk's first piece,
-    first piece of each segment, number of pieces).
+
+def _as_columns(X) -> list[np.ndarray]:
+    """The design as a list of 1-D float columns (views where possible: no n × p copy is made here)."""
+    if isinstance(X, (list, tuple)):
+        cols = [np.asarray(c, dtype=float) for c in X]
+    else:
+        X = np.asarray(X, dtype=float)
+        if X.ndim == 1:
+            X = X[:, None]
+        cols = [X[:, k] for k in range(X.shape[1])]
+    if not cols:
+        raise ValueError("the design has no columns")
+    return cols
+
+
+def _sort_order(time: np.ndarray, status: np.ndarray, strata) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row order by (stratum, time, deaths first), and the sorted times and statuses.
+
+    Rows tied on all three keys keep their input order."""
+    n = time.size
+    if n and time.max() < 2 ** 15 and np.all(time == np.floor(time)):
+        # Integer days (the usual registry case): time and death flag fit one 16-bit key, and NumPy's stable
+        # sort of 16-bit integers is an O(n) radix sort. Censored after deaths: key = 2 t + (status == 0).
+        # The sorted key also gives the sorted times and statuses without gathering two float arrays.
+        key = time.astype(np.uint16)
+        key <<= 1
+        key += status == 0
+        order = np.argsort(key, kind="stable")
+    else:
+        key = None
+        order = np.argsort(time, kind="stable")
+        t_s = time[order]
+        block_id = np.cumsum(np.concatenate(([True], t_s[1:] != t_s[:-1]))) if n else np.zeros(0, np.int64)
+        order = order[np.argsort(block_id * 2 + (status[order] == 0), kind="stable")]
+    if strata is not None:
+        codes = np.asarray(strata)[order]
+        if codes.size and codes.min() >= 0 and codes.max() < 2 ** 15:
+            codes = codes.astype(np.int16)           # radix sort again
+        order = order[np.argsort(codes, kind="stable")]
+    if key is None:
+        return order, time[order], status[order]
+    key_s = key[order]
+    return order, (key_s >> 1).astype(float), ((key_s & 1) == 0).astype(float)
+
+
+class NonFiniteDesign(ValueError):
+    """The design holds NaN or infinite values (the caller decides how to report or drop them)."""
+
+
+def _scatter_design(cols, order, w, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted copy of the design and its weighted column sums.
+
+    The data's columns are copied chunk by chunk into a small column buffer (a DataFrame built from a 2-D
+    array stores its columns interleaved, so reading them one by one over all rows would fetch every cache
+    line p times) and each chunk's rows are written to their sorted positions by a compiled kernel: one pass,
+    and the only n × p array allocated.
     """
-    chunk_starts = np.arange(0, n, _FUSE_CHUNK)
-    piece_starts = np.union1d(seg, chunk_starts)
-    ps = np.append(np.searchsorted(piece_starts, chunk_starts), piece_starts.size)
-    local = []
-    for i, lo in enumerate(chunk_starts):
-        hi = min(lo + _FUSE_CHUNK, n)
-        local.append(np.append(piece_starts[ps[i]:ps[i + 1]] - lo, hi - lo).astype(np.int32))
-    seg_first = np.searchsorted(piece_starts, seg)
-    return chunk_starts, local, ps, seg_first, piece_starts.size
+    p = len(cols)
+    dest = np.empty(n, dtype=np.int64)
+    dest[order] = np.arange(n)
+    Xs = np.empty((n, p))
+    wsums = np.zeros(p)
+    buf = np.empty((p, min(_SCATTER_CHUNK, max(n, 1))))
+    for lo in range(0, n, _SCATTER_CHUNK):
+        hi = min(lo + _SCATTER_CHUNK, n)
+        src = buf[:, :hi - lo]
+        for k, col in enumerate(cols):
+            src[k] = col[lo:hi]
+        kernels.scatter_rows(src, dest[lo:hi], w[lo:hi], Xs, wsums)
+        if not np.isfinite(wsums).all():           # NaN and ±inf propagate into the sums: stop early
+            bad = [k for k in range(p) if not np.isfinite(wsums[k])]
+            raise NonFiniteDesign(f"design column(s) {bad} hold NaN or infinite values")
+    return Xs, wsums
 
 
-def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> CoxProblem:
-    """Sort once and build the index structure. ``time`` should already have near-ties merged."""
+def _moments_pay(n: int, p: int, n_seg: int) -> bool:
+    """Whether the per-segment second moments beat the second (BLAS) pass over X for the information.
+
+    The moments cost p(p+1)/2 scalar products per row inside the single pass and n_seg × p² numbers of
+    memory; the row route re-reads X once per evaluation. Measured here (2-core VM; evaluation times):
+    10⁶ × 10 with 3,600 segments 40 vs 54 ms, 10⁶ × 5 21 vs 34 ms, 3·10⁵ × 10 13.5 vs 16.4 ms, but
+    10⁶ × 20 77 vs 74 ms, 10⁵ × 10 5.1 vs 4.3 ms (X still in cache, so the second pass is cheap) and
+    10⁵ × 40 31 vs 20 ms. Hence: segments of 2p rows or more (which also keeps the moments under half the
+    size of X), p <= 16, and X larger than the caches (16 MB).
+    """
+    return n_seg * 2 * p <= n and p <= 16 and n * p >= 2_000_000
+
+
+def prepare(time, status, X, strata=None, weights=None, ties: str = "efron",
+            moments: bool | None = None) -> CoxProblem:
+    """Sort once and build the index structure. ``time`` should already have near-ties merged.
+
+    ``X`` is an (n, p) array or a list of p columns (e.g. views of a DataFrame's columns; only the sorted,
+    centred copy is materialised). ``moments`` forces (True) or forbids (False) the per-segment
+    second-moment route to the information matrix; by default :func:`_moments_pay` decides.
+    """
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     time = np.asarray(time, dtype=float)
     status = np.asarray(status, dtype=float)
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
-    n, p = X.shape
+    cols = _as_columns(X)
+    n, p = time.size, len(cols)
+    weighted = weights is not None
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    wsum = float(w.sum())
 
-    # Sort: by time (quicksort; rows with equal keys are exchangeable), then stably by stratum, then stably
-    # put deaths first within each (stratum, time) block. The later stable sorts run on nearly sorted keys.
-    if n and time.max() < 2 ** 15 and np.all(time == np.floor(time)):
-        order = np.argsort(time.astype(np.int16), kind="stable")   # integer days: NumPy's O(n) radix sort
-    else:
-        order = np.argsort(time)
-    if strata is not None:
-        s_codes = np.asarray(strata)
-        codes = s_codes[order]
-        small = codes.astype(np.int16) if codes.size and codes.max() < 2 ** 15 and codes.min() >= 0 else codes
-        order = order[np.argsort(small, kind="stable")]
-    t_s = time[order]
-    newblock = np.empty(n, dtype=bool)
-    newblock[0] = True
-    np.not_equal(t_s[1:], t_s[:-1], out=newblock[1:])
-    if strata is not None:
-        st = s_codes[order]
-        newstrat = np.empty(n, dtype=bool)
-        newstrat[0] = True
-        np.not_equal(st[1:], st[:-1], out=newstrat[1:])
-        newblock |= newstrat
-    block_id = np.cumsum(newblock) - 1
-    key = block_id * 2
-    key += status[order] == 0
-    if key[-1] < 2 ** 15:
-        key = key.astype(np.int16)                 # radix sort again; otherwise timsort on near-sorted keys
-    order = order[np.argsort(key, kind="stable")]
-    # The last sort only permutes rows inside their block, so block_id and the block starts are unchanged.
-
-    t_s = time[order]
-    d_s = status[order]
-    w_s = w[order]
-    wsum = w_s.sum()
-    dw_s = d_s * w_s
-    means = (w @ X) / wsum                         # on the unsorted rows: the gather below can then centre too
-    # One pass, chunk by chunk so each block stays in cache: gather the rows into sorted order, centre them,
-    # and accumulate R's scale denominator and the deaths' score term. Every later pass over X is sequential.
-    Xs = np.empty((n, p))
+    order, t_s, d_s = _sort_order(time, status, strata)
+    w_s = w[order] if weighted else w
+    Xs, wsums = _scatter_design(cols, order, w, n)
+    means = wsums / wsum
     absdev = np.zeros(p)
     u_dead = np.zeros(p)                           # Σ_deaths w (x − mean)
-    for lo in range(0, n, _CHUNK):
-        xc = Xs[lo:lo + _CHUNK]
-        np.take(X, order[lo:lo + _CHUNK], axis=0, out=xc, mode="clip")  # valid indices; "raise" buffers
-        xc -= means
-        # einsum's own loop, not BLAS: a multithreaded BLAS call per small chunk costs more than it saves
-        absdev += np.einsum("i,ij->j", w_s[lo:lo + _CHUNK], np.abs(xc))
-        u_dead += dw_s[lo:lo + _CHUNK] @ xc
+    kernels.centre_rows(Xs, means, w_s, d_s * w_s if weighted else d_s, absdev, u_dead)
     scale = np.where(absdev > 0, wsum / np.where(absdev > 0, absdev, 1.0), 1.0)
 
+    # Tie blocks: runs of equal (stratum, time).
+    newblock = np.empty(n, dtype=bool)
+    newblock[:1] = True
+    np.not_equal(t_s[1:], t_s[:-1], out=newblock[1:])
+    if strata is not None:
+        st = np.asarray(strata)[order]
+        newblock[1:] |= st[1:] != st[:-1]
     block_start = np.flatnonzero(newblock)
     nb = block_start.size
     if strata is not None:
-        bstrat = s_codes[order][block_start]
+        bstrat = st[block_start]
         block_bounds = np.concatenate(([0], np.flatnonzero(np.diff(bstrat)) + 1, [nb]))
     else:
         bstrat = np.zeros(nb, dtype=np.int64)
         block_bounds = np.array([0, nb])
     nd_b = np.add.reduceat(d_s, block_start)
-    dw_b = np.add.reduceat(dw_s, block_start)
+    dw_b = np.add.reduceat(d_s * w_s, block_start) if weighted else nd_b
     is_ev = nd_b > 0
     gblock = np.flatnonzero(is_ev)
     K = gblock.size
@@ -360,7 +421,8 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
     gdw = dw_b[gblock]
     gstart = block_start[gblock]
     death_end = gstart + gd
-    seg = np.union1d(block_start, death_end[death_end < n])
+    seg = np.union1d(block_start, death_end[death_end < n])      # blocks split after their deaths
+    seg_bounds = np.append(seg, n).astype(np.int64)
     block_pos = np.searchsorted(seg, block_start)
     death_pos = np.searchsorted(seg, gstart)
     gstrat = bstrat[gblock]
@@ -368,114 +430,87 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron") -> 
         group_bounds = np.concatenate(([0], np.flatnonzero(np.diff(gstrat)) + 1, [K]))
     else:
         group_bounds = np.array([0, K])
-    # Segment sums of r·x: chunk-local CSR row pointers for the fused pass, or (fallback) one sparse
-    # (n_seg × n) product; both are much faster than np.add.reduceat along the rows of a C-ordered array.
-    if _csr_matvecs is not None:
-        seg_matrix, pieces = None, _chunk_pieces(seg, n)
-    else:
-        seg_matrix = sparse.csr_matrix((np.ones(n), np.arange(n), np.append(seg, n)), shape=(seg.size, n))
-        pieces = ()
 
-    # Efron expansion: one term per tied death (f = 0, 1/d, ..., (d-1)/d). Breslow: one term per event time.
-    if ties == "efron":
-        term_start = np.cumsum(gd) - gd
-        term_group = np.repeat(np.arange(K), gd)
-        term_f = (np.arange(term_group.size) - term_start[term_group]) / gd[term_group]
-        mw = gdw / gd
-    elif ties == "breslow":
-        term_start = np.arange(K)
-        term_group = np.arange(K)
-        term_f = np.zeros(K)
-        mw = gdw.copy()
-    else:
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-
-    # Each row's last event time at or before its own time, in its own stratum (K = none).
+    # Each block's last event time at or before its own time, in its own stratum (K = none); segments inherit it.
     last_ev = np.cumsum(is_ev) - 1                 # per block, global event-time index
     ok = last_ev >= 0
     ok[ok] &= gstrat[last_ev[ok]] == bstrat[ok]
     blk_group = np.where(ok, last_ev, K)
-    row_group = blk_group[block_id]
+    starts_block = np.zeros(seg.size, dtype=bool)
+    starts_block[block_pos] = True
+    seg_block = np.cumsum(starts_block) - 1
+    seg_group = blk_group[seg_block]
+    seg_dead = np.zeros(seg.size, dtype=bool)
+    seg_dead[death_pos] = True
 
+    if ties == "efron":
+        term_start = np.cumsum(gd) - gd
+        n_terms = int(gd.sum())
+        mw = gdw / gd
+    else:
+        term_start = np.arange(K)
+        n_terms = K
+        mw = gdw.astype(float, copy=True)
+    if moments is None:
+        moments = _moments_pay(n, p, seg.size)
     return CoxProblem(order=order, X=Xs, w=w_s, status=d_s, time=t_s, means=means, scale=scale,
-                      efron=(ties == "efron"), seg_matrix=seg_matrix, pieces=pieces, seg=seg, block_pos=block_pos,
-                      block_bounds=block_bounds, gblock=gblock, death_pos=death_pos, group_bounds=group_bounds,
-                      gd=gd, gdw=gdw, term_group=term_group, term_start=term_start, term_f=term_f, mw=mw,
-                      row_group=row_group, u_dead=u_dead, absdev=absdev)
+                      efron=(ties == "efron"), weighted=weighted, moments=bool(moments), seg_bounds=seg_bounds,
+                      block_pos=block_pos, block_bounds=block_bounds, gblock=gblock, death_pos=death_pos,
+                      group_bounds=group_bounds, gd=gd, gdw=gdw, term_start=term_start, n_terms=n_terms, mw=mw,
+                      seg_group=seg_group, seg_dead=seg_dead, u_dead=u_dead, absdev=absdev)
 
 
-def _risk_and_segment_sums(pr: CoxProblem, beta: np.ndarray):
-    """exp(x·beta), r = w·exp(x·beta) and the per-segment sums of r·x.
-
-    Fused over cache-sized chunks: each chunk's linear predictor and its segment sums are computed while
-    the chunk is in cache (one pass over X instead of two). The segment sums use SciPy's CSR kernel
-    directly, with the chunk's local row pointers, so no sparse matrix is built per chunk.
-    """
-    X, n, p = pr.X, pr.n, pr.p
-    if not pr.pieces:
-        score = np.exp(X @ beta)
-        r = score * pr.w
-        M = pr.seg_matrix
-        M.data = r
-        return score, r, M @ X
-    chunk_starts, local, ps, seg_first, npieces = pr.pieces
-    score = np.empty(n)
-    pieces = np.zeros((npieces, p))
-    cols = np.arange(_FUSE_CHUNK, dtype=np.int32)
-    for i, lo in enumerate(chunk_starts):
-        xc = X[lo:lo + _FUSE_CHUNK]
-        m = xc.shape[0]
-        sc = score[lo:lo + m]
-        np.dot(xc, beta, out=sc)
-        np.exp(sc, out=sc)
-        ip = local[i]
-        rc = sc * pr.w[lo:lo + m]
-        _csr_matvecs(ip.size - 1, m, p, ip, cols[:m], rc, xc.ravel(), pieces[ps[i]:ps[i + 1]].ravel())
-    r = score * pr.w
-    return score, r, np.add.reduceat(pieces, seg_first, axis=0)
+def _risk(pr: CoxProblem, beta: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, r)``: exp(x·beta) and w·exp(x·beta) per sorted row (the same array when unweighted)."""
+    score = np.dot(pr.X, beta, out=out)
+    np.exp(score, out=score)
+    return score, (score * pr.w if pr.weighted else score)
 
 
-def group_sums(pr: CoxProblem, beta: np.ndarray) -> GroupSums:
-    """Risk-set sums and the Efron/Breslow per-event-time scalars at ``beta`` (centred, unscaled coordinates)."""
-    score, r, seg_rX = _risk_and_segment_sums(pr, beta)
-    seg_r = np.add.reduceat(r, pr.seg)
+def _event_sums(pr: CoxProblem, r: np.ndarray, moments: bool) -> GroupSums:
+    """Risk-set sums and the Efron/Breslow per-event-time scalars from the rows' risk weights ``r``."""
+    nseg, p, K = pr.seg_bounds.size - 1, pr.p, pr.K
+    seg_r = np.empty(nseg)
+    seg_rx = np.empty((nseg, p))
+    seg_w = None
+    if moments:
+        seg_w = np.empty((nseg, p, p))
+        kernels.segment_moments(pr.X, r, pr.seg_bounds, seg_r, seg_rx, seg_w)
+    else:
+        kernels.segment_sums(pr.X, r, pr.seg_bounds, seg_r, seg_rx)
     blk_r = np.add.reduceat(seg_r, pr.block_pos)
-    blk_rX = np.add.reduceat(seg_rX, pr.block_pos, axis=0)
+    blk_rX = np.add.reduceat(seg_rx, pr.block_pos, axis=0)
     S0 = _seg_cumsum(blk_r, pr.block_bounds, reverse=True)[pr.gblock]
     S1 = _seg_cumsum(blk_rX, pr.block_bounds, reverse=True)[pr.gblock]
     e = seg_r[pr.death_pos]
-    e1 = seg_rX[pr.death_pos]
-
-    mw = pr.mw
-    if not pr.efron:   # one term per event time, f = 0
-        inv = 1.0 / S0
-        zero = np.zeros_like(S0)
-        return GroupSums(r=r, score=score, S0=S0, S1=S1, e=e, e1=e1, a=mw * inv, b=zero, q0=mw * inv * inv,
-                         q1=zero, q2=zero, sum_mw_logD=float(mw @ np.log(S0)))
-    # Efron: the terms of one event time are contiguous, so per-event sums are sequential np.add.reduceat
-    # calls (much cheaper than scatter-adds); w̄ is constant within an event time and multiplies the sums.
-    g, f, ts = pr.term_group, pr.term_f, pr.term_start
-    D = S0[g]
-    D -= f * e[g]
-    inv = np.divide(1.0, D)
-    fi = f * inv
-    red = np.add.reduceat
-    return GroupSums(
-        r=r, score=score, S0=S0, S1=S1, e=e, e1=e1,
-        a=mw * red(inv, ts), b=mw * red(fi, ts),
-        q0=mw * red(inv * inv, ts), q1=mw * red(fi * inv, ts), q2=mw * red(fi * fi, ts),
-        sum_mw_logD=float(mw @ red(np.log(D), ts)),
-    )
+    e1 = seg_rx[pr.death_pos]
+    a, b, q0, q1, q2 = (np.empty(K) for _ in range(5))
+    D = np.empty(pr.n_terms)
+    kernels.efron_terms(S0, e, pr.gd, pr.mw, pr.efron, a, b, q0, q1, q2, D)
+    logD = np.log(D)
+    sum_log = np.add.reduceat(logD, pr.term_start) if pr.efron and K else logD
+    return GroupSums(S0=S0, S1=S1, e=e, e1=e1, a=a, b=b, q0=q0, q1=q1, q2=q2,
+                     sum_mw_logD=float(pr.mw @ sum_log), seg_r=seg_r, seg_rx=seg_rx, seg_w=seg_w, r=r)
 
 
-def _row_hazard(pr: CoxProblem, gs: GroupSums) -> np.ndarray:
-    """Per row: Σ_{event times <= t_j, same stratum} a_k  −  δ_j b_{own event time}."""
+def group_sums(pr: CoxProblem, beta: np.ndarray) -> GroupSums:
+    """Risk-set sums and per-event scalars at ``beta`` (centred, unscaled coordinates), with fresh per-row
+    ``score`` and ``r`` arrays (for residuals)."""
+    score, r = _risk(pr, np.asarray(beta, dtype=float))
+    gs = _event_sums(pr, r, moments=False)
+    gs.score = score
+    return gs
+
+
+def _segment_hazard(pr: CoxProblem, gs: GroupSums) -> np.ndarray:
+    """Per segment: Σ_{event times <= its time, same stratum} a_k  −  [deaths' segment] b_{own event time}.
+
+    Every row j of the segment enters the information as ``c_j = r_j × this`` (see the module notes)."""
     A = np.empty(pr.K + 1)
     A[:-1] = _seg_cumsum(gs.a, pr.group_bounds)
     A[-1] = 0.0
-    B = np.append(gs.b, 0.0)
-    h = A[pr.row_group]
-    h -= pr.status * B[pr.row_group]
+    h = A[pr.seg_group]
+    h[pr.seg_dead] -= gs.b[pr.seg_group[pr.seg_dead]]
     return h
 
 
@@ -497,12 +532,29 @@ def evaluate(pr: CoxProblem, beta: np.ndarray, info: bool = True):
     """loglik, score and information at ``beta``, all in R's scaled coordinates, as ``coxfit6_iter``."""
     s = pr.scale
     bc = beta * s                                  # the same linear predictor on the centred, unscaled X
-    gs = group_sums(pr, bc)
+    if bc.any():
+        if "eta" not in pr._buf:
+            pr._buf["eta"] = np.empty(pr.n)
+        _, r = _risk(pr, bc, out=pr._buf["eta"])
+    else:
+        r = pr.w                                   # beta = 0: exp(0) = 1, no pass over X needed
+    moments = pr.moments and info
+    gs = _event_sums(pr, r, moments)
     loglik = float(bc @ pr.u_dead) - gs.sum_mw_logD
-    c = gs.r * _row_hazard(pr, gs)
-    if pr._buf is None:
-        pr._buf = np.empty((_CHUNK, pr.p))
-    gram, xtc = _weighted_gram(pr.X, c, pr._buf)
+    h = _segment_hazard(pr, gs)
+    if moments:
+        # Σ_j c_j x_j x_jᵀ = Σ_seg h_seg Σ_{j in seg} r_j x_j x_jᵀ: the per-segment moments replace a pass over X
+        low = np.tensordot(h, gs.seg_w, axes=1)
+        gram = np.tril(low) + np.tril(low, -1).T
+        xtc = h @ gs.seg_rx
+    elif info:
+        c = np.repeat(h, np.diff(pr.seg_bounds))
+        c *= r
+        if "gram" not in pr._buf:
+            pr._buf["gram"] = np.empty((_CHUNK, pr.p))
+        gram, xtc = _weighted_gram(pr.X, c, pr._buf["gram"])
+    else:
+        xtc = h @ gs.seg_rx
     u = (pr.u_dead - xtc) * s
     if not info:
         return loglik, u, None

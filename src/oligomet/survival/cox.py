@@ -68,10 +68,13 @@ class CoxResult:
     robust: bool
     design: Design = field(repr=False)
     strata_columns: tuple = ()
-    # analysed data, kept for concordance, zph and predictions (rows in the analysed order)
+    # analysed data, kept for concordance, zph and predictions: time/event/strata/weights in the analysed row
+    # order; the design as the fit's sorted, centred copy (``_Xs``, rows ``_order``) with its ``_means``
     _time: np.ndarray = field(default=None, repr=False)
     _event: np.ndarray = field(default=None, repr=False)
-    _X: np.ndarray = field(default=None, repr=False)
+    _Xs: np.ndarray = field(default=None, repr=False)
+    _order: np.ndarray = field(default=None, repr=False)
+    _means: np.ndarray = field(default=None, repr=False)
     _strata: np.ndarray | None = field(default=None, repr=False)
     _strata_levels: tuple = field(default=(), repr=False)
     _weights: np.ndarray | None = field(default=None, repr=False)
@@ -86,21 +89,28 @@ class CoxResult:
 
     @property
     def linear_predictor(self) -> np.ndarray:
-        """R's ``fit$linear.predictors``: x · beta − means · beta, rows in the analysed order.
+        """R's ``fit$linear.predictors``: (x − means) · beta, rows in the analysed order.
 
-        Accumulated column by column with elementwise NumPy operations, as R's reference BLAS does, rather
-        than with a BLAS gemv: SIMD kernels round the vector lanes and the tail differently, which would give
-        rows with identical covariates slightly different predictors and change the concordance's tie counts.
+        Accumulated column by column with elementwise NumPy operations on the centred design, rather than
+        with a BLAS gemv: SIMD kernels round the vector lanes and the tail differently, which would give
+        rows with identical covariates slightly different predictors and change the concordance's tie
+        counts. Rows with identical covariates have identical centred rows, hence identical predictors.
         """
         coef = self.coef
-        lp = np.zeros(self._X.shape[0])
+        lp_sorted = np.zeros(self._Xs.shape[0])
         for j in range(coef.size):
-            lp += self._X[:, j] * coef[j]
-        return lp - float(np.sum(coef * self._weighted_means()))
+            lp_sorted += self._Xs[:, j] * coef[j]
+        lp = np.empty_like(lp_sorted)
+        lp[self._order] = lp_sorted
+        return lp
 
-    def _weighted_means(self) -> np.ndarray:
-        w = np.ones(len(self._time)) if self._weights is None else self._weights
-        return (w @ self._X) / w.sum()
+    @cached_property
+    def _X(self) -> np.ndarray:
+        """The design in the analysed row order, rebuilt from the fit's centred copy (within an ulp of the
+        data: ``(x − mean) + mean``). Only zph and predictions need it; the fit itself never made it."""
+        X = np.empty_like(self._Xs)
+        X[self._order] = self._Xs + self._means
+        return X
 
     @cached_property
     def concordance(self) -> float:
@@ -227,49 +237,25 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     ev_all = event_array(data, event)
 
     cc_cols = [c for c in dict.fromkeys([*cov_cols, *strata_cols, weights, cluster]) if c is not None]
-    frame, dropped, design, X = data, DroppedRows(), None, None
     others = [c for c in cc_cols if c not in cov_cols]
-    if all(s.column in data.columns and not s.categorical and not _is_categorical(data[s.column]) for s in specs) \
-            and not any(data[c].hasnans for c in others):
-        # Fast path for large numeric designs: one NaN test on the column sums of the matrix we need anyway
-        # instead of a per-column isna pass; anything non-finite falls back to the general route.
-        design = build_design(data, specs)
-        X = design.matrix(data)
-        if not np.isfinite(np.ones(X.shape[0]) @ X).all():   # NaN/inf propagate through the BLAS product
-            design = X = None
-    if X is None:
-        if any(data[c].hasnans for c in cc_cols):
-            frame, dropped = complete_cases(data, cc_cols, what="cox")
-        if len(frame) == 0:
-            raise ValueError("no complete rows left after dropping missing values in "
-                             f"{', '.join(dropped.by_column)}")
-        design = build_design(frame, specs)
-        X = design.matrix(frame)
-        bad = ~np.isfinite(X)
-        if bad.any():
-            j = int(np.flatnonzero(bad.any(axis=0))[0])
-            raise ValueError(f"covariate {design.names[j]!r} has infinite values at "
-                             f"{_rows(frame.index[bad[:, j]])}")
-    if frame is data:   # no rows dropped: reuse the arrays validated above
-        t, ev = merge_near_ties(t_all), ev_all
-    else:
-        t, ev = merge_near_ties(time_array(frame, time)), event_array(frame, event)
-    if not (ev > 0).any():
-        raise ValueError(f"event column {event!r} has no events in the {len(frame)} analysed rows; "
-                         "a Cox model cannot be fitted")
+    # Fast route for large numeric designs: hand the core views of the data's columns (no n × p copy, no
+    # per-column NaN pass); the core's column sums meet any NaN/inf, and then the general route runs instead.
+    fast = all(s.column in data.columns and not s.categorical and not _is_categorical(data[s.column]) for s in specs) \
+        and not any(data[c].hasnans for c in others)
+    args = (data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev_all)
+    a = _analysed(*args, fast=fast)
+    try:
+        pr = a.prepare(ties)
+    except core.NonFiniteDesign:
+        if not fast:
+            raise
+        a = _analysed(*args, fast=False)
+        pr = a.prepare(ties)
+    frame, dropped, design, w, s_codes, s_levels, t, ev = (a.frame, a.dropped, a.design, a.w, a.strata, a.strata_levels,
+                                                           a.t, a.ev)
     names = design.names
+    del a                                            # the core holds the sorted, centred design from here on
 
-    w = None
-    if weights is not None:
-        w = weight_array(frame, weights)
-        zero = w <= 0
-        if zero.any():
-            raise ValueError(f"weights column {weights!r} must be > 0 (as R's coxph); zero weights at "
-                             f"{_rows(frame.index[zero])}")
-
-    s_codes, s_levels = None, ()
-    if strata_cols:
-        s_codes, s_levels = _strata_codes(frame, strata_cols)
     if robust is None:
         robust = w is not None and bool(np.any(w != np.floor(w)))
     c_codes = None
@@ -278,11 +264,10 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         robust = True
 
     with core.single_threaded_blas():
-        pr = core.prepare(t, ev, X, strata=s_codes, weights=w, ties=ties)
-        _check_constant(X, names, frame, pr)
+        _check_constant(pr, names, len(frame))
         fit = core.fit(pr, max_iter=max_iter)
         _check_singular(fit, pr, names)
-        _warn_convergence(fit, X, names, max_iter)
+        _warn_convergence(fit, pr, names, max_iter)
         coef = fit.coef
         naive = fit.var
         var = robust_variance(pr, coef, naive, c_codes) if robust else naive
@@ -314,18 +299,78 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
                      var=pd.DataFrame(var, index=idx, columns=idx), naive_var=pd.DataFrame(naive, index=idx,
                                                                                          columns=idx),
                      dropped=dropped, iterations=fit.iterations, converged=fit.converged, ties=ties, robust=robust,
-                     design=design, strata_columns=tuple(strata_cols), _time=t, _event=ev, _X=X, _strata=s_codes,
+                     design=design, strata_columns=tuple(strata_cols), _time=t, _event=ev, _Xs=pr.X, _order=pr.order,
+                     _means=pr.means, _strata=s_codes,
                      _strata_levels=s_levels, _weights=w)
 
 
-def _check_constant(X: np.ndarray, names: list[str], frame: pd.DataFrame, pr: core.CoxProblem) -> None:
-    # Σ w|x − mean| (from the core's centring pass) is ~0 only for constant columns; confirm those exactly
-    # (the mean of equal values can differ from them by rounding).
+@dataclass
+class _Analysed:
+    """The rows a Cox model analyses, as arrays for the core."""
+
+    frame: pd.DataFrame
+    dropped: DroppedRows
+    design: Design
+    cols: object                 # list of column arrays (fast route) or an (n, p) matrix
+    t: np.ndarray
+    ev: np.ndarray
+    w: np.ndarray | None
+    strata: np.ndarray | None
+    strata_levels: tuple
+
+    def prepare(self, ties: str) -> core.CoxProblem:
+        with core.single_threaded_blas():
+            return core.prepare(self.t, self.ev, self.cols, strata=self.strata, weights=self.w, ties=ties)
+
+
+def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev_all, fast: bool) -> _Analysed:
+    """Complete cases (R's na.omit) and the design; ``fast`` skips both checks for numeric columns whose
+    NaNs the core will detect (see ``cox``)."""
+    frame, dropped = data, DroppedRows()
+    if fast:
+        design = build_design(data, specs)
+        cols = design.column_arrays(data)
+    else:
+        if any(data[c].hasnans for c in cc_cols):
+            frame, dropped = complete_cases(data, cc_cols, what="cox")
+        if len(frame) == 0:
+            raise ValueError("no complete rows left after dropping missing values in "
+                             f"{', '.join(dropped.by_column)}")
+        design = build_design(frame, specs)
+        cols = design.matrix(frame)
+        bad = ~np.isfinite(cols)
+        if bad.any():
+            j = int(np.flatnonzero(bad.any(axis=0))[0])
+            raise ValueError(f"covariate {design.names[j]!r} has infinite values at "
+                             f"{_rows(frame.index[bad[:, j]])}")
+    if frame is data:   # no rows dropped: reuse the arrays validated on every row
+        t, ev = merge_near_ties(t_all), ev_all
+    else:
+        t, ev = merge_near_ties(time_array(frame, time)), event_array(frame, event)
+    if not (ev > 0).any():
+        raise ValueError(f"event column {event!r} has no events in the {len(frame)} analysed rows; "
+                         "a Cox model cannot be fitted")
+    w = None
+    if weights is not None:
+        w = weight_array(frame, weights)
+        zero = w <= 0
+        if zero.any():
+            raise ValueError(f"weights column {weights!r} must be > 0 (as R's coxph); zero weights at "
+                             f"{_rows(frame.index[zero])}")
+    s_codes, s_levels = None, ()
+    if strata_cols:
+        s_codes, s_levels = _strata_codes(frame, strata_cols)
+    return _Analysed(frame, dropped, design, cols, t, ev, w, s_codes, s_levels)
+
+
+def _check_constant(pr: core.CoxProblem, names: list[str], n_rows: int) -> None:
+    # Σ w|x − mean| (from the core's centring pass) is ~0 only for constant columns; confirm those exactly on the
+    # centred copy (equal values minus the same mean stay equal).
     suspect = np.flatnonzero(pr.absdev <= 1e-10 * (np.abs(pr.means) + 1.0) * pr.w.sum())
-    const = [j for j in suspect if X[:, j].min() == X[:, j].max()]
+    const = [j for j in suspect if pr.X[:, j].min() == pr.X[:, j].max()]
     if const:
-        desc = ", ".join(f"{names[j]!r} (always {X[0, j]:g})" for j in const)
-        raise ValueError(f"covariate(s) {desc} are constant in the {len(frame)} analysed rows and cannot be "
+        desc = ", ".join(f"{names[j]!r} (always {pr.X[0, j] + pr.means[j]:g})" for j in const)
+        raise ValueError(f"covariate(s) {desc} are constant in the {n_rows} analysed rows and cannot be "
                          "estimated; remove them or check the filter")
 
 
@@ -350,14 +395,14 @@ def _check_singular(fit: core.CoxFit, pr: core.CoxProblem, names: list[str]) -> 
                      + "; ".join(parts) + ". Remove one of the collinear terms.")
 
 
-def _warn_convergence(fit: core.CoxFit, X: np.ndarray, names: list[str], max_iter: int) -> None:
+def _warn_convergence(fit: core.CoxFit, pr: core.CoxProblem, names: list[str], max_iter: int) -> None:
     # Same tests and wording as R's coxph.fit, which stays silent when iter.max <= 1 (forced single steps).
     if max_iter <= 1:
         return
     infs = np.abs(fit.u @ fit.var)
     if not fit.converged:
         warnings.warn("Ran out of iterations and did not converge", CoxConvergenceWarning, stacklevel=3)
-        lp = (X - fit.means) @ fit.coef
+        lp = pr.X @ fit.coef                       # centred design: x·beta − mean·beta
         if np.max(lp) > 500 or not np.all(np.isfinite(infs)):
             warnings.warn("one or more coefficients may be infinite", CoxConvergenceWarning, stacklevel=3)
         return

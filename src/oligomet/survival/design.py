@@ -88,6 +88,21 @@ class Design:
     def columns(self) -> list[str]:
         return list(dict.fromkeys(t.column for t in self.terms))
 
+    def column_arrays(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        """The design's columns as 1-D float arrays: views of ``frame``'s float64 columns where possible
+        (no copy of the data is made for them), fresh arrays for dummies and converted columns.
+        Treat them as read-only."""
+        require_columns(frame, self.columns, "covariate")
+        out = []
+        for t in self.terms:
+            col = frame[t.column]
+            if not t.categorical and pd.api.types.is_numeric_dtype(col) and not _is_categorical(col):
+                out.append(col.to_numpy(dtype=float))
+            else:
+                block = t.encode(frame)
+                out.extend(block[:, j] for j in range(block.shape[1]))
+        return out
+
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The (n, p) float design matrix: a fresh array, never a view of ``frame``."""
         require_columns(frame, self.columns, "covariate")

@@ -1,0 +1,147 @@
+"""Compiled inner loops of the Cox fit (Numba).
+
+Why hand-written loops: NumPy has no segmented reductions of per-row outer products and no fused
+"scatter rows into sorted order while centring". Built from NumPy primitives, these steps cost one
+fresh n-sized temporary and one pass over the n × p design per primitive; on a 10⁶ × 10 fit that was
+more than half the run time. Each kernel below makes one pass and allocates nothing of size n.
+
+Floating point: the two sum kernels are compiled with ``reassoc``/``contract`` so that LLVM may
+vectorise the sums over the rows of a segment (the order of additions inside a segment is then not
+sequential; results differ from sequential sums by rounding only, ~1e-16 relative). The Efron kernel
+is compiled without them and adds its terms in R's order (``coxfit6.c``).
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_VECTOR_SUMS = {"reassoc", "contract"}
+_BLOCK = 64   # rows per block in the segment kernels: 2 × p × 64 doubles of scratch stay in L1
+
+
+@nb.njit(cache=True, nogil=True, fastmath=_VECTOR_SUMS)
+def scatter_rows(src, dest, w, out, wsums):  # pragma: no cover - compiled
+    """``out[dest[i]] = src[:, i]`` for the m rows of one chunk, and ``wsums += Σ_i w_i src[:, i]``.
+
+    ``src`` (p × m) holds m consecutive rows of the design, in their original order, column by column
+    (copied from the data's columns); ``dest`` holds their sorted positions. Reading the source
+    sequentially and writing whole rows to their sorted places is faster than gathering rows (measured
+    at 10⁶ × 10: 21 ms against 37 ms for NumPy's row gather). The weighted sums give the means.
+    """
+    p, m = src.shape
+    for k in range(p):
+        t = 0.0
+        for i in range(m):
+            t += w[i] * src[k, i]
+        wsums[k] += t
+    for i in range(m):
+        row = out[dest[i]]
+        for k in range(p):
+            row[k] = src[k, i]
+
+
+@nb.njit(cache=True, nogil=True, fastmath=_VECTOR_SUMS)
+def centre_rows(X, means, w, dw, absdev, u_dead):  # pragma: no cover - compiled
+    """In place ``X −= means``, with ``absdev = Σ w |x − mean|`` (R's scaling denominator) and
+    ``u_dead = Σ δ w (x − mean)`` (the deaths' part of the score), in one sequential pass."""
+    n, p = X.shape
+    for i in range(n):
+        wi = w[i]
+        di = dw[i]
+        for k in range(p):
+            v = X[i, k] - means[k]
+            X[i, k] = v
+            absdev[k] += wi * abs(v)
+            u_dead[k] += di * v
+
+
+@nb.njit(cache=True, nogil=True, fastmath=_VECTOR_SUMS)
+def segment_sums(X, r, bounds, out_r, out_rx):  # pragma: no cover - compiled
+    """Per row segment ``s`` (rows ``bounds[s]:bounds[s+1]``): ``Σ r`` and ``Σ r x``."""
+    p = X.shape[1]
+    for s in range(bounds.size - 1):
+        acc = 0.0
+        for k in range(p):
+            out_rx[s, k] = 0.0
+        for i in range(bounds[s], bounds[s + 1]):
+            ri = r[i]
+            acc += ri
+            for k in range(p):
+                out_rx[s, k] += ri * X[i, k]
+        out_r[s] = acc
+
+
+@nb.njit(cache=True, nogil=True, fastmath=_VECTOR_SUMS)
+def segment_moments(X, r, bounds, out_r, out_rx, out_w):  # pragma: no cover - compiled
+    """Per row segment: ``Σ r``, ``Σ r x`` and the lower triangle of ``Σ r x xᵀ``.
+
+    Rows are taken in blocks of ``_BLOCK`` and transposed into column scratch, so that each of the
+    p(p+1)/2 products is a contiguous dot product the compiler vectorises.
+    """
+    p = X.shape[1]
+    cols = np.empty((p, _BLOCK))
+    rcols = np.empty((p, _BLOCK))
+    for s in range(bounds.size - 1):
+        hi = bounds[s + 1]
+        acc = 0.0
+        for a in range(p):
+            out_rx[s, a] = 0.0
+            for b in range(a + 1):
+                out_w[s, a, b] = 0.0
+        for lo in range(bounds[s], hi, _BLOCK):
+            m = min(_BLOCK, hi - lo)
+            for i in range(m):
+                ri = r[lo + i]
+                acc += ri
+                for k in range(p):
+                    v = X[lo + i, k]
+                    cols[k, i] = v
+                    rcols[k, i] = ri * v
+            for a in range(p):
+                t = 0.0
+                for i in range(m):
+                    t += rcols[a, i]
+                out_rx[s, a] += t
+                for b in range(a + 1):
+                    t = 0.0
+                    for i in range(m):
+                        t += rcols[a, i] * cols[b, i]
+                    out_w[s, a, b] += t
+        out_r[s] = acc
+
+
+@nb.njit(cache=True, nogil=True)
+def efron_terms(S0, e, gd, mw, efron, a, b, q0, q1, q2, D):  # pragma: no cover - compiled
+    """Per event time k with ``gd[k]`` tied deaths: the sums over Efron's terms l = 0 … d−1.
+
+    ``D_l = S0 − f_l e`` with ``f_l = l / d`` (Breslow: one term, f = 0). Writes
+    ``a = w̄ Σ 1/D``, ``b = w̄ Σ f/D``, ``q0 = w̄ Σ 1/D²``, ``q1 = w̄ Σ f/D²``, ``q2 = w̄ Σ f²/D²`` and
+    the D values themselves (``D``, terms of one event time contiguous) for the log-likelihood, whose
+    logarithms NumPy takes vectorised. Sums run in R's order.
+    """
+    j = 0
+    for k in range(S0.size):
+        d = gd[k] if efron else 1
+        sa = 0.0
+        sb = 0.0
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        for l in range(d):
+            f = l / d
+            den = S0[k] - f * e[k]
+            D[j] = den
+            j += 1
+            inv = 1.0 / den
+            fi = f * inv
+            sa += inv
+            sb += fi
+            s0 += inv * inv
+            s1 += fi * inv
+            s2 += fi * fi
+        w = mw[k]
+        a[k] = w * sa
+        b[k] = w * sb
+        q0[k] = w * s0
+        q1[k] = w * s1
+        q2[k] = w * s2
