@@ -214,7 +214,7 @@ class GroupSums:
     sum_mw_logD: float
     seg_r: np.ndarray = field(repr=False, default=None)    # (n_seg,) Σ r per row segment
     seg_rx: np.ndarray = field(repr=False, default=None)   # (n_seg, p) Σ r x per row segment
-    seg_w: np.ndarray = field(repr=False, default=None)    # (n_seg, p, p) lower triangle of Σ r x xᵀ, or None
+    seg_w: np.ndarray = field(repr=False, default=None)    # (n_seg, p(p+1)/2) packed lower triangle of Σ r x xᵀ
     r: np.ndarray = field(repr=False, default=None)        # w exp(eta) per sorted row (a reused buffer in fits)
     score: np.ndarray = field(repr=False, default=None)    # exp(eta) per sorted row, when asked for
 
@@ -474,7 +474,7 @@ def _event_sums(pr: CoxProblem, r: np.ndarray, moments: bool) -> GroupSums:
     seg_rx = np.empty((nseg, p))
     seg_w = None
     if moments:
-        seg_w = np.empty((nseg, p, p))
+        seg_w = np.empty((nseg, p * (p + 1) // 2))
         kernels.segment_moments(pr.X, r, pr.seg_bounds, seg_r, seg_rx, seg_w)
     else:
         kernels.segment_sums(pr.X, r, pr.seg_bounds, seg_r, seg_rx)
@@ -544,8 +544,10 @@ def evaluate(pr: CoxProblem, beta: np.ndarray, info: bool = True):
     h = _segment_hazard(pr, gs)
     if moments:
         # Σ_j c_j x_j x_jᵀ = Σ_seg h_seg Σ_{j in seg} r_j x_j x_jᵀ: the per-segment moments replace a pass over X
-        low = np.tensordot(h, gs.seg_w, axes=1)
-        gram = np.tril(low) + np.tril(low, -1).T
+        gram = np.empty((pr.p, pr.p))
+        rows, cols = np.tril_indices(pr.p)
+        gram[rows, cols] = h @ gs.seg_w
+        gram[cols, rows] = gram[rows, cols]
         xtc = h @ gs.seg_rx
     elif info:
         c = np.repeat(h, np.diff(pr.seg_bounds))

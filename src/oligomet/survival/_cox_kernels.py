@@ -73,7 +73,8 @@ def segment_sums(X, r, bounds, out_r, out_rx):  # pragma: no cover - compiled
 
 @nb.njit(cache=True, nogil=True, fastmath=_VECTOR_SUMS)
 def segment_moments(X, r, bounds, out_r, out_rx, out_w):  # pragma: no cover - compiled
-    """Per row segment: ``Σ r``, ``Σ r x`` and the lower triangle of ``Σ r x xᵀ``.
+    """Per row segment: ``Σ r``, ``Σ r x`` and the lower triangle of ``Σ r x xᵀ``, packed by rows
+    (entry (a, b), b <= a, at a(a+1)/2 + b: the order of ``np.tril_indices``).
 
     Rows are taken in blocks of ``_BLOCK`` and transposed into column scratch, so that each of the
     p(p+1)/2 products is a contiguous dot product the compiler vectorises.
@@ -86,8 +87,8 @@ def segment_moments(X, r, bounds, out_r, out_rx, out_w):  # pragma: no cover - c
         acc = 0.0
         for a in range(p):
             out_rx[s, a] = 0.0
-            for b in range(a + 1):
-                out_w[s, a, b] = 0.0
+        for j in range(out_w.shape[1]):
+            out_w[s, j] = 0.0
         for lo in range(bounds[s], hi, _BLOCK):
             m = min(_BLOCK, hi - lo)
             for i in range(m):
@@ -102,11 +103,12 @@ def segment_moments(X, r, bounds, out_r, out_rx, out_w):  # pragma: no cover - c
                 for i in range(m):
                     t += rcols[a, i]
                 out_rx[s, a] += t
+                base = a * (a + 1) // 2
                 for b in range(a + 1):
                     t = 0.0
                     for i in range(m):
                         t += rcols[a, i] * cols[b, i]
-                    out_w[s, a, b] += t
+                    out_w[s, base + b] += t
         out_r[s] = acc
 
 
