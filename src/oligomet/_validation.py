@@ -79,8 +79,11 @@ def require_columns(data: pd.DataFrame, columns: Sequence[str | None], role: str
 
 
 def complete_cases(data: pd.DataFrame, columns: Sequence[str | None], *, warn: bool = True,
-                   what: str = "analysis") -> tuple[pd.DataFrame, DroppedRows]:
-    """Drop rows with a missing value in any of ``columns`` and report it."""
+                   what: str = "analysis", stacklevel: int = 3) -> tuple[pd.DataFrame, DroppedRows]:
+    """Drop rows with a missing value in any of ``columns`` and report it.
+
+    ``stacklevel`` as in ``warnings.warn``; the default points at the caller of the estimator that calls this.
+    """
     cols = [c for c in dict.fromkeys(columns) if c is not None]
     require_columns(data, cols)
     na = data[cols].isna()
@@ -91,7 +94,7 @@ def complete_cases(data: pd.DataFrame, columns: Sequence[str | None], *, warn: b
                           rows=tuple(data.index[bad]))
     if warn:
         warnings.warn(f"{what}: {dropped} (complete-case analysis, as R's na.omit)", CompleteCaseWarning,
-                      stacklevel=3)
+                      stacklevel=stacklevel)
     return data.loc[~bad], dropped
 
 

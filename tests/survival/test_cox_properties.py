@@ -322,3 +322,11 @@ def test_nan_late_in_a_numeric_design_falls_back_to_complete_cases():
     d.loc[29_990, "x1"] = np.inf
     with pytest.raises(ValueError, match="'x1' has infinite values at row 29990"):
         om.cox(d, time="time", event="event", covariates=covs)
+
+
+def test_complete_case_warning_points_at_the_callers_line():
+    d = om.datasets.load("colon")
+    d = d[d["etype"] == 2]                                   # 18 rows miss 'nodes'
+    with pytest.warns(CompleteCaseWarning) as record:
+        om.cox(d, time="time", event="status", covariates=["age", "nodes"])
+    assert record[0].filename == __file__

@@ -347,7 +347,8 @@ def _scatter_design(cols, order, w, n: int) -> tuple[np.ndarray, np.ndarray]:
     buf = np.empty((p, min(_SCATTER_CHUNK, max(n, 1))))
     for lo in range(0, n, _SCATTER_CHUNK):
         hi = min(lo + _SCATTER_CHUNK, n)
-        src = buf[:, :hi - lo]
+        # a short last chunk gets its own C-contiguous buffer: a strided slice would compile a second kernel
+        src = buf if hi - lo == buf.shape[1] else np.empty((p, hi - lo))
         for k, col in enumerate(cols):
             src[k] = col[lo:hi]
         kernels.scatter_rows(src, dest[lo:hi], w[lo:hi], Xs, wsums)

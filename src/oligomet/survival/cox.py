@@ -332,7 +332,7 @@ def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev
         cols = design.column_arrays(data)
     else:
         if any(data[c].hasnans for c in cc_cols):
-            frame, dropped = complete_cases(data, cc_cols, what="cox")
+            frame, dropped = complete_cases(data, cc_cols, what="cox", stacklevel=4)  # -> cox's caller
         if len(frame) == 0:
             raise ValueError("no complete rows left after dropping missing values in "
                              f"{', '.join(dropped.by_column)}")
