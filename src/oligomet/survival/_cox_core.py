@@ -643,7 +643,7 @@ def score_residuals_sorted(pr: CoxProblem, coef: np.ndarray, weighted: bool = Fa
 
     with H the cumulative Σ a_k, M the cumulative Σ (S1 q0 − e1 q1), m̄_g = (S1 a − e1 b)/deadwt the
     deaths' own mean and E_g = S1 q1 − e1 q2 Efron's partial removal of the deaths from later terms. That is
-    ``x_j α_j + s_j (M_j − δ_j E_g) − δ_j m̄_g`` with one scalar α_j per row, computed chunk by chunk.
+    ``x_j α_j + s_j (M_j − δ_j E_g) − δ_j m̄_g`` with one scalar α_j per row, formed row by row in one compiled pass.
     """
     gs = group_sums(pr, np.asarray(coef, dtype=float))  # X in the problem is centred, not scaled
     p, K = pr.p, pr.K
@@ -659,15 +659,7 @@ def score_residuals_sorted(pr: CoxProblem, coef: np.ndarray, weighted: bool = Fa
     rg, d, sc = pr.row_group, pr.status, gs.score
     alpha = d * (1.0 + sc * B[rg]) - sc * H[rg]
     out = np.empty_like(pr.X)
-    for lo in range(0, pr.n, _CHUNK):
-        hi = min(lo + _CHUNK, pr.n)
-        g, dc, scc = rg[lo:hi], d[lo:hi, None], sc[lo:hi, None]
-        res = pr.X[lo:hi] * alpha[lo:hi, None]
-        res += scc * (M[g] - dc * E[g])
-        res -= dc * own[g]
-        if weighted:
-            res *= pr.w[lo:hi, None]
-        out[lo:hi] = res
+    kernels.score_residual_rows(pr.X, alpha, sc, d, pr.w if weighted else np.ones(pr.n), rg, M, E, own, out)
     return out
 
 

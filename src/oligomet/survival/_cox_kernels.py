@@ -147,3 +147,28 @@ def efron_terms(S0, e, gd, mw, efron, a, b, q0, q1, q2, D):  # pragma: no cover 
         q0[k] = w * s0
         q1[k] = w * s1
         q2[k] = w * s2
+
+
+@nb.njit(cache=True, nogil=True)
+def score_residual_rows(X, alpha, score, status, w, group, M, E, own, out):  # pragma: no cover - compiled
+    """Score residual rows ``x_j α_j + s_j (M_g − δ_j E_g) − δ_j own_g`` (g = the row's last event time),
+    times ``w_j``; see ``_cox_core.score_residuals_sorted`` for the terms. One pass, no temporaries."""
+    n, p = X.shape
+    for i in range(n):
+        g = group[i]
+        a = alpha[i]
+        s = score[i]
+        d = status[i]
+        wi = w[i]
+        for k in range(p):
+            out[i, k] = wi * (X[i, k] * a + s * (M[g, k] - d * E[g, k]) - d * own[g, k])
+
+
+@nb.njit(cache=True, nogil=True)
+def sum_rows_by_code(rows, codes, out):  # pragma: no cover - compiled
+    """``out[c] += rows[i]`` for every row i with code c (cluster sums of residuals) in one pass."""
+    n, p = rows.shape
+    for i in range(n):
+        c = codes[i]
+        for k in range(p):
+            out[c, k] += rows[i, k]

@@ -11,14 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from ._cox_core import CoxProblem, score_residuals_sorted, wald_statistic
+from ._cox_kernels import sum_rows_by_code
 
 
 def _collapsed_gram(rows: np.ndarray, cluster_sorted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """``Dᵀ D`` and the column sums of D, with D the rows summed within clusters (or the rows themselves)."""
     if cluster_sorted is not None:
         g = int(cluster_sorted.max()) + 1 if cluster_sorted.size else 0
-        # one bincount per column: p sequential passes, no Python loop over rows
-        rows = np.column_stack([np.bincount(cluster_sorted, rows[:, j], g) for j in range(rows.shape[1])])
+        sums = np.zeros((g, rows.shape[1]))
+        sum_rows_by_code(rows, np.ascontiguousarray(cluster_sorted, dtype=np.int64), sums)
+        rows = sums
     return rows.T @ rows, rows.sum(axis=0)
 
 
