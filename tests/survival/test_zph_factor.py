@@ -20,3 +20,15 @@ def test_factor_is_one_multi_df_row(transform):
     np.testing.assert_allclose(z["chisq"], want["chisq"], rtol=1e-8)
     np.testing.assert_array_equal(z["df"], want["df"])
     np.testing.assert_allclose(z["p"], want["p"], rtol=1e-7)
+
+
+def test_interaction_is_one_multi_df_row():
+    colon = load("colon")
+    fit = om.cox(colon[colon["etype"] == 2], time="time", event="status", covariates="C(rx) * age")
+    z = fit.zph()
+    want = FIXTURE["interaction_km"]
+    assert want["terms"] == ["factor(rx)", "age", "factor(rx):age", "GLOBAL"]
+    assert list(z.index) == ["rx", "age", "rx:age", "GLOBAL"]
+    np.testing.assert_allclose(z["chisq"], want["chisq"], rtol=1e-8)
+    np.testing.assert_array_equal(z["df"], want["df"])
+    np.testing.assert_allclose(z["p"], want["p"], rtol=1e-7)

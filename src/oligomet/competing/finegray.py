@@ -43,7 +43,8 @@ def _bool_as_numeric(frame: pd.DataFrame, columns) -> pd.DataFrame:
 
 
 def _matrix(design: Design, frame: pd.DataFrame) -> np.ndarray:
-    x = design.matrix(_bool_as_numeric(frame, [t.column for t in design.terms if not t.categorical]))
+    x = design.matrix(_bool_as_numeric(frame, [t.column for t in design.terms
+                                               if t.expr is None and not t.parts and not t.categorical]))
     bad = ~np.isfinite(x)
     if bad.any():
         j = int(np.flatnonzero(bad.any(axis=0))[0])
@@ -96,7 +97,7 @@ class FineGray:
             raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
         require_columns(newdata, self.design.columns, "covariate")
         for term in self.design.terms:
-            if term.categorical:
+            if term.categorical and term.expr is None:   # expression levels are checked by encode()
                 unknown = ~newdata[term.column].isin(term.levels).to_numpy()
                 if unknown.any():
                     raise ValueError(f"newdata column {term.column!r} has levels not in the fitted data at rows "
@@ -140,7 +141,7 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     specs = parse_covariates(covariates)
     if not specs:
         raise ValueError("fine_gray needs at least one covariate")
-    columns = [sp.column for sp in specs]
+    columns = list(dict.fromkeys(c for sp in specs for c in sp.sources))
     require_columns(data, [time, event])
     require_columns(data, columns, "covariate")
     if not 0 < conf_level < 1:
@@ -153,7 +154,8 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     if not (status == cause).any():
         present = sorted(set(status.tolist()) - {cencode})
         raise ValueError(f"cause {cause!r} never occurs in event column {event!r}; failure codes present: {present}")
-    design = build_design(_bool_as_numeric(data, [sp.column for sp in specs if not sp.categorical]), specs)
+    design = build_design(_bool_as_numeric(data, [sp.column for sp in specs if sp.plain and not sp.categorical]),
+                          specs)
     x = _matrix(design, data)
 
     order = np.argsort(t, kind="stable")   # crr: d[order(d$ftime), ]

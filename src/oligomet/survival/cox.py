@@ -226,7 +226,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     specs = parse_covariates(covariates)
     strata_cols = _as_list(strata)
-    cov_cols = [s.column for s in specs]
+    cov_cols = list(dict.fromkeys(c for s in specs for c in s.sources))
     require_columns(data, [time, event], "time/event column")
     require_columns(data, cov_cols, "covariate")
     require_columns(data, strata_cols, "strata column")
@@ -240,7 +240,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     others = [c for c in cc_cols if c not in cov_cols]
     # Fast route for large numeric designs: hand the core views of the data's columns (no n × p copy, no
     # per-column NaN pass); the core's column sums meet any NaN/inf, and then the general route runs instead.
-    fast = all(s.column in data.columns and not s.categorical and not _is_categorical(data[s.column]) for s in specs) \
+    fast = all(s.plain and not s.categorical and not _is_categorical(data[s.column]) for s in specs) \
         and not any(data[c].hasnans for c in others)
     args = (data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev_all)
     a = _analysed(*args, fast=fast)

@@ -1,9 +1,21 @@
-"""Covariate terms -> design matrix for regression models (Cox, and later Fine–Gray, propensity).
+"""Covariate terms -> design matrix for regression models (Cox, Fine–Gray, propensity).
 
 Accepted covariate specifications:
 
 * a list of column names and/or terms, e.g. ``["age", "C(rx)", "C(sex, ref=2)"]``;
 * a formula string, e.g. ``"age + C(rx) + C(sex, ref=2)"`` (an optional leading ``~`` is ignored).
+
+Terms, as in R's model formulas:
+
+* ``col``: a column; ``C(col)`` / ``C(col, ref=x)``: a column coded as a factor;
+* ``I(expr)`` and ``log(…)``, ``log10(…)``, ``log1p(…)``, ``sqrt(…)``, ``exp(…)``, ``abs(…)``: an
+  arithmetic expression of columns, evaluated by ``pandas.DataFrame.eval`` (e.g. ``I(age / 10)`` for a
+  hazard ratio per 10 years, ``log(nodes + 1)``); a comparison such as ``I(nodes > 4)`` is logical and
+  becomes a dummy, as R codes a logical;
+* ``a:b``: the interaction (products of the two terms' design columns); ``a*b`` is ``a + b + a:b``
+  (``a*b*c`` all main effects and interactions). As R's ``terms``, interactions come after all main
+  effects, in the order written. A factor in an interaction must also be in the model as a main effect
+  (R codes the interaction differently without it, and we do not reproduce that).
 
 Coding rules, as R's ``model.matrix`` with its default treatment contrasts:
 
@@ -14,15 +26,17 @@ Coding rules, as R's ``model.matrix`` with its default treatment contrasts:
   pandas ``Categorical``, otherwise sorted values (numbers before strings; plain Python string
   order, which equals R's ``C`` locale order); ``C(col, ref="x")`` chooses another reference;
 * dummy column names are ``f"{col}[{level}]"``, e.g. ``rx[Lev]``, ``sex[2]``, ``smoker[True]``;
+  interaction columns join their parts' names with ``:``, the first part varying fastest, as R
+  (``rx[Lev]:age``, ``rx[Obs]:age``);
 * levels are taken from the rows actually analysed (after complete-case handling); unused
   categories are dropped, as R's ``model.frame`` drops unused levels of character columns.
-
-Interactions and transformations are not supported; derive such columns beforehand.
 """
 from __future__ import annotations
 
+import ast
+import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -31,30 +45,55 @@ import pandas as pd
 from .._validation import _rows, _sort_key, require_columns
 
 _C_TERM = re.compile(r"^C\(\s*(?P<col>[^,()]+?)\s*(?:,\s*ref\s*=\s*(?P<ref>.+?))?\s*\)$")
+_I_TERM = re.compile(r"^I\((?P<expr>.+)\)$", re.S)
+_FUNCTIONS = ("log", "log10", "log1p", "sqrt", "exp", "abs")   # the ones R users write bare; pandas.eval has them
+_FUNC_TERM = re.compile(rf"^(?:{'|'.join(_FUNCTIONS)})\(.+\)$", re.S)
 
 
 @dataclass(frozen=True)
 class TermSpec:
-    """One parsed covariate term before looking at the data."""
+    """One parsed covariate term before looking at the data.
+
+    ``column`` is the data column for a plain or ``C()`` term and the term's label otherwise;
+    ``sources`` lists the data columns the term reads (for complete-case handling)."""
 
     column: str
     categorical: bool = False   # forced by C()
     ref: object = None          # explicit reference level (C(col, ref=...)), else None
     text: str = ""
+    expr: str | None = None     # pandas.eval expression of an I()/function term
+    parts: tuple = ()           # an interaction's component TermSpecs
+    sources: tuple = ()
+
+    @property
+    def plain(self) -> bool:
+        """A data column as it is (possibly coded as a factor): no expression, no interaction."""
+        return self.expr is None and not self.parts
 
 
 @dataclass(frozen=True)
 class Term:
     """One term after looking at the data: how to turn the column into design columns."""
 
-    column: str
+    column: str                 # the data column, or the label of an expression / interaction term
     categorical: bool
     levels: tuple = ()          # all levels, reference first is NOT implied; see ``ref``
     ref: object = None
     names: tuple = ()           # design-column names this term produces
+    expr: str | None = None
+    parts: tuple = field(default=(), repr=False)   # an interaction's component Terms (their main-effect coding)
+    sources: tuple = ()
+
+    def values(self, frame: pd.DataFrame) -> pd.Series:
+        """The term's raw values: the column, or the evaluated expression."""
+        if self.expr is None:
+            return frame[self.column]
+        return _evaluate(frame, self.expr, self.column)
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        col = frame[self.column]
+        if self.parts:
+            return _interaction_columns([p.encode(frame) for p in self.parts])
+        col = self.values(frame)
         if not self.categorical:
             values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
             return values[:, None]
@@ -74,6 +113,38 @@ class Term:
         return out
 
 
+def _interaction_columns(blocks: list[np.ndarray]) -> np.ndarray:
+    """All products of one column from each block, the first block varying fastest (R's order)."""
+    combos = itertools.product(*(range(b.shape[1]) for b in reversed(blocks)))
+    cols = [np.prod([blocks[-1 - i][:, j] for i, j in enumerate(c)], axis=0) for c in combos]
+    return np.column_stack(cols)
+
+
+def _interaction_names(parts: Sequence[Term]) -> tuple:
+    combos = itertools.product(*(p.names for p in reversed(parts)))
+    return tuple(":".join(reversed(c)) for c in combos)
+
+
+def _evaluate(frame: pd.DataFrame, expr: str, label: str) -> pd.Series:
+    try:
+        out = frame.eval(expr, engine="python")
+    except Exception as exc:   # pandas raises many kinds (UndefinedVariableError, SyntaxError, TypeError ...)
+        raise ValueError(f"covariate {label!r}: cannot evaluate {expr!r} ({type(exc).__name__}: {exc})") from None
+    if np.ndim(out) == 0:   # an expression without columns: a constant, which cannot be estimated
+        raise ValueError(f"covariate {label!r}: {expr!r} does not depend on any column")
+    return pd.Series(np.asarray(out), index=frame.index)
+
+
+def _expression_sources(expr: str, label: str) -> tuple:
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError:
+        raise ValueError(f"cannot parse covariate term {label!r}: {expr!r} is not an expression") from None
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in called]
+    return tuple(dict.fromkeys(names))
+
+
 @dataclass(frozen=True)
 class Design:
     """Parsed terms with their coding; ``matrix(frame)`` encodes any frame with the same columns."""
@@ -86,7 +157,8 @@ class Design:
 
     @property
     def columns(self) -> list[str]:
-        return list(dict.fromkeys(t.column for t in self.terms))
+        """The data columns the terms read."""
+        return list(dict.fromkeys(c for t in self.terms for c in t.sources))
 
     def column_arrays(self, frame: pd.DataFrame) -> list[np.ndarray]:
         """The design's columns as 1-D float arrays: views of ``frame``'s float64 columns where possible
@@ -95,9 +167,8 @@ class Design:
         require_columns(frame, self.columns, "covariate")
         out = []
         for t in self.terms:
-            col = frame[t.column]
-            if not t.categorical and pd.api.types.is_numeric_dtype(col) and not _is_categorical(col):
-                out.append(col.to_numpy(dtype=float))
+            if _plain_numeric(t, frame):
+                out.append(frame[t.column].to_numpy(dtype=float))
             else:
                 block = t.encode(frame)
                 out.extend(block[:, j] for j in range(block.shape[1]))
@@ -106,8 +177,7 @@ class Design:
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The (n, p) float design matrix: a fresh array, never a view of ``frame``."""
         require_columns(frame, self.columns, "covariate")
-        if all(not t.categorical for t in self.terms) and all(
-                pd.api.types.is_numeric_dtype(frame[t.column]) for t in self.terms):
+        if all(_plain_numeric(t, frame) for t in self.terms):
             # all numeric: pandas hands over its block in one copy, no per-column work
             cols = [t.column for t in self.terms]
             out = frame[cols].to_numpy(dtype=float)
@@ -122,6 +192,10 @@ class Design:
             out[j:j + block.shape[1]] = block.T
             j += block.shape[1]
         return out.T
+
+
+def _plain_numeric(t: Term, frame: pd.DataFrame) -> bool:
+    return t.expr is None and not t.parts and not t.categorical and not _is_categorical(frame[t.column])
 
 
 def _fmt(level) -> str:
@@ -176,8 +250,63 @@ def _split_formula(formula: str) -> list[str]:
     return parts
 
 
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split at ``sep`` outside parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == sep and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur).strip())
+    return parts
+
+
+def _atom(item: str) -> TermSpec:
+    """One term without ``:``/``*``: a column, ``C(col, ref=)``, ``I(expr)`` or a bare function call."""
+    m = _C_TERM.match(item)
+    if m:
+        ref = _parse_ref(m.group("ref")) if m.group("ref") is not None else None
+        col = m.group("col").strip()
+        return TermSpec(column=col, categorical=True, ref=ref, text=item, sources=(col,))
+    m = _I_TERM.match(item)
+    expr = m.group("expr") if m else (item if _FUNC_TERM.match(item) else None)
+    if expr is not None:
+        return TermSpec(column=item, text=item, expr=expr.strip(), sources=_expression_sources(expr, item))
+    return TermSpec(column=item, text=item, sources=(item,))
+
+
+def _expand(item: str) -> list[list[TermSpec]]:
+    """A term with ``*``/``:`` -> its terms, each a list of atoms (R: ``a*b`` = ``a + b + a:b``)."""
+    factors = _split_top(item, "*")
+    if len(factors) > 1 and any(not f for f in factors):
+        raise ValueError(f"cannot parse covariate term {item!r}: empty factor around '*'")
+    atoms = []
+    for f in factors:
+        pieces = _split_top(f, ":")
+        if any(not x for x in pieces):
+            raise ValueError(f"cannot parse covariate term {item!r}: empty factor around ':'")
+        atoms.append([_atom(x) for x in pieces])
+    out = []
+    for size in range(1, len(atoms) + 1):
+        for combo in itertools.combinations(atoms, size):
+            term = list({a.text: a for part in combo for a in part}.values())
+            out.append(term)
+    return out
+
+
+def _interaction_spec(atoms: list[TermSpec]) -> TermSpec:
+    label = ":".join(a.column for a in atoms)        # rx:age for C(rx):age, as zph and errors name terms
+    return TermSpec(column=label, text=":".join(a.text for a in atoms), parts=tuple(atoms),
+                    sources=tuple(dict.fromkeys(c for a in atoms for c in a.sources)))
+
+
 def parse_covariates(covariates: str | Sequence[str]) -> list[TermSpec]:
-    """Parse a formula string or a list of names/terms into :class:`TermSpec`s (no data needed)."""
+    """Parse a formula string or a list of names/terms into :class:`TermSpec`s (no data needed).
+
+    Main effects keep their order; interactions follow them, in the order written (R's ``terms``)."""
     if isinstance(covariates, str):
         items = _split_formula(covariates)
     else:
@@ -188,20 +317,27 @@ def parse_covariates(covariates: str | Sequence[str]) -> list[TermSpec]:
             items.append(c.strip())  # one list item = one term (a column may be named "a+b")
     if not items:
         raise ValueError("no covariates given")
-    specs = []
+    mains, interactions, seen = [], [], {}
     for item in items:
-        m = _C_TERM.match(item)
-        if m:
-            ref = _parse_ref(m.group("ref")) if m.group("ref") is not None else None
-            specs.append(TermSpec(column=m.group("col").strip(), categorical=True, ref=ref, text=item))
-        else:
-            specs.append(TermSpec(column=item, text=item))
-    seen = set()
-    for s in specs:
-        if s.column in seen:
-            raise ValueError(f"covariate {s.column!r} is given twice")
-        seen.add(s.column)
-    return specs
+        expanded = _expand(item) if (len(_split_top(item, "*")) > 1 or len(_split_top(item, ":")) > 1) \
+            else [[_atom(item)]]
+        explicit = len(expanded) == 1
+        for atoms in expanded:
+            key = frozenset(a.text for a in atoms)
+            if key in seen:
+                if explicit and len(atoms) == 1 and seen[key]:
+                    raise ValueError(f"covariate {atoms[0].column!r} is given twice")
+                continue               # a main effect repeated by a*b expansion, as R drops duplicates
+            seen[key] = explicit
+            if len(atoms) == 1:
+                mains.append(atoms[0])
+            else:
+                interactions.append(_interaction_spec(atoms))
+    plain = [s.column for s in mains if s.plain]
+    dup = {c for c in plain if plain.count(c) > 1}
+    if dup:
+        raise ValueError(f"covariate {sorted(dup)[0]!r} is given twice")
+    return mains + interactions
 
 
 def _is_categorical(col: pd.Series) -> bool:
@@ -209,36 +345,59 @@ def _is_categorical(col: pd.Series) -> bool:
             or not pd.api.types.is_numeric_dtype(col))
 
 
+def _factor_term(s: TermSpec, col: pd.Series) -> Term:
+    """Treatment-contrast coding of a column (or an evaluated logical expression)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        present = {_level_key(v) for v in col.dropna()}
+        levels = [lv for lv in col.cat.categories if _level_key(lv) in present]
+    else:
+        uniq = {}
+        for v in col.dropna():
+            uniq.setdefault(_level_key(v), v)
+        levels = sorted(uniq.values(), key=_sort_key) if col.dtype != bool else sorted(uniq.values())
+    if len(levels) < 2:
+        only = _fmt(levels[0]) if levels else "none"
+        raise ValueError(f"covariate {s.column!r} has a single level ({only}) in the analysed rows; "
+                         f"it cannot be estimated (remove it or check the filter)")
+    if s.ref is not None:
+        match = [lv for lv in levels if _level_key(lv) == _level_key(s.ref) or _fmt(lv) == str(s.ref)]
+        if not match:
+            raise ValueError(f"covariate {s.column!r}: reference level {s.ref!r} is not among the levels "
+                             f"{', '.join(map(_fmt, levels))}")
+        ref = match[0]
+    else:
+        ref = levels[0]
+    names = tuple(f"{s.column}[{_fmt(lv)}]" for lv in levels if _level_key(lv) != _level_key(ref))
+    return Term(column=s.column, categorical=True, levels=tuple(levels), ref=ref, names=names, expr=s.expr,
+                sources=s.sources)
+
+
+def _main_term(frame: pd.DataFrame, s: TermSpec) -> Term:
+    col = frame[s.column] if s.expr is None else _evaluate(frame, s.expr, s.column)
+    if s.categorical or _is_categorical(col):
+        return _factor_term(s, col)
+    return Term(column=s.column, categorical=False, names=(s.column,), expr=s.expr, sources=s.sources)
+
+
 def build_design(frame: pd.DataFrame, specs: Sequence[TermSpec]) -> Design:
     """Decide each term's coding from the analysed rows (after complete-case handling)."""
-    require_columns(frame, [s.column for s in specs], "covariate")
-    terms = []
+    require_columns(frame, list(dict.fromkeys(c for s in specs for c in s.sources)), "covariate")
+    terms, mains = [], {}
     for s in specs:
-        col = frame[s.column]
-        if s.categorical or _is_categorical(col):
-            if isinstance(col.dtype, pd.CategoricalDtype):
-                present = {_level_key(v) for v in col.dropna()}
-                levels = [lv for lv in col.cat.categories if _level_key(lv) in present]
-            else:
-                uniq = {}
-                for v in col.dropna():
-                    uniq.setdefault(_level_key(v), v)
-                levels = sorted(uniq.values(), key=_sort_key) if col.dtype != bool else \
-                    sorted(uniq.values())
-            if len(levels) < 2:
-                only = _fmt(levels[0]) if levels else "none"
-                raise ValueError(f"covariate {s.column!r} has a single level ({only}) in the analysed rows; "
-                                 f"it cannot be estimated (remove it or check the filter)")
-            if s.ref is not None:
-                match = [lv for lv in levels if _level_key(lv) == _level_key(s.ref) or _fmt(lv) == str(s.ref)]
-                if not match:
-                    raise ValueError(f"covariate {s.column!r}: reference level {s.ref!r} is not among the levels "
-                                     f"{', '.join(map(_fmt, levels))}")
-                ref = match[0]
-            else:
-                ref = levels[0]
-            names = tuple(f"{s.column}[{_fmt(lv)}]" for lv in levels if _level_key(lv) != _level_key(ref))
-            terms.append(Term(column=s.column, categorical=True, levels=tuple(levels), ref=ref, names=names))
-        else:
-            terms.append(Term(column=s.column, categorical=False, names=(s.column,)))
+        if not s.parts:
+            term = _main_term(frame, s)
+            mains[s.text] = term
+            terms.append(term)
+            continue
+        parts = []
+        for a in s.parts:
+            part = mains.get(a.text)
+            if part is None:
+                part = _main_term(frame, a)
+                if part.categorical:
+                    raise ValueError(f"interaction {s.column!r}: add the main effect {a.text!r} to the model "
+                                     "(without it R codes the factor differently in the interaction)")
+            parts.append(part)
+        terms.append(Term(column=s.column, categorical=False, names=_interaction_names(parts), parts=tuple(parts),
+                          sources=s.sources))
     return Design(terms=tuple(terms))

@@ -133,6 +133,20 @@ ms$set <- (seq_len(nrow(ms)) - 1) %/% 4
 run_case("many_strata", ms, "Surv(time, status) ~ age + nodes + strata(set)",
          list(time = "time", event = "status", covariates = list("age", "nodes"), strata = "set"))
 
+# 13-16. Formula terms: interactions (numeric x numeric, factor x numeric, factor x factor) and transformations.
+ln <- lung[, c("time", "dead", "age", "sex", "ph.karno")]
+run_case("interaction_numeric", ln, "Surv(time, dead) ~ age + sex + age:sex",
+         list(time = "time", event = "dead", covariates = "age + sex + age:sex"))
+cf <- colon2[, c("time", "status", "rx", "sex", "age", "nodes")]
+cf$rx <- as.character(cf$rx)
+run_case("interaction_factor_numeric", cf, "Surv(time, status) ~ factor(rx) * age + sex",
+         list(time = "time", event = "status", covariates = "C(rx) * age + sex"),
+         newdata = data.frame(rx = c("Obs", "Lev+5FU"), age = c(50, 70), sex = c(1, 0)), times = c(365, 1000))
+run_case("interaction_two_factors", cf, "Surv(time, status) ~ factor(rx) * factor(sex)",
+         list(time = "time", event = "status", covariates = list("C(rx)", "C(sex)", "C(rx):C(sex)")))
+run_case("transformed_terms", cf, "Surv(time, status) ~ I(age/10) + log(nodes + 1) + I(nodes > 4)",
+         list(time = "time", event = "status", covariates = "I(age/10) + log(nodes + 1) + I(nodes > 4)"))
+
 writeLines(toJSON(cases, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
            "cox_fixtures.json")
 cat("wrote", length(cases), "cases\n")

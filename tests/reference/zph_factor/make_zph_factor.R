@@ -1,4 +1,4 @@
-# cox.zph with a factor covariate: R tests the factor jointly (k-1 df).
+# cox.zph with a factor covariate: R tests the factor jointly (k-1 df); an interaction term is one row too.
 # Run from the repo root: Rscript tests/reference/zph_factor/make_zph_factor.R
 library(survival)
 out <- list()
@@ -7,6 +7,12 @@ for (tr in c("km", "rank", "identity")) {
   z <- cox.zph(f, transform = tr)$table
   out[[tr]] <- list(terms = rownames(z), chisq = unname(z[, "chisq"]), df = unname(z[, "df"]), p = unname(z[, "p"]))
 }
+# A factor x numeric interaction (colon deaths): rows factor(rx), age, factor(rx):age.
+col2 <- subset(colon, etype == 2)
+col2$rx <- as.character(col2$rx)
+z <- cox.zph(coxph(Surv(time, status) ~ factor(rx) * age, data = col2))$table
+out[["interaction_km"]] <- list(terms = rownames(z), chisq = unname(z[, "chisq"]), df = unname(z[, "df"]),
+                                p = unname(z[, "p"]))
 writeLines(paste0("{", paste(sprintf('"%s": {"terms": [%s], "chisq": [%s], "df": [%s], "p": [%s]}',
   names(out), sapply(out, function(o) paste0('"', o$terms, '"', collapse = ",")),
   sapply(out, function(o) paste(format(o$chisq, digits = 17), collapse = ",")),
