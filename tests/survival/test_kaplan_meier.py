@@ -227,8 +227,8 @@ def test_negative_weight_names_column(small):
 
 
 def test_bad_conf_type(small):
-    with pytest.raises(ValueError, match="conf_type must be one of"):
-        om.kaplan_meier(small, time="t", event="e", conf_type="logit")
+    with pytest.raises(ValueError, match="conf_type must be one of 'log', 'log-log', 'plain', 'logit', 'arcsin'"):
+        om.kaplan_meier(small, time="t", event="e", conf_type="probit")
 
 
 def test_array_weights_equal_column_weights(small):

@@ -224,7 +224,7 @@ class KMAnalysis(_Model):
     landmarks: list[Annotated[float, Field(ge=0)]] = []
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = []
     by_group: bool = True
-    conf_type: Literal["log", "log-log", "plain"] = "log"
+    conf_type: Literal["log", "log-log", "plain", "logit", "arcsin"] = "log"
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves (numbers use all data)
 
 

@@ -198,6 +198,10 @@ def confidence_band(surv: np.ndarray, se: np.ndarray, conf_type: str, conf_level
     * log:     S exp(+-z se), upper clipped at 1; NaN where S = 0.
     * log-log: exp(-exp(log(-log S) -+ z se / log S)); NaN where S is 0 or 1.
     * plain:   S +- z se S, clipped to [0, 1]; NaN where S = 0 and se = Inf (0 * Inf).
+    * logit:   on log(S / (1 - S)) with half-width z se / (1 - S); NaN where S = 0, and where S = 1
+      with se = 0 (R computes 0 * Inf there).
+    * arcsin:  on asin(sqrt(S)) with half-width z se sqrt(S / (1 - S)) / 2, kept in [0, pi/2]; NaN
+      where S = 0 or (S = 1, se = 0), as R.
     * none:    NaN.
     ``se`` is the SE of the cumulative hazard (``logse``) or of S (robust fits), in
     which case it is first divided by S, with 0 kept as 0 as R does.
@@ -221,7 +225,29 @@ def confidence_band(surv: np.ndarray, se: np.ndarray, conf_type: str, conf_level
             xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
             s2 = z * se / np.log(xx)
             return np.exp(-np.exp(np.log(-np.log(xx)) - s2)), np.exp(-np.exp(np.log(-np.log(xx)) + s2))
-    raise ValueError(f"conf_type must be one of 'log', 'log-log', 'plain', 'none'; got {conf_type!r}")
+        if conf_type == "logit":
+            xx = np.where(surv == 0, np.nan, surv)
+            s2 = z * se * (1 + xx / (1 - xx))
+            logit = np.log(surv / (1 - surv))
+            return 1 - 1 / (1 + np.exp(logit - s2)), 1 - 1 / (1 + np.exp(logit + s2))
+        if conf_type == "arcsin":
+            xx = np.where(surv == 0, np.nan, surv)
+            s2 = 0.5 * z * se * np.sqrt(xx / (1 - xx))
+            angle = np.arcsin(np.sqrt(xx))
+            # R's pmax/pmin drop NaN in favour of the bound only when na.rm; NaN stays NaN here as there
+            return np.sin(_nan_max(angle - s2, 0.0)) ** 2, np.sin(_nan_min(angle + s2, np.pi / 2)) ** 2
+    raise ValueError(f"conf_type must be one of {', '.join(map(repr, CONF_TYPES))}; got {conf_type!r}")
+
+
+CONF_TYPES = ("log", "log-log", "plain", "logit", "arcsin", "none")
+
+
+def _nan_max(a: np.ndarray, bound: float) -> np.ndarray:
+    return np.where(np.isnan(a), np.nan, np.maximum(a, bound))
+
+
+def _nan_min(a: np.ndarray, bound: float) -> np.ndarray:
+    return np.where(np.isnan(a), np.nan, np.minimum(a, bound))
 
 
 def find_quantile(x: np.ndarray, y: np.ndarray, p: np.ndarray, tol: float) -> np.ndarray:

@@ -33,7 +33,7 @@ from .._validation import (DroppedRows, _sort_key, complete_cases, event_array, 
                            require_frame, time_array, weight_array)
 from . import _km_core as core
 
-CONF_TYPES = ("log", "log-log", "plain", "none")
+CONF_TYPES = core.CONF_TYPES
 _QUANTILE_TOL = float(np.sqrt(np.finfo(float).eps))  # quantile.survfit's default tolerance
 _ALL = "all"
 
@@ -261,7 +261,7 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = Non
     time, event : column names. ``time`` >= 0 (NaN or negative is an error); ``event`` in
         {0, 1, True, False}.
     by : optional grouping column; groups are ordered as R's factor levels.
-    conf_type : "log" (R's default), "log-log", "plain" or "none".
+    conf_type : "log" (R's default), "log-log", "plain", "logit", "arcsin" or "none" (R's ``conf.type``).
     conf_level : confidence level of the pointwise bands and the quantile CIs.
     weights : column name or array of case weights (>= 0).
     robust : None follows R: robust (infinitesimal jackknife) SE when some weight is not

@@ -86,7 +86,7 @@ km_case <- function(id, file, d, time, event, by = NULL, conf_type = "log", weig
                                  probs = probs),
                      expected = list(groups = groups))
 }
-for (ct in c("log", "log-log", "plain")) {
+for (ct in c("log", "log-log", "plain", "logit", "arcsin")) {
   km_case(paste0("km_ties_", ct), "ties", ties, "time", "status", "grp", ct, times = c(0, 3, 10, 23, 30))
 }
 km_case("km_ties_pooled", "ties", ties, "time", "status", NULL, "log", times = c(1, 5, 12))
@@ -95,12 +95,15 @@ km_case("km_ties_fracweights_robust", "ties", ties, "time", "status", "grp", "lo
         times = c(2, 8))
 km_case("km_ties_fracweights_greenwood", "ties", ties, "time", "status", "grp", "plain", weights = "wt_frac",
         robust = FALSE, times = c(2, 8))
-for (ct in c("log", "log-log", "plain")) {
+for (ct in c("log", "log-log", "plain", "logit", "arcsin")) {
   km_case(paste0("km_edge_", ct), "edge", edge, "time", "status", "grp", ct, times = c(0, 1, 6, 11))
   km_case(paste0("km_flat_", ct), "flat", flat, "time", "status", "grp", ct, probs = c(0.25, 0.5, 0.75, 1))
 }
 km_case("km_notreached", "notreached", nr, "time", "status", "grp", "log", times = c(50, 100))
 km_case("km_lung_ecog_loglog", "lung", lung2, "time", "dead", "ph.ecog", "log-log", times = c(100, 400))
+km_case("km_ties_fracweights_robust_logit", "ties", ties, "time", "status", "grp", "logit", weights = "wt_frac",
+        times = c(2, 8))
+km_case("km_lung_ecog_arcsin", "lung", lung2, "time", "dead", "ph.ecog", "arcsin", times = c(100, 400))
 
 ## ---------------------------------------------------------------- log-rank and trend
 lr_case <- function(id, file, d, time, event, by, strata = NULL, rho = 0, scores = NULL) {
