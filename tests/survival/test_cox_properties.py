@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import oligomet as om
 from oligomet.survival import _cox_core as core
+from oligomet.survival._blas_threads import single_threaded_blas
 from oligomet.survival._cox_robust import weighted_score_residuals
 from oligomet import CompleteCaseWarning
 from oligomet.survival.cox import CoxConvergenceWarning
@@ -276,12 +277,12 @@ def test_many_strata_vectorised_path_equals_loop():
 
 
 def test_single_threaded_blas_restores_the_thread_setting():
-    setter = core.single_threaded_blas._find()
+    setter = single_threaded_blas._find()
     if setter is None:
         pytest.skip("no OpenBLAS with openblas_set_num_threads_local in this process")
     original = setter(3)                 # known state: 3 threads for this thread
     try:
-        with core.single_threaded_blas():
+        with single_threaded_blas():
             assert setter(1) == 1        # inside: one thread (the call returns the current setting)
         assert setter(3) == 3            # restored on exit
     finally:

@@ -19,6 +19,7 @@ from scipy import stats
 from .._validation import (DroppedRows, _rows, complete_cases, event_array, require_columns, require_frame,
                            time_array, weight_array)
 from . import _cox_core as core
+from ._blas_threads import single_threaded_blas
 from ._cox_robust import robust_score_test, robust_variance
 from ._ties import merge_near_ties
 from .design import Design, _is_categorical, build_design, parse_covariates
@@ -263,7 +264,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         c_codes = pd.factorize(frame[cluster], sort=True)[0].astype(np.int64)
         robust = True
 
-    with core.single_threaded_blas():
+    with single_threaded_blas():
         _check_constant(pr, names, len(frame))
         fit = core.fit(pr, max_iter=max_iter)
         _check_singular(fit, pr, names)
@@ -319,7 +320,7 @@ class _Analysed:
     strata_levels: tuple
 
     def prepare(self, ties: str) -> core.CoxProblem:
-        with core.single_threaded_blas():
+        with single_threaded_blas():
             return core.prepare(self.t, self.ev, self.cols, strata=self.strata, weights=self.w, ties=ties)
 
 
