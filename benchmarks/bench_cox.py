@@ -33,7 +33,7 @@ P = 10
 COVS = [f"x{i}" for i in range(P)]
 
 
-def make_data(n: int, seed: int = 2024) -> pd.DataFrame:
+def make_data(n: int, seed: int = 2024, continuous: bool = False) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     X = np.column_stack([
         rng.normal(size=(n, 6)),
@@ -45,7 +45,9 @@ def make_data(n: int, seed: int = 2024) -> pd.DataFrame:
     lp = X @ beta - 0.65
     t_event = rng.exponential(365.0 * np.exp(-lp))
     t_cens = rng.uniform(30, 5 * 365, n)
-    time_ = np.ceil(np.minimum(t_event, t_cens))              # integer days: heavy ties
+    time_ = np.minimum(t_event, t_cens)
+    if not continuous:
+        time_ = np.ceil(time_)                                 # integer days: heavy ties
     event = (t_event <= t_cens).astype(np.int64)
     d = pd.DataFrame(X, columns=COVS)
     d["time"] = time_
@@ -107,7 +109,7 @@ _PEAK_CHILD = textwrap.dedent("""
     sys.path.insert(0, {bench_dir!r})
     from bench_cox import make_data, COVS
     import oligomet as om
-    d = make_data({n})
+    d = make_data({n}, continuous={continuous})
     om.cox(d.iloc[:1000], time="time", event="event", covariates=COVS)   # imports outside the measurement
     import gc, os
     gc.collect()
@@ -125,8 +127,8 @@ _PEAK_CHILD = textwrap.dedent("""
 """)
 
 
-def peak_memory(n: int) -> dict:
-    code = _PEAK_CHILD.format(bench_dir=os.path.dirname(os.path.abspath(__file__)), n=n)
+def peak_memory(n: int, continuous: bool = False) -> dict:
+    code = _PEAK_CHILD.format(bench_dir=os.path.dirname(os.path.abspath(__file__)), n=n, continuous=continuous)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -138,13 +140,15 @@ def main() -> None:
     ap.add_argument("--no-lifelines", action="store_true")
     ap.add_argument("--no-r", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--continuous", action="store_true",
+                    help="continuous times (almost no ties) instead of integer days; lifelines is very slow here")
     a = ap.parse_args()
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for s in a.sizes:
             n = int(float(s))
-            d = make_data(n)
+            d = make_data(n, continuous=a.continuous)
             t_om, cpu_om, fit, first_om = time_oligomet(d, a.repeat)
             row = {"n": n, "distinct_times": int(d["time"].nunique()), "events": int(d["event"].sum()),
                    "oligomet_s": t_om, "oligomet_cpu_s": cpu_om, "oligomet_first_s": first_om,
@@ -163,7 +167,7 @@ def main() -> None:
                     row.update(r_s=t_r, r_cpu_s=cpu_r, r_ratio=t_r / t_om, r_cpu_ratio=cpu_r / cpu_om,
                                max_abs_coef_diff_r=float(np.max(np.abs(c_r - coef))))
             if not a.no_memory:
-                row.update(peak_memory(n))
+                row.update(peak_memory(n, a.continuous))
             rows.append(row)
             print(json.dumps(row), flush=True)
 

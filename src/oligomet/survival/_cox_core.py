@@ -120,10 +120,8 @@ class CoxProblem:
     weighted: bool             # False when all case weights are 1 (r = exp(eta) needs no product)
     moments: bool              # information from per-segment second moments (few, long segments)
     seg_bounds: np.ndarray     # (n_seg + 1,) row-segment starts and n
-    block_pos: np.ndarray      # position in the segments of each tie block's start
-    block_bounds: np.ndarray   # stratum boundaries in block index space
-    gblock: np.ndarray         # (K,) block index of each event time
-    death_pos: np.ndarray      # (K,) segment of each event time's deaths
+    strata_bounds: np.ndarray  # stratum boundaries in segment index space
+    death_pos: np.ndarray      # (K,) segment of each event time's deaths (the first segment of its tie block)
     group_bounds: np.ndarray   # stratum boundaries in event-time index space
     gd: np.ndarray             # (K,) number of deaths
     gdw: np.ndarray            # (K,) sum of death weights
@@ -277,51 +275,41 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron",
     kernels.centre_rows(Xs, means, w_s, d_s * w_s if weighted else d_s, absdev, u_dead)
     scale = np.where(absdev > 0, wsum / np.where(absdev > 0, absdev, 1.0), 1.0)
 
-    # Tie blocks: runs of equal (stratum, time).
+    # Segments: each (stratum, time) tie block, split after its deaths (deaths come first in a block). Built
+    # from row flags in O(n): no set operations or searches over n-sized arrays (continuous times give ~n segments).
+    dead = d_s > 0
     newblock = np.empty(n, dtype=bool)
     newblock[:1] = True
     np.not_equal(t_s[1:], t_s[:-1], out=newblock[1:])
     if strata is not None:
         st = np.asarray(strata)[order]
-        newblock[1:] |= st[1:] != st[:-1]
-    block_start = np.flatnonzero(newblock)
-    nb = block_start.size
-    if strata is not None:
-        bstrat = st[block_start]
-        block_bounds = np.concatenate(([0], np.flatnonzero(np.diff(bstrat)) + 1, [nb]))
-    else:
-        bstrat = np.zeros(nb, dtype=np.int64)
-        block_bounds = np.array([0, nb])
-    nd_b = np.add.reduceat(d_s, block_start)
-    dw_b = np.add.reduceat(d_s * w_s, block_start) if weighted else nd_b
-    is_ev = nd_b > 0
-    gblock = np.flatnonzero(is_ev)
-    K = gblock.size
-    gd = nd_b[gblock].astype(np.int64)
-    gdw = dw_b[gblock]
-    gstart = block_start[gblock]
-    death_end = gstart + gd
-    seg = np.union1d(block_start, death_end[death_end < n])      # blocks split after their deaths
+        newstrat = np.empty(n, dtype=bool)
+        newstrat[:1] = True
+        np.not_equal(st[1:], st[:-1], out=newstrat[1:])
+        newblock |= newstrat
+    newseg = newblock.copy()
+    newseg[1:] |= dead[:-1] & ~dead[1:]
+    seg = np.flatnonzero(newseg)
     seg_bounds = np.append(seg, n).astype(np.int64)
-    block_pos = np.searchsorted(seg, block_start)
-    death_pos = np.searchsorted(seg, gstart)
-    gstrat = bstrat[gblock]
+    seg_dead = dead[seg]
+    death_pos = np.flatnonzero(seg_dead)            # (K,) the deaths' segment of each event time
+    K = death_pos.size
+    gd = np.diff(seg_bounds)[death_pos]
+    gdw = np.add.reduceat(w_s, seg)[death_pos] if weighted else gd.astype(float)
     if strata is not None:
+        strata_bounds = np.append(np.flatnonzero(newstrat[seg]), seg.size).astype(np.int64)
+        seg_strat = np.cumsum(newstrat[seg]) - 1
+        gstrat = seg_strat[death_pos]
         group_bounds = np.concatenate(([0], np.flatnonzero(np.diff(gstrat)) + 1, [K]))
     else:
+        strata_bounds = np.array([0, seg.size], dtype=np.int64)
         group_bounds = np.array([0, K])
-
-    # Each block's last event time at or before its own time, in its own stratum (K = none); segments inherit it.
-    last_ev = np.cumsum(is_ev) - 1                 # per block, global event-time index
+    # Each segment's last event time at or before its own time, in its own stratum (K = none).
+    last_ev = np.cumsum(seg_dead) - 1
     ok = last_ev >= 0
-    ok[ok] &= gstrat[last_ev[ok]] == bstrat[ok]
-    blk_group = np.where(ok, last_ev, K)
-    starts_block = np.zeros(seg.size, dtype=bool)
-    starts_block[block_pos] = True
-    seg_block = np.cumsum(starts_block) - 1
-    seg_group = blk_group[seg_block]
-    seg_dead = np.zeros(seg.size, dtype=bool)
-    seg_dead[death_pos] = True
+    if strata is not None:
+        ok[ok] &= gstrat[last_ev[ok]] == seg_strat[ok]
+    seg_group = np.where(ok, last_ev, K)
 
     if ties == "efron":
         term_start = np.cumsum(gd) - gd
@@ -335,39 +323,49 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron",
         moments = _moments_pay(n, p, seg.size)
     return CoxProblem(order=order, X=Xs, w=w_s, status=d_s, time=t_s, means=means, scale=scale,
                       efron=(ties == "efron"), weighted=weighted, moments=bool(moments), seg_bounds=seg_bounds,
-                      block_pos=block_pos, block_bounds=block_bounds, gblock=gblock, death_pos=death_pos,
-                      group_bounds=group_bounds, gd=gd, gdw=gdw, term_start=term_start, n_terms=n_terms, mw=mw,
+                      strata_bounds=strata_bounds, death_pos=death_pos, group_bounds=group_bounds, gd=gd, gdw=gdw, term_start=term_start, n_terms=n_terms, mw=mw,
                       seg_group=seg_group, seg_dead=seg_dead, u_dead=u_dead, absdev=absdev)
 
 
-def _risk(pr: CoxProblem, beta: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _risk(pr: CoxProblem, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(score, r)``: exp(x·beta) and w·exp(x·beta) per sorted row (the same array when unweighted)."""
-    score = np.dot(pr.X, beta, out=out)
+    score = pr.X @ beta
     np.exp(score, out=score)
     return score, (score * pr.w if pr.weighted else score)
 
 
-def _event_sums(pr: CoxProblem, r: np.ndarray, moments: bool) -> GroupSums:
-    """Risk-set sums and the Efron/Breslow per-event-time scalars from the rows' risk weights ``r``."""
+def _work(pr: CoxProblem, name: str, shape) -> np.ndarray:
+    """A work array kept on the problem and reused by every evaluation (no fresh n- or K-sized arrays per
+    Newton step; with continuous times K is close to n)."""
+    buf = pr._buf.get(name)
+    if buf is None or buf.shape != shape:
+        buf = pr._buf[name] = np.empty(shape)
+    return buf
+
+
+def _event_sums(pr: CoxProblem, r: np.ndarray, moments: bool, reuse: bool = False) -> GroupSums:
+    """Risk-set sums and the Efron/Breslow per-event-time scalars from the rows' risk weights ``r``.
+
+    With ``reuse`` the arrays are the problem's work arrays, valid until the next evaluation."""
     nseg, p, K = pr.seg_bounds.size - 1, pr.p, pr.K
-    seg_r = np.empty(nseg)
-    seg_rx = np.empty((nseg, p))
+    new = (lambda name, shape: _work(pr, name, shape)) if reuse else (lambda name, shape: np.empty(shape))
+    seg_r = new("seg_r", (nseg,))
+    seg_rx = new("seg_rx", (nseg, p))
     seg_w = None
     if moments:
-        seg_w = np.empty((nseg, p * (p + 1) // 2))
+        seg_w = new("seg_w", (nseg, p * (p + 1) // 2))
         kernels.segment_moments(pr.X, r, pr.seg_bounds, seg_r, seg_rx, seg_w)
     else:
         kernels.segment_sums(pr.X, r, pr.seg_bounds, seg_r, seg_rx)
-    blk_r = np.add.reduceat(seg_r, pr.block_pos)
-    blk_rX = np.add.reduceat(seg_rx, pr.block_pos, axis=0)
-    S0 = _seg_cumsum(blk_r, pr.block_bounds, reverse=True)[pr.gblock]
-    S1 = _seg_cumsum(blk_rX, pr.block_bounds, reverse=True)[pr.gblock]
+    S0 = new("S0", (K,))
+    S1 = new("S1", (K, p))
+    kernels.risk_set_sums(seg_r, seg_rx, pr.strata_bounds, pr.death_pos, S0, S1)
     e = seg_r[pr.death_pos]
     e1 = seg_rx[pr.death_pos]
-    a, b, q0, q1, q2 = (np.empty(K) for _ in range(5))
-    D = np.empty(pr.n_terms)
+    a, b, q0, q1, q2 = (new(name, (K,)) for name in ("a", "b", "q0", "q1", "q2"))
+    D = new("D", (pr.n_terms,))
     kernels.efron_terms(S0, e, pr.gd, pr.mw, pr.efron, a, b, q0, q1, q2, D)
-    logD = np.log(D)
+    logD = np.log(D, out=D)
     sum_log = np.add.reduceat(logD, pr.term_start) if pr.efron and K else logD
     return GroupSums(S0=S0, S1=S1, e=e, e1=e1, a=a, b=b, q0=q0, q1=q1, q2=q2,
                      sum_mw_logD=float(pr.mw @ sum_log), seg_r=seg_r, seg_rx=seg_rx, seg_w=seg_w, r=r)
@@ -389,9 +387,27 @@ def _segment_hazard(pr: CoxProblem, gs: GroupSums) -> np.ndarray:
     A = np.empty(pr.K + 1)
     A[:-1] = _seg_cumsum(gs.a, pr.group_bounds)
     A[-1] = 0.0
-    h = A[pr.seg_group]
-    h[pr.seg_dead] -= gs.b[pr.seg_group[pr.seg_dead]]
+    b = np.append(gs.b, 0.0)
+    h = np.empty(pr.seg_group.size)
+    kernels.segment_hazard(A, b, pr.seg_group, pr.seg_dead, h)
     return h
+
+
+def _rank_one_sums(S1: np.ndarray, e1: np.ndarray, q0, q1, q2, efron: bool) -> np.ndarray:
+    """``Σ_k q0 S1 S1ᵀ − q1 (S1 e1ᵀ + e1 S1ᵀ) + q2 e1 e1ᵀ`` = ``S1ᵀ T + e1ᵀ U`` with T = q0 S1 − q1 e1 and
+    U = q2 e1 − q1 S1, over chunks of event times so that no K × p temporary is made (K ~ n without ties)."""
+    p = S1.shape[1]
+    out = np.zeros((p, p))
+    for lo in range(0, S1.shape[0], _CHUNK):
+        s1, f1 = S1[lo:lo + _CHUNK], e1[lo:lo + _CHUNK]
+        T = s1 * q0[lo:lo + _CHUNK, None]
+        if efron:
+            T -= f1 * q1[lo:lo + _CHUNK, None]
+            U = f1 * q2[lo:lo + _CHUNK, None]
+            U -= s1 * q1[lo:lo + _CHUNK, None]
+            out += f1.T @ U
+        out += s1.T @ T
+    return out
 
 
 def _weighted_gram(X: np.ndarray, c: np.ndarray, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -413,13 +429,14 @@ def evaluate(pr: CoxProblem, beta: np.ndarray, info: bool = True):
     s = pr.scale
     bc = beta * s                                  # the same linear predictor on the centred, unscaled X
     if bc.any():
-        if "eta" not in pr._buf:
-            pr._buf["eta"] = np.empty(pr.n)
-        _, r = _risk(pr, bc, out=pr._buf["eta"])
+        r = np.dot(pr.X, bc, out=_work(pr, "eta", (pr.n,)))
+        np.exp(r, out=r)
+        if pr.weighted:
+            r *= pr.w                              # r = w exp(eta), in place: exp(eta) itself is not needed here
     else:
         r = pr.w                                   # beta = 0: exp(0) = 1, no pass over X needed
     moments = pr.moments and info
-    gs = _event_sums(pr, r, moments)
+    gs = _event_sums(pr, r, moments, reuse=True)
     loglik = float(bc @ pr.u_dead) - gs.sum_mw_logD
     h = _segment_hazard(pr, gs)
     if moments:
@@ -430,19 +447,15 @@ def evaluate(pr: CoxProblem, beta: np.ndarray, info: bool = True):
         gram[cols, rows] = gram[rows, cols]
         xtc = h @ gs.seg_rx
     elif info:
-        c = np.repeat(h, np.diff(pr.seg_bounds))
-        c *= r
-        if "gram" not in pr._buf:
-            pr._buf["gram"] = np.empty((_CHUNK, pr.p))
-        gram, xtc = _weighted_gram(pr.X, c, pr._buf["gram"])
+        c = _work(pr, "c", (pr.n,))
+        kernels.row_weights(h, pr.seg_bounds, r, c)
+        gram, xtc = _weighted_gram(pr.X, c, _work(pr, "gram", (_CHUNK, pr.p)))
     else:
         xtc = h @ gs.seg_rx
     u = (pr.u_dead - xtc) * s
     if not info:
         return loglik, u, None
-    S1, e1 = gs.S1, gs.e1
-    t1 = (S1 * gs.q1[:, None]).T @ e1
-    imat = gram - ((S1 * gs.q0[:, None]).T @ S1 - t1 - t1.T + (e1 * gs.q2[:, None]).T @ e1)
+    imat = gram - _rank_one_sums(gs.S1, gs.e1, gs.q0, gs.q1, gs.q2, pr.efron)
     imat = (imat + imat.T) / 2 * np.outer(s, s)
     return loglik, u, imat
 

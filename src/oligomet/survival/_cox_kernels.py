@@ -113,6 +113,47 @@ def segment_moments(X, r, bounds, out_r, out_rx, out_w):  # pragma: no cover - c
 
 
 @nb.njit(cache=True, nogil=True)
+def risk_set_sums(seg_r, seg_rx, strata_bounds, death_pos, S0, S1):  # pragma: no cover - compiled
+    """Risk-set sums at each event time: ``Σ r`` and ``Σ r x`` over the segments from the event's deaths
+    to the end of its stratum (everyone with time >= t_k), in one backward pass over the segments."""
+    p = seg_rx.shape[1]
+    acc1 = np.empty(p)
+    k = death_pos.size - 1
+    for st in range(strata_bounds.size - 2, -1, -1):
+        acc0 = 0.0
+        acc1[:] = 0.0
+        for s in range(strata_bounds[st + 1] - 1, strata_bounds[st] - 1, -1):
+            acc0 += seg_r[s]
+            for j in range(p):
+                acc1[j] += seg_rx[s, j]
+            if k >= 0 and death_pos[k] == s:
+                S0[k] = acc0
+                for j in range(p):
+                    S1[k, j] = acc1[j]
+                k -= 1
+
+
+@nb.njit(cache=True, nogil=True)
+def segment_hazard(A, b, seg_group, seg_dead, out):  # pragma: no cover - compiled
+    """Per segment: ``A[g] − [deaths' segment] b[g]`` with g its last event time (``A[K] = 0`` for none)."""
+    for s in range(seg_group.size):
+        g = seg_group[s]
+        h = A[g]
+        if seg_dead[s]:
+            h -= b[g]
+        out[s] = h
+
+
+@nb.njit(cache=True, nogil=True)
+def row_weights(h, bounds, r, out):  # pragma: no cover - compiled
+    """``out[j] = h[s] r[j]`` for the rows j of each segment s: the per-row information weights."""
+    for s in range(h.size):
+        hs = h[s]
+        for j in range(bounds[s], bounds[s + 1]):
+            out[j] = hs * r[j]
+
+
+@nb.njit(cache=True, nogil=True)
 def efron_terms(S0, e, gd, mw, efron, a, b, q0, q1, q2, D):  # pragma: no cover - compiled
     """Per event time k with ``gd[k]`` tied deaths: the sums over Efron's terms l = 0 … d−1.
 
