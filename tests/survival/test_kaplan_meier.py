@@ -236,3 +236,17 @@ def test_array_weights_equal_column_weights(small):
     a = om.kaplan_meier(small, time="t", event="e", weights="w").table
     b = om.kaplan_meier(small, time="t", event="e", weights=small["w"].to_numpy()).table
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_robust_se_is_flat_between_event_times_in_any_row_order():
+    # Found by hypothesis: with fractional weights (robust SE), the band at a censoring-only time was
+    # recomputed from sums whose rounding depends on row order; a 1-ulp dip moved the median's CI limit.
+    t = [3, 0, 2, 0, 3, 2, 1, 3, 0, 1, 1, 3, 0] + [1] * 23
+    e = [1, 0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0] + [1] * 19
+    d = pd.DataFrame({"t": np.array(t, float), "e": e, "w": 0.5})
+    ref = om.kaplan_meier(d, time="t", event="e", weights="w")
+    for seed in range(10):
+        km = om.kaplan_meier(d.sample(frac=1, random_state=seed), time="t", event="e", weights="w")
+        pd.testing.assert_frame_equal(km.medians, ref.medians)
+        tab = km.table.set_index("time")
+        assert tab.loc[2.0, "std_err"] == tab.loc[1.0, "std_err"]      # no event at 2: the same SE, exactly

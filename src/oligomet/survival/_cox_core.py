@@ -132,6 +132,7 @@ class CoxProblem:
     seg_dead: np.ndarray       # (n_seg,) True for the deaths' segment of an event time
     u_dead: np.ndarray         # Σ_deaths w x (centred)
     absdev: np.ndarray         # Σ w |x − mean| per column (0 for a constant column)
+    entry_group: np.ndarray | None = None   # (n,) counting-process data: last event time <= the row's start
     _buf: dict = field(default_factory=dict, repr=False)   # work arrays reused across evaluations
 
     @property
@@ -249,12 +250,14 @@ def _moments_pay(n: int, p: int, n_seg: int) -> bool:
 
 
 def prepare(time, status, X, strata=None, weights=None, ties: str = "efron",
-            moments: bool | None = None) -> CoxProblem:
+            moments: bool | None = None, start=None) -> CoxProblem:
     """Sort once and build the index structure. ``time`` should already have near-ties merged.
 
     ``X`` is an (n, p) array or a list of p columns (e.g. views of a DataFrame's columns; only the sorted,
     centred copy is materialised). ``moments`` forces (True) or forbids (False) the per-segment
     second-moment route to the information matrix; by default :func:`_moments_pay` decides.
+    ``start``: entry times for counting-process data (R's ``Surv(start, stop, event)``, rows at risk on
+    ``(start, time]``); the rows of one segment then differ in their risk sets, so the row route is used.
     """
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
@@ -319,12 +322,40 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron",
         term_start = np.arange(K)
         n_terms = K
         mw = gdw.astype(float, copy=True)
+    entry_group = None
+    if start is not None:
+        ev_time = t_s[seg[death_pos]]
+        entry_group = _entry_groups(np.asarray(start, dtype=float)[order], ev_time, group_bounds,
+                                    None if strata is None else st, None if strata is None else gstrat)
+        moments = False
     if moments is None:
         moments = _moments_pay(n, p, seg.size)
     return CoxProblem(order=order, X=Xs, w=w_s, status=d_s, time=t_s, means=means, scale=scale,
                       efron=(ties == "efron"), weighted=weighted, moments=bool(moments), seg_bounds=seg_bounds,
-                      strata_bounds=strata_bounds, death_pos=death_pos, group_bounds=group_bounds, gd=gd, gdw=gdw, term_start=term_start, n_terms=n_terms, mw=mw,
-                      seg_group=seg_group, seg_dead=seg_dead, u_dead=u_dead, absdev=absdev)
+                      strata_bounds=strata_bounds, death_pos=death_pos, group_bounds=group_bounds, gd=gd,
+                      gdw=gdw, term_start=term_start, n_terms=n_terms, mw=mw, seg_group=seg_group,
+                      seg_dead=seg_dead, u_dead=u_dead, absdev=absdev, entry_group=entry_group)
+
+
+def _entry_groups(start_s, ev_time, group_bounds, row_strata, ev_strata) -> np.ndarray:
+    """Per sorted row: the last event time at or before its entry (start) time, in its stratum; K if none.
+
+    A row is at risk at event time t only when start < t <= stop, so it leaves the risk sets of the
+    events up to and including this one (R's agreg: ``start >= t`` is not at risk)."""
+    K = ev_time.size
+    out = np.full(start_s.size, K, dtype=np.int64)
+    if row_strata is None:
+        idx = np.searchsorted(ev_time, start_s, side="right") - 1
+        out[idx >= 0] = idx[idx >= 0]
+        return out
+    for lo, hi in zip(group_bounds[:-1], group_bounds[1:]):
+        if hi <= lo:
+            continue
+        rows = np.flatnonzero(row_strata == ev_strata[lo])
+        idx = np.searchsorted(ev_time[lo:hi], start_s[rows], side="right") - 1
+        keep = idx >= 0
+        out[rows[keep]] = lo + idx[keep]
+    return out
 
 
 def _risk(pr: CoxProblem, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -360,6 +391,14 @@ def _event_sums(pr: CoxProblem, r: np.ndarray, moments: bool, reuse: bool = Fals
     S0 = new("S0", (K,))
     S1 = new("S1", (K, p))
     kernels.risk_set_sums(seg_r, seg_rx, pr.strata_bounds, pr.death_pos, S0, S1)
+    if pr.entry_group is not None:
+        # (start, stop] data: rows that enter at or after t_k are not at risk at t_k. Each row's r and r·x
+        # sit at its entry event; reverse cumulative sums over the events remove them from earlier risk sets.
+        B0 = np.zeros(K + 1)
+        B1 = np.zeros((K + 1, p))
+        kernels.sum_rows_by_code_weighted(pr.X, r, pr.entry_group, B0, B1)
+        S0 -= _seg_cumsum(B0[:K], pr.group_bounds, reverse=True)
+        S1 -= _seg_cumsum(B1[:K], pr.group_bounds, reverse=True)
     e = seg_r[pr.death_pos]
     e1 = seg_rx[pr.death_pos]
     a, b, q0, q1, q2 = (new(name, (K,)) for name in ("a", "b", "q0", "q1", "q2"))
@@ -384,13 +423,18 @@ def _segment_hazard(pr: CoxProblem, gs: GroupSums) -> np.ndarray:
     """Per segment: Σ_{event times <= its time, same stratum} a_k  −  [deaths' segment] b_{own event time}.
 
     Every row j of the segment enters the information as ``c_j = r_j × this`` (see the module notes)."""
+    b = np.append(gs.b, 0.0)
+    h = np.empty(pr.seg_group.size)
+    kernels.segment_hazard(_cumulative_a(pr, gs), b, pr.seg_group, pr.seg_dead, h)
+    return h
+
+
+def _cumulative_a(pr: CoxProblem, gs: GroupSums) -> np.ndarray:
+    """(K + 1,) Σ_{events <= k, same stratum} a, with 0 appended for rows before any event."""
     A = np.empty(pr.K + 1)
     A[:-1] = _seg_cumsum(gs.a, pr.group_bounds)
     A[-1] = 0.0
-    b = np.append(gs.b, 0.0)
-    h = np.empty(pr.seg_group.size)
-    kernels.segment_hazard(A, b, pr.seg_group, pr.seg_dead, h)
-    return h
+    return A
 
 
 def _rank_one_sums(S1: np.ndarray, e1: np.ndarray, q0, q1, q2, efron: bool) -> np.ndarray:
@@ -439,7 +483,11 @@ def evaluate(pr: CoxProblem, beta: np.ndarray, info: bool = True):
     gs = _event_sums(pr, r, moments, reuse=True)
     loglik = float(bc @ pr.u_dead) - gs.sum_mw_logD
     h = _segment_hazard(pr, gs)
-    if moments:
+    if pr.entry_group is not None:
+        c = _work(pr, "c", (pr.n,))
+        kernels.row_weights_entry(h, pr.seg_bounds, r, _cumulative_a(pr, gs), pr.entry_group, c)
+        gram, xtc = _weighted_gram(pr.X, c, _work(pr, "gram", (_CHUNK, pr.p)))
+    elif moments:
         # Σ_j c_j x_j x_jᵀ = Σ_seg h_seg Σ_{j in seg} r_j x_j x_jᵀ: the per-segment moments replace a pass over X
         gram = np.empty((pr.p, pr.p))
         rows, cols = np.tril_indices(pr.p)

@@ -154,6 +154,28 @@ def row_weights(h, bounds, r, out):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
+def row_weights_entry(h, bounds, r, A, entry, out):  # pragma: no cover - compiled
+    """As :func:`row_weights` for (start, stop] rows: ``(h[s] − A[entry_j]) r[j]``, i.e. the hazard terms
+    of the event times before the row entered are taken off again."""
+    for s in range(h.size):
+        hs = h[s]
+        for j in range(bounds[s], bounds[s + 1]):
+            out[j] = (hs - A[entry[j]]) * r[j]
+
+
+@nb.njit(cache=True, nogil=True)
+def sum_rows_by_code_weighted(X, r, codes, out0, out1):  # pragma: no cover - compiled
+    """``out0[c] += r_i`` and ``out1[c] += r_i x_i`` for every row i with code c."""
+    n, p = X.shape
+    for i in range(n):
+        c = codes[i]
+        ri = r[i]
+        out0[c] += ri
+        for k in range(p):
+            out1[c, k] += ri * X[i, k]
+
+
+@nb.njit(cache=True, nogil=True)
 def efron_terms(S0, e, gd, mw, efron, a, b, q0, q1, q2, D):  # pragma: no cover - compiled
     """Per event time k with ``gd[k]`` tied deaths: the sums over Efron's terms l = 0 … d−1.
 
@@ -191,18 +213,20 @@ def efron_terms(S0, e, gd, mw, efron, a, b, q0, q1, q2, D):  # pragma: no cover 
 
 
 @nb.njit(cache=True, nogil=True)
-def score_residual_rows(X, alpha, score, status, w, group, M, E, own, out):  # pragma: no cover - compiled
-    """Score residual rows ``x_j α_j + s_j (M_g − δ_j E_g) − δ_j own_g`` (g = the row's last event time),
-    times ``w_j``; see ``_cox_core.score_residuals_sorted`` for the terms. One pass, no temporaries."""
+def score_residual_rows(X, alpha, score, status, w, group, entry, M, E, own, out):  # pragma: no cover - compiled
+    """Score residual rows ``x_j α_j + s_j (M_g − M_e − δ_j E_g) − δ_j own_g`` (g = the row's last event time,
+    e = the last one before it entered, K = none with M_K = 0), times ``w_j``; see
+    ``_cox_robust.score_residuals_sorted`` for the terms. One pass, no temporaries."""
     n, p = X.shape
     for i in range(n):
         g = group[i]
+        ge = entry[i]
         a = alpha[i]
         s = score[i]
         d = status[i]
         wi = w[i]
         for k in range(p):
-            out[i, k] = wi * (X[i, k] * a + s * (M[g, k] - d * E[g, k]) - d * own[g, k])
+            out[i, k] = wi * (X[i, k] * a + s * (M[g, k] - M[ge, k] - d * E[g, k]) - d * own[g, k])
 
 
 @nb.njit(cache=True, nogil=True)

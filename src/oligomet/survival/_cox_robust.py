@@ -61,7 +61,8 @@ def score_residuals_sorted(pr: CoxProblem, coef: np.ndarray, weighted: bool = Fa
 
         res_j = δ_j (x_j − m̄_g) − s_j (x_j H_j − M_j) + δ_j s_j (x_j b_g − E_g)
 
-    with H the cumulative Σ a_k, M the cumulative Σ (S1 q0 − e1 q1), m̄_g = (S1 a − e1 b)/deadwt the
+    with H the cumulative Σ a_k, M the cumulative Σ (S1 q0 − e1 q1) (for (start, stop] rows, from the row's
+    entry on: H_j − H_entry, M_j − M_entry), m̄_g = (S1 a − e1 b)/deadwt the
     deaths' own mean and E_g = S1 q1 − e1 q2 Efron's partial removal of the deaths from later terms. That is
     ``x_j α_j + s_j (M_j − δ_j E_g) − δ_j m̄_g`` with one scalar α_j per row, formed row by row in one compiled pass.
     """
@@ -77,7 +78,9 @@ def score_residuals_sorted(pr: CoxProblem, coef: np.ndarray, weighted: bool = Fa
     own = np.zeros((K + 1, p))
     own[:K] = (gs.S1 * gs.a[:, None] - gs.e1 * gs.b[:, None]) / pr.gdw[:, None]
     rg, d, sc = pr.row_group, pr.status, gs.score
-    alpha = d * (1.0 + sc * B[rg]) - sc * H[rg]
+    # (start, stop] rows: only the events after entry count, so the cumulative sums are differences
+    entry = np.full(pr.n, K, dtype=np.int64) if pr.entry_group is None else pr.entry_group
+    alpha = d * (1.0 + sc * B[rg]) - sc * (H[rg] - H[entry])
     out = np.empty_like(pr.X)
-    kernels.score_residual_rows(pr.X, alpha, sc, d, pr.w if weighted else np.ones(pr.n), rg, M, E, own, out)
+    kernels.score_residual_rows(pr.X, alpha, sc, d, pr.w if weighted else np.ones(pr.n), rg, entry, M, E, own, out)
     return out

@@ -186,6 +186,13 @@ def km_fit(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup
             w2 = cell_sums(cells, w * w)[:, 0]
             later = reverse_cumsum_within(cells, w2) - w2
             var = surv ** 2 * (done + B ** 2 * later)
+            # Var S changes only at event times. At a censoring-only cell the two sums above trade the
+            # censored rows' terms and agree with the previous cell only up to rounding, which depends on
+            # row order (and can make a flat CI band dip by an ulp, moving a CI limit of the median):
+            # carry the last event cell's value forward instead.
+            cell = np.arange(d.size)
+            last = np.maximum.accumulate(np.where((d > 0) | (cell == cells.starts[cells.block]), cell, 0))
+            var = var[last]
             se = np.where(surv > 0, np.sqrt(var), 0.0)
     return KMArrays(cells=cells, n_risk=n, n_event=d, n_censor=tot - d, n_rows=n_rows, survival=surv,
                     std_err=se, logse=not robust)
