@@ -31,7 +31,7 @@ def _fit(case_id):
         warnings.simplefilter("always")
         fit = om.cox(data, time=c["time"], event=c["event"], covariates=c["covariates"], ties=c["ties"],
                      strata=c.get("strata"), weights=c.get("weights"), cluster=c.get("cluster"),
-                     robust=c.get("robust"))
+                     robust=c.get("robust"), start=c.get("start"))
     return fit, caught
 
 
@@ -77,7 +77,11 @@ def test_loglik_tests_and_counts(case):
 
 
 def test_concordance(case):
-    _, _, exp, fit, _ = case
+    _, c, exp, fit, _ = case
+    if c.get("start"):            # (start, stop] fits: not implemented, and said so rather than computed wrongly
+        with pytest.raises(NotImplementedError, match="concordance is not implemented for"):
+            fit.concordance
+        return
     np.testing.assert_allclose(fit.concordance, exp["concordance"], rtol=1e-10)
 
 

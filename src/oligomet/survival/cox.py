@@ -52,7 +52,7 @@ class CoxResult:
     var : DataFrame, the variance matrix used for inference (robust when robust); ``naive_var`` the model-based.
     dropped : :class:`~oligomet.DroppedRows` from complete-case handling (R's ``na.action``).
     iterations, converged, ties, terms.
-    concordance : R's ``fit$concordance["concordance"]`` (computed on first access).
+    concordance : R's ``fit$concordance["concordance"]`` (computed on first access; not for ``start=`` fits).
     """
 
     summary: pd.DataFrame
@@ -79,6 +79,13 @@ class CoxResult:
     _strata: np.ndarray | None = field(default=None, repr=False)
     _strata_levels: tuple = field(default=(), repr=False)
     _weights: np.ndarray | None = field(default=None, repr=False)
+    _start: np.ndarray | None = field(default=None, repr=False)   # entry times of a (start, stop] fit
+
+    def _not_for_counting_process(self, what: str) -> None:
+        if self._start is not None:
+            raise NotImplementedError(f"{what} is not implemented for (start, stop] data (a fit with start=); "
+                                      "R's coxph computes it on the counting-process risk sets, which we do not "
+                                      "reproduce yet")
 
     @property
     def terms(self) -> list[str]:
@@ -115,6 +122,7 @@ class CoxResult:
 
     @cached_property
     def concordance(self) -> float:
+        self._not_for_counting_process("concordance")
         from .concordance import concordance_index
         return float(concordance_index(self._time, self._event, self.linear_predictor, strata=self._strata,
                                        weights=self._weights))
@@ -123,6 +131,7 @@ class CoxResult:
         """Test of proportional hazards, R 3.x ``cox.zph(fit, transform=)``: index covariates + ``GLOBAL``
         (a categorical covariate is one multi-df row, as R),
         columns ``chisq``, ``df``, ``p``. Uses the model-based variance, as R."""
+        self._not_for_counting_process("zph()")
         from .zph import cox_zph
         # One name per design column, repeated for a factor's dummies: R tests a factor jointly (k-1 df).
         per_column = [t.column for t in self.design.terms for _ in t.names]
@@ -136,6 +145,7 @@ class CoxResult:
         With strata, ``newdata`` must also hold the strata column(s); each row uses its own stratum's
         baseline hazard.
         """
+        self._not_for_counting_process("predict_survival()")
         from .baseline import cox_survival
         newdata = require_frame(newdata)
         newX = self.design.matrix(newdata)
@@ -188,7 +198,7 @@ def _as_list(x) -> list[str]:
 
 def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[str], ties: str = "efron",
         strata: str | Sequence[str] | None = None, weights: str | None = None, cluster: str | None = None,
-        robust: bool | None = None, max_iter: int = core.ITER_MAX) -> CoxResult:
+        robust: bool | None = None, max_iter: int = core.ITER_MAX, start: str | None = None) -> CoxResult:
     """Fit a Cox proportional-hazards model, as R's ``coxph(Surv(time, event) ~ covariates, ...)``.
 
     Parameters
@@ -208,6 +218,13 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         ``cluster(id)`` in the formula (always, even with ``robust=False``, where R would ignore the cluster).
     robust : robust variance without clusters (each row its own cluster; R's ``robust = TRUE``). The default
         ``None`` follows R: robust when a cluster is given or when some case weight is not an integer.
+    start : column of entry times for counting-process data, R's ``Surv(start, time, event)``: each row is at
+        risk on ``(start, time]``. This gives time-varying covariates (one row per interval in which the
+        covariates are constant, e.g. before and after a local treatment, which avoids immortal-time bias)
+        and delayed entry (left truncation). Use ``cluster=`` with the patient id when patients have several
+        rows and a robust SE is wanted, as in R. ``start`` must be >= 0 and < ``time`` on every row
+        (R drops such rows with a warning; here they are an error). Concordance, ``zph`` and
+        ``predict_survival`` are not available for such fits yet.
     max_iter : Newton–Raphson iterations allowed (R's ``coxph.control(iter.max = 20)``). When they run out,
         R's warning is issued (R stays silent for ``max_iter <= 1``) and ``.converged`` is False;
         ``.iterations`` counts the steps taken (R's ``fit$iter`` reports ``iter.max + 1`` in that case).
@@ -232,6 +249,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     require_columns(data, cov_cols, "covariate")
     require_columns(data, strata_cols, "strata column")
     require_columns(data, [weights, cluster], "weights/cluster column")
+    require_columns(data, [start], "start column")
     # time/event are validated on every row: a missing or negative time is a derivation bug, not a
     # missing value to drop quietly (see _validation's policy)
     t_all = time_array(data, time)
@@ -243,7 +261,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     # per-column NaN pass); the core's column sums meet any NaN/inf, and then the general route runs instead.
     fast = all(s.plain and not s.categorical and not _is_categorical(data[s.column]) for s in specs) \
         and not any(data[c].hasnans for c in others)
-    args = (data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev_all)
+    args = (data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev_all, start)
     a = _analysed(*args, fast=fast)
     try:
         pr = a.prepare(ties)
@@ -252,8 +270,8 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
             raise
         a = _analysed(*args, fast=False)
         pr = a.prepare(ties)
-    frame, dropped, design, w, s_codes, s_levels, t, ev = (a.frame, a.dropped, a.design, a.w, a.strata, a.strata_levels,
-                                                           a.t, a.ev)
+    frame, dropped, design, w, s_codes, s_levels, t, ev, entry = (a.frame, a.dropped, a.design, a.w, a.strata,
+                                                                  a.strata_levels, a.t, a.ev, a.start)
     names = design.names
     del a                                            # the core holds the sorted, centred design from here on
 
@@ -301,8 +319,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
                                                                                          columns=idx),
                      dropped=dropped, iterations=fit.iterations, converged=fit.converged, ties=ties, robust=robust,
                      design=design, strata_columns=tuple(strata_cols), _time=t, _event=ev, _Xs=pr.X, _order=pr.order,
-                     _means=pr.means, _strata=s_codes,
-                     _strata_levels=s_levels, _weights=w)
+                     _means=pr.means, _strata=s_codes, _strata_levels=s_levels, _weights=w, _start=entry)
 
 
 @dataclass
@@ -318,13 +335,16 @@ class _Analysed:
     w: np.ndarray | None
     strata: np.ndarray | None
     strata_levels: tuple
+    start: np.ndarray | None = None
 
     def prepare(self, ties: str) -> core.CoxProblem:
         with single_threaded_blas():
-            return core.prepare(self.t, self.ev, self.cols, strata=self.strata, weights=self.w, ties=ties)
+            return core.prepare(self.t, self.ev, self.cols, strata=self.strata, weights=self.w, ties=ties,
+                                start=self.start)
 
 
-def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev_all, fast: bool) -> _Analysed:
+def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev_all, start,
+              fast: bool) -> _Analysed:
     """Complete cases (R's na.omit) and the design; ``fast`` skips both checks for numeric columns whose
     NaNs the core will detect (see ``cox``)."""
     frame, dropped = data, DroppedRows()
@@ -345,9 +365,14 @@ def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev
             raise ValueError(f"covariate {design.names[j]!r} has infinite values at "
                              f"{_rows(frame.index[bad[:, j]])}")
     if frame is data:   # no rows dropped: reuse the arrays validated on every row
-        t, ev = merge_near_ties(t_all), ev_all
+        t, ev = t_all, ev_all
     else:
-        t, ev = merge_near_ties(time_array(frame, time)), event_array(frame, event)
+        t, ev = time_array(frame, time), event_array(frame, event)
+    entry = None
+    if start is None:
+        t = merge_near_ties(t)
+    else:
+        entry, t = _entry_times(frame, start, time, t)
     if not (ev > 0).any():
         raise ValueError(f"event column {event!r} has no events in the {len(frame)} analysed rows; "
                          "a Cox model cannot be fitted")
@@ -361,7 +386,20 @@ def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev
     s_codes, s_levels = None, ()
     if strata_cols:
         s_codes, s_levels = _strata_codes(frame, strata_cols)
-    return _Analysed(frame, dropped, design, cols, t, ev, w, s_codes, s_levels)
+    return _Analysed(frame, dropped, design, cols, t, ev, w, s_codes, s_levels, entry)
+
+
+def _entry_times(frame: pd.DataFrame, start: str, time: str, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validated (start, stop) with near-ties merged over both columns together, as R's aeqSurv does for
+    ``Surv(start, stop, event)``."""
+    entry = time_array(frame, start)
+    merged = merge_near_ties(np.concatenate([entry, stop]))
+    entry, stop = merged[:entry.size], merged[entry.size:]
+    bad = entry >= stop
+    if bad.any():
+        raise ValueError(f"start column {start!r} must be < time column {time!r} on every row (each row is at risk "
+                         f"on (start, time]); start >= time at {_rows(frame.index[bad])}")
+    return entry, stop
 
 
 def _check_constant(pr: core.CoxProblem, names: list[str], n_rows: int) -> None:

@@ -147,6 +147,33 @@ run_case("interaction_two_factors", cf, "Surv(time, status) ~ factor(rx) * facto
 run_case("transformed_terms", cf, "Surv(time, status) ~ I(age/10) + log(nodes + 1) + I(nodes > 4)",
          list(time = "time", event = "status", covariates = "I(age/10) + log(nodes + 1) + I(nodes > 4)"))
 
+# 17-21. Counting-process data, Surv(start, stop, event): rows at risk on (start, stop].
+# Stanford heart transplant (R survival's heart; transplant is a time-varying covariate).
+hr <- survival::heart
+hr$transplant <- as.integer(as.character(hr$transplant))
+for (tt in c("efron", "breslow"))
+  run_case(paste0("heart_", tt), hr, "Surv(start, stop, event) ~ age + year + surgery + transplant",
+           list(time = "stop", event = "event", start = "start",
+                covariates = list("age", "year", "surgery", "transplant")), ties = tt)
+run_case("heart_cluster", hr, "Surv(start, stop, event) ~ age + year + surgery + transplant + cluster(id)",
+         list(time = "stop", event = "event", start = "start", cluster = "id",
+              covariates = list("age", "year", "surgery", "transplant")))
+run_case("heart_strata", hr, "Surv(start, stop, event) ~ age + year + transplant + strata(surgery)",
+         list(time = "stop", event = "event", start = "start", strata = "surgery",
+              covariates = list("age", "year", "transplant")))
+# Heavy ties in integer start/stop times, a time-varying covariate, delayed entry, fractional weights.
+set.seed(7)
+cp <- do.call(rbind, lapply(1:300, function(i) {
+  entry <- sample(0:3, 1)                                     # delayed entry for most subjects
+  cuts <- sort(unique(c(entry, entry + sample(1:17, sample(1:3, 1)))))
+  k <- length(cuts) - 1
+  data.frame(id = i, start = cuts[-(k + 1)], stop = cuts[-1], event = c(rep(0, k - 1), rbinom(1, 1, 0.6)),
+             x = rnorm(1) + 0.3 * seq_len(k), z = rbinom(1, 1, 0.5), w = round(runif(1, 0.5, 2), 1))
+}))
+run_case("counting_ties_weights", cp, "Surv(start, stop, event) ~ x + z",
+         list(time = "stop", event = "event", start = "start", covariates = list("x", "z"), weights = "w"),
+         weights = "w")
+
 writeLines(toJSON(cases, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
            "cox_fixtures.json")
 cat("wrote", length(cases), "cases\n")
