@@ -1,6 +1,6 @@
 """Cox models on (start, stop] data (``cox(..., start=)``, R's ``Surv(start, stop, event)``).
 
-R parity (coefficients, SEs, robust SEs with cluster(id), tests, loglik) is in test_cox_reference.py
+R parity (coefficients, SEs, robust SEs with cluster(id), tests, loglik, concordance) is in test_cox_reference.py
 (cases heart_* and counting_ties_weights); here: invariants, errors and the honest refusals."""
 import numpy as np
 import pandas as pd
@@ -71,7 +71,19 @@ def test_start_must_precede_stop(veteran):
 
 def test_methods_not_yet_available_say_so(veteran):
     fit = om.cox(veteran.assign(start=0.0), time="time", event="status", start="start", covariates=["karno"])
-    for call in (lambda: fit.concordance, fit.zph, lambda: fit.predict_survival(veteran.head(2), [100])):
+    for call in (fit.zph, lambda: fit.predict_survival(veteran.head(2), [100])):
         with pytest.raises(NotImplementedError, match=r"not implemented for \(start, stop\] data"):
             call()
     assert np.isfinite(fit.linear_predictor).all()
+
+
+def test_concordance_of_split_rows_equals_the_whole(veteran):
+    # a subject's two rows are compared with an event only while at risk: the pair counts are unchanged
+    whole = om.cox(veteran, time="time", event="status", covariates=["karno", "age"])
+    rng = np.random.default_rng(4)
+    cut = pd.Series(np.floor(rng.uniform(0, 1, len(veteran)) * veteran["time"]), index=veteran.index)
+    parts = om.cox(_split(veteran, cut), time="stop", event="status", start="start", covariates=["karno", "age"])
+    np.testing.assert_allclose(parts.concordance, whole.concordance, rtol=1e-12)
+    entry_zero = om.cox(veteran.assign(start=0.0), time="time", event="status", start="start",
+                        covariates=["karno", "age"])
+    assert entry_zero.concordance == whole.concordance

@@ -406,15 +406,24 @@ def _dominance_sum(A, W, WD, cumA, nA, unit):
     return total
 
 
-def concordance_table(time, event, risk, strata=None, weights=None) -> pd.Series:
+def concordance_table(time, event, risk, strata=None, weights=None, start=None) -> pd.Series:
     """Pair counts behind :func:`concordance_index`, as R's ``coxph()$concordance[1:5]``.
 
     Returns a Series indexed ``concordant``, ``discordant``, ``tied.x``, ``tied.y``,
     ``tied.xy`` (weighted pair counts, summed over strata), in the Cox orientation: a pair is
-    concordant when the earlier event has the higher ``risk``.
+    concordant when the earlier event has the higher ``risk``. With ``start`` (entry times of
+    (start, stop] rows, ``time`` being the stops) only rows at risk at the event time are compared.
     """
     t, e, r, s, w = _as_inputs(time, event, risk, strata, weights)
-    return pd.Series(_counts(t, e, r, s, w), index=list(_COUNT_NAMES), name="count")
+    counts = _counts(t, e, r, s, w)
+    if start is not None:
+        from ._concordance_entry import not_entered_counts
+        entry = np.asarray(start, dtype=float).ravel()
+        if entry.size != t.size:
+            raise ValueError(f"start has {entry.size} values but time has {t.size}")
+        rank, n_rank = _dense_rank(r)
+        counts[:3] -= not_entered_counts(t, e, entry, rank, n_rank, s, w)
+    return pd.Series(counts, index=list(_COUNT_NAMES), name="count")
 
 
 def concordance_std_err(time, event, risk, strata=None, weights=None, cluster=None) -> float:
@@ -436,14 +445,15 @@ def concordance_std_err(time, event, risk, strata=None, weights=None, cluster=No
     return _std_err(t, e, r, s, w, cl)
 
 
-def concordance_index(time, event, risk, strata=None, weights=None) -> float:
+def concordance_index(time, event, risk, strata=None, weights=None, start=None) -> float:
     """Harrell's C for a risk score (higher = shorter survival), as ``coxph()$concordance["concordance"]``.
 
     ``time``/``event`` are complete-case, near-tie merged arrays; ``risk`` is typically the
     linear predictor; ``strata`` integer codes (pairs are formed within strata only);
-    ``weights`` case weights (a pair counts ``w_i * w_j``). See the module docstring for R's
-    pair rules. Returns NaN when there is no comparable pair.
+    ``weights`` case weights (a pair counts ``w_i * w_j``); ``start`` entry times for (start, stop]
+    rows (a row is compared only while at risk). See the module docstring for R's pair rules.
+    Returns NaN when there is no comparable pair.
     """
-    c = concordance_table(time, event, risk, strata, weights).to_numpy()
+    c = concordance_table(time, event, risk, strata, weights, start).to_numpy()
     denom = c[0] + c[1] + c[2]
     return float((c[0] + c[2] / 2.0) / denom) if denom > 0 else float("nan")

@@ -52,7 +52,7 @@ class CoxResult:
     var : DataFrame, the variance matrix used for inference (robust when robust); ``naive_var`` the model-based.
     dropped : :class:`~oligomet.DroppedRows` from complete-case handling (R's ``na.action``).
     iterations, converged, ties, terms.
-    concordance : R's ``fit$concordance["concordance"]`` (computed on first access; not for ``start=`` fits).
+    concordance : R's ``fit$concordance["concordance"]`` (computed on first access).
     """
 
     summary: pd.DataFrame
@@ -122,10 +122,9 @@ class CoxResult:
 
     @cached_property
     def concordance(self) -> float:
-        self._not_for_counting_process("concordance")
         from .concordance import concordance_index
         return float(concordance_index(self._time, self._event, self.linear_predictor, strata=self._strata,
-                                       weights=self._weights))
+                                       weights=self._weights, start=self._start))
 
     def zph(self, transform: str = "km") -> pd.DataFrame:
         """Test of proportional hazards, R 3.x ``cox.zph(fit, transform=)``: index covariates + ``GLOBAL``
@@ -223,8 +222,8 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         covariates are constant, e.g. before and after a local treatment, which avoids immortal-time bias)
         and delayed entry (left truncation). Use ``cluster=`` with the patient id when patients have several
         rows and a robust SE is wanted, as in R. ``start`` must be >= 0 and < ``time`` on every row
-        (R drops such rows with a warning; here they are an error). Concordance, ``zph`` and
-        ``predict_survival`` are not available for such fits yet.
+        (R drops such rows with a warning; here they are an error). The concordance compares rows at
+        risk at each event time, as R; ``zph`` and ``predict_survival`` are not available for such fits yet.
     max_iter : Newton–Raphson iterations allowed (R's ``coxph.control(iter.max = 20)``). When they run out,
         R's warning is issued (R stays silent for ``max_iter <= 1``) and ``.converged`` is False;
         ``.iterations`` counts the steps taken (R's ``fit$iter`` reports ``iter.max + 1`` in that case).
