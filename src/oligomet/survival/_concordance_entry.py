@@ -14,7 +14,8 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def _not_entered(ev_stratum, ev_time, ev_rank, ev_w, row_stratum, row_start, row_rank, row_w, n_rank):  # pragma: no cover
+def _not_entered(ev_stratum, ev_time, ev_rank, ev_w,  # pragma: no cover - compiled
+                 row_stratum, row_start, row_rank, row_w, n_rank):
     """Weighted counts (concordant, discordant, tied.x) of pairs (event i, row j) in the same stratum with
     ``start_j >= t_i``. Events sorted by (stratum, time descending), rows by (stratum, start descending)."""
     tree = np.zeros(n_rank + 1)
