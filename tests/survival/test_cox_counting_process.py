@@ -69,12 +69,21 @@ def test_start_must_precede_stop(veteran):
         om.cox(veteran, time="time", event="status", start="entry", covariates=["karno"])
 
 
-def test_methods_not_yet_available_say_so(veteran):
+def test_zph_is_not_available_and_says_so(veteran):
     fit = om.cox(veteran.assign(start=0.0), time="time", event="status", start="start", covariates=["karno"])
-    for call in (fit.zph, lambda: fit.predict_survival(veteran.head(2), [100])):
-        with pytest.raises(NotImplementedError, match=r"not implemented for \(start, stop\] data"):
-            call()
+    with pytest.raises(NotImplementedError, match=r"zph\(\) is not implemented for \(start, stop\] data"):
+        fit.zph()
     assert np.isfinite(fit.linear_predictor).all()
+
+
+def test_predictions_of_split_rows_equal_the_whole(veteran):
+    whole = om.cox(veteran, time="time", event="status", covariates=["karno", "age"])
+    rng = np.random.default_rng(6)
+    cut = pd.Series(np.floor(rng.uniform(0, 1, len(veteran)) * veteran["time"]), index=veteran.index)
+    parts = om.cox(_split(veteran, cut), time="stop", event="status", start="start", covariates=["karno", "age"])
+    new = pd.DataFrame({"karno": [40, 80], "age": [50, 70]})
+    np.testing.assert_allclose(parts.predict_survival(new, [30, 100, 300]), whole.predict_survival(new, [30, 100, 300]),
+                               rtol=1e-10)
 
 
 def test_concordance_of_split_rows_equals_the_whole(veteran):

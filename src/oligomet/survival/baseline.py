@@ -21,7 +21,8 @@ cumulative hazard, which includes the uncertainty of beta:
 confidence band is R's default ``conf.type = "log"``: ``S exp(-/+ z std_err)``, capped at 1.
 Pass ``fit$var`` (R uses the robust variance when the fit is robust).
 
-Inputs are complete-case, near-tie merged arrays of the fit's rows; strata as integer codes.
+Inputs are complete-case, near-tie merged arrays of the fit's rows; strata as integer codes; ``start``
+(optional) the entry times of (start, stop] rows, whose stops are ``time``.
 """
 from __future__ import annotations
 
@@ -55,11 +56,16 @@ def _inputs(time, event, X, beta, strata, weights, ties):
     return t, e, X, beta, s, w
 
 
-def _curves(t, e, X, beta, s, w, efron: bool, center: np.ndarray, with_var: bool) -> dict:
-    """Per (stratum, distinct time) block: R's agsurv quantities at risk score exp((x - center) beta)."""
+def _curves(t, e, X, beta, s, w, efron: bool, center: np.ndarray, with_var: bool, start=None) -> dict:
+    """Per (stratum, distinct time) block: R's agsurv quantities at risk score exp((x - center) beta).
+
+    With ``start`` ((start, stop] rows, ``t`` the stops) a row is at risk at a block's time only after it
+    entered: its weights are taken off the risk sets of the blocks at or before its start."""
     n, p = X.shape
     order = np.lexsort((t, s))
     t, e, s, w, X = t[order], e[order], s[order], w[order], X[order]
+    if start is not None:
+        start = np.asarray(start, dtype=float).ravel()[order]
     lp = (X - center) @ beta
     shift = lp.max() if n else 0.0               # guards exp() overflow; undone below
     r = w * np.exp(lp - shift)
@@ -86,8 +92,28 @@ def _curves(t, e, X, beta, s, w, efron: bool, center: np.ndarray, with_var: bool
     nevent = np.add.reduceat(w * e, bstart)
     ncens = np.add.reduceat(w * (1 - e), bstart)
     ndeath = np.add.reduceat(e, bstart).astype(np.int64)
-    S0 = rev_within(np.add.reduceat(r, bstart))
-    nrisk_w = rev_within(np.add.reduceat(w, bstart))
+    entry = None
+    if start is not None:
+        # the last block at or before each row's start, in its stratum (-1: entered before the first block)
+        entry = np.full(n, -1, dtype=np.int64)
+        for k in range(sstart.size):
+            lo, hi = sstart[k], send[k]
+            rows = np.flatnonzero(s == bs[lo])
+            idx = np.searchsorted(t[bstart[lo:hi]], start[rows], side="right") - 1
+            entry[rows[idx >= 0]] = lo + idx[idx >= 0]
+        entered = entry >= 0
+
+    def at_risk(values):
+        """Σ over the risk set of each block (rows with stop >= its time, less those not yet entered)."""
+        total = rev_within(np.add.reduceat(values, bstart, axis=0))
+        if entry is not None:
+            late = np.zeros((nb,) + values.shape[1:])
+            np.add.at(late, entry[entered], values[entered])
+            total -= rev_within(late)
+        return total
+
+    S0 = at_risk(r)
+    nrisk_w = at_risk(w)
     S0d = np.add.reduceat(r * e, bstart)
 
     # Efron: one row per (block, j = 0..d-1) with denominator S0 - (j/d) S0_dead
@@ -106,7 +132,7 @@ def _curves(t, e, X, beta, s, w, efron: bool, center: np.ndarray, with_var: bool
                stratum_of_block=stratum_of_block, sstart=sstart, send=send, shift=shift)
     if with_var:
         rx = r[:, None] * X
-        S1 = rev_within(np.add.reduceat(rx, bstart, axis=0))
+        S1 = at_risk(rx)
         S1d = np.add.reduceat(rx * e[:, None], bstart, axis=0)
         sum2 = np.bincount(blk, weights=1.0 / den ** 2 / dd, minlength=nb)
         num = S1[blk] - frac[:, None] * S1d[blk]
@@ -120,7 +146,7 @@ def _curves(t, e, X, beta, s, w, efron: bool, center: np.ndarray, with_var: bool
 
 
 def cumulative_hazard(time, event, X, beta, strata=None, weights=None, ties: str = "efron",
-                      center=None, var=None, conf_level: float = 0.95) -> pd.DataFrame:
+                      center=None, var=None, conf_level: float = 0.95, start=None) -> pd.DataFrame:
     """Baseline cumulative hazard, as R's ``survfit(fit)`` / ``basehaz(fit, centered=TRUE)``.
 
     Returns one row per stratum and distinct time (events and censorings), columns ``strata``
@@ -134,7 +160,7 @@ def cumulative_hazard(time, event, X, beta, strata=None, weights=None, ties: str
     if t.size == 0:
         raise ValueError("no rows")
     c = r_means(X, w) if center is None else np.asarray(center, dtype=float).ravel()
-    cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=var is not None)
+    cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=var is not None, start=start)
     frame = pd.DataFrame({"strata": cur["stratum"], "time": cur["time"], "n_risk": cur["n_risk"],
                           "n_event": cur["n_event"], "n_censor": cur["n_censor"], "cumhaz": cur["cumhaz"]})
     frame["survival"] = np.exp(-frame["cumhaz"].to_numpy())
@@ -204,7 +230,7 @@ def _lookup(cur, code, at):
 
 
 def cox_survival(time, event, X, beta, strata=None, weights=None, ties: str = "efron", newX=None, times=None,
-                 newstrata=None) -> np.ndarray:
+                 newstrata=None, start=None) -> np.ndarray:
     """Predicted survival, R's ``survfit(fit, newdata)``, read at ``times``: shape (n_times, n_new).
 
     Each column is one row of ``newX`` (uncentred covariates, same columns as ``X``); with
@@ -218,7 +244,7 @@ def cox_survival(time, event, X, beta, strata=None, weights=None, ties: str = "e
     at = _times(times)
     c = r_means(X, w)
     newX, ns = _new_profiles(X, s, newX, newstrata, c)
-    cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=False)
+    cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=False, start=start)
     risk2 = np.exp((newX - c) @ beta)
     out = np.empty((at.size, newX.shape[0]))
     for code in np.unique(ns):
@@ -231,7 +257,7 @@ def cox_survival(time, event, X, beta, strata=None, weights=None, ties: str = "e
 
 
 def cox_survival_table(time, event, X, beta, var, strata=None, weights=None, ties: str = "efron", newX=None,
-                       times=None, newstrata=None, conf_level: float = 0.95) -> pd.DataFrame:
+                       times=None, newstrata=None, conf_level: float = 0.95, start=None) -> pd.DataFrame:
     """Predicted survival with R's standard error and confidence band, long format.
 
     Same curves as :func:`cox_survival`; ``var`` is the fit's variance matrix (R uses
@@ -245,7 +271,7 @@ def cox_survival_table(time, event, X, beta, var, strata=None, weights=None, tie
     V = np.asarray(var, dtype=float).reshape(X.shape[1], X.shape[1])
     c = r_means(X, w)
     newX, ns = _new_profiles(X, s, newX, newstrata, c)
-    cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=True)
+    cur = _curves(t, e, X, beta, s, w, ties == "efron", c, with_var=True, start=start)
     risk2 = np.exp((newX - c) @ beta)
     surv = np.empty((at.size, newX.shape[0]))
     se = np.empty_like(surv)

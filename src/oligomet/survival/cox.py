@@ -144,7 +144,6 @@ class CoxResult:
         With strata, ``newdata`` must also hold the strata column(s); each row uses its own stratum's
         baseline hazard.
         """
-        self._not_for_counting_process("predict_survival()")
         from .baseline import cox_survival
         newdata = require_frame(newdata)
         newX = self.design.matrix(newdata)
@@ -159,7 +158,8 @@ class CoxResult:
             newstrata = np.array([lookup[k] for k in keys], dtype=np.int64)
         times = np.atleast_1d(np.asarray(times, dtype=float))
         surv = cox_survival(self._time, self._event, self._X, self.coef, strata=self._strata,
-                            weights=self._weights, ties=self.ties, newX=newX, times=times, newstrata=newstrata)
+                            weights=self._weights, ties=self.ties, newX=newX, times=times, newstrata=newstrata,
+                            start=self._start)
         return pd.DataFrame(np.asarray(surv, dtype=float).reshape(times.size, len(newdata)),
                             index=pd.Index(times, name="time"), columns=newdata.index)
 
@@ -222,8 +222,9 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         covariates are constant, e.g. before and after a local treatment, which avoids immortal-time bias)
         and delayed entry (left truncation). Use ``cluster=`` with the patient id when patients have several
         rows and a robust SE is wanted, as in R. ``start`` must be >= 0 and < ``time`` on every row
-        (R drops such rows with a warning; here they are an error). The concordance compares rows at
-        risk at each event time, as R; ``zph`` and ``predict_survival`` are not available for such fits yet.
+        (R drops such rows with a warning; here they are an error). The concordance and
+        ``predict_survival`` use the rows at risk at each time, as R; ``zph`` is not available for such
+        fits yet.
     max_iter : Newton–Raphson iterations allowed (R's ``coxph.control(iter.max = 20)``). When they run out,
         R's warning is issued (R stays silent for ``max_iter <= 1``) and ``.converged`` is False;
         ``.iterations`` counts the steps taken (R's ``fit$iter`` reports ``iter.max + 1`` in that case).

@@ -154,7 +154,9 @@ hr$transplant <- as.integer(as.character(hr$transplant))
 for (tt in c("efron", "breslow"))
   run_case(paste0("heart_", tt), hr, "Surv(start, stop, event) ~ age + year + surgery + transplant",
            list(time = "stop", event = "event", start = "start",
-                covariates = list("age", "year", "surgery", "transplant")), ties = tt)
+                covariates = list("age", "year", "surgery", "transplant")), ties = tt,
+           newdata = data.frame(age = c(-5, 5), year = c(3, 4), surgery = c(0, 1), transplant = c(1, 0)),
+           times = c(10, 50, 200, 800))
 run_case("heart_cluster", hr, "Surv(start, stop, event) ~ age + year + surgery + transplant + cluster(id)",
          list(time = "stop", event = "event", start = "start", cluster = "id",
               covariates = list("age", "year", "surgery", "transplant")))
@@ -172,7 +174,7 @@ cp <- do.call(rbind, lapply(1:300, function(i) {
 }))
 run_case("counting_ties_weights", cp, "Surv(start, stop, event) ~ x + z",
          list(time = "stop", event = "event", start = "start", covariates = list("x", "z"), weights = "w"),
-         weights = "w")
+         weights = "w", newdata = data.frame(x = c(0, 1), z = c(1, 0)), times = c(2, 5, 9, 15))
 
 writeLines(toJSON(cases, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
            "cox_fixtures.json")
