@@ -1,7 +1,8 @@
 """Cox models on (start, stop] data (``cox(..., start=)``, R's ``Surv(start, stop, event)``).
 
-R parity (coefficients, SEs, robust SEs with cluster(id), tests, loglik, concordance) is in test_cox_reference.py
-(cases heart_* and counting_ties_weights); here: invariants, errors and the honest refusals."""
+R parity (coefficients, SEs, robust SEs with cluster(id), tests, loglik, concordance, predictions) is in
+test_cox_reference.py (cases heart_* and counting_ties_weights), cox.zph in test_zph_factor.py; here:
+invariants and errors."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,11 +70,15 @@ def test_start_must_precede_stop(veteran):
         om.cox(veteran, time="time", event="status", start="entry", covariates=["karno"])
 
 
-def test_zph_is_not_available_and_says_so(veteran):
-    fit = om.cox(veteran.assign(start=0.0), time="time", event="status", start="start", covariates=["karno"])
-    with pytest.raises(NotImplementedError, match=r"zph\(\) is not implemented for \(start, stop\] data"):
-        fit.zph()
-    assert np.isfinite(fit.linear_predictor).all()
+@pytest.mark.parametrize("transform", ["km", "identity"])
+def test_zph_of_split_rows_equals_the_whole(veteran, transform):
+    # (R's zph2 on the heart data is in test_zph_factor.py.) The KM and identity time scales do not
+    # depend on how follow-up is cut into rows (the rank transform does: it ranks every row's stop time).
+    whole = om.cox(veteran, time="time", event="status", covariates=["karno", "age"])
+    rng = np.random.default_rng(8)
+    cut = pd.Series(np.floor(rng.uniform(0, 1, len(veteran)) * veteran["time"]), index=veteran.index)
+    parts = om.cox(_split(veteran, cut), time="stop", event="status", start="start", covariates=["karno", "age"])
+    np.testing.assert_allclose(parts.zph(transform)["chisq"], whole.zph(transform)["chisq"], rtol=1e-9)
 
 
 def test_predictions_of_split_rows_equal_the_whole(veteran):

@@ -81,12 +81,6 @@ class CoxResult:
     _weights: np.ndarray | None = field(default=None, repr=False)
     _start: np.ndarray | None = field(default=None, repr=False)   # entry times of a (start, stop] fit
 
-    def _not_for_counting_process(self, what: str) -> None:
-        if self._start is not None:
-            raise NotImplementedError(f"{what} is not implemented for (start, stop] data (a fit with start=); "
-                                      "R's coxph computes it on the counting-process risk sets, which we do not "
-                                      "reproduce yet")
-
     @property
     def terms(self) -> list[str]:
         return list(self.summary.index)
@@ -130,12 +124,12 @@ class CoxResult:
         """Test of proportional hazards, R 3.x ``cox.zph(fit, transform=)``: index covariates + ``GLOBAL``
         (a categorical covariate is one multi-df row, as R),
         columns ``chisq``, ``df``, ``p``. Uses the model-based variance, as R."""
-        self._not_for_counting_process("zph()")
         from .zph import cox_zph
         # One name per design column, repeated for a factor's dummies: R tests a factor jointly (k-1 df).
         per_column = [t.column for t in self.design.terms for _ in t.names]
         return cox_zph(self._time, self._event, self._X, self.coef, self.naive_var.to_numpy(), per_column,
-                       strata=self._strata, weights=self._weights, ties=self.ties, transform=transform)
+                       strata=self._strata, weights=self._weights, ties=self.ties, transform=transform,
+                       start=self._start)
 
     def predict_survival(self, newdata: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
         """Predicted survival curves, as R's ``survfit(fit, newdata)`` evaluated at ``times``.
@@ -222,9 +216,8 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         covariates are constant, e.g. before and after a local treatment, which avoids immortal-time bias)
         and delayed entry (left truncation). Use ``cluster=`` with the patient id when patients have several
         rows and a robust SE is wanted, as in R. ``start`` must be >= 0 and < ``time`` on every row
-        (R drops such rows with a warning; here they are an error). The concordance and
-        ``predict_survival`` use the rows at risk at each time, as R; ``zph`` is not available for such
-        fits yet.
+        (R drops such rows with a warning; here they are an error). The concordance, ``zph`` and
+        ``predict_survival`` use the rows at risk at each time, as R.
     max_iter : Newton–Raphson iterations allowed (R's ``coxph.control(iter.max = 20)``). When they run out,
         R's warning is issued (R stays silent for ``max_iter <= 1``) and ``.converged`` is False;
         ``.iterations`` counts the steps taken (R's ``fit$iter`` reports ``iter.max + 1`` in that case).

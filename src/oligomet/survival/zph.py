@@ -66,8 +66,10 @@ def _term_groups(terms, p: int) -> list[tuple[str, np.ndarray]]:
     return groups
 
 
-def zph_transform(time: np.ndarray, event: np.ndarray, transform: str | Callable = "km") -> np.ndarray:
-    """g(t) for every row, before centring: R's ``cox.zph`` ``ttimes``."""
+def zph_transform(time: np.ndarray, event: np.ndarray, transform: str | Callable = "km",
+                  start: np.ndarray | None = None) -> np.ndarray:
+    """g(t) for every row, before centring: R's ``cox.zph`` ``ttimes`` (``start``: entry times of
+    (start, stop] rows, for the KM transform's risk sets)."""
     t = np.asarray(time, dtype=float)
     if callable(transform):
         return np.asarray(transform(t), dtype=float).reshape(t.shape)
@@ -83,13 +85,19 @@ def zph_transform(time: np.ndarray, event: np.ndarray, transform: str | Callable
         n_at = np.bincount(inv, minlength=ut.size)
         d_at = np.bincount(inv, weights=event.astype(float), minlength=ut.size)
         n_risk = np.cumsum(n_at[::-1])[::-1]
+        if start is not None:
+            # R's survfitKM on Surv(start, stop, event): rows that enter at or after a time are not at risk
+            late = np.searchsorted(ut, np.asarray(start, dtype=float), side="right") - 1
+            n_late = np.bincount(late[late >= 0], minlength=ut.size)
+            n_risk = n_risk - np.cumsum(n_late[::-1])[::-1]
         surv = np.cumprod(1.0 - d_at / n_risk)
         s_before = np.concatenate(([1.0], surv[:-1]))
         return 1.0 - s_before[inv]
     raise ValueError(f"transform must be 'km', 'rank', 'identity', 'log' or a callable; got {transform!r}")
 
 
-def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: bool, schoenfeld: bool = False):
+def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: bool, schoenfeld: bool = False,
+                           start=None):
     """Second half of the score vector (p) and the full 2p x 2p information at (beta, 0).
 
     With ``schoenfeld``, also the rows of the events in (stratum, time) order and their
@@ -131,6 +139,23 @@ def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: b
 
     S0 = rev_within(b_r)
     S1 = rev_within(b_rx)
+    entry = None
+    if start is not None:
+        # (start, stop] rows (R's zph2): a row is not at risk at the blocks at or before its start
+        st = np.asarray(start, dtype=float)[order]
+        entry = np.full(n, -1, dtype=np.int64)
+        ends = np.append(sstart_block[1:], nb)
+        for lo, hi in zip(sstart_block, ends):
+            rows = np.flatnonzero(s == block_stratum[lo])
+            idx = np.searchsorted(t[bstart[lo:hi]], st[rows], side="right") - 1
+            entry[rows[idx >= 0]] = lo + idx[idx >= 0]
+        ok = entry >= 0
+        late_r = np.zeros(nb)
+        np.add.at(late_r, entry[ok], r[ok])
+        late_rx = np.zeros((nb, p))
+        np.add.at(late_rx, entry[ok], rx[ok])
+        S0 = S0 - rev_within(late_r)
+        S1 = S1 - rev_within(late_rx)
 
     ev = np.flatnonzero(b_nd > 0)
     nd = b_nd[ev]
@@ -166,6 +191,8 @@ def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: b
     first = np.concatenate((np.zeros((3, 1)), cumA), axis=1)[:, sstart_block][:, stratum_of_block]
     cumA = cumA - first
     rowA = cumA[:, block_of_row] - d[None, :] * (A - B)[:, block_of_row]
+    if entry is not None:
+        rowA -= np.where(ok, cumA[:, np.maximum(entry, 0)], 0.0)    # the event times before the row entered
     info = np.zeros((2 * p, 2 * p))
     m_w = c / den ** 2
     for k, (i0, j0) in enumerate(((0, 0), (0, p), (p, p))):
@@ -196,7 +223,7 @@ def _check(time, event, X, beta, strata, weights, ties, terms):
 
 
 def cox_zph(time, event, X, beta, var=None, terms=None, strata=None, weights=None, ties: str = "efron",
-            transform: str | Callable = "km") -> pd.DataFrame:
+            transform: str | Callable = "km", start=None) -> pd.DataFrame:
     """R 3.x ``cox.zph(fit, transform=)``: score tests of proportional hazards, per term and global.
 
     Parameters
@@ -211,6 +238,7 @@ def cox_zph(time, event, X, beta, var=None, terms=None, strata=None, weights=Non
     weights : case weights, or None.
     ties : ``"efron"`` or ``"breslow"``, as the fit.
     transform : ``"km"`` (R's default), ``"rank"``, ``"identity"``, ``"log"`` or a callable of time.
+    start : entry times of (start, stop] rows (``time`` being the stops), as R's ``zph2``; or None.
 
     Returns
     -------
@@ -218,14 +246,14 @@ def cox_zph(time, event, X, beta, var=None, terms=None, strata=None, weights=Non
     """
     t, e, X, beta, s, w, groups = _check(time, event, X, beta, strata, weights, ties, terms)
     p = X.shape[1]
-    tt = zph_transform(t, e, transform)
+    tt = zph_transform(t, e, transform, start)
     if not np.all(np.isfinite(tt[e == 1])):
         raise ValueError(f"transform {transform!r} gives non-finite values at event times")
     gtime = tt - tt[e == 1].mean()
     Xc = X - X.mean(axis=0)                 # R's zph1 centring (unweighted)
     eta = Xc @ beta
     eta = eta - eta.max()                   # a constant shift cancels in every risk set
-    u2, imat = _score_and_information(t, e.astype(bool), Xc, eta, w, s, gtime, efron=(ties == "efron"))
+    u2, imat = _score_and_information(t, e.astype(bool), Xc, eta, w, s, gtime, efron=(ties == "efron"), start=start)
 
     def score_test(cols: np.ndarray) -> float:
         kk = np.concatenate((np.arange(p), cols + p))
@@ -268,7 +296,7 @@ class ZphResiduals:
 
 
 def zph_residuals(time, event, X, beta, terms=None, strata=None, weights=None, ties: str = "efron",
-                  transform: str | Callable = "km") -> ZphResiduals:
+                  transform: str | Callable = "km", start=None) -> ZphResiduals:
     """R 3.x ``cox.zph(fit, transform=)``'s scaled Schoenfeld residuals (``$y``) for PH plots.
 
     Same arguments as :func:`cox_zph`. Follows R step by step: residuals ``x - xbar`` at each
@@ -277,13 +305,13 @@ def zph_residuals(time, event, X, beta, terms=None, strata=None, weights=None, t
     """
     t, e, X, beta, s, w, groups = _check(time, event, X, beta, strata, weights, ties, terms)
     n, p = X.shape
-    tt = zph_transform(t, e, transform)
+    tt = zph_transform(t, e, transform, start)
     gtime = tt - tt[e == 1].mean()
     Xc = X - X.mean(axis=0)
     eta = Xc @ beta
     eta = eta - eta.max()
     _, imat, ev_rows, sres = _score_and_information(t, e.astype(bool), Xc, eta, w, s, gtime,
-                                                    efron=(ties == "efron"), schoenfeld=True)
+                                                    efron=(ties == "efron"), schoenfeld=True, start=start)
     # used[stratum, column]: events in the stratum if the column varies there, else 0 (zph1.c)
     codes = np.unique(s)
     used = np.zeros((codes.size, p), dtype=np.int64)

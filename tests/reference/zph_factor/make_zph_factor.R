@@ -13,6 +13,13 @@ col2$rx <- as.character(col2$rx)
 z <- cox.zph(coxph(Surv(time, status) ~ factor(rx) * age, data = col2))$table
 out[["interaction_km"]] <- list(terms = rownames(z), chisq = unname(z[, "chisq"]), df = unname(z[, "df"]),
                                 p = unname(z[, "p"]))
+# Counting-process data (R's zph2): Stanford heart transplant, Surv(start, stop, event).
+for (tr in c("km", "rank", "identity")) {
+  z <- cox.zph(coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart),
+               transform = tr)$table
+  out[[paste0("heart_", tr)]] <- list(terms = rownames(z), chisq = unname(z[, "chisq"]), df = unname(z[, "df"]),
+                                      p = unname(z[, "p"]))
+}
 writeLines(paste0("{", paste(sprintf('"%s": {"terms": [%s], "chisq": [%s], "df": [%s], "p": [%s]}',
   names(out), sapply(out, function(o) paste0('"', o$terms, '"', collapse = ",")),
   sapply(out, function(o) paste(format(o$chisq, digits = 17), collapse = ",")),
