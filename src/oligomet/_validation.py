@@ -123,6 +123,14 @@ def time_array(data: pd.DataFrame, column: str) -> np.ndarray:
     return t
 
 
+def require_start_before_stop(data: pd.DataFrame, start: str, time: str, entry: np.ndarray, stop: np.ndarray) -> None:
+    """(start, stop] rows: every start must be before its stop (R would drop such rows with a warning)."""
+    bad = entry >= stop
+    if bad.any():
+        raise ValueError(f"start column {start!r} must be < time column {time!r} on every row (each row is at risk "
+                         f"on (start, time]); start >= time at {_rows(data.index[bad])}")
+
+
 def event_array(data: pd.DataFrame, column: str) -> np.ndarray:
     """A 0/1 event indicator as float64; anything outside {0, 1, True, False} is an error."""
     require_columns(data, [column], "event column")

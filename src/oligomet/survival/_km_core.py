@@ -126,6 +126,23 @@ def cumprod_within(cells: Cells, factor: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- Kaplan-Meier
 
+def _entry_sums(cells: Cells, group: np.ndarray | None, start: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per cell: the weight of the rows whose entry time falls in [this cell's time, the next one's) of their
+    group, i.e. the rows that are not yet at risk at this cell and at the ones before it."""
+    out = np.zeros(cells.time.size)
+    g = np.zeros(start.size, dtype=np.int64) if group is None else group
+    for b in range(cells.starts.size - 1):
+        lo, hi = cells.starts[b], cells.starts[b + 1]
+        rows = np.flatnonzero(g == b)
+        if hi <= lo or rows.size == 0:
+            continue
+        idx = np.searchsorted(cells.time[lo:hi], start[rows], side="right") - 1
+        keep = idx >= 0
+        np.add.at(out, lo + idx[keep], w[rows[keep]])
+    return out
+
+
+
 @dataclass(frozen=True)
 class KMArrays:
     """Per-cell KM quantities; ``std_err`` is on the cumulative-hazard scale unless ``logse`` is False."""
@@ -141,7 +158,7 @@ class KMArrays:
 
 
 def km_fit(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup: int,
-           weights: np.ndarray | None = None, robust: bool = False) -> KMArrays:
+           weights: np.ndarray | None = None, robust: bool = False, start: np.ndarray | None = None) -> KMArrays:
     """Kaplan-Meier per group, as R's ``survfit`` (survfitkm.c, type 1).
 
     * survival: product over event times of (1 - d/n), with weighted d and n.
@@ -155,13 +172,21 @@ def km_fit(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup
       with B(u) = sum_{s<=u} d / (n (n - d)). The sum splits into rows with T_i <= t
       (a running sum) and rows still at risk (B(t)^2 times their sum of w^2), so it stays
       O(n). Where S = 0, R reports 0; so do we.
+    * ``start`` (entry times; ``time`` are then the stops, R's ``Surv(start, stop, event)``): a row is
+      at risk at t when start < t <= stop, so the number at risk loses the rows entering at or after t.
+      The curve has rows at the stop times only, as R's. Greenwood SE only.
     """
+    if start is not None and robust:
+        raise NotImplementedError("the robust (infinitesimal-jackknife) SE is not implemented for (start, stop] "
+                                  "data; pass robust=False for Greenwood's SE")
     w = np.ones_like(time) if weights is None else weights
     cells = make_cells(time, group, ngroup)
     n_rows = cell_sums(cells)[:, 0]
     tot = cell_sums(cells, w)[:, 0]
     d = cell_sums(cells, w * event)[:, 0]
     n = reverse_cumsum_within(cells, tot)
+    if start is not None:
+        n = n - reverse_cumsum_within(cells, _entry_sums(cells, group, start, w))
     # n - d, the weight surviving the cell, is built as (weight of later cells) + (censored
     # here) rather than by subtraction: with fractional weights n - d would otherwise come
     # out as +-1e-17 instead of 0 where everybody left dies, and S could dip below 0.

@@ -17,11 +17,11 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import (DroppedRows, _rows, complete_cases, event_array, require_columns, require_frame,
-                           time_array, weight_array)
+                           require_start_before_stop, time_array, weight_array)
 from . import _cox_core as core
 from ._blas_threads import single_threaded_blas
 from ._cox_robust import robust_score_test, robust_variance
-from ._ties import merge_near_ties
+from ._ties import merge_near_ties, merge_near_ties_start_stop
 from .design import Design, _is_categorical, build_design, parse_covariates
 
 __all__ = ["cox", "CoxResult", "CoxConvergenceWarning"]
@@ -365,7 +365,8 @@ def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev
     if start is None:
         t = merge_near_ties(t)
     else:
-        entry, t = _entry_times(frame, start, time, t)
+        entry, t = merge_near_ties_start_stop(time_array(frame, start), t)
+        require_start_before_stop(frame, start, time, entry, t)
     if not (ev > 0).any():
         raise ValueError(f"event column {event!r} has no events in the {len(frame)} analysed rows; "
                          "a Cox model cannot be fitted")
@@ -380,19 +381,6 @@ def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev
     if strata_cols:
         s_codes, s_levels = _strata_codes(frame, strata_cols)
     return _Analysed(frame, dropped, design, cols, t, ev, w, s_codes, s_levels, entry)
-
-
-def _entry_times(frame: pd.DataFrame, start: str, time: str, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validated (start, stop) with near-ties merged over both columns together, as R's aeqSurv does for
-    ``Surv(start, stop, event)``."""
-    entry = time_array(frame, start)
-    merged = merge_near_ties(np.concatenate([entry, stop]))
-    entry, stop = merged[:entry.size], merged[entry.size:]
-    bad = entry >= stop
-    if bad.any():
-        raise ValueError(f"start column {start!r} must be < time column {time!r} on every row (each row is at risk "
-                         f"on (start, time]); start >= time at {_rows(frame.index[bad])}")
-    return entry, stop
 
 
 def _check_constant(pr: core.CoxProblem, names: list[str], n_rows: int) -> None:

@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from .._validation import (DroppedRows, _sort_key, complete_cases, event_array, group_labels, require_columns,
-                           require_frame, time_array, weight_array)
+                           require_frame, require_start_before_stop, time_array, weight_array)
 from . import _km_core as core
+from ._ties import merge_near_ties_start_stop
 
 CONF_TYPES = core.CONF_TYPES
 _QUANTILE_TOL = float(np.sqrt(np.finfo(float).eps))  # quantile.survfit's default tolerance
@@ -252,7 +253,8 @@ def _quantiles(c: _Curve, qs: np.ndarray, conf_type: str):
 
 
 def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = None, conf_type: str = "log",
-                 conf_level: float = 0.95, weights=None, robust: bool | None = None) -> KaplanMeier:
+                 conf_level: float = 0.95, weights=None, robust: bool | None = None,
+                 start: str | None = None) -> KaplanMeier:
     """Kaplan-Meier estimate of survival, per group of ``by``, as R's ``survfit``.
 
     Parameters
@@ -266,6 +268,9 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = Non
     weights : column name or array of case weights (>= 0).
     robust : None follows R: robust (infinitesimal jackknife) SE when some weight is not
         an integer, Greenwood otherwise. True / False force it.
+    start : column of entry times, R's ``Surv(start, time, event)``: each row is at risk on
+        ``(start, time]`` (delayed entry / left truncation, or several rows per patient). ``start``
+        must be >= 0 and < ``time``. Greenwood SE only (``robust=True`` is not implemented with it).
 
     Rows with a missing ``by`` or weight are dropped (reported in ``.dropped`` and a
     :class:`~oligomet.CompleteCaseWarning`); see the module docstring for R's rules.
@@ -276,11 +281,16 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = Non
     e = event_array(frame, event)
     if t.size == 0:
         raise ValueError(f"no rows left to analyse (time column {time!r})")
+    entry = None
+    if start is not None:
+        require_columns(frame, [start], "start column")
+        entry, t = merge_near_ties_start_stop(time_array(frame, start), t)
+        require_start_before_stop(frame, start, time, entry, t)
     if by is None:
         levels = [_ALL]
     if robust is None:
         robust = w is not None and bool(np.any(w != np.floor(w)))
-    fit = core.km_fit(t, e, codes, len(levels), w, robust=robust)
+    fit = core.km_fit(t, e, codes, len(levels), w, robust=robust, start=entry)
     lower, upper = core.confidence_band(fit.survival, fit.std_err, conf_type, conf_level, logse=fit.logse)
 
     counts = np.bincount(codes, minlength=len(levels)) if codes is not None else np.array([t.size])

@@ -54,9 +54,9 @@ write.csv(lung2, "data/lung.csv", row.names = FALSE)
 
 ## ---------------------------------------------------------------- Kaplan-Meier
 km_case <- function(id, file, d, time, event, by = NULL, conf_type = "log", weights = NULL, robust = NULL,
-                    times = NULL, probs = c(0.25, 0.5, 0.75)) {
-  f <- if (is.null(by)) as.formula(sprintf("Surv(%s, %s) ~ 1", time, event)) else
-    as.formula(sprintf("Surv(%s, %s) ~ %s", time, event, by))
+                    times = NULL, probs = c(0.25, 0.5, 0.75), start = NULL) {
+  y <- if (is.null(start)) sprintf("Surv(%s, %s)", time, event) else sprintf("Surv(%s, %s, %s)", start, time, event)
+  f <- if (is.null(by)) as.formula(paste(y, "~ 1")) else as.formula(paste(y, "~", by))
   args <- list(formula = f, data = d, conf.type = conf_type)
   if (!is.null(weights)) args$weights <- d[[weights]]
   if (!is.null(robust)) args$robust <- robust
@@ -83,7 +83,7 @@ km_case <- function(id, file, d, time, event, by = NULL, conf_type = "log", weig
   }
   out[[id]] <<- list(case = list(kind = "km", data = file, time = time, event = event, by = by,
                                  conf_type = conf_type, weights = weights, robust = robust, times = times,
-                                 probs = probs),
+                                 probs = probs, start = start),
                      expected = list(groups = groups))
 }
 for (ct in c("log", "log-log", "plain", "logit", "arcsin")) {
@@ -104,6 +104,20 @@ km_case("km_lung_ecog_loglog", "lung", lung2, "time", "dead", "ph.ecog", "log-lo
 km_case("km_ties_fracweights_robust_logit", "ties", ties, "time", "status", "grp", "logit", weights = "wt_frac",
         times = c(2, 8))
 km_case("km_lung_ecog_arcsin", "lung", lung2, "time", "dead", "ph.ecog", "arcsin", times = c(100, 400))
+# Delayed entry / counting-process rows, Surv(start, stop, event): Stanford heart transplant by surgery, and
+# tied integer times with entries at event times (a row entering at t is not at risk at t).
+heart2 <- survival::heart
+write.csv(heart2, "data/heart.csv", row.names = FALSE)
+km_case("km_heart_entry", "heart", heart2, "stop", "event", "surgery", "log", times = c(30, 365), start = "start")
+set.seed(11)
+ent <- data.frame(entry = sample(0:6, 120, replace = TRUE))
+ent$stop <- ent$entry + sample(1:12, 120, replace = TRUE)
+ent$status <- rbinom(120, 1, 0.6)
+ent$grp <- sample(c("a", "b"), 120, replace = TRUE)
+write.csv(ent, "data/entry_ties.csv", row.names = FALSE)
+for (ct in c("log", "log-log"))
+  km_case(paste0("km_entry_ties_", ct), "entry_ties", ent, "stop", "status", "grp", ct, times = c(3, 8),
+          start = "entry")
 
 ## ---------------------------------------------------------------- log-rank and trend
 lr_case <- function(id, file, d, time, event, by, strata = NULL, rho = 0, scores = NULL) {
