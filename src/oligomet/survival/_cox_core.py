@@ -39,6 +39,7 @@ import numpy as np
 
 from . import _cox_kernels as kernels
 from ._cholesky import TOLER_CHOL, ldl_factor, ldl_inverse, ldl_solve, wald_statistic  # noqa: F401 (re-exported)
+from ._fitted_arrays import last_at_or_before
 
 
 EPS = 1e-9                    # R: coxph.control(eps)
@@ -343,19 +344,11 @@ def _entry_groups(start_s, ev_time, group_bounds, row_strata, ev_strata) -> np.n
     A row is at risk at event time t only when start < t <= stop, so it leaves the risk sets of the
     events up to and including this one (R's agreg: ``start >= t`` is not at risk)."""
     K = ev_time.size
-    out = np.full(start_s.size, K, dtype=np.int64)
     if row_strata is None:
-        idx = np.searchsorted(ev_time, start_s, side="right") - 1
-        out[idx >= 0] = idx[idx >= 0]
-        return out
-    for lo, hi in zip(group_bounds[:-1], group_bounds[1:]):
-        if hi <= lo:
-            continue
-        rows = np.flatnonzero(row_strata == ev_strata[lo])
-        idx = np.searchsorted(ev_time[lo:hi], start_s[rows], side="right") - 1
-        keep = idx >= 0
-        out[rows[keep]] = lo + idx[keep]
-    return out
+        row_strata = np.zeros(start_s.size, dtype=np.int64)
+        ev_strata = np.zeros(K, dtype=np.int64)
+    idx = last_at_or_before(ev_strata, ev_time, row_strata, start_s)
+    return np.where(idx >= 0, idx, K)
 
 
 def _risk(pr: CoxProblem, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,3 +38,21 @@ def tie_blocks(strata: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.nda
     new_b = new_s.copy()
     new_b[1:] |= time[1:] != time[:-1]
     return new_s, new_b
+
+
+def last_at_or_before(key_strata: np.ndarray, key_time: np.ndarray, q_strata: np.ndarray,
+                      q_time: np.ndarray) -> np.ndarray:
+    """For keys sorted by (stratum, time): the index of the last key of each query's stratum with
+    time <= the query's time, or -1. Vectorised (one sort of all the times), so many strata cost nothing
+    extra: used to find the last event time before a (start, stop] row's entry."""
+    if key_time.size == 0:
+        return np.full(q_time.size, -1, dtype=np.int64)
+    _, rank = np.unique(np.concatenate([key_time, q_time]), return_inverse=True)
+    rank = rank.ravel().astype(np.int64)
+    m = int(rank.max()) + 1
+    ks = np.asarray(key_strata, dtype=np.int64)
+    qs = np.asarray(q_strata, dtype=np.int64)
+    idx = np.searchsorted(ks * m + rank[:key_time.size], qs * m + rank[key_time.size:], side="right") - 1
+    ok = idx >= 0
+    ok[ok] &= ks[idx[ok]] == qs[ok]
+    return np.where(ok, idx, -1)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ._fitted_arrays import last_at_or_before
 from ._ties import TOLERANCE, merge_near_ties
 
 
@@ -129,18 +130,9 @@ def cumprod_within(cells: Cells, factor: np.ndarray) -> np.ndarray:
 def _entry_sums(cells: Cells, group: np.ndarray | None, start: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Per cell: the weight of the rows whose entry time falls in [this cell's time, the next one's) of their
     group, i.e. the rows that are not yet at risk at this cell and at the ones before it."""
-    out = np.zeros(cells.time.size)
     g = np.zeros(start.size, dtype=np.int64) if group is None else group
-    for b in range(cells.starts.size - 1):
-        lo, hi = cells.starts[b], cells.starts[b + 1]
-        rows = np.flatnonzero(g == b)
-        if hi <= lo or rows.size == 0:
-            continue
-        idx = np.searchsorted(cells.time[lo:hi], start[rows], side="right") - 1
-        keep = idx >= 0
-        np.add.at(out, lo + idx[keep], w[rows[keep]])
-    return out
-
+    idx = last_at_or_before(cells.block, cells.time, g, start)
+    return np.bincount(idx[idx >= 0], weights=w[idx >= 0], minlength=cells.time.size).astype(float)
 
 
 @dataclass(frozen=True)

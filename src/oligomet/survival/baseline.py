@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._fitted_arrays import fitted_arrays, tie_blocks
+from ._fitted_arrays import fitted_arrays, last_at_or_before, tie_blocks
 
 __all__ = ["cox_survival", "cox_survival_table", "cumulative_hazard", "r_means"]
 
@@ -95,12 +95,7 @@ def _curves(t, e, X, beta, s, w, efron: bool, center: np.ndarray, with_var: bool
     entry = None
     if start is not None:
         # the last block at or before each row's start, in its stratum (-1: entered before the first block)
-        entry = np.full(n, -1, dtype=np.int64)
-        for k in range(sstart.size):
-            lo, hi = sstart[k], send[k]
-            rows = np.flatnonzero(s == bs[lo])
-            idx = np.searchsorted(t[bstart[lo:hi]], start[rows], side="right") - 1
-            entry[rows[idx >= 0]] = lo + idx[idx >= 0]
+        entry = last_at_or_before(bs, t[bstart], s, start)
         entered = entry >= 0
 
     def at_risk(values):

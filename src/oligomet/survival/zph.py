@@ -41,7 +41,7 @@ import pandas as pd
 
 from scipy import linalg, stats
 
-from ._fitted_arrays import fitted_arrays, tie_blocks
+from ._fitted_arrays import fitted_arrays, last_at_or_before, tie_blocks
 
 __all__ = ["cox_zph", "zph_residuals", "zph_transform", "ZphResiduals"]
 
@@ -142,13 +142,7 @@ def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: b
     entry = None
     if start is not None:
         # (start, stop] rows (R's zph2): a row is not at risk at the blocks at or before its start
-        st = np.asarray(start, dtype=float)[order]
-        entry = np.full(n, -1, dtype=np.int64)
-        ends = np.append(sstart_block[1:], nb)
-        for lo, hi in zip(sstart_block, ends):
-            rows = np.flatnonzero(s == block_stratum[lo])
-            idx = np.searchsorted(t[bstart[lo:hi]], st[rows], side="right") - 1
-            entry[rows[idx >= 0]] = lo + idx[idx >= 0]
+        entry = last_at_or_before(block_stratum, t[bstart], s, np.asarray(start, dtype=float)[order])
         ok = entry >= 0
         late_r = np.zeros(nb)
         np.add.at(late_r, entry[ok], r[ok])
