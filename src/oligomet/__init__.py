@@ -3,7 +3,8 @@
 The public API, by layer (see ``docs/architecture.md``):
 
 * survival: :func:`kaplan_meier`, :func:`median_followup`, :func:`logrank`,
-  :func:`logrank_trend`, :func:`cox`
+  :func:`logrank_trend`, :func:`cox`, :func:`time_dependent` (R's ``tmerge`` for time-dependent
+  treatment indicators)
 * competing risks: :func:`cumulative_incidence`, :func:`fine_gray`
 * confounding control: :func:`match`, :func:`weight`
 * description: :func:`table_one`
@@ -25,6 +26,7 @@ _PUBLIC = {
     "logrank": "oligomet.survival.logrank",
     "logrank_trend": "oligomet.survival.logrank",
     "cox": "oligomet.survival.cox",
+    "time_dependent": "oligomet.survival.time_dependent",
     "cumulative_incidence": "oligomet.competing.cuminc",
     "fine_gray": "oligomet.competing.finegray",
     "match": "oligomet.matching.nearest",
