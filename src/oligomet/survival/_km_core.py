@@ -127,12 +127,20 @@ def cumprod_within(cells: Cells, factor: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- Kaplan-Meier
 
-def _entry_sums(cells: Cells, group: np.ndarray | None, start: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Per cell: the weight of the rows whose entry time falls in [this cell's time, the next one's) of their
-    group, i.e. the rows that are not yet at risk at this cell and at the ones before it."""
-    g = np.zeros(start.size, dtype=np.int64) if group is None else group
-    idx = last_at_or_before(cells.block, cells.time, g, start)
-    return np.bincount(idx[idx >= 0], weights=w[idx >= 0], minlength=cells.time.size).astype(float)
+def _at_entry(cells: Cells, entry: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per cell: the sum of ``values`` over the rows whose last cell at or before their entry is this one,
+    i.e. the rows that are not yet at risk at this cell and at the ones before it."""
+    return np.bincount(entry[entry >= 0], weights=values[entry >= 0], minlength=cells.time.size).astype(float)
+
+
+def _still_at_risk(cells: Cells, entry: np.ndarray | None, values: np.ndarray) -> np.ndarray:
+    """Per cell: the sum of ``values`` over the rows that are at risk just after it (time > the cell's and,
+    for (start, stop] rows, entered before it)."""
+    per_cell = cell_sums(cells, values)[:, 0]
+    later = reverse_cumsum_within(cells, per_cell) - per_cell
+    if entry is not None:
+        later -= reverse_cumsum_within(cells, _at_entry(cells, entry, values))
+    return later
 
 
 @dataclass(frozen=True)
@@ -166,19 +174,20 @@ def km_fit(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup
       O(n). Where S = 0, R reports 0; so do we.
     * ``start`` (entry times; ``time`` are then the stops, R's ``Surv(start, stop, event)``): a row is
       at risk at t when start < t <= stop, so the number at risk loses the rows entering at or after t.
-      The curve has rows at the stop times only, as R's. Greenwood SE only.
+      The curve has rows at the stop times only, as R's. In the robust SE a row carries only the hazard
+      increments after its entry, and counts among those still at risk only once it has entered.
     """
-    if start is not None and robust:
-        raise NotImplementedError("the robust (infinitesimal-jackknife) SE is not implemented for (start, stop] "
-                                  "data; pass robust=False for Greenwood's SE")
     w = np.ones_like(time) if weights is None else weights
     cells = make_cells(time, group, ngroup)
     n_rows = cell_sums(cells)[:, 0]
     tot = cell_sums(cells, w)[:, 0]
     d = cell_sums(cells, w * event)[:, 0]
     n = reverse_cumsum_within(cells, tot)
+    entry = None
     if start is not None:
-        n = n - reverse_cumsum_within(cells, _entry_sums(cells, group, start, w))
+        g = np.zeros(start.size, dtype=np.int64) if group is None else group
+        entry = last_at_or_before(cells.block, cells.time, g, start)     # last cell at or before entry, -1: none
+        n = n - reverse_cumsum_within(cells, _at_entry(cells, entry, w))
     # n - d, the weight surviving the cell, is built as (weight of later cells) + (censored
     # here) rather than by subtraction: with fractional weights n - d would otherwise come
     # out as +-1e-17 instead of 0 where everybody left dies, and S could dip below 0.
@@ -197,12 +206,15 @@ def km_fit(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup
             # the shared reference (JSON) hold NaN there. We report NaN: undefined, not a number.
             se = np.where(surv > 0, np.sqrt(B), np.nan)
         else:
-            a = event / surviving[cells.of_row] - B[cells.of_row]
+            # B at entry: a row only carries the hazard increments after it entered ((start, stop] rows)
+            Be = np.zeros(time.size) if entry is None else np.where(entry >= 0, B[np.maximum(entry, 0)], 0.0)
+            a = event / surviving[cells.of_row] - (B[cells.of_row] - Be)
             a = np.where(np.isfinite(a), a, 0.0)   # rows at the cell where S hits 0; set to 0 there below
             done = cumsum_within(cells, cell_sums(cells, (w * a) ** 2)[:, 0])
-            w2 = cell_sums(cells, w * w)[:, 0]
-            later = reverse_cumsum_within(cells, w2) - w2
-            var = surv ** 2 * (done + B ** 2 * later)
+            # rows still at risk after each cell contribute w² (B − Be)² = w² B² − 2 w² Be B + w² Be²
+            w2 = w * w
+            later = [_still_at_risk(cells, entry, v) for v in (w2, w2 * Be, w2 * Be * Be)]
+            var = surv ** 2 * (done + B ** 2 * later[0] - 2 * B * later[1] + later[2])
             # Var S changes only at event times. At a censoring-only cell the two sums above trade the
             # censored rows' terms and agree with the previous cell only up to rounding, which depends on
             # row order (and can make a flat CI band dip by an ulp, moving a CI limit of the median):

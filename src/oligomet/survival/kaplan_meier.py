@@ -270,7 +270,7 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = Non
         an integer, Greenwood otherwise. True / False force it.
     start : column of entry times, R's ``Surv(start, time, event)``: each row is at risk on
         ``(start, time]`` (delayed entry / left truncation, or several rows per patient). ``start``
-        must be >= 0 and < ``time``. Greenwood SE only (``robust=True`` is not implemented with it).
+        must be >= 0 and < ``time``.
 
     Rows with a missing ``by`` or weight are dropped (reported in ``.dropped`` and a
     :class:`~oligomet.CompleteCaseWarning`); see the module docstring for R's rules.

@@ -118,6 +118,10 @@ write.csv(ent, "data/entry_ties.csv", row.names = FALSE)
 for (ct in c("log", "log-log"))
   km_case(paste0("km_entry_ties_", ct), "entry_ties", ent, "stop", "status", "grp", ct, times = c(3, 8),
           start = "entry")
+ent$wf <- round(runif(120, 0.3, 2.5), 2)                      # fractional weights: R's robust SE by default
+write.csv(ent, "data/entry_ties.csv", row.names = FALSE)
+km_case("km_entry_ties_robust", "entry_ties", ent, "stop", "status", "grp", "log", weights = "wf", times = c(3, 8),
+        start = "entry")
 
 ## ---------------------------------------------------------------- log-rank and trend
 lr_case <- function(id, file, d, time, event, by, strata = NULL, rho = 0, scores = NULL) {
