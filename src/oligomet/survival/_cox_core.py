@@ -326,7 +326,7 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron",
     entry_group = None
     if start is not None:
         ev_time = t_s[seg[death_pos]]
-        entry_group = _entry_groups(np.asarray(start, dtype=float)[order], ev_time, group_bounds,
+        entry_group = _entry_groups(np.asarray(start, dtype=float)[order], ev_time,
                                     None if strata is None else st, None if strata is None else gstrat)
         moments = False
     if moments is None:
@@ -338,7 +338,7 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron",
                       seg_dead=seg_dead, u_dead=u_dead, absdev=absdev, entry_group=entry_group)
 
 
-def _entry_groups(start_s, ev_time, group_bounds, row_strata, ev_strata) -> np.ndarray:
+def _entry_groups(start_s, ev_time, row_strata, ev_strata) -> np.ndarray:
     """Per sorted row: the last event time at or before its entry (start) time, in its stratum; K if none.
 
     A row is at risk at event time t only when start < t <= stop, so it leaves the risk sets of the

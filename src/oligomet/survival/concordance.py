@@ -220,6 +220,19 @@ def _counts_prepared(pr: _Prepared) -> np.ndarray:
     return out
 
 
+def _merged_positions(idx, gstart, left_before, nleft, upper, out) -> None:
+    """Each element's position after one merge level, in place in ``out``: an element of the lower half
+    goes to ``gstart + left_before``, one of the upper half to ``gstart + nleft + (upper-half elements
+    before it)`` = ``nleft + idx - left_before``."""
+    np.subtract(idx, gstart, out=out)
+    out -= left_before
+    out -= left_before
+    out += nleft
+    out *= upper
+    out += gstart
+    out += left_before
+
+
 def _dominance_each(A, V, cumA, nA):
     """Per element i: sum of V_j over the elements j before i (array order) with A_j < A_i.
 
@@ -254,13 +267,7 @@ def _dominance_each(A, V, cumA, nA):
         sh += 1 << lev
         nleft = np.take(cumA, sh)
         nleft -= gstart
-        np.subtract(idx, gstart, out=newpos)
-        newpos -= left_before
-        newpos -= left_before
-        newpos += nleft
-        newpos *= upper
-        newpos += gstart
-        newpos += left_before
+        _merged_positions(idx, gstart, left_before, nleft, upper, newpos)
         A2, V2, I2 = np.empty_like(Ao), np.empty_like(Vo), np.empty_like(ids)
         A2[newpos] = Ao
         V2[newpos] = Vo
@@ -381,15 +388,7 @@ def _dominance_sum(A, W, WD, cumA, nA, unit):
         sh += 1 << lev
         nleft = np.take(cumA, sh)
         nleft -= gstart
-        # new position: lower half -> gstart + left_before; upper half -> gstart + nleft + (rows
-        # of the upper half before it) = nleft + idx - left_before
-        np.subtract(idx, gstart, out=newpos)
-        newpos -= left_before
-        newpos -= left_before
-        newpos += nleft
-        newpos *= upper
-        newpos += gstart
-        newpos += left_before
+        _merged_positions(idx, gstart, left_before, nleft, upper, newpos)
         A2 = np.empty_like(Ao)
         A2[newpos] = Ao
         Ao = A2
