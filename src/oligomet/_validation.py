@@ -241,10 +241,14 @@ def require_covariate_scale(names: Sequence[str], mad: np.ndarray, mean: np.ndar
 
 
 def covariate_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean absolute deviation, mean) of each column of an (n, p) matrix, overflow-safe."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = x.mean(axis=0)
-        return np.abs(x - mean).mean(axis=0), mean
+    """(mean absolute deviation, mean) of each column of an (n, p) matrix; computed on the columns divided
+    by their largest |value|, so that a column near the float limit (1e307) reports its scale, not inf."""
+    x = np.asarray(x, dtype=float)
+    top = np.abs(x).max(axis=0) if x.size else np.zeros(x.shape[1])
+    unit = np.where(top > 0, top, 1.0)
+    xs = x / unit
+    mean = xs.mean(axis=0)
+    return np.abs(xs - mean).mean(axis=0) * unit, mean * unit
 
 
 def group_labels(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list]:

@@ -268,7 +268,10 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
             # finite values whose sums overflow: say which covariate and how to rescale it
             require_covariate_scale(a.design.names, *covariate_scale(a.cols), "cox")
             raise
-    require_covariate_scale(a.design.names, pr.absdev / pr.w.sum(), pr.means, "cox")
+    mad, means = pr.absdev / pr.w.sum(), pr.means
+    if not (np.isfinite(mad).all() and np.isfinite(means).all()):   # overflowed sums: measure it from the columns
+        mad, means = covariate_scale(a.cols if isinstance(a.cols, np.ndarray) else np.column_stack(a.cols))
+    require_covariate_scale(a.design.names, mad, means, "cox")
     frame, dropped, design, w, s_codes, s_levels, t, ev, entry = (a.frame, a.dropped, a.design, a.w, a.strata,
                                                                   a.strata_levels, a.t, a.ev, a.start)
     names = design.names
