@@ -17,6 +17,7 @@ where R would silently compute nonsense):
 """
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -102,12 +103,15 @@ def time_array(data: pd.DataFrame, column: str) -> np.ndarray:
     """Follow-up times as float64; NaN, infinite or negative values are an error."""
     require_columns(data, [column], "time column")
     raw = data[column]
-    if raw.dtype == bool or not (pd.api.types.is_numeric_dtype(raw)):
+    _reject_non_duration(raw, column)
+    if not pd.api.types.is_numeric_dtype(raw):
         coerced = pd.to_numeric(raw, errors="coerce")
         bad = coerced.isna() & raw.notna()
         if bad.any():
+            example = raw[bad].iloc[0]
+            hint = ("; " + _TIME_HINT.format(c=column)) if isinstance(example, (dt.date, dt.timedelta)) else ""
             raise ValueError(f"time column {column!r} is not numeric: {_rows(data.index[bad.to_numpy()])} "
-                             f"(e.g. {raw[bad].iloc[0]!r})")
+                             f"(e.g. {example!r}){hint}")
         raw = coerced
     t = raw.to_numpy(dtype=float)
     nan = np.isnan(t)
@@ -121,6 +125,26 @@ def time_array(data: pd.DataFrame, column: str) -> np.ndarray:
         raise ValueError(f"time column {column!r} has negative times at {_rows(data.index[neg])} "
                          f"(e.g. {t[neg][0]!r}); check the date of origin")
     return t
+
+
+_TIME_HINT = ("a time must be a number of units (e.g. months) since the origin; convert it first, e.g. "
+              "df[{c!r}] = (df.death_date - df.start_date).dt.days / 30.4375 for months")
+
+
+def _reject_non_duration(raw: pd.Series, column: str) -> None:
+    """Dates, durations and booleans are not follow-up times, though pandas turns each into a number:
+    datetime64 and timedelta64 into nanoseconds (a KM median of 1.6e18), bool into 0/1."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        raise ValueError(f"time column {column!r} holds dates ({raw.dtype}), not times since an origin; "
+                         + _TIME_HINT.format(c=column))
+    if pd.api.types.is_timedelta64_dtype(raw):
+        raise ValueError(f"time column {column!r} holds durations ({raw.dtype}), which would be read as "
+                         f"nanoseconds; convert them to a number of units, e.g. "
+                         f"df[{column!r}] = df[{column!r}].dt.days / 30.4375 for months")
+    if raw.dtype == bool or pd.api.types.is_bool_dtype(raw) or (
+            raw.dtype == object and raw.map(lambda v: isinstance(v, (bool, np.bool_))).any()):
+        raise ValueError(f"time column {column!r} holds True/False values, not times (is it the event "
+                         f"indicator?); " + _TIME_HINT.format(c=column))
 
 
 def require_start_before_stop(data: pd.DataFrame, start: str, time: str, entry: np.ndarray, stop: np.ndarray) -> None:
@@ -166,6 +190,65 @@ def weight_array(data: pd.DataFrame, column: str) -> np.ndarray:
     if bad.any():
         raise ValueError(f"weights column {column!r} must be finite and >= 0; bad values at {_rows(data.index[bad])}")
     return w
+
+
+def require_positive_weight(w: np.ndarray, what: str, codes: np.ndarray | None = None,
+                            levels: Sequence | None = None, by: str | None = None) -> None:
+    """Every curve needs some weight: with all weights 0 an estimator divides 0 by 0 (NaN, no warning)."""
+    if codes is None:
+        if not w.sum() > 0:
+            raise ValueError(f"{what}: the weights are 0 on all {w.size} rows, so there is nothing to estimate; "
+                             "check how the weights were computed (e.g. a matching that kept no rows)")
+        return
+    totals = np.bincount(codes[codes >= 0], weights=w[codes >= 0], minlength=len(levels))
+    present = np.bincount(codes[codes >= 0], minlength=len(levels)) > 0
+    empty = [levels[g] for g in np.flatnonzero(present & ~(totals > 0))]
+    if empty:
+        raise ValueError(f"{what}: the weights are 0 on every row of group(s) {', '.join(map(repr, empty))} of "
+                         f"{by!r}, so there is nothing to estimate for them; drop those rows or check the weights")
+
+
+def require_events(ev: np.ndarray, event: str, what: str, why: str) -> None:
+    """An estimator built on event counts has nothing to work on without events."""
+    if not (ev > 0).any():
+        raise ValueError(f"event column {event!r} has no events in the {ev.size} analysed rows; {what} {why}")
+
+
+#: A covariate must vary on a scale inside this range (mean absolute deviation, and |mean| below the upper
+#: bound): the information matrix holds products of two covariates times the sample size, which overflow
+#: (1e300) or underflow to 0 (1e-300) in double precision, and the model would then look rank-deficient.
+COVARIATE_SCALE_RANGE = (1e-100, 1e100)
+
+
+def require_covariate_scale(names: Sequence[str], mad: np.ndarray, mean: np.ndarray, what: str) -> None:
+    """Refuse design columns out of numeric range, naming them and the scale, rather than letting the
+    fit call them collinear or return NaN. ``mad``: mean absolute deviation per column (0 = constant,
+    left to the caller's constant-covariate check); ``mean``: the column means."""
+    lo, hi = COVARIATE_SCALE_RANGE
+    mad, mean = np.asarray(mad, dtype=float), np.asarray(mean, dtype=float)
+    bad = [j for j in range(len(names))
+           if not (np.isfinite(mad[j]) and np.isfinite(mean[j]))
+           or (mad[j] > 0 and not lo <= mad[j] <= hi) or abs(mean[j]) > hi]
+    if bad:
+        desc = "; ".join(f"{names[j]!r} varies on a scale of {mad[j]:.3g} (mean absolute deviation)" for j in bad)
+        first = bad[0]
+        size = mad[first] if np.isfinite(mad[first]) and mad[first] > 0 else abs(mean[first])
+        factor = f"1e{int(np.floor(np.log10(size)))}" if np.isfinite(size) and size > 0 else "a power of 10"
+        raise ValueError(f"{what}: covariate(s) out of numeric range: {desc}. A covariate must vary on a scale "
+                         f"between {lo:g} and {hi:g} for the model to be computed in double precision; rescale "
+                         f"it, e.g. df[{names[first]!r}] = df[{names[first]!r}] / {factor}, or express it in "
+                         "other units")
+
+
+def covariate_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean absolute deviation, mean) of each column of an (n, p) matrix; computed on the columns divided
+    by their largest |value|, so that a column near the float limit (1e307) reports its scale, not inf."""
+    x = np.asarray(x, dtype=float)
+    top = np.abs(x).max(axis=0) if x.size else np.zeros(x.shape[1])
+    unit = np.where(top > 0, top, 1.0)
+    xs = x / unit
+    mean = xs.mean(axis=0)
+    return np.abs(xs - mean).mean(axis=0) * unit, mean * unit
 
 
 def group_labels(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list]:

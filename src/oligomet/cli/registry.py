@@ -86,10 +86,15 @@ def validate_cmd(
     except Exception as exc:  # noqa: BLE001  (one clear line; --debug for the traceback)
         if debug:
             raise
-        _fail(str(exc))
+        from ._errors import error_message
+
+        _fail(error_message(exc))
     _print_report(report, plain)
     if output is not None:
-        report.problems.to_csv(output, index=False)
+        from oligomet._spreadsheet import csv_safe_frame
+
+        # problems quote source values: a "=HYPERLINK(...)" cell must not run when the CSV is opened
+        csv_safe_frame(report.problems).to_csv(output, index=False)
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from ._errors import error_message
+
 DEMO_PATIENTS = 5000
 DEMO_SEED = 20240601
 DEMO_PROTOCOLS = ("salvage_after_sabr.toml", "crlm_early_recurrence.yaml", "crlm_ablation_timing.toml",
@@ -33,7 +35,7 @@ def examples_dir() -> Path:
 def _fail(exc: BaseException, debug: bool) -> None:
     if debug:
         raise exc
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(f"error: {error_message(exc)}", err=True)
     raise typer.Exit(code=1)
 
 

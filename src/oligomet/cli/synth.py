@@ -31,7 +31,9 @@ def register(app: typer.Typer) -> None:
         except Exception as exc:  # noqa: BLE001  (one clear message; --debug for the traceback)
             if debug:
                 raise
-            typer.echo(f"error: {exc}", err=True)
+            from ._errors import error_message
+
+            typer.echo(f"error: {error_message(exc)}", err=True)
             raise typer.Exit(code=1)
         rows = ", ".join(f"{name} {len(frame)}" for name, frame in tables.items())
         typer.echo(f"wrote {patients} synthetic patients ({sites} sites, seed {seed}) to {path} "

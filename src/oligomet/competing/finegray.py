@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import DroppedRows, complete_cases, event_codes, require_columns, require_frame, time_array
+from .._validation import (DroppedRows, complete_cases, covariate_scale, event_codes, require_columns,
+                           require_covariate_scale, require_frame, time_array)
 from ..survival._ties import merge_near_ties
 from ..survival.design import Design, build_design, parse_covariates
 from . import _fine_gray_core as core
@@ -148,6 +149,9 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
         raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
     data, dropped = complete_cases(data, columns, what="fine_gray")
     t = merge_near_ties(time_array(data, time))
+    if t.size and not (t > 0).any():
+        raise ValueError(f"time column {time!r} is 0 on all {t.size} rows: there is no follow-up, so the "
+                         "subdistribution hazards cannot be estimated; check the origin and end dates")
     status = event_codes(data, event)
     if cause == cencode:
         raise ValueError(f"cause ({cause!r}) and cencode ({cencode!r}) must differ")
@@ -157,6 +161,7 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     design = build_design(_bool_as_numeric(data, [sp.column for sp in specs if sp.plain and not sp.categorical]),
                           specs)
     x = _matrix(design, data)
+    require_covariate_scale(design.names, *covariate_scale(x), "fine_gray")
 
     order = np.argsort(t, kind="stable")   # crr: d[order(d$ftime), ]
     t, status, x = t[order], status[order], x[order]
@@ -179,6 +184,13 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     u = core.score_terms(P, b)
     var = hinv @ (u.T @ u) @ hinv
     se = np.sqrt(np.diag(var))
+    degenerate = ~(np.isfinite(se) & (se > 0))
+    if degenerate.any():
+        # crr would print NaN z and p; every row then carries the same information (e.g. all fail together)
+        raise ValueError(f"the variance of {', '.join(repr(names[j]) for j in np.flatnonzero(degenerate))} is "
+                         f"{'0' if np.isfinite(se[degenerate]).all() else 'not finite'}: the data hold no "
+                         f"information to compare subjects (e.g. every subject fails at the same time); check "
+                         f"the time and event columns")
     z = b / se
     q = stats.norm.ppf(0.5 + conf_level / 2)
     summary = pd.DataFrame({"coef": b, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "shr": np.exp(b),

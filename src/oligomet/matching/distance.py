@@ -61,12 +61,18 @@ def treatment_array(data: pd.DataFrame, column: str) -> np.ndarray:
 
 def fit_propensity(frame: pd.DataFrame, t: np.ndarray, covariates: list[str]) -> LogisticFit:
     """R's ``glm(treat ~ covariates, family = binomial)``; warns on separation and aliasing."""
+    X, names = design_matrix(frame, covariates)
+    if X.shape[1] >= X.shape[0]:
+        # glm would interpolate the treatment exactly: every score 0 or 1, nothing left to match on
+        raise ValueError(f"propensity model: {X.shape[1]} terms (intercept and {X.shape[1] - 1} covariate column(s) "
+                         f"from {len(covariates)} covariate(s)) but only {X.shape[0]} analysed rows; a logistic "
+                         f"regression needs more rows than terms (and about 10 patients of the smaller group per "
+                         f"term). Use fewer covariates or more patients")
     sep = separating_covariates(frame, covariates, t)
     if sep:
         warnings.warn(f"propensity model: covariate(s) {', '.join(map(repr, sep))} perfectly separate treated "
                       f"from control rows; the propensity scores will be 0 or 1 and matching on them is "
                       f"meaningless", PropensityWarning, stacklevel=3)
-    X, names = design_matrix(frame, covariates)
     return fit_logistic(X, t.astype(float), names)
 
 

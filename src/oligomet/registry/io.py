@@ -153,7 +153,14 @@ def _export_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def write_registry(tables: dict[str, pd.DataFrame], path: str | Path, format: str = "csv") -> Path:
-    """Write the registry in the interchange format: ``csv`` (folder) or ``excel`` (one .xlsx)."""
+    """Write the registry in the interchange format: ``csv`` (folder) or ``excel`` (one .xlsx).
+
+    In the workbook every string is a text cell, never a formula (see :mod:`oligomet._spreadsheet`). The CSV
+    files keep values exactly as stored, without the quote prefix of report CSVs: they are data to be
+    re-imported, not a document to open in a spreadsheet.
+    """
+    from .._spreadsheet import keep_text_in_sheet
+
     path = Path(path)
     frames = {name: _export_frame(tables[name] if name in tables else empty_table(name), name)
               for name in TABLE_ORDER}
@@ -166,6 +173,8 @@ def write_registry(tables: dict[str, pd.DataFrame], path: str | Path, format: st
         with pd.ExcelWriter(path, engine="openpyxl") as xl:
             for name, frame in frames.items():
                 frame.to_excel(xl, sheet_name=name, index=False)
+                # a value such as "=HYPERLINK(...)" stays the text it was (pandas would write a live formula)
+                keep_text_in_sheet(xl.sheets[name])
     else:
         raise ValueError(f"format {format!r} is not supported for writing; use 'csv' or 'excel'")
     return path

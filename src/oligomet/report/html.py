@@ -18,6 +18,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from ._atomic_folder import replacing_folder
 from .figures import save_figure
 from .results_json import write_results_json
 from .tables import ReportTable, html_table, write_csv, write_docx, write_xlsx
@@ -29,10 +30,20 @@ def _env() -> Environment:
 
 
 def write_report(results, out: str | Path) -> Path:
-    """Write the report folder for a :class:`~oligomet.study.results.StudyResults`; returns the folder."""
+    """Write the report folder for a :class:`~oligomet.study.results.StudyResults`; returns the folder.
+
+    All or nothing: the report is written beside ``out`` and then replaces it (a previous report there,
+    stale tables included, is gone; after an error, e.g. a full disk, the previous report is intact).
+    An existing ``out`` that is neither empty nor an oligomet report is refused; see :mod:`._atomic_folder`.
+    """
+    with replacing_folder(out) as tmp:
+        _write_files(results, tmp)
+    return Path(out)
+
+
+def _write_files(results, out: Path) -> None:
     from ..study.results import FigureItem, TextItem
 
-    out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     blocks = []
@@ -62,7 +73,6 @@ def write_report(results, out: str | Path) -> Path:
         title=results.title, name=results.name, sections=blocks, methods=" ".join(results.methods),
         results=" ".join(results.results_text), provenance=results.provenance, warnings=results.warnings)
     (out / "report.html").write_text(page, encoding="utf-8")
-    return out
 
 
 def write_index(entries: list[dict], out: str | Path, *, title: str = "oligomet demo") -> Path:

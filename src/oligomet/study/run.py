@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._pandas_compat import is_text
+from ..report._atomic_folder import check_output_folder
 from ..report.figures import flow_figure
 from ..report.tables import ReportTable
 from . import cohort as C
@@ -117,6 +118,8 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
     """
     given = tables is not None
     proto = protocol if isinstance(protocol, Protocol) else load(protocol)
+    if out is not None:
+        check_output_folder(out)   # refuse an --out the report may not replace before the analyses, not after
     res = StudyResults(title=proto.title, name=proto.name)
     steps = _steps(proto)
     with _progress(progress) as bar:

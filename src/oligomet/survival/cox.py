@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (DroppedRows, _rows, complete_cases, event_array, require_columns, require_frame,
-                           require_start_before_stop, time_array, weight_array)
+from .._validation import (DroppedRows, _rows, complete_cases, covariate_scale, event_array, require_columns,
+                           require_covariate_scale, require_events, require_frame, require_start_before_stop,
+                           time_array, weight_array)
 from . import _cox_core as core
 from ._blas_threads import single_threaded_blas
 from ._cox_robust import robust_score_test, robust_variance
@@ -259,10 +260,18 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     try:
         pr = a.prepare(ties)
     except core.NonFiniteDesign:
-        if not fast:
+        if fast:
+            a = _analysed(*args, fast=False)
+        try:
+            pr = a.prepare(ties)
+        except core.NonFiniteDesign:
+            # finite values whose sums overflow: say which covariate and how to rescale it
+            require_covariate_scale(a.design.names, *covariate_scale(a.cols), "cox")
             raise
-        a = _analysed(*args, fast=False)
-        pr = a.prepare(ties)
+    mad, means = pr.absdev / pr.w.sum(), pr.means
+    if not (np.isfinite(mad).all() and np.isfinite(means).all()):   # overflowed sums: measure it from the columns
+        mad, means = covariate_scale(a.cols if isinstance(a.cols, np.ndarray) else np.column_stack(a.cols))
+    require_covariate_scale(a.design.names, mad, means, "cox")
     frame, dropped, design, w, s_codes, s_levels, t, ev, entry = (a.frame, a.dropped, a.design, a.w, a.strata,
                                                                   a.strata_levels, a.t, a.ev, a.start)
     names = design.names
@@ -367,9 +376,7 @@ def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev
     else:
         entry, t = merge_near_ties_start_stop(time_array(frame, start), t)
         require_start_before_stop(frame, start, time, entry, t)
-    if not (ev > 0).any():
-        raise ValueError(f"event column {event!r} has no events in the {len(frame)} analysed rows; "
-                         "a Cox model cannot be fitted")
+    require_events(ev, event, "a Cox model", "cannot be fitted")
     w = None
     if weights is not None:
         w = weight_array(frame, weights)

@@ -355,6 +355,7 @@ def _factor_term(s: TermSpec, col: pd.Series) -> Term:
         for v in col.dropna():
             uniq.setdefault(_level_key(v), v)
         levels = sorted(uniq.values(), key=_sort_key) if col.dtype != bool else sorted(uniq.values())
+    _refuse_lookalike_levels(s.column, col, levels)
     if len(levels) < 2:
         only = _fmt(levels[0]) if levels else "none"
         raise ValueError(f"covariate {s.column!r} has a single level ({only}) in the analysed rows; "
@@ -370,6 +371,28 @@ def _factor_term(s: TermSpec, col: pd.Series) -> Term:
     names = tuple(f"{s.column}[{_fmt(lv)}]" for lv in levels if _level_key(lv) != _level_key(ref))
     return Term(column=s.column, categorical=True, levels=tuple(levels), ref=ref, names=names, expr=s.expr,
                 sources=s.sources)
+
+
+def _refuse_lookalike_levels(column: str, col: pd.Series, levels: list) -> None:
+    """Distinct values that print alike (1 and "1", True and "True") would give two dummies with one name and
+    two groups labelled the same. Which of them the user meant as one level is a guess, so refuse."""
+    by_name: dict[str, list] = {}
+    for lv in levels:
+        by_name.setdefault(_fmt(lv), []).append(lv)
+    clashes = [vals for vals in by_name.values() if len(vals) > 1]
+    if not clashes:
+        return
+    keys = [_level_key(v) for v in col]
+    parts = []
+    for vals in clashes:
+        where = []
+        for lv in vals:
+            rows = [i for i, k in enumerate(keys) if k == _level_key(lv)]
+            where.append(f"{lv!r} ({type(lv).__name__}) at {_rows(col.index[rows])}")
+        parts.append("; ".join(where))
+    raise ValueError(f"covariate {column!r} mixes values of different types that read the same: "
+                     f"{' / '.join(parts)}. Make the column one type first, e.g. df[{column!r}] = "
+                     f"df[{column!r}].astype(str), or fix the rows that differ")
 
 
 def _main_term(frame: pd.DataFrame, s: TermSpec) -> Term:

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from .._validation import (DroppedRows, _sort_key, complete_cases, event_array, group_labels, require_columns,
-                           require_frame, require_start_before_stop, time_array, weight_array)
+                           require_frame, require_positive_weight, require_start_before_stop, time_array,
+                           weight_array)
 from . import _km_core as core
 from ._ties import merge_near_ties_start_stop
 
@@ -288,6 +289,8 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = Non
         require_start_before_stop(frame, start, time, entry, t)
     if by is None:
         levels = [_ALL]
+    if w is not None:
+        require_positive_weight(w, "kaplan_meier", codes, levels, by)
     if robust is None:
         robust = w is not None and bool(np.any(w != np.floor(w)))
     fit = core.km_fit(t, e, codes, len(levels), w, robust=robust, start=entry)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import DroppedRows, event_array, time_array
+from .._validation import DroppedRows, event_array, require_events, time_array
 from . import _km_core as core
 from .kaplan_meier import prepare
 
@@ -84,6 +84,7 @@ def _prepare(data, time, event, by, strata, rho, what):
     frame, dropped, (codes, scodes), (levels, slevels), _ = prepare(data, [time, event], [by, strata], what=what)
     t = time_array(frame, time)
     e = event_array(frame, event)
+    require_events(e, event, f"the {what} test compares observed with expected events and", "cannot be computed")
     present = np.bincount(codes, minlength=len(levels)) > 0
     if present.sum() < 2:
         only = [lv for lv, p in zip(levels, present) if p]
@@ -97,6 +98,11 @@ def _prepare(data, time, event, by, strata, rho, what):
     if strata is None:
         slevels = [None]
     fit = core.logrank_fit(t, e, codes, len(levels), scodes, len(slevels), float(rho))
+    if (fit.expected > 0).sum() < 2:
+        # survdiff would report 0 degrees of freedom and no p-value
+        raise ValueError(f"no event occurred while two or more groups of {by!r} were at risk, so the groups cannot "
+                         f"be compared (expected events: {dict(zip(map(str, levels), fit.expected.round(3)))}); "
+                         "check the follow-up of each group")
     return fit, levels, slevels, dropped
 
 

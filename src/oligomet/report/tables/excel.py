@@ -1,4 +1,5 @@
-"""XLSX writer (openpyxl): one sheet per table, tidy numbers, caption in the first row."""
+"""XLSX writer (openpyxl): one sheet per table, tidy numbers, caption in the first row; every string is
+stored as text (never a formula, see oligomet._spreadsheet)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from ..._spreadsheet import keep_text_in_sheet
 from .model import ReportTable
 
 _MAX_SHEET = 31  # Excel's limit on sheet names
@@ -53,6 +55,7 @@ def write_xlsx(tables: Sequence[ReportTable], path: str | Path) -> Path:
         if t.note:
             ws.append([])
             ws.append([t.note])
+        keep_text_in_sheet(ws)   # labels such as "=HYPERLINK(...)" stay text, never a live formula
     # Fixed workbook properties so reruns give the same file content.
     wb.properties.creator = "oligomet"
     import datetime as _dt
