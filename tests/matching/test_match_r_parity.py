@@ -25,12 +25,18 @@ R_COLUMNS = {"Means Treated": "mean_treated", "Means Control": "mean_control", "
 def run(spec: dict):
     treatment, covariates = COVARIATES[spec["data"]]
     d = load_data(spec["data"])
+    caliper = spec.get("caliper")
+    std = spec.get("std_caliper", True)
+    if spec.get("caliper_covs"):  # MatchIt's named caliper vector
+        caliper = {**({"distance": caliper} if caliper is not None else {}), **spec["caliper_covs"]}
+        std = {**({"distance": std} if spec.get("caliper") is not None else {}), **spec["std_caliper_covs"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "not all treated units will get k matches" is expected here
-        return d, om.match(d, treatment=treatment, covariates=covariates, caliper=spec.get("caliper"),
-                           std_caliper=spec.get("std_caliper", True), ratio=spec.get("ratio", 1),
-                           replace=spec.get("replace", False), order=spec.get("order", "largest"),
-                           exact=spec.get("exact"), link=spec.get("link"),
+        return d, om.match(d, treatment=treatment, covariates=covariates, caliper=caliper, std_caliper=std,
+                           ratio=spec.get("ratio", 1), replace=spec.get("replace", False),
+                           order=spec.get("order", "largest"), exact=spec.get("exact"),
+                           antiexact=spec.get("antiexact"), discard=spec.get("discard", "none"),
+                           reuse_max=spec.get("reuse_max"), link=spec.get("link"),
                            compat="matchit-4.5.1" if spec.get("bug451") else None)
 
 
@@ -44,10 +50,10 @@ def test_against_matchit(case_id, matching_fixtures):
     d, m = run(exp["spec"])
     np.testing.assert_allclose(m.propensity.loc[d.index], exp["propensity"], rtol=1e-8)
     np.testing.assert_allclose(m.distance.loc[d.index], exp["distance"], rtol=1e-8)
-    if exp["caliper"] is None:
-        assert m.caliper is None
-    else:
-        np.testing.assert_allclose(m.caliper, exp["caliper"], rtol=1e-10)
+    # R's m$caliper: the distance's caliper (if any), then the covariates', in raw units
+    got_cal = ([] if m.caliper is None else [m.caliper]) + list(m.covariate_calipers.values())
+    want_cal = [] if exp["caliper"] is None else np.atleast_1d(exp["caliper"]).tolist()
+    np.testing.assert_allclose(got_cal, want_cal, rtol=1e-10)
 
     # the match matrix, round by round: exactly MatchIt's controls
     got = {(t, r): c for t, c, r in m.pairs[["treated", "control", "round"]].itertuples(index=False)}
@@ -76,7 +82,7 @@ def test_against_matchit(case_id, matching_fixtures):
                                    err_msg=f"{r_col} after")
 
     nn = dict(zip(exp["nn_rows"], zip(exp["nn_control"], exp["nn_treated"])))
-    for row in ("All", "Matched (ESS)", "Matched", "Unmatched"):
+    for row in ("All", "Matched (ESS)", "Matched", "Unmatched", "Discarded"):
         np.testing.assert_allclose(m.summary.loc[row, ["control", "treated"]].to_numpy(dtype=float), nn[row],
                                    rtol=1e-10, err_msg=row)
 

@@ -8,22 +8,25 @@ import pandas as pd
 
 from .balance import balance_table, covariate_matrix
 from .distance import fit_propensity, prepare, resolve_distance
-from .greedy import greedy_match, treated_order
+from .greedy import PairFilter, greedy_match, treated_order
 from .result import MatchResult
 
 _ORDERS = ("largest", "smallest", "random", "data")
+_DISCARD = ("none", "both", "control", "treated")
 
 
 def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest", distance="glm",
-          caliper: float | None = None, std_caliper: bool = True, ratio: int = 1, replace: bool = False,
-          order: str = "largest", exact=None, seed: int | None = None, link: str | None = None,
+          caliper: float | dict | None = None, std_caliper: bool | dict = True, ratio: int = 1,
+          replace: bool = False, order: str = "largest", exact=None, antiexact=None, discard: str = "none",
+          reuse_max: int | None = None, seed: int | None = None, link: str | None = None,
           compat: str | None = None) -> MatchResult:
-    """Greedy nearest-neighbour matching on the propensity score, as MatchIt 4.5.1.
+    """Greedy nearest-neighbour matching on the propensity score, as MatchIt 4.7.2.
 
     Reproduces ``MatchIt::matchit(treat ~ covariates, method = "nearest", distance = "glm",
     caliper = caliper, std.caliper = std_caliper, ratio = ratio, replace = replace,
-    m.order = order, exact = ~ exact)`` with estimand ATT: the same propensity scores
-    (R's ``glm``, to ~1e-10), the same pairs (MatchIt's walk and tie rule, see
+    m.order = order, exact = ~ exact, antiexact = ~ antiexact, discard = discard,
+    reuse.max = reuse_max)`` with estimand ATT: the same propensity scores (R's ``glm``, to
+    ~1e-10), the same pairs in the same order (MatchIt's walk and tie rule, see
     :mod:`oligomet.matching.greedy`), the same weights and ``summary(standardize = TRUE)``
     balance statistics.
 
@@ -41,11 +44,15 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         "glm": logistic regression. With ``link="linear.logit"`` (or
         ``distance="linear.logit"``) matching and the caliper use the logit of the score.
         An array aligned to ``data`` (or Series with its index) is used as the distance as is.
-    caliper : float, optional
+    caliper : float or dict, optional
         Maximum allowed |distance difference|. With ``std_caliper=True`` (MatchIt's default)
-        it is in SD units of the distance: multiplied by ``sd(distance)`` over all analysed
-        rows (R's ``sd``, n - 1; not a pooled SD). 0.2 with ``link="linear.logit"`` is
-        Austin's "0.2 SD of the logit".
+        it is in SD units of the distance: multiplied by ``sd(distance)`` over the analysed
+        rows that are not discarded (R's ``sd``, n - 1; not a pooled SD). 0.2 with
+        ``link="linear.logit"`` is Austin's "0.2 SD of the logit". A dict adds calipers on
+        numeric covariates, as MatchIt's named caliper vector: ``{"distance": 0.2, "age": 5}``
+        (a pair is allowed only if every named variable differs by at most its width).
+    std_caliper : bool or dict
+        Whether each caliper is in SD units (one value for all, or a dict keyed as ``caliper``).
     ratio : int
         Controls per treated unit (k rounds: every treated unit gets its 1st match, then 2nd...).
     replace : bool
@@ -56,7 +63,19 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         keep the data order. "random" uses ``numpy.random.default_rng(seed)``, so the pairs
         cannot equal R's for the same seed (different generators).
     exact : str or list of str, optional
-        Match only within strata of these columns (matching is done per stratum, as MatchIt).
+        Match only within strata of these columns.
+    antiexact : str or list of str, optional
+        Match only pairs that differ on each of these columns (MatchIt's ``antiexact``), e.g.
+        never a control from the treated unit's own hospital.
+    discard : "none" | "both" | "control" | "treated"
+        Drop units outside the common support of the distance before matching (MatchIt's
+        ``discard``): "both" keeps units within the overlap of the two groups' ranges,
+        "control" drops controls outside the treated range, "treated" the reverse. Discarded
+        units get weight 0 and are counted in :attr:`MatchResult.summary` as "Discarded".
+    reuse_max : int, optional
+        How often one control may be used (MatchIt's ``reuse.max``). Default 1 without
+        replacement; ``replace=True`` means unlimited. Values from the number of treated units
+        on are matching with replacement.
     seed : int, optional
         Seed for ``order="random"``.
     link : "logit" | "linear.logit", optional
@@ -88,10 +107,16 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     ratio = int(ratio)
     if compat not in (None, "matchit-4.5.1"):
         raise ValueError(f"compat must be None or 'matchit-4.5.1'; got {compat!r}")
-    if caliper is not None and (not np.isfinite(caliper) or caliper <= 0):
-        raise ValueError(f"caliper must be a positive number (or None); got {caliper!r}")
+    if discard not in _DISCARD:
+        raise ValueError(f"discard must be one of {', '.join(map(repr, _DISCARD))}; got {discard!r}")
+    if reuse_max is not None and (isinstance(reuse_max, bool) or int(reuse_max) != reuse_max or reuse_max < 1):
+        raise ValueError(f"reuse_max must be a positive integer (or None); got {reuse_max!r}")
+    dist_caliper, cov_calipers = _split_calipers(caliper)
+    std_dist, std_cov = _split_std(std_caliper, cov_calipers)
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
-    frame, t, dropped, covariates = prepare(data, treatment, covariates, exact_cols, what)
+    anti_cols = [antiexact] if isinstance(antiexact, str) else list(antiexact or [])
+    frame, t, dropped, covariates = prepare(data, treatment, covariates,
+                                            [*exact_cols, *anti_cols, *cov_calipers], what)
 
     kind = resolve_distance(distance, link)
     fit = fit_propensity(frame, t, covariates)
@@ -103,17 +128,23 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     else:
         dist = ps
 
+    n1 = int(t.sum())
+    if reuse_max is None:
+        reuse_max = n1 if replace else 1
+    with_replacement = reuse_max >= n1  # MatchIt then matches in data order
+    eligible = _common_support(dist, t, discard)
     cal = None
-    if caliper is not None:
+    if dist_caliper is not None:
         if len(np.unique(dist)) > 1:  # MatchIt ignores a caliper on a constant distance
-            cal = float(caliper) * (float(np.std(dist, ddof=1)) if std_caliper else 1.0)
+            cal = float(dist_caliper) * (float(np.std(dist[eligible], ddof=1)) if std_dist else 1.0)
+    pair_filter = _pair_filter(frame, anti_cols, cov_calipers, std_cov, eligible)
 
     strata = None
     if exact_cols:
         strata = frame[exact_cols].astype(str).agg("\x1f".join, axis=1).to_numpy() if len(exact_cols) > 1 \
             else frame[exact_cols[0]].astype(str).to_numpy()
-        _warn_small_strata(strata, t, ratio, replace)
-    elif not replace:
+        _warn_small_strata(strata, t, ratio, with_replacement)
+    elif not with_replacement:
         n1, n0 = int(t.sum()), int(len(t) - t.sum())
         if n0 < n1:
             warnings.warn("Fewer control units than treated units; not all treated units will get a match.",
@@ -122,12 +153,82 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
             warnings.warn(f"Not all treated units will get {ratio} matches.", UserWarning, stacklevel=2)
 
     rng = np.random.default_rng(seed) if order == "random" else None
-    t_order = treated_order(dist, t, "data" if replace else order, rng)
-    mm, reasons = greedy_match(dist, t, t_order, ratio, replace, cal, strata, int_abs=compat == "matchit-4.5.1")
-    return _build_result(frame, t, covariates, exact_cols, ps, dist, mm, reasons, cal, fit, dropped, treatment,
+    t_order = treated_order(dist, t, "data" if with_replacement else order, rng)
+    mm, reasons = greedy_match(dist, t, t_order, ratio, with_replacement, cal, strata,
+                               int_abs=compat == "matchit-4.5.1", reuse_max=reuse_max, eligible=eligible,
+                               pair_filter=pair_filter)
+    balance_vars = [*exact_cols, *cov_calipers, *anti_cols]  # MatchIt's X: covs, exact, caliper, antiexact
+    return _build_result(frame, t, covariates, balance_vars, ps, dist, mm, reasons, cal, fit, dropped, treatment,
                          dict(distance=distance if isinstance(distance, str) else "user", link=kind, caliper=caliper,
-                              std_caliper=std_caliper, ratio=ratio, replace=replace, order=order, exact=exact_cols,
-                              seed=seed, compat=compat))
+                              std_caliper=std_caliper, ratio=ratio, replace=with_replacement, order=order,
+                              exact=exact_cols, antiexact=anti_cols, discard=discard, reuse_max=int(reuse_max),
+                              seed=seed, compat=compat), ~eligible,
+                         {} if pair_filter is None or pair_filter.caliper_x is None else
+                         dict(zip(cov_calipers, pair_filter.caliper_width.tolist())))
+
+
+def _split_calipers(caliper) -> tuple[float | None, dict[str, float]]:
+    """A number, or MatchIt's named caliper vector as a dict ("distance" = the distance's caliper)."""
+    if caliper is None:
+        return None, {}
+    items = dict(caliper) if isinstance(caliper, (dict, pd.Series)) else {"distance": caliper}
+    for name, width in items.items():
+        if isinstance(width, bool) or not isinstance(width, (int, float, np.integer, np.floating)) or \
+                not np.isfinite(width) or width <= 0:
+            raise ValueError(f"caliper must be a positive number (for {name!r}); got {width!r}")
+    dist_cal = items.pop("distance", None)
+    return (None if dist_cal is None else float(dist_cal)), {k: float(v) for k, v in items.items()}
+
+
+def _split_std(std_caliper, cov_calipers: dict[str, float]) -> tuple[bool, dict[str, bool]]:
+    if isinstance(std_caliper, dict):
+        unknown = set(std_caliper) - {"distance", *cov_calipers}
+        if unknown:
+            raise ValueError(f"std_caliper names {sorted(unknown)} that have no caliper")
+        return bool(std_caliper.get("distance", True)), {k: bool(std_caliper.get(k, True)) for k in cov_calipers}
+    return bool(std_caliper), {k: bool(std_caliper) for k in cov_calipers}
+
+
+def _common_support(dist: np.ndarray, t: np.ndarray, discard: str) -> np.ndarray:
+    """MatchIt's ``discard``: the rows kept (True) for matching."""
+    if discard == "none":
+        return np.ones(len(dist), dtype=bool)
+    d1, d0 = dist[t == 1], dist[t == 0]
+    if discard == "both":
+        out = (dist < max(d0.min(), d1.min())) | (dist > min(d0.max(), d1.max()))
+    elif discard == "control":
+        out = (t == 0) & ((dist < d1.min()) | (dist > d1.max()))
+    else:
+        out = (t == 1) & ((dist < d0.min()) | (dist > d0.max()))
+    keep = ~out
+    if not keep[t == 1].any() or not keep[t == 0].any():
+        raise ValueError(f"discard={discard!r} leaves no treated or no control unit: the groups' distances do "
+                         f"not overlap")
+    return keep
+
+
+def _pair_filter(frame, anti_cols, cov_calipers, std_cov, eligible) -> PairFilter | None:
+    if not anti_cols and not cov_calipers:
+        return None
+    anti = None
+    if anti_cols:
+        for c in anti_cols:
+            if frame[c].nunique() < 2:
+                raise ValueError(f"antiexact: column {c!r} has a single value, so no pair can differ on it")
+        anti = np.column_stack([pd.factorize(frame[c])[0] for c in anti_cols])
+    cx = widths = None
+    if cov_calipers:
+        cols = []
+        for c in cov_calipers:
+            s = frame[c]
+            if not pd.api.types.is_numeric_dtype(s) or s.dtype == bool:
+                raise ValueError(f"caliper on {c!r}: calipers need a numeric variable (MatchIt refuses factor or "
+                                 f"character ones); use exact= for categories")
+            cols.append(s.to_numpy(dtype=float))
+        cx = np.column_stack(cols)
+        widths = np.array([w * (float(np.std(cx[eligible, j], ddof=1)) if std_cov[c] else 1.0)
+                           for j, (c, w) in enumerate(cov_calipers.items())])
+    return PairFilter(anti, cx, widths)
 
 
 def _user_distance(distance, data: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
@@ -160,7 +261,8 @@ def _warn_small_strata(strata, t, ratio, replace):
         warnings.warn(f"Not all treated units will get {ratio} matches.", UserWarning, stacklevel=3)
 
 
-def _build_result(frame, t, covariates, exact_cols, ps, dist, mm, reasons, cal, fit, dropped, treatment, settings):
+def _build_result(frame, t, covariates, balance_vars, ps, dist, mm, reasons, cal, fit, dropped, treatment, settings,
+                  discarded, covariate_calipers):
     idx = frame.index
     n = len(frame)
     t_pos = np.flatnonzero(t == 1)
@@ -189,7 +291,7 @@ def _build_result(frame, t, covariates, exact_cols, ps, dist, mm, reasons, cal, 
 
     weights = pd.Series(w, index=idx, name="weights")
     md = frame.loc[w > 0].copy()
-    if settings["replace"]:
+    if settings["reuse_max"] > 1:  # MatchIt: no matched sets once a control can serve several
         md["subclass"] = pd.array([pd.NA] * len(md), dtype="Int64")
     else:
         sub = sub_of_t.copy()
@@ -202,14 +304,15 @@ def _build_result(frame, t, covariates, exact_cols, ps, dist, mm, reasons, cal, 
                               "reason": [reasons.get(int(p), "no match") for p in unmatched_pos]},
                              index=idx[unmatched_pos])
 
-    X = covariate_matrix(frame, list(dict.fromkeys([*covariates, *exact_cols])))
+    X = covariate_matrix(frame, list(dict.fromkeys([*covariates, *balance_vars])))
     bal = balance_table(X, t, w, "ATT", distance=dist)
 
-    summary = _sample_sizes(t, w)
+    summary = _sample_sizes(t, w, discarded)
     return MatchResult(propensity=pd.Series(ps, index=idx, name="propensity"),
                        distance=pd.Series(dist, index=idx, name="distance"), pairs=pairs, matched_data=md,
                        weights=weights, balance=bal, unmatched=unmatched, summary=summary, caliper=cal, model=fit,
-                       dropped=dropped, treatment=treatment, settings=settings)
+                       dropped=dropped, treatment=treatment, settings=settings,
+                       covariate_calipers=covariate_calipers)
 
 
 def _ess(w: np.ndarray) -> float:
@@ -217,13 +320,13 @@ def _ess(w: np.ndarray) -> float:
     return float(np.sum(w) ** 2 / s2) if s2 > 0 else 0.0
 
 
-def _sample_sizes(t: np.ndarray, w: np.ndarray) -> pd.DataFrame:
+def _sample_sizes(t: np.ndarray, w: np.ndarray, discarded: np.ndarray) -> pd.DataFrame:
     """MatchIt's ``summary(m)$nn`` ("Sample Sizes")."""
     rows = {}
     for g, name in ((0, "control"), (1, "treated")):
-        wg = w[t == g]
+        wg, dg = w[t == g], discarded[t == g]
         rows[name] = {"All": float((t == g).sum()), "Matched (ESS)": _ess(wg), "Matched": float((wg > 0).sum()),
-                      "Unmatched": float((wg == 0).sum()), "Discarded": 0.0}
+                      "Unmatched": float(((wg == 0) & ~dg).sum()), "Discarded": float(dg.sum())}
     out = pd.DataFrame(rows)
     out.index.name = "sample"
     return out
