@@ -93,7 +93,7 @@ def test_unmatched_reasons():
 
 
 def literal_walk(dist, treat, t_order, ratio, replace, caliper, strata=None, reuse_max=None, eligible=None,
-                 pair_filter=None):
+                 pair_filter=None, order=None):
     """MatchIt 4.7.2's nn_matchC_vec + find_control_vec, transcribed as a plain walk over the sorted units.
 
     One position at a time, alternately left and right (left first); the candidates found are reduced
@@ -111,9 +111,11 @@ def literal_walk(dist, treat, t_order, ratio, replace, caliper, strata=None, reu
     allowed = np.where(treat == 1, ratio, reuse_max)
     mm = np.full((n, ratio), -1)
 
-    def find(ti, r, k):
+    def find(ti, r, k, prev=None):
         mine = [c for c in mm[ti] if c >= 0]
         starts = [pos[c] for c in mine] if r > 1 else []
+        if prev is not None:
+            starts.append(pos[prev])
         ii = pos[ti]
         if starts:
             starts.append(ii)
@@ -162,7 +164,52 @@ def literal_walk(dist, treat, t_order, ratio, replace, caliper, strata=None, reu
                 n_r += 1
         return [found[j][1] for j in libstdcxx_k_smallest([f for f, _ in found], k)]
 
-    if reuse_max < n1:
+    def take(ti, c):
+        mm[ti, (mm[ti] >= 0).sum()] = c
+        for u in (c, ti):
+            if ok[u]:
+                times[u] += 1
+                if times[u] >= allowed[u]:
+                    ok[u] = False
+
+    if order in ("closest", "farthest") and reuse_max < n1:  # nn_matchC_vec_closest
+        for r in range(1, ratio + 1):
+            t_id, c_id, cand = [], [], []
+            for ti in np.flatnonzero(treat == 1):
+                if not ok[ti]:
+                    continue
+                got = find(ti, r, 1)
+                if not got:
+                    ok[ti] = False
+                    continue
+                t_id.append(ti)
+                c_id.append(got[0])
+                cand.append(abs(dist[ti] - dist[got[0]]))
+            heap = sorted(range(len(cand)), key=lambda h: -cand[h] if order == "farthest" else cand[h])
+            i = 0
+            while ok[treat == 1].any() and ok[treat == 0].any() and i < len(heap):
+                h = heap[i]
+                ti = t_id[h]
+                if not ok[ti]:
+                    i += 1
+                    continue
+                if not ok[c_id[h]]:
+                    got = find(ti, r, 1, prev=c_id[h])
+                    if not got:
+                        ok[ti] = False
+                        continue
+                    c_id[h] = got[0]
+                    cand[h] = abs(dist[ti] - dist[got[0]])
+                    heap.pop(i)  # re-insert after every pair strictly nearer ("closest") / at least as far
+                    j = i
+                    while j < len(heap) and (cand[heap[j]] >= cand[h] if order == "farthest"
+                                             else cand[heap[j]] < cand[h]):
+                        j += 1
+                    heap.insert(j, h)
+                    continue
+                take(ti, c_id[h])
+                i += 1
+    elif reuse_max < n1:
         for r in range(1, ratio + 1):
             for ti in t_order:
                 if not (ok[treat == 0]).any():
@@ -241,7 +288,7 @@ def test_string_and_categorical_covariates_agree():
 
 @settings(max_examples=200, deadline=None)
 @given(values=st.lists(st.tuples(st.integers(0, 15), st.booleans(), st.booleans()), min_size=2, max_size=40),
-       order=st.sampled_from(["largest", "smallest", "data"]), ratio=st.integers(1, 3),
+       order=st.sampled_from(["largest", "smallest", "data", "closest", "farthest"]), ratio=st.integers(1, 3),
        reuse=st.sampled_from(["none", "replace", 2]), caliper=st.sampled_from([None, 0.05, 0.15, 0.4]),
        exact=st.booleans(), discard=st.booleans(), anti=st.booleans(), cov_width=st.sampled_from([None, 1, 3]),
        data=st.data())
@@ -265,6 +312,6 @@ def test_greedy_core_property(values, order, ratio, reuse, caliper, exact, disca
         pf = PairFilter(codes if anti else None, x if cov_width is not None else None,
                         None if cov_width is None else np.array([float(cov_width)]))
     got, _ = greedy_match(dist, treat, t_order, ratio, replace, caliper, strata, reuse_max=reuse_max,
-                          eligible=eligible, pair_filter=pf)
-    want = literal_walk(dist, treat, t_order, ratio, replace, caliper, strata, reuse_max, eligible, pf)
+                          eligible=eligible, pair_filter=pf, order=order)
+    want = literal_walk(dist, treat, t_order, ratio, replace, caliper, strata, reuse_max, eligible, pf, order)
     np.testing.assert_array_equal(got, want)

@@ -47,13 +47,14 @@ def treated_order(distance: np.ndarray, treat: np.ndarray, order: str, rng: np.r
         return t_rows[np.argsort(distance[t_rows], kind="stable")]
     if order == "random":
         return t_rows[rng.permutation(len(t_rows))]
-    return t_rows  # "data"
+    return t_rows  # "data"; "closest" / "farthest" start from the data order too
 
 
 def greedy_match(distance: np.ndarray, treat: np.ndarray, t_order: np.ndarray, ratio: int, replace: bool,
                  caliper: float | None, strata: np.ndarray | None = None, int_abs: bool = False,
                  reuse_max: int | None = None, eligible: np.ndarray | None = None,
-                 pair_filter: PairFilter | None = None) -> tuple[np.ndarray, dict[int, str]]:
+                 pair_filter: PairFilter | None = None, order: str | None = None
+                 ) -> tuple[np.ndarray, dict[int, str]]:
     """Match treated rows (processed in ``t_order``) to control rows.
 
     ``reuse_max`` is the number of times a control may be used (MatchIt's ``reuse.max``);
@@ -111,7 +112,9 @@ def greedy_match(distance: np.ndarray, treat: np.ndarray, t_order: np.ndarray, r
         t_rows_sorted = s_rows[s_treat == 1]
         proc = np.argsort(rank[t_rows_sorted], kind="stable")
         units = _Stratum(t_rows_sorted[proc], before[s_treat == 1][proc], c_rows, distance, gpos)
-        if all_at_once and pair_filter is not None:
+        if order in ("closest", "farthest") and not all_at_once:
+            _match_closest(mm, reasons, units, ratio, cal, stratified, reuse_max, pair_filter, order == "farthest")
+        elif all_at_once and pair_filter is not None:
             _match_all_at_once_filtered(mm, reasons, units, ratio, cal, pair_filter)
         elif all_at_once:
             _match_all_at_once(mm, reasons, units, ratio, cal, int_abs)
@@ -157,75 +160,181 @@ def _find(forest: list, a: int) -> int:
     return a
 
 
-def _match_in_rounds(mm, reasons, u: _Stratum, ratio, cal, stratified, int_abs, reuse_max, pair_filter=None):
-    n0 = len(u.c_rows)
-    # left forest: slot s (0..n0) stands for control s-1, slot 0 is the "none" sentinel.
-    left = list(range(n0 + 1))
-    # right forest: slot s (0..n0) stands for control s, slot n0 is the "none" sentinel.
-    right = list(range(n0 + 1))
-    cd, cg = u.c_d.tolist(), u.c_g.tolist()
-    t_rows, c_rows = u.t_rows.tolist(), u.c_rows.tolist()
-    uses = [0] * n0
-    inf = float("inf")
-    n_avail = n0
-    dists = u.t_d.tolist()
-    # where each treated unit's walk starts: its outermost matches so far (MatchIt's iil / iir)
-    sl, sr = u.ins.tolist(), u.ins.tolist()            # forest slots
-    gl, gr = u.t_g.tolist(), u.t_g.tolist()            # global sorted positions
-    alive = list(range(len(sl)))  # treated (by processing position) still collecting matches
-    fail_caliper: list[int] = []
-    fail_empty: list[int] = []
-    for rnd in range(ratio):
-        got = [-1] * len(sl)
-        still = []
-        for i in alive:
-            if not n_avail:
-                if rnd == 0:
-                    fail_empty.append(i)
-                continue
-            a = _find(left, sl[i])
-            b = _find(right, sr[i])
-            di = dists[i]
-            if pair_filter is not None:  # pass over controls this treated unit may not take
-                t_row = t_rows[i]
-                while a and di - cd[a - 1] <= cal and not pair_filter.ok(t_row, c_rows[a - 1]):
-                    a = _find(left, a - 1)
-                while b < n0 and cd[b] - di <= cal and not pair_filter.ok(t_row, c_rows[b]):
-                    b = _find(right, b + 1)
-            dl = di - cd[a - 1] if a else inf
-            dr = cd[b] - di if b < n0 else inf
-            if int_abs:
-                dl = float(int(dl)) if dl != inf else dl
-                dr = float(int(dr)) if dr != inf else dr
-            if dl > cal:
-                dl = inf
-            if dr > cal:
-                dr = inf
-            if dl == inf and dr == inf:
-                if rnd == 0:
-                    fail_caliper.append(i)
-                continue
-            if dl < dr or (dl == dr and (int_abs or gl[i] - cg[a - 1] <= cg[b] - gr[i])):
-                k = a - 1
-                sl[i], gl[i] = k, cg[k]
-            else:
-                k = b
-                sr[i], gr[i] = k + 1, cg[k]
-            got[i] = k
-            still.append(i)
-            uses[k] += 1
-            if uses[k] >= reuse_max:
-                left[k + 1] = k  # used up: remove control k from both forests
-                right[k] = k + 1
-                n_avail -= 1
-        alive = still
-        g = np.array(got, dtype=np.int64)
-        hit = g >= 0
-        mm[u.t_rows[hit], rnd] = u.c_rows[g[hit]]
+class _Walker:
+    """One stratum's controls with two "next available" forests, and each treated unit's walk start.
+
+    ``nearest(i)`` is MatchIt's ``find_control_vec`` for one match: the nearest control still
+    available to treated unit ``i`` (processing position), with the tie rule of the walk. The walk
+    starts at the outermost of the unit's earlier matches (``possible_starts``), optionally widened
+    by a control it was just refused (``prev_start``, for ``m.order = "closest"``)."""
+
+    def __init__(self, u: _Stratum, cal: float, int_abs: bool, reuse_max: int, pair_filter):
+        n0 = len(u.c_rows)
+        self.n0, self.cal, self.int_abs, self.reuse_max, self.pair_filter = n0, cal, int_abs, reuse_max, pair_filter
+        # left forest: slot s (0..n0) stands for control s-1, slot 0 is the "none" sentinel.
+        self.left = list(range(n0 + 1))
+        # right forest: slot s (0..n0) stands for control s, slot n0 is the "none" sentinel.
+        self.right = list(range(n0 + 1))
+        self.cd, self.cg = u.c_d.tolist(), u.c_g.tolist()
+        self.t_rows, self.c_rows = u.t_rows.tolist(), u.c_rows.tolist()
+        self.dists = u.t_d.tolist()
+        self.uses = [0] * n0
+        self.n_avail = n0
+        # walk start of each treated unit: forest slots and global sorted positions (MatchIt's iil / iir)
+        self.sl, self.sr = u.ins.tolist(), u.ins.tolist()
+        self.gl, self.gr = u.t_g.tolist(), u.t_g.tolist()
+
+    def nearest(self, i: int, prev: int | None = None) -> tuple[int, float] | None:
+        """(local control index, |distance difference|) of treated ``i``'s match, or None."""
+        sl, sr, gl, gr = self.sl[i], self.sr[i], self.gl[i], self.gr[i]
+        if prev is not None:  # start beyond the refused control on its side
+            if self.cg[prev] < gl:
+                sl, gl = prev, self.cg[prev]
+            elif self.cg[prev] > gr:
+                sr, gr = prev + 1, self.cg[prev]
+        cd, cal, n0 = self.cd, self.cal, self.n0
+        a = _find(self.left, sl)
+        b = _find(self.right, sr)
+        di = self.dists[i]
+        if self.pair_filter is not None:  # pass over controls this treated unit may not take
+            t_row, ok = self.t_rows[i], self.pair_filter.ok
+            while a and di - cd[a - 1] <= cal and not ok(t_row, self.c_rows[a - 1]):
+                a = _find(self.left, a - 1)
+            while b < n0 and cd[b] - di <= cal and not ok(t_row, self.c_rows[b]):
+                b = _find(self.right, b + 1)
+        inf = float("inf")
+        dl = di - cd[a - 1] if a else inf
+        dr = cd[b] - di if b < n0 else inf
+        if self.int_abs:
+            dl = float(int(dl)) if dl != inf else dl
+            dr = float(int(dr)) if dr != inf else dr
+        if dl > cal:
+            dl = inf
+        if dr > cal:
+            dr = inf
+        if dl == inf and dr == inf:
+            return None
+        if dl < dr or (dl == dr and (self.int_abs or gl - self.cg[a - 1] <= self.cg[b] - gr)):
+            return a - 1, dl
+        return b, dr
+
+    def available(self, k: int) -> bool:
+        return self.left[k + 1] == k + 1
+
+    def take(self, i: int, k: int) -> None:
+        """Treated ``i`` takes control ``k``: widen its walk start, use the control up."""
+        if self.cg[k] < self.gl[i]:
+            self.sl[i], self.gl[i] = k, self.cg[k]
+        else:
+            self.sr[i], self.gr[i] = k + 1, self.cg[k]
+        self.uses[k] += 1
+        if self.uses[k] >= self.reuse_max:
+            self.left[k + 1] = k  # used up: remove control k from both forests
+            self.right[k] = k + 1
+            self.n_avail -= 1
+
+
+def _record_failures(reasons, u, fail_caliper, fail_empty, stratified):
     for i in fail_caliper:
         reasons[int(u.t_rows[i])] = REASON_CALIPER
     for i in fail_empty:
         reasons[int(u.t_rows[i])] = REASON_NO_CONTROL_LEFT_STRATUM if stratified else REASON_NO_CONTROL_LEFT
+
+
+def _match_in_rounds(mm, reasons, u: _Stratum, ratio, cal, stratified, int_abs, reuse_max, pair_filter=None):
+    w = _Walker(u, cal, int_abs, reuse_max, pair_filter)
+    alive = list(range(len(u.t_rows)))  # treated (by processing position) still collecting matches
+    fail_caliper: list[int] = []
+    fail_empty: list[int] = []
+    for rnd in range(ratio):
+        got = [-1] * len(u.t_rows)
+        still = []
+        for i in alive:
+            if not w.n_avail:
+                if rnd == 0:
+                    fail_empty.append(i)
+                continue
+            hit = w.nearest(i)
+            if hit is None:
+                if rnd == 0:
+                    fail_caliper.append(i)
+                continue
+            got[i] = hit[0]
+            still.append(i)
+            w.take(i, hit[0])
+        alive = still
+        g = np.array(got, dtype=np.int64)
+        ok = g >= 0
+        mm[u.t_rows[ok], rnd] = u.c_rows[g[ok]]
+    _record_failures(reasons, u, fail_caliper, fail_empty, stratified)
+
+
+def _match_closest(mm, reasons, u: _Stratum, ratio, cal, stratified, reuse_max, pair_filter, farthest):
+    """MatchIt's ``m.order = "closest"`` / ``"farthest"`` (``nn_matchC_vec_closest``).
+
+    Each round, every treated unit still collecting finds its nearest control; the pairs are then
+    taken in order of that distance (R's stable ``order``; decreasing for "farthest"). When a pair's
+    control has been used up meanwhile, the unit looks again (its walk starting beyond the refused
+    control) and the pair moves back to its new place in the list, found by libstdc++'s
+    ``lower_bound`` and ``rotate`` as MatchIt does."""
+    w = _Walker(u, cal, False, reuse_max, pair_filter)
+    n1 = len(u.t_rows)
+    count = [0] * n1
+    alive = list(range(n1))
+    fail_caliper: list[int] = []
+    fail_empty: list[int] = []
+    for rnd in range(ratio):
+        pairs = []  # [treated, control, distance]
+        for i in alive:
+            hit = w.nearest(i) if w.n_avail else None
+            if hit is None:
+                if rnd == 0:
+                    (fail_caliper if w.n_avail else fail_empty).append(i)
+                continue
+            pairs.append([i, hit[0], hit[1]])
+        dist = [p[2] for p in pairs]
+        order = sorted(range(len(pairs)), key=lambda h: -dist[h] if farthest else dist[h])  # stable
+        still = []
+        pos = 0
+        while w.n_avail and pos < len(order):
+            h = order[pos]
+            i, k = pairs[h][0], pairs[h][1]
+            if not w.available(k):
+                hit = w.nearest(i, prev=k)
+                if hit is None:  # the unit drops out; MatchIt moves on to the next pair
+                    if rnd == 0:
+                        fail_caliper.append(i)
+                    pos += 1
+                    continue
+                pairs[h][1], dist[h] = hit
+                ci = _lower_bound(order, pos, h, dist, farthest)
+                if ci != pos:
+                    order[pos:ci] = order[pos + 1:ci] + [h]
+                continue
+            mm[u.t_rows[i], count[i]] = u.c_rows[k]
+            count[i] += 1
+            w.take(i, k)
+            still.append(i)
+            pos += 1
+        alive = sorted(still)
+    _record_failures(reasons, u, fail_caliper, fail_empty, stratified)
+
+
+def _lower_bound(order: list, first: int, h: int, dist: list, farthest: bool) -> int:
+    """std::lower_bound(order.begin() + first, order.end(), h, cmp) with MatchIt's comparators."""
+    def cmp(a, b):
+        return dist[a] >= dist[b] if farthest else dist[a] < dist[b]
+
+    length = len(order) - first
+    while length > 0:
+        half = length >> 1
+        middle = first + half
+        if cmp(order[middle], h):
+            first = middle + 1
+            length -= half + 1
+        else:
+            length = half
+    return first
 
 
 def _match_all_at_once(mm, reasons, u: _Stratum, ratio, cal, int_abs):

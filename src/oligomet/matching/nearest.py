@@ -11,7 +11,7 @@ from .distance import fit_propensity, prepare, resolve_distance
 from .greedy import PairFilter, greedy_match, treated_order
 from .result import MatchResult
 
-_ORDERS = ("largest", "smallest", "random", "data")
+_ORDERS = ("largest", "smallest", "random", "data", "closest", "farthest")
 _DISCARD = ("none", "both", "control", "treated")
 
 
@@ -58,9 +58,10 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     replace : bool
         Match with replacement. As in MatchIt, the order then does not matter and
         ``order`` is ignored (MatchIt forces ``m.order = "data"``).
-    order : "largest" | "smallest" | "random" | "data"
+    order : "largest" | "smallest" | "random" | "data" | "closest" | "farthest"
         Order in which treated units choose (MatchIt's ``m.order``); ties in the distance
-        keep the data order. "random" uses ``numpy.random.default_rng(seed)``, so the pairs
+        keep the data order. "closest" takes the pairs with the smallest distance first
+        (re-matching a unit whose nearest control was taken meanwhile), "farthest" the largest. "random" uses ``numpy.random.default_rng(seed)``, so the pairs
         cannot equal R's for the same seed (different generators).
     exact : str or list of str, optional
         Match only within strata of these columns.
@@ -107,6 +108,10 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     ratio = int(ratio)
     if compat not in (None, "matchit-4.5.1"):
         raise ValueError(f"compat must be None or 'matchit-4.5.1'; got {compat!r}")
+    if compat is not None and (order in ("closest", "farthest") or reuse_max is not None or antiexact is not None
+                               or discard != "none" or isinstance(caliper, dict)):
+        raise ValueError("compat='matchit-4.5.1' reproduces that release's plain nearest-neighbour walk only; "
+                         "order 'closest'/'farthest', reuse_max, antiexact, discard and covariate calipers came later")
     if discard not in _DISCARD:
         raise ValueError(f"discard must be one of {', '.join(map(repr, _DISCARD))}; got {discard!r}")
     if reuse_max is not None and (isinstance(reuse_max, bool) or int(reuse_max) != reuse_max or reuse_max < 1):
@@ -156,7 +161,7 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     t_order = treated_order(dist, t, "data" if with_replacement else order, rng)
     mm, reasons = greedy_match(dist, t, t_order, ratio, with_replacement, cal, strata,
                                int_abs=compat == "matchit-4.5.1", reuse_max=reuse_max, eligible=eligible,
-                               pair_filter=pair_filter)
+                               pair_filter=pair_filter, order=order)
     balance_vars = [*exact_cols, *cov_calipers, *anti_cols]  # MatchIt's X: covs, exact, caliper, antiexact
     return _build_result(frame, t, covariates, balance_vars, ps, dist, mm, reasons, cal, fit, dropped, treatment,
                          dict(distance=distance if isinstance(distance, str) else "user", link=kind, caliper=caliper,

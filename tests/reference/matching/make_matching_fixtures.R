@@ -89,6 +89,11 @@ cases <- list(
   ties_reuse3 = list(data = "ties", reuse_max = 3, ratio = 2),
   ties_replace_ratio3 = list(data = "ties", replace = TRUE, ratio = 3),
   ties_antiexact_exact = list(data = "ties", exact = "x2", antiexact = "x1", ratio = 2),
+  colon_closest = list(data = "colon", order = "closest", caliper = 0.2),
+  lalonde_farthest_ratio2 = list(data = "lalonde", order = "farthest", ratio = 2),
+  ties_closest_ratio2 = list(data = "ties", order = "closest", ratio = 2),
+  ties_farthest = list(data = "ties", order = "farthest"),
+  colon_closest_reuse2_exact = list(data = "colon", order = "closest", reuse_max = 2, ratio = 2, exact = "sex"),
   bug451_colon_caliper = list(data = "colon", caliper = 0.2, bug451 = TRUE),
   bug451_colon_ratio2 = list(data = "colon", ratio = 2, caliper = 0.2, bug451 = TRUE)
 )
