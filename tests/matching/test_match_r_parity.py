@@ -37,6 +37,8 @@ def run(spec: dict):
                            order=spec.get("order", "largest"), exact=spec.get("exact"),
                            antiexact=spec.get("antiexact"), discard=spec.get("discard", "none"),
                            reuse_max=spec.get("reuse_max"), link=spec.get("link"),
+                           method=spec.get("method", "nearest"), subclass=spec.get("subclass", 6),
+                           min_n=spec.get("min_n", 1), estimand=spec.get("estimand", "ATT"),
                            compat="matchit-4.5.1" if spec.get("bug451") else None)
 
 
@@ -72,6 +74,8 @@ def test_against_matchit(case_id, matching_fixtures):
         assert set(got_sets.index) == set(r_sets.index)
         assert {frozenset(g.index) for _, g in got_sets.groupby(got_sets)} == \
             {frozenset(g.index) for _, g in r_sets.groupby(r_sets)}
+        if exp["spec"].get("method") == "subclass":  # subclasses are ordered by distance: same labels
+            pd.testing.assert_series_equal(got_sets.sort_index(), r_sets.sort_index(), check_names=False)
 
     bal = m.balance
     assert list(bal.index) == exp["balance_rows"]

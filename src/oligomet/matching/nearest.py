@@ -8,18 +8,21 @@ import pandas as pd
 
 from .balance import balance_table, covariate_matrix
 from .distance import fit_propensity, prepare, resolve_distance
-from .greedy import PairFilter, greedy_match, treated_order
+from .greedy import REASON_DISCARDED, PairFilter, greedy_match, treated_order
+from .optimal import optimal_match
+from .subclass import subclassify
 from .result import MatchResult
 
 _ORDERS = ("largest", "smallest", "random", "data", "closest", "farthest")
 _DISCARD = ("none", "both", "control", "treated")
+_METHODS = ("nearest", "subclass", "optimal")
 
 
 def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest", distance="glm",
           caliper: float | dict | None = None, std_caliper: bool | dict = True, ratio: int = 1,
           replace: bool = False, order: str = "largest", exact=None, antiexact=None, discard: str = "none",
           reuse_max: int | None = None, seed: int | None = None, link: str | None = None,
-          compat: str | None = None) -> MatchResult:
+          compat: str | None = None, subclass: int = 6, min_n: int = 1, estimand: str = "ATT") -> MatchResult:
     """Greedy nearest-neighbour matching on the propensity score, as MatchIt 4.7.2.
 
     Reproduces ``MatchIt::matchit(treat ~ covariates, method = "nearest", distance = "glm",
@@ -38,8 +41,11 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         Column coded 1 = treated, 0 = control (or True/False).
     covariates : list of str
         Propensity-model terms (numeric, bool, or categorical: R's treatment contrasts).
-    method : "nearest"
-        Only greedy nearest-neighbour matching is implemented.
+    method : "nearest" | "optimal" | "subclass"
+        Greedy nearest-neighbour matching; optimal 1:``ratio`` matching that minimises the total
+        distance (MatchIt's ``method = "optimal"``, see :mod:`oligomet.matching.optimal`); or
+        subclassification on the distance (``method = "subclass"``, see
+        :mod:`oligomet.matching.subclass`).
     distance : "glm" | "linear.logit" | array-like
         "glm": logistic regression. With ``link="linear.logit"`` (or
         ``distance="linear.logit"``) matching and the caliper use the logit of the score.
@@ -81,6 +87,9 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         Seed for ``order="random"``.
     link : "logit" | "linear.logit", optional
         With ``distance="glm"``: match on the probability (default) or on its logit.
+    subclass, min_n, estimand : int, int, "ATT" | "ATC" | "ATE"
+        ``method="subclass"`` only: the number of subclasses, the minimum number of treated and
+        of control units in each, and the estimand that sets the quantiles and the weights.
     compat : None | "matchit-4.5.1"
         ``None`` (default) gives MatchIt's documented algorithm, identical to MatchIt >= 4.5.4.
         ``"matchit-4.5.1"`` reproduces a bug of MatchIt 4.5.0-4.5.3 builds that call the C
@@ -99,8 +108,18 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     fitted probabilities of 0 or 1, give a warning as R's ``glm`` does.
     """
     what = "match"
-    if method != "nearest":
-        raise ValueError(f"method={method!r} is not implemented; only 'nearest' (greedy nearest neighbour)")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, _METHODS))}; got {method!r}")
+    unsupported = {"subclass": dict(caliper=caliper, exact=exact, antiexact=antiexact, ratio=ratio != 1,
+                                    replace=replace, reuse_max=reuse_max, compat=compat),
+                   "optimal": dict(caliper=caliper, antiexact=antiexact, replace=replace, reuse_max=reuse_max,
+                                   compat=compat)}.get(method, {})
+    given = [k for k, v in unsupported.items() if v not in (None, False, [])]
+    if given:
+        raise ValueError(f"method={method!r} does not take {', '.join(given)} (as MatchIt)")
+    if estimand not in ("ATT", "ATC", "ATE") or (estimand != "ATT" and method != "subclass"):
+        raise ValueError(f"estimand {estimand!r}: nearest-neighbour and optimal matching estimate the ATT; "
+                         f"method='subclass' also takes 'ATC' and 'ATE'")
     if order not in _ORDERS:
         raise ValueError(f"order must be one of {', '.join(map(repr, _ORDERS))}; got {order!r}")
     if isinstance(ratio, bool) or int(ratio) != ratio or ratio < 1:
@@ -138,6 +157,19 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         reuse_max = n1 if replace else 1
     with_replacement = reuse_max >= n1  # MatchIt then matches in data order
     eligible = _common_support(dist, t, discard)
+    settings = dict(method=method, distance=distance if isinstance(distance, str) else "user", link=kind,
+                    caliper=caliper, std_caliper=std_caliper, ratio=ratio, replace=with_replacement, order=order,
+                    exact=exact_cols, antiexact=anti_cols, discard=discard, reuse_max=int(reuse_max), seed=seed,
+                    compat=compat, estimand=estimand)
+    if method == "subclass":
+        sub, w, cuts = subclassify(dist, t, eligible, int(subclass), int(min_n), estimand)
+        settings.update(subclass=int(subclass), min_n=int(min_n), cuts=cuts.tolist())
+        reasons = {int(p): (REASON_DISCARDED if not eligible[p] else "subclass without controls")
+                   for p in np.flatnonzero((t == 1) & (w == 0))}
+        empty = pd.DataFrame({"treated": frame.index[:0], "control": frame.index[:0],
+                              "subclass": np.zeros(0, np.int64), "round": np.zeros(0, np.int64)})
+        return assemble(frame, t, covariates, [*exact_cols, *anti_cols], ps, dist, w, sub, empty, reasons, None,
+                        fit, dropped, treatment, settings, ~eligible, {}, estimand)
     cal = None
     if dist_caliper is not None:
         if len(np.unique(dist)) > 1:  # MatchIt ignores a caliper on a constant distance
@@ -157,6 +189,10 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         elif n0 < ratio * n1:
             warnings.warn(f"Not all treated units will get {ratio} matches.", UserWarning, stacklevel=2)
 
+    if method == "optimal":
+        mm, reasons = optimal_match(dist, t, ratio, strata, eligible)
+        return _build_result(frame, t, covariates, exact_cols, ps, dist, mm, reasons, None, fit, dropped, treatment,
+                             settings, ~eligible, {})
     rng = np.random.default_rng(seed) if order == "random" else None
     t_order = treated_order(dist, t, "data" if with_replacement else order, rng)
     mm, reasons = greedy_match(dist, t, t_order, ratio, with_replacement, cal, strata,
@@ -164,10 +200,7 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
                                pair_filter=pair_filter, order=order)
     balance_vars = [*exact_cols, *cov_calipers, *anti_cols]  # MatchIt's X: covs, exact, caliper, antiexact
     return _build_result(frame, t, covariates, balance_vars, ps, dist, mm, reasons, cal, fit, dropped, treatment,
-                         dict(distance=distance if isinstance(distance, str) else "user", link=kind, caliper=caliper,
-                              std_caliper=std_caliper, ratio=ratio, replace=with_replacement, order=order,
-                              exact=exact_cols, antiexact=anti_cols, discard=discard, reuse_max=int(reuse_max),
-                              seed=seed, compat=compat), ~eligible,
+                         settings, ~eligible,
                          {} if pair_filter is None or pair_filter.caliper_x is None else
                          dict(zip(cov_calipers, pair_filter.caliper_width.tolist())))
 
@@ -293,31 +326,35 @@ def _build_result(frame, t, covariates, balance_vars, ps, dist, mm, reasons, cal
     pairs = pd.DataFrame({"treated": idx[treated_pos], "control": idx[ctrl],
                           "subclass": sub_of_t[treated_pos], "round": cols_r + 1})
     pairs = pairs.sort_values(["subclass", "round"], kind="stable").reset_index(drop=True)
-
-    weights = pd.Series(w, index=idx, name="weights")
-    md = frame.loc[w > 0].copy()
     if settings["reuse_max"] > 1:  # MatchIt: no matched sets once a control can serve several
-        md["subclass"] = pd.array([pd.NA] * len(md), dtype="Int64")
+        sub = None
     else:
         sub = sub_of_t.copy()
         sub[ctrl] = sub_of_t[treated_pos]
-        md["subclass"] = pd.array(sub[w > 0], dtype="Int64")
-    md["weights"] = w[w > 0]
-
     unmatched_pos = t_pos[n_matches == 0]
-    unmatched = pd.DataFrame({"propensity": ps[unmatched_pos],
-                              "reason": [reasons.get(int(p), "no match") for p in unmatched_pos]},
+    return assemble(frame, t, covariates, balance_vars, ps, dist, w, sub, pairs,
+                    {int(p): reasons.get(int(p), "no match") for p in unmatched_pos}, cal, fit, dropped, treatment,
+                    settings, discarded, covariate_calipers, "ATT")
+
+
+def assemble(frame, t, covariates, balance_vars, ps, dist, w, sub, pairs, reasons, cal, fit, dropped, treatment,
+             settings, discarded, covariate_calipers, estimand) -> MatchResult:
+    """The :class:`MatchResult` of any method, from its weights and subclasses (``sub``: 0 = none, or None)."""
+    idx = frame.index
+    md = frame.loc[w > 0].copy()
+    md["subclass"] = pd.array([pd.NA] * len(md), dtype="Int64") if sub is None else \
+        pd.array(np.where(sub[w > 0] > 0, sub[w > 0], 0), dtype="Int64")
+    md["weights"] = w[w > 0]
+    unmatched_pos = sorted(reasons)
+    unmatched = pd.DataFrame({"propensity": ps[unmatched_pos], "reason": [reasons[p] for p in unmatched_pos]},
                              index=idx[unmatched_pos])
-
     X = covariate_matrix(frame, list(dict.fromkeys([*covariates, *balance_vars])))
-    bal = balance_table(X, t, w, "ATT", distance=dist)
-
-    summary = _sample_sizes(t, w, discarded)
+    bal = balance_table(X, t, w, estimand, distance=dist)
     return MatchResult(propensity=pd.Series(ps, index=idx, name="propensity"),
                        distance=pd.Series(dist, index=idx, name="distance"), pairs=pairs, matched_data=md,
-                       weights=weights, balance=bal, unmatched=unmatched, summary=summary, caliper=cal, model=fit,
-                       dropped=dropped, treatment=treatment, settings=settings,
-                       covariate_calipers=covariate_calipers)
+                       weights=pd.Series(w, index=idx, name="weights"), balance=bal, unmatched=unmatched,
+                       summary=_sample_sizes(t, w, discarded), caliper=cal, model=fit, dropped=dropped,
+                       treatment=treatment, settings=settings, covariate_calipers=covariate_calipers)
 
 
 def _ess(w: np.ndarray) -> float:

@@ -94,6 +94,11 @@ cases <- list(
   ties_closest_ratio2 = list(data = "ties", order = "closest", ratio = 2),
   ties_farthest = list(data = "ties", order = "farthest"),
   colon_closest_reuse2_exact = list(data = "colon", order = "closest", reuse_max = 2, ratio = 2, exact = "sex"),
+  colon_subclass = list(data = "colon", method = "subclass"),
+  lalonde_subclass_ate = list(data = "lalonde", method = "subclass", subclass = 5, estimand = "ATE"),
+  lalonde_subclass_discard = list(data = "lalonde", method = "subclass", subclass = 4, discard = "both"),
+  ties_subclass_min2 = list(data = "ties", method = "subclass", subclass = 8, min_n = 2),
+  lung_subclass_atc = list(data = "lung", method = "subclass", subclass = 7, estimand = "ATC"),
   bug451_colon_caliper = list(data = "colon", caliper = 0.2, bug451 = TRUE),
   bug451_colon_ratio2 = list(data = "colon", ratio = 2, caliper = 0.2, bug451 = TRUE)
 )
@@ -121,9 +126,17 @@ run_case <- function(spec) {
   if (!is.null(spec[["antiexact"]])) args$antiexact <- reformulate(spec[["antiexact"]])
   if (!is.null(spec[["discard"]])) args$discard <- spec[["discard"]]
   if (!is.null(spec[["reuse_max"]])) args$reuse.max <- spec[["reuse_max"]]
+  if (identical(spec[["method"]], "subclass")) {
+    args <- list(formula = f, data = ds$d, method = "subclass", distance = "glm",
+                 subclass = if (is.null(spec[["subclass"]])) 6 else spec[["subclass"]],
+                 min.n = if (is.null(spec[["min_n"]])) 1 else spec[["min_n"]],
+                 estimand = if (is.null(spec[["estimand"]])) "ATT" else spec[["estimand"]])
+    if (!is.null(spec[["discard"]])) args$discard <- spec[["discard"]]
+  }
   m <- suppressWarnings(do.call(matchit, args))
   s <- summary(m, standardize = TRUE)
-  mm <- m$match.matrix
+  mm <- if (is.null(m$match.matrix)) matrix(integer(0), 0, 1) else m$match.matrix
+  sum_after <- if (!is.null(s$sum.across)) s$sum.across else s$sum.matched
 
   list(spec = spec,
        propensity = unname(m$model$fitted.values),
@@ -134,7 +147,7 @@ run_case <- function(spec) {
        weights = unname(m$weights),
        subclass = if (is.null(m$subclass)) NULL else as.integer(as.character(m$subclass)),
        balance_rows = rownames(s$sum.all),
-       sum_all = tab(s$sum.all), sum_matched = tab(s$sum.matched),
+       sum_all = tab(s$sum.all), sum_matched = tab(sum_after),
        nn_rows = rownames(s$nn), nn_control = unname(s$nn[, "Control"]), nn_treated = unname(s$nn[, "Treated"]))
 }
 
