@@ -11,6 +11,7 @@ COVARIATES = {
     "lung": ("female", ["age", "ph.ecog", "ph.karno", "wt.loss"]),
     "ties": ("treat", ["x1", "x2"]),
     "lalonde": ("treat", ["age", "educ", "race", "married", "nodegree", "re74", "re75"]),
+    "cont": ("treat", ["x1", "x2", "x3"]),
 }
 
 

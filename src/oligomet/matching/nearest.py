@@ -9,6 +9,7 @@ import pandas as pd
 from .balance import balance_table, covariate_matrix
 from .distance import fit_propensity, prepare, resolve_distance
 from .greedy import REASON_DISCARDED, PairFilter, greedy_match, treated_order
+from .mahalanobis import mahalanobis_coordinates, mahalanobis_match
 from .optimal import optimal_match
 from .subclass import subclassify
 from .result import MatchResult
@@ -20,7 +21,7 @@ _METHODS = ("nearest", "subclass", "optimal")
 
 def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest", distance="glm",
           caliper: float | dict | None = None, std_caliper: bool | dict = True, ratio: int = 1,
-          replace: bool = False, order: str = "largest", exact=None, antiexact=None, discard: str = "none",
+          replace: bool = False, order: str | None = None, exact=None, mahvars=None, antiexact=None, discard: str = "none",
           reuse_max: int | None = None, seed: int | None = None, link: str | None = None,
           compat: str | None = None, subclass: int = 6, min_n: int = 1, estimand: str = "ATT") -> MatchResult:
     """Greedy nearest-neighbour matching on the propensity score, as MatchIt 4.7.2.
@@ -120,6 +121,13 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     if estimand not in ("ATT", "ATC", "ATE") or (estimand != "ATT" and method != "subclass"):
         raise ValueError(f"estimand {estimand!r}: nearest-neighbour and optimal matching estimate the ATT; "
                          f"method='subclass' also takes 'ATC' and 'ATE'")
+    kind = resolve_distance(distance, link)
+    full_mahalanobis = kind == "mahalanobis"
+    if order is None:  # MatchIt's default: by the propensity score, largest first; in data order without one
+        order = "data" if full_mahalanobis else "largest"
+    mah_cols = [mahvars] if isinstance(mahvars, str) else list(mahvars or [])
+    if full_mahalanobis or mah_cols:
+        _check_mahalanobis(method, order, discard, caliper, full_mahalanobis, mah_cols)
     if order not in _ORDERS:
         raise ValueError(f"order must be one of {', '.join(map(repr, _ORDERS))}; got {order!r}")
     if isinstance(ratio, bool) or int(ratio) != ratio or ratio < 1:
@@ -140,17 +148,15 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     exact_cols = [exact] if isinstance(exact, str) else list(exact or [])
     anti_cols = [antiexact] if isinstance(antiexact, str) else list(antiexact or [])
     frame, t, dropped, covariates = prepare(data, treatment, covariates,
-                                            [*exact_cols, *anti_cols, *cov_calipers], what)
+                                            [*exact_cols, *anti_cols, *cov_calipers, *mah_cols], what)
 
-    kind = resolve_distance(distance, link)
-    fit = fit_propensity(frame, t, covariates)
-    ps = fit.fitted
-    if kind == "user":
-        dist = _user_distance(distance, data, frame)
-    elif kind == "linear.logit":
-        dist = fit.linear_predictor
+    if full_mahalanobis:  # no propensity model, as MatchIt's distance = "mahalanobis"
+        fit, ps, dist = None, np.full(len(t), np.nan), np.full(len(t), np.nan)
     else:
-        dist = ps
+        fit = fit_propensity(frame, t, covariates)
+        ps = fit.fitted
+        dist = (_user_distance(distance, data, frame) if kind == "user" else
+                fit.linear_predictor if kind == "linear.logit" else ps)
 
     n1 = int(t.sum())
     if reuse_max is None:
@@ -195,6 +201,15 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
                              settings, ~eligible, {})
     rng = np.random.default_rng(seed) if order == "random" else None
     t_order = treated_order(dist, t, "data" if with_replacement else order, rng)
+    if full_mahalanobis or mah_cols:
+        coords = mahalanobis_coordinates(frame, mah_cols or covariates, t, ~eligible)
+        mm, reasons = mahalanobis_match(coords, t, t_order, ratio, reuse_max, eligible, strata,
+                                        None if full_mahalanobis else dist, cal, pair_filter)
+        settings["mahvars"] = mah_cols or covariates
+        return _build_result(frame, t, covariates, [*exact_cols, *mah_cols, *cov_calipers, *anti_cols], ps,
+                             None if full_mahalanobis else dist, mm, reasons, cal, fit, dropped, treatment, settings,
+                             ~eligible, {} if pair_filter is None or pair_filter.caliper_x is None else
+                             dict(zip(cov_calipers, pair_filter.caliper_width.tolist())))
     mm, reasons = greedy_match(dist, t, t_order, ratio, with_replacement, cal, strata,
                                int_abs=compat == "matchit-4.5.1", reuse_max=reuse_max, eligible=eligible,
                                pair_filter=pair_filter, order=order)
@@ -203,6 +218,24 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
                          settings, ~eligible,
                          {} if pair_filter is None or pair_filter.caliper_x is None else
                          dict(zip(cov_calipers, pair_filter.caliper_width.tolist())))
+
+
+def _check_mahalanobis(method, order, discard, caliper, full, mah_cols) -> None:
+    if method != "nearest":
+        raise ValueError(f"Mahalanobis matching (distance='mahalanobis' or mahvars=) is nearest-neighbour only; "
+                         f"got method={method!r}")
+    if full and mah_cols:
+        raise ValueError("give either distance='mahalanobis' (all covariates) or mahvars= with a propensity score")
+    if order in ("closest", "farthest"):
+        raise ValueError(f"order={order!r} is not available with Mahalanobis matching")
+    if full and order in ("largest", "smallest"):
+        raise ValueError(f"order={order!r} needs a propensity score; distance='mahalanobis' has none (use 'data' "
+                         f"or 'random')")
+    if full and discard != "none":
+        raise ValueError("discard needs a propensity score; distance='mahalanobis' has none")
+    if full and caliper is not None and not isinstance(caliper, dict):
+        raise ValueError("distance='mahalanobis' has no propensity score to put a caliper on; give calipers on "
+                         "covariates as a dict, or use mahvars= with distance='glm'")
 
 
 def _split_calipers(caliper) -> tuple[float | None, dict[str, float]]:
@@ -351,7 +384,8 @@ def assemble(frame, t, covariates, balance_vars, ps, dist, w, sub, pairs, reason
     X = covariate_matrix(frame, list(dict.fromkeys([*covariates, *balance_vars])))
     bal = balance_table(X, t, w, estimand, distance=dist)
     return MatchResult(propensity=pd.Series(ps, index=idx, name="propensity"),
-                       distance=pd.Series(dist, index=idx, name="distance"), pairs=pairs, matched_data=md,
+                       distance=pd.Series(np.full(len(idx), np.nan) if dist is None else dist, index=idx,
+                                          name="distance"), pairs=pairs, matched_data=md,
                        weights=pd.Series(w, index=idx, name="weights"), balance=bal, unmatched=unmatched,
                        summary=_sample_sizes(t, w, discarded), caliper=cal, model=fit, dropped=dropped,
                        treatment=treatment, settings=settings, covariate_calipers=covariate_calipers)

@@ -44,6 +44,13 @@ ties_d <- data.frame(x1 = sample(0:2, n, TRUE), x2 = rbinom(n, 1, 0.5))
 ties_d$treat <- rbinom(n, 1, plogis(-0.8 + 0.5 * ties_d$x1 + 0.4 * ties_d$x2))
 ties_d <- ties_d[, c("treat", "x1", "x2")]
 
+# continuous covariates: no two controls at exactly the same Mahalanobis distance from a treated unit
+set.seed(20261204)
+cont_d <- data.frame(x1 = rnorm(400), x2 = rnorm(400, 2, 3), x3 = rexp(400))
+cont_d$treat <- rbinom(400, 1, plogis(-0.7 + 0.6 * cont_d$x1 - 0.2 * cont_d$x2))
+cont_d <- cont_d[, c("treat", "x1", "x2", "x3")]
+write.csv(cont_d, file.path(out_dir, "cont.csv"), row.names = FALSE)
+
 # MatchIt's own example data (Dehejia & Wahba's NSW/PSID sample), as its documentation uses it
 data("lalonde", package = "MatchIt", lib.loc = fixed_lib)
 lalonde_d <- lalonde[, c("treat", "age", "educ", "race", "married", "nodegree", "re74", "re75")]
@@ -57,7 +64,8 @@ write.csv(ties_d, file.path(out_dir, "ties.csv"), row.names = FALSE)
 datasets <- list(colon = list(d = colon_d, treat = "treated", cov = colon_cov),
                  lung = list(d = lung_d, treat = "female", cov = lung_cov),
                  ties = list(d = ties_d, treat = "treat", cov = c("x1", "x2")),
-                 lalonde = list(d = lalonde_d, treat = "treat", cov = lalonde_cov))
+                 lalonde = list(d = lalonde_d, treat = "treat", cov = lalonde_cov),
+                 cont = list(d = cont_d, treat = "treat", cov = c("x1", "x2", "x3")))
 
 cases <- list(
   colon_caliper = list(data = "colon", caliper = 0.2),
@@ -99,6 +107,17 @@ cases <- list(
   lalonde_subclass_discard = list(data = "lalonde", method = "subclass", subclass = 4, discard = "both"),
   ties_subclass_min2 = list(data = "ties", method = "subclass", subclass = 8, min_n = 2),
   lung_subclass_atc = list(data = "lung", method = "subclass", subclass = 7, estimand = "ATC"),
+  lalonde_mahal = list(data = "lalonde", distance = "mahalanobis"),
+  colon_mahal_ratio2 = list(data = "colon", distance = "mahalanobis", ratio = 2, exact = "sex"),
+  lung_mahal_replace = list(data = "lung", distance = "mahalanobis", replace = TRUE, ratio = 2),
+  colon_ps_mahvars = list(data = "colon", mahvars = c("age", "nodes"), caliper = 0.25),
+  lalonde_ps_mahvars_reuse = list(data = "lalonde", mahvars = c("age", "educ", "re74"), caliper = 0.5,
+                                  reuse_max = 2, ratio = 2),
+  ties_mahal = list(data = "ties", distance = "mahalanobis", ratio = 2),
+  cont_mahal = list(data = "cont", distance = "mahalanobis"),
+  cont_mahal_ratio3 = list(data = "cont", distance = "mahalanobis", ratio = 3, reuse_max = 2),
+  cont_ps_mahvars_caliper = list(data = "cont", mahvars = c("x1", "x3"), caliper = 0.3, ratio = 2),
+  cont_mahal_replace = list(data = "cont", distance = "mahalanobis", replace = TRUE, ratio = 2),
   bug451_colon_caliper = list(data = "colon", caliper = 0.2, bug451 = TRUE),
   bug451_colon_ratio2 = list(data = "colon", ratio = 2, caliper = 0.2, bug451 = TRUE)
 )
@@ -126,6 +145,12 @@ run_case <- function(spec) {
   if (!is.null(spec[["antiexact"]])) args$antiexact <- reformulate(spec[["antiexact"]])
   if (!is.null(spec[["discard"]])) args$discard <- spec[["discard"]]
   if (!is.null(spec[["reuse_max"]])) args$reuse.max <- spec[["reuse_max"]]
+  if (!is.null(spec[["mahvars"]])) args$mahvars <- reformulate(spec[["mahvars"]])
+  if (identical(spec[["distance"]], "mahalanobis")) {
+    args$distance <- "mahalanobis"
+    args$link <- NULL
+    if (is.null(spec[["order"]])) args$m.order <- NULL
+  }
   if (identical(spec[["method"]], "subclass")) {
     args <- list(formula = f, data = ds$d, method = "subclass", distance = "glm",
                  subclass = if (is.null(spec[["subclass"]])) 6 else spec[["subclass"]],
@@ -138,9 +163,16 @@ run_case <- function(spec) {
   mm <- if (is.null(m$match.matrix)) matrix(integer(0), 0, 1) else m$match.matrix
   sum_after <- if (!is.null(s$sum.across)) s$sum.across else s$sum.matched
 
-  list(spec = spec,
-       propensity = unname(m$model$fitted.values),
-       distance = unname(m$distance),
+  mah_vars <- if (!is.null(spec[["mahvars"]])) spec[["mahvars"]] else if (identical(spec[["distance"]], "mahalanobis")) ds$cov
+  # the coordinates MatchIt matches on (its transform_covariates call in matchit2nearest), so the walk can be
+  # checked on exactly R's numbers
+  mahcovs <- if (is.null(mah_vars)) NULL else
+    unname(lapply(as.data.frame(MatchIt:::transform_covariates(reformulate(mah_vars), data = ds$d,
+      method = "mahalanobis", s.weights = m$s.weights, treat = ds$d[[ds$treat]], discarded = m$discarded)),
+      function(v) sprintf("%.17g", v)))  # as text: jsonlite writes at most 15 significant digits
+  list(spec = spec, mahcovs = mahcovs,
+       propensity = if (is.null(m$model)) NULL else unname(m$model$fitted.values),
+       distance = if (is.null(m$distance)) NULL else unname(m$distance),
        caliper = if (is.null(m$caliper)) NULL else unname(m$caliper),
        match_treated = as.integer(rownames(mm)),
        match_matrix = unname(lapply(seq_len(ncol(mm)), function(j) as.integer(mm[, j]))),
