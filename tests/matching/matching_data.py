@@ -10,6 +10,8 @@ COVARIATES = {
     "colon": ("treated", ["age", "sex", "obstruct", "perfor", "adhere", "nodes", "differ", "extent", "surg"]),
     "lung": ("female", ["age", "ph.ecog", "ph.karno", "wt.loss"]),
     "ties": ("treat", ["x1", "x2"]),
+    "lalonde": ("treat", ["age", "educ", "race", "married", "nodegree", "re74", "re75"]),
+    "cont": ("treat", ["x1", "x2", "x3"]),
 }
 
 

@@ -84,7 +84,23 @@ def test_other_bad_arguments():
         om.match(d, treatment="treated", covariates=["age"], ratio=0)
     with pytest.raises(ValueError, match="caliper must be a positive number"):
         om.match(d, treatment="treated", covariates=["age"], caliper=-0.2)
-    with pytest.raises(ValueError, match="only 'nearest'"):
-        om.match(d, treatment="treated", covariates=["age"], method="optimal")
+    with pytest.raises(ValueError, match="method must be one of 'nearest', 'subclass', 'optimal'; got 'genetic'"):
+        om.match(d, treatment="treated", covariates=["age"], method="genetic")
+    with pytest.raises(ValueError, match="method='subclass' does not take caliper, ratio"):
+        om.match(d, treatment="treated", covariates=["age"], method="subclass", caliper=0.2, ratio=2)
+    with pytest.raises(ValueError, match="method='optimal' does not take caliper"):
+        om.match(d, treatment="treated", covariates=["age"], method="optimal", caliper=0.2)
+    with pytest.raises(ValueError, match="estimate the ATT"):
+        om.match(d, treatment="treated", covariates=["age"], estimand="ATE")
+    with pytest.raises(ValueError, match="discard must be one of"):
+        om.match(d, treatment="treated", covariates=["age"], discard="hull")
+    with pytest.raises(ValueError, match="reuse_max must be a positive integer"):
+        om.match(d, treatment="treated", covariates=["age"], reuse_max=0)
+    with pytest.raises(ValueError, match="column 'sex' has a single value"):
+        om.match(d.assign(sex=1), treatment="treated", covariates=["age"], antiexact="sex")
+    with pytest.raises(ValueError, match="calipers need a numeric variable"):
+        om.match(d.assign(site="A"), treatment="treated", covariates=["age"], caliper={"site": 1})
+    with pytest.raises(ValueError, match="compat='matchit-4.5.1' reproduces"):
+        om.match(d, treatment="treated", covariates=["age"], order="closest", compat="matchit-4.5.1")
     with pytest.raises(ValueError, match="also listed as a covariate"):
         om.match(d, treatment="treated", covariates=["age", "treated"])

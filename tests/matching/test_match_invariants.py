@@ -1,6 +1,7 @@
 """Invariants of oligomet.match, and the greedy core against a literal re-implementation of MatchIt's walk."""
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -10,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import oligomet as om
-from oligomet.matching.greedy import greedy_match, treated_order
+from oligomet.matching.greedy import PairFilter, greedy_match, libstdcxx_k_smallest, treated_order
+
+from matching_data import FIXTURE_DIR
 
 
 def synthetic(n=400, seed=0, treated_share=0.4):
@@ -89,42 +92,154 @@ def test_unmatched_reasons():
     assert (m2.unmatched["reason"] == "no control left").all()
 
 
-def literal_walk(dist, treat, t_order, ratio, replace, caliper):
-    """MatchIt's nn_matchC_vec, transcribed as a plain O(n^2) walk over the sorted units."""
+def literal_walk(dist, treat, t_order, ratio, replace, caliper, strata=None, reuse_max=None, eligible=None,
+                 pair_filter=None, order=None):
+    """MatchIt 4.7.2's nn_matchC_vec + find_control_vec, transcribed as a plain walk over the sorted units.
+
+    One position at a time, alternately left and right (left first); the candidates found are reduced
+    to the nearest ``ratio`` by libstdc++'s selection (checked against g++ itself in
+    test_libstdcxx_selection_equals_gxx). Rows of ``mm`` are indexed by row position."""
     n = len(dist)
+    n1 = int((treat == 1).sum())
+    reuse_max = (n1 if replace else 1) if reuse_max is None else reuse_max
+    ok = np.ones(n, dtype=bool) if eligible is None else eligible.copy()
     srt = np.argsort(dist, kind="stable")
     pos = np.empty(n, dtype=int)
     pos[srt] = np.arange(n)
-    used = np.zeros(n, dtype=bool)
-    mm = np.full((n, ratio), -1)
     cal = np.inf if caliper is None else caliper
-    for r in range(ratio):
-        for ti in t_order:
-            ii = pos[ti]
-            mine = set(mm[ti, :r][mm[ti, :r] >= 0])
+    times = np.zeros(n, dtype=int)
+    allowed = np.where(treat == 1, ratio, reuse_max)
+    mm = np.full((n, ratio), -1)
 
-            def walk(step):
-                k = ii + step
-                while 0 <= k < n:
-                    u = srt[k]
-                    if treat[u] == 1 or used[u] or u in mine:
-                        k += step
-                        continue
-                    return u if abs(dist[ti] - dist[u]) <= cal else None
-                    # (MatchIt breaks at the first available control outside the caliper)
-                return None
-
-            lft, rgt = walk(-1), walk(+1)
-            if lft is not None and rgt is not None:
-                k = lft if abs(dist[lft] - dist[ti]) <= abs(dist[rgt] - dist[ti]) else rgt
+    def find(ti, r, k, prev=None):
+        mine = [c for c in mm[ti] if c >= 0]
+        starts = [pos[c] for c in mine] if r > 1 else []
+        if prev is not None:
+            starts.append(pos[prev])
+        ii = pos[ti]
+        if starts:
+            starts.append(ii)
+            iil, iir = min(starts), max(starts)
+            min_dist = max(abs(dist[ti] - dist[srt[iil]]), abs(dist[ti] - dist[srt[iir]]))
+        else:
+            iil = iir = ii
+            min_dist = 0.0
+        l_stop = r_stop = False
+        left = False
+        n_l = n_r = 0
+        found = []  # (dist, unit) in the order found
+        while not (l_stop and r_stop):
+            left = False if l_stop else True if r_stop else not left
+            if left:
+                if iil <= 0 or n_l == k:
+                    l_stop = True
+                    continue
+                iil -= 1
+                z = srt[iil]
             else:
-                k = lft if lft is not None else rgt
-            if k is None:
+                if iir >= n - 1 or n_r == k:
+                    r_stop = True
+                    continue
+                iir += 1
+                z = srt[iir]
+            if not ok[z] or treat[z] != 0 or z in mine:
                 continue
-            mm[ti, r] = k
-            if not replace:
-                used[k] = True
+            d = abs(dist[ti] - dist[z])
+            if d > cal:
+                l_stop, r_stop = (True, r_stop) if left else (l_stop, True)
+                continue
+            if d < min_dist:
+                continue
+            if len(found) >= k and sum(f < d for f, _ in found) >= k:
+                l_stop, r_stop = (True, r_stop) if left else (l_stop, True)
+                continue
+            if strata is not None and strata[z] != strata[ti]:
+                continue
+            if pair_filter is not None and not pair_filter.ok(ti, z):
+                continue
+            found.append((d, z))
+            if left:
+                n_l += 1
+            else:
+                n_r += 1
+        return [found[j][1] for j in libstdcxx_k_smallest([f for f, _ in found], k)]
+
+    def take(ti, c):
+        mm[ti, (mm[ti] >= 0).sum()] = c
+        for u in (c, ti):
+            if ok[u]:
+                times[u] += 1
+                if times[u] >= allowed[u]:
+                    ok[u] = False
+
+    if order in ("closest", "farthest") and reuse_max < n1:  # nn_matchC_vec_closest
+        for r in range(1, ratio + 1):
+            t_id, c_id, cand = [], [], []
+            for ti in np.flatnonzero(treat == 1):
+                if not ok[ti]:
+                    continue
+                got = find(ti, r, 1)
+                if not got:
+                    ok[ti] = False
+                    continue
+                t_id.append(ti)
+                c_id.append(got[0])
+                cand.append(abs(dist[ti] - dist[got[0]]))
+            heap = sorted(range(len(cand)), key=lambda h: -cand[h] if order == "farthest" else cand[h])
+            i = 0
+            while ok[treat == 1].any() and ok[treat == 0].any() and i < len(heap):
+                h = heap[i]
+                ti = t_id[h]
+                if not ok[ti]:
+                    i += 1
+                    continue
+                if not ok[c_id[h]]:
+                    got = find(ti, r, 1, prev=c_id[h])
+                    if not got:
+                        ok[ti] = False
+                        continue
+                    c_id[h] = got[0]
+                    cand[h] = abs(dist[ti] - dist[got[0]])
+                    heap.pop(i)  # re-insert after every pair strictly nearer ("closest") / at least as far
+                    j = i
+                    while j < len(heap) and (cand[heap[j]] >= cand[h] if order == "farthest"
+                                             else cand[heap[j]] < cand[h]):
+                        j += 1
+                    heap.insert(j, h)
+                    continue
+                take(ti, c_id[h])
+                i += 1
+    elif reuse_max < n1:
+        for r in range(1, ratio + 1):
+            for ti in t_order:
+                if not (ok[treat == 0]).any():
+                    break
+                if not ok[ti]:
+                    continue
+                got = find(ti, r, 1)
+                if not got:
+                    ok[ti] = False
+                    continue
+                mm[ti, r - 1] = got[0]
+                for u in (got[0], ti):
+                    if ok[u]:
+                        times[u] += 1
+                        if times[u] >= allowed[u]:
+                            ok[u] = False
+    else:
+        for ti in t_order:
+            if ok[ti]:
+                got = find(ti, 1, ratio)
+                mm[ti, :len(got)] = got
     return mm
+
+
+def test_libstdcxx_selection_equals_gxx():
+    """The tie order of MatchIt's candidate selection, against g++'s own std::partial_sort / std::sort."""
+    cases = json.loads((FIXTURE_DIR / "libstdcxx" / "partial_sort_cases.json").read_text())
+    assert len(cases) == 400
+    for c in cases:
+        assert libstdcxx_k_smallest(c["d"], c["ratio"]) == c["out"], c
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -171,23 +286,32 @@ def test_string_and_categorical_covariates_agree():
     pd.testing.assert_frame_equal(a.pairs, b.pairs)
 
 
-@settings(max_examples=60, deadline=None)
-@given(values=st.lists(st.tuples(st.integers(0, 15), st.booleans()), min_size=2, max_size=40),
-       order=st.sampled_from(["largest", "smallest", "data"]), ratio=st.integers(1, 3), replace=st.booleans(),
-       caliper=st.sampled_from([None, 0.05, 0.15, 0.4]), exact=st.booleans())
-def test_greedy_core_property(values, order, ratio, replace, caliper, exact):
-    dist = np.array([v for v, _ in values], dtype=float) / 15.0
-    treat = np.array([int(b) for _, b in values], dtype=np.int64)
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.tuples(st.integers(0, 15), st.booleans(), st.booleans()), min_size=2, max_size=40),
+       order=st.sampled_from(["largest", "smallest", "data", "closest", "farthest"]), ratio=st.integers(1, 3),
+       reuse=st.sampled_from(["none", "replace", 2]), caliper=st.sampled_from([None, 0.05, 0.15, 0.4]),
+       exact=st.booleans(), discard=st.booleans(), anti=st.booleans(), cov_width=st.sampled_from([None, 1, 3]),
+       data=st.data())
+def test_greedy_core_property(values, order, ratio, reuse, caliper, exact, discard, anti, cov_width, data):
+    """Coarse distances (many exact ties), exact strata, calipers, reuse.max, discarded units, anti-exact
+    variables and covariate calipers: the fast core picks exactly the controls, in exactly the order, of the
+    literal MatchIt 4.7.2 walk."""
+    dist = np.array([v for v, _, _ in values], dtype=float) / 15.0
+    treat = np.array([int(b) for _, b, _ in values], dtype=np.int64)
+    eligible = np.array([not (discard and c) for _, _, c in values])
     strata = (np.arange(len(dist)) % 2) if exact else None
-    t_order = treated_order(dist, treat, "data" if replace else order, None)
-    got, _ = greedy_match(dist, treat, t_order, ratio, replace, caliper, strata)
-    if strata is None:
-        want = literal_walk(dist, treat, t_order, ratio, replace, caliper)
-    else:  # MatchIt matches each exact stratum on its own
-        want = np.full_like(got, -1)
-        for s in (0, 1):
-            rows = np.flatnonzero(strata == s)
-            sub_order = np.array([np.flatnonzero(rows == r)[0] for r in t_order if strata[r] == s], dtype=int)
-            mm = literal_walk(dist[rows], treat[rows], sub_order, ratio, replace, caliper)
-            want[rows] = np.where(mm >= 0, rows[np.clip(mm, 0, None)], -1)
+    replace = reuse == "replace"
+    reuse_max = reuse if isinstance(reuse, int) else None
+    n1 = int(treat.sum())
+    t_order = treated_order(dist, treat, "data" if replace or (reuse_max or 0) >= n1 else order, None)
+    n = len(dist)
+    pf = None
+    if anti or cov_width is not None:  # anti-exact codes and a covariate caliper: per-pair conditions
+        codes = np.array(data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)))[:, None]
+        x = np.array(data.draw(st.lists(st.integers(0, 6), min_size=n, max_size=n)), dtype=float)[:, None]
+        pf = PairFilter(codes if anti else None, x if cov_width is not None else None,
+                        None if cov_width is None else np.array([float(cov_width)]))
+    got, _ = greedy_match(dist, treat, t_order, ratio, replace, caliper, strata, reuse_max=reuse_max,
+                          eligible=eligible, pair_filter=pf, order=order)
+    want = literal_walk(dist, treat, t_order, ratio, replace, caliper, strata, reuse_max, eligible, pf, order)
     np.testing.assert_array_equal(got, want)

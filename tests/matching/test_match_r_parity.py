@@ -25,12 +25,21 @@ R_COLUMNS = {"Means Treated": "mean_treated", "Means Control": "mean_control", "
 def run(spec: dict):
     treatment, covariates = COVARIATES[spec["data"]]
     d = load_data(spec["data"])
+    caliper = spec.get("caliper")
+    std = spec.get("std_caliper", True)
+    if spec.get("caliper_covs"):  # MatchIt's named caliper vector
+        caliper = {**({"distance": caliper} if caliper is not None else {}), **spec["caliper_covs"]}
+        std = {**({"distance": std} if spec.get("caliper") is not None else {}), **spec["std_caliper_covs"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "not all treated units will get k matches" is expected here
-        return d, om.match(d, treatment=treatment, covariates=covariates, caliper=spec.get("caliper"),
-                           std_caliper=spec.get("std_caliper", True), ratio=spec.get("ratio", 1),
-                           replace=spec.get("replace", False), order=spec.get("order", "largest"),
-                           exact=spec.get("exact"), link=spec.get("link"),
+        return d, om.match(d, treatment=treatment, covariates=covariates, caliper=caliper, std_caliper=std,
+                           ratio=spec.get("ratio", 1), replace=spec.get("replace", False),
+                           order=spec.get("order"), exact=spec.get("exact"),
+                           antiexact=spec.get("antiexact"), discard=spec.get("discard", "none"),
+                           reuse_max=spec.get("reuse_max"), link=spec.get("link"),
+                           method=spec.get("method", "nearest"), subclass=spec.get("subclass", 6),
+                           distance=spec.get("distance", "glm"), mahvars=spec.get("mahvars"),
+                           min_n=spec.get("min_n", 1), estimand=spec.get("estimand", "ATT"),
                            compat="matchit-4.5.1" if spec.get("bug451") else None)
 
 
@@ -39,15 +48,24 @@ def nan(v):
 
 
 @pytest.mark.parametrize("case_id", CASES)
-def test_against_matchit(case_id, matching_fixtures):
+def test_against_matchit(case_id, matching_fixtures, monkeypatch):
     exp = matching_fixtures["cases"][case_id]
+    if exp.get("mahcovs") is not None and exp["spec"]["data"] != "cont":
+        # Discrete covariates put controls at exactly equal Mahalanobis distances, which MatchIt decides by
+        # rounding noise in the last bit of its coordinates. Match on R's own coordinates here (ours are
+        # checked against them in test_mahalanobis_coordinates); on continuous data the whole path is ours.
+        r_coords = np.column_stack(exp["mahcovs"]).astype(float)
+        monkeypatch.setattr("oligomet.matching.nearest.mahalanobis_coordinates", lambda *a, **k: r_coords)
     d, m = run(exp["spec"])
-    np.testing.assert_allclose(m.propensity.loc[d.index], exp["propensity"], rtol=1e-8)
-    np.testing.assert_allclose(m.distance.loc[d.index], exp["distance"], rtol=1e-8)
-    if exp["caliper"] is None:
-        assert m.caliper is None
+    if exp["propensity"] is None:  # distance = "mahalanobis": no propensity score at all
+        assert m.propensity.isna().all() and m.distance.isna().all()
     else:
-        np.testing.assert_allclose(m.caliper, exp["caliper"], rtol=1e-10)
+        np.testing.assert_allclose(m.propensity.loc[d.index], exp["propensity"], rtol=1e-8)
+        np.testing.assert_allclose(m.distance.loc[d.index], exp["distance"], rtol=1e-8)
+    # R's m$caliper: the distance's caliper (if any), then the covariates', in raw units
+    got_cal = ([] if m.caliper is None else [m.caliper]) + list(m.covariate_calipers.values())
+    want_cal = [] if exp["caliper"] is None else np.atleast_1d(exp["caliper"]).tolist()
+    np.testing.assert_allclose(got_cal, want_cal, rtol=1e-10)
 
     # the match matrix, round by round: exactly MatchIt's controls
     got = {(t, r): c for t, c, r in m.pairs[["treated", "control", "round"]].itertuples(index=False)}
@@ -66,6 +84,8 @@ def test_against_matchit(case_id, matching_fixtures):
         assert set(got_sets.index) == set(r_sets.index)
         assert {frozenset(g.index) for _, g in got_sets.groupby(got_sets)} == \
             {frozenset(g.index) for _, g in r_sets.groupby(r_sets)}
+        if exp["spec"].get("method") == "subclass":  # subclasses are ordered by distance: same labels
+            pd.testing.assert_series_equal(got_sets.sort_index(), r_sets.sort_index(), check_names=False)
 
     bal = m.balance
     assert list(bal.index) == exp["balance_rows"]
@@ -76,7 +96,7 @@ def test_against_matchit(case_id, matching_fixtures):
                                    err_msg=f"{r_col} after")
 
     nn = dict(zip(exp["nn_rows"], zip(exp["nn_control"], exp["nn_treated"])))
-    for row in ("All", "Matched (ESS)", "Matched", "Unmatched"):
+    for row in ("All", "Matched (ESS)", "Matched", "Unmatched", "Discarded"):
         np.testing.assert_allclose(m.summary.loc[row, ["control", "treated"]].to_numpy(dtype=float), nn[row],
                                    rtol=1e-10, err_msg=row)
 
@@ -95,3 +115,22 @@ def test_shared_parity_case_with_compat():
     assert got == {tuple(p) for p in exp["pairs_1based"]}
     for c in ["distance", *cov]:
         assert m.balance.loc[c, "smd_after"] == pytest.approx(exp["smd_after"][c], rel=1e-8, abs=1e-12)
+
+
+@pytest.mark.parametrize("case_id", [c for c in CASES if "mahal" in c or "mahvars" in c])
+def test_mahalanobis_coordinates(case_id, matching_fixtures):
+    """Our Mahalanobis coordinates give R's pairwise distances (MatchIt's transform_covariates)."""
+    from oligomet.matching.mahalanobis import mahalanobis_coordinates
+
+    exp = matching_fixtures["cases"][case_id]
+    spec = exp["spec"]
+    treatment, covariates = COVARIATES[spec["data"]]
+    d = load_data(spec["data"])
+    discarded = np.zeros(len(d), dtype=bool)
+    ours = mahalanobis_coordinates(d, spec.get("mahvars") or covariates, d[treatment].to_numpy(), discarded)
+    theirs = np.column_stack(exp["mahcovs"]).astype(float)
+
+    def sq_dist(x):
+        return ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+
+    np.testing.assert_allclose(sq_dist(ours), sq_dist(theirs), rtol=1e-9, atol=1e-11)

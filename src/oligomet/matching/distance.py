@@ -83,10 +83,12 @@ def resolve_distance(distance, link: str | None) -> str:
     d = distance.lower()
     if d == "linear.logit":
         return "linear.logit"
+    if d == "mahalanobis":
+        return "mahalanobis"
     if d in ("glm", "logit"):
         lk = (link or "logit").lower()
         if lk not in ("logit", "linear.logit"):
             raise ValueError(f"link must be 'logit' or 'linear.logit', got {link!r}")
         return lk
-    raise ValueError(f"distance must be 'glm' (optionally with link='linear.logit'), 'linear.logit', "
+    raise ValueError(f"distance must be 'glm' (optionally with link='linear.logit'), 'linear.logit', 'mahalanobis', "
                      f"or a numeric array / column name of user distances; got {distance!r}")

@@ -43,6 +43,8 @@ class MatchResult:
         ``Unmatched``, ``Discarded``; columns ``control``, ``treated``.
     caliper : float or None
         The caliper in distance units actually used (after multiplying by the SD).
+    covariate_calipers : dict
+        The calipers on covariates in their own units (after multiplying by the SD), by name.
     model : LogisticFit
         The propensity model (coefficients in R's term names).
     dropped : DroppedRows
@@ -62,6 +64,7 @@ class MatchResult:
     dropped: DroppedRows = field(default_factory=DroppedRows)
     treatment: str = "treatment"
     settings: dict = field(default_factory=dict)
+    covariate_calipers: dict = field(default_factory=dict)
 
     @property
     def n_unmatched_treated(self) -> int:
