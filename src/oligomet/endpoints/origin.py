@@ -25,9 +25,8 @@ as the index procedure's (:func:`index_day_treatments`).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import re
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
