@@ -36,12 +36,29 @@ def patient(pid, **kw):
     return base
 
 
+def treatment(tid, pid, modality, start, **kw):
+    return dict(treatment_id=tid, patient_id=pid, modality=modality, start_date=start, **kw)
+
+
+def event(pid, date, type_, lesion_id=None, organ="liver"):
+    return dict(patient_id=pid, lesion_id=lesion_id, date=date, type=type_, organ=organ)
+
+
+def build_registry(patients: list[dict], **rows: list[dict]) -> dict[str, pd.DataFrame]:
+    """A registry from lists of row dicts, typed as the registry reader types it; tables not given are empty."""
+    names = ("lesions", "treatments", "complications", "events", "labs", "mdt_decisions")
+    unknown = set(rows) - set(names)
+    if unknown:
+        raise TypeError(f"unknown tables {sorted(unknown)}")
+    return {"patients": _frame("patients", patients), **{n: _frame(n, rows.get(n, [])) for n in names}}
+
+
 def hand_registry() -> dict[str, pd.DataFrame]:
     patients = [
         # P1: several events on one day (LR + distant on 2020-07-01); death on the day of last contact
         patient("P1", primary_diagnosis_date="2019-06-01", primary_resection_date="2019-07-01",
                 death_date="2021-01-01", last_contact_date="2021-01-01"),
-        # P2: an event on the origin day; a lab after last_contact extends follow-up
+        # P2: an event on the origin day (history, not an outcome); a lab after last_contact extends follow-up
         patient("P2", last_contact_date="2021-03-01"),
         # P3: lost to follow-up right after treatment (last contact = treatment day)
         patient("P3", last_contact_date="2020-05-10"),
@@ -68,7 +85,7 @@ def hand_registry() -> dict[str, pd.DataFrame]:
         dict(lesion_id="L7", patient_id="P7", organ="liver", detection_date="2019-12-01", diameter_mm=22.0),
         dict(lesion_id="L8", patient_id="P8", organ="liver", detection_date="2019-12-01", diameter_mm=21.0),
     ]
-    t = lambda tid, pid, mod, start, **kw: dict(treatment_id=tid, patient_id=pid, modality=mod, start_date=start, **kw)
+    t = treatment
     treatments = [
         t("T1a", "P1", "systemic", "2019-08-01", end_date="2019-10-01", setting="adjuvant", regimen="FOLFOX", line=1),
         t("T1", "P1", "resection", "2020-01-01", lesion_ids="L1;L1b", intent="curative", approach="open", margin="R0"),
@@ -100,7 +117,5 @@ def hand_registry() -> dict[str, pd.DataFrame]:
     labs = [dict(patient_id="P2", date="2021-04-01", cea=3.0), dict(patient_id="P1", date="2019-12-15", cea=12.5),
             dict(patient_id="P1", date="2019-06-01", cea=40.0)]
     mdt = [dict(patient_id="P2", date="2020-02-01", recommendation="sabr")]
-    return {"patients": _frame("patients", patients), "lesions": _frame("lesions", lesions),
-            "treatments": _frame("treatments", treatments), "complications": _frame("complications", complications),
-            "events": _frame("events", events), "labs": _frame("labs", labs),
-            "mdt_decisions": _frame("mdt_decisions", mdt)}
+    return build_registry(patients, lesions=lesions, treatments=treatments, complications=complications,
+                          events=events, labs=labs, mdt_decisions=mdt)

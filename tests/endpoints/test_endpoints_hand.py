@@ -42,10 +42,13 @@ def test_several_events_one_day_and_death_on_last_contact(days):
     assert (p1.os_time, p1.os_event) == (366.0, 1.0)
 
 
-def test_event_on_origin_day_is_time_zero_event(days):
+def test_event_on_origin_day_is_history_not_outcome(days):
+    # the new metastasis dated on the SABR day (2020-03-01) was there at baseline (the day rule); P2 has
+    # no later event, so PFS and DFS are censored at the last date known alive, the lab of 2021-04-01:
+    # 2020-03-01 -> 2021-03-01 = 365 days, + 31 (March) = 396 days
     p2 = row(days, "P2")
-    assert (p2.pfs_time, p2.pfs_event) == (0.0, 1.0)
-    assert (p2.dfs_time, p2.dfs_event) == (0.0, 1.0)
+    assert (p2.pfs_time, p2.pfs_event) == (396.0, 0.0)
+    assert (p2.dfs_time, p2.dfs_event) == (396.0, 0.0)
 
 
 def test_censoring_at_last_date_known_alive(days):
@@ -197,8 +200,8 @@ def test_covariates_and_history(days):
     assert not bool(p1.neoadjuvant)  # adjuvant chemo for the primary is not neoadjuvant
     assert p1.recurrence_months == pytest.approx(182 / 30.4375)
     assert p1.first_lr_months == pytest.approx(182 / 30.4375)
-    p2 = row(days, "P2")  # new metastasis on the SABR day, never a local recurrence
-    assert p2.recurrence_months == 0.0 and math.isnan(p2.first_lr_months)
+    p2 = row(days, "P2")  # new metastasis on the SABR day is baseline disease, not a recurrence; no LR either
+    assert math.isnan(p2.recurrence_months) and math.isnan(p2.first_lr_months)
     assert row(days, "P6").first_lr_months == pytest.approx(365 / 30.4375)  # SABR 2019-01-01 -> LR 2020-01-01
 
 

@@ -83,3 +83,12 @@ def test_lesion_level_consistent_with_patient_level(reg, frame):
     rec = set(les.loc[les["lr_status"] == 1, "patient_id"])
     has = frame.set_index("patient_id")["first_lr_months"].notna()
     assert has[sorted(rec)].all()
+
+
+def test_history_rules(frame):
+    # neoadjuvant means "before the first local treatment": missing exactly when there is none
+    assert frame["first_local_date"].isna().any()
+    assert (frame["neoadjuvant"].isna() == frame["first_local_date"].isna()).all()
+    # the day rule: an event on the origin day is history, so a PFS event at time 0 is a death that day
+    zero = frame[(frame["pfs_time"] == 0) & (frame["pfs_event"] == 1)]
+    assert (zero["os_time"] == 0).all() and (zero["os_event"] == 1).all()

@@ -72,6 +72,19 @@ def split_ids(lesion_ids: pd.Series) -> pd.Series:
     return s[s != ""]
 
 
+def after_day(dates: pd.Series, start: pd.Series) -> pd.Series:
+    """True where ``dates`` falls on a calendar day strictly after ``start`` (row by row); False where
+    either is missing.
+
+    The one place of the rule "an event on the day the clock starts is history, not an outcome":
+    a recurrence or new metastasis dated on the day of the treatment (or other origin) was already
+    there when the clock started (found on the planning scan, at surgery, or it is the event that
+    led to the treatment). Death is not an ``events`` row, so a death that day still counts
+    (through the end of follow-up). Days, not timestamps, are compared, so a time of day never matters.
+    """
+    return (dates.dt.normalize() > start.dt.normalize()).fillna(False).astype(bool)
+
+
 def first_per_patient(frame: pd.DataFrame, date_col: str, *, sort_extra: list[str] | None = None) -> pd.DataFrame:
     """The earliest row per ``patient_id`` by ``date_col`` (ties broken by ``sort_extra``), indexed by patient."""
     if frame.empty:

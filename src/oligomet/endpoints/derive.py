@@ -26,7 +26,7 @@ from . import intervals as _intervals
 from . import local_control as _lc
 from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
-from .origin import _ordered_treatments, first_local_treatment, resolve_origin
+from .origin import _ordered_treatments, first_local_treatment, index_day_treatments, resolve_origin
 from .survival_endpoints import death_within, first_event_after, survival_endpoints
 
 _PATIENT_COVARIATES = ("sex", "birth_year", "primary_site", "histology", "node_positive", "ras", "braf", "msi",
@@ -129,17 +129,13 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     out["index_margin"] = index["margin"]
     out["index_date"] = index["start_date"]
     out["followup_date"] = fu["fu_date"]
-    # when the origin is itself an event (first recurrence), outcome events count from the next day
-    events_from = origin_date + pd.Timedelta(days=1) if isinstance(origin, str) and origin == "first_recurrence" \
-        else origin_date
-    out = out.join(survival_endpoints(origin_date, fu, tb["events"], index, unit, curative_intents, events_from))
-    out = out.join(_lc.patient_local_control(origin_date, fu, tb, unit, events_from))
+    # outcome events count from the day after the origin: an event that day is history (the day rule)
+    out = out.join(survival_endpoints(origin_date, fu, tb["events"], index, unit, curative_intents))
+    out = out.join(_lc.patient_local_control(origin_date, fu, tb, unit))
     out["death_30d"] = death_within(30, index["start_date"], fu)
     out["death_90d"] = death_within(90, index["start_date"], fu)
 
-    proc = _comp.per_procedure(tb["treatments"], tb["complications"])
-    pc = proc.reindex(index["treatment_id"])
-    pc.index = idx
+    pc = _comp.per_patient(index_day_treatments(index, tb["treatments"]), tb["complications"]).reindex(idx)
     out["n_complications"] = pc["n_complications"].astype("Int64")
     out["worst_clavien_dindo"] = pd.Categorical(pc["worst_clavien_dindo"], categories=list(_comp.GRADE_ORDER),
                                                 ordered=True)
@@ -185,7 +181,9 @@ def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> p
     return pd.DataFrame({
         "first_local_date": fl["first_local_date"],
         "first_local_modality": fl["first_local_modality"],
-        "neoadjuvant": pd.array(idx.isin(neo["patient_id"]), dtype="boolean"),
+        # never treated locally: "before the first local treatment" has no meaning, so missing, not False
+        "neoadjuvant": pd.Series(idx.isin(neo["patient_id"]), index=idx, dtype="boolean").where(
+            fl["first_local_date"].notna()),
         "recurrence_months": (rec - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
         "first_lr_months": (first_lr - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
         "local_after_origin": pd.array(idx.isin(after.loc[after["modality"].isin(LOCAL_MODALITIES), "patient_id"]),

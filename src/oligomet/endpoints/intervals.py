@@ -9,7 +9,9 @@ All in months (days / 30.4375), per patient; the metastasis date is the earliest
 * **TFI** (treatment-free interval): the end of the last treatment completed before the
   metastasis date -> metastasis date. Treatments are the primary resection and every
   ``treatments`` row (its ``end_date``, or ``start_date`` when the end is missing) that ended on
-  or before the metastasis date, e.g. adjuvant chemotherapy. NaN when there is none.
+  or before the metastasis date, e.g. adjuvant chemotherapy. A primary resection on the
+  metastasis date counts as before it (TFI 0): the metastasis found at or right after the
+  operation had no treatment-free time. NaN when there is none.
 * **synchronous**: metastasis found no later than ``cutoff_months`` after the primary diagnosis
   (also when found before it); metachronous otherwise. NA when a date is missing. The cut-off
   (default 6 months) is a parameter because the literature uses 0, 3, 6 and 12 months.

@@ -16,11 +16,14 @@ cumulative incidence.
 
 Per lesion (``level="lesion"``): one row per locally treated lesion (a lesion id listed in the
 ``lesion_ids`` of a local treatment). The clock starts at the lesion's *first* local treatment,
-whatever the patient-level origin; only ``local_recurrence`` events carrying that lesion's id on
-or after that date count.
+whatever the patient-level origin; only ``local_recurrence`` events carrying that lesion's id dated
+after that day count.
 
-Per patient: the first ``local_recurrence`` event (any lesion) on or after the origin; defined
+Per patient: the first ``local_recurrence`` event (any lesion) dated after the origin day; defined
 only for patients with at least one local treatment (NaN otherwise).
+
+Both follow the day rule of :mod:`.survival_endpoints`: a local recurrence dated on the day the
+clock starts (e.g. the one that led to a salvage resection that day) is history, not an outcome.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ import pandas as pd
 
 from .._pandas_compat import lookup
 from ..registry.fields import LOCAL_MODALITIES
-from ._common import elapsed, split_ids
+from ._common import after_day, elapsed, split_ids
 from .origin import _ordered_treatments
 
 
@@ -48,13 +51,13 @@ def _lr_columns(start: pd.Series, lr_date: pd.Series, fu_date: pd.Series, dead: 
 
 
 def patient_local_control(origin: pd.Series, fu: pd.DataFrame, tables: dict[str, pd.DataFrame],
-                          unit: str, events_from: pd.Series | None = None) -> pd.DataFrame:
+                          unit: str) -> pd.DataFrame:
     idx = origin.index
     t = tables["treatments"]
     has_local = pd.Series(idx.isin(t.loc[t["modality"].isin(LOCAL_MODALITIES), "patient_id"]), index=idx)
     ev = tables["events"]
     ev = ev[(ev["type"] == "local_recurrence") & ev["date"].notna()]
-    ev = ev[ev["date"] >= lookup(ev["patient_id"], origin if events_from is None else events_from)]
+    ev = ev[after_day(ev["date"], lookup(ev["patient_id"], origin))]
     lr = ev.groupby("patient_id")["date"].min().reindex(idx).astype("datetime64[ns]")
     out = _lr_columns(origin, lr, fu["fu_date"], fu["dead"], unit)
     return out.where(has_local, other=float("nan"))
@@ -81,7 +84,7 @@ def lesion_local_control(fu: pd.DataFrame, tables: dict[str, pd.DataFrame], unit
     les = treated_lesions(tables)
     ev = tables["events"]
     ev = ev[(ev["type"] == "local_recurrence") & ev["date"].notna() & ev["lesion_id"].notna()]
-    ev = ev[ev["date"] >= lookup(ev["lesion_id"], les["lesion_treatment_date"])]
+    ev = ev[after_day(ev["date"], lookup(ev["lesion_id"], les["lesion_treatment_date"]))]
     lr = ev.groupby("lesion_id")["date"].min().reindex(les.index).astype("datetime64[ns]")
     pf = fu.reindex(les["patient_id"])
     pf.index = les.index

@@ -7,44 +7,92 @@ Origins (``derive_endpoints(origin=...)``):
   in ``index_intents`` (default: any).
 * ``"metastasis_diagnosis"``: the earliest ``detection_date`` among the patient's lesions.
 * ``"mdt_decision"``: the date of the patient's first MDT decision.
-* ``"first_recurrence"``: the first event (any ``events`` type) on or after the patient's first
-  local treatment; e.g. the start of an early-recurrence study. That recurrence is the origin, not an
-  outcome: PFS, DFS and local-recurrence events count from the next day.
+* ``"first_recurrence"``: the first event (any ``events`` type) dated after the day of the patient's
+  first local treatment (an event that day is baseline disease, not a recurrence); e.g. the start of
+  an early-recurrence study. That recurrence is the origin, not an outcome: PFS, DFS and
+  local-recurrence events count from the next day (the day rule of :mod:`.survival_endpoints`).
 * a mapping or Series ``patient_id -> date``: any origin the study defines itself.
 
 For origins other than ``"index_treatment"`` the index treatment is the first treatment on or
 after the origin whose modality is in ``index_modalities`` (default: any modality).
-Ties on one day are broken by listing local modalities before systemic, then by ``treatment_id``,
-so the result does not depend on row order.
+
+Two treatments on one day (a resection combined with an ablation, say): the index is chosen by
+clinical priority, the more definitive local treatment first (:data:`MODALITY_PRIORITY`: resection,
+then thermal ablation, then SABR, then intra-arterial therapy, then other, then systemic), then by
+``treatment_id`` in natural order (``T2`` before ``T10``), so the result depends neither on row
+order nor on how ids sort as text. The complications of *every* procedure on the index day count
+as the index procedure's (:func:`index_day_treatments`).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from .._pandas_compat import lookup
-from ..registry.fields import INTENT, LOCAL_MODALITIES, MODALITY
+from ..registry.fields import ABLATION_MODALITIES, INTENT, LOCAL_MODALITIES, MODALITY
+from ._common import after_day
 
 ORIGINS = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 
+# Same-day tie rule: the more definitive local treatment is the index (a resection combined with an
+# ablation is a resection patient, not an ablation patient). Codes not listed rank last.
+MODALITY_PRIORITY = {"resection": 0, **{m: 1 for m in ABLATION_MODALITIES}, "sabr": 2, "tace": 3, "sirt": 3,
+                     "other": 4, "systemic": 5}
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key ordering digit runs by value: ``T2`` < ``T10`` < ``T10a``; the text itself breaks
+    the remaining ties (``T02`` vs ``T2``). ``re.split`` with a group puts text at even and digits at
+    odd positions, so two keys never compare a number with a string."""
+    parts = re.split(r"(\d+)", text)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), text
+
+
+def _natural_rank(ids: pd.Series) -> np.ndarray:
+    """Rank of each id in natural order (equal ids share a rank)."""
+    uniq = sorted(set(ids.astype(str)), key=natural_key)
+    rank = {v: i for i, v in enumerate(uniq)}
+    return ids.astype(str).map(rank).to_numpy()
+
 
 def _ordered_treatments(treatments: pd.DataFrame) -> pd.DataFrame:
-    """Treatments with a start date, ordered by patient, start date, local before systemic, treatment id.
+    """Treatments with a start date, ordered by patient, start date, :data:`MODALITY_PRIORITY`,
+    treatment id in natural order.
 
-    Sorted once per derivation (``derive_endpoints`` stores the result; the ``_systemic`` column marks
+    Sorted once per derivation (``derive_endpoints`` stores the result; the ``_priority`` column marks
     a frame already ordered). Patients are grouped by integer codes rather than by sorting their id
-    strings, which is the slow part at registry scale.
+    strings, which is the slow part at registry scale; the natural order of ids (a Python sort) is
+    computed only for the rare rows that tie on patient, day and priority.
     """
-    if "_systemic" in treatments.columns:
+    if "_priority" in treatments.columns:
         return treatments
     t = treatments.dropna(subset=["start_date"]).copy()
-    t["_systemic"] = (t["modality"] == "systemic").astype(int)
+    t["_priority"] = t["modality"].map(MODALITY_PRIORITY).fillna(len(MODALITY_PRIORITY)).astype(int)
     pcode = pd.factorize(t["patient_id"])[0]
-    tid = pd.factorize(t["treatment_id"], sort=True)[0]
-    order = np.lexsort((tid, t["_systemic"].to_numpy(), t["start_date"].to_numpy().astype("int64"), pcode))
+    day = t["start_date"].dt.normalize().to_numpy().astype("int64")
+    keys = pd.DataFrame({"p": pcode, "d": day, "r": t["_priority"].to_numpy()})
+    tied = keys.duplicated(keep=False).to_numpy()
+    tid = np.zeros(len(t), dtype=np.int64)
+    if tied.any():
+        tid[tied] = _natural_rank(t["treatment_id"][tied])
+    order = np.lexsort((tid, t["_priority"].to_numpy(), day, pcode))
     return t.iloc[order]
+
+
+def index_day_treatments(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.DataFrame:
+    """``patient_id``, ``treatment_id`` of every procedure on the index day: the index treatment and
+    every local treatment of the patient starting that day (one operation combining a resection and
+    an ablation has the complications of both)."""
+    idx = index[index["treatment_id"].notna()]
+    t = _ordered_treatments(treatments)
+    day = lookup(t["patient_id"], idx["start_date"])
+    same_day = t["start_date"].dt.normalize() == day.dt.normalize()
+    local = t["modality"].isin(LOCAL_MODALITIES)
+    is_index = t["treatment_id"] == lookup(t["patient_id"], idx["treatment_id"])
+    return t.loc[(same_day & local) | is_index, ["patient_id", "treatment_id"]].reset_index(drop=True)
 
 
 def _check_codes(values, allowed, what):
@@ -93,7 +141,7 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
         else:  # first_recurrence
             first_local = first_local_treatment(treatments, idx)["first_local_date"]
             ev = tables["events"][["patient_id", "date"]].dropna()
-            ev = ev[ev["date"] >= lookup(ev["patient_id"], first_local)]
+            ev = ev[after_day(ev["date"], lookup(ev["patient_id"], first_local))]
             o = ev.groupby("patient_id")["date"].min()
     else:
         if not isinstance(origin, (Mapping, pd.Series)):

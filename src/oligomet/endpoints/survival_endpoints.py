@@ -5,24 +5,29 @@ All times run from the origin to the first event or to the end of follow-up
 
 * **OS**: event = death from any cause; alive patients are censored at the last date known alive.
 * **PFS**: event = the first ``events`` row of any type (local recurrence, distant or regional
-  recurrence, new metastasis, progression) on or after the origin, or death, whichever comes
+  recurrence, new metastasis, progression) dated after the origin day, or death, whichever comes
   first; censored at the last date known alive. (The registry has no imaging dates, so the
   censoring date is the last contact, not the last tumour assessment.)
 * **DFS**: defined only for patients whose index treatment is a local treatment with a
   curative intent (``curative_intents``, default curative or salvage) and a margin other than
-  R2 (an R2 resection leaves disease behind); NaN otherwise. Event = the first ``events`` row on
-  or after that treatment, or death; time measured from the origin.
+  R2 (an R2 resection leaves disease behind); NaN otherwise. Event = the first ``events`` row
+  dated after the later of the origin day and the index treatment's day, or death; time measured
+  from the origin.
 
-Edge cases, as DATECAN recommends:
+The day rule (one rule for PFS, DFS, local recurrence, time to recurrence, the first-recurrence
+origin and the lesion level; :func:`._common.after_day`): **an event dated on the day the clock
+starts belongs to the history, not the outcome, unless it is death.** A recurrence dated on the
+day of its salvage resection led to that resection; a new metastasis dated on the SABR day was
+found on the planning scan; with ``origin="first_recurrence"`` the recurrence that defines the
+origin is the origin. Death on that day is an event at time 0.
 
-* an event on the origin day has time 0 and counts as an event;
+Other edge cases, as DATECAN recommends:
+
 * several events on one day are one event at that time;
 * death on the day of last contact is a death at that time;
 * a patient lost right after treatment (last contact = origin) is censored at time 0;
-* with ``origin="first_recurrence"`` the recurrence that defines the origin is not an outcome:
-  events count from the day after the origin;
-* events before the origin are ignored (they are history, e.g. the recurrence that led to a
-  salvage resection), events after the end of follow-up or the data lock are ignored.
+* events before the origin are ignored (they are history), events after the end of follow-up
+  or the data lock are ignored.
 """
 from __future__ import annotations
 
@@ -30,16 +35,18 @@ import numpy as np
 import pandas as pd
 
 from .._pandas_compat import lookup
-from ._common import elapsed
+from ..registry.fields import LOCAL_MODALITIES
+from ._common import after_day, elapsed
 
 
 def first_event_after(events: pd.DataFrame, start: pd.Series, patient_index: pd.Index,
                       types=None) -> pd.Series:
-    """Earliest event date per patient with date >= ``start`` (per patient), optionally of ``types``."""
+    """Earliest event date per patient on a day after ``start``'s day (per patient), optionally of
+    ``types``; events on ``start``'s day are history (:func:`._common.after_day`)."""
     ev = events[["patient_id", "date", "type"]].dropna(subset=["patient_id", "date"])
     if types is not None:
         ev = ev[ev["type"].isin(types)]
-    ev = ev[ev["date"] >= lookup(ev["patient_id"], start)]
+    ev = ev[after_day(ev["date"], lookup(ev["patient_id"], start))]
     return ev.groupby("patient_id")["date"].min().reindex(patient_index).astype("datetime64[ns]")
 
 
@@ -59,26 +66,22 @@ def time_event(origin: pd.Series, event_date: pd.Series, fu: pd.DataFrame, unit:
 
 
 def survival_endpoints(origin: pd.Series, fu: pd.DataFrame, events: pd.DataFrame, index: pd.DataFrame,
-                       unit: str, curative_intents=("curative", "salvage"), events_from: pd.Series | None = None
-                       ) -> pd.DataFrame:
-    """OS, PFS, DFS columns per patient (index ``patient_id``).
-
-    ``events_from`` (default: the origin) is the first date on which an event counts; it is the day
-    after the origin when the origin is itself an event (``origin="first_recurrence"``).
-    """
-    from ..registry.fields import LOCAL_MODALITIES
-
+                       unit: str, curative_intents=("curative", "salvage")) -> pd.DataFrame:
+    """OS, PFS, DFS columns per patient (index ``patient_id``)."""
     idx = origin.index
     out = pd.DataFrame(index=idx)
     out["os_time"], out["os_event"] = time_event(origin, pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]"),
                                                  fu, unit)
-    prog = first_event_after(events, origin if events_from is None else events_from, idx)
+    prog = first_event_after(events, origin, idx)
     out["pfs_time"], out["pfs_event"] = time_event(origin, prog, fu, unit)
 
     curative = (index["modality"].isin(LOCAL_MODALITIES) & index["intent"].isin(curative_intents)
                 & ~index["margin"].isin(["R2"])).fillna(False).astype(bool)
-    dfs_start = index["start_date"].where(curative)
-    rec = first_event_after(events, dfs_start, idx)
+    # DFS events count after the disease was removed: the later of the origin day and the index
+    # treatment's day (with origin="first_recurrence" a salvage on the recurrence day must not turn
+    # that recurrence into a DFS event at time 0)
+    disease_free_from = pd.concat([origin, index["start_date"]], axis=1).max(axis=1).where(curative)
+    rec = first_event_after(events, disease_free_from, idx)
     t, e = time_event(origin, rec, fu, unit)
     out["dfs_time"] = t.where(curative)
     out["dfs_event"] = e.where(curative)
