@@ -79,7 +79,8 @@ def test_sum_to_one_with_heavy_ties(rows):
     # estimates are non-decreasing, within [0, 1], the limits bracket them; variance non-negative
     for _, cur in t.groupby(["group", "cause"]):
         assert np.all(np.diff(cur["estimate"]) >= -1e-15)
-    assert t["estimate"].between(0, 1).all()
+    # within [0, 1] up to rounding: a cause that takes every patient sums to 1 + 1 ulp, as in R's cuminc
+    assert t["estimate"].between(-1e-15, 1 + 1e-15).all()
     assert (t["variance"] >= -1e-15).all()
     assert (t["lower"] <= t["estimate"] + 1e-15).all() and (t["estimate"] <= t["upper"] + 1e-15).all()
 
