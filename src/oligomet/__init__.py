@@ -27,6 +27,7 @@ _PUBLIC = {
     "logrank_trend": "oligomet.survival.logrank",
     "cox": "oligomet.survival.cox",
     "time_dependent": "oligomet.survival.time_dependent",
+    "landmark": "oligomet.survival.landmark",
     "cumulative_incidence": "oligomet.competing.cuminc",
     "fine_gray": "oligomet.competing.finegray",
     "match": "oligomet.matching.nearest",
