@@ -1,0 +1,47 @@
+"""Loading of the R fixtures in tests/reference/rmst (written by make_rmst_fixtures.R, survival 3.5-3),
+shared by test_rmst.py, test_cumhaz.py and test_km_id.py."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import oligomet as om
+
+RMST_DIR = Path(__file__).resolve().parents[1] / "reference" / "rmst"
+FIXTURES = json.loads((RMST_DIR / "rmst_fixtures.json").read_text())
+
+
+def cases(kind: str) -> list[str]:
+    return [k for k, v in FIXTURES.items() if v["case"]["kind"] == kind]
+
+
+def r_array(values) -> np.ndarray:
+    """R's JSON: null is NA, "Inf" is Inf."""
+    return np.array([np.nan if v is None else float(v) for v in np.ravel(values)], dtype=float)
+
+
+def assert_r(name, got, want, rtol=1e-9, atol=1e-12):
+    got = np.asarray(got, dtype=float).ravel()
+    want = r_array(want)
+    assert got.shape == want.shape, f"{name}: {got.shape} values, R has {want.shape}"
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=name)
+
+
+def label(v) -> str:
+    s = str(v)
+    return s[:-2] if s.endswith(".0") else s
+
+
+def rows_of(frame: pd.DataFrame, level: str) -> pd.DataFrame:
+    if "group" not in frame.columns or level == "all":
+        return frame
+    return frame[frame["group"].map(label) == level]
+
+
+def load(name: str) -> pd.DataFrame:
+    """The rows R analysed: a CSV beside the fixtures, or a bundled dataset (colon)."""
+    path = RMST_DIR / "data" / f"{name}.csv"
+    return pd.read_csv(path) if path.exists() else om.datasets.load(name)
