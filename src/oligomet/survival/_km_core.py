@@ -252,9 +252,10 @@ def influence_variance(rs: RiskSets, a: np.ndarray, r: np.ndarray, cluster: np.n
         at = np.concatenate([joins, cells.of_row])
         dk = np.concatenate([w * Re, final - w * Re])
         dy = np.concatenate([w, -w])
-        order = np.lexsort((at, key))
-        key, at, dk, dy = key[order], at[order], dk[order], dy[order]
-        run = np.flatnonzero(np.concatenate([[True], (key[1:] != key[:-1]) | (at[1:] != at[:-1])]))
+        point = key * cells.time.size + at                 # (cluster, cell) in one int64: one argsort, no lexsort
+        order = np.argsort(point)
+        point, key, at, dk, dy = point[order], key[order], at[order], dk[order], dy[order]
+        run = np.flatnonzero(np.concatenate([[True], point[1:] != point[:-1]]))
         key, at = key[run], at[run]
         dk, dy = np.add.reduceat(dk, run), np.add.reduceat(dy, run)
         new = np.concatenate([[True], key[1:] != key[:-1]])          # first change point of a cluster

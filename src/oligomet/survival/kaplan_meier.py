@@ -153,7 +153,13 @@ def curve_data(data: pd.DataFrame, time: str, event: str, by: str | None, weight
     With ``id`` the robust variance sums each patient's rows first (R's ``id=`` / ``cluster=``).
     Rows with a missing ``by``, ``id`` or weight are dropped (complete cases, with a warning).
     """
-    frame, dropped, (codes, ids), (levels, _), w = prepare(data, [time, event], [by, id], weights, what=what)
+    # ids need no R level order: factorize them (sorting 10^5+ labels would cost more than the fit),
+    # unless some are missing, when prepare's complete-case path (with its warning) drops those rows.
+    id_missing = id is not None and id in getattr(data, "columns", ()) and bool(data[id].isna().any())
+    frame, dropped, coded, level_lists, w = prepare(data, [time, event] + ([id] if id else []),
+                                                    [by, id] if id_missing else [by], weights, what=what)
+    codes, levels = coded[0], level_lists[0]
+    ids = pd.factorize(frame[id])[0].astype(np.int64) if id is not None else None
     t = time_array(frame, time)
     e = event_array(frame, event)
     if t.size == 0:
@@ -167,7 +173,7 @@ def curve_data(data: pd.DataFrame, time: str, event: str, by: str | None, weight
         levels = [_ALL]
     if robust is None:
         robust = (w is not None and bool(np.any(w != np.floor(w)))) or (
-            ids is not None and bool(np.unique(ids[e == 1]).size < int((e == 1).sum())))
+            ids is not None and (e == 1).any() and int(np.bincount(ids[e == 1]).max()) > 1)
     counts = np.bincount(codes, minlength=len(levels)) if codes is not None else np.array([t.size])
     return CurveData(time=t, event=e, entry=entry, weights=w, codes=codes, levels=levels, counts=counts,
                      cluster=ids if robust else None, ids=ids, robust=bool(robust), dropped=dropped)
