@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rmst_reference import FIXTURES, assert_r, cases, label, load, rows_of
+from rmst_reference import FIXTURES, assert_r, cases, label, load, numeric_influence_variance, random_rows, rows_of
 
 import oligomet as om
 
@@ -87,3 +87,19 @@ def test_at_reads_the_step_function():
 def test_bad_arguments(bad, match):
     with pytest.raises(ValueError, match=match):
         om.cumulative_hazard(small(), time="t", event="e", **bad)
+
+
+@pytest.mark.parametrize("ctype", [1, 2])
+@pytest.mark.parametrize("seed", [4, 5])
+def test_robust_std_chaz_is_the_jackknife_by_numeric_differences(ctype, seed):
+    # checks R's influence formulas themselves (incl. the Fleming-Harrington tied-event derivatives)
+    d = random_rows(seed)
+    ch = om.cumulative_hazard(d, time="stop", event="event", start="start", by="grp", weights="w", id="pid",
+                              robust=True, ctype=ctype)
+
+    def chaz(w):
+        return om.cumulative_hazard(d.assign(w=w), time="stop", event="event", start="start", by="grp",
+                                    weights="w", robust=False, ctype=ctype).table["cumhaz"].to_numpy()
+
+    var = numeric_influence_variance(chaz, d)
+    np.testing.assert_allclose(ch.table["std_chaz"], np.sqrt(var), rtol=1e-5, atol=1e-9)

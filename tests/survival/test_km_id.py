@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rmst_reference import FIXTURES, assert_r, cases, label, load, r_array, rows_of
+from rmst_reference import (FIXTURES, assert_r, cases, label, load, numeric_influence_variance, r_array,
+                            random_rows, rows_of)
 
 import oligomet as om
 
@@ -84,3 +85,17 @@ def test_missing_id_rows_are_dropped_with_a_warning():
     with pytest.warns(om.CompleteCaseWarning):
         km = om.kaplan_meier(d, time="stop", event="event", start="start", id="id", robust=True)
     assert km.dropped.n == 2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_grouped_robust_se_is_the_jackknife_by_numeric_differences(seed):
+    d = random_rows(seed)
+    km = om.kaplan_meier(d, time="stop", event="event", start="start", by="grp", weights="w", id="pid", robust=True)
+
+    def surv(w):
+        return om.kaplan_meier(d.assign(w=w), time="stop", event="event", start="start", by="grp", weights="w",
+                               robust=False).table["survival"].to_numpy()
+
+    var = numeric_influence_variance(surv, d)
+    ok = km.table["survival"].to_numpy() > 0
+    np.testing.assert_allclose(km.table["std_err"][ok], np.sqrt(var[ok]), rtol=1e-5, atol=1e-9)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from rmst_reference import FIXTURES, cases, label, load
+from rmst_reference import FIXTURES, cases, label, load, numeric_influence_variance, random_rows
 
 import oligomet as om
 
@@ -162,3 +162,34 @@ def test_iptw_rmst_equals_weighted_km_area():
         keep = t <= 2000
         area = np.sum(np.diff(np.concatenate([t[keep], [2000.0]])) * s[keep])
         assert row["rmst"] == pytest.approx(area, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_ij_variance_with_id_is_the_jackknife_by_numeric_differences(seed):
+    d = random_rows(seed)
+    tau = 10.0
+    res = om.rmst(d, time="stop", event="event", start="start", by="grp", weights="w", id="pid", tau=tau, robust=True)
+
+    def area(w):
+        return om.rmst(d.assign(w=w), time="stop", event="event", start="start", by="grp", weights="w", tau=tau,
+                       robust=False).table["rmst"].to_numpy()
+
+    np.testing.assert_allclose(res.table["std_err"], np.sqrt(numeric_influence_variance(area, d)), rtol=1e-5)
+
+
+def test_contrast_se_counts_patients_in_both_groups_once():
+    # rows of one patient fall in both groups: the difference's IJ variance must include their covariance
+    d = random_rows(12, n_patients=40)
+    d["grp"] = np.where(np.arange(len(d)) % 2, "x", "y")       # a patient's consecutive rows alternate groups
+    tau = 10.0
+    res = om.rmst(d, time="stop", event="event", start="start", by="grp", weights="w", id="pid", tau=tau, robust=True)
+
+    def diff(w):
+        m = om.rmst(d.assign(w=w), time="stop", event="event", start="start", by="grp", weights="w", tau=tau,
+                    robust=False).table["rmst"].to_numpy()
+        return np.array([m[1] - m[0]])
+
+    got = res.contrasts.set_index("measure").loc["difference", "std_err"]
+    assert got == pytest.approx(np.sqrt(numeric_influence_variance(diff, d)[0]), rel=1e-5)
+    naive = np.hypot(*res.table["std_err"])
+    assert abs(got - naive) > 0.05 * naive      # the covariance term matters here
