@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# R's JSON conventions and the per-group row selection, as the KM tests read their fixtures
+from test_kaplan_meier import assert_r, label, r_array, rows_of  # noqa: F401  (re-exported)
+
 import oligomet as om
 
 RMST_DIR = Path(__file__).resolve().parents[1] / "reference" / "rmst"
@@ -16,29 +19,6 @@ FIXTURES = json.loads((RMST_DIR / "rmst_fixtures.json").read_text())
 
 def cases(kind: str) -> list[str]:
     return [k for k, v in FIXTURES.items() if v["case"]["kind"] == kind]
-
-
-def r_array(values) -> np.ndarray:
-    """R's JSON: null is NA, "Inf" is Inf."""
-    return np.array([np.nan if v is None else float(v) for v in np.ravel(values)], dtype=float)
-
-
-def assert_r(name, got, want, rtol=1e-9, atol=1e-12):
-    got = np.asarray(got, dtype=float).ravel()
-    want = r_array(want)
-    assert got.shape == want.shape, f"{name}: {got.shape} values, R has {want.shape}"
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=name)
-
-
-def label(v) -> str:
-    s = str(v)
-    return s[:-2] if s.endswith(".0") else s
-
-
-def rows_of(frame: pd.DataFrame, level: str) -> pd.DataFrame:
-    if "group" not in frame.columns or level == "all":
-        return frame
-    return frame[frame["group"].map(label) == level]
 
 
 def load(name: str) -> pd.DataFrame:
