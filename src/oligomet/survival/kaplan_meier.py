@@ -14,6 +14,8 @@ R equivalences (what the tests check against fixtures written by R):
   weights R's default is ``robust=TRUE``: ``std_err`` is then the infinitesimal-jackknife
   SE **of S** and the CI is built from it; pass ``robust=False`` for R's
   ``survfit(..., robust=FALSE)`` (weighted Greenwood).
+* ``id=`` is ``survfit(..., id=)``: with the robust SE (R's default when a patient has more than one
+  event) each patient's rows form one cluster of the infinitesimal jackknife (``robust=TRUE``).
 * ``.medians`` / ``.quantile(q)`` are ``quantile(fit, q)`` (quantile.survfit), including
   its midpoint rule for flat stretches at exactly 1 - q and its CI: where the pointwise
   bands cross 1 - q. NaN when not reached.
