@@ -103,3 +103,21 @@ def test_robust_std_chaz_is_the_jackknife_by_numeric_differences(ctype, seed):
 
     var = numeric_influence_variance(chaz, d)
     np.testing.assert_allclose(ch.table["std_chaz"], np.sqrt(var), rtol=1e-5, atol=1e-9)
+
+
+def test_fleming_harrington_closed_form_for_many_ties_equals_the_written_out_sum():
+    # cells with hundreds of tied events (some weighted) take the digamma/trigamma path
+    from oligomet.survival import _km_core as core
+    from oligomet.survival.cumhaz import hazard_increments
+
+    rng = np.random.default_rng(9)
+    n = 20_000
+    t = rng.integers(1, 40, n).astype(float)
+    e = (rng.random(n) < 0.6).astype(float)
+    for w in (None, rng.uniform(0.2, 3.0, n)):
+        rs = core.risk_sets(t, e, None, 1, w)
+        assert rs.m.max() > 200
+        closed = hazard_increments(rs, 2, expand_up_to=0)
+        written = hazard_increments(rs, 2, expand_up_to=10 ** 9)
+        np.testing.assert_allclose(closed[0], written[0], rtol=1e-11)     # increment
+        np.testing.assert_allclose(closed[1], written[1], rtol=1e-10)     # variance

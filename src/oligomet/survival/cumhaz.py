@@ -28,6 +28,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from .._validation import DroppedRows
 from . import _km_core as core
@@ -84,11 +85,19 @@ class CumulativeHazard:
         return pd.concat(frames, ignore_index=True)
 
 
-def hazard_increments(rs: core.RiskSets, ctype: int):
+_EXPAND_UP_TO = 32   # cells with more tied events use the closed forms (digamma / trigamma) for the plain variance
+
+
+def hazard_increments(rs: core.RiskSets, ctype: int, robust: bool = False, expand_up_to: int = _EXPAND_UP_TO):
     """Per cell: the hazard increment, its (model-based) variance, and the influence coefficients
     ``a`` (per unit weight of an event row) and ``r`` (per unit weight at risk) for the robust variance.
 
-    ctype 2 expands each cell's m tied events (k = 1..m), so it costs O(number of events).
+    ctype 2 sums over each cell's m tied events k = 1..m, with b_k = 1 / (n - d + k d/m) (the weight at
+    risk as the k-th event happens). Written out, that costs O(number of events); for cells with more
+    than ``expand_up_to`` ties, and when the robust coefficients are not needed, the sums come from
+    b_k = (m/d) / (c + k), c = m (n - d) / d: sum b = (m/d) (psi(c+m+1) - psi(c+1)) and
+    sum b^2 = (m/d)^2 (psi'(c+1) - psi'(c+m+1)), accurate to ~1e-11 relative where they are used.
+    (The robust ``a`` also needs sum k b_k^2, whose closed form cancels badly: always written out.)
     """
     d, n, m = rs.d, rs.n, rs.m
     ev = d > 0
@@ -100,24 +109,31 @@ def hazard_increments(rs: core.RiskSets, ctype: int):
         return haz, r, a, r
     cells = np.flatnonzero(ev & (m > 0))
     mm = m[cells].astype(np.int64)
-    idx = np.repeat(np.arange(cells.size), mm)
-    k = np.arange(idx.size) - np.repeat(np.cumsum(mm) - mm, mm) + 1.0        # 1..m within each cell
-    frac = k / mm[idx]
     dc, nc = d[cells], n[cells]
-    b = 1.0 / ((nc - dc)[idx] + frac * dc[idx])          # 1 / (weight still at risk as the k-th event happens)
-    size = cells.size
-
-    def per_cell(x):
-        return np.bincount(idx, weights=x, minlength=size)
-
     share = dc / mm                                       # weight of one of the m tied events
-    mean_b = per_cell(b) / mm
-    b2 = per_cell(b * b) * share
-    b2_frac = per_cell(b * b * frac) * share
+    sum_b, sum_b2, sum_kb2 = np.zeros(cells.size), np.zeros(cells.size), np.zeros(cells.size)
+    expand = np.ones(cells.size, dtype=bool) if robust else mm <= expand_up_to
+    if expand.any():
+        sel = np.flatnonzero(expand)
+        me = mm[sel]
+        idx = np.repeat(np.arange(sel.size), me)
+        k = np.arange(idx.size) - np.repeat(np.cumsum(me) - me, me) + 1.0        # 1..m within each cell
+        frac = k / me[idx]
+        b = 1.0 / ((nc - dc)[sel][idx] + frac * dc[sel][idx])
+        for out, x in ((sum_b, b), (sum_b2, b * b), (sum_kb2, b * b * frac)):
+            out[sel] = np.bincount(idx, weights=x, minlength=sel.size)
+    if not expand.all():
+        sel = np.flatnonzero(~expand)
+        scale = mm[sel] / dc[sel]
+        c = (nc - dc)[sel] * scale
+        sum_b[sel] = scale * (special.digamma(c + mm[sel] + 1) - special.digamma(c + 1))
+        sum_b2[sel] = scale ** 2 * (special.polygamma(1, c + 1) - special.polygamma(1, c + mm[sel] + 1))
+    mean_b = sum_b / mm
+    b2 = sum_b2 * share
     haz, var, a, r = (np.zeros(d.size) for _ in range(4))
     haz[cells] = dc * mean_b
     var[cells] = b2
-    a[cells] = mean_b + b2 - b2_frac
+    a[cells] = mean_b + b2 - sum_kb2 * share
     r[cells] = b2
     return haz, var, a, r
 
@@ -142,7 +158,7 @@ def cumulative_hazard(data: pd.DataFrame, time: str, event: str, by: str | None 
         raise ValueError(f"conf_level must be a number strictly between 0 and 1; got {conf_level!r}")
     cd = curve_data(data, time, event, by, weights, robust, start, id, what="cumulative_hazard")
     rs = core.risk_sets(cd.time, cd.event, cd.codes, len(cd.levels), cd.weights, cd.entry)
-    haz, var, a, r = hazard_increments(rs, ctype)
+    haz, var, a, r = hazard_increments(rs, ctype, robust=cd.robust)
     H = core.cumsum_within(rs.cells, haz)
     if cd.robust:
         var_h = core.influence_variance(rs, a, r, cd.cluster)
