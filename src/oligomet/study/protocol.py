@@ -27,6 +27,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+MAX_BYTES = 1_000_000   # a protocol is a page of settings; a larger file is a mistake or an attack
+MAX_NESTING = 50        # sections/lists/tables inside each other; Python's parsers recurse per level
 ORIGIN_TYPES = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "min", "max", "lt", "gt", "missing", "expr")
 
@@ -88,19 +90,30 @@ class Origin(_Model):
         return v
 
 
+def _checked_expression(v: str | None) -> str | None:
+    """Refuse, while validating the file, an expression outside the language of :mod:`oligomet.expressions`."""
+    if v is not None:
+        from ..expressions import parse_expression
+
+        parse_expression(v)   # its ExpressionError (a ValueError) names the token; the loader adds file and line
+    return v
+
+
 class Derived(_Model):
-    """A new analysis column: ``expr`` is a pandas ``DataFrame.eval`` expression over analysis columns."""
+    """A new analysis column: ``expr`` is an expression over analysis columns (``oligomet.expressions``)."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
     expr: str
     label: str | None = None
+
+    _expr = field_validator("expr")(_checked_expression)
 
 
 class Condition(_Model):
     """One condition on an analysis column. Give ``column`` and exactly one operator, or only ``expr``.
 
     Operators: ``equals``, ``not_equals``, ``in``, ``not_in``, ``min`` (>=), ``max`` (<=), ``lt``, ``gt``,
-    ``missing`` (true/false), ``expr`` (a pandas ``DataFrame.query`` expression).
+    ``missing`` (true/false), ``expr`` (an expression of ``oligomet.expressions`` giving true/false).
     """
 
     column: str | None = None
@@ -116,6 +129,8 @@ class Condition(_Model):
     expr: str | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    _expr = field_validator("expr")(_checked_expression)
 
     @model_validator(mode="after")
     def _one_operator(self):

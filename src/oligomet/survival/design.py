@@ -9,8 +9,8 @@ Terms, as in R's model formulas:
 
 * ``col``: a column; ``C(col)`` / ``C(col, ref=x)``: a column coded as a factor;
 * ``I(expr)`` and ``log(…)``, ``log10(…)``, ``log1p(…)``, ``sqrt(…)``, ``exp(…)``, ``abs(…)``: an
-  arithmetic expression of columns, evaluated by ``pandas.DataFrame.eval`` (e.g. ``I(age / 10)`` for a
-  hazard ratio per 10 years, ``log(nodes + 1)``); a comparison such as ``I(nodes > 4)`` is logical and
+  arithmetic expression of columns, evaluated by :mod:`oligomet.expressions` (never by ``eval``; e.g.
+  ``I(age / 10)`` for a hazard ratio per 10 years, ``log(nodes + 1)``); a comparison such as ``I(nodes > 4)`` is logical and
   becomes a dummy, as R codes a logical;
 * ``a:b``: the interaction (products of the two terms' design columns); ``a*b`` is ``a + b + a:b``
   (``a*b*c`` all main effects and interactions). As R's ``terms``, interactions come after all main
@@ -43,10 +43,11 @@ import numpy as np
 import pandas as pd
 
 from .._validation import _rows, _sort_key, require_columns
+from ..expressions import ExpressionError, evaluate, parse_expression
 
 _C_TERM = re.compile(r"^C\(\s*(?P<col>[^,()]+?)\s*(?:,\s*ref\s*=\s*(?P<ref>.+?))?\s*\)$")
 _I_TERM = re.compile(r"^I\((?P<expr>.+)\)$", re.S)
-_FUNCTIONS = ("log", "log10", "log1p", "sqrt", "exp", "abs")   # the ones R users write bare; pandas.eval has them
+_FUNCTIONS = ("log", "log10", "log1p", "sqrt", "exp", "abs")   # the ones R users write bare
 _FUNC_TERM = re.compile(rf"^(?:{'|'.join(_FUNCTIONS)})\(.+\)$", re.S)
 
 
@@ -61,7 +62,7 @@ class TermSpec:
     categorical: bool = False   # forced by C()
     ref: object = None          # explicit reference level (C(col, ref=...)), else None
     text: str = ""
-    expr: str | None = None     # pandas.eval expression of an I()/function term
+    expr: str | None = None     # the expression of an I()/function term (oligomet.expressions)
     parts: tuple = ()           # an interaction's component TermSpecs
     sources: tuple = ()
 
@@ -127,22 +128,21 @@ def _interaction_names(parts: Sequence[Term]) -> tuple:
 
 def _evaluate(frame: pd.DataFrame, expr: str, label: str) -> pd.Series:
     try:
-        out = frame.eval(expr, engine="python")
-    except Exception as exc:   # pandas raises many kinds (UndefinedVariableError, SyntaxError, TypeError ...)
-        raise ValueError(f"covariate {label!r}: cannot evaluate {expr!r} ({type(exc).__name__}: {exc})") from None
+        out = evaluate(parse_expression(expr), frame)
+    except ExpressionError as exc:
+        raise ValueError(f"covariate {label!r}: {exc.problem}") from None
     if np.ndim(out) == 0:   # an expression without columns: a constant, which cannot be estimated
         raise ValueError(f"covariate {label!r}: {expr!r} does not depend on any column")
     return pd.Series(np.asarray(out), index=frame.index)
 
 
 def _expression_sources(expr: str, label: str) -> tuple:
+    """The columns an I()/function term reads; a term outside the expression language is refused here,
+    before any data is touched."""
     try:
-        tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError:
-        raise ValueError(f"cannot parse covariate term {label!r}: {expr!r} is not an expression") from None
-    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in called]
-    return tuple(dict.fromkeys(names))
+        return parse_expression(expr).names
+    except ExpressionError as exc:
+        raise ValueError(f"cannot parse covariate term {label!r}: {exc.problem}") from None
 
 
 @dataclass(frozen=True)
