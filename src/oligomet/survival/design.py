@@ -45,7 +45,7 @@ import pandas as pd
 from .._validation import _rows, _sort_key, require_columns
 from ..expressions import ExpressionError, evaluate, parse_expression
 
-_C_TERM = re.compile(r"^C\(\s*(?P<col>[^,()]+?)\s*(?:,\s*ref\s*=\s*(?P<ref>.+?))?\s*\)$")
+_C_TERM = re.compile(r"^C\(\s*(?P<col>[^,()]+?)\s*(?:,\s*ref\s*=\s*(?P<ref>.+?))?\s*\)$", re.S)
 _I_TERM = re.compile(r"^I\((?P<expr>.+)\)$", re.S)
 _FUNCTIONS = ("log", "log10", "log1p", "sqrt", "exp", "abs")   # the ones R users write bare
 _FUNC_TERM = re.compile(rf"^(?:{'|'.join(_FUNCTIONS)})\(.+\)$", re.S)
@@ -218,7 +218,10 @@ def _level_key(v):
 def _parse_ref(text: str):
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
+        try:   # a level holding both quote characters comes escaped, as repr() writes it: 'a"b\'c'
+            return ast.literal_eval(text)   # a string literal only: nothing is evaluated
+        except (ValueError, SyntaxError):
+            return text[1:-1]
     for conv in (int, float):
         try:
             return conv(text)
@@ -233,27 +236,22 @@ def _split_formula(formula: str) -> list[str]:
     formula = formula.strip()
     if "~" in formula:
         formula = formula.split("~", 1)[1]
-    parts, depth, cur = [], 0, []
-    for ch in formula:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "+" and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur).strip())
+    parts = _split_top(formula, "+")
     if any(not p for p in parts):
         raise ValueError(f"cannot parse covariate formula {formula!r}: empty term")
     return parts
 
 
 def _split_top(text: str, sep: str) -> list[str]:
-    """Split at ``sep`` outside parentheses."""
-    parts, depth, cur = [], 0, []
+    """Split at ``sep`` outside parentheses and quotes (a level such as ``ref='a) : b'`` stays whole)."""
+    parts, depth, cur, quote, escaped = [], 0, [], None, False
     for ch in text:
+        if quote:   # inside '...' or "...": only the closing quote (not a backslash-escaped one) matters
+            quote = None if ch == quote and not escaped else quote
+            escaped = ch == "\\" and not escaped
+            cur.append(ch)
+            continue
+        quote = ch if ch in "'\"" and depth > 0 else None   # outside C()/I() a quote is part of a name
         depth += (ch == "(") - (ch == ")")
         if ch == sep and depth == 0:
             parts.append("".join(cur).strip())
