@@ -82,6 +82,7 @@ _MISSING_TESTS = ("isna", "notna")   # their argument being missing is the answe
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
 _COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
             ast.Gt: operator.gt, ast.GtE: operator.ge}
 _BITWISE = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.Invert: "~", ast.LShift: "<<",
@@ -306,7 +307,7 @@ def _eval(node: ast.AST, frame: pd.DataFrame, columns: dict):
     if isinstance(node, ast.Name):
         return columns[node.id] if node.id in columns else frame[node.id]
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_eval(node.left, frame, columns), _eval(node.right, frame, columns))
+        return _arithmetic(type(node.op), _eval(node.left, frame, columns), _eval(node.right, frame, columns))
     if isinstance(node, ast.UnaryOp):
         v = _eval(node.operand, frame, columns)
         if isinstance(node.op, ast.Not):
@@ -335,6 +336,21 @@ def _eval(node: ast.AST, frame: pd.DataFrame, columns: dict):
     if isinstance(node, ast.Call):
         return FUNCTIONS[node.func.id][1](*(_eval(a, frame, columns) for a in node.args))
     raise ExpressionError(f"not allowed in an expression: {type(node).__name__}")   # pragma: no cover
+
+
+def _arithmetic(op: type, a, b):
+    # Text times a number, or Python's exact integers in 9 ** 9 ** 9, would take unbounded memory or time.
+    if op is not ast.Add and (_is_text(a) or _is_text(b)):
+        raise ExpressionError(f"'{_SYMBOLS[op]}' needs numbers, not text")
+    if op is ast.Pow and not isinstance(a, pd.Series) and not isinstance(b, pd.Series):
+        a, b = float(a), float(b)
+    return _BINARY[op](a, b)
+
+
+def _is_text(v) -> bool:
+    if isinstance(v, pd.Series):
+        return not isinstance(v.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(v)
+    return isinstance(v, str)
 
 
 def _not(v):

@@ -248,3 +248,14 @@ def test_group_names_with_both_quotes_parentheses_and_separators_run(registry):
         c = study.cohort.assign(treated=(study.cohort["exposure"] == other).astype(float))
         fit = om.cox(c, time="os_time", event="os_event", covariates=["treated"])
     assert uni[f"exposure[{other}]"]["hr"] == pytest.approx(fit.summary.loc["treated", "hr"], rel=1e-10)
+
+
+def test_expressions_cannot_exhaust_memory_or_time():
+    """Within the language, text times a number and exact integer powers are the unbounded operations."""
+    f = pd.DataFrame({"s": ["a", "b"], "x": [1.0, 2.0]})
+    for text in ["'a' * 1000000000", "s * 100000000", "'%s' % x"]:
+        with pytest.raises(ExpressionError, match="needs numbers, not text"):
+            evaluate(text, f)
+    with pytest.raises(ExpressionError, match=r"cannot evaluate '9 \*\* 9 \*\* 9 \+ x'"):
+        evaluate("9 ** 9 ** 9 + x", f)   # as floats: an overflow, not hours of big-integer arithmetic
+    assert list(evaluate("s + '!'", f)) == ["a!", "b!"] and list(evaluate("2 ** x", f)) == [2.0, 4.0]
