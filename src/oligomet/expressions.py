@@ -65,16 +65,11 @@ def _days_between(start, end):
     return (_dates(end) - _dates(start)) / pd.Timedelta(days=1)
 
 
-def _missing(v, want: bool):
-    out = pd.isna(v)
-    return out if want else ~out if isinstance(out, pd.Series) else not out
-
-
 #: The functions an expression may call: name -> (number of arguments, implementation).
 FUNCTIONS = {
     "log": (1, np.log), "log10": (1, np.log10), "log1p": (1, np.log1p), "sqrt": (1, np.sqrt),
     "exp": (1, np.exp), "abs": (1, np.abs),
-    "isna": (1, lambda v: _missing(v, True)), "notna": (1, lambda v: _missing(v, False)),
+    "isna": (1, pd.isna), "notna": (1, pd.notna),
     "days_between": (2, _days_between),
     "months_between": (2, lambda a, b: _days_between(a, b) / DAYS_PER_MONTH),
 }

@@ -161,6 +161,9 @@ def test_100000_nested_brackets_give_a_located_error_not_a_recursion_error(tmp_p
     toml = HEAD + "\n[analyses.km]\nlandmarks = " + "[" * 100_000 + "]" * 100_000 + "\n"
     assert _problems(toml, "toml") == [("(syntax)", line_of(toml, "landmarks"), "nested more than 50 levels deep")]
     yaml = "title: t\nname: t\nanalyses:\n  km:\n    landmarks: " + "[" * 100_000 + "]" * 100_000 + "\n"
+    ((field, ln, msg),) = _problems(yaml, "yaml")   # libyaml, when present, stops at 1000 levels itself
+    assert (field, ln) == ("(syntax)", 5) and ("nested more than 50 levels deep" in msg or "nesting depth" in msg)
+    yaml = "title: t\nname: t\nanalyses:\n  km:\n    landmarks: " + "[" * 60 + "]" * 60 + "\n"
     assert _problems(yaml, "yaml") == [("(syntax)", 5, "nested more than 50 levels deep")]
     dotted = HEAD + "\nx" + ".x" * 200_000 + " = 1\n"   # tomllib takes quadratic time on such keys
     assert _problems(dotted, "toml")[0][:2] == ("(syntax)", line_of(dotted, "x.x"))
@@ -203,6 +206,9 @@ def test_yaml_alias_bomb_is_refused_before_it_expands():
                                        "is used")
     assert probs[2] == ("(syntax)", 4, "YAML alias *a is not allowed in a protocol; write the value out")
     assert len(probs) == 6 and "more anchors/aliases" in probs[-1][2]
+    # without aliases, a megabyte of values is refused after the first 20,000, unparsed beyond
+    flood = "title: t\nname: t\nx: [" + "1," * 400_000 + "1]\n"
+    assert _problems(flood, "yaml") == [("(file)", 3, "more than 20,000 values; a protocol has a few hundred")]
 
 
 def test_protocol_files_over_a_megabyte_are_refused_unread(tmp_path):

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 MAX_BYTES = 1_000_000   # a protocol is a page of settings; a larger file is a mistake or an attack
 MAX_NESTING = 50        # sections/lists/tables inside each other; Python's parsers recurse per level
+MAX_YAML_NODES = 20_000  # a protocol has a few hundred values; PyYAML builds ~10^4 nodes a second
 ORIGIN_TYPES = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "min", "max", "lt", "gt", "missing", "expr")
 
@@ -456,15 +457,25 @@ def _nearest_line(lines: dict, loc: tuple) -> int | None:
     return lines.get((), None)
 
 
+def _yaml_loader():
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's, when installed: the same events, faster
+
+
 def _yaml_refusals(text: str) -> list[tuple[str, int | None, str]]:
-    """Anchors, aliases and too deep nesting, found in the event stream (which, unlike composing the
-    document, neither expands aliases nor recurses): a few bytes of nested aliases expand to billions
-    of nodes ("billion laughs"), and a protocol has no use for them."""
+    """Anchors, aliases, too deep nesting and too many values, found in the event stream (which,
+    unlike composing the document, neither expands aliases nor recurses, and stops at the first
+    value too many): a few bytes of nested aliases expand to billions of nodes ("billion laughs"),
+    and a protocol has no use for them."""
     import yaml
 
     problems, depth = [], 0
-    for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+    for n, ev in enumerate(yaml.parse(text, Loader=_yaml_loader())):
         line = ev.start_mark.line + 1
+        if n > MAX_YAML_NODES:
+            problems.append(("(file)", line, f"more than {MAX_YAML_NODES:,} values; a protocol has a few hundred"))
+            break
         if isinstance(ev, yaml.AliasEvent):
             problems.append(("(syntax)", line, f"YAML alias *{ev.anchor} is not allowed in a protocol; "
                                                "write the value out"))
@@ -490,7 +501,7 @@ def _yaml_lines(text: str) -> tuple[dict, list]:
 
     out: dict = {}
     duplicates: list = []
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml.compose(text, Loader=_yaml_loader())
 
     def walk(node, path):
         out[path] = node.start_mark.line + 1
@@ -713,7 +724,7 @@ def loads(text: str, fmt: Literal["toml", "yaml"], *, path: str | Path | None = 
             lines, duplicates = _yaml_lines(text)
             if duplicates:
                 raise ProtocolError(path, duplicates)
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_yaml_loader())
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise ProtocolError(path, [("(syntax)", mark.line + 1 if mark else None, f"YAML syntax error: {exc}")]
