@@ -27,6 +27,11 @@ gives a clear error instead of exhausting the stack.
 Missing values: a comparison on a missing value is False, as in pandas; arithmetic gives NaN.
 With ``propagate_missing=True`` every row where a column the expression reads is missing (other
 than inside ``isna``/``notna``) becomes missing, so that "unknown" stays unknown.
+
+Callers: ``study/protocol.py`` checks protocol expressions while validating the file (so the error
+carries file and line), ``study/cohort.py`` evaluates them, ``survival/design.py`` evaluates formula
+terms. For one record (e.g. the facts of one case) evaluate on ``pd.DataFrame([facts])``;
+``Expression.names`` lists the columns (facts) an expression needs.
 """
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 MAX_BYTES = 1_000_000   # a protocol is a page of settings; a larger file is a mistake or an attack
 MAX_NESTING = 50        # sections/lists/tables inside each other; Python's parsers recurse per level
-MAX_YAML_NODES = 20_000  # a protocol has a few hundred values; PyYAML builds ~10^4 nodes a second
+MAX_YAML_NODES = 20_000  # a protocol has a few hundred values; a million take PyYAML minutes
 ORIGIN_TYPES = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "min", "max", "lt", "gt", "missing", "expr")
 
