@@ -27,6 +27,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+MAX_BYTES = 1_000_000   # a protocol is a page of settings; a larger file is a mistake or an attack
+MAX_NESTING = 50        # sections/lists/tables inside each other; Python's parsers recurse per level
+MAX_YAML_NODES = 20_000  # a protocol has a few hundred values; a million take PyYAML minutes
 ORIGIN_TYPES = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "min", "max", "lt", "gt", "missing", "expr")
 
@@ -88,19 +91,30 @@ class Origin(_Model):
         return v
 
 
+def _checked_expression(v: str | None) -> str | None:
+    """Refuse, while validating the file, an expression outside the language of :mod:`oligomet.expressions`."""
+    if v is not None:
+        from ..expressions import parse_expression
+
+        parse_expression(v)   # its ExpressionError (a ValueError) names the token; the loader adds file and line
+    return v
+
+
 class Derived(_Model):
-    """A new analysis column: ``expr`` is a pandas ``DataFrame.eval`` expression over analysis columns."""
+    """A new analysis column: ``expr`` is an expression over analysis columns (``oligomet.expressions``)."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
     expr: str
     label: str | None = None
+
+    _expr = field_validator("expr")(_checked_expression)
 
 
 class Condition(_Model):
     """One condition on an analysis column. Give ``column`` and exactly one operator, or only ``expr``.
 
     Operators: ``equals``, ``not_equals``, ``in``, ``not_in``, ``min`` (>=), ``max`` (<=), ``lt``, ``gt``,
-    ``missing`` (true/false), ``expr`` (a pandas ``DataFrame.query`` expression).
+    ``missing`` (true/false), ``expr`` (an expression of ``oligomet.expressions`` giving true/false).
     """
 
     column: str | None = None
@@ -116,6 +130,8 @@ class Condition(_Model):
     expr: str | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    _expr = field_validator("expr")(_checked_expression)
 
     @model_validator(mode="after")
     def _one_operator(self):
@@ -441,27 +457,111 @@ def _nearest_line(lines: dict, loc: tuple) -> int | None:
     return lines.get((), None)
 
 
-def _yaml_lines(text: str) -> dict:
+def _yaml_loader():
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's, when installed: the same events, faster
+
+
+def _yaml_refusals(text: str) -> list[tuple[str, int | None, str]]:
+    """Anchors, aliases, too deep nesting and too many values, found in the event stream (which,
+    unlike composing the document, neither expands aliases nor recurses, and stops at the first
+    value too many): a few bytes of nested aliases expand to billions of nodes ("billion laughs"),
+    and a protocol has no use for them."""
+    import yaml
+
+    problems, depth = [], 0
+    for n, ev in enumerate(yaml.parse(text, Loader=_yaml_loader())):
+        line = ev.start_mark.line + 1
+        if n > MAX_YAML_NODES:
+            problems.append(("(file)", line, f"more than {MAX_YAML_NODES:,} values; a protocol has a few hundred"))
+            break
+        if isinstance(ev, yaml.AliasEvent):
+            problems.append(("(syntax)", line, f"YAML alias *{ev.anchor} is not allowed in a protocol; "
+                                               "write the value out"))
+        elif getattr(ev, "anchor", None) is not None:
+            problems.append(("(syntax)", line, f"YAML anchor &{ev.anchor} is not allowed in a protocol; "
+                                               "write the value out where it is used"))
+        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                problems.append(("(syntax)", line, f"nested more than {MAX_NESTING} levels deep"))
+                break
+        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    if len(problems) > 5:   # the lines of the first five say it; hundreds of the same line do not
+        problems = problems[:5] + [("(syntax)", None, f"... and {len(problems) - 5} more anchors/aliases")]
+    return problems
+
+
+def _yaml_lines(text: str) -> tuple[dict, list]:
+    """(line of every key path, problems with keys). A repeated key would silently replace the
+    first (a second ``cohort:`` drops the first's criteria), so it is an error, as in TOML."""
     import yaml
 
     out: dict = {}
-    root = yaml.compose(text)
+    duplicates: list = []
+    root = yaml.compose(text, Loader=_yaml_loader())
 
     def walk(node, path):
         out[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
             for k, v in node.value:
+                line = k.start_mark.line + 1
+                if not isinstance(k, yaml.ScalarNode):
+                    duplicates.append((_pretty_loc(path), line, "a key must be a name, not a list or mapping"))
+                    continue
                 key = k.value
-                out[path + (key,)] = k.start_mark.line + 1
+                if key in seen:
+                    duplicates.append((_pretty_loc(path + (key,)), line,
+                                       f"duplicate key {key!r} (first given at line {seen[key]})"))
+                seen.setdefault(key, line)
+                out[path + (key,)] = line
                 walk(v, path + (key,))
-                out[path + (key,)] = k.start_mark.line + 1
+                out[path + (key,)] = line
         elif isinstance(node, yaml.SequenceNode):
             for i, v in enumerate(node.value):
                 walk(v, path + (i,))
 
     if root is not None:
         walk(root, ())
-    return out
+    return out, duplicates
+
+
+def _nesting(data) -> int:
+    """Depth of nested dicts/lists, without recursion."""
+    deepest, stack = 0, [(data, 0)]
+    while stack and deepest <= MAX_NESTING:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, d + 1) for c in children)
+    return deepest
+
+
+def _deep_dotted_key(text: str) -> int | None:
+    """The first line whose key has more than MAX_NESTING dotted parts: tomllib takes quadratic time
+    in their number (a 100 kB key takes minutes), so such a file is refused before parsing."""
+    for no, line in enumerate(text.splitlines(), start=1):
+        if line.split("=", 1)[0].count(".") > MAX_NESTING:
+            return no
+    return None
+
+
+def _too_deep(text: str, path) -> ProtocolError:
+    """Nesting beyond MAX_NESTING, located at the first line that opens that many inline arrays/tables
+    or holds that many dotted keys (brackets inside strings may shift it, which only moves the pointer)."""
+    depth, at = 0, None
+    for no, line in enumerate(text.splitlines(), start=1):
+        if line.split("=", 1)[0].count(".") > MAX_NESTING:
+            at = no
+        for ch in line:
+            depth += (ch in "[{") - (ch in "]}")
+            at = at or (no if depth > MAX_NESTING else None)
+        if at:
+            break
+    return ProtocolError(path, [("(syntax)", at, f"nested more than {MAX_NESTING} levels deep")])
 
 
 _TOML_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -595,22 +695,36 @@ def from_mapping(data: dict, *, lines: dict | None = None, path: str | Path | No
 
 def loads(text: str, fmt: Literal["toml", "yaml"], *, path: str | Path | None = None) -> Protocol:
     """Parse and validate protocol text."""
+    if len(text) > MAX_BYTES:
+        raise ProtocolError(path, [("(file)", None, f"the protocol is {len(text):,} characters long; "
+                                                    f"at most {MAX_BYTES:,} are allowed")])
     if fmt == "toml":
         import tomllib
 
+        if _deep_dotted_key(text):
+            raise _too_deep(text, path)
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             m = re.search(r"line (\d+)", str(exc))
             raise ProtocolError(path, [("(syntax)", int(m.group(1)) if m else None, f"TOML syntax error: {exc}")]
                                 ) from None
+        except RecursionError:   # tomllib recurses once per nested inline array/table
+            raise _too_deep(text, path) from None
+        if _nesting(data) > MAX_NESTING:
+            raise _too_deep(text, path)
         lines = _toml_lines(text)
     elif fmt == "yaml":
         import yaml
 
         try:
-            data = yaml.safe_load(text)
-            lines = _yaml_lines(text)
+            refused = _yaml_refusals(text)
+            if refused:
+                raise ProtocolError(path, refused)
+            lines, duplicates = _yaml_lines(text)
+            if duplicates:
+                raise ProtocolError(path, duplicates)
+            data = yaml.load(text, Loader=_yaml_loader())
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise ProtocolError(path, [("(syntax)", mark.line + 1 if mark else None, f"YAML syntax error: {exc}")]
@@ -627,6 +741,9 @@ def load(path: str | Path) -> Protocol:
     path = Path(path)
     if not path.is_file():
         raise ProtocolError(path, [("(file)", None, "no such file")])
+    if path.stat().st_size > MAX_BYTES:   # before reading it into memory
+        raise ProtocolError(path, [("(file)", None, f"the file is {path.stat().st_size:,} bytes; a protocol "
+                                                    f"is at most {MAX_BYTES:,} bytes")])
     suffix = path.suffix.lower()
     fmt = {"toml": "toml", "yaml": "yaml", "yml": "yaml"}.get(suffix.lstrip("."))
     if fmt is None:
