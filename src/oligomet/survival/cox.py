@@ -132,14 +132,21 @@ class CoxResult:
                        strata=self._strata, weights=self._weights, ties=self.ties, transform=transform,
                        start=self._start)
 
-    def predict_survival(self, newdata: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
+    def predict_survival(self, newdata: pd.DataFrame, times: Sequence[float], conf_int: bool = False,
+                         conf_level: float = 0.95) -> pd.DataFrame:
         """Predicted survival curves, as R's ``survfit(fit, newdata)`` evaluated at ``times``.
 
         Returns a DataFrame indexed by time with one column per ``newdata`` row (labelled by its index).
         With strata, ``newdata`` must also hold the strata column(s); each row uses its own stratum's
         baseline hazard.
+
+        With ``conf_int=True`` the result is long and tidy instead, as ``summary(survfit(fit, newdata),
+        times)``: columns ``profile`` (the ``newdata`` index label), ``time``, ``survival``, ``std_err``
+        (standard error of the survival, R's summary scale), ``lower`` and ``upper`` (R's default
+        log-type band at ``conf_level``). The variance is the fit's ``var`` (robust for a robust fit, as R).
+        Before the first event time survival is 1 with std_err 0; after the last follow-up all are NaN.
         """
-        from .baseline import cox_survival
+        from .baseline import cox_survival, cox_survival_table
         newdata = require_frame(newdata)
         newX = self.design.matrix(newdata)
         newstrata = None
@@ -152,6 +159,15 @@ class CoxResult:
                 raise ValueError(f"newdata strata at {_rows(newdata.index[bad])} were not in the fitted data")
             newstrata = np.array([lookup[k] for k in keys], dtype=np.int64)
         times = np.atleast_1d(np.asarray(times, dtype=float))
+        if conf_int:
+            if not 0 < conf_level < 1:
+                raise ValueError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+            tab = cox_survival_table(self._time, self._event, self._X, self.coef, self.var.to_numpy(),
+                                     strata=self._strata, weights=self._weights, ties=self.ties, newX=newX,
+                                     times=times, newstrata=newstrata, conf_level=conf_level, start=self._start)
+            tab["std_err"] = tab["std_err"] * tab["survival"]  # cumulative-hazard scale -> survival scale
+            tab["profile"] = newdata.index.to_numpy()[tab["profile"].to_numpy()]
+            return tab
         surv = cox_survival(self._time, self._event, self._X, self.coef, strata=self._strata,
                             weights=self._weights, ties=self.ties, newX=newX, times=times, newstrata=newstrata,
                             start=self._start)
