@@ -8,6 +8,11 @@ from ..fields import TABLES
 from .context import Context
 
 _ID_TABLES = {"patients": "patient_id", "lesions": "lesion_id", "treatments": "treatment_id"}
+#: Longest id accepted (characters). The store's id columns are TEXT, but they are keys: PostgreSQL
+#: refuses a btree index entry above 2704 bytes (a third of a page), so a 4,000-character id would
+#: pass validation and then fail the write with a driver error. 100 characters (at most 400 bytes
+#: in UTF-8) is far below that and above any real id (REDCap record names stop at 100 too).
+MAX_ID_LENGTH = 100
 
 
 def check_required(ctx: Context) -> None:
@@ -123,3 +128,26 @@ def _same_person(ctx: Context) -> None:
               msg + " with different birth years")
     ctx.warning("patients", "duplicate_person", (shared & ~conflict).to_numpy(), "pseudonym",
                 msg + ": the same person registered twice?")
+
+
+def check_id_length(ctx: Context) -> None:
+    """Every id, in every table (and each id listed in ``lesion_ids``), at most MAX_ID_LENGTH characters."""
+    for name, frame in ctx.tables.items():
+        for f in TABLES[name].fields:
+            if not (f.name.endswith("_id") or f.name == "lesion_ids") or not len(frame):
+                continue
+            text = frame[f.name].astype(object).where(frame[f.name].notna(), None)
+            if f.type == "list":
+                items = text.dropna().astype(str).str.split(r"[;,]").explode().str.strip()
+                longest = items.str.len().groupby(level=0).max().reindex(text.index)
+            else:
+                longest = text.dropna().astype(str).str.len().reindex(text.index)
+            bad = (longest > MAX_ID_LENGTH).fillna(False).to_numpy(dtype=bool)
+            if not bad.any():
+                continue
+            # The full value would flood the report; its start and length locate it.
+            shown = text.astype(str).str.slice(0, 20) + "... (" + text.astype(str).str.len().astype(str) + " characters)"
+            ctx.error(name, "id_too_long", bad, f.name,
+                      lambda m, longest=longest: f"an id may have at most {MAX_ID_LENGTH} characters; this one has "
+                      + longest[m].astype(int).astype(str) + ": shorten it (the same in every table)",
+                      value=shown)
