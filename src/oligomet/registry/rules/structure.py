@@ -146,7 +146,8 @@ def check_id_length(ctx: Context) -> None:
             if not bad.any():
                 continue
             # The full value would flood the report; its start and length locate it.
-            shown = text.astype(str).str.slice(0, 20) + "... (" + text.astype(str).str.len().astype(str) + " characters)"
+            shown = pd.Series(None, index=text.index, dtype=object)
+            shown[bad] = [f"{v[:20]}... ({len(v)} characters)" for v in text[bad].astype(str)]
             ctx.error(name, "id_too_long", bad, f.name,
                       lambda m, longest=longest: f"an id may have at most {MAX_ID_LENGTH} characters; this one has "
                       + longest[m].astype(int).astype(str) + ": shorten it (the same in every table)",
