@@ -274,7 +274,8 @@ def _report_other_instrument_values(frame, rows, record, table, instr_raw, keep,
         if not lost.any():
             continue
         base = col.split("___", 1)[0]
-        field = next((t.get(base) for t in TABLES.values() if base in t.field_names), None)
+        field = next((TABLES[t].get(f) for (t, f), alias in ALIASES.items() if alias == base),
+                     next((t.get(base) for t in TABLES.values() if base in t.field_names), None))
         # Free text and identifier columns may hold personal data: locate the cell, do not echo it.
         echo = field is not None and field.type not in ("str", "list") and identifier_name(base) is None
         where = pd.Series(["the non-repeating (patients) row" if i is None else f"a row of instrument {i!r}"
