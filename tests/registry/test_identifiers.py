@@ -332,3 +332,15 @@ def test_ordinary_columns_are_not_taken_for_identifiers(clean_dir, tmp_path):
     _edit(folder, "patients", lambda f: f.insert(len(f.columns), "nomenclature", ["x"] * 4))
     _, report = check_registry(folder)
     assert report.ok and list(report.warnings["rule"]) == ["unknown_column"]
+
+
+def test_the_vectorised_prefilter_keeps_every_identifier():
+    import numpy as np
+
+    from oligomet.registry.rules.privacy import _candidates
+    padded = [f"{'x' * n} {text} {'y' * n}" for text, _ in POSITIVE for n in (0, 7, 20, 60, 130, 300)]
+    texts = np.array(padded + NEGATIVE, dtype=object)
+    keep = _candidates(texts)
+    assert keep[:len(padded)].all()
+    # ... and it is what makes validation fast: study ids never reach the exact checks
+    assert not _candidates(np.array(["SYN-000123", "SYN-000123-L4", "P1-L1;P1-L2;P1-L3"], dtype=object)).any()

@@ -52,6 +52,11 @@ def validate(tables: dict[str, pd.DataFrame], data_lock=None) -> ValidationRepor
     -------
     ValidationReport with ``.problems`` (one row per problem), ``.errors``, ``.warnings``, ``.ok``.
     """
+    return privacy.redact(*_validate(tables, data_lock))
+
+
+def _validate(tables: dict[str, pd.DataFrame], data_lock) -> tuple[ValidationReport, set[str]]:
+    """The report, and the identifier values the privacy rules found (to be redacted from it)."""
     parse_log = ProblemLog()
     if not _is_contract(tables):
         tables = conform_memory(tables, parse_log)
@@ -65,7 +70,7 @@ def validate(tables: dict[str, pd.DataFrame], data_lock=None) -> ValidationRepor
         check(ctx)
     # Identifier values found by the privacy rules are masked in every problem (e.g. a BSN used as
     # the patient_id of a row with another problem).
-    return privacy.redact(combine(parse_log.report(), log.report()), ctx.__dict__.get("redact_values", set()))
+    return combine(parse_log.report(), log.report()), ctx.__dict__.get("redact_values", set())
 
 
 def _without_rule(log: ProblemLog, rule: str) -> ProblemLog:
@@ -96,5 +101,5 @@ def check_registry(path, format: str | None = None, *, data_lock=None, date_form
                    identifier_key=None) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
     """Read ``path`` and validate it: (tables, parse + rule problems together)."""
     tables, read_report = read_registry(path, format, date_format=date_format, identifier_key=identifier_key)
-    report = combine(read_report, validate(tables, data_lock=data_lock))
-    return tables, privacy.redact(report, privacy.values_to_redact(tables))
+    report, hidden = _validate(tables, data_lock)
+    return tables, privacy.redact(combine(read_report, report), hidden)

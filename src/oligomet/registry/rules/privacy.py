@@ -45,17 +45,19 @@ FREE_TEXT_FIELDS = {name: [f.name for f in t.fields if f.type == "str" and not f
 KINDS = {"bsn": "a Dutch citizen service number (BSN)", "nhs": "a UK NHS number",
          "email": "an e-mail address", "phone": "a phone number"}
 
-# Cheap vectorised pre-filter: an '@', or a chain of 9+ digits (with separators). Only values
-# that pass it go through the exact Python checks below.
-_CANDIDATE = r"@|\d(?:[ ().\-]{0,2}\d){8}"
+_WIDTHS = (16, 32, 64, 128, 256)   # length buckets of the vectorised pre-filter (see _candidates)
+_NUMBER_SEPARATORS = np.array([ord(c) for c in " .-()/+\x00"], dtype=np.uint32)  # \x00: padding
+_LONG_CANDIDATE = re.compile(r"[0-9](?:[ .\-()/+]*[0-9]){8}")
 _ALONE_BEFORE = r"(?<![\w.,])"          # not inside a word, a longer number or a decimal
 _ALONE_AFTER = r"(?!\w|[.,]\d)"
-_BSN = re.compile(_ALONE_BEFORE + r"(\d{9}|\d{4}[. \-]\d{2}[. \-]\d{3}|\d{3}[. \-]\d{3}[. \-]\d{3})" + _ALONE_AFTER)
-_NHS = re.compile(_ALONE_BEFORE + r"(\d{10}|\d{3}[ \-]\d{3}[ \-]\d{4})" + _ALONE_AFTER)
+# re.ASCII: the numbers are in ASCII digits, as the pre-filter (_candidates) assumes.
+_BSN = re.compile(_ALONE_BEFORE + r"(\d{9}|\d{4}[. \-]\d{2}[. \-]\d{3}|\d{3}[. \-]\d{3}[. \-]\d{3})" + _ALONE_AFTER,
+                  re.ASCII)
+_NHS = re.compile(_ALONE_BEFORE + r"(\d{10}|\d{3}[ \-]\d{3}[ \-]\d{4})" + _ALONE_AFTER, re.ASCII)
 _EMAIL = re.compile(r"[\w.%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 # Digit groups, optionally in parentheses, separated by at most one space or hyphen.
-_PHONE_CHAIN = re.compile(r"(?<![\w.,+])\+?(?:\(\d+\)|\d+)(?:[ \-]?(?:\(\d+\)|\d+))*" + _ALONE_AFTER)
-_DATE_IN_CHAIN = re.compile(r"(?<!\d)(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{4})(?!\d)")
+_PHONE_CHAIN = re.compile(r"(?<![\w.,+])\+?(?:\(\d+\)|\d+)(?:[ \-]?(?:\(\d+\)|\d+))*" + _ALONE_AFTER, re.ASCII)
+_DATE_IN_CHAIN = re.compile(r"(?<!\d)(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{4})(?!\d)", re.ASCII)
 
 
 def _digits(text: str) -> str:
@@ -91,110 +93,125 @@ def _is_phone(chain: str) -> bool:
     return chain.lstrip("(").startswith("0") and 10 <= len(digits) <= 11
 
 
+def _matches(text: str) -> dict[str, list[str]]:
+    """{kind: matched substrings} of the personal identifiers in ``text``."""
+    found = {"bsn": [m.group(1) for m in _BSN.finditer(text) if is_bsn(_digits(m.group(1)))],
+             "nhs": [m.group(1) for m in _NHS.finditer(text) if is_nhs_number(_digits(m.group(1)))],
+             "email": [m.group(0) for m in _EMAIL.finditer(text)],
+             "phone": [m.group(0) for m in _PHONE_CHAIN.finditer(text) if _is_phone(m.group(0))]}
+    return {k: v for k, v in found.items() if v}
+
+
 def identifier_kinds(text: str) -> list[str]:
     """Kinds of personal identifier found in ``text`` (keys of :data:`KINDS`), in a fixed order."""
-    found = []
-    if any(is_bsn(_digits(m.group(1))) for m in _BSN.finditer(text)):
-        found.append("bsn")
-    if any(is_nhs_number(_digits(m.group(1))) for m in _NHS.finditer(text)):
-        found.append("nhs")
-    if _EMAIL.search(text):
-        found.append("email")
-    if any(_is_phone(m.group(0)) for m in _PHONE_CHAIN.finditer(text)):
-        found.append("phone")
-    return found
+    return list(_matches(text))
 
 
-def _flagged(values: pd.Series) -> dict[str, list[str]]:
-    """{distinct value: kinds} for the values of ``values`` that hold an identifier."""
-    text = values.dropna().astype(str)
-    distinct = pd.Series(pd.unique(text), dtype=object)
-    if not len(distinct):
-        return {}
-    candidates = distinct[distinct.str.contains(_CANDIDATE, regex=True)]
-    out = {}
-    for v in candidates:
-        kinds = identifier_kinds(v)
-        if kinds:
-            out[v] = kinds
-    return out
+def _candidates(distinct: np.ndarray) -> np.ndarray:
+    """True for texts with an ``@``, or 9+ ASCII digits not split by a letter, ``;`` or ``,``.
 
-
-def _cells(ctx_tables: dict[str, pd.DataFrame]):
-    """(table, field, values as text, is_list) for every id, list and free-text column."""
-    for name, frame in ctx_tables.items():
-        if name not in TABLES:
+    A superset of what the exact checks find (a BSN has 9 digits, the rest more), so only those
+    texts go through them. Vectorised over the characters (fixed-width unicode arrays viewed as
+    code points, one per length bucket so that one long cell does not widen them all): a Python
+    regex per value costs seconds on the ~1M distinct ids of a large registry. ``SYN-000123-L4``
+    or ``P1-L1;P1-L2`` count 6 and 1 digits, and are done with here.
+    """
+    out = np.zeros(len(distinct), dtype=bool)
+    lengths = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
+    lower = 0
+    for upper in _WIDTHS:
+        pick = np.flatnonzero((lengths > lower) & (lengths <= upper))
+        lower = upper
+        if not len(pick):
             continue
-        for f in ID_FIELDS[name] + FREE_TEXT_FIELDS[name]:
-            if f in frame:
-                yield name, f, frame[f], False
-        for f in LIST_FIELDS[name]:
-            if f in frame:
-                yield name, f, frame[f], True
-
-
-def _list_items(values: pd.Series) -> pd.Series:
-    return values.dropna().astype(str).str.split(r"[;,]").explode().str.strip()
-
-
-def find_identifiers(tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str], dict[str, list[str]]]:
-    """{(table, field): {flagged value (or list item): kinds}} over every checked column."""
-    found = {}
-    for name, field, values, is_list in _cells(tables):
-        hits = _flagged(_list_items(values) if is_list else values)
-        if hits:
-            found[(name, field)] = hits
-    return found
-
-
-def values_to_redact(tables: dict[str, pd.DataFrame]) -> set[str]:
-    """Every value that must not appear in a report: flagged identifiers and non-hex pseudonyms."""
-    out = {v for hits in find_identifiers(tables).values() for v in hits}
-    p = tables.get("patients")
-    if p is not None and "pseudonym" in p:
-        ps = p["pseudonym"].dropna().astype(str)
-        out.update(ps[~ps.str.fullmatch(HMAC_HEX)])
+        codes = distinct[pick].astype(f"<U{upper}").view(np.uint32).reshape(len(pick), upper)
+        is_digit = (codes >= ord("0")) & (codes <= ord("9"))
+        out[pick] = (codes == ord("@")).any(axis=1)
+        many = np.flatnonzero(is_digit.sum(axis=1, dtype=np.int16) >= 9)
+        if len(many):
+            # Count per segment; a segment ends at anything but a digit or a number separator.
+            codes, is_digit = codes[many], is_digit[many]
+            barrier = ~is_digit & ~np.isin(codes, _NUMBER_SEPARATORS)
+            count = np.cumsum(is_digit, axis=1, dtype=np.int16)
+            start = np.maximum.accumulate(np.where(barrier, count, np.int16(0)), axis=1)
+            out[pick[many]] |= (count - start).max(axis=1) >= 9
+    for i in np.flatnonzero(lengths > lower):   # rare very long free text: plain Python
+        out[i] = "@" in distinct[i] or _LONG_CANDIDATE.search(distinct[i]) is not None
     return out
 
 
-def _remember(ctx: Context, values) -> None:
-    """Keep the flagged values on the context so ``validate`` can :func:`redact` the whole report."""
-    ctx.__dict__.setdefault("redact_values", set()).update(values)
+def _columns(tables: dict[str, pd.DataFrame]):
+    """(table, field) of every id, list and free-text column present."""
+    for name, frame in tables.items():
+        if name in TABLES:
+            for f in ID_FIELDS[name] + LIST_FIELDS[name] + FREE_TEXT_FIELDS[name]:
+                if f in frame:
+                    yield name, f
+
+
+def find_identifiers(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, list[str]]]:
+    """{distinct cell text: {kind: matched substrings}} over every checked column.
+
+    A list cell (``lesion_ids``) is checked as a whole: ``;`` ends a number as any non-digit does.
+    The distinct texts of all columns are pooled first (a patient id repeats in every table), and
+    only those with an ``@`` or 9+ digits go through the exact checks.
+    """
+    parts = [tables[name][f].to_numpy(dtype=object) for name, f in _columns(tables)]
+    if not parts:
+        return {}
+    values = np.concatenate(parts)
+    distinct = pd.unique(values[pd.notna(values)])
+    if pd.api.types.infer_dtype(distinct, skipna=False) != "string":
+        distinct = np.array([str(v) for v in distinct], dtype=object)
+    out = {}
+    for v in distinct[_candidates(distinct)]:
+        hits = _matches(v)
+        if hits:
+            out[v] = hits
+    return out
+
+
+def _pseudonym_not_hmac(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """True for each patients row whose pseudonym is given and is not 64 hex digits."""
+    ps = tables["patients"]["pseudonym"]
+    text = ps.astype(object).where(ps.notna(), None)
+    return text.notna() & ~text.astype(str).str.fullmatch(HMAC_HEX).fillna(False).astype(bool)
+
+
+def values_to_redact(tables: dict[str, pd.DataFrame], found: dict | None = None) -> set[str]:
+    """What must not appear in a report: the matched identifiers, and non-hex pseudonyms whole."""
+    found = find_identifiers(tables) if found is None else found
+    out = {m for hits in found.values() for ms in hits.values() for m in ms}
+    ps = tables["patients"]["pseudonym"]
+    out.update(ps[_pseudonym_not_hmac(tables)].astype(str))
+    return out
 
 
 def check_identifier_values(ctx: Context) -> None:
     found = find_identifiers(ctx.tables)
-    for hits in found.values():
-        _remember(ctx, hits)
-    for (name, field), hits in found.items():
+    ctx.__dict__["redact_values"] = values_to_redact(ctx.tables, found)
+    if not found:
+        return
+    for name, field in _columns(ctx.tables):
         values = ctx.tables[name][field]
-        if field in LIST_FIELDS[name]:
-            items = _list_items(values)
-            kinds_of_row = items.map(lambda v: hits.get(v)).dropna().groupby(level=0).agg(
-                lambda ks: sorted({k for kk in ks for k in kk}, key=list(KINDS).index))
-        else:
-            kinds_of_row = values.map(lambda v: hits.get(str(v)) if pd.notna(v) else None).dropna()
-        pos = kinds_of_row.index.to_numpy(dtype=int)
-        mask = np.zeros(len(values), dtype=bool)
-        mask[pos] = True
-        fix = ("replace it with a study id (the same in every table)" if field not in FREE_TEXT_FIELDS[name]
-               else "remove it from the text")
-        message = pd.Series("", index=range(len(values)), dtype=object)
-        message[pos] = [f"{field} holds what looks like {' and '.join(KINDS[k] for k in ks)}; personal "
-                        f"identifiers are never stored, so the value is not shown here: {fix}"
-                        for ks in kinds_of_row]
-        ctx.error(name, "identifier_value", mask, field, message, value=pd.Series([None] * len(values)))
+        mask = values.isin(list(found)).to_numpy()
+        if not mask.any():
+            continue
+        fix = ("remove it from the text" if field in FREE_TEXT_FIELDS[name]
+               else "replace it with a study id (the same in every table)")
+        ctx.error(name, "identifier_value", mask, field,
+                  lambda m, values=values, fix=fix, field=field: [
+                      f"{field} holds what looks like {' and '.join(KINDS[k] for k in found[str(v)])}; personal "
+                      f"identifiers are never stored, so the value is not shown here: {fix}" for v in values[m]],
+                  value=pd.Series([None] * len(values)))
 
 
 def check_pseudonyms(ctx: Context) -> None:
-    ps = ctx.tables["patients"]["pseudonym"]
-    text = ps.astype(object).where(ps.notna(), None)
-    bad = (text.notna() & ~text.astype(str).str.fullmatch(HMAC_HEX).fillna(False).astype(bool)).to_numpy()
-    _remember(ctx, (str(v) for v in text[bad]))
+    bad = _pseudonym_not_hmac(ctx.tables).to_numpy()
     ctx.error("patients", "pseudonym_not_hmac", bad, "pseudonym",
               "pseudonym is not a keyed hash (64 hex digits, as written by the importer with an identifier key); "
               "it may hold identifying text, so it is not shown and never stored: leave the column empty and "
-              "import with the identifier columns and a key", value=pd.Series([None] * len(ps)))
+              "import with the identifier columns and a key", value=pd.Series([None] * len(bad)))
 
 
 def redact(report: ValidationReport, values: set[str]) -> ValidationReport:

@@ -1,6 +1,8 @@
 """Required fields, code lists, duplicate ids and references (rule classes 4, 7, 9)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -134,21 +136,26 @@ def check_id_length(ctx: Context) -> None:
     """Every id, in every table (and each id listed in ``lesion_ids``), at most MAX_ID_LENGTH characters."""
     for name, frame in ctx.tables.items():
         for f in TABLES[name].fields:
-            if not (f.name.endswith("_id") or f.name == "lesion_ids") or not len(frame):
+            if not (f.name.endswith("_id") or f.type == "list") or not len(frame):
                 continue
-            text = frame[f.name].astype(object).where(frame[f.name].notna(), None)
-            if f.type == "list":
-                items = text.dropna().astype(str).str.split(r"[;,]").explode().str.strip()
-                longest = items.str.len().groupby(level=0).max().reindex(text.index)
-            else:
-                longest = text.dropna().astype(str).str.len().reindex(text.index)
-            bad = (longest > MAX_ID_LENGTH).fillna(False).to_numpy(dtype=bool)
-            if not bad.any():
+            col = frame[f.name]
+            values = col.to_numpy(dtype=object)
+            present = np.flatnonzero(pd.notna(values))
+            text = values[present]
+            if pd.api.types.infer_dtype(text, skipna=False) not in ("string", "empty"):
+                text = np.array([str(v) for v in text], dtype=object)
+            long_cells = present[np.fromiter(map(len, text), dtype=np.int64, count=len(text)) > MAX_ID_LENGTH]
+            if f.type == "list":  # only a long cell can hold a long id: split just those
+                long_cells = np.array([i for i in long_cells if max(
+                    len(x.strip()) for x in re.split(r"[;,]", str(col.iloc[i]))) > MAX_ID_LENGTH], dtype=int)
+            if not len(long_cells):
                 continue
+            bad = np.zeros(len(frame), dtype=bool)
+            bad[long_cells] = True
             # The full value would flood the report; its start and length locate it.
-            shown = pd.Series(None, index=text.index, dtype=object)
-            shown[bad] = [f"{v[:20]}... ({len(v)} characters)" for v in text[bad].astype(str)]
+            shown = pd.Series(None, index=frame.index, dtype=object)
+            shown[bad] = [f"{v[:20]}... ({len(v)} characters)" for v in col[bad].astype(str)]
+            longest = {i: max(len(x.strip()) for x in re.split(r"[;,]", str(col.iloc[i]))) for i in long_cells}
             ctx.error(name, "id_too_long", bad, f.name,
-                      lambda m, longest=longest: f"an id may have at most {MAX_ID_LENGTH} characters; this one has "
-                      + longest[m].astype(int).astype(str) + ": shorten it (the same in every table)",
-                      value=shown)
+                      [f"an id may have at most {MAX_ID_LENGTH} characters; this one has {longest[i]}: shorten it "
+                       "(the same in every table)" for i in long_cells], value=shown)
