@@ -22,8 +22,7 @@ from typer.testing import CliRunner
 
 from oligomet.cli import app
 from oligomet.registry import Store, check_registry, read_registry, validate, write_registry
-from oligomet.registry.rules.privacy import identifier_kinds, is_bsn, is_nhs_number
-from oligomet.registry.rules.structure import MAX_ID_LENGTH
+from oligomet.registry.rules.ids import MAX_ID_LENGTH, identifier_kinds, is_bsn, is_nhs_number
 
 KEY = "a-secret-key-of-the-data-controller"
 KEYS = ["rule", "table", "row", "patient_id", "field"]
@@ -337,7 +336,7 @@ def test_ordinary_columns_are_not_taken_for_identifiers(clean_dir, tmp_path):
 def test_the_vectorised_prefilter_keeps_every_identifier():
     import numpy as np
 
-    from oligomet.registry.rules.privacy import _candidates
+    from oligomet.registry.rules.ids import _candidates
     padded = [f"{'x' * n} {text} {'y' * n}" for text, _ in POSITIVE for n in (0, 7, 20, 60, 130, 300)]
     texts = np.array(padded + NEGATIVE, dtype=object)
     keep = _candidates(texts)

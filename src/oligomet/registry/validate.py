@@ -12,12 +12,12 @@ from .fields import TABLES
 from .io import conform_memory, read_registry
 from .parse import _DTYPES
 from .report import ProblemLog, ValidationReport
-from .rules import chronology, clinical, followup, privacy, structure
+from .rules import chronology, clinical, followup, ids, structure
 from .rules.context import Context
 
 _CHECKS = (
     structure.check_required, structure.check_codes, structure.check_duplicates, structure.check_references,
-    structure.check_id_length, privacy.check_identifier_values, privacy.check_pseudonyms,
+    ids.check_id_length, ids.check_identifier_values, ids.check_pseudonyms,
     chronology.check_death, chronology.check_after_death_and_lock, chronology.check_treatment_order,
     chronology.check_local_recurrence, chronology.check_lesion_dates, chronology.check_recurrence_organ,
     clinical.check_clavien_dindo, clinical.check_measurements,
@@ -52,11 +52,11 @@ def validate(tables: dict[str, pd.DataFrame], data_lock=None) -> ValidationRepor
     -------
     ValidationReport with ``.problems`` (one row per problem), ``.errors``, ``.warnings``, ``.ok``.
     """
-    return privacy.redact(*_validate(tables, data_lock))
+    return ids.redact(*_validate(tables, data_lock))
 
 
 def _validate(tables: dict[str, pd.DataFrame], data_lock) -> tuple[ValidationReport, set[str]]:
-    """The report, and the identifier values the privacy rules found (to be redacted from it)."""
+    """The report, and the identifier values the id rules found (to be redacted from it)."""
     parse_log = ProblemLog()
     if not _is_contract(tables):
         tables = conform_memory(tables, parse_log)
@@ -68,7 +68,7 @@ def _validate(tables: dict[str, pd.DataFrame], data_lock) -> tuple[ValidationRep
     ctx = Context.build(tables, log, data_lock)
     for check in _CHECKS:
         check(ctx)
-    # Identifier values found by the privacy rules are masked in every problem (e.g. a BSN used as
+    # Identifier values found by the id rules are masked in every problem (e.g. a BSN used as
     # the patient_id of a row with another problem).
     return combine(parse_log.report(), log.report()), ctx.__dict__.get("redact_values", set())
 
@@ -102,4 +102,4 @@ def check_registry(path, format: str | None = None, *, data_lock=None, date_form
     """Read ``path`` and validate it: (tables, parse + rule problems together)."""
     tables, read_report = read_registry(path, format, date_format=date_format, identifier_key=identifier_key)
     report, hidden = _validate(tables, data_lock)
-    return tables, privacy.redact(combine(read_report, report), hidden)
+    return tables, ids.redact(combine(read_report, report), hidden)

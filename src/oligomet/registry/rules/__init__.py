@@ -6,7 +6,7 @@ warnings. ``docs/registry.md`` lists the same table; a test keeps the two in ste
 
 The checks themselves live by topic: :mod:`.structure` (required fields, codes, keys,
 references), :mod:`.chronology` (dates in the right order), :mod:`.clinical` (plausible values),
-:mod:`.followup` (warnings), :mod:`.privacy` (identifier values, pseudonyms). Readers add the
+:mod:`.followup` (warnings), :mod:`.ids` (personal identifiers, id length). Readers add the
 parse rules (``date_*``, ``not_a_*``, ``redcap_*``, file and column rules).
 """
 from __future__ import annotations

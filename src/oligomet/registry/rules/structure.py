@@ -1,8 +1,6 @@
 """Required fields, code lists, duplicate ids and references (rule classes 4, 7, 9)."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -10,11 +8,6 @@ from ..fields import TABLES
 from .context import Context
 
 _ID_TABLES = {"patients": "patient_id", "lesions": "lesion_id", "treatments": "treatment_id"}
-#: Longest id accepted (characters). The store's id columns are TEXT, but they are keys: PostgreSQL
-#: refuses a btree index entry above 2704 bytes (a third of a page), so a 4,000-character id would
-#: pass validation and then fail the write with a driver error. 100 characters (at most 400 bytes
-#: in UTF-8) is far below that and above any real id (REDCap record names stop at 100 too).
-MAX_ID_LENGTH = 100
 
 
 def check_required(ctx: Context) -> None:
@@ -131,31 +124,3 @@ def _same_person(ctx: Context) -> None:
     ctx.warning("patients", "duplicate_person", (shared & ~conflict).to_numpy(), "pseudonym",
                 msg + ": the same person registered twice?")
 
-
-def check_id_length(ctx: Context) -> None:
-    """Every id, in every table (and each id listed in ``lesion_ids``), at most MAX_ID_LENGTH characters."""
-    for name, frame in ctx.tables.items():
-        for f in TABLES[name].fields:
-            if not (f.name.endswith("_id") or f.type == "list") or not len(frame):
-                continue
-            col = frame[f.name]
-            values = col.to_numpy(dtype=object)
-            present = np.flatnonzero(pd.notna(values))
-            text = values[present]
-            if pd.api.types.infer_dtype(text, skipna=False) not in ("string", "empty"):
-                text = np.array([str(v) for v in text], dtype=object)
-            long_cells = present[np.fromiter(map(len, text), dtype=np.int64, count=len(text)) > MAX_ID_LENGTH]
-            if f.type == "list":  # only a long cell can hold a long id: split just those
-                long_cells = np.array([i for i in long_cells if max(
-                    len(x.strip()) for x in re.split(r"[;,]", str(col.iloc[i]))) > MAX_ID_LENGTH], dtype=int)
-            if not len(long_cells):
-                continue
-            bad = np.zeros(len(frame), dtype=bool)
-            bad[long_cells] = True
-            # The full value would flood the report; its start and length locate it.
-            shown = pd.Series(None, index=frame.index, dtype=object)
-            shown[bad] = [f"{v[:20]}... ({len(v)} characters)" for v in col[bad].astype(str)]
-            longest = {i: max(len(x.strip()) for x in re.split(r"[;,]", str(col.iloc[i]))) for i in long_cells}
-            ctx.error(name, "id_too_long", bad, f.name,
-                      [f"an id may have at most {MAX_ID_LENGTH} characters; this one has {longest[i]}: shorten it "
-                       "(the same in every table)" for i in long_cells], value=shown)

@@ -1,4 +1,13 @@
-"""Personal identifiers in cell *values*, and pseudonyms that are not keyed hashes (never stored).
+"""What id and free-text cells may hold: no personal identifier, no over-long id (issue 16, D8, D24).
+
+**Id length** (``id_too_long``): ids are keys in the store. Its id columns are TEXT, but
+PostgreSQL refuses a btree index entry above 2704 bytes (a third of a page), so a 4,000-character
+id would pass validation and then fail the write with a driver error. :data:`MAX_ID_LENGTH`
+(100 characters, at most 400 bytes in UTF-8) is far below that and above any real id (REDCap
+record names stop at 100 too).
+
+**Personal identifiers in cell values** (``identifier_value``), and pseudonyms that are not keyed
+hashes (``pseudonym_not_hmac``): never stored.
 
 Column names catch a ``bsn`` column (``identifiers.py``); these rules catch a BSN typed as the
 ``patient_id``, or an e-mail address in ``histology``. Checked: every id column (``patient_id``,
@@ -36,6 +45,7 @@ from ..report import ValidationReport
 from .context import Context
 
 REDACTED = "<redacted>"
+MAX_ID_LENGTH = 100
 ID_FIELDS = {name: [f.name for f in t.fields if f.type == "str" and f.name.endswith("_id")]
              for name, t in TABLES.items()}
 LIST_FIELDS = {name: [f.name for f in t.fields if f.type == "list"] for name, t in TABLES.items()}
@@ -107,7 +117,7 @@ def identifier_kinds(text: str) -> list[str]:
     return list(_matches(text))
 
 
-def _candidates(distinct: np.ndarray) -> np.ndarray:
+def _candidates(distinct: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
     """True for texts with an ``@``, or 9+ ASCII digits not split by a letter, ``;`` or ``,``.
 
     A superset of what the exact checks find (a BSN has 9 digits, the rest more), so only those
@@ -117,7 +127,8 @@ def _candidates(distinct: np.ndarray) -> np.ndarray:
     or ``P1-L1;P1-L2`` count 6 and 1 digits, and are done with here.
     """
     out = np.zeros(len(distinct), dtype=bool)
-    lengths = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
+    if lengths is None:
+        lengths = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
     lower = 0
     for upper in _WIDTHS:
         pick = np.flatnonzero((lengths > lower) & (lengths <= upper))
@@ -140,42 +151,85 @@ def _candidates(distinct: np.ndarray) -> np.ndarray:
     return out
 
 
-def _columns(tables: dict[str, pd.DataFrame]):
-    """(table, field) of every id, list and free-text column present."""
+def _columns(tables: dict[str, pd.DataFrame], kinds=("id", "list", "text")):
+    """(table, field) of every id, list and/or free-text column present."""
     for name, frame in tables.items():
         if name in TABLES:
-            for f in ID_FIELDS[name] + LIST_FIELDS[name] + FREE_TEXT_FIELDS[name]:
+            fields = ((ID_FIELDS[name] if "id" in kinds else []) + (LIST_FIELDS[name] if "list" in kinds else [])
+                      + (FREE_TEXT_FIELDS[name] if "text" in kinds else []))
+            for f in fields:
                 if f in frame:
                     yield name, f
 
 
-def find_identifiers(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, list[str]]]:
+def _distinct(tables: dict[str, pd.DataFrame], kinds) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct non-missing texts of those columns, pooled (a patient id repeats in every table), and
+    their lengths."""
+    parts = [tables[name][f].to_numpy(dtype=object) for name, f in _columns(tables, kinds)]
+    if not parts:
+        return np.array([], dtype=object), np.array([], dtype=np.int64)
+    distinct = pd.unique(np.concatenate(parts))
+    distinct = distinct[pd.notna(distinct)]
+    if pd.api.types.infer_dtype(distinct, skipna=False) not in ("string", "empty"):
+        distinct = np.array([str(v) for v in distinct], dtype=object)
+    return distinct, np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
+
+
+def _pools(ctx_or_tables) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The distinct texts of the id (+ list) columns and of the free-text columns; cached on a Context."""
+    if isinstance(ctx_or_tables, Context):
+        if "_id_pools" not in ctx_or_tables.__dict__:
+            ctx_or_tables.__dict__["_id_pools"] = _pools(ctx_or_tables.tables)
+        return ctx_or_tables.__dict__["_id_pools"]
+    return {"ids": _distinct(ctx_or_tables, ("id", "list")), "text": _distinct(ctx_or_tables, ("text",))}
+
+
+def find_identifiers(tables) -> dict[str, dict[str, list[str]]]:
     """{distinct cell text: {kind: matched substrings}} over every checked column.
 
-    A list cell (``lesion_ids``) is checked as a whole: ``;`` ends a number as any non-digit does.
-    The distinct texts of all columns are pooled first (a patient id repeats in every table), and
-    only those with an ``@`` or 9+ digits go through the exact checks.
+    ``tables``: the registry, or a Context (whose pooled texts are then reused). A list cell
+    (``lesion_ids``) is checked as a whole: ``;`` ends a number as any non-digit does. Only texts
+    with an ``@`` or 9+ digits go through the exact checks.
     """
-    parts = [tables[name][f].to_numpy(dtype=object) for name, f in _columns(tables)]
-    if not parts:
-        return {}
-    values = np.concatenate(parts)
-    distinct = pd.unique(values[pd.notna(values)])
-    if pd.api.types.infer_dtype(distinct, skipna=False) != "string":
-        distinct = np.array([str(v) for v in distinct], dtype=object)
     out = {}
-    for v in distinct[_candidates(distinct)]:
-        hits = _matches(v)
-        if hits:
-            out[v] = hits
+    for distinct, lengths in _pools(tables).values():
+        for v in distinct[_candidates(distinct, lengths)]:
+            hits = _matches(v)
+            if hits:
+                out[v] = hits
     return out
+
+
+def check_id_length(ctx: Context) -> None:
+    """Every id, in every table (and each id listed in ``lesion_ids``), at most MAX_ID_LENGTH characters."""
+    distinct, lengths = _pools(ctx)["ids"]
+    long_cells = set(distinct[lengths > MAX_ID_LENGTH])
+    if not long_cells:
+        return
+    # The longest id in the cell: a list cell may be long with short ids.
+    longest = {v: max(len(x.strip()) for x in re.split(r"[;,]", v)) for v in long_cells}
+    too_long = [v for v, n in longest.items() if n > MAX_ID_LENGTH]
+    for name, field in _columns(ctx.tables, ("id", "list")):
+        col = ctx.tables[name][field]
+        mask = col.isin(too_long).to_numpy()
+        if not mask.any():
+            continue
+        # The full value would flood the report; its start and length locate it.
+        shown = pd.Series(None, index=col.index, dtype=object)
+        shown[mask] = [f"{v[:20]}... ({len(v)} characters)" for v in col[mask]]
+        ctx.error(name, "id_too_long", mask, field,
+                  [f"an id may have at most {MAX_ID_LENGTH} characters; this one has {longest[v]}: shorten it "
+                   "(the same in every table)" for v in col[mask]], value=shown)
 
 
 def _pseudonym_not_hmac(tables: dict[str, pd.DataFrame]) -> pd.Series:
     """True for each patients row whose pseudonym is given and is not 64 hex digits."""
     ps = tables["patients"]["pseudonym"]
-    text = ps.astype(object).where(ps.notna(), None)
-    return text.notna() & ~text.astype(str).str.fullmatch(HMAC_HEX).fillna(False).astype(bool)
+    out = np.zeros(len(ps), dtype=bool)
+    given = ps.notna().to_numpy()
+    if given.any():
+        out[given] = ~ps[given].astype(str).str.fullmatch(HMAC_HEX).to_numpy(dtype=bool)
+    return pd.Series(out, index=ps.index)
 
 
 def values_to_redact(tables: dict[str, pd.DataFrame], found: dict | None = None) -> set[str]:
@@ -188,7 +242,7 @@ def values_to_redact(tables: dict[str, pd.DataFrame], found: dict | None = None)
 
 
 def check_identifier_values(ctx: Context) -> None:
-    found = find_identifiers(ctx.tables)
+    found = find_identifiers(ctx)
     ctx.__dict__["redact_values"] = values_to_redact(ctx.tables, found)
     if not found:
         return
