@@ -343,3 +343,19 @@ def test_the_vectorised_prefilter_keeps_every_identifier():
     assert keep[:len(padded)].all()
     # ... and it is what makes validation fast: study ids never reach the exact checks
     assert not _candidates(np.array(["SYN-000123", "SYN-000123-L4", "P1-L1;P1-L2;P1-L3"], dtype=object)).any()
+
+
+def test_an_in_memory_import_masks_the_bsn_in_its_parse_problems_too(clean_dir, tmp_path):
+    tables = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in clean_dir.glob("*.csv")}
+    for frame in tables.values():
+        frame.replace({"P001": BSN, "P001-L1": f"{BSN}-L1"}, inplace=True)
+    tables["labs"].loc[0, "date"] = "yesterday"            # a parse problem of that patient
+    store = Store(tmp_path / "s.sqlite")
+    result = store.import_registry(tables)
+    assert result.status == "rejected"
+    unparseable = result.report.errors[result.report.errors["rule"] == "date_unparseable"]
+    assert list(unparseable[["table", "row", "patient_id"]].itertuples(index=False, name=None)) == [
+        ("labs", 1, "<redacted>")]
+    assert BSN not in _shown(result.report)
+    assert _counts(store)["patients"] == 0
+    store.close()

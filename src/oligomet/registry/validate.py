@@ -52,11 +52,6 @@ def validate(tables: dict[str, pd.DataFrame], data_lock=None) -> ValidationRepor
     -------
     ValidationReport with ``.problems`` (one row per problem), ``.errors``, ``.warnings``, ``.ok``.
     """
-    return ids.redact(*_validate(tables, data_lock))
-
-
-def _validate(tables: dict[str, pd.DataFrame], data_lock) -> tuple[ValidationReport, set[str]]:
-    """The report, and the identifier values the id rules found (to be redacted from it)."""
     parse_log = ProblemLog()
     if not _is_contract(tables):
         tables = conform_memory(tables, parse_log)
@@ -68,9 +63,10 @@ def _validate(tables: dict[str, pd.DataFrame], data_lock) -> tuple[ValidationRep
     ctx = Context.build(tables, log, data_lock)
     for check in _CHECKS:
         check(ctx)
-    # Identifier values found by the id rules are masked in every problem (e.g. a BSN used as
-    # the patient_id of a row with another problem).
-    return combine(parse_log.report(), log.report()), ctx.__dict__.get("redact_values", set())
+    # Identifier values found by the id rules are masked in every problem (e.g. a BSN used as the
+    # patient_id of a row with another problem); the report remembers them, so that ``combine``
+    # masks them in a reader's problems too.
+    return ids.redact(combine(parse_log.report(), log.report()), ctx.__dict__.get("redact_values", set()))
 
 
 def _without_rule(log: ProblemLog, rule: str) -> ProblemLog:
@@ -94,12 +90,11 @@ def combine(read_report: ValidationReport, rule_report: ValidationReport) -> Val
         rules = rules.drop(index=req.index[pd.Series(drop, index=req.index, dtype=bool).to_numpy()])
     both = pd.concat([parse, rules], ignore_index=True)
     both = both.drop_duplicates(subset=["severity", "table", "row", "field", "rule", "patient_id", "message"])
-    return ValidationReport(both)
+    return ids.redact(ValidationReport(both), ids.redacted(read_report) | ids.redacted(rule_report))
 
 
 def check_registry(path, format: str | None = None, *, data_lock=None, date_format: str | None = None,
                    identifier_key=None) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
     """Read ``path`` and validate it: (tables, parse + rule problems together)."""
     tables, read_report = read_registry(path, format, date_format=date_format, identifier_key=identifier_key)
-    report, hidden = _validate(tables, data_lock)
-    return tables, ids.redact(combine(read_report, report), hidden)
+    return tables, combine(read_report, validate(tables, data_lock=data_lock))

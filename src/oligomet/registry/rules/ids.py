@@ -268,15 +268,28 @@ def check_pseudonyms(ctx: Context) -> None:
               "import with the identifier columns and a key", value=pd.Series([None] * len(bad)))
 
 
-def redact(report: ValidationReport, values: set[str]) -> ValidationReport:
-    """``report`` with every occurrence of ``values`` in value, patient_id and message replaced."""
-    if not values or not len(report.problems):
+def redact(report: ValidationReport, values) -> ValidationReport:
+    """``report`` with every occurrence of ``values`` in value, patient_id and message replaced.
+
+    The result remembers ``values`` (:func:`redacted`), so that a report merged with it later
+    (``validate.combine``, e.g. with a reader's problems in ``Store.import_registry``) is masked too.
+    """
+    values = frozenset(values)
+    if not values:
         return report
-    pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
-    problems = report.problems.copy()
-    for col in ("value", "patient_id", "message"):
-        s = problems[col]
-        has = s.notna()
-        if has.any():
-            problems.loc[has, col] = s[has].astype(str).str.replace(pattern, REDACTED, regex=True)
-    return ValidationReport(problems)
+    if len(report.problems):
+        pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+        problems = report.problems.copy()
+        for col in ("value", "patient_id", "message"):
+            s = problems[col]
+            has = s.notna()
+            if has.any():
+                problems.loc[has, col] = s[has].astype(str).str.replace(pattern, REDACTED, regex=True)
+        report = ValidationReport(problems)
+    report.redacted_values = values
+    return report
+
+
+def redacted(report: ValidationReport) -> frozenset:
+    """The values :func:`redact` masked in ``report`` (empty for a report it never saw)."""
+    return getattr(report, "redacted_values", frozenset())
