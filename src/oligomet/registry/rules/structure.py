@@ -123,4 +123,3 @@ def _same_person(ctx: Context) -> None:
               msg + " with different birth years")
     ctx.warning("patients", "duplicate_person", (shared & ~conflict).to_numpy(), "pseudonym",
                 msg + ": the same person registered twice?")
-
