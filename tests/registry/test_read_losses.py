@@ -6,7 +6,9 @@ data kept.
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import os
 import re
 import shutil
 import zipfile
@@ -14,8 +16,10 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
-from openpyxl.utils.datetime import to_excel
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl.utils.datetime import to_excel
 from typer.testing import CliRunner
 
 from oligomet.cli import app
@@ -334,3 +338,63 @@ def test_validate_lists_every_reading_problem_at_once():
     for rule in ("unbalanced_quote", "wrong_field_count", "duplicate_table", "mixed_encoding", "multiline_cell"):
         assert f"[{rule}]" in res.output, rule
     assert {"formula_without_value", "excel_error_cell"} <= set(RULES)
+
+
+# ---------------------------------------------------------------- properties: nothing vanishes unreported
+
+FUZZ = settings(max_examples=int(os.environ.get("OLIGOMET_FUZZ_EXAMPLES", "20")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FIELD = st.one_of(st.sampled_from(["", " ", "a", "b c", '"', '"x', 'y"', '""', '"q,r"', '"m\nn"', "\t", "é"]),
+                  st.text(alphabet='ab ,;"\n\r\t', max_size=6))
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(FIELD, min_size=1, max_size=5), min_size=1, max_size=12))
+def test_every_nonblank_line_is_a_row_or_a_reported_problem(tmp_path, rows):
+    from oligomet.registry.importers.tabular import drop_blank_rows, read_csv_text
+    from oligomet.registry.report import ProblemLog
+
+    text = "c1,c2,c3\n" + "\n".join(",".join(r) for r in rows) + "\n"
+    path = tmp_path / "labs.csv"
+    path.write_bytes(text.encode())
+    log = ProblemLog()
+    frame = read_csv_text(path, "labs", log)
+    problems = log.frame()
+    if frame is None:
+        assert (problems["rule"] == "file_unreadable").any()
+        return
+    frame, kept = drop_blank_rows(frame)
+    lines = re.split(r"\r\n|\r|\n", text)[:-1]
+    cells = {i: next(csv.reader([ln]), []) for i, ln in enumerate(lines, 1)}
+    data_lines = [i for i in range(2, len(lines) + 1) if "".join(cells[i]).strip()]
+    spanning = problems["rule"].isin(["unbalanced_quote", "multiline_cell", "file_unreadable"]).any()
+    if not spanning and (lines[0].strip() if lines else ""):
+        # one record per line: each non-blank line is a kept row at line - 1, or named in an error
+        bad = set(problems.loc[problems["rule"] == "wrong_field_count", "row"])
+        assert bad == {ln - 1 for ln in data_lines if len(cells[ln]) != 3}
+        assert set(kept + 1) <= set(data_lines) and set(kept + 1) | {r + 1 for r in bad} == set(data_lines)
+
+
+CELL = st.one_of(st.none(), st.integers(-5, 5), st.floats(allow_nan=False, allow_infinity=False, width=32),
+                 st.sampled_from(["P001", " ", "=1+1", "=DATE(2017,5,3)", "#N/A", "#DIV/0!", "#REF!", "x"]),
+                 st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2030, 1, 1)))
+
+
+@FUZZ
+@given(grid=st.lists(st.lists(CELL, min_size=3, max_size=3), min_size=0, max_size=8))
+def test_every_formula_and_error_cell_of_a_sheet_is_reported(tmp_path, grid):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "labs"
+    ws.append(["patient_id", "date", "cea"])
+    for r in grid:
+        ws.append(r)
+    wb.save(tmp_path / "r.xlsx")
+    tables, report = read_registry(tmp_path / "r.xlsx")
+    n_formula = sum(isinstance(v, str) and v.startswith("=") for r in grid for v in r)
+    n_error = sum(v in ("#N/A", "#DIV/0!", "#REF!") for r in grid for v in r)
+    assert (report.problems["rule"] == "formula_without_value").sum() == n_formula
+    assert (report.problems["rule"] == "excel_error_cell").sum() == n_error
+    # a row is kept when it has a value; formula and error cells are reported above and read as empty
+    value = [[v is not None and bool(str(v).strip()) and not str(v).startswith(("=", "#")) for v in r] for r in grid]
+    assert list(tables["labs"].index) == [i + 1 for i, r in enumerate(value) if any(r)]
