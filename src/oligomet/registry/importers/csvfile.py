@@ -138,7 +138,8 @@ def _read_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame] | None
                         index_col=False, quoting=csv.QUOTE_NONE, engine="c")
     if len(frame) != len(data):  # cannot happen without quotes; never guess the rows if it does
         return None
-    return header, frame.set_axis(pd.Index(rows, name="row"), axis=0)
+    frame.index = pd.Index(rows, name="row")
+    return header, frame
 
 
 def _physical_lines(text: str) -> int:
