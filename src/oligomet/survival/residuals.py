@@ -12,6 +12,10 @@ R's conventions, kept exactly:
   also for robust fits).
 * Schoenfeld residuals exist at the events only, ordered as R orders them: by stratum, time, and input
   order among tied events. ``scaledsch = schoenfeld %*% naive.var * (number of events) + coef``.
+* one knowing departure: Schoenfeld residuals with ``weighted=True`` are multiplied by each event's own
+  case weight. R 3.5-3 multiplies by ``weights[deaths]``, the weights in the data's order picked at the
+  deaths' positions in the *sorted* order, so its weighted Schoenfeld residuals depend on the row order of
+  the data (therneau/survival#339). The two agree when the data are sorted by (stratum, time, status).
 * ``collapse``: the rows are summed within the groups of an id (R's ``rowsum``; groups in sorted order).
   Deviance residuals are formed after collapsing, from the summed martingale residuals and event counts.
 
@@ -27,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from . import _cox_kernels as kernels
+from ._blas_threads import single_threaded_blas
 from ._cox_core import CoxProblem, GroupSums, _seg_cumsum, group_sums
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,18 +110,40 @@ def score_residuals_sorted(pr: CoxProblem, coef: np.ndarray, weighted: bool = Fa
 def schoenfeld_sorted(pr: CoxProblem, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Schoenfeld residuals ``x_j − x̄(t_j)`` of the deaths (R's coxscho.c), in sorted order.
 
-    Returns the deaths' sorted positions and the (n_events, p) residuals. The sorted order is R's:
-    (stratum, time, deaths first), input order kept among ties."""
+    Returns the deaths' sorted positions and the residuals transposed, (p, n_events) C-contiguous (the
+    layout of a DataFrame's columns). The sorted order is R's: (stratum, time, deaths first), input order
+    kept among ties."""
     gs = group_sums(pr, np.asarray(coef, dtype=float))
     rows = np.flatnonzero(pr.status > 0)
-    g = pr.row_group[rows]
-    return rows, pr.X[rows] - _deaths_mean(pr, gs)[g]
+    out_t = np.empty((pr.p, rows.size))
+    kernels.rows_minus_group_transposed(pr.X, rows, _deaths_mean(pr, gs), pr.row_group[rows], out_t)
+    return rows, out_t
 
 
 def _unsort(pr: CoxProblem, values: np.ndarray) -> np.ndarray:
-    out = np.empty_like(values)
-    out[pr.order] = values
-    return out
+    """Sorted per-row values back in the analysed order; (n, p) rows come back transposed, (p, n)."""
+    if values.ndim == 1:
+        out = np.empty_like(values)
+        out[pr.order] = values
+        return out
+    pos = np.empty(pr.n, dtype=np.int64)
+    pos[pr.order] = np.arange(pr.n)
+    out_t = np.empty((values.shape[1], pr.n))
+    kernels.gather_rows_transposed(values, pos, out_t)
+    return out_t
+
+
+def _strata_labels(fit: "CoxResult") -> np.ndarray:
+    """R's labels of the strata, ``"sex=1"`` or ``"sex=1, ecog=0"``, indexed by the fit's stratum codes."""
+    def value(key):
+        kind, v = key
+        if kind == "n":
+            return str(int(v)) if float(v).is_integer() else repr(v)
+        return str(v).upper() if kind == "b" else v
+
+    labels = [", ".join(f"{col}={value(k)}" for col, k in zip(fit.strata_columns, keys))
+              for keys in fit._strata_levels]
+    return np.asarray(labels, dtype=object)
 
 
 def _collapse_codes(collapse, index: pd.Index) -> tuple[np.ndarray, pd.Index]:
@@ -156,9 +183,9 @@ def _sum_by(codes: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
 
 def _deviance(mart: np.ndarray, status: np.ndarray) -> np.ndarray:
     """``sign(m) sqrt(−2 (m + δ log(δ − m)))``; δ may be a count after collapsing."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):   # NaN where R gives NaN (collapsed counts > 1)
         log_term = np.where(status == 0, 0.0, status * np.log(np.where(status == 0, 1.0, status - mart)))
-    return np.sign(mart) * np.sqrt(-2.0 * (mart + log_term))
+        return np.sign(mart) * np.sqrt(-2.0 * (mart + log_term))
 
 
 def cox_residuals(fit: "CoxResult", type: str = "martingale", collapse=None,
@@ -176,26 +203,31 @@ def cox_residuals(fit: "CoxResult", type: str = "martingale", collapse=None,
     if weighted is None:
         weighted = type in ("dfbeta", "dfbetas")
     pr = fit._residual_problem()
+    with single_threaded_blas():   # small products on n-sized arrays: worker threads only contend (see fit)
+        return _residual_frame(fit, pr, type, collapse, weighted)
+
+
+def _residual_frame(fit: "CoxResult", pr: CoxProblem, type: str, collapse, weighted: bool) -> pd.DataFrame:
     coef = fit.coef
-    names = fit.terms
+    names = pd.Index(fit.terms)
     index = fit._row_index
     w = pr.w                                     # sorted case weights (ones when unweighted)
 
     if type in ("schoenfeld", "scaledsch"):
         if collapse is not None:
             raise ValueError("collapse does not apply to Schoenfeld residuals (one row per event, as R)")
-        rows, res = schoenfeld_sorted(pr, coef)
+        rows, res_t = schoenfeld_sorted(pr, coef)
         if weighted:
-            res = res * w[rows, None]
+            res_t *= w[rows]
         if type == "scaledsch":
-            res = res @ fit.naive_var.to_numpy() * rows.size + coef
+            res_t = fit.naive_var.to_numpy().T @ res_t
+            res_t *= rows.size
+            res_t += coef[:, None]
         original = pr.order[rows]
-        out = pd.DataFrame(res, columns=names, index=index[original])
+        out = pd.DataFrame(res_t.T, columns=names, index=index[original], copy=False)
         out.insert(0, "time", pr.time[rows])
         if fit._strata is not None:
-            levels = [k[0] if len(k) == 1 else ", ".join(map(str, k)) for k in fit._strata_levels]
-            out.insert(1, "strata", [levels[c] for c in fit._strata[original]])
-        out.columns.name = None
+            out.insert(1, "strata", _strata_labels(fit)[fit._strata[original]])
         return out
 
     if type in ("martingale", "deviance"):
@@ -209,7 +241,7 @@ def cox_residuals(fit: "CoxResult", type: str = "martingale", collapse=None,
             res = res @ vv
             if type == "dfbetas":
                 res /= np.sqrt(np.diag(vv))
-        values = _unsort(pr, res)
+        values = _unsort(pr, res).T                  # (n, p) view of column-contiguous data
 
     row_index = index
     status = fit._event
@@ -221,4 +253,4 @@ def cox_residuals(fit: "CoxResult", type: str = "martingale", collapse=None,
         values = _deviance(values, np.asarray(status, dtype=float))
     if values.ndim == 1:
         return pd.DataFrame({type: values}, index=row_index)
-    return pd.DataFrame(values, index=row_index, columns=pd.Index(names))
+    return pd.DataFrame(values, index=row_index, columns=names, copy=False)
