@@ -261,3 +261,42 @@ def test_bad_arguments(fits):
         fit.residuals("dfbeta", collapse=data["age"].iloc[3:])
     with pytest.raises(ValueError, match="collapse does not apply to Schoenfeld"):
         fit.residuals("schoenfeld", collapse=data["age"])
+
+
+# --- the smooths of R's residual plots ------------------------------------------------------------------------
+def test_zph_plot_smooth_matches_r(fits):
+    """plot(cox.zph(fit)): natural spline df = 4 at 40 points, ± 2 SE band, R's time axis (lung)."""
+    from oligomet.survival.residual_smooth import scaled_schoenfeld_smooth
+    want = FIX["smooth"]["zph"]
+    got = scaled_schoenfeld_smooth(fits["lung_efron"][1])
+    assert list(dict.fromkeys(got.curve["term"])) == want["terms"]
+    for i, term in enumerate(want["terms"]):
+        cur = got.curve[got.curve["term"] == term]
+        pts = got.points[got.points["term"] == term]
+        np.testing.assert_allclose(cur["x"], want["x"], rtol=1e-12)
+        np.testing.assert_allclose(cur["fit"], want["fit"][i], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(cur["upper"] - cur["fit"], want["se"][i], rtol=1e-9)
+        np.testing.assert_allclose(cur["fit"] - cur["lower"], want["se"][i], rtol=1e-9)
+        np.testing.assert_allclose(pts["residual"], np.asarray(want["y"])[:, i], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(pts["x"], want["g"], rtol=1e-12)
+    np.testing.assert_allclose(got.ticks["x"], want["tick_x"], rtol=1e-12)
+    assert got.ticks["label"].tolist() == want["tick_label"]
+
+
+@pytest.mark.parametrize("key, kw", [("lowess", {}), ("lowess_f03", {"f": 0.3, "iterations": 0})])
+def test_lowess_matches_r(key, kw):
+    from oligomet.survival._smooth import lowess
+    want = FIX["smooth"][key]
+    xs, ys = lowess(want["x"], want["y"], **kw)
+    np.testing.assert_array_equal(xs, want["fit_x"])
+    np.testing.assert_allclose(ys, want["fit_y"], rtol=1e-10, atol=1e-12)
+
+
+def test_martingale_smooth_uses_the_analysed_rows(fits):
+    from oligomet.survival.residual_smooth import martingale_smooth
+    data, fit = fits["lung_efron"]
+    got = martingale_smooth(fit, data["age"])
+    assert list(got.points.index) == list(fit.residuals().index)           # NA rows of lung left out
+    np.testing.assert_allclose(got.curve["fit"], FIX["smooth"]["lowess"]["fit_y"], rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="missing or infinite"):
+        martingale_smooth(fit, data["age"].where(data["age"] > 50))

@@ -122,6 +122,12 @@ zph_smooth <- function(z, df = 4, nsmo = 40) {
   xtx <- bk %*% t(bk)
   seval <- ((pmat %*% xtx) * pmat) %*% rep(1, df)
   res <- list(x = pred.x, g = unname(xx), y = unname(yy), terms = colnames(yy))
+  # the time axis of plot.cox.zph for a transformed time
+  indx <- !duplicated(xx)
+  apr1 <- approx(xx[indx], z$time[indx], seq(min(xx), max(xx), length = 17)[2 * (1:8)])
+  temp <- signif(apr1$y, 2)
+  res$tick_x <- approx(z$time[indx], xx[indx], temp)$y
+  res$tick_label <- sapply(temp, format)
   res$fit <- res$se <- list()
   for (i in seq_len(ncol(yy))) {
     res$fit[[i]] <- as.vector(pmat %*% qr.coef(qmat, yy[, i]))
