@@ -247,6 +247,7 @@ def test_robust_variance_is_the_collapsed_dfbeta_gram(fits):
 def test_without_the_stored_problem_the_same_numbers(fits):
     _, fit = fits["heart_strata_weighted"]
     bare = dataclasses.replace(fit, _problem=None)
+    assert bare._residual_problem() is not fit._problem           # rebuilt from the analysed arrays
     for ty in ("martingale", "score", "schoenfeld"):
         pd.testing.assert_frame_equal(bare.residuals(ty), fit.residuals(ty), rtol=1e-11, atol=1e-13)
 

@@ -210,7 +210,7 @@ def cox_residuals(fit: "CoxResult", type: str = "martingale", collapse=None,
 def _residual_frame(fit: "CoxResult", pr: CoxProblem, type: str, collapse, weighted: bool) -> pd.DataFrame:
     coef = fit.coef
     names = pd.Index(fit.terms)
-    index = fit._row_index
+    index = fit._row_index if fit._row_index is not None else pd.RangeIndex(fit.n)
     w = pr.w                                     # sorted case weights (ones when unweighted)
 
     if type in ("schoenfeld", "scaledsch"):
