@@ -66,7 +66,8 @@ def main() -> None:
                   f"{fit.n_events:,} events)", flush=True)
             r = None if args.no_r or n > args.r_max else time_r(d, workdir)
             print(f"  {'':12s} {'oligomet s':>11s} {'/ fit':>7s}" + (f" {'R s':>8s} {'R / ours':>9s}" if r else ""))
-            print(f"  {'cox fit':12s} {t_fit:11.3f} {1.0:7.2f}" + (f" {r['fit']:8.2f} {r['fit'] / t_fit:9.1f}" if r else ""))
+            fit_r = f" {r['fit']:8.2f} {r['fit'] / t_fit:9.1f}" if r else ""
+            print(f"  {'cox fit':12s} {t_fit:11.3f} {1.0:7.2f}" + fit_r)
             for ty in TYPES:
                 t, _, _, _ = best_of(lambda: fit.residuals(ty), args.repeat)
                 line = f"  {ty:12s} {t:11.3f} {t / t_fit:7.2f}"
