@@ -81,6 +81,9 @@ class CoxResult:
     _strata_levels: tuple = field(default=(), repr=False)
     _weights: np.ndarray | None = field(default=None, repr=False)
     _start: np.ndarray | None = field(default=None, repr=False)   # entry times of a (start, stop] fit
+    # residuals: the fit's sorted problem (work buffers released) and the analysed rows' labels
+    _problem: core.CoxProblem | None = field(default=None, repr=False)
+    _row_index: pd.Index | None = field(default=None, repr=False)
 
     @property
     def terms(self) -> list[str]:
@@ -131,6 +134,24 @@ class CoxResult:
         return cox_zph(self._time, self._event, self._X, self.coef, self.naive_var.to_numpy(), per_column,
                        strata=self._strata, weights=self._weights, ties=self.ties, transform=transform,
                        start=self._start)
+
+    def residuals(self, type: str = "martingale", collapse=None, weighted: bool | None = None) -> pd.DataFrame:
+        """Residuals as R's ``residuals(fit, type=, collapse=, weighted=)``: ``"martingale"`` (default),
+        ``"deviance"``, ``"score"``, ``"schoenfeld"``, ``"scaledsch"``, ``"dfbeta"``, ``"dfbetas"``.
+
+        A tidy DataFrame keyed by the analysed rows' index (Schoenfeld types: one row per event, with
+        ``time``). ``collapse``: an id per row (e.g. ``data["id"]``) to sum the rows of each id. ``weighted``
+        defaults to R's (True for dfbeta/dfbetas only). See :mod:`oligomet.survival.residuals`."""
+        from .residuals import cox_residuals
+        return cox_residuals(self, type, collapse=collapse, weighted=weighted)
+
+    def _residual_problem(self) -> core.CoxProblem:
+        """The fit's sorted problem; rebuilt from the analysed arrays if the result was made without it."""
+        if self._problem is not None:
+            return self._problem
+        with single_threaded_blas():
+            return core.prepare(self._time, self._event, self._X, strata=self._strata, weights=self._weights,
+                                ties=self.ties, start=self._start)
 
     def predict_survival(self, newdata: pd.DataFrame, times: Sequence[float], conf_int: bool = False,
                          conf_level: float = 0.95) -> pd.DataFrame:
@@ -309,6 +330,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         naive = fit.var
         var = robust_variance(pr, coef, naive, c_codes) if robust else naive
         rscore = robust_score_test(pr, c_codes) if robust else None
+    pr._buf.clear()                                  # kept for residuals(): release the fit's work arrays
     se = np.sqrt(np.diag(naive))
     use_se = np.sqrt(np.diag(var))
     z = coef / use_se
@@ -337,7 +359,8 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
                                                                                          columns=idx),
                      dropped=dropped, iterations=fit.iterations, converged=fit.converged, ties=ties, robust=robust,
                      design=design, strata_columns=tuple(strata_cols), _time=t, _event=ev, _Xs=pr.X, _order=pr.order,
-                     _means=pr.means, _strata=s_codes, _strata_levels=s_levels, _weights=w, _start=entry)
+                     _means=pr.means, _strata=s_codes, _strata_levels=s_levels, _weights=w, _start=entry,
+                     _problem=pr, _row_index=frame.index)
 
 
 @dataclass
