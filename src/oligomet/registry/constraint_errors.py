@@ -62,6 +62,13 @@ def _stored(conn, table: str, cols: list[str]) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(sa.select(*[t.c[c] for c in cols + extra])).all(), columns=cols + extra)
 
 
+def _replaced(tables, conn) -> set:
+    """Ids of the stored patients the import replaces: its ids, stored for the same site."""
+    incoming = tables["patients"][["patient_id", "site"]]
+    stored = _stored(conn, "patients", ["patient_id", "site"])
+    return set(incoming.merge(stored, on=["patient_id", "site"])["patient_id"])
+
+
 def _unique(log, tables, conn, table, cols, driver) -> None:
     frame = tables[table]
     key = frame[cols].astype(str).agg("\x1f".join, axis=1)
@@ -69,7 +76,7 @@ def _unique(log, tables, conn, table, cols, driver) -> None:
     twice = frame.duplicated(cols, keep=False)
     stored = _stored(conn, table, cols)
     if "patient_id" in stored:  # a replaced patient's own rows were to be deleted first
-        stored = stored[~stored["patient_id"].isin(set(tables["patients"]["patient_id"]))]
+        stored = stored[~stored["patient_id"].isin(_replaced(tables, conn))]
     owner = dict(zip(stored[cols].astype(str).agg("\x1f".join, axis=1),
                      stored["patient_id"] if "patient_id" in stored else [None] * len(stored)))
     in_store = key.isin(owner.keys())
