@@ -438,3 +438,30 @@ def test_read_only_refuses_a_newer_or_foreign_database(db_url, tmp_path):
     with pytest.raises(FileNotFoundError, match="no registry store"):
         Store.open_read_only(tmp_path / "missing.sqlite")
     assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_cli_refuses_a_partial_export_prints_stored_counts_and_reads_without_migrating(clean_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from oligomet.cli import app
+
+    run = CliRunner().invoke
+    db = tmp_path / "reg.sqlite"
+    res = run(app, ["registry", "import", str(clean_dir), "--db", str(db)])
+    assert res.exit_code == 0 and "  lesions: stored 0 → 6" in res.output
+    _partial_export(clean_dir, tmp_path / "v2", header_only=False)
+    res = run(app, ["registry", "import", str(tmp_path / "v2"), "--db", str(db), "--plain"])
+    assert res.exit_code == 1 and "import_deletes_stored_rows" in res.output
+    assert "  lesions: stored 6 would be 0" in res.output
+    res = run(app, ["registry", "import", str(tmp_path / "v2"), "--db", str(db), "--allow-deletions"])
+    assert res.exit_code == 0 and "import imported" in res.output
+    assert "  lesions: stored 6 → 0" in res.output and "  patients: stored 4 → 4" in res.output
+    # reading commands open the store read-only: an older store is not migrated behind the user's back
+    old = tmp_path / "old.sqlite"
+    _at_revision(f"sqlite:///{old}", "0002")
+    res = run(app, ["registry", "export", str(tmp_path / "out"), "--db", str(old)])
+    assert res.exit_code == 2 and "registry upgrade" in res.output
+    assert _version(f"sqlite:///{old}") == "0002"
+    res = run(app, ["registry", "upgrade", "--db", str(old)])
+    assert res.exit_code == 0 and _version(f"sqlite:///{old}") == "0003"
+    assert run(app, ["registry", "imports", "--db", str(old)]).output.strip() == "no imports"
