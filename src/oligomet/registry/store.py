@@ -155,7 +155,7 @@ def _make_engine(url: str, *, echo: bool, read_only: bool, timeout: float | None
             raise FileNotFoundError(f"no registry store at {path} (import a registry into it first)")
         # mode=ro: SQLite opens the file without write access, so nothing can change it.
         uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
-        engine = sa.create_engine("sqlite://", echo=echo,
+        engine = sa.create_engine("sqlite://", echo=echo, poolclass=sa.pool.QueuePool,
                                   creator=lambda: sqlite3.connect(uri, uri=True, timeout=wait,
                                                                   check_same_thread=False))
     else:
