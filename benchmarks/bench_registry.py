@@ -83,7 +83,7 @@ def reimport(n_store: int = 50_000, n_site: int = 10_000, pg_url: str | None = N
         store = Store(Path(tmp) / "reg.sqlite")
         result = timed(f"import {n_store} patients (SQLite)", lambda: store.import_registry(tables, data_lock=lock))
         assert result.status == "imported", result
-        result = timed(f"re-import one site into it (SQLite)", lambda: store.import_registry(one, data_lock=lock))
+        result = timed("re-import one site into it (SQLite)", lambda: store.import_registry(one, data_lock=lock))
         assert result.status == "imported", result
         store.close()
     if pg_url:

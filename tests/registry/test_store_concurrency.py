@@ -9,7 +9,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 
-import pytest
 import sqlalchemy as sa
 
 from oligomet.registry import TABLE_ORDER, Store, read_registry

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io as _io
-import re
 import sqlite3
 import urllib.parse
 from dataclasses import dataclass, field
@@ -137,6 +136,10 @@ def _migration_config() -> Config:
     return cfg
 
 
+def _head_revision() -> str:
+    return ScriptDirectory.from_config(_migration_config()).get_current_head()
+
+
 def _make_engine(url: str, *, echo: bool, read_only: bool, timeout: float | None) -> sa.Engine:
     sa_url = sa.engine.make_url(url)
     if sa_url.get_backend_name() != "sqlite":
@@ -223,21 +226,28 @@ class Store:
             yield conn
 
     def _migrate(self) -> None:
+        if self._revision() == _head_revision():
+            return  # up to date: no need to wait for the write lock (an import may hold it)
         cfg = _migration_config()
         # One transaction: a crash mid-creation leaves no half-built schema (SQLite DDL included).
         with self._write_transaction() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
-    def _check_version(self) -> None:
-        head = ScriptDirectory.from_config(_migration_config()).get_current_head()
+    def _revision(self) -> str | None:
+        """The store's schema revision; None for a database without oligomet's tables."""
         with self.engine.connect() as conn:
             if not sa.inspect(conn).has_table("alembic_version"):
-                raise StoreVersionError(f"{self!r} is not an oligomet registry store (it has no alembic_version "
-                                        "table); import a registry into it first")
-            revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+
+    def _check_version(self) -> None:
+        revision, head = self._revision(), _head_revision()
         if revision == head:
             return
+        if revision is None:
+            raise StoreVersionError(f"{self!r} is not an oligomet registry store (it has no schema revision); "
+                                    "import a registry into it first")
         known = {s.revision for s in ScriptDirectory.from_config(_migration_config()).walk_revisions()}
         if revision in known:
             raise StoreVersionError(
