@@ -12,6 +12,18 @@ patients of ``n_store / n_site`` sites; one site of ``n_site`` patients is impor
 deletes and rewrites that site's rows (SQLite). With a PostgreSQL URL it also re-imports the whole
 ``n_store``-patient registry into PostgreSQL. Without an index on every foreign-key column each
 deleted lesion scans the whole ``events`` table, so the re-import grew with the square of the store.
+
+Measured with ``reimport 50000 10000 postgresql://...`` (store 421,456 rows; the site 12,319
+patients, 103,895 rows), before (migration 0002) and after (0003, every foreign key indexed), run
+back to back on the shared 2-core machine at load average 8-11 (two runs, seconds):
+
+    step                                             before          after
+    re-import one site into the store (SQLite)       76.0 / 296.3    7.7 / 7.0
+    re-import all 50,000 patients (PostgreSQL)       382.7 / 217.4   121.7 / 64.4
+    (first import of the 50,000 into PostgreSQL)     15.6 / 23.9     44.2 / 34.7
+
+The PostgreSQL re-import that remains is linear: per deleted patient the server checks five
+child tables by index (foreign-key triggers), about 2x a first import.
 """
 from __future__ import annotations
 
