@@ -75,7 +75,7 @@ def load_registry(proto: Protocol) -> dict[str, pd.DataFrame]:
             raise _err(proto, ("data", key), f"the registry at {path} has {len(errs)} validation error(s) "
                                              f"(run `oligomet registry validate {path}` for all): {shown}")
         return tables
-    with registry.Store(d.url) as store:  # a database holds only validated imports
+    with registry.Store.open_read_only(d.url) as store:  # validated imports; reading never migrates
         return store.load()
 
 

@@ -93,6 +93,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "duplicate_person": ("7", "warning", "two patient ids with the same pseudonym (same identifiers)"),
     "stored_at_other_site": ("7", "error", "patient id already stored for another site (store import)"),
     "store_constraint": ("-", "error", "the database refused the write (nothing was written)"),
+    "import_deletes_stored_rows": ("-", "error", "a table empty or absent in the source while the store holds rows "
+                                                 "of its patients (refused unless deletions are allowed)"),
     # warnings
     "followup_over_30_years": ("-", "warning", "follow-up longer than 30 years after the primary diagnosis"),
     "no_followup_date": ("-", "warning", "patient with neither a death date nor a last contact date"),
