@@ -329,6 +329,7 @@ class _Chains:
     def run(self, rng: np.random.Generator, maxit: int, chain: int, chains: list, events: list) -> dict:
         values = {n: self.cols[n].values.copy() for n in self.visit}
         design = self.design.copy()
+        caches = {n: {} for n in self.visit}      # per variable: the previous estimate, a starting value
         for n in self.visit:    # mice's initialize.imp: random draws from the observed values
             col = self.cols[n]
             obs = col.values[~col.missing]
@@ -341,12 +342,15 @@ class _Chains:
                 if not wy.any():
                     continue
                 x = design[:, self.pred_cols[n]]
-                keep, why = mth.remove_lindep(x[ry], values[n][ry])
+                mom = mth.Moments(x[ry], values[n][ry])
+                keep, why = mth.remove_lindep(mom)
                 if why:
                     removed = [lab for lab, k in zip(self.pred_labels[n], keep) if not k]
                     events.append((it, chain, n, ", ".join(removed), why))
-                x = x[:, keep]
-                values[n][wy] = self._draw(n, values[n], ry, wy, x, rng, it, chain, events)
+                if not keep.all():
+                    x, mom = x[:, keep], mom.subset(keep)
+                    caches[n].clear()
+                values[n][wy] = self._draw(n, values[n], ry, wy, x, mom, rng, caches[n], (it, chain, events))
                 values[n][self.cols[n].missing & ~wy] = np.nan   # rows with a missing non-imputed predictor
                 if n in self.slices:
                     design[:, self.slices[n]] = self._design_of(n, values[n])
@@ -364,17 +368,18 @@ class _Chains:
         out[np.isnan(v)] = np.nan
         return out
 
-    def _draw(self, name, y, ry, wy, x, rng, it, chain, events) -> np.ndarray:
+    def _draw(self, name, y, ry, wy, x, mom, rng, cache, log) -> np.ndarray:
         meth = self.meth[name]
         if meth == "pmm":
-            out, ridge = mth.pmm(y, ry, wy, x, rng, self.donors)
+            out, ridge = mth.pmm(y, ry, wy, x, rng, self.donors, mom)
             if ridge:
+                it, chain, events = log
                 events.append((it, chain, name, "", "a ridge penalty was used (predictors nearly collinear)"))
             return out
         codes = np.where(np.isnan(y), 0, y).astype(np.int64)
         if meth == "logreg":
-            return mth.logreg(codes, ry, wy, x, rng, name).astype(float)
-        return mth.polyreg(codes, ry, wy, x, rng, len(self.cols[name].levels)).astype(float)
+            return mth.logreg(codes, ry, wy, x, rng, cache).astype(float)
+        return mth.polyreg(codes, ry, wy, x, rng, cache).astype(float)
 
 
 def impute(data: pd.DataFrame, m: int = 20, seed: int | None = None, method=None, predictors=None, maxit: int = 10,

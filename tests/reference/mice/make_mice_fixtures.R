@@ -99,5 +99,35 @@ out$cases$mgus2 <- list(m = imp$m, method = as.list(imp$method), nelsonaalen1 = 
 ti <- data.frame(time = c(1, 1, 1, 2, 3, 3, 4, 4, 4, 6, 6, 7), status = c(1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0))
 out$nelsonaalen_ties <- list(time = ti$time, status = ti$status, hazard = nelsonaalen(ti, time, status))
 
+# ---------------------------------------------------------------- the deterministic parts of the methods
+# mice's augment() on a small case: 3 categories, 2 predictors (one clipped at its range), 4 rows missing
+set.seed(7)
+ax <- cbind(a = round(rnorm(20, 5, 2), 3), b = c(0, 0, 0, rep(1, 17)))
+ay <- factor(c("p", "q", "r")[c(1, 2, 3, 1, 2, 3, 1, 1, 2, 2, 3, 3, 1, 2, 3, 1, 2, 3, 1, 2)])
+ary <- rep(TRUE, 20); ary[c(4, 9, 13, 18)] <- FALSE
+aug <- mice:::augment(ay, ary, ax, !ary)
+out$augment <- list(x = unname(as.list(as.data.frame(ax))), y = as.integer(ay) - 1L, ry = ary,
+                    x_aug = unname(as.list(as.data.frame(aug$x))), y_aug = as.integer(aug$y) - 1L, w = aug$w)
+# glm.fit (quasibinomial, augmentation weights) and nnet::multinom on the augmented data, as logreg/polyreg
+fit <- glm.fit(cbind(1, as.matrix(aug$x))[aug$ry, ], as.integer(aug$y[aug$ry] == "r"), weights = aug$w[aug$ry],
+               family = quasibinomial(link = logit), control = glm.control(epsilon = 1e-14, maxit = 100))
+out$augment$logistic_coef <- unname(coef(fit))
+out$augment$logistic_cov_unscaled <- unname(as.list(as.data.frame(summary.glm(fit)$cov.unscaled)))
+xy <- data.frame(y = aug$y, aug$x)[aug$ry, ]
+mn <- nnet::multinom(y ~ a + b, data = xy, weights = aug$w[aug$ry], trace = FALSE, reltol = 1e-14, abstol = 1e-14,
+                     maxit = 1000)
+out$augment$multinom_coef <- unname(as.list(as.data.frame(t(coef(mn)))))
+# remove.lindep: a constant predictor, one correlated >= 0.99 with y, an exact linear combination
+set.seed(8)
+n <- 60
+x1 <- rnorm(n); x2 <- rnorm(n); y <- x1 + rnorm(n)
+lx <- cbind(x1 = x1, x2 = x2, const = rep(c(1, 1.001), 30), near_y = y + rnorm(n, sd = 0.01), combo = x1 + 2 * x2,
+            x3 = rnorm(n))
+lry <- rep(c(TRUE, TRUE, FALSE), 20)
+state <- list(it = 0, im = 0, dep = "", meth = "", log = FALSE)   # remove.lindep logs into these
+loggedEvents <- data.frame(it = 0, im = 0, dep = "", meth = "", out = "")
+out$lindep <- list(x = unname(as.list(as.data.frame(lx))), names = colnames(lx), y = y, ry = lry,
+                   keep = unname(mice:::remove.lindep(lx, y, lry)))
+
 write_json(out, file.path(out_dir, "mice.json"), digits = NA, auto_unbox = TRUE, pretty = TRUE)
 cat("wrote", file.path(out_dir, "mice.json"), "\n")
