@@ -270,6 +270,7 @@ def _check_models(cols: dict, meth: dict, pm: pd.DataFrame) -> None:
                             f"(pd.to_numeric), if it is an identifier leave it out of the data")
         elif (np.var(obs, ddof=1) if obs.size > 1 else 0.0) < _CONSTANT:
             shown = col.levels[int(obs[0])] if col.kind == "categorical" else obs[0]
+            shown = shown.item() if isinstance(shown, np.generic) else shown
             problems.append(f"column {name!r} ({role}) is constant (every observed value is {shown!r}): "
                             f"{'its imputation model cannot be fitted' if meth[name] else 'it cannot predict anything'}"
                             f"; leave it out of the data (mice would drop it silently)")
