@@ -8,11 +8,13 @@ outcome, so the complete-case analysis is biased). Each replicate imputes x1 wit
 ``impute(m=5, maxit=5, time=, event=)`` (pmm on x2, the event and the Nelson-Aalen H(T)) and pools
 ``cox(x1 + x2)`` with Rubin's rules.
 
-In the test: 100 replicates. Observed: coverage of the 95 % interval for log(1.5) 0.95, mean estimate
-0.387 (truth 0.405; the slight shrinkage is the known bias of the H(T) approximation of White & Royston,
-2009; R's mice shows it too: 0.372 on a similar design with 100 replicates), mean pooled SE 0.114 vs
-0.121 for the complete-case fit (imputation recovers information from the incomplete rows).
-A longer run, ``python tests/missing/test_coverage_simulation.py 1000``: coverage 0.946, mean 0.388.
+In the test: 100 replicates (about 10-30 s). Observed: coverage of the 95 % interval for log(1.5) 0.97,
+mean estimate 0.396 (truth 0.405), SD of the estimates 0.097, mean pooled SE 0.115; for the complete
+covariate x2 the pooled SE is 0.176 against 0.229 for the complete-case fit, which drops a third of the
+patients. A longer run, ``python tests/missing/test_coverage_simulation.py 1000``: coverage 0.958, mean
+estimate 0.389, SD 0.113, mean pooled SE 0.116. The slight shrinkage toward 0 is the known bias of the
+H(T) approximation (White & Royston, 2009); R's mice shows it too (mean 0.372 over 100 replicates of
+this design with 300 patients, 40 % missing).
 """
 from __future__ import annotations
 
@@ -41,15 +43,16 @@ def simulate(seed: int, n: int = 250) -> pd.DataFrame:
     return d
 
 
-def replicate(seed: int) -> tuple[float, bool, float, float]:
-    """(pooled estimate, whether its 95 % CI covers the truth, pooled SE, complete-case SE)."""
+def replicate(seed: int) -> tuple[float, bool, float, float, float]:
+    """x1: pooled estimate, whether its 95 % CI covers the truth, pooled SE; x2: pooled and complete-case SE."""
     d = simulate(seed)
     imp = om.impute(d, m=5, maxit=5, seed=seed, time="time", event="event")
-    row = om.pool_cox(imp, time="time", event="event", covariates=["x1", "x2"]).summary.loc["x1"]
+    pooled = om.pool_cox(imp, time="time", event="event", covariates=["x1", "x2"]).summary
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CompleteCaseWarning)
-        cc = om.cox(d, time="time", event="event", covariates=["x1", "x2"]).summary.loc["x1"]
-    return row.estimate, bool(row.lower <= BETA <= row.upper), row.se, cc.se
+        cc = om.cox(d, time="time", event="event", covariates=["x1", "x2"]).summary
+    x1 = pooled.loc["x1"]
+    return x1.estimate, bool(x1.lower <= BETA <= x1.upper), x1.se, pooled.loc["x2", "se"], cc.loc["x2", "se"]
 
 
 def run(replicates: int) -> np.ndarray:
@@ -57,19 +60,20 @@ def run(replicates: int) -> np.ndarray:
 
 
 def test_mice_recovers_a_known_hazard_ratio_with_nominal_coverage():
-    res = run(REPLICATES)
-    estimate, covered, se, cc_se = res.T
+    estimate, covered, se, se_x2, cc_se_x2 = run(REPLICATES).T
     # 100 replicates: coverage outside [0.88, 1] has probability < 0.5 % if the true coverage is 95 %
     assert 0.88 <= covered.mean() <= 1.0
-    # mean estimate: Monte-Carlo SE ~0.012; the H(T) approximation shrinks it by ~0.02
+    # mean estimate: Monte-Carlo SE ~0.011; the H(T) approximation shrinks it by ~0.02
     assert abs(estimate.mean() - BETA) < 0.05
-    # the pooled SEs are honest (close to the spread of the estimates) and smaller than complete-case SEs
-    assert 0.8 < se.mean() / estimate.std(ddof=1) < 1.25
-    assert se.mean() < cc_se.mean()
+    # the pooled SEs describe the spread of the estimates (the SD of 100 estimates is itself ~7 % uncertain)
+    assert 0.75 < se.mean() / estimate.std(ddof=1) < 1.4
+    # imputation keeps the rows the complete-case fit drops: x2 (complete) is estimated from all patients
+    assert se_x2.mean() < 0.92 * cc_se_x2.mean()
 
 
 if __name__ == "__main__":    # the longer run quoted in the docstring
     n_rep = int(sys.argv[1]) if len(sys.argv) > 1 else REPLICATES
-    est, cov, se, cc = run(n_rep).T
+    est, cov, se, se2, cc2 = run(n_rep).T
     print(f"{n_rep} replicates: coverage {cov.mean():.3f}, mean estimate {est.mean():.4f} (truth {BETA:.4f}), "
-          f"SD {est.std(ddof=1):.4f}, mean pooled SE {se.mean():.4f}, mean complete-case SE {cc.mean():.4f}")
+          f"SD {est.std(ddof=1):.4f}, mean pooled SE {se.mean():.4f}; x2: mean pooled SE {se2.mean():.4f}, "
+          f"complete-case {cc2.mean():.4f}")

@@ -10,6 +10,7 @@ import pytest
 
 import oligomet as om
 from oligomet.datasets import load
+from oligomet.missing import rubin
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +211,7 @@ def test_pooling_refuses_fewer_than_two_imputations_and_mismatched_fits(lung):
     with pytest.raises(ValueError, match="at least 2"):
         om.pool_cox(imp, time="time", event="status", covariates=["age"])
     with pytest.raises(ValueError, match="m = 1"):
-        om.missing.rubin(np.ones((1, 2)), np.ones((1, 2)))
+        rubin(np.ones((1, 2)), np.ones((1, 2)))
     a = om.cox(lung, time="time", event="status", covariates=["age"])
     b = om.cox(lung, time="time", event="status", covariates=["sex"])
     with pytest.raises(ValueError, match="fit 2 has terms"):

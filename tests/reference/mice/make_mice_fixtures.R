@@ -7,6 +7,8 @@
 # standard errors, and every column of pool()$pooled and summary(pool, conf.int = TRUE).
 # The Python tests fit oligomet's models on the SAME completed datasets and pool them (Rubin's rules
 # must agree to 1e-8); the imputations themselves are random and are tested by simulation instead.
+# Also written: mice::nelsonaalen on each case and on a tie-heavy example, and the deterministic parts of
+# the imputation methods (augment, remove.lindep, glm.fit and nnet::multinom on augmented data).
 suppressPackageStartupMessages({library(survival); library(cmprsk); library(mice); library(broom); library(jsonlite)})
 out_dir <- "tests/reference/mice"
 dir.create(file.path(out_dir, "data"), showWarnings = FALSE, recursive = TRUE)
