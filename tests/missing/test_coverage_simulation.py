@@ -13,8 +13,9 @@ mean estimate 0.396 (truth 0.405), SD of the estimates 0.097, mean pooled SE 0.1
 covariate x2 the pooled SE is 0.176 against 0.229 for the complete-case fit, which drops a third of the
 patients. A longer run, ``python tests/missing/test_coverage_simulation.py 1000``: coverage 0.958, mean
 estimate 0.389, SD 0.113, mean pooled SE 0.116. The slight shrinkage toward 0 is the known bias of the
-H(T) approximation (White & Royston, 2009); R's mice shows it too (mean 0.372 over 100 replicates of
-this design with 300 patients, 40 % missing).
+H(T) approximation (White & Royston, 2009). R's mice on the same design (its own random numbers, 500
+replicates, m = 5, maxit = 5): coverage 0.962, mean 0.394, SD 0.112, mean pooled SE 0.116: the same
+behaviour.
 """
 from __future__ import annotations
 
