@@ -37,6 +37,7 @@ _PUBLIC = {
     "weight": "oligomet.matching.weighting",
     "table_one": "oligomet.describe.table_one",
     "derive_endpoints": "oligomet.endpoints.derive",
+    **dict.fromkeys(("impute", "pool", "pool_cox", "pool_fine_gray", "pool_logistic", "nelsonaalen"), "oligomet.missing"),
 }
 _SUBPACKAGES = {"datasets", "survival", "competing", "matching", "describe", "registry", "endpoints", "study",
                 "report"}
