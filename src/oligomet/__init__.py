@@ -39,7 +39,7 @@ _PUBLIC = {
     "derive_endpoints": "oligomet.endpoints.derive",
     **dict.fromkeys(("impute", "pool", "pool_cox", "pool_fine_gray", "pool_logistic", "nelsonaalen"), "oligomet.missing"),
 }
-_SUBPACKAGES = {"datasets", "survival", "competing", "matching", "describe", "registry", "endpoints", "study",
+_SUBPACKAGES = {"datasets", "survival", "competing", "matching", "describe", "missing", "registry", "endpoints", "study",
                 "report"}
 
 __all__ = sorted(_PUBLIC) + ["datasets", "CompleteCaseWarning", "DroppedRows"]
