@@ -86,6 +86,8 @@ class Case(_Model):
     organs: dict[Organ, OrganStatus] = Field(default_factory=dict,
                                              description="organs known to be examined; an organ absent here is "
                                                          "unknown, one with n_lesions = 0 is known to be free")
+    extrahepatic_disease: bool | None = Field(None, description="stated by the board; else derived from organs")
+    extrapulmonary_disease: bool | None = Field(None, description="stated by the board; else derived from organs")
     harder_organ: Literal["equal", "liver", "lung"] | None = Field(
         None, description="the surgeon's view of which resection is more difficult")
     prior_treatments: tuple[PriorTreatment, ...] = ()
@@ -162,6 +164,9 @@ class Case(_Model):
     def _outside(self, organ: str) -> bool | None:
         """Disease in any organ other than ``organ``: True if one is known involved, False only when
         every other examined organ is known free and the registry / case file said so."""
+        stated = self.extrahepatic_disease if organ == "liver" else self.extrapulmonary_disease
+        if stated is not None:
+            return stated
         others = [o for name, o in self.organs.items() if name != organ]
         if any(o.n_lesions for o in others):
             return True
