@@ -102,7 +102,7 @@ class Case(_Model):
     age: float | None = Field(None, ge=0, le=120)
     comorbidity: float | None = Field(None, ge=0, description="Charlson comorbidity index")
     fev1_pct: float | None = Field(None, gt=0, le=200, description="FEV1, % of predicted")
-    sources: dict[str, str] = Field(default_factory=dict, description="where the case's parts came from")
+    sources: dict[str, str | None] = Field(default_factory=dict, description="where the case's parts came from")
 
     @model_validator(mode="after")
     def _chronology(self) -> "Case":
@@ -170,7 +170,7 @@ class Case(_Model):
         others = [o for name, o in self.organs.items() if name != organ]
         if any(o.n_lesions for o in others):
             return True
-        if self.sources.get("organs") == "registry":
+        if self.sources.get("lesions") == "registry":
             return False   # the registry lists every lesion: no lesion elsewhere means none
         return None
 
@@ -362,7 +362,8 @@ def case_from_registry(tables: dict[str, pd.DataFrame], patient_id: str, as_of) 
         "cea": _num(frame["cea"]), "ras": _nn(p.get("ras")), "braf": _nn(p.get("braf")), "msi": _nn(p.get("msi")),
         "ecog": None if pd.isna(p.get("ecog")) else int(p["ecog"]),
         "age": None if pd.isna(p.get("birth_year")) else float(as_of.year - int(p["birth_year"])),
-        "sources": {"registry": f"patient {patient_id} as of {as_of.date()}", "organs": "registry"},
+        "sources": {"registry": f"patient {patient_id} as of {as_of.date()}", "lesions": "registry",
+                    "site": _nn(p.get("site"))},
     }
     return _validated(data, f"registry, patient {patient_id}")
 
