@@ -100,12 +100,10 @@ def predict(context: RegistryContext, case, endpoint: str = "os") -> Prediction:
         fr = context.frame("metastasis_diagnosis")
         organs = sorted(o for o, n in case.organs.items() if n.n_lesions)
         base = fr[(fr["primary_site"] == facts.get("primary_site"))]
-        if organs:
-            base = base[base["met_organs"] == ";".join(organs)]
         treat = base["index_modality"].map(_LOCAL)
-        setting = (f"{facts.get('primary_site') or 'any primary'}, metastases in {' and '.join(organs) or '?'} "
-                   f"(time zero: metastasis diagnosis)")
-        steps = []
+        setting = f"{facts.get('primary_site') or 'any primary'} with metastases (time zero: metastasis diagnosis)"
+        steps = [(f"metastases in {' and '.join(organs)} at diagnosis", base["met_organs"] == ";".join(organs))] \
+            if organs else []
     steps += _similarity_steps(base, facts)
     base = base.assign(_treatment=treat).dropna(subset=["_treatment", f"{endpoint}_time"])
     criteria, similar = [], base
