@@ -127,3 +127,18 @@ def test_case_file_yaml_date_before_diagnosis_and_unknown_field(tmp_path):
 def test_unknown_is_not_false_in_a_bare_case():
     f = Case(patient_id="Z", as_of="2024-01-01").facts()
     assert all(v is None for k, v in f.items() if k not in ("liver_recurrence", "lung_lr_after_sabr"))
+
+
+def test_case_with_a_registry_context_equals_the_case_without():
+    from oligomet.board.predict import RegistryContext
+    from oligomet.datasets.synthetic import synthetic_registry
+
+    reg = synthetic_registry(300, seed=5)
+    ctx = RegistryContext(reg)
+    for pid in reg["patients"]["patient_id"].iloc[:25]:
+        for as_of in ("2012-01-01", "2024-06-30"):
+            try:
+                plain = case_from_registry(reg, pid, as_of)
+            except CaseError:
+                continue
+            assert case_from_registry(reg, pid, as_of, context=ctx) == plain

@@ -308,11 +308,10 @@ def parse_case_text(text: str, fmt: str, source: str) -> tuple[dict, dict]:
 
 
 # ---------------------------------------------------------------------- from the registry
-def case_from_registry(tables: dict[str, pd.DataFrame], patient_id: str, as_of) -> Case:
+def case_from_registry(tables: dict[str, pd.DataFrame], patient_id: str, as_of, *, context=None) -> Case:
     """The case of ``patient_id`` as the registry knew it on ``as_of`` (records dated later are not
     seen). Facts come from the endpoint rules (``derive_endpoints`` with ``data_lock=as_of``: DFI,
     TFI, burden, CEA, age); the specialists' judgements stay unknown (see the module docstring)."""
-    from ..endpoints import derive_endpoints
     from ..endpoints._common import table
     from ..registry.fields import TABLE_ORDER
 
@@ -324,18 +323,21 @@ def case_from_registry(tables: dict[str, pd.DataFrame], patient_id: str, as_of) 
     if not mask.any():
         raise CaseError("registry", [("patient_id", f"unknown patient id {patient_id!r}; check the id (ids are "
                                                      f"case-sensitive) and the database")])
-    one = {name: (frame[frame["patient_id"].astype(str) == str(patient_id)] if "patient_id" in frame else frame)
-           for name, frame in tables.items()}
+    if context is not None:
+        one = context.patient_tables(str(patient_id))
+    else:
+        one = {name: frame[frame["patient_id"].astype(str) == str(patient_id)]
+               for name, frame in tables.items() if "patient_id" in frame}
+        comp = tables.get("complications")
+        if comp is not None and "treatments" in one:
+            one["complications"] = comp[comp["treatment_id"].isin(one["treatments"]["treatment_id"])]
     one = {name: table(one, name) for name in TABLE_ORDER}   # every declared column, dates parsed
-    if len(one["complications"]):
-        one["complications"] = one["complications"][one["complications"]["treatment_id"].isin(
-            one["treatments"]["treatment_id"])]
     p = one["patients"].iloc[0]
     dx = pd.Timestamp(p["primary_diagnosis_date"])
     if pd.notna(dx) and as_of < dx:
         raise CaseError("registry", [("as_of", f"{as_of.date()} is before patient {patient_id}'s primary "
                                                f"diagnosis ({dx.date()}); pick a later date")])
-    frame = derive_endpoints(one, origin="metastasis_diagnosis", data_lock=as_of).iloc[0]
+    frame = _intervals_row(one, patient_id, as_of, context)
     lesions = _dated(one.get("lesions"), "detection_date", as_of)
     treatments = _dated(one.get("treatments"), "start_date", as_of)
     events = _dated(one.get("events"), "date", as_of)
@@ -366,6 +368,23 @@ def case_from_registry(tables: dict[str, pd.DataFrame], patient_id: str, as_of) 
                     "site": _nn(p.get("site"))},
     }
     return _validated(data, f"registry, patient {patient_id}")
+
+
+def _intervals_row(one: dict, patient_id: str, as_of: pd.Timestamp, context) -> pd.Series:
+    """DFI, TFI, CEA and the metastasis date from the endpoint rules (``derive_endpoints`` with the
+    metastasis diagnosis as origin and ``data_lock=as_of``). They depend only on records up to the
+    metastasis date, so once the case date is on or after it the registry-wide frame of the context
+    (derived once) holds the same numbers; before it, or without a context, derive for this patient."""
+    from ..endpoints import derive_endpoints
+
+    if context is not None:
+        fr = context.frame("metastasis_diagnosis")
+        pos = context.position(patient_id)
+        if pos is not None:
+            row = fr.iloc[pos]
+            if pd.notna(row["metastasis_date"]) and row["metastasis_date"] <= as_of:
+                return row
+    return derive_endpoints(one, origin="metastasis_diagnosis", data_lock=as_of).iloc[0]
 
 
 def _dated(frame: pd.DataFrame | None, col: str, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -58,6 +58,41 @@ class RegistryContext:
                 cache[origin] = derive_endpoints(self.tables, origin=origin)
         return cache[origin]
 
+    def patient_tables(self, patient_id: str) -> dict[str, pd.DataFrame]:
+        """One patient's rows of every table, by row positions grouped once per registry."""
+        if "_rows" not in self.__dict__:
+            rows = {}
+            for name, frame in self.tables.items():
+                if "patient_id" in frame:
+                    rows[name] = frame.groupby(frame["patient_id"].astype(str), sort=False).indices
+            comp = self.tables.get("complications")
+            if comp is not None and len(comp):
+                rows["complications"] = comp.groupby(comp["treatment_id"].astype(str), sort=False).indices
+            self._rows = rows
+        out = {}
+        empty = np.empty(0, dtype=np.int64)
+        for name, index in self._rows.items():
+            if name != "complications":
+                out[name] = self.tables[name].iloc[index.get(patient_id, empty)]
+        if "complications" in self._rows and "treatments" in out:
+            pos = [self._rows["complications"].get(str(t), empty) for t in out["treatments"]["treatment_id"]]
+            out["complications"] = self.tables["complications"].iloc[np.concatenate(pos) if pos else empty]
+        return out
+
+    def position(self, patient_id: str) -> int | None:
+        """Row of ``patient_id`` in the derived frames (they keep the patients table's order)."""
+        if "_positions" not in self.__dict__:
+            ids = self.tables["patients"]["patient_id"].astype(str)
+            self._positions = dict(zip(ids, range(len(ids))))
+        return self._positions.get(patient_id)
+
+    def model(self, key: tuple, fit):
+        """A fitted model cached under ``key`` (the models depend on the setting, not on the patient)."""
+        cache = self.__dict__.setdefault("_models", {})
+        if key not in cache:
+            cache[key] = fit()
+        return cache[key]
+
     @cached_property
     def score_validation(self):
         from .scores import validate_all
@@ -117,7 +152,7 @@ def predict(context: RegistryContext, case, endpoint: str = "os") -> Prediction:
         if used:
             similar = narrower
     km_at, km_curves = _km(similar, endpoint)
-    cox_curves, terms, hr, n, problems = _cox(base, case, facts, endpoint)
+    cox_curves, terms, hr, n, problems = _cox(context, setting, base, facts, endpoint)
     return Prediction(setting, criteria, len(similar), km_at, km_curves, cox_curves, terms, n, hr,
                       problems=problems)
 
@@ -160,7 +195,7 @@ def _km(similar: pd.DataFrame, endpoint: str) -> tuple[pd.DataFrame, pd.DataFram
     return at[cols], curves
 
 
-def _cox(base: pd.DataFrame, case, facts: dict, endpoint: str):
+def _cox(context: RegistryContext, setting: str, base: pd.DataFrame, facts: dict, endpoint: str):
     import oligomet as om
 
     problems = []
@@ -172,11 +207,13 @@ def _cox(base: pd.DataFrame, case, facts: dict, endpoint: str):
         return pd.DataFrame(columns=["option", "time", "survival"]), candidates, None, 0, \
             ["too few patients or events in the registry for a model"]
     ref = d["_treatment"].value_counts().index[0]
-    try:
+    def fit_model():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = om.cox(d, f"{endpoint}_time", f"{endpoint}_event",
-                         [f"C(_treatment, ref=\"{ref}\")"] + candidates)
+            return om.cox(d, f"{endpoint}_time", f"{endpoint}_event", [f"C(_treatment, ref=\"{ref}\")"] + candidates)
+
+    try:
+        fit = context.model((setting, endpoint, tuple(candidates)), fit_model)
     except ValueError as exc:
         return pd.DataFrame(columns=["option", "time", "survival"]), candidates, None, 0, [str(exc)]
     values = {"age": facts.get("age"), "ecog": facts.get("ecog"), "n_lesions": _lesions(facts)}

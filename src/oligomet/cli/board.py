@@ -51,8 +51,8 @@ def case_cmd(patient: Optional[str] = typer.Option(None, "--patient", help="pati
             from oligomet.registry.store import Store
             with Store(db) as store:
                 tables = store.load()
-            case = case_from_registry(tables, patient, as_of)
             context = RegistryContext(tables)
+            case = case_from_registry(tables, patient, as_of, context=context)
             if case_file is not None:
                 text = case_file.read_text(encoding="utf-8")
                 overrides, _ = parse_case_text(text, case_file.suffix.lower().lstrip("."), str(case_file))

@@ -7,6 +7,7 @@ image files and prints sharply.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from markupsafe import Markup, escape
@@ -61,13 +62,19 @@ def show(value) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=1)
+def _template():
+    """The compiled template, once per process (compiling it costs more than rendering)."""
+    env = _env()
+    env.filters["show"] = show
+    return env.get_template("board_sheet.html.j2")
+
+
 def render_sheet(sheet) -> str:
     """The sheet's HTML."""
     adv = sheet.advice.table()
     pred = sheet.prediction
-    env = _env()
-    env.filters["show"] = show
-    return env.get_template("board_sheet.html.j2").render(
+    return _template().render(
         s=sheet, case=sheet.case, facts=sheet.facts, labels=sheet.labels,
         fired=adv[adv["status"] == "fired"].to_dict(orient="records"),
         undecided=adv[adv["status"] == "undecided"].to_dict(orient="records"),
