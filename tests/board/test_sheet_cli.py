@@ -139,3 +139,19 @@ def test_early_recurrence_sheet_shows_the_built_in_hr_direction(registry):
     curves = p.cox_curves.pivot(index="time", columns="option", values="survival")
     assert (curves["repeat local treatment"] >= curves["systemic therapy alone"] - 1e-12).all()
     assert "not treatment effects" in render_sheet(sheet)
+
+
+def test_cli_check_reports_a_planted_conflict_and_unknown_fact(tmp_path):
+    r = runner.invoke(app, ["board", "check"])
+    assert r.exit_code == 0 and "ok" in r.output
+    rule = ('[[rule]]\nid = "{id}"\nversion = 1\nsource = {{document = "t"}}\n'
+            'when = {{fact = "{fact}", is = true}}\noptions = ["{opt}"]\n')
+    (tmp_path / "r.toml").write_text('[ruleset]\nid = "t"\nversion = "0"\n' + rule.format(id="a", fact="lung_curable",
+                                                                                         opt="x")
+                                     + rule.format(id="b", fact="liver_curable", opt="y"))
+    r = runner.invoke(app, ["board", "check", "--rules", str(tmp_path)])
+    assert r.exit_code == 1 and "conflict in t / default: a and b" in r.output
+    (tmp_path / "r.toml").write_text('[ruleset]\nid = "t"\nversion = "0"\n' + rule.format(id="a", fact="lung_cure",
+                                                                                         opt="x"))
+    r = runner.invoke(app, ["board", "check", "--rules", str(tmp_path)])
+    assert r.exit_code == 1 and "r.toml:8: rule.0.when.fact: unknown fact 'lung_cure'" in r.output
