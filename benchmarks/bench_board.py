@@ -46,7 +46,7 @@ def main(n: int) -> None:
     context = RegistryContext(tables)
     for origin in ("index_treatment", "metastasis_diagnosis", "first_recurrence"):
         timed(f"context: derive_endpoints(origin={origin})", context.frame, origin)
-    timed("context: score validation (5 scores)", lambda: context.score_validation)
+    timed("context: score validation (5 scores, OS and DFS)", lambda: context.score_validation)
     fr = context.frame("first_recurrence")
     picks = fr[(fr["primary_site"] == "colorectal") & (fr["recurrence_months"] <= 12)].head(4)
     pats = [(r.patient_id, (r.origin_date.normalize()).date().isoformat()) for r in picks.itertuples()]

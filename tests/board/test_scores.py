@@ -137,3 +137,18 @@ def test_validation_groups_count_every_patient(scores_os):
     assert list(v.groups["group"]) == ["0", "1", "2"]
     # more adverse factors, worse 5-year survival on the synthetic registry (built in with HR 2.6 / 0.42)
     assert v.groups["survival"].is_monotonic_decreasing
+
+
+def test_validation_against_dfs_on_the_registry():
+    from oligomet.board.scores import validate_all
+    from oligomet.datasets.synthetic import synthetic_registry
+    from oligomet.endpoints import derive_endpoints
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = derive_endpoints(synthetic_registry(1500, seed=3))
+        v = validate_all(frame, endpoint="dfs")["sarcoma"]
+    n_dfs = int((frame["primary_site"].eq("sarcoma") & frame["dfs_time"].notna()).sum())
+    overall = v.concordance.set_index("site").loc["all"]
+    assert 0 < overall["n"] <= n_dfs and overall["c_index"] > 0.5   # lesion > 2 cm: DFS HR 2.6 built in
+    assert v.groups["n"].sum() == overall["n"]

@@ -95,10 +95,11 @@ class RegistryContext:
 
     @cached_property
     def score_validation(self):
+        """{endpoint: {score: ScoreValidation}} for OS and DFS, on the index-treatment frame."""
         from .scores import validate_all
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return validate_all(self.frame("index_treatment"))
+            return {ep: validate_all(self.frame("index_treatment"), endpoint=ep) for ep in ("os", "dfs")}
 
 
 @dataclass(frozen=True)

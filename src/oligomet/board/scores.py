@@ -291,8 +291,10 @@ def validate_score(score_id: str, scores: pd.DataFrame, outcomes: pd.DataFrame, 
     return ScoreValidation(sc, conc, groups, horizon)
 
 
-def validate_all(frame: pd.DataFrame, horizon: float = 60.0) -> dict[str, ScoreValidation]:
-    """Every score validated on a ``derive_endpoints`` frame (OS)."""
+def validate_all(frame: pd.DataFrame, horizon: float = 60.0, endpoint: str = "os") -> dict[str, ScoreValidation]:
+    """Every score validated on a ``derive_endpoints`` frame against ``endpoint`` (``"os"``, or ``"dfs"``,
+    defined after curative-intent index treatments only)."""
     scores = compute_scores(score_inputs_from_endpoints(frame))
-    outcomes = frame[["patient_id", "os_time", "os_event"]]
-    return {sid: validate_score(sid, scores, outcomes, horizon) for sid in SCORES}
+    outcomes = frame[["patient_id", f"{endpoint}_time", f"{endpoint}_event"]]
+    return {sid: validate_score(sid, scores, outcomes, horizon, time=f"{endpoint}_time", event=f"{endpoint}_event")
+            for sid in SCORES}

@@ -82,16 +82,18 @@ def build_sheet(case, context=None, rulesets=None, records=None, now: dt.datetim
     rows = []
     for sid, sc in SCORES.items():
         value_col, group_col = SCORE_DISPLAY[sid]
-        v = validation.get(sid)
-        overall = v.concordance.set_index("site").loc["all"] if v is not None and len(v.concordance) else None
         group = per_patient[group_col]
-        rows.append({"score": sid, "name": sc.name, "value": per_patient[value_col],
-                     "group": None if group is None or (isinstance(group, float) and math.isnan(group)) else group,
-                     "applies": sc.applies, "cutoffs": sc.cutoffs, "citation": sc.citation,
-                     "c_index": None if overall is None else overall["c_index"],
-                     "c_std_err": None if overall is None else overall["std_err"],
-                     "n_validation": None if overall is None else int(overall["n"]),
-                     "groups": _records(v.groups) if v is not None else []})
+        row = {"score": sid, "name": sc.name, "value": per_patient[value_col],
+               "group": None if group is None or (isinstance(group, float) and math.isnan(group)) else group,
+               "applies": sc.applies, "cutoffs": sc.cutoffs, "citation": sc.citation}
+        for ep in ("os", "dfs"):
+            v = validation.get(ep, {}).get(sid)
+            overall = v.concordance.set_index("site").loc["all"] if v is not None and len(v.concordance) else None
+            row.update({f"{ep}_c_index": None if overall is None else overall["c_index"],
+                        f"{ep}_c_std_err": None if overall is None else overall["std_err"],
+                        f"{ep}_n": None if overall is None else int(overall["n"]),
+                        f"{ep}_groups": _records(v.groups) if v is not None else []})
+        rows.append(row)
     prediction = None
     if context is not None:
         from .predict import predict
