@@ -17,8 +17,7 @@ It shows KM curves by treatment received with numbers at risk: a description, ne
 
 The Cox model is fitted on the setting's patients with the treatment received and the prognostic
 factors available (age, ECOG, number of lesions); the case's curve is predicted under each treatment
-(``CoxResult.predict_survival``: point estimates; confidence bands are added when
-``predict_survival`` provides them). Treatment was chosen by indication: the adjusted curves remove
+(``CoxResult.predict_survival(conf_int=True)``: R's ``survfit(fit, newdata)`` with its log-type 95% band). Treatment was chosen by indication: the adjusted curves remove
 only the confounding by the factors in the model.
 """
 from __future__ import annotations
@@ -109,7 +108,7 @@ class Prediction:
     n_similar: int
     km_at: pd.DataFrame                 # group, time, n_risk, survival, lower, upper (patients like this)
     km_curves: pd.DataFrame             # group, time, survival: step curves for the figure
-    cox_curves: pd.DataFrame            # option, time, survival (and lower/upper when available)
+    cox_curves: pd.DataFrame            # option, time, survival, lower, upper (95% band)
     cox_terms: list = field(default_factory=list)
     cox_n: int = 0
     cox_hr: pd.DataFrame | None = None  # the treatment terms' adjusted HRs (for the direction)
@@ -205,7 +204,7 @@ def _cox(context: RegistryContext, setting: str, base: pd.DataFrame, facts: dict
     d = base.dropna(subset=candidates)
     groups = sorted(d["_treatment"].unique())
     if len(groups) < 2 or d[f"{endpoint}_event"].sum() < 10:
-        return pd.DataFrame(columns=["option", "time", "survival"]), candidates, None, 0, \
+        return pd.DataFrame(columns=["option", "time", "survival", "lower", "upper"]), candidates, None, 0, \
             ["too few patients or events in the registry for a model"]
     ref = d["_treatment"].value_counts().index[0]
     def fit_model():
@@ -216,11 +215,12 @@ def _cox(context: RegistryContext, setting: str, base: pd.DataFrame, facts: dict
     try:
         fit = context.model((setting, endpoint, tuple(candidates)), fit_model)
     except ValueError as exc:
-        return pd.DataFrame(columns=["option", "time", "survival"]), candidates, None, 0, [str(exc)]
+        return pd.DataFrame(columns=["option", "time", "survival", "lower", "upper"]), candidates, None, 0, [str(exc)]
     values = {"age": facts.get("age"), "ecog": facts.get("ecog"), "n_lesions": _lesions(facts)}
     new = pd.DataFrame([{"_treatment": g, **{c: values[c] for c in candidates}} for g in groups], index=groups)
-    surv = fit.predict_survival(new, list(GRID))
-    rows = [{"option": g, "time": t, "survival": float(surv.loc[t, g])} for g in groups for t in GRID]
+    band = fit.predict_survival(new, list(GRID), conf_int=True)  # R's survfit(fit, newdata): log-type 95% band
+    rows = [{"option": r.profile, "time": float(r.time), "survival": float(r.survival), "lower": float(r.lower),
+             "upper": float(r.upper)} for r in band.itertuples(index=False)]
     hr = fit.summary[fit.summary.index.str.startswith("_treatment")][["hr", "hr_lower", "hr_upper", "p"]]
     hr = hr.rename(index=lambda s: s.split("[", 1)[1].rstrip("]") + f" vs {ref}")
     return pd.DataFrame(rows), candidates, hr, fit.n, problems

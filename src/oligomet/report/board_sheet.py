@@ -20,7 +20,7 @@ _W, _H, _PAD = 330, 150, 28
 
 def step_svg(curves, group_col: str, xmax: float = 60.0) -> Markup:
     """A small step plot (survival 0-1 against months 0-xmax) of the rows of ``curves``
-    (columns ``group_col``, ``time``, ``survival``), with a legend."""
+    (columns ``group_col``, ``time``, ``survival``; ``lower``/``upper`` drawn as a shaded band), with a legend."""
     if curves is None or len(curves) == 0:
         return Markup("<p class='muted'>no curve</p>")
     x = lambda t: _PAD + (_W - _PAD - 8) * min(float(t), xmax) / xmax          # noqa: E731
@@ -41,6 +41,10 @@ def step_svg(curves, group_col: str, xmax: float = 60.0) -> Markup:
             pts.append(f"{x(t):.1f},{y(s):.1f}")
             prev = s
         colour = PALETTE[i % len(PALETTE)]
+        if {"lower", "upper"} <= set(g.columns) and g[["lower", "upper"]].notna().all().all():
+            up = [f"{x(t):.1f},{y(u):.1f}" for t, u in zip(g["time"], g["upper"])]
+            lo = [f"{x(t):.1f},{y(v):.1f}" for t, v in zip(g["time"][::-1], g["lower"][::-1])]
+            parts.append(f"<polygon fill='{colour}' fill-opacity='0.15' stroke='none' points='{' '.join(up + lo)}'/>")
         parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.6' points='{' '.join(pts)}'/>")
         ly = _H + 4 + 14 * i
         parts.append(f"<line x1='{_PAD}' x2='{_PAD + 16}' y1='{ly}' y2='{ly}' stroke='{colour}' stroke-width='2'/>"
