@@ -24,7 +24,7 @@ from . import cohort as C
 from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
 from .analyses._context import Ctx
 from .protocol import Protocol, load
-from .results import FigureItem, StudyResults, TextItem, clean
+from ..report.document import FigureItem, StudyResults, TextItem, clean
 
 _PACKAGES = ("numpy", "scipy", "pandas", "matplotlib")
 
@@ -187,8 +187,9 @@ def _cohort_section(res: StudyResults, proto: Protocol, cohort: pd.DataFrame, fl
     sec = res.section("cohort", "Study cohort")
     groups = ({str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
               if proto.exposure is not None else None)
-    sec.items.append(FigureItem("flow", "STROBE flow diagram", flow_figure(flow, groups),
-                                "Patients excluded at each criterion, in the order applied."))
+    sec.items.append(FigureItem("flow", "STROBE flow diagram", flow_figure,
+                                "Patients excluded at each criterion, in the order applied.",
+                                data=dict(flow=flow, groups=groups)))
     disp = flow[["label", "n_excluded", "n_remaining"]].rename(
         columns={"label": "Step", "n_excluded": "Excluded", "n_remaining": "Remaining"})
     sec.items.append(ReportTable("flow", "Cohort selection", flow, disp))

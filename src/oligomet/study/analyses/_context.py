@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..cohort import EXPOSURE_TERM, GROUP
 from ..protocol import Endpoint, Protocol
-from ..results import StudyResults
+from ...report.document import StudyResults
 
 
 @dataclass

@@ -8,7 +8,7 @@ import oligomet as om
 
 from ...report.figures import cif_figure
 from ...report.tables import ReportTable
-from ..results import FigureItem, TextItem, ci, clean, p_text, p_value, pct
+from ...report.document import FigureItem, TextItem, ci, clean, p_text, p_value, pct
 from ._context import Ctx, quiet
 
 
@@ -53,10 +53,10 @@ def run_cif(ctx: Ctx) -> None:
                                           "deaths are a competing event, not censored."))
         first_cause = tab[tab["cause"] == tab["cause"].min()]
         ar = first_cause[["group", "time", "n_risk"]]
-        fig = cif_figure(tab, at_risk=ar, cause_labels=labels, title=ep.title, xlabel=ctx.unit_label,
-                         unit=ctx.unit, max_time=a.max_time)
-        sec.items.append(FigureItem(f"cif_{ep.name}", f"{ep.title}: cumulative incidence", fig,
-                                    "Line style: cause; colour: group; shaded: 95% CI."))
+        sec.items.append(FigureItem(f"cif_{ep.name}", f"{ep.title}: cumulative incidence", cif_figure,
+                                    "Line style: cause; colour: group; shaded: 95% CI.",
+                                    data=dict(table=tab, at_risk=ar, cause_labels=labels, title=ep.title,
+                                              xlabel=ctx.unit_label, unit=ctx.unit, max_time=a.max_time)))
         if entry["gray_test"]:
             sec.items.append(TextItem("Gray's test: " + "; ".join(
                 f"{labels.get(int(c), c)} {p_text(v['p_value'])}" for c, v in entry["gray_test"].items()) + "."))

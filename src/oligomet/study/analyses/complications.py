@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from ...report.tables import ReportTable
-from ..results import clean, num, p_value, pct
+from ...report.document import clean, num, p_value, pct
 from ._context import Ctx
 
 GRADES = ("I", "II", "IIIa", "IIIb", "IVa", "IVb", "V")

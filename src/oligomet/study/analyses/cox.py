@@ -19,7 +19,7 @@ import oligomet as om
 from ...report.figures import forest_figure
 from ...report.tables import ReportTable
 from ..cohort import EXPOSURE_TERM
-from ..results import FigureItem, TextItem, ci, clean, p_value, p_text, lower_first
+from ...report.document import FigureItem, TextItem, ci, clean, p_value, p_text, lower_first
 from ._context import Ctx, quiet
 
 
@@ -94,9 +94,9 @@ def run_cox(ctx: Ctx) -> None:
                                      tidy, display, note=f"HR: hazard ratio (Efron ties, as R's coxph). The "
                                      f"multivariable model includes the exposure and {rule}. Complete cases."))
         forest = tidy.assign(section=tidy["model"].str.capitalize())
-        fig = forest_figure(forest, title=f"{ep.title}: hazard ratios")
-        sec.items.append(FigureItem(f"forest_{ep.name}", f"{ep.title}: forest plot", fig,
-                                    "Squares: hazard ratios; lines: 95% CIs (log scale)."))
+        sec.items.append(FigureItem(f"forest_{ep.name}", f"{ep.title}: forest plot", forest_figure,
+                                    "Squares: hazard ratios; lines: 95% CIs (log scale).",
+                                    data=dict(frame=forest, title=f"{ep.title}: hazard ratios")))
         if zph is not None:
             zt = zph.reset_index().rename(columns={"index": "term"})
             zt = zt.rename(columns={zt.columns[0]: "term"})

@@ -6,7 +6,7 @@ import pandas as pd
 import oligomet as om
 
 from ...report.tables import ReportTable
-from ..results import clean, p_value
+from ...report.document import clean, p_value
 from ._context import Ctx, quiet
 
 

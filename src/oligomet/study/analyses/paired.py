@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from ...report.tables import ReportTable
-from ..results import clean, num, p_value
+from ...report.document import clean, num, p_value
 from ._context import Ctx
 
 

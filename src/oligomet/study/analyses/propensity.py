@@ -16,9 +16,10 @@ import pandas as pd
 import oligomet as om
 
 from ...report.figures import km_figure
+from ...report.figures.love import love_plot
 from ...report.tables import ReportTable
 from ..cohort import GROUP
-from ..results import FigureItem, TextItem, ci, clean, lower_first, num, p_text, pct
+from ...report.document import FigureItem, TextItem, ci, clean, lower_first, num, p_text, pct
 from ._context import Ctx, quiet
 
 TREATED = "_ps_treated"
@@ -75,9 +76,11 @@ def run_propensity(ctx: Ctx) -> None:
                                  ("matching" if a.method == "match" else "weighting"), bt, bdisp,
                                  note="SMD: standardised mean difference (MatchIt's summary(standardize = TRUE)); "
                                       "|SMD| < 0.1 is usually taken as balanced."))
-    love = _love(bal, ctx, f"Balance before and after {'matching' if a.method == 'match' else 'weighting'}")
-    sec.items.append(FigureItem("love", "Love plot", love, "Absolute SMD before (open) and after (filled); "
-                                                           "dashed line at 0.1."))
+    sec.items.append(FigureItem("love", "Love plot", love_plot, "Absolute SMD before (open) and after (filled); "
+                                                                "dashed line at 0.1.",
+                                data=dict(balance=bal, labels=_love_labels(bal, ctx),
+                                          title="Balance before and after " +
+                                                ("matching" if a.method == "match" else "weighting"))))
     if "smd_after" in bal:
         mx = float(np.nanmax(np.abs(bal["smd_after"].drop(index="distance", errors="ignore").to_numpy(float))))
         entry["max_abs_smd_after"] = mx
@@ -119,10 +122,10 @@ def run_propensity(ctx: Ctx) -> None:
                      "n_events": fit.n_events}
         entry["outcomes"][ep.name] = oe
         title = f"{ep.title} in the {'matched' if a.method == 'match' else 'weighted'} cohort"
-        fig = km_figure(km.table, title=title, xlabel=ctx.unit_label, unit=ctx.unit,
-                        legend_title=ctx.proto.exposure.label, max_time=a.max_time)
-        sec.items.append(FigureItem(f"km_{ep.name}_{a.method}", title, fig,
-                                    "Kaplan–Meier curves" + (" (weighted)" if wcol else "") + " with 95% CIs."))
+        sec.items.append(FigureItem(f"km_{ep.name}_{a.method}", title, km_figure,
+                                    "Kaplan–Meier curves" + (" (weighted)" if wcol else "") + " with 95% CIs.",
+                                    data=dict(table=km.table, title=title, xlabel=ctx.unit_label, unit=ctx.unit,
+                                              legend_title=ctx.proto.exposure.label, max_time=a.max_time)))
         lines = []
         for g, ge in oe["km"].items():
             lms = ", ".join(f"{t}-{ctx.unit[:-1]} {pct(v['survival'])}" for t, v in ge.get("landmarks", {}).items()
@@ -156,10 +159,8 @@ def run_propensity(ctx: Ctx) -> None:
                                              "with robust standard errors."))
 
 
-def _love(bal: pd.DataFrame, ctx: Ctx, title: str):
-    """The matching layer's love plot, with the protocol's covariate labels."""
-    from ...report.figures.love import love_plot
-
+def _love_labels(bal: pd.DataFrame, ctx: Ctx) -> dict:
+    """The love plot's row labels, from the protocol's covariate labels."""
     labels = {c.column: c.title for c in ctx.proto.covariates}
     # balance rows of a categorical covariate are the column name followed by the level, as
     # MatchIt names them ("raswild_type"); the longest matching column name wins
@@ -173,4 +174,4 @@ def _love(bal: pd.DataFrame, ctx: Ctx, title: str):
             if name.startswith(col):
                 full[idx] = f"{labels[col]}: {name[len(col):].strip('[]_')}"
                 break
-    return love_plot(bal, labels=full, title=title)
+    return full

@@ -21,7 +21,7 @@ import oligomet as om
 from ...report.figures import forest_figure
 from ...report.tables import ReportTable
 from ..cohort import EXPOSURE_TERM, GROUP, condition_mask
-from ..results import FigureItem, ci, clean, p_value, p_text, lower_first
+from ...report.document import FigureItem, ci, clean, p_value, p_text, lower_first
 from ._context import Ctx, quiet
 
 SUB = "_subgroup"
@@ -125,10 +125,10 @@ def run_subgroups(ctx: Ctx) -> None:
         sec.items.append(ReportTable(f"subgroup_{key}", f"Subgroup: {sg.name}", tidy, disp,
                                      note="HR of the exposure (vs the reference group) within each level; "
                                           "interaction: likelihood-ratio test of exposure × subgroup in Cox."))
-        fig = forest_figure(tidy.assign(section=tidy["endpoint"],
-                                        label=tidy["subgroup"] + ": " + tidy["level"]),
-                            title=f"Subgroup: {sg.name}")
-        sec.items.append(FigureItem(f"forest_subgroup_{key}", f"Subgroup: {sg.name}", fig))
+        sec.items.append(FigureItem(f"forest_subgroup_{key}", f"Subgroup: {sg.name}", forest_figure,
+                                    data=dict(frame=tidy.assign(section=tidy["endpoint"],
+                                                                label=tidy["subgroup"] + ": " + tidy["level"]),
+                                              title=f"Subgroup: {sg.name}")))
     store.update(clean(store))
     res.numbers["subgroups"] = clean(store)
     res.methods.append("Effect modification was assessed within prespecified subgroups with the likelihood-ratio "

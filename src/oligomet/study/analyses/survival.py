@@ -8,7 +8,7 @@ import oligomet as om
 
 from ...report.figures import km_figure
 from ...report.tables import ReportTable
-from ..results import FigureItem, TextItem, ci, clean, num, p_value, pct, p_text, lower_first
+from ...report.document import FigureItem, TextItem, ci, clean, num, p_value, pct, p_text, lower_first
 from ._context import Ctx, quiet
 
 
@@ -74,11 +74,12 @@ def run_km(ctx: Ctx) -> None:
                                      note="Medians and CIs as R's quantile.survfit (log CI); rates at landmark "
                                           "times with pointwise log CIs. NR: not reached; NE: not estimable "
                                           "(no patient followed that long)."))
-        fig = km_figure(km.table, title=f"{ep.title}", xlabel=ctx.unit_label, unit=ctx.unit,
-                        ylabel=ep.ylabel or "Survival probability",
-                        legend_title=ctx.proto.exposure.label if by else None, max_time=a.max_time)
-        sec.items.append(FigureItem(f"km_{ep.name}", f"{ep.title}: Kaplan–Meier curves", fig,
-                                    "Shaded: pointwise 95% CI; ticks: censored; table: number at risk."))
+        sec.items.append(FigureItem(f"km_{ep.name}", f"{ep.title}: Kaplan–Meier curves", km_figure,
+                                    "Shaded: pointwise 95% CI; ticks: censored; table: number at risk.",
+                                    data=dict(table=km.table, title=f"{ep.title}", xlabel=ctx.unit_label,
+                                              unit=ctx.unit, ylabel=ep.ylabel or "Survival probability",
+                                              legend_title=ctx.proto.exposure.label if by else None,
+                                              max_time=a.max_time)))
         # results sentence (abstract style)
         for g, ge in entry["groups"].items():
             who = "" if by is None else f" in the {g} group"
