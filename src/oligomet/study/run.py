@@ -21,7 +21,8 @@ from ..report._atomic_folder import check_output_folder
 from ..report.figures import flow_figure
 from ..report.tables import ReportTable
 from . import cohort as C
-from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
+from .catalogue import requested, run_analysis
+from .analyses import describe
 from .analyses._context import Ctx
 from .protocol import Protocol, load
 from ..report.document import FigureItem, StudyResults, TextItem, clean
@@ -72,32 +73,6 @@ def _prepare_covariates(frame: pd.DataFrame, proto: Protocol) -> pd.DataFrame:
     return frame
 
 
-def _steps(proto: Protocol) -> list[tuple[str, callable]]:
-    a = proto.analyses
-    steps = []
-    if a.followup is not None:
-        steps.append(("median follow-up", survival.run_followup))
-    if a.table_one is not None:  # by group, or overall for a single-arm study
-        steps.append(("Table 1", describe.run_table_one))
-    if a.km is not None:
-        steps.append(("Kaplan–Meier", survival.run_km))
-    if a.logrank is not None:
-        steps.append(("log-rank", survival.run_logrank))
-    if a.complications is not None:
-        steps.append(("complications", complications.run_complications))
-    if a.cox is not None:
-        steps.append(("Cox models", cox.run_cox))
-    if a.propensity is not None:
-        steps.append(("propensity score", propensity.run_propensity))
-    if a.subgroups:
-        steps.append(("subgroups", subgroups.run_subgroups))
-    if a.cif is not None:
-        steps.append(("cumulative incidence", competing.run_cif))
-    if a.paired:
-        steps.append(("paired comparisons", paired.run_paired))
-    return steps
-
-
 def _progress(enabled: bool):
     if not enabled:
         return nullcontext(None)
@@ -121,7 +96,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
     if out is not None:
         check_output_folder(out)   # refuse an --out the report may not replace before the analyses, not after
     res = StudyResults(title=proto.title, name=proto.name)
-    steps = _steps(proto)
+    steps = requested(proto.analyses)
     with _progress(progress) as bar:
         task = bar.add_task(proto.name, total=len(steps) + 3) if bar is not None else None
 
@@ -143,9 +118,9 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         tick("cohort built")
         _cohort_section(res, proto, cohort, flow)
         ctx = Ctx(proto=proto, cohort=cohort, results=res)
-        for what, fn in steps:
-            fn(ctx)
-            tick(what)
+        for entry in steps:
+            run_analysis(entry, ctx)
+            tick(entry.label)
     if proto.analyses.table_one is not None and proto.analyses.propensity is not None and \
             proto.exposure is not None:
         _table_one_after(ctx)

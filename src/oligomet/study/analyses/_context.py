@@ -1,4 +1,4 @@
-"""What every analysis receives: the protocol, the cohort and the results being built."""
+"""What every analysis receives (the protocol and the cohort) and the base of what it returns."""
 from __future__ import annotations
 
 import warnings
@@ -10,6 +10,15 @@ import pandas as pd
 from ..cohort import EXPOSURE_TERM, GROUP
 from ..protocol import Endpoint, Protocol
 from ...report.document import StudyResults
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What a compute function returns: ``numbers`` (plain data; results.json, under the analysis' key),
+    the estimators' ``warnings`` as text, and (in subclasses) the tidy frames its section builder needs."""
+
+    numbers: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

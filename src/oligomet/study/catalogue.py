@@ -1,0 +1,67 @@
+"""The catalogue of analyses: one declared entry per analysis, in report order, as MatchIt dispatches
+its methods by name. The runner and the protocol checks are driven by it; neither names an analysis.
+
+An entry names the protocol field holding its options (``[analyses.<key>]``, a model deriving from
+:class:`~oligomet.study.protocol.AnalysisOptions`, which declares the endpoint kind, exposure and
+covariates the generic protocol checks need), its compute function (``Ctx -> Computed``: tidy frames
+and numbers, nothing drawn or formatted) and its section builder in :mod:`oligomet.report.sections`
+(``(StudyResults, Computed) -> None``). ``Computed.numbers`` goes to ``results.json`` under ``key``.
+
+Adding an analysis: see "Adding an analysis" in ``docs/architecture.md``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..report.document import StudyResults
+from ..report.sections import survival as survival_sections
+from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
+from .analyses._context import Computed, Ctx
+
+
+@dataclass(frozen=True)
+class Analysis:
+    key: str                                            # field of Analyses; key of results.json's numbers
+    label: str                                          # progress text
+    compute: Callable[[Ctx], Computed]
+    build: Callable[[StudyResults, Computed], None]
+
+
+def _legacy(run: Callable[[Ctx], None]) -> Callable[[Ctx], Computed]:
+    """An analysis not yet split into compute + builder: it writes into ``ctx.results`` itself."""
+    def compute(ctx: Ctx) -> Computed:
+        run(ctx)
+        return Computed()
+    return compute
+
+
+def _nothing(doc: StudyResults, result: Computed) -> None:
+    pass
+
+
+CATALOGUE: tuple[Analysis, ...] = (
+    Analysis("followup", "median follow-up", survival.compute_followup, survival_sections.build_followup),
+    Analysis("table_one", "Table 1", _legacy(describe.run_table_one), _nothing),
+    Analysis("km", "Kaplan–Meier", survival.compute_km, survival_sections.build_km),
+    Analysis("logrank", "log-rank", survival.compute_logrank, survival_sections.build_logrank),
+    Analysis("complications", "complications", _legacy(complications.run_complications), _nothing),
+    Analysis("cox", "Cox models", _legacy(cox.run_cox), _nothing),
+    Analysis("propensity", "propensity score", _legacy(propensity.run_propensity), _nothing),
+    Analysis("subgroups", "subgroups", _legacy(subgroups.run_subgroups), _nothing),
+    Analysis("cif", "cumulative incidence", _legacy(competing.run_cif), _nothing),
+    Analysis("paired", "paired comparisons", _legacy(paired.run_paired), _nothing),
+)
+
+
+def requested(analyses) -> list[Analysis]:
+    """The catalogue entries the protocol's ``[analyses]`` asks for (a set section or a non-empty list)."""
+    return [a for a in CATALOGUE if getattr(analyses, a.key) not in (None, [])]
+
+
+def run_analysis(entry: Analysis, ctx: Ctx) -> None:
+    """Compute one analysis, file its numbers and warnings, and build its report sections."""
+    result = entry.compute(ctx)
+    ctx.results.numbers.setdefault(entry.key, {}).update(result.numbers)
+    ctx.results.warnings += result.warnings
+    entry.build(ctx.results, result)
