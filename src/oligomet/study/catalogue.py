@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..report.document import StudyResults
+from ..report.sections import complications as complications_sections
+from ..report.sections import paired as paired_sections
 from ..report.sections import survival as survival_sections
 from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
 from .analyses._context import Computed, Ctx
@@ -45,12 +47,13 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("table_one", "Table 1", _legacy(describe.run_table_one), _nothing),
     Analysis("km", "Kaplan–Meier", survival.compute_km, survival_sections.build_km),
     Analysis("logrank", "log-rank", survival.compute_logrank, survival_sections.build_logrank),
-    Analysis("complications", "complications", _legacy(complications.run_complications), _nothing),
+    Analysis("complications", "complications", complications.compute_complications,
+             complications_sections.build_complications),
     Analysis("cox", "Cox models", _legacy(cox.run_cox), _nothing),
     Analysis("propensity", "propensity score", _legacy(propensity.run_propensity), _nothing),
     Analysis("subgroups", "subgroups", _legacy(subgroups.run_subgroups), _nothing),
     Analysis("cif", "cumulative incidence", _legacy(competing.run_cif), _nothing),
-    Analysis("paired", "paired comparisons", _legacy(paired.run_paired), _nothing),
+    Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired),
 )
 
 
