@@ -16,6 +16,7 @@ from typing import Callable
 
 from ..report.document import StudyResults
 from ..report.sections import complications as complications_sections
+from ..report.sections import describe as describe_sections
 from ..report.sections import paired as paired_sections
 from ..report.sections import survival as survival_sections
 from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
@@ -44,7 +45,7 @@ def _nothing(doc: StudyResults, result: Computed) -> None:
 
 CATALOGUE: tuple[Analysis, ...] = (
     Analysis("followup", "median follow-up", survival.compute_followup, survival_sections.build_followup),
-    Analysis("table_one", "Table 1", _legacy(describe.run_table_one), _nothing),
+    Analysis("table_one", "Table 1", describe.compute_table_one, describe_sections.build_table_one),
     Analysis("km", "Kaplan–Meier", survival.compute_km, survival_sections.build_km),
     Analysis("logrank", "log-rank", survival.compute_logrank, survival_sections.build_logrank),
     Analysis("complications", "complications", complications.compute_complications,
@@ -55,6 +56,10 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("cif", "cumulative incidence", _legacy(competing.run_cif), _nothing),
     Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired),
 )
+
+
+def entry(key: str) -> Analysis:
+    return next(a for a in CATALOGUE if a.key == key)
 
 
 def requested(analyses) -> list[Analysis]:

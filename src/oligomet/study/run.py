@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import platform
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from ..report._atomic_folder import check_output_folder
 from ..report.figures import flow_figure
 from ..report.tables import ReportTable
 from . import cohort as C
+from . import catalogue
 from .catalogue import requested, run_analysis
 from .analyses import describe
 from .analyses._context import Ctx
@@ -182,4 +184,5 @@ def _table_one_after(ctx: Ctx) -> None:
     if ctx.adjusted is None:
         return
     label = "matching" if ctx.proto.analyses.propensity.method == "match" else "weighting"
-    describe.run_table_one(ctx, matched=ctx.adjusted, label=label)
+    run_analysis(replace(catalogue.entry("table_one"), compute=partial(describe.compute_table_one, matched=ctx.adjusted,
+                                                            label=label)), ctx)
