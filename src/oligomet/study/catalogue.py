@@ -16,6 +16,7 @@ from typing import Callable
 
 from ..report.document import StudyResults
 from ..report.sections import complications as complications_sections
+from ..report.sections import cox as cox_sections
 from ..report.sections import describe as describe_sections
 from ..report.sections import paired as paired_sections
 from ..report.sections import survival as survival_sections
@@ -50,7 +51,7 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("logrank", "log-rank", survival.compute_logrank, survival_sections.build_logrank),
     Analysis("complications", "complications", complications.compute_complications,
              complications_sections.build_complications),
-    Analysis("cox", "Cox models", _legacy(cox.run_cox), _nothing),
+    Analysis("cox", "Cox models", cox.compute_cox, cox_sections.build_cox),
     Analysis("propensity", "propensity score", _legacy(propensity.run_propensity), _nothing),
     Analysis("subgroups", "subgroups", _legacy(subgroups.run_subgroups), _nothing),
     Analysis("cif", "cumulative incidence", _legacy(competing.run_cif), _nothing),
