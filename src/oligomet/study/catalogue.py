@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..report.document import StudyResults
+from ..report.sections import competing as competing_sections
 from ..report.sections import complications as complications_sections
 from ..report.sections import cox as cox_sections
 from ..report.sections import describe as describe_sections
@@ -54,7 +55,7 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("cox", "Cox models", cox.compute_cox, cox_sections.build_cox),
     Analysis("propensity", "propensity score", _legacy(propensity.run_propensity), _nothing),
     Analysis("subgroups", "subgroups", _legacy(subgroups.run_subgroups), _nothing),
-    Analysis("cif", "cumulative incidence", _legacy(competing.run_cif), _nothing),
+    Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
     Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired),
 )
 
