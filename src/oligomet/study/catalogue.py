@@ -20,6 +20,7 @@ from ..report.sections import complications as complications_sections
 from ..report.sections import cox as cox_sections
 from ..report.sections import describe as describe_sections
 from ..report.sections import paired as paired_sections
+from ..report.sections import subgroups as subgroups_sections
 from ..report.sections import survival as survival_sections
 from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
 from .analyses._context import Computed, Ctx
@@ -54,7 +55,7 @@ CATALOGUE: tuple[Analysis, ...] = (
              complications_sections.build_complications),
     Analysis("cox", "Cox models", cox.compute_cox, cox_sections.build_cox),
     Analysis("propensity", "propensity score", _legacy(propensity.run_propensity), _nothing),
-    Analysis("subgroups", "subgroups", _legacy(subgroups.run_subgroups), _nothing),
+    Analysis("subgroups", "subgroups", subgroups.compute_subgroups, subgroups_sections.build_subgroups),
     Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
     Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired),
 )
