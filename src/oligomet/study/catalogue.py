@@ -20,6 +20,7 @@ from ..report.sections import complications as complications_sections
 from ..report.sections import cox as cox_sections
 from ..report.sections import describe as describe_sections
 from ..report.sections import paired as paired_sections
+from ..report.sections import propensity as propensity_sections
 from ..report.sections import subgroups as subgroups_sections
 from ..report.sections import survival as survival_sections
 from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
@@ -34,18 +35,6 @@ class Analysis:
     build: Callable[[StudyResults, Computed], None]
 
 
-def _legacy(run: Callable[[Ctx], None]) -> Callable[[Ctx], Computed]:
-    """An analysis not yet split into compute + builder: it writes into ``ctx.results`` itself."""
-    def compute(ctx: Ctx) -> Computed:
-        run(ctx)
-        return Computed()
-    return compute
-
-
-def _nothing(doc: StudyResults, result: Computed) -> None:
-    pass
-
-
 CATALOGUE: tuple[Analysis, ...] = (
     Analysis("followup", "median follow-up", survival.compute_followup, survival_sections.build_followup),
     Analysis("table_one", "Table 1", describe.compute_table_one, describe_sections.build_table_one),
@@ -54,7 +43,8 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("complications", "complications", complications.compute_complications,
              complications_sections.build_complications),
     Analysis("cox", "Cox models", cox.compute_cox, cox_sections.build_cox),
-    Analysis("propensity", "propensity score", _legacy(propensity.run_propensity), _nothing),
+    Analysis("propensity", "propensity score", propensity.compute_propensity,
+             propensity_sections.build_propensity),
     Analysis("subgroups", "subgroups", subgroups.compute_subgroups, subgroups_sections.build_subgroups),
     Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
     Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired),
@@ -70,9 +60,9 @@ def requested(analyses) -> list[Analysis]:
     return [a for a in CATALOGUE if getattr(analyses, a.key) not in (None, [])]
 
 
-def run_analysis(entry: Analysis, ctx: Ctx) -> None:
-    """Compute one analysis, file its numbers and warnings, and build its report sections."""
+def run_analysis(entry: Analysis, ctx: Ctx, doc: StudyResults) -> None:
+    """Compute one analysis, file its numbers and warnings in ``doc``, and build its report sections."""
     result = entry.compute(ctx)
-    ctx.results.numbers.setdefault(entry.key, {}).update(result.numbers)
-    ctx.results.warnings += result.warnings
-    entry.build(ctx.results, result)
+    doc.numbers.setdefault(entry.key, {}).update(result.numbers)
+    doc.warnings += result.warnings
+    entry.build(doc, result)

@@ -19,15 +19,14 @@ import pandas as pd
 
 from .._pandas_compat import is_text
 from ..report._atomic_folder import check_output_folder
-from ..report.figures import flow_figure
-from ..report.tables import ReportTable
+from ..report.sections.cohort import build_cohort
 from . import cohort as C
 from . import catalogue
 from .catalogue import requested, run_analysis
 from .analyses import describe
 from .analyses._context import Ctx
 from .protocol import Protocol, load
-from ..report.document import FigureItem, StudyResults, TextItem, clean
+from ..report.document import StudyResults, clean
 
 _PACKAGES = ("numpy", "scipy", "pandas", "matplotlib")
 
@@ -118,14 +117,16 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         cohort, flow = C.assign_groups(cohort, flow, proto)
         C.check_endpoints(cohort, proto)
         tick("cohort built")
-        _cohort_section(res, proto, cohort, flow)
-        ctx = Ctx(proto=proto, cohort=cohort, results=res)
+        groups = ({str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
+                  if proto.exposure is not None else None)
+        build_cohort(res, flow, len(cohort), groups, proto.description)
+        ctx = Ctx(proto=proto, cohort=cohort)
         for entry in steps:
-            run_analysis(entry, ctx)
+            run_analysis(entry, ctx, res)
             tick(entry.label)
     if proto.analyses.table_one is not None and proto.analyses.propensity is not None and \
             proto.exposure is not None:
-        _table_one_after(ctx)
+        _table_one_after(ctx, res)
     v = versions()
     res.methods.append(
         f"Analyses were run with oligomet {v['oligomet']} (Python {v['python']}, NumPy {v['numpy']}, SciPy "
@@ -160,29 +161,10 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
     return study
 
 
-def _cohort_section(res: StudyResults, proto: Protocol, cohort: pd.DataFrame, flow: pd.DataFrame) -> None:
-    sec = res.section("cohort", "Study cohort")
-    groups = ({str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
-              if proto.exposure is not None else None)
-    sec.items.append(FigureItem("flow", "STROBE flow diagram", flow_figure,
-                                "Patients excluded at each criterion, in the order applied.",
-                                data=dict(flow=flow, groups=groups)))
-    disp = flow[["label", "n_excluded", "n_remaining"]].rename(
-        columns={"label": "Step", "n_excluded": "Excluded", "n_remaining": "Remaining"})
-    sec.items.append(ReportTable("flow", "Cohort selection", flow, disp))
-    text = f"Of {int(flow['n_remaining'].iloc[0])} patients in the registry, {len(cohort)} formed the study cohort"
-    if groups:
-        text += " (" + ", ".join(f"{k}: {v}" for k, v in groups.items()) + ")"
-    res.results_text.append(text + ".")
-    sec.items.append(TextItem(text + "."))
-    if proto.description:
-        res.methods.insert(0, proto.description.strip())
-
-
-def _table_one_after(ctx: Ctx) -> None:
+def _table_one_after(ctx: Ctx, res: StudyResults) -> None:
     """Table 1 in the matched (or weighted) cohort, next to the one before."""
     if ctx.adjusted is None:
         return
     label = "matching" if ctx.proto.analyses.propensity.method == "match" else "weighting"
     run_analysis(replace(catalogue.entry("table_one"), compute=partial(describe.compute_table_one, matched=ctx.adjusted,
-                                                            label=label)), ctx)
+                                                            label=label)), ctx, res)

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pandas as pd
 
 from ..cohort import EXPOSURE_TERM, GROUP
 from ..protocol import Endpoint, Protocol
-from ...report.document import StudyResults
 
 
 @dataclass(frozen=True)
@@ -25,9 +23,6 @@ class Computed:
 class Ctx:
     proto: Protocol
     cohort: pd.DataFrame
-    results: StudyResults
-    figure_store: Callable | None = None
-    notes: list[str] = field(default_factory=list)
     adjusted: pd.DataFrame | None = None  # matched rows or weighted data, set by the propensity step
 
     @property
