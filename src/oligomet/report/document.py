@@ -44,6 +44,21 @@ class TextItem:
     kind: str = "p"  # "p" paragraph, "note"
 
 
+@dataclass(frozen=True)
+class Check:
+    """One check of the analysis' validity (balance, proportional hazards, complete cases...).
+
+    Every check is listed in the report's "Checks" panel; a failed one also cautions the results
+    paragraph next to the finding it qualifies. ``values`` holds the numbers behind it (and the
+    threshold); :func:`oligomet.report.sections.checks.describe` words it.
+    """
+
+    name: str            # "balance", "proportional_hazards", "complete_cases", ...
+    title: str           # what was checked, for the panel
+    passed: bool
+    values: dict = field(default_factory=dict)
+
+
 @dataclass
 class Section:
     key: str
@@ -63,6 +78,7 @@ class StudyResults:
     results_text: list[str] = field(default_factory=list)
     provenance: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
     def section(self, key: str, title: str) -> Section:
         for s in self.sections:

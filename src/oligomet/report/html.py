@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from ._atomic_folder import replacing_folder
 from .document import FigureItem, TextItem
+from .sections.checks import describe
 from .figures import save_figure
 from .results_json import write_results_json
 from .tables import ReportTable, html_table, write_csv, write_docx, write_xlsx
@@ -73,7 +74,8 @@ def _write_files(results, out: Path) -> None:
     write_results_json(results, out / "results.json")
     page = _env().get_template("report.html.j2").render(
         title=results.title, name=results.name, sections=blocks, methods=" ".join(results.methods),
-        results=" ".join(results.results_text), provenance=results.provenance, warnings=results.warnings)
+        results=" ".join(results.results_text), provenance=results.provenance, warnings=results.warnings,
+        checks=[{"passed": c.passed, "title": c.title, "text": describe(c)} for c in results.checks])
     (out / "report.html").write_text(page, encoding="utf-8")
 
 

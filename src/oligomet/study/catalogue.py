@@ -6,6 +6,7 @@ An entry names the protocol field holding its options (``[analyses.<key>]``, a m
 covariates the generic protocol checks need), its compute function (``Ctx -> Computed``: tidy frames
 and numbers, nothing drawn or formatted) and its section builder in :mod:`oligomet.report.sections`
 (``(StudyResults, Computed) -> None``). ``Computed.numbers`` goes to ``results.json`` under ``key``.
+``checks`` (optional) judges the result against the protocol's ``[checks]`` thresholds (:mod:`.checks`).
 
 Adding an analysis: see "Adding an analysis" in ``docs/architecture.md``.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..report.document import StudyResults
+from ..report.document import Check, StudyResults
+from ..report.sections.checks import build_checks
 from ..report.sections import competing as competing_sections
 from ..report.sections import complications as complications_sections
 from ..report.sections import cox as cox_sections
@@ -24,6 +26,7 @@ from ..report.sections import propensity as propensity_sections
 from ..report.sections import subgroups as subgroups_sections
 from ..report.sections import survival as survival_sections
 from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
+from . import checks
 from .analyses._context import Computed, Ctx
 
 
@@ -33,6 +36,7 @@ class Analysis:
     label: str                                          # progress text
     compute: Callable[[Ctx], Computed]
     build: Callable[[StudyResults, Computed], None]
+    checks: Callable[[Ctx, Computed], list[Check]] | None = None   # validity checks of its result
 
 
 CATALOGUE: tuple[Analysis, ...] = (
@@ -42,9 +46,9 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("logrank", "log-rank", survival.compute_logrank, survival_sections.build_logrank),
     Analysis("complications", "complications", complications.compute_complications,
              complications_sections.build_complications),
-    Analysis("cox", "Cox models", cox.compute_cox, cox_sections.build_cox),
+    Analysis("cox", "Cox models", cox.compute_cox, cox_sections.build_cox, checks.cox_checks),
     Analysis("propensity", "propensity score", propensity.compute_propensity,
-             propensity_sections.build_propensity),
+             propensity_sections.build_propensity, checks.propensity_checks),
     Analysis("subgroups", "subgroups", subgroups.compute_subgroups, subgroups_sections.build_subgroups),
     Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
     Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired),
@@ -66,3 +70,5 @@ def run_analysis(entry: Analysis, ctx: Ctx, doc: StudyResults) -> None:
     doc.numbers.setdefault(entry.key, {}).update(result.numbers)
     doc.warnings += result.warnings
     entry.build(doc, result)
+    if entry.checks is not None:
+        build_checks(doc, entry.checks(ctx, result))

@@ -17,6 +17,8 @@ The schema, top to bottom (see ``docs/study.md`` and ``examples/`` for complete 
 * ``[[covariates]]``: ``column``, ``label``, ``type`` (continuous/categorical/binary)
 * ``[analyses]``: ``km``, ``logrank``, ``cox``, ``propensity``, ``subgroups``, ``cif``,
   ``complications``, ``followup``, ``paired``, ``table_one``
+* ``[checks]``: thresholds of the report's checks (balance, PH, complete cases, events per
+  parameter, group size, effective sample size, propensity overlap)
 """
 from __future__ import annotations
 
@@ -404,6 +406,19 @@ class Analyses(_Model):
     paired: list[PairedAnalysis] = []
 
 
+class Checks(_Model):
+    """Thresholds of the report's checks (the "Checks" panel and the warnings in the results paragraph).
+    The defaults are the usual ones; see docs/study.md."""
+
+    max_abs_smd: Annotated[float, Field(gt=0)] = 0.1          # balance after matching/weighting (cobalt)
+    ph_p: Annotated[float, Field(gt=0, lt=1)] = 0.05          # cox.zph p of the exposure below this: PH violated
+    max_complete_case_loss: Annotated[float, Field(ge=0, le=1)] = 0.10   # share of eligible patients dropped
+    min_events_per_parameter: Annotated[float, Field(ge=0)] = 10.0
+    min_group_size: Annotated[int, Field(ge=0)] = 20
+    min_ess_fraction: Annotated[float, Field(ge=0, le=1)] = 0.5          # effective sample size / n, per group
+    max_outside_overlap: Annotated[float, Field(ge=0, le=1)] = 0.05      # share outside the common PS support
+
+
 class Protocol(_Model):
     title: str
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
@@ -418,6 +433,7 @@ class Protocol(_Model):
     endpoints: list[Endpoint] = Field(min_length=1)
     covariates: list[Covariate] = []
     analyses: Analyses = Analyses()
+    checks: Checks = Checks()
 
     # Set by the loaders, not by the file.
     _source_path: str | None = None

@@ -19,10 +19,12 @@ import pandas as pd
 
 from .._pandas_compat import is_text
 from ..report._atomic_folder import check_output_folder
+from ..report.sections.checks import build_checks
 from ..report.sections.cohort import build_cohort
 from . import cohort as C
 from . import catalogue
 from .catalogue import requested, run_analysis
+from .checks import group_sizes
 from .analyses import describe
 from .analyses._context import Ctx
 from .protocol import Protocol, load
@@ -120,13 +122,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         groups = ({str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
                   if proto.exposure is not None else None)
         build_cohort(res, flow, len(cohort), groups, proto.description)
-        ctx = Ctx(proto=proto, cohort=cohort)
-        for entry in steps:
-            run_analysis(entry, ctx, res)
-            tick(entry.label)
-    if proto.analyses.table_one is not None and proto.analyses.propensity is not None and \
-            proto.exposure is not None:
-        _table_one_after(ctx, res)
+        analyse(proto, cohort, res, tick)
     v = versions()
     res.methods.append(
         f"Analyses were run with oligomet {v['oligomet']} (Python {v['python']}, NumPy {v['numpy']}, SciPy "
@@ -159,6 +155,20 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
 
         study.report_dir = write_report(res, out)
     return study
+
+
+def analyse(proto: Protocol, cohort: pd.DataFrame, res: StudyResults, tick=lambda what: None) -> None:
+    """Run the protocol's analyses (and checks) on a built cohort (``exposure_group`` assigned), into ``res``."""
+    groups = ({str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
+              if proto.exposure is not None else {"study cohort": len(cohort)})
+    build_checks(res, group_sizes(proto, groups))
+    ctx = Ctx(proto=proto, cohort=cohort)
+    for entry in requested(proto.analyses):
+        run_analysis(entry, ctx, res)
+        tick(entry.label)
+    if proto.analyses.table_one is not None and proto.analyses.propensity is not None and \
+            proto.exposure is not None:
+        _table_one_after(ctx, res)
 
 
 def _table_one_after(ctx: Ctx, res: StudyResults) -> None:

@@ -66,6 +66,8 @@ class Ctx:
         else:
             col, level = name, None
         if col in (GROUP, EXPOSURE_TERM):
+            if level is None:   # the exposure as a whole (a cox.zph row), not one of its contrasts
+                return self.proto.exposure.label
             ref = self.group_names[0] if self.group_names else "reference"
             return f"{self.proto.exposure.label}: {level} vs {ref}"
         cov = self.proto.covariate(col)

@@ -20,7 +20,7 @@ import pandas as pd
 import oligomet as om
 
 from ...report.document import clean
-from ..cohort import EXPOSURE_TERM
+from ..cohort import EXPOSURE_TERM, GROUP
 from ._context import Computed, Ctx, quiet
 
 _KEYS = ("hr", "hr_lower", "hr_upper", "p", "coef", "se", "n", "n_events")
@@ -43,6 +43,8 @@ class CoxEndpoint:
     models: pd.DataFrame                   # one row per term and model (univariable, multivariable)
     zph: pd.DataFrame | None = None        # cox.zph of the multivariable model (rows: terms, GLOBAL)
     zph_labels: dict = field(default_factory=dict)   # zph term -> readable label
+    n_eligible: int = 0                    # patients with the endpoint defined
+    missing: dict = field(default_factory=dict)      # multivariable model variable -> eligible patients lacking it
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def compute_cox(ctx: Ctx) -> CoxResult:
         if not uni_rows:  # nothing to model (no covariates and no exposure)
             continue
         labels = {str(t): ctx.term_label(str(t)) for t in zph.index if t != "GLOBAL"} if zph is not None else {}
-        endpoints.append(CoxEndpoint(ep.name, ep.title, pd.DataFrame(uni_rows + multi_rows), zph, labels))
+        missing = {v: int(d[GROUP if v == "exposure" else v].isna().sum()) for v in mv_vars}
+        endpoints.append(CoxEndpoint(ep.name, ep.title, pd.DataFrame(uni_rows + multi_rows), zph, labels,
+                                     n_eligible=len(d), missing=missing))
     return CoxResult(numbers=numbers, warnings=warnings_, selection=a.selection, threshold=a.threshold,
                      ph_check=a.ph_check, ph_transform=a.ph_transform, endpoints=endpoints)

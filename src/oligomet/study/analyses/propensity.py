@@ -50,6 +50,10 @@ class PropensityResult(Computed):
     unit_label: str = "Months"
     exposure_label: str = ""
     outcomes: list[PSOutcome] = field(default_factory=list)
+    n_eligible: int = 0                        # patients in the cohort
+    n_model: int = 0                           # patients in the propensity model (complete cases)
+    missing: dict = field(default_factory=dict)   # covariate -> patients lacking it
+    outside_overlap: float = 0.0               # share of the model's patients outside the common PS support
 
 
 def compute_propensity(ctx: Ctx) -> PropensityResult:
@@ -89,6 +93,8 @@ def compute_propensity(ctx: Ctx) -> PropensityResult:
         entry["max_abs_smd_after"] = mx = float(np.nanmax(np.abs(
             bal["smd_after"].drop(index="distance", errors="ignore").to_numpy(float))))
 
+    fitted = m if a.method == "match" else w
+    support = _outside_common_support(fitted.propensity, d.loc[fitted.propensity.index, TREATED])
     ctx.adjusted = outcome_frame  # Table 1 after matching/weighting describes these rows
     entry["outcomes"] = {}
     # MatchIt's matching weights (1 for 1:1 without replacement; not 1 with ratio > 1 or replacement)
@@ -128,9 +134,20 @@ def compute_propensity(ctx: Ctx) -> PropensityResult:
     return PropensityResult(
         numbers=clean(entry), warnings=warnings_, options=a, treated=treated, control=control, sample_sizes=sizes,
         n_unmatched_treated=n_unmatched, ess=ess, balance=bt, balance_labels=_love_labels(bal, ctx),
-        max_abs_smd_after=mx,
+        max_abs_smd_after=mx, n_eligible=len(d), n_model=len(fitted.propensity),
+        missing={c: int(d[c].isna().sum()) for c in a.covariates}, outside_overlap=support,
         weighted_curves=wcol is not None, covariate_titles=[ctx.proto.covariate(c).title for c in a.covariates],
         unit=ctx.unit, unit_label=ctx.unit_label, exposure_label=ctx.proto.exposure.label, outcomes=outcomes)
+
+
+def _outside_common_support(ps: pd.Series, treated: pd.Series) -> float:
+    """Share of patients whose propensity score lies outside the range the other group covers."""
+    p, t = ps.to_numpy(float), treated.to_numpy(int) == 1
+    if not t.any() or t.all():
+        return 0.0
+    lo = max(p[t].min(), p[~t].min())
+    hi = min(p[t].max(), p[~t].max())
+    return float(np.mean((p < lo) | (p > hi)))
 
 
 def _love_labels(bal: pd.DataFrame, ctx: Ctx) -> dict:
