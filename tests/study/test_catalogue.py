@@ -11,15 +11,9 @@ from oligomet.study import ProtocolError
 from oligomet.study.catalogue import CATALOGUE, requested
 from oligomet.study.protocol import Analyses, AnalysisOptions, loads
 
-BASE = """title = "t"
-name = "t"
+from .test_protocol import BASE as ONE_ENDPOINT
 
-[data]
-synthetic = { n_patients = 100 }
-
-[[endpoints]]
-name = "os"
-
+BASE = ONE_ENDPOINT + """
 [[endpoints]]
 name = "lr"
 kind = "competing"
