@@ -19,16 +19,16 @@ import pandas as pd
 
 from .._pandas_compat import is_text
 from ..report._atomic_folder import check_output_folder
+from ..report.document import StudyResults, clean
 from ..report.sections.checks import build_checks
 from ..report.sections.cohort import build_cohort
-from . import cohort as C
 from . import catalogue
-from .catalogue import requested, run_analysis
-from .checks import group_sizes
+from . import cohort as C
 from .analyses import describe
 from .analyses._context import Ctx
+from .catalogue import requested, run_analysis
+from .checks import group_sizes
 from .protocol import Protocol, load
-from ..report.document import StudyResults, clean
 
 _PACKAGES = ("numpy", "scipy", "pandas", "matplotlib")
 
@@ -119,9 +119,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         cohort, flow = C.assign_groups(cohort, flow, proto)
         C.check_endpoints(cohort, proto)
         tick("cohort built")
-        groups = ({str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
-                  if proto.exposure is not None else None)
-        build_cohort(res, flow, len(cohort), groups, proto.description)
+        build_cohort(res, flow, len(cohort), _group_counts(proto, cohort), proto.description)
         analyse(proto, cohort, res, tick)
     v = versions()
     res.methods.append(
@@ -145,10 +143,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
                                    tables["patients"]["patient_id"].astype(str).str.startswith("SYN-").all()),
         "seed": proto.seed, "time_unit": proto.time_unit, "versions": v,
     })
-    res.numbers["cohort"] = clean({"flow": flow, "n": len(cohort),
-                                   "groups": {str(k): int(v_) for k, v_ in
-                                              cohort[C.GROUP].value_counts(sort=False).items()}
-                                   if proto.exposure is not None else {}})
+    res.numbers["cohort"] = clean({"flow": flow, "n": len(cohort), "groups": _group_counts(proto, cohort) or {}})
     study = Study(protocol=proto, cohort=cohort, flow=flow, results=res)
     if out is not None:
         from ..report.html import write_report
@@ -157,11 +152,16 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
     return study
 
 
+def _group_counts(proto: Protocol, cohort: pd.DataFrame) -> dict[str, int] | None:
+    """Patients per exposure group, in protocol order; None for a single-arm study."""
+    if proto.exposure is None:
+        return None
+    return {str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
+
+
 def analyse(proto: Protocol, cohort: pd.DataFrame, res: StudyResults, tick=lambda what: None) -> None:
     """Run the protocol's analyses (and checks) on a built cohort (``exposure_group`` assigned), into ``res``."""
-    groups = ({str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
-              if proto.exposure is not None else {"study cohort": len(cohort)})
-    build_checks(res, group_sizes(proto, groups))
+    build_checks(res, group_sizes(proto, _group_counts(proto, cohort) or {"study cohort": len(cohort)}))
     ctx = Ctx(proto=proto, cohort=cohort)
     for entry in requested(proto.analyses):
         run_analysis(entry, ctx, res)
