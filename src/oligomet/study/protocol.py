@@ -17,13 +17,15 @@ The schema, top to bottom (see ``docs/study.md`` and ``examples/`` for complete 
 * ``[[covariates]]``: ``column``, ``label``, ``type`` (continuous/categorical/binary)
 * ``[analyses]``: ``km``, ``logrank``, ``cox``, ``propensity``, ``subgroups``, ``cif``,
   ``complications``, ``followup``, ``paired``, ``table_one``
+* ``[checks]``: thresholds of the report's checks (balance, PH, complete cases, events per
+  parameter, group size, effective sample size, propensity overlap)
 """
 from __future__ import annotations
 
 import hashlib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -235,7 +237,30 @@ class Covariate(_Model):
         return self.label or self.column
 
 
-class KMAnalysis(_Model):
+class AnalysisOptions(_Model):
+    """The options of one analysis. Each declares what the generic protocol checks need, so that
+    :func:`_reference_problems` has no per-analysis code:
+
+    * ``endpoint_fields``: fields naming declared endpoints (a list, or one name);
+    * ``endpoint_kind``: the endpoint kind those must have (``"survival"``, ``"competing"``, or None: any);
+    * ``covariate_fields``: fields naming declared covariates, each with the extra names it allows;
+    * ``needs_exposure``: the analysis compares exposure groups;
+    * :meth:`problems`: checks of its own (location relative to the protocol, message).
+    """
+
+    endpoint_fields: ClassVar[tuple[str, ...]] = ()
+    endpoint_kind: ClassVar[str | None] = None
+    covariate_fields: ClassVar[dict[str, tuple[str, ...]]] = {}
+    needs_exposure: ClassVar[bool] = False
+
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        return []
+
+
+class KMAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+
     endpoints: list[str] = []
     landmarks: list[Annotated[float, Field(ge=0)]] = []
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = []
@@ -244,12 +269,20 @@ class KMAnalysis(_Model):
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves (numbers use all data)
 
 
-class LogrankAnalysis(_Model):
+class LogrankAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    needs_exposure = True
+
     endpoints: list[str] = []
     rho: Annotated[float, Field(ge=0)] = 0.0
 
 
-class CoxAnalysis(_Model):
+class CoxAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    covariate_fields = {"covariates": (), "fixed": ("exposure",)}
+
     endpoints: list[str] = []
     covariates: list[str] = []
     include_exposure: bool = True
@@ -261,7 +294,12 @@ class CoxAnalysis(_Model):
     ph_transform: Literal["km", "rank", "identity"] = "km"
 
 
-class PropensityAnalysis(_Model):
+class PropensityAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    covariate_fields = {"covariates": ()}
+    needs_exposure = True
+
     method: Literal["match", "weight"] = "match"
     covariates: list[str] = Field(min_length=1)
     caliper: Annotated[float, Field(gt=0)] | None = 0.2
@@ -273,10 +311,20 @@ class PropensityAnalysis(_Model):
     landmarks: list[Annotated[float, Field(ge=0)]] = []
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
 
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        if p.exposure is not None and len(p.exposure.groups) != 2:
+            return [(("exposure", "groups"), "propensity-score matching/weighting needs exactly 2 groups")]
+        return []
 
-class Subgroup(_Model):
+
+class Subgroup(AnalysisOptions):
     """Effect of the exposure within the levels of ``column`` (or of a ``where`` split), with the
     likelihood-ratio test of the exposure × subgroup interaction in Cox."""
+
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    covariate_fields = {"covariates": ()}
+    needs_exposure = True
 
     name: str
     column: str | None = None
@@ -291,9 +339,13 @@ class Subgroup(_Model):
         return self
 
 
-class CIFAnalysis(_Model):
+class CIFAnalysis(AnalysisOptions):
     """Cumulative incidence; with ``fine_gray``, a Fine–Gray model of cause 1 on the exposure
     (when there are groups) and ``covariates``."""
+
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "competing"
+    covariate_fields = {"covariates": ()}
 
     endpoints: list[str] = []
     landmarks: list[Annotated[float, Field(ge=0)]] = []
@@ -302,8 +354,13 @@ class CIFAnalysis(_Model):
     covariates: list[str] = []
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
 
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        if self.fine_gray and not self.covariates and p.exposure is None:
+            return [(loc + ("fine_gray",), "a Fine–Gray model needs covariates or an [exposure]")]
+        return []
 
-class ComplicationsAnalysis(_Model):
+
+class ComplicationsAnalysis(AnalysisOptions):
     """Complications of the index procedure: columns of the endpoint frame holding the worst
     Clavien–Dindo grade, the CCI and 90-day mortality (names as ``derive_endpoints`` writes them)."""
 
@@ -313,11 +370,13 @@ class ComplicationsAnalysis(_Model):
     extra_binary: list[str] = []
 
 
-class FollowupAnalysis(_Model):
+class FollowupAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoint",)
+
     endpoint: str = "os"
 
 
-class PairedAnalysis(_Model):
+class PairedAnalysis(AnalysisOptions):
     name: str
     before: str
     after: str
@@ -325,11 +384,16 @@ class PairedAnalysis(_Model):
     label: str | None = None
 
 
-class TableOneAnalysis(_Model):
+class TableOneAnalysis(AnalysisOptions):
+    covariate_fields = {"variables": ()}
+
     variables: list[str] = []
 
 
 class Analyses(_Model):
+    """One field per analysis of ``oligomet.study.catalogue.CATALOGUE`` (a test keeps the two in step):
+    the options of a single analysis, or a list of them."""
+
     table_one: TableOneAnalysis | None = None
     km: KMAnalysis | None = None
     logrank: LogrankAnalysis | None = None
@@ -340,6 +404,19 @@ class Analyses(_Model):
     complications: ComplicationsAnalysis | None = None
     followup: FollowupAnalysis | None = None
     paired: list[PairedAnalysis] = []
+
+
+class Checks(_Model):
+    """Thresholds of the report's checks (the "Checks" panel and the warnings in the results paragraph).
+    The defaults are the usual ones; see docs/study.md."""
+
+    max_abs_smd: Annotated[float, Field(gt=0)] = 0.1          # balance after matching/weighting (cobalt)
+    ph_p: Annotated[float, Field(gt=0, lt=1)] = 0.05          # cox.zph p of the exposure below this: PH violated
+    max_complete_case_loss: Annotated[float, Field(ge=0, le=1)] = 0.10   # share of eligible patients dropped
+    min_events_per_parameter: Annotated[float, Field(ge=0)] = 10.0
+    min_group_size: Annotated[int, Field(ge=0)] = 20
+    min_ess_fraction: Annotated[float, Field(ge=0, le=1)] = 0.5          # effective sample size / n, per group
+    max_outside_overlap: Annotated[float, Field(ge=0, le=1)] = 0.05      # share outside the common PS support
 
 
 class Protocol(_Model):
@@ -356,6 +433,7 @@ class Protocol(_Model):
     endpoints: list[Endpoint] = Field(min_length=1)
     covariates: list[Covariate] = []
     analyses: Analyses = Analyses()
+    checks: Checks = Checks()
 
     # Set by the loaders, not by the file.
     _source_path: str | None = None
@@ -386,12 +464,23 @@ class Protocol(_Model):
         return self._source_path
 
 
+def _analysis_options(a: Analyses):
+    """(field, options, location) of every analysis the protocol asks for, lists item by item."""
+    for key in Analyses.model_fields:
+        value = getattr(a, key)
+        items = enumerate(value) if isinstance(value, list) else [(None, value)] if value is not None else []
+        for i, opts in items:
+            yield key, opts, ("analyses", key) + (() if i is None else (i,))
+
+
 def _reference_problems(p: Protocol) -> list[tuple[tuple, str]]:
-    """Names used in analyses must be declared endpoints / covariates: (location, message) pairs."""
+    """Names used in analyses must be declared endpoints / covariates, of the kind the analysis
+    takes, with an exposure where it compares groups: (location, message) pairs. Driven by what
+    each analysis' options declare (:class:`AnalysisOptions`), so no analysis is named here."""
     eps = {e.name for e in p.endpoints}
     covs = {c.column for c in p.covariates}
+    kinds = {e.name: e.kind for e in p.endpoints}
     bad: list[tuple[tuple, str]] = []
-    a = p.analyses
 
     def check(names, declared, loc, kind):
         for i, n in enumerate(names):
@@ -399,46 +488,26 @@ def _reference_problems(p: Protocol) -> list[tuple[tuple, str]]:
                 bad.append((loc + (i,), f"unknown {kind} {n!r}; declared {kind}s: "
                                         f"{', '.join(sorted(declared)) or 'none'}"))
 
-    for key in ("km", "logrank", "cox", "cif", "propensity"):
-        sub = getattr(a, key)
-        if sub is not None:
-            check(sub.endpoints, eps, ("analyses", key, "endpoints"), "endpoint")
-    if a.cox is not None:
-        check(a.cox.covariates, covs, ("analyses", "cox", "covariates"), "covariate")
-        check(a.cox.fixed, covs | {"exposure"}, ("analyses", "cox", "fixed"), "covariate")
-    if a.propensity is not None:
-        check(a.propensity.covariates, covs, ("analyses", "propensity", "covariates"), "covariate")
-    if a.cif is not None:
-        check(a.cif.covariates, covs, ("analyses", "cif", "covariates"), "covariate")
-        if a.cif.fine_gray and not a.cif.covariates and p.exposure is None:
-            bad.append((("analyses", "cif", "fine_gray"), "a Fine–Gray model needs covariates or an [exposure]"))
-    if a.table_one is not None:
-        check(a.table_one.variables, covs, ("analyses", "table_one", "variables"), "covariate")
-    for i, s in enumerate(a.subgroups):
-        check(s.endpoints, eps, ("analyses", "subgroups", i, "endpoints"), "endpoint")
-        check(s.covariates, covs, ("analyses", "subgroups", i, "covariates"), "covariate")
-    if a.followup is not None and a.followup.endpoint not in eps:
-        bad.append((("analyses", "followup", "endpoint"), f"unknown endpoint {a.followup.endpoint!r}; "
-                                                           f"declared endpoints: {', '.join(sorted(eps))}"))
-    kinds = {e.name: e.kind for e in p.endpoints}
-    if a.cif is not None:
-        for i, n in enumerate(a.cif.endpoints):
-            if kinds.get(n) == "survival":
-                bad.append((("analyses", "cif", "endpoints", i),
-                            f"{n!r} is a survival endpoint; a CIF needs an endpoint with kind = 'competing'"))
-    for key in ("km", "logrank", "cox", "propensity"):
-        sub = getattr(a, key)
-        for i, n in enumerate(sub.endpoints if sub is not None else []):
-            if kinds.get(n) == "competing":
-                bad.append(((("analyses", key, "endpoints", i)),
-                            f"{n!r} is a competing-risks endpoint; analyse it under analyses.cif"))
-    for key in ("logrank", "propensity"):
-        if getattr(a, key) is not None and p.exposure is None:
+    no_exposure = set()
+    for key, opts, loc in _analysis_options(p.analyses):
+        for f in opts.endpoint_fields:
+            value = getattr(opts, f)
+            single = isinstance(value, str)
+            names = [value] if single else value
+            for i, n in enumerate(names):
+                at = loc + (f,) + (() if single else (i,))
+                if n not in eps:
+                    bad.append((at, f"unknown endpoint {n!r}; declared endpoints: {', '.join(sorted(eps)) or 'none'}"))
+                elif opts.endpoint_kind == "competing" and kinds[n] == "survival":
+                    bad.append((at, f"{n!r} is a survival endpoint; a CIF needs an endpoint with kind = 'competing'"))
+                elif opts.endpoint_kind == "survival" and kinds[n] == "competing":
+                    bad.append((at, f"{n!r} is a competing-risks endpoint; analyse it under analyses.cif"))
+        for f, also in opts.covariate_fields.items():
+            check(getattr(opts, f), covs | set(also), loc + (f,), "covariate")
+        if opts.needs_exposure and p.exposure is None and key not in no_exposure:
+            no_exposure.add(key)   # once per analysis, also for a list of them
             bad.append((("analyses", key), "needs an [exposure] section with groups"))
-    if a.subgroups and p.exposure is None:
-        bad.append((("analyses", "subgroups"), "needs an [exposure] section with groups"))
-    if a.propensity is not None and p.exposure is not None and len(p.exposure.groups) != 2:
-        bad.append((("exposure", "groups"), "propensity-score matching/weighting needs exactly 2 groups"))
+        bad += opts.problems(p, loc)
     names = [e.name for e in p.endpoints]
     for i, n in enumerate(names):
         if names.index(n) != i:
