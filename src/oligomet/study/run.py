@@ -124,7 +124,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
     v = versions()
     res.methods.append(
         f"Analyses were run with oligomet {v['oligomet']} (Python {v['python']}, NumPy {v['numpy']}, SciPy "
-        f"{v['scipy']}, pandas {v['pandas']}); its estimators reproduce R's survival 3.5-3, MatchIt 4.5.1 and "
+        f"{v['scipy']}, pandas {v['pandas']}); its estimators reproduce R's survival 3.5-3, MatchIt 4.7.2 and "
         f"cmprsk 2.2-11. Two-sided p < 0.05 was considered significant.")
     src = proto.data
     if given:  # the protocol's [data] was not used: record what was
