@@ -3,8 +3,9 @@
 Run: python benchmarks/bench_matching.py [--no-r]
 Times oligomet.match on 1e5 rows (~40% treated) and 1e6 rows: total (propensity glm +
 matching + balance) and matching only (the greedy core on the fitted scores). MatchIt's
-matchit(method = "nearest", caliper = 0.2) is timed on 1e5 rows when Rscript is present;
-1e6 rows are not run in R (MatchIt's walk is quadratic: > 25 min).
+matchit(method = "nearest", caliper = 0.2) is timed on 1e5 rows when Rscript is present (use
+MatchIt 4.7.2: R_LIBS=<library of ../shared/tools/install_current_matchit.sh>); 1e6 rows are not
+run in R (MatchIt 4.7.2 did not finish within 20 minutes on 2026-12-04).
 Each timing is the best of `REPEAT` runs. This is a script, not a test.
 """
 from __future__ import annotations
@@ -82,7 +83,7 @@ def main():
             line += "  | MatchIt: Rscript not found" if r is None else \
                 f"  | MatchIt {r:.2f} s (total {r / total:.0f}x, matching-only {r / matching:.0f}x slower)"
         elif n == 10**6:
-            line += "  | MatchIt: not run at 1e6 (quadratic, > 25 min)"
+            line += "  | MatchIt: not run at 1e6 (> 20 min)"
         print(line, flush=True)
 
 
