@@ -1,0 +1,161 @@
+"""Central combiners: the sites' aggregates -> the pooled analysis.
+
+* Flow: patients remaining after each criterion, summed over the sites that took part.
+* Kaplan–Meier and log-rank: the sites' per-time event and censoring counts are sufficient statistics;
+  the centre lays them out as one (time, event, group, site) row per counted patient — no covariate, no
+  identifier — and runs the pooled ``om.kaplan_meier`` / ``om.logrank`` on them, so the estimates, Greenwood
+  CIs, medians and tests are the pooled ones by construction (same code, same numbers).
+* Cox stratified by site: each Newton step sums the sites' log-likelihood, score and information; the
+  Newton loop is the pooled one (``_cox_core.fit``, R's coxfit6 with step-halving and its convergence rule).
+* Cox with one shared baseline: the sites' per-time sums become risk-set sums by reverse cumulative sums
+  over the union of times; Efron's or Breslow's terms are then evaluated at the centre.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..survival import _cox_core as core
+
+_Z975 = stats.norm.ppf(0.975)
+
+
+def combine_flow(messages: dict[str, dict]) -> pd.DataFrame:
+    """One row per flow step: remaining per site and in total, and the excluded (differences). A step a
+    site does not list (e.g. "In no exposure group" where every patient has a group) excluded nobody there."""
+    steps: dict = {}
+    for m in messages.values():
+        for r in m["flow"]:
+            steps.setdefault((r["step"], r["label"]), None)
+    index = pd.MultiIndex.from_tuples(sorted(steps, key=lambda s: s[0] == "exposure"), names=["step", "label"])
+    rows = pd.DataFrame(index=index)
+    for site, m in messages.items():
+        f = pd.DataFrame(m["flow"]).set_index(["step", "label"])["n_remaining"]
+        rows[site] = f.reindex(index).ffill().astype(int)
+    rows["n_remaining"] = rows[list(messages)].sum(axis=1).astype(int)
+    rows["n_excluded"] = (-rows["n_remaining"].diff()).fillna(0).astype(int)
+    return rows.reset_index()
+
+
+def km_rows(messages: dict[str, dict]) -> pd.DataFrame:
+    """The per-time counts of every site as (time, event, group, site) rows, one per counted patient."""
+    parts = []
+    for site, m in messages.items():
+        for b in m["blocks"]:
+            t = np.asarray(b["time"], dtype=float)
+            ev, ce = np.asarray(b["events"], dtype=np.int64), np.asarray(b["censored"], dtype=np.int64)
+            parts.append(pd.DataFrame({"time": np.concatenate([np.repeat(t, ev), np.repeat(t, ce)]),
+                                       "event": np.concatenate([np.ones(ev.sum()), np.zeros(ce.sum())]),
+                                       "group": b["group"], "site": site}))
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["site", "group", "time"], kind="stable", ignore_index=True)
+
+
+def kaplan_meier(messages: dict[str, dict], groups: list[str] | None = None, **kw):
+    """The pooled ``om.kaplan_meier`` from the sites' per-time counts (groups in protocol order)."""
+    from ..survival.kaplan_meier import kaplan_meier as km
+
+    rows = km_rows(messages)
+    if groups is not None:
+        rows["group"] = pd.Categorical(rows["group"], categories=groups)
+        return km(rows, time="time", event="event", by="group", **kw)
+    return km(rows, time="time", event="event", **kw)
+
+
+def logrank(messages: dict[str, dict], groups: list[str] | None = None, strata_by_site: bool = False, **kw):
+    from ..survival.logrank import logrank as lr
+
+    rows = km_rows(messages)
+    if groups is not None:
+        rows["group"] = pd.Categorical(rows["group"], categories=groups)
+    return lr(rows, time="time", event="event", by="group", strata="site" if strata_by_site else None, **kw)
+
+
+def combine_levels(messages: dict[str, dict]) -> dict:
+    """The pooled level set of each covariate (the union, sorted as the pooled design sorts them)."""
+    out: dict = {}
+    for m in messages.values():
+        for col, v in m["levels"].items():
+            if v == "numeric":
+                out[col] = "numeric"
+            else:
+                out[col] = sorted(set(out.get(col, [])) | set(v))
+    return out
+
+
+def shared_baseline_terms(messages: list[dict], beta: np.ndarray, efron: bool):
+    """loglik, score, information of the pooled (unstratified) partial likelihood from per-time sums."""
+    times = np.unique(np.concatenate([np.asarray(m["time"], dtype=float) for m in messages]))
+    p = beta.size
+    width = 1 + p + p * p
+    all_ = np.zeros((times.size, width))
+    dead = np.zeros((times.size, width))
+    d = np.zeros(times.size)
+    x_dead = np.zeros(p)
+    for m in messages:
+        idx = np.searchsorted(times, np.asarray(m["time"], dtype=float))
+        np.add.at(all_, idx, np.asarray(m["all"], dtype=float).reshape(-1, width))
+        np.add.at(dead, idx, np.asarray(m["dead"], dtype=float).reshape(-1, width))
+        np.add.at(d, idx, np.asarray(m["events"], dtype=float))
+        x_dead += np.asarray(m["x_dead"], dtype=float)
+    risk = np.cumsum(all_[::-1], axis=0)[::-1]          # Σ over rows with time >= t: the risk set at t
+    k = np.flatnonzero(d > 0)
+    dk = d[k].astype(np.int64)
+    idx = np.repeat(k, dk)                               # one term per death (Efron) at its event time
+    f = (np.arange(dk.sum()) - np.repeat(np.cumsum(dk) - dk, dk)) / np.repeat(dk, dk) if efron \
+        else np.zeros(dk.sum())
+    S = risk[idx] - f[:, None] * dead[idx]
+    D = S[:, 0]
+    M = S[:, 1:1 + p] / D[:, None]
+    loglik = float(x_dead @ beta - np.log(D).sum())
+    u = x_dead - M.sum(axis=0)
+    S2 = (S[:, 1 + p:] / D[:, None]).sum(axis=0).reshape(p, p)
+    imat = S2 - M.T @ M
+    return loglik, u, (imat + imat.T) / 2
+
+
+@dataclass(frozen=True)
+class FederatedCox:
+    """A federated Cox fit: ``summary`` (coef, se, z, p, hr, hr_lower, hr_upper), ``tests`` (likelihood
+    ratio, Wald, score), ``loglik`` [null, final], as the pooled ``om.cox``."""
+
+    summary: pd.DataFrame
+    tests: pd.DataFrame
+    loglik: np.ndarray
+    var: np.ndarray
+    iterations: int
+    converged: bool
+    n: int
+    n_events: int
+    strata: str | None
+
+
+def newton(evaluator, names: list[str], centre: np.ndarray, n: int, n_events: int, strata: str | None,
+           max_iter: int = core.ITER_MAX) -> FederatedCox:
+    """The pooled Newton–Raphson loop with ``evaluator(beta)`` summing the sites' terms."""
+    p = len(names)
+    stub = SimpleNamespace(p=p, scale=np.ones(p), means=centre)
+    fit = core.fit(stub, max_iter=max_iter, evaluator=evaluator)
+    coef, var = fit.coef, fit.var
+    se = np.sqrt(np.diag(var))
+    z = coef / se
+    summary = pd.DataFrame({"coef": coef, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
+                            "hr": np.exp(coef), "hr_lower": np.exp(coef - _Z975 * se),
+                            "hr_upper": np.exp(coef + _Z975 * se)}, index=pd.Index(names, name="term"))
+    df = int(np.sum(~fit.singular))
+    rows = {"likelihood_ratio": 2 * (fit.loglik[1] - fit.loglik[0]), "wald": core.wald_statistic(var, coef),
+            "score": fit.score_test}
+    tests = pd.DataFrame({"statistic": list(rows.values()), "df": df}, index=pd.Index(list(rows), name="test"))
+    tests["p"] = stats.chi2.sf(tests["statistic"].to_numpy(), df)
+    return FederatedCox(summary=summary, tests=tests, loglik=fit.loglik, var=var, iterations=fit.iterations,
+                        converged=fit.converged, n=n, n_events=n_events, strata=strata)
+
+
+def design_names(terms: list[str], levels: dict) -> list[str]:
+    from .site import design_for
+
+    return design_for(terms, levels).names

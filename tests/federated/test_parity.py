@@ -1,0 +1,99 @@
+"""Federated over the 7 synthetic sites == pooled analysis of all sites' rows (exact mode)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import oligomet as om
+from oligomet.federated import central
+from oligomet.federated.mock import run_mock
+
+from federated_sites import protocol_text
+
+TERMS = ["exposure", "age", "ecog", "ras", "n_lesions"]
+GROUPS = ["Systemic therapy alone", "Repeat local treatment"]
+
+
+@pytest.fixture(scope="module")
+def run(exact_sites):
+    plan = {"km": [{"endpoint": "os", "exact": True}, {"endpoint": "pfs", "exact": True}],
+            "cox": [{"endpoint": "os", "terms": TERMS, "exact": True},
+                    {"endpoint": "os", "terms": TERMS, "exact": True, "baseline": "shared"},
+                    {"endpoint": "pfs", "terms": TERMS, "exact": True, "baseline": "shared", "ties": "breslow"}]}
+    out, messages = run_mock(protocol_text(), "yaml", exact_sites, plan)
+    return out
+
+
+def _rows(cohort, ep):
+    d = cohort.dropna(subset=[f"{ep}_time", f"{ep}_event"])
+    return pd.DataFrame({"time": d[f"{ep}_time"].astype(float), "event": d[f"{ep}_event"].astype(float),
+                         "group": pd.Categorical(d["exposure_group"].astype(str), categories=GROUPS),
+                         "site": d["site"].astype(str)})
+
+
+def test_all_sites_take_part(run):
+    assert len(run["sites"]) == 7 and run["refused"] == []
+
+
+def test_flow_per_site_and_total(run, pooled):
+    cohort, flow = pooled
+    fed = central.combine_flow(run["cohort"])
+    assert fed["n_remaining"].tolist() == flow["n_remaining"].tolist()
+    assert fed["n_excluded"].tolist()[1:] == flow["n_excluded"].tolist()[1:]
+    per_site = cohort.groupby("site").size()
+    for site, m in run["cohort"].items():
+        assert m["n"] == per_site[site] == m["flow"][-1]["n_remaining"]
+        assert {g["group"]: g["n"] for g in m["groups"]} == \
+            cohort[cohort.site == site]["exposure_group"].astype(str).value_counts().to_dict()
+
+
+@pytest.mark.parametrize("ep", ["os", "pfs"])
+def test_kaplan_meier_and_logrank(run, pooled, ep):
+    rows = _rows(pooled[0], ep)
+    fed = central.kaplan_meier(run["km"][ep], groups=GROUPS)
+    ref = om.kaplan_meier(rows, time="time", event="event", by="group")
+    a, b = fed.table.reset_index(drop=True), ref.table.reset_index(drop=True)
+    assert a.shape == b.shape and len(a) > 100
+    for col in b.columns:
+        if pd.api.types.is_numeric_dtype(b[col]):
+            np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=0, atol=1e-10,
+                                       err_msg=col)
+    pd.testing.assert_frame_equal(fed.medians.reset_index(drop=True), ref.medians.reset_index(drop=True),
+                                  check_exact=False, atol=1e-10, rtol=0)
+    for strata in (False, True):
+        f = central.logrank(run["km"][ep], groups=GROUPS, strata_by_site=strata)
+        r = om.logrank(rows, time="time", event="event", by="group", strata="site" if strata else None)
+        assert abs(f.statistic - r.statistic) <= 1e-10 * max(1, r.statistic)
+        np.testing.assert_allclose(f.expected, r.expected, rtol=0, atol=1e-10)
+
+
+def _compare(fed: dict, ref, tol=1e-8):
+    s = pd.DataFrame(fed["summary"]).set_index("term")
+    assert list(s.index) == list(ref.summary.index)
+    for col in ("coef", "se", "z", "hr"):
+        np.testing.assert_allclose(s[col], ref.summary[col], rtol=tol, atol=tol, err_msg=col)
+    t = pd.DataFrame(fed["tests"]).set_index("test")
+    for name in ("likelihood_ratio", "wald", "score"):
+        assert t.loc[name, "statistic"] == pytest.approx(ref.tests.loc[name, "statistic"], rel=tol, abs=tol)
+    np.testing.assert_allclose(fed["loglik"], ref.loglik, rtol=1e-10)
+    assert fed["n"] == ref.n and fed["n_events"] == ref.n_events
+
+
+def _cox_rows(cohort, ep):
+    d = cohort.dropna(subset=[f"{ep}_time", f"{ep}_event", "age", "ecog", "ras", "n_lesions"]).copy()
+    d["exposure"] = d["exposure"].astype(str).astype(object)
+    d["ras"] = d["ras"].astype(str).astype(object)
+    return d
+
+
+def test_cox_stratified_by_site(run, pooled):
+    fed = run["cox"][0]
+    ref = om.cox(_cox_rows(pooled[0], "os"), time="os_time", event="os_event", covariates=TERMS, strata="site")
+    _compare(fed, ref)
+
+
+@pytest.mark.parametrize("i,ep,ties", [(1, "os", "efron"), (2, "pfs", "breslow")])
+def test_cox_shared_baseline(run, pooled, i, ep, ties):
+    ref = om.cox(_cox_rows(pooled[0], ep), time=f"{ep}_time", event=f"{ep}_event", covariates=TERMS, ties=ties)
+    _compare(run["cox"][i], ref)
