@@ -111,7 +111,7 @@ def _cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dic
         if bad:   # a site cannot leave in the middle of a fit: the model is refused as a whole
             raise NodeRefusal("; ".join(f"{m['site']}: {m['refused']}" for m in bad))
         if shared:
-            seen["n"] = sum(int(np.sum(m["events"]) + np.sum(m["censored"])) for m in msgs)
+            seen["n"] = sum(int(np.sum(m["leaving"])) for m in msgs)
             seen["events"] = sum(int(np.sum(m["events"])) for m in msgs)
             return combine.shared_baseline_terms(msgs, np.asarray(beta, dtype=float), params["ties"] == "efron")
         seen["n"] = sum(m["n"] for m in msgs)

@@ -47,7 +47,8 @@ def km_rows(messages: dict[str, dict]) -> pd.DataFrame:
     for site, m in messages.items():
         for b in m["blocks"]:
             t = np.asarray(b["time"], dtype=float)
-            ev, ce = np.asarray(b["events"], dtype=np.int64), np.asarray(b["censored"], dtype=np.int64)
+            ev = np.asarray(b["events"], dtype=np.int64)
+            ce = np.asarray(b["leaving"], dtype=np.int64) - ev
             parts.append(pd.DataFrame({"time": np.concatenate([np.repeat(t, ev), np.repeat(t, ce)]),
                                        "event": np.concatenate([np.ones(ev.sum()), np.zeros(ce.sum())]),
                                        "group": b["group"], "site": site}))

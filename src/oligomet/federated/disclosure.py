@@ -6,8 +6,10 @@
   Kaplan–Meier, log-rank and Cox identical to the pooled ones, and it is documented in
   ``docs/federated.md``. In the privacy-preserving mode (the default) a site first rounds every time
   *up* to its declared grid (e.g. whole months) and then merges adjacent grid cells forward until every
-  emitted cell holds 0 or at least ``min_count`` events and 0 or at least ``min_count`` censorings.
-  No exact event time and no count under the threshold leaves the site then.
+  emitted cell holds 0 or at least ``min_count`` events and at least ``min_count`` patients leaving the
+  risk set (events + censorings). Messages carry ``events`` and ``leaving``; the censorings are their
+  difference and can be small, like the excluded counts of a flow diagram (a derived difference, as in
+  DataSHIELD). No exact event time and no sent count under the threshold leaves the site then.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ def require_count(n: int, k: int, what: str) -> int:
 
 def grid_times(time: np.ndarray, event: np.ndarray, grid: float, k: int, what: str) -> np.ndarray:
     """Each row's time rounded up to ``grid`` and then moved to the end of its merged cell, so that every
-    distinct output time carries 0 or >= ``k`` events and 0 or >= ``k`` censorings (see module doc)."""
+    distinct output time carries 0 or >= ``k`` events and >= ``k`` rows in all (see module doc)."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
     rounded = np.ceil(time / grid) * grid
@@ -43,15 +45,15 @@ def grid_times(time: np.ndarray, event: np.ndarray, grid: float, k: int, what: s
     for i in range(cells.size):
         pend_d += d[i]
         pend_c += c[i]
-        if _ok(pend_d, k) and _ok(pend_c, k):
+        if _ok(pend_d, k) and pend_d + pend_c >= k:
             groups.append((start, i + 1))
             start, pend_d, pend_c = i + 1, 0.0, 0.0
     if start < cells.size:                      # a short tail: merge it backwards into earlier cells
         stop = cells.size
-        while not (_ok(pend_d, k) and _ok(pend_c, k)):
+        while not (_ok(pend_d, k) and pend_d + pend_c >= k):
             if not groups:
-                raise SmallCell(f"{what}: {int(d.sum())} event(s) and {int(c.sum())} censoring(s) cannot be "
-                                f"shown in cells of at least {k}")
+                raise SmallCell(f"{what}: {int(d.sum())} event(s) among {int(d.sum() + c.sum())} patients cannot "
+                                f"be shown in cells of at least {k}")
             s0, _ = groups.pop()
             pend_d += d[s0:start].sum()
             pend_c += c[s0:start].sum()
@@ -63,7 +65,7 @@ def grid_times(time: np.ndarray, event: np.ndarray, grid: float, k: int, what: s
 
 
 def check_message_counts(message, k: int, path: str = "") -> list[str]:
-    """Every integer-valued count under a key named ``n*``, ``events``, ``censored`` or ``count`` that is
+    """Every integer-valued count under a key named ``n``, ``n_remaining``, ``events``, ``leaving``, ``count`` or ``n_events`` that is
     between 0 and ``k`` (exclusive): the paths of the offenders (used by the tests and by each node
     before it sends)."""
     bad: list[str] = []
@@ -82,4 +84,4 @@ def check_message_counts(message, k: int, path: str = "") -> list[str]:
 
 
 #: Keys under which a message carries patient counts (see ``docs/federated.md``).
-COUNT_KEYS = {"n", "n_remaining", "events", "censored", "count", "n_events"}
+COUNT_KEYS = {"n", "n_remaining", "events", "leaving", "count", "n_events"}

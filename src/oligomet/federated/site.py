@@ -81,7 +81,7 @@ def site_times(time: np.ndarray, event: np.ndarray, cfg: NodeConfig, exact: bool
 
 
 def km_counts(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
-    """Per group and distinct time: events and censorings (numbers at risk follow from them)."""
+    """Per group and distinct time: events and patients leaving the risk set (numbers at risk follow)."""
     by_group = params.get("by_group", True) and proto.exposure is not None
     d = _endpoint_rows(proto, cohort, params["endpoint"], [C.GROUP] if by_group else [])
     k = cfg.min_count
@@ -92,9 +92,9 @@ def km_counts(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, para
                        f"group {g!r} for endpoint {params['endpoint']!r}")
         u, inv = np.unique(t, return_inverse=True)
         ev = np.bincount(inv, weights=rows["event"].to_numpy(), minlength=u.size)
-        cens = np.bincount(inv, minlength=u.size) - ev
+        leaving = np.bincount(inv, minlength=u.size)
         blocks.append({"group": str(g), "n": int(len(rows)), "time": u.tolist(),
-                       "events": ev.astype(int).tolist(), "censored": cens.astype(int).tolist()})
+                       "events": ev.astype(int).tolist(), "leaving": leaving.astype(int).tolist()})
     return {"endpoint": params["endpoint"], "exact": bool(params.get("exact", False)), "blocks": blocks}
 
 
@@ -176,7 +176,7 @@ def cox_shared_baseline(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeCo
         return np.column_stack(cols)
 
     return {"time": u.tolist(), "events": np.bincount(inv, weights=ev, minlength=u.size).astype(int).tolist(),
-            "censored": np.bincount(inv, weights=1 - ev, minlength=u.size).astype(int).tolist(),
+            "leaving": np.bincount(inv, minlength=u.size).astype(int).tolist(),
             "all": sums(np.ones_like(ev)).tolist(), "dead": sums(ev).tolist(),
             "x_dead": (X * ev[:, None]).sum(axis=0).tolist()}
 
