@@ -14,7 +14,7 @@ from oligomet import registry
 from oligomet.datasets.synthetic import write_registry
 from oligomet.federated import central
 from oligomet.federated.disclosure import SmallCell, check_message_counts, grid_times
-from oligomet.federated.mock import run_mock
+from oligomet.federated.mock import run_mock, split_by_site
 
 from federated_sites import protocol_text, site_configs
 
@@ -137,8 +137,8 @@ def test_site_with_three_patients_in_a_group_is_refused_and_named(exact_sites, p
         conf = yaml.safe_load(cfg.read_text())
         if conf["site"] == site:
             tables, _ = registry.read_registry(cfg.parent / "registry")
-            tables = {k: (v[~v["patient_id"].isin(drop)] if v is not None and "patient_id" in v else v)
-                      for k, v in tables.items()}
+            tables["patients"] = tables["patients"][~tables["patients"]["patient_id"].isin(drop)]
+            (tables,) = split_by_site(tables).values()     # every table restricted to the kept patients
             write_registry(tables, d / "registry")
         else:
             (d / "registry").symlink_to(cfg.parent / "registry")
