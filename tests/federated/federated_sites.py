@@ -20,7 +20,11 @@ DATASET = "oligomet-registry"
 
 def protocol_text() -> str:
     text = EXAMPLE.read_text(encoding="utf-8")
-    return text.replace("synthetic: {n_patients: 5000, seed: 20240601}", f"url: {DATASET}")
+    text = text.replace("synthetic: {n_patients: 5000, seed: 20240601}", f"url: {DATASET}")
+    # a competing-risks endpoint too (local recurrence vs death without it), for the CIF and Gray's test
+    return text.replace("  - {name: pfs, label: Progression-free survival}\n",
+                        "  - {name: pfs, label: Progression-free survival}\n"
+                        "  - {name: lr, time: lr_time, event: lr_status, kind: competing}\n")
 
 
 def site_configs(root: Path, **options) -> list[Path]:

@@ -17,7 +17,8 @@ GROUPS = ["Systemic therapy alone", "Repeat local treatment"]
 
 @pytest.fixture(scope="module")
 def run(exact_sites):
-    plan = {"km": [{"endpoint": "os", "exact": True}, {"endpoint": "pfs", "exact": True}],
+    plan = {"km": [{"endpoint": "os", "exact": True}, {"endpoint": "pfs", "exact": True},
+                   {"endpoint": "lr", "exact": True, "causes": [1, 2]}],
             "cox": [{"endpoint": "os", "terms": TERMS, "exact": True},
                     {"endpoint": "os", "terms": TERMS, "exact": True, "baseline": "shared"},
                     {"endpoint": "pfs", "terms": TERMS, "exact": True, "baseline": "shared", "ties": "breslow"}]}
@@ -97,3 +98,32 @@ def test_cox_stratified_by_site(run, pooled):
 def test_cox_shared_baseline(run, pooled, i, ep, ties):
     ref = om.cox(_cox_rows(pooled[0], ep), time=f"{ep}_time", event=f"{ep}_event", covariates=TERMS, ties=ties)
     _compare(run["cox"][i], ref)
+
+
+def test_cumulative_incidence_and_gray(run, pooled):
+    d = pooled[0].dropna(subset=["lr_time", "lr_status"])
+    rows = pd.DataFrame({"time": d["lr_time"].astype(float), "event": d["lr_status"].astype(int),
+                         "group": pd.Categorical(d["exposure_group"].astype(str), categories=GROUPS),
+                         "site": d["site"].astype(str)})
+    for strata in (False, True):
+        fed = central.cumulative_incidence(run["km"]["lr"], groups=GROUPS, strata_by_site=strata)
+        ref = om.cumulative_incidence(rows, time="time", event="event", by="group",
+                                      strata="site" if strata else None)
+        a, b = fed.table.reset_index(drop=True), ref.table.reset_index(drop=True)
+        assert a.shape == b.shape and len(a) > 50
+        for col in b.columns:
+            if pd.api.types.is_numeric_dtype(b[col]):
+                np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=0, atol=1e-10,
+                                           err_msg=col)
+        ga, gb = fed.gray_test.reset_index(drop=True), ref.gray_test.reset_index(drop=True)
+        np.testing.assert_allclose(ga["statistic"], gb["statistic"], rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(ga["p_value" if "p_value" in gb else "p"], gb["p_value" if "p_value" in gb else "p"],
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_median_followup(run, pooled):
+    d = pooled[0].dropna(subset=["os_time", "os_event"])
+    fed = central.median_followup(run["km"]["os"])
+    ref = om.median_followup(d, time="os_time", event="os_event", details=True)
+    for f in ("median", "lower", "upper", "q25", "q75", "n", "n_censored"):
+        assert getattr(fed, f) == pytest.approx(getattr(ref, f), abs=1e-10), f

@@ -42,27 +42,60 @@ def combine_flow(messages: dict[str, dict]) -> pd.DataFrame:
 
 
 def km_rows(messages: dict[str, dict]) -> pd.DataFrame:
-    """The per-time counts of every site as (time, event, group, site) rows, one per counted patient."""
+    """The per-time counts of every site as (time, event, group, site) rows, one per counted patient;
+    ``event`` is 0 (censored), 1 (event) or, for a competing-risks endpoint, the cause code."""
     parts = []
     for site, m in messages.items():
         for b in m["blocks"]:
             t = np.asarray(b["time"], dtype=float)
-            ev = np.asarray(b["events"], dtype=np.int64)
-            ce = np.asarray(b["leaving"], dtype=np.int64) - ev
-            parts.append(pd.DataFrame({"time": np.concatenate([np.repeat(t, ev), np.repeat(t, ce)]),
-                                       "event": np.concatenate([np.ones(ev.sum()), np.zeros(ce.sum())]),
+            leaving = np.asarray(b["leaving"], dtype=np.int64)
+            if "events_by_cause" in b:
+                counts = [np.asarray(x, dtype=np.int64) for x in b["events_by_cause"]]
+                codes = [float(c) for c in b["causes"]]
+            else:
+                counts, codes = [np.asarray(b["events"], dtype=np.int64)], [1.0]
+            counts.append(leaving - np.sum(counts, axis=0))
+            codes.append(0.0)
+            parts.append(pd.DataFrame({"time": np.concatenate([np.repeat(t, n) for n in counts]),
+                                       "event": np.concatenate([np.full(n.sum(), c) for n, c in zip(counts, codes)]),
                                        "group": b["group"], "site": site}))
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["site", "group", "time"], kind="stable", ignore_index=True)
+
+
+def _grouped(messages, groups):
+    rows = km_rows(messages)
+    if groups is not None:
+        rows["group"] = pd.Categorical(rows["group"], categories=groups)
+    return rows
+
+
+def cumulative_incidence(messages: dict[str, dict], groups: list[str] | None = None, strata_by_site: bool = False,
+                         **kw):
+    """The pooled ``om.cumulative_incidence`` (CIFs and Gray's test) from the sites' per-time cause counts."""
+    from ..competing.cuminc import cumulative_incidence as cif
+
+    rows = _grouped(messages, groups)
+    rows["event"] = rows["event"].astype(int)
+    return cif(rows, time="time", event="event", by="group" if groups is not None else None,
+               strata="site" if strata_by_site else None, **kw)
+
+
+def median_followup(messages: dict[str, dict], **kw):
+    """The pooled reverse-KM median follow-up from the same per-time counts."""
+    from ..survival.followup import median_followup as mf
+
+    rows = km_rows(messages)
+    rows["event"] = (rows["event"] > 0).astype(float)
+    return mf(rows, time="time", event="event", **{"details": True, **kw})
 
 
 def kaplan_meier(messages: dict[str, dict], groups: list[str] | None = None, **kw):
     """The pooled ``om.kaplan_meier`` from the sites' per-time counts (groups in protocol order)."""
     from ..survival.kaplan_meier import kaplan_meier as km
 
-    rows = km_rows(messages)
+    rows = _grouped(messages, groups)
     if groups is not None:
-        rows["group"] = pd.Categorical(rows["group"], categories=groups)
         return km(rows, time="time", event="event", by="group", **kw)
     return km(rows, time="time", event="event", **kw)
 
@@ -70,9 +103,7 @@ def kaplan_meier(messages: dict[str, dict], groups: list[str] | None = None, **k
 def logrank(messages: dict[str, dict], groups: list[str] | None = None, strata_by_site: bool = False, **kw):
     from ..survival.logrank import logrank as lr
 
-    rows = km_rows(messages)
-    if groups is not None:
-        rows["group"] = pd.Categorical(rows["group"], categories=groups)
+    rows = _grouped(messages, groups)
     return lr(rows, time="time", event="event", by="group", strata="site" if strata_by_site else None, **kw)
 
 

@@ -32,30 +32,38 @@ def require_count(n: int, k: int, what: str) -> int:
 
 def grid_times(time: np.ndarray, event: np.ndarray, grid: float, k: int, what: str) -> np.ndarray:
     """Each row's time rounded up to ``grid`` and then moved to the end of its merged cell, so that every
-    distinct output time carries 0 or >= ``k`` events and >= ``k`` rows in all (see module doc)."""
+    distinct output time carries, for each event code > 0 (a cause), 0 or >= ``k`` events, and >= ``k``
+    rows in all (see module doc). ``event`` holds 0 (censored) or the cause code."""
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
     rounded = np.ceil(time / grid) * grid
     cells, inv = np.unique(rounded, return_inverse=True)
-    d = np.bincount(inv, weights=event, minlength=cells.size)
-    c = np.bincount(inv, weights=1.0 - event, minlength=cells.size)
+    causes = [c for c in np.unique(event) if c > 0]
+    dc = np.column_stack([np.bincount(inv, weights=(event == c).astype(float), minlength=cells.size)
+                          for c in causes]) if causes else np.zeros((cells.size, 1))
+    d = dc.sum(axis=1)
+    c = np.bincount(inv, minlength=cells.size) - d
     out_time = np.empty(cells.size)
-    start, pend_d, pend_c = 0, 0.0, 0.0
+    start, pend_d, pend_c = 0, np.zeros(dc.shape[1]), 0.0
     groups: list[tuple[int, int]] = []          # [start, stop) ranges of cells merged into one
+
+    def ok(pd_, pc_):
+        return all(_ok(x, k) for x in pd_) and pd_.sum() + pc_ >= k
+
     for i in range(cells.size):
-        pend_d += d[i]
+        pend_d = pend_d + dc[i]
         pend_c += c[i]
-        if _ok(pend_d, k) and pend_d + pend_c >= k:
+        if ok(pend_d, pend_c):
             groups.append((start, i + 1))
-            start, pend_d, pend_c = i + 1, 0.0, 0.0
+            start, pend_d, pend_c = i + 1, np.zeros(dc.shape[1]), 0.0
     if start < cells.size:                      # a short tail: merge it backwards into earlier cells
         stop = cells.size
-        while not (_ok(pend_d, k) and pend_d + pend_c >= k):
+        while not ok(pend_d, pend_c):
             if not groups:
                 raise SmallCell(f"{what}: {int(d.sum())} event(s) among {int(d.sum() + c.sum())} patients cannot "
                                 f"be shown in cells of at least {k}")
             s0, _ = groups.pop()
-            pend_d += d[s0:start].sum()
+            pend_d = pend_d + dc[s0:start].sum(axis=0)
             pend_c += c[s0:start].sum()
             start = s0
         groups.append((start, stop))
@@ -74,7 +82,9 @@ def check_message_counts(message, k: int, path: str = "") -> list[str]:
             if key in COUNT_KEYS and isinstance(v, (int, float)) and 0 < v < k:
                 bad.append(f"{path}.{key}={v}")
             elif key in COUNT_KEYS and isinstance(v, list):
-                bad += [f"{path}.{key}[{i}]={x}" for i, x in enumerate(v) if isinstance(x, (int, float)) and 0 < x < k]
+                flat = [(f"[{i}]", x) for i, x in enumerate(v) if not isinstance(x, list)] + \
+                       [(f"[{i}][{j}]", y) for i, x in enumerate(v) if isinstance(x, list) for j, y in enumerate(x)]
+                bad += [f"{path}.{key}{at}={x}" for at, x in flat if isinstance(x, (int, float)) and 0 < x < k]
             else:
                 bad += check_message_counts(v, k, f"{path}.{key}")
     elif isinstance(message, list):
@@ -84,4 +94,4 @@ def check_message_counts(message, k: int, path: str = "") -> list[str]:
 
 
 #: Keys under which a message carries patient counts (see ``docs/federated.md``).
-COUNT_KEYS = {"n", "n_remaining", "events", "leaving", "count", "n_events"}
+COUNT_KEYS = {"n", "n_remaining", "events", "leaving", "count", "n_events", "events_by_cause", "counts"}

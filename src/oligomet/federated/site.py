@@ -81,7 +81,8 @@ def site_times(time: np.ndarray, event: np.ndarray, cfg: NodeConfig, exact: bool
 
 
 def km_counts(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
-    """Per group and distinct time: events and patients leaving the risk set (numbers at risk follow)."""
+    """Per group and distinct time: events and patients leaving the risk set (numbers at risk follow); for a
+    competing-risks endpoint also the events of each cause in ``params["causes"]`` (declared by the centre)."""
     by_group = params.get("by_group", True) and proto.exposure is not None
     d = _endpoint_rows(proto, cohort, params["endpoint"], [C.GROUP] if by_group else [])
     k = cfg.min_count
@@ -91,10 +92,15 @@ def km_counts(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, para
         t = site_times(rows["time"].to_numpy(), rows["event"].to_numpy(), cfg, params.get("exact", False),
                        f"group {g!r} for endpoint {params['endpoint']!r}")
         u, inv = np.unique(t, return_inverse=True)
-        ev = np.bincount(inv, weights=rows["event"].to_numpy(), minlength=u.size)
-        leaving = np.bincount(inv, minlength=u.size)
-        blocks.append({"group": str(g), "n": int(len(rows)), "time": u.tolist(),
-                       "events": ev.astype(int).tolist(), "leaving": leaving.astype(int).tolist()})
+        code = rows["event"].to_numpy()
+        block = {"group": str(g), "n": int(len(rows)), "time": u.tolist(),
+                 "events": np.bincount(inv, weights=code > 0, minlength=u.size).astype(int).tolist(),
+                 "leaving": np.bincount(inv, minlength=u.size).astype(int).tolist()}
+        if proto.endpoint(params["endpoint"]).kind == "competing":
+            block["causes"] = params["causes"]
+            block["events_by_cause"] = [np.bincount(inv, weights=code == c, minlength=u.size).astype(int).tolist()
+                                        for c in params["causes"]]
+        blocks.append(block)
     return {"endpoint": params["endpoint"], "exact": bool(params.get("exact", False)), "blocks": blocks}
 
 
