@@ -127,3 +127,44 @@ def test_median_followup(run, pooled):
     ref = om.median_followup(d, time="os_time", event="os_event", details=True)
     for f in ("median", "lower", "upper", "q25", "q75", "n", "n_censored"):
         assert getattr(fed, f) == pytest.approx(getattr(ref, f), abs=1e-10), f
+
+
+T1_VARS = ["age", "ecog", "ras", "synchronous", "neoadjuvant", "n_lesions"]
+
+
+@pytest.fixture(scope="module")
+def table_one_run(exact_sites):
+    from oligomet.federated.mock import run_mock
+
+    plan = {"table_one": {"variables": T1_VARS, "bin_width": {"age": 1.0, "n_lesions": 1.0, "ecog": 1.0}}}
+    out, _ = run_mock(protocol_text(), "yaml", exact_sites, plan)
+    return out
+
+
+def test_table_one(table_one_run, pooled):
+    out = table_one_run
+    full = [v for v in T1_VARS if all(v in m["variables"] for m in out["table_one"].values())]
+    suppressed = {(r["site"], r["step"]) for r in out["refused"]}
+    assert len(full) >= 3 and all(("table_one " + v) not in {s for _, s in suppressed} for v in full)
+    table, tests = central.table_one({s: m for s, m in out["table_one"].items()}, GROUPS)
+    cohort = pooled[0].copy()
+    cohort["group"] = pd.Categorical(cohort["exposure_group"].astype(str), categories=GROUPS)
+    for var in full:
+        mine = table[table.variable == var].reset_index(drop=True)
+        kind = mine["kind"].iloc[0]
+        ref = om.table_one(cohort, by="group", variables=[var],
+                           categorical=[var] if kind == "categorical" else None, nonnormal=[])
+        r = ref.table[ref.table.variable == var].reset_index(drop=True)
+        np.testing.assert_allclose(mine["n"], r["n"], rtol=0, atol=0)
+        np.testing.assert_allclose(mine["missing"], r["missing"], rtol=0, atol=0)
+        if kind == "categorical":
+            assert mine["level"].tolist() == r["level"].tolist()
+            np.testing.assert_allclose(mine["percent"], r["percent"], rtol=1e-12)
+        else:
+            np.testing.assert_allclose(mine["mean"], r["mean"], rtol=1e-12)
+            np.testing.assert_allclose(mine["sd"], r["sd"], rtol=1e-10)
+            for q in ("q1", "median", "q3"):   # the stated bound holds (it is as wide as the merged bins: 3-4 years)
+                assert (mine[f"{q}_lower"] <= r[q] + 1e-12).all() and (r[q] <= mine[f"{q}_upper"] + 1e-12).all()
+                assert ((mine[f"{q}_upper"] - mine[f"{q}_lower"]) <= 10.0).all()
+        smd = tests.set_index("variable").loc[var, "smd"]
+        assert smd == pytest.approx(ref.tests.set_index("variable").loc[var, "smd"], rel=1e-10, abs=1e-12)

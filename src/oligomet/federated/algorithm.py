@@ -83,6 +83,11 @@ def run_plan(client, protocol: str, fmt: str, plan: dict) -> dict:
     for spec in plan.get("km", []):
         msgs = _split(_ask(client, orgs, protocol, fmt, "km", spec, ledger), refused, f"km {spec['endpoint']}")
         out["km"][spec["endpoint"]] = msgs
+    if plan.get("table_one"):
+        msgs = _split(_ask(client, orgs, protocol, fmt, "table_one", plan["table_one"], ledger), refused, "table_one")
+        for site, m in msgs.items():
+            refused += [{"site": site, "step": f"table_one {v}", "reason": r} for v, r in m["suppressed"].items()]
+        out["table_one"] = msgs
     for spec in plan.get("cox", []):
         out["cox"].append(_cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused))
     return out

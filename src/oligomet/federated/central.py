@@ -191,3 +191,79 @@ def design_names(terms: list[str], levels: dict) -> list[str]:
     from .site import design_for
 
     return design_for(terms, levels).names
+
+
+# --- Table 1 -------------------------------------------------------------------------------------
+
+def _quantile_bounds(hists: list[dict], n: int, p: float) -> tuple[float, float]:
+    """Bounds [L, U] on the pooled type-7 quantile from the sites' merged histograms.
+
+    With h = (n − 1)p and j = ⌊h⌋ + 1, the quantile lies between the order statistics x₍ⱼ₎ and x₍ⱼ₊₁₎.
+    x₍ⱼ₎ >= e whenever fewer than j values can lie below e (counting every bin that starts below e);
+    x₍ⱼ₊₁₎ <= e whenever at least j + 1 values surely lie below e (bins that end at or below e)."""
+    lo = np.concatenate([h["lower"] for h in hists])
+    hi = np.concatenate([h["upper"] for h in hists])
+    cnt = np.concatenate([h["counts"] for h in hists]).astype(float)
+    edges = np.unique(np.concatenate([lo, hi]))
+    j = int(np.floor((n - 1) * p)) + 1
+    f_high = np.array([cnt[lo < e].sum() for e in edges])
+    f_low = np.array([cnt[hi <= e].sum() for e in edges])
+    L = float(edges[f_high < j].max())
+    U = float(edges[f_low >= min(j + 1, n)].min())
+    return L, U
+
+
+def table_one(messages: dict[str, dict], groups: list[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pooled Table 1 from the sites' sums: (table, tests) shaped as ``om.table_one``'s, plus
+    ``*_lower``/``*_upper`` bounds on the histogram medians and quartiles (their midpoint is shown).
+
+    Categorical variables: the counts are laid out as one (group, level) row per patient and given to
+    ``om.table_one`` (counts, percentages, SMD and the chi-square/Fisher test are then the pooled ones).
+    Continuous: n, mean and SD by the parallel-variance formula, SMD as ``om.table_one`` defines it."""
+    from ..describe.table_one import table_one as t1
+
+    rows, tests = [], []
+    names = list(dict.fromkeys(v for m in messages.values() for v in m["variables"]))
+    for var in names:
+        parts = [m["variables"][var] for m in messages.values() if var in m["variables"]]
+        if parts[0]["kind"] == "categorical":
+            vals, grp = [], []
+            for p in parts:
+                for g in p["groups"]:
+                    for lv, c in zip(p["levels"], g["counts"]):
+                        vals += [lv] * c
+                        grp += [g["group"]] * c
+                    vals += [None] * g["missing"][0]
+                    grp += [g["group"]] * g["missing"][0]
+            frame = pd.DataFrame({var: pd.Series(vals, dtype=object),
+                                  "group": pd.Categorical(grp, categories=groups) if groups else grp})
+            res = t1(frame, by="group" if groups else None, variables=[var], categorical=[var])
+            rows.append(res.table[res.table.variable == var])
+            tests.append(res.tests)
+            continue
+        stats_ = {}
+        for g in (groups or ["Overall"]):
+            gs = [x for p in parts for x in p["groups"] if x["group"] == g]
+            n = sum(x["n"] for x in gs)
+            mean = sum(x["n"] * x["mean"] for x in gs) / n
+            m2 = sum(x["m2"] + x["n"] * (x["mean"] - mean) ** 2 for x in gs)
+            row = {"variable": var, "level": "", "group": g, "kind": "normal", "n": float(n), "mean": mean,
+                   "sd": float(np.sqrt(m2 / (n - 1))) if n > 1 else np.nan,
+                   "missing": float(sum(x["missing"][0] for x in gs))}
+            for name, q in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
+                L, U = _quantile_bounds([x["histogram"] for x in gs], n, q)
+                row.update({name: (L + U) / 2, f"{name}_lower": L, f"{name}_upper": U})
+            stats_[g] = row
+            rows.append(pd.DataFrame([row]))
+        smd = np.nan
+        if groups and len(groups) >= 2:
+            pair = []
+            for i in range(len(groups)):
+                for k in range(i + 1, len(groups)):
+                    a, b = stats_[groups[i]], stats_[groups[k]]
+                    pooled = np.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / 2)
+                    pair.append(abs(a["mean"] - b["mean"]) / pooled)
+            smd = float(np.mean(pair))
+        tests.append(pd.DataFrame([{"variable": var, "kind": "normal", "summary": "mean (SD)", "smd": smd}]))
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(),
+            pd.concat(tests, ignore_index=True) if tests else pd.DataFrame())

@@ -94,4 +94,4 @@ def check_message_counts(message, k: int, path: str = "") -> list[str]:
 
 
 #: Keys under which a message carries patient counts (see ``docs/federated.md``).
-COUNT_KEYS = {"n", "n_remaining", "events", "leaving", "count", "n_events", "events_by_cause", "counts"}
+COUNT_KEYS = {"n", "n_remaining", "events", "leaving", "count", "n_events", "events_by_cause", "counts", "missing"}

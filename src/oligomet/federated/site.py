@@ -198,3 +198,67 @@ PARTIALS = {"cohort": cohort_counts, "km": km_counts, "logrank": km_counts, "lev
             "means": covariate_sums, "cox_site_strata": cox_site_strata, "cox_shared_baseline": cox_shared_baseline}
 
 __all__ = ["PARTIALS", "SmallCell", "site_cohort"]
+
+
+# --- Table 1 -------------------------------------------------------------------------------------
+
+def _histogram(x: np.ndarray, width: float, k: int) -> dict:
+    """Counts on the grid [j·width, (j+1)·width), adjacent bins merged forward until each holds >= k."""
+    j = np.floor(x / width).astype(np.int64)
+    u, cnt = np.unique(j, return_counts=True)
+    lo, hi, counts, start, pend = [], [], [], 0, 0
+    for i in range(u.size):
+        pend += int(cnt[i])
+        if pend >= k:
+            lo.append(float(u[start] * width))
+            hi.append(float((u[i] + 1) * width))
+            counts.append(pend)
+            start, pend = i + 1, 0
+    if pend:   # a short upper tail joins the last bin
+        if not counts:
+            raise SmallCell(f"{x.size} values cannot be binned in cells of at least {k}")
+        hi[-1] = float((u[-1] + 1) * width)
+        counts[-1] += pend
+    return {"lower": lo, "upper": hi, "counts": counts}
+
+
+def table_one_sums(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
+    """Per variable and exposure group: level counts (categorical) or n, mean, Σ(x − mean)² and a histogram
+    on the requested grid (continuous); missing counts. A variable with any cell under the minimum count is
+    refused for this site (named in ``suppressed``); the others are sent."""
+    from ..describe.table_one import _is_categorical
+
+    k = cfg.min_count
+    groups = (cohort[C.GROUP].astype(str) if proto.exposure is not None else
+              pd.Series("Overall", index=cohort.index))
+    out, suppressed = {}, {}
+    for var in params["variables"]:
+        s = cohort[var]
+        try:
+            if _is_categorical(s):
+                levels = sorted(s.dropna().astype(str).unique())
+                per = []
+                for g, sub in s.groupby(groups, sort=False):
+                    counts = [require_count(int((sub.astype(str) == lv).sum() if sub.notna().any() else 0), k,
+                                            f"level {lv!r} of {var!r} in group {g!r}") for lv in levels]
+                    per.append({"group": g, "counts": counts, "missing": [require_count(int(sub.isna().sum()), k,
+                                f"missing values of {var!r} in group {g!r}")]})
+                out[var] = {"kind": "categorical", "levels": levels, "groups": per}
+            else:
+                per = []
+                for g, sub in s.groupby(groups, sort=False):
+                    x = pd.to_numeric(sub, errors="coerce").to_numpy(float)
+                    ok = x[~np.isnan(x)]
+                    require_count(int(ok.size), k, f"values of {var!r} in group {g!r}")
+                    m = float(ok.mean())
+                    per.append({"group": g, "n": int(ok.size), "mean": m, "m2": float(((ok - m) ** 2).sum()),
+                                "missing": [require_count(int(np.isnan(x).sum()), k,
+                                                          f"missing values of {var!r} in group {g!r}")],
+                                "histogram": _histogram(ok, float(params["bin_width"].get(var, 1.0)), k)})
+                out[var] = {"kind": "continuous", "groups": per}
+        except SmallCell as exc:
+            suppressed[var] = str(exc)
+    return {"variables": out, "suppressed": suppressed}
+
+
+PARTIALS["table_one"] = table_one_sums

@@ -38,7 +38,10 @@ def plan_for(proto: Protocol, exact: bool = False) -> dict:
             for baseline in ("site_strata", "shared"):
                 cox.append({"endpoint": name, "terms": terms, "ties": a.cox.ties, "baseline": baseline,
                             "exact": exact})
-    return {"km": km, "cox": cox}
+    plan = {"km": km, "cox": cox}
+    if a.table_one is not None and a.table_one.variables:
+        plan["table_one"] = {"variables": list(a.table_one.variables), "bin_width": {}}
+    return plan
 
 
 def load_federation(config: str | Path) -> list[Path]:
@@ -97,6 +100,8 @@ def summarise(out: dict, proto: Protocol) -> dict[str, pd.DataFrame]:
             cox.append(pd.DataFrame(c["summary"]).assign(endpoint=c["endpoint"], baseline=c.get("baseline",
                                                                                                  "site_strata")))
     t["cox"] = pd.concat(cox, ignore_index=True) if cox else pd.DataFrame()
+    if out.get("table_one"):
+        t["table_one"], t["table_one_smd"] = central.table_one(out["table_one"], groups)
     return t
 
 
