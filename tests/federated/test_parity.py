@@ -168,3 +168,21 @@ def test_table_one(table_one_run, pooled):
                 assert ((mine[f"{q}_upper"] - mine[f"{q}_lower"]) <= 10.0).all()
         smd = tests.set_index("variable").loc[var, "smd"]
         assert smd == pytest.approx(ref.tests.set_index("variable").loc[var, "smd"], rel=1e-10, abs=1e-12)
+
+
+def test_propensity_model_by_federated_irls(exact_sites, pooled):
+    """The federated IRLS gives the pooled glm (fit_logistic) coefficients; matching stays within sites."""
+    from oligomet.federated.mock import run_mock
+    from oligomet.matching.propensity import design_matrix, fit_logistic
+
+    covs = ["age", "ecog", "n_lesions", "synchronous", "ras"]
+    plan = {"propensity": {"endpoint": "os", "covariates": covs, "treated": GROUPS[1]}}
+    out, _ = run_mock(protocol_text(), "yaml", exact_sites, plan)
+    fed = out["propensity"]
+    d = pooled[0].dropna(subset=covs).copy()
+    d["ras"] = d["ras"].astype(str).astype(object)
+    X, names = design_matrix(d, covs)
+    ref = fit_logistic(X, (d["exposure_group"].astype(str) == GROUPS[1]).to_numpy(float), names)
+    assert list(fed["coef"]) == names and fed["n"] == len(d)
+    np.testing.assert_allclose(list(fed["coef"].values()), ref.coef.to_numpy(), rtol=1e-8, atol=1e-8)
+    assert fed["deviance"] == pytest.approx(ref.deviance, rel=1e-10) and fed["iterations"] == ref.iterations

@@ -88,6 +88,8 @@ def run_plan(client, protocol: str, fmt: str, plan: dict) -> dict:
         for site, m in msgs.items():
             refused += [{"site": site, "step": f"table_one {v}", "reason": r} for v, r in m["suppressed"].items()]
         out["table_one"] = msgs
+    if plan.get("propensity"):
+        out["propensity"] = _propensity(client, orgs, site_of_org, protocol, fmt, plan["propensity"], ledger, refused)
     for spec in plan.get("cox", []):
         out["cox"].append(_cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused))
     return out
@@ -134,6 +136,40 @@ def _cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dic
             "summary": fit.summary.reset_index().to_dict("records"),
             "tests": fit.tests.reset_index().to_dict("records"), "loglik": fit.loglik.tolist(),
             "var": np.asarray(fit.var).tolist(), "iterations": fit.iterations, "converged": fit.converged}
+
+
+def _propensity(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dict:
+    """glm's IRLS with the sites' Xᵀ W X and Xᵀ W z summed at each step; same start, same updates and the
+    same convergence rule as ``matching.propensity.fit_logistic``, so the same iterates."""
+    what = "propensity"
+    lv = _split(_ask(client, orgs, protocol, fmt, "levels", {"endpoint": spec["endpoint"],
+                                                           "terms": spec["covariates"]}, ledger), refused, what)
+    orgs = [o for o in orgs if site_of_org[o] in lv]
+    params = {**spec, "levels": combine.combine_levels(lv)}
+
+    def ask(beta):
+        msgs = _ask(client, orgs, protocol, fmt, "logistic",
+                    {**params, "beta": None if beta is None else np.asarray(beta).tolist()}, ledger)
+        bad = [m for m in msgs if "refused" in m]
+        if bad:
+            raise NodeRefusal("; ".join(f"{m['site']}: {m['refused']}" for m in bad))
+        return msgs
+
+    try:
+        first = ask(None)   # glm's starting values; also the sums for the pooled centring
+        n = sum(m["n"] for m in first)
+        params["centre"] = (np.sum([m["sum"] for m in first], axis=0) / n).tolist()
+        fit = combine.irls(ask, n, spec.get("epsilon", 1e-8), spec.get("maxit", 25))
+    except NodeRefusal as exc:
+        refused.append({"site": None, "step": what, "reason": str(exc)})
+        return {**spec, "refused": str(exc)}
+    beta = np.asarray(fit["coef"])
+    beta[0] -= beta[1:] @ np.asarray(params["centre"])   # back from the centred basis
+    names = ["(Intercept)"] + [c if params["levels"][c] == "numeric" else f"{c}{lv}"
+                               for c in spec["covariates"] for lv in
+                               (["numeric"] if params["levels"][c] == "numeric" else params["levels"][c][1:])]
+    return {**spec, "sites": [site_of_org[o] for o in orgs], "n": n, "coef": dict(zip(names, beta.tolist())),
+            "deviance": fit["deviance"], "iterations": fit["iterations"], "converged": fit["converged"]}
 
 
 @_central

@@ -267,3 +267,26 @@ def table_one(messages: dict[str, dict], groups: list[str] | None) -> tuple[pd.D
         tests.append(pd.DataFrame([{"variable": var, "kind": "normal", "summary": "mean (SD)", "smd": smd}]))
     return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(),
             pd.concat(tests, ignore_index=True) if tests else pd.DataFrame())
+
+
+def irls(ask, n: int, epsilon: float = 1e-8, maxit: int = 25) -> dict:
+    """``glm.fit``'s IRLS loop with ``ask(beta)`` returning the sites' messages at ``beta`` (None = glm's
+    starting values): the weighted least-squares step solves the summed normal equations."""
+    def sums(msgs):
+        return (np.sum([m["xtwx"] for m in msgs], axis=0), np.sum([m["xtwz"] for m in msgs], axis=0),
+                float(sum(m["deviance"] for m in msgs)))
+
+    A, b, devold = sums(ask(None))
+    beta_new = np.linalg.solve(A, b)
+    converged, it, dev = False, 0, devold
+    for it in range(1, maxit + 1):
+        A, b, dev = sums(ask(beta_new))
+        if not np.isfinite(dev):
+            raise ValueError("propensity model: infinite deviance (separation); not handled in the federated fit")
+        beta = beta_new
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            converged = True
+            break
+        devold = dev
+        beta_new = np.linalg.solve(A, b)
+    return {"coef": beta.tolist(), "deviance": dev, "iterations": it, "converged": converged}

@@ -262,3 +262,50 @@ def table_one_sums(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig,
 
 
 PARTIALS["table_one"] = table_one_sums
+
+
+# --- propensity model (logistic regression by IRLS) ----------------------------------------------
+
+def _logistic_design(d: pd.DataFrame, covariates: list[str], levels: dict, centre) -> np.ndarray:
+    """R's ``model.matrix(~ covariates)`` as ``matching.propensity.design_matrix`` builds it, but with the
+    pooled levels (a level absent here still gets its column), then centred by the pooled means."""
+    cols = [np.ones(len(d))]
+    for cov in covariates:
+        if levels[cov] == "numeric":
+            cols.append(d[cov].to_numpy(dtype=float))
+        else:
+            s = d[cov].astype(str)
+            cols += [(s == lv).to_numpy(dtype=float) for lv in levels[cov][1:]]
+    X = np.column_stack(cols)
+    if centre is not None:
+        X[:, 1:] -= np.asarray(centre, dtype=float)
+    return X
+
+
+def logistic_step(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
+    """One IRLS step of the propensity model (treated = the second exposure group): at the centre's
+    coefficients (or glm's starting values when ``beta`` is None), Xᵀ W X, Xᵀ W z and the deviance, summed
+    over this site's complete cases. The fitted scores stay here."""
+    from ..matching.propensity import _deviance, _linear_predictor, _linkinv, _mu_eta
+
+    d = cohort.dropna(subset=params["covariates"])
+    require_count(len(d), cfg.min_count, "the complete cases of the propensity model")
+    y = (d[C.GROUP].astype(str) == params["treated"]).to_numpy(dtype=float)
+    require_count(int(y.sum()), cfg.min_count, "treated patients")
+    require_count(int((1 - y).sum()), cfg.min_count, "untreated patients")
+    X = _logistic_design(d, params["covariates"], params["levels"], params.get("centre"))
+    if params.get("beta") is None:
+        mustart = (y + 0.5) / 2.0
+        eta = np.log(mustart / (1 - mustart))
+    else:
+        eta = _linear_predictor(X, np.asarray(params["beta"], dtype=float))
+    mu = _linkinv(eta)
+    mu_eta = _mu_eta(eta)
+    z = eta + (y - mu) / mu_eta
+    w = mu_eta ** 2 / (mu * (1 - mu))
+    return {"xtwx": (X.T @ (X * w[:, None])).tolist(), "xtwz": (X.T @ (w * z)).tolist(),
+            "deviance": _deviance(y, mu, np.ones(len(y))), "n": int(len(y)), "sum": X[:, 1:].sum(axis=0).tolist()
+            if params.get("centre") is None else None}
+
+
+PARTIALS["logistic"] = logistic_step
