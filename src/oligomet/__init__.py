@@ -2,7 +2,8 @@
 
 The public API, by layer (see ``docs/architecture.md``):
 
-* survival: :func:`kaplan_meier`, :func:`median_followup`, :func:`logrank`,
+* survival: :func:`kaplan_meier`, :func:`cumulative_hazard`, :func:`rmst` (restricted mean survival
+  time), :func:`median_followup`, :func:`logrank`,
   :func:`logrank_trend`, :func:`cox`, :func:`time_dependent` (R's ``tmerge`` for time-dependent
   treatment indicators)
 * competing risks: :func:`cumulative_incidence`, :func:`fine_gray`
@@ -22,19 +23,23 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "kaplan_meier": "oligomet.survival.kaplan_meier",
+    "cumulative_hazard": "oligomet.survival.cumhaz",
+    "rmst": "oligomet.survival.rmst",
     "median_followup": "oligomet.survival.followup",
     "logrank": "oligomet.survival.logrank",
     "logrank_trend": "oligomet.survival.logrank",
     "cox": "oligomet.survival.cox",
     "time_dependent": "oligomet.survival.time_dependent",
+    "landmark": "oligomet.survival.landmark",
     "cumulative_incidence": "oligomet.competing.cuminc",
     "fine_gray": "oligomet.competing.finegray",
     "match": "oligomet.matching.nearest",
     "weight": "oligomet.matching.weighting",
     "table_one": "oligomet.describe.table_one",
     "derive_endpoints": "oligomet.endpoints.derive",
+    **dict.fromkeys(("impute", "pool", "pool_cox", "pool_fine_gray", "pool_logistic", "nelsonaalen"), "oligomet.missing"),
 }
-_SUBPACKAGES = {"datasets", "survival", "competing", "matching", "describe", "registry", "endpoints", "study",
+_SUBPACKAGES = {"datasets", "survival", "competing", "matching", "describe", "missing", "registry", "endpoints", "study",
                 "report"}
 
 __all__ = sorted(_PUBLIC) + ["datasets", "CompleteCaseWarning", "DroppedRows"]

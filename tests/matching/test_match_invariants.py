@@ -220,12 +220,7 @@ def literal_walk(dist, treat, t_order, ratio, replace, caliper, strata=None, reu
                 if not got:
                     ok[ti] = False
                     continue
-                mm[ti, r - 1] = got[0]
-                for u in (got[0], ti):
-                    if ok[u]:
-                        times[u] += 1
-                        if times[u] >= allowed[u]:
-                            ok[u] = False
+                take(ti, got[0])
     else:
         for ti in t_order:
             if ok[ti]:

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from oligomet.datasets import synthetic
 from oligomet.registry import Store, check_registry, read_registry, write_registry
-
-synthetic = pytest.importorskip("oligomet.datasets.synthetic")
 
 
 @pytest.fixture(scope="module")

@@ -39,22 +39,19 @@ def test_wilcoxon_signed_rank_matches_r(r_fixtures, case, tmp_path):
     """The paired analysis (via a protocol-free call of its core) gives R's V and p."""
     from oligomet.study.analyses import paired
     from oligomet.study.protocol import PairedAnalysis
-    from oligomet.study.results import StudyResults
 
     ref = r_fixtures[case]
     cohort = pd.DataFrame({"x": ref["x"], "y": ref["y"]})
 
-    class P:  # the two attributes run_paired reads
+    class P:  # the two attributes compute_paired reads
         class analyses:
             paired = [PairedAnalysis(name="xy", before="x", after="y", test="wilcoxon")]
 
     class Ctx:
         proto = P
-        results = StudyResults("t", "t")
 
     Ctx.cohort = cohort
-    paired.run_paired(Ctx)
-    got = Ctx.results.numbers["paired"]["xy"]
+    got = paired.compute_paired(Ctx).numbers["xy"]
     assert got["statistic"] == pytest.approx(ref["statistic"], rel=1e-12)
     assert got["p"] == pytest.approx(ref["p"], rel=1e-6)
 

@@ -19,7 +19,7 @@ from oligomet.cli import app  # noqa: E402
 from oligomet.report import _atomic_folder, html  # noqa: E402
 from oligomet.report.html import write_report  # noqa: E402
 from oligomet.report.tables import ReportTable  # noqa: E402
-from oligomet.study.results import FigureItem, StudyResults, TextItem  # noqa: E402
+from oligomet.report.document import FigureItem, StudyResults, TextItem  # noqa: E402
 
 from .conftest import EXAMPLES  # noqa: E402
 

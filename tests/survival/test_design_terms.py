@@ -101,3 +101,35 @@ def test_fine_gray_takes_the_same_terms():
     np.testing.assert_allclose(scaled.summary["coef"].iloc[0], 10 * plain.summary["coef"].iloc[0], rtol=1e-6)
     inter = om.fine_gray(d, time="etime", event="event", covariates="age * hgb")
     assert list(inter.summary.index) == ["age", "hgb", "age:hgb"]
+
+
+@pytest.mark.parametrize("term, token", [
+    ("I(@pd.io.common.os.system('touch {m}'))", "'@'"),
+    ("I(age.mean.__globals__['inspect'].os.system('touch {m}'))", "'.__globals__'"),
+    ("log(__import__('os').system('touch {m}') + 1)", "'__import__'"),
+    ("sqrt(age.__class__)", "'.__class__'"),
+    ("I(exec('import os'))", "'exec('"),
+])
+def test_code_in_formula_terms_is_refused_naming_term_and_token(colon, tmp_path, term, token):
+    """I() and bare function terms went to DataFrame.eval; now nothing in a formula runs code (issue 16, D1)."""
+    term = term.format(m=tmp_path / "MARKER")
+    for covariates in (term, [term], f"age + {term}"):
+        with pytest.raises(ValueError) as info:
+            _fit(colon, covariates)
+        assert f"cannot parse covariate term {term!r}" in str(info.value) and token in str(info.value)
+    with pytest.raises(ValueError, match="not allowed"):
+        om.fine_gray(colon.assign(ev=colon["status"]), time="time", event="ev", covariates=term)
+    assert not (tmp_path / "MARKER").exists()
+
+
+def test_reference_levels_with_any_characters(colon):
+    """The study writes C(exposure, ref=repr(name)); a name with both quote kinds, parentheses or
+    separators is that level (issue 16, D22)."""
+    names = {"Obs": """Obs "alone" (it's a) : b*c + d""", "Lev": "Lev [x], 'y'", "Lev+5FU": "Lev+5FU"}
+    d = colon.assign(arm=colon["rx"].map(names))
+    for ref in names.values():
+        fit = _fit(d, [f"C(arm, ref={ref!r})", "age"])
+        assert fit.terms == [f"arm[{n}]" for n in sorted(names.values()) if n != ref] + ["age"]
+    plain = _fit(colon, ["C(rx, ref='Lev')"]).summary["coef"].to_numpy()
+    odd = _fit(d, [f"C(arm, ref={names['Lev']!r})"]).summary["coef"].to_numpy()
+    np.testing.assert_allclose(odd, plain, rtol=1e-12)   # same reference, same coding

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import typer
 
+from . import board as _board
 from . import registry as _registry
 from . import study as _study
 from . import synth as _synth
@@ -13,6 +14,7 @@ from . import synth as _synth
 app = typer.Typer(help="oligomet: registry, endpoints and survival analyses for metastasis cohort studies.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(_registry.app, name="registry", help="Validate and import registry data.")
+app.add_typer(_board.app, name="board", help="Tumor-board sheets, the decision record, rule-set checks.")
 _study.register(app)
 _synth.register(app)
 

@@ -1,4 +1,5 @@
-"""``oligomet registry ...`` commands: validate, import, export, imports (a thin shell over ``oligomet.registry``).
+"""``oligomet registry ...`` commands: validate, import, export, imports, upgrade (a thin shell over
+``oligomet.registry``).
 
 Exit codes: 0 = fine (warnings allowed), 1 = the registry has errors / the import was rejected,
 2 = bad command-line arguments (typer's usage errors).
@@ -107,15 +108,23 @@ def import_cmd(
     date_format: Optional[str] = _DATE_FORMAT,
     identifier_key_file: Optional[Path] = _KEY_FILE,
     plain: bool = _PLAIN,
+    allow_deletions: bool = typer.Option(
+        False, "--allow-deletions",
+        help="Accept a source with no rows in a table where the store holds rows of its patients (they are "
+             "deleted). Refused by default: it is usually a partial export."),
+    statement_timeout: Optional[float] = typer.Option(
+        None, "--statement-timeout",
+        help="Seconds a PostgreSQL import statement may run, and an import may wait for another one's lock, "
+             "before the import is rolled back (default 900)."),
     debug: bool = _DEBUG,
 ) -> None:
     """Validate, then write the registry to the database in one transaction (all or nothing)."""
     from oligomet.registry import Store
 
     try:
-        store = Store(db)
+        store = Store(db, **({} if statement_timeout is None else {"statement_timeout": statement_timeout}))
         result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
-                                       format=format, date_format=date_format)
+                                       format=format, date_format=date_format, allow_deletions=allow_deletions)
     except Exception as exc:  # noqa: BLE001  (bad URL, unreachable server, ...: one clear line)
         if debug:
             raise
@@ -123,8 +132,20 @@ def import_cmd(
     if len(result.report.problems):
         _print_report(result.report, plain)
     typer.echo(str(result).splitlines()[0] + f" into {store!r}")
+    for line in result.stored_lines():  # what the import changed (or would have), per table
+        typer.echo(f"  {line}")
     store.close()
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _open_read_only(db: Optional[str]):
+    """Reading commands never migrate or write; a store of another schema version is one clear line."""
+    from oligomet.registry import Store
+
+    try:
+        return Store.open_read_only(db)
+    except Exception as exc:  # noqa: BLE001
+        _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
 
 
 @app.command("export")
@@ -134,9 +155,9 @@ def export_cmd(
     format: str = typer.Option("csv", "--format", help="csv (folder of tables) or excel (one .xlsx)."),
 ) -> None:
     """Write the stored registry in the interchange format."""
-    from oligomet.registry import Store, write_registry
+    from oligomet.registry import write_registry
 
-    store = Store(db)
+    store = _open_read_only(db)
     try:
         write_registry(store.load(), out, format=format)
     except ValueError as exc:
@@ -149,9 +170,7 @@ def export_cmd(
 @app.command("imports")
 def imports_cmd(db: Optional[str] = _DB) -> None:
     """List the provenance of every import (time, source, hash, rows per table)."""
-    from oligomet.registry import Store
-
-    store = Store(db)
+    store = _open_read_only(db)
     frame = store.imports()
     store.close()
     if frame.empty:
@@ -159,3 +178,16 @@ def imports_cmd(db: Optional[str] = _DB) -> None:
         return
     frame["source_sha256"] = frame["source_sha256"].str[:12]
     typer.echo(frame.drop(columns=["files"]).to_string(index=False))
+
+
+@app.command("upgrade")
+def upgrade_cmd(db: Optional[str] = _DB) -> None:
+    """Migrate a store to the schema revision of this oligomet (also done by every import)."""
+    from oligomet.registry import Store
+
+    try:
+        store = Store(db)
+    except Exception as exc:  # noqa: BLE001
+        _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    typer.echo(f"{store!r} is at the current schema revision")
+    store.close()

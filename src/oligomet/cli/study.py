@@ -130,6 +130,10 @@ def register(app: typer.Typer) -> None:
                     entries.append({"title": proto.title, "href": f"{proto.name}/report.html",
                                     "summary": _summary(study)})
                     bar.advance(task)
+                from oligomet.board.demo import write_demo_sheets   # issue 11: board sheets, same registry
+                sheets = write_demo_sheets(tables, out / "board")
+                entries.append({"title": "Tumor-board sheets for synthetic patients", "href": "board/index.html",
+                                "summary": f"{len(sheets)} sheets: every cell of Table 4 and each study's suggestion"})
             index = write_index(entries, out, title="oligomet demo: four studies on the synthetic registry")
         except Exception as exc:  # noqa: BLE001
             _fail(exc, debug)

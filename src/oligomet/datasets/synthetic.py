@@ -171,6 +171,15 @@ class _Tables:
                                              "mdt")}
         self.next_lesion = 0
         self.next_treatment = 0
+        # one empty block per table, so a table nobody adds rows to (tiny registries) still has its columns
+        z, zf = np.zeros(0, dtype=np.int64), np.zeros(0)
+        self.lesions(z, z, zf, None)
+        self.treatments(z, None, z)
+        self.link(z, z)
+        self.complications(z, z, None)
+        self.events(z, z, None, None)
+        self.labs(z, z, zf)
+        self.mdt(z, z, None)
 
     def lesions(self, pix, detection, diameter, organ, lobe=None):
         n = len(pix)
@@ -212,8 +221,9 @@ class _Tables:
 
     def frame(self, name):
         blocks = [b for b in self.blocks[name] if len(next(iter(b.values())))]
-        if not blocks:
-            return pd.DataFrame({k: [] for k in (self.blocks[name][0] if self.blocks[name] else {})})
+        if not blocks:  # no rows: keep each column's dtype (integer keys must stay usable as indices)
+            first = self.blocks[name][0] if self.blocks[name] else {}
+            return pd.DataFrame({k: np.asarray(v)[:0] for k, v in first.items()})
         return pd.DataFrame({k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]})
 
 

@@ -1,4 +1,4 @@
-"""Covariate balance statistics as MatchIt 4.5.1's ``summary(m, standardize = TRUE)``.
+"""Covariate balance statistics as MatchIt 4.7.2's ``summary(m, standardize = TRUE)``.
 
 Per covariate column (factors expanded to one 0/1 column per level, as MatchIt does):
 

@@ -96,9 +96,9 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         ``"matchit-4.5.1"`` reproduces a bug of MatchIt 4.5.0-4.5.3 builds that call the C
         integer ``abs()`` on distance differences (MatchIt issue #163): the caliper on a
         propensity score is then ignored (differences < 1 truncate to 0) and each treated
-        unit takes the nearest available control *below* it whenever one exists. The R 4.2 /
-        MatchIt 4.5.1 install on the reference machine has this bug; use the option only to
-        reproduce numbers produced with such a build, never for new analyses. (4.5.1's other
+        unit takes the nearest available control *below* it whenever one exists. Debian's
+        MatchIt 4.5.1 package has this bug; use the option only to reproduce numbers produced
+        with such a build, never for new analyses. (4.5.1's other
         nearest-neighbour bug, an off-by-one lookup with ``replace=True, ratio > 1``, is not
         reproduced.)
 

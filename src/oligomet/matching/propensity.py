@@ -40,7 +40,9 @@ class LogisticFit:
     """A fitted logistic regression.
 
     ``coef`` is a Series indexed by term (``(Intercept)`` first, R's names), NaN for
-    aliased terms; ``fitted`` the probabilities, ``linear_predictor`` the logits.
+    aliased terms; ``fitted`` the probabilities, ``linear_predictor`` the logits;
+    ``working_weights`` R's ``fit$weights`` (the IRLS weights of the last iteration, from which
+    ``summary.glm`` takes the covariance; used by ``oligomet.missing.pool``).
     """
 
     coef: pd.Series
@@ -49,6 +51,7 @@ class LogisticFit:
     deviance: float
     iterations: int
     converged: bool
+    working_weights: np.ndarray | None = None
 
 
 def _linkinv(eta: np.ndarray) -> np.ndarray:
@@ -143,6 +146,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, names: list[str], weights: np.nda
         good = (w_prior > 0) & (mu_eta != 0)
         z = eta + (y - mu) / mu_eta
         wt = np.sqrt(w_prior * mu_eta ** 2 / (mu * (1 - mu)))
+        w_work = np.where(good, wt ** 2, 0.0)
         if good.all():
             beta_new = _wls(Xk * wt[:, None], z * wt)
         else:
@@ -177,7 +181,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, names: list[str], weights: np.nda
     coef = np.full(p, np.nan)
     coef[keep] = beta
     return LogisticFit(coef=pd.Series(coef, index=names), fitted=mu, linear_predictor=eta,
-                       deviance=dev, iterations=it, converged=converged)
+                       deviance=dev, iterations=it, converged=converged, working_weights=w_work)
 
 
 def design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:

@@ -17,7 +17,7 @@ import pandas as pd
 from .fields import TABLE_ORDER, TABLES
 from .identifiers import normalise_key, strip_identifiers
 from .importers.redcap import looks_like_redcap, read_redcap
-from .importers.tabular import RawTables, normalise_name, read_csv_folder, read_workbook
+from .importers.tabular import RawTables, csv_tables, normalise_name, read_csv_folder, read_workbook
 from .parse import check_date_format, conform_table, empty_table
 from .report import ProblemLog, ValidationReport
 
@@ -44,8 +44,7 @@ def source_files(path: str | Path, format: str | None = None) -> list[Path]:
     path = Path(path)
     fmt = format or detect_format(path)
     if fmt == "csv":
-        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv"
-                      and p.stem.strip().lower() in TABLES)
+        return sorted(p for name, files in csv_tables(path).items() if name in TABLES for p in files)
     return [path]
 
 
@@ -82,7 +81,7 @@ def read_registry(path: str | Path, format: str | None = None, *, date_format: s
         if not path.is_dir():
             raise ValueError(f"format='csv' needs a folder of <table>.csv files; {path} is a file")
         raw, _ = read_csv_folder(path, log)
-        if "patients" not in raw and not (path / "patients.csv").exists():
+        if "patients" not in raw and "patients" not in csv_tables(path):
             log.error("patients", "missing_table", f"no patients.csv in {path}; the patients table is required")
     elif fmt == "excel":
         raw = read_workbook(path, log)

@@ -5,21 +5,30 @@ Import semantics (``Store.import_registry``):
 1. an import whose source hash (files + options) equals the most recent import's is a no-op
    (status ``unchanged``): those bytes were validated and written by that import;
 2. otherwise read and validate everything first (the same rules as ``oligomet registry
-   validate``, plus: a patient id already stored for another site); any error -> nothing is
-   written and the result carries the full report;
-3. then, in **one transaction**: record the import (time, source, SHA-256 of every file,
-   row counts, the patients it brings), delete every stored row of those patients, insert the new
-   rows. Re-importing a source therefore converges to the same content (idempotent), several
-   sites can be imported one after the other, and a record deleted at the source disappears from
-   the store when its patient is re-imported. A database error rolls everything back.
+   validate``); any error -> nothing is written and the result carries the full report;
+3. then, in **one transaction** that holds the store's write lock (SQLite ``BEGIN IMMEDIATE``,
+   a PostgreSQL transaction-level advisory lock), so that two imports run one after the other:
+   refuse a patient id already stored for another site, and refuse (unless ``allow_deletions``)
+   an import whose source has no rows in a table where the store holds rows of its patients (a
+   partial export); record the import (time, source, SHA-256 of every file, row counts, the
+   patients it brings); delete the stored rows of those patients *of the importing site*; insert
+   the new rows. Re-importing a source therefore converges to the same content (idempotent),
+   several sites can be imported one after the other or at the same time, and a record deleted at
+   the source disappears from the store when its patient is re-imported. A database error rolls
+   everything back.
 
-Direct identifiers never reach the store: they are refused or replaced by ``patients.pseudonym``
-(see ``registry/identifiers.py``).
+Opening a store for writing migrates it (in one transaction, so a crash mid-creation leaves no
+half-built store); :meth:`Store.open_read_only` never writes and refuses a store of another
+schema version. Direct identifiers never reach the store: they are refused or replaced by
+``patients.pseudonym`` (see ``registry/identifiers.py``).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io as _io
+import sqlite3
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +37,7 @@ import pandas as pd
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from .. import __version__
 from .fields import TABLE_ORDER, TABLES
@@ -40,8 +50,23 @@ from .schema import import_counts, import_files, import_patients, imports, regis
 from .validate import check_registry, combine, validate
 
 DEFAULT_URL = "sqlite:///oligomet.sqlite"
+#: Seconds a PostgreSQL import statement may run (and an import may wait for another one's lock)
+#: before it is cancelled and rolled back; SQLite waits as long for the write lock.
+DEFAULT_STATEMENT_TIMEOUT = 900.0
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _CHUNK = 5000
+# Key of the PostgreSQL advisory lock that serialises imports and migrations ("oligomet" in ASCII).
+_LOCK_KEY = int.from_bytes(b"oligomet", "big")
+# The child tables whose rows an import replaces per patient (complications via their treatment).
+_CHILD_TABLES = tuple(name for name in TABLE_ORDER if name != "patients")
+
+# Test seam: called inside the write transaction after the cross-site check, before anything is
+# deleted (the concurrency test pauses here to widen the window two imports could race in).
+_after_site_check = None
+
+
+class StoreVersionError(RuntimeError):
+    """A store opened read-only is not at the schema revision this oligomet reads."""
 
 
 @dataclass
@@ -51,7 +76,10 @@ class ImportResult:
     ``status``: ``"imported"`` (written), ``"unchanged"`` (same source as the last import; nothing
     written) or ``"rejected"`` (validation or database errors; nothing written). ``import_id`` is
     the new import (or, when unchanged, the earlier one), ``rows`` the row count per table of the
-    source, ``report`` every problem found (warnings too, for imported sources).
+    source, ``report`` every problem found (warnings too, for imported sources). ``stored`` is, per
+    table, ``(rows stored before, rows stored after)`` the import; for an import refused inside
+    the store (site conflict, deletions) "after" is what the import would have left; it is empty
+    when validation rejected the source before the store was consulted.
     """
 
     status: str
@@ -59,15 +87,29 @@ class ImportResult:
     import_id: int | None = None
     source_sha256: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
+    stored: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status in ("imported", "unchanged")
 
+    def stored_lines(self) -> list[str]:
+        """``"lesions: stored 6 → 0"`` per table (what the import changed in the store)."""
+        verb = "would be" if self.status == "rejected" else "→"
+        return [f"{name}: stored {before:,} {verb} {after:,}" for name, (before, after) in self.stored.items()]
+
     def __str__(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.rows.items())
         head = f"import {self.status}" + (f" (import #{self.import_id})" if self.import_id is not None else "")
-        return f"{head}: {counts}\n{self.report.summary()}"
+        return "\n".join([f"{head}: {counts}", *self.stored_lines(), self.report.summary()])
+
+
+class _Refused(Exception):
+    """Raised inside the write transaction to roll it back and return a rejected result."""
+
+    def __init__(self, report: ValidationReport, stored: dict) -> None:
+        super().__init__("import refused")
+        self.report, self.stored = report, stored
 
 
 def _normalise_url(url: str | Path | None) -> str:
@@ -88,25 +130,131 @@ def _normalise_url(url: str | Path | None) -> str:
     return url
 
 
+def _migration_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return cfg
+
+
+def _head_revision() -> str:
+    return ScriptDirectory.from_config(_migration_config()).get_current_head()
+
+
+def _make_engine(url: str, *, echo: bool, read_only: bool, timeout: float | None) -> sa.Engine:
+    sa_url = sa.engine.make_url(url)
+    if sa_url.get_backend_name() != "sqlite":
+        connect_args = {}
+        if read_only and sa_url.get_backend_name() == "postgresql":
+            # The server itself refuses every write of these sessions.
+            connect_args["options"] = "-c default_transaction_read_only=on"
+        return sa.create_engine(url, echo=echo, connect_args=connect_args)
+    wait = 5.0 if timeout is None else float(timeout)  # how long to wait for another writer's lock
+    database = sa_url.database
+    if read_only:
+        if not database or database == ":memory:":
+            raise ValueError(f"a read-only store needs a SQLite file, not {url!r}")
+        path = Path(database).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"no registry store at {path} (import a registry into it first)")
+        # mode=ro: SQLite opens the file without write access, so nothing can change it.
+        uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+        engine = sa.create_engine("sqlite://", echo=echo, poolclass=sa.pool.QueuePool,
+                                  creator=lambda: sqlite3.connect(uri, uri=True, timeout=wait,
+                                                                  check_same_thread=False))
+    else:
+        engine = sa.create_engine(url, echo=echo, connect_args={"timeout": wait})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        # Take transaction control from the sqlite3 module, which would run DDL outside any
+        # transaction (a crash while creating a store then left half a schema) and cannot BEGIN
+        # IMMEDIATE. SQLite ignores foreign keys unless asked on every connection.
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        # A writer takes the write lock at BEGIN, so that what it checked stays true until it commits.
+        write = conn.get_execution_options().get("oligomet_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
 class Store:
     """A registry database. ``Store()`` opens (creating if needed) ``oligomet.sqlite`` in the
     working directory; ``Store("postgresql://user@host/db")`` or ``Store("path/to/file.sqlite")``
-    open others. The schema is migrated to the latest Alembic revision on open."""
+    open others. The schema is migrated to the latest Alembic revision on open.
 
-    def __init__(self, url: str | Path | None = None, *, echo: bool = False) -> None:
+    ``statement_timeout`` (seconds, None = no limit): a PostgreSQL import statement running longer
+    is cancelled and the import rolled back (so a killed client's DELETE does not run on for
+    minutes holding its locks); an import waits at most this long for another import's lock (also
+    on SQLite). Use :meth:`open_read_only` to read a store without changing it.
+    """
+
+    def __init__(self, url: str | Path | None = None, *, echo: bool = False,
+                 statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT, read_only: bool = False) -> None:
         self.url = _normalise_url(url)
-        self.engine = sa.create_engine(self.url, echo=echo)
-        if self.engine.dialect.name == "sqlite":
-            # SQLite ignores foreign keys unless asked on every connection.
-            sa.event.listen(self.engine, "connect", lambda conn, _: conn.execute("PRAGMA foreign_keys=ON"))
-        self._migrate()
+        self.read_only = read_only
+        self.statement_timeout = statement_timeout
+        self.engine = _make_engine(self.url, echo=echo, read_only=read_only, timeout=statement_timeout)
+        try:
+            if read_only:
+                self._check_version()
+            else:
+                self._migrate()
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    @classmethod
+    def open_read_only(cls, url: str | Path | None, **kwargs) -> "Store":
+        """Open an existing store for reading only: no migration, no write (SQLite ``mode=ro``,
+        PostgreSQL read-only sessions), and :class:`StoreVersionError` when the store's schema
+        revision is not the one this oligomet reads."""
+        return cls(url, read_only=True, **kwargs)
+
+    @contextlib.contextmanager
+    def _write_transaction(self):
+        """One transaction holding the store's write lock (imports and migrations run one at a time)."""
+        with self.engine.connect().execution_options(oligomet_write=True) as conn, conn.begin():
+            if conn.dialect.name == "postgresql":
+                if self.statement_timeout is not None:
+                    conn.execute(sa.text("SELECT set_config('statement_timeout', :ms, true)"),
+                                 {"ms": f"{int(self.statement_timeout * 1000)}ms"})
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            yield conn
 
     def _migrate(self) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
+        if self._revision() == _head_revision():
+            return  # up to date: no need to wait for the write lock (an import may hold it)
+        cfg = _migration_config()
+        # One transaction: a crash mid-creation leaves no half-built schema (SQLite DDL included).
+        with self._write_transaction() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def _revision(self) -> str | None:
+        """The store's schema revision; None for a database without oligomet's tables."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+
+    def _check_version(self) -> None:
+        revision, head = self._revision(), _head_revision()
+        if revision == head:
+            return
+        if revision is None:
+            raise StoreVersionError(f"{self!r} is not an oligomet registry store (it has no schema revision); "
+                                    "import a registry into it first")
+        known = {s.revision for s in ScriptDirectory.from_config(_migration_config()).walk_revisions()}
+        if revision in known:
+            raise StoreVersionError(
+                f"the store {self!r} has schema revision {revision}, this oligomet reads revision {head}; "
+                f"upgrade the store first: oligomet registry upgrade --db <url>")
+        raise StoreVersionError(f"the store {self!r} has schema revision {revision!r}, unknown to this oligomet "
+                                f"(it reads revision {head}): it was written by a newer oligomet; upgrade oligomet")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -122,11 +270,15 @@ class Store:
 
     # ------------------------------------------------------------------ import
     def import_registry(self, source, data_lock=None, identifier_key=None, *, format: str | None = None,
-                        date_format: str | None = None) -> ImportResult:
+                        date_format: str | None = None, allow_deletions: bool = False) -> ImportResult:
         """Validate ``source`` (a path or an in-memory registry dict) and write it all-or-nothing.
 
         Never raises on bad data: a rejected source returns ``status="rejected"`` and the report.
+        ``allow_deletions``: accept a source without rows in a table where the store holds rows of
+        its patients (they are deleted); refused by default, as a sign of a partial export.
         """
+        if self.read_only:
+            raise PermissionError(f"{self!r} was opened read-only; open it with Store(url) to import")
         key = normalise_key(identifier_key)
         lock = None if data_lock is None else pd.Timestamp(data_lock).normalize()
         if isinstance(source, dict):
@@ -150,7 +302,9 @@ class Store:
                 counts = dict(conn.execute(sa.select(import_counts.c.table_name, import_counts.c.rows)
                                            .where(import_counts.c.import_id == last.import_id)).all())
                 rows = {name: int(counts.get(name, 0)) for name in TABLE_ORDER}
-                return ImportResult("unchanged", ValidationReport(), last.import_id, source_sha, rows)
+                now = _table_counts(conn)
+                stored = {name: (n, n) for name, n in now.items()}
+                return ImportResult("unchanged", ValidationReport(), last.import_id, source_sha, rows, stored)
         if isinstance(source, dict):
             report = combine(log.report(), validate(tables, data_lock=lock))
         else:
@@ -159,74 +313,62 @@ class Store:
         rows = {name: len(tables[name]) for name in TABLE_ORDER}
         if not report.ok:
             return ImportResult("rejected", report, None, source_sha, rows)
-        conflicts = self._site_conflicts(tables["patients"])
-        if conflicts is not None:
-            return ImportResult("rejected", combine(report, conflicts), None, source_sha, rows)
         try:
-            import_id = self._write(tables, report, source_name, fmt, source_sha, lock, key is not None,
-                                    file_hashes, rows)
+            import_id, stored = self._write(tables, report, source_name, fmt, source_sha, lock, key is not None,
+                                            file_hashes, rows, allow_deletions)
+        except _Refused as refused:
+            return ImportResult("rejected", combine(report, refused.report), None, source_sha, rows, refused.stored)
         except Exception as exc:
+            if _is_timeout(exc):
+                raise TimeoutError(f"the import took longer than the statement timeout of {self.statement_timeout} s "
+                                   "and was rolled back (nothing was written); raise it with "
+                                   "Store(url, statement_timeout=...) or --statement-timeout") from exc
             # SQLAlchemy wraps driver errors of INSERTs; COPY errors come straight from the driver.
             driver_integrity = getattr(self.engine.dialect.dbapi, "IntegrityError", None)
             if not (isinstance(exc, sa.exc.IntegrityError)
                     or (driver_integrity is not None and isinstance(exc, driver_integrity))):
                 raise
-            log = ProblemLog()
-            log.error("store", "store_constraint", "the database refused the import (nothing was written): "
-                      + str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
-            return ImportResult("rejected", report + log.report(), None, source_sha, rows)
-        return ImportResult("imported", report, import_id, source_sha, rows)
+            return ImportResult("rejected", report + self._constraint_report(exc, tables), None, source_sha, rows)
+        return ImportResult("imported", report, import_id, source_sha, rows, stored)
 
-    def _site_conflicts(self, patients: pd.DataFrame) -> ValidationReport | None:
-        """A patient id already stored for another site is refused (two hospitals, one id)."""
-        with self.engine.connect() as conn:
-            stored = pd.DataFrame(conn.execute(sa.select(registry_tables["patients"].c.patient_id,
-                                                         registry_tables["patients"].c.site,
-                                                         registry_tables["patients"].c.birth_year)).all(),
-                                  columns=["patient_id", "site", "birth_year"])
-        if stored.empty:
-            return None
-        p = patients.reset_index()
-        m = p.merge(stored, on="patient_id", suffixes=("", "_stored"))
-        m = m[m["site"] != m["site_stored"]]
-        if m.empty:
-            return None
-        log = ProblemLog()
-        log.error("patients", "stored_at_other_site",
-                  ("patient id already stored for site " + m["site_stored"].astype(str)
-                   + " (birth year " + m["birth_year_stored"].astype(str) + "); use site-unique ids")
-                  .reset_index(drop=True),
-                  rows=m["row"].to_numpy() if "row" in m else None, patient_id=m["patient_id"].to_numpy(),
-                  field="site", value=m["site"].reset_index(drop=True))
-        return log.report()
-
-    def _write(self, tables, report, source_name, fmt, source_sha, lock, pseudonymised, file_hashes, rows) -> int:
-        with self.engine.begin() as conn:
+    def _write(self, tables, report, source_name, fmt, source_sha, lock, pseudonymised, file_hashes, rows,
+               allow_deletions) -> tuple[int, dict]:
+        with self._write_transaction() as conn:
             import_id = conn.execute(imports.insert().values(
                 imported_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), source=source_name, format=fmt,
                 source_sha256=source_sha, data_lock=None if lock is None else lock.date(),
                 pseudonymised=pseudonymised, oligomet_version=__version__,
                 n_warnings=len(report.warnings))).inserted_primary_key[0]
+            pids = tables["patients"]["patient_id"].dropna().unique().tolist()
+            _insert(conn, import_patients, [{"import_id": import_id, "patient_id": p} for p in pids])
+            # Checked under the write lock: nothing another import commits can invalidate it.
+            conflicts = _site_conflicts(conn, tables["patients"], import_id)
+            if conflicts is not None:
+                raise _Refused(conflicts, {})
+            if _after_site_check is not None:
+                _after_site_check()
+            replaced = _replaced_patients(conn, import_id, tables["patients"])
+            before = _table_counts(conn)
+            dropped = _replaced_counts(conn, replaced)
+            stored = {name: (before[name], before[name] - dropped[name] + rows[name]) for name in TABLE_ORDER}
+            deletions = _deletion_problems(dropped, rows)
+            if deletions is not None and not allow_deletions:
+                raise _Refused(deletions, stored)
             conn.execute(import_files.insert(), [{"import_id": import_id, "file": n, "sha256": h, "bytes": b}
                                                  for n, (h, b) in sorted(file_hashes.items())])
             conn.execute(import_counts.insert(), [{"import_id": import_id, "table_name": n, "rows": r}
                                                   for n, r in rows.items()])
-            pids = tables["patients"]["patient_id"].dropna().unique().tolist()
-            _insert(conn, import_patients, [{"import_id": import_id, "patient_id": p} for p in pids])
-            self._delete_patients(conn, import_id)
+            _delete_patients(conn, replaced)
             for name in TABLE_ORDER:
                 _insert_frame(conn, registry_tables[name], tables[name], name, import_id)
-        return import_id
+        return import_id, stored
 
-    @staticmethod
-    def _delete_patients(conn, import_id: int) -> None:
-        """Delete the stored rows of this import's patients, children first (foreign keys)."""
-        incoming = sa.select(import_patients.c.patient_id).where(import_patients.c.import_id == import_id)
-        rt = registry_tables
-        treatments_of = sa.select(rt["treatments"].c.treatment_id).where(rt["treatments"].c.patient_id.in_(incoming))
-        conn.execute(rt["complications"].delete().where(rt["complications"].c.treatment_id.in_(treatments_of)))
-        for name in ("events", "labs", "mdt_decisions", "treatments", "lesions", "patients"):
-            conn.execute(rt[name].delete().where(rt[name].c.patient_id.in_(incoming)))
+    def _constraint_report(self, exc: Exception, tables: dict[str, pd.DataFrame]) -> ValidationReport:
+        """The rows behind a database constraint error (after the rollback), by table, row, patient, value."""
+        from .constraint_errors import constraint_problems  # noqa: PLC0415 (only on this rare path)
+
+        with self.engine.connect() as conn:
+            return constraint_problems(exc, tables, conn)
 
     # ------------------------------------------------------------------ read
     def load(self) -> dict[str, pd.DataFrame]:
@@ -266,6 +408,88 @@ class Store:
             return pd.DataFrame(conn.execute(sa.select(import_files).order_by(import_files.c.import_id,
                                                                                import_files.c.file)).mappings().all(),
                                 columns=[c.name for c in import_files.columns])
+
+
+def _is_timeout(exc: Exception) -> bool:
+    """PostgreSQL cancelled a statement (SQLSTATE 57014: statement_timeout)."""
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "pgcode", None) == "57014"
+
+
+def _site_conflicts(conn, patients: pd.DataFrame, import_id: int) -> ValidationReport | None:
+    """A patient id already stored for another site is refused (two hospitals, one id)."""
+    P = registry_tables["patients"]
+    incoming = sa.select(import_patients.c.patient_id).where(import_patients.c.import_id == import_id)
+    stored = pd.DataFrame(conn.execute(sa.select(P.c.patient_id, P.c.site, P.c.birth_year)
+                                       .where(P.c.patient_id.in_(incoming))).all(),
+                          columns=["patient_id", "site", "birth_year"])
+    if stored.empty:
+        return None
+    p = patients.reset_index()
+    m = p.merge(stored, on="patient_id", suffixes=("", "_stored"))
+    m = m[m["site"] != m["site_stored"]]
+    if m.empty:
+        return None
+    log = ProblemLog()
+    log.error("patients", "stored_at_other_site",
+              ("patient id already stored for site " + m["site_stored"].astype(str)
+               + " (birth year " + m["birth_year_stored"].astype(str) + "); use site-unique ids")
+              .reset_index(drop=True),
+              rows=m["row"].to_numpy() if "row" in m else None, patient_id=m["patient_id"].to_numpy(),
+              field="site", value=m["site"].reset_index(drop=True))
+    return log.report()
+
+
+def _replaced_patients(conn, import_id: int, patients: pd.DataFrame):
+    """The stored patients this import replaces: its patient ids, stored for its own site(s).
+
+    The site condition keeps a patient of another site out of the DELETE even if an id conflict
+    slipped past the cross-site check (which refuses such an import first)."""
+    P = registry_tables["patients"]
+    incoming = sa.select(import_patients.c.patient_id).where(import_patients.c.import_id == import_id)
+    sites = sorted(patients["site"].dropna().unique().tolist())
+    return sa.select(P.c.patient_id).where(P.c.patient_id.in_(incoming), P.c.site.in_(sites))
+
+
+def _table_counts(conn) -> dict[str, int]:
+    return {name: conn.execute(sa.select(sa.func.count()).select_from(registry_tables[name])).scalar_one()
+            for name in TABLE_ORDER}
+
+
+def _replaced_filters(replaced) -> dict[str, sa.ColumnElement]:
+    """Per table, the WHERE clause selecting the stored rows of the replaced patients."""
+    rt = registry_tables
+    treatments_of = sa.select(rt["treatments"].c.treatment_id).where(rt["treatments"].c.patient_id.in_(replaced))
+    out = {name: rt[name].c.patient_id.in_(replaced) for name in TABLE_ORDER if name != "complications"}
+    out["complications"] = rt["complications"].c.treatment_id.in_(treatments_of)
+    return out
+
+
+def _replaced_counts(conn, replaced) -> dict[str, int]:
+    return {name: conn.execute(sa.select(sa.func.count()).select_from(registry_tables[name]).where(cond)).scalar_one()
+            for name, cond in _replaced_filters(replaced).items()}
+
+
+def _deletion_problems(dropped: dict[str, int], rows: dict[str, int]) -> ValidationReport | None:
+    """A table empty or absent in the source while the store holds rows of its patients: most likely
+    a partial export (a failed query, a forgotten file), so refused unless deletions are allowed."""
+    log = ProblemLog()
+    for name in _CHILD_TABLES:
+        if rows[name] == 0 and dropped[name] > 0:
+            log.error(name, "import_deletes_stored_rows",
+                      f"the source has no {name} rows, but the store holds {dropped[name]:,} {name} rows of its "
+                      f"patients, which this import would delete; if the source is complete (they were deleted at "
+                      f"the site), import again with --allow-deletions (allow_deletions=True), else re-export every "
+                      f"table", value=str(dropped[name]))
+    report = log.report()
+    return report if len(report.problems) else None
+
+
+def _delete_patients(conn, replaced) -> None:
+    """Delete the stored rows of the replaced patients, children first (foreign keys)."""
+    filters = _replaced_filters(replaced)
+    for name in ("complications", "events", "labs", "mdt_decisions", "treatments", "lesions", "patients"):
+        conn.execute(registry_tables[name].delete().where(filters[name]))
 
 
 def _records(frame: pd.DataFrame, name: str, import_id: int) -> list[dict]:

@@ -19,6 +19,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ._atomic_folder import replacing_folder
+from .document import FigureItem, TextItem
+from .sections.checks import describe
 from .figures import save_figure
 from .results_json import write_results_json
 from .tables import ReportTable, html_table, write_csv, write_docx, write_xlsx
@@ -30,7 +32,9 @@ def _env() -> Environment:
 
 
 def write_report(results, out: str | Path) -> Path:
-    """Write the report folder for a :class:`~oligomet.study.results.StudyResults`; returns the folder.
+    """Write the report folder for a :class:`~oligomet.report.document.StudyResults`; returns the folder.
+
+    Figures are drawn here, from their specifications, one at a time (each is freed once saved).
 
     All or nothing: the report is written beside ``out`` and then replaces it (a previous report there,
     stale tables included, is gone; after an error, e.g. a full disk, the previous report is intact).
@@ -42,8 +46,6 @@ def write_report(results, out: str | Path) -> Path:
 
 
 def _write_files(results, out: Path) -> None:
-    from ..study.results import FigureItem, TextItem
-
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     blocks = []
@@ -51,13 +53,14 @@ def _write_files(results, out: Path) -> None:
         items = []
         for it in sec.items:
             if isinstance(it, FigureItem):
-                png, svg = save_figure(it.figure, out / "figures" / it.name)
+                fig = it.render()
+                png, svg = save_figure(fig, out / "figures" / it.name)
                 b64 = base64.b64encode(png.read_bytes()).decode("ascii")
                 items.append({"kind": "figure", "name": it.name, "title": it.title, "caption": it.caption,
                               "src": f"data:image/png;base64,{b64}", "png": f"figures/{png.name}",
                               "svg": f"figures/{svg.name}"})
                 # free the memory of big figures once saved
-                it.figure.clf()
+                fig.clf()
             elif isinstance(it, ReportTable):
                 write_csv(it, out / "tables")
                 items.append({"kind": "table", "html": Markup(html_table(it)), "csv": f"tables/{it.name}.csv"})
@@ -71,7 +74,8 @@ def _write_files(results, out: Path) -> None:
     write_results_json(results, out / "results.json")
     page = _env().get_template("report.html.j2").render(
         title=results.title, name=results.name, sections=blocks, methods=" ".join(results.methods),
-        results=" ".join(results.results_text), provenance=results.provenance, warnings=results.warnings)
+        results=" ".join(results.results_text), provenance=results.provenance, warnings=results.warnings,
+        checks=[{"passed": c.passed, "title": c.title, "text": describe(c)} for c in results.checks])
     (out / "report.html").write_text(page, encoding="utf-8")
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .document import clean
+
 
 def results_document(results) -> dict:
     return {"title": results.title, "name": results.name, "provenance": results.provenance,
             "numbers": results.numbers, "methods": " ".join(results.methods),
-            "results": " ".join(results.results_text), "warnings": results.warnings}
+            "results": " ".join(results.results_text), "warnings": results.warnings,
+            "checks": [{"name": c.name, "title": c.title, "passed": c.passed, "values": clean(c.values)}
+                       for c in results.checks]}
 
 
 def write_results_json(results, path: str | Path) -> Path:

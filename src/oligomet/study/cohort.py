@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..expressions import ExpressionError, evaluate, parse_expression
 from ..registry import fields as F
 from .protocol import Condition, Protocol, ProtocolError
 
@@ -74,7 +75,7 @@ def load_registry(proto: Protocol) -> dict[str, pd.DataFrame]:
             raise _err(proto, ("data", key), f"the registry at {path} has {len(errs)} validation error(s) "
                                              f"(run `oligomet registry validate {path}` for all): {shown}")
         return tables
-    with registry.Store(d.url) as store:  # a database holds only validated imports
+    with registry.Store.open_read_only(d.url) as store:  # validated imports; reading never migrates
         return store.load()
 
 
@@ -108,13 +109,9 @@ def analysis_frame(tables: dict[str, pd.DataFrame], proto: Protocol) -> pd.DataF
     except ValueError as exc:
         raise _err(proto, ("origin",), f"endpoints cannot be derived: {exc}") from None
     for i, d in enumerate(proto.derive):
-        try:
-            value = frame.eval(d.expr, engine="python")
-        except Exception as exc:  # pandas raises many types for a bad expression
-            raise _err(proto, ("derive", i, "expr"), _expr_message(exc, frame, d.expr)) from None
-        if not isinstance(value, pd.Series) or len(value) != len(frame):
+        value = _evaluate(frame, d.expr, proto, ("derive", i, "expr"))
+        if not isinstance(value, pd.Series):
             raise _err(proto, ("derive", i, "expr"), f"{d.expr!r} must give one value per row")
-        value = _nullable(value, frame, d.expr)
         if value.dtype == bool or isinstance(value.dtype, pd.BooleanDtype):
             # true/false as 1/0 (NaN when unknown): usable as event, binary covariate or subgroup
             value = value.astype("Float64").astype(float)
@@ -122,34 +119,14 @@ def analysis_frame(tables: dict[str, pd.DataFrame], proto: Protocol) -> pd.DataF
     return frame
 
 
-def _nullable(value: pd.Series, frame: pd.DataFrame, expr: str) -> pd.Series:
-    """A comparison on a missing input stays missing (pandas gives False), so that complete-case
-    rules see it: rows where any column named in ``expr`` is NA become NA."""
-    names = [c for c in frame.columns if c in expr]
-    used = [c for c in names if _word_in(c, expr)]
-    if not used:
-        return value
-    na = frame[used].isna().any(axis=1)
-    if not na.any():
-        return value
-    if value.dtype == bool:
-        value = value.astype("boolean")
-    elif not pd.api.types.is_float_dtype(value) and not isinstance(value.dtype, pd.BooleanDtype):
-        value = value.astype(object)
-    return value.mask(na)
-
-
-def _word_in(name: str, expr: str) -> bool:
-    import re
-
-    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", expr) is not None
-
-
-def _expr_message(exc: Exception, frame: pd.DataFrame, expr: str) -> str:
-    text = str(exc)
-    if "is not defined" in text or "UndefinedVariable" in type(exc).__name__:
-        return f"unknown column in {expr!r}: {text}; available columns: {', '.join(frame.columns)}"
-    return f"cannot evaluate {expr!r}: {text}"
+def _evaluate(frame: pd.DataFrame, text: str, proto: Protocol, loc: tuple):
+    """An expression of the protocol on every row (``oligomet.expressions``, never ``DataFrame.eval``).
+    A comparison on a missing input stays missing (pandas gives False), so that complete-case rules
+    and the inclusion/exclusion rule see it."""
+    try:
+        return evaluate(parse_expression(text), frame, propagate_missing=True)
+    except ExpressionError as exc:
+        raise _err(proto, loc, exc.problem) from None
 
 
 # --- conditions ----------------------------------------------------------------------------------
@@ -157,11 +134,8 @@ def _expr_message(exc: Exception, frame: pd.DataFrame, expr: str) -> str:
 def condition_mask(frame: pd.DataFrame, cond: Condition, proto: Protocol, loc: tuple) -> pd.Series:
     """Boolean Series (with NA where the column is missing) for one condition."""
     if cond.expr is not None:
-        try:
-            value = frame.eval(cond.expr, engine="python")
-        except Exception as exc:
-            raise _err(proto, loc + ("expr",), _expr_message(exc, frame, cond.expr)) from None
-        return _nullable(pd.Series(value, index=frame.index), frame, cond.expr).astype("boolean")
+        value = _evaluate(frame, cond.expr, proto, loc + ("expr",))
+        return pd.Series(value, index=frame.index).astype("boolean")
     col = cond.column
     if col not in frame.columns:
         raise _err(proto, loc + ("column",), f"unknown column {col!r}; available columns: {', '.join(frame.columns)}")

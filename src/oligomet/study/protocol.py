@@ -17,16 +17,21 @@ The schema, top to bottom (see ``docs/study.md`` and ``examples/`` for complete 
 * ``[[covariates]]``: ``column``, ``label``, ``type`` (continuous/categorical/binary)
 * ``[analyses]``: ``km``, ``logrank``, ``cox``, ``propensity``, ``subgroups``, ``cif``,
   ``complications``, ``followup``, ``paired``, ``table_one``
+* ``[checks]``: thresholds of the report's checks (balance, PH, complete cases, events per
+  parameter, group size, effective sample size, propensity overlap)
 """
 from __future__ import annotations
 
 import hashlib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+MAX_BYTES = 1_000_000   # a protocol is a page of settings; a larger file is a mistake or an attack
+MAX_NESTING = 50        # sections/lists/tables inside each other; Python's parsers recurse per level
+MAX_YAML_NODES = 20_000  # a protocol has a few hundred values; a million take PyYAML minutes
 ORIGIN_TYPES = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "min", "max", "lt", "gt", "missing", "expr")
 
@@ -88,19 +93,30 @@ class Origin(_Model):
         return v
 
 
+def _checked_expression(v: str | None) -> str | None:
+    """Refuse, while validating the file, an expression outside the language of :mod:`oligomet.expressions`."""
+    if v is not None:
+        from ..expressions import parse_expression
+
+        parse_expression(v)   # its ExpressionError (a ValueError) names the token; the loader adds file and line
+    return v
+
+
 class Derived(_Model):
-    """A new analysis column: ``expr`` is a pandas ``DataFrame.eval`` expression over analysis columns."""
+    """A new analysis column: ``expr`` is an expression over analysis columns (``oligomet.expressions``)."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
     expr: str
     label: str | None = None
+
+    _expr = field_validator("expr")(_checked_expression)
 
 
 class Condition(_Model):
     """One condition on an analysis column. Give ``column`` and exactly one operator, or only ``expr``.
 
     Operators: ``equals``, ``not_equals``, ``in``, ``not_in``, ``min`` (>=), ``max`` (<=), ``lt``, ``gt``,
-    ``missing`` (true/false), ``expr`` (a pandas ``DataFrame.query`` expression).
+    ``missing`` (true/false), ``expr`` (an expression of ``oligomet.expressions`` giving true/false).
     """
 
     column: str | None = None
@@ -116,6 +132,8 @@ class Condition(_Model):
     expr: str | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    _expr = field_validator("expr")(_checked_expression)
 
     @model_validator(mode="after")
     def _one_operator(self):
@@ -219,7 +237,30 @@ class Covariate(_Model):
         return self.label or self.column
 
 
-class KMAnalysis(_Model):
+class AnalysisOptions(_Model):
+    """The options of one analysis. Each declares what the generic protocol checks need, so that
+    :func:`_reference_problems` has no per-analysis code:
+
+    * ``endpoint_fields``: fields naming declared endpoints (a list, or one name);
+    * ``endpoint_kind``: the endpoint kind those must have (``"survival"``, ``"competing"``, or None: any);
+    * ``covariate_fields``: fields naming declared covariates, each with the extra names it allows;
+    * ``needs_exposure``: the analysis compares exposure groups;
+    * :meth:`problems`: checks of its own (location relative to the protocol, message).
+    """
+
+    endpoint_fields: ClassVar[tuple[str, ...]] = ()
+    endpoint_kind: ClassVar[str | None] = None
+    covariate_fields: ClassVar[dict[str, tuple[str, ...]]] = {}
+    needs_exposure: ClassVar[bool] = False
+
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        return []
+
+
+class KMAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+
     endpoints: list[str] = []
     landmarks: list[Annotated[float, Field(ge=0)]] = []
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = []
@@ -228,12 +269,20 @@ class KMAnalysis(_Model):
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves (numbers use all data)
 
 
-class LogrankAnalysis(_Model):
+class LogrankAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    needs_exposure = True
+
     endpoints: list[str] = []
     rho: Annotated[float, Field(ge=0)] = 0.0
 
 
-class CoxAnalysis(_Model):
+class CoxAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    covariate_fields = {"covariates": (), "fixed": ("exposure",)}
+
     endpoints: list[str] = []
     covariates: list[str] = []
     include_exposure: bool = True
@@ -245,7 +294,12 @@ class CoxAnalysis(_Model):
     ph_transform: Literal["km", "rank", "identity"] = "km"
 
 
-class PropensityAnalysis(_Model):
+class PropensityAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    covariate_fields = {"covariates": ()}
+    needs_exposure = True
+
     method: Literal["match", "weight"] = "match"
     covariates: list[str] = Field(min_length=1)
     caliper: Annotated[float, Field(gt=0)] | None = 0.2
@@ -257,10 +311,20 @@ class PropensityAnalysis(_Model):
     landmarks: list[Annotated[float, Field(ge=0)]] = []
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
 
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        if p.exposure is not None and len(p.exposure.groups) != 2:
+            return [(("exposure", "groups"), "propensity-score matching/weighting needs exactly 2 groups")]
+        return []
 
-class Subgroup(_Model):
+
+class Subgroup(AnalysisOptions):
     """Effect of the exposure within the levels of ``column`` (or of a ``where`` split), with the
     likelihood-ratio test of the exposure × subgroup interaction in Cox."""
+
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    covariate_fields = {"covariates": ()}
+    needs_exposure = True
 
     name: str
     column: str | None = None
@@ -275,9 +339,13 @@ class Subgroup(_Model):
         return self
 
 
-class CIFAnalysis(_Model):
+class CIFAnalysis(AnalysisOptions):
     """Cumulative incidence; with ``fine_gray``, a Fine–Gray model of cause 1 on the exposure
     (when there are groups) and ``covariates``."""
+
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "competing"
+    covariate_fields = {"covariates": ()}
 
     endpoints: list[str] = []
     landmarks: list[Annotated[float, Field(ge=0)]] = []
@@ -286,8 +354,13 @@ class CIFAnalysis(_Model):
     covariates: list[str] = []
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
 
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        if self.fine_gray and not self.covariates and p.exposure is None:
+            return [(loc + ("fine_gray",), "a Fine–Gray model needs covariates or an [exposure]")]
+        return []
 
-class ComplicationsAnalysis(_Model):
+
+class ComplicationsAnalysis(AnalysisOptions):
     """Complications of the index procedure: columns of the endpoint frame holding the worst
     Clavien–Dindo grade, the CCI and 90-day mortality (names as ``derive_endpoints`` writes them)."""
 
@@ -297,11 +370,13 @@ class ComplicationsAnalysis(_Model):
     extra_binary: list[str] = []
 
 
-class FollowupAnalysis(_Model):
+class FollowupAnalysis(AnalysisOptions):
+    endpoint_fields = ("endpoint",)
+
     endpoint: str = "os"
 
 
-class PairedAnalysis(_Model):
+class PairedAnalysis(AnalysisOptions):
     name: str
     before: str
     after: str
@@ -309,11 +384,16 @@ class PairedAnalysis(_Model):
     label: str | None = None
 
 
-class TableOneAnalysis(_Model):
+class TableOneAnalysis(AnalysisOptions):
+    covariate_fields = {"variables": ()}
+
     variables: list[str] = []
 
 
 class Analyses(_Model):
+    """One field per analysis of ``oligomet.study.catalogue.CATALOGUE`` (a test keeps the two in step):
+    the options of a single analysis, or a list of them."""
+
     table_one: TableOneAnalysis | None = None
     km: KMAnalysis | None = None
     logrank: LogrankAnalysis | None = None
@@ -324,6 +404,19 @@ class Analyses(_Model):
     complications: ComplicationsAnalysis | None = None
     followup: FollowupAnalysis | None = None
     paired: list[PairedAnalysis] = []
+
+
+class Checks(_Model):
+    """Thresholds of the report's checks (the "Checks" panel and the warnings in the results paragraph).
+    The defaults are the usual ones; see docs/study.md."""
+
+    max_abs_smd: Annotated[float, Field(gt=0)] = 0.1          # balance after matching/weighting (cobalt)
+    ph_p: Annotated[float, Field(gt=0, lt=1)] = 0.05          # cox.zph p of the exposure below this: PH violated
+    max_complete_case_loss: Annotated[float, Field(ge=0, le=1)] = 0.10   # share of eligible patients dropped
+    min_events_per_parameter: Annotated[float, Field(ge=0)] = 10.0
+    min_group_size: Annotated[int, Field(ge=0)] = 20
+    min_ess_fraction: Annotated[float, Field(ge=0, le=1)] = 0.5          # effective sample size / n, per group
+    max_outside_overlap: Annotated[float, Field(ge=0, le=1)] = 0.05      # share outside the common PS support
 
 
 class Protocol(_Model):
@@ -340,6 +433,7 @@ class Protocol(_Model):
     endpoints: list[Endpoint] = Field(min_length=1)
     covariates: list[Covariate] = []
     analyses: Analyses = Analyses()
+    checks: Checks = Checks()
 
     # Set by the loaders, not by the file.
     _source_path: str | None = None
@@ -370,12 +464,23 @@ class Protocol(_Model):
         return self._source_path
 
 
+def _analysis_options(a: Analyses):
+    """(field, options, location) of every analysis the protocol asks for, lists item by item."""
+    for key in Analyses.model_fields:
+        value = getattr(a, key)
+        items = enumerate(value) if isinstance(value, list) else [(None, value)] if value is not None else []
+        for i, opts in items:
+            yield key, opts, ("analyses", key) + (() if i is None else (i,))
+
+
 def _reference_problems(p: Protocol) -> list[tuple[tuple, str]]:
-    """Names used in analyses must be declared endpoints / covariates: (location, message) pairs."""
+    """Names used in analyses must be declared endpoints / covariates, of the kind the analysis
+    takes, with an exposure where it compares groups: (location, message) pairs. Driven by what
+    each analysis' options declare (:class:`AnalysisOptions`), so no analysis is named here."""
     eps = {e.name for e in p.endpoints}
     covs = {c.column for c in p.covariates}
+    kinds = {e.name: e.kind for e in p.endpoints}
     bad: list[tuple[tuple, str]] = []
-    a = p.analyses
 
     def check(names, declared, loc, kind):
         for i, n in enumerate(names):
@@ -383,46 +488,26 @@ def _reference_problems(p: Protocol) -> list[tuple[tuple, str]]:
                 bad.append((loc + (i,), f"unknown {kind} {n!r}; declared {kind}s: "
                                         f"{', '.join(sorted(declared)) or 'none'}"))
 
-    for key in ("km", "logrank", "cox", "cif", "propensity"):
-        sub = getattr(a, key)
-        if sub is not None:
-            check(sub.endpoints, eps, ("analyses", key, "endpoints"), "endpoint")
-    if a.cox is not None:
-        check(a.cox.covariates, covs, ("analyses", "cox", "covariates"), "covariate")
-        check(a.cox.fixed, covs | {"exposure"}, ("analyses", "cox", "fixed"), "covariate")
-    if a.propensity is not None:
-        check(a.propensity.covariates, covs, ("analyses", "propensity", "covariates"), "covariate")
-    if a.cif is not None:
-        check(a.cif.covariates, covs, ("analyses", "cif", "covariates"), "covariate")
-        if a.cif.fine_gray and not a.cif.covariates and p.exposure is None:
-            bad.append((("analyses", "cif", "fine_gray"), "a Fine–Gray model needs covariates or an [exposure]"))
-    if a.table_one is not None:
-        check(a.table_one.variables, covs, ("analyses", "table_one", "variables"), "covariate")
-    for i, s in enumerate(a.subgroups):
-        check(s.endpoints, eps, ("analyses", "subgroups", i, "endpoints"), "endpoint")
-        check(s.covariates, covs, ("analyses", "subgroups", i, "covariates"), "covariate")
-    if a.followup is not None and a.followup.endpoint not in eps:
-        bad.append((("analyses", "followup", "endpoint"), f"unknown endpoint {a.followup.endpoint!r}; "
-                                                           f"declared endpoints: {', '.join(sorted(eps))}"))
-    kinds = {e.name: e.kind for e in p.endpoints}
-    if a.cif is not None:
-        for i, n in enumerate(a.cif.endpoints):
-            if kinds.get(n) == "survival":
-                bad.append((("analyses", "cif", "endpoints", i),
-                            f"{n!r} is a survival endpoint; a CIF needs an endpoint with kind = 'competing'"))
-    for key in ("km", "logrank", "cox", "propensity"):
-        sub = getattr(a, key)
-        for i, n in enumerate(sub.endpoints if sub is not None else []):
-            if kinds.get(n) == "competing":
-                bad.append(((("analyses", key, "endpoints", i)),
-                            f"{n!r} is a competing-risks endpoint; analyse it under analyses.cif"))
-    for key in ("logrank", "propensity"):
-        if getattr(a, key) is not None and p.exposure is None:
+    no_exposure = set()
+    for key, opts, loc in _analysis_options(p.analyses):
+        for f in opts.endpoint_fields:
+            value = getattr(opts, f)
+            single = isinstance(value, str)
+            names = [value] if single else value
+            for i, n in enumerate(names):
+                at = loc + (f,) + (() if single else (i,))
+                if n not in eps:
+                    bad.append((at, f"unknown endpoint {n!r}; declared endpoints: {', '.join(sorted(eps)) or 'none'}"))
+                elif opts.endpoint_kind == "competing" and kinds[n] == "survival":
+                    bad.append((at, f"{n!r} is a survival endpoint; a CIF needs an endpoint with kind = 'competing'"))
+                elif opts.endpoint_kind == "survival" and kinds[n] == "competing":
+                    bad.append((at, f"{n!r} is a competing-risks endpoint; analyse it under analyses.cif"))
+        for f, also in opts.covariate_fields.items():
+            check(getattr(opts, f), covs | set(also), loc + (f,), "covariate")
+        if opts.needs_exposure and p.exposure is None and key not in no_exposure:
+            no_exposure.add(key)   # once per analysis, also for a list of them
             bad.append((("analyses", key), "needs an [exposure] section with groups"))
-    if a.subgroups and p.exposure is None:
-        bad.append((("analyses", "subgroups"), "needs an [exposure] section with groups"))
-    if a.propensity is not None and p.exposure is not None and len(p.exposure.groups) != 2:
-        bad.append((("exposure", "groups"), "propensity-score matching/weighting needs exactly 2 groups"))
+        bad += opts.problems(p, loc)
     names = [e.name for e in p.endpoints]
     for i, n in enumerate(names):
         if names.index(n) != i:
@@ -441,27 +526,111 @@ def _nearest_line(lines: dict, loc: tuple) -> int | None:
     return lines.get((), None)
 
 
-def _yaml_lines(text: str) -> dict:
+def _yaml_loader():
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's, when installed: the same events, faster
+
+
+def _yaml_refusals(text: str) -> list[tuple[str, int | None, str]]:
+    """Anchors, aliases, too deep nesting and too many values, found in the event stream (which,
+    unlike composing the document, neither expands aliases nor recurses, and stops at the first
+    value too many): a few bytes of nested aliases expand to billions of nodes ("billion laughs"),
+    and a protocol has no use for them."""
+    import yaml
+
+    problems, depth = [], 0
+    for n, ev in enumerate(yaml.parse(text, Loader=_yaml_loader())):
+        line = ev.start_mark.line + 1
+        if n > MAX_YAML_NODES:
+            problems.append(("(file)", line, f"more than {MAX_YAML_NODES:,} values; a protocol has a few hundred"))
+            break
+        if isinstance(ev, yaml.AliasEvent):
+            problems.append(("(syntax)", line, f"YAML alias *{ev.anchor} is not allowed in a protocol; "
+                                               "write the value out"))
+        elif getattr(ev, "anchor", None) is not None:
+            problems.append(("(syntax)", line, f"YAML anchor &{ev.anchor} is not allowed in a protocol; "
+                                               "write the value out where it is used"))
+        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                problems.append(("(syntax)", line, f"nested more than {MAX_NESTING} levels deep"))
+                break
+        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    if len(problems) > 5:   # the lines of the first five say it; hundreds of the same line do not
+        problems = problems[:5] + [("(syntax)", None, f"... and {len(problems) - 5} more anchors/aliases")]
+    return problems
+
+
+def _yaml_lines(text: str) -> tuple[dict, list]:
+    """(line of every key path, problems with keys). A repeated key would silently replace the
+    first (a second ``cohort:`` drops the first's criteria), so it is an error, as in TOML."""
     import yaml
 
     out: dict = {}
-    root = yaml.compose(text)
+    duplicates: list = []
+    root = yaml.compose(text, Loader=_yaml_loader())
 
     def walk(node, path):
         out[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
             for k, v in node.value:
+                line = k.start_mark.line + 1
+                if not isinstance(k, yaml.ScalarNode):
+                    duplicates.append((_pretty_loc(path), line, "a key must be a name, not a list or mapping"))
+                    continue
                 key = k.value
-                out[path + (key,)] = k.start_mark.line + 1
+                if key in seen:
+                    duplicates.append((_pretty_loc(path + (key,)), line,
+                                       f"duplicate key {key!r} (first given at line {seen[key]})"))
+                seen.setdefault(key, line)
+                out[path + (key,)] = line
                 walk(v, path + (key,))
-                out[path + (key,)] = k.start_mark.line + 1
+                out[path + (key,)] = line
         elif isinstance(node, yaml.SequenceNode):
             for i, v in enumerate(node.value):
                 walk(v, path + (i,))
 
     if root is not None:
         walk(root, ())
-    return out
+    return out, duplicates
+
+
+def _nesting(data) -> int:
+    """Depth of nested dicts/lists, without recursion."""
+    deepest, stack = 0, [(data, 0)]
+    while stack and deepest <= MAX_NESTING:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, d + 1) for c in children)
+    return deepest
+
+
+def _deep_dotted_key(text: str) -> int | None:
+    """The first line whose key has more than MAX_NESTING dotted parts: tomllib takes quadratic time
+    in their number (a 100 kB key takes minutes), so such a file is refused before parsing."""
+    for no, line in enumerate(text.splitlines(), start=1):
+        if line.split("=", 1)[0].count(".") > MAX_NESTING:
+            return no
+    return None
+
+
+def _too_deep(text: str, path) -> ProtocolError:
+    """Nesting beyond MAX_NESTING, located at the first line that opens that many inline arrays/tables
+    or holds that many dotted keys (brackets inside strings may shift it, which only moves the pointer)."""
+    depth, at = 0, None
+    for no, line in enumerate(text.splitlines(), start=1):
+        if line.split("=", 1)[0].count(".") > MAX_NESTING:
+            at = no
+        for ch in line:
+            depth += (ch in "[{") - (ch in "]}")
+            at = at or (no if depth > MAX_NESTING else None)
+        if at:
+            break
+    return ProtocolError(path, [("(syntax)", at, f"nested more than {MAX_NESTING} levels deep")])
 
 
 _TOML_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -595,22 +764,36 @@ def from_mapping(data: dict, *, lines: dict | None = None, path: str | Path | No
 
 def loads(text: str, fmt: Literal["toml", "yaml"], *, path: str | Path | None = None) -> Protocol:
     """Parse and validate protocol text."""
+    if len(text) > MAX_BYTES:
+        raise ProtocolError(path, [("(file)", None, f"the protocol is {len(text):,} characters long; "
+                                                    f"at most {MAX_BYTES:,} are allowed")])
     if fmt == "toml":
         import tomllib
 
+        if _deep_dotted_key(text):
+            raise _too_deep(text, path)
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             m = re.search(r"line (\d+)", str(exc))
             raise ProtocolError(path, [("(syntax)", int(m.group(1)) if m else None, f"TOML syntax error: {exc}")]
                                 ) from None
+        except RecursionError:   # tomllib recurses once per nested inline array/table
+            raise _too_deep(text, path) from None
+        if _nesting(data) > MAX_NESTING:
+            raise _too_deep(text, path)
         lines = _toml_lines(text)
     elif fmt == "yaml":
         import yaml
 
         try:
-            data = yaml.safe_load(text)
-            lines = _yaml_lines(text)
+            refused = _yaml_refusals(text)
+            if refused:
+                raise ProtocolError(path, refused)
+            lines, duplicates = _yaml_lines(text)
+            if duplicates:
+                raise ProtocolError(path, duplicates)
+            data = yaml.load(text, Loader=_yaml_loader())
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             raise ProtocolError(path, [("(syntax)", mark.line + 1 if mark else None, f"YAML syntax error: {exc}")]
@@ -627,6 +810,9 @@ def load(path: str | Path) -> Protocol:
     path = Path(path)
     if not path.is_file():
         raise ProtocolError(path, [("(file)", None, "no such file")])
+    if path.stat().st_size > MAX_BYTES:   # before reading it into memory
+        raise ProtocolError(path, [("(file)", None, f"the file is {path.stat().st_size:,} bytes; a protocol "
+                                                    f"is at most {MAX_BYTES:,} bytes")])
     suffix = path.suffix.lower()
     fmt = {"toml": "toml", "yaml": "yaml", "yml": "yaml"}.get(suffix.lstrip("."))
     if fmt is None:

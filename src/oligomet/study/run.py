@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import platform
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from .._pandas_compat import is_text
 from ..report._atomic_folder import check_output_folder
-from ..report.figures import flow_figure
-from ..report.tables import ReportTable
+from ..report.document import StudyResults, clean
+from ..report.sections.checks import build_checks
+from ..report.sections.cohort import build_cohort
+from . import catalogue
 from . import cohort as C
-from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
+from .analyses import describe
 from .analyses._context import Ctx
+from .catalogue import requested, run_analysis
+from .checks import group_sizes
 from .protocol import Protocol, load
-from .results import FigureItem, StudyResults, TextItem, clean
 
 _PACKAGES = ("numpy", "scipy", "pandas", "matplotlib")
 
@@ -72,32 +76,6 @@ def _prepare_covariates(frame: pd.DataFrame, proto: Protocol) -> pd.DataFrame:
     return frame
 
 
-def _steps(proto: Protocol) -> list[tuple[str, callable]]:
-    a = proto.analyses
-    steps = []
-    if a.followup is not None:
-        steps.append(("median follow-up", survival.run_followup))
-    if a.table_one is not None:  # by group, or overall for a single-arm study
-        steps.append(("Table 1", describe.run_table_one))
-    if a.km is not None:
-        steps.append(("Kaplan–Meier", survival.run_km))
-    if a.logrank is not None:
-        steps.append(("log-rank", survival.run_logrank))
-    if a.complications is not None:
-        steps.append(("complications", complications.run_complications))
-    if a.cox is not None:
-        steps.append(("Cox models", cox.run_cox))
-    if a.propensity is not None:
-        steps.append(("propensity score", propensity.run_propensity))
-    if a.subgroups:
-        steps.append(("subgroups", subgroups.run_subgroups))
-    if a.cif is not None:
-        steps.append(("cumulative incidence", competing.run_cif))
-    if a.paired:
-        steps.append(("paired comparisons", paired.run_paired))
-    return steps
-
-
 def _progress(enabled: bool):
     if not enabled:
         return nullcontext(None)
@@ -121,7 +99,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
     if out is not None:
         check_output_folder(out)   # refuse an --out the report may not replace before the analyses, not after
     res = StudyResults(title=proto.title, name=proto.name)
-    steps = _steps(proto)
+    steps = requested(proto.analyses)
     with _progress(progress) as bar:
         task = bar.add_task(proto.name, total=len(steps) + 3) if bar is not None else None
 
@@ -141,18 +119,12 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         cohort, flow = C.assign_groups(cohort, flow, proto)
         C.check_endpoints(cohort, proto)
         tick("cohort built")
-        _cohort_section(res, proto, cohort, flow)
-        ctx = Ctx(proto=proto, cohort=cohort, results=res)
-        for what, fn in steps:
-            fn(ctx)
-            tick(what)
-    if proto.analyses.table_one is not None and proto.analyses.propensity is not None and \
-            proto.exposure is not None:
-        _table_one_after(ctx)
+        build_cohort(res, flow, len(cohort), _group_counts(proto, cohort), proto.description)
+        analyse(proto, cohort, res, tick)
     v = versions()
     res.methods.append(
         f"Analyses were run with oligomet {v['oligomet']} (Python {v['python']}, NumPy {v['numpy']}, SciPy "
-        f"{v['scipy']}, pandas {v['pandas']}); its estimators reproduce R's survival 3.5-3, MatchIt 4.5.1 and "
+        f"{v['scipy']}, pandas {v['pandas']}); its estimators reproduce R's survival 3.5-3, MatchIt 4.7.2 and "
         f"cmprsk 2.2-11. Two-sided p < 0.05 was considered significant.")
     src = proto.data
     if given:  # the protocol's [data] was not used: record what was
@@ -171,10 +143,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
                                    tables["patients"]["patient_id"].astype(str).str.startswith("SYN-").all()),
         "seed": proto.seed, "time_unit": proto.time_unit, "versions": v,
     })
-    res.numbers["cohort"] = clean({"flow": flow, "n": len(cohort),
-                                   "groups": {str(k): int(v_) for k, v_ in
-                                              cohort[C.GROUP].value_counts(sort=False).items()}
-                                   if proto.exposure is not None else {}})
+    res.numbers["cohort"] = clean({"flow": flow, "n": len(cohort), "groups": _group_counts(proto, cohort) or {}})
     study = Study(protocol=proto, cohort=cohort, flow=flow, results=res)
     if out is not None:
         from ..report.html import write_report
@@ -183,27 +152,29 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
     return study
 
 
-def _cohort_section(res: StudyResults, proto: Protocol, cohort: pd.DataFrame, flow: pd.DataFrame) -> None:
-    sec = res.section("cohort", "Study cohort")
-    groups = ({str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
-              if proto.exposure is not None else None)
-    sec.items.append(FigureItem("flow", "STROBE flow diagram", flow_figure(flow, groups),
-                                "Patients excluded at each criterion, in the order applied."))
-    disp = flow[["label", "n_excluded", "n_remaining"]].rename(
-        columns={"label": "Step", "n_excluded": "Excluded", "n_remaining": "Remaining"})
-    sec.items.append(ReportTable("flow", "Cohort selection", flow, disp))
-    text = f"Of {int(flow['n_remaining'].iloc[0])} patients in the registry, {len(cohort)} formed the study cohort"
-    if groups:
-        text += " (" + ", ".join(f"{k}: {v}" for k, v in groups.items()) + ")"
-    res.results_text.append(text + ".")
-    sec.items.append(TextItem(text + "."))
-    if proto.description:
-        res.methods.insert(0, proto.description.strip())
+def _group_counts(proto: Protocol, cohort: pd.DataFrame) -> dict[str, int] | None:
+    """Patients per exposure group, in protocol order; None for a single-arm study."""
+    if proto.exposure is None:
+        return None
+    return {str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
 
 
-def _table_one_after(ctx: Ctx) -> None:
+def analyse(proto: Protocol, cohort: pd.DataFrame, res: StudyResults, tick=lambda what: None) -> None:
+    """Run the protocol's analyses (and checks) on a built cohort (``exposure_group`` assigned), into ``res``."""
+    build_checks(res, group_sizes(proto, _group_counts(proto, cohort) or {"study cohort": len(cohort)}))
+    ctx = Ctx(proto=proto, cohort=cohort)
+    for entry in requested(proto.analyses):
+        run_analysis(entry, ctx, res)
+        tick(entry.label)
+    if proto.analyses.table_one is not None and proto.analyses.propensity is not None and \
+            proto.exposure is not None:
+        _table_one_after(ctx, res)
+
+
+def _table_one_after(ctx: Ctx, res: StudyResults) -> None:
     """Table 1 in the matched (or weighted) cohort, next to the one before."""
     if ctx.adjusted is None:
         return
     label = "matching" if ctx.proto.analyses.propensity.method == "match" else "weighting"
-    describe.run_table_one(ctx, matched=ctx.adjusted, label=label)
+    run_analysis(replace(catalogue.entry("table_one"), compute=partial(describe.compute_table_one, matched=ctx.adjusted,
+                                                            label=label)), ctx, res)

@@ -10,17 +10,26 @@ class single_threaded_blas:
     for the same cores: measured here (2 cores, 10⁶ × 10), the whole fit takes ~0.65 s with the default
     threads and ~0.48 s with one. ``openblas_set_num_threads_local`` (OpenBLAS >= 0.3.27) changes only
     the calling thread's setting and returns the previous one, so other threads are unaffected. Without
-    that symbol (another BLAS, or an older OpenBLAS) this does nothing.
+    that symbol (another BLAS, or an older OpenBLAS) this does nothing. NumPy and SciPy wheels each bundle
+    their own OpenBLAS; both are set (SciPy's LAPACK calls, e.g. the propensity fit's least squares, wake
+    its threads as well: on a loaded 2-core machine an 8000 x 14 QR took ~100 ms threaded, ~3 ms in one).
     """
 
-    _setter = None
+    _setters: tuple = ()
     _looked = False
 
     @classmethod
     def _find(cls):
+        """The first setter found (NumPy's OpenBLAS), or None."""
+        setters = cls._find_all()
+        return setters[0] if setters else None
+
+    @classmethod
+    def _find_all(cls) -> tuple:
         if cls._looked:
-            return cls._setter
+            return cls._setters
         cls._looked = True
+        setters = []
         try:
             import ctypes
             import re
@@ -30,18 +39,17 @@ class single_threaded_blas:
                 fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
                 if fn is not None:
                     fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-                    cls._setter = fn
-                    break
+                    setters.append(fn)
         except Exception:  # pragma: no cover - non-Linux or unusual builds: keep the default threading
-            cls._setter = None
-        return cls._setter
+            setters = []
+        cls._setters = tuple(setters)
+        return cls._setters
 
     def __enter__(self):
-        fn = self._find()
-        self._previous = fn(1) if fn is not None else None
+        self._previous = [fn(1) for fn in self._find_all()]
         return self
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            self._find()(self._previous)
+        for fn, previous in zip(self._find_all(), self._previous):
+            fn(previous)
         return False

@@ -237,3 +237,27 @@ def sum_rows_by_code(rows, codes, out):  # pragma: no cover - compiled
         c = codes[i]
         for k in range(p):
             out[c, k] += rows[i, k]
+
+
+@nb.njit(cache=True, nogil=True)
+def gather_rows_transposed(rows, pos, out_t):  # pragma: no cover - compiled
+    """``out_t[k, j] = rows[pos[j], k]``: sorted rows back to the data's order, stored column by column.
+
+    Residual tables are DataFrames, which keep their columns contiguous; writing the columns here while
+    undoing the sort saves a row scatter and pandas' transposing copy (together ~0.9 s at 10⁶ × 10)."""
+    p, n = out_t.shape
+    for j in range(n):
+        src = rows[pos[j]]
+        for k in range(p):
+            out_t[k, j] = src[k]
+
+
+@nb.njit(cache=True, nogil=True)
+def rows_minus_group_transposed(X, rows, means, group, out_t):  # pragma: no cover - compiled
+    """``out_t[k, i] = X[rows[i], k] − means[group[i], k]`` (Schoenfeld residuals, stored column by column)."""
+    p, m = out_t.shape
+    for i in range(m):
+        x = X[rows[i]]
+        mu = means[group[i]]
+        for k in range(p):
+            out_t[k, i] = x[k] - mu[k]

@@ -144,42 +144,37 @@ def _still_at_risk(cells: Cells, entry: np.ndarray | None, values: np.ndarray) -
 
 
 @dataclass(frozen=True)
-class KMArrays:
-    """Per-cell KM quantities; ``std_err`` is on the cumulative-hazard scale unless ``logse`` is False."""
+class RiskSets:
+    """Rows mapped to cells, with the weighted counts per cell that every curve here is built from.
+
+    ``n`` is the weight at risk at the cell (stop >= time, and for (start, stop] rows entered before it),
+    ``d`` the weighted events, ``surviving`` the weight still at risk just after the cell (n - d, built
+    without a subtraction so that it is exactly 0 where everybody left dies), ``m`` the unweighted
+    number of events. Per row: ``weight``, ``event`` and ``entry`` (the last cell of its group at or
+    before its entry time, -1 when none; None without entry times).
+    """
 
     cells: Cells
-    n_risk: np.ndarray
-    n_event: np.ndarray
-    n_censor: np.ndarray
-    n_rows: np.ndarray      # unweighted number of rows per cell
-    survival: np.ndarray
-    std_err: np.ndarray
-    logse: bool
+    weight: np.ndarray
+    event: np.ndarray
+    entry: np.ndarray | None
+    n_rows: np.ndarray
+    total: np.ndarray
+    n: np.ndarray
+    d: np.ndarray
+    m: np.ndarray
+    surviving: np.ndarray
 
 
-def km_fit(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup: int,
-           weights: np.ndarray | None = None, robust: bool = False, start: np.ndarray | None = None) -> KMArrays:
-    """Kaplan-Meier per group, as R's ``survfit`` (survfitkm.c, type 1).
+def risk_sets(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup: int,
+              weights: np.ndarray | None = None, start: np.ndarray | None = None) -> RiskSets:
+    """The one risk-set computation behind the Kaplan-Meier, cumulative-hazard and RMST cores.
 
-    * survival: product over event times of (1 - d/n), with weighted d and n.
-    * std_err (``robust=False``): Greenwood, sqrt(sum d / (n (n - d))) with weighted
-      sums; this is the SE of the cumulative hazard, R's ``survfit()$std.err``. Where S
-      reaches 0 (n == d) it is NaN (R's object holds Inf; its summary and JSON exports NaN).
-    * std_err (``robust=True``): R's infinitesimal-jackknife SE of S itself (R's
-      default when weights are not integers). The influence of row i (per unit of
-      weight) on log S(t) is -sum_{s<=t} (dN_i(s) - Y_i(s) d(s)/n(s)) / (n(s) - d(s)),
-      so Var S(t) = S(t)^2 sum_i w_i^2 [delta_i 1{T_i<=t} / (n - d)(T_i) - B(min(T_i, t))]^2
-      with B(u) = sum_{s<=u} d / (n (n - d)). The sum splits into rows with T_i <= t
-      (a running sum) and rows still at risk (B(t)^2 times their sum of w^2), so it stays
-      O(n). Where S = 0, R reports 0; so do we.
-    * ``start`` (entry times; ``time`` are then the stops, R's ``Surv(start, stop, event)``): a row is
-      at risk at t when start < t <= stop, so the number at risk loses the rows entering at or after t.
-      The curve has rows at the stop times only, as R's. In the robust SE a row carries only the hazard
-      increments after its entry, and counts among those still at risk only once it has entered.
+    ``start`` (entry times; ``time`` are then the stops, R's ``Surv(start, stop, event)``): a row is at
+    risk at t when start < t <= stop, so the number at risk loses the rows entering at or after t.
     """
     w = np.ones_like(time) if weights is None else weights
     cells = make_cells(time, group, ngroup)
-    n_rows = cell_sums(cells)[:, 0]
     tot = cell_sums(cells, w)[:, 0]
     d = cell_sums(cells, w * event)[:, 0]
     n = reverse_cumsum_within(cells, tot)
@@ -194,41 +189,161 @@ def km_fit(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup
     later = np.maximum(n - tot, 0.0)
     later[cells.starts[1:][np.diff(cells.starts) > 0] - 1] = 0.0   # last cell of each block: nobody later
     surviving = later + cell_sums(cells, w * (1.0 - event))[:, 0]
+    return RiskSets(cells=cells, weight=w, event=event, entry=entry, n_rows=cell_sums(cells)[:, 0], total=tot,
+                    n=n, d=d, m=cell_sums(cells, event)[:, 0], surviving=surviving)
+
+
+def km_curve(rs: RiskSets) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier S per cell and the Greenwood increment d / (n (n - d)) (0 where n == d)."""
+    d, n, surviving = rs.d, rs.n, rs.surviving
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(d > 0, surviving / np.where(n > 0, n, 1.0), 1.0)
-        surv = cumprod_within(cells, factor)
         # surviving == 0 only at the last cell of a block (nobody left after it): keep that
         # infinite term out of the running sum so it cannot leak into the next block.
         inc = np.where((d > 0) & (surviving > 0), d / (n * surviving), 0.0)
-        B = cumsum_within(cells, inc)
-        if not robust:
-            # R's survfit object holds Inf where S reaches 0 (n == d); its summary() and
-            # the shared reference (JSON) hold NaN there. We report NaN: undefined, not a number.
-            se = np.where(surv > 0, np.sqrt(B), np.nan)
-        else:
-            # B at entry: a row only carries the hazard increments after it entered ((start, stop] rows)
-            Be = np.zeros(time.size) if entry is None else np.where(entry >= 0, B[np.maximum(entry, 0)], 0.0)
-            a = event / surviving[cells.of_row] - (B[cells.of_row] - Be)
-            a = np.where(np.isfinite(a), a, 0.0)   # rows at the cell where S hits 0; set to 0 there below
-            done = cumsum_within(cells, cell_sums(cells, (w * a) ** 2)[:, 0])
-            # rows still at risk after each cell contribute w² (B − Be)² = w² B² − 2 w² Be B + w² Be²
-            w2 = w * w
-            later = [_still_at_risk(cells, entry, v) for v in (w2, w2 * Be, w2 * Be * Be)]
-            var = surv ** 2 * (done + B ** 2 * later[0] - 2 * B * later[1] + later[2])
-            # Var S changes only at event times. At a censoring-only cell the two sums above trade the
-            # censored rows' terms and agree with the previous cell only up to rounding, which depends on
-            # row order (and can make a flat CI band dip by an ulp, moving a CI limit of the median):
-            # carry the last event cell's value forward instead.
-            cell = np.arange(d.size)
-            last = np.maximum.accumulate(np.where((d > 0) | (cell == cells.starts[cells.block]), cell, 0))
-            var = var[last]
-            se = np.where(surv > 0, np.sqrt(var), 0.0)
-    return KMArrays(cells=cells, n_risk=n, n_event=d, n_censor=tot - d, n_rows=n_rows, survival=surv,
-                    std_err=se, logse=not robust)
+    return cumprod_within(rs.cells, factor), inc
+
+
+def row_influence(rs: RiskSets, a: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Influence of each row on a running sum of hazard-like increments, once past its stop time.
+
+    The quantity is sum over cells s of [dN(s) a(s) - Y(s) r(s)] per unit of weight: an event row
+    adds ``a`` at its own cell, and every row at risk at s (entered before s, stop >= s) takes ``r(s)``
+    off. For the Kaplan-Meier log S (negated) a = 1/(n - d), r = d/(n (n - d)); for the Nelson-Aalen
+    hazard a = 1/n, r = d/n^2 (R's survfitkm.c). Returns (per-row final influence times the weight,
+    R = running sum of r per cell, R at each row's entry).
+    """
+    cells = rs.cells
+    R = cumsum_within(cells, r)
+    Re = np.zeros(rs.weight.size) if rs.entry is None else np.where(rs.entry >= 0, R[np.maximum(rs.entry, 0)], 0.0)
+    final = rs.weight * (rs.event * a[cells.of_row] - (R[cells.of_row] - Re))
+    return final, R, Re
+
+
+def influence_variance(rs: RiskSets, a: np.ndarray, r: np.ndarray, cluster: np.ndarray | None = None) -> np.ndarray:
+    """Infinitesimal-jackknife variance per cell: sum over clusters of U_c(t)^2 (see ``row_influence``).
+
+    Without ``cluster`` every row is its own cluster. Its influence is final once t passes its stop
+    (a running sum), and while at risk it is w (R(entry) - R(t)), so the sum over the rows still at
+    risk is R(t)^2 sum w^2 - 2 R(t) sum w^2 R(entry) + sum w^2 R(entry)^2: O(n), no loop over times.
+
+    With ``cluster`` (integer codes, R's ``id=``), U_c(t) = K_c(t) - R(t) Y_c(t), where Y_c is the
+    cluster's weight at risk and K_c collects its finished rows and the R(entry) offsets of its rows at
+    risk. K_c and Y_c change only where one of its rows enters or leaves, so sum_c K_c^2, sum_c K_c Y_c
+    and sum_c Y_c^2 are running sums of their changes at those cells: one sort of 2n change points.
+
+    Variances change only at event cells; the value of the last event cell is carried over the
+    censoring-only cells (there the sums trade terms and agree only up to rounding, which depends on
+    row order and could move a flat CI band by an ulp).
+    """
+    cells = rs.cells
+    final, R, Re = row_influence(rs, a, r)
+    w = rs.weight
+    if cluster is None:
+        done = cumsum_within(cells, cell_sums(cells, final ** 2)[:, 0])
+        w2 = w * w
+        later = [_still_at_risk(cells, rs.entry, v) for v in (w2, w2 * Re, w2 * Re * Re)]
+        var = done + R ** 2 * later[0] - 2 * R * later[1] + later[2]
+    else:
+        row_block = cells.block[cells.of_row]
+        first = cells.starts[row_block]
+        joins = first if rs.entry is None else np.where(rs.entry >= 0, rs.entry + 1, first)
+        key = np.concatenate([row_block, row_block]) * (int(cluster.max()) + 1) + np.concatenate([cluster, cluster])
+        at = np.concatenate([joins, cells.of_row])
+        dk = np.concatenate([w * Re, final - w * Re])
+        dy = np.concatenate([w, -w])
+        point = key * cells.time.size + at                 # (cluster, cell) in one int64: one argsort, no lexsort
+        order = np.argsort(point)
+        point, key, at, dk, dy = point[order], key[order], at[order], dk[order], dy[order]
+        run = np.flatnonzero(np.concatenate([[True], point[1:] != point[:-1]]))
+        key, at = key[run], at[run]
+        dk, dy = np.add.reduceat(dk, run), np.add.reduceat(dy, run)
+        new = np.concatenate([[True], key[1:] != key[:-1]])          # first change point of a cluster
+        k_after, y_after = _cumsum_runs(dk, new), _cumsum_runs(dy, new)
+        k_before, y_before = k_after - dk, y_after - dy
+        k_before[new], y_before[new] = 0.0, 0.0
+        sums = [cumsum_within(cells, np.bincount(at, weights=v, minlength=cells.time.size))
+                for v in (k_after ** 2 - k_before ** 2, k_after * y_after - k_before * y_before,
+                          y_after ** 2 - y_before ** 2)]
+        var = sums[0] - 2 * R * sums[1] + R ** 2 * sums[2]
+    cell = np.arange(cells.time.size)
+    last = np.maximum.accumulate(np.where((rs.d > 0) | (cell == cells.starts[cells.block]), cell, 0))
+    return np.maximum(var[last], 0.0)
+
+
+def _cumsum_runs(x: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Running sum of x restarting where ``new`` is True."""
+    c = np.cumsum(x)
+    return c - (c - x)[np.maximum.accumulate(np.where(new, np.arange(x.size), 0))]
+
+
+def run_ends(cluster: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """For (start, stop] rows with an id: True for a row that ends its subject's run of contiguous rows.
+
+    R's ``survflag``: a row whose stop is the next row's start (same id, ordered by stop) continues
+    the run, so its censoring is not counted in ``n.censor`` (the subject is still followed).
+    """
+    order = np.lexsort((stop, cluster))
+    c, s0, s1 = cluster[order], start[order], stop[order]
+    ends = np.ones(c.size, dtype=bool)
+    ends[:-1] = (c[1:] != c[:-1]) | (s1[:-1] < s0[1:])
+    out = np.empty_like(ends)
+    out[order] = ends
+    return out
+
+
+@dataclass(frozen=True)
+class KMArrays:
+    """Per-cell KM quantities; ``std_err`` is on the cumulative-hazard scale unless ``logse`` is False."""
+
+    cells: Cells
+    n_risk: np.ndarray
+    n_event: np.ndarray
+    n_censor: np.ndarray
+    n_rows: np.ndarray      # unweighted number of rows per cell
+    survival: np.ndarray
+    std_err: np.ndarray
+    logse: bool
+
+
+def km_fit(time: np.ndarray, event: np.ndarray, group: np.ndarray | None, ngroup: int,
+           weights: np.ndarray | None = None, robust: bool = False, start: np.ndarray | None = None,
+           cluster: np.ndarray | None = None) -> KMArrays:
+    """Kaplan-Meier per group, as R's ``survfit`` (survfitkm.c, type 1).
+
+    * survival: product over event times of (1 - d/n), with weighted d and n.
+    * std_err (``robust=False``): Greenwood, sqrt(sum d / (n (n - d))) with weighted
+      sums; this is the SE of the cumulative hazard, R's ``survfit()$std.err``. Where S
+      reaches 0 (n == d) it is NaN (R's object holds Inf; its summary and JSON exports NaN).
+    * std_err (``robust=True``): R's infinitesimal-jackknife SE of S itself (R's
+      default when weights are not integers). The influence of row i (per unit of
+      weight) on log S(t) is -sum_{s<=t} (dN_i(s) - Y_i(s) d(s)/n(s)) / (n(s) - d(s)),
+      so Var S(t) = S(t)^2 sum_i w_i^2 [delta_i 1{T_i<=t} / (n - d)(T_i) - B(min(T_i, t))]^2
+      with B(u) = sum_{s<=u} d / (n (n - d)) (``influence_variance``). Where S = 0, R reports 0;
+      so do we. With ``cluster`` (R's ``id=``) the influences of a cluster's rows are summed
+      before squaring: the grouped robust variance of ``survfit(..., id=, robust=TRUE)``.
+    * ``start``: see ``risk_sets``. The curve has rows at the stop times only, as R's. In the robust
+      SE a row carries only the hazard increments after its entry, and counts among those still at
+      risk only once it has entered.
+    """
+    rs = risk_sets(time, event, group, ngroup, weights, start)
+    surv, inc = km_curve(rs)
+    if not robust:
+        # R's survfit object holds Inf where S reaches 0 (n == d); its summary() and
+        # the shared reference (JSON) hold NaN there. We report NaN: undefined, not a number.
+        with np.errstate(invalid="ignore"):
+            se = np.where(surv > 0, np.sqrt(cumsum_within(rs.cells, inc)), np.nan)
+    else:
+        with np.errstate(divide="ignore"):
+            a = np.where(rs.surviving > 0, 1.0 / rs.surviving, 0.0)
+        var = surv ** 2 * influence_variance(rs, a, inc, cluster)
+        se = np.where(surv > 0, np.sqrt(var), 0.0)
+    return KMArrays(cells=rs.cells, n_risk=rs.n, n_event=rs.d, n_censor=rs.total - rs.d, n_rows=rs.n_rows,
+                    survival=surv, std_err=se, logse=not robust)
 
 
 def confidence_band(surv: np.ndarray, se: np.ndarray, conf_type: str, conf_level: float,
-                    logse: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                    logse: bool = True, ulimit: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise CI of S as R's ``survival:::survfit_confint`` (conf.lower = "usual").
 
     * log:     S exp(+-z se), upper clipped at 1; NaN where S = 0.
@@ -240,7 +355,8 @@ def confidence_band(surv: np.ndarray, se: np.ndarray, conf_type: str, conf_level
       where S = 0 or (S = 1, se = 0), as R.
     * none:    NaN.
     ``se`` is the SE of the cumulative hazard (``logse``) or of S (robust fits), in
-    which case it is first divided by S, with 0 kept as 0 as R does.
+    which case it is first divided by S, with 0 kept as 0 as R does. ``ulimit=False`` drops the
+    upper bound 1 of the plain and log bands (R's ``ulimit``, used for a cumulative hazard).
     """
     nan = np.full_like(surv, np.nan)
     if conf_type == "none":
@@ -251,11 +367,12 @@ def confidence_band(surv: np.ndarray, se: np.ndarray, conf_type: str, conf_level
             se = np.where(se == 0, 0.0, se / surv)
         if conf_type == "plain":
             half = se * surv * z
-            return np.maximum(surv - half, 0.0), np.minimum(surv + half, 1.0)
+            return np.maximum(surv - half, 0.0), np.minimum(surv + half, 1.0) if ulimit else surv + half
         if conf_type == "log":
             xx = np.where(surv == 0, np.nan, surv)
             lo = np.exp(np.log(xx) - z * se)
-            hi = np.minimum(np.exp(np.log(xx) + z * se), 1.0)
+            hi = np.exp(np.log(xx) + z * se)
+            hi = np.minimum(hi, 1.0) if ulimit else hi
             return lo, np.where(np.isnan(xx), np.nan, hi)
         if conf_type == "log-log":
             xx = np.where((surv == 0) | (surv == 1), np.nan, surv)

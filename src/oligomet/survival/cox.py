@@ -81,6 +81,9 @@ class CoxResult:
     _strata_levels: tuple = field(default=(), repr=False)
     _weights: np.ndarray | None = field(default=None, repr=False)
     _start: np.ndarray | None = field(default=None, repr=False)   # entry times of a (start, stop] fit
+    # residuals: the fit's sorted problem (work buffers released) and the analysed rows' labels
+    _problem: core.CoxProblem | None = field(default=None, repr=False)
+    _row_index: pd.Index | None = field(default=None, repr=False)
 
     @property
     def terms(self) -> list[str]:
@@ -132,14 +135,39 @@ class CoxResult:
                        strata=self._strata, weights=self._weights, ties=self.ties, transform=transform,
                        start=self._start)
 
-    def predict_survival(self, newdata: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
+    def residuals(self, type: str = "martingale", collapse=None, weighted: bool | None = None) -> pd.DataFrame:
+        """Residuals as R's ``residuals(fit, type=, collapse=, weighted=)``: ``"martingale"`` (default),
+        ``"deviance"``, ``"score"``, ``"schoenfeld"``, ``"scaledsch"``, ``"dfbeta"``, ``"dfbetas"``.
+
+        A tidy DataFrame keyed by the analysed rows' index (Schoenfeld types: one row per event, with
+        ``time``). ``collapse``: an id per row (e.g. ``data["id"]``) to sum the rows of each id. ``weighted``
+        defaults to R's (True for dfbeta/dfbetas only). See :mod:`oligomet.survival.residuals`."""
+        from .residuals import cox_residuals
+        return cox_residuals(self, type, collapse=collapse, weighted=weighted)
+
+    def _residual_problem(self) -> core.CoxProblem:
+        """The fit's sorted problem; rebuilt from the analysed arrays if the result was made without it."""
+        if self._problem is not None:
+            return self._problem
+        with single_threaded_blas():
+            return core.prepare(self._time, self._event, self._X, strata=self._strata, weights=self._weights,
+                                ties=self.ties, start=self._start)
+
+    def predict_survival(self, newdata: pd.DataFrame, times: Sequence[float], conf_int: bool = False,
+                         conf_level: float = 0.95) -> pd.DataFrame:
         """Predicted survival curves, as R's ``survfit(fit, newdata)`` evaluated at ``times``.
 
         Returns a DataFrame indexed by time with one column per ``newdata`` row (labelled by its index).
         With strata, ``newdata`` must also hold the strata column(s); each row uses its own stratum's
         baseline hazard.
+
+        With ``conf_int=True`` the result is long and tidy instead, as ``summary(survfit(fit, newdata),
+        times)``: columns ``profile`` (the ``newdata`` index label), ``time``, ``survival``, ``std_err``
+        (standard error of the survival, R's summary scale), ``lower`` and ``upper`` (R's default
+        log-type band at ``conf_level``). The variance is the fit's ``var`` (robust for a robust fit, as R).
+        Before the first event time survival is 1 with std_err 0; after the last follow-up all are NaN.
         """
-        from .baseline import cox_survival
+        from .baseline import cox_survival, cox_survival_table
         newdata = require_frame(newdata)
         newX = self.design.matrix(newdata)
         newstrata = None
@@ -152,6 +180,15 @@ class CoxResult:
                 raise ValueError(f"newdata strata at {_rows(newdata.index[bad])} were not in the fitted data")
             newstrata = np.array([lookup[k] for k in keys], dtype=np.int64)
         times = np.atleast_1d(np.asarray(times, dtype=float))
+        if conf_int:
+            if not 0 < conf_level < 1:
+                raise ValueError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+            tab = cox_survival_table(self._time, self._event, self._X, self.coef, self.var.to_numpy(),
+                                     strata=self._strata, weights=self._weights, ties=self.ties, newX=newX,
+                                     times=times, newstrata=newstrata, conf_level=conf_level, start=self._start)
+            tab["std_err"] = tab["std_err"] * tab["survival"]  # cumulative-hazard scale -> survival scale
+            tab["profile"] = newdata.index.to_numpy()[tab["profile"].to_numpy()]
+            return tab
         surv = cox_survival(self._time, self._event, self._X, self.coef, strata=self._strata,
                             weights=self._weights, ties=self.ties, newX=newX, times=times, newstrata=newstrata,
                             start=self._start)
@@ -293,6 +330,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
         naive = fit.var
         var = robust_variance(pr, coef, naive, c_codes) if robust else naive
         rscore = robust_score_test(pr, c_codes) if robust else None
+    pr._buf.clear()                                  # kept for residuals(): release the fit's work arrays
     se = np.sqrt(np.diag(naive))
     use_se = np.sqrt(np.diag(var))
     z = coef / use_se
@@ -321,7 +359,8 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
                                                                                          columns=idx),
                      dropped=dropped, iterations=fit.iterations, converged=fit.converged, ties=ties, robust=robust,
                      design=design, strata_columns=tuple(strata_cols), _time=t, _event=ev, _Xs=pr.X, _order=pr.order,
-                     _means=pr.means, _strata=s_codes, _strata_levels=s_levels, _weights=w, _start=entry)
+                     _means=pr.means, _strata=s_codes, _strata_levels=s_levels, _weights=w, _start=entry,
+                     _problem=pr, _row_index=frame.index)
 
 
 @dataclass

@@ -9,8 +9,8 @@ Terms, as in R's model formulas:
 
 * ``col``: a column; ``C(col)`` / ``C(col, ref=x)``: a column coded as a factor;
 * ``I(expr)`` and ``log(…)``, ``log10(…)``, ``log1p(…)``, ``sqrt(…)``, ``exp(…)``, ``abs(…)``: an
-  arithmetic expression of columns, evaluated by ``pandas.DataFrame.eval`` (e.g. ``I(age / 10)`` for a
-  hazard ratio per 10 years, ``log(nodes + 1)``); a comparison such as ``I(nodes > 4)`` is logical and
+  arithmetic expression of columns, evaluated by :mod:`oligomet.expressions` (never by ``eval``; e.g.
+  ``I(age / 10)`` for a hazard ratio per 10 years, ``log(nodes + 1)``); a comparison such as ``I(nodes > 4)`` is logical and
   becomes a dummy, as R codes a logical;
 * ``a:b``: the interaction (products of the two terms' design columns); ``a*b`` is ``a + b + a:b``
   (``a*b*c`` all main effects and interactions). As R's ``terms``, interactions come after all main
@@ -43,10 +43,11 @@ import numpy as np
 import pandas as pd
 
 from .._validation import _rows, _sort_key, require_columns
+from ..expressions import ExpressionError, evaluate, parse_expression
 
-_C_TERM = re.compile(r"^C\(\s*(?P<col>[^,()]+?)\s*(?:,\s*ref\s*=\s*(?P<ref>.+?))?\s*\)$")
+_C_TERM = re.compile(r"^C\(\s*(?P<col>[^,()]+?)\s*(?:,\s*ref\s*=\s*(?P<ref>.+?))?\s*\)$", re.S)
 _I_TERM = re.compile(r"^I\((?P<expr>.+)\)$", re.S)
-_FUNCTIONS = ("log", "log10", "log1p", "sqrt", "exp", "abs")   # the ones R users write bare; pandas.eval has them
+_FUNCTIONS = ("log", "log10", "log1p", "sqrt", "exp", "abs")   # the ones R users write bare
 _FUNC_TERM = re.compile(rf"^(?:{'|'.join(_FUNCTIONS)})\(.+\)$", re.S)
 
 
@@ -61,7 +62,7 @@ class TermSpec:
     categorical: bool = False   # forced by C()
     ref: object = None          # explicit reference level (C(col, ref=...)), else None
     text: str = ""
-    expr: str | None = None     # pandas.eval expression of an I()/function term
+    expr: str | None = None     # the expression of an I()/function term (oligomet.expressions)
     parts: tuple = ()           # an interaction's component TermSpecs
     sources: tuple = ()
 
@@ -127,22 +128,21 @@ def _interaction_names(parts: Sequence[Term]) -> tuple:
 
 def _evaluate(frame: pd.DataFrame, expr: str, label: str) -> pd.Series:
     try:
-        out = frame.eval(expr, engine="python")
-    except Exception as exc:   # pandas raises many kinds (UndefinedVariableError, SyntaxError, TypeError ...)
-        raise ValueError(f"covariate {label!r}: cannot evaluate {expr!r} ({type(exc).__name__}: {exc})") from None
+        out = evaluate(parse_expression(expr), frame)
+    except ExpressionError as exc:
+        raise ValueError(f"covariate {label!r}: {exc.problem}") from None
     if np.ndim(out) == 0:   # an expression without columns: a constant, which cannot be estimated
         raise ValueError(f"covariate {label!r}: {expr!r} does not depend on any column")
     return pd.Series(np.asarray(out), index=frame.index)
 
 
 def _expression_sources(expr: str, label: str) -> tuple:
+    """The columns an I()/function term reads; a term outside the expression language is refused here,
+    before any data is touched."""
     try:
-        tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError:
-        raise ValueError(f"cannot parse covariate term {label!r}: {expr!r} is not an expression") from None
-    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in called]
-    return tuple(dict.fromkeys(names))
+        return parse_expression(expr).names
+    except ExpressionError as exc:
+        raise ValueError(f"cannot parse covariate term {label!r}: {exc.problem}") from None
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,10 @@ def _level_key(v):
 def _parse_ref(text: str):
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
+        try:   # a level holding both quote characters comes escaped, as repr() writes it: 'a"b\'c'
+            return ast.literal_eval(text)   # a string literal only: nothing is evaluated
+        except (ValueError, SyntaxError):
+            return text[1:-1]
     for conv in (int, float):
         try:
             return conv(text)
@@ -233,27 +236,22 @@ def _split_formula(formula: str) -> list[str]:
     formula = formula.strip()
     if "~" in formula:
         formula = formula.split("~", 1)[1]
-    parts, depth, cur = [], 0, []
-    for ch in formula:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "+" and depth == 0:
-            parts.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    parts.append("".join(cur).strip())
+    parts = _split_top(formula, "+")
     if any(not p for p in parts):
         raise ValueError(f"cannot parse covariate formula {formula!r}: empty term")
     return parts
 
 
 def _split_top(text: str, sep: str) -> list[str]:
-    """Split at ``sep`` outside parentheses."""
-    parts, depth, cur = [], 0, []
+    """Split at ``sep`` outside parentheses and quotes (a level such as ``ref='a) : b'`` stays whole)."""
+    parts, depth, cur, quote, escaped = [], 0, [], None, False
     for ch in text:
+        if quote:   # inside '...' or "...": only the closing quote (not a backslash-escaped one) matters
+            quote = None if ch == quote and not escaped else quote
+            escaped = ch == "\\" and not escaped
+            cur.append(ch)
+            continue
+        quote = ch if ch in "'\"" and depth > 0 else None   # outside C()/I() a quote is part of a name
         depth += (ch == "(") - (ch == ")")
         if ch == sep and depth == 0:
             parts.append("".join(cur).strip())

@@ -14,6 +14,8 @@ R equivalences (what the tests check against fixtures written by R):
   weights R's default is ``robust=TRUE``: ``std_err`` is then the infinitesimal-jackknife
   SE **of S** and the CI is built from it; pass ``robust=False`` for R's
   ``survfit(..., robust=FALSE)`` (weighted Greenwood).
+* ``id=`` is ``survfit(..., id=)``: with the robust SE (R's default when a patient has more than one
+  event) each patient's rows form one cluster of the infinitesimal jackknife (``robust=TRUE``).
 * ``.medians`` / ``.quantile(q)`` are ``quantile(fit, q)`` (quantile.survfit), including
   its midpoint rule for flat stretches at exactly 1 - q and its CI: where the pointwise
   bands cross 1 - q. NaN when not reached.
@@ -23,7 +25,7 @@ R equivalences (what the tests check against fixtures written by R):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -116,6 +118,70 @@ def prepare(data: pd.DataFrame, columns: list, by: list, weights=None, what: str
             w_arr = w_arr[~missing]
     w = weight_array(frame, wcol) if wcol is not None else w_arr
     return frame, dropped, [c for c, _ in coded], [lv for _, lv in coded], w
+
+
+@dataclass(frozen=True)
+class CurveData:
+    """Validated arrays of one survival-curve analysis: what ``kaplan_meier``, ``cumulative_hazard``
+    and ``rmst`` share (complete cases, group codes, (start, stop] entries, R's robust default)."""
+
+    time: np.ndarray
+    event: np.ndarray
+    entry: np.ndarray | None
+    weights: np.ndarray | None
+    codes: np.ndarray | None
+    levels: list
+    counts: np.ndarray          # rows per level
+    cluster: np.ndarray | None  # id codes when the robust variance is grouped by id
+    ids: np.ndarray | None      # id codes whenever id= is given
+    robust: bool
+    dropped: DroppedRows
+
+    def censored_counts(self, cells: core.Cells) -> np.ndarray | None:
+        """R's ``n.censor`` with ``id`` and (start, stop] rows: only the last row of a subject's run of
+        contiguous rows is a censoring (the others continue). None when every censored row counts."""
+        if self.ids is None or self.entry is None:
+            return None
+        ends = core.run_ends(self.ids, self.entry, self.time)
+        w = np.ones_like(self.time) if self.weights is None else self.weights
+        return core.cell_sums(cells, w * (1.0 - self.event) * ends)[:, 0]
+
+
+def curve_data(data: pd.DataFrame, time: str, event: str, by: str | None, weights, robust: bool | None,
+               start: str | None, id: str | None, what: str) -> CurveData:
+    """Check and code the inputs of a survival curve (see :func:`kaplan_meier` for the arguments).
+
+    ``robust=None`` follows R's ``survfit``: the infinitesimal-jackknife variance when some weight is
+    not an integer, or when ``id`` is given and some id has more than one event; Greenwood otherwise.
+    With ``id`` the robust variance sums each patient's rows first (R's ``id=`` / ``cluster=``).
+    Rows with a missing ``by``, ``id`` or weight are dropped (complete cases, with a warning).
+    """
+    # ids need no R level order: factorize them (sorting 10^5+ labels would cost more than the fit),
+    # unless some are missing, when prepare's complete-case path (with its warning) drops those rows.
+    id_missing = id is not None and id in getattr(data, "columns", ()) and bool(data[id].isna().any())
+    frame, dropped, coded, level_lists, w = prepare(data, [time, event] + ([id] if id else []),
+                                                    [by, id] if id_missing else [by], weights, what=what)
+    codes, levels = coded[0], level_lists[0]
+    ids = pd.factorize(frame[id])[0].astype(np.int64) if id is not None else None
+    t = time_array(frame, time)
+    e = event_array(frame, event)
+    if t.size == 0:
+        raise ValueError(f"no rows left to analyse (time column {time!r})")
+    entry = None
+    if start is not None:
+        require_columns(frame, [start], "start column")
+        entry, t = merge_near_ties_start_stop(time_array(frame, start), t)
+        require_start_before_stop(frame, start, time, entry, t)
+    if by is None:
+        levels = [_ALL]
+    if w is not None:
+        require_positive_weight(w, what, codes, levels, by)
+    if robust is None:
+        robust = (w is not None and bool(np.any(w != np.floor(w)))) or (
+            ids is not None and (e == 1).any() and int(np.bincount(ids[e == 1]).max()) > 1)
+    counts = np.bincount(codes, minlength=len(levels)) if codes is not None else np.array([t.size])
+    return CurveData(time=t, event=e, entry=entry, weights=w, codes=codes, levels=levels, counts=counts,
+                     cluster=ids if robust else None, ids=ids, robust=bool(robust), dropped=dropped)
 
 
 @dataclass(frozen=True)
@@ -255,7 +321,7 @@ def _quantiles(c: _Curve, qs: np.ndarray, conf_type: str):
 
 def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = None, conf_type: str = "log",
                  conf_level: float = 0.95, weights=None, robust: bool | None = None,
-                 start: str | None = None) -> KaplanMeier:
+                 start: str | None = None, id: str | None = None) -> KaplanMeier:
     """Kaplan-Meier estimate of survival, per group of ``by``, as R's ``survfit``.
 
     Parameters
@@ -272,31 +338,25 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = Non
     start : column of entry times, R's ``Surv(start, time, event)``: each row is at risk on
         ``(start, time]`` (delayed entry / left truncation, or several rows per patient). ``start``
         must be >= 0 and < ``time``.
+    id : column identifying the patient when a patient has several rows, R's ``survfit(..., id=)``. With
+        ``robust`` the variance is then the grouped (cluster) infinitesimal jackknife: each patient's
+        influence is the sum over their rows, as R's ``survfit(..., id=, robust=TRUE)``; ``robust=None``
+        turns it on when some patient has more than one event (R's default). With (start, stop] rows,
+        ``n_censor`` counts only the last row of a patient's run of contiguous rows, as R.
 
-    Rows with a missing ``by`` or weight are dropped (reported in ``.dropped`` and a
+    Rows with a missing ``by``, ``id`` or weight are dropped (reported in ``.dropped`` and a
     :class:`~oligomet.CompleteCaseWarning`); see the module docstring for R's rules.
     """
     conf_type = check_conf(conf_type, conf_level)
-    frame, dropped, (codes,), (levels,), w = prepare(data, [time, event], [by], weights, what="kaplan_meier")
-    t = time_array(frame, time)
-    e = event_array(frame, event)
-    if t.size == 0:
-        raise ValueError(f"no rows left to analyse (time column {time!r})")
-    entry = None
-    if start is not None:
-        require_columns(frame, [start], "start column")
-        entry, t = merge_near_ties_start_stop(time_array(frame, start), t)
-        require_start_before_stop(frame, start, time, entry, t)
-    if by is None:
-        levels = [_ALL]
-    if w is not None:
-        require_positive_weight(w, "kaplan_meier", codes, levels, by)
-    if robust is None:
-        robust = w is not None and bool(np.any(w != np.floor(w)))
-    fit = core.km_fit(t, e, codes, len(levels), w, robust=robust, start=entry)
+    cd = curve_data(data, time, event, by, weights, robust, start, id, what="kaplan_meier")
+    levels, robust, dropped, counts = cd.levels, cd.robust, cd.dropped, cd.counts
+    fit = core.km_fit(cd.time, cd.event, cd.codes, len(levels), cd.weights, robust=robust, start=cd.entry,
+                      cluster=cd.cluster)
     lower, upper = core.confidence_band(fit.survival, fit.std_err, conf_type, conf_level, logse=fit.logse)
+    n_censor = cd.censored_counts(fit.cells)
+    if n_censor is not None:
+        fit = replace(fit, n_censor=n_censor)
 
-    counts = np.bincount(codes, minlength=len(levels)) if codes is not None else np.array([t.size])
     curves, med_rows = [], []
     s = fit.cells.starts
     for g, label in enumerate(levels):
@@ -315,10 +375,16 @@ def kaplan_meier(data: pd.DataFrame, time: str, event: str, by: str | None = Non
                           "n_censor": fit.n_censor, "survival": fit.survival, "std_err": fit.std_err,
                           "lower": lower, "upper": upper})
     if by is not None:
-        table.insert(0, "group", pd.Categorical.from_codes(fit.cells.block, categories=levels)
-                     if _categorical_ok(levels) else np.asarray(levels, dtype=object)[fit.cells.block])
+        table.insert(0, "group", group_column(fit.cells.block, levels))
     return KaplanMeier(table=table, medians=pd.DataFrame(med_rows), conf_type=conf_type, conf_level=conf_level,
                        robust=robust, dropped=dropped, _curves=tuple(curves), _by=by)
+
+
+def group_column(block: np.ndarray, levels: list):
+    """The ``group`` column of a per-cell table: a Categorical in R's level order when possible."""
+    if _categorical_ok(levels):
+        return pd.Categorical.from_codes(block, categories=levels)
+    return np.asarray(levels, dtype=object)[block]
 
 
 def _categorical_ok(levels: list) -> bool:

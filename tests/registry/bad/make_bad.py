@@ -200,6 +200,42 @@ def main() -> None:
         ("direct_identifier", "patients", None, None, "mrn"),
     ])
 
+    reading()
+
+
+def reading() -> None:
+    """11. what a reader must not lose silently (issue 16: D3, D6, D7, D13; whitespace-only rows).
+
+    Written as bytes: the defects are in the file's lines, which a CSV writer would repair.
+    """
+    t = load()
+    out = write("11_reading", t, [
+        # complications line 2 opens a quote that line 3 closes: line 3 (P002's IIIa) would be swallowed
+        ("unbalanced_quote", "complications", 1, None, "description"),
+        # patients line 2 lost its last field (P001's last_contact_date)
+        ("wrong_field_count", "patients", 1, "P001", None),
+        # patients line 4 is Latin-1 in a file whose line 3 is UTF-8
+        ("mixed_encoding", "patients", 3, None, None),
+        # mdt-decisions.csv and mdt_decisions.csv are one table
+        ("duplicate_table", "mdt_decisions", None, None, None),
+        # consequence: P002-T2's complication of line 3 is not read, so nothing is left to report about it
+    ])
+    comp = (out / "complications.csv").read_text().splitlines()
+    comp[1] = comp[1].replace("wound infection", '"wound infection')
+    comp[2] = comp[2].replace("drain", 'drain"')
+    comp.append('P003-T1,2016-12-14,II,"fever\nresolved"')      # a legal multi-line cell: a warning
+    (out / "complications.csv").write_text("\n".join(comp) + "\n")
+    pat = (out / "patients.csv").read_text().splitlines()
+    pat[1] = pat[1].rsplit(",", 1)[0]
+    pat[2] = pat[2].replace("adenocarcinoma", "adénocarcinome")
+    pat[3] = pat[3].replace("leiomyosarcoma", "léiomyosarcome")
+    (out / "patients.csv").write_bytes("\n".join(pat[:3]).encode() + b"\n" + pat[3].encode("latin-1") + b"\n"
+                                       + "\n".join(pat[4:]).encode() + b"\n")
+    labs = (out / "labs.csv").read_text().splitlines()
+    labs.insert(2, " ,  ,")                                       # whitespace only: a blank line
+    (out / "labs.csv").write_text("\n".join(labs) + "\n")
+    (out / "mdt-decisions.csv").write_bytes((out / "mdt_decisions.csv").read_bytes())
+
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,9 @@ Mapping (documented in ``docs/registry.md``):
 
 Problems specific to the export (rule class 8): ``redcap_missing_instance``,
 ``redcap_duplicate_instance``, ``redcap_checkbox_value``, ``redcap_unknown_instrument``,
-``redcap_checkbox_multiple``.
+``redcap_checkbox_multiple``. A value typed on the row of another instrument (e.g. a lab date
+on a ``lesions`` row, or ``histology`` on a ``labs`` row) cannot be read, since each row holds one
+instrument; it is reported as a ``redcap_value_on_other_instrument`` warning, never dropped silently.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..fields import DIRECT_IDENTIFIERS, TABLES
+from ..fields import TABLES
+from ..identifiers import identifier_name
 from ..parse import as_string as as_text
 from ..report import ProblemLog
 from .tabular import RawTables, drop_blank_rows, read_csv_text
@@ -127,6 +130,7 @@ def read_redcap(path: Path, log: ProblemLog) -> RawTables:
         sub = frame.loc[m]
         out[name] = (_table_frame(name, sub, record[m], instance[m], checkboxes, instance_ids, rows[m], log), rows[m])
     _report_unknown_columns(frame, id_col, log)
+    _report_other_instrument_values(frame, rows, record, table, instr_raw, keep, id_col, log)
     return out
 
 
@@ -227,7 +231,7 @@ def _table_frame(name, sub, record, instance, checkboxes, instance_ids, rows, lo
     if name == "patients":
         # Identifier columns travel with the record row so the shared identifier rule sees them.
         for c in sub.columns:
-            if c in DIRECT_IDENTIFIERS:
+            if identifier_name(c) is not None:
                 cols[c] = sub[c]
     return pd.DataFrame(cols, index=sub.index)
 
@@ -238,6 +242,48 @@ def _report_unknown_columns(frame, id_col, log) -> None:
         known.update(t.field_names)
     for c in frame.columns:
         base = c.split("___", 1)[0]
-        if c in known or base in known or c.endswith("_complete") or c in DIRECT_IDENTIFIERS:
+        if c in known or base in known or c.endswith("_complete") or identifier_name(c) is not None:
             continue
         log.warning("redcap", "unknown_column", f"column {c!r} is not a registry field; ignored", field=c)
+
+
+def _owners(column: str, id_col: str) -> set[str]:
+    """The tables whose rows read ``column`` (a field, its REDCap alias, or one of its checkboxes)."""
+    base = column.split("___", 1)[0]
+    if column == id_col or column in REDCAP_COLUMNS or column.endswith("_complete"):
+        return set(TABLES)
+    owners = {name for name, t in TABLES.items() if base in t.field_names}
+    owners |= {name for (name, f), alias in ALIASES.items() if alias == base}
+    if identifier_name(base) is not None:
+        owners.add("patients")
+    return owners
+
+
+def _report_other_instrument_values(frame, rows, record, table, instr_raw, keep, id_col, log) -> None:
+    """Warn about values typed on a row whose instrument does not read that column (they are lost)."""
+    row_table = table.astype(object).where(pd.Series(keep, index=table.index), None)
+    instrument = instr_raw.astype(object).where(instr_raw.notna(), None)
+    for col in frame.columns:
+        owners = _owners(col, id_col)
+        if not owners or owners == set(TABLES):   # unknown columns are reported once, as unknown_column
+            continue
+        s = as_text(frame[col])
+        # An unticked checkbox is "0" (or empty) on every row; only a tick is a typed value.
+        typed = (s == "1") if "___" in col else (s.notna() & (s.str.strip() != ""))
+        lost = (typed.fillna(False).astype(bool) & row_table.notna() & ~row_table.isin(owners)).to_numpy()
+        if not lost.any():
+            continue
+        base = col.split("___", 1)[0]
+        field = next((TABLES[t].get(f) for (t, f), alias in ALIASES.items() if alias == base),
+                     next((t.get(base) for t in TABLES.values() if base in t.field_names), None))
+        # Free text and identifier columns may hold personal data: locate the cell, do not echo it.
+        echo = field is not None and field.type not in ("str", "list") and identifier_name(base) is None
+        where = pd.Series(["the non-repeating (patients) row" if i is None else f"a row of instrument {i!r}"
+                           for i in instrument[lost]], dtype=object)
+        read_on = " or ".join(f"the record's {'non-repeating (patients)' if o == 'patients' else o} row"
+                              for o in sorted(owners))
+        log.warning("redcap", "redcap_value_on_other_instrument",
+                    col + " has a value on " + where + ", which does not read that field, so the value is "
+                    "not imported: enter it on " + read_on,
+                    rows=rows[lost], patient_id=record[lost].to_numpy(), field=col,
+                    value=s[lost].reset_index(drop=True) if echo else None)

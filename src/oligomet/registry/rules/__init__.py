@@ -6,8 +6,8 @@ warnings. ``docs/registry.md`` lists the same table; a test keeps the two in ste
 
 The checks themselves live by topic: :mod:`.structure` (required fields, codes, keys,
 references), :mod:`.chronology` (dates in the right order), :mod:`.clinical` (plausible values),
-:mod:`.followup` (warnings). Readers add the parse rules (``date_*``, ``not_a_*``, ``redcap_*``,
-file and column rules).
+:mod:`.followup` (warnings), :mod:`.ids` (personal identifiers, id length). Readers add the
+parse rules (``date_*``, ``not_a_*``, ``redcap_*``, file and column rules).
 """
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "redcap_checkbox_value": ("8", "error", "checkbox column value not 0 or 1"),
     "redcap_unknown_instrument": ("8", "error", "repeating instrument that maps to no registry table"),
     "redcap_checkbox_multiple": ("8", "error", "several boxes ticked for a single-choice field"),
+    "redcap_value_on_other_instrument": ("8", "warning", "a value typed on the row of another instrument (not "
+                                                         "read)"),
     # 9. codes
     "unknown_code": ("9", "error", "value not in the field's code list (the allowed values are listed)"),
     # 10. dates
@@ -59,8 +61,21 @@ RULES: dict[str, tuple[str, str, str]] = {
     "unknown_column": ("-", "warning", "a column that is not in the data model (ignored)"),
     "unknown_table": ("-", "warning", "a file or sheet that is not a registry table (ignored)"),
     "direct_identifier": ("-", "error", "a direct identifier column (name, MRN, national id, ...) without a key"),
+    "identifier_value": ("-", "error", "a BSN, NHS number, e-mail address or phone number in an id or free-text "
+                                       "field (the value is not shown)"),
+    "pseudonym_without_key": ("-", "error", "a pseudonym column in the source without an identifier key"),
+    "pseudonym_not_hmac": ("-", "error", "a pseudonym that is not a 64-hex keyed hash (the value is not shown)"),
+    "id_too_long": ("-", "error", "an id longer than 100 characters"),
     "file_unreadable": ("-", "error", "a file that cannot be read as CSV / Excel"),
-    "file_encoding": ("-", "warning", "a CSV file that is not UTF-8 (read as Latin-1)"),
+    "file_encoding": ("-", "warning", "a CSV file that is not UTF-8 anywhere (read as Windows-1252)"),
+    # reading sources: nothing may be lost silently (docs/registry.md, "Reading sources")
+    "mixed_encoding": ("-", "error", "a CSV line with bytes that are not UTF-8 in an otherwise UTF-8 file"),
+    "wrong_field_count": ("-", "error", "a CSV record with more or fewer fields than the header"),
+    "unbalanced_quote": ("-", "error", "a quoted CSV cell running over lines that look like records"),
+    "multiline_cell": ("-", "warning", "a quoted CSV cell with a line break (read as one cell)"),
+    "formula_without_value": ("-", "error", "an Excel formula cell saved without its computed value"),
+    "excel_error_cell": ("-", "error", "an Excel error cell (#N/A, #DIV/0!, #REF!, ...)"),
+    "duplicate_table": ("-", "error", "two files or sheets for one table (e.g. patients.csv and Patients.csv)"),
     "duplicate_column": ("-", "error", "the same column twice in one table"),
     "required_missing": ("-", "error", "a required field is empty"),
     "not_a_number": ("-", "error", "a numeric field that is not a number"),
@@ -78,6 +93,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "duplicate_person": ("7", "warning", "two patient ids with the same pseudonym (same identifiers)"),
     "stored_at_other_site": ("7", "error", "patient id already stored for another site (store import)"),
     "store_constraint": ("-", "error", "the database refused the write (nothing was written)"),
+    "import_deletes_stored_rows": ("-", "error", "a table empty or absent in the source while the store holds rows "
+                                                 "of its patients (refused unless deletions are allowed)"),
     # warnings
     "followup_over_30_years": ("-", "warning", "follow-up longer than 30 years after the primary diagnosis"),
     "no_followup_date": ("-", "warning", "patient with neither a death date nor a last contact date"),

@@ -1,24 +1,28 @@
-"""What every analysis receives: the protocol, the cohort and the results being built."""
+"""What every analysis receives (the protocol and the cohort) and the base of what it returns."""
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pandas as pd
 
 from ..cohort import EXPOSURE_TERM, GROUP
 from ..protocol import Endpoint, Protocol
-from ..results import StudyResults
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What a compute function returns: ``numbers`` (plain data; results.json, under the analysis' key),
+    the estimators' ``warnings`` as text, and (in subclasses) the tidy frames its section builder needs."""
+
+    numbers: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Ctx:
     proto: Protocol
     cohort: pd.DataFrame
-    results: StudyResults
-    figure_store: Callable | None = None
-    notes: list[str] = field(default_factory=list)
     adjusted: pd.DataFrame | None = None  # matched rows or weighted data, set by the propensity step
 
     @property
@@ -62,6 +66,8 @@ class Ctx:
         else:
             col, level = name, None
         if col in (GROUP, EXPOSURE_TERM):
+            if level is None:   # the exposure as a whole (a cox.zph row), not one of its contrasts
+                return self.proto.exposure.label
             ref = self.group_names[0] if self.group_names else "reference"
             return f"{self.proto.exposure.label}: {level} vs {ref}"
         cov = self.proto.covariate(col)

@@ -1,27 +1,49 @@
-"""Cumulative incidence (Aalen–Johansen, cmprsk) per group and cause, with Gray's test."""
+"""Cumulative incidence (Aalen–Johansen, cmprsk) per group and cause, with Gray's test, and the
+Fine–Gray model of cause 1; :mod:`oligomet.report.sections.competing` builds the report from it."""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 import oligomet as om
 
-from ...report.figures import cif_figure
-from ...report.tables import ReportTable
-from ..results import FigureItem, TextItem, ci, clean, p_text, p_value, pct
-from ._context import Ctx, quiet
+from ...report.document import clean
+from ._context import Computed, Ctx, quiet
 
 
-def run_cif(ctx: Ctx) -> None:
+@dataclass(frozen=True)
+class CIFEndpoint:
+    name: str
+    title: str
+    cause_labels: dict                  # cause code -> label
+    entry: dict                         # per group and cause: events, final value, landmarks; Gray's test
+    summary: pd.DataFrame               # group, cause (label), events, one column per landmark time (estimate)
+    curves: pd.DataFrame                # the cuminc table the curves are drawn from
+    at_risk: pd.DataFrame               # group, time, n_risk (of the first cause)
+    fine_gray: pd.DataFrame | None = None   # term, label, coef, se, p, shr, shr_lower, shr_upper
+
+
+@dataclass(frozen=True)
+class CIFResult(Computed):
+    unit: str = "months"
+    unit_label: str = "Months"
+    by_group: bool = False
+    fine_gray: bool = False
+    max_time: float | None = None
+    endpoints: list[CIFEndpoint] = field(default_factory=list)
+
+
+def compute_cif(ctx: Ctx) -> CIFResult:
     a = ctx.proto.analyses.cif
-    res = ctx.results
-    store = res.numbers.setdefault("cif", {})
+    numbers, warnings_, endpoints = {}, [], []
     by = ctx.group_col if a.by_group else None
     for name in a.endpoints:
         ep = ctx.proto.endpoint(name)
         d = ctx.endpoint_data(ep)
         cif, warns = quiet(om.cumulative_incidence, d, time=ep.time_col, event=ep.event_col, by=by)
-        res.warnings += [f"CIF {ep.name}: {w}" for w in warns]
+        warnings_ += [f"CIF {ep.name}: {w}" for w in warns]
         labels = {int(k): v for k, v in ep.cause_labels.items()} if ep.cause_labels else {}
         entry: dict = {"groups": {}, "gray_test": {}}
         at = cif.at(a.landmarks) if a.landmarks else None
@@ -39,46 +61,28 @@ def run_cif(ctx: Ctx) -> None:
                     est = float(hit["estimate"].iloc[0]) if len(hit) else float("nan")
                     var = float(hit["variance"].iloc[0]) if len(hit) else float("nan")
                     ce["landmarks"][f"{t:g}"] = {"estimate": est, "variance": var}
-                    row[f"{t:g}-{ctx.unit[:-1]} CIF"] = pct(est)
+                    row[f"{t:g}"] = est
             ge[str(int(c))] = ce
             rows.append(row)
         if len(cif.gray_test):
             for r in cif.gray_test.itertuples(index=False):
                 entry["gray_test"][str(int(r.cause))] = {"statistic": r.statistic, "df": r.df, "p_value": r.p_value}
-        store[ep.name] = clean(entry)
-        sec = res.section(f"cif_{ep.name}", f"{ep.title}: cumulative incidence")
-        disp = pd.DataFrame(rows)
-        sec.items.append(ReportTable(f"cif_{ep.name}", f"{ep.title}: cumulative incidence by cause", disp, disp,
-                                     note="Aalen–Johansen estimates with competing risks (as cmprsk::cuminc); "
-                                          "deaths are a competing event, not censored."))
-        first_cause = tab[tab["cause"] == tab["cause"].min()]
-        ar = first_cause[["group", "time", "n_risk"]]
-        fig = cif_figure(tab, at_risk=ar, cause_labels=labels, title=ep.title, xlabel=ctx.unit_label,
-                         unit=ctx.unit, max_time=a.max_time)
-        sec.items.append(FigureItem(f"cif_{ep.name}", f"{ep.title}: cumulative incidence", fig,
-                                    "Line style: cause; colour: group; shaded: 95% CI."))
-        if entry["gray_test"]:
-            sec.items.append(TextItem("Gray's test: " + "; ".join(
-                f"{labels.get(int(c), c)} {p_text(v['p_value'])}" for c, v in entry["gray_test"].items()) + "."))
-        for g, ge in entry["groups"].items():
-            c1 = ge.get("1")
-            if c1 and c1.get("landmarks"):
-                t, v = list(c1["landmarks"].items())[-1]
-                who = "" if by is None else f" ({g})"
-                res.results_text.append(f"The {t}-{ctx.unit[:-1]} cumulative incidence of "
-                                        f"{labels.get(1, 'cause 1')}{who} was {pct(v['estimate'])}, "
-                                        f"with death as a competing event.")
+        fg = None
         if a.fine_gray:
-            _fine_gray(ctx, ep, d, labels, sec, entry)
-            store[ep.name] = clean(entry)
-    if a.fine_gray:
-        res.methods.append("Subdistribution hazard ratios were estimated with Fine–Gray models (as R's cmprsk::crr).")
-    res.methods.append("Cumulative incidences were estimated with the Aalen–Johansen estimator treating death as a "
-                       "competing event and compared with Gray's test (as R's cmprsk).")
+            fg, fg_numbers, warns = _fine_gray(ctx, ep, d)
+            warnings_ += warns
+            entry.update(fg_numbers)
+        numbers[ep.name] = clean(entry)
+        first_cause = tab[tab["cause"] == tab["cause"].min()]
+        endpoints.append(CIFEndpoint(ep.name, ep.title, labels, entry, pd.DataFrame(rows), tab,
+                                     first_cause[["group", "time", "n_risk"]], fg))
+    return CIFResult(numbers=numbers, warnings=warnings_, unit=ctx.unit, unit_label=ctx.unit_label,
+                     by_group=by is not None, fine_gray=a.fine_gray, max_time=a.max_time, endpoints=endpoints)
 
 
-def _fine_gray(ctx: Ctx, ep, d: pd.DataFrame, labels: dict, sec, entry: dict) -> None:
-    """Fine–Gray model of cause 1: exposure (0/1 columns per non-reference group) + covariates."""
+def _fine_gray(ctx: Ctx, ep, d: pd.DataFrame) -> tuple[pd.DataFrame, dict, list[str]]:
+    """Fine–Gray model of cause 1: exposure (0/1 columns per non-reference group) + covariates;
+    returns its tidy summary, its numbers and the estimator's warnings."""
     a = ctx.proto.analyses.cif
     d = d.copy()
     cols = []
@@ -101,23 +105,10 @@ def _fine_gray(ctx: Ctx, ep, d: pd.DataFrame, labels: dict, sec, entry: dict) ->
                 d[name] = (d[col] == lv).astype(float).where(d[col].notna())
                 cols.append(name)
     fg, warns = quiet(om.fine_gray, d, time=ep.time_col, event=ep.event_col, covariates=cols, cause=1)
-    ctx.results.warnings += [f"Fine–Gray {ep.name}: {w}" for w in warns]
     s = fg.summary
-    entry["fine_gray"] = {str(t): {k: r[k] for k in ("coef", "se", "p", "shr", "shr_lower", "shr_upper")}
-                          for t, r in s.iterrows()}
-    entry["fine_gray_n"] = fg.n
+    numbers = {"fine_gray": {str(t): {k: r[k] for k in ("coef", "se", "p", "shr", "shr_lower", "shr_upper")}
+                             for t, r in s.iterrows()},
+               "fine_gray_n": fg.n}
     tidy = s.reset_index().rename(columns={s.index.name or "index": "term"})
     tidy.insert(1, "label", [ctx.term_label(str(t)) for t in s.index])
-    disp = pd.DataFrame({"Variable": tidy["label"],
-                         "sHR (95% CI)": [ci(x, lo, hi, 2) for x, lo, hi in
-                                          tidy[["shr", "shr_lower", "shr_upper"]].itertuples(index=False)],
-                         "p": tidy["p"].map(p_value)})
-    cause = labels.get(1, "cause 1")
-    sec.items.append(ReportTable(f"finegray_{ep.name}", f"{ep.title}: Fine–Gray model of {cause}", tidy, disp,
-                                 note="sHR: subdistribution hazard ratio (as cmprsk::crr); competing events "
-                                      "stay in the risk set."))
-    for t, r in s.iterrows():
-        if str(t).startswith("exposure["):
-            ctx.results.results_text.append(
-                f"For {cause}, {ctx.term_label(str(t))} had a subdistribution HR of "
-                f"{ci(r['shr'], r['shr_lower'], r['shr_upper'], 2)} ({p_text(r['p'])}).")
+    return tidy, numbers, [f"Fine–Gray {ep.name}: {w}" for w in warns]

@@ -6,13 +6,14 @@ Wilcoxon rank-sum test with normal approximation for two groups, without continu
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...report.tables import ReportTable
-from ..results import clean, num, p_value, pct
-from ._context import Ctx
+from ...report.document import clean
+from ._context import Computed, Ctx
 
 GRADES = ("I", "II", "IIIa", "IIIb", "IVa", "IVb", "V")
 
@@ -29,9 +30,17 @@ def _binary_test(d: pd.DataFrame, col: str, group: str | None):
     return float(stats.chi2_contingency(tab.to_numpy(), correction=False)[1]), "chi-square"
 
 
-def run_complications(ctx: Ctx) -> None:
+@dataclass(frozen=True)
+class ComplicationsResult(Computed):
+    entry: dict = field(default_factory=dict)        # "All" and each group: counts, rates, CCI; "tests"
+    by_group: bool = False
+    binaries: list = field(default_factory=list)     # (label, column) of the yes/no measures
+    extra: list = field(default_factory=list)        # (label, column) of the protocol's extra measures
+    tidy: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def compute_complications(ctx: Ctx) -> ComplicationsResult:
     a = ctx.proto.analyses.complications
-    res = ctx.results
     d = ctx.cohort
     g = ctx.group_col
     groups = [("All", d)] + ([(n, d[d[g] == n]) for n in ctx.group_names] if g else [])
@@ -43,7 +52,7 @@ def run_complications(ctx: Ctx) -> None:
 
             raise _err(ctx.proto, ("analyses", "complications"), f"column {col!r} is not in the analysis frame")
     entry: dict = {}
-    rows = []
+
     for name, part in groups:
         e: dict = {"n": len(part)}
         grade = part["worst_clavien_dindo"].astype(object)
@@ -71,42 +80,11 @@ def run_complications(ctx: Ctx) -> None:
         if len(parts) >= 2 and np.ptp(np.concatenate([p.to_numpy() for p in parts])) > 0:
             tests["cci"] = {"p": float(stats.kruskal(*parts).pvalue), "test": "Kruskal–Wallis"}
     entry["tests"] = tests
-    res.numbers["complications"] = clean(entry)
-    # display: one row per measure, one column per group
     names = [n for n, _ in groups]
-
-    def row(label, fn, key=None):
-        r = {"Measure": label}
-        for n in names:
-            r[n] = fn(entry[n])
-        if g:
-            t = tests.get(key, {}) if key else {}
-            r["p"] = p_value(t.get("p", np.nan)) if t else ""
-        rows.append(r)
-
-    row("Patients", lambda e: str(e["n"]))
-    row("No complication", lambda e: f"{e['grades']['none']} ({pct(e['grades']['none'] / e['n'])})" if e["n"] else "0")
-    for gr in GRADES:
-        row(f"Worst Clavien–Dindo grade {gr}", lambda e, gr=gr: f"{e['grades'][gr]} ({pct(e['grades'][gr] / e['n'])})"
-            if e["n"] else "0")
-    for label, col in binaries:
-        row(label, lambda e, col=col: f"{e[col]['n']}/{e[col]['n_known']} ({pct(e[col]['rate'])})", key=col)
-    row("CCI, median [IQR]", lambda e: f"{num(e['cci']['median'])} [{num(e['cci']['q25'])}–{num(e['cci']['q75'])}]",
-        key="cci")
-    disp = pd.DataFrame(rows)
     tidy = pd.DataFrame([{"group": n, "measure": col, "n": entry[n][col]["n"], "n_known": entry[n][col]["n_known"],
                           "rate": entry[n][col]["rate"]} for n in names for _, col in binaries] +
                         [{"group": n, "measure": f"grade_{gr}", "n": entry[n]["grades"][gr], "n_known": entry[n]["n"],
                           "rate": entry[n]["grades"][gr] / entry[n]["n"] if entry[n]["n"] else None}
                          for n in names for gr in GRADES])
-    res.section("complications", "Complications").items.append(
-        ReportTable("complications", "Complications of the index procedure", tidy, disp,
-                    note="Worst Clavien–Dindo grade per procedure; CCI: Comprehensive Complication Index. "
-                         "Tests: Fisher's exact (2 groups) or chi-square; CCI: Kruskal–Wallis."))
-    al = entry["All"]
-    res.results_text.append(
-        f"Clavien–Dindo grade ≥ III complications occurred after {pct(al['cd_grade_3plus']['rate'])} of index "
-        f"procedures and 90-day mortality was {pct(al['death_90d']['rate'])}" +
-        "".join(f"; {ctx.proto.covariate(c).title.lower()} {pct(al[c]['rate'])}" for c in a.extra_binary) + ".")
-    res.methods.append("Complications were graded with the Clavien–Dindo classification and summarised with the "
-                       "Comprehensive Complication Index.")
+    return ComplicationsResult(numbers=clean(entry), entry=entry, by_group=bool(g), binaries=binaries,
+                               extra=[(ctx.proto.covariate(c).title, c) for c in a.extra_binary], tidy=tidy)

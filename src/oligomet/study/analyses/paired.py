@@ -8,13 +8,14 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...report.tables import ReportTable
-from ..results import clean, num, p_value
-from ._context import Ctx
+from ...report.document import clean, num
+from ._context import Computed, Ctx
 
 
 def mcnemar(before: np.ndarray, after: np.ndarray) -> tuple[float, int, int, float]:
@@ -26,10 +27,13 @@ def mcnemar(before: np.ndarray, after: np.ndarray) -> tuple[float, int, int, flo
     return stat, b, c, float(stats.chi2.sf(stat, 1))
 
 
-def run_paired(ctx: Ctx) -> None:
-    res = ctx.results
-    store = res.numbers.setdefault("paired", {})
-    rows = []
+@dataclass(frozen=True)
+class PairedResult(Computed):
+    tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # comparison, test, n, summary, statistic, p
+
+
+def compute_paired(ctx: Ctx) -> PairedResult:
+    store, rows = {}, []
     for i, pa in enumerate(ctx.proto.analyses.paired):
         for col in (pa.before, pa.after):
             if col not in ctx.cohort.columns:
@@ -65,9 +69,4 @@ def run_paired(ctx: Ctx) -> None:
         store[pa.name] = clean(e)
         rows.append({"comparison": pa.label or pa.name, "test": e["test"], "n": len(d), "summary": summary,
                      "statistic": e["statistic"], "p": e["p"]})
-    tidy = pd.DataFrame(rows)
-    disp = tidy.assign(statistic=tidy["statistic"].map(lambda v: num(v, 2)), p=tidy["p"].map(p_value))
-    res.section("paired", "Paired comparisons").items.append(
-        ReportTable("paired", "Paired comparisons", tidy, disp,
-                    note="McNemar's test with continuity correction; Wilcoxon signed-rank test (as R)."))
-    res.methods.append("Paired measurements were compared with McNemar's test or the Wilcoxon signed-rank test.")
+    return PairedResult(numbers=store, tests=pd.DataFrame(rows))

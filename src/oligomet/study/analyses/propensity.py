@@ -7,89 +7,101 @@ As MatchIt's vignette on estimating effects recommends:
 * weighting: weighted KM and weighted Cox with robust (sandwich) SEs.
 
 The second exposure group is the "treated" group of the propensity model, the first the control.
+:mod:`oligomet.report.sections.propensity` builds the report from the result.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 import oligomet as om
 
-from ...report.figures import km_figure
-from ...report.tables import ReportTable
+from ...report.document import clean
 from ..cohort import GROUP
-from ..results import FigureItem, TextItem, ci, clean, lower_first, num, p_text, pct
-from ._context import Ctx, quiet
+from ._context import Computed, Ctx, quiet
 
 TREATED = "_ps_treated"
 
 
-def run_propensity(ctx: Ctx) -> None:
+@dataclass(frozen=True)
+class PSOutcome:
+    name: str
+    title: str
+    entry: dict               # km (per group: n, median, CI, landmarks), logrank (unit weights only), cox
+    curves: pd.DataFrame      # the (weighted) survfit table of the matched/weighted cohort
+
+
+@dataclass(frozen=True)
+class PropensityResult(Computed):
+    options: object = None                     # the protocol's propensity options (method, ratio, caliper...)
+    treated: str = ""
+    control: str = ""
+    sample_sizes: pd.DataFrame | None = None   # matching: rows All/Matched/Unmatched, columns control/treated
+    n_unmatched_treated: int = 0
+    ess: pd.DataFrame | None = None            # weighting: effective sample size per group
+    balance: pd.DataFrame = field(default_factory=pd.DataFrame)   # covariate, smd_before, smd_after, ...
+    balance_labels: dict = field(default_factory=dict)            # balance row -> readable label
+    max_abs_smd_after: float | None = None                        # over the covariates (not the score)
+    weighted_curves: bool = False
+    covariate_titles: list[str] = field(default_factory=list)
+    unit: str = "months"
+    unit_label: str = "Months"
+    exposure_label: str = ""
+    outcomes: list[PSOutcome] = field(default_factory=list)
+    n_eligible: int = 0                        # patients in the cohort
+    n_model: int = 0                           # patients in the propensity model (complete cases)
+    missing: dict = field(default_factory=dict)   # covariate -> patients lacking it
+    outside_overlap: float = 0.0               # share of the model's patients outside the common PS support
+
+
+def compute_propensity(ctx: Ctx) -> PropensityResult:
     a = ctx.proto.analyses.propensity
-    res = ctx.results
+    warnings_ = []
     control, treated = ctx.group_names[0], ctx.group_names[1]
     d = ctx.cohort.copy()
     d[TREATED] = (d[GROUP] == treated).astype(int)
     # the matching layer codes categorical columns itself (R's treatment contrasts): plain names
     terms = list(a.covariates)
-    sec = res.section("propensity", "Propensity-score analysis")
     entry: dict = {"method": a.method, "treated_group": treated, "control_group": control}
+    sizes, n_unmatched, ess = None, 0, None
     if a.method == "match":
         m, warns = quiet(om.match, d, treatment=TREATED, covariates=terms, caliper=a.caliper, ratio=a.ratio,
                          replace=a.replace, order=a.order, seed=ctx.proto.seed)
-        res.warnings += [f"matching: {w}" for w in warns]
-        md = m.matched_data
-        s = m.summary
-        entry["sample_sizes"] = {str(i): {"control": r["control"], "treated": r["treated"]} for i, r in s.iterrows()}
+        warnings_ += [f"matching: {w}" for w in warns]
+        sizes = m.summary
+        entry["sample_sizes"] = {str(i): {"control": r["control"], "treated": r["treated"]}
+                                 for i, r in sizes.iterrows()}
         entry["caliper"] = m.caliper
-        entry["n_unmatched_treated"] = m.n_unmatched_treated
+        entry["n_unmatched_treated"] = n_unmatched = m.n_unmatched_treated
         bal = m.balance
         cluster = "subclass" if not a.replace else None
-        desc = (f"1:{a.ratio} nearest-neighbour matching on the propensity score (logistic regression; greedy, "
-                f"{a.order} first, {'with' if a.replace else 'without'} replacement"
-                + (f", caliper {a.caliper:g} SD of the score" if a.caliper else "") + ", as MatchIt 4.5)")
-        sec.items.append(TextItem(
-            f"{desc}: {int(s.loc['Matched', 'treated'])} {treated} and {int(s.loc['Matched', 'control'])} "
-            f"{control} patients matched; {m.n_unmatched_treated} {treated} patients left unmatched."))
-        outcome_frame = md
-        res.results_text.append(
-            f"After propensity-score matching, {int(s.loc['Matched', 'treated'])} {treated} patients were matched "
-            f"to {int(s.loc['Matched', 'control'])} {control} patients.")
+        outcome_frame = m.matched_data
     else:
         w, warns = quiet(om.weight, d, treatment=TREATED, covariates=terms, estimand=a.estimand)
-        res.warnings += [f"weighting: {w_}" for w_ in warns]
+        warnings_ += [f"weighting: {w_}" for w_ in warns]
         bal = w.balance
         outcome_frame = w.data
         cluster = None
+        ess = w.ess
         entry["ess"] = clean(w.ess.reset_index().rename(columns={"index": "group"}))
-        desc = f"propensity-score weighting ({'overlap weights' if a.estimand == 'ATO' else 'IPTW'}, {a.estimand})"
-        sec.items.append(TextItem(f"{desc}; effective sample sizes: " + ", ".join(
-            f"{idx} {num(r['ess'])}" for idx, r in w.ess.iterrows()) + "."))
-    entry["balance"] = clean(bal.reset_index().rename(columns={bal.index.name or "index": "covariate"}))
     bt = bal.reset_index().rename(columns={bal.index.name or "index": "covariate"})
-    cols = [c for c in ("covariate", "smd_before", "smd_after", "var_ratio_before", "var_ratio_after") if c in bt]
-    bdisp = bt[cols].copy()
-    for c in cols[1:]:
-        bdisp[c] = bdisp[c].map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
-    sec.items.append(ReportTable("balance", "Covariate balance before and after " +
-                                 ("matching" if a.method == "match" else "weighting"), bt, bdisp,
-                                 note="SMD: standardised mean difference (MatchIt's summary(standardize = TRUE)); "
-                                      "|SMD| < 0.1 is usually taken as balanced."))
-    love = _love(bal, ctx, f"Balance before and after {'matching' if a.method == 'match' else 'weighting'}")
-    sec.items.append(FigureItem("love", "Love plot", love, "Absolute SMD before (open) and after (filled); "
-                                                           "dashed line at 0.1."))
+    entry["balance"] = clean(bt)
+    mx = None
     if "smd_after" in bal:
-        mx = float(np.nanmax(np.abs(bal["smd_after"].drop(index="distance", errors="ignore").to_numpy(float))))
-        entry["max_abs_smd_after"] = mx
-        res.results_text.append(f"The largest absolute SMD after {'matching' if a.method == 'match' else 'weighting'}"
-                                f" was {mx:.3f}.")
+        entry["max_abs_smd_after"] = mx = float(np.nanmax(np.abs(
+            bal["smd_after"].drop(index="distance", errors="ignore").to_numpy(float))))
 
+    fitted = m if a.method == "match" else w
+    support = _outside_common_support(fitted.propensity, d.loc[fitted.propensity.index, TREATED])
     ctx.adjusted = outcome_frame  # Table 1 after matching/weighting describes these rows
     entry["outcomes"] = {}
     # MatchIt's matching weights (1 for 1:1 without replacement; not 1 with ratio > 1 or replacement)
     # enter the outcome models, as its vignette on estimating effects requires
     wcol = "weights" if "weights" in outcome_frame.columns else None
     unit_weights = wcol is None or bool(np.allclose(outcome_frame[wcol].to_numpy(float), 1.0))
+    outcomes = []
     for name in a.endpoints:
         ep = ctx.proto.endpoint(name)
         od = ctx.endpoint_data(ep, outcome_frame)
@@ -112,54 +124,34 @@ def run_propensity(ctx: Ctx) -> None:
         fit, warns = quiet(om.cox, od, time=ep.time_col, event=ep.event_col, covariates=[ctx.term("exposure")],
                            weights=wcol, cluster=cluster if a.method == "match" else None,
                            robust=True)
-        res.warnings += [f"{ep.name} after {a.method}: {w_}" for w_ in warns]
+        warnings_ += [f"{ep.name} after {a.method}: {w_}" for w_ in warns]
         r = fit.summary.iloc[0]
         oe["cox"] = {"term": fit.summary.index[0], "hr": r["hr"], "hr_lower": r["hr_lower"],
                      "hr_upper": r["hr_upper"], "p": r["p"], "robust_se": r.get("robust_se", np.nan), "n": fit.n,
                      "n_events": fit.n_events}
         entry["outcomes"][ep.name] = oe
-        title = f"{ep.title} in the {'matched' if a.method == 'match' else 'weighted'} cohort"
-        fig = km_figure(km.table, title=title, xlabel=ctx.unit_label, unit=ctx.unit,
-                        legend_title=ctx.proto.exposure.label, max_time=a.max_time)
-        sec.items.append(FigureItem(f"km_{ep.name}_{a.method}", title, fig,
-                                    "Kaplan–Meier curves" + (" (weighted)" if wcol else "") + " with 95% CIs."))
-        lines = []
-        for g, ge in oe["km"].items():
-            lms = ", ".join(f"{t}-{ctx.unit[:-1]} {pct(v['survival'])}" for t, v in ge.get("landmarks", {}).items()
-                            if v["survival"] is not None)
-            lines.append(f"{g}: median {ci(ge['median'], ge['lower'], ge['upper'])}" + (f"; {lms}" if lms else ""))
-        sec.items.append(TextItem(f"{title}: " + "; ".join(lines) +
-                                  (f"; log-rank {p_text(oe['logrank']['p_value'])}" if "logrank" in oe else "") +
-                                  f"; HR {ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)} "
-                                  f"({'cluster-robust SE on the matched set' if a.method == 'match' else 'robust SE'}),"
-                                  f" {p_text(r['p'])}."))
-        cohort_word = "matched" if a.method == "match" else "weighted"
-        sentence = f"In the {cohort_word} cohort, {lower_first(ep.title)}"
-        if a.landmarks:  # the rate at the last landmark per group, e.g. 5-year DFS 36% vs 21%
-            t = f"{a.landmarks[-1]:g}"
-            sentence += f" at {t} {ctx.unit} was " + " vs ".join(
-                f"{pct(ge['landmarks'][t]['survival'])} ({g})" for g, ge in oe["km"].items())
-        else:
-            sentence += " had medians of " + " vs ".join(
-                f"{ci(ge['median'], ge['lower'], ge['upper'])} {ctx.unit} ({g})" for g, ge in oe["km"].items())
-        if "logrank" in oe:
-            sentence += f" (log-rank {p_text(oe['logrank']['p_value'])})"
-        res.results_text.append(sentence + f"; HR {ci(r['hr'], r['hr_lower'], r['hr_upper'], 2)}, {p_text(r['p'])}.")
-    res.numbers["propensity"] = clean(entry)
-    res.methods.append(
-        f"Confounding by indication was addressed with {desc}, on " + ", ".join(
-            ctx.proto.covariate(c).title for c in a.covariates) +
-        "; outcomes were compared on the " + ("matched cohort with Kaplan–Meier, log-rank and Cox models with "
-                                             "cluster-robust standard errors on the matched sets."
-                                             if a.method == "match" else
-                                             "weighted cohort with weighted Kaplan–Meier and weighted Cox models "
-                                             "with robust standard errors."))
+        outcomes.append(PSOutcome(ep.name, ep.title, oe, km.table))
+    return PropensityResult(
+        numbers=clean(entry), warnings=warnings_, options=a, treated=treated, control=control, sample_sizes=sizes,
+        n_unmatched_treated=n_unmatched, ess=ess, balance=bt, balance_labels=_love_labels(bal, ctx),
+        max_abs_smd_after=mx, n_eligible=len(d), n_model=len(fitted.propensity),
+        missing={c: int(d[c].isna().sum()) for c in a.covariates}, outside_overlap=support,
+        weighted_curves=wcol is not None, covariate_titles=[ctx.proto.covariate(c).title for c in a.covariates],
+        unit=ctx.unit, unit_label=ctx.unit_label, exposure_label=ctx.proto.exposure.label, outcomes=outcomes)
 
 
-def _love(bal: pd.DataFrame, ctx: Ctx, title: str):
-    """The matching layer's love plot, with the protocol's covariate labels."""
-    from ...report.figures.love import love_plot
+def _outside_common_support(ps: pd.Series, treated: pd.Series) -> float:
+    """Share of patients whose propensity score lies outside the range the other group covers."""
+    p, t = ps.to_numpy(float), treated.to_numpy(int) == 1
+    if not t.any() or t.all():
+        return 0.0
+    lo = max(p[t].min(), p[~t].min())
+    hi = min(p[t].max(), p[~t].max())
+    return float(np.mean((p < lo) | (p > hi)))
 
+
+def _love_labels(bal: pd.DataFrame, ctx: Ctx) -> dict:
+    """The love plot's row labels, from the protocol's covariate labels."""
     labels = {c.column: c.title for c in ctx.proto.covariates}
     # balance rows of a categorical covariate are the column name followed by the level, as
     # MatchIt names them ("raswild_type"); the longest matching column name wins
@@ -173,4 +165,4 @@ def _love(bal: pd.DataFrame, ctx: Ctx, title: str):
             if name.startswith(col):
                 full[idx] = f"{labels[col]}: {name[len(col):].strip('[]_')}"
                 break
-    return love_plot(bal, labels=full, title=title)
+    return full

@@ -12,17 +12,17 @@ The product columns are built here as 0/1 numbers (the Cox design accepts no int
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 import oligomet as om
 
-from ...report.figures import forest_figure
-from ...report.tables import ReportTable
 from ..cohort import EXPOSURE_TERM, GROUP, condition_mask
-from ..results import FigureItem, ci, clean, p_value, p_text, lower_first
-from ._context import Ctx, quiet
+from ...report.document import clean
+from ._context import Computed, Ctx, quiet
 
 SUB = "_subgroup"
 
@@ -69,16 +69,28 @@ def interaction_test(d: pd.DataFrame, time: str, event: str, covariate_terms: li
     return max(lr, 0.0), df, float(stats.chi2.sf(max(lr, 0.0), df))
 
 
-def run_subgroups(ctx: Ctx) -> None:
-    res = ctx.results
-    store = res.numbers.setdefault("subgroups", {})
-    sec = res.section("subgroups", "Subgroup analyses")
+@dataclass(frozen=True)
+class SubgroupTable:
+    name: str
+    key: str                        # file-name stem
+    rows: pd.DataFrame              # endpoint, subgroup, level, label, n, hr, hr_lower, hr_upper, p, p_interaction
+    interactions: list = field(default_factory=list)   # (endpoint title, p) of each interaction test
+
+
+@dataclass(frozen=True)
+class SubgroupsResult(Computed):
+    exposure_label: str = ""
+    subgroups: list[SubgroupTable] = field(default_factory=list)
+
+
+def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
+    store, tables = {}, []
     for i, sg in enumerate(ctx.proto.analyses.subgroups):
         lv = _levels(ctx, sg, i)
         d = ctx.cohort.assign(**{SUB: lv})
         cov_terms = [ctx.term(c) for c in sg.covariates]
         entry = store.setdefault(sg.name, {})
-        rows = []
+        rows, interactions = [], []
         for name in sg.endpoints:
             ep = ctx.proto.endpoint(name)
             de = ctx.endpoint_data(ep, d)
@@ -93,7 +105,6 @@ def run_subgroups(ctx: Ctx) -> None:
                                covariates=[ctx.term("exposure")] + cov_terms)
                 for term, r in fit.summary.iterrows():
                     if term.startswith(f"{EXPOSURE_TERM}["):
-                        ee["levels"].setdefault(str(level), {})
                         ee["levels"][str(level)] = {"n": fit.n, "n_events": fit.n_events, "term": term,
                                                     "hr": r["hr"], "hr_lower": r["hr_lower"],
                                                     "hr_upper": r["hr_upper"], "p": r["p"]}
@@ -108,28 +119,8 @@ def run_subgroups(ctx: Ctx) -> None:
                 for r in rows:
                     if r["endpoint"] == ep.title and r["subgroup"] == sg.name:
                         r["p_interaction"] = p
-                res.results_text.append(
-                    f"For {lower_first(ep.title)}, the effect of {lower_first(ctx.proto.exposure.label)} did "
-                    f"{'' if p < 0.05 else 'not '}differ by {sg.name} (interaction {p_text(p)}).")
+                interactions.append((ep.title, p))
             entry[ep.name] = ee
-        if not rows:
-            continue
-        tidy = pd.DataFrame(rows)
-        disp = pd.DataFrame({"Endpoint": tidy["endpoint"], "Subgroup": tidy["level"], "n": tidy["n"],
-                             "HR (95% CI)": [ci(a, b, c, 2) for a, b, c in tidy[["hr", "hr_lower", "hr_upper"]]
-                                             .itertuples(index=False)],
-                             "p": tidy["p"].map(p_value),
-                             "p interaction": tidy.get("p_interaction", pd.Series(np.nan, index=tidy.index))
-                             .map(p_value)})
         key = "".join(ch if ch.isalnum() else "_" for ch in sg.name.lower()).strip("_")
-        sec.items.append(ReportTable(f"subgroup_{key}", f"Subgroup: {sg.name}", tidy, disp,
-                                     note="HR of the exposure (vs the reference group) within each level; "
-                                          "interaction: likelihood-ratio test of exposure × subgroup in Cox."))
-        fig = forest_figure(tidy.assign(section=tidy["endpoint"],
-                                        label=tidy["subgroup"] + ": " + tidy["level"]),
-                            title=f"Subgroup: {sg.name}")
-        sec.items.append(FigureItem(f"forest_subgroup_{key}", f"Subgroup: {sg.name}", fig))
-    store.update(clean(store))
-    res.numbers["subgroups"] = clean(store)
-    res.methods.append("Effect modification was assessed within prespecified subgroups with the likelihood-ratio "
-                       "test of the exposure × subgroup interaction in a Cox model.")
+        tables.append(SubgroupTable(sg.name, key, pd.DataFrame(rows), interactions))
+    return SubgroupsResult(numbers=clean(store), exposure_label=ctx.proto.exposure.label, subgroups=tables)

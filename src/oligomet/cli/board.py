@@ -1,0 +1,118 @@
+"""``oligomet board ...``: the tumor-board sheet, the decision record and the rule-set checker
+(a thin shell over ``oligomet.board``).
+
+Exit codes: 0 = fine, 1 = bad input (unknown patient, impossible case values, rule-file errors, a
+decision refused) or rule-set problems found by ``check``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._errors import error_message
+
+app = typer.Typer(no_args_is_help=True)
+_DEBUG = typer.Option(False, "--debug", help="Show the traceback on errors.")
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    if debug:
+        raise exc
+    typer.echo(f"error: {error_message(exc)}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("case")
+def case_cmd(patient: Optional[str] = typer.Option(None, "--patient", help="patient id in the registry"),
+             as_of: Optional[str] = typer.Option(None, "--as-of", help="the board's date (YYYY-MM-DD)"),
+             db: Optional[str] = typer.Option(None, "--db", help="registry database URL or SQLite file"),
+             case_file: Optional[Path] = typer.Option(None, "--case",
+                                                      help="case file (.toml/.yaml); with --patient its facts "
+                                                           "are laid over the registry's"),
+             out: Path = typer.Option(Path("board"), "--out", "-o", help="output folder"),
+             debug: bool = _DEBUG) -> None:
+    """Write the A4 board sheet (board_sheet.html) and case.json for one patient."""
+    import warnings
+
+    from oligomet.board.case import case_from_registry, load_case, parse_case_text
+    from oligomet.board.predict import RegistryContext
+    from oligomet.board.sheet import build_sheet
+    from oligomet.report.board_sheet import write_sheet
+
+    try:
+        if patient is None and case_file is None:
+            raise ValueError("give --patient ID --as-of DATE (with --db), or --case FILE")
+        context = None
+        if patient is not None:
+            if as_of is None:
+                raise ValueError("--patient needs --as-of DATE (the board's date)")
+            from oligomet.registry.store import Store
+            with Store(db) as store:
+                tables = store.load()
+            context = RegistryContext(tables)
+            case = case_from_registry(tables, patient, as_of, context=context)
+            if case_file is not None:
+                text = case_file.read_text(encoding="utf-8")
+                overrides, _ = parse_case_text(text, case_file.suffix.lower().lstrip("."), str(case_file))
+                overrides = {k: v for k, v in overrides.items() if k not in ("patient_id", "as_of")}
+                case = case.updated(overrides, source=str(case_file))
+        else:
+            case = load_case(case_file)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sheet = build_sheet(case, context)
+        html, js = write_sheet(sheet, out)
+    except Exception as exc:  # noqa: BLE001 - one clear line, see _errors
+        _fail(exc, debug)
+    rec = "; ".join(sheet.options) or "no recommendation"
+    typer.echo(f"{html}\n{js}\nrecommendation: {rec}")
+    for need in sheet.advice.needs():
+        typer.echo(need)
+
+
+@app.command("decide")
+def decide_cmd(sheet: Path = typer.Option(..., "--sheet", help="the case.json written with the sheet"),
+               option: str = typer.Option(..., "--option", help="the chosen option, as worded on the sheet"),
+               role: str = typer.Option(..., "--role", help="role of who records it, e.g. surgeon"),
+               reason: Optional[str] = typer.Option(None, "--reason", help="required when not concordant"),
+               corrects: Optional[int] = typer.Option(None, "--corrects", help="id of the decision this corrects"),
+               db: Optional[str] = typer.Option(None, "--db", help="database URL or SQLite file"),
+               debug: bool = _DEBUG) -> None:
+    """Append a decision to the append-only decision record."""
+    from oligomet.board.decisions import DecisionLog, decision_from_sheet
+    from oligomet.registry.store import _normalise_url
+
+    try:
+        d = decision_from_sheet(sheet, option=option, role=role, reason=reason, corrects=corrects)
+        log = DecisionLog(_normalise_url(db))
+        try:
+            new_id = log.append(d)
+        finally:
+            log.close()
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    typer.echo(f"decision {new_id} recorded for {d.patient_id} ({'concordant' if d.concordant else 'discordant'} "
+               f"with rules {d.ruleset_version})")
+
+
+@app.command("check")
+def check_cmd(rules: Optional[Path] = typer.Option(None, "--rules", help="folder of rule files (default: built-in)"),
+              debug: bool = _DEBUG) -> None:
+    """Check the rule sets: gaps, conflicts, overlaps, unreachable rules, unknown facts."""
+    from oligomet.board.evidence import cross_check, load_evidence
+    from oligomet.board.rules import RULES_DIR, check, load_rulesets
+
+    try:
+        sets = load_rulesets(rules or RULES_DIR)
+        report = check(sets)
+        problems = report.lines() + cross_check(sets, load_evidence())
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    for line in problems:
+        typer.echo(line)
+    typer.echo(f"{len(sets)} rule set(s), {sum(len(s.rules) for s in sets)} rules, {report.combinations:,} "
+               f"combinations enumerated: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+    if problems:
+        raise typer.Exit(1)

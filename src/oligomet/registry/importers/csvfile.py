@@ -1,0 +1,253 @@
+"""One CSV file -> text -> records, each with the physical line it starts on; nothing lost silently.
+
+``pandas.read_csv`` alone loses data without a word: it pads a record with too few fields with
+missing values, reads every line between a stray opening quote and the next quote as one cell, and
+cannot say on which line a record starts once a cell spans lines. So records are split here with
+the ``csv`` module, which reports the line of every record; pandas' faster C parser is used only for
+the common file that has no quote at all and the same number of fields on every line, where records
+and lines are the same thing.
+
+Guarantees (docs/registry.md, "Reading sources"):
+
+* a record with more or fewer fields than the header is a ``wrong_field_count`` error (its line);
+* a quoted cell that runs over lines which look like records (as many fields as the header) is an
+  ``unbalanced_quote`` error; any other quoted cell with a line break is a ``multiline_cell``
+  warning naming its lines and column;
+* a file that is not UTF-8 anywhere is read as Windows-1252 with a ``file_encoding`` warning naming
+  the lines with accents; a UTF-8 file with some lines of other bytes is a ``mixed_encoding`` error
+  per such line (re-decoding the whole file would turn every correct accent into mojibake).
+
+Row numbers: a record's ``row`` is its first physical line minus one, so ``line = row + 1`` also
+after blank lines and multi-line cells (with the header on line 1, ``row`` is the data row).
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+
+import numpy as np
+import pandas as pd
+
+from ..report import ProblemLog
+from .names import normalise_name
+
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_SHOW_LINES = 10  # line numbers listed in one file-level message
+
+
+def _line_list(numbers) -> str:
+    numbers = list(numbers)
+    shown = ", ".join(str(n) for n in numbers[:_SHOW_LINES])
+    return shown + (f" and {len(numbers) - _SHOW_LINES} more" if len(numbers) > _SHOW_LINES else "")
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode(data: bytes, fname: str, table: str, log: ProblemLog) -> str:
+    """Bytes -> text: UTF-8 (BOM or not); a wholly non-UTF-8 file as Windows-1252; never mojibake."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = _LINE_BREAK_BYTES.split(data)
+    bad = [i for i, ln in enumerate(lines, 1) if not _is_utf8(ln)]
+    utf8_accents = any(not ln.isascii() and _is_utf8(ln) for ln in lines)
+    if not utf8_accents:
+        # Excel's "CSV" on Windows writes cp1252 (a superset of Latin-1's letters); bytes cp1252 leaves
+        # undefined (0x81, 0x8D, ...) only exist in Latin-1, which never fails.
+        try:
+            text, enc = data.decode("cp1252"), "Windows-1252"
+        except UnicodeDecodeError:
+            text, enc = data.decode("latin-1"), "Latin-1"
+        log.warning(table, "file_encoding", f"{fname} is not UTF-8; read as {enc}. Check the accented characters "
+                                            f"on line(s) {_line_list(bad)}, or save the file as 'CSV UTF-8'")
+        return text
+    # Some lines are UTF-8 with accents, others are not: the file mixes encodings (a row pasted from
+    # another program, a truncated character). Name each such line; its bad bytes become U+FFFD so that
+    # the rest of the file can still be checked, and the error keeps it out of any store.
+    for i in bad:
+        ln = lines[i - 1]
+        pos = _first_bad_byte(ln)
+        snippet = ln[max(0, pos - 12):pos + 12].decode("utf-8", errors="backslashreplace")
+        log.error(table, "mixed_encoding",
+                  f"{fname} line {i} has bytes that are not UTF-8 (byte {pos + 1} of the line) while other lines "
+                  "are UTF-8 with accents: the file mixes encodings, and reading it either way would garble "
+                  "one of them. Retype the characters around the shown bytes in a UTF-8 editor, or re-save the "
+                  "whole file as 'CSV UTF-8' from the program that made it", rows=[i - 1], value=[snippet])
+    return data.decode("utf-8", errors="replace")
+
+
+def _first_bad_byte(line: bytes) -> int:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
+
+
+def separator(header_line: str) -> str:
+    # European spreadsheet exports separate with ';' (',' is their decimal mark).
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+def read_records(text: str, fname: str, table: str, log: ProblemLog) -> tuple[list[str], pd.DataFrame] | None:
+    """Text -> (raw header, frame of str cells with integer column labels, index ``row`` = line - 1).
+
+    Every record has the header's width (short ones padded with "", long ones cut) after its
+    ``wrong_field_count`` error; blank and whitespace-only lines are skipped. None when the file
+    cannot be split at all (reported as ``file_unreadable``).
+    """
+    if not text.strip():
+        return [], pd.DataFrame(index=pd.Index([], name="row"))
+    sep = separator(re.match(r"[^\r\n]*", text.lstrip()).group())  # the first non-blank line
+    if '"' not in text:
+        fast = _read_unquoted(text, sep)
+        if fast is not None:
+            return fast
+    return _read_quoted(text, sep, fname, table, log)
+
+
+def _read_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame] | None:
+    """No quote anywhere: one line is one record. Pandas' C parser when every line has the header's
+    width; None (use the careful reader, which reports) otherwise."""
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()  # the file's final line break
+    h = next(i for i, ln in enumerate(lines) if ln.strip())
+    header = lines[h].split(sep)
+    n = len(header)
+    data = lines[h + 1:]
+    if any(ln.count(sep) != n - 1 and ln.strip() for ln in data):
+        return None
+    rows = np.arange(h + 1, h + 1 + len(data))  # 0-based list index of line i+1 -> row = line - 1
+    if not data:
+        return header, pd.DataFrame(columns=range(n), index=pd.Index(rows, name="row"), dtype=object)
+    frame = pd.read_csv(io.StringIO("\n".join(data) + "\n"), sep=sep, header=None, names=list(range(n)),
+                        dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                        index_col=False, quoting=csv.QUOTE_NONE, engine="c")
+    if len(frame) != len(data):  # cannot happen without quotes; never guess the rows if it does
+        return None
+    frame.index = pd.Index(rows, name="row")
+    return header, frame
+
+
+def _physical_lines(text: str) -> int:
+    breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    return breaks + (0 if text.endswith(("\n", "\r")) else 1)
+
+
+def _read_quoted(text: str, sep: str, fname: str, table: str, log: ProblemLog,
+                 ) -> tuple[list[str], pd.DataFrame] | None:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    ends: list[int] = []
+    try:
+        # csv gives one record per line (an empty list for an empty line) unless a quoted cell spans
+        # lines; only then is each record's last line needed, which costs a Python step per record.
+        records = list(reader)
+        if len(records) != _physical_lines(text):
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+            records = []
+            for rec in reader:
+                records.append(rec)
+                ends.append(reader.line_num)
+    except csv.Error as exc:  # e.g. a cell over csv.field_size_limit(): an opening quote never closed
+        log.error(table, "file_unreadable", f"{fname} cannot be split into records from line {reader.line_num} on "
+                                            f"({exc}): probably a quote opened there is never closed. Double the "
+                                            "quotes inside text cells (\"\") or remove the stray one")
+        return None
+    ends = ends or list(range(1, len(records) + 1))
+    starts = [1] + [e + 1 for e in ends[:-1]]
+    # blank and whitespace-only lines hold nothing
+    filled = [i for i, rec in enumerate(records) if "".join(rec).strip()]
+    if not filled:
+        return [], pd.DataFrame(index=pd.Index([], name="row"))
+    spans = [(starts[i], ends[i]) for i in filled]
+    records = [records[i] for i in filled]
+    header, (h_start, h_end) = records[0], spans[0]
+    if h_end > h_start:
+        log.error(table, "unbalanced_quote", f"{fname}: the header runs from line {h_start} to line {h_end}; "
+                                             "a quote in it is not closed on its line. Fix the header")
+        return None
+    n = len(header)
+    named = n
+    while named > 1 and not header[named - 1].strip():
+        named -= 1  # a trailing separator on the header names no column: records may stop before it
+    body, spans = records[1:], spans[1:]
+    start = np.fromiter((a for a, _ in spans), dtype=np.int64, count=len(spans))
+    end = np.fromiter((b for _, b in spans), dtype=np.int64, count=len(spans))
+    width = np.fromiter(map(len, body), dtype=np.int64, count=len(body))
+    keep = np.ones(len(body), dtype=bool)
+    if (end > start).any():
+        physical = _LINE_BREAK.split(text)
+        for i in np.flatnonzero(end > start):
+            # several records in one: no cell of it can be trusted, and it is an error
+            keep[i] = not _report_multiline(body[i], header, start[i], end[i], physical, sep, named, fname, table,
+                                            log)
+    for i in np.flatnonzero(keep & ((width < named) | (width > n))):
+        _report_field_count(body[i], header, named, start[i], end[i], fname, table, log)
+    for i in np.flatnonzero(keep & (width != n)):
+        body[i] = body[i][:n] + [""] * (n - width[i])
+    rows = pd.Index(start[keep] - 1, name="row")
+    body = body if keep.all() else [body[i] for i in np.flatnonzero(keep)]
+    frame = pd.DataFrame(body, columns=range(n), index=rows, dtype=object) if body else \
+        pd.DataFrame(columns=range(n), index=rows, dtype=object)
+    return header, frame
+
+
+def _where(start: int, end: int) -> str:
+    return f"line {start}" if start == end else f"lines {start}-{end}"
+
+
+def _patient(rec: list[str], header: list[str]) -> str | None:
+    names = [normalise_name(h) for h in header]
+    if "patient_id" in names and names.index("patient_id") < len(rec):
+        return rec[names.index("patient_id")].strip() or None
+    return None
+
+
+def _report_field_count(rec, header, named, start, end, fname, table, log) -> None:
+    if len(rec) < named:
+        absent = [normalise_name(h) for h in header[len(rec):named]]
+        what = (f"{len(rec)} field(s) where the header has {named}: a truncated or split line, so "
+                f"{', '.join(absent)} would be read as empty")
+    else:
+        extra = [c for c in rec[len(header):]]
+        what = (f"{len(rec)} fields where the header has {len(header)}: the values after the last column "
+                f"({', '.join(repr(c) for c in extra[:3])}{', ...' if len(extra) > 3 else ''}) have no column, "
+                "and the values before them may be shifted (an unquoted separator inside a text cell?)")
+    log.error(table, "wrong_field_count", f"{fname} {_where(start, end)} has {what}. Fix the line (quote text "
+                                          "cells that contain the separator); an import is refused "
+                                          "until then", rows=[start - 1], patient_id=[_patient(rec, header)])
+
+
+def _report_multiline(rec, header, start, end, physical, sep, named, fname, table, log) -> bool:
+    """Report a record spanning lines; True when its line breaks swallowed lines that look like records."""
+    cols = [normalise_name(header[j]) if j < len(header) else f"field {j + 1}" for j, c in enumerate(rec)
+            if "\n" in c or "\r" in c]
+    record_like = [ln for ln in range(start + 1, end + 1)
+                   if len(next(csv.reader([physical[ln - 1]], delimiter=sep), [])) >= max(named, 2)]
+    patient = [_patient(rec, header)]
+    if record_like:
+        log.error(table, "unbalanced_quote",
+                  f"{fname}: a quote opened on line {start} (column {', '.join(cols) or '?'}) closes only on line "
+                  f"{end}, so lines {start}-{end} were read as one record; line(s) {_line_list(record_like)} look "
+                  f"like records of their own ({max(named, 2)} or more fields), which would be lost. A quote inside "
+                  "a text cell must be doubled (\"\") or the cell quoted as a whole; fix or remove the stray quote",
+                  rows=[start - 1], patient_id=patient, field=cols[0] if cols else None)
+        return True
+    log.warning(table, "multiline_cell",
+                f"{fname} {_where(start, end)}: the quoted cell of column {', '.join(cols)} contains a line break "
+                "and was read as one cell. Check that it is one text and not two records joined by a stray quote",
+                rows=[start - 1], patient_id=patient, field=cols[0] if cols else None)
+    return False

@@ -1,0 +1,62 @@
+"""Cumulative incidence: table by cause, curves, Gray's test, the Fine–Gray table and sentences."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..document import FigureItem, StudyResults, TextItem, ci, p_text, p_value, pct
+from ..figures import cif_figure
+from ..tables import ReportTable
+
+
+def build_cif(doc: StudyResults, r) -> None:
+    """``r``: ``unit``, ``unit_label``, ``by_group``, ``fine_gray``, ``max_time`` and ``endpoints`` (each:
+    ``name``, ``title``, ``cause_labels``, ``entry``, ``summary``, ``curves``, ``at_risk``, ``fine_gray``)."""
+    unit = r.unit
+    for e in r.endpoints:
+        labels, entry = e.cause_labels, e.entry
+        sec = doc.section(f"cif_{e.name}", f"{e.title}: cumulative incidence")
+        landmarks = [c for c in e.summary.columns if c not in ("group", "cause", "events")]
+        disp = e.summary.rename(columns={t: f"{t}-{unit[:-1]} CIF" for t in landmarks})
+        for t in landmarks:
+            disp[f"{t}-{unit[:-1]} CIF"] = e.summary[t].map(pct)
+        sec.items.append(ReportTable(f"cif_{e.name}", f"{e.title}: cumulative incidence by cause", disp, disp,
+                                     note="Aalen–Johansen estimates with competing risks (as cmprsk::cuminc); "
+                                          "deaths are a competing event, not censored."))
+        sec.items.append(FigureItem(f"cif_{e.name}", f"{e.title}: cumulative incidence", cif_figure,
+                                    "Line style: cause; colour: group; shaded: 95% CI.",
+                                    data=dict(table=e.curves, at_risk=e.at_risk, cause_labels=labels, title=e.title,
+                                              xlabel=r.unit_label, unit=unit, max_time=r.max_time)))
+        if entry["gray_test"]:
+            sec.items.append(TextItem("Gray's test: " + "; ".join(
+                f"{labels.get(int(c), c)} {p_text(v['p_value'])}" for c, v in entry["gray_test"].items()) + "."))
+        for g, ge in entry["groups"].items():
+            c1 = ge.get("1")
+            if c1 and c1.get("landmarks"):
+                t, v = list(c1["landmarks"].items())[-1]
+                who = "" if not r.by_group else f" ({g})"
+                doc.results_text.append(f"The {t}-{unit[:-1]} cumulative incidence of "
+                                        f"{labels.get(1, 'cause 1')}{who} was {pct(v['estimate'])}, "
+                                        f"with death as a competing event.")
+        if e.fine_gray is not None:
+            _fine_gray(doc, sec, e)
+    if r.fine_gray:
+        doc.methods.append("Subdistribution hazard ratios were estimated with Fine–Gray models (as R's cmprsk::crr).")
+    doc.methods.append("Cumulative incidences were estimated with the Aalen–Johansen estimator treating death as a "
+                       "competing event and compared with Gray's test (as R's cmprsk).")
+
+
+def _fine_gray(doc: StudyResults, sec, e) -> None:
+    tidy = e.fine_gray
+    disp = pd.DataFrame({"Variable": tidy["label"],
+                         "sHR (95% CI)": [ci(x, lo, hi, 2) for x, lo, hi in
+                                          tidy[["shr", "shr_lower", "shr_upper"]].itertuples(index=False)],
+                         "p": tidy["p"].map(p_value)})
+    cause = e.cause_labels.get(1, "cause 1")
+    sec.items.append(ReportTable(f"finegray_{e.name}", f"{e.title}: Fine–Gray model of {cause}", tidy, disp,
+                                 note="sHR: subdistribution hazard ratio (as cmprsk::crr); competing events "
+                                      "stay in the risk set."))
+    for t in tidy.itertuples(index=False):
+        if str(t.term).startswith("exposure["):
+            doc.results_text.append(
+                f"For {cause}, {t.label} had a subdistribution HR of "
+                f"{ci(t.shr, t.shr_lower, t.shr_upper, 2)} ({p_text(t.p)}).")

@@ -1,0 +1,47 @@
+"""Complications of the index procedure: one table (a column per group) and a sentence."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..document import StudyResults, num, p_value, pct
+from ..tables import ReportTable
+
+
+def build_complications(doc: StudyResults, r) -> None:
+    """``r``: ``entry`` ("All", each group, "tests"), ``by_group``, ``binaries`` and ``extra`` ((label, column)
+    pairs) and ``tidy``."""
+    entry, tests = r.entry, r.entry["tests"]
+    names = [n for n in entry if n != "tests"]
+    rows = []
+
+    def row(label, fn, key=None):
+        out = {"Measure": label}
+        for n in names:
+            out[n] = fn(entry[n])
+        if r.by_group:
+            t = tests.get(key, {}) if key else {}
+            out["p"] = p_value(t.get("p", np.nan)) if t else ""
+        rows.append(out)
+
+    # display: one row per measure, one column per group
+    row("Patients", lambda e: str(e["n"]))
+    row("No complication", lambda e: f"{e['grades']['none']} ({pct(e['grades']['none'] / e['n'])})" if e["n"] else "0")
+    for gr in [k for k in entry["All"]["grades"] if k not in ("none", "unknown")]:   # Clavien–Dindo order
+        row(f"Worst Clavien–Dindo grade {gr}", lambda e, gr=gr: f"{e['grades'][gr]} ({pct(e['grades'][gr] / e['n'])})"
+            if e["n"] else "0")
+    for label, col in r.binaries:
+        row(label, lambda e, col=col: f"{e[col]['n']}/{e[col]['n_known']} ({pct(e[col]['rate'])})", key=col)
+    row("CCI, median [IQR]", lambda e: f"{num(e['cci']['median'])} [{num(e['cci']['q25'])}–{num(e['cci']['q75'])}]",
+        key="cci")
+    doc.section("complications", "Complications").items.append(
+        ReportTable("complications", "Complications of the index procedure", r.tidy, pd.DataFrame(rows),
+                    note="Worst Clavien–Dindo grade per procedure; CCI: Comprehensive Complication Index. "
+                         "Tests: Fisher's exact (2 groups) or chi-square; CCI: Kruskal–Wallis."))
+    al = entry["All"]
+    doc.results_text.append(
+        f"Clavien–Dindo grade ≥ III complications occurred after {pct(al['cd_grade_3plus']['rate'])} of index "
+        f"procedures and 90-day mortality was {pct(al['death_90d']['rate'])}" +
+        "".join(f"; {label.lower()} {pct(al[c]['rate'])}" for label, c in r.extra) + ".")
+    doc.methods.append("Complications were graded with the Clavien–Dindo classification and summarised with the "
+                       "Comprehensive Complication Index.")

@@ -1,0 +1,91 @@
+"""Kaplan–Meier, log-rank and median follow-up: tables, curves and sentences."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..document import FigureItem, StudyResults, TextItem, ci, lower_first, num, p_text, p_value, pct
+from ..figures import km_figure
+from ..tables import ReportTable
+
+
+def _months(x, unit: str) -> str:
+    return "not reached" if x is None or not np.isfinite(x) else f"{num(x)} {unit}"
+
+
+def build_km(doc: StudyResults, r) -> None:
+    """``r``: ``unit``, ``unit_label``, ``exposure_label`` (None when not by group), ``quantiles``,
+    ``max_time``, ``n_cohort`` and ``endpoints`` (each: ``name``, ``title``, ``ylabel``, ``entry``
+    (per-group numbers), ``landmarks``, ``tidy`` and ``curves``)."""
+    unit = r.unit
+    for e in r.endpoints:
+        sec = doc.section(f"survival_{e.name}", e.title)
+        entry = e.entry
+        if entry["n_undefined"]:
+            sec.items.append(TextItem(
+                f"{entry['n_undefined']} of {r.n_cohort} patients have no {lower_first(e.title)} "
+                f"(the endpoint is undefined for them, e.g. no index treatment or no curative local treatment) and "
+                f"are not in this analysis."))
+        rows = []
+        for g, ge in entry["groups"].items():
+            row = {"group": g, "n": ge["n"], "events": int(round(ge["n_events"])),
+                   f"median, {unit} (95% CI)": ci(ge["median"], ge["lower"], ge["upper"])}
+            qs = ge.get("quantiles")
+            if qs is not None and set(r.quantiles) >= {0.25, 0.75}:
+                row["IQR"] = f"{num(qs['0.25']['time'])}–{num(qs['0.75']['time'])}"
+            for t, v in (ge.get("landmarks") or {}).items() if e.landmarks else ():
+                # beyond the group's last follow-up time: not estimable
+                row[f"{t}-{unit[:-1]} rate (95% CI)"] = ("NE" if v["survival"] is None else
+                                                         f"{pct(v['survival'])} ({pct(v['lower'])}–{pct(v['upper'])})")
+            rows.append(row)
+        sec.items.append(ReportTable(f"km_{e.name}", f"{e.title}: Kaplan–Meier estimates", e.tidy, pd.DataFrame(rows),
+                                     note="Medians and CIs as R's quantile.survfit (log CI); rates at landmark "
+                                          "times with pointwise log CIs. NR: not reached; NE: not estimable "
+                                          "(no patient followed that long)."))
+        sec.items.append(FigureItem(f"km_{e.name}", f"{e.title}: Kaplan–Meier curves", km_figure,
+                                    "Shaded: pointwise 95% CI; ticks: censored; table: number at risk.",
+                                    data=dict(table=e.curves, title=f"{e.title}", xlabel=r.unit_label, unit=unit,
+                                              ylabel=e.ylabel or "Survival probability",
+                                              legend_title=r.exposure_label, max_time=r.max_time)))
+        # results sentence (abstract style)
+        for g, ge in entry["groups"].items():
+            who = "" if r.exposure_label is None else f" in the {g} group"
+            doc.results_text.append(
+                f"The estimated median {lower_first(e.title)}{who} was {_months(ge['median'], unit)} "
+                f"(95% CI: {num(ge['lower'])}–{num(ge['upper'])})" +
+                (f"; IQR {num(ge['quantiles']['0.25']['time'])}–{num(ge['quantiles']['0.75']['time'])}"
+                 if "quantiles" in ge and "0.25" in ge["quantiles"] and "0.75" in ge["quantiles"] else "") +
+                (", " + ", ".join(f"{t}-{unit[:-1]} rate {pct(v['survival'])}"
+                                  for t, v in ge.get("landmarks", {}).items() if v["survival"] is not None)
+                 if ge.get("landmarks") else "") + ".")
+    doc.methods.append(
+        "Survival was estimated with the Kaplan–Meier method; medians and their 95% CIs follow R's "
+        "quantile.survfit (log-transformed pointwise CIs), and landmark rates are reported with pointwise CIs.")
+
+
+def build_logrank(doc: StudyResults, r) -> None:
+    """``r``: ``rho`` and ``tests``, a tidy frame with ``endpoint`` (name), ``title``, ``statistic``, ``df``, ``p``."""
+    for t in r.tests.itertuples(index=False):
+        doc.section(f"survival_{t.endpoint}", t.title).items.append(
+            TextItem(f"Log-rank test{'' if r.rho == 0 else f' (G-rho, rho = {r.rho:g})'}: "
+                     f"χ² = {t.statistic:.2f} on {t.df} df, {p_text(t.p)}."))
+        doc.results_text.append(f"{t.title} differed between groups with log-rank {p_text(t.p)}."
+                                if t.p < 0.05 else
+                                f"{t.title} did not differ significantly between groups (log-rank "
+                                f"{p_text(t.p)}).")
+    tidy = pd.DataFrame({"endpoint": r.tests["title"], "chisq": r.tests["statistic"], "df": r.tests["df"],
+                         "p": r.tests["p"]}) if len(r.tests) else pd.DataFrame()
+    disp = tidy.assign(chisq=tidy["chisq"].map(lambda x: f"{x:.2f}"), p=tidy["p"].map(p_value)) if len(tidy) else tidy
+    doc.section("tests", "Group comparisons").items.append(
+        ReportTable("logrank", "Log-rank tests between exposure groups", tidy, disp))
+    doc.methods.append("Groups were compared with the log-rank test (R's survdiff).")
+
+
+def build_followup(doc: StudyResults, r) -> None:
+    """``r``: ``unit`` and ``followup`` (median, lower, upper, q25, q75 of the reverse Kaplan–Meier)."""
+    fu = r.followup
+    text = (f"Median follow-up (reverse Kaplan–Meier) was {num(fu['median'])} {r.unit} "
+            f"(95% CI: {num(fu['lower'])}–{num(fu['upper'])}; IQR {num(fu['q25'])}–{num(fu['q75'])}).")
+    doc.section("cohort", "Study cohort").items.append(TextItem(text))
+    doc.results_text.insert(0, text)
+    doc.methods.append("Follow-up was summarised with the reverse Kaplan–Meier method.")

@@ -1,0 +1,74 @@
+"""The catalogue of analyses: one declared entry per analysis, in report order, as MatchIt dispatches
+its methods by name. The runner and the protocol checks are driven by it; neither names an analysis.
+
+An entry names the protocol field holding its options (``[analyses.<key>]``, a model deriving from
+:class:`~oligomet.study.protocol.AnalysisOptions`, which declares the endpoint kind, exposure and
+covariates the generic protocol checks need), its compute function (``Ctx -> Computed``: tidy frames
+and numbers, nothing drawn or formatted) and its section builder in :mod:`oligomet.report.sections`
+(``(StudyResults, Computed) -> None``). ``Computed.numbers`` goes to ``results.json`` under ``key``.
+``checks`` (optional) judges the result against the protocol's ``[checks]`` thresholds (:mod:`.checks`).
+
+Adding an analysis: see "Adding an analysis" in ``docs/architecture.md``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..report.document import Check, StudyResults
+from ..report.sections.checks import build_checks
+from ..report.sections import competing as competing_sections
+from ..report.sections import complications as complications_sections
+from ..report.sections import cox as cox_sections
+from ..report.sections import describe as describe_sections
+from ..report.sections import paired as paired_sections
+from ..report.sections import propensity as propensity_sections
+from ..report.sections import subgroups as subgroups_sections
+from ..report.sections import survival as survival_sections
+from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
+from . import checks
+from .analyses._context import Computed, Ctx
+
+
+@dataclass(frozen=True)
+class Analysis:
+    key: str                                            # field of Analyses; key of results.json's numbers
+    label: str                                          # progress text
+    compute: Callable[[Ctx], Computed]
+    build: Callable[[StudyResults, Computed], None]
+    checks: Callable[[Ctx, Computed], list[Check]] | None = None   # validity checks of its result
+
+
+CATALOGUE: tuple[Analysis, ...] = (
+    Analysis("followup", "median follow-up", survival.compute_followup, survival_sections.build_followup),
+    Analysis("table_one", "Table 1", describe.compute_table_one, describe_sections.build_table_one),
+    Analysis("km", "Kaplan–Meier", survival.compute_km, survival_sections.build_km),
+    Analysis("logrank", "log-rank", survival.compute_logrank, survival_sections.build_logrank),
+    Analysis("complications", "complications", complications.compute_complications,
+             complications_sections.build_complications),
+    Analysis("cox", "Cox models", cox.compute_cox, cox_sections.build_cox, checks.cox_checks),
+    Analysis("propensity", "propensity score", propensity.compute_propensity,
+             propensity_sections.build_propensity, checks.propensity_checks),
+    Analysis("subgroups", "subgroups", subgroups.compute_subgroups, subgroups_sections.build_subgroups),
+    Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
+    Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired),
+)
+
+
+def entry(key: str) -> Analysis:
+    return next(a for a in CATALOGUE if a.key == key)
+
+
+def requested(analyses) -> list[Analysis]:
+    """The catalogue entries the protocol's ``[analyses]`` asks for (a set section or a non-empty list)."""
+    return [a for a in CATALOGUE if getattr(analyses, a.key) not in (None, [])]
+
+
+def run_analysis(entry: Analysis, ctx: Ctx, doc: StudyResults) -> None:
+    """Compute one analysis, file its numbers and warnings in ``doc``, and build its report sections."""
+    result = entry.compute(ctx)
+    doc.numbers.setdefault(entry.key, {}).update(result.numbers)
+    doc.warnings += result.warnings
+    entry.build(doc, result)
+    if entry.checks is not None:
+        build_checks(doc, entry.checks(ctx, result))
