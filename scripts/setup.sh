@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Creates .venv (if needed) and installs oligomet with its test extras. Idempotent.
+# Creates .venv (if needed) and installs oligomet with its test and federated extras. Idempotent.
+# A new .venv uses Python 3.13 when the machine has it (vantage6-algorithm-tools 5.x, the federated extra,
+# needs >= 3.13); an existing .venv is kept, and on Python < 3.13 the federated tests skip (CI fails instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+if [ -z "${PYTHON:-}" ]; then
+  PYTHON=python3
+  for cand in python3.13 "$HOME/.pyenv/versions/3.13.0/bin/python3.13"; do
+    if command -v "$cand" >/dev/null 2>&1; then PYTHON=$cand; break; fi
+  done
+fi
 if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+  "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.oligomet-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,federated]"
   touch "$stamp"
 fi

@@ -501,6 +501,9 @@ def evaluate(pr: CoxProblem, beta: np.ndarray, info: bool = True):
     return loglik, u, imat
 
 
+_evaluate_problem = evaluate
+
+
 @dataclass
 class CoxFit:
     """Raw fit on the original covariate scale (R's ``coxfit6`` outputs)."""
@@ -518,8 +521,15 @@ class CoxFit:
 
 
 def fit(pr: CoxProblem, max_iter: int = ITER_MAX, eps: float = EPS, toler: float = TOLER_CHOL,
-        init: np.ndarray | None = None) -> CoxFit:
-    """Newton–Raphson exactly as R's coxfit6 (including step-halving and its convergence test)."""
+        init: np.ndarray | None = None, evaluator=None) -> CoxFit:
+    """Newton–Raphson exactly as R's coxfit6 (including step-halving and its convergence test).
+
+    ``evaluator(beta) -> (loglik, score, information)`` replaces :func:`evaluate` (the federated fit sums
+    the sites' contributions there); ``pr`` then needs only ``p``, ``scale`` and ``means``."""
+    if evaluator is not None:
+        evaluate = lambda _pr, b: evaluator(b)  # noqa: E731 (shadows the module function in this call only)
+    else:
+        evaluate = _evaluate_problem
     p = pr.p
     scale = pr.scale
     beta = np.zeros(p) if init is None else np.asarray(init, dtype=float) / scale

@@ -1,0 +1,292 @@
+"""Central combiners: the sites' aggregates -> the pooled analysis.
+
+* Flow: patients remaining after each criterion, summed over the sites that took part.
+* Kaplan–Meier and log-rank: the sites' per-time event and censoring counts are sufficient statistics;
+  the centre lays them out as one (time, event, group, site) row per counted patient — no covariate, no
+  identifier — and runs the pooled ``om.kaplan_meier`` / ``om.logrank`` on them, so the estimates, Greenwood
+  CIs, medians and tests are the pooled ones by construction (same code, same numbers).
+* Cox stratified by site: each Newton step sums the sites' log-likelihood, score and information; the
+  Newton loop is the pooled one (``_cox_core.fit``, R's coxfit6 with step-halving and its convergence rule).
+* Cox with one shared baseline: the sites' per-time sums become risk-set sums by reverse cumulative sums
+  over the union of times; Efron's or Breslow's terms are then evaluated at the centre.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..survival import _cox_core as core
+
+_Z975 = stats.norm.ppf(0.975)
+
+
+def combine_flow(messages: dict[str, dict]) -> pd.DataFrame:
+    """One row per flow step: remaining per site and in total, and the excluded (differences). A step a
+    site does not list (e.g. "In no exposure group" where every patient has a group) excluded nobody there."""
+    steps: dict = {}
+    for m in messages.values():
+        for r in m["flow"]:
+            steps.setdefault((r["step"], r["label"]), None)
+    index = pd.MultiIndex.from_tuples(sorted(steps, key=lambda s: s[0] == "exposure"), names=["step", "label"])
+    rows = pd.DataFrame(index=index)
+    for site, m in messages.items():
+        f = pd.DataFrame(m["flow"]).set_index(["step", "label"])["n_remaining"]
+        rows[site] = f.reindex(index).ffill().astype(int)
+    rows["n_remaining"] = rows[list(messages)].sum(axis=1).astype(int)
+    rows["n_excluded"] = (-rows["n_remaining"].diff()).fillna(0).astype(int)
+    return rows.reset_index()
+
+
+def km_rows(messages: dict[str, dict]) -> pd.DataFrame:
+    """The per-time counts of every site as (time, event, group, site) rows, one per counted patient;
+    ``event`` is 0 (censored), 1 (event) or, for a competing-risks endpoint, the cause code."""
+    parts = []
+    for site, m in messages.items():
+        for b in m["blocks"]:
+            t = np.asarray(b["time"], dtype=float)
+            leaving = np.asarray(b["leaving"], dtype=np.int64)
+            if "events_by_cause" in b:
+                counts = [np.asarray(x, dtype=np.int64) for x in b["events_by_cause"]]
+                codes = [float(c) for c in b["causes"]]
+            else:
+                counts, codes = [np.asarray(b["events"], dtype=np.int64)], [1.0]
+            counts.append(leaving - np.sum(counts, axis=0))
+            codes.append(0.0)
+            parts.append(pd.DataFrame({"time": np.concatenate([np.repeat(t, n) for n in counts]),
+                                       "event": np.concatenate([np.full(n.sum(), c) for n, c in zip(counts, codes)]),
+                                       "group": b["group"], "site": site}))
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["site", "group", "time"], kind="stable", ignore_index=True)
+
+
+def _grouped(messages, groups):
+    rows = km_rows(messages)
+    if groups is not None:
+        rows["group"] = pd.Categorical(rows["group"], categories=groups)
+    return rows
+
+
+def cumulative_incidence(messages: dict[str, dict], groups: list[str] | None = None, strata_by_site: bool = False,
+                         **kw):
+    """The pooled ``om.cumulative_incidence`` (CIFs and Gray's test) from the sites' per-time cause counts."""
+    from ..competing.cuminc import cumulative_incidence as cif
+
+    rows = _grouped(messages, groups)
+    rows["event"] = rows["event"].astype(int)
+    return cif(rows, time="time", event="event", by="group" if groups is not None else None,
+               strata="site" if strata_by_site else None, **kw)
+
+
+def median_followup(messages: dict[str, dict], **kw):
+    """The pooled reverse-KM median follow-up from the same per-time counts."""
+    from ..survival.followup import median_followup as mf
+
+    rows = km_rows(messages)
+    rows["event"] = (rows["event"] > 0).astype(float)
+    return mf(rows, time="time", event="event", **{"details": True, **kw})
+
+
+def kaplan_meier(messages: dict[str, dict], groups: list[str] | None = None, **kw):
+    """The pooled ``om.kaplan_meier`` from the sites' per-time counts (groups in protocol order)."""
+    from ..survival.kaplan_meier import kaplan_meier as km
+
+    rows = _grouped(messages, groups)
+    if groups is not None:
+        return km(rows, time="time", event="event", by="group", **kw)
+    return km(rows, time="time", event="event", **kw)
+
+
+def logrank(messages: dict[str, dict], groups: list[str] | None = None, strata_by_site: bool = False, **kw):
+    from ..survival.logrank import logrank as lr
+
+    rows = _grouped(messages, groups)
+    return lr(rows, time="time", event="event", by="group", strata="site" if strata_by_site else None, **kw)
+
+
+def combine_levels(messages: dict[str, dict]) -> dict:
+    """The pooled level set of each covariate (the union, sorted as the pooled design sorts them)."""
+    out: dict = {}
+    for m in messages.values():
+        for col, v in m["levels"].items():
+            if v == "numeric":
+                out[col] = "numeric"
+            else:
+                out[col] = sorted(set(out.get(col, [])) | set(v))
+    return out
+
+
+def shared_baseline_terms(messages: list[dict], beta: np.ndarray, efron: bool):
+    """loglik, score, information of the pooled (unstratified) partial likelihood from per-time sums."""
+    times = np.unique(np.concatenate([np.asarray(m["time"], dtype=float) for m in messages]))
+    p = beta.size
+    width = 1 + p + p * p
+    all_ = np.zeros((times.size, width))
+    dead = np.zeros((times.size, width))
+    d = np.zeros(times.size)
+    x_dead = np.zeros(p)
+    for m in messages:
+        idx = np.searchsorted(times, np.asarray(m["time"], dtype=float))
+        np.add.at(all_, idx, np.asarray(m["all"], dtype=float).reshape(-1, width))
+        np.add.at(dead, idx, np.asarray(m["dead"], dtype=float).reshape(-1, width))
+        np.add.at(d, idx, np.asarray(m["events"], dtype=float))
+        x_dead += np.asarray(m["x_dead"], dtype=float)
+    risk = np.cumsum(all_[::-1], axis=0)[::-1]          # Σ over rows with time >= t: the risk set at t
+    k = np.flatnonzero(d > 0)
+    dk = d[k].astype(np.int64)
+    idx = np.repeat(k, dk)                               # one term per death (Efron) at its event time
+    f = (np.arange(dk.sum()) - np.repeat(np.cumsum(dk) - dk, dk)) / np.repeat(dk, dk) if efron \
+        else np.zeros(dk.sum())
+    S = risk[idx] - f[:, None] * dead[idx]
+    D = S[:, 0]
+    M = S[:, 1:1 + p] / D[:, None]
+    loglik = float(x_dead @ beta - np.log(D).sum())
+    u = x_dead - M.sum(axis=0)
+    S2 = (S[:, 1 + p:] / D[:, None]).sum(axis=0).reshape(p, p)
+    imat = S2 - M.T @ M
+    return loglik, u, (imat + imat.T) / 2
+
+
+@dataclass(frozen=True)
+class FederatedCox:
+    """A federated Cox fit: ``summary`` (coef, se, z, p, hr, hr_lower, hr_upper), ``tests`` (likelihood
+    ratio, Wald, score), ``loglik`` [null, final], as the pooled ``om.cox``."""
+
+    summary: pd.DataFrame
+    tests: pd.DataFrame
+    loglik: np.ndarray
+    var: np.ndarray
+    iterations: int
+    converged: bool
+    n: int
+    n_events: int
+    strata: str | None
+
+
+def newton(evaluator, names: list[str], centre: np.ndarray, n: int, n_events: int, strata: str | None,
+           max_iter: int = core.ITER_MAX) -> FederatedCox:
+    """The pooled Newton–Raphson loop with ``evaluator(beta)`` summing the sites' terms."""
+    p = len(names)
+    stub = SimpleNamespace(p=p, scale=np.ones(p), means=centre)
+    fit = core.fit(stub, max_iter=max_iter, evaluator=evaluator)
+    coef, var = fit.coef, fit.var
+    se = np.sqrt(np.diag(var))
+    z = coef / se
+    summary = pd.DataFrame({"coef": coef, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
+                            "hr": np.exp(coef), "hr_lower": np.exp(coef - _Z975 * se),
+                            "hr_upper": np.exp(coef + _Z975 * se)}, index=pd.Index(names, name="term"))
+    df = int(np.sum(~fit.singular))
+    rows = {"likelihood_ratio": 2 * (fit.loglik[1] - fit.loglik[0]), "wald": core.wald_statistic(var, coef),
+            "score": fit.score_test}
+    tests = pd.DataFrame({"statistic": list(rows.values()), "df": df}, index=pd.Index(list(rows), name="test"))
+    tests["p"] = stats.chi2.sf(tests["statistic"].to_numpy(), df)
+    return FederatedCox(summary=summary, tests=tests, loglik=fit.loglik, var=var, iterations=fit.iterations,
+                        converged=fit.converged, n=n, n_events=n_events, strata=strata)
+
+
+def design_names(terms: list[str], levels: dict) -> list[str]:
+    from .site import design_for
+
+    return design_for(terms, levels).names
+
+
+# --- Table 1 -------------------------------------------------------------------------------------
+
+def _quantile_bounds(hists: list[dict], n: int, p: float) -> tuple[float, float]:
+    """Bounds [L, U] on the pooled type-7 quantile from the sites' merged histograms.
+
+    With h = (n − 1)p and j = ⌊h⌋ + 1, the quantile lies between the order statistics x₍ⱼ₎ and x₍ⱼ₊₁₎.
+    x₍ⱼ₎ >= e whenever fewer than j values can lie below e (counting every bin that starts below e);
+    x₍ⱼ₊₁₎ <= e whenever at least j + 1 values surely lie below e (bins that end at or below e)."""
+    lo = np.concatenate([h["lower"] for h in hists])
+    hi = np.concatenate([h["upper"] for h in hists])
+    cnt = np.concatenate([h["counts"] for h in hists]).astype(float)
+    edges = np.unique(np.concatenate([lo, hi]))
+    j = int(np.floor((n - 1) * p)) + 1
+    f_high = np.array([cnt[lo < e].sum() for e in edges])
+    f_low = np.array([cnt[hi <= e].sum() for e in edges])
+    L = float(edges[f_high < j].max())
+    U = float(edges[f_low >= min(j + 1, n)].min())
+    return L, U
+
+
+def table_one(messages: dict[str, dict], groups: list[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The pooled Table 1 from the sites' sums: (table, tests) shaped as ``om.table_one``'s, plus
+    ``*_lower``/``*_upper`` bounds on the histogram medians and quartiles (their midpoint is shown).
+
+    Categorical variables: the counts are laid out as one (group, level) row per patient and given to
+    ``om.table_one`` (counts, percentages, SMD and the chi-square/Fisher test are then the pooled ones).
+    Continuous: n, mean and SD by the parallel-variance formula, SMD as ``om.table_one`` defines it."""
+    from ..describe.table_one import table_one as t1
+
+    rows, tests = [], []
+    names = list(dict.fromkeys(v for m in messages.values() for v in m["variables"]))
+    for var in names:
+        parts = [m["variables"][var] for m in messages.values() if var in m["variables"]]
+        if parts[0]["kind"] == "categorical":
+            vals, grp = [], []
+            for p in parts:
+                for g in p["groups"]:
+                    for lv, c in zip(p["levels"], g["counts"]):
+                        vals += [lv] * c
+                        grp += [g["group"]] * c
+                    vals += [None] * g["missing"][0]
+                    grp += [g["group"]] * g["missing"][0]
+            frame = pd.DataFrame({var: pd.Series(vals, dtype=object),
+                                  "group": pd.Categorical(grp, categories=groups) if groups else grp})
+            res = t1(frame, by="group" if groups else None, variables=[var], categorical=[var])
+            rows.append(res.table[res.table.variable == var])
+            tests.append(res.tests)
+            continue
+        stats_ = {}
+        for g in (groups or ["Overall"]):
+            gs = [x for p in parts for x in p["groups"] if x["group"] == g]
+            n = sum(x["n"] for x in gs)
+            mean = sum(x["n"] * x["mean"] for x in gs) / n
+            m2 = sum(x["m2"] + x["n"] * (x["mean"] - mean) ** 2 for x in gs)
+            row = {"variable": var, "level": "", "group": g, "kind": "normal", "n": float(n), "mean": mean,
+                   "sd": float(np.sqrt(m2 / (n - 1))) if n > 1 else np.nan,
+                   "missing": float(sum(x["missing"][0] for x in gs))}
+            for name, q in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
+                L, U = _quantile_bounds([x["histogram"] for x in gs], n, q)
+                row.update({name: (L + U) / 2, f"{name}_lower": L, f"{name}_upper": U})
+            stats_[g] = row
+            rows.append(pd.DataFrame([row]))
+        smd = np.nan
+        if groups and len(groups) >= 2:
+            pair = []
+            for i in range(len(groups)):
+                for k in range(i + 1, len(groups)):
+                    a, b = stats_[groups[i]], stats_[groups[k]]
+                    pooled = np.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / 2)
+                    pair.append(abs(a["mean"] - b["mean"]) / pooled)
+            smd = float(np.mean(pair))
+        tests.append(pd.DataFrame([{"variable": var, "kind": "normal", "summary": "mean (SD)", "smd": smd}]))
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(),
+            pd.concat(tests, ignore_index=True) if tests else pd.DataFrame())
+
+
+def irls(ask, n: int, epsilon: float = 1e-8, maxit: int = 25) -> dict:
+    """``glm.fit``'s IRLS loop with ``ask(beta)`` returning the sites' messages at ``beta`` (None = glm's
+    starting values): the weighted least-squares step solves the summed normal equations."""
+    def sums(msgs):
+        return (np.sum([m["xtwx"] for m in msgs], axis=0), np.sum([m["xtwz"] for m in msgs], axis=0),
+                float(sum(m["deviance"] for m in msgs)))
+
+    A, b, devold = sums(ask(None))
+    beta_new = np.linalg.solve(A, b)
+    converged, it, dev = False, 0, devold
+    for it in range(1, maxit + 1):
+        A, b, dev = sums(ask(beta_new))
+        if not np.isfinite(dev):
+            raise ValueError("propensity model: infinite deviance (separation); not handled in the federated fit")
+        beta = beta_new
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            converged = True
+            break
+        devold = dev
+        beta_new = np.linalg.solve(A, b)
+    return {"coef": beta.tolist(), "deviance": dev, "iterations": it, "converged": converged}
