@@ -109,7 +109,8 @@ def conform_tables(raw: RawTables, log: ProblemLog, order: str | None = None, ke
             if c not in known:
                 log.warning(name, "unknown_column", f"column {c!r} is not a field of {name} (allowed: "
                             f"{', '.join(TABLES[name].field_names)}); ignored", field=c)
-        tables[name] = conform_table(name, frame, rows, log, order, patient_of_treatment)
+        tables[name] = conform_table(name, frame, rows, log, order, patient_of_treatment,
+                                     decimal=frame.attrs.get("decimal", "."))
         if name == "treatments":
             t = tables[name]
             patient_of_treatment = t.drop_duplicates("treatment_id").set_index("treatment_id")["patient_id"]

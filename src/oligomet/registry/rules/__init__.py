@@ -55,6 +55,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "date_unparseable": ("10", "error", "a date that is not in an accepted format"),
     "date_ambiguous": ("10", "error", "a day/month date like 03/04/2020 without a declared date_format"),
     "date_out_of_range": ("10", "error", "a date before 1900 or after 2100"),
+    "date_order_inferred": ("10", "warning", "day-month dates read in the order their values settle (15-01-2016: "
+                                             "day first)"),
     # structure and types
     "missing_table": ("-", "error", "the patients table is missing"),
     "missing_column": ("-", "error", "a required column is missing from a table"),
