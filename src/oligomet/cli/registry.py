@@ -23,6 +23,8 @@ _KEY_FILE = typer.Option(None, "--identifier-key-file",
 _PLAIN = typer.Option(False, "--plain", help="Plain text instead of a rich table.")
 _DB = typer.Option(None, "--db", help="Database URL or SQLite file (default: sqlite file oligomet.sqlite).")
 _DEBUG = typer.Option(False, "--debug", help="Show the traceback on unexpected errors.")
+_MAPPING = typer.Option(None, "--mapping", help="Site mapping file (YAML): read PATH, a folder of the site's own "
+                                                "export, through it (see docs/registry.md).")
 
 
 def _key(key_file: Optional[Path]) -> str | None:
@@ -76,13 +78,19 @@ def validate_cmd(
     plain: bool = _PLAIN,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write all problems to this CSV."),
     debug: bool = _DEBUG,
+    mapping: Optional[Path] = _MAPPING,
 ) -> None:
     """Check a registry against every rule and print all problems; exit 1 when there are errors."""
     from oligomet.registry import check_registry
 
     try:
-        _, report = check_registry(path, format, data_lock=data_lock, date_format=date_format,
-                                   identifier_key=_key(identifier_key_file))
+        if mapping is not None:
+            from oligomet.registry.mapping import check_mapped
+
+            _, report = check_mapped(path, mapping, data_lock=data_lock, identifier_key=_key(identifier_key_file))
+        else:
+            _, report = check_registry(path, format, data_lock=data_lock, date_format=date_format,
+                                       identifier_key=_key(identifier_key_file))
     except Exception as exc:  # noqa: BLE001  (one clear line; --debug for the traceback)
         if debug:
             raise
@@ -108,14 +116,18 @@ def import_cmd(
     identifier_key_file: Optional[Path] = _KEY_FILE,
     plain: bool = _PLAIN,
     debug: bool = _DEBUG,
+    mapping: Optional[Path] = _MAPPING,
 ) -> None:
     """Validate, then write the registry to the database in one transaction (all or nothing)."""
     from oligomet.registry import Store
 
     try:
         store = Store(db)
-        result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
-                                       format=format, date_format=date_format)
+        if mapping is not None:
+            result = _import_mapped(store, path, mapping, data_lock, _key(identifier_key_file))
+        else:
+            result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
+                                           format=format, date_format=date_format)
     except Exception as exc:  # noqa: BLE001  (bad URL, unreachable server, ...: one clear line)
         if debug:
             raise
@@ -125,6 +137,38 @@ def import_cmd(
     typer.echo(str(result).splitlines()[0] + f" into {store!r}")
     store.close()
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _import_mapped(store, path: Path, mapping: Path, data_lock, key):
+    from oligomet.registry.mapping import MappingError, import_mapped
+
+    try:
+        return import_mapped(store, path, mapping, data_lock=data_lock, identifier_key=key)
+    except MappingError as exc:   # every problem with its file:line, not just the first line
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None   # not an Exception: the caller's one-line handler must not catch it
+
+
+@app.command("map")
+def map_cmd(
+    folder: Path = typer.Argument(..., help="Folder of the site's own export (CSV files, .xlsx workbooks)."),
+    suggest: bool = typer.Option(False, "--suggest", help="Draft a mapping from the headers and values seen."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the draft here (default: print)."),
+) -> None:
+    """Draft a site mapping file (YAML) to edit, then use with validate/import --mapping."""
+    from oligomet.registry.mapping_suggest import suggest_mapping
+
+    if not suggest:
+        _fail("say what to do: oligomet registry map --suggest FOLDER [-o mapping.yaml]")
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder")
+    draft = suggest_mapping(folder)
+    if output is None:
+        typer.echo(draft.text, nl=False)
+    else:
+        output.write_text(draft.text, encoding="utf-8")
+        mapped = sum(c.field is not None for c in draft.columns)
+        typer.echo(f"wrote {output}: {mapped} of {len(draft.columns)} columns placed; check every line marked TODO")
 
 
 @app.command("export")

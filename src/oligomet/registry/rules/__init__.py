@@ -79,6 +79,10 @@ RULES: dict[str, tuple[str, str, str]] = {
     "excel_error_cell": ("-", "error", "an Excel error cell (#N/A, #DIV/0!, #REF!, ...)"),
     "duplicate_table": ("-", "error", "two files or sheets for one table (e.g. patients.csv and Patients.csv)"),
     "duplicate_column": ("-", "error", "the same column twice in one table"),
+    # site mapping files (registry/mapping.py)
+    "mapping_source_missing": ("-", "error", "a file the site mapping reads is not in the source folder"),
+    "mapping_column_missing": ("-", "error", "a column the site mapping reads is not in its file"),
+    "mapping_expression": ("-", "error", "a computed column of the site mapping cannot be evaluated on the data"),
     "required_missing": ("-", "error", "a required field is empty"),
     "not_a_number": ("-", "error", "a numeric field that is not a number"),
     "not_an_integer": ("-", "error", "an integer field that is not a whole number"),
