@@ -45,6 +45,11 @@ def source_files(path: str | Path, format: str | None = None) -> list[Path]:
     fmt = format or detect_format(path)
     if fmt == "csv":
         return sorted(p for name, files in csv_tables(path).items() if name in TABLES for p in files)
+    if fmt == "redcap":
+        from .importers.redcap_dictionary import find_dictionary
+
+        dictionary = find_dictionary(path)   # it decides what the codes mean: part of what was imported
+        return [path] + ([dictionary] if dictionary is not None else [])
     return [path]
 
 

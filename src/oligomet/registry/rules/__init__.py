@@ -45,7 +45,11 @@ RULES: dict[str, tuple[str, str, str]] = {
     "redcap_missing_instance": ("8", "error", "repeating-instrument row without redcap_repeat_instance"),
     "redcap_duplicate_instance": ("8", "error", "the same (record, instrument, instance) twice"),
     "redcap_checkbox_value": ("8", "error", "checkbox column value not 0 or 1"),
-    "redcap_unknown_instrument": ("8", "error", "repeating instrument that maps to no registry table"),
+    "redcap_unknown_instrument": ("8", "warning", "repeating instrument that maps to no registry table (its rows "
+                                                  "are kept aside)"),
+    "redcap_missing_instrument": ("8", "warning", "a registry instrument the export does not have (an empty table)"),
+    "redcap_extra_instrument": ("8", "warning", "a project instrument that is not part of the registry (its fields "
+                                                "are kept aside)"),
     "redcap_checkbox_multiple": ("8", "error", "several boxes ticked for a single-choice field"),
     "redcap_value_on_other_instrument": ("8", "warning", "a value typed on the row of another instrument (not "
                                                          "read)"),
