@@ -312,18 +312,15 @@ def missing_tokens(m: SiteMapping) -> set[str]:
 
 
 def _recode(col: pd.Series, missing: set[str], vmap: dict[str, str]) -> pd.Series:
-    """Missing tokens -> None and mapped values -> registry values, once per distinct value."""
+    """Missing tokens -> None and mapped values -> registry values, once per distinct value (vectorised:
+    id columns have as many distinct values as rows)."""
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    out = []
-    for u in uniques:
-        t = str(u).strip()
-        if not t or t.casefold() in missing:
-            out.append(None)
-        elif vmap:
-            out.append(vmap.get(fold(t), t))
-        else:
-            out.append(t)
-    clean = np.array(out + [None], dtype=object)
+    text = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str).str.strip()
+    gone = (text == "") | text.str.casefold().isin(missing)
+    if vmap:
+        folded = text.map(fold)
+        text = folded.map(vmap).where(folded.isin(vmap.keys()), text)
+    clean = np.append(text.where(~gone, None).to_numpy(dtype=object), None)
     return pd.Series(clean[codes], index=col.index, dtype=object)
 
 

@@ -99,12 +99,19 @@ def parse_dates(s: pd.Series, order: str | None) -> tuple[pd.Series, pd.Series]:
     present = s.notna()
     if not present.any():
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]"), rule
-    # Fast path, the common case: every value is a plain ISO date (one C-level parse, no regex).
-    fast = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
-    if not (present & fast.isna()).any():
-        yr = fast.dt.year
-        if not ((yr < MIN_YEAR) | (yr > MAX_YEAR)).any():
-            return fast.astype("datetime64[ns]"), rule
+    # Fast path, the common case: every value is a plain ISO date (one C-level parse, no regex), or,
+    # with a declared order, a day-month date with one separator throughout.
+    formats = ["%Y-%m-%d"]
+    if order is not None:
+        first, second = ("%d", "%m") if order == "dmy" else ("%m", "%d")
+        sep = s[present].iloc[0][2:3] if s[present].iloc[0][2:3] in "-/." else "-"
+        formats.append(f"{first}{sep}{second}{sep}%Y")
+    for fmt in formats:
+        fast = pd.to_datetime(s, format=fmt, errors="coerce")
+        if not (present & fast.isna()).any():
+            yr = fast.dt.year
+            if not ((yr < MIN_YEAR) | (yr > MAX_YEAR)).any():
+                return fast.astype("datetime64[ns]"), rule
     iso = s.str.extract(_ISO)
     dm = s.str.extract(_DAY_MONTH)
     year, month, day = iso[0], iso[1], iso[2]
