@@ -173,3 +173,26 @@ def test_suggest_places_at_least_80_percent_of_the_dutch_columns():
 
 def _file_table(name: str) -> str:
     return {"patienten.csv": "patients", "recidieven.csv": "events", "lab.csv": "labs"}[name]
+
+
+def test_command_line_map_suggest_and_mapping_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from oligomet.cli import app
+
+    runner = CliRunner()
+    draft = tmp_path / "draft.yaml"
+    res = runner.invoke(app, ["registry", "map", "--suggest", str(DUTCH), "-o", str(draft)])
+    assert res.exit_code == 0 and "40 of 40 columns placed" in res.output
+    assert loads_mapping(draft.read_text(encoding="utf-8")).decimal == ","
+    res = runner.invoke(app, ["registry", "validate", str(_bad_copy(tmp_path)), "--mapping",
+                              str(DUTCH / "mapping.yaml"), "--plain"])
+    assert res.exit_code == 1 and "patienten.csv line 3, column 'Geslacht'" in res.output
+    db = tmp_path / "r.sqlite"
+    res = runner.invoke(app, ["registry", "import", str(DUTCH), "--mapping", str(DUTCH / "mapping.yaml"),
+                              "--db", str(db)])
+    assert res.exit_code == 0 and "imported" in res.output, res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tables:\n  patients:\n    file: a.csv\n    colums: {sex: Geslacht}\n", encoding="utf-8")
+    res = runner.invoke(app, ["registry", "import", str(DUTCH), "--mapping", str(bad), "--db", str(db)])
+    assert res.exit_code == 2 and "bad.yaml:4: tables.patients.0.colums: unknown key 'colums'" in res.output

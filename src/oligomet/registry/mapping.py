@@ -21,14 +21,13 @@ SHA-256 in the import's provenance), :func:`suggest_mapping` (draft a mapping fr
 from __future__ import annotations
 
 import codecs
-import difflib
 import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Union
+from typing import Literal, Union
 
 import numpy as np
 import pandas as pd

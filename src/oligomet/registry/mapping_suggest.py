@@ -25,7 +25,8 @@ from .report import ProblemLog
 
 #: Words in file names and column stems that name a table.
 TABLE_WORDS = {
-    "patients": ["patienten", "patient", "patients", "basis", "baseline", "stammdaten", "patienten_daten", "demografie"],
+    "patients": ["patienten", "patient", "patients", "basis", "baseline", "stammdaten", "patienten_daten",
+                 "demografie"],
     "lesions": ["laesie", "laesies", "lesie", "metastase", "metastasen", "lasion", "lasionen", "lesion", "lesions",
                 "metastasis"],
     "treatments": ["behandeling", "behandelingen", "therapie", "behandlung", "traitement", "treatment", "treatments"],
