@@ -196,3 +196,47 @@ def test_command_line_map_suggest_and_mapping_option(tmp_path):
     bad.write_text("tables:\n  patients:\n    file: a.csv\n    colums: {sex: Geslacht}\n", encoding="utf-8")
     res = runner.invoke(app, ["registry", "import", str(DUTCH), "--mapping", str(bad), "--db", str(db)])
     assert res.exit_code == 2 and "bad.yaml:4: tables.patients.0.colums: unknown key 'colums'" in res.output
+
+
+GERMAN = Path(__file__).parents[1] / "data" / "german_site"
+
+
+def _german_workbook(folder: Path) -> Path:
+    """studie.xlsx from the hand-typed rows of german_rows.yaml (dates as date cells, sizes as numbers)."""
+    import openpyxl
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(GERMAN / "mapping.yaml", folder / "mapping.yaml")
+    sheets = yaml.safe_load((GERMAN / "german_rows.yaml").read_text(encoding="utf-8"))
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(folder / "studie.xlsx")
+    return folder
+
+
+def test_german_wide_workbook_imports_to_the_same_registry_as_the_clean_folder(tmp_path):
+    folder = _german_workbook(tmp_path / "de")
+    tables, report = check_mapped(folder, folder / "mapping.yaml")
+    assert report.errors.empty, report.problems.to_string()
+    clean, _ = read_registry(DUTCH / "clean")        # the same six patients
+    assert_same_registry(tables, clean)
+
+
+def test_workbook_problems_name_sheet_row_and_column(tmp_path):
+    import openpyxl
+
+    folder = _german_workbook(tmp_path / "de")
+    book = openpyxl.load_workbook(folder / "studie.xlsx")
+    book["Patienten"]["B3"] = "q"            # NL-002's Geschlecht
+    book["Labor 2018-2019"]["C3"] = "viel"   # NL-004's CEA, second lab sheet of one table
+    book.save(folder / "studie.xlsx")
+    _, report = check_mapped(folder, folder / "mapping.yaml")
+    msgs = sorted(report.errors["message"])
+    assert msgs[0].startswith("studie.xlsx sheet 'Labor 2018-2019' row 3, column 'CEA (ng/ml)' (value 'viel') "
+                              "-> labs.cea")
+    assert msgs[1].startswith("studie.xlsx sheet 'Patienten' row 3, column 'Geschlecht' (value 'q') -> patients.sex")

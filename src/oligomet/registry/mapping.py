@@ -411,7 +411,9 @@ def read_mapped(folder, mapping: SiteMapping, log: ProblemLog | None = None, *, 
                 if chunk is None:
                     continue
                 frame, original, lines, colmap = chunk
-                where.append(pd.DataFrame({"file": src.file if src.sheet is None else f"{src.file}[{src.sheet}]",
+                # an editor shows a CSV's lines, a spreadsheet its sheet and rows
+                where.append(pd.DataFrame({"file": src.file if src.sheet is None else f"{src.file} sheet {src.sheet!r}",
+                                           "unit": "line" if src.sheet is None else "row",
                                            "line": lines, "chunk": len(colmaps)}))
                 colmaps.append(colmap)
                 parts.append(frame)
@@ -515,7 +517,7 @@ def in_source_terms(report: ValidationReport, origins: Origins, mapping: SiteMap
             continue
         o = where.loc[r]
         line = int(o["line"])
-        text = f"{o['file']} line {line}"
+        text = f"{o['file']} {o['unit']} {line}"
         if fld:
             col = origins.columns[t][int(o["chunk"])].get(fld)
             vals = origins.values[t]
