@@ -240,3 +240,13 @@ def test_workbook_problems_name_sheet_row_and_column(tmp_path):
     assert msgs[0].startswith("studie.xlsx sheet 'Labor 2018-2019' row 3, column 'CEA (ng/ml)' (value 'viel') "
                               "-> labs.cea")
     assert msgs[1].startswith("studie.xlsx sheet 'Patienten' row 3, column 'Geschlecht' (value 'q') -> patients.sex")
+
+
+def test_mapping_and_date_format_options_do_not_mix():
+    from typer.testing import CliRunner
+
+    from oligomet.cli import app
+
+    res = CliRunner().invoke(app, ["registry", "validate", str(DUTCH), "--mapping", str(DUTCH / "mapping.yaml"),
+                                   "--date-format", "DD-MM-YYYY"])
+    assert res.exit_code == 2 and "drop --format and --date-format" in res.output

@@ -83,6 +83,8 @@ def validate_cmd(
     """Check a registry against every rule and print all problems; exit 1 when there are errors."""
     from oligomet.registry import check_registry
 
+    if mapping is not None and (format is not None or date_format is not None):
+        _fail("--mapping declares the files, the date order and the decimal mark; drop --format and --date-format")
     try:
         if mapping is not None:
             from oligomet.registry.mapping import check_mapped
