@@ -183,14 +183,16 @@ def _impossible_dates(s: pd.Series, order: str | None) -> pd.Series:
     return out
 
 
-def infer_date_order(frame: pd.DataFrame, names: list[str]) -> str | None:
+def infer_date_order(frame: pd.DataFrame, names: list[str], with_example: bool = False):
     """The day-month order that the values of the date columns ``names`` settle, or None.
 
     A value such as ``15-01-2016`` can only be day first; when some values of a table can only be
     day first and none can only be month first, every day-month date of the table is read day
     first (and vice versa). Files whose values are all ambiguous still need the declared order.
+    With ``with_example``, returns (order, a value that settled it).
     """
     day_first = month_first = False
+    example = {True: None, False: None}   # a value that settles each order
     for n in names:
         if n not in frame.columns or isinstance(frame[n], pd.DataFrame):
             continue
@@ -198,14 +200,21 @@ def infer_date_order(frame: pd.DataFrame, names: list[str]) -> str | None:
         if pd.api.types.is_datetime64_any_dtype(col):
             continue
         uniq = pd.Series(pd.unique(col.astype(object)), dtype=object).dropna().astype(str).str.strip()
+        # the common file is all ISO: one C-level parse rules it out before any regex
+        uniq = uniq[pd.to_datetime(uniq, format="%Y-%m-%d", errors="coerce").isna().to_numpy()]
+        if uniq.empty:
+            continue
         dm = uniq.str.extract(_DAY_MONTH)
         a = pd.to_numeric(dm[0], errors="coerce")
         b = pd.to_numeric(dm[1], errors="coerce")
-        day_first |= bool(((a > 12) & (a <= 31) & (b <= 12)).any())
-        month_first |= bool(((b > 12) & (b <= 31) & (a <= 12)).any())
-    if day_first != month_first:
-        return "dmy" if day_first else "mdy"
-    return None
+        d = ((a > 12) & (a <= 31) & (b <= 12)).to_numpy()
+        m = ((b > 12) & (b <= 31) & (a <= 12)).to_numpy()
+        example[True] = example[True] or (uniq[d].iloc[0] if d.any() else None)
+        example[False] = example[False] or (uniq[m].iloc[0] if m.any() else None)
+        day_first |= bool(d.any())
+        month_first |= bool(m.any())
+    order = ("dmy" if day_first else "mdy") if day_first != month_first else None
+    return (order, example[day_first] if order else None) if with_example else order
 
 
 def _normalise_code(s: pd.Series) -> pd.Series:
@@ -327,12 +336,11 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
     pid = _patient_ids(name, frame, patient_of_treatment)
     if order is None:
         dates = [f.name for f in table.fields if f.type == "date"]
-        order = infer_date_order(frame, dates)
+        order, example = infer_date_order(frame, dates, with_example=True)
         if order is not None:
             log.warning(name, "date_order_inferred", f"day-month dates of table {name} read "
-                        f"{'day' if order == 'dmy' else 'month'} first, as values such as "
-                        f"{'15-01-2016' if order == 'dmy' else '01-15-2016'} in it settle; declare the date order "
-                        "to silence this")
+                        f"{'day' if order == 'dmy' else 'month'} first, as its value {example} settles (no value "
+                        "of the table reads the other way); declare the date order to silence this")
     out = {}
     for f in table.fields:
         if f.name not in frame.columns:
