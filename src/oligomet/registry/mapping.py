@@ -311,15 +311,21 @@ def missing_tokens(m: SiteMapping) -> set[str]:
 
 
 def _recode(col: pd.Series, missing: set[str], vmap: dict[str, str]) -> pd.Series:
-    """Missing tokens -> None and mapped values -> registry values, once per distinct value (vectorised:
-    id columns have as many distinct values as rows)."""
+    """Missing tokens -> None and mapped values -> registry values, once per distinct value, with
+    numpy's C string functions (id columns have as many distinct values as rows)."""
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    text = pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str).str.strip()
-    gone = (text == "") | text.str.casefold().isin(missing)
+    uniq = np.asarray(uniques, dtype=object)
+    if len(uniq) and pd.api.types.infer_dtype(uniq, skipna=False) == "string":
+        text = np.char.strip(uniq.astype(str))
+        gone = (text == "") | (np.isin(np.char.lower(text), list(missing)) if missing else False)
+        text = text.astype(object)
+    else:   # cells of a workbook: numbers, dates
+        text = np.array([str(u).strip() for u in uniq], dtype=object)
+        gone = np.array([not t or t.casefold() in missing for t in text], dtype=bool)
     if vmap:
-        folded = text.map(fold)
-        text = folded.map(vmap).where(folded.isin(vmap.keys()), text)
-    clean = np.append(text.where(~gone, None).to_numpy(dtype=object), None)
+        text = np.array([vmap.get(fold(t), t) for t in text], dtype=object)
+    text[np.asarray(gone, dtype=bool)] = None
+    clean = np.append(text, None)
     return pd.Series(clean[codes], index=col.index, dtype=object)
 
 
