@@ -42,7 +42,8 @@ def test_validate_rich_table_output():
 def test_validate_date_format_option():
     res = runner.invoke(app, ["registry", "validate", str(BAD / "10_dates"), "--date-format", "DD/MM/YYYY",
                               "--plain"])
-    assert res.exit_code == 1 and "2 error(s)" in res.output
+    # 01/03/2018 is read, 2017-13-01 and "yesterday" stay errors, and 31/02/2023 is no calendar day
+    assert res.exit_code == 1 and "3 error(s)" in res.output and "31 February 2023 does not exist" in res.output
     res = runner.invoke(app, ["registry", "validate", str(BAD / "10_dates"), "--date-format", "YYYY/DD/MM"])
     assert res.exit_code == 2 and "not supported" in res.output
 

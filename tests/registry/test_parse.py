@@ -1,6 +1,8 @@
 """Cell parsing: accepted date formats, numbers, yes/no, codes, lists."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -87,3 +89,58 @@ def test_codes_forgive_case_spaces_and_hyphens_only():
 def test_lists():
     v, _, _ = parse_field(pd.Series(["L1; L2", "L1,L2", "L3;", ""]), _field("treatments", "lesion_ids"), None)
     assert list(v[:3]) == ["L1;L2", "L1;L2", "L3"] and v[3] is None
+
+
+# --- issue 15 part 4: what a new user hit ---------------------------------------------------------
+
+def test_impossible_calendar_dates_say_so():
+    from oligomet.registry.fields import Field
+    from oligomet.registry.parse import parse_field
+
+    raw = pd.Series(["2019-02-30", "31-04-2020", "2020-02-29", "2019-13-01"])
+    values, rule, msg = parse_field(raw, Field("d", "date"), "dmy")
+    assert [r if isinstance(r, str) else None for r in rule] == ["date_unparseable", "date_unparseable", None,
+                                                                 "date_unparseable"]
+    assert msg[0].startswith("30 February 2019 does not exist (February 2019 has 28 days)")
+    assert msg[1].startswith("31 April 2020 does not exist")
+    assert "accepted format" in msg[3]          # month 13 is not a calendar slip
+    assert values[2] == pd.Timestamp("2020-02-29")
+
+
+def test_date_order_is_inferred_when_values_settle_it_and_only_then():
+    from oligomet.registry.parse import infer_date_order
+
+    assert infer_date_order(pd.DataFrame({"a": ["03-04-2016", "15-01-2016"]}), ["a"]) == "dmy"
+    assert infer_date_order(pd.DataFrame({"a": ["03/04/2016"], "b": ["01/15/2016"]}), ["a", "b"]) == "mdy"
+    assert infer_date_order(pd.DataFrame({"a": ["03-04-2016", "05-06-2017"]}), ["a"]) is None
+    assert infer_date_order(pd.DataFrame({"a": ["15-01-2016", "01-15-2016"]}), ["a"]) is None   # contradictory
+
+
+def test_decimal_comma_read_when_declared_and_sbrt_is_sabr():
+    from oligomet.registry.fields import TABLES
+    from oligomet.registry.parse import parse_field
+
+    f = TABLES["lesions"].get("diameter_mm")
+    values, rule, _ = parse_field(pd.Series(["12,5", "3", "1.234,5"]), f, None, decimal=",")
+    assert values[0] == 12.5 and values[1] == 3.0 and list(rule.fillna("ok")) == ["ok", "ok", "not_a_number"]
+    _, rule, msg = parse_field(pd.Series(["12,5"]), f, None)
+    assert rule[0] == "not_a_number" and "decimal: ','" in msg[0]
+    modality = TABLES["treatments"].get("modality")
+    values, _, _ = parse_field(pd.Series(["SBRT", "sabr", "Radiofrequency ablation"]), modality, None)
+    assert list(values) == ["sabr", "sabr", "rfa"]
+
+
+def test_semicolon_csv_reads_decimal_commas(tmp_path):
+    from oligomet.registry import read_registry, write_registry
+
+    tables, _ = read_registry(Path(__file__).parent / "data" / "clean")
+    write_registry(tables, tmp_path / "reg")
+    for name in ("lesions",):
+        path = tmp_path / "reg" / f"{name}.csv"
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame["diameter_mm"] = frame["diameter_mm"].str.replace(".", ",", regex=False)
+        frame.to_csv(path, sep=";", index=False)
+    again, report = read_registry(tmp_path / "reg")
+    assert report.errors.empty
+    pd.testing.assert_series_equal(again["lesions"]["diameter_mm"].reset_index(drop=True),
+                                   tables["lesions"]["diameter_mm"].reset_index(drop=True))

@@ -45,7 +45,9 @@ def test_error_messages_list_allowed_values_and_date_formats():
 
 def test_declared_date_format_fixes_the_day_first_dates():
     _, report = check_registry(BAD / "10_dates", date_format="DD/MM/YYYY")
-    assert sorted(report.errors["rule"]) == ["date_unparseable", "date_unparseable"]  # month 13 and "yesterday"
+    # month 13, "yesterday", and 31/02/2023, which is no calendar day and says so
+    assert sorted(report.errors["rule"]) == ["date_unparseable"] * 3
+    assert report.errors["message"].str.startswith("31 February 2023 does not exist").sum() == 1
 
 
 def test_clean_registry_has_no_problems(clean_dir):

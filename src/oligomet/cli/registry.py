@@ -24,6 +24,8 @@ _KEY_FILE = typer.Option(None, "--identifier-key-file",
 _PLAIN = typer.Option(False, "--plain", help="Plain text instead of a rich table.")
 _DB = typer.Option(None, "--db", help="Database URL or SQLite file (default: sqlite file oligomet.sqlite).")
 _DEBUG = typer.Option(False, "--debug", help="Show the traceback on unexpected errors.")
+_MAPPING = typer.Option(None, "--mapping", help="Site mapping file (YAML): read PATH, a folder of the site's own "
+                                                "export, through it (see docs/registry.md).")
 
 
 def _key(key_file: Optional[Path]) -> str | None:
@@ -77,13 +79,21 @@ def validate_cmd(
     plain: bool = _PLAIN,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write all problems to this CSV."),
     debug: bool = _DEBUG,
+    mapping: Optional[Path] = _MAPPING,
 ) -> None:
     """Check a registry against every rule and print all problems; exit 1 when there are errors."""
     from oligomet.registry import check_registry
 
+    if mapping is not None and (format is not None or date_format is not None):
+        _fail("--mapping declares the files, the date order and the decimal mark; drop --format and --date-format")
     try:
-        _, report = check_registry(path, format, data_lock=data_lock, date_format=date_format,
-                                   identifier_key=_key(identifier_key_file))
+        if mapping is not None:
+            from oligomet.registry.mapping import check_mapped
+
+            _, report = check_mapped(path, mapping, data_lock=data_lock, identifier_key=_key(identifier_key_file))
+        else:
+            _, report = check_registry(path, format, data_lock=data_lock, date_format=date_format,
+                                       identifier_key=_key(identifier_key_file))
     except Exception as exc:  # noqa: BLE001  (one clear line; --debug for the traceback)
         if debug:
             raise
@@ -117,14 +127,18 @@ def import_cmd(
         help="Seconds a PostgreSQL import statement may run, and an import may wait for another one's lock, "
              "before the import is rolled back (default 900)."),
     debug: bool = _DEBUG,
+    mapping: Optional[Path] = _MAPPING,
 ) -> None:
     """Validate, then write the registry to the database in one transaction (all or nothing)."""
     from oligomet.registry import Store
 
     try:
         store = Store(db, **({} if statement_timeout is None else {"statement_timeout": statement_timeout}))
-        result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
-                                       format=format, date_format=date_format, allow_deletions=allow_deletions)
+        if mapping is not None:
+            result = _import_mapped(store, path, mapping, data_lock, _key(identifier_key_file), allow_deletions)
+        else:
+            result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
+                                           format=format, date_format=date_format, allow_deletions=allow_deletions)
     except Exception as exc:  # noqa: BLE001  (bad URL, unreachable server, ...: one clear line)
         if debug:
             raise
@@ -146,6 +160,39 @@ def _open_read_only(db: Optional[str]):
         return Store.open_read_only(db)
     except Exception as exc:  # noqa: BLE001
         _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+
+def _import_mapped(store, path: Path, mapping: Path, data_lock, key, allow_deletions: bool = False):
+    from oligomet.registry.mapping import MappingError, import_mapped
+
+    try:
+        return import_mapped(store, path, mapping, data_lock=data_lock, identifier_key=key,
+                             allow_deletions=allow_deletions)
+    except MappingError as exc:   # every problem with its file:line, not just the first line
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None   # not an Exception: the caller's one-line handler must not catch it
+
+
+@app.command("map")
+def map_cmd(
+    folder: Path = typer.Argument(..., help="Folder of the site's own export (CSV files, .xlsx workbooks)."),
+    suggest: bool = typer.Option(False, "--suggest", help="Draft a mapping from the headers and values seen."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the draft here (default: print)."),
+) -> None:
+    """Draft a site mapping file (YAML) to edit, then use with validate/import --mapping."""
+    from oligomet.registry.mapping_suggest import suggest_mapping
+
+    if not suggest:
+        _fail("say what to do: oligomet registry map --suggest FOLDER [-o mapping.yaml]")
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder")
+    draft = suggest_mapping(folder)
+    if output is None:
+        typer.echo(draft.text, nl=False)
+    else:
+        output.write_text(draft.text, encoding="utf-8")
+        mapped = sum(c.field is not None for c in draft.columns)
+        typer.echo(f"wrote {output}: {mapped} of {len(draft.columns)} columns placed; check every line marked TODO")
 
 
 @app.command("export")

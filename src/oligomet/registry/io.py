@@ -45,6 +45,11 @@ def source_files(path: str | Path, format: str | None = None) -> list[Path]:
     fmt = format or detect_format(path)
     if fmt == "csv":
         return sorted(p for name, files in csv_tables(path).items() if name in TABLES for p in files)
+    if fmt == "redcap":
+        from .importers.redcap_dictionary import find_dictionary
+
+        dictionary = find_dictionary(path)   # it decides what the codes mean: part of what was imported
+        return [path] + ([dictionary] if dictionary is not None else [])
     return [path]
 
 
@@ -109,7 +114,8 @@ def conform_tables(raw: RawTables, log: ProblemLog, order: str | None = None, ke
             if c not in known:
                 log.warning(name, "unknown_column", f"column {c!r} is not a field of {name} (allowed: "
                             f"{', '.join(TABLES[name].field_names)}); ignored", field=c)
-        tables[name] = conform_table(name, frame, rows, log, order, patient_of_treatment)
+        tables[name] = conform_table(name, frame, rows, log, order, patient_of_treatment,
+                                     decimal=frame.attrs.get("decimal", "."))
         if name == "treatments":
             t = tables[name]
             patient_of_treatment = t.drop_duplicates("treatment_id").set_index("treatment_id")["patient_id"]

@@ -16,6 +16,7 @@ only safe answer without the user's word is an error.
 """
 from __future__ import annotations
 
+import calendar
 import re
 from functools import lru_cache
 
@@ -98,12 +99,19 @@ def parse_dates(s: pd.Series, order: str | None) -> tuple[pd.Series, pd.Series]:
     present = s.notna()
     if not present.any():
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]"), rule
-    # Fast path, the common case: every value is a plain ISO date (one C-level parse, no regex).
-    fast = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
-    if not (present & fast.isna()).any():
-        yr = fast.dt.year
-        if not ((yr < MIN_YEAR) | (yr > MAX_YEAR)).any():
-            return fast.astype("datetime64[ns]"), rule
+    # Fast path, the common case: every value is a plain ISO date (one C-level parse, no regex), or,
+    # with a declared order, a day-month date with one separator throughout.
+    formats = ["%Y-%m-%d"]
+    if order is not None:
+        first, second = ("%d", "%m") if order == "dmy" else ("%m", "%d")
+        sep = s[present].iloc[0][2:3] if s[present].iloc[0][2:3] in "-/." else "-"
+        formats.append(f"{first}{sep}{second}{sep}%Y")
+    for fmt in formats:
+        fast = pd.to_datetime(s, format=fmt, errors="coerce")
+        if not (present & fast.isna()).any():
+            yr = fast.dt.year
+            if not ((yr < MIN_YEAR) | (yr > MAX_YEAR)).any():
+                return fast.astype("datetime64[ns]"), rule
     iso = s.str.extract(_ISO)
     dm = s.str.extract(_DAY_MONTH)
     year, month, day = iso[0], iso[1], iso[2]
@@ -135,9 +143,78 @@ def _date_message(rule: pd.Series, s: pd.Series, order: str | None) -> pd.Series
         return msg
     msg[rule == "date_ambiguous"] = ("ambiguous date: day and month could be swapped; declare the order with "
                                      "date_format='DD/MM/YYYY' or 'MM/DD/YYYY' (accepted: " + ACCEPTED_DATES + ")")
-    msg[rule == "date_unparseable"] = "not a valid date in an accepted format; accepted: " + ACCEPTED_DATES
+    unparseable = rule == "date_unparseable"
+    msg[unparseable] = "not a valid date in an accepted format; accepted: " + ACCEPTED_DATES
+    if unparseable.any():
+        msg[unparseable] = _impossible_dates(s[unparseable], order).fillna(msg[unparseable])
     msg[rule == "date_out_of_range"] = f"date outside {MIN_YEAR}-{MAX_YEAR}; check the year"
     return msg
+
+
+#: Other names of codes that mean exactly the same thing, accepted in every source.
+CODE_SYNONYMS = {"sbrt": "sabr", "srt": "sabr", "stereotactic_body_radiotherapy": "sabr",
+                 "stereotactic_ablative_radiotherapy": "sabr", "radiofrequency_ablation": "rfa",
+                 "microwave_ablation": "mwa"}
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _impossible_dates(s: pd.Series, order: str | None) -> pd.Series:
+    """"30 February 2019 does not exist" for well-formed dates whose day is past the end of the month
+    (None elsewhere): saying "not a valid format" sends the user looking for a format problem."""
+    text = s.astype("string")
+    iso = text.str.extract(_ISO)
+    dm = text.str.extract(_DAY_MONTH)
+    year, month, day = iso[0], iso[1], iso[2]
+    if order is not None:
+        first, second = (dm[0], dm[1]) if order == "dmy" else (dm[1], dm[0])
+        is_dm = iso[0].isna() & dm[0].notna()
+        year, month, day = year.where(~is_dm, dm[2]), month.where(~is_dm, second), day.where(~is_dm, first)
+    y, m, d = (pd.to_numeric(x, errors="coerce") for x in (year, month, day))
+    out = pd.Series(None, index=s.index, dtype=object)
+    ok = y.notna() & m.between(1, 12) & d.between(1, 31)
+    for i in np.flatnonzero(ok.to_numpy()):
+        yy, mm, dd = int(y.iloc[i]), int(m.iloc[i]), int(d.iloc[i])
+        last = calendar.monthrange(yy, mm)[1] if 1 <= yy <= 9999 else 31
+        if dd > last:
+            out.iloc[i] = (f"{dd} {_MONTHS[mm - 1]} {yy} does not exist ({_MONTHS[mm - 1]} {yy} has {last} days); "
+                           "check the day and the month")
+    return out
+
+
+def infer_date_order(frame: pd.DataFrame, names: list[str], with_example: bool = False):
+    """The day-month order that the values of the date columns ``names`` settle, or None.
+
+    A value such as ``15-01-2016`` can only be day first; when some values of a table can only be
+    day first and none can only be month first, every day-month date of the table is read day
+    first (and vice versa). Files whose values are all ambiguous still need the declared order.
+    With ``with_example``, returns (order, a value that settled it).
+    """
+    day_first = month_first = False
+    example = {True: None, False: None}   # a value that settles each order
+    for n in names:
+        if n not in frame.columns or isinstance(frame[n], pd.DataFrame):
+            continue
+        col = frame[n]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            continue
+        uniq = pd.Series(pd.unique(col.astype(object)), dtype=object).dropna().astype(str).str.strip()
+        # the common file is all ISO: one C-level parse rules it out before any regex
+        uniq = uniq[pd.to_datetime(uniq, format="%Y-%m-%d", errors="coerce").isna().to_numpy()]
+        if uniq.empty:
+            continue
+        dm = uniq.str.extract(_DAY_MONTH)
+        a = pd.to_numeric(dm[0], errors="coerce")
+        b = pd.to_numeric(dm[1], errors="coerce")
+        d = ((a > 12) & (a <= 31) & (b <= 12)).to_numpy()
+        m = ((b > 12) & (b <= 31) & (a <= 12)).to_numpy()
+        example[True] = example[True] or (uniq[d].iloc[0] if d.any() else None)
+        example[False] = example[False] or (uniq[m].iloc[0] if m.any() else None)
+        day_first |= bool(d.any())
+        month_first |= bool(m.any())
+    order = ("dmy" if day_first else "mdy") if day_first != month_first else None
+    return (order, example[day_first] if order else None) if with_example else order
 
 
 def _normalise_code(s: pd.Series) -> pd.Series:
@@ -146,17 +223,23 @@ def _normalise_code(s: pd.Series) -> pd.Series:
 
 @lru_cache(maxsize=None)
 def _canonical_codes(codes: tuple[str, ...]) -> dict[str, str]:
-    return {re.sub(r"[\s\-]+", "_", c.lower()): c for c in codes}
+    canon = {re.sub(r"[\s\-]+", "_", c.lower()): c for c in codes}
+    for synonym, code in CODE_SYNONYMS.items():
+        if code in codes:
+            canon.setdefault(synonym, code)
+    return canon
 
 
-def parse_field(raw: pd.Series, f: Field, order: str | None) -> tuple[pd.Series, pd.Series, pd.Series]:
+def parse_field(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
+                ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Convert one column; returns (typed values, rule or None per row, message per row).
 
     Parses each distinct raw value once and spreads the results back with ``take``.
     """
     if not (f.type == "date" and pd.api.types.is_datetime64_any_dtype(raw)):
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-        values, rule, msg = _parse_values(pd.Series(np.asarray(uniques, dtype=object), dtype=object), f, order)
+        values, rule, msg = _parse_values(pd.Series(np.asarray(uniques, dtype=object), dtype=object), f, order,
+                                         decimal)
         take = pd.api.extensions.take
         plain = values.dtype == object or values.dtype == np.float64
         arr = values.to_numpy() if plain else values.array  # numpy for float/object, else the extension array
@@ -168,10 +251,11 @@ def parse_field(raw: pd.Series, f: Field, order: str | None) -> tuple[pd.Series,
         msg = pd.Series(take(msg.to_numpy(dtype=object), codes, allow_fill=True, fill_value=""),
                         index=raw.index, dtype=object)
         return values, rule, msg
-    return _parse_values(raw, f, order)
+    return _parse_values(raw, f, order, decimal)
 
 
-def _parse_values(raw: pd.Series, f: Field, order: str | None) -> tuple[pd.Series, pd.Series, pd.Series]:
+def _parse_values(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
+                  ) -> tuple[pd.Series, pd.Series, pd.Series]:
     if f.type == "date" and pd.api.types.is_datetime64_any_dtype(raw):
         dates = pd.to_datetime(raw).dt.tz_localize(None) if getattr(raw.dt, "tz", None) else raw
         dates = dates.dt.normalize().astype("datetime64[ns]")
@@ -189,6 +273,10 @@ def _parse_values(raw: pd.Series, f: Field, order: str | None) -> tuple[pd.Serie
         return dates, rule, _date_message(rule, s, order)
     if f.type in ("int", "float"):
         # Excel and R write whole numbers as "3.0"; accepted for integer fields.
+        if decimal == ",":
+            # "12,5" -> 12.5; a value that also holds a point ("1.234,5") stays an error: which mark
+            # groups thousands is not for a reader to guess.
+            s = s.where(~s.str.fullmatch(r"[-+]?\d*,\d+").fillna(False), s.str.replace(",", ".", regex=False))
         num = pd.to_numeric(s, errors="coerce").astype(float)
         if f.type == "int":
             # |n| > 2**53 cannot be held exactly (and overflows Int64 casts): not a plausible registry integer.
@@ -200,7 +288,8 @@ def _parse_values(raw: pd.Series, f: Field, order: str | None) -> tuple[pd.Serie
         rule[bad] = "not_a_number"
         comma = bad & (s.str.contains(",", regex=False) == True)  # noqa: E712 (None -> False)
         msg[bad] = f"{f.name} must be a number"
-        msg[comma] = f"{f.name} must be a number with a decimal point (not a comma)"
+        msg[comma] = (f"{f.name} must be a number with a decimal point (not a comma); a file separated by ';' "
+                      "or a mapping with decimal: ',' reads decimal commas")
         return num.mask(bad), rule, msg
     if f.type == "bool":
         low = s.str.lower()
@@ -235,7 +324,7 @@ def empty_table(name: str) -> pd.DataFrame:
 
 
 def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: str | None = None,
-                  patient_of_treatment: pd.Series | None = None) -> pd.DataFrame:
+                  patient_of_treatment: pd.Series | None = None, decimal: str = ".") -> pd.DataFrame:
     """Parse ``frame`` (raw strings or already typed) into the contract for table ``name``.
 
     ``rows`` are the 1-based file rows of ``frame``'s rows. Missing required columns and every
@@ -245,6 +334,13 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
     rows = pd.Index(np.asarray(rows, dtype=object), name="row")
     frame = frame.set_axis(rows, axis=0)
     pid = _patient_ids(name, frame, patient_of_treatment)
+    if order is None:
+        dates = [f.name for f in table.fields if f.type == "date"]
+        order, example = infer_date_order(frame, dates, with_example=True)
+        if order is not None:
+            log.warning(name, "date_order_inferred", f"day-month dates of table {name} read "
+                        f"{'day' if order == 'dmy' else 'month'} first, as its value {example} settles (no value "
+                        "of the table reads the other way); declare the date order to silence this")
     out = {}
     for f in table.fields:
         if f.name not in frame.columns:
@@ -261,7 +357,7 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
         if isinstance(raw, pd.DataFrame):  # duplicated header: keep the first, report it
             log.error(name, "duplicate_column", f"column {f.name!r} appears {raw.shape[1]} times", field=f.name)
             raw = raw.iloc[:, 0]
-        values, rule, msg = parse_field(raw, f, order)
+        values, rule, msg = parse_field(raw, f, order, decimal)
         bad = rule.notna().to_numpy()
         if bad.any():
             raw_text = as_text(raw) if not pd.api.types.is_datetime64_any_dtype(raw) else raw

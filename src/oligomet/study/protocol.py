@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
+from .._yaml import nearest_line, pretty_loc, yaml_lines, yaml_loader, yaml_refusals
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MAX_BYTES = 1_000_000   # a protocol is a page of settings; a larger file is a mistake or an attack
@@ -517,85 +518,14 @@ def _reference_problems(p: Protocol) -> list[tuple[tuple, str]]:
 
 # --- loading ------------------------------------------------------------------------------------
 
-def _nearest_line(lines: dict, loc: tuple) -> int | None:
-    loc = tuple(loc)
-    while loc:
-        if loc in lines:
-            return lines[loc]
-        loc = loc[:-1]
-    return lines.get((), None)
-
-
-def _yaml_loader():
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's, when installed: the same events, faster
+# The YAML helpers are shared with the site mapping files (registry/mapping.py): one home, _yaml.py.
+_nearest_line = nearest_line
+_yaml_loader = yaml_loader
+_yaml_lines = yaml_lines
 
 
 def _yaml_refusals(text: str) -> list[tuple[str, int | None, str]]:
-    """Anchors, aliases, too deep nesting and too many values, found in the event stream (which,
-    unlike composing the document, neither expands aliases nor recurses, and stops at the first
-    value too many): a few bytes of nested aliases expand to billions of nodes ("billion laughs"),
-    and a protocol has no use for them."""
-    import yaml
-
-    problems, depth = [], 0
-    for n, ev in enumerate(yaml.parse(text, Loader=_yaml_loader())):
-        line = ev.start_mark.line + 1
-        if n > MAX_YAML_NODES:
-            problems.append(("(file)", line, f"more than {MAX_YAML_NODES:,} values; a protocol has a few hundred"))
-            break
-        if isinstance(ev, yaml.AliasEvent):
-            problems.append(("(syntax)", line, f"YAML alias *{ev.anchor} is not allowed in a protocol; "
-                                               "write the value out"))
-        elif getattr(ev, "anchor", None) is not None:
-            problems.append(("(syntax)", line, f"YAML anchor &{ev.anchor} is not allowed in a protocol; "
-                                               "write the value out where it is used"))
-        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_NESTING:
-                problems.append(("(syntax)", line, f"nested more than {MAX_NESTING} levels deep"))
-                break
-        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
-    if len(problems) > 5:   # the lines of the first five say it; hundreds of the same line do not
-        problems = problems[:5] + [("(syntax)", None, f"... and {len(problems) - 5} more anchors/aliases")]
-    return problems
-
-
-def _yaml_lines(text: str) -> tuple[dict, list]:
-    """(line of every key path, problems with keys). A repeated key would silently replace the
-    first (a second ``cohort:`` drops the first's criteria), so it is an error, as in TOML."""
-    import yaml
-
-    out: dict = {}
-    duplicates: list = []
-    root = yaml.compose(text, Loader=_yaml_loader())
-
-    def walk(node, path):
-        out[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            seen: dict = {}
-            for k, v in node.value:
-                line = k.start_mark.line + 1
-                if not isinstance(k, yaml.ScalarNode):
-                    duplicates.append((_pretty_loc(path), line, "a key must be a name, not a list or mapping"))
-                    continue
-                key = k.value
-                if key in seen:
-                    duplicates.append((_pretty_loc(path + (key,)), line,
-                                       f"duplicate key {key!r} (first given at line {seen[key]})"))
-                seen.setdefault(key, line)
-                out[path + (key,)] = line
-                walk(v, path + (key,))
-                out[path + (key,)] = line
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                walk(v, path + (i,))
-
-    if root is not None:
-        walk(root, ())
-    return out, duplicates
+    return yaml_refusals(text, "protocol", MAX_YAML_NODES, MAX_NESTING)
 
 
 def _nesting(data) -> int:
@@ -698,8 +628,7 @@ def _resolve(keys: tuple, counters: dict) -> tuple:
     return path
 
 
-def _pretty_loc(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) if loc else "(top level)"
+_pretty_loc = pretty_loc
 
 
 def _field_names(loc: tuple) -> list[str]:

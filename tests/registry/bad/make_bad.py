@@ -183,7 +183,7 @@ def main() -> None:
     setcell(t, "lesions", 3, "detection_date", "01/03/2018")      # ambiguous: 1 March or 3 January
     setcell(t, "labs", 1, "date", "2017-13-01")                   # month 13
     setcell(t, "mdt_decisions", 2, "date", "yesterday")
-    setcell(t, "patients", 1, "last_contact_date", "30/06/2023")  # day first, but no date_format declared
+    setcell(t, "patients", 1, "last_contact_date", "31/02/2023")  # day first (settled by 31), but no such day
     write("10_dates", t, [
         ("date_ambiguous", "lesions", 3, "P002", "detection_date"),
         ("date_unparseable", "labs", 1, "P001", "date"),

@@ -34,7 +34,10 @@ from ..fields import TABLES
 from ..identifiers import identifier_name
 from ..parse import as_string as as_text
 from ..report import ProblemLog
-from .tabular import RawTables, drop_blank_rows, read_csv_text
+from .redcap_dictionary import apply_dictionary, find_dictionary, read_dictionary, report_dictionary
+from .csvfile import decode, read_records
+from .tabular import RawTables, drop_blank_rows
+from .tabular import _with_header as with_header
 
 #: (table, field) -> REDCap variable name used in the export for that field.
 ALIASES: dict[tuple[str, str], str] = {
@@ -65,17 +68,27 @@ def looks_like_redcap(path: Path) -> bool:
             header = fh.readline().lower()
     except OSError:
         return False
-    return "redcap_repeat_instrument" in header or "___" in header or header.startswith("record_id")
+    return ("redcap_repeat_instrument" in header or "___" in header or header.startswith("record_id")
+            or "redcap_event_name" in header or header.lstrip('"').startswith("record id")   # label export
+            or "repeat instrument" in header or find_dictionary(path) is not None)
 
 
-def read_redcap(path: Path, log: ProblemLog) -> RawTables:
-    frame = read_csv_text(path, "redcap", log)
+def read_redcap(path: Path, log: ProblemLog, dictionary: Path | None = None) -> RawTables:
+    """Read an export; ``dictionary`` is the project's data dictionary CSV (found next to the export
+    by REDCap's file names when not given; without one, choice fields must hold registry codes)."""
+    frame = _read_export(path, log)
     if frame is None or frame.shape[1] == 0:
         if frame is not None:
             log.error("redcap", "file_unreadable", f"{path.name} is empty")
         return {}
     frame, rows = drop_blank_rows(frame)
     frame = frame.reset_index(drop=True)
+    dictionary = dictionary if dictionary is not None else find_dictionary(path)
+    dd = read_dictionary(Path(dictionary), log) if dictionary is not None else None
+    if dd is not None:
+        frame = apply_dictionary(frame, dd, log)
+    if "redcap_event_name" in frame.columns:
+        frame, rows = split_events(frame, rows)
     if frame.columns.has_duplicates:
         dup = sorted(set(frame.columns[frame.columns.duplicated()]))
         log.error("redcap", "duplicate_column", f"columns appear twice: {', '.join(dup)}", field=dup[0])
@@ -99,8 +112,13 @@ def read_redcap(path: Path, log: ProblemLog) -> RawTables:
                       field=field, value=None if value is None else value[mask])
 
     unknown = instr_raw.notna() & table.isna()
-    flag(unknown, "redcap_unknown_instrument", "repeating instrument maps to no registry table; expected one of "
-         + ", ".join(sorted(set(INSTRUMENTS.values()))), "redcap_repeat_instrument", instr_raw)
+    for name in pd.unique(instr_raw[unknown]):
+        # every real project has instruments of its own (pathology, quality of life): kept aside, not an error
+        m = (instr_raw == name).fillna(False).to_numpy()
+        log.warning("redcap", "redcap_unknown_instrument",
+                    f"repeating instrument {name!r} is not a registry table (registry instruments: "
+                    f"{', '.join(sorted(set(INSTRUMENTS.values())))}); its {int(m.sum())} row(s) are kept aside, "
+                    "not imported", field="redcap_repeat_instrument", value=[name])
     no_instance = instr_raw.notna() & inst_raw.isna()
     flag(no_instance, "redcap_missing_instance", "repeating instrument row without redcap_repeat_instance",
          "redcap_repeat_instance", inst_raw)
@@ -127,9 +145,19 @@ def read_redcap(path: Path, log: ProblemLog) -> RawTables:
     out: RawTables = {}
     for name in TABLES:
         m = keep & (table == name).to_numpy()
+        if name != "patients" and not m.any() and not _has_instrument(frame, name):
+            # a project without this instrument: an empty table, as a CSV folder without the file
+            log.warning(name, "redcap_missing_instrument", f"the export has no {name} instrument (no rows and none "
+                        f"of its fields); {name} is read as an empty table")
+            continue
         sub = frame.loc[m]
         out[name] = (_table_frame(name, sub, record[m], instance[m], checkboxes, instance_ids, rows[m], log), rows[m])
-    _report_unknown_columns(frame, id_col, log)
+    aside = set()
+    if dd is not None:
+        report_dictionary(frame, dd, set(pd.unique(instr_raw[unknown].dropna())), log)
+        aside = {c for c in frame.columns if (f := dd.form_of(c)) is not None
+                 and f.lower() not in INSTRUMENTS and f.lower() != "patients"}
+    _report_unknown_columns(frame.drop(columns=list(aside)), id_col, log)
     _report_other_instrument_values(frame, rows, record, table, instr_raw, keep, id_col, log)
     return out
 
@@ -287,3 +315,98 @@ def _report_other_instrument_values(frame, rows, record, table, instr_raw, keep,
                     "not imported: enter it on " + read_on,
                     rows=rows[lost], patient_id=record[lost].to_numpy(), field=col,
                     value=s[lost].reset_index(drop=True) if echo else None)
+
+
+def _read_export(path: Path, log: ProblemLog) -> pd.DataFrame | None:
+    """The export as strings (see ``tabular.read_csv_text``); a label export repeats the header
+    "Complete?" once per instrument (the form status, never data): those are numbered, not an error."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        log.error("redcap", "file_unreadable", f"cannot read {path.name}: {exc}")
+        return None
+    split = read_records(decode(data, path.name, "redcap", log), path.name, "redcap", log)
+    if split is None:
+        return None
+    header, frame = split
+    n = 0
+    for i, h in enumerate(header):
+        if h.strip().lower() in ("complete?", "complete"):
+            n += 1
+            header[i] = f"form{n}_complete"
+    return with_header(header, frame, path.name, "redcap", log)
+
+
+def _own_columns(name: str) -> set[str]:
+    """The export columns (variables, or checkbox bases) that belong to table ``name``'s instrument."""
+    own = {f for f in TABLES[name].field_names if f != "patient_id"}
+    own |= {alias for (t, f), alias in ALIASES.items() if t == name}
+    if name != "patients":   # a field name shared with the patients table (none today) stays with patients
+        own -= set(TABLES["patients"].field_names) if name != "patients" else set()
+    return own
+
+
+def _has_instrument(frame: pd.DataFrame, name: str) -> bool:
+    own = _own_columns(name)
+    return any(c.split("___", 1)[0] in own for c in frame.columns)
+
+
+def split_events(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """A longitudinal export as a classic one: one row per record for the patients fields, and the
+    non-repeating instruments filled in follow-up events as numbered instances.
+
+    In a longitudinal project each (record, event) has a row for the non-repeating instruments of that
+    event (baseline: the patient form; each follow-up: e.g. a lab form), and repeating instruments
+    restart their instance numbers in every event. Here the patient fields of a record's rows are
+    merged (first value in event order), each event's filled non-repeating instrument becomes an
+    instance of its table (numbered in event order), and repeated instance numbers of one instrument in
+    several events are renumbered in event order, so that no row is read twice or lost.
+    """
+    instr = as_text(frame["redcap_repeat_instrument"]) if "redcap_repeat_instrument" in frame else \
+        pd.Series(pd.NA, index=frame.index, dtype="string")
+    id_col = "patient_id" if "patient_id" in frame.columns else (
+        "record_id" if "record_id" in frame.columns else frame.columns[0])
+    shared = {id_col, *REDCAP_COLUMNS} - {"redcap_repeat_instrument", "redcap_repeat_instance"}
+    base = frame.columns.to_series().str.split("___", n=1).str[0]
+    filled = frame.apply(lambda s: as_text(s).notna() & ~as_text(s).isin(["0"]) if "___" in s.name
+                         else as_text(s).notna())
+    plain = instr.isna().to_numpy()
+    parts, part_rows = [], []
+    for name in TABLES:
+        own = _own_columns(name) if name != "patients" else \
+            {c for c in frame.columns if base[c] not in shared and not any(base[c] in _own_columns(t)
+                                                                            for t in TABLES if t != "patients")}
+        cols = [c for c in frame.columns if base[c] in own or c in own]
+        if not cols:
+            continue
+        has = plain & filled[cols].any(axis=1).to_numpy()
+        if not has.any():
+            continue
+        sub = frame.loc[has, [c for c in frame.columns if c in shared or c in cols]].copy()
+        if name == "patients":
+            # one patients row per record: its fields' first values in event order
+            first_rows = pd.Series(rows[has], index=sub.index).groupby(sub[id_col].to_numpy()).first()
+            sub = sub.groupby(id_col, sort=False).first().reset_index()
+            parts.append(sub)
+            part_rows.append(first_rows.reindex(sub[id_col]).to_numpy())
+            continue
+        sub["redcap_repeat_instrument"] = name
+        sub["redcap_repeat_instance"] = (sub.groupby(id_col).cumcount() + 1).astype(str).to_numpy()
+        parts.append(sub)
+        part_rows.append(rows[has])
+    repeating = frame.loc[~plain].copy()
+    if len(repeating):
+        key = [as_text(repeating[id_col]), as_text(repeating["redcap_repeat_instrument"]).str.lower()]
+        inst = as_text(repeating["redcap_repeat_instance"]) if "redcap_repeat_instance" in repeating else None
+        if inst is not None:
+            events = as_text(repeating["redcap_event_name"])
+            clash = pd.DataFrame({"r": key[0], "t": key[1], "i": inst, "e": events})
+            spans = clash.groupby(["r", "t"])["e"].transform("nunique") > 1
+            renumbered = (clash.groupby(["r", "t"]).cumcount() + 1).astype(str)
+            repeating.loc[spans.to_numpy(), "redcap_repeat_instance"] = renumbered[spans].to_numpy()
+        parts.append(repeating)
+        part_rows.append(rows[~plain])
+    out = pd.concat(parts, ignore_index=True) if parts else frame.iloc[:0]
+    new_rows = np.concatenate(part_rows) if part_rows else rows[:0]
+    order = np.argsort(new_rows, kind="stable")
+    return out.iloc[order].reset_index(drop=True).reindex(columns=frame.columns), new_rows[order]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..fields import TABLES
 from ..report import ProblemLog
-from .csvfile import decode, read_records
+from .csvfile import decode, read_records, separator
 from .names import normalise_name
 from .workbook import Workbook, read_sheet
 
@@ -96,7 +96,11 @@ def read_csv_text(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | Non
     if split is None:
         return None
     header, frame = split
-    return _with_header(header, frame, path.name, table, log)
+    frame = _with_header(header, frame, path.name, table, log)
+    # A ';'-separated export comes from a locale whose decimal mark is the comma (parse.py reads both).
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    frame.attrs["decimal"] = "," if separator(first) == ";" else "."
+    return frame
 
 
 def table_sources(names: list[str], kind: str, log: ProblemLog, key=normalise_name) -> dict[str, list[str]]:
@@ -145,7 +149,10 @@ def read_csv_folder(folder: Path, log: ProblemLog) -> tuple[RawTables, list[Path
         used.append(path)
         if frame is None:
             continue
-        raw[name] = drop_blank_rows(frame)
+        decimal = frame.attrs.get("decimal", ".")
+        kept, rows = drop_blank_rows(frame)
+        kept.attrs["decimal"] = decimal
+        raw[name] = (kept, rows)
     return raw, used
 
 

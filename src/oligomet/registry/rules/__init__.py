@@ -45,7 +45,11 @@ RULES: dict[str, tuple[str, str, str]] = {
     "redcap_missing_instance": ("8", "error", "repeating-instrument row without redcap_repeat_instance"),
     "redcap_duplicate_instance": ("8", "error", "the same (record, instrument, instance) twice"),
     "redcap_checkbox_value": ("8", "error", "checkbox column value not 0 or 1"),
-    "redcap_unknown_instrument": ("8", "error", "repeating instrument that maps to no registry table"),
+    "redcap_unknown_instrument": ("8", "warning", "repeating instrument that maps to no registry table (its rows "
+                                                  "are kept aside)"),
+    "redcap_missing_instrument": ("8", "warning", "a registry instrument the export does not have (an empty table)"),
+    "redcap_extra_instrument": ("8", "warning", "a project instrument that is not part of the registry (its fields "
+                                                "are kept aside)"),
     "redcap_checkbox_multiple": ("8", "error", "several boxes ticked for a single-choice field"),
     "redcap_value_on_other_instrument": ("8", "warning", "a value typed on the row of another instrument (not "
                                                          "read)"),
@@ -55,6 +59,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "date_unparseable": ("10", "error", "a date that is not in an accepted format"),
     "date_ambiguous": ("10", "error", "a day/month date like 03/04/2020 without a declared date_format"),
     "date_out_of_range": ("10", "error", "a date before 1900 or after 2100"),
+    "date_order_inferred": ("10", "warning", "day-month dates read in the order their values settle (15-01-2016: "
+                                             "day first)"),
     # structure and types
     "missing_table": ("-", "error", "the patients table is missing"),
     "missing_column": ("-", "error", "a required column is missing from a table"),
@@ -77,6 +83,10 @@ RULES: dict[str, tuple[str, str, str]] = {
     "excel_error_cell": ("-", "error", "an Excel error cell (#N/A, #DIV/0!, #REF!, ...)"),
     "duplicate_table": ("-", "error", "two files or sheets for one table (e.g. patients.csv and Patients.csv)"),
     "duplicate_column": ("-", "error", "the same column twice in one table"),
+    # site mapping files (registry/mapping.py)
+    "mapping_source_missing": ("-", "error", "a file the site mapping reads is not in the source folder"),
+    "mapping_column_missing": ("-", "error", "a column the site mapping reads is not in its file"),
+    "mapping_expression": ("-", "error", "a computed column of the site mapping cannot be evaluated on the data"),
     "required_missing": ("-", "error", "a required field is empty"),
     "not_a_number": ("-", "error", "a numeric field that is not a number"),
     "not_an_integer": ("-", "error", "an integer field that is not a whole number"),
