@@ -18,8 +18,10 @@ def build_rmst(doc: StudyResults, r) -> None:
         rows = [{"": str(g["group"]), f"RMST, {unit} (95% CI)": ci(g["rmst"], g["lower"], g["upper"], 1),
                  "SE": f"{g['std_err']:.2f}", "p": ""} for g in e.table.to_dict("records")]
         rows += [{"": f"{_MEASURE[c['measure']]}: {c['group']} vs {c['reference']}",
-                  f"RMST, {unit} (95% CI)": ci(c["estimate"], c["lower"], c["upper"],
-                                               1 if c["measure"] == "difference" else 2),
+                  # a difference can be negative: "-2.4 (-3.8 to -0.9)" reads better than with a dash
+                  f"RMST, {unit} (95% CI)": (ci(c["estimate"], c["lower"], c["upper"], 1, sep=" to ")
+                                             if c["measure"] == "difference" else
+                                             ci(c["estimate"], c["lower"], c["upper"], 2)),
                   "SE": f"{c['std_err']:.3f}", "p": p_value(c["p_value"])} for c in e.contrasts.to_dict("records")]
         tidy = pd.concat([e.table.assign(kind="group"), e.contrasts.assign(kind="contrast")], ignore_index=True)
         sec.items.append(ReportTable(
@@ -32,7 +34,7 @@ def build_rmst(doc: StudyResults, r) -> None:
             doc.results_text.append(
                 f"Up to {r.tau:g} {unit}, the restricted mean {lower_first(e.title)} time was "
                 f"{_rmst_of(e.table, c['group'])} {unit} for {c['group']} and {_rmst_of(e.table, c['reference'])} "
-                f"{unit} for {c['reference']} (difference {ci(c['estimate'], c['lower'], c['upper'], 1)} {unit}, "
+                f"{unit} for {c['reference']} (difference {ci(c['estimate'], c['lower'], c['upper'], 1, sep=' to ')} {unit}, "
                 f"{p_text(c['p_value'])}{', IPTW-weighted' if r.weighted else ''}).")
         if e.contrasts.empty:
             g = e.table.iloc[0]
