@@ -236,3 +236,19 @@ def test_bad_missing_option_is_rejected(missing, words):
     with pytest.raises(ProtocolError) as info:
         loads(text, "toml", path="p.toml")
     assert any(words in msg and at == line(text, "missing =") for _f, at, msg in info.value.problems), info.value
+
+
+def test_salvage_example_has_the_time_varying_comparison(registry):
+    study = run((EXAMPLES / "salvage_resection_after_local_recurrence.toml").read_text(), registry)
+    c = study.cohort
+    resected = c["salvage_months"].notna()
+    assert 0 < resected.sum() < len(c)                                   # both arms exist
+    assert (c.loc[resected, "index_intent"] == "salvage").all()
+    got = study.results.numbers["time_varying"]["os"]
+    rows = om.time_dependent(c[c["os_time"] > 0], time="os_time", event="os_event",
+                             switches={"resected": "salvage_months"})
+    fit = om.cox(rows, time="stop", event="os_event", start="start", covariates=["resected", "age", "ecog"],
+                 cluster="patient_id")
+    assert got["time_varying"]["exposed_tv"]["hr"] == approx(fit.summary.loc["resected", "hr"])
+    keys = {s.key for s in study.results.sections}
+    assert {"time_varying_os", "landmark_os"} <= keys

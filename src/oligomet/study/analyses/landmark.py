@@ -19,7 +19,7 @@ ARM = "landmark_arm"             # its text twin, for the curves
 
 
 def arms(label: str) -> tuple[str, str]:
-    return (f"not {label[:1].lower() + label[1:]}", label)
+    return (f"no {label[:1].lower() + label[1:]}", label)
 
 
 @dataclass(frozen=True)
