@@ -16,7 +16,7 @@ from ._errors import error_message
 DEMO_PATIENTS = 5000
 DEMO_SEED = 20240601
 DEMO_PROTOCOLS = ("salvage_after_sabr.toml", "crlm_early_recurrence.yaml", "crlm_ablation_timing.toml",
-                  "sarcoma_lung_metastasectomy.toml")
+                  "sarcoma_lung_metastasectomy.toml", "salvage_resection_after_local_recurrence.toml")
 
 
 def examples_dir() -> Path:
@@ -134,7 +134,7 @@ def register(app: typer.Typer) -> None:
                 sheets = write_demo_sheets(tables, out / "board")
                 entries.append({"title": "Tumor-board sheets for synthetic patients", "href": "board/index.html",
                                 "summary": f"{len(sheets)} sheets: every cell of Table 4 and each study's suggestion"})
-            index = write_index(entries, out, title="oligomet demo: four studies on the synthetic registry")
+            index = write_index(entries, out, title="oligomet demo: the example studies on the synthetic registry")
         except Exception as exc:  # noqa: BLE001
             _fail(exc, debug)
         for e in entries:

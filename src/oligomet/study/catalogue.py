@@ -21,11 +21,16 @@ from ..report.sections import competing as competing_sections
 from ..report.sections import complications as complications_sections
 from ..report.sections import cox as cox_sections
 from ..report.sections import describe as describe_sections
+from ..report.sections import imputation as imputation_sections
+from ..report.sections import landmark as landmark_sections
 from ..report.sections import paired as paired_sections
 from ..report.sections import propensity as propensity_sections
+from ..report.sections import rmst as rmst_sections
 from ..report.sections import subgroups as subgroups_sections
 from ..report.sections import survival as survival_sections
-from .analyses import competing, complications, cox, describe, paired, propensity, subgroups, survival
+from ..report.sections import timevarying as timevarying_sections
+from .analyses import (competing, complications, cox, describe, landmark, paired, propensity, rmst, subgroups,
+                       survival, timevarying)
 from . import checks
 from .analyses._context import Computed, Ctx
 
@@ -46,9 +51,14 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("logrank", "log-rank", survival.compute_logrank, survival_sections.build_logrank),
     Analysis("complications", "complications", complications.compute_complications,
              complications_sections.build_complications),
-    Analysis("cox", "Cox models", cox.compute_cox, cox_sections.build_cox, checks.cox_checks),
+    Analysis("cox", "Cox models", cox.compute_cox, imputation_sections.with_imputation(cox_sections.build_cox),
+             checks.cox_checks),
     Analysis("propensity", "propensity score", propensity.compute_propensity,
              propensity_sections.build_propensity, checks.propensity_checks),
+    Analysis("rmst", "restricted mean survival time", rmst.compute_rmst, rmst_sections.build_rmst),
+    Analysis("landmark", "landmark analysis", landmark.compute_landmark, landmark_sections.build_landmark),
+    Analysis("time_varying", "time-varying exposure", timevarying.compute_time_varying,
+             timevarying_sections.build_time_varying),
     Analysis("subgroups", "subgroups", subgroups.compute_subgroups, subgroups_sections.build_subgroups),
     Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
     Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired),

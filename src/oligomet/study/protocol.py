@@ -15,7 +15,8 @@ The schema, top to bottom (see ``docs/study.md`` and ``examples/`` for complete 
 * ``[exposure]``: named groups, each a list of conditions; the first group is the reference
 * ``[[endpoints]]``: ``name``, ``label``, ``time``/``event`` columns, ``kind`` (survival/competing)
 * ``[[covariates]]``: ``column``, ``label``, ``type`` (continuous/categorical/binary)
-* ``[analyses]``: ``km``, ``logrank``, ``cox``, ``propensity``, ``subgroups``, ``cif``,
+* ``[analyses]``: ``km``, ``logrank``, ``cox``, ``propensity``, ``rmst``, ``landmark``, ``time_varying``,
+  ``subgroups``, ``cif``,
   ``complications``, ``followup``, ``paired``, ``table_one``
 * ``[checks]``: thresholds of the report's checks (balance, PH, complete cases, events per
   parameter, group size, effective sample size, propensity overlap)
@@ -279,6 +280,16 @@ class LogrankAnalysis(AnalysisOptions):
     rho: Annotated[float, Field(ge=0)] = 0.0
 
 
+class Imputation(_Model):
+    """``missing = { impute = 20, seed = 1 }``: multiple imputation by chained equations (``om.impute``,
+    with the event and the Nelson–Aalen cumulative hazard as predictors) of the multivariable model's
+    variables, the model pooled over the ``impute`` completed datasets by Rubin's rules (``om.pool_cox``)."""
+
+    impute: Annotated[int, Field(ge=2, le=500)]
+    seed: Annotated[int, Field(ge=0)] | None = None   # None: the protocol's seed
+    maxit: Annotated[int, Field(ge=1, le=100)] = 10
+
+
 class CoxAnalysis(AnalysisOptions):
     endpoint_fields = ("endpoints",)
     endpoint_kind = "survival"
@@ -293,6 +304,49 @@ class CoxAnalysis(AnalysisOptions):
     ties: Literal["efron", "breslow"] = "efron"
     ph_check: bool = True
     ph_transform: Literal["km", "rank", "identity"] = "km"
+    missing: Literal["complete_case"] | Imputation = "complete_case"
+
+
+class RMSTAnalysis(AnalysisOptions):
+    """Restricted mean survival time up to ``tau`` per exposure group, with the difference and ratio
+    (survRM2's ``rmst2``); IPTW-weighted when ``[analyses.propensity]`` has ``method = "weight"``."""
+
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+
+    endpoints: list[str] = Field(min_length=1)
+    tau: Annotated[float, Field(gt=0)]
+    by_group: bool = True
+    adjusted: bool = True    # use the propensity weights when the protocol weights
+
+
+class LandmarkAnalysis(AnalysisOptions):
+    """Landmark analysis: patients alive and event-free at ``at``, exposed when ``exposure_time`` (time
+    from the origin, in the protocol's unit; missing = never) is at or before ``at``; KM and Cox from ``at``."""
+
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    covariate_fields = {"covariates": ()}
+
+    endpoints: list[str] = Field(min_length=1)
+    at: Annotated[float, Field(gt=0)]
+    exposure_time: str
+    label: str = "Exposed by the landmark"
+    covariates: list[str] = []
+
+
+class TimeVaryingAnalysis(AnalysisOptions):
+    """Cox model with a time-varying exposure: 0 until ``exposure_time`` (time from the origin; missing =
+    never), 1 after (``om.time_dependent``, R's ``tmerge``/``tdc``), robust SE clustered on the patient."""
+
+    endpoint_fields = ("endpoints",)
+    endpoint_kind = "survival"
+    covariate_fields = {"covariates": ()}
+
+    endpoints: list[str] = Field(min_length=1)
+    exposure_time: str
+    label: str = "Time-varying exposure"
+    covariates: list[str] = []
 
 
 class PropensityAnalysis(AnalysisOptions):
@@ -400,6 +454,9 @@ class Analyses(_Model):
     logrank: LogrankAnalysis | None = None
     cox: CoxAnalysis | None = None
     propensity: PropensityAnalysis | None = None
+    rmst: RMSTAnalysis | None = None
+    landmark: LandmarkAnalysis | None = None
+    time_varying: TimeVaryingAnalysis | None = None
     subgroups: list[Subgroup] = []
     cif: CIFAnalysis | None = None
     complications: ComplicationsAnalysis | None = None

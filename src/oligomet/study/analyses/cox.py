@@ -45,6 +45,7 @@ class CoxEndpoint:
     zph_labels: dict = field(default_factory=dict)   # zph term -> readable label
     n_eligible: int = 0                    # patients with the endpoint defined
     missing: dict = field(default_factory=dict)      # multivariable model variable -> eligible patients lacking it
+    imputation: dict | None = None         # missing = {impute = m}: m, seed, maxit, imputed variables (n missing)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,41 @@ class CoxResult(Computed):
     ph_transform: str = "km"
     exposure_prefix: str = f"{EXPOSURE_TERM}["   # the exposure's terms start with this
     endpoints: list[CoxEndpoint] = field(default_factory=list)
+
+
+def imputation_frame(ctx: Ctx, d: pd.DataFrame, ep, variables: list[str]) -> pd.DataFrame:
+    """The columns the imputation models use: the multivariable model's variables and the outcome."""
+    cols = [EXPOSURE_TERM if v == "exposure" else v for v in variables]
+    return d[list(dict.fromkeys(cols + [ep.time_col, ep.event_col]))]
+
+
+def _pooled_rows(ctx: Ctx, d: pd.DataFrame, ep, variables: list[str]) -> tuple[list[dict], dict, list[str]]:
+    """The multivariable model by multiple imputation (``om.impute``, event and Nelson–Aalen hazard as
+    predictors) pooled by Rubin's rules (``om.pool_cox``): rows as :func:`_rows`, the imputation's record."""
+    from ..cohort import _err
+
+    a = ctx.proto.analyses.cox
+    opts = a.missing
+    seed = ctx.proto.seed if opts.seed is None else opts.seed
+    data = imputation_frame(ctx, d, ep, variables)
+    try:
+        imp, warns = quiet(om.impute, data, m=opts.impute, seed=seed, maxit=opts.maxit, time=ep.time_col,
+                           event=ep.event_col)
+        pooled, more = quiet(om.pool_cox, imp, time=ep.time_col, event=ep.event_col,
+                             covariates=[ctx.term(v) for v in variables], ties=a.ties)
+    except ValueError as exc:   # an imputation model that cannot be fitted (a variable missing in every row...)
+        raise _err(ctx.proto, ("analyses", "cox", "missing"), f"{ep.name}: {exc}") from None
+    n_events = int((d[ep.event_col] > 0).sum())
+    rows = [{"model": "multivariable", "term": term, "label": ctx.term_label(str(term)), "coef": r["estimate"],
+             "se": r["se"], "hr": r["hr"], "hr_lower": r["hr_lower"], "hr_upper": r["hr_upper"], "p": r["p"],
+             "fmi": r["fmi"], "lambda": r["lambda"], "n": len(d), "n_events": n_events}
+            for term, r in pooled.summary.iterrows()]
+    v = imp.variables
+    record = {"method": "multiple imputation by chained equations", "m": imp.m, "seed": seed, "maxit": imp.maxit,
+              "imputed": {str(n): {"method": r["method"], "n_missing": int(r["n_missing"])}
+                          for n, r in v[v["method"] != ""].iterrows()},
+              "fmi": {str(t): float(r["fmi"]) for t, r in pooled.summary.iterrows()}}
+    return rows, record, warns + more
 
 
 def compute_cox(ctx: Ctx) -> CoxResult:
@@ -82,11 +118,19 @@ def compute_cox(ctx: Ctx) -> CoxResult:
         multi_rows, zph = [], None
         entry: dict = {"univariable": {r["term"]: {k: r[k] for k in _KEYS} for r in uni_rows},
                        "screen_lr_p": screen, "selected": chosen, "multivariable": {}}
+        imputation = None
         if mv_vars:
+            if a.missing != "complete_case":   # first: its errors (an unfittable imputation model) are the protocol's
+                pooled_rows, imputation, warns = _pooled_rows(ctx, d, ep, mv_vars)
+                warnings_ += [f"Cox {ep.name} multiple imputation: {w}" for w in warns]
+                entry["imputation"] = imputation
             fit, warns = quiet(om.cox, d, time=ep.time_col, event=ep.event_col,
                                covariates=[ctx.term(v) for v in mv_vars], ties=a.ties)
             warnings_ += [f"Cox {ep.name} multivariable: {w}" for w in warns]
             multi_rows = _rows(fit, ctx, "multivariable")
+            if imputation is not None:   # the complete-case fit stays for the PH check and results.json
+                entry["multivariable_complete_case"] = {r["term"]: {k: r[k] for k in _KEYS} for r in multi_rows}
+                multi_rows = pooled_rows
             entry["multivariable"] = {r["term"]: {k: r[k] for k in _KEYS} for r in multi_rows}
             entry["multivariable_model"] = {"n": fit.n, "n_events": fit.n_events,
                                             "loglik_null": float(fit.loglik[0]), "loglik": float(fit.loglik[-1]),
@@ -102,6 +146,6 @@ def compute_cox(ctx: Ctx) -> CoxResult:
         labels = {str(t): ctx.term_label(str(t)) for t in zph.index if t != "GLOBAL"} if zph is not None else {}
         missing = {v: int(d[GROUP if v == "exposure" else v].isna().sum()) for v in mv_vars}
         endpoints.append(CoxEndpoint(ep.name, ep.title, pd.DataFrame(uni_rows + multi_rows), zph, labels,
-                                     n_eligible=len(d), missing=missing))
+                                     n_eligible=len(d), missing=missing, imputation=imputation))
     return CoxResult(numbers=numbers, warnings=warnings_, selection=a.selection, threshold=a.threshold,
                      ph_check=a.ph_check, ph_transform=a.ph_transform, endpoints=endpoints)
