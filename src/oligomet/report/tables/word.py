@@ -1,49 +1,223 @@
-"""DOCX writer (python-docx): journals want Word tables. One document, one table per section,
-caption above, footnote below, the display (formatted) frame."""
+"""DOCX writer (python-docx): journal tables a co-author can edit in Word.
+
+Every table is a *three-line table* (a rule above the header, one under it, one under the last row; no
+grid), its header row repeats on each page, its columns are as wide as their content needs (a column is
+never narrower than its longest word, so "performance" is never broken), and its caption uses Word's
+Caption style with a real ``SEQ`` field ("Table 1."), which Word renumbers when tables are moved.
+
+:func:`write_docx` writes the tables alone; :mod:`oligomet.report.word_report` writes the whole report with
+the same building blocks.
+"""
 from __future__ import annotations
 
+import datetime as _dt
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 from docx import Document
-from docx.shared import Pt
+from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt
 
 from .model import ReportTable, format_cell
 
+#: Paper sizes (width, height) in cm; A4 is the default of journals outside North America.
+PAPER = {"A4": (21.0, 29.7), "Letter": (21.59, 27.94)}
+MARGIN_CM = 2.5
+TABLE_FONT_PT = 9.0
+RULE_HEAVY = 12   # eighths of a point: 1.5 pt top and bottom rules
+RULE_LIGHT = 6    # 0.75 pt rule under the header
+_CELL_PAD_CM = 0.4   # left + right cell margins of Word's default table
 
-def write_docx(tables: Sequence[ReportTable], path: str | Path, *, heading: str | None = None) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+def new_document(paper: str = "A4") -> Document:
+    """An empty document: paper size, margins, fonts (Normal 10 pt, Caption bold 9 pt black)."""
+    if paper not in PAPER:
+        raise ValueError(f"paper must be one of {sorted(PAPER)}, not {paper!r}")
     doc = Document()
-    style = doc.styles["Normal"]
-    style.font.name = "Calibri"
-    style.font.size = Pt(9)
-    if heading:
-        doc.add_heading(heading, level=1)
-    for t in tables:
-        frame = t.shown
-        if not isinstance(frame.index, pd.RangeIndex):
-            frame = frame.reset_index()
-        doc.add_paragraph().add_run(t.title).bold = True
-        tab = doc.add_table(rows=1, cols=len(frame.columns))
-        tab.style = "Table Grid"
-        for cell, col in zip(tab.rows[0].cells, frame.columns):
-            cell.text = str(col)
-            for run in cell.paragraphs[0].runs:
-                run.bold = True
-        for row in frame.itertuples(index=False, name=None):
-            cells = tab.add_row().cells
-            for cell, v in zip(cells, row):
-                cell.text = format_cell(v)
-        if t.note:
-            doc.add_paragraph(t.note).runs[0].italic = True
-    # Fixed core properties so reruns give the same content.
-    import datetime as _dt
+    sec = doc.sections[0]
+    sec.orientation = WD_ORIENT.PORTRAIT
+    sec.page_width, sec.page_height = (Cm(x) for x in PAPER[paper])
+    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
+        setattr(sec, side, Cm(MARGIN_CM))
+    normal = doc.styles["Normal"]
+    normal.font.name = "Calibri"
+    normal.font.size = Pt(10)
+    caption = doc.styles["Caption"]
+    caption.font.size = Pt(9)
+    caption.font.bold = True
+    caption.font.italic = False
+    caption.font.color.rgb = None   # the default template's caption is blue; journals print black
+    caption.paragraph_format.keep_with_next = True
+    return doc
+
+
+def text_width_cm(doc: Document) -> float:
+    sec = doc.sections[-1]
+    return (sec.page_width - sec.left_margin - sec.right_margin) / 360000   # EMU per cm
+
+
+def fix_properties(doc: Document) -> None:
+    """Fixed core properties so that reruns give the same content."""
     fixed = _dt.datetime(2000, 1, 1)
     doc.core_properties.author = "oligomet"
     doc.core_properties.created = fixed
     doc.core_properties.modified = fixed
     doc.core_properties.last_modified_by = "oligomet"
+
+
+def add_caption(doc: Document, kind: str, number: int, title: str, text: str = ""):
+    """'Table 1. title text' in Caption style; the number is a Word SEQ field (updated by Word, F9)."""
+    par = doc.add_paragraph(style="Caption")
+    par.add_run(f"{kind} ")
+    fld = OxmlElement("w:fldSimple")
+    fld.set(qn("w:instr"), f" SEQ {kind} \\* ARABIC ")
+    run = OxmlElement("w:r")
+    t = OxmlElement("w:t")
+    t.text = str(number)
+    run.append(t)
+    fld.append(run)
+    par._p.append(fld)
+    par.add_run(f". {title.rstrip('.')}.")
+    if text:
+        par.add_run(" " + text).bold = False
+    return par
+
+
+def _display_frame(t: ReportTable) -> pd.DataFrame:
+    frame = t.shown
+    return frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
+
+
+def column_widths(rows: list[list[str]], available_cm: float, font_pt: float = TABLE_FONT_PT) -> list[float]:
+    """Column widths (cm) from content: each column at least as wide as its longest word (words are
+    never broken), the rest of the line shared in proportion to what each column would need unwrapped;
+    a table that fits unwrapped is spread over the text width in proportion to its content."""
+    char_cm = font_pt * 0.55 * 2.54 / 72   # mean advance of a Calibri glyph, a little generous
+    ncol = max(len(r) for r in rows)
+    longest_word = [0] * ncol
+    longest_line = [0] * ncol
+    for r in rows:
+        for j, text in enumerate(r):
+            for line in text.split("\n"):
+                longest_line[j] = max(longest_line[j], len(line))
+                longest_word[j] = max(longest_word[j], max((len(w) for w in line.split()), default=0))
+    least = [w * char_cm + _CELL_PAD_CM for w in longest_word]
+    want = [max(n * char_cm + _CELL_PAD_CM, lo) for n, lo in zip(longest_line, least)]
+    if sum(want) <= available_cm:
+        scale = available_cm / sum(want)
+        return [w * scale for w in want]
+    if sum(least) >= available_cm:   # even word by word it is too wide: shrink (Word then wraps letters)
+        return [w * available_cm / sum(least) for w in least]
+    spare = available_cm - sum(least)
+    extra = [w - lo for w, lo in zip(want, least)]
+    return [lo + spare * e / sum(extra) for lo, e in zip(least, extra)]
+
+
+def _border(parent, edges: dict[str, int | None]) -> None:
+    """Set ``w:top``/``w:bottom``/... borders of a ``tblBorders``/``tcBorders`` element (None: no line)."""
+    for edge, size in edges.items():
+        el = OxmlElement(f"w:{edge}")
+        if size is None:
+            el.set(qn("w:val"), "nil")
+        else:
+            el.set(qn("w:val"), "single")
+            el.set(qn("w:sz"), str(size))
+            el.set(qn("w:space"), "0")
+            el.set(qn("w:color"), "000000")
+        parent.append(el)
+
+
+def _three_line_borders(table) -> None:
+    tbl_pr = table._tbl.tblPr
+    for old in tbl_pr.findall(qn("w:tblBorders")):
+        tbl_pr.remove(old)
+    borders = OxmlElement("w:tblBorders")
+    _border(borders, {"top": RULE_HEAVY, "left": None, "bottom": RULE_HEAVY, "right": None,
+                      "insideH": None, "insideV": None})
+    tbl_pr.append(borders)
+    for cell in table.rows[0].cells:   # the rule under the header
+        tc_pr = cell._tc.get_or_add_tcPr()
+        tc_borders = OxmlElement("w:tcBorders")
+        _border(tc_borders, {"bottom": RULE_LIGHT})
+        tc_pr.append(tc_borders)
+
+
+def _repeat_header(row) -> None:
+    tr_pr = row._tr.get_or_add_trPr()
+    el = OxmlElement("w:tblHeader")
+    el.set(qn("w:val"), "true")
+    tr_pr.append(el)
+    no_split = OxmlElement("w:cantSplit")
+    tr_pr.append(no_split)
+
+
+def _fixed_layout(table, widths_cm: list[float]) -> None:
+    """Widths are written on the grid and on every cell, with a fixed layout, so that Word and
+    LibreOffice draw the same columns (autofit would re-break words)."""
+    table.autofit = False
+    layout = OxmlElement("w:tblLayout")
+    layout.set(qn("w:type"), "fixed")
+    table._tbl.tblPr.append(layout)
+    for col, w in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths_cm):
+        col.set(qn("w:w"), str(int(w / 2.54 * 1440)))   # twentieths of a point
+    for row in table.rows:
+        for cell, w in zip(row.cells, widths_cm):
+            cell.width = Cm(w)
+
+
+def _fill(cell, text: str, *, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:
+    par = cell.paragraphs[0]
+    par.alignment = align
+    par.paragraph_format.space_after = Pt(0)
+    par.paragraph_format.space_before = Pt(1)
+    run = par.add_run(text)
+    run.bold = bold
+    run.font.size = Pt(TABLE_FONT_PT)
+
+
+def add_table(doc: Document, t: ReportTable, number: int) -> None:
+    """Caption above, the three-line table, the footnote below (journal convention)."""
+    add_caption(doc, "Table", number, t.title)
+    frame = _display_frame(t)
+    header = [str(c) for c in frame.columns]
+    body = [[format_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    widths = column_widths([header] + body, text_width_cm(doc))
+    tab = doc.add_table(rows=1 + len(body), cols=len(header))
+    tab.alignment = WD_TABLE_ALIGNMENT.CENTER
+    _three_line_borders(tab)
+    _repeat_header(tab.rows[0])
+    # the first column holds labels (read left-aligned); the others hold numbers, centred
+    def align(j: int):
+        return WD_ALIGN_PARAGRAPH.LEFT if j == 0 else WD_ALIGN_PARAGRAPH.CENTER
+    for j, (cell, text) in enumerate(zip(tab.rows[0].cells, header)):
+        _fill(cell, text, bold=True, align=align(j))
+    for row, values in zip(tab.rows[1:], body):
+        for j, (cell, text) in enumerate(zip(row.cells, values)):
+            _fill(cell, text, align=align(j))
+    _fixed_layout(tab, widths)
+    if t.note:
+        note = doc.add_paragraph()
+        note.paragraph_format.space_before = Pt(2)
+        run = note.add_run(t.note)
+        run.italic = True
+        run.font.size = Pt(8)
+
+
+def write_docx(tables: Sequence[ReportTable], path: str | Path, *, heading: str | None = None,
+               paper: str = "A4") -> Path:
+    """The display tables alone, numbered Table 1, 2, ... in order."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = new_document(paper)
+    if heading:
+        doc.add_heading(heading, level=1)
+    for i, t in enumerate(tables, start=1):
+        add_table(doc, t, i)
+    fix_properties(doc)
     doc.save(path)
     return path
