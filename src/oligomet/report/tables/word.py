@@ -11,6 +11,7 @@ the same building blocks.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -31,7 +32,10 @@ MARGIN_CM = 2.5
 TABLE_FONT_PT = 9.0
 RULE_HEAVY = 12   # eighths of a point: 1.5 pt top and bottom rules
 RULE_LIGHT = 6    # 0.75 pt rule under the header
-_CELL_PAD_CM = 0.4   # left + right cell margins of Word's default table
+_CELL_PAD_CM = 0.45   # left + right cell margins of Word's (0.38 cm) and LibreOffice's tables
+_SHORT = 18           # body cells up to this length are kept on one line when the page allows
+_NUMBER = re.compile(r"^\s*[<>≤≥−–-]?\s*\d")
+_TABLE_PREFIX = re.compile(r"^Table\s+\d+\s*[:.]\s*")
 
 
 def new_document(paper: str = "A4") -> Document:
@@ -94,25 +98,40 @@ def _display_frame(t: ReportTable) -> pd.DataFrame:
 
 
 def column_widths(rows: list[list[str]], available_cm: float, font_pt: float = TABLE_FONT_PT) -> list[float]:
-    """Column widths (cm) from content: each column at least as wide as its longest word (words are
-    never broken), the rest of the line shared in proportion to what each column would need unwrapped;
-    a table that fits unwrapped is spread over the text width in proportion to its content."""
-    char_cm = font_pt * 0.55 * 2.54 / 72   # mean advance of a Calibri glyph, a little generous
+    """Column widths (cm) from content (``rows[0]`` is the header).
+
+    Each column is at least as wide as its longest word (words are never broken, "performance" never
+    becomes "performan / ce") and, where the line allows, as its longest short body cell (a number with
+    its CI, "63.0 (9.7)", reads best on one line); what is left of the line goes to the columns whose
+    text wraps, in proportion to what they would need unwrapped."""
+    # mean advance of a glyph, generous: Calibri needs less, but a reader without Calibri gets a
+    # wider substitute (LibreOffice falls back to DejaVu Sans), and the header is bold
+    char_cm = font_pt * 0.62 * 2.54 / 72
     ncol = max(len(r) for r in rows)
-    longest_word = [0] * ncol
-    longest_line = [0] * ncol
-    for r in rows:
+    word = [0] * ncol      # longest word
+    short = [0] * ncol     # longest body cell of at most _SHORT characters
+    line = [0] * ncol      # longest line
+    for i, r in enumerate(rows):
+        bold = 1.15 if i == 0 else 1.0   # the header is bold, its glyphs wider
         for j, text in enumerate(r):
-            for line in text.split("\n"):
-                longest_line[j] = max(longest_line[j], len(line))
-                longest_word[j] = max(longest_word[j], max((len(w) for w in line.split()), default=0))
-    least = [w * char_cm + _CELL_PAD_CM for w in longest_word]
-    want = [max(n * char_cm + _CELL_PAD_CM, lo) for n, lo in zip(longest_line, least)]
-    if sum(want) <= available_cm:
-        scale = available_cm / sum(want)
-        return [w * scale for w in want]
-    if sum(least) >= available_cm:   # even word by word it is too wide: shrink (Word then wraps letters)
+            for ln in text.split("\n"):
+                line[j] = max(line[j], bold * len(ln))
+                word[j] = max(word[j], bold * max((len(w) for w in ln.split()), default=0))
+                if i > 0 and len(ln) <= _SHORT:
+                    short[j] = max(short[j], len(ln))
+
+    def cm(n: list[float]) -> list[float]:
+        return [k * char_cm + _CELL_PAD_CM for k in n]
+
+    least, want = cm(word), cm(line)
+    if sum(want) <= available_cm:   # fits unwrapped: spread over the line in proportion to content
+        return [w * available_cm / sum(want) for w in want]
+    unwrapped = cm([max(w, s) for w, s in zip(word, short)])
+    if sum(unwrapped) <= available_cm:
+        least = unwrapped
+    elif sum(least) >= available_cm:   # even word by word too wide: shrink (Word then wraps letters)
         return [w * available_cm / sum(least) for w in least]
+    want = [max(w, lo) for w, lo in zip(want, least)]
     spare = available_cm - sum(least)
     extra = [w - lo for w, lo in zip(want, least)]
     return [lo + spare * e / sum(extra) for lo, e in zip(least, extra)]
@@ -182,7 +201,9 @@ def _fill(cell, text: str, *, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT)
 
 def add_table(doc: Document, t: ReportTable, number: int) -> None:
     """Caption above, the three-line table, the footnote below (journal convention)."""
-    add_caption(doc, "Table", number, t.title)
+    # the caption numbers the table; a title that numbers itself ("Table 1: ...") would say it twice
+    title = _TABLE_PREFIX.sub("", t.title)
+    add_caption(doc, "Table", number, title[:1].upper() + title[1:])
     frame = _display_frame(t)
     header = [str(c) for c in frame.columns]
     body = [[format_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
@@ -191,9 +212,12 @@ def add_table(doc: Document, t: ReportTable, number: int) -> None:
     tab.alignment = WD_TABLE_ALIGNMENT.CENTER
     _three_line_borders(tab)
     _repeat_header(tab.rows[0])
-    # the first column holds labels (read left-aligned); the others hold numbers, centred
+    # labels read left-aligned; columns of numbers are centred under their header
+    numeric = [sum(bool(_NUMBER.match(r[j])) for r in body) > sum(bool(r[j]) for r in body) / 2
+               for j in range(len(header))]
+
     def align(j: int):
-        return WD_ALIGN_PARAGRAPH.LEFT if j == 0 else WD_ALIGN_PARAGRAPH.CENTER
+        return WD_ALIGN_PARAGRAPH.CENTER if j > 0 and numeric[j] else WD_ALIGN_PARAGRAPH.LEFT
     for j, (cell, text) in enumerate(zip(tab.rows[0].cells, header)):
         _fill(cell, text, bold=True, align=align(j))
     for row, values in zip(tab.rows[1:], body):
