@@ -13,7 +13,7 @@ from oligomet.report.document import Check, FigureItem, StudyResults, TextItem
 from oligomet.report.figures._style import new_figure
 from oligomet.report.html import write_report
 from oligomet.report.tables import ReportTable, write_docx
-from oligomet.report.tables.word import column_widths
+from oligomet.report.tables.word import column_widths, table_font_pt
 
 
 def _line(label: str):
@@ -148,3 +148,16 @@ def test_png_is_300_dpi_and_tiff_on_request(report, tmp_path):
     assert not list((tmp_path / "plain" / "figures").glob("*.tiff"))
     with pytest.raises(ValueError, match="figure_formats"):
         write_report(_results(), tmp_path / "bad", figure_formats=("png", "bmp"))
+
+
+def test_a_wide_table_gets_a_smaller_font_rather_than_broken_words():
+    narrow = [["Variable", "p"], ["Age", "0.5"]]
+    wide = [["Variable", "", "Metastasectomy alone", "Systemic therapy + metastasectomy", "p", "test", "SMD"],
+            ["Treatment-free interval", "yes", "439 (56.4)", "285 (57.9)", "<0.001", "Chi-square", "0.032"]]
+    assert table_font_pt(narrow, 16.0) == 9.0
+    pt = table_font_pt(wide, 16.0)
+    assert pt < 9.0
+    widths = column_widths(wide, 16.0, pt)
+    assert abs(sum(widths) - 16.0) < 1e-6
+    # "Metastasectomy" (14 bold characters) fits its column at the chosen size (Calibri: about half an em)
+    assert widths[2] > 14 * pt * 0.5 / 72 * 2.54

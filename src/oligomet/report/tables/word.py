@@ -22,7 +22,7 @@ from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Cm, Pt
+from docx.shared import Cm, Pt, RGBColor
 
 from .model import ReportTable, format_cell
 
@@ -55,8 +55,10 @@ def new_document(paper: str = "A4") -> Document:
     caption.font.size = Pt(9)
     caption.font.bold = True
     caption.font.italic = False
-    caption.font.color.rgb = None   # the default template's caption is blue; journals print black
+    caption.font.color.rgb = RGBColor(0, 0, 0)   # the default template's caption is blue
     caption.paragraph_format.keep_with_next = True
+    for name in ("Title", "Heading 1", "Heading 2"):   # a manuscript prints black, not theme blue
+        doc.styles[name].font.color.rgb = RGBColor(0, 0, 0)
     return doc
 
 
@@ -97,6 +99,37 @@ def _display_frame(t: ReportTable) -> pd.DataFrame:
     return frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
 
 
+def _char_cm(font_pt: float) -> float:
+    # mean advance of a glyph, generous: Calibri needs less, but a reader without Calibri gets a
+    # wider substitute (LibreOffice falls back to DejaVu Sans)
+    return font_pt * 0.62 * 2.54 / 72
+
+
+def _measure(rows: list[list[str]]) -> tuple[list[float], list[float], list[float]]:
+    """Per column, in characters: the longest word, the longest short body cell, the longest line.
+    Header characters count 1.15 (bold glyphs are wider)."""
+    ncol = max(len(r) for r in rows)
+    word, short, line = [0.0] * ncol, [0.0] * ncol, [0.0] * ncol
+    for i, r in enumerate(rows):
+        bold = 1.15 if i == 0 else 1.0
+        for j, text in enumerate(r):
+            for ln in text.split("\n"):
+                line[j] = max(line[j], bold * len(ln))
+                word[j] = max(word[j], bold * max((len(w) for w in ln.split()), default=0))
+                if i > 0 and len(ln) <= _SHORT:
+                    short[j] = max(short[j], len(ln))
+    return word, short, line
+
+
+def table_font_pt(rows: list[list[str]], available_cm: float) -> float:
+    """9 pt, or the first of 8 and 7.5 pt at which every word fits its column (else 7.5 pt)."""
+    word = _measure(rows)[0]
+    for pt in (TABLE_FONT_PT, 8.0):
+        if sum(k * _char_cm(pt) + _CELL_PAD_CM for k in word) <= available_cm:
+            return pt
+    return 7.5
+
+
 def column_widths(rows: list[list[str]], available_cm: float, font_pt: float = TABLE_FONT_PT) -> list[float]:
     """Column widths (cm) from content (``rows[0]`` is the header).
 
@@ -104,24 +137,10 @@ def column_widths(rows: list[list[str]], available_cm: float, font_pt: float = T
     becomes "performan / ce") and, where the line allows, as its longest short body cell (a number with
     its CI, "63.0 (9.7)", reads best on one line); what is left of the line goes to the columns whose
     text wraps, in proportion to what they would need unwrapped."""
-    # mean advance of a glyph, generous: Calibri needs less, but a reader without Calibri gets a
-    # wider substitute (LibreOffice falls back to DejaVu Sans), and the header is bold
-    char_cm = font_pt * 0.62 * 2.54 / 72
-    ncol = max(len(r) for r in rows)
-    word = [0] * ncol      # longest word
-    short = [0] * ncol     # longest body cell of at most _SHORT characters
-    line = [0] * ncol      # longest line
-    for i, r in enumerate(rows):
-        bold = 1.15 if i == 0 else 1.0   # the header is bold, its glyphs wider
-        for j, text in enumerate(r):
-            for ln in text.split("\n"):
-                line[j] = max(line[j], bold * len(ln))
-                word[j] = max(word[j], bold * max((len(w) for w in ln.split()), default=0))
-                if i > 0 and len(ln) <= _SHORT:
-                    short[j] = max(short[j], len(ln))
+    word, short, line = _measure(rows)
 
     def cm(n: list[float]) -> list[float]:
-        return [k * char_cm + _CELL_PAD_CM for k in n]
+        return [k * _char_cm(font_pt) + _CELL_PAD_CM for k in n]
 
     least, want = cm(word), cm(line)
     if sum(want) <= available_cm:   # fits unwrapped: spread over the line in proportion to content
@@ -189,14 +208,14 @@ def _fixed_layout(table, widths_cm: list[float]) -> None:
             cell.width = Cm(w)
 
 
-def _fill(cell, text: str, *, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:
+def _fill(cell, text: str, font_pt: float, *, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:
     par = cell.paragraphs[0]
     par.alignment = align
     par.paragraph_format.space_after = Pt(0)
     par.paragraph_format.space_before = Pt(1)
     run = par.add_run(text)
     run.bold = bold
-    run.font.size = Pt(TABLE_FONT_PT)
+    run.font.size = Pt(font_pt)
 
 
 def add_table(doc: Document, t: ReportTable, number: int) -> None:
@@ -207,7 +226,9 @@ def add_table(doc: Document, t: ReportTable, number: int) -> None:
     frame = _display_frame(t)
     header = [str(c) for c in frame.columns]
     body = [[format_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-    widths = column_widths([header] + body, text_width_cm(doc))
+    # a wide table gets a smaller font rather than broken words
+    font_pt = table_font_pt([header] + body, text_width_cm(doc))
+    widths = column_widths([header] + body, text_width_cm(doc), font_pt)
     tab = doc.add_table(rows=1 + len(body), cols=len(header))
     tab.alignment = WD_TABLE_ALIGNMENT.CENTER
     _three_line_borders(tab)
@@ -219,10 +240,10 @@ def add_table(doc: Document, t: ReportTable, number: int) -> None:
     def align(j: int):
         return WD_ALIGN_PARAGRAPH.CENTER if j > 0 and numeric[j] else WD_ALIGN_PARAGRAPH.LEFT
     for j, (cell, text) in enumerate(zip(tab.rows[0].cells, header)):
-        _fill(cell, text, bold=True, align=align(j))
+        _fill(cell, text, font_pt, bold=True, align=align(j))
     for row, values in zip(tab.rows[1:], body):
         for j, (cell, text) in enumerate(zip(row.cells, values)):
-            _fill(cell, text, align=align(j))
+            _fill(cell, text, font_pt, align=align(j))
     _fixed_layout(tab, widths)
     if t.note:
         note = doc.add_paragraph()
