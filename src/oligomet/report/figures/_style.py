@@ -73,6 +73,8 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", 
             meta = _STABLE_METADATA.get(fmt)
             # TIFF goes through Pillow: LZW keeps the 300-dpi file small and loses nothing
             extra = {"pil_kwargs": {"compression": "tiff_lzw"}} if fmt in ("tif", "tiff") else {}
+            if fmt == "png":   # zlib level 1: a 300-dpi PNG compresses in a third of the time, ~20% larger
+                extra = {"pil_kwargs": {"compress_level": 1}}
             fig.savefig(path, format=fmt, metadata=meta, bbox_inches=bbox, **extra)
             written.append(path)
     return written

@@ -18,11 +18,13 @@ from typing import Sequence
 import pandas as pd
 from docx import Document
 from docx.enum.section import WD_ORIENT
+from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
+from docx.table import _Cell
 
 from .model import ReportTable, format_cell
 
@@ -33,7 +35,7 @@ TABLE_FONT_PT = 9.0
 RULE_HEAVY = 12   # eighths of a point: 1.5 pt top and bottom rules
 RULE_LIGHT = 6    # 0.75 pt rule under the header
 _CELL_PAD_CM = 0.45   # left + right cell margins of Word's (0.38 cm) and LibreOffice's tables
-_SHORT = 18           # body cells up to this length are kept on one line when the page allows
+_SHORT = 24           # body cells up to this length are kept on one line when the page allows
 _NUMBER = re.compile(r"^\s*[<>≤≥−–-]?\s*\d")
 _TABLE_PREFIX = re.compile(r"^Table\s+\d+\s*[:.]\s*")
 
@@ -170,7 +172,13 @@ def _border(parent, edges: dict[str, int | None]) -> None:
         parent.append(el)
 
 
-def _three_line_borders(table) -> None:
+def _grid(table) -> list[list[_Cell]]:
+    """The cells row by row, straight from the XML (``table.rows[i].cells`` rebuilds the whole grid on
+    every call, which made long tables slow); the tables written here have no merged cells."""
+    return [[_Cell(tc, table) for tc in tr.tc_lst] for tr in table._tbl.tr_lst]
+
+
+def _three_line_borders(table, header_cells) -> None:
     tbl_pr = table._tbl.tblPr
     for old in tbl_pr.findall(qn("w:tblBorders")):
         tbl_pr.remove(old)
@@ -178,7 +186,7 @@ def _three_line_borders(table) -> None:
     _border(borders, {"top": RULE_HEAVY, "left": None, "bottom": RULE_HEAVY, "right": None,
                       "insideH": None, "insideV": None})
     tbl_pr.append(borders)
-    for cell in table.rows[0].cells:   # the rule under the header
+    for cell in header_cells:   # the rule under the header
         tc_pr = cell._tc.get_or_add_tcPr()
         tc_borders = OxmlElement("w:tcBorders")
         _border(tc_borders, {"bottom": RULE_LIGHT})
@@ -194,7 +202,7 @@ def _repeat_header(row) -> None:
     tr_pr.append(no_split)
 
 
-def _fixed_layout(table, widths_cm: list[float]) -> None:
+def _fixed_layout(table, cells: list[list[_Cell]], widths_cm: list[float]) -> None:
     """Widths are written on the grid and on every cell, with a fixed layout, so that Word and
     LibreOffice draw the same columns (autofit would re-break words)."""
     table.autofit = False
@@ -203,19 +211,31 @@ def _fixed_layout(table, widths_cm: list[float]) -> None:
     table._tbl.tblPr.append(layout)
     for col, w in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths_cm):
         col.set(qn("w:w"), str(int(w / 2.54 * 1440)))   # twentieths of a point
-    for row in table.rows:
-        for cell, w in zip(row.cells, widths_cm):
+    for row in cells:
+        for cell, w in zip(row, widths_cm):
             cell.width = Cm(w)
 
 
-def _fill(cell, text: str, font_pt: float, *, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:
+def _cell_style(doc: Document, font_pt: float):
+    """A paragraph style per table font size ("Table text 9"): spacing and size set once, not per cell
+    (python-docx's per-paragraph formatting was most of the time spent on a long table)."""
+    name = f"Table text {font_pt:g}"
+    if doc.styles.element.get_by_name(name) is None:
+        style = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+        style.base_style = doc.styles["Normal"]
+        style.font.size = Pt(font_pt)
+        style.paragraph_format.space_after = Pt(0)
+        style.paragraph_format.space_before = Pt(1)
+    return doc.styles[name].style_id
+
+
+def _fill(cell: _Cell, text: str, style_id: str, *, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:
     par = cell.paragraphs[0]
+    par._p.get_or_add_pPr().style = style_id   # by id: the ``par.style`` setter searches every style
     par.alignment = align
-    par.paragraph_format.space_after = Pt(0)
-    par.paragraph_format.space_before = Pt(1)
     run = par.add_run(text)
-    run.bold = bold
-    run.font.size = Pt(font_pt)
+    if bold:
+        run.bold = True
 
 
 def add_table(doc: Document, t: ReportTable, number: int) -> None:
@@ -229,9 +249,11 @@ def add_table(doc: Document, t: ReportTable, number: int) -> None:
     # a wide table gets a smaller font rather than broken words
     font_pt = table_font_pt([header] + body, text_width_cm(doc))
     widths = column_widths([header] + body, text_width_cm(doc), font_pt)
+    style = _cell_style(doc, font_pt)
     tab = doc.add_table(rows=1 + len(body), cols=len(header))
     tab.alignment = WD_TABLE_ALIGNMENT.CENTER
-    _three_line_borders(tab)
+    cells = _grid(tab)
+    _three_line_borders(tab, cells[0])
     _repeat_header(tab.rows[0])
     # labels read left-aligned; columns of numbers are centred under their header
     numeric = [sum(bool(_NUMBER.match(r[j])) for r in body) > sum(bool(r[j]) for r in body) / 2
@@ -239,12 +261,12 @@ def add_table(doc: Document, t: ReportTable, number: int) -> None:
 
     def align(j: int):
         return WD_ALIGN_PARAGRAPH.CENTER if j > 0 and numeric[j] else WD_ALIGN_PARAGRAPH.LEFT
-    for j, (cell, text) in enumerate(zip(tab.rows[0].cells, header)):
-        _fill(cell, text, font_pt, bold=True, align=align(j))
-    for row, values in zip(tab.rows[1:], body):
-        for j, (cell, text) in enumerate(zip(row.cells, values)):
-            _fill(cell, text, font_pt, align=align(j))
-    _fixed_layout(tab, widths)
+    for j, (cell, text) in enumerate(zip(cells[0], header)):
+        _fill(cell, text, style, bold=True, align=align(j))
+    for row, values in zip(cells[1:], body):
+        for j, (cell, text) in enumerate(zip(row, values)):
+            _fill(cell, text, style, align=align(j))
+    _fixed_layout(tab, cells, widths)
     if t.note:
         note = doc.add_paragraph()
         note.paragraph_format.space_before = Pt(2)
