@@ -108,7 +108,7 @@ def _char_cm(font_pt: float) -> float:
 
 
 def _measure(rows: list[list[str]]) -> tuple[list[float], list[float], list[float]]:
-    """Per column, in characters: the longest word, the longest short body cell, the longest line.
+    """Per column, in characters: the longest word, the longest short body cell, the longest body line.
     Header characters count 1.15 (bold glyphs are wider)."""
     ncol = max(len(r) for r in rows)
     word, short, line = [0.0] * ncol, [0.0] * ncol, [0.0] * ncol
@@ -116,19 +116,32 @@ def _measure(rows: list[list[str]]) -> tuple[list[float], list[float], list[floa
         bold = 1.15 if i == 0 else 1.0
         for j, text in enumerate(r):
             for ln in text.split("\n"):
-                line[j] = max(line[j], bold * len(ln))
+                if i > 0:   # a header wraps first ("Multivariable HR / (95% CI)"): it claims only its words
+                    line[j] = max(line[j], len(ln))
                 word[j] = max(word[j], bold * max((len(w) for w in ln.split()), default=0))
                 if i > 0 and len(ln) <= _SHORT:
                     short[j] = max(short[j], len(ln))
     return word, short, line
 
 
+def _unwrapped(word: list[float], short: list[float]) -> list[float]:
+    """Characters a column needs so that its short cells stay on one line; the first column holds
+    the labels, which may wrap at words."""
+    return [w if j == 0 else max(w, k) for j, (w, k) in enumerate(zip(word, short))]
+
+
+def _fits(chars: list[float], font_pt: float, available_cm: float) -> bool:
+    return sum(k * _char_cm(font_pt) + _CELL_PAD_CM for k in chars) <= available_cm
+
+
 def table_font_pt(rows: list[list[str]], available_cm: float) -> float:
-    """9 pt, or the first of 8 and 7.5 pt at which every word fits its column (else 7.5 pt)."""
-    word = _measure(rows)[0]
-    for pt in (TABLE_FONT_PT, 8.0):
-        if sum(k * _char_cm(pt) + _CELL_PAD_CM for k in word) <= available_cm:
-            return pt
+    """The table's font size: 9 pt, or 8 pt if only then the numbers stay on one line, or the first of
+    9 and 8 pt at which every word fits its column, else 7.5 pt."""
+    word, short, _ = _measure(rows)
+    for chars in (_unwrapped(word, short), word):
+        for pt in (TABLE_FONT_PT, 8.0):
+            if _fits(chars, pt, available_cm):
+                return pt
     return 7.5
 
 
@@ -144,10 +157,11 @@ def column_widths(rows: list[list[str]], available_cm: float, font_pt: float = T
     def cm(n: list[float]) -> list[float]:
         return [k * _char_cm(font_pt) + _CELL_PAD_CM for k in n]
 
-    least, want = cm(word), cm(line)
+    least = cm(word)
+    want = [max(w, lo) for w, lo in zip(cm(line), least)]
     if sum(want) <= available_cm:   # fits unwrapped: spread over the line in proportion to content
         return [w * available_cm / sum(want) for w in want]
-    unwrapped = cm([max(w, s) for w, s in zip(word, short)])
+    unwrapped = cm(_unwrapped(word, short))
     if sum(unwrapped) <= available_cm:
         least = unwrapped
     elif sum(least) >= available_cm:   # even word by word too wide: shrink (Word then wraps letters)
@@ -193,13 +207,15 @@ def _three_line_borders(table, header_cells) -> None:
         tc_pr.append(tc_borders)
 
 
-def _repeat_header(row) -> None:
-    tr_pr = row._tr.get_or_add_trPr()
-    el = OxmlElement("w:tblHeader")
-    el.set(qn("w:val"), "true")
-    tr_pr.append(el)
-    no_split = OxmlElement("w:cantSplit")
-    tr_pr.append(no_split)
+def _rows_whole_and_header_repeated(table) -> None:
+    """No row is split over two pages; the first row (the header) repeats on every page."""
+    for i, tr in enumerate(table._tbl.tr_lst):
+        tr_pr = tr.get_or_add_trPr()
+        tr_pr.append(OxmlElement("w:cantSplit"))
+        if i == 0:
+            el = OxmlElement("w:tblHeader")
+            el.set(qn("w:val"), "true")
+            tr_pr.append(el)
 
 
 def _fixed_layout(table, cells: list[list[_Cell]], widths_cm: list[float]) -> None:
@@ -226,6 +242,8 @@ def _cell_style(doc: Document, font_pt: float):
         style.font.size = Pt(font_pt)
         style.paragraph_format.space_after = Pt(0)
         style.paragraph_format.space_before = Pt(1)
+        # a table that fits on a page is kept on one page, and with its caption and footnote
+        style.paragraph_format.keep_with_next = True
     return doc.styles[name].style_id
 
 
@@ -254,7 +272,7 @@ def add_table(doc: Document, t: ReportTable, number: int) -> None:
     tab.alignment = WD_TABLE_ALIGNMENT.CENTER
     cells = _grid(tab)
     _three_line_borders(tab, cells[0])
-    _repeat_header(tab.rows[0])
+    _rows_whole_and_header_repeated(tab)
     # labels read left-aligned; columns of numbers are centred under their header
     numeric = [sum(bool(_NUMBER.match(r[j])) for r in body) > sum(bool(r[j]) for r in body) / 2
                for j in range(len(header))]
