@@ -92,11 +92,12 @@ def test_tables_have_three_rules_and_no_grid(report):
                 assert cell._tc.tcPr.find(qn("w:tcBorders")) is None
 
 
-def test_header_row_repeats_and_only_the_header(report):
+def test_header_row_repeats_and_rows_are_never_split(report):
     table = Document(report / "report.docx").tables[0]
     assert len(table.rows) == 81
     flags = [row._tr.trPr is not None and row._tr.trPr.find(qn("w:tblHeader")) is not None for row in table.rows]
     assert flags[0] and not any(flags[1:])
+    assert all(row._tr.trPr.find(qn("w:cantSplit")) is not None for row in table.rows)   # no row split
 
 
 def test_captions_are_numbered_word_captions(report):
