@@ -4,10 +4,11 @@ Layout of a report folder::
 
     report.html            one file, opens anywhere, no external resources
     results.json           every number in the report + provenance (hashes, seed, versions)
-    figures/<name>.png|svg
+    report.docx            the whole report for Word (A4 or Letter): text, three-line tables, figures
+    figures/<name>.png|svg PNG at 300 dpi; also .tiff when asked (``figure_formats``)
     tables/<name>.csv      tidy numbers, one file per table
-    tables/tables.xlsx     the same, one sheet per table
-    tables/tables.docx     the display tables, for the journal
+    tables/tables.xlsx     per table a formatted sheet (display strings) and its tidy data
+    tables/tables.docx     the display tables alone, for the journal
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from .document import FigureItem, TextItem
 from .sections.checks import describe
 from .figures import save_figure
 from .results_json import write_results_json
+from .tables.word import PAPER
+from .word_report import write_report_docx
 from .tables import ReportTable, html_table, write_csv, write_docx, write_xlsx
 
 
@@ -31,8 +34,15 @@ def _env() -> Environment:
                        autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
 
 
-def write_report(results, out: str | Path) -> Path:
+FIGURE_FORMATS = ("png", "svg", "tiff", "pdf")
+
+
+def write_report(results, out: str | Path, *, paper: str = "A4",
+                 figure_formats: tuple[str, ...] = ("png", "svg")) -> Path:
     """Write the report folder for a :class:`~oligomet.report.document.StudyResults`; returns the folder.
+
+    ``paper``: ``"A4"`` or ``"Letter"`` for report.docx. ``figure_formats``: files of each figure, among
+    png, svg, tiff, pdf; PNG is always written (the HTML and the DOCX embed it).
 
     Figures are drawn here, from their specifications, one at a time (each is freed once saved).
 
@@ -40,25 +50,33 @@ def write_report(results, out: str | Path) -> Path:
     stale tables included, is gone; after an error, e.g. a full disk, the previous report is intact).
     An existing ``out`` that is neither empty nor an oligomet report is refused; see :mod:`._atomic_folder`.
     """
+    unknown = sorted(set(figure_formats) - set(FIGURE_FORMATS))
+    if unknown:
+        raise ValueError(f"figure_formats: unknown {unknown}; choose among {list(FIGURE_FORMATS)}")
+    if paper not in PAPER:
+        raise ValueError(f"paper must be one of {sorted(PAPER)}, not {paper!r}")
+    formats = ("png",) + tuple(f for f in dict.fromkeys(figure_formats) if f != "png")
     with replacing_folder(out) as tmp:
-        _write_files(results, tmp)
+        _write_files(results, tmp, paper=paper, formats=formats)
     return Path(out)
 
 
-def _write_files(results, out: Path) -> None:
+def _write_files(results, out: Path, *, paper: str, formats: tuple[str, ...]) -> None:
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
     blocks = []
+    figure_png: dict[str, Path] = {}
     for sec in results.sections:
         items = []
         for it in sec.items:
             if isinstance(it, FigureItem):
                 fig = it.render()
-                png, svg = save_figure(fig, out / "figures" / it.name)
+                files = {p.suffix[1:]: p for p in save_figure(fig, out / "figures" / it.name, formats)}
+                png = figure_png[it.name] = files["png"]
                 b64 = base64.b64encode(png.read_bytes()).decode("ascii")
                 items.append({"kind": "figure", "name": it.name, "title": it.title, "caption": it.caption,
                               "src": f"data:image/png;base64,{b64}", "png": f"figures/{png.name}",
-                              "svg": f"figures/{svg.name}"})
+                              "svg": f"figures/{files['svg'].name}" if "svg" in files else None})
                 # free the memory of big figures once saved
                 fig.clf()
             elif isinstance(it, ReportTable):
@@ -69,8 +87,9 @@ def _write_files(results, out: Path) -> None:
         blocks.append({"key": sec.key, "title": sec.title, "items": items})
     tables = results.tables
     if tables:
-        write_xlsx(tables, out / "tables" / "tables.xlsx")
-        write_docx(tables, out / "tables" / "tables.docx", heading=results.title)
+        write_xlsx(tables, out / "tables" / "tables.xlsx", formatted=True)
+        write_docx(tables, out / "tables" / "tables.docx", heading=results.title, paper=paper)
+    write_report_docx(results, figure_png, out / "report.docx", paper=paper)
     write_results_json(results, out / "results.json")
     page = _env().get_template("report.html.j2").render(
         title=results.title, name=results.name, sections=blocks, methods=" ".join(results.methods),
