@@ -176,6 +176,7 @@ def p_value(p) -> str:
 
 
 EM_DASH = "—"   # a reference level's HR: the comparator, not a missing number
+INDENT = "\u00a0" * 4   # a level under its variable; non-breaking, so HTML keeps it
 
 
 def code_label(code) -> str:

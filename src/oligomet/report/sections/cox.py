@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..document import EM_DASH, FigureItem, StudyResults, TextItem, ci, ci_p, code_label, contrast, join_and, lower_first, p_value
+from ..document import (EM_DASH, INDENT, FigureItem, StudyResults, TextItem, ci, ci_p, code_label, contrast, join_and,
+                        lower_first, p_value)
 from ..figures import forest_figure
 from ..tables import ReportTable
 
@@ -98,13 +99,13 @@ def _display(tidy: pd.DataFrame) -> pd.DataFrame:
         if has_var and rows["variable_label"].iloc[0] is not None and isinstance(ref, str):
             in_multi = (rows["model"] == "multivariable").any()
             out.append({"Variable": rows["variable_label"].iloc[0], "N (events)": n})
-            out.append({"Variable": f"    {code_label(ref)} (ref)", "N (events)": "",
+            out.append({"Variable": f"{INDENT}{code_label(ref)} (ref)", "N (events)": "",
                         "Univariable HR (95% CI)": EM_DASH, "Univariable p": "",
                         "Multivariable HR (95% CI)": EM_DASH if in_multi else "", "Multivariable p": ""})
             for term in dict.fromkeys(rows["term"]):
                 level = term[len(key) + 1:-1]
                 t = rows[rows["term"] == term]
-                row = {"Variable": f"    {code_label(level)}", "N (events)": ""}
+                row = {"Variable": f"{INDENT}{code_label(level)}", "N (events)": ""}
                 for model, head in _HEADS.items():
                     row.update(_cells(t[t["model"] == model], head))
                 out.append(row)
