@@ -48,7 +48,7 @@ def test_labels_levels_unknown_and_footnotes(data):
     table, t1 = _result(data)
     d = table.display
     first = d.columns[1]
-    assert d.columns[0] == "Characteristic" and first.startswith("Delayed (N = ") or first.startswith("Upfront (N = ")
+    assert d.columns[0] == "Characteristic" and first.startswith(("Delayed (N\u00a0=\u00a0", "Upfront (N\u00a0=\u00a0"))
     rows = [v.strip() for v in d["Characteristic"]]
     assert "Age, years, mean (SD)" in rows and not any("per year" in v for v in rows)
     # ECOG: n (%) per level, not "0.0 [0.0, 1.0]"
@@ -79,7 +79,7 @@ def test_weighted_table_is_a_pseudo_population(data):
     table, _ = _result(data, weights="w")
     d = table.display
     assert "pseudo-population" in table.title and "pseudo-population" in table.note
-    assert all("pseudo-population N = " in c for c in d.columns[1:3])
+    assert all("pseudo-population N\u00a0=\u00a0" in c for c in d.columns[1:3])
     assert "p" not in d.columns                              # no design-based tests
     # counts are sums of weights rounded to whole patients
     counts = d.iloc[:, 1].str.extract(r"^([\d,.]+) \([\d.]+%\)$")[0].dropna()

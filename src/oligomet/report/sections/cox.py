@@ -31,7 +31,9 @@ def build_cox(doc: StudyResults, r) -> None:
         if e.zph is not None:
             zt = e.zph.reset_index().rename(columns={"index": "term"})
             zt = zt.rename(columns={zt.columns[0]: "term"})
-            zd = zt.assign(chisq=zt["chisq"].map(lambda x: f"{x:.2f}"), p=zt["p"].map(p_value))
+            zd = zt.assign(term=zt["term"].map(lambda t: "Global test" if t == "GLOBAL" else e.zph_labels.get(t, t)),
+                           chisq=zt["chisq"].map(lambda x: f"{x:.2f}"), p=zt["p"].map(p_value))
+            zd = zd.rename(columns={"term": "Variable", "chisq": "χ²"})
             sec.items.append(ReportTable(f"zph_{e.name}", f"{e.title}: proportional-hazards check (cox.zph)",
                                          zt, zd, note=f"Score test of scaled Schoenfeld residuals against "
                                                       f"{r.ph_transform}-transformed time (R survival 3.x cox.zph); "

@@ -69,7 +69,7 @@ def _display(r) -> tuple[pd.DataFrame, list[str]]:
     groups = list(dict.fromkeys(tidy["group"]))
     sizes = tidy[tidy["variable"] == "N"].set_index("group")["n"]
     who = "pseudo-population N" if weighted else "N"
-    heads = {g: f"{g} ({who} = {_count(sizes.get(g, np.nan), weighted)})" for g in groups}
+    heads = {g: f"{g} ({who}\u00a0=\u00a0{_count(sizes.get(g, np.nan), weighted)})" for g in groups}  # kept on one line
     tests = r.tests.set_index("variable") if len(getattr(r, "tests", pd.DataFrame())) else pd.DataFrame()
     marks: dict[str, str] = {}
     out = []
