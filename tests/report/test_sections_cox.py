@@ -66,3 +66,14 @@ def test_paragraph_leads_and_keeps_cautions_with_their_finding():
     p.append("Medians.")
     p.lead("Second lead.")
     assert p == ["Primary HR.", "Caution: PH.", "Second lead.", "Cohort.", "Medians."]
+
+
+def test_levels_read_against_their_reference(tidy):
+    from oligomet.report.sections.cox import _readable
+
+    ras = pd.DataFrame([_row("univariable", "ras[mutant]", "RAS status: mutant", 1.3, 400, 200, "ras", "wild_type",
+                             "RAS status")])
+    t = _readable(pd.concat([tidy, ras], ignore_index=True), "exposure[")
+    assert t["label"].iloc[-1] == "RAS status: Mutant vs wild type"
+    assert t["label"].iloc[0] == "Local treatment: Ablation vs resection"
+    assert t["label"].iloc[2] == "Age (per year)"      # a numeric variable keeps its label

@@ -16,7 +16,7 @@ def build_cox(doc: StudyResults, r) -> None:
     leads = []   # (exposure contrast, "HR (CI; p) for <endpoint>")
     for e in r.endpoints:
         sec = doc.section(f"cox_{e.name}", f"{e.title}: Cox regression")
-        tidy = e.models
+        tidy = _readable(e.models, r.exposure_prefix)
         rule = {"p_value": f"covariates with univariable likelihood-ratio p < {r.threshold:g}",
                 "fixed": "a clinically fixed set of covariates", "all": "all listed covariates"}[r.selection]
         sec.items.append(ReportTable(f"cox_{e.name}", f"{e.title}: univariable and multivariable Cox models",
@@ -62,6 +62,21 @@ def build_cox(doc: StudyResults, r) -> None:
            "the multivariable model used a prespecified set of covariates")
         + (", and proportional hazards were checked with cox.zph (survival 3.x score test)." if r.ph_check
            else "."))
+
+
+def _readable(tidy: pd.DataFrame, exposure_prefix: str) -> pd.DataFrame:
+    """A covariate's level in words, against its reference: 'RAS status: mutant' -> 'RAS status: Mutant vs
+    wild type' (the exposure's labels already name both groups)."""
+    if tidy.empty or "reference" not in tidy:
+        return tidy
+    tidy = tidy.copy()
+    for i, row in tidy.iterrows():
+        if isinstance(row["reference"], str) and not row["term"].startswith(exposure_prefix) \
+                and row["term"].endswith("]"):
+            level = row["term"][len(row["variable"]) + 1:-1]
+            tidy.at[i, "label"] = (f"{row['variable_label']}: {code_label(level)} vs "
+                                   f"{lower_first(code_label(row['reference']))}")
+    return tidy
 
 
 _HEADS = {"univariable": "Univariable", "multivariable": "Multivariable"}
