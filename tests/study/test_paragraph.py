@@ -38,7 +38,7 @@ def test_paragraph_is_short_and_plain(studies, name):
 def test_primary_comparison_leads(studies):
     """With an exposure in the Cox model, the first sentence is its adjusted HR, worded as a clinician."""
     res = studies["crlm_ablation_timing"]
-    first = res.results_text[0]
+    first, text = res.results_text[0], " ".join(res.results_text)
     assert re.match(r"The adjusted HR for delayed vs upfront ablation was \d+\.\d\d \(95% CI \d+\.\d\d–\d+\.\d\d; "
                     r"p [<=] [\d.]+\) for disease-free survival", first), first
     hr = res.numbers["cox"]["dfs"]["multivariable"]["exposure[Delayed ablation]"]
@@ -46,6 +46,7 @@ def test_primary_comparison_leads(studies):
     # the second endpoint joins the same sentence rather than a sentence of its own
     assert "for overall survival" in first
     assert res.results_text[1].startswith("The study cohort comprised")
+    assert "After propensity-score matching (" in text and "the HR for delayed vs upfront ablation was" in text
 
 
 def test_covariate_details_in_second_paragraph(studies):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..document import FigureItem, StudyResults, TextItem, ci, ci_p, join_and, lower_first, num, p_text, pct
+from ..document import FigureItem, StudyResults, TextItem, ci, ci_p, contrast, join_and, lower_first, num, p_text, pct
 from ..figures import km_figure
 from ..figures.love import love_plot
 from ..tables import ReportTable
@@ -28,7 +28,7 @@ def _outcome_sentence(r, matching: bool, hrs: list[str]) -> str:
         design.append(f"largest |SMD| {r.max_abs_smd_after:.2f}")
     how = "matching" if matching else "weighting"
     return (f"After propensity-score {how}" + (f" ({'; '.join(design)})" if design else "") +
-            f", the HR for {lower_first(r.treated)} vs {lower_first(r.control)} was {join_and(hrs)}.")
+            f", the HR for {contrast(f'{r.treated} vs {r.control}')} was {join_and(hrs)}.")
 
 
 def build_propensity(doc: StudyResults, r) -> None:
