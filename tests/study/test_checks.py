@@ -68,7 +68,7 @@ def test_an_unbalanced_matched_study_warns_in_the_results_paragraph(tmp_path):
     bal = failed["balance"]
     assert list(bal.values["unbalanced"]) == ["Age"] and abs(bal.values["unbalanced"]["Age"]) > 0.1
     paragraph = " ".join(res.results_text)
-    hr = paragraph.index("; HR ")                      # the matched HR sentence ...
+    hr = paragraph.index("After propensity-score matching")   # the matched HR sentence ...
     caution = paragraph.index("Caution: Covariates unbalanced after matching")
     assert caution > hr and "Age (SMD" in paragraph[caution:]   # ... is followed by the caution
     assert "overlap" in failed                         # the two arms barely share ages
@@ -102,7 +102,7 @@ def test_crossing_hazards_give_the_ph_warning():
     ph = _failed(res)["proportional_hazards"]
     assert ph.values["p"] < 0.001 and ph.values["exposure"] == "Treatment"
     paragraph = " ".join(res.results_text)
-    assert paragraph.index("had an adjusted HR") < paragraph.index("Caution: Overall survival: the hazards of "
+    assert paragraph.index("The adjusted HR for") < paragraph.index("Caution: Overall survival: the hazards of "
                                                                    "treatment are not proportional")
     assert "average over follow-up" in paragraph and "RMST" in paragraph
     # the PH table's own note names the exposure, not "Treatment: None vs Surgery"

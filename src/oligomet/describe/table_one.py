@@ -204,6 +204,21 @@ def table_one(data: pd.DataFrame, by: str | None = None, variables=None, nonnorm
                     dropped=dropped)
 
 
+def discrete_columns(data: pd.DataFrame, variables, max_levels: int = 10) -> list[str]:
+    """Numeric columns holding only a few integer values (ECOG 0-4, number of lesions 1-3): gtsummary
+    shows these as n (%) per level. For display; :func:`table_one` itself keeps tableone's rule (such
+    columns are continuous unless listed in ``categorical``), so its numbers stay R's."""
+    out = []
+    for var in variables:
+        s = data[var]
+        if _is_categorical(s) or not pd.api.types.is_numeric_dtype(s):
+            continue
+        x = pd.to_numeric(s, errors="coerce").dropna()
+        if 2 < x.nunique() <= max_levels and bool((x == x.round()).all()):
+            out.append(var)
+    return out
+
+
 def _levels(s: pd.Series) -> list:
     """Levels in R's factor order (shared rule of :func:`oligomet._validation.group_labels`)."""
     return group_labels(s.to_frame(name="_"), "_")[1]

@@ -59,6 +59,36 @@ class Check:
     values: dict = field(default_factory=dict)
 
 
+class Paragraph(list):
+    """The sentences of the "Results in brief" paragraph.
+
+    A clinician reads the primary comparison first, so :meth:`lead` files it before everything else
+    (several leads keep their order); :meth:`caution` files a failed check right after the last
+    sentence filed, i.e. next to the finding it qualifies, even when that finding led.
+    """
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.n_lead = 0       # sentences at the front that lead
+        self._last = len(self) - 1
+
+    def append(self, text: str) -> None:
+        super().append(text)
+        self._last = len(self) - 1
+
+    def lead(self, text: str) -> None:
+        self.insert(self.n_lead, text)
+        self._last = self.n_lead
+        self.n_lead += 1
+
+    def caution(self, text: str) -> None:
+        at = self._last + 1
+        self.insert(at, text)
+        if at <= self.n_lead:   # keep a lead's cautions with it
+            self.n_lead += 1
+        self._last = at
+
+
 @dataclass
 class Section:
     key: str
@@ -75,7 +105,8 @@ class StudyResults:
     numbers: dict = field(default_factory=dict)
     sections: list[Section] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)   # sentences, joined into the methods paragraph
-    results_text: list[str] = field(default_factory=list)
+    results_text: Paragraph = field(default_factory=Paragraph)   # "Results in brief", primary comparison first
+    results_detail: list[str] = field(default_factory=list)      # second paragraph: covariate details
     provenance: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
@@ -110,6 +141,28 @@ def ci(est, lo, hi, digits: int = 1, sep: str = "–") -> str:
     return f"{num(est, digits)} ({num(lo, digits)}{sep}{num(hi, digits)})"
 
 
+def ci_p(est, lo, hi, p=None, digits: int = 2) -> str:
+    """For sentences, without nested parentheses: '1.55 (95% CI 1.27–1.89; p < 0.001)'."""
+    inner = f"95% CI {num(lo, digits)}–{num(hi, digits)}"
+    return f"{num(est, digits)} ({inner}" + (f"; {p_text(p)})" if p is not None else ")")
+
+
+def contrast(label: str) -> str:
+    """'Ablation timing: Delayed ablation vs Upfront ablation' -> 'delayed ablation vs upfront ablation'."""
+    levels = [lower_first(x) for x in label.split(": ", 1)[-1].split(" vs ")]
+    if len(levels) == 2:
+        a, b = (x.rsplit(" ", 1) for x in levels)
+        if len(a) == len(b) == 2 and a[1] == b[1]:   # 'delayed ablation vs upfront ablation' -> 'delayed vs upfront ablation'
+            levels[0] = a[0]
+    return " vs ".join(levels)
+
+
+def join_and(items: list[str], word: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (or another ``word``)."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
 def pct(x, digits: int = 1) -> str:
     return "NR" if x is None or not np.isfinite(x) else f"{100 * float(x):.{digits}f}%"
 
@@ -120,6 +173,20 @@ def p_value(p) -> str:
     if p < 0.001:
         return "<0.001"
     return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+EM_DASH = "—"   # a reference level's HR: the comparator, not a missing number
+INDENT = "\u00a0" * 4   # a level under its variable; non-breaking, so HTML keeps it
+
+
+def code_label(code) -> str:
+    """A registry code for display: 'wild_type' -> 'Wild type', 'mutant' -> 'Mutant'; text that already
+    carries capitals ('KRAS G12C', 'Upfront ablation') is kept as written."""
+    text = str(code)
+    if text != text.lower():
+        return text
+    text = text.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
 
 
 def lower_first(text: str) -> str:

@@ -61,4 +61,4 @@ def build_checks(doc: StudyResults, checks: list[Check]) -> None:
     for c in checks:
         doc.checks.append(c)
         if not c.passed:
-            doc.results_text.append(f"Caution: {describe(c)}")
+            doc.results_text.caution(f"Caution: {describe(c)}")

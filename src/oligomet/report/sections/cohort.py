@@ -18,7 +18,7 @@ def build_cohort(doc: StudyResults, flow: pd.DataFrame, n_cohort: int, groups: d
     disp = flow[["label", "n_excluded", "n_remaining"]].rename(
         columns={"label": "Step", "n_excluded": "Excluded", "n_remaining": "Remaining"})
     sec.items.append(ReportTable("flow", "Cohort selection", flow, disp))
-    text = f"Of {int(flow['n_remaining'].iloc[0])} patients in the registry, {n_cohort} formed the study cohort"
+    text = f"The study cohort comprised {n_cohort} of {int(flow['n_remaining'].iloc[0])} registry patients"
     if groups:
         text += " (" + ", ".join(f"{k}: {v}" for k, v in groups.items()) + ")"
     doc.results_text.append(text + ".")

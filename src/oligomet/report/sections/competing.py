@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..document import FigureItem, StudyResults, TextItem, ci, p_text, p_value, pct
+from ..document import FigureItem, StudyResults, TextItem, ci, ci_p, contrast, join_and, lower_first, p_text, p_value, pct
 from ..figures import cif_figure
 from ..tables import ReportTable
 
@@ -29,14 +29,16 @@ def build_cif(doc: StudyResults, r) -> None:
         if entry["gray_test"]:
             sec.items.append(TextItem("Gray's test: " + "; ".join(
                 f"{labels.get(int(c), c)} {p_text(v['p_value'])}" for c, v in entry["gray_test"].items()) + "."))
+        incidences = []
         for g, ge in entry["groups"].items():
             c1 = ge.get("1")
             if c1 and c1.get("landmarks"):
                 t, v = list(c1["landmarks"].items())[-1]
-                who = "" if not r.by_group else f" ({g})"
-                doc.results_text.append(f"The {t}-{unit[:-1]} cumulative incidence of "
-                                        f"{labels.get(1, 'cause 1')}{who} was {pct(v['estimate'])}, "
-                                        f"with death as a competing event.")
+                incidences.append((t, pct(v["estimate"]) + ("" if not r.by_group else f" with {lower_first(str(g))}")))
+        if incidences:
+            doc.results_text.append(f"The {incidences[0][0]}-{unit[:-1]} cumulative incidence of "
+                                    f"{labels.get(1, 'cause 1')} was "
+                                    f"{join_and([x for _, x in incidences])}.")
         if e.fine_gray is not None:
             _fine_gray(doc, sec, e)
     if r.fine_gray:
@@ -58,5 +60,5 @@ def _fine_gray(doc: StudyResults, sec, e) -> None:
     for t in tidy.itertuples(index=False):
         if str(t.term).startswith("exposure["):
             doc.results_text.append(
-                f"For {cause}, {t.label} had a subdistribution HR of "
-                f"{ci(t.shr, t.shr_lower, t.shr_upper, 2)} ({p_text(t.p)}).")
+                f"The subdistribution HR of {cause} for {contrast(t.label)} was "
+                f"{ci_p(t.shr, t.shr_lower, t.shr_upper, t.p)}.")

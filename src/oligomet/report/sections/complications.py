@@ -40,8 +40,8 @@ def build_complications(doc: StudyResults, r) -> None:
                          "Tests: Fisher's exact (2 groups) or chi-square; CCI: Kruskal–Wallis."))
     al = entry["All"]
     doc.results_text.append(
-        f"Clavien–Dindo grade ≥ III complications occurred after {pct(al['cd_grade_3plus']['rate'])} of index "
-        f"procedures and 90-day mortality was {pct(al['death_90d']['rate'])}" +
+        f"Clavien–Dindo grade ≥ III complications followed {pct(al['cd_grade_3plus']['rate'])} of index "
+        f"procedures; 90-day mortality was {pct(al['death_90d']['rate'])}" +
         "".join(f"; {label.lower()} {pct(al[c]['rate'])}" for label, c in r.extra) + ".")
     doc.methods.append("Complications were graded with the Clavien–Dindo classification and summarised with the "
                        "Comprehensive Complication Index.")

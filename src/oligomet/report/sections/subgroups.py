@@ -4,19 +4,34 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..document import FigureItem, StudyResults, ci, lower_first, p_text, p_value
+from ..document import FigureItem, StudyResults, ci, join_and, lower_first, p_text, p_value
 from ..figures import forest_figure
 from ..tables import ReportTable
+
+
+def _interaction_sentence(exposure_label: str, sg) -> str:
+    """A non-significant interaction is 'no significant interaction', never 'the effect did not differ'."""
+    def part(items, word="and"):
+        return join_and([f"{lower_first(t)} (interaction {p_text(p)})" for t, p in items], word)
+    sig = [(t, p) for t, p in sg.interactions if p < 0.05]
+    ns = [(t, p) for t, p in sg.interactions if not p < 0.05]
+    what = f"{lower_first(exposure_label)} and {lower_first(sg.name)}"
+    text = []
+    if sig:
+        text.append(f"The effect of {lower_first(exposure_label)} varied with {lower_first(sg.name)} for "
+                    f"{part(sig)}")
+    if ns:
+        text.append(f"no significant interaction between {what} was found for {part(ns, 'or')}")
+    out = "; ".join(text)
+    return out[0].upper() + out[1:] + "."
 
 
 def build_subgroups(doc: StudyResults, r) -> None:
     """``r``: ``exposure_label`` and ``subgroups`` (each: ``name``, ``key``, ``rows`` (tidy), ``interactions``)."""
     sec = doc.section("subgroups", "Subgroup analyses")
     for sg in r.subgroups:
-        for title, p in sg.interactions:
-            doc.results_text.append(
-                f"For {lower_first(title)}, the effect of {lower_first(r.exposure_label)} did "
-                f"{'' if p < 0.05 else 'not '}differ by {sg.name} (interaction {p_text(p)}).")
+        if sg.interactions:
+            doc.results_text.append(_interaction_sentence(r.exposure_label, sg))
         tidy = sg.rows
         if tidy.empty:
             continue

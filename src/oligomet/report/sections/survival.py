@@ -4,13 +4,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..document import FigureItem, StudyResults, TextItem, ci, lower_first, num, p_text, p_value, pct
+from ..document import FigureItem, StudyResults, TextItem, ci, join_and, lower_first, num, p_text, p_value, pct
 from ..figures import km_figure
 from ..tables import ReportTable
 
 
 def _months(x, unit: str) -> str:
     return "not reached" if x is None or not np.isfinite(x) else f"{num(x)} {unit}"
+
+
+def _median_sentence(e, unit: str, by_group: bool) -> str:
+    """'Median disease-free survival was 44.2 months (95% CI 36.8–54.2) with upfront ablation and 16.9 months
+    (95% CI 13.9–22.1) with delayed ablation.' One group: the last landmark rate too."""
+    parts = []
+    for g, ge in e.entry["groups"].items():
+        text = _months(ge["median"], unit) if not parts else _months(ge["median"], "").strip()  # the unit once
+        if np.isfinite(ge["median"] if ge["median"] is not None else np.nan):
+            text += f" ({'' if parts else '95% CI '}{num(ge['lower'])}–{num(ge['upper'])})"
+        if by_group:
+            text += f" with {lower_first(str(g))}"
+        elif ge.get("landmarks"):
+            t, v = list(ge["landmarks"].items())[-1]
+            if v["survival"] is not None:
+                text += f"; the {t}-{unit[:-1]} rate was {pct(v['survival'])}"
+        parts.append(text)
+    return f"Median {lower_first(e.title)} was {join_and(parts)}."
 
 
 def build_km(doc: StudyResults, r) -> None:
@@ -47,17 +65,7 @@ def build_km(doc: StudyResults, r) -> None:
                                     data=dict(table=e.curves, title=f"{e.title}", xlabel=r.unit_label, unit=unit,
                                               ylabel=e.ylabel or "Survival probability",
                                               legend_title=r.exposure_label, max_time=r.max_time)))
-        # results sentence (abstract style)
-        for g, ge in entry["groups"].items():
-            who = "" if r.exposure_label is None else f" in the {g} group"
-            doc.results_text.append(
-                f"The estimated median {lower_first(e.title)}{who} was {_months(ge['median'], unit)} "
-                f"(95% CI: {num(ge['lower'])}–{num(ge['upper'])})" +
-                (f"; IQR {num(ge['quantiles']['0.25']['time'])}–{num(ge['quantiles']['0.75']['time'])}"
-                 if "quantiles" in ge and "0.25" in ge["quantiles"] and "0.75" in ge["quantiles"] else "") +
-                (", " + ", ".join(f"{t}-{unit[:-1]} rate {pct(v['survival'])}"
-                                  for t, v in ge.get("landmarks", {}).items() if v["survival"] is not None)
-                 if ge.get("landmarks") else "") + ".")
+        doc.results_text.append(_median_sentence(e, unit, r.exposure_label is not None))
     doc.methods.append(
         "Survival was estimated with the Kaplan–Meier method; medians and their 95% CIs follow R's "
         "quantile.survfit (log-transformed pointwise CIs), and landmark rates are reported with pointwise CIs.")
@@ -69,10 +77,8 @@ def build_logrank(doc: StudyResults, r) -> None:
         doc.section(f"survival_{t.endpoint}", t.title).items.append(
             TextItem(f"Log-rank test{'' if r.rho == 0 else f' (G-rho, rho = {r.rho:g})'}: "
                      f"χ² = {t.statistic:.2f} on {t.df} df, {p_text(t.p)}."))
-        doc.results_text.append(f"{t.title} differed between groups with log-rank {p_text(t.p)}."
-                                if t.p < 0.05 else
-                                f"{t.title} did not differ significantly between groups (log-rank "
-                                f"{p_text(t.p)}).")
+    if len(r.tests):
+        doc.results_text.append(_logrank_sentence(r.tests))
     tidy = pd.DataFrame({"endpoint": r.tests["title"], "chisq": r.tests["statistic"], "df": r.tests["df"],
                          "p": r.tests["p"]}) if len(r.tests) else pd.DataFrame()
     disp = tidy.assign(chisq=tidy["chisq"].map(lambda x: f"{x:.2f}"), p=tidy["p"].map(p_value)) if len(tidy) else tidy
@@ -81,11 +87,27 @@ def build_logrank(doc: StudyResults, r) -> None:
     doc.methods.append("Groups were compared with the log-rank test (R's survdiff).")
 
 
+def _logrank_sentence(tests: pd.DataFrame) -> str:
+    """A difference where p < 0.05; otherwise 'no significant difference was found' (never 'did not differ':
+    a non-significant test does not show the groups equivalent)."""
+    named = {t.title: f"{lower_first(t.title)} ({'log-rank ' if i == 0 else ''}{p_text(t.p)})"
+             for i, t in enumerate(tests.itertuples())}
+    sig = [named[t.title] for t in tests.itertuples() if t.p < 0.05]
+    ns = [named[t.title] for t in tests.itertuples() if not t.p < 0.05]
+    text = []
+    if sig:
+        text.append(f"The groups differed in {join_and(sig)}")
+    if ns:
+        text.append(f"no significant difference was found in {join_and(ns)}")
+    out = "; ".join(text)
+    return out[0].upper() + out[1:] + "."
+
+
 def build_followup(doc: StudyResults, r) -> None:
     """``r``: ``unit`` and ``followup`` (median, lower, upper, q25, q75 of the reverse Kaplan–Meier)."""
     fu = r.followup
     text = (f"Median follow-up (reverse Kaplan–Meier) was {num(fu['median'])} {r.unit} "
             f"(95% CI: {num(fu['lower'])}–{num(fu['upper'])}; IQR {num(fu['q25'])}–{num(fu['q75'])}).")
     doc.section("cohort", "Study cohort").items.append(TextItem(text))
-    doc.results_text.insert(0, text)
+    doc.results_text.append(f"The median follow-up was {num(fu['median'])} {r.unit}.")
     doc.methods.append("Follow-up was summarised with the reverse Kaplan–Meier method.")

@@ -36,6 +36,28 @@ def _rows(fit, ctx: Ctx, model: str) -> list[dict]:
     return out
 
 
+def _with_references(rows: list[dict], d: pd.DataFrame, ctx: Ctx) -> pd.DataFrame:
+    """Add ``variable`` (the column a term belongs to), ``variable_label`` and ``reference`` (the reference
+    level of a categorical variable, the one level without a term; None otherwise), for the reference rows
+    of the Cox table. Display data only: results.json does not read these columns."""
+    t = pd.DataFrame(rows)
+    if t.empty:
+        return t
+    t["variable"] = t["term"].str.split("[", n=1).str[0]
+    refs, labels = {}, {}
+    for var in dict.fromkeys(t["variable"]):
+        levels = t.loc[(t["variable"] == var) & (t["model"] == "univariable"), "term"]
+        levels = [x[len(var) + 1:-1] for x in levels if x.endswith("]")]
+        col = var if var in d.columns or var != EXPOSURE_TERM else GROUP
+        if levels and col in d:
+            rest = [str(x) for x in pd.unique(d[col].dropna()) if str(x) not in levels]
+            refs[var] = rest[0] if len(rest) == 1 else None
+        labels[var] = ctx.term_label(var) if levels else None
+    t["reference"] = t["variable"].map(refs)
+    t["variable_label"] = t["variable"].map(labels)
+    return t
+
+
 @dataclass(frozen=True)
 class CoxEndpoint:
     name: str
@@ -145,7 +167,7 @@ def compute_cox(ctx: Ctx) -> CoxResult:
             continue
         labels = {str(t): ctx.term_label(str(t)) for t in zph.index if t != "GLOBAL"} if zph is not None else {}
         missing = {v: int(d[GROUP if v == "exposure" else v].isna().sum()) for v in mv_vars}
-        endpoints.append(CoxEndpoint(ep.name, ep.title, pd.DataFrame(uni_rows + multi_rows), zph, labels,
+        endpoints.append(CoxEndpoint(ep.name, ep.title, _with_references(uni_rows + multi_rows, d, ctx), zph, labels,
                                      n_eligible=len(d), missing=missing, imputation=imputation))
     return CoxResult(numbers=numbers, warnings=warnings_, selection=a.selection, threshold=a.threshold,
                      ph_check=a.ph_check, ph_transform=a.ph_transform, endpoints=endpoints)

@@ -7,6 +7,7 @@ import pandas as pd
 
 import oligomet as om
 
+from ...describe.table_one import discrete_columns
 from ...report.document import clean
 from ._context import Computed, Ctx, quiet
 
@@ -21,6 +22,11 @@ class TableOneResult(Computed):
     by_group: bool = False
     labels: dict = field(default_factory=dict)                 # column -> the protocol's label
     binary: frozenset = frozenset()                            # yes/no columns
+    # display data (not in results.json): the per-variable tests (p, SMD) for the tidy CSV/XLSX, and
+    # n (%) per level of small-integer variables (ECOG 0-4), shown as gtsummary does
+    tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    levels: pd.DataFrame = field(default_factory=pd.DataFrame)
+    weighted: bool = False
 
 
 def compute_table_one(ctx: Ctx, matched: pd.DataFrame | None = None, label: str = "") -> TableOneResult:
@@ -34,8 +40,12 @@ def compute_table_one(ctx: Ctx, matched: pd.DataFrame | None = None, label: str 
         key, data, title = "after", matched, f"Table 1 after {label}"
     kwargs = {"weights": "weights"} if label == "weighting" else {}
     t1, warns = quiet(om.table_one, data, by=ctx.group_col, variables=variables, **kwargs)
+    discrete = discrete_columns(data, variables)
+    levels = quiet(om.table_one, data, by=ctx.group_col, variables=discrete, categorical=discrete,
+                   **kwargs)[0].table if discrete else pd.DataFrame()
     return TableOneResult(numbers={key: clean(t1.table.reset_index())}, warnings=[f"Table 1: {w}" for w in warns],
                           key=key, title=title, tidy=t1.table, wide=t1.wide().reset_index(), notes=list(t1.notes),
                           by_group=ctx.group_col is not None,
                           labels={c.column: c.title for c in ctx.proto.covariates},
-                          binary=frozenset(c.column for c in ctx.proto.covariates if c.type == "binary"))
+                          binary=frozenset(c.column for c in ctx.proto.covariates if c.type == "binary"),
+                          tests=t1.tests, levels=levels, weighted=t1.weighted)
