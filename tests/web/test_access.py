@@ -77,6 +77,13 @@ def test_lockout_after_repeated_failures(web):
     one_time = r.output.strip().rsplit(" ", 1)[1]
     r = login(c, "locky", one_time)
     assert r.status_code == 303 and r.headers["location"] == "/password"   # must change it first
+    assert c.get("/", follow_redirects=False).headers["location"] == "/password"
+    token = csrf_of(c.get("/password").text)
+    r = c.post("/password", data={"current": one_time, "new": "a new long password", "repeat": "a new long password",
+                                  "csrf": token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert login(c, "locky", "a new long password").headers["location"] == "/"
+    assert c.get("/").status_code == 200
 
 
 def test_unknown_user_gets_the_same_answer_as_a_wrong_password(web):

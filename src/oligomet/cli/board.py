@@ -122,8 +122,8 @@ def check_cmd(rules: Optional[Path] = typer.Option(None, "--rules", help="folder
 users_app = typer.Typer(no_args_is_help=True, help="Users of the board web app.")
 audit_app = typer.Typer(no_args_is_help=True, help="The web app's audit trail.")
 app.add_typer(users_app, name="users")
-audit_app_name = "audit"
-app.add_typer(audit_app, name=audit_app_name)
+app.add_typer(users_app, name="user", hidden=True)   # the singular reads naturally too
+app.add_typer(audit_app, name="audit")
 _DB = typer.Option(..., "--db", help="database URL or SQLite file (the registry's)")
 
 

@@ -35,6 +35,7 @@ class User:
     username: str
     role: str
     sites: tuple[str, ...]
+    must_change: bool = False   # a one-time password: only the password page until it is changed
 
     def may_see(self, site: str) -> bool:
         return site in self.sites
@@ -88,7 +89,7 @@ def reset_password(engine: sa.Engine, username: str, password: str | None = None
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
     with engine.begin() as conn:
         n = conn.execute(users.update().where(users.c.username == username).values(
-            password_hash=_hasher.hash(password), failed_logins=0, locked_until=None, disabled=False,
+            password_hash=_hasher.hash(password), failed_logins=0, locked_until=None,
             must_change=one_time)).rowcount
         if n == 0:
             raise AccountError(f"no user {username!r}")
@@ -116,7 +117,7 @@ def authenticate(engine: sa.Engine, username: str, password: str) -> tuple[User 
                 failed_logins=0 if lock else failures, locked_until=lock))
             return None, "locked" if lock else "bad"
         conn.execute(users.update().where(users.c.username == username).values(failed_logins=0, locked_until=None))
-        return User(row.username, row.role, tuple(json.loads(row.sites))), "ok"
+        return User(row.username, row.role, tuple(json.loads(row.sites)), bool(row.must_change)), "ok"
 
 
 def _verify(hashed: str, password: str) -> bool:
@@ -150,7 +151,7 @@ def session_user(engine: sa.Engine, token: str | None) -> tuple[User | None, str
             sessions.c.token_sha256 == _token_key(token))).first()
     if row is None or row.disabled or aware(row.expires) < now():
         return None, None
-    return User(row.username, row.role, tuple(json.loads(row.sites))), row.csrf
+    return User(row.username, row.role, tuple(json.loads(row.sites)), bool(row.must_change)), row.csrf
 
 
 def close_session(engine: sa.Engine, token: str | None) -> None:

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import accounts
 from .cases import EDITABLE, Board, FactError, parse_fact
-from .store import agenda, append_audit, fact_edits, followups, now, users
+from .store import agenda, append_audit, fact_edits, followups, now
 
 HERE = Path(__file__).parent
 COOKIE = "oligomet_session"
@@ -51,6 +51,10 @@ HEADERS = {
 
 
 class _LoginRequired(Exception):
+    pass
+
+
+class _PasswordChangeRequired(Exception):
     pass
 
 
@@ -85,6 +89,8 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
             if not secrets.compare_digest(csrf, str(form.get("csrf", ""))):
                 append_audit(engine, user.username, "csrf_refused", request.url.path)
                 raise HTTPException(403, "the form lacks a valid CSRF token: reload the page")
+        if user.must_change and need != "session":
+            raise _PasswordChangeRequired()
         if need != "session" and need not in PERMISSIONS.get(user.role, set()):
             append_audit(engine, user.username, "denied", request.url.path, {"needs": need})
             raise HTTPException(403, f"your role ({user.role}) may not do this")
@@ -107,6 +113,12 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
         if request.method == "GET":
             return RedirectResponse("/login", status_code=303)
         return page(request, "error.html.j2", status=401, message="Log in first.")
+
+    @app.exception_handler(_PasswordChangeRequired)
+    async def _to_password(request: Request, exc):
+        if request.method == "GET":
+            return RedirectResponse("/password", status_code=303)
+        return page(request, "error.html.j2", status=403, message="Change your one-time password first.")
 
     @app.exception_handler(HTTPException)
     async def _error(request: Request, exc: HTTPException):
@@ -152,9 +164,7 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
             set_cookie(resp, LOGIN_COOKIE, token, 3600)
             return resp
         token, _ = accounts.open_session(engine, user.username)
-        with engine.connect() as conn:
-            must_change = conn.execute(sa.select(users.c.must_change).where(users.c.username == user.username)).scalar()
-        resp = RedirectResponse("/password" if must_change else "/", status_code=303)
+        resp = RedirectResponse("/password" if user.must_change else "/", status_code=303)
         set_cookie(resp, COOKIE, token, int(accounts.SESSION_LIFETIME.total_seconds()))
         resp.delete_cookie(LOGIN_COOKIE, path="/")
         return resp
