@@ -65,7 +65,7 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
     from ..report.board_sheet import render_sheet, show, step_svg
 
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
-    env.filters["show"] = show
+    env.filters["show"] = lambda v: "unknown" if isinstance(v, float) and v != v else show(v)   # NaN = unknown
     decision_log = DecisionLog(str(engine.url.render_as_string(hide_password=False)))
 
     async def _guard(request: Request) -> None:
@@ -274,14 +274,14 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
         return rows
 
     @app.get("/case/{agenda_id}", name="case")
-    def case_page(request: Request, agenda_id: int, message: str | None = None):
+    def case_page(request: Request, agenda_id: int):
         item = granted_item(request, agenda_id)
         sheet = board.sheet(item)
         append_audit(engine, request.state.user.username, "view_case", f"agenda:{agenda_id}",
                      {"patient": item.patient_id})
         ctx = case_context(item, sheet)
         ctx["perms"] = PERMISSIONS[request.state.user.role]
-        return page(request, "case.html.j2", message=message, **ctx)
+        return page(request, "case.html.j2", **ctx)
 
     @app.get("/case/{agenda_id}/print", name="case_print")
     def case_print(request: Request, agenda_id: int):
