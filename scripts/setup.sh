@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv (if needed) and installs oligomet with its test and federated extras. Idempotent.
+# Creates .venv (if needed) and installs oligomet with its test, federated and web extras. Idempotent.
 # A new .venv uses Python 3.13 when the machine has it (vantage6-algorithm-tools 5.x, the federated extra,
 # needs >= 3.13); an existing .venv is kept, and on Python < 3.13 the federated tests skip (CI fails instead).
 set -euo pipefail
@@ -16,6 +16,6 @@ fi
 stamp=.venv/.oligomet-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[test,federated]"
+  .venv/bin/python -m pip install -q -e ".[test,federated,web]"
   touch "$stamp"
 fi

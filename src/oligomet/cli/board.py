@@ -116,3 +116,98 @@ def check_cmd(rules: Optional[Path] = typer.Option(None, "--rules", help="folder
                f"combinations enumerated: {'ok' if not problems else f'{len(problems)} problem(s)'}")
     if problems:
         raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------ the web app (oligomet.web)
+users_app = typer.Typer(no_args_is_help=True, help="Users of the board web app.")
+audit_app = typer.Typer(no_args_is_help=True, help="The web app's audit trail.")
+app.add_typer(users_app, name="users")
+app.add_typer(users_app, name="user", hidden=True)   # the singular reads naturally too
+app.add_typer(audit_app, name="audit")
+_DB = typer.Option(..., "--db", help="database URL or SQLite file (the registry's)")
+
+
+@users_app.command("add")
+def users_add(username: str = typer.Argument(...), role: str = typer.Option(..., "--role",
+              help="chair, board_member, data_manager or viewer"),
+              sites: str = typer.Option(..., "--sites", help="comma-separated sites the user may see"),
+              db: str = _DB, debug: bool = _DEBUG) -> None:
+    """Add a user; prints a one-time password, to be changed at first login."""
+    from oligomet.web.accounts import add_user
+    from oligomet.web.store import open_engine
+
+    try:
+        pw = add_user(open_engine(db), username, role, [s.strip() for s in sites.split(",")])
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    typer.echo(f"user {username} added; one-time password: {pw}")
+
+
+@users_app.command("disable")
+def users_disable(username: str = typer.Argument(...), db: str = _DB, debug: bool = _DEBUG) -> None:
+    """Disable a user and end their sessions."""
+    from oligomet.web.accounts import disable_user
+    from oligomet.web.store import open_engine
+
+    try:
+        disable_user(open_engine(db), username)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    typer.echo(f"user {username} disabled")
+
+
+@users_app.command("reset")
+def users_reset(username: str = typer.Argument(...), db: str = _DB, debug: bool = _DEBUG) -> None:
+    """A new one-time password (also lifts a lockout)."""
+    from oligomet.web.accounts import reset_password
+    from oligomet.web.store import open_engine
+
+    try:
+        pw = reset_password(open_engine(db), username)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    typer.echo(f"user {username}: one-time password: {pw}")
+
+
+@audit_app.command("verify")
+def audit_verify(db: str = _DB, debug: bool = _DEBUG) -> None:
+    """Check the audit trail's hash chain; exit 1 if an entry was changed or deleted."""
+    from oligomet.web.store import open_engine, verify_audit
+
+    try:
+        problems = verify_audit(open_engine(db))
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    for p in problems:
+        typer.echo(p)
+    typer.echo("audit chain intact" if not problems else f"{len(problems)} problem(s)")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("serve")
+def serve_cmd(db: Optional[str] = typer.Option(None, "--db", help="registry database URL or SQLite file"),
+              host: str = typer.Option("127.0.0.1", "--host", help="bind address (put a TLS reverse proxy in front)"),
+              port: int = typer.Option(8000, "--port"),
+              demo: bool = typer.Option(False, "--demo", help="a synthetic registry and demo users"),
+              http_cookies: bool = typer.Option(False, "--insecure-cookies",
+                                                help="cookies without the Secure flag (plain-http testing only)"),
+              debug: bool = _DEBUG) -> None:
+    """Serve the tumor-board web app."""
+    import uvicorn
+
+    from oligomet.web.cases import Board
+    from oligomet.web.store import open_engine
+
+    try:
+        if demo:
+            from oligomet.web.demo import make_demo
+            db = make_demo(db)
+        if db is None:
+            raise ValueError("give --db URL (or --demo)")
+        engine = open_engine(db)
+        from oligomet.web.app import create_app
+        web = create_app(engine, Board.from_url(engine, db), secure_cookies=not http_cookies, demo=demo)
+    except Exception as exc:  # noqa: BLE001
+        _fail(exc, debug)
+    uvicorn.run(web, host=host, port=port, proxy_headers=True, forwarded_allow_ips="127.0.0.1")

@@ -1,0 +1,346 @@
+"""The ASGI app of ``oligomet board serve``: FastAPI routes, server-rendered Jinja2 pages.
+
+Access is decided in one place, :func:`_guard`, a dependency of the whole app: every route is named in
+``POLICY`` with the permission it needs (a route missing there is refused: fail closed), every POST
+must carry the session's CSRF token, and the user must hold a site to see its patients. Pages render
+the board layer's results; they compute nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from . import accounts
+from .cases import EDITABLE, Board, FactError, parse_fact
+from .store import agenda, append_audit, fact_edits, followups, now
+
+HERE = Path(__file__).parent
+COOKIE = "oligomet_session"
+LOGIN_COOKIE = "oligomet_login_csrf"
+STATUSES = ("to discuss", "decided", "deferred")
+
+PERMISSIONS = {
+    "chair": {"view", "agenda", "edit", "decide"},
+    "board_member": {"view", "edit", "decide"},
+    "data_manager": {"view", "agenda", "edit"},
+    "viewer": {"view"},
+}
+# route name -> permission; "public" = no login. A route not listed here is refused.
+POLICY = {
+    "login_form": "public", "login": "public", "logout": "session", "password_form": "session",
+    "password": "session", "agenda": "view", "agenda_add": "agenda", "agenda_status": "agenda",
+    "case": "view", "case_print": "view", "fact_edit": "edit", "decide": "decide", "decisions": "view",
+}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+class _LoginRequired(Exception):
+    pass
+
+
+class _PasswordChangeRequired(Exception):
+    pass
+
+
+def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, demo: bool = False) -> FastAPI:
+    """The app on ``engine`` (web tables, decisions) and ``board`` (the registry)."""
+    from ..board.decisions import ROLES as CLINICAL_ROLES
+    from ..board.decisions import Decision, DecisionError, DecisionLog
+    from ..report.board_sheet import render_sheet, show, step_svg
+
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
+    env.filters["show"] = lambda v: "unknown" if isinstance(v, float) and v != v else show(v)   # NaN = unknown
+    decision_log = DecisionLog(str(engine.url.render_as_string(hide_password=False)))
+
+    async def _guard(request: Request) -> None:
+        route = request.scope.get("route")
+        need = POLICY.get(getattr(route, "name", None))
+        if need is None:
+            raise HTTPException(404)
+        if need == "public":
+            if request.method == "POST":
+                form = await request.form()
+                cookie = request.cookies.get(LOGIN_COOKIE, "")
+                if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf", ""))):
+                    raise HTTPException(403, "the form expired or lacks its CSRF token: reload the page")
+            return
+        user, csrf = accounts.session_user(engine, request.cookies.get(COOKIE))
+        if user is None:
+            raise _LoginRequired()
+        request.state.user, request.state.csrf = user, csrf
+        if request.method == "POST":
+            form = await request.form()
+            if not secrets.compare_digest(csrf, str(form.get("csrf", ""))):
+                append_audit(engine, user.username, "csrf_refused", request.url.path)
+                raise HTTPException(403, "the form lacks a valid CSRF token: reload the page")
+        if user.must_change and need != "session":
+            raise _PasswordChangeRequired()
+        if need != "session" and need not in PERMISSIONS.get(user.role, set()):
+            append_audit(engine, user.username, "denied", request.url.path, {"needs": need})
+            raise HTTPException(403, f"your role ({user.role}) may not do this")
+
+    app = FastAPI(dependencies=[Depends(_guard)], docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.board = board
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        for k, v in HEADERS.items():
+            response.headers.setdefault(k, v)
+        if secure_cookies:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.exception_handler(_LoginRequired)
+    async def _to_login(request: Request, exc):
+        if request.method == "GET":
+            return RedirectResponse("/login", status_code=303)
+        return page(request, "error.html.j2", status=401, message="Log in first.")
+
+    @app.exception_handler(_PasswordChangeRequired)
+    async def _to_password(request: Request, exc):
+        if request.method == "GET":
+            return RedirectResponse("/password", status_code=303)
+        return page(request, "error.html.j2", status=403, message="Change your one-time password first.")
+
+    @app.exception_handler(HTTPException)
+    async def _error(request: Request, exc: HTTPException):
+        return page(request, "error.html.j2", status=exc.status_code, message=exc.detail)
+
+    def page(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
+        user = getattr(request.state, "user", None)
+        html = env.get_template(template).render(user=user, csrf=getattr(request.state, "csrf", ""), demo=demo,
+                                                 **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    def set_cookie(resp: Response, name: str, value: str, max_age: int) -> None:
+        resp.set_cookie(name, value, max_age=max_age, httponly=True, secure=secure_cookies, samesite="strict",
+                        path="/")
+
+    def granted_item(request: Request, agenda_id: int):
+        """The agenda item, if the user holds its site; otherwise 403 (also for an unknown id, so ids
+        of other sites cannot be probed)."""
+        user = request.state.user
+        item = board.item(agenda_id)
+        if item is None or not user.may_see(item.site):
+            append_audit(engine, user.username, "denied", f"agenda:{agenda_id}", {"reason": "site"})
+            raise HTTPException(403, "not one of your sites' cases")
+        return item
+
+    # ------------------------------------------------------------------------------------- login
+    @app.get("/login", name="login_form")
+    def login_form(request: Request):
+        token = secrets.token_urlsafe(32)
+        resp = page(request, "login.html.j2", login_csrf=token)
+        set_cookie(resp, LOGIN_COOKIE, token, 3600)
+        return resp
+
+    @app.post("/login", name="login")
+    def login(request: Request, username: str = Form(""), password: str = Form("")):
+        user, outcome = accounts.authenticate(engine, username, password)
+        append_audit(engine, username or "-", "login_" + outcome, "", {})
+        if user is None:
+            msg = {"locked": "Too many failed attempts: this account is locked for 15 minutes.",
+                   "disabled": "Wrong user name or password."}.get(outcome, "Wrong user name or password.")
+            token = secrets.token_urlsafe(32)
+            resp = page(request, "login.html.j2", status=401, login_csrf=token, message=msg)
+            set_cookie(resp, LOGIN_COOKIE, token, 3600)
+            return resp
+        token, _ = accounts.open_session(engine, user.username)
+        resp = RedirectResponse("/password" if user.must_change else "/", status_code=303)
+        set_cookie(resp, COOKIE, token, int(accounts.SESSION_LIFETIME.total_seconds()))
+        resp.delete_cookie(LOGIN_COOKIE, path="/")
+        return resp
+
+    @app.post("/logout", name="logout")
+    def logout(request: Request):
+        accounts.close_session(engine, request.cookies.get(COOKIE))
+        append_audit(engine, request.state.user.username, "logout")
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE, path="/")
+        return resp
+
+    @app.get("/password", name="password_form")
+    def password_form(request: Request):
+        return page(request, "password.html.j2")
+
+    @app.post("/password", name="password")
+    def password(request: Request, current: str = Form(""), new: str = Form(""), repeat: str = Form("")):
+        user = request.state.user
+        ok, outcome = accounts.authenticate(engine, user.username, current)
+        problem = None
+        if ok is None:
+            problem = "The current password is wrong." if outcome != "locked" else "Account locked."
+        elif new != repeat:
+            problem = "The two new passwords differ."
+        else:
+            try:
+                accounts.reset_password(engine, user.username, new)
+            except accounts.AccountError as exc:
+                problem = str(exc)
+        if problem:
+            return page(request, "password.html.j2", status=400, message=problem)
+        append_audit(engine, user.username, "password_changed")
+        resp = RedirectResponse("/login", status_code=303)   # reset ended every session: log in again
+        resp.delete_cookie(COOKIE, path="/")
+        return resp
+
+    # ------------------------------------------------------------------------------------ agenda
+    @app.get("/", name="agenda")
+    def agenda_page(request: Request, date: str | None = None):
+        user = request.state.user
+        try:
+            day = dt.date.fromisoformat(date) if date else dt.date.today()
+        except ValueError:
+            raise HTTPException(400, "date: use YYYY-MM-DD") from None
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(agenda).where(agenda.c.meeting_date == day,
+                                                        agenda.c.site.in_(user.sites)).order_by(agenda.c.id)).all()
+        append_audit(engine, user.username, "view_agenda", day.isoformat(), {"n": len(rows)})
+        return page(request, "agenda.html.j2", day=day, rows=rows, statuses=STATUSES,
+                    may_edit="agenda" in PERMISSIONS[user.role])
+
+    @app.post("/agenda", name="agenda_add")
+    def agenda_add(request: Request, date: str = Form(...), patient_id: str = Form(...)):
+        user = request.state.user
+        try:
+            day = dt.date.fromisoformat(date)
+        except ValueError:
+            raise HTTPException(400, "date: use YYYY-MM-DD") from None
+        pid = patient_id.strip()
+        site = board.site_of.get(pid)
+        if site is None or not user.may_see(site):
+            append_audit(engine, user.username, "denied", f"patient:{pid}", {"reason": "site or unknown id"})
+            raise HTTPException(403, "no patient with this id at your sites")
+        with engine.begin() as conn:
+            new_id = conn.execute(agenda.insert().values(meeting_date=day, patient_id=pid, site=site,
+                                                         status="to discuss", added_by=user.username)
+                                  ).inserted_primary_key[0]
+        append_audit(engine, user.username, "agenda_add", f"agenda:{new_id}", {"patient": pid, "date": str(day)})
+        return RedirectResponse(f"/?date={day.isoformat()}", status_code=303)
+
+    @app.post("/agenda/{agenda_id}/status", name="agenda_status")
+    def agenda_status(request: Request, agenda_id: int, status: str = Form(...)):
+        item = granted_item(request, agenda_id)
+        if status not in STATUSES:
+            raise HTTPException(400, f"status: one of {', '.join(STATUSES)}")
+        with engine.begin() as conn:
+            conn.execute(agenda.update().where(agenda.c.id == agenda_id).values(status=status))
+        append_audit(engine, request.state.user.username, "agenda_status", f"agenda:{agenda_id}", {"status": status})
+        return RedirectResponse(f"/?date={item.meeting_date.isoformat()}", status_code=303)
+
+    # -------------------------------------------------------------------------------------- case
+    def case_context(item, sheet) -> dict:
+        adv = sheet.advice.table()
+        pred = sheet.prediction
+        edits = board.edits(item.id)
+        options = list(sheet.options)
+        if len(sheet.evidence) and "option" in sheet.evidence:
+            options += [o for o in sheet.evidence["option"].dropna().unique() if o not in options]
+        return dict(item=item, s=sheet, case=sheet.case, facts=sheet.facts, labels=sheet.labels,
+                    fired=adv[adv["status"] == "fired"].to_dict(orient="records"),
+                    undecided=adv[adv["status"] == "undecided"].to_dict(orient="records"),
+                    missing=set(sheet.advice.missing), needs=sheet.advice.needs(), editable=EDITABLE,
+                    scores=sheet.scores.to_dict(orient="records"), evidence=sheet.evidence.to_dict(orient="records"),
+                    pred=pred, km_svg=step_svg(pred.km_curves, "group") if pred is not None else None,
+                    cox_svg=step_svg(pred.cox_curves, "option") if pred is not None else None,
+                    edits=edits.to_dict(orient="records"), options=options, recommended=sheet.options,
+                    clinical_roles=CLINICAL_ROLES, history=_history(item))
+
+    def _history(item):
+        frame = decision_log.history(item.patient_id)
+        with engine.connect() as conn:
+            plans = dict(conn.execute(sa.select(followups.c.decision_id, followups.c.plan)).all())
+        rows = frame.to_dict(orient="records")
+        for r in rows:
+            r["plan"] = plans.get(int(r["id"]))
+        return rows
+
+    @app.get("/case/{agenda_id}", name="case")
+    def case_page(request: Request, agenda_id: int):
+        item = granted_item(request, agenda_id)
+        sheet = board.sheet(item)
+        append_audit(engine, request.state.user.username, "view_case", f"agenda:{agenda_id}",
+                     {"patient": item.patient_id})
+        ctx = case_context(item, sheet)
+        ctx["perms"] = PERMISSIONS[request.state.user.role]
+        return page(request, "case.html.j2", **ctx)
+
+    @app.get("/case/{agenda_id}/print", name="case_print")
+    def case_print(request: Request, agenda_id: int):
+        item = granted_item(request, agenda_id)
+        append_audit(engine, request.state.user.username, "view_print", f"agenda:{agenda_id}",
+                     {"patient": item.patient_id})
+        return HTMLResponse(render_sheet(board.sheet(item)))
+
+    @app.post("/case/{agenda_id}/fact", name="fact_edit")
+    def fact_edit(request: Request, agenda_id: int, fact: str = Form(...), value: str = Form(...)):
+        item = granted_item(request, agenda_id)
+        try:
+            typed = parse_fact(fact, value)
+        except FactError as exc:
+            raise HTTPException(400, str(exc)) from None
+        before = board.sheet(item).facts.get(fact)
+        with engine.begin() as conn:
+            conn.execute(fact_edits.insert().values(agenda_id=agenda_id, fact=fact, value=json.dumps(typed),
+                                                    username=request.state.user.username, at=now()))
+        append_audit(engine, request.state.user.username, "fact_edit", f"agenda:{agenda_id}",
+                     {"patient": item.patient_id, "fact": fact, "before": before, "after": typed})
+        return RedirectResponse(f"/case/{agenda_id}", status_code=303)
+
+    @app.post("/case/{agenda_id}/decision", name="decide")
+    def decide(request: Request, agenda_id: int, option: str = Form(""), other: str = Form(""),
+               role: str = Form(""), reason: str = Form(""), follow_up: str = Form("")):
+        item = granted_item(request, agenda_id)
+        sheet = board.sheet(item)
+        chosen = (other.strip() or option.strip())
+        d = Decision(patient_id=item.patient_id, case_date=item.meeting_date, chosen_option=chosen,
+                     recommended=tuple(sheet.options), ruleset_version=sheet.advice.version,
+                     evidence_hash=sheet.evidence_hash, role=role, reason=reason.strip() or None)
+        if not follow_up.strip():
+            raise HTTPException(400, "give the follow-up plan")
+        try:
+            new_id = decision_log.append(d)
+        except DecisionError as exc:
+            raise HTTPException(400, str(exc).replace("(--reason)", "(the reason field)")) from None
+        with engine.begin() as conn:
+            conn.execute(followups.insert().values(decision_id=new_id, agenda_id=agenda_id, plan=follow_up.strip(),
+                                                   username=request.state.user.username))
+            conn.execute(agenda.update().where(agenda.c.id == agenda_id).values(status="decided"))
+        append_audit(engine, request.state.user.username, "decision", f"agenda:{agenda_id}",
+                     {"patient": item.patient_id, "decision": new_id, "option": chosen,
+                      "concordant": d.concordant})
+        return RedirectResponse(f"/case/{agenda_id}", status_code=303)
+
+    @app.get("/decisions", name="decisions")
+    def decisions_page(request: Request):
+        user = request.state.user
+        frame = decision_log.history()
+        frame = frame[frame["patient_id"].map(lambda p: user.may_see(board.site_of.get(str(p), "")))]
+        with engine.connect() as conn:
+            plans = dict(conn.execute(sa.select(followups.c.decision_id, followups.c.plan)).all())
+        rows = frame.to_dict(orient="records")
+        for r in rows:
+            r["plan"] = plans.get(int(r["id"]))
+            r["site"] = board.site_of.get(str(r["patient_id"]))
+        append_audit(engine, user.username, "view_decisions", "", {"n": len(rows)})
+        return page(request, "decisions.html.j2", rows=rows[::-1])
+
+    return app
