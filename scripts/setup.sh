@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${PYTHON:-}" ]; then
   PYTHON=python3
-  for cand in python3.13 "$HOME/.pyenv/versions/3.13.0/bin/python3.13"; do
-    if command -v "$cand" >/dev/null 2>&1; then PYTHON=$cand; break; fi
+  # a candidate must actually run: a pyenv shim exists for every installed version but fails outside it
+  for cand in "$HOME"/.pyenv/versions/3.13*/bin/python3.13 python3.13; do
+    if "$cand" -c 'import sys; assert sys.version_info >= (3, 13)' >/dev/null 2>&1; then PYTHON=$cand; break; fi
   done
 fi
 if [ ! -x .venv/bin/python ]; then
