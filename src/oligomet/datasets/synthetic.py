@@ -665,7 +665,7 @@ def synthetic_registry(n_patients: int = 2000, n_sites: int = 7, seed: int = 0) 
 
 def _dates(days) -> pd.Series:
     d = np.asarray(days, dtype=float)
-    out = np.full(len(d), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out = np.full(len(d), np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     ok = ~np.isnan(d)
     out[ok] = d[ok].astype(np.int64).astype("datetime64[D]").astype("datetime64[ns]")
     return pd.Series(out)
