@@ -24,8 +24,8 @@ which are what MatchIt's one-position-at-a-time walk counts. The loop over treat
 plain Python on lists (each step is a handful of list reads; NumPy scalar indexing would be
 slower here).
 
-``tie_rule="left"`` (with ``int_abs``) reproduces the MatchIt 4.5.x walk for ``compat =
-"matchit-4.5.1"``: the left (smaller-distance) control always wins a tie.
+``int_abs=True`` reproduces the MatchIt 4.5.x walk for ``compat = "matchit-4.5.1"``: differences
+truncated to integers, and the left (smaller-distance) control always wins a tie.
 """
 from __future__ import annotations
 

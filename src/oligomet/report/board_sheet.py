@@ -55,7 +55,7 @@ def step_svg(curves, group_col: str, xmax: float = 60.0) -> Markup:
 
 def show(value) -> str:
     """A fact's value as the board reads it: unknown is written out, never blank or 'False'."""
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
         return "unknown"
     if value is True:
         return "yes"

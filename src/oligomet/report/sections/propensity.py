@@ -13,7 +13,7 @@ def _design(a) -> str:
     if a.method == "match":
         return (f"1:{a.ratio} nearest-neighbour matching on the propensity score (logistic regression; greedy, "
                 f"{a.order} first, {'with' if a.replace else 'without'} replacement"
-                + (f", caliper {a.caliper:g} SD of the score" if a.caliper else "") + ", as MatchIt 4.5)")
+                + (f", caliper {a.caliper:g} SD of the score" if a.caliper else "") + ", as MatchIt 4.7.2)")
     return f"propensity-score weighting ({'overlap weights' if a.estimand == 'ATO' else 'IPTW'}, {a.estimand})"
 
 
