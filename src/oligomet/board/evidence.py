@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,16 +78,12 @@ class EvidenceRecord:
 
 def load_evidence(path: str | Path = EVIDENCE_FILE, vocab=None) -> dict[str, EvidenceRecord]:
     """Read and check an evidence file; every problem reported at once with its line."""
-    from ..study.protocol import _nearest_line, _toml_lines
+    from ..study.protocol import _nearest_line
+    from .rules import read_toml
 
     path = Path(path)
     vocab = vocab if vocab is not None else load_vocabulary()
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleError([(str(path), None, f"TOML syntax error: {exc}")]) from None
-    lines = _toml_lines(text)
+    _, data, lines = read_toml(path)
     problems: list = []
 
     def report(where: tuple, msg: str) -> None:

@@ -70,16 +70,21 @@ class Fact:
     label: str = ""
 
 
-def load_vocabulary(path: str | Path = VOCABULARY) -> dict[str, Fact]:
+def read_toml(path: Path) -> tuple[str, dict, dict]:
+    """A board data file (vocabulary, rules, evidence): its text, content and the line of each key path."""
     from ..study.protocol import _toml_lines
 
-    path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuleError([(str(path), None, f"TOML syntax error: {exc}")]) from None
-    lines = _toml_lines(text)
+    return text, data, _toml_lines(text)
+
+
+def load_vocabulary(path: str | Path = VOCABULARY) -> dict[str, Fact]:
+    path = Path(path)
+    text, data, lines = read_toml(path)
     out, problems = {}, []
     for name, spec in data.items():
         line = lines.get((name,))
@@ -290,16 +295,11 @@ _SOURCE_FIELDS = {"document", "year", "table", "footnote"}
 
 def load_ruleset(path: str | Path, vocab: dict[str, Fact] | None = None) -> RuleSet:
     """Read and validate one rule file; every problem is reported at once with its file and line."""
-    from ..study.protocol import _nearest_line, _toml_lines
+    from ..study.protocol import _nearest_line
 
     path = Path(path)
     vocab = vocab if vocab is not None else load_vocabulary()
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleError([(str(path), None, f"TOML syntax error: {exc}")]) from None
-    lines = _toml_lines(text)
+    text, data, lines = read_toml(path)
     problems: list[tuple[str, int | None, str]] = []
 
     def report(where: tuple, msg: str) -> None:
