@@ -68,7 +68,8 @@ def browser():
                 "--window-size=1366,768"):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    driver.implicitly_wait(2)
+    driver.set_page_load_timeout(120)
+    driver.implicitly_wait(10)  # a loaded 2-core CI machine can be slow to render
     yield driver
     driver.quit()
 
