@@ -1,20 +1,11 @@
 """The decision record on PostgreSQL: the append-only trigger refuses UPDATE and DELETE there too.
-Uses the registry tests' PostgreSQL fixtures (a fresh database per test)."""
+Uses the shared PostgreSQL fixtures of tests/conftest.py (a fresh database per test)."""
 import datetime as dt
-import importlib.util
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from oligomet.board.decisions import Decision, DecisionLog
-
-_spec = importlib.util.spec_from_file_location("registry_conftest",
-                                               Path(__file__).parents[1] / "registry" / "conftest.py")
-_registry_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_registry_fixtures)
-pg_server = _registry_fixtures.pg_server
-pg_url = _registry_fixtures.pg_url
 
 
 @pytest.mark.postgres

@@ -1,8 +1,6 @@
 """The web app on PostgreSQL: login, a case, a decision; the audit chain and its append-only trigger.
-Uses the registry tests' PostgreSQL fixtures (a fresh database per test)."""
-import importlib.util
+Uses the shared PostgreSQL fixtures of tests/conftest.py (a fresh database per test)."""
 import json
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,13 +11,6 @@ from oligomet.web.accounts import add_user
 from oligomet.web.store import open_engine, verify_audit
 
 from .conftest import PASSWORD, SITE_A, board_case, client_for, csrf_of
-
-_spec = importlib.util.spec_from_file_location("registry_conftest",
-                                               Path(__file__).parents[1] / "registry" / "conftest.py")
-_registry_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_registry_fixtures)
-pg_server = _registry_fixtures.pg_server
-pg_url = _registry_fixtures.pg_url
 
 
 @pytest.mark.postgres
