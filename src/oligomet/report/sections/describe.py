@@ -138,5 +138,5 @@ def build_table_one(doc: StudyResults, r) -> None:
     if test_notes:
         note += "p-values: " + "; ".join(test_notes) + "."
     title = r.title + (" (weighted pseudo-population)" if weighted else "")
-    doc.section("table1", "Table 1: patient characteristics").items.append(
+    doc.section("table1", "Patient characteristics").items.append(
         ReportTable(f"table1_{r.key}", title, _tidy(r), disp, note=note.strip()))

@@ -35,9 +35,10 @@ def compute_table_one(ctx: Ctx, matched: pd.DataFrame | None = None, label: str 
     variables = a.variables or [c.column for c in ctx.proto.covariates]
     if matched is None:
         key, data = "before", ctx.cohort
-        title = "Table 1: patient characteristics" + (" by group" if ctx.group_col else "")
+        # no "Table 1" in the title: the report numbers its tables itself (Word caption fields, HTML)
+        title = "Patient characteristics" + (" by group" if ctx.group_col else "")
     else:
-        key, data, title = "after", matched, f"Table 1 after {label}"
+        key, data, title = "after", matched, f"Patient characteristics after {label}"
     kwargs = {"weights": "weights"} if label == "weighting" else {}
     t1, warns = quiet(om.table_one, data, by=ctx.group_col, variables=variables, **kwargs)
     discrete = discrete_columns(data, variables)
