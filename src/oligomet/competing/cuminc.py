@@ -34,6 +34,7 @@ from .._validation import (DroppedRows, complete_cases, event_codes, group_label
 from ..survival._ties import merge_near_ties
 from ._aalen_johansen import count_table, distinct_times, group_curves
 from ._gray import gray_statistics
+from .._notebook import TidyTablesHTML
 
 ALL = "all"
 _INT_COLUMNS = {"group", "cause", "n_risk", "n_event", "n_competing", "n_censor"}
@@ -42,7 +43,7 @@ TABLE_COLUMNS = ["group", "cause", "time", "n_risk", "n_event", "n_competing", "
 
 
 @dataclass(frozen=True)
-class CumulativeIncidence:
+class CumulativeIncidence(TidyTablesHTML):
     """Result of :func:`cumulative_incidence`.
 
     Attributes
@@ -65,6 +66,8 @@ class CumulativeIncidence:
     n : int
         Rows analysed; ``dropped`` reports rows removed for missing ``by``/``strata``.
     """
+
+    _html_tables = ("n", "gray_test", "table")
 
     table: pd.DataFrame
     gray_test: pd.DataFrame

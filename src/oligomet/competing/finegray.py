@@ -31,6 +31,7 @@ from .._validation import (DroppedRows, complete_cases, covariate_scale, event_c
 from ..survival._ties import merge_near_ties
 from ..survival.design import Design, build_design, parse_covariates
 from . import _fine_gray_core as core
+from .._notebook import TidyTablesHTML
 
 GTOL = 1e-6
 MAXITER = 10
@@ -55,7 +56,7 @@ def _matrix(design: Design, frame: pd.DataFrame) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FineGray:
+class FineGray(TidyTablesHTML):
     """Result of :func:`fine_gray`.
 
     Attributes
@@ -70,6 +71,8 @@ class FineGray:
     baseline : DataFrame with ``time`` (distinct failure times of the cause, crr's ``$uftime``) and
         ``hazard_jump`` (crr's ``$bfitj``).
     """
+
+    _html_tables = ("n", "n_events", "cause", "summary")
 
     summary: pd.DataFrame
     loglik: float

@@ -31,13 +31,16 @@ from scipy import stats
 from .._validation import (CompleteCaseWarning, DroppedRows, group_labels, require_columns, require_frame,
                            weight_array)
 from ._tests import categorical_test, continuous_test
+from .._notebook import TidyTablesHTML
 
 OVERALL = "Overall"
 
 
 @dataclass(frozen=True)
-class TableOne:
+class TableOne(TidyTablesHTML):
     """Result of :func:`table_one`; see the module docstring for the columns."""
+
+    _html_tables = ("table", "tests")
 
     table: pd.DataFrame
     tests: pd.DataFrame

@@ -41,6 +41,7 @@ from . import methods as mth
 from .nelsonaalen import cumulative_hazard_at
 from ..survival._blas_threads import single_threaded_blas
 from ..survival._ties import merge_near_ties
+from .._notebook import TidyTablesHTML
 
 __all__ = ["impute", "Imputation"]
 
@@ -50,7 +51,7 @@ _COLLINEAR = 0.999                          # mice's find.collinear threshold
 
 
 @dataclass(frozen=True, eq=False)
-class Imputation:
+class Imputation(TidyTablesHTML):
     """m completed datasets and the diagnostics of the chains that made them (R: a ``mids`` object).
 
     Attributes
@@ -69,6 +70,8 @@ class Imputation:
     m, maxit, donors, seed : the settings; ``seed`` reproduces the run.
     time, event, added : the survival columns, and the names of the columns added as predictors.
     """
+
+    _html_tables = ("m", "maxit", "seed", "variables")
 
     datasets: tuple
     variables: pd.DataFrame

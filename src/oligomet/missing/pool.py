@@ -32,6 +32,7 @@ from ..competing.finegray import FineGray, fine_gray
 from ..matching.propensity import PropensityWarning, fit_logistic
 from ..survival.cox import CoxResult, cox
 from ..survival.design import build_design, parse_covariates
+from .._notebook import TidyTablesHTML
 
 __all__ = ["pool", "pool_cox", "pool_fine_gray", "pool_logistic", "logistic", "LogisticModel", "PooledResult",
            "rubin"]
@@ -103,7 +104,7 @@ def logistic(data: pd.DataFrame, outcome: str, covariates: str | Sequence[str]) 
 
 
 @dataclass(frozen=True)
-class PooledResult:
+class PooledResult(TidyTablesHTML):
     """Rubin's rules over m fits (R: ``pool()`` and ``summary(pool, conf.int = TRUE)``).
 
     ``summary``: indexed by term, columns ``estimate``, ``se``, ``statistic``, ``df``, ``p``, ``lower``,
@@ -111,6 +112,8 @@ class PooledResult:
     ``*_lower``, ``*_upper``: exp of the estimate and limits), then ``riv``, ``lambda``, ``fmi``, ``ubar``,
     ``b``, ``t``, ``dfcom``, ``m``. ``per_imputation``: tidy ``imputation``, ``term``, ``estimate``, ``se``.
     """
+
+    _html_tables = ("m", "model", "summary")
 
     summary: pd.DataFrame
     per_imputation: pd.DataFrame

@@ -24,6 +24,7 @@ from ._blas_threads import single_threaded_blas
 from ._cox_robust import robust_score_test, robust_variance
 from ._ties import merge_near_ties, merge_near_ties_start_stop
 from .design import Design, _is_categorical, build_design, parse_covariates
+from .._notebook import TidyTablesHTML
 
 __all__ = ["cox", "CoxResult", "CoxConvergenceWarning"]
 
@@ -35,7 +36,7 @@ class CoxConvergenceWarning(UserWarning):
 
 
 @dataclass(frozen=True, eq=False)
-class CoxResult:
+class CoxResult(TidyTablesHTML):
     """A fitted Cox model (R: ``coxph``).
 
     Attributes
@@ -55,6 +56,8 @@ class CoxResult:
     iterations, converged, ties, terms.
     concordance : R's ``fit$concordance["concordance"]`` (computed on first access).
     """
+
+    _html_tables = ("n", "n_events", "summary", "tests")
 
     summary: pd.DataFrame
     loglik: np.ndarray

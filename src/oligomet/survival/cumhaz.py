@@ -33,13 +33,14 @@ from scipy import special
 from .._validation import DroppedRows
 from . import _km_core as core
 from .kaplan_meier import curve_data, group_column
+from .._notebook import TidyTablesHTML
 
 CONF_TYPES = ("plain", "log", "none")
 _CTYPES = {1: 1, 2: 2, "nelson-aalen": 1, "fleming-harrington": 2}
 
 
 @dataclass(frozen=True)
-class CumulativeHazard:
+class CumulativeHazard(TidyTablesHTML):
     """Result of :func:`cumulative_hazard`.
 
     Attributes
@@ -51,6 +52,8 @@ class CumulativeHazard:
     robust : whether ``std_chaz`` is the infinitesimal-jackknife (robust) SE.
     dropped : rows removed for a missing ``by``, ``id`` or weight.
     """
+
+    _html_tables = ("table",)
 
     table: pd.DataFrame
     ctype: int

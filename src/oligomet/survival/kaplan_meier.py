@@ -36,6 +36,7 @@ from .._validation import (DroppedRows, _sort_key, complete_cases, event_array, 
                            weight_array)
 from . import _km_core as core
 from ._ties import merge_near_ties_start_stop
+from .._notebook import TidyTablesHTML
 
 CONF_TYPES = core.CONF_TYPES
 _QUANTILE_TOL = float(np.sqrt(np.finfo(float).eps))  # quantile.survfit's default tolerance
@@ -201,7 +202,7 @@ class _Curve:
 
 
 @dataclass(frozen=True)
-class KaplanMeier:
+class KaplanMeier(TidyTablesHTML):
     """Result of :func:`kaplan_meier`.
 
     Attributes
@@ -218,6 +219,8 @@ class KaplanMeier:
     dropped : DroppedRows
         Rows removed for a missing ``by`` or weight (complete-case analysis).
     """
+
+    _html_tables = ("medians", "table")
 
     table: pd.DataFrame
     medians: pd.DataFrame

@@ -25,10 +25,11 @@ from scipy import stats
 from .._validation import DroppedRows, event_array, require_events, time_array
 from . import _km_core as core
 from .kaplan_meier import prepare
+from .._notebook import TidyTablesHTML
 
 
 @dataclass(frozen=True)
-class LogrankResult:
+class LogrankResult(TidyTablesHTML):
     """Result of :func:`logrank`.
 
     ``observed``, ``expected`` (weighted, summed over strata) and the rows/columns of
@@ -36,6 +37,8 @@ class LogrankResult:
     ``n``, ``observed``, ``expected``, ``oe2_e`` = (O-E)^2/E and ``oe2_v`` = (O-E)^2/V
     (V the diagonal of ``variance``), as R prints them.
     """
+
+    _html_tables = ("statistic", "df", "p_value")
 
     statistic: float
     df: int

@@ -41,10 +41,11 @@ from scipy import stats
 from .._validation import DroppedRows
 from . import _km_core as core
 from .kaplan_meier import curve_data
+from .._notebook import TidyTablesHTML
 
 
 @dataclass(frozen=True)
-class RMST:
+class RMST(TidyTablesHTML):
     """Result of :func:`rmst`.
 
     Attributes
@@ -60,6 +61,8 @@ class RMST:
     variance : "greenwood" (R's print.survfit / survRM2) or "ij" (infinitesimal jackknife, robust).
     dropped : rows removed for a missing ``by``, ``id`` or weight.
     """
+
+    _html_tables = ("tau", "table", "contrasts")
 
     table: pd.DataFrame
     contrasts: pd.DataFrame
