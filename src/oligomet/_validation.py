@@ -79,6 +79,23 @@ def require_columns(data: pd.DataFrame, columns: Sequence[str | None], role: str
         raise ValueError(f"unknown {role} {', '.join(map(repr, missing))}; the data has columns: {available}")
 
 
+_ROLES_NAMING_COLUMNS = {"covariate", "variable"}   # "unknown covariate 'x'" already says it is a column
+
+
+def require_roles(data: pd.DataFrame, **roles) -> None:
+    """Every column named for a role exists; the error names each unknown column with its role (``time``,
+    ``group``, ...; underscores read as spaces), all at once. A role's value is a name, a list of names or None."""
+    problems = []
+    for role, names in roles.items():
+        names = [names] if names is None or isinstance(names, str) else list(names)
+        what = role.replace("_", " ") + ("" if role in _ROLES_NAMING_COLUMNS else " column")
+        problems += [f"unknown {what} {c!r}" for c in names
+                     if c is not None and c not in data.columns]
+    if problems:
+        available = ", ".join(map(str, data.columns[:30]))
+        raise ValueError(f"{'; '.join(problems)}; the data has columns: {available}")
+
+
 def complete_cases(data: pd.DataFrame, columns: Sequence[str | None], *, warn: bool = True,
                    what: str = "analysis", stacklevel: int = 3) -> tuple[pd.DataFrame, DroppedRows]:
     """Drop rows with a missing value in any of ``columns`` and report it.

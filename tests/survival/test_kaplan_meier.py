@@ -212,7 +212,7 @@ def test_bad_values_name_column_and_row(small, column, value, message):
 
 
 def test_unknown_column(small):
-    with pytest.raises(ValueError, match=r"unknown column 'group'"):
+    with pytest.raises(ValueError, match=r"unknown group column 'group'"):
         om.kaplan_meier(small, time="t", event="e", by="group")
 
 

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (DroppedRows, complete_cases, event_codes, group_labels, require_columns,
-                           require_frame, time_array)
+from .._validation import (DroppedRows, complete_cases, event_codes, group_labels,
+                           require_frame, require_roles, time_array)
 from ..survival._ties import merge_near_ties
 from ._aalen_johansen import count_table, distinct_times, group_curves
 from ._gray import gray_statistics
@@ -126,7 +126,7 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
     missing or negative times and non-integer or negative event codes are errors.
     """
     data = require_frame(data)
-    require_columns(data, [time, event, by, strata])
+    require_roles(data, time=time, event=event, group=by, strata=strata)
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
     data, dropped = complete_cases(data, [by, strata], what="cumulative_incidence")

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import (DroppedRows, complete_cases, covariate_scale, event_codes, require_columns,
-                           require_covariate_scale, require_frame, time_array)
+                           require_covariate_scale, require_frame, require_roles, time_array)
 from ..survival._ties import merge_near_ties
 from ..survival.design import Design, build_design, parse_covariates
 from . import _fine_gray_core as core
@@ -146,8 +146,7 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     if not specs:
         raise ValueError("fine_gray needs at least one covariate")
     columns = list(dict.fromkeys(c for sp in specs for c in sp.sources))
-    require_columns(data, [time, event])
-    require_columns(data, columns, "covariate")
+    require_roles(data, time=time, event=event, covariate=columns)
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
     data, dropped = complete_cases(data, columns, what="fine_gray")

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import (DroppedRows, _rows, complete_cases, covariate_scale, event_array, require_columns,
-                           require_covariate_scale, require_events, require_frame, require_start_before_stop,
+                           require_covariate_scale, require_events, require_frame, require_roles, require_start_before_stop,
                            time_array, weight_array)
 from . import _cox_core as core
 from ._blas_threads import single_threaded_blas
@@ -279,11 +279,8 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     specs = parse_covariates(covariates)
     strata_cols = _as_list(strata)
     cov_cols = list(dict.fromkeys(c for s in specs for c in s.sources))
-    require_columns(data, [time, event], "time/event column")
-    require_columns(data, cov_cols, "covariate")
-    require_columns(data, strata_cols, "strata column")
-    require_columns(data, [weights, cluster], "weights/cluster column")
-    require_columns(data, [start], "start column")
+    require_roles(data, time=time, event=event, covariate=cov_cols, strata=strata_cols, weights=weights,
+                  cluster=cluster, start=start)
     # time/event are validated on every row: a missing or negative time is a derivation bug, not a
     # missing value to drop quietly (see _validation's policy)
     t_all = time_array(data, time)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import (DroppedRows, _sort_key, complete_cases, event_array, group_labels, require_columns,
-                           require_frame, require_positive_weight, require_start_before_stop, time_array,
+                           require_frame, require_roles, require_positive_weight, require_start_before_stop, time_array,
                            weight_array)
 from . import _km_core as core
 from ._ties import merge_near_ties_start_stop
@@ -159,6 +159,8 @@ def curve_data(data: pd.DataFrame, time: str, event: str, by: str | None, weight
     """
     # ids need no R level order: factorize them (sorting 10^5+ labels would cost more than the fit),
     # unless some are missing, when prepare's complete-case path (with its warning) drops those rows.
+    require_roles(require_frame(data), time=time, event=event, group=by, start=start, id=id,
+                  weights=weights if isinstance(weights, str) else None)
     id_missing = id is not None and id in getattr(data, "columns", ()) and bool(data[id].isna().any())
     frame, dropped, coded, level_lists, w = prepare(data, [time, event] + ([id] if id else []),
                                                     [by, id] if id_missing else [by], weights, what=what)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import DroppedRows, event_array, require_events, time_array
+from .._validation import DroppedRows, event_array, require_events, require_frame, require_roles, time_array
 from . import _km_core as core
 from .kaplan_meier import prepare
 from .._notebook import TidyTablesHTML
@@ -84,6 +84,7 @@ def _prepare(data, time, event, by, strata, rho, what):
         raise ValueError(f"{what} needs a grouping column (by=)")
     if not np.isfinite(rho) or rho < 0:
         raise ValueError(f"rho must be a finite number >= 0; got {rho!r}")
+    require_roles(require_frame(data), time=time, event=event, group=by, strata=strata)
     frame, dropped, (codes, scodes), (levels, slevels), _ = prepare(data, [time, event], [by, strata], what=what)
     t = time_array(frame, time)
     e = event_array(frame, event)
