@@ -7,6 +7,7 @@ with its index reset fits directly.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -33,8 +34,10 @@ def format_ratio_ci(est: float, lo: float, hi: float) -> str:
     return f"{est:.2f} ({lo:.2f}–{hi:.2f})"
 
 
+@functools.lru_cache(maxsize=4096)
 def _text_width_in(text: str, size: float, bold: bool = False) -> float:
-    """Rendered width of ``text`` in inches at ``size`` points (font metrics, no renderer needed)."""
+    """Rendered width of ``text`` in inches at ``size`` points (font metrics, no renderer needed). Cached: the
+    same labels recur in every endpoint's forest plot, and building a glyph path per call cost seconds."""
     prop = FontProperties(size=size, weight="bold" if bold else "normal")
     return TextPath((0, 0), text, prop=prop).get_extents().width / 72.0
 
