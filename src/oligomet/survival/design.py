@@ -449,3 +449,8 @@ def build_design(frame: pd.DataFrame, specs: Sequence[TermSpec]) -> Design:
         terms.append(Term(column=s.column, categorical=False, names=_interaction_names(parts), parts=tuple(parts),
                           sources=s.sources))
     return Design(terms=tuple(terms))
+
+
+# Level identity and printing, shared with the propensity model's R-style column names (matching/propensity.py).
+level_key = _level_key
+level_text = _fmt
