@@ -214,7 +214,7 @@ def test_check_digits_follow_their_definitions():
 
 
 def test_the_synthetic_registry_validates_clean():
-    synthetic = pytest.importorskip("oligomet.datasets.synthetic")
+    from oligomet.datasets import synthetic
     tables = synthetic.synthetic_registry(1500, n_sites=7, seed=5)
     report = validate(tables, data_lock=str(synthetic.DATA_LOCK.date()))
     assert report.ok and len(report.problems) == 0, report.to_text(limit=10)
