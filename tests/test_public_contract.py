@@ -34,8 +34,10 @@ class Call:
     def __init__(self, fn, roles: dict, nan_covariate: str | None = None, **fixed):
         self.fn, self.roles, self.nan_covariate, self.fixed = fn, roles, nan_covariate, fixed
 
-    def __call__(self, data, **override):
+    def __call__(self, data, conf_level=None, **override):
         kw = dict(self.fixed)
+        if conf_level is not None:
+            kw["conf_level"] = conf_level
         for role, (arg, col) in self.roles.items():
             value = override.get(role, col)
             kw[arg] = [value, "age"] if arg == "covariates" or arg == "variables" else value
@@ -112,3 +114,12 @@ def test_a_missing_covariate_value_is_reported_as_dropped(name):
         result = call(data)
     assert result.dropped.n == 16
     assert result.dropped.by_column == {call.nan_covariate: 16}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CALLS if "conf_level" in
+                                        __import__("inspect").signature(getattr(om, n)).parameters))
+@pytest.mark.parametrize("level", [95, 0, 1.0, -0.5, "0.95", True])
+def test_a_confidence_level_outside_0_1_is_refused(name, level):
+    """Declared once (``_validation.require_conf_level``): 95 for 95% is the usual slip."""
+    with pytest.raises(ValueError, match=r"conf_level must be a number strictly between 0 and 1 \(e\.g\. 0\.95\)"):
+        CALLS[name](DATA, conf_level=level)

@@ -63,6 +63,32 @@ class DroppedRows:
         return pd.DataFrame({"column": list(self.by_column), "n_missing": list(self.by_column.values())})
 
 
+# --- parameters (the options of an estimator, beside the data rules below) ---------------------------------
+
+TIES = ("efron", "breslow")
+
+
+def require_choice(name: str, value, allowed) -> None:
+    """``value`` is one of ``allowed``; the error lists them."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+
+
+def require_conf_level(conf_level) -> float:
+    """A confidence level strictly between 0 and 1 (0.95, not 95)."""
+    if isinstance(conf_level, bool) or not (isinstance(conf_level, (int, float, np.number)) and 0 < conf_level < 1):
+        raise ValueError(f"conf_level must be a number strictly between 0 and 1 (e.g. 0.95); got {conf_level!r}")
+    return float(conf_level)
+
+
+def require_positive_finite(name: str, value, unit: str = "") -> float:
+    """A finite number > 0 (``unit`` says in what, for the message)."""
+    if isinstance(value, bool) or not (isinstance(value, (int, float, np.number)) and np.isfinite(value)
+                                       and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0{unit}; got {value!r}")
+    return float(value)
+
+
 def require_frame(data) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")

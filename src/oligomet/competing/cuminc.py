@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (DroppedRows, complete_cases, event_codes, group_labels,
+from .._validation import (require_conf_level, DroppedRows, complete_cases, event_codes, group_labels,
                            require_frame, require_roles, time_array)
 from ..survival._ties import merge_near_ties
 from ._aalen_johansen import count_table, distinct_times, group_curves
@@ -127,8 +127,7 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
     """
     data = require_frame(data)
     require_roles(data, time=time, event=event, group=by, strata=strata)
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
+    require_conf_level(conf_level)
     data, dropped = complete_cases(data, [by, strata], what="cumulative_incidence")
     t_raw = time_array(data, time)
     status = event_codes(data, event)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (DroppedRows, complete_cases, covariate_scale, event_codes, require_columns,
+from .._validation import (require_conf_level, DroppedRows, complete_cases, covariate_scale, event_codes, require_columns,
                            require_covariate_scale, require_frame, require_roles, time_array)
 from ..survival._ties import merge_near_ties
 from ..survival.design import Design, build_design, parse_covariates
@@ -147,8 +147,7 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
         raise ValueError("fine_gray needs at least one covariate")
     columns = list(dict.fromkeys(c for sp in specs for c in sp.sources))
     require_roles(data, time=time, event=event, covariate=columns)
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
+    require_conf_level(conf_level)
     data, dropped = complete_cases(data, columns, what="fine_gray")
     t = merge_near_ties(time_array(data, time))
     if t.size and not (t > 0).any():

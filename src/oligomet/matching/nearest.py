@@ -13,6 +13,7 @@ from .mahalanobis import mahalanobis_coordinates, mahalanobis_match
 from .optimal import optimal_match
 from .subclass import subclassify
 from .result import MatchResult
+from .._validation import require_choice
 
 _ORDERS = ("largest", "smallest", "random", "data", "closest", "farthest")
 _DISCARD = ("none", "both", "control", "treated")
@@ -109,8 +110,7 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     fitted probabilities of 0 or 1, give a warning as R's ``glm`` does.
     """
     what = "match"
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, _METHODS))}; got {method!r}")
+    require_choice("method", method, _METHODS)
     unsupported = {"subclass": dict(caliper=caliper, exact=exact, antiexact=antiexact, ratio=ratio != 1,
                                     replace=replace, reuse_max=reuse_max, compat=compat),
                    "optimal": dict(caliper=caliper, antiexact=antiexact, replace=replace, reuse_max=reuse_max,
@@ -128,8 +128,7 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     mah_cols = [mahvars] if isinstance(mahvars, str) else list(mahvars or [])
     if full_mahalanobis or mah_cols:
         _check_mahalanobis(method, order, discard, caliper, full_mahalanobis, mah_cols)
-    if order not in _ORDERS:
-        raise ValueError(f"order must be one of {', '.join(map(repr, _ORDERS))}; got {order!r}")
+    require_choice("order", order, _ORDERS)
     if isinstance(ratio, bool) or int(ratio) != ratio or ratio < 1:
         raise ValueError(f"ratio must be a positive integer; got {ratio!r}")
     ratio = int(ratio)
@@ -139,8 +138,7 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
                                or discard != "none" or isinstance(caliper, dict)):
         raise ValueError("compat='matchit-4.5.1' reproduces that release's plain nearest-neighbour walk only; "
                          "order 'closest'/'farthest', reuse_max, antiexact, discard and covariate calipers came later")
-    if discard not in _DISCARD:
-        raise ValueError(f"discard must be one of {', '.join(map(repr, _DISCARD))}; got {discard!r}")
+    require_choice("discard", discard, _DISCARD)
     if reuse_max is not None and (isinstance(reuse_max, bool) or int(reuse_max) != reuse_max or reuse_max < 1):
         raise ValueError(f"reuse_max must be a positive integer (or None); got {reuse_max!r}")
     dist_caliper, cov_calipers = _split_calipers(caliper)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import require_columns, require_frame
+from .._validation import require_columns, require_conf_level, require_frame
 from ..competing.finegray import FineGray, fine_gray
 from ..matching.propensity import PropensityWarning, fit_logistic
 from ..survival.cox import CoxResult, cox
@@ -138,8 +138,7 @@ def rubin(estimates: np.ndarray, variances: np.ndarray, dfcom: float | np.ndarra
     if m < 2:
         raise ValueError(f"pooling needs at least 2 imputed datasets, got m = {m}: with one there is no "
                          f"between-imputation variance (impute with m >= 2; 20 or more is usual)")
-    if not (0 < conf_level < 1):
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
+    require_conf_level(conf_level)
     bad = ~np.isfinite(q) | ~np.isfinite(u) | (u < 0)
     if bad.any():
         j = int(np.flatnonzero(bad.any(axis=0))[0])

@@ -3,6 +3,7 @@ as plain arrays: input checks, and the (stratum, time) blocks of the sorted rows
 from __future__ import annotations
 
 import numpy as np
+from .._validation import TIES, require_choice
 
 
 def fitted_arrays(time, event, X, beta, weights, ties: str):
@@ -20,8 +21,7 @@ def fitted_arrays(time, event, X, beta, weights, ties: str):
         raise ValueError(f"beta has {beta.size} values but X has {X.shape[1]} columns")
     if not np.isin(e, (0.0, 1.0)).all():
         raise ValueError("event must be 0/1")
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    require_choice("ties", ties, TIES)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
     if w.size != n:
         raise ValueError("weights must have one value per row")

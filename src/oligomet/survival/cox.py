@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (DroppedRows, _rows, complete_cases, covariate_scale, event_array, require_columns,
-                           require_covariate_scale, require_events, require_frame, require_roles, require_start_before_stop,
-                           time_array, weight_array)
+from .._validation import (TIES, complete_cases, covariate_scale, DroppedRows, event_array, require_choice,
+                           require_columns, require_conf_level, require_covariate_scale, require_events, require_frame,
+                           require_roles, require_start_before_stop, _rows, time_array, weight_array)
 from . import _cox_core as core
 from ._blas_threads import single_threaded_blas
 from ._cox_robust import robust_score_test, robust_variance
@@ -184,8 +184,7 @@ class CoxResult(TidyTablesHTML):
             newstrata = np.array([lookup[k] for k in keys], dtype=np.int64)
         times = np.atleast_1d(np.asarray(times, dtype=float))
         if conf_int:
-            if not 0 < conf_level < 1:
-                raise ValueError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+            require_conf_level(conf_level)
             tab = cox_survival_table(self._time, self._event, self._X, self.coef, self.var.to_numpy(),
                                      strata=self._strata, weights=self._weights, ties=self.ties, newX=newX,
                                      times=times, newstrata=newstrata, conf_level=conf_level, start=self._start)
@@ -274,8 +273,7 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     raise a ``ValueError`` naming the terms involved; so does a constant covariate.
     """
     data = require_frame(data)
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    require_choice("ties", ties, TIES)
     specs = parse_covariates(covariates)
     strata_cols = _as_list(strata)
     cov_cols = list(dict.fromkeys(c for s in specs for c in s.sources))

@@ -31,9 +31,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .._validation import (DroppedRows, _sort_key, complete_cases, event_array, group_labels, require_columns,
-                           require_frame, require_roles, require_positive_weight, require_start_before_stop, time_array,
-                           weight_array)
+from .._validation import (complete_cases, DroppedRows, event_array, group_labels, require_choice, require_columns,
+                           require_conf_level, require_frame, require_positive_weight, require_roles,
+                           require_start_before_stop, _sort_key, time_array, weight_array)
 from . import _km_core as core
 from ._ties import merge_near_ties_start_stop
 from .._notebook import TidyTablesHTML
@@ -46,10 +46,8 @@ _ALL = "all"
 def check_conf(conf_type: str, conf_level: float) -> str:
     """The one place where conf_type / conf_level are validated (R's spellings accepted)."""
     ct = {"log-log": "log-log", "loglog": "log-log", "log_log": "log-log"}.get(conf_type, conf_type)
-    if ct not in CONF_TYPES:
-        raise ValueError(f"conf_type must be one of {', '.join(map(repr, CONF_TYPES))}; got {conf_type!r}")
-    if not (isinstance(conf_level, (int, float)) and 0 < conf_level < 1):
-        raise ValueError(f"conf_level must be a number strictly between 0 and 1; got {conf_level!r}")
+    require_choice("conf_type", ct, CONF_TYPES)
+    require_conf_level(conf_level)
     return ct
 
 
