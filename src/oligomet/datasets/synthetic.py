@@ -681,7 +681,7 @@ _JUDGEMENT_MISSING, _JUDGEMENT_UNKNOWN = 0.12, 0.04
 def _with_board_facts(tables: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFrame]:
     """Fill the MDT decisions' board facts (judgements per organ, disease extent, Charlson index, ASA
     class, FEV1) with plausible values consistent with the recommendation and the lesions known at
-    the meeting, some blank or recorded as ``unknown``.
+    the meeting, some blank or recorded as ``unknown``; and the colorectal primaries' sidedness.
 
     Drawn from a generator of their own (seeded from ``seed``), after everything else: the other
     fields' random streams, and so every earlier result, do not move."""
@@ -733,7 +733,13 @@ def _with_board_facts(tables: dict[str, pd.DataFrame], seed: int) -> dict[str, p
     mdt["charlson_index"] = pd.array(charlson, dtype="Int64")
     mdt["asa_class"] = pd.array(asa, dtype="Int64")
     mdt["fev1_pct"] = fev1
-    return {**tables, "mdt_decisions": _conform("mdt_decisions", mdt)}
+    # primary sidedness (colorectal: right colon, left colon, rectum; some not recorded)
+    p = tables["patients"].copy()
+    colorectal = (p["primary_site"] == "colorectal").to_numpy()
+    side = _pick(rng, ["right", "left", "rectum"], [0.25, 0.40, 0.35], len(p))
+    side[rng.random(len(p)) < 0.08] = None
+    p["primary_sidedness"] = np.where(colorectal, side, "not_applicable")
+    return {**tables, "patients": _conform("patients", p), "mdt_decisions": _conform("mdt_decisions", mdt)}
 
 
 def _dates(days) -> pd.Series:
