@@ -10,7 +10,7 @@ from oligomet.board.decisions import Decision, DecisionLog
 
 @pytest.mark.postgres
 def test_postgresql_decisions_append_only(pg_url):
-    log = DecisionLog(pg_url)
+    log = DecisionLog.open_store(pg_url)
     d = Decision("P1", dt.date(2024, 1, 1), "systemic therapy", ("systemic therapy",), "v1", "h" * 64, "surgeon")
     first = log.append(d)
     second = log.append(Decision("P1", d.case_date, "observation", d.recommended, "v1", "h" * 64,

@@ -100,7 +100,7 @@ def test_cli_case_file_only(tmp_path):
 
 
 def test_decisions_are_append_only(tmp_path):
-    log = DecisionLog(str(tmp_path / "d.sqlite"))
+    log = DecisionLog.open_store(str(tmp_path / "d.sqlite"))
     d = Decision("P1", pd.Timestamp("2024-01-01").date(), "systemic therapy", ("systemic therapy",), "v1", "h" * 64,
                  "surgeon")
     i = log.append(d)

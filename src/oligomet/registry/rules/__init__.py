@@ -31,6 +31,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "diameter_implausible": ("5", "error", "lesion diameter > 300 mm (likely a cm/mm mix-up)"),
     "cea_negative": ("5", "error", "negative CEA"),
     "value_negative": ("5", "error", "negative CA 19-9 or ablation margin"),
+    "mdt_measure_out_of_range": ("5", "error", "MDT measurement out of range: FEV1 outside 0-150 % predicted, "
+                                               "Charlson index outside 0-37, ASA class outside 1-6"),
     # 6. SABR
     "sabr_fractions": ("6", "error", "SABR with fractions missing or <= 0"),
     "sabr_dose_missing": ("6", "error", "SABR without a total dose"),
