@@ -16,9 +16,8 @@ def test_postgresql_decisions_append_only(pg_url):
     second = log.append(Decision("P1", d.case_date, "observation", d.recommended, "v1", "h" * 64,
                                  "medical_oncologist", reason="frail", corrects=first))
     for stmt in ("UPDATE board_decisions SET role = 'x'", "DELETE FROM board_decisions"):
-        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-            with log.engine.begin() as conn:
-                conn.exec_driver_sql(stmt)
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), log.engine.begin() as conn:
+            conn.exec_driver_sql(stmt)
     hist = log.history("P1")
     assert list(hist["id"]) == [first, second] and hist.loc[0, "superseded_by"] == second
     assert list(hist["concordant"]) == [True, False]

@@ -29,9 +29,8 @@ def test_a_store_has_the_decision_table_its_guards_and_the_columns_decisions_rea
     cols = {c["name"] for c in sa.inspect(log.engine).get_columns("board_decisions")}
     assert cols == {c.name for c in decisions.columns}
     first = log.append(_decision())
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with log.engine.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM board_decisions")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), log.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM board_decisions")
     assert list(log.history("P1")["id"]) == [first]
     log.close()
 
@@ -62,7 +61,6 @@ def test_decisions_made_before_the_migration_are_kept_and_guarded(url):
     engine.dispose()
     log = DecisionLog.open_store(url)       # migrates 0003 -> head
     assert list(log.history()["patient_id"]) == ["OLD"]
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with log.engine.begin() as conn:
-            conn.exec_driver_sql("UPDATE board_decisions SET role = 'x'")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), log.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE board_decisions SET role = 'x'")
     log.close()

@@ -126,7 +126,8 @@ def test_risk_table():
     for g, sub in d.groupby("grp"):
         r = rows_of(rt, g)
         np.testing.assert_array_equal(r["n_risk"], [(sub["time"] >= t).sum() for t in (0, 5, 10, 30)])
-        np.testing.assert_array_equal(r["n_events"], [sub.loc[sub["time"] <= t, "status"].sum() for t in (0, 5, 10, 30)])
+        np.testing.assert_array_equal(r["n_events"],
+                                      [sub.loc[sub["time"] <= t, "status"].sum() for t in (0, 5, 10, 30)])
         np.testing.assert_array_equal(r["n_censored"],
                                       [(1 - sub.loc[sub["time"] <= t, "status"]).sum() for t in (0, 5, 10, 30)])
 

@@ -83,7 +83,8 @@ def write_demo_sheets(tables: dict, out: str | Path) -> list[dict]:
                 continue
             row = cands.iloc[0]
             used.add(row["patient_id"])
-            case = case_from_registry(tables, row["patient_id"], row["as_of"], context=context).updated(judgement, "demo judgement")
+            case = case_from_registry(tables, row["patient_id"], row["as_of"], context=context).updated(
+                judgement, "demo judgement")
             sheet = build_sheet(case, context)
             write_sheet(sheet, out / name)
             rec = "; ".join(sheet.options) or "no recommendation"

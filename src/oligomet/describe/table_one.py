@@ -80,7 +80,8 @@ class TableOne(TidyTablesHTML):
         return out
 
 
-def table_one(data: pd.DataFrame, by: str | None = None, variables=None, nonnormal=None, categorical=None,
+# complexity: gtsummary's front door: argument checks, then one loop over variables
+def table_one(data: pd.DataFrame, by: str | None = None, variables=None, nonnormal=None, categorical=None,  # noqa: C901
               weights: str | None = None, test: bool = True, smd: bool = True, overall: bool | None = None,
               digits: int = 1) -> TableOne:
     """Describe ``variables`` overall or by the groups of ``by``.

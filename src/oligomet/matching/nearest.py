@@ -20,9 +20,11 @@ _DISCARD = ("none", "both", "control", "treated")
 _METHODS = ("nearest", "subclass", "optimal")
 
 
-def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest", distance="glm",
+# complexity: MatchIt's one front door: option checks, then dispatch by method
+def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest", distance="glm",  # noqa: C901
           caliper: float | dict | None = None, std_caliper: bool | dict = True, ratio: int = 1,
-          replace: bool = False, order: str | None = None, exact=None, mahvars=None, antiexact=None, discard: str = "none",
+          replace: bool = False, order: str | None = None, exact=None, mahvars=None, antiexact=None,
+          discard: str = "none",
           reuse_max: int | None = None, seed: int | None = None, link: str | None = None,
           compat: str | None = None, subclass: int = 6, min_n: int = 1, estimand: str = "ATT") -> MatchResult:
     """Greedy nearest-neighbour matching on the propensity score, as MatchIt 4.7.2.
@@ -69,8 +71,8 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     order : "largest" | "smallest" | "random" | "data" | "closest" | "farthest"
         Order in which treated units choose (MatchIt's ``m.order``); ties in the distance
         keep the data order. "closest" takes the pairs with the smallest distance first
-        (re-matching a unit whose nearest control was taken meanwhile), "farthest" the largest. "random" uses ``numpy.random.default_rng(seed)``, so the pairs
-        cannot equal R's for the same seed (different generators).
+        (re-matching a unit whose nearest control was taken meanwhile), "farthest" the largest. "random" uses
+        ``numpy.random.default_rng(seed)``, so the pairs cannot equal R's for the same seed (different generators).
     exact : str or list of str, optional
         Match only within strata of these columns.
     antiexact : str or list of str, optional
@@ -175,9 +177,8 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         return assemble(frame, t, covariates, [*exact_cols, *anti_cols], ps, dist, w, sub, empty, reasons, None,
                         fit, dropped, treatment, settings, ~eligible, {}, estimand)
     cal = None
-    if dist_caliper is not None:
-        if len(np.unique(dist)) > 1:  # MatchIt ignores a caliper on a constant distance
-            cal = float(dist_caliper) * (float(np.std(dist[eligible], ddof=1)) if std_dist else 1.0)
+    if dist_caliper is not None and len(np.unique(dist)) > 1:  # MatchIt ignores a caliper on a constant distance
+        cal = float(dist_caliper) * (float(np.std(dist[eligible], ddof=1)) if std_dist else 1.0)
     pair_filter = _pair_filter(frame, anti_cols, cov_calipers, std_cov, eligible)
 
     strata = None

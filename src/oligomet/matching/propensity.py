@@ -141,7 +141,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, names: list[str], weights: np.nda
     beta = np.zeros(len(keep))
     converged = False
     it = 0
-    for it in range(1, maxit + 1):
+    for it in range(1, maxit + 1):  # noqa: B007  (``it`` is read after the loop: the iterations glm reports)
         mu_eta = _mu_eta(eta)
         good = (w_prior > 0) & (mu_eta != 0)
         z = eta + (y - mu) / mu_eta

@@ -263,7 +263,8 @@ def _check_models(cols: dict, meth: dict, pm: pd.DataFrame) -> None:
         n_obs = int((~col.missing).sum())
         if n_obs == 0:
             problems.append(f"column {name!r} is missing in every row ({col.missing.size} of {col.missing.size}), "
-                            f"so it cannot be {'imputed (there is nothing to fit its model on)' if meth[name] else 'used'}"
+                            "so it cannot be "
+                            f"{'imputed (there is nothing to fit its model on)' if meth[name] else 'used'}"
                             f"; drop the column or supply values")
             continue
         obs = col.values[~col.missing]

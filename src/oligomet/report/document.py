@@ -152,7 +152,8 @@ def contrast(label: str) -> str:
     levels = [lower_first(x) for x in label.split(": ", 1)[-1].split(" vs ")]
     if len(levels) == 2:
         a, b = (x.rsplit(" ", 1) for x in levels)
-        if len(a) == len(b) == 2 and a[1] == b[1]:   # 'delayed ablation vs upfront ablation' -> 'delayed vs upfront ablation'
+        # 'delayed ablation vs upfront ablation' -> 'delayed vs upfront ablation'
+        if len(a) == len(b) == 2 and a[1] == b[1]:
             levels[0] = a[0]
     return " vs ".join(levels)
 

@@ -10,8 +10,8 @@ Terms, as in R's model formulas:
 * ``col``: a column; ``C(col)`` / ``C(col, ref=x)``: a column coded as a factor;
 * ``I(expr)`` and ``log(…)``, ``log10(…)``, ``log1p(…)``, ``sqrt(…)``, ``exp(…)``, ``abs(…)``: an
   arithmetic expression of columns, evaluated by :mod:`oligomet.expressions` (never by ``eval``; e.g.
-  ``I(age / 10)`` for a hazard ratio per 10 years, ``log(nodes + 1)``); a comparison such as ``I(nodes > 4)`` is logical and
-  becomes a dummy, as R codes a logical;
+  ``I(age / 10)`` for a hazard ratio per 10 years, ``log(nodes + 1)``); a comparison such as ``I(nodes > 4)`` is
+  logical and becomes a dummy, as R codes a logical;
 * ``a:b``: the interaction (products of the two terms' design columns); ``a*b`` is ``a + b + a:b``
   (``a*b*c`` all main effects and interactions). As R's ``terms``, interactions come after all main
   effects, in the order written. A factor in an interaction must also be in the model as a main effect

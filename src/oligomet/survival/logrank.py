@@ -58,7 +58,8 @@ class LogrankResult(TidyTablesHTML):
     def __str__(self) -> str:
         name = "log-rank" if self.rho == 0 else f"G-rho (rho={self.rho:g})"
         strat = f", stratified by {self.strata}" if self.strata else ""
-        return f"{name} test of {self.by}{strat}: chi-square {self.statistic:.4g} on {self.df} df, p = {self.p_value:.4g}"
+        return (f"{name} test of {self.by}{strat}: chi-square {self.statistic:.4g} on {self.df} df, "
+                f"p = {self.p_value:.4g}")
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ def compute_time_varying(ctx: Ctx) -> TimeVaryingResult:
         warnings_ += [f"baseline-coded Cox {ep.name}: {w}" for w in warns]
         frames = []
         for model, fit, term in (("time-varying", tv, EXPOSED), ("baseline (immortal-time biased)", naive, EVER)):
-            frames.append(_labelled(fit.summary, ctx, a.label, term).assign(model=model, n=fit.n, n_events=fit.n_events))
+            frames.append(_labelled(fit.summary, ctx, a.label, term).assign(model=model, n=fit.n,
+                                                                            n_events=fit.n_events))
         models = pd.concat(frames, ignore_index=True)
         numbers[ep.name] = clean({
             "n_patients": len(d), "n_exposed": int(d[EVER].sum()), "n_rows": len(rows), "n_zero_time": n_zero,
