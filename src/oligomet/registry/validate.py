@@ -100,7 +100,7 @@ def check_registry(path, format: str | None = None, *, data_lock=None, date_form
 
     from .io import detect_format
 
-    if (format or detect_format(Path(path))) == "fhir":
+    if format == "fhir" or (format is None and Path(path).exists() and detect_format(Path(path)) == "fhir"):
         from .importers.fhir import check_fhir   # problems told in the bundle's terms (entry, element)
 
         return check_fhir(path, data_lock=data_lock, identifier_key=identifier_key)

@@ -319,9 +319,8 @@ class _Reader:
         self._not_read()
         for i in rows:
             row, where = self.tables["patients"].values[i], self.tables["patients"].where[i]
-            pid = row["patient_id"]
-            self._primary_fields(pid, row, where)
-            dates = [d for d in self.dates.get(pid, []) if d and len(d) == 10]
+            self._primary_fields(row["patient_id"], row, where, i + 1)
+            dates = [d for d in self.dates.get(row["patient_id"], []) if d and len(d) == 10]
             if row.get("death_date"):
                 row["last_contact_date"] = row["death_date"]
             elif dates:
@@ -419,7 +418,7 @@ class _Reader:
                          "profile, and its code is no cancer code the importer knows); ignored")
         return None
 
-    def _primary_fields(self, pid: str, row: dict, where: dict) -> None:
+    def _primary_fields(self, pid: str, row: dict, where: dict, position: int) -> None:
         found = self.primary.get(pid, [])
         if not found:
             self.log.error("patients", "fhir_missing_primary",
@@ -434,7 +433,7 @@ class _Reader:
                              f"{other.at()} is a second primary cancer condition of patient {pid}; the registry holds "
                              f"one primary (the earliest, {e.at()}), so this one is not read", patient_id=pid)
         c = e.resource
-        row["primary_site"] = self._primary_site(e, pid)
+        row["primary_site"] = self._primary_site(e, pid, position)
         where["primary_site"] = e.at("Condition.code")
         icd = _first_code([c.code], C.ICD10)
         if icd and row["primary_site"] == "colorectal":
@@ -463,7 +462,7 @@ class _Reader:
             date, pe, path = min(resection, key=lambda t: t[0] or "9999")
             row["primary_resection_date"], where["primary_resection_date"] = date, pe.at(path)
 
-    def _primary_site(self, e: Entry, pid: str) -> str | None:
+    def _primary_site(self, e: Entry, pid: str, position: int) -> str | None:
         code = e.resource.code
         icd = _first_code([code], C.ICD10)
         if icd:
@@ -475,14 +474,14 @@ class _Reader:
         self.log.error("patients", "fhir_code",
                        f"{e.at('Condition.code')} {shown}: the importer does not know this primary cancer code; "
                        "add an ICD-10-CM coding (C18-C20 colorectal, C34 lung, C50 breast, ...) to Condition.code",
-                       patient_id=pid, field="primary_site")
+                       rows=[position], patient_id=[pid], field="primary_site")
         return None
 
     def _lesions(self) -> None:
         sizes = self._tumour_sizes()
         for e in self.secondary.values():
             c, pid = e.resource, self.patient_of[id(e)]
-            organ, path = self._organ(e, pid)
+            organ, path = self._organ(e, pid, len(self.tables["lesions"].values) + 1)
             detected = _date(c.onsetDateTime) if c.onsetDateTime is not None else _date(c.recordedDate)
             values = {"lesion_id": c.id, "patient_id": pid, "organ": organ, "detection_date": detected,
                       "diameter_mm": None}
@@ -496,7 +495,7 @@ class _Reader:
             self._dated(pid, detected)
             self.tables["lesions"].add(e, values, where)
 
-    def _organ(self, e: Entry, pid: str) -> tuple[str | None, str]:
+    def _organ(self, e: Entry, pid: str, position: int) -> tuple[str | None, str]:
         c = e.resource
         site = _first_code(c.bodySite or [], C.SNOMED)
         if site in C.SNOMED_SITE:
@@ -511,7 +510,7 @@ class _Reader:
                            f"{e.at('Condition.bodySite')} {shown}: cannot tell the organ of this metastasis; give "
                            "Condition.bodySite in SNOMED CT (liver 10200004, lung 39607008, peritoneum 15425007, "
                            "bone 272673000, brain 12738006, lymph node 59441001, adrenal 23451007) or an ICD-10 "
-                           "C77-C79 code", patient_id=pid, field="organ")
+                           "C77-C79 code", rows=[position], patient_id=[pid], field="organ")
         return organ, "Condition.bodySite" if c.bodySite else "Condition.code"
 
     def _tumour_sizes(self) -> dict[int, list]:
@@ -731,13 +730,15 @@ def in_fhir_terms(report: ValidationReport, origins: Origins) -> ValidationRepor
         return report
     msgs = p["message"].to_numpy(dtype=object).copy()
     rows = p["row"].to_numpy(dtype=object).copy()
-    for i, (t, r, fld) in enumerate(zip(p["table"], p["row"], p["field"])):
+    for i, (t, r, fld, rule) in enumerate(zip(p["table"], p["row"], p["field"], p["rule"])):
         where = origins.where.get(t)
         if where is None or not isinstance(r, (int, np.integer)) or r not in where.index:
             continue
+        rows[i] = int(where.at[r, "_entry"])
+        if rule.startswith("fhir_"):
+            continue   # the importer's own problems already name the entry and element
         at = where.at[r, fld] if fld in where.columns and isinstance(where.at[r, fld], str) else where.at[r, "_row"]
         msgs[i] = f"{at}{f' -> {t}.{fld}' if fld else ''}: {msgs[i]}"
-        rows[i] = int(where.at[r, "_entry"])
     out = p.copy()
     out["message"], out["row"] = msgs, rows
     from ..rules.ids import redact, redacted
