@@ -107,9 +107,10 @@ def read_fhir(path: Path, log: ProblemLog, *, identifier_key: bytes | None = Non
               ) -> tuple[RawTables, Origins]:
     """Read a bundle (or a folder of bundles) into raw registry tables, every problem in the log."""
     entries: list[Entry] = []
+    invalid: set[str] = set()
     for f in bundle_files(path):
-        entries += _entries(f, log)
-    index = _Index(entries)
+        entries += _entries(f, log, invalid)
+    index = _Index(entries, invalid)
     reader = _Reader(index, log, identifier_key is not None, site)
     tables = reader.read()
     raw: RawTables = {}
@@ -128,7 +129,9 @@ def read_fhir(path: Path, log: ProblemLog, *, identifier_key: bytes | None = Non
     return raw, origins
 
 
-def _entries(path: Path, log: ProblemLog) -> list[Entry]:
+def _entries(path: Path, log: ProblemLog, invalid: set[str]) -> list[Entry]:
+    """The bundle's entries with parsed resources; the references of resources that failed to parse go
+    into ``invalid`` (what points at them is not reported again: their own error says it)."""
     from fhir.resources.R4B import get_fhir_model_class
     from pydantic import ValidationError
 
@@ -169,6 +172,7 @@ def _entries(path: Path, log: ProblemLog) -> list[Entry]:
                 log.error(_table_of(rtype), "fhir_invalid",
                           f"{where} {rtype}.{loc}: {err['msg']} (value {_show(err.get('input'))}); "
                           "the resource was not read: correct the value to FHIR R4", field=loc or None)
+            invalid.update(x for x in (url, f"{rtype}/{res.get('id')}") if x)
             continue
         out.append(Entry(path.name, i, url, rtype, resource))
     return out
@@ -187,8 +191,9 @@ def _table_of(rtype: str) -> str:
 class _Index:
     """Resolve references (``Patient/p1``, ``urn:uuid:...``, an absolute URL) to entries."""
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[Entry], invalid: set[str] = frozenset()) -> None:
         self.entries = entries
+        self.invalid = invalid
         self.by_ref: dict[str, Entry] = {}
         for e in entries:
             if e.full_url:
@@ -272,20 +277,20 @@ def _sub_extensions(ext, name: str) -> list:
 
 def _performed(resource) -> tuple[str | None, str | None, str]:
     if getattr(resource, "performedDateTime", None) is not None:
-        return _date(resource.performedDateTime), None, "performedDateTime"
+        return _date(resource.performedDateTime), None, "Procedure.performedDateTime"
     period = getattr(resource, "performedPeriod", None)
     if period is not None:
-        return _date(period.start), _date(period.end), "performedPeriod.start"
-    return None, None, "performed[x]"
+        return _date(period.start), _date(period.end), "Procedure.performedPeriod.start"
+    return None, None, "Procedure.performed[x]"
 
 
 def _effective(resource) -> tuple[str | None, str]:
     if getattr(resource, "effectiveDateTime", None) is not None:
-        return _date(resource.effectiveDateTime), "effectiveDateTime"
+        return _date(resource.effectiveDateTime), "Observation.effectiveDateTime"
     period = getattr(resource, "effectivePeriod", None)
     if period is not None:
-        return _date(period.start), "effectivePeriod.start"
-    return None, "effective[x]"
+        return _date(period.start), "Observation.effectivePeriod.start"
+    return None, "Observation.effective[x]"
 
 
 def _nearest(items: list[tuple[str | None, Any]], ref: str | None):
@@ -332,6 +337,8 @@ class _Reader:
         target = self.ix.resolve(ref)
         if target is None or target.type != "Patient" or id(target) not in self.patient_of:
             shown = getattr(ref, "reference", None) if ref is not None else None
+            if shown in self.ix.invalid:
+                return None     # the patient's own fhir_invalid error says why it was not read
             self.log.error(_table_of(e.type), "fhir_reference",
                            f"{e.at(path)} is {shown!r}, which is no Patient of the bundle(s); the {e.type} was not "
                            "read. Put the patient's Patient resource in the bundle, or correct the reference")
