@@ -489,6 +489,12 @@ class _Reader:
                 if value is None and o.valueCodeableConcept is not None:
                     value = C.ECOG_ANSWERS.get(_first_code([o.valueCodeableConcept], C.LOINC) or "")
                     path = "Observation.valueCodeableConcept"
+                if value is None:
+                    self.log.warning("patients", "fhir_not_read",
+                                     f"{e.at('Observation.value[x]')}: an ECOG observation without a score the "
+                                     "importer reads (valueInteger 0-5, or the LOINC answers LA9622-7 ... LA9627-6); "
+                                     "not used", patient_id=pid, field="ecog")
+                    continue
                 self.ecog.setdefault(pid, []).append((date, value, e, path))
                 continue
             fld, units = ("cea", C.CEA_UNITS) if code == C.CEA else ("ca19_9", C.CA19_9_UNITS)
