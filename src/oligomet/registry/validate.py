@@ -96,5 +96,13 @@ def combine(read_report: ValidationReport, rule_report: ValidationReport) -> Val
 def check_registry(path, format: str | None = None, *, data_lock=None, date_format: str | None = None,
                    identifier_key=None) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
     """Read ``path`` and validate it: (tables, parse + rule problems together)."""
+    from pathlib import Path
+
+    from .io import detect_format
+
+    if format == "fhir" or (format is None and Path(path).exists() and detect_format(Path(path)) == "fhir"):
+        from .importers.fhir import check_fhir   # problems told in the bundle's terms (entry, element)
+
+        return check_fhir(path, data_lock=data_lock, identifier_key=identifier_key)
     tables, read_report = read_registry(path, format, date_format=date_format, identifier_key=identifier_key)
     return tables, combine(read_report, validate(tables, data_lock=data_lock))
