@@ -193,9 +193,8 @@ def sites(n: int = 100_000, n_sites: int = 7) -> None:
                 assert report.ok, report.summary()
 
         def clean_import():
-            with tempfile.TemporaryDirectory() as db:
-                with Store(Path(db) / "r.sqlite") as store:
-                    assert store.import_registry(clean, data_lock=lock).status == "imported"
+            with tempfile.TemporaryDirectory() as db, Store(Path(db) / "r.sqlite") as store:
+                assert store.import_registry(clean, data_lock=lock).status == "imported"
 
         # interleaved rounds, best of each: on a shared machine the load drifts between steps
         times: dict[str, list[float]] = {"mapped": [], "clean": [], "import": []}

@@ -15,6 +15,7 @@ written here contains it.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -82,10 +83,8 @@ def _post(url: str, token: str, fields: dict[str, str], timeout: float) -> bytes
 def _server_error(raw: bytes) -> str:
     """REDCap's error body (``{"error": "..."}``), cut short; never anything we sent."""
     text = raw.decode("utf-8", errors="replace").strip()
-    try:
+    with contextlib.suppress(ValueError, AttributeError):   # not JSON, or not an object: the text as it came
         text = str(json.loads(text).get("error", text))
-    except (ValueError, AttributeError):
-        pass
     return text[:200]
 
 
