@@ -67,7 +67,31 @@ class DataSource(_Model):
     folder: str | None = None
     workbook: str | None = None
     url: str | None = None
-    data_lock: str | None = Field(None, description="ISO date; events after it are ignored")
+    # the order of day-month dates in a folder/workbook (and in data_lock), as `registry validate --date-format`
+    date_format: str | None = None
+    # a censoring date: records after it are ignored, follow-up is censored at it (docs/endpoints.md)
+    data_lock: str | None = None
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, v):
+        from ..registry.parse import check_date_format
+
+        check_date_format(v)
+        return v
+
+    @field_validator("data_lock", mode="before")
+    @classmethod
+    def _iso_lock(cls, v, info):
+        """TOML/YAML dates (``data_lock = 2024-12-31``) and ISO text, or text in ``date_format``; kept as
+        ISO text. ``01-02-2020`` without a declared format is an error, never read month first."""
+        from .._validation import lock_date
+
+        if v is None:
+            return None
+        lock = lock_date(v, date_format=info.data.get("date_format"),
+                         declare="declare its format with [data] date_format (e.g. date_format = \"DD-MM-YYYY\")")
+        return lock.date().isoformat()
 
     @model_validator(mode="after")
     def _one_source(self):
