@@ -79,21 +79,32 @@ def register(app: typer.Typer) -> None:
 
     @app.command("validate-protocol")
     def validate_protocol(protocol: Path = typer.Argument(..., help="study protocol (.toml, .yaml or .yml)"),
+                          file_only: bool = typer.Option(False, "--file-only", help="check the file alone, not "
+                                                         "against its data source"),
                           debug: bool = typer.Option(False, "--debug", help="show the traceback on errors")
                           ) -> None:
-        """Check a protocol file without running it (fields, values, references between sections)."""
+        """Check a protocol without running its analyses: the file, then every check `run` makes before its first
+        analysis, on the protocol's data (unknown columns, codes, derive expressions, reference levels, empty
+        cohort or groups, landmarks, RMST tau, empty subgroup cells)."""
+        import warnings
+
         from oligomet.study import load_protocol
+        from oligomet.study.catalogue import requested
+        from oligomet.study.preflight import check_against_data
 
         try:
             proto = load_protocol(protocol)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # as `run`: estimator warnings are not protocol problems
+                found = None if file_only else check_against_data(proto)
         except Exception as exc:  # noqa: BLE001
             _fail(exc, debug)
-        a = proto.analyses
-        used = [k for k in ("table_one", "km", "logrank", "cox", "propensity", "cif", "complications", "followup")
-                if getattr(a, k) is not None] + (["subgroups"] if a.subgroups else []) + \
-            (["paired"] if a.paired else [])
+        used = [a.key for a in requested(proto.analyses)]
+        data = "data not checked (--file-only)" if found is None else \
+            f"data checked: a cohort of {found.n_cohort} of {found.n_registry} patients" + \
+            ("" if not found.groups else f" ({', '.join(f'{g} {n}' for g, n in found.groups.items())})")
         typer.echo(f"{protocol}: valid ({len(proto.endpoints)} endpoint(s), {len(proto.covariates)} covariate(s); "
-                   f"analyses: {', '.join(used) or 'none'})")
+                   f"analyses: {', '.join(used) or 'none'}); {data}")
 
     @app.command("demo")
     def demo(out: Path = typer.Option(Path("demo-report"), "--out", "-o", help="output folder"),
