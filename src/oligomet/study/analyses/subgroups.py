@@ -118,7 +118,7 @@ def cell_problems(ctx: Ctx) -> list[tuple[str, int | None, str]]:
             if empty.empty:
                 continue
             what = "; ".join(f"{r.level!r} × {r.arm!r}: " + ("no patients" if r.n == 0 else f"no events in {r.n} "
-                                                             "patients") for r in empty.itertuples())
+                                                             f"patient{'s' if r.n != 1 else ''}") for r in empty.itertuples())
             fix = "merge levels with other 'cuts'" if sg.cuts is not None else "merge levels (e.g. with 'cuts')"
             problem(_loc(sg, i), f"subgroup {title!r}, endpoint {ep.name}: {what}; the hazard ratio and "
                                           f"the interaction cannot be estimated in an empty cell ({fix}, or drop "
