@@ -44,6 +44,14 @@ def _summary(study) -> str:
     return " ".join(text[1:3] if len(text) > 2 else text)
 
 
+def _data_summary(found) -> str:
+    """What validate-protocol found in the data (a DataCheck), or that it did not look."""
+    if found is None:
+        return "data not checked (--file-only)"
+    groups = "" if not found.groups else f" ({', '.join(f'{g} {n}' for g, n in found.groups.items())})"
+    return f"data checked: a cohort of {found.n_cohort} of {found.n_registry} patients{groups}"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(protocol: Path = typer.Argument(..., help="study protocol (.toml, .yaml or .yml)"),
@@ -100,11 +108,8 @@ def register(app: typer.Typer) -> None:
         except Exception as exc:  # noqa: BLE001
             _fail(exc, debug)
         used = [a.key for a in requested(proto.analyses)]
-        data = "data not checked (--file-only)" if found is None else \
-            f"data checked: a cohort of {found.n_cohort} of {found.n_registry} patients" + \
-            ("" if not found.groups else f" ({', '.join(f'{g} {n}' for g, n in found.groups.items())})")
         typer.echo(f"{protocol}: valid ({len(proto.endpoints)} endpoint(s), {len(proto.covariates)} covariate(s); "
-                   f"analyses: {', '.join(used) or 'none'}); {data}")
+                   f"analyses: {', '.join(used) or 'none'}); {_data_summary(found)}")
 
     @app.command("demo")
     def demo(out: Path = typer.Option(Path("demo-report"), "--out", "-o", help="output folder"),

@@ -89,6 +89,16 @@ def cell_counts(ctx: Ctx, d: pd.DataFrame, ep, levels: list) -> pd.DataFrame:
     return pd.DataFrame({"n": n.astype(int), "events": events.astype(int)}).reset_index()
 
 
+def _empty_cells_message(title: str, endpoint: str, sg, empty: pd.DataFrame) -> str:
+    def cell(r) -> str:
+        return "no patients" if r.n == 0 else f"no events in {r.n} patient{'s' if r.n != 1 else ''}"
+
+    what = "; ".join(f"{r.level!r} × {r.arm!r}: {cell(r)}" for r in empty.itertuples())
+    fix = "merge levels with other 'cuts'" if sg.cuts is not None else "merge levels (e.g. with 'cuts')"
+    return (f"subgroup {title!r}, endpoint {endpoint}: {what}; the hazard ratio and the interaction cannot be "
+            f"estimated in an empty cell ({fix}, or drop {endpoint!r} from this subgroup's endpoints)")
+
+
 def cell_problems(ctx: Ctx) -> list[tuple[str, int | None, str]]:
     """Every subgroup whose model cannot be estimated, as (field, line, message) of a protocol error: a level ×
     arm with no patients or no events (its HR and the interaction are not estimable), or a single level (no
@@ -110,19 +120,14 @@ def cell_problems(ctx: Ctx) -> list[tuple[str, int | None, str]]:
             d = analysed_rows(ctx, sg, ep, levels)
             order = level_order(levels) if isinstance(levels.dtype, pd.CategoricalDtype) else level_order(d[SUB])
             if len(order) < 2:
-                problem(_loc(sg, i), f"subgroup {title!r}, endpoint {ep.name}: every patient is in level "
-                                              f"{order[0] if order else 'none'!r}; there is no subgroup to compare")
+                where = f"every patient is in level {order[0]!r}" if order else "no patient has a known level"
+                problem(_loc(sg, i), f"subgroup {title!r}, endpoint {ep.name}: {where}; there is no subgroup to "
+                                     f"compare")
                 continue
             cells = cell_counts(ctx, d, ep, order)
             empty = cells[(cells["n"] == 0) | (cells["events"] == 0)]
-            if empty.empty:
-                continue
-            what = "; ".join(f"{r.level!r} × {r.arm!r}: " + ("no patients" if r.n == 0 else f"no events in {r.n} "
-                                                             f"patient{'s' if r.n != 1 else ''}") for r in empty.itertuples())
-            fix = "merge levels with other 'cuts'" if sg.cuts is not None else "merge levels (e.g. with 'cuts')"
-            problem(_loc(sg, i), f"subgroup {title!r}, endpoint {ep.name}: {what}; the hazard ratio and "
-                                          f"the interaction cannot be estimated in an empty cell ({fix}, or drop "
-                                          f"{ep.name!r} from this subgroup's endpoints)")
+            if not empty.empty:
+                problem(_loc(sg, i), _empty_cells_message(title, ep.name, sg, empty))
     return problems
 
 
