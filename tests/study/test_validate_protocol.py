@@ -147,3 +147,20 @@ def test_file_only_skips_the_data(tmp_path):
     assert "data not checked (--file-only)" in invoke("validate-protocol", str(path), "--file-only").output
     unreachable = invoke("validate-protocol", str(path))
     assert unreachable.exit_code == 1 and "data.folder: no such file or folder" in unreachable.output
+
+
+def test_a_modelled_categorical_covariate_needs_two_levels(tmp_path):
+    """Only wild-type patients: `ras` has one level, which no model can estimate; named before any analysis."""
+    text = edited('equals = "colorectal"\n', 'equals = "colorectal"\n[[cohort.include]]\ncolumn = "ras"\n'
+                                            'equals = "wild_type"\n').replace('covariates = ["age"]',
+                                                                              'covariates = ["age", "ras"]')
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    checked = invoke("validate-protocol", str(path))
+    assert checked.exit_code == 1 and checked.output == invoke("run", str(path), "--out", str(tmp_path / "r")).output
+    line = text.splitlines().index('column = "ras"', text.splitlines().index("[[covariates]]") ) + 1
+    assert f":{line}: covariates.1.column: categorical covariate 'ras' has a single level (wild_type)" in \
+        checked.output
+    # declared but in no model (Table 1 only describes): no error
+    path.write_text(text.replace('covariates = ["age", "ras"]', 'covariates = ["age"]'))
+    assert invoke("validate-protocol", str(path)).exit_code == 0

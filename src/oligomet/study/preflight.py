@@ -20,7 +20,7 @@ from ..survival.design import _fmt, _level_key
 from . import cohort as C
 from .analyses._context import Ctx
 from .catalogue import requested
-from .protocol import Protocol
+from .protocol import Protocol, _analysis_options
 
 
 def prepare_covariates(frame: pd.DataFrame, proto: Protocol) -> pd.DataFrame:
@@ -43,15 +43,30 @@ def prepare_covariates(frame: pd.DataFrame, proto: Protocol) -> pd.DataFrame:
     return frame
 
 
-def reference_problems(proto: Protocol, cohort: pd.DataFrame) -> list[tuple[str, int | None, str]]:
+def _modelled(proto: Protocol) -> set[str]:
+    """Covariates some model of the protocol estimates (every analysis but Table 1 fits them)."""
+    return {name for key, opts, _ in _analysis_options(proto.analyses) if key != "table_one"
+            for f in opts.covariate_fields for name in getattr(opts, f)}
+
+
+def _is_level(level, name) -> bool:
+    return _level_key(level) == _level_key(name) or _fmt(level) == str(name)
+
+
+def covariate_problems(proto: Protocol, cohort: pd.DataFrame) -> list[tuple[str, int | None, str]]:
     """A categorical covariate's ``reference`` must be one of its levels in the cohort (as the Cox design
-    matches levels: 1, 1.0 and "1" are one level)."""
-    out = []
+    matches levels: 1, 1.0 and "1" are one level), and a modelled one needs two levels."""
+    out, modelled = [], _modelled(proto)
     for i, cov in enumerate(proto.covariates):
-        if cov.type != "categorical" or cov.reference is None or cov.column not in cohort.columns:
+        if cov.type != "categorical" or cov.column not in cohort.columns:
             continue
         levels = list(dict.fromkeys(cohort[cov.column].dropna()))
-        if not any(_level_key(lv) == _level_key(cov.reference) or _fmt(lv) == str(cov.reference) for lv in levels):
+        if len(levels) < 2 and cov.column in modelled:
+            only = f"a single level ({_fmt(levels[0])})" if levels else "no known value"
+            out.append((f"covariates.{i}.column", proto.line_of("covariates", i, "column"),
+                        f"categorical covariate {cov.column!r} has {only} in the cohort of {len(cohort)}; a model "
+                        f"cannot estimate it (drop it from the analyses, or check the cohort criteria)"))
+        if cov.reference is not None and not any(_is_level(lv, cov.reference) for lv in levels):
             shown = ", ".join(sorted(map(_fmt, levels))) or "none (missing for every patient)"
             out.append((f"covariates.{i}.reference", proto.line_of("covariates", i, "reference"),
                         f"reference level {cov.reference!r} of {cov.column!r} is not among its levels in the "
@@ -60,8 +75,9 @@ def reference_problems(proto: Protocol, cohort: pd.DataFrame) -> list[tuple[str,
 
 
 def check_analyses(proto: Protocol, cohort: pd.DataFrame) -> None:
-    """The reference levels and every requested analysis' data checks, all problems in one StudyError."""
-    problems = reference_problems(proto, cohort)
+    """The categorical covariates' levels and every requested analysis' data checks, all problems in one
+    StudyError."""
+    problems = covariate_problems(proto, cohort)
     ctx = Ctx(proto=proto, cohort=cohort)
     for entry in requested(proto.analyses):
         if entry.preflight is None:
