@@ -58,10 +58,20 @@ name = "pfs"
 """
 
 
-def run(text: str, **kw):
+def study(text: str, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return run_study(loads(text, "toml"), **kw).cohort.set_index("patient_id")
+        return run_study(loads(text, "toml"), **kw)
+
+
+def run(text: str, **kw):
+    return study(text, **kw).cohort.set_index("patient_id")
+
+
+def test_methods_state_the_lock():
+    methods = " ".join(study(protocol(f'data_lock = "{LOCK}"'), tables=registry()).results.methods)
+    assert f"Data were locked on {LOCK}: records after that date were ignored and follow-up was censored" in methods
+    assert "locked" not in " ".join(study(protocol(""), tables=registry()).results.methods)
 
 
 @pytest.fixture(scope="module")

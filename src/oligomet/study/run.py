@@ -101,6 +101,9 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         cohort, flow = checked_cohort(proto, tables, tick)
         build_cohort(res, flow, len(cohort), _group_counts(proto, cohort), proto.description)
         analyse(proto, cohort, res, tick)
+    if proto.data.data_lock is not None:
+        res.methods.append(f"Data were locked on {proto.data.data_lock}: records after that date were ignored "
+                           f"and follow-up was censored at it.")
     v = versions()
     res.methods.append(
         f"Analyses were run with oligomet {v['oligomet']} (Python {v['python']}, NumPy {v['numpy']}, SciPy "
