@@ -310,3 +310,55 @@ def group_labels(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list]:
 def _sort_key(x):
     # Numbers before strings, each in natural order: R's factor() sorts levels this way.
     return (0, x, "") if isinstance(x, (int, float, np.integer, np.floating)) else (1, 0, str(x))
+
+
+# --- data-lock dates -------------------------------------------------------------------------------
+
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_FORMAT_PARTS = {"DD": ("%d", r"\d{1,2}"), "MM": ("%m", r"\d{1,2}"), "YYYY": ("%Y", r"\d{4}")}
+
+
+def _declared_format(date_format: str) -> tuple[str, str]:
+    """``DD/MM/YYYY``-style format as (strptime format, regex); an unknown part is a ValueError."""
+    import re
+
+    parts = re.split(r"([-/.])", date_format.strip().upper())
+    if len(parts) != 5 or sorted(parts[::2]) != ["DD", "MM", "YYYY"] or parts[1] != parts[3]:
+        raise ValueError(f"date format {date_format!r} is not supported; write its parts DD, MM and YYYY with one "
+                         f"separator, e.g. DD/MM/YYYY or MM-DD-YYYY")
+    return (parts[1].join(_FORMAT_PARTS[p][0] for p in parts[::2]),
+            re.escape(parts[1]).join(_FORMAT_PARTS[p][1] for p in parts[::2]))
+
+
+def lock_date(value, *, date_format: str | None = None, what: str = "data lock",
+              declare: str = "declare its format (date_format)") -> pd.Timestamp | None:
+    """A data-lock date: a date object, an ISO ``YYYY-MM-DD`` string, or a string in the declared
+    ``date_format`` (``DD/MM/YYYY``, ...). Any other string is an error, never a guess: pandas would read
+    ``01-02-2020`` as 2 January, month first. ``declare`` says how the caller declares a format."""
+    import re
+
+    if value is None:
+        return None
+    if isinstance(value, (dt.date, pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a date or a YYYY-MM-DD string, got {type(value).__name__}")
+    text = value.strip()
+    fmt = _declared_format(date_format) if date_format is not None else None
+    if re.fullmatch(_ISO_DATE, text):
+        strptime = "%Y-%m-%d"
+    elif fmt is not None and re.fullmatch(fmt[1], text):
+        strptime = fmt[0]
+    else:
+        shown = f" or {date_format.strip().upper()} (the declared format)" if fmt is not None else ""
+        hint = "" if fmt is not None else f", or {declare}"
+        day_month = re.fullmatch(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})", text)
+        if day_month and fmt is None:
+            a, b, y = day_month.groups()
+            hint = (f": it could be {y}-{int(b):02d}-{int(a):02d} (day first) or {y}-{int(a):02d}-{int(b):02d} "
+                    f"(month first); write it as YYYY-MM-DD{hint}")
+        raise ValueError(f"{what} {value!r} is not a date in YYYY-MM-DD (ISO){shown}{hint}")
+    try:
+        return pd.Timestamp(dt.datetime.strptime(text, strptime))
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a valid calendar date") from None

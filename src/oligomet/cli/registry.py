@@ -17,7 +17,8 @@ app = typer.Typer(no_args_is_help=True)
 _FORMAT = typer.Option(None, "--format", help="csv (folder), excel, redcap or fhir; detected when omitted.")
 _DATE_FORMAT = typer.Option(None, "--date-format",
                             help="Order of non-ISO dates: DD-MM-YYYY, DD/MM/YYYY, DD.MM.YYYY, MM/DD/YYYY.")
-_DATA_LOCK = typer.Option(None, "--data-lock", help="Data-lock date (YYYY-MM-DD): no date may lie after it.")
+_DATA_LOCK = typer.Option(None, "--data-lock", help="Data-lock date (YYYY-MM-DD, or in the --date-format): no date may "
+                          "lie after it.")
 _KEY_FILE = typer.Option(None, "--identifier-key-file",
                          help="File holding the secret key for hashing direct identifier columns "
                               "(or set OLIGOMET_IDENTIFIER_KEY).")
@@ -57,6 +58,18 @@ def _from_redcap_api(path: Path, url: Optional[str], token_file: Optional[Path])
         _fail(str(exc))
     typer.echo(f"downloaded {export.name} and its data dictionary into {path}", err=True)
     return export
+
+
+def _lock(data_lock: str | None, date_format: str | None) -> str | None:
+    """--data-lock as ISO text: YYYY-MM-DD, or in the --date-format; anything else stops here."""
+    from oligomet._validation import lock_date
+
+    try:
+        lock = lock_date(data_lock, date_format=date_format, what="--data-lock", declare="declare its format "
+                         "with --date-format (e.g. --date-format DD-MM-YYYY)")
+    except ValueError as exc:
+        _fail(str(exc))
+    return None if lock is None else lock.date().isoformat()
 
 
 _RICH_MAX = 500  # beyond this a rich table takes long to lay out; the full listing is printed plain
@@ -110,6 +123,7 @@ def validate_cmd(
     path = _from_redcap_api(path, redcap_url, redcap_token_file)
     if mapping is not None and (format is not None or date_format is not None):
         _fail("--mapping declares the files, the date order and the decimal mark; drop --format and --date-format")
+    data_lock = _lock(data_lock, date_format)
     try:
         if mapping is not None:
             from oligomet.registry.mapping import check_mapped
@@ -160,6 +174,9 @@ def import_cmd(
     from oligomet.registry import Store
 
     path = _from_redcap_api(path, redcap_url, redcap_token_file)
+
+
+    data_lock = _lock(data_lock, date_format)
     try:
         store = Store(db, **({} if statement_timeout is None else {"statement_timeout": statement_timeout}))
         if mapping is not None:

@@ -39,6 +39,11 @@ class TimeVaryingResult(Computed):
     endpoints: list[TimeVaryingEndpoint] = field(default_factory=list)
 
 
+def check_time_varying(ctx: Ctx) -> None:
+    """What ``run`` checks before any analysis (and ``validate-protocol``): the exposure-time column."""
+    exposure_time_column(ctx, "time_varying")
+
+
 def split_rows(ctx: Ctx, ep) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(patients with follow-up > 0 and the naive indicator, their (start, stop] rows, patients left out)."""
     col = exposure_time_column(ctx, "time_varying")
