@@ -20,7 +20,7 @@ import pytest
 
 from oligomet.registry import write_registry
 from oligomet.study import run_study
-from oligomet.study.protocol import ProtocolError, loads
+from oligomet.study.protocol_source import ProtocolError, loads
 
 _spec = importlib.util.spec_from_file_location(
     "hand_registry_fixture", Path(__file__).resolve().parents[1] / "endpoints" / "registry_fixture.py")

@@ -11,7 +11,7 @@ import pytest
 import oligomet as om
 from oligomet.study import StudyError, run_study
 from oligomet.study.cohort import GROUP
-from oligomet.study.protocol import ProtocolError, loads
+from oligomet.study.protocol_source import ProtocolError, loads
 
 from .conftest import EXAMPLES
 

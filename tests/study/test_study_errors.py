@@ -6,7 +6,7 @@ import warnings
 import pytest
 
 from oligomet.study import StudyError, run_study
-from oligomet.study.protocol import loads
+from oligomet.study.protocol_source import loads
 
 HEAD = """title = "t"
 name = "t"

@@ -14,7 +14,7 @@ from oligomet.report.document import FigureItem
 from oligomet.study import StudyError, run_study
 from oligomet.study.analyses._context import Ctx
 from oligomet.study.analyses.subgroups import cell_problems, compute_subgroups
-from oligomet.study.protocol import ProtocolError, loads
+from oligomet.study.protocol_source import ProtocolError, loads
 
 from .conftest import EXAMPLES
 

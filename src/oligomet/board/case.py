@@ -240,7 +240,7 @@ def _has(organ: OrganStatus | None) -> bool | None:
 
 
 def _validated(data: dict, source: str, lines: dict | None = None) -> Case:
-    from ..study.protocol import _nearest_line
+    from .._yaml import nearest_line
 
     try:
         return Case.model_validate(data)
@@ -250,7 +250,7 @@ def _validated(data: dict, source: str, lines: dict | None = None) -> Case:
             loc = tuple(err["loc"])
             where = ".".join(map(str, loc)) or "(case)"
             if lines is not None:
-                where = f"line {_nearest_line(lines, loc) or '?'}: {where}"
+                where = f"line {nearest_line(lines, loc) or '?'}: {where}"
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = f"unknown field {loc[-1]!r}; allowed: {', '.join(_allowed(loc))}"
@@ -260,7 +260,7 @@ def _validated(data: dict, source: str, lines: dict | None = None) -> Case:
         if not any(err["loc"] == () for err in exc.errors()):   # the date check did not run: run it here
             for name, msg in chronology_problems(data):
                 loc = tuple(int(p) if p.isdigit() else p for p in name.split("."))
-                line = f"line {_nearest_line(lines, loc) or '?'}: " if lines is not None else ""
+                line = f"line {nearest_line(lines, loc) or '?'}: " if lines is not None else ""
                 problems.append((line + name, msg))
         raise CaseError(source, problems) from None
 
@@ -292,7 +292,8 @@ def load_case(path: str | Path) -> Case:
 
 def parse_case_text(text: str, fmt: str, source: str) -> tuple[dict, dict]:
     """(data, line of each key path) of a TOML or YAML case text."""
-    from ..study.protocol import _toml_lines, _yaml_lines
+    from .._toml import toml_lines
+    from .._yaml import yaml_lines
 
     if fmt == "toml":
         import tomllib
@@ -300,11 +301,11 @@ def parse_case_text(text: str, fmt: str, source: str) -> tuple[dict, dict]:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise CaseError(source, [("(syntax)", f"TOML syntax error: {exc}")]) from None
-        return data, _toml_lines(text)
+        return data, toml_lines(text)
     if fmt in ("yaml", "yml"):
         import yaml
         try:
-            lines, dups = _yaml_lines(text)
+            lines, dups = yaml_lines(text)
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise CaseError(source, [("(syntax)", f"YAML syntax error: {exc}")]) from None

@@ -78,7 +78,7 @@ class EvidenceRecord:
 
 def load_evidence(path: str | Path = EVIDENCE_FILE, vocab=None) -> dict[str, EvidenceRecord]:
     """Read and check an evidence file; every problem reported at once with its line."""
-    from ..study.protocol import _nearest_line
+    from .._yaml import nearest_line
     from .rules import read_toml
 
     path = Path(path)
@@ -87,7 +87,7 @@ def load_evidence(path: str | Path = EVIDENCE_FILE, vocab=None) -> dict[str, Evi
     problems: list = []
 
     def report(where: tuple, msg: str) -> None:
-        problems.append((str(path), _nearest_line(lines, where), f"{'.'.join(map(str, where))}: {msg}"))
+        problems.append((str(path), nearest_line(lines, where), f"{'.'.join(map(str, where))}: {msg}"))
 
     out: dict[str, EvidenceRecord] = {}
     for i, raw in enumerate(data.get("record", [])):

@@ -23,7 +23,8 @@ import pandas as pd
 
 from ..expressions import ExpressionError, evaluate, parse_expression
 from ..registry import fields as F
-from .protocol import Condition, Protocol, ProtocolError
+from .protocol import Condition, Protocol
+from .protocol_source import ProtocolError
 
 #: Analysis columns whose values come from a registry code list: conditions are checked against it.
 CODED_COLUMNS = {

@@ -28,7 +28,8 @@ from .analyses._context import Ctx
 from .catalogue import requested, run_analysis
 from .checks import group_sizes
 from .preflight import checked_cohort, prepare_covariates
-from .protocol import Protocol, load
+from .protocol import Protocol
+from .protocol_source import load
 
 _PACKAGES = ("numpy", "scipy", "pandas", "matplotlib")
 
