@@ -128,17 +128,25 @@ def import_cmd(
              "before the import is rolled back (default 900)."),
     debug: bool = _DEBUG,
     mapping: Optional[Path] = _MAPPING,
+    site: Optional[str] = typer.Option(
+        None, "--site",
+        help="The hospital whose whole export PATH is: its ids are stored as SITE:id (two sites' patient 17 never "
+             "collide) and the import replaces that site's rows, and no other site's (see docs/registry.md)."),
 ) -> None:
     """Validate, then write the registry to the database in one transaction (all or nothing)."""
     from oligomet.registry import Store
+    from oligomet.registry.mapping import MappingError
 
+    if mapping is not None and (format is not None or date_format is not None):
+        _fail("--mapping declares the files, the date order and the decimal mark; drop --format and --date-format")
     try:
         store = Store(db, **({} if statement_timeout is None else {"statement_timeout": statement_timeout}))
-        if mapping is not None:
-            result = _import_mapped(store, path, mapping, data_lock, _key(identifier_key_file), allow_deletions)
-        else:
-            result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
-                                           format=format, date_format=date_format, allow_deletions=allow_deletions)
+        result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
+                                       format=format, date_format=date_format, allow_deletions=allow_deletions,
+                                       site=site, mapping=mapping)
+    except MappingError as exc:   # every problem with its file:line, not just the first line
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except Exception as exc:  # noqa: BLE001  (bad URL, unreachable server, ...: one clear line)
         if debug:
             raise
@@ -160,17 +168,6 @@ def _open_read_only(db: Optional[str]):
         return Store.open_read_only(db)
     except Exception as exc:  # noqa: BLE001
         _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
-
-
-def _import_mapped(store, path: Path, mapping: Path, data_lock, key, allow_deletions: bool = False):
-    from oligomet.registry.mapping import MappingError, import_mapped
-
-    try:
-        return import_mapped(store, path, mapping, data_lock=data_lock, identifier_key=key,
-                             allow_deletions=allow_deletions)
-    except MappingError as exc:   # every problem with its file:line, not just the first line
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None   # not an Exception: the caller's one-line handler must not catch it
 
 
 @app.command("map")
