@@ -1,4 +1,4 @@
-"""``oligomet registry ...`` commands: validate, import, export, imports, upgrade (a thin shell over
+"""``oligomet registry ...`` commands: validate, import, map, export, imports, quality, upgrade (a thin shell over
 ``oligomet.registry``).
 
 Exit codes: 0 = fine (warnings allowed), 1 = the registry has errors / the import was rejected,
@@ -222,6 +222,38 @@ def imports_cmd(db: Optional[str] = _DB) -> None:
         return
     frame["source_sha256"] = frame["source_sha256"].str[:12]
     typer.echo(frame.drop(columns=["files"]).to_string(index=False))
+
+
+@app.command("quality")
+def quality_cmd(
+    db: Optional[str] = _DB,
+    out: Path = typer.Option(..., "--out", help="Folder to write quality.html (the heat map) and quality.csv into."),
+    data_lock: Optional[str] = typer.Option(
+        None, "--data-lock", help="Date (YYYY-MM-DD) Clark's C counts potential follow-up to, and the rules check "
+                                  "dates against; default: the latest data lock of an import, else the latest "
+                                  "death or last contact date."),
+) -> None:
+    """Data quality per site, side by side: completeness per field, rule violations per 100 patients,
+    follow-up completeness (Clark's C)."""
+    from oligomet.registry.quality import quality_summary
+    from oligomet.registry.quality_html import write_quality
+
+    store = _open_read_only(db)
+    try:
+        tables, locks = store.load(), store.imports()["data_lock"].tolist()
+    finally:
+        store.close()
+    if tables["patients"].empty:
+        _fail("the store holds no patients; import a registry first")
+    try:
+        summary = quality_summary(tables, data_lock, import_locks=locks)
+    except ValueError as exc:
+        _fail(str(exc))
+    page = write_quality(summary, out)
+    clark = summary.frame[summary.frame["measure"] == "followup"]
+    typer.echo(f"wrote {page} and quality.csv: {len(summary.sites)} sites, data lock "
+               f"{summary.data_lock:%Y-%m-%d}; Clark's C " +
+               ", ".join(f"{r.site} {r.value:.2f}" for r in clark.itertuples(index=False)))
 
 
 @app.command("upgrade")
