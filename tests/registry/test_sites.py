@@ -188,6 +188,12 @@ def test_a_site_export_missing_a_table_is_refused_unless_deletions_are_allowed(d
         assert len(store.load()["labs"]) == 3
         assert store.import_registry(folder, site="A", allow_deletions=True).status == "imported"
         assert store.load()["labs"].empty
+        # an export with no patients at all would empty the site: refused for the patients table too
+        nothing = write_registry({n: f.iloc[:0] for n, f in clean.items()}, tmp_path / "nothing")
+        refused = store.import_registry(nothing, site="A")
+        assert refused.status == "rejected"
+        assert "patients" in set(refused.report.errors["table"])
+        assert len(store.load()["patients"]) == 2
 
 
 @pytest.mark.parametrize("name", ["", " Leuven", "Leuven:Gasthuisberg", "A\nB", "x" * 65])

@@ -17,6 +17,11 @@ Import semantics (``Store.import_registry``):
    the source disappears from the store when its patient is re-imported. A database error rolls
    everything back.
 
+An import with a ``site`` (``registry/sites.py``) is that hospital's whole export: its ids are
+stored as ``"<site>:<id>"``, it replaces every stored row of the site and no other row, and its
+provenance names the site (and, read through a ``mapping``, the mapping file's SHA-256), all in the
+same transaction; "unchanged" then compares with the site's latest import.
+
 Opening a store for writing migrates it (in one transaction, so a crash mid-creation leaves no
 half-built store); :meth:`Store.open_read_only` never writes and refuses a store of another
 schema version. Direct identifiers never reach the store: they are refused or replaced by
@@ -349,7 +354,8 @@ class Store:
             before = _table_counts(conn)
             dropped = _replaced_counts(conn, replaced)
             stored = {name: (before[name], before[name] - dropped[name] + rows[name]) for name in TABLE_ORDER}
-            deletions = _deletion_problems(dropped, rows)
+            # a site's import replaces its patients too: an export without patients would empty the site
+            deletions = _deletion_problems(dropped, rows, TABLE_ORDER if site is not None else _CHILD_TABLES)
             if deletions is not None and not allow_deletions:
                 raise _Refused(deletions, stored)
             conn.execute(import_files.insert(), [{"import_id": import_id, "file": n, "sha256": h, "bytes": b}
@@ -570,11 +576,11 @@ def _replaced_counts(conn, replaced) -> dict[str, int]:
             for name, cond in _replaced_filters(replaced).items()}
 
 
-def _deletion_problems(dropped: dict[str, int], rows: dict[str, int]) -> ValidationReport | None:
+def _deletion_problems(dropped: dict[str, int], rows: dict[str, int], names=_CHILD_TABLES) -> ValidationReport | None:
     """A table empty or absent in the source while the store holds rows of its patients: most likely
     a partial export (a failed query, a forgotten file), so refused unless deletions are allowed."""
     log = ProblemLog()
-    for name in _CHILD_TABLES:
+    for name in names:
         if rows[name] == 0 and dropped[name] > 0:
             log.error(name, "import_deletes_stored_rows",
                       f"the source has no {name} rows, but the store holds {dropped[name]:,} {name} rows of its "
