@@ -95,8 +95,10 @@ class QualitySummary:
 
 
 def measured_fields() -> list[tuple[str, str]]:
+    """(table, field) of every field the page measures: the optional non-id fields not in
+    :data:`NOT_MEASURED`, and the fields :data:`APPLIES` names (``events.lesion_id`` is an id, and optional)."""
     return [(t, f.name) for t in TABLE_ORDER for f in TABLES[t].fields
-            if not f.required and not f.name.endswith("_id") and (t, f.name) not in NOT_MEASURED
+            if (not f.required and not f.name.endswith("_id") and (t, f.name) not in NOT_MEASURED)
             or (t, f.name) in APPLIES]
 
 
