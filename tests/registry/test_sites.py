@@ -252,3 +252,27 @@ def test_command_line_import_with_site_and_mapping(tmp_path, clean):
     assert "site" in lines[0].split() and "Noordwest" in lines[2] and "Amsterdam" in lines[1]
     r = runner.invoke(app, ["registry", "import", str(a), "--site", "Am:sterdam", "--db", str(db)])
     assert r.exit_code == 2 and "may not contain ':'" in r.output
+
+
+def test_a_site_import_replaces_that_sites_rows_imported_without_a_site(db_url, clean_dir, clean, tmp_path):
+    """The clean folder holds Amsterdam (P001, P002) and Leuven (P003, P004), imported without --site (ids
+    as given). Amsterdam's first --site import then replaces Amsterdam's rows; Leuven's stay as they were."""
+    with Store(db_url) as store:
+        store.import_registry(clean_dir)
+        leuven_before = store.load()
+        result = store.import_registry(site_export(clean, ["P001", "P002"], tmp_path / "ams"), site="Amsterdam")
+        assert result.status == "imported", result.report
+        stored = store.load()
+        assert list(store.imports()["site"]) == [None, "Amsterdam"]
+    # the rows stored as P001 and P002 are gone: nothing of Amsterdam is stored twice
+    assert sorted(stored["patients"]["patient_id"]) == ["Amsterdam:P001", "Amsterdam:P002", "P003", "P004"]
+    assert not stored["lesions"]["patient_id"].isin(["P001", "P002"]).any()
+    for name in TABLE_ORDER:
+        frame = leuven_before[name]
+        keep = (frame["patient_id"].isin(["P003", "P004"]) if "patient_id" in frame
+                else frame["treatment_id"].str[:4].isin(["P003", "P004"]))
+        now = stored[name]
+        now_keep = (now["patient_id"].isin(["P003", "P004"]) if "patient_id" in now
+                    else now["treatment_id"].str[:4].isin(["P003", "P004"]))
+        pd.testing.assert_frame_equal(now[now_keep].reset_index(drop=True), frame[keep].reset_index(drop=True),
+                                      obj=name)

@@ -173,8 +173,8 @@ def default_data_lock(tables: dict[str, pd.DataFrame], import_locks=()) -> tuple
     if pd.isna(last):
         raise ValueError("the registry has no death or last contact date and no import recorded a data lock; "
                          "give the data lock (--data-lock YYYY-MM-DD)")
-    return pd.Timestamp(last).normalize(), ("the latest death or last contact date in the registry (no import "
-                                            "recorded a data lock; give --data-lock to set it)")
+    return pd.Timestamp(last).normalize(), ("the latest death or last contact date: no import recorded a lock; "
+                                            "set one with --data-lock")
 
 
 def quality_summary(tables: dict[str, pd.DataFrame], data_lock=None, *, import_locks=()) -> QualitySummary:

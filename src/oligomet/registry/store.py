@@ -405,8 +405,8 @@ class Store:
         base["files"] = base["import_id"].map(
             {i: dict(zip(g["file"], g["sha256"])) for i, g in files.groupby("import_id")} if len(files) else {})
         declared = files[files["file"].str.startswith("site:")] if len(files) else files
-        base.insert(3, "site", base["import_id"].map(dict(zip(declared["import_id"], declared["file"].str[5:])))
-                    .astype(object))
+        site = base["import_id"].map(dict(zip(declared["import_id"], declared["file"].str[5:]))).astype(object)
+        base.insert(3, "site", site.where(site.notna(), None))
         for name in TABLE_ORDER:
             c = counts[counts["table_name"] == name].set_index("import_id")["rows"]
             base[f"rows_{name}"] = base["import_id"].map(c).astype("Int64")
