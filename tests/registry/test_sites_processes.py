@@ -105,11 +105,11 @@ def test_kill_9_in_the_middle_of_a_site_import_leaves_every_site_and_the_store_i
         os.kill(child.pid, signal.SIGKILL)
         child.communicate(timeout=_WAIT)
     assert child.returncode == -signal.SIGKILL
-    with Store(db_url) as store:   # opens for writing: SQLite rolls the hot journal back here
-        with store.engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
-                assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    # opening for writing: SQLite rolls the hot journal back here
+    with Store(db_url) as store, store.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
     for site in ("A", "B"):
         after = raw_rows_of_site(db_url, site)
         for name in TABLE_ORDER:

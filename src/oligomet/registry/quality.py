@@ -160,7 +160,8 @@ def followup_times(tables: dict[str, pd.DataFrame], data_lock) -> pd.DataFrame:
     observed_end = observed_end.fillna(entry)   # neither death nor contact: nothing observed
     potential = (potential_end - entry).dt.days.clip(lower=0).fillna(0)
     observed = np.minimum((observed_end - entry).dt.days.clip(lower=0).fillna(0), potential)
-    return pd.DataFrame({"entry": entry, "observed_days": observed.astype(int), "potential_days": potential.astype(int)})
+    return pd.DataFrame({"entry": entry, "observed_days": observed.astype(int),
+                         "potential_days": potential.astype(int)})
 
 
 def default_data_lock(tables: dict[str, pd.DataFrame], import_locks=()) -> tuple[pd.Timestamp, str]:

@@ -45,6 +45,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from .. import __version__
+from .._validation import lock_date
 from .fields import TABLE_ORDER, TABLES
 from . import provenance
 from .identifiers import normalise_key
@@ -293,7 +294,8 @@ class Store:
         if self.read_only:
             raise PermissionError(f"{self!r} was opened read-only; open it with Store(url) to import")
         key = normalise_key(identifier_key)
-        lock = None if data_lock is None else pd.Timestamp(data_lock).normalize()
+        lock = None if data_lock is None else lock_date(data_lock, date_format=date_format,
+                                                        declare="declare its format with date_format").normalize()
         site = None if site is None else check_site_name(site)
         read = _SourceReader(source, format, date_format, key, mapping, site)
         source_sha = provenance.source_digest(read.hashes, date_format=date_format, data_lock=lock, key=key)

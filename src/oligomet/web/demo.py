@@ -6,7 +6,6 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-import sqlalchemy as sa
 
 
 def make_demo(db: str | None = None, n_patients: int = 1500, echo=print) -> str:
