@@ -1,4 +1,4 @@
-"""``oligomet registry ...`` commands: validate, import, export, imports, upgrade (a thin shell over
+"""``oligomet registry ...`` commands: validate, import, map, export, imports, quality, upgrade (a thin shell over
 ``oligomet.registry``).
 
 Exit codes: 0 = fine (warnings allowed), 1 = the registry has errors / the import was rejected,
@@ -169,21 +169,27 @@ def import_cmd(
     mapping: Optional[Path] = _MAPPING,
     redcap_url: Optional[str] = _REDCAP_URL,
     redcap_token_file: Optional[Path] = _REDCAP_TOKEN,
+    site: Optional[str] = typer.Option(
+        None, "--site",
+        help="The hospital whose whole export PATH is: its ids are stored as SITE:id (two sites' patient 17 never "
+             "collide) and the import replaces that site's rows, and no other site's (see docs/registry.md)."),
 ) -> None:
     """Validate, then write the registry to the database in one transaction (all or nothing)."""
     from oligomet.registry import Store
+    from oligomet.registry.mapping import MappingError
 
+    if mapping is not None and (format is not None or date_format is not None):
+        _fail("--mapping declares the files, the date order and the decimal mark; drop --format and --date-format")
     path = _from_redcap_api(path, redcap_url, redcap_token_file)
-
-
     data_lock = _lock(data_lock, date_format)
     try:
         store = Store(db, **({} if statement_timeout is None else {"statement_timeout": statement_timeout}))
-        if mapping is not None:
-            result = _import_mapped(store, path, mapping, data_lock, _key(identifier_key_file), allow_deletions)
-        else:
-            result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
-                                           format=format, date_format=date_format, allow_deletions=allow_deletions)
+        result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
+                                       format=format, date_format=date_format, allow_deletions=allow_deletions,
+                                       site=site, mapping=mapping)
+    except MappingError as exc:   # every problem with its file:line, not just the first line
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except Exception as exc:  # noqa: BLE001  (bad URL, unreachable server, ...: one clear line)
         if debug:
             raise
@@ -205,17 +211,6 @@ def _open_read_only(db: Optional[str]):
         return Store.open_read_only(db)
     except Exception as exc:  # noqa: BLE001
         _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
-
-
-def _import_mapped(store, path: Path, mapping: Path, data_lock, key, allow_deletions: bool = False):
-    from oligomet.registry.mapping import MappingError, import_mapped
-
-    try:
-        return import_mapped(store, path, mapping, data_lock=data_lock, identifier_key=key,
-                             allow_deletions=allow_deletions)
-    except MappingError as exc:   # every problem with its file:line, not just the first line
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None   # not an Exception: the caller's one-line handler must not catch it
 
 
 @app.command("map")
@@ -270,6 +265,39 @@ def imports_cmd(db: Optional[str] = _DB) -> None:
         return
     frame["source_sha256"] = frame["source_sha256"].str[:12]
     typer.echo(frame.drop(columns=["files"]).to_string(index=False))
+
+
+@app.command("quality")
+def quality_cmd(
+    db: Optional[str] = _DB,
+    out: Path = typer.Option(..., "--out", help="Folder to write quality.html (the heat map) and quality.csv into."),
+    data_lock: Optional[str] = typer.Option(
+        None, "--data-lock", help="Date (YYYY-MM-DD) Clark's C counts potential follow-up to, and the rules check "
+                                  "dates against; default: the latest data lock of an import, else the latest "
+                                  "death or last contact date."),
+) -> None:
+    """Data quality per site, side by side: completeness per field, rule violations per 100 patients,
+    follow-up completeness (Clark's C)."""
+    from oligomet.registry.quality import quality_summary
+    from oligomet.registry.quality_html import write_quality
+
+    store = _open_read_only(db)
+    try:
+        tables, locks = store.load(), store.imports()["data_lock"].tolist()
+    finally:
+        store.close()
+    if tables["patients"].empty:
+        _fail("the store holds no patients; import a registry first")
+    try:
+        summary = quality_summary(tables, _lock(data_lock, None), import_locks=locks)
+    except ValueError as exc:
+        _fail(str(exc))
+    page = write_quality(summary, out)
+    clark = summary.frame[summary.frame["measure"] == "followup"]
+    n = len(summary.sites)
+    typer.echo(f"wrote {page} and quality.csv: {n} site{'s' if n != 1 else ''}, data lock "
+               f"{summary.data_lock:%Y-%m-%d}; Clark's C " +
+               ", ".join(f"{r.site} {r.value:.2f}" for r in clark.itertuples(index=False)))
 
 
 @app.command("upgrade")

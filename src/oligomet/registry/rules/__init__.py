@@ -122,6 +122,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "store_constraint": ("-", "error", "the database refused the write (nothing was written)"),
     "import_deletes_stored_rows": ("-", "error", "a table empty or absent in the source while the store holds rows "
                                                  "of its patients (refused unless deletions are allowed)"),
+    "site_mismatch": ("7", "error", "an import for one site (--site) whose export names another site for a patient"),
     # warnings
     "followup_over_30_years": ("-", "warning", "follow-up longer than 30 years after the primary diagnosis"),
     "no_followup_date": ("-", "warning", "patient with neither a death date nor a last contact date"),
