@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import warnings
 from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import accounts
+from . import plots
 from .cases import EDITABLE, Board, FactError, parse_fact
 from .store import agenda, append_audit, fact_edits, followups, now
 
@@ -28,9 +30,9 @@ LOGIN_COOKIE = "oligomet_login_csrf"
 STATUSES = ("to discuss", "decided", "deferred")
 
 PERMISSIONS = {
-    "chair": {"view", "agenda", "edit", "decide"},
+    "chair": {"view", "agenda", "edit", "decide", "quality"},
     "board_member": {"view", "edit", "decide"},
-    "data_manager": {"view", "agenda", "edit"},
+    "data_manager": {"view", "agenda", "edit", "quality"},
     "viewer": {"view"},
 }
 # route name -> permission; "public" = no login. A route not listed here is refused.
@@ -38,6 +40,7 @@ POLICY = {
     "login_form": "public", "login": "public", "logout": "session", "password_form": "session",
     "password": "session", "agenda": "view", "agenda_add": "agenda", "agenda_status": "agenda",
     "case": "view", "case_print": "view", "fact_edit": "edit", "decide": "decide", "decisions": "view",
+    "case_curves": "view", "plotly_js": "session", "quality": "quality", "quality_data": "quality",
 }
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -65,6 +68,7 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
     from ..report.board_sheet import render_sheet, show, step_svg
 
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
+    env.filters["fromjson"] = json.loads
     env.filters["show"] = lambda v: "unknown" if isinstance(v, float) and v != v else show(v)   # NaN = unknown
     decision_log = DecisionLog(str(engine.url.render_as_string(hide_password=False)))
 
@@ -127,7 +131,7 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
     def page(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
         user = getattr(request.state, "user", None)
         html = env.get_template(template).render(user=user, csrf=getattr(request.state, "csrf", ""), demo=demo,
-                                                 **ctx)
+                                                 may=PERMISSIONS.get(user.role, set()) if user else set(), **ctx)
         return HTMLResponse(html, status_code=status)
 
     def set_cookie(resp: Response, name: str, value: str, max_age: int) -> None:
@@ -264,24 +268,64 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
                     edits=edits.to_dict(orient="records"), options=options, recommended=sheet.options,
                     clinical_roles=CLINICAL_ROLES, history=_history(item))
 
-    def _history(item):
-        frame = decision_log.history(item.patient_id)
+    def with_plans(frame) -> list[dict]:
+        """Decision records as dicts with their follow-up plan (``plan``) and ``None`` for missing links."""
+        ids = [int(i) for i in frame["id"]]
         with engine.connect() as conn:
-            plans = dict(conn.execute(sa.select(followups.c.decision_id, followups.c.plan)).all())
-        rows = frame.to_dict(orient="records")
+            plans = dict(conn.execute(sa.select(followups.c.decision_id, followups.c.plan)
+                                      .where(followups.c.decision_id.in_(ids))).all()) if ids else {}
+        rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
         for r in rows:
             r["plan"] = plans.get(int(r["id"]))
+            for link in ("corrects", "superseded_by"):   # float / Int64 columns: show "4", not "4.0"
+                r[link] = int(r[link]) if r.get(link) is not None else None
         return rows
 
+    def _history(item):
+        return with_plans(decision_log.history(item.patient_id))
+
+    def correctable(history: list[dict], decision_id: int) -> dict:
+        """The record of this patient that a correction may replace: one no correction replaced yet
+        (correcting a replaced record would fork the record's history)."""
+        old = next((d for d in history if int(d["id"]) == decision_id), None)
+        if old is None:
+            raise HTTPException(400, f"decision {decision_id} is not a decision on this patient")
+        if old["superseded_by"] is not None:
+            raise HTTPException(400, f"decision {decision_id} was already corrected by decision "
+                                     f"{old['superseded_by']}: correct that one instead")
+        return old
+
     @app.get("/case/{agenda_id}", name="case")
-    def case_page(request: Request, agenda_id: int):
+    def case_page(request: Request, agenda_id: int, correct: int | None = None):
         item = granted_item(request, agenda_id)
         sheet = board.sheet(item)
         append_audit(engine, request.state.user.username, "view_case", f"agenda:{agenda_id}",
                      {"patient": item.patient_id})
         ctx = case_context(item, sheet)
         ctx["perms"] = PERMISSIONS[request.state.user.role]
+        ctx["correcting"] = correctable(ctx["history"], correct) if correct is not None else None
         return page(request, "case.html.j2", **ctx)
+
+    @app.get("/case/{agenda_id}/curves.json", name="case_curves")
+    def case_curves(request: Request, agenda_id: int):
+        """The case view's curves for the interactive plots (static/plots.js)."""
+        item = granted_item(request, agenda_id)
+        pred = board.sheet(item).prediction
+        return JSONResponse({
+            "km": plots.curves(pred.km_curves if pred is not None else None, "group", xmax=60.0,
+                               title="Observed OS by treatment received (unadjusted)"),
+            "cox": plots.curves(pred.cox_curves if pred is not None else None, "option", xmax=60.0,
+                                title="Cox-predicted OS per option (95% band)")})
+
+    @app.get("/vendor/plotly.min.js", name="plotly_js")
+    def plotly_js():
+        """Plotly, from the installed ``plotly`` package (no CDN); cached by the browser for a day."""
+        try:
+            path = plots.plotly_js()
+        except FileNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return FileResponse(path, media_type="text/javascript",
+                            headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get("/case/{agenda_id}/print", name="case_print")
     def case_print(request: Request, agenda_id: int):
@@ -307,13 +351,25 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
 
     @app.post("/case/{agenda_id}/decision", name="decide")
     def decide(request: Request, agenda_id: int, option: str = Form(""), other: str = Form(""),
-               role: str = Form(""), reason: str = Form(""), follow_up: str = Form("")):
+               role: str = Form(""), reason: str = Form(""), follow_up: str = Form(""), corrects: str = Form("")):
         item = granted_item(request, agenda_id)
-        sheet = board.sheet(item)
         chosen = (other.strip() or option.strip())
-        d = Decision(patient_id=item.patient_id, case_date=item.meeting_date, chosen_option=chosen,
-                     recommended=tuple(sheet.options), ruleset_version=sheet.advice.version,
-                     evidence_hash=sheet.evidence_hash, role=role, reason=reason.strip() or None)
+        if corrects.strip():
+            # a correction fixes the record of the meeting it corrects: same case date, same rules and
+            # evidence shown; only what was chosen, why, and by whom change
+            try:
+                old = correctable(_history(item), int(corrects))
+            except ValueError:
+                raise HTTPException(400, "corrects: a decision number") from None
+            d = Decision(patient_id=item.patient_id, case_date=old["case_date"], chosen_option=chosen,
+                         recommended=tuple(json.loads(old["recommended"])), ruleset_version=old["ruleset_version"],
+                         evidence_hash=old["evidence_hash"], role=role, reason=reason.strip() or None,
+                         corrects=int(old["id"]))
+        else:
+            sheet = board.sheet(item)
+            d = Decision(patient_id=item.patient_id, case_date=item.meeting_date, chosen_option=chosen,
+                         recommended=tuple(sheet.options), ruleset_version=sheet.advice.version,
+                         evidence_hash=sheet.evidence_hash, role=role, reason=reason.strip() or None)
         if not follow_up.strip():
             raise HTTPException(400, "give the follow-up plan")
         try:
@@ -324,9 +380,11 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
             conn.execute(followups.insert().values(decision_id=new_id, agenda_id=agenda_id, plan=follow_up.strip(),
                                                    username=request.state.user.username))
             conn.execute(agenda.update().where(agenda.c.id == agenda_id).values(status="decided"))
-        append_audit(engine, request.state.user.username, "decision", f"agenda:{agenda_id}",
-                     {"patient": item.patient_id, "decision": new_id, "option": chosen,
-                      "concordant": d.concordant})
+        detail = {"patient": item.patient_id, "decision": new_id, "option": chosen, "concordant": d.concordant}
+        if d.corrects is not None:
+            detail["corrects"] = d.corrects
+        append_audit(engine, request.state.user.username, "decision_correction" if d.corrects is not None
+                     else "decision", f"agenda:{agenda_id}", detail)
         return RedirectResponse(f"/case/{agenda_id}", status_code=303)
 
     @app.get("/decisions", name="decisions")
@@ -334,13 +392,57 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
         user = request.state.user
         frame = decision_log.history()
         frame = frame[frame["patient_id"].map(lambda p: user.may_see(board.site_of.get(str(p), "")))]
-        with engine.connect() as conn:
-            plans = dict(conn.execute(sa.select(followups.c.decision_id, followups.c.plan)).all())
-        rows = frame.to_dict(orient="records")
+        rows = with_plans(frame)
         for r in rows:
-            r["plan"] = plans.get(int(r["id"]))
             r["site"] = board.site_of.get(str(r["patient_id"]))
         append_audit(engine, user.username, "view_decisions", "", {"n": len(rows)})
         return page(request, "decisions.html.j2", rows=rows[::-1])
+
+    # ----------------------------------------------------------------------------- quality dashboard
+    quality_cache: dict = {}
+
+    def quality_of(user):
+        """The study layer's board-quality analysis on the decisions and patients of the user's sites
+        (per month), recomputed when a decision is added."""
+        from ..study.analyses.board_quality import board_quality
+
+        decisions = decision_log.history()
+        sites = tuple(sorted(user.sites))
+        key = (sites, len(decisions), int(decisions["id"].max()) if len(decisions) else 0)
+        if key not in quality_cache:
+            patients = board.tables["patients"]
+            patients = patients[patients["site"].astype(str).isin(sites)]
+            decisions = decisions[decisions["patient_id"].astype(str).isin(set(patients["patient_id"].astype(str)))]
+            adjust = {"ecog": "ECOG performance status"}
+            if patients["site"].nunique() > 1:
+                adjust["C(site)"] = "site"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                quality_cache.clear()   # one user's result at a time is enough for a weekly meeting
+                quality_cache[key] = board_quality(decisions, patients, period="month", adjust=adjust)
+        return quality_cache[key]
+
+    @app.get("/quality", name="quality")
+    def quality_page(request: Request):
+        user = request.state.user
+        result = quality_of(user)
+        append_audit(engine, user.username, "view_quality", "", {"n": result.n_decisions})
+        from ..report.sections.board_quality import CAVEAT
+        return page(request, "quality.html.j2", r=result, caveat=CAVEAT,
+                    concordance=result.concordance.to_dict(orient="records"),
+                    medians=result.km_medians.to_dict(orient="records"),
+                    hrs=result.hazard_ratios.to_dict(orient="records"),
+                    km_svg=step_svg(result.km_curves.rename(columns={"group": "decision"}), "decision")
+                    if len(result.km_curves) else None)
+
+    @app.get("/quality/data.json", name="quality_data")
+    def quality_data(request: Request, what: str = "concordance"):
+        result = quality_of(request.state.user)
+        if what == "outcomes":
+            return JSONResponse(plots.curves(result.km_curves, "group", xmax=60.0, xtitle="Months since the decision",
+                                             title="Overall survival after the decision, by concordance"))
+        if what == "concordance":
+            return JSONResponse(plots.concordance_series(result.concordance))
+        raise HTTPException(400, "what: concordance or outcomes")
 
     return app
