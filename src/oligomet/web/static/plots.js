@@ -46,11 +46,12 @@
   function draw(div, data) {
     const survival = data.kind === "survival";
     const layout = {
-      title: {text: data.title, font: {size: 14}}, height: 340, margin: {l: 56, r: 12, t: 36, b: 44},
+      title: {text: data.title, font: {size: 13}, x: 0.01, xanchor: "left"}, height: 360,
+      margin: {l: 56, r: 36, t: 36, b: 40}, modebar: {orientation: "v"},
       yaxis: {range: [0, 1.02], tickformat: ".0%", title: {text: survival ? data.ytitle : "Concordant"}},
       xaxis: survival ? {title: {text: data.xtitle}, range: [0, data.xmax || null], rangemode: "tozero"}
                       : {title: {text: "Month"}, type: "category"},
-      hovermode: survival ? "x unified" : "closest", legend: {orientation: "h", y: -0.22},
+      hovermode: "x unified", legend: {orientation: "h", y: -0.2, yanchor: "top"},
       font: {family: "system-ui, sans-serif", size: 12},
     };
     if (survival && !data.xmax) delete layout.xaxis.range;
