@@ -65,12 +65,17 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
     """The app on ``engine`` (web tables, decisions) and ``board`` (the registry)."""
     from ..board.decisions import ROLES as CLINICAL_ROLES
     from ..board.decisions import Decision, DecisionError, DecisionLog
+    from ..board.decisions import decisions as board_decisions
     from ..report.board_sheet import render_sheet, show, step_svg
 
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
     env.filters["fromjson"] = json.loads
     env.filters["show"] = lambda v: "unknown" if isinstance(v, float) and v != v else show(v)   # NaN = unknown
     decision_log = DecisionLog(str(engine.url.render_as_string(hide_password=False)))
+    decision_table = board_decisions
+    # the case page looks a patient's decisions up on every view
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS web_ix_board_decisions_patient ON board_decisions (patient_id)")
 
     async def _guard(request: Request) -> None:
         route = request.scope.get("route")
@@ -251,38 +256,57 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
         return RedirectResponse(f"/?date={item.meeting_date.isoformat()}", status_code=303)
 
     # -------------------------------------------------------------------------------------- case
-    def case_context(item, sheet) -> dict:
+    sheet_views: dict = {}   # id(sheet) -> (sheet, what the case page shows of it): built once per sheet
+
+    def sheet_view(sheet) -> dict:
+        """The parts of the case page that depend on the sheet only (rules table, scores, evidence, SVG
+        curves). A sheet never changes (a fact edit makes a new one), so they are built once per sheet
+        instead of on every view of a busy meeting."""
+        hit = sheet_views.get(id(sheet))
+        if hit is not None and hit[0] is sheet:
+            return hit[1]
         adv = sheet.advice.table()
         pred = sheet.prediction
-        edits = board.edits(item.id)
         options = list(sheet.options)
         if len(sheet.evidence) and "option" in sheet.evidence:
             options += [o for o in sheet.evidence["option"].dropna().unique() if o not in options]
-        return dict(item=item, s=sheet, case=sheet.case, facts=sheet.facts, labels=sheet.labels,
+        view = dict(s=sheet, case=sheet.case, facts=sheet.facts, labels=sheet.labels,
                     fired=adv[adv["status"] == "fired"].to_dict(orient="records"),
                     undecided=adv[adv["status"] == "undecided"].to_dict(orient="records"),
                     missing=set(sheet.advice.missing), needs=sheet.advice.needs(), editable=EDITABLE,
                     scores=sheet.scores.to_dict(orient="records"), evidence=sheet.evidence.to_dict(orient="records"),
                     pred=pred, km_svg=step_svg(pred.km_curves, "group") if pred is not None else None,
                     cox_svg=step_svg(pred.cox_curves, "option") if pred is not None else None,
-                    edits=edits.to_dict(orient="records"), options=options, recommended=sheet.options,
-                    clinical_roles=CLINICAL_ROLES, history=_history(item))
+                    options=options, recommended=sheet.options)
+        if len(sheet_views) > 512:
+            sheet_views.clear()
+        sheet_views[id(sheet)] = (sheet, view)
+        return view
 
-    def with_plans(frame) -> list[dict]:
-        """Decision records as dicts with their follow-up plan (``plan``) and ``None`` for missing links."""
-        ids = [int(i) for i in frame["id"]]
+    def case_context(item, sheet) -> dict:
+        return dict(sheet_view(sheet), item=item, edits=board.edits(item.id).to_dict(orient="records"),
+                    clinical_roles=CLINICAL_ROLES, history=decision_rows(item.patient_id))
+
+    def decision_rows(patient_id: str | None = None) -> list[dict]:
+        """The decision records (oldest first; of one patient, or all) with their follow-up plan (``plan``)
+        and ``superseded_by`` (the correction that replaced a record). One indexed query, no pandas: the
+        case page shows it on every view."""
+        q = (sa.select(decision_table, followups.c.plan)
+             .outerjoin(followups, followups.c.decision_id == decision_table.c.id).order_by(decision_table.c.id))
+        if patient_id is not None:
+            q = q.where(decision_table.c.patient_id == patient_id)
         with engine.connect() as conn:
-            plans = dict(conn.execute(sa.select(followups.c.decision_id, followups.c.plan)
-                                      .where(followups.c.decision_id.in_(ids))).all()) if ids else {}
-        rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+        later: dict = {}
         for r in rows:
-            r["plan"] = plans.get(int(r["id"]))
-            for link in ("corrects", "superseded_by"):   # float / Int64 columns: show "4", not "4.0"
-                r[link] = int(r[link]) if r.get(link) is not None else None
+            if r["corrects"] is not None:
+                later[r["corrects"]] = max(later.get(r["corrects"], 0), r["id"])
+        for r in rows:
+            r["superseded_by"] = later.get(r["id"])
         return rows
 
     def _history(item):
-        return with_plans(decision_log.history(item.patient_id))
+        return decision_rows(item.patient_id)
 
     def correctable(history: list[dict], decision_id: int) -> dict:
         """The record of this patient that a correction may replace: one no correction replaced yet
@@ -390,9 +414,7 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
     @app.get("/decisions", name="decisions")
     def decisions_page(request: Request):
         user = request.state.user
-        frame = decision_log.history()
-        frame = frame[frame["patient_id"].map(lambda p: user.may_see(board.site_of.get(str(p), "")))]
-        rows = with_plans(frame)
+        rows = [r for r in decision_rows() if user.may_see(board.site_of.get(str(r["patient_id"]), ""))]
         for r in rows:
             r["site"] = board.site_of.get(str(r["patient_id"]))
         append_audit(engine, user.username, "view_decisions", "", {"n": len(rows)})
