@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from . import accounts
 from . import plots
 from .cases import EDITABLE, Board, FactError, parse_fact
-from .store import agenda, append_audit, fact_edits, followups, now
+from .store import agenda, append_audit, audited, fact_edits, followups, now
 
 HERE = Path(__file__).parent
 COOKIE = "oligomet_session"
@@ -366,11 +366,10 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
         except FactError as exc:
             raise HTTPException(400, str(exc)) from None
         before = board.sheet(item).facts.get(fact)
-        with engine.begin() as conn:
+        with audited(engine, request.state.user.username, "fact_edit", f"agenda:{agenda_id}",
+                     {"patient": item.patient_id, "fact": fact, "before": before, "after": typed}) as (conn, _):
             conn.execute(fact_edits.insert().values(agenda_id=agenda_id, fact=fact, value=json.dumps(typed),
                                                     username=request.state.user.username, at=now()))
-        append_audit(engine, request.state.user.username, "fact_edit", f"agenda:{agenda_id}",
-                     {"patient": item.patient_id, "fact": fact, "before": before, "after": typed})
         return RedirectResponse(f"/case/{agenda_id}", status_code=303)
 
     @app.post("/case/{agenda_id}/decision", name="decide")
@@ -396,19 +395,20 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
                          evidence_hash=sheet.evidence_hash, role=role, reason=reason.strip() or None)
         if not follow_up.strip():
             raise HTTPException(400, "give the follow-up plan")
-        try:
-            new_id = decision_log.append(d)
-        except DecisionError as exc:
-            raise HTTPException(400, str(exc).replace("(--reason)", "(the reason field)")) from None
-        with engine.begin() as conn:
-            conn.execute(followups.insert().values(decision_id=new_id, agenda_id=agenda_id, plan=follow_up.strip(),
-                                                   username=request.state.user.username))
-            conn.execute(agenda.update().where(agenda.c.id == agenda_id).values(status="decided"))
-        detail = {"patient": item.patient_id, "decision": new_id, "option": chosen, "concordant": d.concordant}
+        detail = {"patient": item.patient_id, "option": chosen, "concordant": d.concordant}
         if d.corrects is not None:
             detail["corrects"] = d.corrects
-        append_audit(engine, request.state.user.username, "decision_correction" if d.corrects is not None
-                     else "decision", f"agenda:{agenda_id}", detail)
+        # the decision, its follow-up plan, the agenda status and the audit entry: one transaction
+        try:
+            with audited(engine, request.state.user.username, "decision_correction" if d.corrects is not None
+                         else "decision", f"agenda:{agenda_id}", detail) as (conn, detail):
+                new_id = decision_log.append(d, conn=conn)
+                detail["decision"] = new_id
+                conn.execute(followups.insert().values(decision_id=new_id, agenda_id=agenda_id,
+                                                       plan=follow_up.strip(), username=request.state.user.username))
+                conn.execute(agenda.update().where(agenda.c.id == agenda_id).values(status="decided"))
+        except DecisionError as exc:
+            raise HTTPException(400, str(exc).replace("(--reason)", "(the reason field)")) from None
         return RedirectResponse(f"/case/{agenda_id}", status_code=303)
 
     @app.get("/decisions", name="decisions")

@@ -8,6 +8,7 @@ chain (:func:`verify_audit`).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -130,17 +131,28 @@ def entry_hash(prev_hash: str, at: str, username: str, action: str, target: str,
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def append_audit(engine: sa.Engine, username: str, action: str, target: str = "", detail: dict | None = None) -> None:
-    detail_text = json.dumps(detail or {}, sort_keys=True, ensure_ascii=False, default=str)
-    at = now().isoformat(timespec="microseconds")
+@contextlib.contextmanager
+def audited(engine: sa.Engine, username: str, action: str, target: str = "", detail: dict | None = None):
+    """One transaction for a change and its audit entry, so that both are written or neither (and a busy
+    meeting pays one commit per request). Yields ``(conn, detail)``: write the change on ``conn``, and
+    complete ``detail`` if needed (e.g. with the new record's id); the entry is appended on leaving."""
+    detail = {} if detail is None else detail
     with _audit_lock, engine.begin() as conn:
         if engine.dialect.name == "postgresql":   # serialise writers of other processes too
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(1404)")
+        yield conn, detail
+        detail_text = json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str)
+        at = now().isoformat(timespec="microseconds")
         last = conn.execute(sa.select(audit.c.hash).order_by(audit.c.id.desc()).limit(1)).scalar()
         prev = last or GENESIS
         conn.execute(audit.insert().values(at=at, username=username, action=action, target=target,
                                            detail=detail_text, prev_hash=prev,
                                            hash=entry_hash(prev, at, username, action, target, detail_text)))
+
+
+def append_audit(engine: sa.Engine, username: str, action: str, target: str = "", detail: dict | None = None) -> None:
+    with audited(engine, username, action, target, detail):
+        pass
 
 
 def verify_audit(engine: sa.Engine) -> list[str]:
