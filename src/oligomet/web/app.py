@@ -70,6 +70,8 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
 
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
     env.filters["fromjson"] = json.loads
+    # a KM median or CI bound that the curve never reaches: "not reached" / "NE", as in the report
+    env.filters["median"] = lambda v, na="not reached": na if v is None or v != v else f"{v:.1f}"
     env.filters["show"] = lambda v: "unknown" if isinstance(v, float) and v != v else show(v)   # NaN = unknown
     decision_log = DecisionLog(str(engine.url.render_as_string(hide_password=False)))
     decision_table = board_decisions
@@ -450,8 +452,11 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
         result = quality_of(user)
         append_audit(engine, user.username, "view_quality", "", {"n": result.n_decisions})
         from ..report.sections.board_quality import CAVEAT
-        return page(request, "quality.html.j2", r=result, caveat=CAVEAT,
-                    concordance=result.concordance.to_dict(orient="records"),
+        table = result.concordance
+        sites = list(dict.fromkeys(table["site"]))
+        cells = {(c["period"], c["site"]): c for c in table.to_dict(orient="records")}
+        return page(request, "quality.html.j2", r=result, caveat=CAVEAT, sites=sites, cells=cells,
+                    periods=sorted(set(table["period"]), reverse=True),
                     medians=result.km_medians.to_dict(orient="records"),
                     hrs=result.hazard_ratios.to_dict(orient="records"),
                     km_svg=step_svg(result.km_curves.rename(columns={"group": "decision"}), "decision")
@@ -461,7 +466,7 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
     def quality_data(request: Request, what: str = "concordance"):
         result = quality_of(request.state.user)
         if what == "outcomes":
-            return JSONResponse(plots.curves(result.km_curves, "group", xmax=60.0, xtitle="Months since the decision",
+            return JSONResponse(plots.curves(result.km_curves, "group", xtitle="Months since the decision",
                                              title="Overall survival after the decision, by concordance"))
         if what == "concordance":
             return JSONResponse(plots.concordance_series(result.concordance))

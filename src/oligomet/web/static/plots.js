@@ -35,8 +35,12 @@
   function concordanceTraces(data) {
     return data.series.map((s, i) => ({
       x: s.period, y: s.share, name: s.name, mode: "lines+markers", type: "scatter",
-      line: {color: PALETTE[i % PALETTE.length], width: s.name === "All sites" ? 3 : 1.5},
-      error_y: {type: "data", symmetric: false, thickness: 1,
+      line: {color: s.name === "All sites" ? "#222" : PALETTE[i % PALETTE.length], width: s.name === "All sites" ? 3 : 1.2},
+      // several sites' monthly lines cross too often to read: all sites shown, each site one click away
+      visible: s.name === "All sites" || data.series.length <= 2 ? true : "legendonly",
+      opacity: s.name === "All sites" ? 1 : 0.7,
+      // the CI of all sites only: one bar per site and month would hide the lines
+      error_y: s.name !== "All sites" ? {visible: false} : {type: "data", symmetric: false, thickness: 1.2,
                 array: s.upper.map((u, j) => u - s.share[j]), arrayminus: s.lower.map((l, j) => s.share[j] - l)},
       text: s.period.map((p, j) => `${s.name}, ${p}: ${pct(s.share[j])} of ${s.n[j]} (95% CI ${pct(s.lower[j])}–${pct(s.upper[j])})`),
       hovertemplate: "%{text}<extra></extra>",
@@ -46,12 +50,12 @@
   function draw(div, data) {
     const survival = data.kind === "survival";
     const layout = {
-      title: {text: data.title, font: {size: 13}, x: 0.01, xanchor: "left"}, height: 360,
+      title: {text: data.title, font: {size: 13}, x: 0.01, xanchor: "left"}, height: survival ? 360 : 420,
       margin: {l: 56, r: 36, t: 36, b: 40}, modebar: {orientation: "v"},
       yaxis: {range: [0, 1.02], tickformat: ".0%", title: {text: survival ? data.ytitle : "Concordant"}},
       xaxis: survival ? {title: {text: data.xtitle}, range: [0, data.xmax || null], rangemode: "tozero"}
-                      : {title: {text: "Month"}, type: "category"},
-      hovermode: "x unified", legend: {orientation: "h", y: -0.2, yanchor: "top"},
+                      : {type: "category", tickangle: -45, automargin: true},
+      hovermode: "x unified", legend: {orientation: "h", y: survival ? -0.2 : -0.3, yanchor: "top"},
       font: {family: "system-ui, sans-serif", size: 12},
     };
     if (survival && !data.xmax) delete layout.xaxis.range;
