@@ -4,7 +4,7 @@ decisions against a real ``oligomet board serve`` on loopback, on a 100,000-pati
     python benchmarks/load_board.py [--users 50] [--duration 60] [--patients 100000] [--think 1.0]
                                     [--db /tmp/oligomet-load/registry.sqlite] [--cases 20]
 
-Each simulated user logs in once, then loops until the time is up: open a case of today's agenda
+The agenda holds ``--cases`` colorectal patients drawn at random for each run. Each simulated user logs in once, then loops until the time is up: open a case of today's agenda
 (GET /case/{id}), think, post a decision on it (concordant with the rules when they recommend,
 otherwise another option with a reason; a unique follow-up plan marks it), think. Think times are
 uniform on [0, 2 x think] seconds (``--think 0``: no pause, a stress test). The agenda's cases are
@@ -69,9 +69,10 @@ def prepare_run(db: Path, n_users: int, n_cases: int, run: str) -> tuple[list[st
     engine = open_engine(str(db))
     with engine.connect() as conn:
         sites = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT site FROM patients ORDER BY site")]
-        patients = conn.exec_driver_sql(
-            "SELECT patient_id, site FROM patients WHERE primary_site = 'colorectal' ORDER BY patient_id "
-            f"LIMIT {n_cases * 7}").all()[::7]   # spread over the registry
+        colorectal = conn.exec_driver_sql(
+            "SELECT patient_id, site FROM patients WHERE primary_site = 'colorectal' ORDER BY patient_id").all()
+    # new patients each run (a patient's decisions from earlier runs would lengthen its case history)
+    patients = random.Random(run).sample(colorectal, n_cases)
     users = [f"load{run}u{i:02d}" for i in range(n_users)]
     for u in users:
         add_user(engine, u, "chair", sites, PASSWORD)
@@ -205,7 +206,7 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=60.0)
     p.add_argument("--patients", type=int, default=100_000)
     p.add_argument("--think", type=float, default=1.0, help="mean think time between requests, seconds")
-    p.add_argument("--cases", type=int, default=20, help="cases on today's agenda")
+    p.add_argument("--cases", type=int, default=40, help="cases on today's agenda")
     p.add_argument("--db", type=Path, default=Path("/tmp/oligomet-load/registry.sqlite"))
     args = p.parse_args()
     if not args.db.exists():

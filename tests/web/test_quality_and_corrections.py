@@ -50,9 +50,9 @@ def test_a_correction_is_a_new_record_pointing_to_the_old_one(web, case_a, db_ur
     for col in ("case_date", "recommended", "ruleset_version", "evidence_hash"):
         assert rows.loc[new, col] == rows.loc[old, col]
     assert rows.loc[old, "chosen_option"] == "observation"             # the old record is unchanged
-    row_old = re.search(rf'<tr id="decision-{old}" class="superseded">.*?</tr>', r.text, re.S)
+    row_old = re.search(rf'<tr id="decision-{old}" class="superseded">.*?</tr>', r.text, re.DOTALL)
     assert row_old and f"corrected by #{new}" in row_old.group(0)
-    assert f"corrects #{old}" in re.search(rf'<tr id="decision-{new}".*?</tr>', r.text, re.S).group(0)
+    assert f"corrects #{old}" in re.search(rf'<tr id="decision-{new}".*?</tr>', r.text, re.DOTALL).group(0)
     assert f"(corrects {old})" in c.get("/decisions").text
     # a replaced record cannot be corrected again (that would fork its history)
     again = c.post(f"/case/{agenda_id}/decision", data={"other": "x", "reason": "y", "role": "surgeon",
@@ -144,3 +144,20 @@ def test_interactive_curves_use_the_local_plotly(web, case_a):
     np.testing.assert_allclose(s["survival"][-1], g["survival"].iloc[-1], atol=1e-4)
     np.testing.assert_allclose(s["lower"][-1], g["lower"].iloc[-1], atol=1e-4)
     assert client_for(app, "member_b").get(f"/case/{agenda_id}/curves.json").status_code == 403
+
+
+def test_cached_case_html_carries_each_sessions_own_csrf_token(web, case_a):
+    """The sheet's part of the case page is rendered once per sheet with a placeholder token: every form
+    of every user's page must carry that user's session token, and the placeholder never shows."""
+    app, _ = web
+    agenda_id, _, _ = case_a
+    tokens = []
+    for name in ("chair_a", "dm_ab"):
+        page = client_for(app, name).get(f"/case/{agenda_id}").text
+        found = set(re.findall(r'name="csrf" value="([^"]+)"', page))
+        assert len(found) == 1 and "csrf-slot" not in page
+        assert page.count('class="inline fact-edit"') > 0
+        tokens.append(found.pop())
+    assert tokens[0] != tokens[1]
+    viewer = client_for(app, "viewer_a").get(f"/case/{agenda_id}").text   # no edit right: no fact forms
+    assert 'class="inline fact-edit"' not in viewer

@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from . import accounts
 from . import plots
@@ -258,13 +259,16 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
         return RedirectResponse(f"/?date={item.meeting_date.isoformat()}", status_code=303)
 
     # -------------------------------------------------------------------------------------- case
-    sheet_views: dict = {}   # id(sheet) -> (sheet, what the case page shows of it): built once per sheet
+    sheet_views: dict = {}   # (id(sheet), agenda id, may edit) -> (sheet, what the case page shows of it)
+    csrf_slot = "csrf-slot-" + secrets.token_hex(12)   # stands for the session's token in cached HTML
 
-    def sheet_view(sheet) -> dict:
-        """The parts of the case page that depend on the sheet only (rules table, scores, evidence, SVG
-        curves). A sheet never changes (a fact edit makes a new one), so they are built once per sheet
-        instead of on every view of a busy meeting."""
-        hit = sheet_views.get(id(sheet))
+    def sheet_view(sheet, item, may_edit: bool) -> dict:
+        """The parts of the case page that depend on the sheet only: the facts table, the rules, scores,
+        evidence and curves, rendered to HTML. A sheet never changes (a fact edit makes a new one), so
+        they are rendered once per sheet instead of on every view of a busy meeting; the fact forms'
+        CSRF token is a placeholder, swapped for the session's in :func:`case_context`."""
+        key = (id(sheet), item.id, may_edit)
+        hit = sheet_views.get(key)
         if hit is not None and hit[0] is sheet:
             return hit[1]
         adv = sheet.advice.table()
@@ -280,14 +284,20 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
                     pred=pred, km_svg=step_svg(pred.km_curves, "group") if pred is not None else None,
                     cox_svg=step_svg(pred.cox_curves, "option") if pred is not None else None,
                     options=options, recommended=sheet.options)
+        parts = dict(view, item=item, csrf=csrf_slot, perms={"edit"} if may_edit else set())
+        view["facts_html"] = env.get_template("case_facts.html.j2").render(**parts)
+        view["sections_html"] = env.get_template("case_sections.html.j2").render(**parts)
         if len(sheet_views) > 512:
             sheet_views.clear()
-        sheet_views[id(sheet)] = (sheet, view)
+        sheet_views[key] = (sheet, view)
         return view
 
-    def case_context(item, sheet) -> dict:
-        return dict(sheet_view(sheet), item=item, edits=board.edits(item.id).to_dict(orient="records"),
-                    clinical_roles=CLINICAL_ROLES, history=decision_rows(item.patient_id))
+    def case_context(item, sheet, user, csrf: str) -> dict:
+        view = sheet_view(sheet, item, "edit" in PERMISSIONS[user.role])
+        return dict(view, item=item, edits=board.edits(item.id).to_dict(orient="records"),
+                    clinical_roles=CLINICAL_ROLES, history=decision_rows(item.patient_id),
+                    facts_html=Markup(view["facts_html"].replace(csrf_slot, csrf)),
+                    sections_html=Markup(view["sections_html"]))
 
     def decision_rows(patient_id: str | None = None) -> list[dict]:
         """The decision records (oldest first; of one patient, or all) with their follow-up plan (``plan``)
@@ -327,7 +337,7 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
         sheet = board.sheet(item)
         append_audit(engine, request.state.user.username, "view_case", f"agenda:{agenda_id}",
                      {"patient": item.patient_id})
-        ctx = case_context(item, sheet)
+        ctx = case_context(item, sheet, request.state.user, request.state.csrf)
         ctx["perms"] = PERMISSIONS[request.state.user.role]
         ctx["correcting"] = correctable(ctx["history"], correct) if correct is not None else None
         return page(request, "case.html.j2", **ctx)

@@ -50,7 +50,7 @@ def build_board_quality(doc: StudyResults, r) -> None:
     med = r.km_medians
     hr = r.hazard_ratios
     if len(med):
-        mrows = [{"decision": str(m.group), "patients": int(m.n), "deaths": int(round(m.n_events)),
+        mrows = [{"decision": str(m.group), "patients": int(m.n), "deaths": round(m.n_events),
                   f"median OS, {r.unit} (95% CI)": ci(m.median, m.lower, m.upper)} for m in med.itertuples(index=False)]
         sec.items.append(ReportTable("board_outcomes_km", "Overall survival after the decision, by concordance",
                                      med, pd.DataFrame(mrows), note="Kaplan–Meier medians (log CI)."))

@@ -132,8 +132,8 @@ def board_quality(decisions: pd.DataFrame, patients: pd.DataFrame, *, period: st
     current = current.assign(patient_id=current["patient_id"].astype(str))
     inside = current[current["patient_id"].isin(known["patient_id"])]
     inside = inside.merge(known[["patient_id", "site"]], on="patient_id", how="left")
-    numbers: dict = {"n_records": int(len(decisions)), "n_superseded": int(len(decisions) - len(current)),
-                     "n_decisions": int(len(inside)), "n_outside": int(len(current) - len(inside))}
+    numbers: dict = {"n_records": len(decisions), "n_superseded": int(len(decisions) - len(current)),
+                     "n_decisions": len(inside), "n_outside": int(len(current) - len(inside))}
     concordance = concordance_table(inside, period) if len(inside) else pd.DataFrame(
         columns=["site", "period", "n", "n_concordant", "share", "lower", "upper"])
     numbers["concordance"] = {f"{r.site} {r.period}": {"n": r.n, "n_concordant": r.n_concordant, "share": r.share,
@@ -166,7 +166,7 @@ def board_quality(decisions: pd.DataFrame, patients: pd.DataFrame, *, period: st
     elif len(outcomes):
         notes.append("no hazard ratio: it needs concordant and discordant decisions and at least one death")
     hazard_ratios = pd.DataFrame(hrs, columns=["model", "hr", "hr_lower", "hr_upper", "p", "n", "n_events"])
-    numbers["n_no_followup"] = n_patients - int(len(outcomes))
+    numbers["n_no_followup"] = n_patients - len(outcomes)
     numbers["outcomes"] = {r["model"]: {k: r[k] for k in ("hr", "hr_lower", "hr_upper", "p", "n", "n_events")}
                            for r in hrs}
     numbers["medians"] = {str(r.group): {"n": r.n, "n_events": r.n_events, "median": r.median, "lower": r.lower,
