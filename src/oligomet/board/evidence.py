@@ -197,7 +197,9 @@ def population_fit(record: EvidenceRecord, facts: dict) -> list[dict]:
     for c in parts:
         value, missing = c.evaluate(facts)
         status = "fits" if value is True else "outside" if value is False else "unknown"
-        rows.append({"criterion": c.describe(), "status": status,
+        # fact / op / value of a single comparison, so the sheet can word it with the fact's label
+        rows.append({"criterion": c.describe(), "fact": c.fact or None, "op": c.op if c.fact else None,
+                     "value": c.value if c.fact else None, "status": status,
                      "patient": {f: facts.get(f) for f in sorted(c.facts())}, "missing": sorted(missing)})
     return rows
 

@@ -293,7 +293,7 @@ _LAYER_FIELDS = {"complete", "scope", "description"}
 _SOURCE_FIELDS = {"document", "year", "table", "footnote"}
 
 
-def load_ruleset(path: str | Path, vocab: dict[str, Fact] | None = None) -> RuleSet:
+def load_ruleset(path: str | Path, vocab: dict[str, Fact] | None = None) -> RuleSet:  # noqa: C901  (one pass over a rule file, every problem collected with its line)
     """Read and validate one rule file; every problem is reported at once with its file and line."""
     from ..study.protocol import _nearest_line
 

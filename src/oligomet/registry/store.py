@@ -40,6 +40,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from .. import __version__
+from .._validation import lock_date
 from .fields import TABLE_ORDER, TABLES
 from . import provenance
 from .identifiers import normalise_key
@@ -280,7 +281,8 @@ class Store:
         if self.read_only:
             raise PermissionError(f"{self!r} was opened read-only; open it with Store(url) to import")
         key = normalise_key(identifier_key)
-        lock = None if data_lock is None else pd.Timestamp(data_lock).normalize()
+        lock = None if data_lock is None else lock_date(data_lock, date_format=date_format,
+                                                        declare="declare its format with date_format").normalize()
         if isinstance(source, dict):
             log = ProblemLog()
             tables = conform_memory(source, log, order=check_date_format(date_format), key=key)

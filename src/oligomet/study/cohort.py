@@ -67,8 +67,10 @@ def load_registry(proto: Protocol) -> dict[str, pd.DataFrame]:
         path = _resolve(base, d.folder or d.workbook)
         if not path.exists():
             raise _err(proto, ("data", key), f"no such file or folder: {path}")
-        tables, report = registry.read_registry(path)
-        report = report + registry.validate(tables, data_lock=d.data_lock)
+        tables, report = registry.read_registry(path, date_format=d.date_format)
+        # no data_lock here: for a study the lock is a censoring date (derive_endpoints ignores later records),
+        # not a rule that fails a registry still growing after it
+        report = report + registry.validate(tables)
         if not report.ok:
             errs = report.errors
             shown = "; ".join(f"{r.table} row {r.row}: {r.field}: {r.message}" for r in errs.head(5).itertuples())

@@ -67,7 +67,31 @@ class DataSource(_Model):
     folder: str | None = None
     workbook: str | None = None
     url: str | None = None
-    data_lock: str | None = Field(None, description="ISO date; events after it are ignored")
+    # the order of day-month dates in a folder/workbook (and in data_lock), as `registry validate --date-format`
+    date_format: str | None = None
+    # a censoring date: records after it are ignored, follow-up is censored at it (docs/endpoints.md)
+    data_lock: str | None = None
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, v):
+        from ..registry.parse import check_date_format
+
+        check_date_format(v)
+        return v
+
+    @field_validator("data_lock", mode="before")
+    @classmethod
+    def _iso_lock(cls, v, info):
+        """TOML/YAML dates (``data_lock = 2024-12-31``) and ISO text, or text in ``date_format``; kept as
+        ISO text. ``01-02-2020`` without a declared format is an error, never read month first."""
+        from .._validation import lock_date
+
+        if v is None:
+            return None
+        lock = lock_date(v, date_format=info.data.get("date_format"),
+                         declare="declare its format with [data] date_format (e.g. date_format = \"DD-MM-YYYY\")")
+        return lock.date().isoformat()
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -374,15 +398,21 @@ class PropensityAnalysis(AnalysisOptions):
 
 class Subgroup(AnalysisOptions):
     """Effect of the exposure within the levels of ``column`` (or of a ``where`` split), with the
-    likelihood-ratio test of the exposure × subgroup interaction in Cox."""
+    likelihood-ratio test of the exposure × subgroup interaction in Cox.
+
+    ``cuts`` splits a count or continuous ``column`` at declared points, each level closed on the left:
+    ``cuts = [2]`` gives ``< 2`` and ``≥ 2``; ``labels`` names the levels in order ("1 lesion", "≥ 2 lesions").
+    ``name`` defaults to the column's covariate label (or the column)."""
 
     endpoint_fields = ("endpoints",)
     endpoint_kind = "survival"
     covariate_fields = {"covariates": ()}
     needs_exposure = True
 
-    name: str
+    name: str | None = None
     column: str | None = None
+    cuts: list[float] | None = Field(None, min_length=1)
+    labels: list[str] | None = None
     where: list[Condition] | None = None
     endpoints: list[str] = []
     covariates: list[str] = []
@@ -391,7 +421,26 @@ class Subgroup(AnalysisOptions):
     def _one(self):
         if (self.column is None) == (self.where is None):
             raise ValueError("a subgroup takes exactly one of 'column' (its levels) or 'where' (in vs out)")
+        if self.where is not None and self.name is None:
+            raise ValueError("a subgroup with 'where' needs a 'name' (the heading of its rows)")
+        if self.cuts is not None and self.column is None:
+            raise ValueError("'cuts' splits a 'column'; a 'where' split has no cuts")
+        if self.cuts is not None and any(b <= a for a, b in zip(self.cuts, self.cuts[1:])):
+            raise ValueError(f"'cuts' must increase strictly, got {self.cuts}")
+        if self.labels is not None:
+            if self.cuts is None:
+                raise ValueError("'labels' names the levels made by 'cuts'; give 'cuts' too")
+            if len(self.labels) != len(self.cuts) + 1:
+                raise ValueError(f"{len(self.cuts)} cut(s) make {len(self.cuts) + 1} levels; 'labels' has "
+                                 f"{len(self.labels)}: {self.labels}")
+            if len(set(self.labels)) != len(self.labels):
+                raise ValueError(f"'labels' must be different from each other, got {self.labels}")
         return self
+
+    def level_labels(self) -> list[str]:
+        """The labels of the levels ``cuts`` make, in order (the first is the reference of the interaction)."""
+        c = [f"{x:g}" for x in self.cuts or []]
+        return self.labels or ([f"< {c[0]}"] + [f"{a} to < {b}" for a, b in zip(c, c[1:])] + [f"≥ {c[-1]}"])
 
 
 class CIFAnalysis(AnalysisOptions):
