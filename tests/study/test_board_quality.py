@@ -166,16 +166,19 @@ def test_catalogue_path_reads_the_decisions_and_writes_the_caveat(store_with_dec
     assert "Confounding by indication" in html and "Decisions concordant with the rules" in html
 
 
-def test_database_without_decisions_is_a_clear_error(registry, tmp_path):
-    from oligomet.registry.store import Store
+def test_a_database_without_decisions_is_a_clear_error(store_with_decisions, tmp_path):
+    """``decisions`` names another database (e.g. a copy of the board's): one without the table is refused
+    at that line."""
+    import sqlite3
 
-    url = f"sqlite:///{tmp_path / 'empty.db'}"
-    with Store(url) as store:
-        assert store.import_registry(registry).status != "rejected"
-    with pytest.raises(StudyError, match="no board_decisions table"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            run_study(loads(PROTO.format(url=url), "toml"))
+    url, _ = store_with_decisions
+    other = tmp_path / "not_a_board.db"
+    sqlite3.connect(other).close()
+    text = PROTO.format(url=url) + f'decisions = "sqlite:///{other}"\n'
+    with pytest.raises(StudyError, match="no board_decisions table") as err, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_study(loads(text, "toml"))
+    assert "analyses.board_quality.decisions" in str(err.value)
 
 
 def test_protocol_without_a_database_is_refused():

@@ -33,8 +33,8 @@ from ..report.sections import rmst as rmst_sections
 from ..report.sections import subgroups as subgroups_sections
 from ..report.sections import survival as survival_sections
 from ..report.sections import timevarying as timevarying_sections
-from .analyses import (board_quality, competing, complications, cox, describe, landmark, paired, propensity, rmst, subgroups,
-                       survival, timevarying)
+from .analyses import (board_quality, competing, complications, cox, describe, landmark, paired, propensity, rmst,
+                       subgroups, survival, timevarying)
 from . import checks
 from .analyses._context import Computed, Ctx
 
