@@ -116,9 +116,13 @@ class DecisionLog:
     def close(self) -> None:
         self.engine.dispose()
 
-    def append(self, d: Decision, now: dt.datetime | None = None) -> int:
+    def append(self, d: Decision, now: dt.datetime | None = None, conn: sa.Connection | None = None) -> int:
         """Append ``d``; returns its id. Refuses an unknown role, a discordant decision without a reason,
-        and a correction of a record that does not exist or belongs to another patient."""
+        and a correction of a record that does not exist or belongs to another patient. ``conn``: a
+        transaction of the caller on the same database to write in (the web app's, with its audit entry)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.append(d, now, own)
         problems = []
         if d.role not in ROLES:
             problems.append(f"role {d.role!r} is not one of {', '.join(ROLES)}")
@@ -127,21 +131,20 @@ class DecisionLog:
         if not d.concordant and not (d.reason or "").strip():
             problems.append("the chosen option is not among the rules' options "
                             f"({'; '.join(d.recommended) or 'none'}): give the reason (--reason)")
-        with self.engine.begin() as conn:
-            if d.corrects is not None:
-                old = conn.execute(sa.select(decisions.c.patient_id).where(decisions.c.id == d.corrects)).first()
-                if old is None:
-                    problems.append(f"decision {d.corrects} to correct does not exist")
-                elif old.patient_id != d.patient_id:
-                    problems.append(f"decision {d.corrects} is about patient {old.patient_id}, not {d.patient_id}")
-            if problems:
-                raise DecisionError("decision not recorded: " + "; ".join(problems))
-            res = conn.execute(decisions.insert().values(
-                patient_id=d.patient_id, case_date=d.case_date, chosen_option=d.chosen_option,
-                concordant=d.concordant, reason=d.reason, recommended=json.dumps(list(d.recommended)),
-                ruleset_version=d.ruleset_version, evidence_hash=d.evidence_hash,
-                recorded_at=now or dt.datetime.now(dt.timezone.utc), role=d.role, corrects=d.corrects))
-            return int(res.inserted_primary_key[0])
+        if d.corrects is not None:
+            old = conn.execute(sa.select(decisions.c.patient_id).where(decisions.c.id == d.corrects)).first()
+            if old is None:
+                problems.append(f"decision {d.corrects} to correct does not exist")
+            elif old.patient_id != d.patient_id:
+                problems.append(f"decision {d.corrects} is about patient {old.patient_id}, not {d.patient_id}")
+        if problems:
+            raise DecisionError("decision not recorded: " + "; ".join(problems))
+        res = conn.execute(decisions.insert().values(
+            patient_id=d.patient_id, case_date=d.case_date, chosen_option=d.chosen_option,
+            concordant=d.concordant, reason=d.reason, recommended=json.dumps(list(d.recommended)),
+            ruleset_version=d.ruleset_version, evidence_hash=d.evidence_hash,
+            recorded_at=now or dt.datetime.now(dt.timezone.utc), role=d.role, corrects=d.corrects))
+        return int(res.inserted_primary_key[0])
 
     def history(self, patient_id: str | None = None) -> pd.DataFrame:
         """Every record (oldest first), with ``superseded_by`` naming the correction that replaced it."""

@@ -20,6 +20,7 @@ from typing import Callable
 
 from ..report.document import Check, StudyResults
 from ..report.sections.checks import build_checks
+from ..report.sections import board_quality as board_quality_sections
 from ..report.sections import competing as competing_sections
 from ..report.sections import complications as complications_sections
 from ..report.sections import cox as cox_sections
@@ -32,8 +33,8 @@ from ..report.sections import rmst as rmst_sections
 from ..report.sections import subgroups as subgroups_sections
 from ..report.sections import survival as survival_sections
 from ..report.sections import timevarying as timevarying_sections
-from .analyses import (competing, complications, cox, describe, landmark, paired, propensity, rmst, subgroups,
-                       survival, timevarying)
+from .analyses import (board_quality, competing, complications, cox, describe, landmark, paired, propensity, rmst,
+                       subgroups, survival, timevarying)
 from . import checks
 from .analyses._context import Computed, Ctx
 
@@ -70,6 +71,8 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
     Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired,
              preflight=paired.check_paired),
+    Analysis("board_quality", "board decisions", board_quality.compute_board_quality,
+             board_quality_sections.build_board_quality),
 )
 
 

@@ -479,6 +479,24 @@ class TableOneAnalysis(AnalysisOptions):
     variables: list[str] = []
 
 
+class BoardQualityAnalysis(AnalysisOptions):
+    """The tumor board's decisions (``board_decisions``) joined to the cohort: concordance with the rules
+    per site and ``period``, and OS from the decision by concordance (crude, and adjusted for ``adjust``).
+    ``decisions``: the database holding the decisions; default the ``[data] url``."""
+
+    covariate_fields = {"adjust": ()}
+
+    decisions: str | None = None
+    period: Literal["year", "month"] = "year"
+    adjust: list[str] = []
+
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        if self.decisions is None and p.data.url is None:
+            return [(loc + ("decisions",), "the board decisions live in a database: give its URL here "
+                                           "(or read the registry from [data] url)")]
+        return []
+
+
 class Analyses(_Model):
     """One field per analysis of ``oligomet.study.catalogue.CATALOGUE`` (a test keeps the two in step):
     the options of a single analysis, or a list of them."""
@@ -496,6 +514,7 @@ class Analyses(_Model):
     complications: ComplicationsAnalysis | None = None
     followup: FollowupAnalysis | None = None
     paired: list[PairedAnalysis] = []
+    board_quality: BoardQualityAnalysis | None = None
 
 
 class Checks(_Model):
