@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from .._file_problems import validation_problems
 from .._yaml import load_yaml, nearest_line, pretty_loc
 from ..expressions import ExpressionError, evaluate, parse_expression
 from .fields import TABLE_ORDER, TABLES
@@ -224,16 +225,8 @@ def loads_mapping(text: str, *, path=None) -> SiteMapping:
     try:
         m = SiteMapping.model_validate(data)
     except ValidationError as exc:
-        out = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")
-                                                                               or p in ("str", "int", "float", "bool",
-                                                                                        "Source"))))
-            if err["type"] == "extra_forbidden":
-                msg = f"unknown key {loc[-1]!r}"
-            else:
-                msg = err["msg"].removeprefix("Value error, ")
-            out.append((pretty_loc(loc), _line(lines, loc), msg))
+        out = validation_problems(exc, lines, unknown=lambda loc: f"unknown key {loc[-1]!r}", line_of=_line,
+                                  extra_tags=frozenset({"Source"}))
         raise MappingError(path, out) from None
     meaning = _meaning_problems(m)
     if meaning:

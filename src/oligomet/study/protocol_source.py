@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from .._file_problems import validation_problems
 from .._toml import toml_lines
 from .._yaml import nearest_line, pretty_loc, yaml_lines, yaml_loader, yaml_refusals
 from .protocol import Protocol, _reference_problems
@@ -105,6 +106,11 @@ def _inner_model(tp):
     return None
 
 
+def _unknown_field(loc: tuple) -> str:
+    allowed = _field_names(loc)
+    return f"unknown field {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+
+
 def from_mapping(data: dict, *, lines: dict | None = None, path: str | Path | None = None,
                  text: str = "") -> Protocol:
     """Validate a parsed protocol (a dict); errors carry field paths and line numbers."""
@@ -112,19 +118,7 @@ def from_mapping(data: dict, *, lines: dict | None = None, path: str | Path | No
     try:
         proto = Protocol.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            # pydantic reports union/literal branches in loc; drop the branch tags
-            loc = tuple(p for p in loc if p not in ("str", "int", "float", "list[str]", "dict[str,str]"))
-            if err["type"] == "extra_forbidden":
-                allowed = _field_names(loc)
-                msg = f"unknown field {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-            elif err["type"] == "literal_error":
-                msg = f"{err.get('input')!r} is not allowed; allowed: {err['ctx']['expected']}"
-            else:
-                msg = err["msg"].removeprefix("Value error, ")
-            problems.append((pretty_loc(loc), nearest_line(lines, loc), msg))
+        problems = validation_problems(exc, lines, unknown=_unknown_field)
         raise ProtocolError(path, problems) from None
     refs = _reference_problems(proto)
     if refs:
