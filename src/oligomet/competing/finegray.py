@@ -12,6 +12,12 @@ its defaults ``gtol = 1e-6, maxiter = 10``:
   term for the estimated censoring distribution (``psi``);
 * ``predict_cif`` is ``predict.crr``: ``1 - exp(-cumsum(exp(x b) * bfitj))``.
 
+With case weights (``weights=``, e.g. IPTW) there is no crr to follow (it takes none): the model
+is then fitted as R users fit it, ``survival::finegray`` to expand the data and a weighted
+``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt * w, cluster = id)`` on it (see
+:mod:`oligomet.competing._finegray_expand`); ``se`` is coxph's robust (sandwich) SE clustered on the
+subject, ties are Efron's by default (``ties=``), and ``predict_cif`` is ``1 - survfit(fit, newdata)``.
+
 Times are merged with ``merge_near_ties`` first (as elsewhere in oligomet); crr itself
 compares raw doubles, so the two differ only for times closer than ~1.5e-8 relative.
 Each Newton step is O(n p^2) (cumulative sums over the weighted risk sets), where crr's
@@ -27,10 +33,12 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import (DroppedRows, complete_cases, covariate_scale, event_codes, require_columns,
-                           require_covariate_scale, require_frame, time_array)
+                           require_covariate_scale, require_frame, require_positive_weight, time_array,
+                           weight_array)
 from ..survival._ties import merge_near_ties
 from ..survival.design import Design, build_design, parse_covariates
 from . import _fine_gray_core as core
+from ._finegray_expand import expand
 
 GTOL = 1e-6
 MAXITER = 10
@@ -68,7 +76,10 @@ class FineGray:
     converged : crr's convergence flag; ``iterations`` Newton steps taken.
     var : (p, p) sandwich variance (crr's ``$var``); ``information`` crr's ``$inf``.
     baseline : DataFrame with ``time`` (distinct failure times of the cause, crr's ``$uftime``) and
-        ``hazard_jump`` (crr's ``$bfitj``).
+        ``hazard_jump`` (crr's ``$bfitj``); None for a weighted fit (``predict_cif`` uses the Cox fit).
+    weighted : fitted with case weights (finegray + weighted coxph): ``var`` is the robust variance,
+        ``information`` the inverse of coxph's model-based variance, ``loglik`` coxph's partial
+        log-likelihood; ``n_rows`` the rows of the expanded data.
     """
 
     summary: pd.DataFrame
@@ -80,11 +91,14 @@ class FineGray:
     iterations: int
     var: np.ndarray
     information: np.ndarray
-    baseline: pd.DataFrame
+    baseline: pd.DataFrame | None
     cause: int
     conf_level: float
     design: Design | None = None
     dropped: DroppedRows = field(default_factory=DroppedRows)
+    weighted: bool = False
+    n_rows: int | None = None
+    _cox: object = field(default=None, repr=False)   # the weighted coxph fit on the expanded data
 
     def predict_cif(self, newdata: pd.DataFrame, times=None) -> pd.DataFrame:
         """Predicted CIF of the cause for covariate profiles, as ``predict.crr``.
@@ -103,6 +117,11 @@ class FineGray:
                 if unknown.any():
                     raise ValueError(f"newdata column {term.column!r} has levels not in the fitted data at rows "
                                      f"{list(newdata.index[unknown][:10])}; fitted levels: {list(term.levels)}")
+        if self._cox is not None:
+            tp = self._cox_event_times() if times is None else np.asarray(times, dtype=float).ravel()
+            surv = self._cox.predict_survival(newdata, tp)
+            return pd.DataFrame({"profile": np.repeat(newdata.index.to_numpy(), tp.size),
+                                 "time": np.tile(tp, len(newdata)), "cif": 1.0 - surv.to_numpy().T.ravel()})
         x = _matrix(self.design, newdata)
         coef = self.summary["coef"].to_numpy()
         cumhaz = np.cumsum(self.baseline["hazard_jump"].to_numpy())
@@ -118,13 +137,17 @@ class FineGray:
         return pd.DataFrame({"profile": np.repeat(newdata.index.to_numpy(), tp.size),
                              "time": np.tile(tp, len(newdata)), "cif": cif.ravel()})
 
+    def _cox_event_times(self) -> np.ndarray:
+        return np.unique(self._cox._time[self._cox._event > 0])
+
     def __str__(self) -> str:
         return (f"Fine-Gray model for cause {self.cause}: n = {self.n}, events = {self.n_events}, "
                 f"converged = {self.converged}\n{self.summary.to_string()}")
 
 
 def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], cause: int = 1,
-              cencode: int = 0, conf_level: float = 0.95, maxiter: int = MAXITER, gtol: float = GTOL) -> FineGray:
+              cencode: int = 0, conf_level: float = 0.95, maxiter: int = MAXITER, gtol: float = GTOL,
+              weights: str | None = None, ties: str | None = None) -> FineGray:
     """Fine–Gray subdistribution hazards model for ``cause`` (``cmprsk::crr``).
 
     Parameters
@@ -137,6 +160,9 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
         ``col[level]``); bool columns enter as 0/1 under their own name, as crr's numeric matrix. Rows with a missing covariate are dropped (warned).
     cause, cencode : crr's ``failcode`` and ``cencode``.
     conf_level : level of the ``shr`` limits. ``maxiter``, ``gtol``: crr's Newton controls.
+    weights : optional column of case weights (>= 0, e.g. IPTW): the model is then R's ``finegray`` +
+        weighted ``coxph`` with the robust SE clustered on the subject (crr takes no weights).
+    ties : weighted fits only: ``"efron"`` (coxph's default) or ``"breslow"``; crr's own fit is Breslow's.
     """
     data = require_frame(data)
     specs = parse_covariates(covariates)
@@ -147,7 +173,13 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     require_columns(data, columns, "covariate")
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
+    if weights is None and ties is not None:
+        raise ValueError("ties applies to weighted fits only (finegray + coxph); crr's unweighted fit uses "
+                         "Breslow's risk sets")
+    if ties not in (None, "efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     data, dropped = complete_cases(data, columns, what="fine_gray")
+    w = weight_array(data, weights) if weights is not None else None
     t = merge_near_ties(time_array(data, time))
     if t.size and not (t > 0).any():
         raise ValueError(f"time column {time!r} is 0 on all {t.size} rows: there is no follow-up, so the "
@@ -162,6 +194,9 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
                           specs)
     x = _matrix(design, data)
     require_covariate_scale(design.names, *covariate_scale(x), "fine_gray")
+    if w is not None:
+        require_positive_weight(w, "fine_gray")
+        return _weighted(data, covariates, specs, design, t, status, w, cause, cencode, conf_level, ties or "efron", dropped)
 
     order = np.argsort(t, kind="stable")   # crr: d[order(d$ftime), ]
     t, status, x = t[order], status[order], x[order]
@@ -200,6 +235,35 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     return FineGray(summary=summary, loglik=-f, loglik_null=-core.objective(P, np.zeros_like(b)), n=int(t.size),
                     n_events=int((ici == 1).sum()), converged=converged, iterations=it, var=var, information=h,
                     baseline=baseline, cause=int(cause), conf_level=conf_level, design=design, dropped=dropped)
+
+
+_FG = ("__fg_start", "__fg_stop", "__fg_status", "__fg_weight", "__fg_id")
+
+
+def _weighted(data, covariates, specs, design, t, status, w, cause, cencode, conf_level, ties, dropped) -> FineGray:
+    """finegray's expansion, then the weighted Cox model on it, clustered on the subject."""
+    from ..survival.cox import cox
+
+    ex = expand(t, status, cause, cencode)
+    shift = 1.0 - ex.start.min() if ex.start.min() < 0 else 0.0   # om.cox takes entry times >= 0 (order is all that counts)
+    frame = _bool_as_numeric(data, [sp.column for sp in specs if sp.plain and not sp.categorical])
+    frame = frame.iloc[ex.row].reset_index(drop=True)
+    frame = frame.assign(**dict(zip(_FG, (ex.start + shift, ex.stop + shift, ex.status, ex.weight * w[ex.row],
+                                          ex.row))))
+    fit = cox(frame, time=_FG[1], event=_FG[2], covariates=covariates, start=_FG[0], weights=_FG[3], cluster=_FG[4],
+              ties=ties)
+    b = fit.coef
+    se = fit.summary["robust_se"].to_numpy()
+    z = b / se
+    q = stats.norm.ppf(0.5 + conf_level / 2)
+    summary = pd.DataFrame({"coef": b, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "shr": np.exp(b),
+                            "shr_lower": np.exp(b - q * se), "shr_upper": np.exp(b + q * se)},
+                           index=pd.Index(fit.terms, name="term"))
+    return FineGray(summary=summary, loglik=float(fit.loglik[-1]), loglik_null=float(fit.loglik[0]), n=int(t.size),
+                    n_events=int((status == cause).sum()), converged=fit.converged, iterations=fit.iterations,
+                    var=fit.var.to_numpy(), information=np.linalg.inv(fit.naive_var.to_numpy()), baseline=None,
+                    cause=int(cause), conf_level=conf_level, design=design, dropped=dropped, weighted=True,
+                    n_rows=int(ex.row.size), _cox=fit)
 
 
 def _newton(P: core.Prepared, b: np.ndarray, maxiter: int, gtol: float):
