@@ -43,10 +43,20 @@ def build_subgroups(doc: StudyResults, r) -> None:
                              .map(p_value)})
         sec.items.append(ReportTable(f"subgroup_{sg.key}", f"Subgroup: {sg.name}", tidy, disp,
                                      note="HR of the exposure (vs the reference group) within each level; "
-                                          "interaction: likelihood-ratio test of exposure × subgroup in Cox."))
+                                          + (_WEIGHTED_NOTE if r.weighted else
+                                             "interaction: likelihood-ratio test of exposure × subgroup in Cox.")))
         sec.items.append(FigureItem(f"forest_subgroup_{sg.key}", f"Subgroup: {sg.name}", forest_figure,
                                     data=dict(frame=tidy.assign(section=tidy["endpoint"],
                                                                 label=tidy["subgroup"] + ": " + tidy["level"]),
                                               title=f"Subgroup: {sg.name}")))
-    doc.methods.append("Effect modification was assessed within prespecified subgroups with the likelihood-ratio "
-                       "test of the exposure × subgroup interaction in a Cox model.")
+    if r.weighted:
+        doc.methods.append("Effect modification was assessed within prespecified subgroups in the propensity-weighted "
+                           "cohort (weighted Cox models with robust standard errors) with the robust Wald test of "
+                           "the exposure × subgroup interaction.")
+    else:
+        doc.methods.append("Effect modification was assessed within prespecified subgroups with the likelihood-ratio "
+                           "test of the exposure × subgroup interaction in a Cox model.")
+
+
+_WEIGHTED_NOTE = ("propensity-weighted cohort: weighted Cox models with robust SEs; n counts patients. Interaction: "
+                  "robust Wald test of exposure × subgroup (a weighted fit has no true likelihood for an LR test).")

@@ -9,6 +9,11 @@ For each subgroup variable S (a column's levels, or in/out of a ``where`` split)
   the test R gives with ``anova(coxph(... exposure * S ...), coxph(... exposure + S ...))``.
 
 The product columns are built here as 0/1 numbers (the Cox design accepts no interaction terms).
+
+When the study weights its exposure groups (``[analyses.propensity] method = "weight"``), every model
+runs in the weighted cohort with the propensity weights and robust SEs (as the propensity step's
+outcome model). A likelihood-ratio test needs a true likelihood, which a weighted fit is not, so the
+interaction is then the robust Wald test of the product terms, ``b' V^-1 b`` with coxph's robust ``V``.
 """
 from __future__ import annotations
 
@@ -52,8 +57,10 @@ def _dummies(values: pd.Series, prefix: str) -> pd.DataFrame:
                         index=values.index), levels
 
 
-def interaction_test(d: pd.DataFrame, time: str, event: str, covariate_terms: list[str], ties: str = "efron"):
-    """LR test of exposure × subgroup; ``d`` has ``exposure_group``, ``_subgroup`` and the covariates."""
+def interaction_test(d: pd.DataFrame, time: str, event: str, covariate_terms: list[str], ties: str = "efron",
+                     weights: str | None = None):
+    """LR test of exposure × subgroup (robust Wald test with ``weights``); ``d`` has ``exposure_group``,
+    ``_subgroup`` and the covariates. Returns (statistic, df, p)."""
     cols = [GROUP, SUB] + [t for t in covariate_terms]
     base = d.dropna(subset=[c for c in cols if c in d.columns and not c.startswith("C(")])
     e, _ = _dummies(base[GROUP], "_e")
@@ -62,10 +69,17 @@ def interaction_test(d: pd.DataFrame, time: str, event: str, covariate_terms: li
     frame = pd.concat([base, e, s, prods], axis=1)
     reduced = list(e) + list(s) + covariate_terms
     full = reduced + list(prods)
+    df = prods.shape[1]
+    if weights is not None:
+        f_full, _ = quiet(om.cox, frame, time=time, event=event, covariates=full, ties=ties, weights=weights,
+                          robust=True)
+        b = f_full.summary.loc[list(prods), "coef"].to_numpy()
+        v = f_full.var.loc[list(prods), list(prods)].to_numpy()
+        wald = float(b @ np.linalg.solve(v, b))
+        return wald, df, float(stats.chi2.sf(wald, df))
     f_red, _ = quiet(om.cox, frame, time=time, event=event, covariates=reduced, ties=ties)
     f_full, _ = quiet(om.cox, frame, time=time, event=event, covariates=full, ties=ties)
     lr = 2.0 * (float(f_full.loglik[-1]) - float(f_red.loglik[-1]))
-    df = prods.shape[1]
     return max(lr, 0.0), df, float(stats.chi2.sf(max(lr, 0.0), df))
 
 
@@ -80,14 +94,17 @@ class SubgroupTable:
 @dataclass(frozen=True)
 class SubgroupsResult(Computed):
     exposure_label: str = ""
+    weighted: bool = False                 # in the propensity-weighted cohort (robust Wald interaction tests)
     subgroups: list[SubgroupTable] = field(default_factory=list)
 
 
 def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
     store, tables = {}, []
+    frame, weights = ctx.weighted_cohort()
+    robust = {"weights": weights, "robust": True} if weights is not None else {}
     for i, sg in enumerate(ctx.proto.analyses.subgroups):
         lv = _levels(ctx, sg, i)
-        d = ctx.cohort.assign(**{SUB: lv})
+        d = frame.assign(**{SUB: lv})
         cov_terms = [ctx.term(c) for c in sg.covariates]
         entry = store.setdefault(sg.name, {})
         rows, interactions = [], []
@@ -102,7 +119,7 @@ def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
                     ee["levels"][str(level)] = {"n": len(part), "hr": None, "note": "one group or no events"}
                     continue
                 fit, _ = quiet(om.cox, part, time=ep.time_col, event=ep.event_col,
-                               covariates=[ctx.term("exposure")] + cov_terms)
+                               covariates=[ctx.term("exposure")] + cov_terms, **robust)
                 for term, r in fit.summary.iterrows():
                     if term.startswith(f"{EXPOSURE_TERM}["):
                         ee["levels"][str(level)] = {"n": fit.n, "n_events": fit.n_events, "term": term,
@@ -114,8 +131,11 @@ def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
                                      "p": r["p"]})
                         break
             if de[SUB].nunique() >= 2 and de[GROUP].nunique() >= 2:
-                lr, df, p = interaction_test(de, ep.time_col, ep.event_col, cov_terms)
+                lr, df, p = interaction_test(de, ep.time_col, ep.event_col, cov_terms, weights=weights)
                 ee["interaction"] = {"statistic": lr, "df": df, "p": p}
+                if weights is not None:
+                    ee["interaction"]["test"] = "robust Wald"
+                    ee["weighted"] = True
                 for r in rows:
                     if r["endpoint"] == ep.title and r["subgroup"] == sg.name:
                         r["p_interaction"] = p
@@ -123,4 +143,5 @@ def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
             entry[ep.name] = ee
         key = "".join(ch if ch.isalnum() else "_" for ch in sg.name.lower()).strip("_")
         tables.append(SubgroupTable(sg.name, key, pd.DataFrame(rows), interactions))
-    return SubgroupsResult(numbers=clean(store), exposure_label=ctx.proto.exposure.label, subgroups=tables)
+    return SubgroupsResult(numbers=clean(store), exposure_label=ctx.proto.exposure.label,
+                           weighted=weights is not None, subgroups=tables)
