@@ -94,7 +94,7 @@ def test_weighted_fine_gray_predicts_a_cif_that_grows_with_the_linear_predictor(
     fg = om.fine_gray(d, time="time", event="event", covariates=["x1", "x2"], weights="w")
     pred = fg.predict_cif(pd.DataFrame({"x1": [-1.0, 1.0], "x2": [0, 0]}, index=["low", "high"]), times=[10, 30])
     low, high = (pred[pred["profile"] == p]["cif"].to_numpy() for p in ("low", "high"))
-    assert np.all((0 < low) & (low < 1)) and np.all(np.diff(low) > 0)
+    assert np.all((low > 0) & (low < 1)) and np.all(np.diff(low) > 0)
     assert np.all((high > low) == (fg.summary.loc["x1", "coef"] > 0))
 
 

@@ -20,7 +20,7 @@ Case weights (``weights=``, e.g. IPTW): the estimate and its standard error are 
 ``survfit(Surv(time, factor(event)) ~ group, weights = w)`` (Aalen–Johansen from weighted counts,
 infinitesimal-jackknife variance; see :mod:`oligomet.competing._weighted_aj`), and the count columns
 of ``.table`` are sums of weights (a pseudo-population). Gray's test is not computed then: cmprsk's
-``cuminc`` takes no weights and R offers no weighted version to check one against, so
+``cuminc`` takes no weights and we know of no R implementation of a weighted one to check it against, so
 ``.gray_test`` is empty (compare weighted groups with a weighted Fine–Gray model instead).
 
 Confidence limits: cmprsk has none. ``.table`` gives pointwise limits on the log(-log) scale,

@@ -173,11 +173,7 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     require_columns(data, columns, "covariate")
     if not 0 < conf_level < 1:
         raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
-    if weights is None and ties is not None:
-        raise ValueError("ties applies to weighted fits only (finegray + coxph); crr's unweighted fit uses "
-                         "Breslow's risk sets")
-    if ties not in (None, "efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    _check_ties(weights, ties)
     data, dropped = complete_cases(data, columns, what="fine_gray")
     w = weight_array(data, weights) if weights is not None else None
     t = merge_near_ties(time_array(data, time))
@@ -196,7 +192,8 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     require_covariate_scale(design.names, *covariate_scale(x), "fine_gray")
     if w is not None:
         require_positive_weight(w, "fine_gray")
-        return _weighted(data, covariates, specs, design, t, status, w, cause, cencode, conf_level, ties or "efron", dropped)
+        return _weighted(data, covariates, specs, design, t, status, w, cause, cencode, conf_level,
+                         ties or "efron", dropped)
 
     order = np.argsort(t, kind="stable")   # crr: d[order(d$ftime), ]
     t, status, x = t[order], status[order], x[order]
@@ -237,6 +234,14 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
                     baseline=baseline, cause=int(cause), conf_level=conf_level, design=design, dropped=dropped)
 
 
+def _check_ties(weights: str | None, ties: str | None) -> None:
+    if weights is None and ties is not None:
+        raise ValueError("ties applies to weighted fits only (finegray + coxph); crr's unweighted fit uses "
+                         "Breslow's risk sets")
+    if ties not in (None, "efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+
+
 _FG = ("__fg_start", "__fg_stop", "__fg_status", "__fg_weight", "__fg_id")
 
 
@@ -245,11 +250,12 @@ def _weighted(data, covariates, specs, design, t, status, w, cause, cencode, con
     from ..survival.cox import cox
 
     ex = expand(t, status, cause, cencode)
-    shift = 1.0 - ex.start.min() if ex.start.min() < 0 else 0.0   # om.cox takes entry times >= 0 (order is all that counts)
+    # om.cox takes entry times >= 0; only the order of the times counts, so a shift changes nothing
+    shift = 1.0 - ex.start.min() if ex.start.min() < 0 else 0.0
     frame = _bool_as_numeric(data, [sp.column for sp in specs if sp.plain and not sp.categorical])
     frame = frame.iloc[ex.row].reset_index(drop=True)
     frame = frame.assign(**dict(zip(_FG, (ex.start + shift, ex.stop + shift, ex.status, ex.weight * w[ex.row],
-                                          ex.row))))
+                                          ex.row), strict=True)))
     fit = cox(frame, time=_FG[1], event=_FG[2], covariates=covariates, start=_FG[0], weights=_FG[3], cluster=_FG[4],
               ties=ties)
     b = fit.coef

@@ -111,7 +111,8 @@ def draw_at_risk(risk: Axes, ax: Axes, ticks: Sequence[float], rows: list[tuple[
     risk.tick_params(axis="y", which="both", left=False, pad=16)
     for side in ("top", "right", "bottom", "left"):
         risk.spines[side].set_visible(False)
-    risk.text(0, 1.0, PSEUDO_AT_RISK_TITLE if pseudo_population else AT_RISK_TITLE, transform=risk.transAxes, ha="right", va="bottom",
+    risk.text(0, 1.0, PSEUDO_AT_RISK_TITLE if pseudo_population else AT_RISK_TITLE, transform=risk.transAxes,
+              ha="right", va="bottom",
               fontsize=BASE_FONT_SIZE - 0.5)
     risk.patch.set_alpha(0)
     ax.tick_params(axis="x", labelbottom=True)

@@ -32,8 +32,8 @@ def _rows(fit, ctx: Ctx, model: str) -> list[dict]:
     for term, r in s.iterrows():
         # with a cluster the robust SE is the one the CI and p use (R's summary.coxph)
         out.append({"model": model, "term": term, "label": ctx.term_label(term), "coef": r["coef"],
-                    "se": r.get("robust_se", r["se"]), "hr": r["hr"], "hr_lower": r["hr_lower"], "hr_upper": r["hr_upper"],
-                    "p": r["p"], "n": fit.n, "n_events": fit.n_events})
+                    "se": r.get("robust_se", r["se"]), "hr": r["hr"], "hr_lower": r["hr_lower"],
+                    "hr_upper": r["hr_upper"], "p": r["p"], "n": fit.n, "n_events": fit.n_events})
     return out
 
 
@@ -163,10 +163,8 @@ def compute_cox(ctx: Ctx) -> CoxResult:
                                             "loglik_null": float(fit.loglik[0]), "loglik": float(fit.loglik[-1]),
                                             "concordance": float(fit.concordance),
                                             "lr_test": fit.tests.loc["likelihood_ratio"].to_dict()}
-            if a.strata:
-                entry["multivariable_model"]["strata"] = list(a.strata)
-            if a.cluster is not None:
-                entry["multivariable_model"]["cluster"] = a.cluster
+            entry["multivariable_model"].update({k: v for k, v in (("strata", list(a.strata)), ("cluster", a.cluster))
+                                                 if v})
             if a.ph_check:
                 zph = fit.zph(transform=a.ph_transform)
                 entry["ph_check"] = {str(k): {"chisq": r["chisq"], "df": r["df"], "p": r["p"]}
@@ -175,8 +173,9 @@ def compute_cox(ctx: Ctx) -> CoxResult:
         if not uni_rows:  # nothing to model (no covariates and no exposure)
             continue
         labels = {str(t): ctx.term_label(str(t)) for t in zph.index if t != "GLOBAL"} if zph is not None else {}
+        design_columns = list(a.strata) + [a.cluster] * (a.cluster is not None)
         missing = {v: int(d[GROUP if v == "exposure" else v].isna().sum())
-                   for v in dict.fromkeys(mv_vars + list(a.strata) + ([a.cluster] if a.cluster else []))}
+                   for v in dict.fromkeys(mv_vars + design_columns)}
         endpoints.append(CoxEndpoint(ep.name, ep.title, _with_references(uni_rows + multi_rows, d, ctx), zph, labels,
                                      n_eligible=len(d), missing=missing, imputation=imputation))
     return CoxResult(numbers=numbers, warnings=warnings_, selection=a.selection, threshold=a.threshold,
