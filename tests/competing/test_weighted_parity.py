@@ -101,3 +101,13 @@ def test_weighted_fine_gray_predicts_a_cif_that_grows_with_the_linear_predictor(
 def test_fine_gray_ties_only_with_weights():
     with pytest.raises(ValueError, match="weighted fits only"):
         om.fine_gray(_data("ties"), time="time", event="event", covariates=["x1"], ties="efron")
+
+
+def test_weighted_fine_gray_refuses_an_expansion_too_large_to_fit(monkeypatch):
+    from oligomet.competing import _finegray_expand
+
+    d = _data("continuous")
+    rows = _cases()["continuous"]["fine_gray"][0]["n_rows"]
+    monkeypatch.setattr(_finegray_expand, "MAX_ROWS", rows - 1)
+    with pytest.raises(ValueError, match=f"to {rows:,}.*Round the times"):
+        om.fine_gray(d, time="time", event="event", covariates=["x1"], weights="w")

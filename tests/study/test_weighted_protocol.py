@@ -92,8 +92,9 @@ def test_weighted_cif_is_labelled_a_pseudo_population(weighted_run):
     assert km.data["pseudo_population"] and "pseudo-population" in km.caption
     table = next(t for t in doc.tables if t.name == "cif_lr")
     assert "pseudo-population" in table.title and "events (weighted)" in table.display.columns
-    assert any("Gray's test is not reported for weighted curves" in getattr(i, "text", "")
+    assert any("Gray's test is not reported for the weighted curves" in getattr(i, "text", "")
                for s in doc.sections for i in s.items)
+    assert any(t.startswith("In the propensity-weighted cohort, the subdistribution HR") for t in doc.results_text)
     drawn = fig.draw(**fig.data)
     texts = [t.get_text() for ax in drawn.axes for t in ax.texts]
     assert "Pseudo-population at risk" in texts and "Number at risk" not in texts

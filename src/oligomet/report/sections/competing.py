@@ -66,8 +66,9 @@ def build_cif(doc: StudyResults, r) -> None:
 
 _WEIGHTED_NOTE = ("Weighted Aalen–Johansen estimates in the propensity-weighted cohort (as R's survfit with weights; "
                   "infinitesimal-jackknife SE); events are sums of weights (a weighted pseudo-population); ")
-_NO_WEIGHTED_GRAY = ("Gray's test is not reported for weighted curves: it has no weighted version (cmprsk's cuminc "
-                     "takes no weights); the weighted Fine–Gray model compares the groups.")
+_NO_WEIGHTED_GRAY = ("Gray's test is not reported for the weighted curves: cmprsk's cuminc takes no weights and no "
+                     "weighted version has an R reference to check it against; the weighted Fine–Gray model "
+                     "compares the groups.")
 
 
 def _fine_gray(doc: StudyResults, sec, e, weighted: bool) -> None:
@@ -85,5 +86,5 @@ def _fine_gray(doc: StudyResults, sec, e, weighted: bool) -> None:
     for t in tidy.itertuples(index=False):
         if str(t.term).startswith("exposure["):
             doc.results_text.append(
-                f"The subdistribution HR of {cause} for {contrast(t.label)} was "
-                f"{ci_p(t.shr, t.shr_lower, t.shr_upper, t.p)}.")
+                f"{'In the propensity-weighted cohort, the' if weighted else 'The'} subdistribution HR of {cause} "
+                f"for {contrast(t.label)} was {ci_p(t.shr, t.shr_lower, t.shr_upper, t.p)}.")
