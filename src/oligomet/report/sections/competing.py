@@ -10,32 +10,13 @@ from ..tables import ReportTable
 
 
 def build_cif(doc: StudyResults, r) -> None:
-    """``r``: ``unit``, ``unit_label``, ``by_group``, ``fine_gray``, ``max_time`` and ``endpoints`` (each:
+    """``r``: ``unit``, ``unit_label``, ``by_group``, ``fine_gray``, ``max_time``, ``weighted`` and ``endpoints`` (each:
     ``name``, ``title``, ``cause_labels``, ``entry``, ``summary``, ``curves``, ``at_risk``, ``fine_gray``)."""
     unit = r.unit
     for e in r.endpoints:
         labels, entry = e.cause_labels, e.entry
         sec = doc.section(f"cif_{e.name}", f"{e.title}: cumulative incidence")
-        landmarks = [c for c in e.summary.columns if c not in ("group", "cause", "events")]
-        disp = e.summary.rename(columns={t: f"{t}-{unit[:-1]} CIF" for t in landmarks})
-        for t in landmarks:
-            disp[f"{t}-{unit[:-1]} CIF"] = e.summary[t].map(pct)
-        if r.weighted:
-            disp = disp.rename(columns={"events": "events (weighted)"})
-        sec.items.append(ReportTable(f"cif_{e.name}", f"{e.title}: cumulative incidence by cause"
-                                     + (" (weighted pseudo-population)" if r.weighted else ""), disp, disp,
-                                     note=(_WEIGHTED_NOTE if r.weighted else
-                                           "Aalen–Johansen estimates with competing risks (as cmprsk::cuminc); ")
-                                     + "deaths are a competing event, not censored."))
-        sec.items.append(FigureItem(f"cif_{e.name}", f"{e.title}: cumulative incidence"
-                                    + (" (weighted)" if r.weighted else ""), cif_figure,
-                                    "Line style: cause; colour: group; shaded: 95% CI."
-                                    + (f" {PSEUDO_NOTE}" if r.weighted else ""),
-                                    data=dict(table=e.curves, at_risk=e.at_risk, cause_labels=labels, title=e.title,
-                                              xlabel=r.unit_label, unit=unit, max_time=r.max_time,
-                                              pseudo_population=r.weighted)))
-        if r.weighted:
-            sec.items.append(TextItem(_NO_WEIGHTED_GRAY))
+        sec.items += _table_and_curves(r, e)
         if entry["gray_test"]:
             sec.items.append(TextItem("Gray's test: " + "; ".join(
                 f"{labels.get(int(c), c)} {p_text(v['p_value'])}" for c, v in entry["gray_test"].items()) + "."))
@@ -69,6 +50,30 @@ _WEIGHTED_NOTE = ("Weighted Aalen–Johansen estimates in the propensity-weighte
 _NO_WEIGHTED_GRAY = ("Gray's test is not reported for the weighted curves: cmprsk's cuminc takes no weights and no "
                      "weighted version has an R reference to check it against; the weighted Fine–Gray model "
                      "compares the groups.")
+
+
+def _table_and_curves(r, e) -> list:
+    """The table of CIFs by cause at the landmarks and the curves, both labelled a pseudo-population when
+    weighted (with the note that Gray's test is then not reported)."""
+    unit = r.unit
+    landmarks = [c for c in e.summary.columns if c not in ("group", "cause", "events")]
+    disp = e.summary.rename(columns={t: f"{t}-{unit[:-1]} CIF" for t in landmarks})
+    for t in landmarks:
+        disp[f"{t}-{unit[:-1]} CIF"] = e.summary[t].map(pct)
+    if r.weighted:
+        disp = disp.rename(columns={"events": "events (weighted)"})
+    items = [ReportTable(f"cif_{e.name}", f"{e.title}: cumulative incidence by cause"
+                         + (" (weighted pseudo-population)" if r.weighted else ""), disp, disp,
+                         note=(_WEIGHTED_NOTE if r.weighted else
+                               "Aalen–Johansen estimates with competing risks (as cmprsk::cuminc); ")
+                         + "deaths are a competing event, not censored."),
+             FigureItem(f"cif_{e.name}", f"{e.title}: cumulative incidence" + (" (weighted)" if r.weighted else ""),
+                        cif_figure, "Line style: cause; colour: group; shaded: 95% CI."
+                        + (f" {PSEUDO_NOTE}" if r.weighted else ""),
+                        data=dict(table=e.curves, at_risk=e.at_risk, cause_labels=e.cause_labels, title=e.title,
+                                  xlabel=r.unit_label, unit=unit, max_time=r.max_time,
+                                  pseudo_population=r.weighted))]
+    return items + ([TextItem(_NO_WEIGHTED_GRAY)] if r.weighted else [])
 
 
 def _fine_gray(doc: StudyResults, sec, e, weighted: bool) -> None:
