@@ -216,3 +216,14 @@ def test_bad_weighting_matching_cox_options_name_their_line(edit, where, words):
     with pytest.raises(ProtocolError) as info:
         loads(text, "toml", path="p.toml")
     assert any(words in msg and at == line(text, where) for _f, at, msg in info.value.problems), info.value
+
+
+def test_cif_adjusted_false_stays_unweighted_with_grays_test(registry):
+    text = WEIGHTED.replace("fine_gray = true", "fine_gray = true\nadjusted = false")
+    study = run(text, registry)
+    got = study.results.numbers["cif"]["lr"]
+    assert "weighted" not in got and set(got["gray_test"]) == {"1", "2"}
+    cohort = study.cohort[study.cohort["lr_time"].notna()]
+    ref = om.cumulative_incidence(cohort, time="lr_time", event="lr_status", by=GROUP)
+    for r in ref.gray_test.itertuples(index=False):
+        assert got["gray_test"][str(r.cause)]["p_value"] == approx(r.p_value)
