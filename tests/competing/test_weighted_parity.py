@@ -30,7 +30,7 @@ def _data(case_id: str) -> pd.DataFrame:
     return d.assign(B=(d["group"] == "B").astype(int))
 
 
-CASES = ["continuous", "ties", "unit_weights"]
+CASES = ["continuous", "ties", "unit_weights", "no_censoring"]
 
 
 @pytest.mark.parametrize("case_id", CASES)

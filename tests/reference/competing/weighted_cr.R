@@ -32,7 +32,9 @@ make_data <- function(n, rounding) {
 }
 
 cif_reference <- function(d) {
-  fit <- survfit(Surv(time, factor(event)) ~ group, data = d, weights = w, conf.type = "none")
+  # the first factor level is censoring, also when nobody is censored
+  d$ev <- factor(d$event, levels = c(0, sort(unique(d$event[d$event > 0]))))
+  fit <- survfit(Surv(time, ev) ~ group, data = d, weights = w, conf.type = "none")
   s <- summary(fit, censored = TRUE)   # every distinct time, censorings included
   states <- fit$states                 # "(s0)", "1", "2"
   res <- list()
@@ -67,6 +69,13 @@ for (spec in list(list(id = "continuous", n = 300, rounding = FALSE),
       fg_reference(transform(d, B = as.integer(group == "B")), 1, c("B", "x1"), "breslow"),
       fg_reference(transform(d, B = as.integer(group == "B")), 2, c("B", "x2"), "efron")))
 }
+# no censoring at all, and failures at time 0 (finegray's start becomes 2 * min(time) - 1)
+d0 <- make_data(120, TRUE)
+d0$event[d0$event == 0] <- 2
+d0$time[1:3] <- 0
+d0$event[1:3] <- c(1, 2, 1)
+cases$no_censoring <- list(data = d0, cif = cif_reference(d0),
+                           fine_gray = list(fg_reference(d0, 1, c("x1", "x2"), "efron")))
 # unit weights: survfit's multi-state estimate is then cmprsk's Aalen-Johansen estimate (the variances differ)
 d1 <- cases$ties$data; d1$w <- 1
 cases$unit_weights <- list(data = d1, cif = cif_reference(d1), fine_gray = list(fg_reference(d1, 1, c("x1", "x2"), "efron")))
