@@ -13,10 +13,11 @@ its defaults ``gtol = 1e-6, maxiter = 10``:
 * ``predict_cif`` is ``predict.crr``: ``1 - exp(-cumsum(exp(x b) * bfitj))``.
 
 With case weights (``weights=``, e.g. IPTW) there is no crr to follow (it takes none): the model
-is then fitted as R users fit it, ``survival::finegray`` to expand the data and a weighted
-``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt * w, cluster = id)`` on it (see
-:mod:`oligomet.competing._finegray_expand`); ``se`` is coxph's robust (sandwich) SE clustered on the
-subject, ties are Efron's by default (``ties=``), and ``predict_cif`` is ``1 - survfit(fit, newdata)``.
+is the one R users fit: ``survival::finegray`` to expand the data and a weighted
+``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt * w, cluster = id)`` on it. Its estimate,
+robust (sandwich) SE clustered on the subject, Efron (default, ``ties=``) or Breslow ties and
+``predict_cif`` (``1 - survfit(fit, newdata)``) are computed without the expansion, from the same
+risk-set sums as crr's (see :mod:`oligomet.competing._weighted_fine_gray_core`).
 
 Times are merged with ``merge_near_ties`` first (as elsewhere in oligomet); crr itself
 compares raw doubles, so the two differ only for times closer than ~1.5e-8 relative.
@@ -38,7 +39,7 @@ from .._validation import (DroppedRows, complete_cases, covariate_scale, event_c
 from ..survival._ties import merge_near_ties
 from ..survival.design import Design, build_design, parse_covariates
 from . import _fine_gray_core as core
-from ._finegray_expand import expand
+from . import _weighted_fine_gray_core as wcore
 
 GTOL = 1e-6
 MAXITER = 10
@@ -76,10 +77,10 @@ class FineGray:
     converged : crr's convergence flag; ``iterations`` Newton steps taken.
     var : (p, p) sandwich variance (crr's ``$var``); ``information`` crr's ``$inf``.
     baseline : DataFrame with ``time`` (distinct failure times of the cause, crr's ``$uftime``) and
-        ``hazard_jump`` (crr's ``$bfitj``); None for a weighted fit (``predict_cif`` uses the Cox fit).
+        ``hazard_jump`` (crr's ``$bfitj``; weighted: the jumps of ``survfit(coxph)``'s baseline hazard).
     weighted : fitted with case weights (finegray + weighted coxph): ``var`` is the robust variance,
         ``information`` the inverse of coxph's model-based variance, ``loglik`` coxph's partial
-        log-likelihood; ``n_rows`` the rows of the expanded data.
+        log-likelihood.
     """
 
     summary: pd.DataFrame
@@ -91,14 +92,12 @@ class FineGray:
     iterations: int
     var: np.ndarray
     information: np.ndarray
-    baseline: pd.DataFrame | None
+    baseline: pd.DataFrame
     cause: int
     conf_level: float
     design: Design | None = None
     dropped: DroppedRows = field(default_factory=DroppedRows)
     weighted: bool = False
-    n_rows: int | None = None
-    _cox: object = field(default=None, repr=False)   # the weighted coxph fit on the expanded data
 
     def predict_cif(self, newdata: pd.DataFrame, times=None) -> pd.DataFrame:
         """Predicted CIF of the cause for covariate profiles, as ``predict.crr``.
@@ -117,11 +116,6 @@ class FineGray:
                 if unknown.any():
                     raise ValueError(f"newdata column {term.column!r} has levels not in the fitted data at rows "
                                      f"{list(newdata.index[unknown][:10])}; fitted levels: {list(term.levels)}")
-        if self._cox is not None:
-            tp = self._cox_event_times() if times is None else np.asarray(times, dtype=float).ravel()
-            surv = self._cox.predict_survival(newdata, tp)
-            return pd.DataFrame({"profile": np.repeat(newdata.index.to_numpy(), tp.size),
-                                 "time": np.tile(tp, len(newdata)), "cif": 1.0 - surv.to_numpy().T.ravel()})
         x = _matrix(self.design, newdata)
         coef = self.summary["coef"].to_numpy()
         cumhaz = np.cumsum(self.baseline["hazard_jump"].to_numpy())
@@ -136,9 +130,6 @@ class FineGray:
         cif = 1.0 - np.exp(-np.outer(risk, base))
         return pd.DataFrame({"profile": np.repeat(newdata.index.to_numpy(), tp.size),
                              "time": np.tile(tp, len(newdata)), "cif": cif.ravel()})
-
-    def _cox_event_times(self) -> np.ndarray:
-        return np.unique(self._cox._time[self._cox._event > 0])
 
     def __str__(self) -> str:
         return (f"Fine-Gray model for cause {self.cause}: n = {self.n}, events = {self.n_events}, "
@@ -192,8 +183,7 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     require_covariate_scale(design.names, *covariate_scale(x), "fine_gray")
     if w is not None:
         require_positive_weight(w, "fine_gray")
-        return _weighted(data, covariates, specs, design, t, status, w, cause, cencode, conf_level,
-                         ties or "efron", dropped)
+        return _weighted(data, design, x, t, status, w, cause, cencode, conf_level, ties or "efron", dropped)
 
     order = np.argsort(t, kind="stable")   # crr: d[order(d$ftime), ]
     t, status, x = t[order], status[order], x[order]
@@ -202,19 +192,40 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     P = core.prepare(t, ici, x - xmean)
 
     names = design.names
-    try:
+
+    def fit():
         b, converged, it = _newton(P, np.zeros(x.shape[1]), maxiter, gtol)
         f, _, h = core.derivatives(P, b)
-        hinv = np.linalg.inv(h)
+        return b, converged, it, -f, h
+
+    # crr only flags non-convergence ($converged); a flag nobody reads is easy to miss in a report
+    b, converged, it, ll, h, hinv = _estimate(fit, names, f"fine_gray did not converge in {maxiter} Newton "
+                                                          f"iterations (crr's gtol = {gtol})", stacklevel=3)
+    u = core.score_terms(P, b)
+    var = hinv @ (u.T @ u) @ hinv
+    summary = _summary(b, var, names, conf_level)
+    baseline = pd.DataFrame({"time": P.uft, "hazard_jump": core.baseline_jumps(P, b, xmean)})
+    return FineGray(summary=summary, loglik=ll, loglik_null=-core.objective(P, np.zeros_like(b)), n=int(t.size),
+                    n_events=int((ici == 1).sum()), converged=converged, iterations=it, var=var, information=h,
+                    baseline=baseline, cause=int(cause), conf_level=conf_level, design=design, dropped=dropped)
+
+
+def _estimate(fit, names: list[str], not_converged: str, stacklevel: int):
+    """Run ``fit() -> (b, converged, iterations, loglik, information)``; returns those and the inverse
+    information. A singular information is an error naming the terms; non-convergence a warning."""
+    try:
+        b, converged, it, ll, info = fit()
+        inverse = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         raise ValueError(f"the information matrix is singular: a covariate among {names} is constant in the "
                          f"risk sets or collinear with others") from None
     if not converged:
-        # crr only flags this ($converged); a flag nobody reads is easy to miss in a report
-        warnings.warn(f"fine_gray did not converge in {maxiter} Newton iterations (crr's gtol = {gtol}); "
-                      f"the estimates are not reliable", RuntimeWarning, stacklevel=2)
-    u = core.score_terms(P, b)
-    var = hinv @ (u.T @ u) @ hinv
+        warnings.warn(f"{not_converged}; the estimates are not reliable", RuntimeWarning, stacklevel=stacklevel)
+    return b, converged, it, ll, info, inverse
+
+
+def _summary(b: np.ndarray, var: np.ndarray, names: list[str], conf_level: float) -> pd.DataFrame:
+    """summary.crr's table from the coefficients and their (sandwich) variance."""
     se = np.sqrt(np.diag(var))
     degenerate = ~(np.isfinite(se) & (se > 0))
     if degenerate.any():
@@ -225,13 +236,9 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
                          f"the time and event columns")
     z = b / se
     q = stats.norm.ppf(0.5 + conf_level / 2)
-    summary = pd.DataFrame({"coef": b, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "shr": np.exp(b),
-                            "shr_lower": np.exp(b - q * se), "shr_upper": np.exp(b + q * se)},
-                           index=pd.Index(names, name="term"))
-    baseline = pd.DataFrame({"time": P.uft, "hazard_jump": core.baseline_jumps(P, b, xmean)})
-    return FineGray(summary=summary, loglik=-f, loglik_null=-core.objective(P, np.zeros_like(b)), n=int(t.size),
-                    n_events=int((ici == 1).sum()), converged=converged, iterations=it, var=var, information=h,
-                    baseline=baseline, cause=int(cause), conf_level=conf_level, design=design, dropped=dropped)
+    return pd.DataFrame({"coef": b, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "shr": np.exp(b),
+                         "shr_lower": np.exp(b - q * se), "shr_upper": np.exp(b + q * se)},
+                        index=pd.Index(names, name="term"))
 
 
 def _check_ties(weights: str | None, ties: str | None) -> None:
@@ -242,34 +249,30 @@ def _check_ties(weights: str | None, ties: str | None) -> None:
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
 
 
-_FG = ("__fg_start", "__fg_stop", "__fg_status", "__fg_weight", "__fg_id")
+def _weighted(data, design, x, t, status, w, cause, cencode, conf_level, ties, dropped) -> FineGray:
+    """finegray + weighted coxph (robust SE clustered on the subject), without expanding the data."""
+    ici = np.where(status == cencode, 0, np.where(status == cause, 1, 2)).astype(np.int64)
+    order = np.lexsort((ici != 1, t))        # failures of the cause first among equal times
+    t, ici, x, w = t[order], ici[order], x[order], w[order]
+    xmean = x.mean(axis=0)
+    P = wcore.prepare(t, ici, x - xmean, w, wcore.g_before(t, ici == 0), ties)
+    names = design.names
 
+    def fit():
+        b, converged, it = wcore.newton(P, x.shape[1])
+        ll, _, info = wcore.derivatives(P, b)
+        return b, converged, it, ll, info
 
-def _weighted(data, covariates, specs, design, t, status, w, cause, cencode, conf_level, ties, dropped) -> FineGray:
-    """finegray's expansion, then the weighted Cox model on it, clustered on the subject."""
-    from ..survival.cox import cox
-
-    ex = expand(t, status, cause, cencode)
-    # om.cox takes entry times >= 0; only the order of the times counts, so a shift changes nothing
-    shift = 1.0 - ex.start.min() if ex.start.min() < 0 else 0.0
-    frame = _bool_as_numeric(data, [sp.column for sp in specs if sp.plain and not sp.categorical])
-    frame = frame.iloc[ex.row].reset_index(drop=True)
-    frame = frame.assign(**dict(zip(_FG, (ex.start + shift, ex.stop + shift, ex.status, ex.weight * w[ex.row],
-                                          ex.row), strict=True)))
-    fit = cox(frame, time=_FG[1], event=_FG[2], covariates=covariates, start=_FG[0], weights=_FG[3], cluster=_FG[4],
-              ties=ties)
-    b = fit.coef
-    se = fit.summary["robust_se"].to_numpy()
-    z = b / se
-    q = stats.norm.ppf(0.5 + conf_level / 2)
-    summary = pd.DataFrame({"coef": b, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "shr": np.exp(b),
-                            "shr_lower": np.exp(b - q * se), "shr_upper": np.exp(b + q * se)},
-                           index=pd.Index(fit.terms, name="term"))
-    return FineGray(summary=summary, loglik=float(fit.loglik[-1]), loglik_null=float(fit.loglik[0]), n=int(t.size),
-                    n_events=int((status == cause).sum()), converged=fit.converged, iterations=fit.iterations,
-                    var=fit.var.to_numpy(), information=np.linalg.inv(fit.naive_var.to_numpy()), baseline=None,
-                    cause=int(cause), conf_level=conf_level, design=design, dropped=dropped, weighted=True,
-                    n_rows=int(ex.row.size), _cox=fit)
+    b, converged, it, ll, info, naive = _estimate(fit, names, "the weighted fine_gray (coxph's Newton–Raphson) did "
+                                                              "not converge in 20 iterations", stacklevel=4)
+    u = wcore.score_residuals(P, b)
+    var = naive @ (u.T @ u) @ naive          # coxph's robust variance, clustered on the subject
+    summary = _summary(b, var, names, conf_level)
+    baseline = pd.DataFrame({"time": P.uft, "hazard_jump": wcore.baseline_jumps(P, b, xmean)})
+    return FineGray(summary=summary, loglik=ll, loglik_null=wcore.loglik(P, np.zeros_like(b)), n=int(t.size),
+                    n_events=int((ici == 1).sum()), converged=converged, iterations=it, var=var, information=info,
+                    baseline=baseline, cause=int(cause), conf_level=conf_level, design=design, dropped=dropped,
+                    weighted=True)
 
 
 def _newton(P: core.Prepared, b: np.ndarray, maxiter: int, gtol: float):

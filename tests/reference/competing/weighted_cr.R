@@ -53,7 +53,12 @@ fg_reference <- function(d, cause, covs, ties) {
   fg <- finegray(Surv(time, ev) ~ ., data = d[, c("id", "time", "ev", "w", covs)], etype = as.character(cause))
   f <- as.formula(paste("Surv(fgstart, fgstop, fgstatus) ~", paste(covs, collapse = " + ")))
   fit <- coxph(f, data = fg, weights = fgwt * w, cluster = id, ties = ties)
+  # predicted CIF = 1 - survfit(fit, newdata) for two profiles (covariates at -1 / +1, others 0), at 10 and 30
+  nd <- as.data.frame(matrix(0, 2, length(covs), dimnames = list(NULL, covs)))
+  nd[[covs[length(covs)]]] <- c(-1, 1)
+  sf <- summary(survfit(fit, newdata = nd), times = c(10, 30))
   list(cause = cause, covariates = covs, ties = ties, coef = unname(coef(fit)), var = unname(fit$var),
+       newdata = nd, predict_times = sf$time, predict_cif = 1 - sf$surv,
        naive_var = unname(fit$naive.var), loglik = fit$loglik, names = names(coef(fit)), n_rows = nrow(fg),
        n = fit$n, nevent = fit$nevent)
 }
