@@ -325,7 +325,7 @@ class CoxAnalysis(AnalysisOptions):
                                             f"{', '.join(sorted(c.column for c in p.covariates)) or 'none'}"))
         if self.missing != "complete_case":
             for name in ("strata", "cluster"):
-                if name in self.model_fields_set and getattr(self, name):
+                if getattr(self, name):
                     out.append((loc + (name,), f"{name!r} is not combined with multiple imputation (the imputed "
                                                f"datasets hold the model's variables only); drop {name!r} or use "
                                                f"missing = \"complete_case\""))

@@ -101,7 +101,7 @@ class SubgroupsResult(Computed):
 def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
     store, tables = {}, []
     frame, weights = ctx.weighted_cohort()
-    robust = {"weights": weights, "robust": True} if weights is not None else {}
+    weighting = {"weights": weights, "robust": True} if weights is not None else {}
     for i, sg in enumerate(ctx.proto.analyses.subgroups):
         lv = _levels(ctx, sg, i)
         d = frame.assign(**{SUB: lv})
@@ -112,14 +112,14 @@ def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
             ep = ctx.proto.endpoint(name)
             de = ctx.endpoint_data(ep, d)
             de = de[de[SUB].notna()]
-            ee: dict = {"levels": {}}
+            ee: dict = {"levels": {}, **({"weighted": True} if weights is not None else {})}
             for level in sorted(de[SUB].unique(), key=str):
                 part = de[de[SUB] == level]
                 if part[GROUP].nunique() < 2 or part[ep.event_col].sum() == 0:
                     ee["levels"][str(level)] = {"n": len(part), "hr": None, "note": "one group or no events"}
                     continue
                 fit, _ = quiet(om.cox, part, time=ep.time_col, event=ep.event_col,
-                               covariates=[ctx.term("exposure")] + cov_terms, **robust)
+                               covariates=[ctx.term("exposure")] + cov_terms, **weighting)
                 for term, r in fit.summary.iterrows():
                     if term.startswith(f"{EXPOSURE_TERM}["):
                         ee["levels"][str(level)] = {"n": fit.n, "n_events": fit.n_events, "term": term,
@@ -135,7 +135,6 @@ def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
                 ee["interaction"] = {"statistic": lr, "df": df, "p": p}
                 if weights is not None:
                     ee["interaction"]["test"] = "robust Wald"
-                    ee["weighted"] = True
                 for r in rows:
                     if r["endpoint"] == ep.title and r["subgroup"] == sg.name:
                         r["p_interaction"] = p
