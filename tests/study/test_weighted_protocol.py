@@ -13,7 +13,7 @@ import pytest
 import oligomet as om
 from oligomet.study import run_study
 from oligomet.study.cohort import EXPOSURE_TERM, GROUP
-from oligomet.study.protocol import ProtocolError, loads
+from oligomet.study.protocol_source import ProtocolError, loads
 
 from .conftest import EXAMPLES
 
