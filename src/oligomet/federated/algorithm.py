@@ -22,6 +22,7 @@ from .node import MessageLog, NodeRefusal, check_protocol, load_config
 def partial(protocol: str, fmt: str, analysis: str, params: dict) -> dict:
     """Run one partial ``analysis`` on this node's registry; returns aggregates or a refusal."""
     from ..study.protocol import ProtocolError
+    from . import site_weighting  # noqa: F401  (registers the weighting and complications partials)
     from .site import PARTIALS, site_cohort
 
     started = time.monotonic()
@@ -88,16 +89,45 @@ def run_plan(client, protocol: str, fmt: str, plan: dict) -> dict:
         for site, m in msgs.items():
             refused += [{"site": site, "step": f"table_one {v}", "reason": r} for v, r in m["suppressed"].items()]
         out["table_one"] = msgs
+    if plan.get("complications"):
+        msgs = _split(_ask(client, orgs, protocol, fmt, "complications", plan["complications"], ledger), refused,
+                      "complications")
+        for site, m in msgs.items():
+            refused += [{"site": site, "step": f"complications {v}", "reason": r} for v, r in m["suppressed"].items()]
+        out["complications"] = msgs
     if plan.get("propensity"):
         out["propensity"] = _propensity(client, orgs, site_of_org, protocol, fmt, plan["propensity"], ledger, refused)
+        if plan["propensity"].get("estimand") and "coef" in out["propensity"]:
+            out["weighting"] = _weighting(client, orgs, site_of_org, protocol, fmt, out["propensity"], ledger,
+                                          refused)
     for spec in plan.get("cox", []):
         out["cox"].append(_cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused))
+    return out
+
+
+def _weighting(client, orgs, site_of_org, protocol, fmt, ps: dict, ledger, refused) -> dict:
+    """Weights formed at each site from the federated propensity model; balance, effective sample sizes and
+    weighted per-time tables come back, then one weighted Cox model (exposure only, robust SE) per endpoint."""
+    orgs = [o for o in orgs if site_of_org[o] in ps["sites"]]
+    weighting = {k: ps[k] for k in ("covariates", "levels", "treated", "estimand")}
+    weighting["coef"] = list(ps["coef"].values())
+    params = {"weighting": weighting, "endpoints": ps.get("outcomes", []), "exact": ps.get("exact", False)}
+    msgs = _split(_ask(client, orgs, protocol, fmt, "weighting", params, ledger), refused, "weighting")
+    if len(msgs) < len(orgs):   # the weights come from one model: a site that cannot take part ends the step
+        return {"refused": "a site refused the weighting step"}
+    out = {"sites": list(msgs), "messages": msgs, "cox": {}}
+    for ep in ps.get("outcomes", []):
+        spec = {"endpoint": ep, "terms": [ps["exposure_term"]], "ties": ps.get("ties", "efron"),
+                "baseline": "shared", "exact": ps.get("exact", False), "weighting": weighting, "robust": True}
+        out["cox"][ep] = _cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused)
     return out
 
 
 def _cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dict:
     what = f"cox {spec['endpoint']}"
     base = {"endpoint": spec["endpoint"], "terms": spec["terms"]}
+    if spec.get("weighting"):
+        base["weighting"] = spec["weighting"]
     lv = _split(_ask(client, orgs, protocol, fmt, "levels", base, ledger), refused, what)
     orgs = [o for o in orgs if site_of_org[o] in lv]
     levels = combine.combine_levels(lv)
@@ -132,7 +162,20 @@ def _cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dic
     except NodeRefusal as exc:
         refused.append({"site": None, "step": what, "reason": str(exc)})
         return {**spec, "refused": str(exc)}
-    return {**spec, "sites": [site_of_org[o] for o in orgs], "n": seen["n"], "n_events": seen["events"],
+    robust = None
+    if spec.get("robust"):   # the sandwich: per-time pieces at the fit go out, each site's p x p gram comes back
+        beta = np.asarray(fit.summary["coef"].to_numpy(), dtype=float)
+        at_fit = [m for m in _ask(client, orgs, protocol, fmt, "cox_shared_baseline", {**params, "beta": beta.tolist()},
+                                  ledger)]
+        pieces = combine.robust_pieces(at_fit, beta, params["ties"] == "efron")
+        grams = _ask(client, orgs, protocol, fmt, "cox_robust", {**params, "beta": beta.tolist(), "pieces": pieces},
+                     ledger)
+        if any("refused" in m for m in grams):
+            refused.append({"site": None, "step": what, "reason": "a site refused the robust variance"})
+        else:
+            robust = (np.asarray(fit.var) @ np.sum([m["gram"] for m in grams], axis=0) @ np.asarray(fit.var)).tolist()
+    return {**{k: v for k, v in spec.items() if k != "weighting"}, "sites": [site_of_org[o] for o in orgs],
+            "robust_var": robust, "n": seen["n"], "n_events": seen["events"],
             "summary": fit.summary.reset_index().to_dict("records"),
             "tests": fit.tests.reset_index().to_dict("records"), "loglik": fit.loglik.tolist(),
             "var": np.asarray(fit.var).tolist(), "iterations": fit.iterations, "converged": fit.converged}
@@ -169,6 +212,7 @@ def _propensity(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused)
                                for c in spec["covariates"] for lv in
                                (["numeric"] if params["levels"][c] == "numeric" else params["levels"][c][1:])]
     return {**spec, "sites": [site_of_org[o] for o in orgs], "n": n, "coef": dict(zip(names, beta.tolist())),
+            "levels": params["levels"],
             "deviance": fit["deviance"], "iterations": fit["iterations"], "converged": fit["converged"]}
 
 

@@ -120,19 +120,22 @@ def combine_levels(messages: dict[str, dict]) -> dict:
 
 
 def shared_baseline_terms(messages: list[dict], beta: np.ndarray, efron: bool):
-    """loglik, score, information of the pooled (unstratified) partial likelihood from per-time sums."""
+    """loglik, score, information of the pooled (unstratified) partial likelihood from per-time sums (case
+    weights: each death term counts with the mean weight of the deaths tied with it, as R's coxfit6)."""
     times = np.unique(np.concatenate([np.asarray(m["time"], dtype=float) for m in messages]))
     p = beta.size
     width = 1 + p + p * p
     all_ = np.zeros((times.size, width))
     dead = np.zeros((times.size, width))
     d = np.zeros(times.size)
+    wd = np.zeros(times.size)       # the deaths' Σw (case weights); = d without weights
     x_dead = np.zeros(p)
     for m in messages:
         idx = np.searchsorted(times, np.asarray(m["time"], dtype=float))
         np.add.at(all_, idx, np.asarray(m["all"], dtype=float).reshape(-1, width))
         np.add.at(dead, idx, np.asarray(m["dead"], dtype=float).reshape(-1, width))
         np.add.at(d, idx, np.asarray(m["events"], dtype=float))
+        np.add.at(wd, idx, np.asarray(m.get("w_dead", m["events"]), dtype=float))
         x_dead += np.asarray(m["x_dead"], dtype=float)
     risk = np.cumsum(all_[::-1], axis=0)[::-1]          # Σ over rows with time >= t: the risk set at t
     k = np.flatnonzero(d > 0)
@@ -140,13 +143,14 @@ def shared_baseline_terms(messages: list[dict], beta: np.ndarray, efron: bool):
     idx = np.repeat(k, dk)                               # one term per death (Efron) at its event time
     f = (np.arange(dk.sum()) - np.repeat(np.cumsum(dk) - dk, dk)) / np.repeat(dk, dk) if efron \
         else np.zeros(dk.sum())
+    mw = np.repeat(wd[k] / d[k], dk)                     # coxfit6's meanwt: each death term weighs the mean weight
     S = risk[idx] - f[:, None] * dead[idx]
     D = S[:, 0]
     M = S[:, 1:1 + p] / D[:, None]
-    loglik = float(x_dead @ beta - np.log(D).sum())
-    u = x_dead - M.sum(axis=0)
-    S2 = (S[:, 1 + p:] / D[:, None]).sum(axis=0).reshape(p, p)
-    imat = S2 - M.T @ M
+    loglik = float(x_dead @ beta - mw @ np.log(D))
+    u = x_dead - mw @ M
+    S2 = (mw @ (S[:, 1 + p:] / D[:, None])).reshape(p, p)
+    imat = S2 - (M * mw[:, None]).T @ M
     return loglik, u, (imat + imat.T) / 2
 
 
@@ -290,3 +294,125 @@ def irls(ask, n: int, epsilon: float = 1e-8, maxit: int = 25) -> dict:
         devold = dev
         beta_new = np.linalg.solve(A, b)
     return {"coef": beta.tolist(), "deviance": dev, "iterations": it, "converged": converged}
+
+
+# --- robust (sandwich) variance of the weighted Cox model ---------------------------------------
+
+def robust_pieces(messages: list[dict], beta: np.ndarray, efron: bool) -> dict:
+    """Per pooled event time, what a site needs to form its rows' score residuals at ``beta`` (R's
+    coxscore2: res_j = δ_j (x_j − m̄_g) − s_j (x_j H_g − M_g) + δ_j s_j (x_j b_g − E_g), g the last event time
+    at or before the row's time): H (cumulative hazard increments a), b, m̄ (the deaths' mean), E and M."""
+    times = np.unique(np.concatenate([np.asarray(m["time"], dtype=float) for m in messages]))
+    p = beta.size
+    width = 1 + p + p * p
+    all_, dead = np.zeros((times.size, width)), np.zeros((times.size, width))
+    d, wd = np.zeros(times.size), np.zeros(times.size)
+    for m in messages:
+        idx = np.searchsorted(times, np.asarray(m["time"], dtype=float))
+        np.add.at(all_, idx, np.asarray(m["all"], dtype=float).reshape(-1, width))
+        np.add.at(dead, idx, np.asarray(m["dead"], dtype=float).reshape(-1, width))
+        np.add.at(d, idx, np.asarray(m["events"], dtype=float))
+        np.add.at(wd, idx, np.asarray(m.get("w_dead", m["events"]), dtype=float))
+    risk = np.cumsum(all_[::-1], axis=0)[::-1]
+    k = np.flatnonzero(d > 0)
+    S0, S1, e, e1 = risk[k, 0], risk[k, 1:1 + p], dead[k, 0], dead[k, 1:1 + p]
+    a, b, q0, q1, q2 = (np.zeros(k.size) for _ in range(5))
+    for i in range(k.size):
+        n = int(d[k[i]])
+        f = np.arange(n) / n if efron else np.zeros(n)
+        mw = wd[k[i]] / n
+        D = S0[i] - f * e[i]
+        a[i], b[i] = np.sum(mw / D), np.sum(f * mw / D)
+        q0[i], q1[i], q2[i] = np.sum(mw / D ** 2), np.sum(f * mw / D ** 2), np.sum(f * f * mw / D ** 2)
+    mbar = (S1 * a[:, None] - e1 * b[:, None]) / wd[k][:, None]
+    return {"time": times[k].tolist(), "H": np.cumsum(a).tolist(), "b": b.tolist(), "mbar": mbar.tolist(),
+            "E": (S1 * q1[:, None] - e1 * q2[:, None]).tolist(),
+            "M": np.cumsum(S1 * q0[:, None] - e1 * q1[:, None], axis=0).tolist()}
+
+
+# --- propensity-score weighting -------------------------------------------------------------------
+
+_SQRT_EPS = np.sqrt(np.finfo(float).eps)
+
+
+def _group_stats(s: list[float], n: float, sw: float, sw2: float, binary: bool) -> dict:
+    """Mean and MatchIt's wvar, unweighted and weighted, of one column in one group from its sums."""
+    sx, sxx, swx, swxx = s
+    m, mw = sx / n, swx / sw
+    if binary:
+        v, vw = m * (1 - m), mw * (1 - mw)
+    else:
+        v = (sxx - n * m * m) / (n - 1)
+        q = sw2 / sw ** 2
+        vw = ((swxx / sw) - mw * mw) / (1 - q) if 1 - q > 0 else np.nan
+    return {"mean": m, "var": v, "mean_w": mw, "var_w": vw}
+
+
+def weighting_balance(messages: dict[str, dict], estimand: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``om.weight``'s balance table (means, SMD with the fixed unweighted SD, variance ratios; the eCDF
+    statistics need the distributions and are left empty) and effective sample sizes, from the sites' sums."""
+    from ..matching.balance import BALANCE_COLUMNS
+
+    msgs = list(messages.values())
+    g = {name: {k: sum(m["groups"][name][k] for m in msgs) for k in ("n", "sum_w", "sum_w2")}
+         for name in ("control", "treated")}
+    for name in g:
+        g[name]["max_w"] = max(m["groups"][name]["max_w"] for m in msgs)
+    rows = {}
+    for col in msgs[0]["balance"]:
+        binary = all(m["balance"][col]["binary"] for m in msgs)
+        st = {name: _group_stats(list(np.sum([m["balance"][col][name] for m in msgs], axis=0)), g[name]["n"],
+                                 g[name]["sum_w"], g[name]["sum_w2"], binary) for name in g}
+        t_, c_ = st["treated"], st["control"]
+        sd = np.sqrt(t_["var"]) if estimand == "ATT" else np.sqrt((t_["var"] + c_["var"]) / 2)
+        row = {}
+        for when, mk, vk in (("before", "mean", "var"), ("after", "mean_w", "var_w")):
+            diff = t_[mk] - c_[mk]
+            row.update({f"mean_treated_{when}": t_[mk], f"mean_control_{when}": c_[mk],
+                        f"smd_{when}": diff / sd if abs(diff) > _SQRT_EPS else diff,
+                        f"var_ratio_{when}": np.nan if binary else t_[vk] / c_[vk],
+                        f"ecdf_mean_{when}": abs(diff) if binary else np.nan,
+                        f"ecdf_max_{when}": abs(diff) if binary else np.nan})
+        rows[col] = row
+    bal = pd.DataFrame.from_dict(rows, orient="index")[BALANCE_COLUMNS]
+    bal.index.name = "covariate"
+    ess = pd.DataFrame({name: {"n": int(v["n"]), "ess": v["sum_w"] ** 2 / v["sum_w2"], "sum_weights": v["sum_w"],
+                               "max_weight": v["max_w"]} for name, v in g.items()}).T
+    ess["n"] = ess["n"].astype(int)
+    ess.index.name = "group"
+    return bal, ess
+
+
+def _pseudo_weights(k: int, s: float, q: float) -> np.ndarray:
+    """``k`` non-negative weights with sum ``s`` and sum of squares ``q`` (a site's cell: k patients, Σw, Σw²):
+    m − 1 equal weights c and one d, m = ⌈s²/q⌉ ≤ k (Cauchy–Schwarz), and k − m zero weights. The weighted
+    Kaplan–Meier and its infinitesimal-jackknife variance depend on a cell's rows only through these sums."""
+    out = np.zeros(k)
+    if k == 0 or s <= 0:
+        return out
+    m = min(k, max(1, int(np.ceil(s * s / q - 1e-9))))
+    a = m - 1
+    if a == 0:
+        out[0] = s
+        return out
+    c = (a * s - np.sqrt(max(a * (m * q - s * s), 0.0))) / (a * (1 + a))
+    out[:a] = c
+    out[a] = s - a * c
+    return out
+
+
+def weighted_km_rows(messages: dict[str, dict], endpoint: str) -> pd.DataFrame:
+    """(time, event, group, site, weights) rows whose per-cell Σw and Σw² are the sites' (see above)."""
+    parts = []
+    for site, m in messages.items():
+        for b in m["km"][endpoint]:
+            t = np.asarray(b["time"], dtype=float)
+            ev = np.asarray(b["events"], dtype=np.int64)
+            cens = np.asarray(b["leaving"], dtype=np.int64) - ev
+            for status, n, sw, sw2 in ((1.0, ev, b["w_event"], b["w2_event"]), (0.0, cens, b["w_censor"],
+                                                                                  b["w2_censor"])):
+                w = np.concatenate([_pseudo_weights(int(k), s, q) for k, s, q in zip(n, sw, sw2)])
+                parts.append(pd.DataFrame({"time": np.repeat(t, n), "event": status, "group": b["group"],
+                                           "site": site, "weights": w}))
+    return pd.concat(parts, ignore_index=True).sort_values(["site", "group", "time"], kind="stable",
+                                                            ignore_index=True)

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 #: Environment variable naming the node configuration file inside the algorithm container.
 CONFIG_ENV = "OLIGOMET_NODE_CONFIG"
 
-ANALYSES = ("cohort", "km", "logrank", "cox_site_strata", "cox_shared_baseline", "levels", "means", "table_one", "logistic")
+ANALYSES = ("cohort", "km", "logrank", "cox_site_strata", "cox_shared_baseline", "levels", "means", "table_one",
+            "logistic", "weighting", "cox_robust", "complications")
 
 
 class NodeRefusal(Exception):
@@ -41,8 +42,7 @@ class NodeConfig(BaseModel):
     min_count: Annotated[int, Field(ge=1)] = 5  # smallest non-zero count that may leave the site
     exact_times: bool = False                   # allow exact per-time tables (parity mode; see docs)
     time_grid: Annotated[float, Field(gt=0)] = 1.0  # privacy mode: times rounded up to this grid
-    analyses: list[Literal["cohort", "km", "logrank", "cox_site_strata", "cox_shared_baseline", "levels",
-                           "means", "table_one", "logistic"]] = list(ANALYSES)
+    analyses: list[Literal[ANALYSES]] = list(ANALYSES)
     max_protocol_bytes: Annotated[int, Field(gt=0)] = 200_000
     max_cohort: Annotated[int, Field(gt=0)] = 5_000_000
     max_seconds: Annotated[float, Field(gt=0)] = 600.0

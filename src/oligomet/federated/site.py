@@ -137,12 +137,20 @@ def design_for(terms: list[str], levels: dict):
 
 
 def _cox_arrays(proto, cohort, params):
-    d = _endpoint_rows(proto, cohort, params["endpoint"], list(params["levels"]))
+    """time, event, design and case weights (1, or the propensity weights of ``params["weighting"]``)."""
+    frame, extra = cohort, []
+    if params.get("weighting"):   # the weighted outcome model: the propensity model's complete cases
+        from .site_weighting import site_weights
+
+        frame, _, _, wt = site_weights(cohort, params["weighting"])
+        frame, extra = frame.assign(_w=wt), ["_w"]
+    d = _endpoint_rows(proto, frame, params["endpoint"], list(params["levels"]) + extra)
     for c, v in params["levels"].items():
         if v != "numeric":
             d[c] = d[c].astype(str).astype(object)
     X = design_for(params["terms"], params["levels"]).matrix(d)
-    return d["time"].to_numpy(), d["event"].to_numpy(), X
+    w = d["_w"].to_numpy(dtype=float) if extra else np.ones(len(d))
+    return d["time"].to_numpy(), d["event"].to_numpy(), X, w
 
 
 def cox_site_strata(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
@@ -150,7 +158,7 @@ def cox_site_strata(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig
     p + p² + 1 numbers per Newton step: no time and no count below the site's cohort size."""
     key = ("strata", id(cohort), params["endpoint"], tuple(params["terms"]), params.get("ties", "efron"))
     if key not in _CACHE:
-        t, ev, X = _cox_arrays(proto, cohort, params)
+        t, ev, X, _ = _cox_arrays(proto, cohort, params)
         require_count(int(ev.sum()), cfg.min_count, f"events of endpoint {params['endpoint']!r}")
         _CACHE[key] = core.prepare(merge_near_ties(t), ev, X, ties=params.get("ties", "efron"))
     pr = _CACHE[key]
@@ -163,33 +171,37 @@ def cox_site_strata(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig
 
 def cox_shared_baseline(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
     """Per distinct time (exact, or the privacy grid): sums over the rows leaving at that time of r, r x and
-    r x xᵀ (r = exp((x - centre)ᵀ beta)), and the same over its events, with the event count; plus the events'
-    Σ (x - centre). The centre turns them into risk-set sums by reverse cumulative sums over all sites."""
-    t, ev, X = _cox_arrays(proto, cohort, params)
+    r x xᵀ (r = w exp((x - centre)ᵀ beta), w the case weight: 1, or the propensity weight), and the same over its
+    events, with the event count and the events' Σw; plus the events' Σ w (x - centre). The centre turns them
+    into risk-set sums by reverse cumulative sums over all sites."""
+    t, ev, X, w = _cox_arrays(proto, cohort, params)
     require_count(len(t), cfg.min_count, "the complete cases of the Cox model")
     t = site_times(merge_near_ties(t), ev, cfg, params.get("exact", False), f"endpoint {params['endpoint']!r}")
     X = X - np.asarray(params["centre"], dtype=float)
-    r = np.exp(X @ np.asarray(params["beta"], dtype=float))
+    r = w * np.exp(X @ np.asarray(params["beta"], dtype=float))
     u, inv = np.unique(t, return_inverse=True)
     p = X.shape[1]
     xx = (X[:, :, None] * X[:, None, :]).reshape(len(t), p * p)
 
     def sums(mask):
-        w = r * mask
-        cols = [np.bincount(inv, weights=w, minlength=u.size)]
-        cols += [np.bincount(inv, weights=w * X[:, j], minlength=u.size) for j in range(p)]
-        cols += [np.bincount(inv, weights=w * xx[:, j], minlength=u.size) for j in range(p * p)]
+        v = r * mask
+        cols = [np.bincount(inv, weights=v, minlength=u.size)]
+        cols += [np.bincount(inv, weights=v * X[:, j], minlength=u.size) for j in range(p)]
+        cols += [np.bincount(inv, weights=v * xx[:, j], minlength=u.size) for j in range(p * p)]
         return np.column_stack(cols)
 
-    return {"time": u.tolist(), "events": np.bincount(inv, weights=ev, minlength=u.size).astype(int).tolist(),
-            "leaving": np.bincount(inv, minlength=u.size).astype(int).tolist(),
-            "all": sums(np.ones_like(ev)).tolist(), "dead": sums(ev).tolist(),
-            "x_dead": (X * ev[:, None]).sum(axis=0).tolist()}
+    out = {"time": u.tolist(), "events": np.bincount(inv, weights=ev, minlength=u.size).astype(int).tolist(),
+           "leaving": np.bincount(inv, minlength=u.size).astype(int).tolist(),
+           "all": sums(np.ones_like(ev)).tolist(), "dead": sums(ev).tolist(),
+           "x_dead": (X * (w * ev)[:, None]).sum(axis=0).tolist()}
+    if params.get("weighting"):
+        out["w_dead"] = np.bincount(inv, weights=w * ev, minlength=u.size).tolist()
+    return out
 
 
 def covariate_sums(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
     """Σ x over the complete cases of a model, and their number (for the pooled centring of the design)."""
-    t, ev, X = _cox_arrays(proto, cohort, params)
+    t, ev, X, w = _cox_arrays(proto, cohort, params)
     return {"n": require_count(len(t), cfg.min_count, "the complete cases of the Cox model"),
             "sum": X.sum(axis=0).tolist()}
 

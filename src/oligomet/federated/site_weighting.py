@@ -1,0 +1,165 @@
+"""Site side of propensity-score weighting and of the complications table.
+
+After the federated propensity model (``site.logistic_step``), the centre sends the fitted coefficients;
+each site scores its own complete cases and forms the weights of ``om.weight`` (IPTW for ATE/ATT,
+overlap weights for ATO) locally. The weights never leave the site; what leaves:
+
+* ``weighting``: per treatment group the number of patients, Σw, Σw² and the smallest and largest weight
+  and propensity score (the effective sample size, the report's overlap check); per balance column
+  (MatchIt's: numeric as is, one 0/1 column per factor level, and the score itself) Σx and Σx², unweighted
+  and weighted, whether the column is 0/1 here; and per outcome endpoint and group, per distinct time
+  (exact, or the privacy grid), the events and patients leaving with their weight sums Σw and Σw² (the
+  weighted Kaplan–Meier and its infinitesimal-jackknife SE need nothing else);
+* ``complications``: per exposure group the patients per worst Clavien–Dindo grade and, for each yes/no
+  measure (grade ≥ III, 90-day mortality, the protocol's extras), the patients with it and with it known.
+
+Matching across sites would need every patient's score at one place: it is not offered (see
+``docs/federated.md``); matching within each site is the federated alternative.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..study import cohort as C
+from .disclosure import SmallCell, require_count
+from .site import PARTIALS, _endpoint_rows, _logistic_design, site_times
+
+
+def site_weights(cohort: pd.DataFrame, w: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """This site's complete cases of the propensity model, treatment (0/1), score and weight, as ``om.weight``."""
+    from ..matching.propensity import _linear_predictor, _linkinv
+
+    d = cohort.dropna(subset=w["covariates"])
+    t = (d[C.GROUP].astype(str) == w["treated"]).to_numpy(dtype=np.int64)
+    X = _logistic_design(d, w["covariates"], w["levels"], None)
+    e = _linkinv(_linear_predictor(X, np.asarray(w["coef"], dtype=float)))
+    est = w["estimand"]
+    if est == "ATE":
+        wt = np.where(t == 1, 1.0 / e, 1.0 / (1.0 - e))
+    elif est == "ATT":
+        wt = np.where(t == 1, 1.0, e / (1.0 - e))
+    else:   # ATO: overlap weights
+        wt = np.where(t == 1, 1.0 - e, e)
+    return d, t, e, wt
+
+
+def balance_columns(d: pd.DataFrame, covariates: list[str], levels: dict) -> dict[str, np.ndarray]:
+    """MatchIt's balance columns (``matching.balance.covariate_matrix``) with the pooled levels."""
+    cols = {}
+    for cov in covariates:
+        if levels[cov] == "numeric":
+            cols[cov] = d[cov].to_numpy(dtype=float)
+        else:
+            s = d[cov].astype(str)
+            for lv in levels[cov]:
+                cols[f"{cov}{lv}"] = (s == lv).to_numpy(dtype=float)
+    return cols
+
+
+def _moments(x: np.ndarray, w: np.ndarray) -> list[float]:
+    return [float(x.sum()), float((x * x).sum()), float((w * x).sum()), float((w * x * x).sum())]
+
+
+def weighting_sums(proto, cohort, flow, cfg, params) -> dict:
+    """See the module doc: group sizes and weight sums, balance moments, weighted per-time tables."""
+    w = params["weighting"]
+    d, t, e, wt = site_weights(cohort, w)
+    k = cfg.min_count
+    groups = {}
+    for g, name in ((0, "control"), (1, "treated")):
+        m = t == g
+        groups[name] = {"n": require_count(int(m.sum()), k, f"{name} patients of the propensity model"),
+                        "sum_w": float(wt[m].sum()), "sum_w2": float((wt[m] ** 2).sum()),
+                        "max_w": float(wt[m].max()), "min_ps": float(e[m].min()), "max_ps": float(e[m].max())}
+    balance = {}
+    cols = {"distance": e, **balance_columns(d, w["covariates"], w["levels"])}
+    for name, x in cols.items():
+        balance[name] = {"binary": bool(np.all((x == 0) | (x == 1))),
+                         "control": _moments(x[t == 0], wt[t == 0]), "treated": _moments(x[t == 1], wt[t == 1])}
+    km = {}
+    for ep in params.get("endpoints", []):
+        rows = _endpoint_rows(proto, d.assign(_w=wt), ep, [C.GROUP, "_w"])
+        blocks = []
+        for g, r in rows.groupby(C.GROUP, observed=True, sort=False):
+            what = f"group {g!r} for weighted endpoint {ep!r}"
+            require_count(len(r), k, what)
+            tt = site_times(r["time"].to_numpy(), r["event"].to_numpy(), cfg, params.get("exact", False), what)
+            u, inv = np.unique(tt, return_inverse=True)
+            ev = (r["event"].to_numpy() > 0).astype(float)
+            ww = r["_w"].to_numpy(dtype=float)
+
+            def per_time(v):
+                return np.bincount(inv, weights=v, minlength=u.size).tolist()
+
+            blocks.append({"group": str(g), "n": int(len(r)), "time": u.tolist(),
+                           "events": np.bincount(inv, weights=ev, minlength=u.size).astype(int).tolist(),
+                           "leaving": np.bincount(inv, minlength=u.size).astype(int).tolist(),
+                           "w_event": per_time(ww * ev), "w2_event": per_time(ww * ww * ev),
+                           "w_censor": per_time(ww * (1 - ev)), "w2_censor": per_time(ww * ww * (1 - ev))})
+        km[ep] = blocks
+    return {"n": require_count(len(d), k, "the complete cases of the propensity model"), "groups": groups,
+            "balance": balance, "km": km}
+
+
+def complication_counts(proto, cohort, flow, cfg, params) -> dict:
+    """Per group ("All" and each exposure group): patients, per worst grade, and per yes/no measure the
+    patients with it and with it known. An item holding a count between 1 and ``min_count - 1`` (the grade
+    distribution as a whole, or one measure) is withheld and named in ``suppressed``; the others are sent."""
+    from ..study.analyses.complications import GRADES
+
+    k = cfg.min_count
+    parts = [("All", cohort)]
+    if proto.exposure is not None:
+        parts += [(g.name, cohort[cohort[C.GROUP] == g.name]) for g in proto.exposure.groups]
+    out, suppressed = {}, {}
+    for name, part in parts:
+        e = {"n": require_count(len(part), k, f"group {name!r}")}
+        grade = part["worst_clavien_dindo"].astype(object)
+        try:
+            e["grades"] = {gr: require_count(int((grade == gr).sum()), k, f"grade {gr} in group {name!r}")
+                           for gr in (*GRADES, "none")}
+            e["grades"]["unknown"] = require_count(int(grade.isna().sum()), k, f"unknown grade in group {name!r}")
+        except SmallCell as exc:
+            suppressed[f"grades {name}"] = str(exc)
+        for col in params["binaries"]:
+            v = part[col].astype("Float64")
+            known = v.notna()
+            try:
+                e[col] = {"n": require_count(int((v[known] == 1).sum()), k, f"{col} in group {name!r}"),
+                          "n_known": require_count(int(known.sum()), k, f"known {col} in group {name!r}")}
+            except SmallCell as exc:
+                suppressed[f"{col} {name}"] = str(exc)
+        out[name] = e
+    return {"groups": out, "suppressed": suppressed}
+
+
+def cox_robust_gram(proto, cohort, flow, cfg, params) -> dict:
+    """Σ_j (w_j res_j)(w_j res_j)ᵀ over this site's rows: the middle of the sandwich (R's robust variance,
+    ``Dᵀ D`` = V (Σ U_j U_jᵀ) V). p × p numbers; the residuals themselves stay here."""
+    from ..survival._ties import merge_near_ties
+    from .site import _cox_arrays
+
+    t, ev, X, w = _cox_arrays(proto, cohort, params)
+    require_count(len(t), cfg.min_count, "the complete cases of the Cox model")
+    t = site_times(merge_near_ties(t), ev, cfg, params.get("exact", False), f"endpoint {params['endpoint']!r}")
+    pc = params["pieces"]
+    X = X - np.asarray(params["centre"], dtype=float)
+    s = np.exp(X @ np.asarray(params["beta"], dtype=float))
+    g = np.searchsorted(np.asarray(pc["time"], dtype=float), t, side="right") - 1   # -1: before any event
+    p = X.shape[1]
+
+    def at(name, width):
+        v = np.asarray(pc[name], dtype=float).reshape(-1, width) if width else np.asarray(pc[name], dtype=float)
+        pad = np.zeros((1, width)) if width else np.zeros(1)
+        return np.concatenate([v, pad])[g]           # index -1 picks the zero row
+    H, b, mbar, E, M = at("H", 0), at("b", 0), at("mbar", p), at("E", p), at("M", p)
+    dl = ev[:, None]
+    res = dl * (X - mbar) - s[:, None] * (X * H[:, None] - M) + dl * s[:, None] * (X * b[:, None] - E)
+    res *= w[:, None]
+    return {"gram": (res.T @ res).tolist()}
+
+
+PARTIALS["cox_robust"] = cox_robust_gram
+PARTIALS["weighting"] = weighting_sums
+PARTIALS["complications"] = complication_counts
