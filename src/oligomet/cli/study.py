@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
             from oligomet.federated.cli import run_federated
 
             try:
-                typer.echo(run_federated(protocol, federated, out))
+                typer.echo(run_federated(protocol, federated, out)[0])
             except Exception as exc:  # noqa: BLE001
                 _fail(exc, debug)
             return

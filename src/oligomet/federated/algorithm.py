@@ -102,7 +102,32 @@ def run_plan(client, protocol: str, fmt: str, plan: dict) -> dict:
                                           refused)
     for spec in plan.get("cox", []):
         out["cox"].append(_cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused))
+    out["cox_models"] = {spec["endpoint"]: _cox_models(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused)
+                         for spec in plan.get("cox_models", [])}
     return out
+
+
+def _cox_models(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dict:
+    """The report's Cox analysis of one endpoint: a univariable model per variable (one shared baseline, each
+    on its complete cases), the protocol's selection rule on their likelihood-ratio p, the multivariable model."""
+    def fit(variables):
+        one = {"endpoint": spec["endpoint"], "terms": [spec["terms"][v] for v in variables], "ties": spec["ties"],
+               "baseline": "shared", "exact": spec.get("exact", False)}
+        return _cox(client, orgs, site_of_org, protocol, fmt, one, ledger, refused)
+
+    uni = {v: fit([v]) for v in spec["variables"]}
+    screen = {v: next(t["p"] for t in f["tests"] if t["test"] == "likelihood_ratio") if "tests" in f else float("nan")
+              for v, f in uni.items()}
+    candidates = [v for v in spec["variables"] if v != "exposure"]
+    if spec["selection"] == "p_value":
+        chosen = [v for v in candidates if screen[v] < spec["threshold"]]
+    elif spec["selection"] == "fixed":
+        chosen = [v for v in spec["fixed"] if v != "exposure"]
+    else:
+        chosen = candidates
+    mv = (["exposure"] if "exposure" in spec["variables"] else []) + chosen
+    return {"univariable": uni, "screen_lr_p": screen, "selected": chosen, "variables": mv,
+            "multivariable": fit(mv) if mv else None}
 
 
 def _weighting(client, orgs, site_of_org, protocol, fmt, ps: dict, ledger, refused) -> dict:
@@ -115,7 +140,13 @@ def _weighting(client, orgs, site_of_org, protocol, fmt, ps: dict, ledger, refus
     msgs = _split(_ask(client, orgs, protocol, fmt, "weighting", params, ledger), refused, "weighting")
     if len(msgs) < len(orgs):   # the weights come from one model: a site that cannot take part ends the step
         return {"refused": "a site refused the weighting step"}
-    out = {"sites": list(msgs), "messages": msgs, "cox": {}}
+    out: dict = {"sites": list(msgs), "messages": msgs, "cox": {}}
+    by_group = {g: [m["groups"][g] for m in msgs.values()] for g in ("control", "treated")}
+    support = [max(min(x["min_ps"] for x in v) for v in by_group.values()),
+               min(max(x["max_ps"] for x in v) for v in by_group.values())]
+    counts = _ask(client, orgs, protocol, fmt, "support", {"weighting": weighting, "support": support}, ledger)
+    if all("refused" not in m for m in counts):   # else the share stays unknown (a site holds 1-4 such patients)
+        out["outside_support"] = sum(m["count"] for m in counts) / sum(m["n"] for m in counts)
     for ep in ps.get("outcomes", []):
         spec = {"endpoint": ep, "terms": [ps["exposure_term"]], "ties": ps.get("ties", "efron"),
                 "baseline": "shared", "exact": ps.get("exact", False), "weighting": weighting, "robust": True}

@@ -119,14 +119,12 @@ def combine_levels(messages: dict[str, dict]) -> dict:
     return out
 
 
-def shared_baseline_terms(messages: list[dict], beta: np.ndarray, efron: bool):
-    """loglik, score, information of the pooled (unstratified) partial likelihood from per-time sums (case
-    weights: each death term counts with the mean weight of the deaths tied with it, as R's coxfit6)."""
+def _pooled_time_sums(messages: list[dict], p: int):
+    """The sites' per-time sums on the union of their times: (times, risk-set sums, deaths' sums, deaths,
+    deaths' Σw, Σ over deaths of w x)."""
     times = np.unique(np.concatenate([np.asarray(m["time"], dtype=float) for m in messages]))
-    p = beta.size
     width = 1 + p + p * p
-    all_ = np.zeros((times.size, width))
-    dead = np.zeros((times.size, width))
+    all_, dead = np.zeros((times.size, width)), np.zeros((times.size, width))
     d = np.zeros(times.size)
     wd = np.zeros(times.size)       # the deaths' Σw (case weights); = d without weights
     x_dead = np.zeros(p)
@@ -138,6 +136,14 @@ def shared_baseline_terms(messages: list[dict], beta: np.ndarray, efron: bool):
         np.add.at(wd, idx, np.asarray(m.get("w_dead", m["events"]), dtype=float))
         x_dead += np.asarray(m["x_dead"], dtype=float)
     risk = np.cumsum(all_[::-1], axis=0)[::-1]          # Σ over rows with time >= t: the risk set at t
+    return times, risk, dead, d, wd, x_dead
+
+
+def shared_baseline_terms(messages: list[dict], beta: np.ndarray, efron: bool):
+    """loglik, score, information of the pooled (unstratified) partial likelihood from per-time sums (case
+    weights: each death term counts with the mean weight of the deaths tied with it, as R's coxfit6)."""
+    p = beta.size
+    times, risk, dead, d, wd, x_dead = _pooled_time_sums(messages, p)
     k = np.flatnonzero(d > 0)
     dk = d[k].astype(np.int64)
     idx = np.repeat(k, dk)                               # one term per death (Efron) at its event time
@@ -302,18 +308,8 @@ def robust_pieces(messages: list[dict], beta: np.ndarray, efron: bool) -> dict:
     """Per pooled event time, what a site needs to form its rows' score residuals at ``beta`` (R's
     coxscore2: res_j = δ_j (x_j − m̄_g) − s_j (x_j H_g − M_g) + δ_j s_j (x_j b_g − E_g), g the last event time
     at or before the row's time): H (cumulative hazard increments a), b, m̄ (the deaths' mean), E and M."""
-    times = np.unique(np.concatenate([np.asarray(m["time"], dtype=float) for m in messages]))
     p = beta.size
-    width = 1 + p + p * p
-    all_, dead = np.zeros((times.size, width)), np.zeros((times.size, width))
-    d, wd = np.zeros(times.size), np.zeros(times.size)
-    for m in messages:
-        idx = np.searchsorted(times, np.asarray(m["time"], dtype=float))
-        np.add.at(all_, idx, np.asarray(m["all"], dtype=float).reshape(-1, width))
-        np.add.at(dead, idx, np.asarray(m["dead"], dtype=float).reshape(-1, width))
-        np.add.at(d, idx, np.asarray(m["events"], dtype=float))
-        np.add.at(wd, idx, np.asarray(m.get("w_dead", m["events"]), dtype=float))
-    risk = np.cumsum(all_[::-1], axis=0)[::-1]
+    times, risk, dead, d, wd, _ = _pooled_time_sums(messages, p)
     k = np.flatnonzero(d > 0)
     S0, S1, e, e1 = risk[k, 0], risk[k, 1:1 + p], dead[k, 0], dead[k, 1:1 + p]
     a, b, q0, q1, q2 = (np.zeros(k.size) for _ in range(5))

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 CONFIG_ENV = "OLIGOMET_NODE_CONFIG"
 
 ANALYSES = ("cohort", "km", "logrank", "cox_site_strata", "cox_shared_baseline", "levels", "means", "table_one",
-            "logistic", "weighting", "cox_robust", "complications")
+            "logistic", "weighting", "cox_robust", "support", "complications")
 
 
 class NodeRefusal(Exception):

@@ -160,6 +160,15 @@ def cox_robust_gram(proto, cohort, flow, cfg, params) -> dict:
     return {"gram": (res.T @ res).tolist()}
 
 
+def outside_support(proto, cohort, flow, cfg, params) -> dict:
+    """Patients whose score lies outside the pooled common support [lo, hi] (0 or >= the minimum count)."""
+    _, _, e, _ = site_weights(cohort, params["weighting"])
+    lo, hi = params["support"]
+    return {"n": int(len(e)), "count": require_count(int(np.sum((e < lo) | (e > hi))), cfg.min_count,
+                                                     "patients outside the common support")}
+
+
 PARTIALS["cox_robust"] = cox_robust_gram
+PARTIALS["support"] = outside_support
 PARTIALS["weighting"] = weighting_sums
 PARTIALS["complications"] = complication_counts
