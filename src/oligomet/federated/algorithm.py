@@ -90,11 +90,8 @@ def run_plan(client, protocol: str, fmt: str, plan: dict) -> dict:
             refused += [{"site": site, "step": f"table_one {v}", "reason": r} for v, r in m["suppressed"].items()]
         out["table_one"] = msgs
     if plan.get("complications"):
-        msgs = _split(_ask(client, orgs, protocol, fmt, "complications", plan["complications"], ledger), refused,
-                      "complications")
-        for site, m in msgs.items():
-            refused += [{"site": site, "step": f"complications {v}", "reason": r} for v, r in m["suppressed"].items()]
-        out["complications"] = msgs
+        out["complications"] = _complications(client, orgs, site_of_org, protocol, fmt, plan["complications"],
+                                              ledger, refused)
     if plan.get("propensity"):
         out["propensity"] = _propensity(client, orgs, site_of_org, protocol, fmt, plan["propensity"], ledger, refused)
         if plan["propensity"].get("estimand") and "coef" in out["propensity"]:
@@ -128,6 +125,33 @@ def _cox_models(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused)
     mv = (["exposure"] if "exposure" in spec["variables"] else []) + chosen
     return {"univariable": uni, "screen_lr_p": screen, "selected": chosen, "variables": mv,
             "multivariable": fit(mv) if mv else None}
+
+
+def _complications(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dict:
+    """Complications counts: by secure sum when the plan asks for it (exact totals; a site that refuses is
+    dropped and the others asked again, as the masks must cancel over the ring), else in the clear with
+    small cells suppressed per site."""
+    if not spec.get("secure"):
+        msgs = _split(_ask(client, orgs, protocol, fmt, "complications", spec, ledger), refused, "complications")
+        for site, m in msgs.items():
+            refused += [{"site": site, "step": f"complications {v}", "reason": r} for v, r in m["suppressed"].items()]
+        return msgs
+    import secrets
+
+    from .secure_sum import unmask
+    from .site_weighting import unflatten_complications
+
+    taking_part = list(orgs)
+    while orgs:
+        ring = [site_of_org[o] for o in orgs]
+        msgs = _ask(client, orgs, protocol, fmt, "complications",
+                    {**spec, "ring": ring, "nonce": secrets.token_hex(16)}, ledger)
+        ok = _split(msgs, refused, "complications")
+        if len(ok) == len(orgs):
+            totals = unmask([m["masked"] for m in ok.values()])
+            return {"secure sum over " + ", ".join(ring): unflatten_complications(msgs[0]["layout"], totals)}
+        orgs = [o for o in orgs if site_of_org[o] in ok]
+    return _complications(client, taking_part, site_of_org, protocol, fmt, {**spec, "secure": False}, ledger, refused)
 
 
 def _weighting(client, orgs, site_of_org, protocol, fmt, ps: dict, ledger, refused) -> dict:

@@ -205,17 +205,31 @@ def design_names(terms: list[str], levels: dict) -> list[str]:
 
 # --- Table 1 -------------------------------------------------------------------------------------
 
-def _quantile_bounds(hists: list[dict], n: int, p: float) -> tuple[float, float]:
+def _quantile_bounds(hists: list[dict], n: int, p: float, integer: bool = False) -> tuple[float, float]:
     """Bounds [L, U] on the pooled type-7 quantile from the sites' merged histograms.
 
     With h = (n − 1)p and j = ⌊h⌋ + 1, the quantile lies between the order statistics x₍ⱼ₎ and x₍ⱼ₊₁₎.
     x₍ⱼ₎ >= e whenever fewer than j values can lie below e (counting every bin that starts below e);
-    x₍ⱼ₊₁₎ <= e whenever at least j + 1 values surely lie below e (bins that end at or below e)."""
+    x₍ⱼ₊₁₎ <= e whenever at least j + 1 values surely lie below e (bins that end at or below e).
+    For integer-valued data each order statistic is bounded on its own (a bin [lo, hi) then holds only the
+    integers lo..hi−1), and the interpolation between them is bounded by theirs: where the ranks fall in
+    cells holding one value, the quantile is exact."""
     lo = np.concatenate([h["lower"] for h in hists])
     hi = np.concatenate([h["upper"] for h in hists])
     cnt = np.concatenate([h["counts"] for h in hists]).astype(float)
+    h_ = (n - 1) * p
+    j = int(np.floor(h_)) + 1
+    if integer:
+        values = np.arange(np.floor(lo.min()), np.ceil(hi.max()) + 1)
+        maybe_below = np.array([cnt[lo < v].sum() for v in values])      # values that can lie below v
+        surely_upto = np.array([cnt[hi <= v + 1].sum() for v in values])  # values that surely are <= v
+
+        def order_stat(r):
+            return float(values[maybe_below < r].max()), float(values[surely_upto >= r].min())
+        frac = h_ - np.floor(h_)
+        (l1, u1), (l2, u2) = order_stat(j), order_stat(min(j + 1, n))
+        return (1 - frac) * l1 + frac * l2, (1 - frac) * u1 + frac * u2
     edges = np.unique(np.concatenate([lo, hi]))
-    j = int(np.floor((n - 1) * p)) + 1
     f_high = np.array([cnt[lo < e].sum() for e in edges])
     f_low = np.array([cnt[hi <= e].sum() for e in edges])
     L = float(edges[f_high < j].max())
@@ -223,7 +237,44 @@ def _quantile_bounds(hists: list[dict], n: int, p: float) -> tuple[float, float]
     return L, U
 
 
-def table_one(messages: dict[str, dict], groups: list[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _exact_values(parts: list[dict], width: float):
+    """(values, groups) of a continuous variable whose sites' histogram cells (width 1) each hold a single
+    integer value, so that the cell counts are the value counts (as a categorical variable's); else None."""
+    if width != 1.0 or not all(x["integer"] for p in parts for x in p["groups"]):
+        return None
+    vals, grp = [], []
+    for p in parts:
+        for x in p["groups"]:
+            h = x["histogram"]
+            if any(hi - lo != 1.0 for lo, hi in zip(h["lower"], h["upper"])):
+                return None
+            for lo, c in zip(h["lower"], h["counts"]):
+                vals += [lo] * c
+                grp += [x["group"]] * c
+            vals += [np.nan] * x["missing"][0]
+            grp += [x["group"]] * x["missing"][0]
+    return np.asarray(vals, dtype=float), grp
+
+
+def _skewed(parts: list[dict]) -> bool:
+    """``om.table_one``'s automatic rule from the pooled moments: |skewness| > 1 is non-normal, <= 0.5 normal;
+    between, the pooled rule asks Shapiro–Wilk, which needs the values: taken as non-normal (at the sizes of
+    a multicentre study the test rejects at that skewness)."""
+    gs = [x for p in parts for x in p["groups"]]
+    n = sum(x["n"] for x in gs)
+    if n < 3:
+        return False
+    mean = sum(x["n"] * x["mean"] for x in gs) / n
+    m2 = sum(x["m2"] + x["n"] * (x["mean"] - mean) ** 2 for x in gs)
+    m3 = sum(x["m3"] + 3 * (x["mean"] - mean) * x["m2"] + x["n"] * (x["mean"] - mean) ** 3 for x in gs)
+    if m2 <= 0:
+        return False
+    skew = abs((m3 / n) / (m2 / n) ** 1.5 * np.sqrt(n * (n - 1)) / (n - 2))
+    return bool(skew > 0.5)
+
+
+def table_one(messages: dict[str, dict], groups: list[str] | None, bin_width: dict | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The pooled Table 1 from the sites' sums: (table, tests) shaped as ``om.table_one``'s, plus
     ``*_lower``/``*_upper`` bounds on the histogram medians and quartiles (their midpoint is shown).
 
@@ -232,6 +283,7 @@ def table_one(messages: dict[str, dict], groups: list[str] | None) -> tuple[pd.D
     Continuous: n, mean and SD by the parallel-variance formula, SMD as ``om.table_one`` defines it."""
     from ..describe.table_one import table_one as t1
 
+    bin_width = bin_width or {}
     rows, tests = [], []
     names = list(dict.fromkeys(v for m in messages.values() for v in m["variables"]))
     for var in names:
@@ -251,17 +303,29 @@ def table_one(messages: dict[str, dict], groups: list[str] | None) -> tuple[pd.D
             rows.append(res.table[res.table.variable == var])
             tests.append(res.tests)
             continue
+        exact = _exact_values(parts, float(bin_width.get(var, 1.0)))
+        if exact is not None:   # every histogram cell holds one integer value: the cells are the data's counts
+            frame = pd.DataFrame({var: exact[0], "group": pd.Categorical(exact[1], categories=groups) if groups
+                                  else exact[1]})
+            res = t1(frame, by="group" if groups else None, variables=[var])
+            exact_rows = res.table[res.table.variable == var].copy()
+            for q in ("q1", "median", "q3"):
+                exact_rows[f"{q}_lower"] = exact_rows[f"{q}_upper"] = exact_rows[q]
+            rows.append(exact_rows)
+            tests.append(res.tests)
+            continue
+        kind = "nonnormal" if _skewed(parts) else "normal"
         stats_ = {}
         for g in (groups or ["Overall"]):
             gs = [x for p in parts for x in p["groups"] if x["group"] == g]
             n = sum(x["n"] for x in gs)
             mean = sum(x["n"] * x["mean"] for x in gs) / n
             m2 = sum(x["m2"] + x["n"] * (x["mean"] - mean) ** 2 for x in gs)
-            row = {"variable": var, "level": "", "group": g, "kind": "normal", "n": float(n), "mean": mean,
+            row = {"variable": var, "level": "", "group": g, "kind": kind, "n": float(n), "mean": mean,
                    "sd": float(np.sqrt(m2 / (n - 1))) if n > 1 else np.nan,
                    "missing": float(sum(x["missing"][0] for x in gs))}
             for name, q in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
-                L, U = _quantile_bounds([x["histogram"] for x in gs], n, q)
+                L, U = _quantile_bounds([x["histogram"] for x in gs], n, q, all(x.get("integer") for x in gs))
                 row.update({name: (L + U) / 2, f"{name}_lower": L, f"{name}_upper": U})
             stats_[g] = row
             rows.append(pd.DataFrame([row]))
@@ -274,7 +338,8 @@ def table_one(messages: dict[str, dict], groups: list[str] | None) -> tuple[pd.D
                     pooled = np.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / 2)
                     pair.append(abs(a["mean"] - b["mean"]) / pooled)
             smd = float(np.mean(pair))
-        tests.append(pd.DataFrame([{"variable": var, "kind": "normal", "summary": "mean (SD)", "smd": smd}]))
+        tests.append(pd.DataFrame([{"variable": var, "kind": kind, "smd": smd,
+                                    "summary": "median [Q1, Q3]" if kind == "nonnormal" else "mean (SD)"}]))
     return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(),
             pd.concat(tests, ignore_index=True) if tests else pd.DataFrame())
 

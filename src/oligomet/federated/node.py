@@ -46,6 +46,7 @@ class NodeConfig(BaseModel):
     max_protocol_bytes: Annotated[int, Field(gt=0)] = 200_000
     max_cohort: Annotated[int, Field(gt=0)] = 5_000_000
     max_seconds: Annotated[float, Field(gt=0)] = 600.0
+    federation_key: str | None = None           # shared by the sites, not the centre: secure sums (secure_sum.py)
     log: str | None = None                      # JSON-lines file: every message this site sent
 
     def registry_location(self, base: Path | None) -> str:

@@ -74,7 +74,7 @@ def report_plan(proto: Protocol, exact: bool = False) -> dict:
                                "fixed": list(a.cox.fixed or []), "ties": a.cox.ties, "exact": exact}
                               for e in a.cox.endpoints]
     if a.complications is not None:
-        plan["complications"] = {"binaries": [c for _, c in _binaries(proto)]}
+        plan["complications"] = {"binaries": [c for _, c in _binaries(proto)], "secure": True}
     p = a.propensity
     if p is not None and p.method == "weight" and proto.exposure is not None:
         plan["propensity"] = {"endpoint": p.endpoints[0] if p.endpoints else proto.endpoints[0].name,
@@ -122,17 +122,20 @@ def _table_one(ctx: Ctx, out: dict, groups_n: dict | None) -> TableOneResult:
     from ..describe.table_one import TableOne
 
     groups = ctx.group_names or None
-    table, tests = central.table_one(out["table_one"], groups)
+    table, tests = central.table_one(out["table_one"], groups, out.get("table_one_bins", {}))
     names = [str(g) for g in (groups or ["Overall"])]
     ns = groups_n or {"Overall": sum(m["n"] for m in out["cohort"].values())}
     n_rows = pd.DataFrame([{"variable": "N", "level": "", "group": g, "kind": "n", "n": float(ns[g]),
                             "text": str(ns[g])} for g in names])
-    cont = table["kind"] == "normal"
-    table.loc[cont, "text"] = [f"{m:.1f} ({s:.1f})" for m, s in zip(table.loc[cont, "mean"], table.loc[cont, "sd"])]
+    todo = table["text"].isna() if "text" in table else pd.Series(True, index=table.index)
+    normal, skewed = todo & (table["kind"] == "normal"), todo & (table["kind"] == "nonnormal")
+    table.loc[normal, "text"] = [f"{m:.1f} ({s:.1f})" for m, s in zip(table.loc[normal, "mean"], table.loc[normal, "sd"])]
+    table.loc[skewed, "text"] = [f"{m:.1f} [{a:.1f}, {b:.1f}]" for m, a, b in
+                                 zip(table.loc[skewed, "median"], table.loc[skewed, "q1"], table.loc[skewed, "q3"])]
     table = pd.concat([n_rows, table], ignore_index=True)
     tests = tests.copy()
     for i, r in tests.iterrows():
-        if r["kind"] == "normal" and groups:   # Student's t / one-way ANOVA from n, mean and SD
+        if r["kind"] == "normal" and groups and pd.isna(r.get("p_value", np.nan)):   # Student's t / ANOVA from n, mean, SD
             rows = table[(table.variable == r["variable"])].set_index("group")
             n, m, sd = (rows.loc[names, c].to_numpy(float) for c in ("n", "mean", "sd"))
             within = np.sum((n - 1) * sd ** 2)
@@ -143,10 +146,10 @@ def _table_one(ctx: Ctx, out: dict, groups_n: dict | None) -> TableOneResult:
     cols = ["variable", "level", "group", "kind", "n", "percent", "mean", "sd", "median", "q1", "q3", "missing",
             "text"]
     table = table.reindex(columns=cols + [c for c in table.columns if c not in cols])
-    t1 = TableOne(table=table[cols], tests=tests[["variable", "kind", "summary", "test", "p_value", "smd"]],
+    t1 = TableOne(table=table[cols], tests=tests.reindex(columns=["variable", "kind", "summary", "test", "p_value", "smd"]),
                   groups=names, weighted=False,
-                  notes=["Federated: continuous variables as mean (SD); medians are bounded from the sites' "
-                         "histograms (see docs/federated.md)."])
+                  notes=["Federated: medians and quartiles of variables with more than one value per histogram "
+                         "cell are the midpoints of bounds from the sites' histograms (see docs/federated.md)."])
     return TableOneResult(numbers={"before": clean(t1.table.reset_index())}, key="before",
                           title="Patient characteristics" + (" by group" if groups else ""), tidy=t1.table,
                           wide=t1.wide().reset_index(), notes=list(t1.notes), by_group=groups is not None,
@@ -308,6 +311,8 @@ def not_federated(proto: Protocol) -> list[str]:
         out.append("multiple imputation (the Cox models are complete-case)")
     if a.cox is not None and a.cox.ph_check:
         out.append("the proportional-hazards check")
+    if a.table_one is not None and a.propensity is not None:
+        out.append("Table 1 after weighting (the balance table gives the weighted covariate means)")
     if a.cif is not None and a.cif.fine_gray:
         out.append("the Fine–Gray model")
     return out
@@ -392,6 +397,10 @@ def methods_text(proto: Protocol, out: dict, exact: bool) -> str:
              "analysis. " if exact else
              "Per-time tables used the sites' privacy grid (times rounded up and merged until each cell held "
              "the minimum count), so time-to-event estimates approximate the pooled ones. ") +
+            ("The complications table was summed securely over " +
+             next(k for k in out["complications"])[len("secure sum over "):] + " (each site's counts masked, "
+             "only the totals revealed). " if any(k.startswith("secure sum") for k in out.get("complications", {}))
+             else "") +
             ("Refused or suppressed at a site: " + "; ".join(by_site) + ". " if by_site else
              "No site refused a step and no count was suppressed. ") +
             ("Not available in a federated run (they need patient rows at one place): " + "; ".join(left_out) + "."

@@ -264,6 +264,7 @@ def table_one_sums(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig,
                     require_count(int(ok.size), k, f"values of {var!r} in group {g!r}")
                     m = float(ok.mean())
                     per.append({"group": g, "n": int(ok.size), "mean": m, "m2": float(((ok - m) ** 2).sum()),
+                                "m3": float(((ok - m) ** 3).sum()), "integer": bool(np.all(ok == np.round(ok))),
                                 "missing": [require_count(int(np.isnan(x).sum()), k,
                                                           f"missing values of {var!r} in group {g!r}")],
                                 "histogram": _histogram(ok, float(params["bin_width"].get(var, 1.0)), k)})

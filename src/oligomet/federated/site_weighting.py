@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..study import cohort as C
 from .disclosure import SmallCell, require_count
+from .node import NodeRefusal
 from .site import PARTIALS, _endpoint_rows, _logistic_design, site_times
 
 
@@ -102,36 +103,75 @@ def weighting_sums(proto, cohort, flow, cfg, params) -> dict:
             "balance": balance, "km": km}
 
 
-def complication_counts(proto, cohort, flow, cfg, params) -> dict:
-    """Per group ("All" and each exposure group): patients, per worst grade, and per yes/no measure the
-    patients with it and with it known. An item holding a count between 1 and ``min_count - 1`` (the grade
-    distribution as a whole, or one measure) is withheld and named in ``suppressed``; the others are sent."""
+def _complication_table(proto, cohort, binaries: list[str]) -> tuple[list[str], list[int]]:
+    """The complications table as (layout, counts): per group, patients, per grade, per yes/no measure the
+    patients with it and with it known."""
     from ..study.analyses.complications import GRADES
 
-    k = cfg.min_count
     parts = [("All", cohort)]
     if proto.exposure is not None:
         parts += [(g.name, cohort[cohort[C.GROUP] == g.name]) for g in proto.exposure.groups]
-    out, suppressed = {}, {}
+    layout, counts = [], []
     for name, part in parts:
-        e = {"n": require_count(len(part), k, f"group {name!r}")}
         grade = part["worst_clavien_dindo"].astype(object)
+        layout.append(f"{name}|n")
+        counts.append(len(part))
+        for gr in (*GRADES, "none"):
+            layout.append(f"{name}|grades|{gr}")
+            counts.append(int((grade == gr).sum()))
+        layout.append(f"{name}|grades|unknown")
+        counts.append(int(grade.isna().sum()))
+        for col in binaries:
+            v = part[col].astype("Float64")
+            known = v.notna()
+            layout += [f"{name}|{col}|n", f"{name}|{col}|n_known"]
+            counts += [int((v[known] == 1).sum()), int(known.sum())]
+    return layout, counts
+
+
+def complication_counts(proto, cohort, flow, cfg, params) -> dict:
+    """The complications table (``_complication_table``). With a ``ring`` and this node's federation key: the
+    whole table as a secure-sum share (``masked``; see :mod:`.secure_sum`), so that the centre learns only
+    the totals over the sites, exactly. Without: the counts in the clear, an item holding a count between 1
+    and ``min_count - 1`` (a group's grade distribution, or one measure) withheld and named in ``suppressed``."""
+    layout, counts = _complication_table(proto, cohort, params["binaries"])
+    if params.get("ring"):
+        if cfg.federation_key is None:
+            raise NodeRefusal("a secure sum was requested; this node has no federation_key")
+        from .secure_sum import mask
+
+        return {"layout": layout, "masked": mask(counts, cfg.federation_key, params["nonce"], params["ring"],
+                                                 cfg.site)}
+    k = cfg.min_count
+    flat = dict(zip(layout, counts))
+    out, suppressed = {}, {}
+    for name in dict.fromkeys(key.split("|")[0] for key in layout):
+        e = {"n": require_count(flat[f"{name}|n"], k, f"group {name!r}")}
+        grades = {key.split("|")[2]: v for key, v in flat.items() if key.startswith(f"{name}|grades|")}
         try:
-            e["grades"] = {gr: require_count(int((grade == gr).sum()), k, f"grade {gr} in group {name!r}")
-                           for gr in (*GRADES, "none")}
-            e["grades"]["unknown"] = require_count(int(grade.isna().sum()), k, f"unknown grade in group {name!r}")
+            e["grades"] = {gr: require_count(v, k, f"grade {gr} in group {name!r}") for gr, v in grades.items()}
         except SmallCell as exc:
             suppressed[f"grades {name}"] = str(exc)
         for col in params["binaries"]:
-            v = part[col].astype("Float64")
-            known = v.notna()
             try:
-                e[col] = {"n": require_count(int((v[known] == 1).sum()), k, f"{col} in group {name!r}"),
-                          "n_known": require_count(int(known.sum()), k, f"known {col} in group {name!r}")}
+                e[col] = {"n": require_count(flat[f"{name}|{col}|n"], k, f"{col} in group {name!r}"),
+                          "n_known": require_count(flat[f"{name}|{col}|n_known"], k, f"known {col} in group {name!r}")}
             except SmallCell as exc:
                 suppressed[f"{col} {name}"] = str(exc)
         out[name] = e
     return {"groups": out, "suppressed": suppressed}
+
+
+def unflatten_complications(layout: list[str], totals: list[int]) -> dict:
+    """The centre's totals back into the per-group structure of a clear-text message."""
+    out: dict = {}
+    for key, v in zip(layout, totals):
+        parts = key.split("|")
+        node = out.setdefault(parts[0], {})
+        for p in parts[1:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return {"groups": out, "suppressed": {}}
 
 
 def cox_robust_gram(proto, cohort, flow, cfg, params) -> dict:
