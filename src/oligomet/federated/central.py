@@ -121,22 +121,35 @@ def combine_levels(messages: dict[str, dict]) -> dict:
 
 def _pooled_time_sums(messages: list[dict], p: int):
     """The sites' per-time sums on the union of their times: (times, risk-set sums, deaths' sums, deaths,
-    deaths' Σw, Σ over deaths of w x)."""
+    deaths' Σw, Σ over deaths of w x). Sums of x xᵀ arrive as upper triangles and the deaths' sums at event
+    times only (see ``site.cox_shared_baseline``); both are laid out in full here."""
     times = np.unique(np.concatenate([np.asarray(m["time"], dtype=float) for m in messages]))
-    width = 1 + p + p * p
-    all_, dead = np.zeros((times.size, width)), np.zeros((times.size, width))
+    iu = np.triu_indices(p)
+    tri = 1 + p + iu[0].size
+    all_, dead = np.zeros((times.size, tri)), np.zeros((times.size, tri))
     d = np.zeros(times.size)
     wd = np.zeros(times.size)       # the deaths' Σw (case weights); = d without weights
     x_dead = np.zeros(p)
     for m in messages:
         idx = np.searchsorted(times, np.asarray(m["time"], dtype=float))
-        np.add.at(all_, idx, np.asarray(m["all"], dtype=float).reshape(-1, width))
-        np.add.at(dead, idx, np.asarray(m["dead"], dtype=float).reshape(-1, width))
-        np.add.at(d, idx, np.asarray(m["events"], dtype=float))
-        np.add.at(wd, idx, np.asarray(m.get("w_dead", m["events"]), dtype=float))
+        events = np.asarray(m["events"], dtype=float)
+        at = idx[events > 0]
+        np.add.at(all_, idx, np.asarray(m["all"], dtype=float).reshape(-1, tri))
+        np.add.at(dead, at, np.asarray(m["dead"], dtype=float).reshape(-1, tri))
+        np.add.at(d, idx, events)
+        np.add.at(wd, at, np.asarray(m.get("w_dead", events[events > 0]), dtype=float))
         x_dead += np.asarray(m["x_dead"], dtype=float)
     risk = np.cumsum(all_[::-1], axis=0)[::-1]          # Σ over rows with time >= t: the risk set at t
-    return times, risk, dead, d, wd, x_dead
+
+    def full(a):   # upper triangle -> p × p columns
+        out = np.zeros((a.shape[0], 1 + p + p * p))
+        out[:, :1 + p] = a[:, :1 + p]
+        sq = np.zeros((a.shape[0], p, p))
+        sq[:, iu[0], iu[1]] = a[:, 1 + p:]
+        sq[:, iu[1], iu[0]] = a[:, 1 + p:]
+        out[:, 1 + p:] = sq.reshape(a.shape[0], p * p)
+        return out
+    return times, full(risk), full(dead), d, wd, x_dead
 
 
 def shared_baseline_terms(messages: list[dict], beta: np.ndarray, efron: bool):

@@ -11,6 +11,7 @@ A refusal is a message (``{"refused": reason}``), not an exception: the study go
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -64,6 +65,9 @@ def load_config(path: str | Path | None = None) -> tuple[NodeConfig, Path]:
     return cfg, path.resolve()
 
 
+_PARSED: dict = {}
+
+
 def check_protocol(text: str, fmt: str, cfg: NodeConfig, analysis: str):
     """Parse ``text`` as data and apply the node's refusals; returns the Protocol."""
     from ..study.protocol import ProtocolError, loads
@@ -73,10 +77,15 @@ def check_protocol(text: str, fmt: str, cfg: NodeConfig, analysis: str):
                           f"{cfg.max_protocol_bytes}")
     if fmt not in ("toml", "yaml"):
         raise NodeRefusal(f"protocol format {fmt!r} is not accepted; allowed: toml, yaml")
-    try:
-        proto = loads(text, fmt)
-    except ProtocolError as exc:
-        raise NodeRefusal(f"invalid protocol: {exc}") from None
+    key = (hashlib.sha256(text.encode()).hexdigest(), fmt)
+    if key not in _PARSED:   # the mock network runs every task in one process: parse a protocol once
+        try:
+            _PARSED[key] = loads(text, fmt)
+        except ProtocolError as exc:
+            raise NodeRefusal(f"invalid protocol: {exc}") from None
+        if len(_PARSED) > 8:
+            _PARSED.pop(next(iter(_PARSED)))
+    proto = _PARSED[key]
     d = proto.data
     if d.url != cfg.dataset:
         named = d.url or d.folder or d.workbook or ("synthetic" if d.synthetic else None)

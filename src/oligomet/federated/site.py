@@ -19,6 +19,7 @@ from .node import NodeConfig, NodeRefusal
 
 _CACHE: dict = {}   # (registry, protocol hash) -> (cohort, flow); one container process serves one task on a
 #                     real node, the mock network runs every task in this process
+_ARRAYS: dict = {}  # a model's arrays at one site, for its next Newton step
 
 
 def site_cohort(proto: Protocol, cfg: NodeConfig, base) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -137,7 +138,20 @@ def design_for(terms: list[str], levels: dict):
 
 
 def _cox_arrays(proto, cohort, params):
-    """time, event, design and case weights (1, or the propensity weights of ``params["weighting"]``)."""
+    """time, event, design and case weights (1, or the propensity weights of ``params["weighting"]``); kept
+    for the next Newton step of the same model (the arrays never leave the site)."""
+    import json
+
+    key = ("arrays", id(cohort), params["endpoint"], json.dumps([params["terms"], params["levels"],
+                                                                   params.get("weighting")], sort_keys=True))
+    if key not in _ARRAYS or _ARRAYS[key][0] is not cohort:   # the cohort is held: its id cannot be reused
+        if len(_ARRAYS) > 64:
+            _ARRAYS.clear()
+        _ARRAYS[key] = (cohort, _build_cox_arrays(proto, cohort, params))
+    return _ARRAYS[key][1]
+
+
+def _build_cox_arrays(proto, cohort, params):
     frame, extra = cohort, []
     if params.get("weighting"):   # the weighted outcome model: the propensity model's complete cases
         from .site_weighting import site_weights
@@ -181,21 +195,23 @@ def cox_shared_baseline(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeCo
     r = w * np.exp(X @ np.asarray(params["beta"], dtype=float))
     u, inv = np.unique(t, return_inverse=True)
     p = X.shape[1]
-    xx = (X[:, :, None] * X[:, None, :]).reshape(len(t), p * p)
+    iu = np.triu_indices(p)                         # x xᵀ is symmetric: its upper triangle is sent
+    xx = X[:, iu[0]] * X[:, iu[1]]
+    events = np.bincount(inv, weights=ev, minlength=u.size)
 
     def sums(mask):
         v = r * mask
         cols = [np.bincount(inv, weights=v, minlength=u.size)]
         cols += [np.bincount(inv, weights=v * X[:, j], minlength=u.size) for j in range(p)]
-        cols += [np.bincount(inv, weights=v * xx[:, j], minlength=u.size) for j in range(p * p)]
+        cols += [np.bincount(inv, weights=v * xx[:, j], minlength=u.size) for j in range(xx.shape[1])]
         return np.column_stack(cols)
 
-    out = {"time": u.tolist(), "events": np.bincount(inv, weights=ev, minlength=u.size).astype(int).tolist(),
+    out = {"time": u.tolist(), "events": events.astype(int).tolist(),
            "leaving": np.bincount(inv, minlength=u.size).astype(int).tolist(),
-           "all": sums(np.ones_like(ev)).tolist(), "dead": sums(ev).tolist(),
+           "all": sums(np.ones_like(ev)).tolist(), "dead": sums(ev)[events > 0].tolist(),   # at event times only
            "x_dead": (X * (w * ev)[:, None]).sum(axis=0).tolist()}
     if params.get("weighting"):
-        out["w_dead"] = np.bincount(inv, weights=w * ev, minlength=u.size).tolist()
+        out["w_dead"] = np.bincount(inv, weights=w * ev, minlength=u.size)[events > 0].tolist()
     return out
 
 
