@@ -311,6 +311,12 @@ def not_federated(proto: Protocol) -> list[str]:
         out.append("multiple imputation (the Cox models are complete-case)")
     if a.cox is not None and a.cox.ph_check:
         out.append("the proportional-hazards check")
+    if a.cox is not None:
+        out.append("the concordance of the Cox models")
+    if a.complications is not None:
+        out.append("the CCI median, quartiles and Kruskal–Wallis test")
+    if a.propensity is not None and a.propensity.method == "weight":
+        out.append("the eCDF balance statistics of continuous covariates")
     if a.table_one is not None and a.propensity is not None:
         out.append("Table 1 after weighting (the balance table gives the weighted covariate means)")
     if a.cif is not None and a.cif.fine_gray:
@@ -393,8 +399,8 @@ def methods_text(proto: Protocol, out: dict, exact: bool) -> str:
     return ("The analysis was federated (vantage6; oligomet.federated): the analysis travelled to each hospital "
             "and only aggregates returned, no patient row left a site. Sites that took part: "
             f"{', '.join(out['sites'])}. " +
-            ("Per-time tables used exact times (the sites allowed it), so every estimate equals the pooled "
-             "analysis. " if exact else
+            ("Per-time tables used exact times (the sites allowed it), so the time-to-event estimates equal the "
+             "pooled analysis. " if exact else
              "Per-time tables used the sites' privacy grid (times rounded up and merged until each cell held "
              "the minimum count), so time-to-event estimates approximate the pooled ones. ") +
             ("The complications table was summed securely over " +
