@@ -301,6 +301,8 @@ def table_one(messages: dict[str, dict], groups: list[str] | None, bin_width: di
     names = list(dict.fromkeys(v for m in messages.values() for v in m["variables"]))
     for var in names:
         parts = [m["variables"][var] for m in messages.values() if var in m["variables"]]
+        if any(p["kind"] == "continuous" for p in parts):   # a numeric column 0/1 at some sites only: continuous
+            parts = [p.get("continuous", p) for p in parts]
         if parts[0]["kind"] == "categorical":
             vals, grp = [], []
             for p in parts:

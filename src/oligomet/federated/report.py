@@ -318,7 +318,8 @@ def not_federated(proto: Protocol) -> list[str]:
     if a.propensity is not None and a.propensity.method == "weight":
         out.append("the eCDF balance statistics of continuous covariates")
     if a.table_one is not None and a.propensity is not None:
-        out.append("Table 1 after weighting (the balance table gives the weighted covariate means)")
+        out.append("Table 1 after weighting (the balance table gives the weighted covariate means)"
+                   if a.propensity.method == "weight" else "Table 1 after matching")
     if a.cif is not None and a.cif.fine_gray:
         out.append("the Fine–Gray model")
     return out

@@ -250,6 +250,33 @@ def _histogram(x: np.ndarray, width: float, k: int) -> dict:
     return {"lower": lo, "upper": hi, "counts": counts}
 
 
+def _categorical_sums(s: pd.Series, groups: pd.Series, var: str, k: int) -> dict:
+    levels = sorted(s.dropna().astype(str).unique())
+    per = []
+    for g, sub in s.groupby(groups, sort=False):
+        counts = [require_count(int((sub.astype(str) == lv).sum() if sub.notna().any() else 0), k,
+                                f"level {lv!r} of {var!r} in group {g!r}") for lv in levels]
+        per.append({"group": g, "counts": counts, "missing": [require_count(int(sub.isna().sum()), k,
+                                                                            f"missing values of {var!r} in group {g!r}")]})
+    return {"kind": "categorical", "levels": levels, "groups": per}
+
+
+def _continuous_sums(s: pd.Series, groups: pd.Series, var: str, k: int, width: float) -> dict:
+    per = []
+    for g, sub in s.groupby(groups, sort=False):
+        x = pd.to_numeric(sub, errors="coerce").to_numpy(float)
+        ok = x[~np.isnan(x)]
+        if ok.size == 0:
+            raise SmallCell(f"{var!r} has no value in group {g!r}")
+        require_count(int(ok.size), k, f"values of {var!r} in group {g!r}")
+        m = float(ok.mean())
+        per.append({"group": g, "n": int(ok.size), "mean": m, "m2": float(((ok - m) ** 2).sum()),
+                    "m3": float(((ok - m) ** 3).sum()), "integer": bool(np.all(ok == np.round(ok))),
+                    "missing": [require_count(int(np.isnan(x).sum()), k, f"missing values of {var!r} in group {g!r}")],
+                    "histogram": _histogram(ok, width, k)})
+    return {"kind": "continuous", "groups": per}
+
+
 def table_one_sums(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
     """Per variable and exposure group: level counts (categorical) or n, mean, Σ(x − mean)² and a histogram
     on the requested grid (continuous); missing counts. A variable with any cell under the minimum count is
@@ -263,29 +290,15 @@ def table_one_sums(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig,
     for var in params["variables"]:
         s = cohort[var]
         try:
+            numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and \
+                not isinstance(s.dtype, pd.CategoricalDtype)
             if _is_categorical(s):
-                levels = sorted(s.dropna().astype(str).unique())
-                per = []
-                for g, sub in s.groupby(groups, sort=False):
-                    counts = [require_count(int((sub.astype(str) == lv).sum() if sub.notna().any() else 0), k,
-                                            f"level {lv!r} of {var!r} in group {g!r}") for lv in levels]
-                    per.append({"group": g, "counts": counts, "missing": [require_count(int(sub.isna().sum()), k,
-                                f"missing values of {var!r} in group {g!r}")]})
-                out[var] = {"kind": "categorical", "levels": levels, "groups": per}
-            else:
-                per = []
-                for g, sub in s.groupby(groups, sort=False):
-                    x = pd.to_numeric(sub, errors="coerce").to_numpy(float)
-                    ok = x[~np.isnan(x)]
-                    require_count(int(ok.size), k, f"values of {var!r} in group {g!r}")
-                    m = float(ok.mean())
-                    per.append({"group": g, "n": int(ok.size), "mean": m, "m2": float(((ok - m) ** 2).sum()),
-                                "m3": float(((ok - m) ** 3).sum()), "integer": bool(np.all(ok == np.round(ok))),
-                                "missing": [require_count(int(np.isnan(x).sum()), k,
-                                                          f"missing values of {var!r} in group {g!r}")],
-                                "histogram": _histogram(ok, float(params["bin_width"].get(var, 1.0)), k)})
-                out[var] = {"kind": "continuous", "groups": per}
+                out[var] = _categorical_sums(s, groups, var, k)
+            if numeric:   # a numeric 0/1 column is categorical only if it is 0/1 at every site: the centre decides
+                cont = _continuous_sums(s, groups, var, k, float(params["bin_width"].get(var, 1.0)))
+                out[var] = {**out[var], "continuous": cont} if var in out else cont
         except SmallCell as exc:
+            out.pop(var, None)
             suppressed[var] = str(exc)
     return {"variables": out, "suppressed": suppressed}
 
