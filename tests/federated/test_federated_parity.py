@@ -176,3 +176,27 @@ def test_propensity_model_by_federated_irls(exact_sites, pooled):
     assert list(fed["coef"]) == names and fed["n"] == len(d)
     np.testing.assert_allclose(list(fed["coef"].values()), ref.coef.to_numpy(), rtol=1e-8, atol=1e-8)
     assert fed["deviance"] == pytest.approx(ref.deviance, rel=1e-10) and fed["iterations"] == ref.iterations
+
+
+def test_table_one_numeric_column_binary_at_one_site_only():
+    """A numeric column holding only 0/1 at one site and 0..3 at another is continuous in the pooled table
+    (``om.table_one``'s rule on all rows): the sites send both forms, the centre decides."""
+    from types import SimpleNamespace
+
+    from oligomet.federated.site import table_one_sums
+
+    rng = np.random.default_rng(3)
+    a = pd.DataFrame({"x": rng.integers(0, 2, 60).astype(float)})
+    b = pd.DataFrame({"x": rng.integers(0, 4, 80).astype(float)})
+    proto, cfg = SimpleNamespace(exposure=None), SimpleNamespace(min_count=5)
+    msgs = {s: table_one_sums(proto, d, None, cfg, {"variables": ["x"], "bin_width": {}}) for s, d in
+            (("A", a), ("B", b))}
+    assert msgs["A"]["variables"]["x"]["kind"] == "categorical" and "continuous" in msgs["A"]["variables"]["x"]
+    table, tests = central.table_one(msgs, None)
+    ref = om.table_one(pd.concat([a, b], ignore_index=True), variables=["x"])
+    r = ref.table[ref.table.variable == "x"].reset_index(drop=True)
+    assert table["kind"].tolist() == r["kind"].tolist() and r["kind"].iloc[0] != "categorical"
+    np.testing.assert_allclose(table[["mean", "sd", "median", "q1", "q3"]].to_numpy(float),
+                               r[["mean", "sd", "median", "q1", "q3"]].to_numpy(float), rtol=1e-12)
+    both_binary = central.table_one({"A": msgs["A"], "A2": msgs["A"]}, None)[0]
+    assert (both_binary["kind"] == "categorical").all()
