@@ -75,3 +75,48 @@ def test_weighted_cox_with_robust_se(weighted, ep):
     np.testing.assert_allclose(s["se"], pooled_fit.summary["se"], rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(np.sqrt(np.diag(fed["robust_var"])), pooled_fit.summary["robust_se"], rtol=1e-8)
     np.testing.assert_allclose(fed["loglik"], pooled_fit.loglik, rtol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def matched_within_sites(exact_sites, pooled):
+    """Matching within each site on the federated score, and the same done on the pooled rows site by site."""
+    from oligomet.federated.site import _logistic_design
+
+    plan = _plan("ATT")
+    plan["propensity"]["match"] = {"caliper": 0.2, "ratio": 1, "replace": False, "order": "largest"}
+    out, _ = run_mock(protocol_text(), "yaml", exact_sites, plan)
+    d = pooled[0].dropna(subset=COVS).copy()
+    d["_t"] = (d["exposure_group"].astype(str) == GROUPS[1]).astype(int)
+    ps = out["propensity"]
+    parts = []
+    for i, (site, rows) in enumerate(d.groupby("site", sort=True)):
+        e = 1 / (1 + np.exp(-_logistic_design(rows, COVS, ps["levels"], None) @ np.asarray(list(ps["coef"].values()))))
+        m = om.match(rows, treatment="_t", covariates=COVS, distance=e, caliper=0.2)
+        parts.append(m.matched_data.assign(cluster=m.matched_data["subclass"].astype(int) + 100_000 * i))
+    return out, pd.concat(parts)
+
+
+def test_matching_within_sites(matched_within_sites):
+    out, ref = matched_within_sites
+    w = out["weighting"]
+    assert out["refused"] == [] and len(w["sites"]) == 7
+    n_matched = {g: sum(m["groups"][g]["n_matched"] for m in w["messages"].values()) for g in ("control", "treated")}
+    assert n_matched == {"control": int((ref["_t"] == 0).sum()), "treated": int((ref["_t"] == 1).sum())}
+    bal, _ = central.weighting_balance(w["messages"], "ATT")
+    ref_means = ref.groupby("_t")["age"].mean()
+    assert bal.loc["age", "mean_treated_after"] == pytest.approx(ref_means[1], rel=1e-12)
+    assert bal.loc["age", "mean_control_after"] == pytest.approx(ref_means[0], rel=1e-12)
+    for ep in ("os", "pfs"):
+        od = ref.dropna(subset=[f"{ep}_time", f"{ep}_event"]).copy()
+        rows = central.weighted_km_rows(w["messages"], ep)
+        rows["group"] = pd.Categorical(rows["group"], categories=GROUPS)
+        fed_km = om.kaplan_meier(rows, time="time", event="event", by="group", weights="weights")
+        ref_km = om.kaplan_meier(od, time=f"{ep}_time", event=f"{ep}_event", by="exposure_group", weights="weights")
+        assert_same_table(fed_km.table, ref_km.table, min_rows=50)
+        od["exposure"] = od["exposure"].astype(str).astype(object)
+        fit = om.cox(od, time=f"{ep}_time", event=f"{ep}_event", covariates=[TERM], weights="weights",
+                     cluster="cluster", robust=True)
+        fed = w["cox"][ep]
+        s = pd.DataFrame(fed["summary"]).set_index("term")
+        np.testing.assert_allclose(s["coef"], fit.summary["coef"], rtol=1e-8, atol=1e-8)
+        np.testing.assert_allclose(np.sqrt(np.diag(fed["robust_var"])), fit.summary["robust_se"], rtol=1e-8)

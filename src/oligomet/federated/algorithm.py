@@ -159,6 +159,8 @@ def _weighting(client, orgs, site_of_org, protocol, fmt, ps: dict, ledger, refus
     weighted per-time tables come back, then one weighted Cox model (exposure only, robust SE) per endpoint."""
     orgs = [o for o in orgs if site_of_org[o] in ps["sites"]]
     weighting = {k: ps[k] for k in ("covariates", "levels", "treated", "estimand")}
+    if ps.get("match"):   # matching within each site on the federated score (see site_weighting)
+        weighting["match"] = ps["match"]
     weighting["coef"] = list(ps["coef"].values())
     params = {"weighting": weighting, "endpoints": ps.get("outcomes", []), "exact": ps.get("exact", False)}
     msgs = _split(_ask(client, orgs, protocol, fmt, "weighting", params, ledger), refused, "weighting")

@@ -157,7 +157,7 @@ def _build_cox_arrays(proto, cohort, params):
         from .site_weighting import site_weights
 
         frame, _, _, wt = site_weights(cohort, params["weighting"])
-        frame, extra = frame.assign(_w=wt), ["_w"]
+        frame, extra = frame.assign(_w=wt)[wt > 0], ["_w"]   # matching: the matched rows only
     d = _endpoint_rows(proto, frame, params["endpoint"], list(params["levels"]) + extra)
     for c, v in params["levels"].items():
         if v != "numeric":

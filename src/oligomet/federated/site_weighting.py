@@ -28,13 +28,17 @@ from .site import PARTIALS, _endpoint_rows, _logistic_design, site_times
 
 
 def site_weights(cohort: pd.DataFrame, w: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-    """This site's complete cases of the propensity model, treatment (0/1), score and weight, as ``om.weight``."""
+    """This site's complete cases of the propensity model, treatment (0/1), score and weight: ``om.weight``'s
+    weights for an estimand, or, with ``w["match"]``, MatchIt's matching weights of a matching *within this
+    site* on the federated score (0 = unmatched; the matched sets are kept for the cluster-robust SE)."""
     from ..matching.propensity import _linear_predictor, _linkinv
 
     d = cohort.dropna(subset=w["covariates"])
     t = (d[C.GROUP].astype(str) == w["treated"]).to_numpy(dtype=np.int64)
     X = _logistic_design(d, w["covariates"], w["levels"], None)
     e = _linkinv(_linear_predictor(X, np.asarray(w["coef"], dtype=float)))
+    if w.get("match"):
+        return _match_here(d, t, e, w)
     est = w["estimand"]
     if est == "ATE":
         wt = np.where(t == 1, 1.0 / e, 1.0 / (1.0 - e))
@@ -43,6 +47,33 @@ def site_weights(cohort: pd.DataFrame, w: dict) -> tuple[pd.DataFrame, np.ndarra
     else:   # ATO: overlap weights
         wt = np.where(t == 1, 1.0 - e, e)
     return d, t, e, wt
+
+
+_MATCHED: dict = {}
+
+
+def _match_here(d: pd.DataFrame, t: np.ndarray, e: np.ndarray, w: dict):
+    """``om.match`` of this site's patients on the federated score (caliper in SD of this site's score);
+    the matched-set ids go into the frame's ``_set`` column (-1: unmatched or matched with replacement)."""
+    import json
+
+    import oligomet as om
+
+    key = (id(d), json.dumps(w, sort_keys=True))
+    if key not in _MATCHED or _MATCHED[key][0] is not d:
+        if len(_MATCHED) > 16:
+            _MATCHED.clear()
+        opts = w["match"]
+        m = om.match(d.assign(_t=t), treatment="_t", covariates=w["covariates"], distance=e,
+                     caliper=opts.get("caliper"), ratio=opts.get("ratio", 1), replace=opts.get("replace", False),
+                     order=opts.get("order", "largest"), seed=opts.get("seed"))
+        wt = m.weights.reindex(d.index).fillna(0.0).to_numpy(dtype=float)
+        sets = m.matched_data["subclass"].reindex(d.index) if "subclass" in m.matched_data else None
+        codes = (pd.to_numeric(sets, errors="coerce").fillna(-1).to_numpy(dtype=np.int64) if sets is not None
+                 else np.full(len(d), -1))
+        _MATCHED[key] = (d, d.assign(_set=codes), wt)
+    _, frame, wt = _MATCHED[key]
+    return frame, t, e, wt
 
 
 def balance_columns(d: pd.DataFrame, covariates: list[str], levels: dict) -> dict[str, np.ndarray]:
@@ -71,6 +102,7 @@ def weighting_sums(proto, cohort, flow, cfg, params) -> dict:
     for g, name in ((0, "control"), (1, "treated")):
         m = t == g
         groups[name] = {"n": require_count(int(m.sum()), k, f"{name} patients of the propensity model"),
+                        "n_matched": require_count(int((wt[m] > 0).sum()), k, f"matched {name} patients"),
                         "sum_w": float(wt[m].sum()), "sum_w2": float((wt[m] ** 2).sum()),
                         "max_w": float(wt[m].max()), "min_ps": float(e[m].min()), "max_ps": float(e[m].max())}
     balance = {}
@@ -80,7 +112,7 @@ def weighting_sums(proto, cohort, flow, cfg, params) -> dict:
                          "control": _moments(x[t == 0], wt[t == 0]), "treated": _moments(x[t == 1], wt[t == 1])}
     km = {}
     for ep in params.get("endpoints", []):
-        rows = _endpoint_rows(proto, d.assign(_w=wt), ep, [C.GROUP, "_w"])
+        rows = _endpoint_rows(proto, d.assign(_w=wt)[wt > 0], ep, [C.GROUP, "_w"])   # matching: the matched
         blocks = []
         for g, r in rows.groupby(C.GROUP, observed=True, sort=False):
             what = f"group {g!r} for weighted endpoint {ep!r}"
@@ -197,7 +229,24 @@ def cox_robust_gram(proto, cohort, flow, cfg, params) -> dict:
     dl = ev[:, None]
     res = dl * (X - mbar) - s[:, None] * (X * H[:, None] - M) + dl * s[:, None] * (X * b[:, None] - E)
     res *= w[:, None]
+    sets = _cox_sets(proto, cohort, params)
+    if sets is not None:   # matching within the site: the residuals of a matched set are summed (cluster)
+        own = sets < 0
+        codes = np.unique(sets[~own], return_inverse=True)[1]
+        res = np.vstack([res[own], np.stack([np.bincount(codes, weights=res[~own, j], minlength=codes.max() + 1)
+                                             for j in range(p)], axis=1) if (~own).any() else np.zeros((0, p))])
     return {"gram": (res.T @ res).tolist()}
+
+
+def _cox_sets(proto, cohort, params):
+    """The matched-set id of each row of the Cox model (within-site matching), else None."""
+    if not (params.get("weighting") or {}).get("match"):
+        return None
+    frame, _, _, wt = site_weights(cohort, params["weighting"])
+    if params["weighting"]["match"].get("replace"):
+        return None
+    d = _endpoint_rows(proto, frame[wt > 0], params["endpoint"], list(params["levels"]) + ["_set"])
+    return d["_set"].to_numpy(dtype=np.int64)
 
 
 def outside_support(proto, cohort, flow, cfg, params) -> dict:
