@@ -76,11 +76,14 @@ def report_plan(proto: Protocol, exact: bool = False) -> dict:
     if a.complications is not None:
         plan["complications"] = {"binaries": [c for _, c in _binaries(proto)], "secure": True}
     p = a.propensity
-    if p is not None and p.method == "weight" and proto.exposure is not None:
+    if p is not None and proto.exposure is not None:
         plan["propensity"] = {"endpoint": p.endpoints[0] if p.endpoints else proto.endpoints[0].name,
                               "covariates": list(p.covariates), "treated": proto.exposure.groups[1].name,
-                              "estimand": p.estimand, "outcomes": list(p.endpoints),
+                              "estimand": p.estimand if p.method == "weight" else "ATT", "outcomes": list(p.endpoints),
                               "exposure_term": ctx.term("exposure"), "exact": exact}
+        if p.method == "match":   # across sites it would need every score at one place: within each site
+            plan["propensity"]["match"] = {"caliper": p.caliper, "ratio": p.ratio, "replace": p.replace,
+                                           "order": p.order, "seed": proto.seed}
     return plan
 
 
@@ -253,10 +256,22 @@ def _propensity(ctx: Ctx, out: dict) -> PropensityResult:
     a = ctx.proto.analyses.propensity
     control, treated = ctx.group_names[0], ctx.group_names[1]
     w = out["weighting"]
-    bal, ess = central.weighting_balance(w["messages"], a.estimand)
+    matching = a.method == "match"
+    bal, ess = central.weighting_balance(w["messages"], "ATT" if matching else a.estimand)
     bt = bal.reset_index()
-    entry: dict = {"method": a.method, "treated_group": treated, "control_group": control,
-                   "ess": clean(ess.reset_index()), "balance": clean(bt)}
+    entry: dict = {"method": a.method, "treated_group": treated, "control_group": control, "balance": clean(bt)}
+    sizes, n_unmatched = None, 0
+    if matching:
+        n = {g: sum(m["groups"][g]["n"] for m in w["messages"].values()) for g in ("control", "treated")}
+        k = {g: sum(m["groups"][g]["n_matched"] for m in w["messages"].values()) for g in ("control", "treated")}
+        sizes = pd.DataFrame({g: {"All": n[g], "Matched": k[g], "Unmatched": n[g] - k[g]} for g in n})
+        entry["sample_sizes"] = {str(i): {"control": int(r["control"]), "treated": int(r["treated"])}
+                                 for i, r in sizes.iterrows()}
+        entry["n_unmatched_treated"] = n_unmatched = int(n["treated"] - k["treated"])
+        entry["within_sites"] = True
+        ess = None
+    else:
+        entry["ess"] = clean(ess.reset_index())
     entry["max_abs_smd_after"] = mx = float(np.nanmax(np.abs(bal["smd_after"].drop(index="distance").to_numpy(float))))
     entry["outcomes"] = {}
     outcomes = []
@@ -279,6 +294,10 @@ def _propensity(ctx: Ctx, out: dict) -> PropensityResult:
                                                              ].iloc[0])) if np.isclose(lg["time"], t).any()
                                    else {"survival": None, "lower": None, "upper": None} for t in a.landmarks}
             oe["km"][g] = ge
+        unit = bool(np.allclose(rows["weights"].to_numpy(float)[rows["weights"].to_numpy(float) > 0], 1.0))
+        if matching and unit:   # as the pooled run: log-rank on the matched rows when the weights are 1
+            lr = om.logrank(rows[rows["weights"] > 0], time="time", event="event", by="group")
+            oe["logrank"] = {"statistic": lr.statistic, "df": lr.df, "p_value": lr.p_value}
         fit = w["cox"][name]
         if "summary" in fit and fit.get("robust_var") is not None:
             s = fit["summary"][0]
@@ -289,9 +308,10 @@ def _propensity(ctx: Ctx, out: dict) -> PropensityResult:
                          "robust_se": rse, "n": fit["n"], "n_events": fit["n_events"]}
             entry["outcomes"][name] = oe
             outcomes.append(PSOutcome(name, ep.title, oe, km.table))
-    n_model = int(ess["n"].sum())
+    n_model = sum(m["groups"][g]["n"] for m in w["messages"].values() for g in ("control", "treated"))
     return PropensityResult(
         numbers=clean(entry), options=a, treated=treated, control=control, ess=ess, balance=bt,
+        sample_sizes=sizes, n_unmatched_treated=n_unmatched,
         balance_labels=_love_labels(bal, ctx), max_abs_smd_after=mx,
         n_eligible=sum(m["n"] for m in out["cohort"].values()), n_model=n_model,
         missing={}, outside_overlap=w.get("outside_support", float("nan")),
@@ -306,7 +326,9 @@ def not_federated(proto: Protocol) -> list[str]:
     a = proto.analyses
     out = [e.label for e in catalogue.requested(a) if e.key not in FEDERATED]
     if a.propensity is not None and a.propensity.method == "match":
-        out.append("propensity-score matching (across sites it needs every patient's score at one place)")
+        out.append("propensity-score matching across sites (it needs every patient's score at one place): "
+                   "patients were matched within each site on the federated propensity model's score (caliper "
+                   "in SD of the site's score), the matched sets forming the clusters of the robust SE")
     if a.cox is not None and a.cox.missing != "complete_case":
         out.append("multiple imputation (the Cox models are complete-case)")
     if a.cox is not None and a.cox.ph_check:
