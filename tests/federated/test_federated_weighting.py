@@ -89,7 +89,7 @@ def matched_within_sites(exact_sites, pooled):
     d["_t"] = (d["exposure_group"].astype(str) == GROUPS[1]).astype(int)
     ps = out["propensity"]
     parts = []
-    for i, (site, rows) in enumerate(d.groupby("site", sort=True)):
+    for i, (_, rows) in enumerate(d.groupby("site", sort=True)):
         e = 1 / (1 + np.exp(-_logistic_design(rows, COVS, ps["levels"], None) @ np.asarray(list(ps["coef"].values()))))
         m = om.match(rows, treatment="_t", covariates=COVS, distance=e, caliper=0.2)
         parts.append(m.matched_data.assign(cluster=m.matched_data["subclass"].astype(int) + 100_000 * i))

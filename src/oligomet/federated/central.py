@@ -369,7 +369,7 @@ def irls(ask, n: int, epsilon: float = 1e-8, maxit: int = 25) -> dict:
     A, b, devold = sums(ask(None))
     beta_new = np.linalg.solve(A, b)
     converged, it, dev = False, 0, devold
-    for it in range(1, maxit + 1):
+    for it in range(1, maxit + 1):  # noqa: B007 - the count of iterations is read after the loop
         A, b, dev = sums(ask(beta_new))
         if not np.isfinite(dev):
             raise ValueError("propensity model: infinite deviance (separation); not handled in the federated fit")

@@ -75,7 +75,7 @@ def grid_times(time: np.ndarray, event: np.ndarray, grid: float, k: int, what: s
 
 
 def check_message_counts(message, k: int, path: str = "") -> list[str]:
-    """Every integer-valued count under a key named ``n``, ``n_remaining``, ``events``, ``leaving``, ``count`` or ``n_events`` that is
+    """Every integer-valued count under a key of :data:`COUNT_KEYS` (``n``, ``events``, ``leaving``...) that is
     between 0 and ``k`` (exclusive): the paths of the offenders (used by the tests and by each node
     before it sends)."""
     bad: list[str] = []

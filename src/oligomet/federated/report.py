@@ -22,6 +22,7 @@ RMST, landmark, time-varying, subgroup and paired analyses, CCI quantiles.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -132,13 +133,15 @@ def _table_one(ctx: Ctx, out: dict, groups_n: dict | None) -> TableOneResult:
                             "text": str(ns[g])} for g in names])
     todo = table["text"].isna() if "text" in table else pd.Series(True, index=table.index)
     normal, skewed = todo & (table["kind"] == "normal"), todo & (table["kind"] == "nonnormal")
-    table.loc[normal, "text"] = [f"{m:.1f} ({s:.1f})" for m, s in zip(table.loc[normal, "mean"], table.loc[normal, "sd"])]
+    table.loc[normal, "text"] = [f"{m:.1f} ({s:.1f})" for m, s in
+                                 zip(table.loc[normal, "mean"], table.loc[normal, "sd"])]
     table.loc[skewed, "text"] = [f"{m:.1f} [{a:.1f}, {b:.1f}]" for m, a, b in
                                  zip(table.loc[skewed, "median"], table.loc[skewed, "q1"], table.loc[skewed, "q3"])]
     table = pd.concat([n_rows, table], ignore_index=True)
     tests = tests.copy()
     for i, r in tests.iterrows():
-        if r["kind"] == "normal" and groups and pd.isna(r.get("p_value", np.nan)):   # Student's t / ANOVA from n, mean, SD
+        # Student's t / one-way ANOVA from n, mean and SD
+        if r["kind"] == "normal" and groups and pd.isna(r.get("p_value", np.nan)):
             rows = table[(table.variable == r["variable"])].set_index("group")
             n, m, sd = (rows.loc[names, c].to_numpy(float) for c in ("n", "mean", "sd"))
             within = np.sum((n - 1) * sd ** 2)
@@ -149,7 +152,8 @@ def _table_one(ctx: Ctx, out: dict, groups_n: dict | None) -> TableOneResult:
     cols = ["variable", "level", "group", "kind", "n", "percent", "mean", "sd", "median", "q1", "q3", "missing",
             "text"]
     table = table.reindex(columns=cols + [c for c in table.columns if c not in cols])
-    t1 = TableOne(table=table[cols], tests=tests.reindex(columns=["variable", "kind", "summary", "test", "p_value", "smd"]),
+    t1 = TableOne(table=table[cols],
+                  tests=tests.reindex(columns=["variable", "kind", "summary", "test", "p_value", "smd"]),
                   groups=names, weighted=False,
                   notes=["Federated: medians and quartiles of variables with more than one value per histogram "
                          "cell are the midpoints of bounds from the sites' histograms (see docs/federated.md)."])
@@ -218,7 +222,7 @@ def _cox(ctx: Ctx, out: dict, n_eligible: dict) -> CoxResult:
         ep = ctx.proto.endpoint(name)
         res = out["cox_models"][name]
         uni_rows = []
-        for var, f in res["univariable"].items():
+        for f in res["univariable"].values():
             if "summary" in f:
                 uni_rows += _rows(_fit(f), ctx, "univariable")
         entry: dict = {"univariable": {r["term"]: {k: r[k] for k in _KEYS} for r in uni_rows},
@@ -394,10 +398,8 @@ def federated_results(proto: Protocol, out: dict, exact: bool, source: dict | No
                                np.isfinite(c.values.get("share_outside", 0.0))])
     res.methods.append(methods_text(proto, out, exact))
     v = versions()
-    try:
+    with contextlib.suppress(md.PackageNotFoundError):
         v["vantage6-algorithm-tools"] = md.version("vantage6-algorithm-tools")
-    except md.PackageNotFoundError:  # pragma: no cover
-        pass
     res.methods.append(
         f"Analyses were run with oligomet {v['oligomet']} (Python {v['python']}, NumPy {v['numpy']}, SciPy "
         f"{v['scipy']}, pandas {v['pandas']}); its estimators reproduce R's survival 3.5-3, MatchIt 4.7.2 and "

@@ -256,8 +256,8 @@ def _categorical_sums(s: pd.Series, groups: pd.Series, var: str, k: int) -> dict
     for g, sub in s.groupby(groups, sort=False):
         counts = [require_count(int((sub.astype(str) == lv).sum() if sub.notna().any() else 0), k,
                                 f"level {lv!r} of {var!r} in group {g!r}") for lv in levels]
-        per.append({"group": g, "counts": counts, "missing": [require_count(int(sub.isna().sum()), k,
-                                                                            f"missing values of {var!r} in group {g!r}")]})
+        missing = require_count(int(sub.isna().sum()), k, f"missing values of {var!r} in group {g!r}")
+        per.append({"group": g, "counts": counts, "missing": [missing]})
     return {"kind": "categorical", "levels": levels, "groups": per}
 
 

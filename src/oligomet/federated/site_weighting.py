@@ -122,8 +122,8 @@ def weighting_sums(proto, cohort, flow, cfg, params) -> dict:
             ev = (r["event"].to_numpy() > 0).astype(float)
             ww = r["_w"].to_numpy(dtype=float)
 
-            def per_time(v):
-                return np.bincount(inv, weights=v, minlength=u.size).tolist()
+            def per_time(v, inv=inv, size=u.size):
+                return np.bincount(inv, weights=v, minlength=size).tolist()
 
             blocks.append({"group": str(g), "n": int(len(r)), "time": u.tolist(),
                            "events": np.bincount(inv, weights=ev, minlength=u.size).astype(int).tolist(),
