@@ -44,28 +44,6 @@ def _summary(study) -> str:
     return " ".join(text[1:3] if len(text) > 2 else text)
 
 
-def _federated_demo(tables, out: Path, examples: Path, patients: int, bar, task) -> list[dict]:
-    """Issue 13: one protocol pooled and federated over the 7 synthetic sites, and the comparison page."""
-    try:
-        import vantage6.algorithm.tools  # noqa: F401
-    except ImportError:   # the federated extra is not installed (Python < 3.13)
-        return []
-    from oligomet.federated.demo import run_demo
-
-    bar.update(task, description="federated study (7 sites)")
-    r = run_demo(tables, out, examples, {"data_source": "synthetic",
-                                         "synthetic": {"n_patients": patients, "seed": DEMO_SEED, "n_sites": 7}})
-    bar.advance(task)
-    name = r["federated"].name
-    return [{"title": r["title"], "href": f"federated/{name}_federated/report.html",
-             "summary": f"Federated over {len(r['result']['sites'])} sites with vantage6's mock network: only "
-                        f"aggregates left each site ({r['result']['ledger']['bytes_from_sites']:,} bytes)."},
-            {"title": "Pooled vs federated: the same numbers", "href": "federated/comparison.html",
-             "summary": f"Every number of the pooled and the federated report compared: largest difference "
-                        f"{r['max_abs_diff']:.1g} ({r['seconds']['federated']:.0f} s federated, "
-                        f"{r['seconds']['pooled']:.0f} s pooled)."}]
-
-
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(protocol: Path = typer.Argument(..., help="study protocol (.toml, .yaml or .yml)"),
@@ -152,7 +130,8 @@ def register(app: typer.Typer) -> None:
                     entries.append({"title": proto.title, "href": f"{proto.name}/report.html",
                                     "summary": _summary(study)})
                     bar.advance(task)
-                entries += _federated_demo(tables, out / "federated", folder, patients, bar, task)
+                from oligomet.federated.demo import demo_entries   # issue 13: pooled vs federated, same registry
+                entries += demo_entries(tables, out / "federated", folder, patients, DEMO_SEED, bar, task)
                 from oligomet.board.demo import write_demo_sheets   # issue 11: board sheets, same registry
                 sheets = write_demo_sheets(tables, out / "board")
                 entries.append({"title": "Tumor-board sheets for synthetic patients", "href": "board/index.html",

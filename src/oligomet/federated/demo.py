@@ -162,3 +162,24 @@ def run_demo(tables: dict, out: Path, examples: Path, source: dict) -> dict:
     return {"title": proto.title, "comparison": page, "table": table, "seconds": seconds,
             "max_abs_diff": float(exact["max_abs_diff"].max()), "messages": messages, "result": result,
             "pooled": pooled.results, "federated": res}
+
+
+def demo_entries(tables, out: Path, examples: Path, patients: int, seed: int, bar, task) -> list[dict]:
+    """``oligomet demo``'s index entries for :func:`run_demo` (none without the federated extra), advancing its
+    progress bar."""
+    try:
+        import vantage6.algorithm.tools  # noqa: F401
+    except ImportError:   # the federated extra is not installed (Python < 3.13)
+        return []
+    bar.update(task, description="federated study (7 sites)")
+    r = run_demo(tables, out, examples, {"data_source": "synthetic",
+                                         "synthetic": {"n_patients": patients, "seed": seed, "n_sites": 7}})
+    bar.advance(task)
+    name = r["federated"].name
+    return [{"title": r["title"], "href": f"{out.name}/{name}_federated/report.html",
+             "summary": f"Federated over {len(r['result']['sites'])} sites with vantage6's mock network: only "
+                        f"aggregates left each site ({r['result']['ledger']['bytes_from_sites']:,} bytes)."},
+            {"title": "Pooled vs federated: the same numbers", "href": f"{out.name}/comparison.html",
+             "summary": f"Every number of the pooled and the federated report compared: largest difference "
+                        f"{r['max_abs_diff']:.1g} ({r['seconds']['federated']:.0f} s federated, "
+                        f"{r['seconds']['pooled']:.0f} s pooled)."}]
