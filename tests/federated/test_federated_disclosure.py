@@ -53,8 +53,10 @@ def _numbers(x):
 def test_no_message_holds_a_small_count_or_a_row(private_run, pooled):
     configs, out, messages = private_run
     assert len(out["sites"]) == 7
-    # the only refusals: Table 1 variables a site withholds for a cell under 5 (named), none elsewhere
-    assert all(r["step"].startswith("table_one ") and "minimum cell count of 5" in r["reason"] for r in out["refused"])
+    # the only refusals: Table 1 variables a site withholds for a cell under 5 and the overlap check's count of
+    # patients outside the common support (named), none elsewhere
+    assert all((r["step"].startswith("table_one ") or r["step"] == "overlap check") and
+               "minimum cell count of 5" in r["reason"] for r in out["refused"])
     assert "propensity" in out and "coef" in out["propensity"] and all("summary" in c for c in out["cox"])
     assert "summary" in out["weighting"]["cox"]["os"] and out["weighting"]["cox"]["os"]["robust_var"] is not None
     assert "summary" in out["cox_models"]["pfs"]["multivariable"]

@@ -69,3 +69,16 @@ def test_secure_sum_shares_cancel_only_over_the_whole_ring():
     assert unmask([shares["A"], shares["B"]]) != [4, 9, 295 - 95]   # a missing site: the masks do not cancel
     assert np.mean([mask([1], "key", f"n{i}", ring, "A")[0] < MODULUS // 2 for i in range(400)]) == \
         pytest.approx(0.5, abs=0.1)                                  # a share is uniform, whatever the count
+
+
+def test_same_checks(demo):
+    """The Checks panel: the same checks, passed or not alike, on the same numbers (the overlap share by
+    secure sum, the complete cases, events per parameter, balance, effective sample sizes, group sizes)."""
+    _, r = demo
+    pooled = [(c.name, c.passed) for c in r["pooled"].checks]
+    fed = [(c.name, c.passed) for c in r["federated"].checks]
+    assert fed == pooled and ("overlap", True) in fed
+    for a, b in zip(r["pooled"].checks, r["federated"].checks):
+        for k, v in a.values.items():
+            if isinstance(v, float):
+                assert b.values[k] == pytest.approx(v, abs=1e-10), (a.name, k)

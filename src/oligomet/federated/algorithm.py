@@ -136,22 +136,37 @@ def _complications(client, orgs, site_of_org, protocol, fmt, spec, ledger, refus
         for site, m in msgs.items():
             refused += [{"site": site, "step": f"complications {v}", "reason": r} for v, r in m["suppressed"].items()]
         return msgs
+    from .site_weighting import unflatten_complications
+
+    done = _secure_sum(client, orgs, site_of_org, protocol, fmt, "complications", spec, ledger, refused,
+                       "complications")
+    if done is not None:
+        ring, totals, first = done
+        return {"secure sum over " + ", ".join(ring): unflatten_complications(first["layout"], totals)}
+    return _complications(client, orgs, site_of_org, protocol, fmt, {**spec, "secure": False}, ledger, refused)
+
+
+def _secure_sum(client, orgs, site_of_org, protocol, fmt, analysis, params, ledger, refused, step,
+                whole: bool = False):
+    """A secure sum (``secure_sum.py``) of the sites' ``masked`` vectors: (ring, totals, one message), or None.
+    The masks cancel only over the whole ring, so a site that refuses is dropped and the others are asked
+    again with a new nonce; with ``whole`` every site must take part (a share over some sites would not be
+    the study's)."""
     import secrets
 
     from .secure_sum import unmask
-    from .site_weighting import unflatten_complications
 
-    taking_part = list(orgs)
     while orgs:
         ring = [site_of_org[o] for o in orgs]
-        msgs = _ask(client, orgs, protocol, fmt, "complications",
-                    {**spec, "ring": ring, "nonce": secrets.token_hex(16)}, ledger)
-        ok = _split(msgs, refused, "complications")
+        msgs = _ask(client, orgs, protocol, fmt, analysis, {**params, "ring": ring, "nonce": secrets.token_hex(16)},
+                    ledger)
+        ok = _split(msgs, refused, step)
         if len(ok) == len(orgs):
-            totals = unmask([m["masked"] for m in ok.values()])
-            return {"secure sum over " + ", ".join(ring): unflatten_complications(msgs[0]["layout"], totals)}
+            return ring, unmask([m["masked"] for m in ok.values()]), msgs[0]
+        if whole:
+            return None
         orgs = [o for o in orgs if site_of_org[o] in ok]
-    return _complications(client, taking_part, site_of_org, protocol, fmt, {**spec, "secure": False}, ledger, refused)
+    return None
 
 
 def _weighting(client, orgs, site_of_org, protocol, fmt, ps: dict, ledger, refused) -> dict:
@@ -170,9 +185,15 @@ def _weighting(client, orgs, site_of_org, protocol, fmt, ps: dict, ledger, refus
     by_group = {g: [m["groups"][g] for m in msgs.values()] for g in ("control", "treated")}
     support = [max(min(x["min_ps"] for x in v) for v in by_group.values()),
                min(max(x["max_ps"] for x in v) for v in by_group.values())]
-    counts = _ask(client, orgs, protocol, fmt, "support", {"weighting": weighting, "support": support}, ledger)
-    if all("refused" not in m for m in counts):   # else the share stays unknown (a site holds 1-4 such patients)
-        out["outside_support"] = sum(m["count"] for m in counts) / sum(m["n"] for m in counts)
+    params = {"weighting": weighting, "support": support}
+    done = _secure_sum(client, orgs, site_of_org, protocol, fmt, "support", params, ledger, [], "overlap check",
+                       whole=True) if ps.get("secure") else None
+    if done is not None:   # exact, whatever the sites' counts
+        out["outside_support"] = done[1][0] / done[1][1]
+    else:
+        counts = _split(_ask(client, orgs, protocol, fmt, "support", params, ledger), refused, "overlap check")
+        if len(counts) == len(orgs):   # else the share stays unknown (a site holds 1-4 such patients): named
+            out["outside_support"] = sum(m["count"] for m in counts.values()) / sum(m["n"] for m in counts.values())
     for ep in ps.get("outcomes", []):
         spec = {"endpoint": ep, "terms": [ps["exposure_term"]], "ties": ps.get("ties", "efron"),
                 "baseline": "shared", "exact": ps.get("exact", False), "weighting": weighting, "robust": True}

@@ -81,7 +81,7 @@ def report_plan(proto: Protocol, exact: bool = False) -> dict:
         plan["propensity"] = {"endpoint": p.endpoints[0] if p.endpoints else proto.endpoints[0].name,
                               "covariates": list(p.covariates), "treated": proto.exposure.groups[1].name,
                               "estimand": p.estimand if p.method == "weight" else "ATT", "outcomes": list(p.endpoints),
-                              "exposure_term": ctx.term("exposure"), "exact": exact}
+                              "exposure_term": ctx.term("exposure"), "exact": exact, "secure": True}
         if p.method == "match":   # across sites it would need every score at one place: within each site
             plan["propensity"]["match"] = {"caliper": p.caliper, "ratio": p.ratio, "replace": p.replace,
                                            "order": p.order, "seed": proto.seed}

@@ -253,8 +253,14 @@ def outside_support(proto, cohort, flow, cfg, params) -> dict:
     """Patients whose score lies outside the pooled common support [lo, hi] (0 or >= the minimum count)."""
     _, _, e, _ = site_weights(cohort, params["weighting"])
     lo, hi = params["support"]
-    return {"n": int(len(e)), "count": require_count(int(np.sum((e < lo) | (e > hi))), cfg.min_count,
-                                                     "patients outside the common support")}
+    outside = int(np.sum((e < lo) | (e > hi)))
+    if params.get("ring"):   # a secure-sum share of (outside, n): exact whatever the count
+        if cfg.federation_key is None:
+            raise NodeRefusal("a secure sum was requested; this node has no federation_key")
+        from .secure_sum import mask
+
+        return {"masked": mask([outside, len(e)], cfg.federation_key, params["nonce"], params["ring"], cfg.site)}
+    return {"n": int(len(e)), "count": require_count(outside, cfg.min_count, "patients outside the common support")}
 
 
 PARTIALS["cox_robust"] = cox_robust_gram
