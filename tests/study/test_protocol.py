@@ -118,3 +118,29 @@ def test_index_modality_codes_are_checked():
     probs, _ = problems(text)
     assert probs[0][0] == "origin.index_modalities" and probs[0][1] == line(text, "ablation")
     assert "unknown value 'ablation'" in probs[0][2] and "rfa, mwa" in probs[0][2]
+
+
+def test_protocol_vocabularies_are_the_numerics_own():
+    """One home per vocabulary: the protocol offers exactly the words the estimators accept (a report always
+    shows its CIs, so conf_type 'none' is the one exception)."""
+    import typing
+
+    from oligomet._validation import TIES
+    from oligomet.endpoints.origin import ORIGINS
+    from oligomet.matching.distance import LINKS
+    from oligomet.matching.nearest import ORDERS
+    from oligomet.matching.weighting import ESTIMANDS
+    from oligomet.study import protocol as P
+    from oligomet.survival._km_core import CONF_TYPES
+    from oligomet.survival.zph import TRANSFORMS
+
+    def words(model, field):
+        return set(typing.get_args(model.model_fields[field].annotation))
+
+    assert words(P.Origin, "type") == set(ORIGINS)
+    assert words(P.KMAnalysis, "conf_type") == set(CONF_TYPES) - {"none"}
+    assert words(P.CoxAnalysis, "ties") == set(TIES)
+    assert words(P.CoxAnalysis, "ph_transform") == set(TRANSFORMS)
+    assert words(P.PropensityAnalysis, "order") == set(ORDERS)
+    assert words(P.PropensityAnalysis, "link") == set(LINKS)
+    assert words(P.PropensityAnalysis, "estimand") == set(ESTIMANDS)

@@ -76,6 +76,9 @@ def fit_propensity(frame: pd.DataFrame, t: np.ndarray, covariates: list[str]) ->
     return fit_logistic(X, t.astype(float), names)
 
 
+LINKS = ("logit", "linear.logit")   # the scale a caliper and the distance are on (MatchIt's ``link``)
+
+
 def resolve_distance(distance, link: str | None) -> str:
     """MatchIt's distance/link spelling -> "glm" with link "logit" or "linear.logit"."""
     if not isinstance(distance, str):
@@ -87,7 +90,7 @@ def resolve_distance(distance, link: str | None) -> str:
         return "mahalanobis"
     if d in ("glm", "logit"):
         lk = (link or "logit").lower()
-        if lk not in ("logit", "linear.logit"):
+        if lk not in LINKS:
             raise ValueError(f"link must be 'logit' or 'linear.logit', got {link!r}")
         return lk
     raise ValueError(f"distance must be 'glm' (optionally with link='linear.logit'), 'linear.logit', 'mahalanobis', "

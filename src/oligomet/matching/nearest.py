@@ -15,7 +15,7 @@ from .subclass import subclassify
 from .result import MatchResult
 from .._validation import require_choice
 
-_ORDERS = ("largest", "smallest", "random", "data", "closest", "farthest")
+ORDERS = ("largest", "smallest", "random", "data", "closest", "farthest")
 _DISCARD = ("none", "both", "control", "treated")
 _METHODS = ("nearest", "subclass", "optimal")
 
@@ -130,7 +130,7 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     mah_cols = [mahvars] if isinstance(mahvars, str) else list(mahvars or [])
     if full_mahalanobis or mah_cols:
         _check_mahalanobis(method, order, discard, caliper, full_mahalanobis, mah_cols)
-    require_choice("order", order, _ORDERS)
+    require_choice("order", order, ORDERS)
     if isinstance(ratio, bool) or int(ratio) != ratio or ratio < 1:
         raise ValueError(f"ratio must be a positive integer; got {ratio!r}")
     ratio = int(ratio)

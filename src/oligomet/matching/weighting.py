@@ -24,7 +24,7 @@ from .balance import balance_table, covariate_matrix
 from .distance import fit_propensity, prepare
 from .result import WeightResult
 
-_ESTIMANDS = ("ATE", "ATT", "ATO")
+ESTIMANDS = ("ATE", "ATT", "ATO")
 
 
 def weight(data: pd.DataFrame, treatment: str, covariates, estimand: str = "ATE", stabilize: bool = False,
@@ -51,8 +51,8 @@ def weight(data: pd.DataFrame, treatment: str, covariates, estimand: str = "ATE"
     """
     what = "weight"
     est = str(estimand).upper()
-    if est not in _ESTIMANDS:
-        raise ValueError(f"estimand must be one of {', '.join(_ESTIMANDS)}; got {estimand!r}")
+    if est not in ESTIMANDS:
+        raise ValueError(f"estimand must be one of {', '.join(ESTIMANDS)}; got {estimand!r}")
     if stabilize and est != "ATE":
         raise ValueError(f"stabilize=True is defined for estimand='ATE' only (got {est!r}): ATT and overlap "
                          f"weights need no stabilisation")

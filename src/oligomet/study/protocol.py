@@ -28,9 +28,17 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .._validation import TIES
 from .._yaml import nearest_line
+from ..endpoints.origin import ORIGINS
+from ..matching.distance import LINKS
+from ..matching.nearest import ORDERS
+from ..matching.weighting import ESTIMANDS
+from ..survival._km_core import CONF_TYPES
+from ..survival.zph import TRANSFORMS
 
-ORIGIN_TYPES = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
+# The closed vocabularies live with the code that gives them meaning; the protocol offers the same words.
+REPORTED_CONF_TYPES = tuple(t for t in CONF_TYPES if t != "none")   # a report always shows its CIs
 OPERATORS = ("equals", "not_equals", "in", "not_in", "min", "max", "lt", "gt", "missing", "expr")
 
 
@@ -88,7 +96,7 @@ class DataSource(_Model):
 
 
 class Origin(_Model):
-    type: Literal["index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence"] = "index_treatment"
+    type: Literal[ORIGINS] = "index_treatment"
     index_modalities: list[str] | None = None
     index_intents: list[str] | None = None
 
@@ -276,7 +284,7 @@ class KMAnalysis(AnalysisOptions):
     landmarks: list[Annotated[float, Field(ge=0)]] = []
     quantiles: list[Annotated[float, Field(gt=0, lt=1)]] = []
     by_group: bool = True
-    conf_type: Literal["log", "log-log", "plain", "logit", "arcsin"] = "log"
+    conf_type: Literal[REPORTED_CONF_TYPES] = "log"
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves (numbers use all data)
 
 
@@ -314,9 +322,9 @@ class CoxAnalysis(AnalysisOptions):
     selection: Literal["p_value", "fixed", "all"] = "p_value"
     threshold: Annotated[float, Field(gt=0, le=1)] = 0.10
     fixed: list[str] = []
-    ties: Literal["efron", "breslow"] = "efron"
+    ties: Literal[TIES] = "efron"
     ph_check: bool = True
-    ph_transform: Literal["km", "rank", "identity"] = "km"
+    ph_transform: Literal[TRANSFORMS] = "km"
     missing: Literal["complete_case"] | Imputation = "complete_case"
     strata: list[str] = []
     cluster: str | None = None
@@ -399,10 +407,10 @@ class PropensityAnalysis(AnalysisOptions):
     caliper: Annotated[float, Field(gt=0)] | None = 0.2
     ratio: Annotated[int, Field(ge=1, le=10)] = 1
     replace: bool = False
-    order: Literal["largest", "smallest", "random", "data"] = "largest"
-    link: Literal["logit", "linear.logit"] = "logit"
+    order: Literal[ORDERS] = "largest"
+    link: Literal[LINKS] = "logit"
     exact: list[str] = []
-    estimand: Literal["ATE", "ATT", "ATO"] = "ATE"
+    estimand: Literal[ESTIMANDS] = "ATE"
     stabilize: bool = False
     trim: Annotated[float, Field(gt=0.5)] | None = None   # a quantile in (0.5, 1) or an absolute cap >= 1
     endpoints: list[str] = []

@@ -66,6 +66,9 @@ def _term_groups(terms, p: int) -> list[tuple[str, np.ndarray]]:
     return groups
 
 
+TRANSFORMS = ("km", "rank", "identity", "log")   # R's cox.zph transforms of time (or a callable)
+
+
 def zph_transform(time: np.ndarray, event: np.ndarray, transform: str | Callable = "km",
                   start: np.ndarray | None = None) -> np.ndarray:
     """g(t) for every row, before centring: R's ``cox.zph`` ``ttimes`` (``start``: entry times of
