@@ -74,9 +74,9 @@ def main() -> None:
     cohort, flow = C.apply_cohort(frame, proto, rows=rows, skip=done)
     cohort, flow = C.assign_groups(cohort, flow, proto)
     e = cohort.dropna(subset=["os_time", "os_event"])
-    pkm = om.kaplan_meier(e.assign(g=pd.Categorical(e.exposure_group.astype(str), categories=groups)),
+    pkm = om.kaplan_meier(e.assign(g=pd.Categorical(e.exposure.astype(str), categories=groups)),
                           time="os_time", event="os_event", by="g")
-    plr = om.logrank(e.assign(g=pd.Categorical(e.exposure_group.astype(str), categories=groups)),
+    plr = om.logrank(e.assign(g=pd.Categorical(e.exposure.astype(str), categories=groups)),
                      time="os_time", event="os_event", by="g")
     d = e.dropna(subset=["age", "ecog", "ras", "n_lesions", "synchronous"])
     om.cox(d, time="os_time", event="os_event", covariates=TERMS, strata="site")

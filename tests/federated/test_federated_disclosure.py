@@ -114,7 +114,7 @@ def test_privacy_mode_cost_is_small_and_stated(private_run, pooled):
     grid = central.kaplan_meier(out["km"]["os"], groups=groups).medians.set_index("group")["median"]
     d = pooled[0].dropna(subset=["os_time"])
     import oligomet as om
-    ref = om.kaplan_meier(d.assign(g=pd.Categorical(d.exposure_group.astype(str), categories=groups)),
+    ref = om.kaplan_meier(d.assign(g=pd.Categorical(d.exposure.astype(str), categories=groups)),
                           time="os_time", event="os_event", by="g").medians.set_index("group")["median"]
     assert (grid.to_numpy() >= ref.to_numpy()).all()        # times rounded up: never earlier
     assert (grid.to_numpy() - ref.to_numpy() < 12).all()
@@ -150,7 +150,7 @@ def test_check_message_counts_finds_small_counts():
 def test_site_with_three_patients_in_a_group_is_refused_and_named(exact_sites, pooled, tmp_path):
     cohort = pooled[0]
     site = "Site G (synthetic)"
-    local = cohort[(cohort.site == site) & (cohort.exposure_group.astype(str) == "Repeat local treatment")]
+    local = cohort[(cohort.site == site) & (cohort.exposure.astype(str) == "Repeat local treatment")]
     drop = set(local["patient_id"].iloc[3:])
     configs = []
     for cfg in exact_sites:

@@ -29,7 +29,7 @@ def run(exact_sites):
 def _rows(cohort, ep):
     d = cohort.dropna(subset=[f"{ep}_time", f"{ep}_event"])
     return pd.DataFrame({"time": d[f"{ep}_time"].astype(float), "event": d[f"{ep}_event"].astype(float),
-                         "group": pd.Categorical(d["exposure_group"].astype(str), categories=GROUPS),
+                         "group": pd.Categorical(d["exposure"].astype(str), categories=GROUPS),
                          "site": d["site"].astype(str)})
 
 
@@ -46,7 +46,7 @@ def test_flow_per_site_and_total(run, pooled):
     for site, m in run["cohort"].items():
         assert m["n"] == per_site[site] == m["flow"][-1]["n_remaining"]
         assert {g["group"]: g["n"] for g in m["groups"]} == \
-            cohort[cohort.site == site]["exposure_group"].astype(str).value_counts().to_dict()
+            cohort[cohort.site == site]["exposure"].astype(str).value_counts().to_dict()
 
 
 @pytest.mark.parametrize("ep", ["os", "pfs"])
@@ -98,7 +98,7 @@ def test_cox_shared_baseline(run, pooled, i, ep, ties):
 def test_cumulative_incidence_and_gray(run, pooled):
     d = pooled[0].dropna(subset=["lr_time", "lr_status"])
     rows = pd.DataFrame({"time": d["lr_time"].astype(float), "event": d["lr_status"].astype(int),
-                         "group": pd.Categorical(d["exposure_group"].astype(str), categories=GROUPS),
+                         "group": pd.Categorical(d["exposure"].astype(str), categories=GROUPS),
                          "site": d["site"].astype(str)})
     for strata in (False, True):
         fed = central.cumulative_incidence(run["km"]["lr"], groups=GROUPS, strata_by_site=strata)
@@ -138,7 +138,7 @@ def test_table_one(table_one_run, pooled):
     assert len(full) >= 3 and all(("table_one " + v) not in {s for _, s in suppressed} for v in full)
     table, tests = central.table_one({s: m for s, m in out["table_one"].items()}, GROUPS)
     cohort = pooled[0].copy()
-    cohort["group"] = pd.Categorical(cohort["exposure_group"].astype(str), categories=GROUPS)
+    cohort["group"] = pd.Categorical(cohort["exposure"].astype(str), categories=GROUPS)
     for var in full:
         mine = table[table.variable == var].reset_index(drop=True)
         kind = mine["kind"].iloc[0]
@@ -172,7 +172,7 @@ def test_propensity_model_by_federated_irls(exact_sites, pooled):
     d = pooled[0].dropna(subset=covs).copy()
     d["ras"] = d["ras"].astype(str).astype(object)
     X, names = design_matrix(d, covs)
-    ref = fit_logistic(X, (d["exposure_group"].astype(str) == GROUPS[1]).to_numpy(float), names)
+    ref = fit_logistic(X, (d["exposure"].astype(str) == GROUPS[1]).to_numpy(float), names)
     assert list(fed["coef"]) == names and fed["n"] == len(d)
     np.testing.assert_allclose(list(fed["coef"].values()), ref.coef.to_numpy(), rtol=1e-8, atol=1e-8)
     assert fed["deviance"] == pytest.approx(ref.deviance, rel=1e-10) and fed["iterations"] == ref.iterations

@@ -26,7 +26,7 @@ def _plan(estimand):
 def weighted(request, exact_sites, pooled):
     out, messages = run_mock(protocol_text(), "yaml", exact_sites, _plan(request.param))
     d = pooled[0].copy()
-    d["_t"] = (d["exposure_group"].astype(str) == GROUPS[1]).astype(int)
+    d["_t"] = (d["exposure"].astype(str) == GROUPS[1]).astype(int)
     d["ras"] = d["ras"].astype(str).where(d["ras"].notna())
     ref = om.weight(d, treatment="_t", covariates=COVS, estimand=request.param)
     return request.param, out, ref
@@ -53,7 +53,7 @@ def test_balance_and_effective_sample_size(weighted):
 def test_weighted_kaplan_meier(weighted, ep):
     estimand, out, ref = weighted
     od = ref.data.dropna(subset=[f"{ep}_time", f"{ep}_event"])
-    pooled_km = om.kaplan_meier(od, time=f"{ep}_time", event=f"{ep}_event", by="exposure_group", weights="weights")
+    pooled_km = om.kaplan_meier(od, time=f"{ep}_time", event=f"{ep}_event", by="exposure", weights="weights")
     rows = central.weighted_km_rows(out["weighting"]["messages"], ep)
     rows["group"] = pd.Categorical(rows["group"], categories=GROUPS)
     fed = om.kaplan_meier(rows, time="time", event="event", by="group", weights="weights")
@@ -87,7 +87,7 @@ def matched_within_sites(exact_sites, pooled):
     plan["propensity"]["match"] = {"caliper": 0.2, "ratio": 1, "replace": False, "order": "largest"}
     out, _ = run_mock(protocol_text(), "yaml", exact_sites, plan)
     d = pooled[0].dropna(subset=COVS).copy()
-    d["_t"] = (d["exposure_group"].astype(str) == GROUPS[1]).astype(int)
+    d["_t"] = (d["exposure"].astype(str) == GROUPS[1]).astype(int)
     ps = out["propensity"]
     parts = []
     for i, (_, rows) in enumerate(d.groupby("site", sort=True)):
@@ -112,7 +112,7 @@ def test_matching_within_sites(matched_within_sites):
         rows = central.weighted_km_rows(w["messages"], ep)
         rows["group"] = pd.Categorical(rows["group"], categories=GROUPS)
         fed_km = om.kaplan_meier(rows, time="time", event="event", by="group", weights="weights")
-        ref_km = om.kaplan_meier(od, time=f"{ep}_time", event=f"{ep}_event", by="exposure_group", weights="weights")
+        ref_km = om.kaplan_meier(od, time=f"{ep}_time", event=f"{ep}_event", by="exposure", weights="weights")
         assert_same_table(fed_km.table, ref_km.table, min_rows=50)
         od["exposure"] = od["exposure"].astype(str).astype(object)
         fit = om.cox(od, time=f"{ep}_time", event=f"{ep}_event", covariates=[TERM], weights="weights",

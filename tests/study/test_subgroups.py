@@ -149,7 +149,7 @@ def _hand_cohort() -> pd.DataFrame:
     rows = [("A", 1, 5.0, 1), ("A", 1, 7.0, 0), ("B", 1, 4.0, 1), ("B", 1, 9.0, 0),
             ("A", 3, 2.0, 1), ("A", 2, 6.0, 1), ("B", 2, 8.0, 0), ("B", 4, 3.0, 0), ("B", 2, 1.0, 0)]
     d = pd.DataFrame(rows, columns=["exposure", "n_lesions", "os_time", "os_event"])
-    return d.assign(exposure_group=pd.Categorical(d["exposure"], categories=["A", "B"]))
+    return d.assign(exposure=pd.Categorical(d["exposure"], categories=["A", "B"]))
 
 
 HAND = """title = "t"

@@ -34,8 +34,10 @@ CODED_COLUMNS = {
     "worst_clavien_dindo": F.CLAVIEN_DINDO, "organ": F.ORGAN, "lesion_modality": F.MODALITY,
 }
 
-GROUP = "exposure_group"  # name of the group column added to the cohort frame (Categorical, protocol order)
-EXPOSURE_TERM = "exposure"  # the same labels as plain strings, for regression terms
+# The group column added to the cohort frame (Categorical, levels in protocol order). Regression terms name it
+# too (``exposure[Delayed]``), so the two names are one column.
+GROUP = "exposure"
+EXPOSURE_TERM = GROUP
 
 
 class StudyError(ProtocolError):
@@ -254,7 +256,7 @@ def apply_cohort(frame: pd.DataFrame, proto: Protocol, *, rows: list | None = No
 
 
 def assign_groups(cohort: pd.DataFrame, flow: pd.DataFrame, proto: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Add the categorical column ``exposure_group`` (levels in protocol order, the first is the
+    """Add the categorical column ``exposure`` (levels in protocol order, the first is the
     reference); patients in no group leave the cohort. Returns (cohort, flow)."""
     if proto.exposure is None:
         return cohort, flow
@@ -281,7 +283,6 @@ def assign_groups(cohort: pd.DataFrame, flow: pd.DataFrame, proto: Protocol) -> 
     code = np.where(in_any, mat.argmax(axis=1), -1)
     out = cohort.loc[in_any].copy()
     out[GROUP] = pd.Categorical.from_codes(code[in_any], categories=names)
-    out[EXPOSURE_TERM] = out[GROUP].astype(str).astype(object)
     n_out = int((~in_any).sum())
     if n_out:
         flow = pd.concat([flow, pd.DataFrame([{"step": "exposure", "label": "In no exposure group",

@@ -37,7 +37,7 @@ _PACKAGES = ("numpy", "scipy", "pandas", "matplotlib")
 @dataclass
 class Study:
     """A finished run: the protocol, the analysis cohort (one row per patient, with
-    ``exposure_group``), the STROBE flow and the results (numbers, tables, figures, text)."""
+    ``exposure``), the STROBE flow and the results (numbers, tables, figures, text)."""
 
     protocol: Protocol
     cohort: pd.DataFrame
@@ -144,7 +144,7 @@ def _group_counts(proto: Protocol, cohort: pd.DataFrame) -> dict[str, int] | Non
 
 
 def analyse(proto: Protocol, cohort: pd.DataFrame, res: StudyResults, tick=lambda what: None) -> None:
-    """Run the protocol's analyses (and checks) on a built cohort (``exposure_group`` assigned), into ``res``."""
+    """Run the protocol's analyses (and checks) on a built cohort (``exposure`` assigned), into ``res``."""
     build_checks(res, group_sizes(proto, _group_counts(proto, cohort) or {"study cohort": len(cohort)}))
     ctx = Ctx(proto=proto, cohort=cohort)
     for entry in requested(proto.analyses):

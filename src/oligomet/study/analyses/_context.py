@@ -65,8 +65,7 @@ class Ctx:
     def term(self, column: str) -> str:
         """The Cox/propensity term for a declared covariate (categorical → ``C(col)``)."""
         if column == "exposure":
-            # An object-dtype twin of the categorical group column: the Cox design cannot take a
-            # pandas Categorical yet (survival/design.py), so the reference is named explicitly.
+            # the categorical group column; its first level (the protocol's first group) is the reference
             return f"C({EXPOSURE_TERM}, ref={self.group_names[0]!r})"
         cov = self.proto.covariate(column)
         if cov.type == "categorical":

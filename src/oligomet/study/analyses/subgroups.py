@@ -153,7 +153,7 @@ def _dummies(values: pd.Series, prefix: str) -> pd.DataFrame:
 
 def interaction_test(d: pd.DataFrame, time: str, event: str, covariate_terms: list[str], ties: str = "efron",
                      weights: str | None = None):
-    """LR test of exposure × subgroup (robust Wald test with ``weights``); ``d`` has ``exposure_group``,
+    """LR test of exposure × subgroup (robust Wald test with ``weights``); ``d`` has ``exposure``,
     ``_subgroup`` and the covariates. Returns (statistic, df, p)."""
     cols = [GROUP, SUB] + [t for t in covariate_terms]
     base = d.dropna(subset=[c for c in cols if c in d.columns and not c.startswith("C(")])
