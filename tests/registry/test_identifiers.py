@@ -224,7 +224,7 @@ def test_the_synthetic_registry_validates_clean():
 ID_COLUMNS = [("patients", "patient_id"), ("lesions", "lesion_id"), ("lesions", "patient_id"),
               ("treatments", "treatment_id"), ("treatments", "patient_id"), ("treatments", "lesion_ids"),
               ("complications", "treatment_id"), ("events", "patient_id"), ("events", "lesion_id"),
-              ("labs", "patient_id"), ("mdt_decisions", "patient_id")]
+              ("labs", "patient_id"), ("mdt_decisions", "patient_id"), ("adverse_events", "patient_id")]
 
 
 def test_every_id_column_is_listed():

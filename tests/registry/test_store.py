@@ -35,7 +35,7 @@ def test_migrated_schema_matches_the_data_model(db_url):
         cols = {c["name"] for c in insp.get_columns(table.name)}
         assert cols == {c.name for c in table.columns}, table.name
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
     Store(db_url).close()  # opening again runs the (no-op) upgrade on an existing database
     store.close()
 
@@ -225,7 +225,7 @@ def test_database_at_revision_0001_is_upgraded_with_its_data(db_url):
     engine.dispose()
     store = Store(db_url)
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
     p = store.load()["patients"]
     assert list(p["patient_id"]) == ["OLD1"] and p["primary_sidedness"].isna().all()
     assert "ca19_9" in store.load()["labs"].columns
@@ -463,5 +463,5 @@ def test_cli_refuses_a_partial_export_prints_stored_counts_and_reads_without_mig
     assert res.exit_code == 2 and "registry upgrade" in res.output
     assert _version(f"sqlite:///{old}") == "0002"
     res = run(app, ["registry", "upgrade", "--db", str(old)])
-    assert res.exit_code == 0 and _version(f"sqlite:///{old}") == "0003"
+    assert res.exit_code == 0 and _version(f"sqlite:///{old}") == "0005"
     assert run(app, ["registry", "imports", "--db", str(old)]).output.strip() == "no imports"

@@ -147,7 +147,7 @@ def test_a_process_killed_while_creating_a_store_leaves_it_usable(db_url, clean_
         assert store.import_registry(clean_dir).status == "imported"
         assert len(store.load()["patients"]) == 4
         with store.engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
 
 
 def test_delete_is_limited_to_the_importing_site(db_url, clean_dir, monkeypatch):
