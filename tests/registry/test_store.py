@@ -45,13 +45,13 @@ def test_import_load_roundtrip_provenance_and_idempotency(db_url, clean_dir):
     result = store.import_registry(clean_dir)
     assert result.status == "imported" and result.ok and result.import_id == 1
     assert result.rows == {"patients": 4, "lesions": 6, "treatments": 8, "complications": 3, "events": 5,
-                           "labs": 4, "mdt_decisions": 6}
+                           "labs": 4, "mdt_decisions": 6, "adverse_events": 3}
     tables, _ = read_registry(clean_dir)
     _same(store.load(), tables)
     prov = store.imports()
     assert len(prov) == 1 and prov.loc[0, "rows_lesions"] == 6 and prov.loc[0, "format"] == "csv"
     files = store.import_files()
-    assert len(files) == 7
+    assert len(files) == 8
     for row in files.itertuples():
         data = (clean_dir / row.file).read_bytes()
         assert row.sha256 == hashlib.sha256(data).hexdigest() and row.bytes == len(data)
@@ -416,7 +416,7 @@ def test_a_protocols_data_url_never_migrates_an_older_store(db_url):
     digest = hashlib.sha256(open(path, "rb").read()).hexdigest() if path else None
     proto = SimpleNamespace(source_path=None, data=SimpleNamespace(synthetic=None, folder=None, workbook=None,
                                                                    url=db_url, data_lock=None))
-    with pytest.raises(store_module.StoreVersionError, match="revision 0001.*reads revision 0003.*registry upgrade"):
+    with pytest.raises(store_module.StoreVersionError, match="revision 0001.*reads revision 0005.*registry upgrade"):
         load_registry(proto)
     assert _version(db_url) == "0001"
     if path:

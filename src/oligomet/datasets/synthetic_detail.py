@@ -33,12 +33,18 @@ FIRST_RESECTION_CHANGE = {0: 0.82, 1: 0.14, -1: 0.04}
 #: Drug-related CTCAE grade >= 3 events per systemic course, by line: per patient about 9% in both arms
 #: of the ablation study (delayed: induction, sometimes a second line; upfront: a second line only).
 SEVERE_DRUG_AE_PER_COURSE = {"first": 0.06, "later": 0.09}
-CEA_MISSING_SHARE = 0.33   # the calibrated target; the realised share varies with sites and years
 
 _LUNG, _LIVER = LUNG_EXTENTS, LIVER_EXTENTS
 # ordered-logit cut points: at a 15 mm (lung) / 25 mm (liver) single lesion P(wedge) 0.55 / 0.50
 _CUTS = {"lung": np.array([0.2, 1.6, 4.0]), "liver": np.array([0.0, 1.7])}
 _REF_MM = {"lung": 15.0, "liver": 25.0}
+
+
+def _conform(tables: dict[str, pd.DataFrame], name: str) -> None:
+    """The contract's columns and dtypes again, after a function of this module wrote ``name``."""
+    from .synthetic import _conform as conform   # synthetic imports this module: import at call time
+
+    tables[name] = conform(name, tables[name])
 
 
 def _stream(seed: int, tag: int) -> np.random.Generator:
@@ -112,6 +118,7 @@ def add_resection_detail(tables: dict[str, pd.DataFrame], seed: int) -> None:
         lambda s: s.notna(), None)
     adh = pd.Series(adhesions, index=per.index, dtype=object).where(resection)
     tr["extensive_adhesions"] = tid.map(adh).astype(object).where(lambda s: s.notna(), None)
+    _conform(tables, "treatments")
 
 
 def add_recurrence_detail(tables: dict[str, pd.DataFrame], seed: int) -> None:
@@ -137,6 +144,7 @@ def add_recurrence_detail(tables: dict[str, pd.DataFrame], seed: int) -> None:
     board = rng.random(n) < 0.88
     ev["tumor_board_before_salvage"] = pd.array(np.where(salvaged, board, False), dtype="boolean")
     ev.loc[~salvaged, "tumor_board_before_salvage"] = pd.NA
+    _conform(tables, "events")
 
 
 _TERMS_ANY = ("Neutrophil count decreased", "Diarrhea", "Fatigue", "Nausea", "Anemia")
@@ -193,11 +201,12 @@ def add_adverse_events(tables: dict[str, pd.DataFrame], seed: int) -> None:
         "patient_id": ae["patient_id"].to_numpy(dtype=object), "date": ae["date"].to_numpy(dtype="datetime64[ns]"),
         "term": ae["term"].to_numpy(dtype=object), "grade": pd.array(ae["grade"].to_numpy(), dtype="Int64"),
         "drug_related": pd.array(ae["drug_related"].to_numpy(dtype=bool), dtype="boolean")})[list(out.columns)]
+    _conform(tables, "adverse_events")
 
 
 # per-site log-odds of an unrecorded CEA (cycled over the sites), per year and per ECOG point
 _CEA_SITE = (-0.9, 0.5, -0.3, 1.0, -0.6, 0.7, 0.0)
-_CEA_PER_YEAR, _CEA_PER_ECOG, _CEA_INTERCEPT = -0.10, 0.30, -0.95
+_CEA_PER_YEAR, _CEA_PER_ECOG, _CEA_INTERCEPT = -0.06, 0.30, -0.80
 
 
 def make_cea_missing_at_random(tables: dict[str, pd.DataFrame], seed: int) -> None:
@@ -213,3 +222,4 @@ def make_cea_missing_at_random(tables: dict[str, pd.DataFrame], seed: int) -> No
     # a lab row holds nothing else in the synthetic registry: an unrecorded CEA is no row at all
     tables["labs"] = labs[~unrecorded | labs["ca19_9"].notna()].assign(
         cea=lambda d: d["cea"].where(~unrecorded[d.index])).reset_index(drop=True)
+    _conform(tables, "labs")
