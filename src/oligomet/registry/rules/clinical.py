@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..fields import CTCAE_GRADES, LIVER_EXTENTS, LOCAL_MODALITIES, LUNG_EXTENTS
+from ..fields import CTCAE_GRADES, LIVER_EXTENTS, LOCAL_MODALITIES, LUNG_EXTENTS, RESECTION_EXTENT
 from .context import Context
 
 MAX_DIAMETER_MM = 300.0
@@ -79,8 +79,8 @@ def check_resection_detail(ctx: Context) -> None:
     for f, values in (("assessed_extent", assessed), ("resection_extent", performed)):
         lung_only = organs["lung"] & ~organs["liver"]
         liver_only = organs["liver"] & ~organs["lung"]
-        bad = (lung_only & values.notna() & ~values.isin(LUNG_EXTENTS)) | \
-              (liver_only & values.notna() & ~values.isin(LIVER_EXTENTS))
+        known = values.isin(RESECTION_EXTENT)   # another value is an unknown_code error already
+        bad = known & ((lung_only & ~values.isin(LUNG_EXTENTS)) | (liver_only & ~values.isin(LIVER_EXTENTS)))
         ctx.error("treatments", "extent_organ", bad.to_numpy(), f,
                   lambda m, values=values, lung=lung_only: "a " + values[m].astype(str) + " of a "
                   + np.where(lung[m], "lung", "liver") + " lesion; allowed: "
