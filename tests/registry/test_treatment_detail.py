@@ -96,31 +96,36 @@ def test_csv_and_excel_interchange_keep_the_detail(tables, tmp_path, fmt):
         pd.testing.assert_frame_equal(back[name].reset_index(drop=True), tables[name], obj=name)
 
 
-def test_migration_0005_upgrades_a_0003_store_with_its_rows_and_downgrades(db_url, clean_dir):
-    from alembic import command
-    from alembic.config import Config
+def _migrate(engine, command: str, revision: str) -> None:
+    from alembic import command as commands
 
-    engine = sa.create_engine(store_module._normalise_url(db_url))
-    cfg = Config()
-    cfg.set_main_option("script_location", str(store_module._MIGRATIONS))
     with engine.begin() as conn:
+        cfg = store_module._migration_config()
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+        getattr(commands, command)(cfg, revision)
+
+
+def test_migration_0005_upgrades_a_0003_store_with_its_rows_and_downgrades(db_url):
+    engine = sa.create_engine(store_module._normalise_url(db_url))
+    _migrate(engine, "upgrade", "0003")
+    old = {"imports": dict(import_id=1, imported_at=pd.Timestamp("2025-01-01").to_pydatetime(), source="old",
+                           format="csv", source_sha256="x", pseudonymised=False, oligomet_version="0.0.1",
+                           n_warnings=0),
+           "patients": dict(patient_id="OLD1", site="A", sex="male", primary_site="colorectal",
+                            primary_diagnosis_date=pd.Timestamp("2015-01-01").date(), import_id=1),
+           "treatments": dict(treatment_id="OLD1-T1", patient_id="OLD1", modality="sabr",
+                              start_date=pd.Timestamp("2016-01-01").date(), import_id=1)}
+    with engine.begin() as conn:
         assert "adverse_events" not in sa.inspect(conn).get_table_names()
-        conn.execute(sa.text("INSERT INTO imports (import_id, imported_at, source, format, source_sha256, "
-                             "pseudonymised, oligomet_version, n_warnings) VALUES (1, '2025-01-01 00:00:00', "
-                             "'old', 'csv', 'x', false, '0.0.1', 0)"))
-        conn.execute(sa.text("INSERT INTO patients (patient_id, site, sex, primary_site, primary_diagnosis_date, "
-                             "import_id) VALUES ('OLD1', 'A', 'male', 'colorectal', '2015-01-01', 1)"))
-        conn.execute(sa.text("INSERT INTO treatments (treatment_id, patient_id, modality, start_date, import_id) "
-                             "VALUES ('OLD1-T1', 'OLD1', 'sabr', '2016-01-01', 1)"))
+        meta = sa.MetaData()
+        for name, row in old.items():
+            conn.execute(sa.Table(name, meta, autoload_with=conn).insert().values(**row))
     with Store(db_url) as store:                     # opening a store upgrades it to the head
         loaded = store.load()
         assert list(loaded["treatments"]["treatment_id"]) == ["OLD1-T1"]
         assert loaded["treatments"]["assessed_extent"].isna().all() and loaded["adverse_events"].empty
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003")
+    _migrate(engine, "downgrade", "0003")
+    with engine.connect() as conn:
         insp = sa.inspect(conn)
         assert "adverse_events" not in insp.get_table_names()
         assert "assessed_extent" not in {c["name"] for c in insp.get_columns("treatments")}
