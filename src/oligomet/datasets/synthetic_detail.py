@@ -162,10 +162,11 @@ def add_adverse_events(tables: dict[str, pd.DataFrame], seed: int) -> None:
     m = len(sysm)
     start = sysm["start_date"].to_numpy()
     days = ((sysm["end_date"] - sysm["start_date"]).dt.days.fillna(180).clip(30, 240)).to_numpy(dtype=float)
-    regimen = sysm["regimen"].fillna("").to_numpy(dtype=object)
-    specific = np.full(m, None, dtype=object)
+    regimen = sysm["regimen"].fillna("").astype(str)
+    specific = pd.Series(None, index=sysm.index, dtype=object)      # the regimen's typical event, if any
     for drug, term in _TERMS_BY_DRUG:
-        specific = np.where((specific == None) & np.char.find(regimen.astype(str), drug) >= 0, term, specific)  # noqa: E711
+        specific = specific.where(specific.notna() | ~regimen.str.contains(drug, regex=False), term)
+    specific = specific.to_numpy(dtype=object)
     parts = []
 
     def add(sel, grade, related, terms):
@@ -178,14 +179,14 @@ def add_adverse_events(tables: dict[str, pd.DataFrame], seed: int) -> None:
 
     line = sysm["line"].astype(float).fillna(1).to_numpy()
     severe = rng.random(m) < np.where(line >= 2, SEVERE_DRUG_AE_PER_COURSE["later"], SEVERE_DRUG_AE_PER_COURSE["first"])
-    pick_specific = (rng.random(m) < 0.3) & (specific != None)  # noqa: E711
+    pick_specific = (rng.random(m) < 0.3) & pd.notna(specific)
     severe_term = np.where(pick_specific, specific, np.array(_TERMS_SEVERE, dtype=object)[
         rng.integers(0, len(_TERMS_SEVERE), m)])
     add(severe, np.where(rng.random(m) < 0.15, 4, 3)[severe], True, severe_term[severe])
     mild = rng.random(m) < 0.55
     mild_term = np.where(rng.random(m) < 0.4, specific, np.array(_TERMS_ANY, dtype=object)[
         rng.integers(0, len(_TERMS_ANY), m)])
-    mild_term = np.where(mild_term == None, "Fatigue", mild_term)  # noqa: E711
+    mild_term = np.where(pd.isna(mild_term), "Fatigue", mild_term)
     add(mild, rng.integers(1, 3, m)[mild], (rng.random(m) < 0.85)[mild], mild_term[mild])
     unrelated = rng.random(m) < 0.03
     add(unrelated, 3, False, np.array(_TERMS_UNRELATED, dtype=object)[rng.integers(0, 3, m)][unrelated])
