@@ -62,9 +62,10 @@ def _treated(tables) -> pd.DataFrame:
     tr = tr[tr["modality"].isin(LOCAL_MODALITIES) & tr["lesion_ids"].notna()]
     pairs = tr[["treatment_id", "patient_id", "start_date", "modality", "lesion_ids"]].assign(
         lesion_id=tr["lesion_ids"].str.split(";")).explode("lesion_id").drop(columns="lesion_ids")
-    les = tables["lesions"].set_index("lesion_id")
-    return pairs.assign(organ=pairs["lesion_id"].map(les["organ"]).to_numpy(),
-                        diameter=pairs["lesion_id"].map(les["diameter_mm"]).to_numpy(dtype=float))
+    les = tables["lesions"]
+    at = pd.Index(les["lesion_id"]).get_indexer(pairs["lesion_id"])   # one string lookup for both columns
+    return pairs.assign(organ=les["organ"].to_numpy(dtype=object)[at],
+                        diameter=les["diameter_mm"].to_numpy(dtype=float)[at])
 
 
 def add_resection_detail(tables: dict[str, pd.DataFrame], seed: int) -> None:
@@ -72,7 +73,7 @@ def add_resection_detail(tables: dict[str, pd.DataFrame], seed: int) -> None:
     tr = tables["treatments"]
     pairs = _treated(tables)
     per = pairs.groupby("treatment_id", sort=False).agg(organ=("organ", "first"), maxd=("diameter", "max"),
-                                                        n=("lesion_id", "size"))
+                                                        n=("lesion_id", "size"), modality=("modality", "first"))
     per = per[per["organ"].isin(("lung", "liver"))]
     lung = (per["organ"] == "lung").to_numpy()
     scale_top = np.where(lung, 4, 3)
@@ -89,8 +90,7 @@ def add_resection_detail(tables: dict[str, pd.DataFrame], seed: int) -> None:
     prev = earlier.set_index("treatment_id")["treatment_id_prev"]
     retreated = per.index.isin(prev.index)
     prior_step = assessed.reindex(prev.reindex(per.index).to_numpy()).to_numpy()
-    modality = tr.set_index("treatment_id")["modality"].reindex(per.index).to_numpy()
-    resection = modality == "resection"
+    resection = (per["modality"] == "resection").to_numpy()
     esc = _draw(rng, RETREATMENT_ESCALATION, len(per))
     change = _draw(rng, FIRST_RESECTION_CHANGE, len(per))
     base = np.where(retreated & ~np.isnan(prior_step), prior_step, step)
@@ -103,21 +103,20 @@ def add_resection_detail(tables: dict[str, pd.DataFrame], seed: int) -> None:
 
     def code(steps):
         steps = np.nan_to_num(np.asarray(steps, dtype=float), nan=1).astype(int)
-        out = np.where(lung, np.array(_LUNG, dtype=object)[np.clip(steps, 1, 4) - 1],
-                       np.array(_LIVER, dtype=object)[np.clip(steps, 1, 3) - 1])
-        return pd.Series(out, index=per.index, dtype=object)
+        return np.where(lung, np.array(_LUNG, dtype=object)[np.clip(steps, 1, 4) - 1],
+                        np.array(_LIVER, dtype=object)[np.clip(steps, 1, 3) - 1])
 
     known = rng.random(len(per)) >= 0.05        # 5% of assessments not recorded
     done = rng.random(len(per)) >= 0.03         # 3% of performed extents not recorded
     p_adh = np.where(retreated, 0.45, np.where(lung, 0.08, 0.20))
     u = rng.random(len(per))
     adhesions = np.where(u < 0.05, "unknown", np.where(u < 0.05 + p_adh * 0.95, "yes", "no"))
-    tid = tr["treatment_id"]
-    tr["assessed_extent"] = tid.map(code(assessed_now).where(known)).astype(object).where(lambda s: s.notna(), None)
-    tr["resection_extent"] = tid.map(code(performed).where(resection & done)).astype(object).where(
-        lambda s: s.notna(), None)
-    adh = pd.Series(adhesions, index=per.index, dtype=object).where(resection)
-    tr["extensive_adhesions"] = tid.map(adh).astype(object).where(lambda s: s.notna(), None)
+    at = per.index.get_indexer(tr["treatment_id"])     # -1: not a local treatment of a lung / liver lesion
+    for col, values, keep in (("assessed_extent", code(assessed_now), known),
+                              ("resection_extent", code(performed), resection & done),
+                              ("extensive_adhesions", adhesions.astype(object), resection)):
+        values = np.where(keep, values, None)
+        tr[col] = np.where(at >= 0, values[at], None)
     _conform(tables, "treatments")
 
 
