@@ -34,7 +34,8 @@ def timed(label, fn, *a, **k):
 
 
 def one_sheet(tables, context, pid, as_of, out):
-    case = case_from_registry(tables, pid, as_of, context=context).updated({"organs": {"liver": {"technically_resectable": True}}})
+    case = case_from_registry(tables, pid, as_of, context=context).updated(
+        {"organs": {"liver": {"technically_resectable": True}}})
     sheet = build_sheet(case, context)
     write_sheet(sheet, out)
     return sheet

@@ -34,7 +34,7 @@ def main() -> None:
     from oligomet.federated import central
     from oligomet.federated.mock import run_mock, write_sites
     from oligomet.study import cohort as C
-    from oligomet.study.protocol import loads
+    from oligomet.study.protocol_source import loads
     from oligomet.study.run import _prepare_covariates
 
     exact = args.mode == "exact"

@@ -70,7 +70,10 @@ def time_lifelines(d: pd.DataFrame, repeat: int):
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(survival))
 args <- commandArgs(TRUE); d <- read.csv(args[1]); rep <- as.integer(args[2])
-best <- function(expr) { e <- substitute(expr); min(sapply(seq_len(rep), function(i) system.time(eval(e))[["elapsed"]])) }
+best <- function(expr) {
+  e <- substitute(expr)
+  min(sapply(seq_len(rep), function(i) system.time(eval(e))[["elapsed"]]))
+}
 t_km <- best(survfit(Surv(time, status) ~ arm, data = d))
 t_lr <- best(survdiff(Surv(time, status) ~ arm, data = d))
 cat(t_km, t_lr, format(survdiff(Surv(time, status) ~ arm, data = d)$chisq, digits = 15), "\n")

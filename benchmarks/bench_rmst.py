@@ -73,7 +73,10 @@ def time_lifelines(d: pd.DataFrame, tau: float, repeat: int) -> tuple[dict, list
 R_SCRIPT = r"""
 suppressPackageStartupMessages(library(survival))
 args <- commandArgs(TRUE); d <- read.csv(args[1]); rep <- as.integer(args[2]); tau <- as.numeric(args[3])
-best <- function(expr) { e <- substitute(expr); min(sapply(seq_len(rep), function(i) system.time(eval(e))[["elapsed"]])) }
+best <- function(expr) {
+  e <- substitute(expr)
+  min(sapply(seq_len(rep), function(i) system.time(eval(e))[["elapsed"]]))
+}
 t_km <- best(survfit(Surv(time, status) ~ arm, data = d))
 t_rmst <- best(summary(survfit(Surv(time, status) ~ arm, data = d), rmean = tau)$table)
 t_rmstw <- best(summary(survfit(Surv(time, status) ~ arm, data = d, weights = w), rmean = tau)$table)

@@ -109,7 +109,7 @@ def test_duplicate_patient_ids_are_reported_under_copy_on_write(registry):
 
 @pytest.mark.parametrize("dtype", [object, "str"])
 def test_a_yes_no_binary_covariate_becomes_one_zero_whatever_the_text_dtype(dtype):
-    from oligomet.study.protocol import loads
+    from oligomet.study.protocol_source import loads
     from oligomet.study.run import _prepare_covariates
 
     proto = loads('title="t"\nname="t"\n[data]\nsynthetic={n_patients=1}\n[[endpoints]]\nname="os"\n'

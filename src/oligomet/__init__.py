@@ -37,10 +37,11 @@ _PUBLIC = {
     "weight": "oligomet.matching.weighting",
     "table_one": "oligomet.describe.table_one",
     "derive_endpoints": "oligomet.endpoints.derive",
-    **dict.fromkeys(("impute", "pool", "pool_cox", "pool_fine_gray", "pool_logistic", "nelsonaalen"), "oligomet.missing"),
+    **dict.fromkeys(("impute", "pool", "pool_cox", "pool_fine_gray", "pool_logistic", "nelsonaalen"),
+                    "oligomet.missing"),
 }
-_SUBPACKAGES = {"datasets", "survival", "competing", "matching", "describe", "missing", "registry", "endpoints", "study",
-                "report"}
+_SUBPACKAGES = {"datasets", "survival", "competing", "matching", "describe", "missing", "registry", "endpoints",
+                "study", "report"}
 
 __all__ = sorted(_PUBLIC) + ["datasets", "CompleteCaseWarning", "DroppedRows"]
 

@@ -63,6 +63,32 @@ class DroppedRows:
         return pd.DataFrame({"column": list(self.by_column), "n_missing": list(self.by_column.values())})
 
 
+# --- parameters (the options of an estimator, beside the data rules below) ---------------------------------
+
+TIES = ("efron", "breslow")
+
+
+def require_choice(name: str, value, allowed) -> None:
+    """``value`` is one of ``allowed``; the error lists them."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+
+
+def require_conf_level(conf_level) -> float:
+    """A confidence level strictly between 0 and 1 (0.95, not 95)."""
+    if isinstance(conf_level, bool) or not (isinstance(conf_level, (int, float, np.number)) and 0 < conf_level < 1):
+        raise ValueError(f"conf_level must be a number strictly between 0 and 1 (e.g. 0.95); got {conf_level!r}")
+    return float(conf_level)
+
+
+def require_positive_finite(name: str, value, unit: str = "") -> float:
+    """A finite number > 0 (``unit`` says in what, for the message)."""
+    if isinstance(value, bool) or not (isinstance(value, (int, float, np.number)) and np.isfinite(value)
+                                       and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0{unit}; got {value!r}")
+    return float(value)
+
+
 def require_frame(data) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -77,6 +103,23 @@ def require_columns(data: pd.DataFrame, columns: Sequence[str | None], role: str
     if missing:
         available = ", ".join(map(str, data.columns[:30]))
         raise ValueError(f"unknown {role} {', '.join(map(repr, missing))}; the data has columns: {available}")
+
+
+_ROLES_NAMING_COLUMNS = {"covariate", "variable"}   # "unknown covariate 'x'" already says it is a column
+
+
+def require_roles(data: pd.DataFrame, **roles) -> None:
+    """Every column named for a role exists; the error names each unknown column with its role (``time``,
+    ``group``, ...; underscores read as spaces), all at once. A role's value is a name, a list of names or None."""
+    problems = []
+    for role, names in roles.items():
+        names = [names] if names is None or isinstance(names, str) else list(names)
+        what = role.replace("_", " ") + ("" if role in _ROLES_NAMING_COLUMNS else " column")
+        problems += [f"unknown {what} {c!r}" for c in names
+                     if c is not None and c not in data.columns]
+    if problems:
+        available = ", ".join(map(str, data.columns[:30]))
+        raise ValueError(f"{'; '.join(problems)}; the data has columns: {available}")
 
 
 def complete_cases(data: pd.DataFrame, columns: Sequence[str | None], *, warn: bool = True,
@@ -267,3 +310,55 @@ def group_labels(data: pd.DataFrame, column: str) -> tuple[np.ndarray, list]:
 def _sort_key(x):
     # Numbers before strings, each in natural order: R's factor() sorts levels this way.
     return (0, x, "") if isinstance(x, (int, float, np.integer, np.floating)) else (1, 0, str(x))
+
+
+# --- data-lock dates -------------------------------------------------------------------------------
+
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_FORMAT_PARTS = {"DD": ("%d", r"\d{1,2}"), "MM": ("%m", r"\d{1,2}"), "YYYY": ("%Y", r"\d{4}")}
+
+
+def _declared_format(date_format: str) -> tuple[str, str]:
+    """``DD/MM/YYYY``-style format as (strptime format, regex); an unknown part is a ValueError."""
+    import re
+
+    parts = re.split(r"([-/.])", date_format.strip().upper())
+    if len(parts) != 5 or sorted(parts[::2]) != ["DD", "MM", "YYYY"] or parts[1] != parts[3]:
+        raise ValueError(f"date format {date_format!r} is not supported; write its parts DD, MM and YYYY with one "
+                         f"separator, e.g. DD/MM/YYYY or MM-DD-YYYY")
+    return (parts[1].join(_FORMAT_PARTS[p][0] for p in parts[::2]),
+            re.escape(parts[1]).join(_FORMAT_PARTS[p][1] for p in parts[::2]))
+
+
+def lock_date(value, *, date_format: str | None = None, what: str = "data lock",
+              declare: str = "declare its format (date_format)") -> pd.Timestamp | None:
+    """A data-lock date: a date object, an ISO ``YYYY-MM-DD`` string, or a string in the declared
+    ``date_format`` (``DD/MM/YYYY``, ...). Any other string is an error, never a guess: pandas would read
+    ``01-02-2020`` as 2 January, month first. ``declare`` says how the caller declares a format."""
+    import re
+
+    if value is None:
+        return None
+    if isinstance(value, (dt.date, pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a date or a YYYY-MM-DD string, got {type(value).__name__}")
+    text = value.strip()
+    fmt = _declared_format(date_format) if date_format is not None else None
+    if re.fullmatch(_ISO_DATE, text):
+        strptime = "%Y-%m-%d"
+    elif fmt is not None and re.fullmatch(fmt[1], text):
+        strptime = fmt[0]
+    else:
+        shown = f" or {date_format.strip().upper()} (the declared format)" if fmt is not None else ""
+        hint = "" if fmt is not None else f", or {declare}"
+        day_month = re.fullmatch(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})", text)
+        if day_month and fmt is None:
+            a, b, y = day_month.groups()
+            hint = (f": it could be {y}-{int(b):02d}-{int(a):02d} (day first) or {y}-{int(a):02d}-{int(b):02d} "
+                    f"(month first); write it as YYYY-MM-DD{hint}")
+        raise ValueError(f"{what} {value!r} is not a date in YYYY-MM-DD (ISO){shown}{hint}")
+    try:
+        return pd.Timestamp(dt.datetime.strptime(text, strptime))
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a valid calendar date") from None

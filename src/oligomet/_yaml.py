@@ -60,7 +60,7 @@ def nearest_line(lines: dict, loc: tuple) -> int | None:
         if loc in lines:
             return lines[loc]
         loc = loc[:-1]
-    return lines.get((), None)
+    return lines.get(())
 
 
 def yaml_lines(text: str) -> tuple[dict, list]:

@@ -100,16 +100,14 @@ def test_cli_case_file_only(tmp_path):
 
 
 def test_decisions_are_append_only(tmp_path):
-    log = DecisionLog(str(tmp_path / "d.sqlite"))
+    log = DecisionLog.open_store(str(tmp_path / "d.sqlite"))
     d = Decision("P1", pd.Timestamp("2024-01-01").date(), "systemic therapy", ("systemic therapy",), "v1", "h" * 64,
                  "surgeon")
     i = log.append(d)
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with log.engine.begin() as conn:
-            conn.exec_driver_sql("UPDATE board_decisions SET chosen_option = 'x'")
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with log.engine.begin() as conn:
-            conn.exec_driver_sql("DELETE FROM board_decisions")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), log.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE board_decisions SET chosen_option = 'x'")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), log.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM board_decisions")
     with pytest.raises(DecisionError, match="does not exist"):
         log.append(Decision("P1", d.case_date, "systemic therapy", d.recommended, "v1", "h" * 64, "surgeon",
                             corrects=99))

@@ -145,3 +145,22 @@ def test_rows_without_group_are_reported(lung):
         t1 = om.table_one(d, by="sex", variables=["age"])
     assert t1.dropped.n == 2 and set(t1.dropped.rows) == {0, 5}
     assert cell(t1, "N", "1.0")["n"] + cell(t1, "N", "2.0")["n"] == len(d) - 2
+
+
+def test_two_row_table_count_matches_brute_force():
+    import itertools
+
+    from oligomet.describe._tests import _two_row_tables
+    for total, cols in [(3, [2, 2, 1]), (5, [3, 4, 2, 1]), (0, [1, 2]), (4, [4]), (6, [2, 2, 2]), (7, [0, 5, 3])]:
+        brute = sum(1 for x in itertools.product(*[range(c + 1) for c in cols]) if sum(x) == total)
+        assert _two_row_tables(total, cols) == brute
+
+
+def test_an_infeasible_exact_test_is_known_before_enumerating():
+    # a large cohort's 2 x 4 table with sparse cells: 449,880 tables share its margins, over the limit
+    from oligomet.describe import _tests
+    table = np.array([[40000, 9000, 2, 3], [45000, 5995, 3, 1]])
+    assert _tests._two_row_tables(int(table[0].sum()), table.sum(axis=0).tolist()) == 449_880
+    assert _tests._fisher_rxc(table) is None
+    name, p = categorical_test(table)
+    assert name == "Chi-square; expected < 5, exact test infeasible" and 0 <= p <= 1

@@ -11,7 +11,7 @@ from oligomet import registry  # noqa: E402
 from oligomet.datasets import synthetic_registry  # noqa: E402
 from oligomet.federated.mock import write_sites  # noqa: E402
 from oligomet.study import cohort as C  # noqa: E402
-from oligomet.study.protocol import loads  # noqa: E402
+from oligomet.study.protocol_source import loads  # noqa: E402
 from oligomet.study.run import _prepare_covariates  # noqa: E402
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "crlm_early_recurrence.yaml"

@@ -92,7 +92,8 @@ def test_unmatched_reasons():
     assert (m2.unmatched["reason"] == "no control left").all()
 
 
-def literal_walk(dist, treat, t_order, ratio, replace, caliper, strata=None, reuse_max=None, eligible=None,
+# complexity: a literal re-reading of MatchIt's loop, as the oracle
+def literal_walk(dist, treat, t_order, ratio, replace, caliper, strata=None, reuse_max=None, eligible=None,  # noqa: C901
                  pair_filter=None, order=None):
     """MatchIt 4.7.2's nn_matchC_vec + find_control_vec, transcribed as a plain walk over the sorted units.
 

@@ -42,3 +42,21 @@ def test_badly_scaled_covariate(monkeypatch):
     X, _ = design_matrix(d, ["year", "male"])
     score = X.T @ (d.t.to_numpy() - qr.fitted)
     assert np.all(np.abs(score) < 1e-4 * np.abs(X).sum(axis=0))
+
+
+def test_propensity_design_is_the_cox_design_with_r_names():
+    """One design builder: the propensity model's columns are the Cox model's (same coding, same level
+    order), named as R's model.matrix pastes them."""
+    import numpy as np
+    import pandas as pd
+
+    from oligomet.matching.propensity import design_matrix
+    from oligomet.survival.design import build_design, parse_covariates
+    d = pd.DataFrame({"age": [50.0, 61, 72, 45, 58], "race": ["white", "black", "hispan", "white", "black"],
+                      "married": [True, False, True, True, False],
+                      "ecog": pd.Categorical([1, 0, 2, 1, 0], categories=[0, 1, 2])})
+    X, names = design_matrix(d, ["age", "race", "married", "ecog"])
+    cox = build_design(d, parse_covariates(["age", "race", "married", "ecog"]))
+    np.testing.assert_array_equal(X[:, 1:], cox.matrix(d))
+    assert names == ["(Intercept)", "age", "racehispan", "racewhite", "marriedTRUE", "ecog1", "ecog2"]
+    assert design_matrix(d, ["race"], names="design")[1] == ["(Intercept)", "race[hispan]", "race[white]"]

@@ -146,7 +146,8 @@ def test_pooling_the_engine_agrees_with_pooling_rs_imputations_of_the_same_data(
     d = load("lung")[["time", "status", "age", "sex", "ph.ecog", "ph.karno", "pat.karno", "meal.cal", "wt.loss"]]
     d = d.assign(status=d.status - 1)
     imp = om.impute(d, m=10, maxit=10, seed=2026, time="time", event="status")
-    s = om.pool_cox(imp, time="time", event="status", covariates=["age", "sex", "ph.ecog", "meal.cal", "wt.loss"]).summary
+    s = om.pool_cox(imp, time="time", event="status",
+                    covariates=["age", "sex", "ph.ecog", "meal.cal", "wt.loss"]).summary
     noise = np.sqrt(np.asarray(ref["b"]) / 10 + s["b"].to_numpy() / 10)
     assert np.all(np.abs(s["estimate"].to_numpy() - ref["estimate"]) < 4 * noise + 1e-3 * np.asarray(ref["std.error"]))
     np.testing.assert_allclose(s["ubar"], ref["ubar"], rtol=0.05)

@@ -15,7 +15,8 @@ DATA = Path(__file__).parent / "data"
 
 CLEAN = DATA / "clean"
 # 20 examples per test keeps the folder fast; raise OLIGOMET_FUZZ_EXAMPLES for a longer hunt.
-SETTINGS = settings(max_examples=int(os.environ.get("OLIGOMET_FUZZ_EXAMPLES", "20")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(os.environ.get("OLIGOMET_FUZZ_EXAMPLES", "20")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 # Cells a registry really gets: ambiguous dates, units, Excel artefacts, ids of other rows, junk.
 NASTY = st.sampled_from([

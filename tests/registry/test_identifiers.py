@@ -215,7 +215,7 @@ def test_check_digits_follow_their_definitions():
 
 
 def test_the_synthetic_registry_validates_clean():
-    synthetic = pytest.importorskip("oligomet.datasets.synthetic")
+    from oligomet.datasets import synthetic
     tables = synthetic.synthetic_registry(1500, n_sites=7, seed=5)
     report = validate(tables, data_lock=str(synthetic.DATA_LOCK.date()))
     assert report.ok and len(report.problems) == 0, report.to_text(limit=10)
@@ -262,9 +262,8 @@ def test_a_4000_character_id_is_refused_before_postgresql(pg_url, clean_dir, tmp
     store = Store(pg_url)
     with store.engine.begin() as conn:   # why the rule exists: PostgreSQL cannot index such a key
         conn.execute(sa.text("CREATE TEMP TABLE k (id text PRIMARY KEY)"))
-        with pytest.raises(sa.exc.OperationalError, match="index row"):
-            with conn.begin_nested():
-                conn.execute(sa.text("INSERT INTO k VALUES (:v)"), {"v": long_id})
+        with pytest.raises(sa.exc.OperationalError, match="index row"), conn.begin_nested():
+            conn.execute(sa.text("INSERT INTO k VALUES (:v)"), {"v": long_id})
         # ... while the limit, even in 4-byte characters, is far inside what it accepts
         conn.execute(sa.text("INSERT INTO k VALUES (:v)"), {"v": "\U0001F600" * MAX_ID_LENGTH})
     folder = _copy(clean_dir, tmp_path)

@@ -158,7 +158,8 @@ def _set_saved_values(xlsx: Path, sheet_index: int, cells: dict[str, str]) -> No
     xml = parts[name].decode()
     for addr, body in cells.items():
         xml, n = re.subn(rf'<c r="{addr}"( s="\d+")?>(<f>[^<]*</f>)<v\s*/?>(</v>)?</c>',
-                         lambda m: f'<c r="{addr}"{m.group(1) or ""}{body[0]}>{m.group(2)}{body[1]}</c>', xml)
+                         lambda m, addr=addr, body=body: f'<c r="{addr}"{m.group(1) or ""}{body[0]}>'
+                                                        f'{m.group(2)}{body[1]}</c>', xml)
         assert n == 1, addr
     parts[name] = xml.encode()
     with zipfile.ZipFile(xlsx, "w") as z:
@@ -181,7 +182,8 @@ def test_d4_formulas_with_saved_values_use_them_and_saved_errors_are_reported(cl
     sheets = wb.sheetnames
     wb.save(xlsx)
     _set_saved_values(xlsx, sheets.index("patients") + 1, {
-        death: ("", f"<v>{to_excel(dt.datetime(2023, 6, 30))}</v>"), site: (' t="str"', "<v>Leuven</v>"), hist: (' t="str"', "<v></v>")})
+        death: ("", f"<v>{to_excel(dt.datetime(2023, 6, 30))}</v>"), site: (' t="str"', "<v>Leuven</v>"),
+        hist: (' t="str"', "<v></v>")})
     _set_saved_values(xlsx, sheets.index("labs") + 1, {_cell(wb["labs"], "cea", 3): (' t="e"', "<v>#DIV/0!</v>")})
     tables, report = check_registry(xlsx)
     p = tables["patients"]

@@ -105,9 +105,9 @@ def _migrate(engine, command: str, revision: str) -> None:
         getattr(commands, command)(cfg, revision)
 
 
-def test_migration_0005_upgrades_a_0003_store_with_its_rows_and_downgrades(db_url):
+def test_migration_0005_upgrades_a_0004_store_with_its_rows_and_downgrades(db_url):
     engine = sa.create_engine(store_module._normalise_url(db_url))
-    _migrate(engine, "upgrade", "0003")
+    _migrate(engine, "upgrade", "0004_board_facts")
     old = {"imports": dict(import_id=1, imported_at=pd.Timestamp("2025-01-01").to_pydatetime(), source="old",
                            format="csv", source_sha256="x", pseudonymised=False, oligomet_version="0.0.1",
                            n_warnings=0),
@@ -124,7 +124,7 @@ def test_migration_0005_upgrades_a_0003_store_with_its_rows_and_downgrades(db_ur
         loaded = store.load()
         assert list(loaded["treatments"]["treatment_id"]) == ["OLD1-T1"]
         assert loaded["treatments"]["assessed_extent"].isna().all() and loaded["adverse_events"].empty
-    _migrate(engine, "downgrade", "0003")
+    _migrate(engine, "downgrade", "0004_board_facts")
     with engine.connect() as conn:
         insp = sa.inspect(conn)
         assert "adverse_events" not in insp.get_table_names()

@@ -15,7 +15,7 @@ def km_table():
             ("B", 3, 4, 1, 0), ("B", 4, 3, 0, 1), ("B", 6, 2, 1, 0), ("B", 7, 1, 1, 0)]
     t = pd.DataFrame(rows, columns=["group", "time", "n_risk", "n_event", "n_censor"])
     s = []
-    for g, d in t.groupby("group"):
+    for _, d in t.groupby("group"):
         s.extend(np.cumprod(1 - d["n_event"] / d["n_risk"]))
     t["survival"] = s
     t["lower"], t["upper"] = t["survival"] * 0.8, np.minimum(1, t["survival"] * 1.1)

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from oligomet.study import ProtocolError
 from oligomet.study.catalogue import CATALOGUE, requested
-from oligomet.study.protocol import Analyses, AnalysisOptions, loads
+from oligomet.study.protocol import Analyses, AnalysisOptions
+from oligomet.study.protocol_source import loads
 
 from .test_protocol import BASE as ONE_ENDPOINT
 

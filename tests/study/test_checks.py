@@ -12,7 +12,7 @@ from oligomet.report.document import StudyResults
 from oligomet.report.html import write_report
 from oligomet.report.results_json import results_document
 from oligomet.study.cohort import EXPOSURE_TERM, GROUP
-from oligomet.study.protocol import loads
+from oligomet.study.protocol_source import loads
 from oligomet.study.run import analyse
 
 HEAD = """

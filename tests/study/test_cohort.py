@@ -35,7 +35,7 @@ def test_data_hash_depends_on_content_only(registry):
 
 def test_missing_values_never_satisfy_an_inclusion_nor_trigger_an_exclusion():
     frame = pd.DataFrame({"x": [1.0, None, 3.0], "patient_id": ["a", "b", "c"]})
-    from oligomet.study.protocol import loads
+    from oligomet.study.protocol_source import loads
 
     proto = loads('title="t"\nname="t"\n[data]\nsynthetic={n_patients=1}\n[[endpoints]]\nname="os"\n'
                   '[[cohort.include]]\ncolumn="x"\nmin=0\n', "toml")
@@ -49,7 +49,8 @@ def test_missing_values_never_satisfy_an_inclusion_nor_trigger_an_exclusion():
 
 def test_conditions_on_nullable_columns_give_na_for_missing_inputs():
     from oligomet.study.cohort import condition_mask
-    from oligomet.study.protocol import Condition, loads
+    from oligomet.study.protocol import Condition
+    from oligomet.study.protocol_source import loads
 
     f = pd.DataFrame({"b": pd.array([True, None, False], dtype="boolean"),
                       "x": pd.array([1, None, 3], dtype="Int64"), "s": ["a", None, "c"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from oligomet.study import ProtocolError, load_protocol
-from oligomet.study.protocol import loads
+from oligomet.study.protocol_source import loads
 
 from .conftest import EXAMPLES
 

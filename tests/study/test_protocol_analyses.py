@@ -11,7 +11,7 @@ import pytest
 import oligomet as om
 from oligomet.study import StudyError, run_study
 from oligomet.study.cohort import GROUP
-from oligomet.study.protocol import ProtocolError, loads
+from oligomet.study.protocol_source import ProtocolError, loads
 
 from .conftest import EXAMPLES
 
@@ -199,6 +199,16 @@ def test_imputed_cox_matches_impute_and_pool(registry):
     notes = [i.text for s in study.results.sections if s.key == "cox_dfs" for i in s.items if hasattr(i, "text")]
     assert any("5 datasets completed by multiple imputation" in t for t in notes)
     assert any("m = 5 imputed datasets" in m for m in study.results.methods)
+    # the Checks panel and the Cox table say the model was imputed, not "complete cases" with 0% lost
+    cox_checks = [c for c in study.results.checks if c.values.get("analysis", "").startswith("multivariable Cox")]
+    kinds = [c.name for c in cox_checks if c.name in ("complete_cases", "multiple_imputation")]
+    assert kinds and set(kinds) == {"multiple_imputation"}     # one per endpoint, none says "complete cases"
+    mi = next(c for c in cox_checks if c.name == "multiple_imputation" and c.values["n"] == len(d))
+    assert mi.values["n"] == len(d) and mi.values["m"] == 5
+    assert list(mi.values["variables"].values()) == [int(d["cea"].isna().sum())]
+    table = next(i for s in study.results.sections if s.key == "cox_dfs" for i in s.items
+                 if getattr(i, "name", "") == "cox_dfs")
+    assert "5 imputed datasets pooled by Rubin's rules" in table.note and "Complete cases." not in table.note
 
 
 def test_impossible_imputation_model_is_a_protocol_error(registry):

@@ -17,7 +17,8 @@ from oligomet.endpoints.derive import derive_endpoints
 from oligomet.expressions import ExpressionError, evaluate, parse_expression
 from oligomet.study import ProtocolError, load_protocol, run_study
 from oligomet.study.cohort import StudyError, analysis_frame, condition_mask
-from oligomet.study.protocol import Condition, Derived, loads
+from oligomet.study.protocol import Condition, Derived
+from oligomet.study.protocol_source import loads
 
 from .conftest import EXAMPLES
 

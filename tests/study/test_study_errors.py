@@ -6,7 +6,7 @@ import warnings
 import pytest
 
 from oligomet.study import StudyError, run_study
-from oligomet.study.protocol import loads
+from oligomet.study.protocol_source import loads
 
 HEAD = """title = "t"
 name = "t"
@@ -52,7 +52,8 @@ def test_unknown_code_lists_allowed_values(registry):
 
 def test_empty_cohort(registry):
     text = HEAD + ('\n[[cohort.include]]\ncolumn = "primary_site"\nequals = "sarcoma"\n'
-                   '\n[[cohort.include]]\nlabel = "index SABR"\ncolumn = "index_modality"\nequals = "sabr"\n') + ENDPOINT
+                   '\n[[cohort.include]]\nlabel = "index SABR"\ncolumn = "index_modality"\n'
+                   'equals = "sabr"\n') + ENDPOINT
     field, ln, msg = fails(text, registry)
     assert field == "cohort.include.1" and ln == line(text, "index SABR") - 1
     assert msg.startswith("empty cohort") and "'index SABR'" in msg

@@ -11,7 +11,7 @@ import oligomet as om
 from oligomet import registry as reg
 from oligomet.study import StudyError, run_study
 from oligomet.study.cohort import GROUP
-from oligomet.study.protocol import loads
+from oligomet.study.protocol_source import loads
 
 PROTO = """title = "Weighted"
 name = "weighted"

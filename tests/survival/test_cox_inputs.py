@@ -22,9 +22,9 @@ def fit(data, covariates=("age", "sex"), **kw):
 @pytest.mark.parametrize("kw, match", [
     (dict(covariates=["age", "nope"]), r"unknown covariate 'nope'"),
     (dict(strata="zzz"), r"unknown strata column 'zzz'"),
-    (dict(cluster="zzz"), r"unknown weights/cluster column 'zzz'"),
-    (dict(time="tim"), r"unknown time/event column 'tim'"),
-    (dict(ties="exact"), r"ties must be 'efron' or 'breslow'"),
+    (dict(cluster="zzz"), r"unknown cluster column 'zzz'"),
+    (dict(time="tim"), r"unknown time column 'tim'"),
+    (dict(ties="exact"), r"ties must be one of 'efron', 'breslow'; got 'exact'"),
     (dict(covariates="age + "), r"empty term"),
     (dict(covariates="age + C(sex, ref=3)"), r"reference level 3 is not among the levels 1, 2"),
     (dict(covariates=["age", "age"]), r"'age' is given twice"),

@@ -126,7 +126,8 @@ def test_risk_table():
     for g, sub in d.groupby("grp"):
         r = rows_of(rt, g)
         np.testing.assert_array_equal(r["n_risk"], [(sub["time"] >= t).sum() for t in (0, 5, 10, 30)])
-        np.testing.assert_array_equal(r["n_events"], [sub.loc[sub["time"] <= t, "status"].sum() for t in (0, 5, 10, 30)])
+        np.testing.assert_array_equal(r["n_events"],
+                                      [sub.loc[sub["time"] <= t, "status"].sum() for t in (0, 5, 10, 30)])
         np.testing.assert_array_equal(r["n_censored"],
                                       [(1 - sub.loc[sub["time"] <= t, "status"]).sum() for t in (0, 5, 10, 30)])
 
@@ -212,7 +213,7 @@ def test_bad_values_name_column_and_row(small, column, value, message):
 
 
 def test_unknown_column(small):
-    with pytest.raises(ValueError, match=r"unknown column 'group'"):
+    with pytest.raises(ValueError, match=r"unknown group column 'group'"):
         om.kaplan_meier(small, time="t", event="e", by="group")
 
 

@@ -94,7 +94,7 @@ def test_single_group_is_an_error():
 
 def test_unknown_column_and_bad_rho():
     d = load("ties")
-    with pytest.raises(ValueError, match=r"unknown column 'arm'"):
+    with pytest.raises(ValueError, match=r"unknown group column 'arm'"):
         om.logrank(d, time="time", event="status", by="arm")
     with pytest.raises(ValueError, match="rho must be"):
         om.logrank(d, time="time", event="status", by="grp", rho=-1)

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import oligomet as om
+from oligomet.datasets import load
 
 pytestmark = pytest.mark.filterwarnings("ignore::oligomet.CompleteCaseWarning")  # lung: 1 NA ph.ecog, as R
-from oligomet.datasets import load
 
 FIX = Path(__file__).parents[1] / "reference" / "coxpredict"
 REF = json.loads((FIX / "coxpredict.json").read_text())["cases"]

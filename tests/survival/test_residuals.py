@@ -134,7 +134,6 @@ def test_hand_worked_breslow_example():
     mart = d["status"] - risk * cumhaz
     np.testing.assert_allclose(fit.residuals("martingale")["martingale"], mart, rtol=1e-12)
     # score residual: ∫ (x − x̄(t)) dM(t) = δ (x − x̄(T)) − r Σ_{t <= T} (x − x̄(t)) dΛ(t)
-    x = d["x"].to_numpy(float)
     score = np.array([
         1 * (0 - 0) - 1 * ((0 - xbar1) * h1 + (0 - xbar6) * h6 + 0 * h9),
         1 * (1 - xbar1) - r * (1 - xbar1) * h1,
@@ -173,8 +172,8 @@ def _brute_force(t, d, X, beta, w, strata, start, efron):
             wbar = w[dead].sum() / nd
             steps = range(nd) if efron else [0]
             xbars = []
-            for l in steps:
-                f = l / nd if efron else 0.0
+            for step in steps:
+                f = step / nd if efron else 0.0
                 # the tied deaths leave the risk set in 1/nd steps (Efron)
                 weight = np.where(dead, 1 - f, 1.0) * at
                 S0 = (r * weight).sum()

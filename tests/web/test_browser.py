@@ -29,7 +29,9 @@ if not (CHROMIUM and DRIVER):
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -67,6 +69,7 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--window-size=1366,768"):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})   # to see CSP refusals in the console
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
     driver.set_page_load_timeout(120)
     driver.implicitly_wait(10)  # a loaded 2-core CI machine can be slow to render
@@ -92,10 +95,40 @@ def _login(b, base, user, password=PASSWORD):
 
 
 def _shot(b, shots, name):
+    """What the screen shows at 1366x768 and 1920x1080, and the whole page at each width (-full)."""
     for w, h in ((1366, 768), (1920, 1080)):
         b.set_window_size(w, h)
+        time.sleep(0.3)                      # Plotly redraws to the new width
         b.save_screenshot(str(shots / f"{name}-{w}x{h}.png"))
+        full = b.execute_script("return document.documentElement.scrollHeight")
+        b.set_window_size(w, max(h, full + 140))
+        time.sleep(0.3)
+        b.save_screenshot(str(shots / f"{name}-{w}-full.png"))
     b.set_window_size(1366, 768)
+
+
+def _click_and_wait(b, element):
+    """Click, and wait until the answer page has replaced this one."""
+    element.click()
+    WebDriverWait(b, 60).until(staleness_of(element))
+
+
+def _drawn(b, css):
+    """Wait until plots.js has drawn the Plotly plot of ``css`` (the plot's div gets class "drawn")."""
+    WebDriverWait(b, 60).until(lambda d: "drawn" in d.find_element(By.CSS_SELECTOR, css).get_attribute("class"))
+    return b.find_element(By.CSS_SELECTOR, css)
+
+
+def _hover_text(b, plot, at: float = 0.25):
+    """Move the mouse over a Plotly plot (``at``: the fraction of its width) and return the hover label's text."""
+    area = plot.find_element(By.CSS_SELECTOR, ".nsewdrag")
+    ActionChains(b).move_to_element_with_offset(area, int(area.size["width"] * (at - 0.5)), 0).perform()
+    WebDriverWait(b, 10).until(lambda d: plot.find_element(By.CSS_SELECTOR, ".hoverlayer").text.strip())
+    return plot.find_element(By.CSS_SELECTOR, ".hoverlayer").text
+
+
+def _csp_errors(b):
+    return [e["message"] for e in b.get_log("browser") if "Content Security Policy" in e["message"]]
 
 
 def _actions(engine, since):
@@ -145,25 +178,50 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
         field.submit()
     recommended = json.loads(b.find_element(By.ID, "option").get_attribute("data-recommended"))
     assert recommended, "after the board's facts the rules recommend"
-    _shot(b, shots, "case")
     case_url = b.current_url
 
     # a concordant decision: the page's script (CSP allows only /static) says so before saving
     Select(b.find_element(By.ID, "option")).select_by_value(recommended[0])
     assert b.find_element(By.ID, "concordance").text.startswith("Concordant")
     b.find_element(By.ID, "follow_up").send_keys("CT chest and abdomen in 3 months")
-    b.find_element(By.ID, "record").click()
+    _click_and_wait(b, b.find_element(By.ID, "record"))
     # a discordant one, with a script-injection string in the free text
     evil = "<script>alert(1)</script><img src=x onerror=alert(2)>"
     b.find_element(By.ID, "other").send_keys("best supportive care " + evil)
     assert b.find_element(By.ID, "concordance").text.startswith("Not concordant")
     b.find_element(By.ID, "reason").send_keys("patient's wish " + evil)
     b.find_element(By.ID, "follow_up").send_keys("review in 6 weeks")
-    b.find_element(By.ID, "record").click()
+    _click_and_wait(b, b.find_element(By.ID, "record"))
     with pytest.raises(NoAlertPresentException):
         b.switch_to.alert.text
     rows = b.find_elements(By.CSS_SELECTOR, "#case-decisions tr")
     assert len(rows) >= 3
+
+    # the predicted curves are interactive (Plotly from /vendor, data from the JSON endpoint): hover values
+    cox = _drawn(b, "#plot-cox")
+    assert cox.find_elements(By.CSS_SELECTOR, ".js-plotly-plot, .main-svg")
+    assert "%" in _hover_text(b, cox)
+    assert _csp_errors(b) == []
+
+    # the discordant decision was mistyped: the chair corrects it from the case history
+    discordant = [r for r in b.find_elements(By.CSS_SELECTOR, "#case-decisions tr[id^=decision-]")
+                  if "best supportive care" in r.text][-1]
+    old_id = discordant.get_attribute("id").split("-")[1]
+    discordant.find_element(By.CSS_SELECTOR, "a.correct-link").click()
+    assert f"Correcting decision #{old_id}" in b.find_element(By.ID, "correcting").text
+    other = b.find_element(By.ID, "other")
+    assert other.get_attribute("value").startswith("best supportive care")   # the old choice, prefilled
+    other.send_keys(Keys.CONTROL + "a", Keys.DELETE)       # typed away (fires the form's input events)
+    Select(b.find_element(By.ID, "option")).select_by_value(recommended[0])
+    assert b.find_element(By.ID, "concordance").text.startswith("Concordant")
+    b.find_element(By.ID, "follow_up").send_keys("CT in 3 months")
+    _shot(b, shots, "correction")
+    _click_and_wait(b, b.find_element(By.ID, "record"))
+    old_row = b.find_element(By.ID, f"decision-{old_id}")
+    assert "superseded" in old_row.get_attribute("class") and "corrected by #" in old_row.text
+    new_row = b.find_elements(By.CSS_SELECTOR, "#case-decisions tr[id^=decision-]")[-1]
+    assert f"corrects #{old_id}" in new_row.text and recommended[0] in new_row.text
+    _shot(b, shots, "case")
 
     # the decisions log shows both, the injected text as text
     b.get(base + "/decisions")
@@ -172,6 +230,16 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
     with pytest.raises(NoAlertPresentException):
         b.switch_to.alert.text
     _shot(b, shots, "decisions")
+
+    # the quality dashboard: concordance per site and month, outcomes by concordance
+    b.get(base + "/quality")
+    assert b.find_element(By.TAG_NAME, "h1").text.startswith("Board quality")
+    plot = _drawn(b, "#plot-concordance")
+    assert "%" in _hover_text(b, plot, at=0.5)          # one month so far: its point is in the middle
+    assert b.find_element(By.ID, "caveat").text.startswith("Not an effect of following the rules")
+    assert SITE_A in b.find_element(By.ID, "concordance-table").text
+    assert _csp_errors(b) == []
+    _shot(b, shots, "quality")
 
     # the printable sheet
     b.get(case_url + "/print")
@@ -182,7 +250,7 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
     b.get(case_url)
     b.execute_script("document.querySelectorAll('#decision-form input[name=csrf]').forEach(e => e.remove())")
     b.find_element(By.ID, "follow_up").send_keys("should not be saved")
-    b.find_element(By.ID, "record").click()
+    _click_and_wait(b, b.find_element(By.ID, "record"))
     assert "CSRF" in b.find_element(By.ID, "message").text
 
     # a site-B member is refused the site-A case
@@ -197,10 +265,13 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
     for expected in (("browser_locked", "login_locked"), ("chair_a", "login_ok"), ("chair_a", "view_agenda"),
                      ("chair_a", "agenda_add"), ("chair_a", "view_case"), ("chair_a", "fact_edit"),
                      ("chair_a", "decision"), ("chair_a", "view_decisions"), ("chair_a", "view_print"),
-                     ("chair_a", "csrf_refused"), ("member_b", "denied")):
+                     ("chair_a", "csrf_refused"), ("member_b", "denied"), ("chair_a", "decision_correction"),
+                     ("chair_a", "view_quality")):
         assert expected in names, expected
     decided = [d for u, a, d in acts if a == "decision"]
     assert [d["concordant"] for d in decided] == [True, False]
     assert all(d["patient"] == pid for d in decided)
+    corrected = [d for u, a, d in acts if a == "decision_correction"]
+    assert len(corrected) == 1 and corrected[0]["corrects"] == int(old_id) and corrected[0]["concordant"]
     assert "should not be saved" not in json.dumps(acts)
     assert verify_audit(engine) == []

@@ -5,9 +5,16 @@ date) or read from a case file (:func:`load_case`, TOML or YAML), and the two ca
 (:meth:`Case.updated`: the board's own judgements on top of what the registry knows).
 
 Unknown is never false. Every fact is ``None`` until something says otherwise, and the rules treat
-``None`` as "cannot decide", naming the fact. The registry does not record the surgeon's and the
-radiologist's judgement per organ (resectable, ablatable, curable), which resection is the harder
-one, FEV1 or a comorbidity index: those come from the case file, and stay unknown when it is absent.
+``None`` as "cannot decide", naming the fact. The specialists' judgements per organ (resectable,
+ablatable, curable), the disease extent (bilobar, bilateral, extrahepatic, extrapulmonary), the
+Charlson index, ASA class and FEV1 come from the registry's MDT decisions (``mdt_decisions``, as of
+the latest meeting on or before the case date; ``unknown`` or a blank is unknown) or from a case
+file; which resection is the harder one comes only from a case file.
+
+A judgement holds for the disease the board saw. When a lesion was detected or the disease recurred
+or progressed after the latest meeting (and on or before the case date), that meeting's judgements
+and disease extent no longer describe the patient: they stay unknown, and ``sources["assessment"]``
+says why. The measurements (Charlson, ASA, FEV1) are each the latest recorded on or before the date.
 
 :meth:`Case.facts` flattens the case to the fact names declared in ``vocabulary.toml``; the rules
 see nothing else.
@@ -100,7 +107,9 @@ class Case(_Model):
     msi: Literal[MSI] | None = None  # type: ignore[valid-type]
     ecog: int | None = Field(None, ge=0, le=4)
     age: float | None = Field(None, ge=0, le=120)
-    comorbidity: float | None = Field(None, ge=0, description="Charlson comorbidity index")
+    comorbidity: float | None = Field(None, ge=0, description="Charlson comorbidity index (the cancer under "
+                                                                "treatment not counted)")
+    asa_class: int | None = Field(None, ge=1, le=6, description="ASA physical status class")
     fev1_pct: float | None = Field(None, gt=0, le=200, description="FEV1, % of predicted")
     sources: dict[str, str | None] = Field(default_factory=dict, description="where the case's parts came from")
 
@@ -135,7 +144,7 @@ class Case(_Model):
             "primary_sidedness": _known(self.primary_sidedness),
             "ras": _known(self.ras), "braf": _known(self.braf), "msi": _known(self.msi),
             "ecog": self.ecog, "age": self.age, "cea": self.cea, "fev1_pct": self.fev1_pct,
-            "comorbidity": self.comorbidity,
+            "comorbidity": self.comorbidity, "asa_class": self.asa_class,
             "dfi_months": self.dfi_months, "tfi_months": self.tfi_months, "tbs": tbs,
             "largest_mm": max(largest) if largest else None,
             "liver_mets": _has(liver), "lung_mets": _has(lung),
@@ -231,7 +240,7 @@ def _has(organ: OrganStatus | None) -> bool | None:
 
 
 def _validated(data: dict, source: str, lines: dict | None = None) -> Case:
-    from ..study.protocol import _nearest_line
+    from .._yaml import nearest_line
 
     try:
         return Case.model_validate(data)
@@ -241,7 +250,7 @@ def _validated(data: dict, source: str, lines: dict | None = None) -> Case:
             loc = tuple(err["loc"])
             where = ".".join(map(str, loc)) or "(case)"
             if lines is not None:
-                where = f"line {_nearest_line(lines, loc) or '?'}: {where}"
+                where = f"line {nearest_line(lines, loc) or '?'}: {where}"
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = f"unknown field {loc[-1]!r}; allowed: {', '.join(_allowed(loc))}"
@@ -251,7 +260,7 @@ def _validated(data: dict, source: str, lines: dict | None = None) -> Case:
         if not any(err["loc"] == () for err in exc.errors()):   # the date check did not run: run it here
             for name, msg in chronology_problems(data):
                 loc = tuple(int(p) if p.isdigit() else p for p in name.split("."))
-                line = f"line {_nearest_line(lines, loc) or '?'}: " if lines is not None else ""
+                line = f"line {nearest_line(lines, loc) or '?'}: " if lines is not None else ""
                 problems.append((line + name, msg))
         raise CaseError(source, problems) from None
 
@@ -283,7 +292,8 @@ def load_case(path: str | Path) -> Case:
 
 def parse_case_text(text: str, fmt: str, source: str) -> tuple[dict, dict]:
     """(data, line of each key path) of a TOML or YAML case text."""
-    from ..study.protocol import _toml_lines, _yaml_lines
+    from .._toml import toml_lines
+    from .._yaml import yaml_lines
 
     if fmt == "toml":
         import tomllib
@@ -291,11 +301,11 @@ def parse_case_text(text: str, fmt: str, source: str) -> tuple[dict, dict]:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise CaseError(source, [("(syntax)", f"TOML syntax error: {exc}")]) from None
-        return data, _toml_lines(text)
+        return data, toml_lines(text)
     if fmt in ("yaml", "yml"):
         import yaml
         try:
-            lines, dups = _yaml_lines(text)
+            lines, dups = yaml_lines(text)
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise CaseError(source, [("(syntax)", f"YAML syntax error: {exc}")]) from None
@@ -352,6 +362,9 @@ def case_from_registry(tables: dict[str, pd.DataFrame], patient_id: str, as_of, 
     organ_of = dict(zip(lesions.get("lesion_id", []), lesions.get("organ", [])))
     prior = [_prior(t, organ_of) for t in treatments.itertuples(index=False)]
     recs = _recurrences(events, prior, organ_of)
+    board, board_sources = _assessment(_dated(one.get("mdt_decisions"), "date", as_of), lesions, recs)
+    for organ, judged in board.pop("organs").items():
+        organs[organ] = {**organs.get(organ, {}), **judged}
     data = {
         "patient_id": str(patient_id), "as_of": as_of.date(),
         "primary_site": _nn(p["primary_site"]), "histology": _nn(p.get("histology")),
@@ -364,10 +377,54 @@ def case_from_registry(tables: dict[str, pd.DataFrame], patient_id: str, as_of, 
         "cea": _num(frame["cea"]), "ras": _nn(p.get("ras")), "braf": _nn(p.get("braf")), "msi": _nn(p.get("msi")),
         "ecog": None if pd.isna(p.get("ecog")) else int(p["ecog"]),
         "age": None if pd.isna(p.get("birth_year")) else float(as_of.year - int(p["birth_year"])),
+        **board,
         "sources": {"registry": f"patient {patient_id} as of {as_of.date()}", "lesions": "registry",
-                    "site": _nn(p.get("site"))},
+                    "site": _nn(p.get("site")), **board_sources},
     }
     return _validated(data, f"registry, patient {patient_id}")
+
+
+_YES_NO = {"yes": True, "no": False}     # "unknown" and blanks: None
+_ORGAN_JUDGEMENTS = {"liver": {"technically_resectable": "liver_resectable", "ablatable": "liver_ablatable",
+                               "curable": "liver_curable", "bilateral": "liver_bilobar"},
+                     "lung": {"technically_resectable": "lung_resectable", "ablatable": "lung_ablatable",
+                              "curable": "lung_curable", "bilateral": "lung_bilateral"}}
+_MEASURES = {"comorbidity": "charlson_index", "asa_class": "asa_class", "fev1_pct": "fev1_pct"}
+
+
+def _assessment(mdt: pd.DataFrame, lesions: pd.DataFrame, recs: list[dict]) -> tuple[dict, dict]:
+    """(case fields, source notes) from the MDT decisions dated on or before the case date.
+
+    Judgements and disease extent: the latest meeting's, unless the disease changed after it (a lesion
+    detected, a recurrence or progression), when they no longer hold and stay unknown. Measurements:
+    each the latest recorded. ``yes`` / ``no`` are the facts; ``unknown`` and blanks are unknown."""
+    out: dict = {"organs": {}}
+    notes: dict = {}
+    if mdt is None or mdt.empty:
+        return out, notes
+    for field, column in _MEASURES.items():
+        if column in mdt:
+            known = mdt[mdt[column].notna()]
+            if len(known):
+                row = known.iloc[-1]
+                out[field] = int(row[column]) if field == "asa_class" else float(row[column])
+                notes[field] = f"registry, MDT of {pd.Timestamp(row['date']).date()}"
+    last = mdt.iloc[-1]
+    met = pd.Timestamp(last["date"])
+    changes = [pd.Timestamp(d) for d in lesions.get("detection_date", [])] + [pd.Timestamp(r["date"]) for r in recs]
+    later = [d for d in changes if d > met]
+    if later:
+        notes["assessment"] = (f"MDT of {met.date()}: its judgements are not used, the disease changed after it "
+                               f"(on {min(later).date()}); record a new MDT assessment")
+        return out, notes
+    notes["assessment"] = f"registry, MDT of {met.date()}"
+    for organ, fields in _ORGAN_JUDGEMENTS.items():
+        judged = {field: _YES_NO.get(last.get(column)) for field, column in fields.items() if column in mdt}
+        out["organs"][organ] = {k: v for k, v in judged.items() if v is not None}
+    for field in ("extrahepatic_disease", "extrapulmonary_disease"):
+        if field in mdt and _YES_NO.get(last[field]) is not None:
+            out[field] = _YES_NO[last[field]]
+    return out, notes
 
 
 def _intervals_row(one: dict, patient_id: str, as_of: pd.Timestamp, context) -> pd.Series:

@@ -1,10 +1,12 @@
 """The decision record: what the board chose, append-only.
 
 Each decision is one row of the table ``board_decisions`` in the registry's database (SQLite or
-PostgreSQL), created by this module's own small SQLAlchemy model (no Alembic revision yet: the
-registry's migrations will take the table over). A decision is never changed or deleted: a
-correction is a new row whose ``corrects`` points to the row it replaces, and triggers refuse
-UPDATE and DELETE on both SQLite and PostgreSQL.
+PostgreSQL). The registry's Alembic migration ``0004_board_facts`` creates the table and its
+append-only triggers, so every store opened for writing (``oligomet registry import``,
+``oligomet registry upgrade``, ``oligomet board decide``) has it; this module only reads and
+appends, and says which command to run when the database was never migrated. A decision is never
+changed or deleted: a correction is a new row whose ``corrects`` points to the row it replaces, and
+the triggers refuse UPDATE and DELETE on both SQLite and PostgreSQL.
 
 A decision records the chosen option; whether it follows the rules (``concordant``: the chosen option
 is one the fired rules list) and, if not, the reason (required); the rule-set version and the hash of
@@ -24,6 +26,8 @@ import sqlalchemy as sa
 ROLES = ("surgeon", "medical_oncologist", "radiation_oncologist", "radiologist", "pathologist", "nurse",
          "coordinator", "other")
 
+# How this module reads and writes the table; the table itself is made by the registry's migrations
+# (tests/board/test_decisions_store.py checks that the migrated table has exactly these columns).
 metadata = sa.MetaData()
 decisions = sa.Table(
     "board_decisions", metadata,
@@ -40,21 +44,6 @@ decisions = sa.Table(
     sa.Column("role", sa.String, nullable=False),
     sa.Column("corrects", sa.Integer, sa.ForeignKey("board_decisions.id")),
 )
-
-_SQLITE_GUARDS = [
-    "CREATE TRIGGER IF NOT EXISTS board_decisions_no_update BEFORE UPDATE ON board_decisions "
-    "BEGIN SELECT RAISE(ABORT, 'board_decisions is append-only: record a correction instead'); END",
-    "CREATE TRIGGER IF NOT EXISTS board_decisions_no_delete BEFORE DELETE ON board_decisions "
-    "BEGIN SELECT RAISE(ABORT, 'board_decisions is append-only: record a correction instead'); END",
-]
-_PG_GUARDS = [
-    "CREATE OR REPLACE FUNCTION board_decisions_append_only() RETURNS trigger AS $$ BEGIN "
-    "RAISE EXCEPTION 'board_decisions is append-only: record a correction instead'; END; $$ LANGUAGE plpgsql",
-    "DROP TRIGGER IF EXISTS board_decisions_append_only ON board_decisions",
-    "CREATE TRIGGER board_decisions_append_only BEFORE UPDATE OR DELETE ON board_decisions "
-    "FOR EACH ROW EXECUTE FUNCTION board_decisions_append_only()",
-]
-
 
 class DecisionError(ValueError):
     pass
@@ -92,24 +81,48 @@ def decision_from_sheet(case_json: str | Path, *, option: str, role: str, reason
 
 
 class DecisionLog:
-    """The append-only decision table in the database at ``url`` (created if missing)."""
+    """The append-only decision table in the registry store at ``url``.
+
+    The store must be migrated (it is by every import; ``oligomet registry upgrade --db URL`` or
+    :meth:`open_store` migrate an existing one): a database without the table gets a
+    :class:`DecisionError` naming the command, never a table made on the fly."""
 
     def __init__(self, url: str):
         from ..registry.store import _normalise_url
 
         self.engine = sa.create_engine(_normalise_url(url))
-        metadata.create_all(self.engine)
-        guards = {"sqlite": _SQLITE_GUARDS, "postgresql": _PG_GUARDS}.get(self.engine.dialect.name, [])
-        with self.engine.begin() as conn:
-            for stmt in guards:
-                conn.exec_driver_sql(stmt)
+        try:
+            with self.engine.connect() as conn:
+                present = sa.inspect(conn).has_table(decisions.name)
+        except BaseException:
+            self.engine.dispose()
+            raise
+        if not present:
+            shown = self.engine.url.render_as_string(hide_password=True)
+            self.engine.dispose()
+            raise DecisionError(f"{shown} has no board_decisions table: it is not a registry store migrated to "
+                                f"this oligomet; run 'oligomet registry upgrade --db {shown}' (or import a registry "
+                                f"into it) and record the decision again")
+
+    @classmethod
+    def open_store(cls, url: str) -> "DecisionLog":
+        """Migrate the registry store at ``url`` to this oligomet's schema (the registry's Alembic
+        migrations, as any store opened for writing) and open its decision record."""
+        from ..registry.store import Store
+
+        Store(url).close()
+        return cls(url)
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def append(self, d: Decision, now: dt.datetime | None = None) -> int:
+    def append(self, d: Decision, now: dt.datetime | None = None, conn: sa.Connection | None = None) -> int:
         """Append ``d``; returns its id. Refuses an unknown role, a discordant decision without a reason,
-        and a correction of a record that does not exist or belongs to another patient."""
+        and a correction of a record that does not exist or belongs to another patient. ``conn``: a
+        transaction of the caller on the same database to write in (the web app's, with its audit entry)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.append(d, now, own)
         problems = []
         if d.role not in ROLES:
             problems.append(f"role {d.role!r} is not one of {', '.join(ROLES)}")
@@ -118,21 +131,20 @@ class DecisionLog:
         if not d.concordant and not (d.reason or "").strip():
             problems.append("the chosen option is not among the rules' options "
                             f"({'; '.join(d.recommended) or 'none'}): give the reason (--reason)")
-        with self.engine.begin() as conn:
-            if d.corrects is not None:
-                old = conn.execute(sa.select(decisions.c.patient_id).where(decisions.c.id == d.corrects)).first()
-                if old is None:
-                    problems.append(f"decision {d.corrects} to correct does not exist")
-                elif old.patient_id != d.patient_id:
-                    problems.append(f"decision {d.corrects} is about patient {old.patient_id}, not {d.patient_id}")
-            if problems:
-                raise DecisionError("decision not recorded: " + "; ".join(problems))
-            res = conn.execute(decisions.insert().values(
-                patient_id=d.patient_id, case_date=d.case_date, chosen_option=d.chosen_option,
-                concordant=d.concordant, reason=d.reason, recommended=json.dumps(list(d.recommended)),
-                ruleset_version=d.ruleset_version, evidence_hash=d.evidence_hash,
-                recorded_at=now or dt.datetime.now(dt.timezone.utc), role=d.role, corrects=d.corrects))
-            return int(res.inserted_primary_key[0])
+        if d.corrects is not None:
+            old = conn.execute(sa.select(decisions.c.patient_id).where(decisions.c.id == d.corrects)).first()
+            if old is None:
+                problems.append(f"decision {d.corrects} to correct does not exist")
+            elif old.patient_id != d.patient_id:
+                problems.append(f"decision {d.corrects} is about patient {old.patient_id}, not {d.patient_id}")
+        if problems:
+            raise DecisionError("decision not recorded: " + "; ".join(problems))
+        res = conn.execute(decisions.insert().values(
+            patient_id=d.patient_id, case_date=d.case_date, chosen_option=d.chosen_option,
+            concordant=d.concordant, reason=d.reason, recommended=json.dumps(list(d.recommended)),
+            ruleset_version=d.ruleset_version, evidence_hash=d.evidence_hash,
+            recorded_at=now or dt.datetime.now(dt.timezone.utc), role=d.role, corrects=d.corrects))
+        return int(res.inserted_primary_key[0])
 
     def history(self, patient_id: str | None = None) -> pd.DataFrame:
         """Every record (oldest first), with ``superseded_by`` naming the correction that replaced it."""

@@ -1,8 +1,10 @@
 """Board sheets for a handful of synthetic patients, for ``oligomet demo``.
 
-The synthetic registry holds no specialists' judgements, so the demo lays invented ones over real
-synthetic patients (labelled on each sheet's case sources as "demo judgement"): together the sheets
-cover the four cells of Table 4 and each study's suggestion.
+The synthetic registry records the specialists' judgements only at each patient's first MDT, and
+most of the demo's moments (a recurrence, a second organ) come after the disease changed, when those
+no longer hold; so the demo lays invented judgements over real synthetic patients (labelled on each
+sheet's case sources as "demo judgement"): together the sheets cover the four cells of Table 4 and
+each study's suggestion.
 """
 from __future__ import annotations
 
@@ -81,7 +83,8 @@ def write_demo_sheets(tables: dict, out: str | Path) -> list[dict]:
                 continue
             row = cands.iloc[0]
             used.add(row["patient_id"])
-            case = case_from_registry(tables, row["patient_id"], row["as_of"], context=context).updated(judgement, "demo judgement")
+            case = case_from_registry(tables, row["patient_id"], row["as_of"], context=context).updated(
+                judgement, "demo judgement")
             sheet = build_sheet(case, context)
             write_sheet(sheet, out / name)
             rec = "; ".join(sheet.options) or "no recommendation"

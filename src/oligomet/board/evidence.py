@@ -78,7 +78,7 @@ class EvidenceRecord:
 
 def load_evidence(path: str | Path = EVIDENCE_FILE, vocab=None) -> dict[str, EvidenceRecord]:
     """Read and check an evidence file; every problem reported at once with its line."""
-    from ..study.protocol import _nearest_line
+    from .._yaml import nearest_line
     from .rules import read_toml
 
     path = Path(path)
@@ -87,7 +87,7 @@ def load_evidence(path: str | Path = EVIDENCE_FILE, vocab=None) -> dict[str, Evi
     problems: list = []
 
     def report(where: tuple, msg: str) -> None:
-        problems.append((str(path), _nearest_line(lines, where), f"{'.'.join(map(str, where))}: {msg}"))
+        problems.append((str(path), nearest_line(lines, where), f"{'.'.join(map(str, where))}: {msg}"))
 
     out: dict[str, EvidenceRecord] = {}
     for i, raw in enumerate(data.get("record", [])):
@@ -197,7 +197,9 @@ def population_fit(record: EvidenceRecord, facts: dict) -> list[dict]:
     for c in parts:
         value, missing = c.evaluate(facts)
         status = "fits" if value is True else "outside" if value is False else "unknown"
-        rows.append({"criterion": c.describe(), "status": status,
+        # fact / op / value of a single comparison, so the sheet can word it with the fact's label
+        rows.append({"criterion": c.describe(), "fact": c.fact or None, "op": c.op if c.fact else None,
+                     "value": c.value if c.fact else None, "status": status,
                      "patient": {f: facts.get(f) for f in sorted(c.facts())}, "missing": sorted(missing)})
     return rows
 

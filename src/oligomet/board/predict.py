@@ -17,8 +17,8 @@ It shows KM curves by treatment received with numbers at risk: a description, ne
 
 The Cox model is fitted on the setting's patients with the treatment received and the prognostic
 factors available (age, ECOG, number of lesions); the case's curve is predicted under each treatment
-(``CoxResult.predict_survival(conf_int=True)``: R's ``survfit(fit, newdata)`` with its log-type 95% band). Treatment was chosen by indication: the adjusted curves remove
-only the confounding by the factors in the model.
+(``CoxResult.predict_survival(conf_int=True)``: R's ``survfit(fit, newdata)`` with its log-type 95% band).
+Treatment was chosen by indication: the adjusted curves remove only the confounding by the factors in the model.
 """
 from __future__ import annotations
 

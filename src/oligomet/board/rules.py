@@ -72,14 +72,14 @@ class Fact:
 
 def read_toml(path: Path) -> tuple[str, dict, dict]:
     """A board data file (vocabulary, rules, evidence): its text, content and the line of each key path."""
-    from ..study.protocol import _toml_lines
+    from .._toml import toml_lines
 
     text = path.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuleError([(str(path), None, f"TOML syntax error: {exc}")]) from None
-    return text, data, _toml_lines(text)
+    return text, data, toml_lines(text)
 
 
 def load_vocabulary(path: str | Path = VOCABULARY) -> dict[str, Fact]:
@@ -293,9 +293,9 @@ _LAYER_FIELDS = {"complete", "scope", "description"}
 _SOURCE_FIELDS = {"document", "year", "table", "footnote"}
 
 
-def load_ruleset(path: str | Path, vocab: dict[str, Fact] | None = None) -> RuleSet:
+def load_ruleset(path: str | Path, vocab: dict[str, Fact] | None = None) -> RuleSet:  # noqa: C901  (one pass over a rule file, every problem collected with its line)
     """Read and validate one rule file; every problem is reported at once with its file and line."""
-    from ..study.protocol import _nearest_line
+    from .._yaml import nearest_line
 
     path = Path(path)
     vocab = vocab if vocab is not None else load_vocabulary()
@@ -303,7 +303,7 @@ def load_ruleset(path: str | Path, vocab: dict[str, Fact] | None = None) -> Rule
     problems: list[tuple[str, int | None, str]] = []
 
     def report(where: tuple, msg: str) -> None:
-        problems.append((str(path), _nearest_line(lines, where), f"{'.'.join(map(str, where))}: {msg}"))
+        problems.append((str(path), nearest_line(lines, where), f"{'.'.join(map(str, where))}: {msg}"))
 
     head = data.get("ruleset", {})
     for key in ("id", "version"):
@@ -330,7 +330,7 @@ def load_ruleset(path: str | Path, vocab: dict[str, Fact] | None = None) -> Rule
             continue
         if rid in seen:
             report(where + ("id",), f"duplicate rule id {rid!r} (first at line {seen[rid]})")
-        seen.setdefault(rid, _nearest_line(lines, where))
+        seen.setdefault(rid, nearest_line(lines, where))
         layer = raw.get("layer", "default")
         if layer not in layers:
             if layer == "default":
@@ -365,7 +365,7 @@ def load_ruleset(path: str | Path, vocab: dict[str, Fact] | None = None) -> Rule
                                  str(src.get("footnote", ""))),
                           when, tuple(options), tuple(u for u in uses if u in vocab), str(raw.get("notes", "")),
                           str(raw.get("strength", "")), tuple(raw.get("evidence", [])), str(path),
-                          _nearest_line(lines, where)))
+                          nearest_line(lines, where)))
     if problems:
         raise RuleError(problems)
     return RuleSet(head["id"], head["version"], head.get("title", ""), layers, tuple(rules), str(path),

@@ -47,6 +47,13 @@ class Score:
     applies: str                                   # who the score is for, in words
     published: dict = field(default_factory=dict)  # group -> (measure, value), as the paper reports it
     published_note: str = ""
+    #: "verified" (each figure checked against the cited paper) or "unverified: <why>"; an unverified
+    #: figure is shown as such on the sheet, never as fact.
+    published_status: str = ""
+
+    @property
+    def published_verified(self) -> bool:
+        return self.published_status == "verified"
 
 
 SCORES = {s.id: s for s in (
@@ -59,7 +66,12 @@ SCORES = {s.id: s for s in (
           ("low (0-2)", "high (3-5)"), "colorectal primary with liver metastases",
           {"0": ("5-year OS", 0.60), "1": ("5-year OS", 0.44), "2": ("5-year OS", 0.40), "3": ("5-year OS", 0.20),
            "4": ("5-year OS", 0.25), "5": ("5-year OS", 0.14)},
-          "published 5-year OS per point score (Fong 1999, as widely cited); compare with the KM per point"),
+          "published 5-year OS per point score (Fong 1999, as widely cited); compare with the KM per point",
+          # Checked 2026-12-04: the paper's abstract (PubMed 10493478) gives the five criteria and cut-offs
+          # above, overall 5-year OS 37%, and "no patient with a score of 5 was a long-term survivor", but
+          # not the per-point figures; the full text (its survival-by-score table) was not available.
+          "unverified: the per-point figures are not in the paper's abstract and were not checked against "
+          "its full text"),
     Score("tbs", "Tumour burden score",
           "Sasaki K, Morioka D, Conci S, et al. The tumor burden score: a new 'metro-ticket' prognostic tool for "
           "colorectal liver metastases based on tumor size and number of tumors. Ann Surg 2018;267:132-141.",
@@ -79,7 +91,13 @@ SCORES = {s.id: s for s in (
           ("I", "II", "III", "IV"), "lung metastases (any primary)",
           {"I": ("median OS, months", 61.0), "II": ("median OS, months", 34.0), "III": ("median OS, months", 24.0),
            "IV": ("median OS, months", 14.0)},
-          "published median OS per group (Pastorino 1997, as widely cited)"),
+          "published median OS per group (Pastorino 1997, as widely cited)",
+          # Checked 2026-12-04: the abstract (PubMed 9011700) confirms 5206 cases, the grouping by
+          # resectability, DFI >= 36 months and number of metastases, and overall medians (35 months after
+          # complete, 15 after incomplete resection), but not the per-group medians; the full text was not
+          # available.
+          "unverified: the per-group medians are not in the paper's abstract and were not checked against its "
+          "full text"),
     Score("sarcoma", "Sarcoma lung-metastasis factors",
           "Sarcoma lung-metastasectomy study summarised in issue 11: a lesion > 2 cm predicts shorter DFS "
           "(HR 2.60) and OS (HR 5.6); TFI > 12 months predicts longer OS (HR 0.42).",
@@ -279,15 +297,16 @@ def validate_score(score_id: str, scores: pd.DataFrame, outcomes: pd.DataFrame, 
         at = km.at([horizon], extend=True).set_index("group")
         med = km.medians.set_index("group")
         for g in km.groups:
-            pub = sc.published.get(str(g), (None, None))
+            pub = sc.published.get(str(g), (None, None)) + ((sc.published_status or None,) if str(g) in sc.published
+                                                            else (None,))
             grp_rows.append({"group": g, "n": int(med.loc[g, "n"]), "events": float(med.loc[g, "n_events"]),
                              "survival": float(at.loc[g, "survival"]) if g in at.index else np.nan,
                              "lower": float(at.loc[g, "lower"]) if g in at.index else np.nan,
                              "upper": float(at.loc[g, "upper"]) if g in at.index else np.nan,
                              "median": float(med.loc[g, "median"]),
-                             "published_measure": pub[0], "published_value": pub[1]})
+                             "published_measure": pub[0], "published_value": pub[1], "published_status": pub[2]})
     groups = pd.DataFrame(grp_rows, columns=["group", "n", "events", "survival", "lower", "upper", "median",
-                                             "published_measure", "published_value"])
+                                             "published_measure", "published_value", "published_status"])
     return ScoreValidation(sc, conc, groups, horizon)
 
 

@@ -85,7 +85,10 @@ def build_sheet(case, context=None, rulesets=None, records=None, now: dt.datetim
         group = per_patient[group_col]
         row = {"score": sid, "name": sc.name, "value": per_patient[value_col],
                "group": None if group is None or (isinstance(group, float) and math.isnan(group)) else group,
-               "applies": sc.applies, "cutoffs": sc.cutoffs, "citation": sc.citation}
+               "applies": sc.applies, "cutoffs": sc.cutoffs, "citation": sc.citation,
+               # the paper's group survival, for calibration; its status says whether it was checked
+               "published": [{"group": g, "measure": m, "value": v} for g, (m, v) in sc.published.items()],
+               "published_status": sc.published_status or None}
         for ep in ("os", "dfs"):
             v = validation.get(ep, {}).get(sid)
             overall = v.concordance.set_index("site").loc["all"] if v is not None and len(v.concordance) else None

@@ -19,5 +19,24 @@ _study.register(app)
 _synth.register(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from .. import __version__
+        try:   # the installed distribution's version; the package constant when run from a source tree
+            installed = version("oligomet")
+        except PackageNotFoundError:
+            installed = __version__
+        typer.echo(f"oligomet {installed}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """oligomet: registry, endpoints and survival analyses for metastasis cohort studies."""
+
+
 def main() -> None:
     app()

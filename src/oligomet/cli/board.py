@@ -86,7 +86,7 @@ def decide_cmd(sheet: Path = typer.Option(..., "--sheet", help="the case.json wr
 
     try:
         d = decision_from_sheet(sheet, option=option, role=role, reason=reason, corrects=corrects)
-        log = DecisionLog(_normalise_url(db))
+        log = DecisionLog.open_store(_normalise_url(db))   # migrates the store, as every writing command does
         try:
             new_id = log.append(d)
         finally:

@@ -1,4 +1,4 @@
-"""``oligomet registry ...`` commands: validate, import, export, imports, upgrade (a thin shell over
+"""``oligomet registry ...`` commands: validate, import, map, export, imports, quality, upgrade (a thin shell over
 ``oligomet.registry``).
 
 Exit codes: 0 = fine (warnings allowed), 1 = the registry has errors / the import was rejected,
@@ -14,16 +14,21 @@ import typer
 
 app = typer.Typer(no_args_is_help=True)
 
-_FORMAT = typer.Option(None, "--format", help="csv (folder), excel or redcap; detected when omitted.")
+_FORMAT = typer.Option(None, "--format", help="csv (folder), excel, redcap or fhir; detected when omitted.")
 _DATE_FORMAT = typer.Option(None, "--date-format",
                             help="Order of non-ISO dates: DD-MM-YYYY, DD/MM/YYYY, DD.MM.YYYY, MM/DD/YYYY.")
-_DATA_LOCK = typer.Option(None, "--data-lock", help="Data-lock date (YYYY-MM-DD): no date may lie after it.")
+_DATA_LOCK = typer.Option(None, "--data-lock", help="Data-lock date (YYYY-MM-DD, or in the --date-format): no date may "
+                          "lie after it.")
 _KEY_FILE = typer.Option(None, "--identifier-key-file",
                          help="File holding the secret key for hashing direct identifier columns "
                               "(or set OLIGOMET_IDENTIFIER_KEY).")
 _PLAIN = typer.Option(False, "--plain", help="Plain text instead of a rich table.")
 _DB = typer.Option(None, "--db", help="Database URL or SQLite file (default: sqlite file oligomet.sqlite).")
 _DEBUG = typer.Option(False, "--debug", help="Show the traceback on unexpected errors.")
+_REDCAP_URL = typer.Option(None, "--redcap-url", help="Export the project from this REDCap API (https://.../api/) into "
+                                                       "PATH (a folder), then read that export.")
+_REDCAP_TOKEN = typer.Option(None, "--redcap-token-file", help="File holding the project's REDCap API token "
+                                                               "(never printed or stored).")
 _MAPPING = typer.Option(None, "--mapping", help="Site mapping file (YAML): read PATH, a folder of the site's own "
                                                 "export, through it (see docs/registry.md).")
 
@@ -37,6 +42,34 @@ def _key(key_file: Optional[Path]) -> str | None:
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _from_redcap_api(path: Path, url: Optional[str], token_file: Optional[Path]) -> Path:
+    """With --redcap-url: download the project's export into the folder ``path``; the export file to read."""
+    if url is None and token_file is None:
+        return path
+    if url is None or token_file is None:
+        _fail("--redcap-url and --redcap-token-file go together")
+    from oligomet.registry.importers.redcap_api import RedcapApiError, download_export, read_token
+
+    try:
+        export = download_export(url, read_token(token_file), path)
+    except (RedcapApiError, OSError) as exc:
+        _fail(str(exc))
+    typer.echo(f"downloaded {export.name} and its data dictionary into {path}", err=True)
+    return export
+
+
+def _lock(data_lock: str | None, date_format: str | None) -> str | None:
+    """--data-lock as ISO text: YYYY-MM-DD, or in the --date-format; anything else stops here."""
+    from oligomet._validation import lock_date
+
+    try:
+        lock = lock_date(data_lock, date_format=date_format, what="--data-lock", declare="declare its format "
+                         "with --date-format (e.g. --date-format DD-MM-YYYY)")
+    except ValueError as exc:
+        _fail(str(exc))
+    return None if lock is None else lock.date().isoformat()
 
 
 _RICH_MAX = 500  # beyond this a rich table takes long to lay out; the full listing is printed plain
@@ -71,7 +104,8 @@ def _print_report(report, plain: bool) -> None:
 
 @app.command("validate")
 def validate_cmd(
-    path: Path = typer.Argument(..., help="Folder of <table>.csv, .xlsx workbook, or REDCap export .csv."),
+    path: Path = typer.Argument(..., help="Folder of <table>.csv, .xlsx workbook, REDCap export .csv, FHIR Bundle "
+                                          ".json (or a folder of them); with --redcap-url, the folder to export to."),
     data_lock: Optional[str] = _DATA_LOCK,
     format: Optional[str] = _FORMAT,
     date_format: Optional[str] = _DATE_FORMAT,
@@ -80,12 +114,16 @@ def validate_cmd(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write all problems to this CSV."),
     debug: bool = _DEBUG,
     mapping: Optional[Path] = _MAPPING,
+    redcap_url: Optional[str] = _REDCAP_URL,
+    redcap_token_file: Optional[Path] = _REDCAP_TOKEN,
 ) -> None:
     """Check a registry against every rule and print all problems; exit 1 when there are errors."""
     from oligomet.registry import check_registry
 
+    path = _from_redcap_api(path, redcap_url, redcap_token_file)
     if mapping is not None and (format is not None or date_format is not None):
         _fail("--mapping declares the files, the date order and the decimal mark; drop --format and --date-format")
+    data_lock = _lock(data_lock, date_format)
     try:
         if mapping is not None:
             from oligomet.registry.mapping import check_mapped
@@ -111,7 +149,8 @@ def validate_cmd(
 
 @app.command("import")
 def import_cmd(
-    path: Path = typer.Argument(..., help="Folder of <table>.csv, .xlsx workbook, or REDCap export .csv."),
+    path: Path = typer.Argument(..., help="Folder of <table>.csv, .xlsx workbook, REDCap export .csv, FHIR Bundle "
+                                          ".json (or a folder of them); with --redcap-url, the folder to export to."),
     db: Optional[str] = _DB,
     data_lock: Optional[str] = _DATA_LOCK,
     format: Optional[str] = _FORMAT,
@@ -128,17 +167,29 @@ def import_cmd(
              "before the import is rolled back (default 900)."),
     debug: bool = _DEBUG,
     mapping: Optional[Path] = _MAPPING,
+    redcap_url: Optional[str] = _REDCAP_URL,
+    redcap_token_file: Optional[Path] = _REDCAP_TOKEN,
+    site: Optional[str] = typer.Option(
+        None, "--site",
+        help="The hospital whose whole export PATH is: its ids are stored as SITE:id (two sites' patient 17 never "
+             "collide) and the import replaces that site's rows, and no other site's (see docs/registry.md)."),
 ) -> None:
     """Validate, then write the registry to the database in one transaction (all or nothing)."""
     from oligomet.registry import Store
+    from oligomet.registry.mapping import MappingError
 
+    if mapping is not None and (format is not None or date_format is not None):
+        _fail("--mapping declares the files, the date order and the decimal mark; drop --format and --date-format")
+    path = _from_redcap_api(path, redcap_url, redcap_token_file)
+    data_lock = _lock(data_lock, date_format)
     try:
         store = Store(db, **({} if statement_timeout is None else {"statement_timeout": statement_timeout}))
-        if mapping is not None:
-            result = _import_mapped(store, path, mapping, data_lock, _key(identifier_key_file), allow_deletions)
-        else:
-            result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
-                                           format=format, date_format=date_format, allow_deletions=allow_deletions)
+        result = store.import_registry(path, data_lock=data_lock, identifier_key=_key(identifier_key_file),
+                                       format=format, date_format=date_format, allow_deletions=allow_deletions,
+                                       site=site, mapping=mapping)
+    except MappingError as exc:   # every problem with its file:line, not just the first line
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except Exception as exc:  # noqa: BLE001  (bad URL, unreachable server, ...: one clear line)
         if debug:
             raise
@@ -160,17 +211,6 @@ def _open_read_only(db: Optional[str]):
         return Store.open_read_only(db)
     except Exception as exc:  # noqa: BLE001
         _fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
-
-
-def _import_mapped(store, path: Path, mapping: Path, data_lock, key, allow_deletions: bool = False):
-    from oligomet.registry.mapping import MappingError, import_mapped
-
-    try:
-        return import_mapped(store, path, mapping, data_lock=data_lock, identifier_key=key,
-                             allow_deletions=allow_deletions)
-    except MappingError as exc:   # every problem with its file:line, not just the first line
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None   # not an Exception: the caller's one-line handler must not catch it
 
 
 @app.command("map")
@@ -225,6 +265,39 @@ def imports_cmd(db: Optional[str] = _DB) -> None:
         return
     frame["source_sha256"] = frame["source_sha256"].str[:12]
     typer.echo(frame.drop(columns=["files"]).to_string(index=False))
+
+
+@app.command("quality")
+def quality_cmd(
+    db: Optional[str] = _DB,
+    out: Path = typer.Option(..., "--out", help="Folder to write quality.html (the heat map) and quality.csv into."),
+    data_lock: Optional[str] = typer.Option(
+        None, "--data-lock", help="Date (YYYY-MM-DD) Clark's C counts potential follow-up to, and the rules check "
+                                  "dates against; default: the latest data lock of an import, else the latest "
+                                  "death or last contact date."),
+) -> None:
+    """Data quality per site, side by side: completeness per field, rule violations per 100 patients,
+    follow-up completeness (Clark's C)."""
+    from oligomet.registry.quality import quality_summary
+    from oligomet.registry.quality_html import write_quality
+
+    store = _open_read_only(db)
+    try:
+        tables, locks = store.load(), store.imports()["data_lock"].tolist()
+    finally:
+        store.close()
+    if tables["patients"].empty:
+        _fail("the store holds no patients; import a registry first")
+    try:
+        summary = quality_summary(tables, _lock(data_lock, None), import_locks=locks)
+    except ValueError as exc:
+        _fail(str(exc))
+    page = write_quality(summary, out)
+    clark = summary.frame[summary.frame["measure"] == "followup"]
+    n = len(summary.sites)
+    typer.echo(f"wrote {page} and quality.csv: {n} site{'s' if n != 1 else ''}, data lock "
+               f"{summary.data_lock:%Y-%m-%d}; Clark's C " +
+               ", ".join(f"{r.site} {r.value:.2f}" for r in clark.itertuples(index=False)))
 
 
 @app.command("upgrade")

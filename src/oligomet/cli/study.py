@@ -44,6 +44,14 @@ def _summary(study) -> str:
     return " ".join(text[1:3] if len(text) > 2 else text)
 
 
+def _data_summary(found) -> str:
+    """What validate-protocol found in the data (a DataCheck), or that it did not look."""
+    if found is None:
+        return "data not checked (--file-only)"
+    groups = "" if not found.groups else f" ({', '.join(f'{g} {n}' for g, n in found.groups.items())})"
+    return f"data checked: a cohort of {found.n_cohort} of {found.n_registry} patients{groups}"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(protocol: Path = typer.Argument(..., help="study protocol (.toml, .yaml or .yml)"),
@@ -79,21 +87,29 @@ def register(app: typer.Typer) -> None:
 
     @app.command("validate-protocol")
     def validate_protocol(protocol: Path = typer.Argument(..., help="study protocol (.toml, .yaml or .yml)"),
+                          file_only: bool = typer.Option(False, "--file-only", help="check the file alone, not "
+                                                         "against its data source"),
                           debug: bool = typer.Option(False, "--debug", help="show the traceback on errors")
                           ) -> None:
-        """Check a protocol file without running it (fields, values, references between sections)."""
+        """Check a protocol without running its analyses: the file, then every check `run` makes before its first
+        analysis, on the protocol's data (unknown columns, codes, derive expressions, reference levels, empty
+        cohort or groups, landmarks, RMST tau, empty subgroup cells)."""
+        import warnings
+
         from oligomet.study import load_protocol
+        from oligomet.study.catalogue import requested
+        from oligomet.study.preflight import check_against_data
 
         try:
             proto = load_protocol(protocol)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")   # as `run`: estimator warnings are not protocol problems
+                found = None if file_only else check_against_data(proto)
         except Exception as exc:  # noqa: BLE001
             _fail(exc, debug)
-        a = proto.analyses
-        used = [k for k in ("table_one", "km", "logrank", "cox", "propensity", "cif", "complications", "followup")
-                if getattr(a, k) is not None] + (["subgroups"] if a.subgroups else []) + \
-            (["paired"] if a.paired else [])
+        used = [a.key for a in requested(proto.analyses)]
         typer.echo(f"{protocol}: valid ({len(proto.endpoints)} endpoint(s), {len(proto.covariates)} covariate(s); "
-                   f"analyses: {', '.join(used) or 'none'})")
+                   f"analyses: {', '.join(used) or 'none'}); {_data_summary(found)}")
 
     @app.command("demo")
     def demo(out: Path = typer.Option(Path("demo-report"), "--out", "-o", help="output folder"),

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
             from ._errors import error_message
 
             typer.echo(f"error: {error_message(exc)}", err=True)
-            raise typer.Exit(code=1)
+            raise typer.Exit(code=1) from None
         rows = ", ".join(f"{name} {len(frame)}" for name, frame in tables.items())
         typer.echo(f"wrote {patients} synthetic patients ({sites} sites, seed {seed}) to {path} "
                    f"in {time.perf_counter() - t0:.1f} s: {rows}")

@@ -29,11 +29,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (DroppedRows, complete_cases, event_codes, group_labels, require_columns,
-                           require_frame, time_array)
+from .._validation import (require_conf_level, DroppedRows, complete_cases, event_codes, group_labels,
+                           require_frame, require_roles, time_array)
 from ..survival._ties import merge_near_ties
 from ._aalen_johansen import count_table, distinct_times, group_curves
 from ._gray import gray_statistics
+from .._notebook import TidyTablesHTML
 
 ALL = "all"
 _INT_COLUMNS = {"group", "cause", "n_risk", "n_event", "n_competing", "n_censor"}
@@ -42,7 +43,7 @@ TABLE_COLUMNS = ["group", "cause", "time", "n_risk", "n_event", "n_competing", "
 
 
 @dataclass(frozen=True)
-class CumulativeIncidence:
+class CumulativeIncidence(TidyTablesHTML):
     """Result of :func:`cumulative_incidence`.
 
     Attributes
@@ -65,6 +66,8 @@ class CumulativeIncidence:
     n : int
         Rows analysed; ``dropped`` reports rows removed for missing ``by``/``strata``.
     """
+
+    _html_tables = ("n", "gray_test", "table")
 
     table: pd.DataFrame
     gray_test: pd.DataFrame
@@ -123,9 +126,8 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
     missing or negative times and non-integer or negative event codes are errors.
     """
     data = require_frame(data)
-    require_columns(data, [time, event, by, strata])
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
+    require_roles(data, time=time, event=event, group=by, strata=strata)
+    require_conf_level(conf_level)
     data, dropped = complete_cases(data, [by, strata], what="cumulative_incidence")
     t_raw = time_array(data, time)
     status = event_codes(data, event)

@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (DroppedRows, complete_cases, covariate_scale, event_codes, require_columns,
-                           require_covariate_scale, require_frame, time_array)
+from .._validation import (require_conf_level, DroppedRows, complete_cases, covariate_scale, event_codes, require_columns,
+                           require_covariate_scale, require_frame, require_roles, time_array)
 from ..survival._ties import merge_near_ties
 from ..survival.design import Design, build_design, parse_covariates
 from . import _fine_gray_core as core
+from .._notebook import TidyTablesHTML
 
 GTOL = 1e-6
 MAXITER = 10
@@ -55,7 +56,7 @@ def _matrix(design: Design, frame: pd.DataFrame) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FineGray:
+class FineGray(TidyTablesHTML):
     """Result of :func:`fine_gray`.
 
     Attributes
@@ -70,6 +71,8 @@ class FineGray:
     baseline : DataFrame with ``time`` (distinct failure times of the cause, crr's ``$uftime``) and
         ``hazard_jump`` (crr's ``$bfitj``).
     """
+
+    _html_tables = ("n", "n_events", "cause", "summary")
 
     summary: pd.DataFrame
     loglik: float
@@ -143,10 +146,8 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     if not specs:
         raise ValueError("fine_gray needs at least one covariate")
     columns = list(dict.fromkeys(c for sp in specs for c in sp.sources))
-    require_columns(data, [time, event])
-    require_columns(data, columns, "covariate")
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
+    require_roles(data, time=time, event=event, covariate=columns)
+    require_conf_level(conf_level)
     data, dropped = complete_cases(data, columns, what="fine_gray")
     t = merge_near_ties(time_array(data, time))
     if t.size and not (t > 0).any():

@@ -42,6 +42,8 @@ def _fisher_rxc(table: np.ndarray) -> float | None:
     if table.shape[0] > table.shape[1]:
         table = table.T
     rows, cols = table.sum(axis=1).tolist(), table.sum(axis=0).tolist()
+    if len(rows) == 2 and _two_row_tables(rows[0], cols) > _MAX_TABLES:
+        return None   # known before enumerating: a large cohort's 2 x c table with one sparse cell
     n = int(table.sum())
     const = sum(math.lgamma(r + 1) for r in rows) + sum(math.lgamma(c + 1) for c in cols) - math.lgamma(n + 1)
 
@@ -90,6 +92,19 @@ def _fisher_rxc(table: np.ndarray) -> float | None:
     except OverflowError:
         return None
     return float(min(1.0, total))
+
+
+def _two_row_tables(first_row_total: int, cols: list[int]) -> float:
+    """How many 2 x c tables have these margins: the ways to choose the first row's cells 0 <= x_j <= col_j
+    summing to its total (a bounded-composition count, one cumulative sum per column; a float, so a huge
+    count is just large)."""
+    ways = np.zeros(first_row_total + 1)
+    ways[0] = 1.0
+    for c in cols:
+        cs = np.cumsum(ways)
+        shifted = np.concatenate((np.zeros(c + 1), cs[:-c - 1])) if c + 1 <= cs.size else np.zeros(cs.size)
+        ways = cs - shifted
+    return float(ways[first_row_total])
 
 
 def continuous_test(groups: list[np.ndarray], nonnormal: bool) -> tuple[str, float]:

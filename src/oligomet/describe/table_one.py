@@ -31,13 +31,16 @@ from scipy import stats
 from .._validation import (CompleteCaseWarning, DroppedRows, group_labels, require_columns, require_frame,
                            weight_array)
 from ._tests import categorical_test, continuous_test
+from .._notebook import TidyTablesHTML
 
 OVERALL = "Overall"
 
 
 @dataclass(frozen=True)
-class TableOne:
+class TableOne(TidyTablesHTML):
     """Result of :func:`table_one`; see the module docstring for the columns."""
+
+    _html_tables = ("table", "tests")
 
     table: pd.DataFrame
     tests: pd.DataFrame
@@ -77,7 +80,8 @@ class TableOne:
         return out
 
 
-def table_one(data: pd.DataFrame, by: str | None = None, variables=None, nonnormal=None, categorical=None,
+# complexity: gtsummary's front door: argument checks, then one loop over variables
+def table_one(data: pd.DataFrame, by: str | None = None, variables=None, nonnormal=None, categorical=None,  # noqa: C901
               weights: str | None = None, test: bool = True, smd: bool = True, overall: bool | None = None,
               digits: int = 1) -> TableOne:
     """Describe ``variables`` overall or by the groups of ``by``.

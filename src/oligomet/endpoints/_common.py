@@ -6,7 +6,6 @@ docstring that returns months.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..registry.fields import TABLES
@@ -83,20 +82,3 @@ def after_day(dates: pd.Series, start: pd.Series) -> pd.Series:
     (through the end of follow-up). Days, not timestamps, are compared, so a time of day never matters.
     """
     return (dates.dt.normalize() > start.dt.normalize()).fillna(False).astype(bool)
-
-
-def first_per_patient(frame: pd.DataFrame, date_col: str, *, sort_extra: list[str] | None = None) -> pd.DataFrame:
-    """The earliest row per ``patient_id`` by ``date_col`` (ties broken by ``sort_extra``), indexed by patient."""
-    if frame.empty:
-        return frame.set_index("patient_id")
-    keys = ["patient_id", date_col] + (sort_extra or [])
-    ordered = frame.dropna(subset=[date_col]).sort_values(keys, kind="mergesort")
-    return ordered.drop_duplicates("patient_id", keep="first").set_index("patient_id")
-
-
-def as_bool_na(values) -> pd.Series:
-    return pd.Series(values, dtype="boolean")
-
-
-def months_nan(values: np.ndarray) -> np.ndarray:
-    return np.asarray(values, dtype=float) / DAYS_PER_MONTH

@@ -21,6 +21,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .._pandas_compat import as_object_text, is_text, lookup
+from .._validation import lock_date
 from ..registry.fields import LOCAL_MODALITIES
 from . import burden as _burden
 from . import complications as _comp
@@ -110,7 +111,7 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     if level not in ("patient", "lesion"):
         raise ValueError(f"level must be 'patient' or 'lesion', got {level!r}")
     tb = _load(tables)
-    lock = pd.Timestamp(data_lock) if data_lock is not None else None
+    lock = lock_date(data_lock)   # ISO or a date object: '01-02-2020' is refused, never read month first
     if lock is not None:  # administrative censoring: records after the lock do not exist yet
         for name in ("events", "labs", "mdt_decisions", "complications", "adverse_events"):
             tb[name] = tb[name][~(tb[name]["date"] > lock)]

@@ -31,7 +31,6 @@ Other edge cases, as DATECAN recommends:
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .._pandas_compat import lookup
@@ -101,7 +100,3 @@ def death_within(days: int, procedure_date: pd.Series, fu: pd.DataFrame) -> pd.S
     res = pd.Series(pd.NA, index=procedure_date.index, dtype="boolean")
     res[known.to_numpy()] = dead_in[known].to_numpy()
     return res
-
-
-def nan_like(index) -> np.ndarray:
-    return np.full(len(index), np.nan)

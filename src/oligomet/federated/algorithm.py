@@ -21,7 +21,7 @@ from .node import MessageLog, NodeRefusal, check_protocol, load_config
 @federated
 def partial(protocol: str, fmt: str, analysis: str, params: dict) -> dict:
     """Run one partial ``analysis`` on this node's registry; returns aggregates or a refusal."""
-    from ..study.protocol import ProtocolError
+    from ..study.protocol_source import ProtocolError
     from .site import PARTIALS, site_cohort
 
     started = time.monotonic()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 
 def run_federated(protocol: Path, config: Path, out: Path) -> str:
-    from ..study.protocol import load
+    from ..study.protocol_source import load
     from .mock import run_mock
     from .study import load_federation, plan_for, summarise, write_summary
 

@@ -65,7 +65,7 @@ def load_config(path: str | Path | None = None) -> tuple[NodeConfig, Path]:
 
 def check_protocol(text: str, fmt: str, cfg: NodeConfig, analysis: str):
     """Parse ``text`` as data and apply the node's refusals; returns the Protocol."""
-    from ..study.protocol import ProtocolError, loads
+    from ..study.protocol_source import ProtocolError, loads
 
     if len(text.encode()) > cfg.max_protocol_bytes:
         raise NodeRefusal(f"protocol of {len(text.encode())} bytes exceeds this node's limit of "

@@ -35,9 +35,7 @@ def covariate_matrix(data: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
     cols: dict[str, np.ndarray] = {}
     for cov in covariates:
         s = data[cov]
-        if s.dtype == bool:
-            cols[cov] = s.to_numpy(dtype=float)
-        elif pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+        if s.dtype == bool or pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
             cols[cov] = s.to_numpy(dtype=float)
         else:
             for lv in group_labels(data, cov)[1]:

@@ -136,10 +136,8 @@ class PairFilter:
     def ok(self, t_row: int, c_row: int) -> bool:
         if self.antiexact is not None and (self.antiexact[t_row] == self.antiexact[c_row]).any():
             return False
-        if self.caliper_x is not None and \
-                (np.abs(self.caliper_x[t_row] - self.caliper_x[c_row]) > self.caliper_width).any():
-            return False
-        return True
+        return self.caliper_x is None or \
+            not (np.abs(self.caliper_x[t_row] - self.caliper_x[c_row]) > self.caliper_width).any()
 
 
 class _Stratum:
@@ -449,7 +447,7 @@ def _candidates_in_walk_order(events, k):
     return found
 
 
-def libstdcxx_k_smallest(values: list[float], k: int) -> list[int]:
+def libstdcxx_k_smallest(values: list[float], k: int) -> list[int]:  # noqa: C901  (libstdc++'s partial_sort, step for step, for MatchIt's tie order)
     """Indices of the ``k`` smallest ``values`` in the order MatchIt's C++ returns them.
 
     MatchIt keeps the candidates as found when there are at most ``k`` and they are already

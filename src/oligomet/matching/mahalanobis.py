@@ -116,7 +116,7 @@ class _SubFilter:
         return self.pf.ok(int(self.rows[i]), int(self.rows[j]))
 
 
-def _walk_stratum(coords, t, t_order, ratio, reuse_max, eligible, ps_distance, caliper, pair_filter):
+def _walk_stratum(coords, t, t_order, ratio, reuse_max, eligible, ps_distance, caliper, pair_filter):  # noqa: C901  (MatchIt's nearest-neighbour loop, kept step for step beside the C++)
     n = len(t)
     n1 = int((t == 1).sum())
     mv = coords[:, 0]
@@ -131,7 +131,7 @@ def _walk_stratum(coords, t, t_order, ratio, reuse_max, eligible, ps_distance, c
     t_l = t.tolist()
     cal = np.inf if caliper is None else caliper
 
-    def find(ti: int, k: int, mine: set) -> list[int]:
+    def find(ti: int, k: int, mine: set) -> list[int]:  # noqa: C901  (MatchIt's nearest-neighbour loop, kept step for step beside the C++)
         iil = iir = int(pos[ti])
         l_stop = r_stop = False
         left = False

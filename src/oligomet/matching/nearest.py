@@ -13,15 +13,18 @@ from .mahalanobis import mahalanobis_coordinates, mahalanobis_match
 from .optimal import optimal_match
 from .subclass import subclassify
 from .result import MatchResult
+from .._validation import require_choice
 
 _ORDERS = ("largest", "smallest", "random", "data", "closest", "farthest")
 _DISCARD = ("none", "both", "control", "treated")
 _METHODS = ("nearest", "subclass", "optimal")
 
 
-def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest", distance="glm",
+# complexity: MatchIt's one front door: option checks, then dispatch by method
+def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest", distance="glm",  # noqa: C901
           caliper: float | dict | None = None, std_caliper: bool | dict = True, ratio: int = 1,
-          replace: bool = False, order: str | None = None, exact=None, mahvars=None, antiexact=None, discard: str = "none",
+          replace: bool = False, order: str | None = None, exact=None, mahvars=None, antiexact=None,
+          discard: str = "none",
           reuse_max: int | None = None, seed: int | None = None, link: str | None = None,
           compat: str | None = None, subclass: int = 6, min_n: int = 1, estimand: str = "ATT") -> MatchResult:
     """Greedy nearest-neighbour matching on the propensity score, as MatchIt 4.7.2.
@@ -68,8 +71,8 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     order : "largest" | "smallest" | "random" | "data" | "closest" | "farthest"
         Order in which treated units choose (MatchIt's ``m.order``); ties in the distance
         keep the data order. "closest" takes the pairs with the smallest distance first
-        (re-matching a unit whose nearest control was taken meanwhile), "farthest" the largest. "random" uses ``numpy.random.default_rng(seed)``, so the pairs
-        cannot equal R's for the same seed (different generators).
+        (re-matching a unit whose nearest control was taken meanwhile), "farthest" the largest. "random" uses
+        ``numpy.random.default_rng(seed)``, so the pairs cannot equal R's for the same seed (different generators).
     exact : str or list of str, optional
         Match only within strata of these columns.
     antiexact : str or list of str, optional
@@ -109,8 +112,7 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     fitted probabilities of 0 or 1, give a warning as R's ``glm`` does.
     """
     what = "match"
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, _METHODS))}; got {method!r}")
+    require_choice("method", method, _METHODS)
     unsupported = {"subclass": dict(caliper=caliper, exact=exact, antiexact=antiexact, ratio=ratio != 1,
                                     replace=replace, reuse_max=reuse_max, compat=compat),
                    "optimal": dict(caliper=caliper, antiexact=antiexact, replace=replace, reuse_max=reuse_max,
@@ -128,8 +130,7 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
     mah_cols = [mahvars] if isinstance(mahvars, str) else list(mahvars or [])
     if full_mahalanobis or mah_cols:
         _check_mahalanobis(method, order, discard, caliper, full_mahalanobis, mah_cols)
-    if order not in _ORDERS:
-        raise ValueError(f"order must be one of {', '.join(map(repr, _ORDERS))}; got {order!r}")
+    require_choice("order", order, _ORDERS)
     if isinstance(ratio, bool) or int(ratio) != ratio or ratio < 1:
         raise ValueError(f"ratio must be a positive integer; got {ratio!r}")
     ratio = int(ratio)
@@ -139,8 +140,7 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
                                or discard != "none" or isinstance(caliper, dict)):
         raise ValueError("compat='matchit-4.5.1' reproduces that release's plain nearest-neighbour walk only; "
                          "order 'closest'/'farthest', reuse_max, antiexact, discard and covariate calipers came later")
-    if discard not in _DISCARD:
-        raise ValueError(f"discard must be one of {', '.join(map(repr, _DISCARD))}; got {discard!r}")
+    require_choice("discard", discard, _DISCARD)
     if reuse_max is not None and (isinstance(reuse_max, bool) or int(reuse_max) != reuse_max or reuse_max < 1):
         raise ValueError(f"reuse_max must be a positive integer (or None); got {reuse_max!r}")
     dist_caliper, cov_calipers = _split_calipers(caliper)
@@ -177,9 +177,8 @@ def match(data: pd.DataFrame, treatment: str, covariates, method: str = "nearest
         return assemble(frame, t, covariates, [*exact_cols, *anti_cols], ps, dist, w, sub, empty, reasons, None,
                         fit, dropped, treatment, settings, ~eligible, {}, estimand)
     cal = None
-    if dist_caliper is not None:
-        if len(np.unique(dist)) > 1:  # MatchIt ignores a caliper on a constant distance
-            cal = float(dist_caliper) * (float(np.std(dist[eligible], ddof=1)) if std_dist else 1.0)
+    if dist_caliper is not None and len(np.unique(dist)) > 1:  # MatchIt ignores a caliper on a constant distance
+        cal = float(dist_caliper) * (float(np.std(dist[eligible], ddof=1)) if std_dist else 1.0)
     pair_filter = _pair_filter(frame, anti_cols, cov_calipers, std_cov, eligible)
 
     strata = None

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from .._validation import group_labels
+from ..survival.design import build_design, level_key, level_text, parse_covariates
 
 _EPS = np.finfo(float).eps
 _THRESH = 30.0  # R's logit linkinv/mu.eta clamp (src/library/stats/src/family.c)
@@ -141,7 +141,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, names: list[str], weights: np.nda
     beta = np.zeros(len(keep))
     converged = False
     it = 0
-    for it in range(1, maxit + 1):
+    for it in range(1, maxit + 1):  # noqa: B007  (``it`` is read after the loop: the iterations glm reports)
         mu_eta = _mu_eta(eta)
         good = (w_prior > 0) & (mu_eta != 0)
         z = eta + (y - mu) / mu_eta
@@ -184,28 +184,33 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, names: list[str], weights: np.nda
                        deviance=dev, iterations=it, converged=converged, working_weights=w_work)
 
 
-def design_matrix(data: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
-    """R's ``model.matrix(~ covariates)`` with treatment contrasts.
+def design_matrix(data: pd.DataFrame, covariates: list[str], names: str = "matchit") -> tuple[np.ndarray, list[str]]:
+    """R's ``model.matrix(~ covariates)`` with treatment contrasts, built by the one design builder
+    (:mod:`oligomet.survival.design`, as the Cox model's).
 
-    Numeric columns enter as they are; bool columns as ``<name>TRUE``; categorical, string or
-    object columns as one dummy per level except the first (levels sorted as R's ``factor``;
-    a pandas Categorical keeps its own order). Names follow R (``differ2``, ``sexTRUE``).
+    Numeric columns enter as they are; bool, categorical, string or object columns as one dummy per level
+    except the first (levels sorted as R's ``factor``; a pandas Categorical keeps its own order).
+    ``names="matchit"``: as R and MatchIt print them (``differ2``, ``sexTRUE``, ``racehispan``);
+    ``names="design"``: the design's own (``race[hispan]``), as Cox tables show them.
     """
-    cols = [np.ones(len(data))]
-    names = ["(Intercept)"]
-    for cov in covariates:
-        s = data[cov]
-        if s.dtype == bool:
-            cols.append(s.to_numpy(dtype=float))
-            names.append(f"{cov}TRUE")
-        elif pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
-            cols.append(s.to_numpy(dtype=float))
-            names.append(cov)
+    if names not in ("matchit", "design"):
+        raise ValueError(f"names must be 'matchit' or 'design', got {names!r}")
+    design = build_design(data, parse_covariates(list(covariates)))
+    X = np.column_stack([np.ones(len(data)), design.matrix(data)])
+    return X, ["(Intercept)"] + (_r_names(design) if names == "matchit" else design.names)
+
+
+def _r_names(design) -> list[str]:
+    """Column names as R's model.matrix pastes them: the variable, then the level (``TRUE`` for a bool)."""
+    def level(lv) -> str:
+        return ("TRUE" if lv else "FALSE") if isinstance(lv, (bool, np.bool_)) else level_text(lv)
+    out = []
+    for t in design.terms:
+        if not t.categorical:
+            out.append(t.column)
         else:
-            for lv in group_labels(data, cov)[1][1:]:
-                cols.append((s == lv).to_numpy(dtype=float))
-                names.append(f"{cov}{lv}")
-    return np.column_stack(cols), names
+            out += [f"{t.column}{level(lv)}" for lv in t.levels if level_key(lv) != level_key(t.ref)]
+    return out
 
 
 def separating_covariates(data: pd.DataFrame, covariates: list[str], treat: np.ndarray) -> list[str]:

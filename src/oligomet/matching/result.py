@@ -7,10 +7,11 @@ import pandas as pd
 
 from .._validation import DroppedRows
 from .propensity import LogisticFit
+from .._notebook import TidyTablesHTML
 
 
 @dataclass(frozen=True)
-class MatchResult:
+class MatchResult(TidyTablesHTML):
     """Nearest-neighbour matching, as MatchIt's ``matchit(method = "nearest")``.
 
     Attributes
@@ -51,6 +52,8 @@ class MatchResult:
         Rows removed for missing values before fitting.
     """
 
+    _html_tables = ("summary", "balance")
+
     propensity: pd.Series
     distance: pd.Series
     pairs: pd.DataFrame
@@ -78,7 +81,7 @@ class MatchResult:
 
 
 @dataclass(frozen=True)
-class WeightResult:
+class WeightResult(TidyTablesHTML):
     """Propensity-score weighting (IPTW / overlap), as WeightIt's ``method = "glm"``.
 
     Attributes
@@ -98,6 +101,8 @@ class WeightResult:
     model : LogisticFit
     dropped : DroppedRows
     """
+
+    _html_tables = ("estimand", "ess", "balance")
 
     weights: pd.Series
     propensity: pd.Series

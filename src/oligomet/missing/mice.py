@@ -41,6 +41,7 @@ from . import methods as mth
 from .nelsonaalen import cumulative_hazard_at
 from ..survival._blas_threads import single_threaded_blas
 from ..survival._ties import merge_near_ties
+from .._notebook import TidyTablesHTML
 
 __all__ = ["impute", "Imputation"]
 
@@ -50,7 +51,7 @@ _COLLINEAR = 0.999                          # mice's find.collinear threshold
 
 
 @dataclass(frozen=True, eq=False)
-class Imputation:
+class Imputation(TidyTablesHTML):
     """m completed datasets and the diagnostics of the chains that made them (R: a ``mids`` object).
 
     Attributes
@@ -69,6 +70,8 @@ class Imputation:
     m, maxit, donors, seed : the settings; ``seed`` reproduces the run.
     time, event, added : the survival columns, and the names of the columns added as predictors.
     """
+
+    _html_tables = ("m", "maxit", "seed", "variables")
 
     datasets: tuple
     variables: pd.DataFrame
@@ -260,7 +263,8 @@ def _check_models(cols: dict, meth: dict, pm: pd.DataFrame) -> None:
         n_obs = int((~col.missing).sum())
         if n_obs == 0:
             problems.append(f"column {name!r} is missing in every row ({col.missing.size} of {col.missing.size}), "
-                            f"so it cannot be {'imputed (there is nothing to fit its model on)' if meth[name] else 'used'}"
+                            "so it cannot be "
+                            f"{'imputed (there is nothing to fit its model on)' if meth[name] else 'used'}"
                             f"; drop the column or supply values")
             continue
         obs = col.values[~col.missing]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._validation import event_array, event_codes, require_columns, require_frame, time_array
+from .._validation import event_array, event_codes, require_frame, require_roles, time_array
 from ..survival._ties import merge_near_ties
 
 
@@ -25,7 +25,7 @@ def nelsonaalen(data: pd.DataFrame, time: str, event: str, cause: int | None = N
     Returns a Series aligned with ``data``'s index, named ``H(<time>)``.
     """
     data = require_frame(data)
-    require_columns(data, [time, event], "time/event column")
+    require_roles(data, time=time, event=event)
     t = merge_near_ties(time_array(data, time))   # coxph's aeqSurv, which basehaz inherits
     if cause is None:
         d = event_array(data, event)

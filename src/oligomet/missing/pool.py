@@ -27,11 +27,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import require_columns, require_frame
+from .._validation import require_columns, require_conf_level, require_frame
 from ..competing.finegray import FineGray, fine_gray
 from ..matching.propensity import PropensityWarning, fit_logistic
 from ..survival.cox import CoxResult, cox
 from ..survival.design import build_design, parse_covariates
+from .._notebook import TidyTablesHTML
 
 __all__ = ["pool", "pool_cox", "pool_fine_gray", "pool_logistic", "logistic", "LogisticModel", "PooledResult",
            "rubin"]
@@ -103,7 +104,7 @@ def logistic(data: pd.DataFrame, outcome: str, covariates: str | Sequence[str]) 
 
 
 @dataclass(frozen=True)
-class PooledResult:
+class PooledResult(TidyTablesHTML):
     """Rubin's rules over m fits (R: ``pool()`` and ``summary(pool, conf.int = TRUE)``).
 
     ``summary``: indexed by term, columns ``estimate``, ``se``, ``statistic``, ``df``, ``p``, ``lower``,
@@ -111,6 +112,8 @@ class PooledResult:
     ``*_lower``, ``*_upper``: exp of the estimate and limits), then ``riv``, ``lambda``, ``fmi``, ``ubar``,
     ``b``, ``t``, ``dfcom``, ``m``. ``per_imputation``: tidy ``imputation``, ``term``, ``estimate``, ``se``.
     """
+
+    _html_tables = ("m", "model", "summary")
 
     summary: pd.DataFrame
     per_imputation: pd.DataFrame
@@ -135,8 +138,7 @@ def rubin(estimates: np.ndarray, variances: np.ndarray, dfcom: float | np.ndarra
     if m < 2:
         raise ValueError(f"pooling needs at least 2 imputed datasets, got m = {m}: with one there is no "
                          f"between-imputation variance (impute with m >= 2; 20 or more is usual)")
-    if not (0 < conf_level < 1):
-        raise ValueError(f"conf_level must be in (0, 1), got {conf_level!r}")
+    require_conf_level(conf_level)
     bad = ~np.isfinite(q) | ~np.isfinite(u) | (u < 0)
     if bad.any():
         j = int(np.flatnonzero(bad.any(axis=0))[0])

@@ -62,6 +62,27 @@ CONFIRMATION = ("imaging", "biopsy", "clinical", "unknown")
 MSI = ("mss", "msi_high", "unknown")
 MDT_RECOMMENDATION = ("resection", "sabr", "ablation", "systemic", "observation", "best_supportive_care",
                       "other")
+#: A judgement the board records: yes, no, or explicitly not known. A blank cell is unknown too; neither
+#: is ever read as "no" (a yes/no field would make a forgotten answer look like a decision).
+JUDGEMENT = ("yes", "no", "unknown")
+#: The board's judgements recorded with an MDT decision, per organ (liver, lung) and for the disease
+#: extent: field name -> what the question is. ``board/case.py`` reads them as the case's facts.
+BOARD_JUDGEMENTS = {
+    "liver_resectable": "liver metastases technically resectable (surgeon)",
+    "liver_ablatable": "liver metastases ablatable (interventional radiologist)",
+    "liver_curable": "liver metastases curable by local treatment (MDT)",
+    "liver_bilobar": "liver metastases in both lobes",
+    "lung_resectable": "lung metastases technically resectable (thoracic surgeon)",
+    "lung_ablatable": "lung metastases treatable by SABR or ablation (radiation oncologist / radiologist)",
+    "lung_curable": "lung metastases curable by local treatment (MDT)",
+    "lung_bilateral": "lung metastases in both lungs",
+    "extrahepatic_disease": "disease outside the liver (primary excluded)",
+    "extrapulmonary_disease": "disease outside the lungs (primary excluded)",
+}
+#: Plausible ranges of the board's measurements (inclusive; ``registry/rules/clinical.py``).
+FEV1_PCT_RANGE = (0.0, 150.0)
+CHARLSON_RANGE = (0, 37)
+ASA_RANGE = (1, 6)
 #: Extent of a resection, performed or assessed on imaging. Lung: wedge < segmentectomy < lobectomy <
 #: pneumonectomy; liver: wedge (non-anatomical) < segmentectomy < hemihepatectomy. One code list for
 #: both organs; ``LUNG_EXTENTS`` / ``LIVER_EXTENTS`` say which codes fit which organ, and
@@ -70,7 +91,6 @@ RESECTION_EXTENT = ("wedge", "segmentectomy", "lobectomy", "pneumonectomy", "hem
 LUNG_EXTENTS = ("wedge", "segmentectomy", "lobectomy", "pneumonectomy")
 LIVER_EXTENTS = ("wedge", "segmentectomy", "hemihepatectomy")
 EXTENT_STEP = {"wedge": 1, "segmentectomy": 2, "lobectomy": 3, "hemihepatectomy": 3, "pneumonectomy": 4}
-YES_NO_UNKNOWN = ("yes", "no", "unknown")
 CTCAE_GRADES = (1, 2, 3, 4, 5)
 
 #: Identifier-like columns that must never be stored (refused, or keyed-hashed when a key is given).
@@ -136,7 +156,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                       "wedge/segmentectomy/hemihepatectomy)"),
         F("resection_extent", "code", codes=RESECTION_EXTENT,
           description="resections: the extent actually performed (same codes as assessed_extent)"),
-        F("extensive_adhesions", "code", codes=YES_NO_UNKNOWN,
+        F("extensive_adhesions", "code", codes=JUDGEMENT,
           description="intra-operative finding (resections, open or laparoscopic ablation): extensive adhesions"),
     ), "local and systemic treatments", {"patient_id": "patients.patient_id"}),
     Table("complications", ("treatment_id", "date", "clavien_dindo"), (
@@ -167,7 +187,13 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         F("patient_id", "str", True),
         F("date", "date", True),
         F("recommendation", "code", True, MDT_RECOMMENDATION),
-    ), "multidisciplinary tumor board decisions", {"patient_id": "patients.patient_id"}),
+        *(F(name, "code", codes=JUDGEMENT, description=text) for name, text in BOARD_JUDGEMENTS.items()),
+        F("charlson_index", "int", description="Charlson comorbidity index at the meeting, the cancer under "
+                                                      "treatment not counted (0-37)"),
+        F("asa_class", "int", description="ASA physical status class 1-6 at the meeting"),
+        F("fev1_pct", "float", description="FEV1, % of predicted, latest test before the meeting (0-150)"),
+    ), "multidisciplinary tumor board decisions, with the judgements and measurements they rest on "
+       "(the board's view of the patient as of the meeting date)", {"patient_id": "patients.patient_id"}),
     Table("adverse_events", ("patient_id", "date", "term"), (
         F("patient_id", "str", True),
         F("date", "date", True, description="onset"),

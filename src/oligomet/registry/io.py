@@ -21,10 +21,14 @@ from .importers.tabular import RawTables, csv_tables, normalise_name, read_csv_f
 from .parse import check_date_format, conform_table, empty_table
 from .report import ProblemLog, ValidationReport
 
-FORMATS = ("csv", "excel", "redcap")
+FORMATS = ("csv", "excel", "redcap", "fhir")
 
 
 def detect_format(path: Path) -> str:
+    from .importers.fhir import looks_like_fhir
+
+    if looks_like_fhir(path):
+        return "fhir"   # a .json Bundle, or a folder of them (and no CSV)
     if path.is_dir():
         return "csv"
     suffix = path.suffix.lower()
@@ -36,7 +40,7 @@ def detect_format(path: Path) -> str:
         raise ValueError(f"{path} is a single CSV file that is not a REDCap export (no redcap_repeat_instrument, "
                          "record_id or checkbox columns); give the folder of table CSVs, or format='redcap'")
     raise ValueError(f"cannot tell the format of {path}: expected a folder of CSV files, an .xlsx workbook or "
-                     "a REDCap .csv export")
+                     "a REDCap .csv export, or a FHIR Bundle .json")
 
 
 def source_files(path: str | Path, format: str | None = None) -> list[Path]:
@@ -50,6 +54,10 @@ def source_files(path: str | Path, format: str | None = None) -> list[Path]:
 
         dictionary = find_dictionary(path)   # it decides what the codes mean: part of what was imported
         return [path] + ([dictionary] if dictionary is not None else [])
+    if fmt == "fhir":
+        from .importers.fhir import bundle_files
+
+        return bundle_files(path)
     return [path]
 
 
@@ -59,8 +67,9 @@ def read_registry(path: str | Path, format: str | None = None, *, date_format: s
 
     Parameters
     ----------
-    path : folder of ``<table>.csv`` files, ``.xlsx`` workbook, or REDCap flat export ``.csv``.
-    format : ``"csv"`` (folder), ``"excel"`` or ``"redcap"``; detected from the path when None.
+    path : folder of ``<table>.csv`` files, ``.xlsx`` workbook, REDCap flat export ``.csv``, or an
+        HL7 FHIR R4 Bundle ``.json`` following mCODE (or a folder of them).
+    format : ``"csv"`` (folder), ``"excel"``, ``"redcap"`` or ``"fhir"``; detected from the path when None.
     date_format : order of day-month dates when the source does not use ISO ``YYYY-MM-DD``:
         ``"DD-MM-YYYY"``, ``"DD/MM/YYYY"``, ``"DD.MM.YYYY"``, ``"MM/DD/YYYY"``, ``"MM-DD-YYYY"``
         (the separator is not enforced, the order is). ISO dates are always accepted.
@@ -92,6 +101,10 @@ def read_registry(path: str | Path, format: str | None = None, *, date_format: s
         raw = read_workbook(path, log)
         if "patients" not in raw and log.frame().query("rule == 'file_unreadable'").empty:
             log.error("patients", "missing_table", f"no 'patients' sheet in {path.name}")
+    elif fmt == "fhir":
+        from .importers.fhir import read_fhir
+
+        raw, _ = read_fhir(path, log, identifier_key=key)
     else:
         raw = read_redcap(path, log)
     tables = conform_tables(raw, log, order=order, key=key)

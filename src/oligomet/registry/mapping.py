@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from .._file_problems import validation_problems
 from .._yaml import load_yaml, nearest_line, pretty_loc
 from ..expressions import ExpressionError, evaluate, parse_expression
 from .fields import TABLE_ORDER, TABLES
@@ -175,7 +176,8 @@ def _field_of(key: str) -> list[tuple[str, str]]:
     return [(t, key) for t in TABLE_ORDER if key in TABLES[t].field_names]
 
 
-def _meaning_problems(m: SiteMapping) -> list[tuple[tuple, str]]:
+# complexity: one check per mapping section (tables, values, units, dates), each named for the error
+def _meaning_problems(m: SiteMapping) -> list[tuple[tuple, str]]:  # noqa: C901
     bad: list[tuple[tuple, str]] = []
     for t in m.tables:
         if t not in TABLES:
@@ -223,16 +225,8 @@ def loads_mapping(text: str, *, path=None) -> SiteMapping:
     try:
         m = SiteMapping.model_validate(data)
     except ValidationError as exc:
-        out = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")
-                                                                               or p in ("str", "int", "float", "bool",
-                                                                                        "Source"))))
-            if err["type"] == "extra_forbidden":
-                msg = f"unknown key {loc[-1]!r}"
-            else:
-                msg = err["msg"].removeprefix("Value error, ")
-            out.append((pretty_loc(loc), _line(lines, loc), msg))
+        out = validation_problems(exc, lines, unknown=lambda loc: f"unknown key {loc[-1]!r}", line_of=_line,
+                                  extra_tags=frozenset({"Source"}))
         raise MappingError(path, out) from None
     meaning = _meaning_problems(m)
     if meaning:
@@ -565,35 +559,15 @@ def source_files(folder, mapping: SiteMapping) -> list[Path]:
     return [folder / n for n in names if (folder / n).is_file()]
 
 
-def import_mapped(store, folder, mapping, *, data_lock=None, identifier_key=None, allow_deletions: bool = False):
-    """Validate ``folder`` through ``mapping`` and write it to ``store`` all or nothing.
+def import_mapped(store, folder, mapping, *, data_lock=None, identifier_key=None, allow_deletions: bool = False,
+                  site: str | None = None):
+    """Validate ``folder`` through ``mapping`` and write it to ``store`` all or nothing
+    (``Store.import_registry(folder, mapping=mapping, site=site)``).
 
     The import's provenance (``Store.imports()`` / ``import_files``) names the folder, the format
-    ``mapping`` and, beside the SHA-256 of every source file, the mapping file with its SHA-256.
-    A rejected source is reported in the source's terms and writes nothing.
+    ``mapping`` and, beside the SHA-256 of every source file, the mapping file with its SHA-256
+    (``mapping:<file name>``), written in the import's own transaction. A rejected source is
+    reported in the source's terms and writes nothing.
     """
-    import sqlalchemy as sa
-
-    from .provenance import file_hashes
-    from .schema import import_files, imports
-    from .store import ImportResult
-
-    m = mapping if isinstance(mapping, SiteMapping) else load_mapping(mapping)
-    tables, report = check_mapped(folder, m, data_lock=data_lock, identifier_key=identifier_key)
-    rows = {name: len(tables[name]) for name in TABLE_ORDER}
-    if not report.ok:
-        return ImportResult("rejected", report, None, "", rows)
-    result = store.import_registry(tables, data_lock=data_lock, identifier_key=identifier_key,
-                                   allow_deletions=allow_deletions)
-    if result.status != "imported":
-        return ImportResult(result.status, report if result.ok else result.report, result.import_id,
-                            result.source_sha256, result.rows, result.stored)
-    hashes = file_hashes(source_files(folder, m))
-    mapping_name = f"mapping:{Path(m._path).name if m._path else '<text>'}"
-    with store.engine.begin() as conn:
-        conn.execute(sa.update(imports).where(imports.c.import_id == result.import_id)
-                     .values(source=str(Path(folder).resolve()), format="mapping"))
-        conn.execute(sa.insert(import_files), [
-            {"import_id": result.import_id, "file": name, "sha256": h, "bytes": size}
-            for name, (h, size) in {**hashes, mapping_name: (m.hash, None)}.items()])
-    return ImportResult("imported", report, result.import_id, result.source_sha256, result.rows, result.stored)
+    return store.import_registry(folder, data_lock=data_lock, identifier_key=identifier_key,
+                                 allow_deletions=allow_deletions, mapping=mapping, site=site)

@@ -184,7 +184,8 @@ def _q(v) -> str:
     return json.dumps(str(v), ensure_ascii=False)
 
 
-def _draft(columns: list[Column], settings) -> str:
+# complexity: writes the draft file section by section, each optional section behind its own test
+def _draft(columns: list[Column], settings) -> str:  # noqa: C901
     from .mapping import value_map, SiteMapping
 
     lines = ["# Draft site mapping written by `oligomet registry map --suggest`. Check every line: the",

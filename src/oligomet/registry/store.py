@@ -17,6 +17,11 @@ Import semantics (``Store.import_registry``):
    the source disappears from the store when its patient is re-imported. A database error rolls
    everything back.
 
+An import with a ``site`` (``registry/sites.py``) is that hospital's whole export: its ids are
+stored as ``"<site>:<id>"``, it replaces every stored row of the site and no other row, and its
+provenance names the site (and, read through a ``mapping``, the mapping file's SHA-256), all in the
+same transaction; "unchanged" then compares with the site's latest import.
+
 Opening a store for writing migrates it (in one transaction, so a crash mid-creation leaves no
 half-built store); :meth:`Store.open_read_only` never writes and refuses a store of another
 schema version. Direct identifiers never reach the store: they are refused or replaced by
@@ -40,14 +45,16 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from .. import __version__
+from .._validation import lock_date
 from .fields import TABLE_ORDER, TABLES
 from . import provenance
 from .identifiers import normalise_key
-from .io import _export_frame, conform_memory, detect_format, source_files
+from .io import _export_frame, conform_memory, detect_format, read_registry, source_files
 from .parse import check_date_format, empty_table
 from .report import ProblemLog, ValidationReport
 from .schema import import_counts, import_files, import_patients, imports, registry_tables
-from .validate import check_registry, combine, validate
+from .sites import assign_site, check_site_name, namespace_ids
+from .validate import combine, validate
 
 DEFAULT_URL = "sqlite:///oligomet.sqlite"
 #: Seconds a PostgreSQL import statement may run (and an import may wait for another one's lock)
@@ -63,6 +70,8 @@ _CHILD_TABLES = tuple(name for name in TABLE_ORDER if name != "patients")
 # Test seam: called inside the write transaction after the cross-site check, before anything is
 # deleted (the concurrency test pauses here to widen the window two imports could race in).
 _after_site_check = None
+# Test seam: see _trace.
+_trace_hook = None
 
 
 class StoreVersionError(RuntimeError):
@@ -270,52 +279,45 @@ class Store:
 
     # ------------------------------------------------------------------ import
     def import_registry(self, source, data_lock=None, identifier_key=None, *, format: str | None = None,
-                        date_format: str | None = None, allow_deletions: bool = False) -> ImportResult:
+                        date_format: str | None = None, allow_deletions: bool = False, site: str | None = None,
+                        mapping=None) -> ImportResult:
         """Validate ``source`` (a path or an in-memory registry dict) and write it all-or-nothing.
 
         Never raises on bad data: a rejected source returns ``status="rejected"`` and the report.
         ``allow_deletions``: accept a source without rows in a table where the store holds rows of
         its patients (they are deleted); refused by default, as a sign of a partial export.
+        ``site``: the source is that hospital's whole export (see ``registry/sites.py``): its ids are
+        stored as ``"<site>:<id>"`` and the import replaces every stored row of that site, and no
+        other. ``mapping``: a site mapping file (path or ``SiteMapping``) through which the folder
+        ``source`` is read (``registry/mapping.py``); its SHA-256 is part of the import's provenance.
         """
         if self.read_only:
             raise PermissionError(f"{self!r} was opened read-only; open it with Store(url) to import")
         key = normalise_key(identifier_key)
-        lock = None if data_lock is None else pd.Timestamp(data_lock).normalize()
-        if isinstance(source, dict):
-            log = ProblemLog()
-            tables = conform_memory(source, log, order=check_date_format(date_format), key=key)
-            file_hashes = provenance.table_hashes(tables)
-            source_name, fmt = "<memory>", "memory"
-        else:
-            path = Path(source)
-            if not path.exists():
-                raise FileNotFoundError(f"registry path {path} does not exist")
-            fmt = format or detect_format(path)
-            file_hashes = provenance.file_hashes(source_files(path, fmt))
-            source_name = str(path.resolve())
-        source_sha = provenance.source_digest(file_hashes, date_format=date_format, data_lock=lock, key=key)
+        lock = None if data_lock is None else lock_date(data_lock, date_format=date_format,
+                                                        declare="declare its format with date_format").normalize()
+        site = None if site is None else check_site_name(site)
+        read = _SourceReader(source, format, date_format, key, mapping, site)
+        source_sha = provenance.source_digest(read.hashes, date_format=date_format, data_lock=lock, key=key)
         with self.engine.connect() as conn:
-            last = conn.execute(sa.select(imports.c.import_id, imports.c.source_sha256)
-                                .order_by(imports.c.import_id.desc()).limit(1)).first()
-            if last is not None and last.source_sha256 == source_sha:
-                # The same bytes with the same options were validated and written by the last import.
+            last = _last_import(conn, site)
+            if last is not None and last.source_sha256 == source_sha and _unchanged_since(conn, site, last.import_id):
+                # The same bytes with the same options were validated and written by that import.
                 counts = dict(conn.execute(sa.select(import_counts.c.table_name, import_counts.c.rows)
                                            .where(import_counts.c.import_id == last.import_id)).all())
                 rows = {name: int(counts.get(name, 0)) for name in TABLE_ORDER}
                 now = _table_counts(conn)
                 stored = {name: (n, n) for name, n in now.items()}
                 return ImportResult("unchanged", ValidationReport(), last.import_id, source_sha, rows, stored)
-        if isinstance(source, dict):
-            report = combine(log.report(), validate(tables, data_lock=lock))
-        else:
-            tables, report = check_registry(path, fmt, data_lock=lock, date_format=date_format,
-                                            identifier_key=key)
+        tables, report = read.check(lock)
         rows = {name: len(tables[name]) for name in TABLE_ORDER}
         if not report.ok:
             return ImportResult("rejected", report, None, source_sha, rows)
+        if site is not None:
+            tables = namespace_ids(tables, site)
         try:
-            import_id, stored = self._write(tables, report, source_name, fmt, source_sha, lock, key is not None,
-                                            file_hashes, rows, allow_deletions)
+            import_id, stored = self._write(tables, report, read, source_sha, lock, key is not None, rows,
+                                            allow_deletions, site)
         except _Refused as refused:
             return ImportResult("rejected", combine(report, refused.report), None, source_sha, rows, refused.stored)
         except Exception as exc:
@@ -331,12 +333,14 @@ class Store:
             return ImportResult("rejected", report + self._constraint_report(exc, tables), None, source_sha, rows)
         return ImportResult("imported", report, import_id, source_sha, rows, stored)
 
-    def _write(self, tables, report, source_name, fmt, source_sha, lock, pseudonymised, file_hashes, rows,
-               allow_deletions) -> tuple[int, dict]:
+    def _write(self, tables, report, read: "_SourceReader", source_sha, lock, pseudonymised, rows, allow_deletions,
+               site) -> tuple[int, dict]:
+        _trace("lock_wait")
         with self._write_transaction() as conn:
+            _trace("locked")
             import_id = conn.execute(imports.insert().values(
-                imported_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), source=source_name, format=fmt,
-                source_sha256=source_sha, data_lock=None if lock is None else lock.date(),
+                imported_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), source=read.name,
+                format=read.format, source_sha256=source_sha, data_lock=None if lock is None else lock.date(),
                 pseudonymised=pseudonymised, oligomet_version=__version__,
                 n_warnings=len(report.warnings))).inserted_primary_key[0]
             pids = tables["patients"]["patient_id"].dropna().unique().tolist()
@@ -347,20 +351,24 @@ class Store:
                 raise _Refused(conflicts, {})
             if _after_site_check is not None:
                 _after_site_check()
-            replaced = _replaced_patients(conn, import_id, tables["patients"])
+            replaced = (_replaced_patients(conn, import_id, tables["patients"]) if site is None
+                        else _site_patients(site))
             before = _table_counts(conn)
             dropped = _replaced_counts(conn, replaced)
             stored = {name: (before[name], before[name] - dropped[name] + rows[name]) for name in TABLE_ORDER}
-            deletions = _deletion_problems(dropped, rows)
+            # a site's import replaces its patients too: an export without patients would empty the site
+            deletions = _deletion_problems(dropped, rows, TABLE_ORDER if site is not None else _CHILD_TABLES)
             if deletions is not None and not allow_deletions:
                 raise _Refused(deletions, stored)
             conn.execute(import_files.insert(), [{"import_id": import_id, "file": n, "sha256": h, "bytes": b}
-                                                 for n, (h, b) in sorted(file_hashes.items())])
+                                                 for n, (h, b) in sorted(read.hashes.items())])
             conn.execute(import_counts.insert(), [{"import_id": import_id, "table_name": n, "rows": r}
                                                   for n, r in rows.items()])
             _delete_patients(conn, replaced)
+            _trace("deleted")
             for name in TABLE_ORDER:
                 _insert_frame(conn, registry_tables[name], tables[name], name, import_id)
+                _trace(f"wrote {name}")
         return import_id, stored
 
     def _constraint_report(self, exc: Exception, tables: dict[str, pd.DataFrame]) -> ValidationReport:
@@ -385,7 +393,8 @@ class Store:
         return out
 
     def imports(self) -> pd.DataFrame:
-        """Provenance, one row per import: ``import_id``, ``imported_at`` (UTC), ``source``, ``format``,
+        """Provenance, one row per import: ``import_id``, ``imported_at`` (UTC), ``source``, ``site`` (of an
+        import with a site, else None), ``format``,
         ``source_sha256``, ``data_lock``, ``pseudonymised``, ``oligomet_version``, ``n_warnings``,
         ``files`` (dict file -> SHA-256) and ``rows_<table>`` (rows in the source, per table)."""
         with self.engine.connect() as conn:
@@ -397,6 +406,9 @@ class Store:
                                   columns=[c.name for c in import_counts.columns])
         base["files"] = base["import_id"].map(
             {i: dict(zip(g["file"], g["sha256"])) for i, g in files.groupby("import_id")} if len(files) else {})
+        declared = files[files["file"].str.startswith("site:")] if len(files) else files
+        site = base["import_id"].map(dict(zip(declared["import_id"], declared["file"].str[5:]))).astype(object)
+        base.insert(3, "site", site.where(site.notna(), None))
         for name in TABLE_ORDER:
             c = counts[counts["table_name"] == name].set_index("import_id")["rows"]
             base[f"rows_{name}"] = base["import_id"].map(c).astype("Int64")
@@ -408,6 +420,96 @@ class Store:
             return pd.DataFrame(conn.execute(sa.select(import_files).order_by(import_files.c.import_id,
                                                                                import_files.c.file)).mappings().all(),
                                 columns=[c.name for c in import_files.columns])
+
+
+class _SourceReader:
+    """One import's source: the SHA-256 of what it reads (known before reading, so that an unchanged
+    source is recognised without parsing it), its name and format for the provenance, and
+    :meth:`check`, which reads and validates it. The provenance files are the source's files, plus
+    ``mapping:<file name>`` (the mapping file's SHA-256) and ``site:<name>`` when given."""
+
+    def __init__(self, source, format, date_format, key, mapping, site) -> None:
+        self.source, self.date_format, self.key, self.site, self.mapping = source, date_format, key, site, None
+        if mapping is not None:
+            from .mapping import SiteMapping, load_mapping, source_files as mapped_files  # noqa: PLC0415
+
+            if format is not None or date_format is not None:
+                raise ValueError("a mapping declares the files, the date order and the decimal mark; "
+                                 "give no format or date_format with it")
+            if isinstance(source, dict) or not Path(source).is_dir():
+                raise NotADirectoryError(f"a mapping reads a folder of the site's own export; {source!r} is not one")
+            m = mapping if isinstance(mapping, SiteMapping) else load_mapping(mapping)
+            if site is not None and m.site is not None and m.site != site:
+                raise ValueError(f"the mapping says site: {m.site!r}, the import is for site {site!r}; "
+                                 "correct one of them")
+            self.mapping = m
+            self.hashes = provenance.file_hashes(mapped_files(source, m))
+            self.hashes[f"mapping:{Path(m._path).name if m._path else '<text>'}"] = (m.hash, None)
+            self.name, self.format = str(Path(source).resolve()), "mapping"
+        elif isinstance(source, dict):
+            self.log = ProblemLog()
+            self.tables = conform_memory(source, self.log, order=check_date_format(date_format), key=key)
+            self.hashes = provenance.table_hashes(self.tables)
+            self.name, self.format = "<memory>", "memory"
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise FileNotFoundError(f"registry path {path} does not exist")
+            self.format = format or detect_format(path)
+            self.hashes = provenance.file_hashes(source_files(path, self.format))
+            self.name = str(path.resolve())
+        if site is not None:
+            # the site decides the stored ids and what the import replaces: part of what was imported
+            self.hashes[f"site:{site}"] = (provenance.sha256(site.encode("utf-8")), None)
+
+    def check(self, lock) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
+        """(tables, every read, site and rule problem); a mapped source's problems in its own terms."""
+        origins = None
+        if self.mapping is not None:
+            from .mapping import read_mapped  # noqa: PLC0415
+
+            tables, origins, log = read_mapped(self.source, self.mapping, identifier_key=self.key)
+            read_report = log.report()
+        elif isinstance(self.source, dict):
+            tables, read_report = self.tables, self.log.report()
+        else:
+            tables, read_report = read_registry(self.source, self.format, date_format=self.date_format,
+                                                identifier_key=self.key)
+        if self.site is not None:
+            read_report = assign_site(tables, self.site, read_report)
+        report = combine(read_report, validate(tables, data_lock=lock))
+        if origins is not None:
+            from .mapping import in_source_terms  # noqa: PLC0415
+
+            report = in_source_terms(report, origins, self.mapping)
+        return tables, report
+
+
+def _trace(stage: str) -> None:
+    """Test seam: ``_trace_hook(stage)`` at each stage of an import's write (``lock_wait``, ``locked``,
+    ``deleted``, ``wrote <table>``); the process tests pause or die there, inside the transaction."""
+    if _trace_hook is not None:
+        _trace_hook(stage)
+
+
+def _last_import(conn, site: str | None):
+    """The import an unchanged source would repeat: the latest of the site, or the latest of all."""
+    q = sa.select(imports.c.import_id, imports.c.source_sha256).order_by(imports.c.import_id.desc()).limit(1)
+    if site is not None:
+        q = q.where(imports.c.import_id.in_(sa.select(import_files.c.import_id)
+                                            .where(import_files.c.file == f"site:{site}")))
+    return conn.execute(q).first()
+
+
+def _unchanged_since(conn, site: str | None, import_id: int) -> bool:
+    """For a site: every stored patient of the site still comes from that import (no import of the
+    site's patients without ``site`` changed them since)."""
+    if site is None:
+        return True
+    P = registry_tables["patients"]
+    other = conn.execute(sa.select(sa.func.count()).select_from(P)
+                         .where(P.c.site == site, P.c.import_id != import_id)).scalar_one()
+    return other == 0
 
 
 def _is_timeout(exc: Exception) -> bool:
@@ -451,6 +553,12 @@ def _replaced_patients(conn, import_id: int, patients: pd.DataFrame):
     return sa.select(P.c.patient_id).where(P.c.patient_id.in_(incoming), P.c.site.in_(sites))
 
 
+def _site_patients(site: str):
+    """Every stored patient of ``site``: a site's import replaces the whole site."""
+    P = registry_tables["patients"]
+    return sa.select(P.c.patient_id).where(P.c.site == site)
+
+
 def _table_counts(conn) -> dict[str, int]:
     return {name: conn.execute(sa.select(sa.func.count()).select_from(registry_tables[name])).scalar_one()
             for name in TABLE_ORDER}
@@ -470,11 +578,11 @@ def _replaced_counts(conn, replaced) -> dict[str, int]:
             for name, cond in _replaced_filters(replaced).items()}
 
 
-def _deletion_problems(dropped: dict[str, int], rows: dict[str, int]) -> ValidationReport | None:
+def _deletion_problems(dropped: dict[str, int], rows: dict[str, int], names=_CHILD_TABLES) -> ValidationReport | None:
     """A table empty or absent in the source while the store holds rows of its patients: most likely
     a partial export (a failed query, a forgotten file), so refused unless deletions are allowed."""
     log = ProblemLog()
-    for name in _CHILD_TABLES:
+    for name in names:
         if rows[name] == 0 and dropped[name] > 0:
             log.error(name, "import_deletes_stored_rows",
                       f"the source has no {name} rows, but the store holds {dropped[name]:,} {name} rows of its "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .._validation import lock_date
 from .fields import TABLES
 from .io import conform_memory, read_registry
 from .parse import _DTYPES
@@ -95,6 +96,16 @@ def combine(read_report: ValidationReport, rule_report: ValidationReport) -> Val
 
 def check_registry(path, format: str | None = None, *, data_lock=None, date_format: str | None = None,
                    identifier_key=None) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
-    """Read ``path`` and validate it: (tables, parse + rule problems together)."""
+    """Read ``path`` and validate it: (tables, parse + rule problems together). ``data_lock`` is ISO
+    ``YYYY-MM-DD`` or in ``date_format``, checked before anything is read."""
+    from pathlib import Path
+
+    from .io import detect_format
+
+    data_lock = lock_date(data_lock, date_format=date_format, declare="declare its format with date_format")
+    if format == "fhir" or (format is None and Path(path).exists() and detect_format(Path(path)) == "fhir"):
+        from .importers.fhir import check_fhir   # problems told in the bundle's terms (entry, element)
+
+        return check_fhir(path, data_lock=data_lock, identifier_key=identifier_key)
     tables, read_report = read_registry(path, format, date_format=date_format, identifier_key=identifier_key)
     return tables, combine(read_report, validate(tables, data_lock=data_lock))

@@ -7,11 +7,13 @@ image files and prints sharply.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from markupsafe import Markup, escape
 
+from .document import code_label, lower_first
 from .html import _env
 
 PALETTE = ("#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c")
@@ -63,7 +65,49 @@ def show(value) -> str:
         return "no"
     if isinstance(value, float):
         return f"{value:.1f}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, str):
+        return code_text(value)
     return str(value)
+
+
+def code_text(code) -> str:
+    """A registry code in running text on the sheet: the report's code labels (Table 1's vocabulary,
+    acronyms kept) without the capital a table's first column gets: 'wild_type' -> 'wild type',
+    'msi_high' -> 'MSI high', 'sabr' -> 'SABR'; text that already has capitals is kept."""
+    if code is None:
+        return "unknown"
+    text = str(code)
+    if text != text.lower():
+        return text
+    return lower_first(code_label(text)) if text[:1].isalpha() else code_label(text)
+
+
+def criterion_text(criterion: dict, labels: dict | None = None) -> str:
+    """An evidence record's population criterion in words: 'primary tumour site: colorectal',
+    'months from local liver treatment to recurrence <= 12', 'bilobar liver metastases: yes'."""
+    fact = criterion.get("fact")
+    if not fact:
+        text = str(criterion.get("criterion", ""))
+        for name in sorted(labels or {}, key=len, reverse=True):   # a compound condition: names by label
+            text = re.sub(rf"\b{re.escape(name)}\b", labels[name], text)
+        return text
+    op, value = criterion.get("op"), criterion.get("value")
+    if op == "is":
+        return f"{term_text(fact, labels)}: {show(value)}"
+    if op == "in":
+        return f"{term_text(fact, labels)}: {' or '.join(show(v) for v in value)}"
+    return f"{term_text(fact, labels)} {op} {show(value)}"
+
+
+#: Analysis-frame columns the sheet's Cox model may adjust for, by name (the others: their code label).
+_TERM_LABELS = {"age": "age", "ecog": "ECOG", "n_lesions": "number of lesions"}
+
+
+def term_text(name: str, labels: dict | None = None) -> str:
+    """A fact or model term by its label: the vocabulary's label when it has one."""
+    if labels and name in labels:
+        return labels[name]
+    return _TERM_LABELS.get(name, code_text(name))
 
 
 @lru_cache(maxsize=1)
@@ -71,6 +115,9 @@ def _template():
     """The compiled template, once per process (compiling it costs more than rendering)."""
     env = _env()
     env.filters["show"] = show
+    env.filters["code"] = code_text
+    env.filters["term"] = term_text
+    env.filters["criterion"] = criterion_text
     return env.get_template("board_sheet.html.j2")
 
 

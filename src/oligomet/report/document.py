@@ -152,7 +152,8 @@ def contrast(label: str) -> str:
     levels = [lower_first(x) for x in label.split(": ", 1)[-1].split(" vs ")]
     if len(levels) == 2:
         a, b = (x.rsplit(" ", 1) for x in levels)
-        if len(a) == len(b) == 2 and a[1] == b[1]:   # 'delayed ablation vs upfront ablation' -> 'delayed vs upfront ablation'
+        # 'delayed ablation vs upfront ablation' -> 'delayed vs upfront ablation'
+        if len(a) == len(b) == 2 and a[1] == b[1]:
             levels[0] = a[0]
     return " vs ".join(levels)
 
@@ -179,13 +180,21 @@ EM_DASH = "—"   # a reference level's HR: the comparator, not a missing number
 INDENT = "\u00a0" * 4   # a level under its variable; non-breaking, so HTML keeps it
 
 
+#: Words of registry codes that are acronyms or gene names, written as clinicians write them
+#: ('sabr' -> 'SABR', 'msi_high' -> 'MSI high', 'kras_mut' -> 'KRAS mut').
+CODE_ACRONYMS = {w: w.upper() for w in ("sabr", "sbrt", "rfa", "mwa", "tace", "sirt", "mss", "msi", "ras", "kras",
+                                        "nras", "braf", "cea", "ecog", "asa", "fev1", "mdt", "os", "dfs", "pfs",
+                                        "tbs", "dfi", "tfi", "ct", "pet")}
+
+
 def code_label(code) -> str:
-    """A registry code for display: 'wild_type' -> 'Wild type', 'mutant' -> 'Mutant'; text that already
-    carries capitals ('KRAS G12C', 'Upfront ablation') is kept as written."""
+    """A registry code for display: 'wild_type' -> 'Wild type', 'mutant' -> 'Mutant', 'sabr' -> 'SABR';
+    text that already carries capitals ('KRAS G12C', 'Upfront ablation') is kept as written."""
     text = str(code)
     if text != text.lower():
         return text
-    text = text.replace("_", " ").strip()
+    words = [CODE_ACRONYMS.get(w, w) for w in text.replace("_", " ").split()]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 

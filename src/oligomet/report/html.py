@@ -93,7 +93,8 @@ def _write_files(results, out: Path, *, paper: str, formats: tuple[str, ...]) ->
     write_results_json(results, out / "results.json")
     page = _env().get_template("report.html.j2").render(
         title=results.title, name=results.name, sections=blocks, methods=" ".join(results.methods),
-        results=" ".join(results.results_text), results_detail=" ".join(results.results_detail), provenance=results.provenance, warnings=results.warnings,
+        results=" ".join(results.results_text), results_detail=" ".join(results.results_detail),
+        provenance=results.provenance, warnings=results.warnings,
         checks=[{"passed": c.passed, "title": c.title, "text": describe(c)} for c in results.checks])
     (out / "report.html").write_text(page, encoding="utf-8")
 

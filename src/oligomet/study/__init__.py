@@ -5,8 +5,9 @@
 * :class:`ProtocolError` / :class:`StudyError`: bad protocol / protocol that does not fit the data.
 """
 from .cohort import StudyError
-from .protocol import Protocol, ProtocolError
-from .protocol import load as load_protocol
+from .protocol import Protocol
+from .protocol_source import ProtocolError
+from .protocol_source import load as load_protocol
 from .run import Study, run_study
 
 __all__ = ["Protocol", "ProtocolError", "StudyError", "Study", "load_protocol", "run_study"]

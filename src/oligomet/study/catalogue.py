@@ -7,6 +7,9 @@ covariates the generic protocol checks need), its compute function (``Ctx -> Com
 and numbers, nothing drawn or formatted) and its section builder in :mod:`oligomet.report.sections`
 (``(StudyResults, Computed) -> None``). ``Computed.numbers`` goes to ``results.json`` under ``key``.
 ``checks`` (optional) judges the result against the protocol's ``[checks]`` thresholds (:mod:`.checks`).
+``preflight`` (optional) raises the protocol errors the analysis would meet in the data (an unknown column, a
+landmark after the last event, an empty subgroup cell): ``run`` calls every one before the first analysis, and
+``validate-protocol`` calls the same (:mod:`.preflight`), so both reject a protocol with the same message.
 
 Adding an analysis: see "Adding an analysis" in ``docs/architecture.md``.
 """
@@ -17,6 +20,7 @@ from typing import Callable
 
 from ..report.document import Check, StudyResults
 from ..report.sections.checks import build_checks
+from ..report.sections import board_quality as board_quality_sections
 from ..report.sections import competing as competing_sections
 from ..report.sections import complications as complications_sections
 from ..report.sections import cox as cox_sections
@@ -29,8 +33,8 @@ from ..report.sections import rmst as rmst_sections
 from ..report.sections import subgroups as subgroups_sections
 from ..report.sections import survival as survival_sections
 from ..report.sections import timevarying as timevarying_sections
-from .analyses import (competing, complications, cox, describe, landmark, paired, propensity, rmst, subgroups,
-                       survival, timevarying)
+from .analyses import (board_quality, competing, complications, cox, describe, landmark, paired, propensity, rmst,
+                       subgroups, survival, timevarying)
 from . import checks
 from .analyses._context import Computed, Ctx
 
@@ -42,6 +46,7 @@ class Analysis:
     compute: Callable[[Ctx], Computed]
     build: Callable[[StudyResults, Computed], None]
     checks: Callable[[Ctx, Computed], list[Check]] | None = None   # validity checks of its result
+    preflight: Callable[[Ctx], None] | None = None                 # its data checks, before any analysis
 
 
 CATALOGUE: tuple[Analysis, ...] = (
@@ -50,18 +55,24 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("km", "Kaplan–Meier", survival.compute_km, survival_sections.build_km),
     Analysis("logrank", "log-rank", survival.compute_logrank, survival_sections.build_logrank),
     Analysis("complications", "complications", complications.compute_complications,
-             complications_sections.build_complications),
+             complications_sections.build_complications, preflight=complications.check_complications),
     Analysis("cox", "Cox models", cox.compute_cox, imputation_sections.with_imputation(cox_sections.build_cox),
              checks.cox_checks),
     Analysis("propensity", "propensity score", propensity.compute_propensity,
              propensity_sections.build_propensity, checks.propensity_checks),
-    Analysis("rmst", "restricted mean survival time", rmst.compute_rmst, rmst_sections.build_rmst),
-    Analysis("landmark", "landmark analysis", landmark.compute_landmark, landmark_sections.build_landmark),
+    Analysis("rmst", "restricted mean survival time", rmst.compute_rmst, rmst_sections.build_rmst,
+             preflight=rmst.check_rmst),
+    Analysis("landmark", "landmark analysis", landmark.compute_landmark, landmark_sections.build_landmark,
+             preflight=landmark.check_landmark),
     Analysis("time_varying", "time-varying exposure", timevarying.compute_time_varying,
-             timevarying_sections.build_time_varying),
-    Analysis("subgroups", "subgroups", subgroups.compute_subgroups, subgroups_sections.build_subgroups),
+             timevarying_sections.build_time_varying, preflight=timevarying.check_time_varying),
+    Analysis("subgroups", "subgroups", subgroups.compute_subgroups, subgroups_sections.build_subgroups,
+             preflight=subgroups.check_cells),
     Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
-    Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired),
+    Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired,
+             preflight=paired.check_paired),
+    Analysis("board_quality", "board decisions", board_quality.compute_board_quality,
+             board_quality_sections.build_board_quality),
 )
 
 

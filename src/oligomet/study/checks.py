@@ -41,7 +41,13 @@ def cox_checks(ctx: Ctx, r) -> list[Check]:
             continue
         n, events, k = int(multi["n"].iloc[0]), float(multi["n_events"].iloc[0]), len(multi)
         what = f"multivariable Cox model of {e.title}"
-        out.append(_complete_cases(ctx, what, n, e.n_eligible, e.missing))
+        if e.imputation is None:
+            out.append(_complete_cases(ctx, what, n, e.n_eligible, e.missing))
+        else:   # nobody was dropped: say what was imputed instead of reporting a 0% complete-case loss
+            out.append(Check("multiple_imputation", "Missing covariates imputed", True,
+                             {"analysis": what, "n": n, "m": e.imputation["m"],
+                              "variables": {_label(ctx, v): c for v, c in e.missing.items() if c},
+                              "max_fmi": max(e.imputation["fmi"].values(), default=0.0)}))
         out.append(Check("events_per_parameter", "Events per model parameter",
                          events / k >= th.min_events_per_parameter,
                          {"analysis": what, "events": events, "parameters": k, "per_parameter": events / k,

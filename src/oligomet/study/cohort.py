@@ -23,7 +23,8 @@ import pandas as pd
 
 from ..expressions import ExpressionError, evaluate, parse_expression
 from ..registry import fields as F
-from .protocol import Condition, Protocol, ProtocolError
+from .protocol import Condition, Protocol
+from .protocol_source import ProtocolError
 
 #: Analysis columns whose values come from a registry code list: conditions are checked against it.
 CODED_COLUMNS = {
@@ -67,8 +68,10 @@ def load_registry(proto: Protocol) -> dict[str, pd.DataFrame]:
         path = _resolve(base, d.folder or d.workbook)
         if not path.exists():
             raise _err(proto, ("data", key), f"no such file or folder: {path}")
-        tables, report = registry.read_registry(path)
-        report = report + registry.validate(tables, data_lock=d.data_lock)
+        tables, report = registry.read_registry(path, date_format=d.date_format)
+        # no data_lock here: for a study the lock is a censoring date (derive_endpoints ignores later records),
+        # not a rule that fails a registry still growing after it
+        report = report + registry.validate(tables)
         if not report.ok:
             errs = report.errors
             shown = "; ".join(f"{r.table} row {r.row}: {r.field}: {r.message}" for r in errs.head(5).itertuples())

@@ -3,7 +3,8 @@
 Every validation error names the field (dotted path), the line in the file, what is wrong
 and, where the field takes a fixed set of values, the allowed values. Checks that need the
 data (unknown column, empty cohort, a group with no patients, an endpoint that cannot be
-derived) happen in the runner and point back to the same lines (:meth:`Protocol.line_of`).
+derived) happen in the runner and point back to the same lines (:meth:`Protocol.line_of`). Reading the file
+(limits, TOML/YAML positions, the error format) is :mod:`oligomet.study.protocol_source`.
 
 The schema, top to bottom (see ``docs/study.md`` and ``examples/`` for complete files):
 
@@ -23,30 +24,14 @@ The schema, top to bottom (see ``docs/study.md`` and ``examples/`` for complete 
 """
 from __future__ import annotations
 
-import hashlib
-import re
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from .._yaml import nearest_line, pretty_loc, yaml_lines, yaml_loader, yaml_refusals
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-MAX_BYTES = 1_000_000   # a protocol is a page of settings; a larger file is a mistake or an attack
-MAX_NESTING = 50        # sections/lists/tables inside each other; Python's parsers recurse per level
-MAX_YAML_NODES = 20_000  # a protocol has a few hundred values; a million take PyYAML minutes
+from .._yaml import nearest_line
+
 ORIGIN_TYPES = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "min", "max", "lt", "gt", "missing", "expr")
-
-
-class ProtocolError(ValueError):
-    """A protocol problem: ``problems`` is a list of (field path, line or None, message)."""
-
-    def __init__(self, path: str | Path | None, problems: list[tuple[str, int | None, str]]):
-        self.path = str(path) if path is not None else "<protocol>"
-        self.problems = problems
-        lines = [f"{self.path}:{line if line is not None else '?'}: {field}: {msg}" for field, line, msg in problems]
-        super().__init__(f"invalid protocol ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n" +
-                         "\n".join(lines))
 
 
 class _Model(BaseModel):
@@ -67,7 +52,31 @@ class DataSource(_Model):
     folder: str | None = None
     workbook: str | None = None
     url: str | None = None
-    data_lock: str | None = Field(None, description="ISO date; events after it are ignored")
+    # the order of day-month dates in a folder/workbook (and in data_lock), as `registry validate --date-format`
+    date_format: str | None = None
+    # a censoring date: records after it are ignored, follow-up is censored at it (docs/endpoints.md)
+    data_lock: str | None = None
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, v):
+        from ..registry.parse import check_date_format
+
+        check_date_format(v)
+        return v
+
+    @field_validator("data_lock", mode="before")
+    @classmethod
+    def _iso_lock(cls, v, info):
+        """TOML/YAML dates (``data_lock = 2024-12-31``) and ISO text, or text in ``date_format``; kept as
+        ISO text. ``01-02-2020`` without a declared format is an error, never read month first."""
+        from .._validation import lock_date
+
+        if v is None:
+            return None
+        lock = lock_date(v, date_format=info.data.get("date_format"),
+                         declare="declare its format with [data] date_format (e.g. date_format = \"DD-MM-YYYY\")")
+        return lock.date().isoformat()
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -374,15 +383,21 @@ class PropensityAnalysis(AnalysisOptions):
 
 class Subgroup(AnalysisOptions):
     """Effect of the exposure within the levels of ``column`` (or of a ``where`` split), with the
-    likelihood-ratio test of the exposure × subgroup interaction in Cox."""
+    likelihood-ratio test of the exposure × subgroup interaction in Cox.
+
+    ``cuts`` splits a count or continuous ``column`` at declared points, each level closed on the left:
+    ``cuts = [2]`` gives ``< 2`` and ``≥ 2``; ``labels`` names the levels in order ("1 lesion", "≥ 2 lesions").
+    ``name`` defaults to the column's covariate label (or the column)."""
 
     endpoint_fields = ("endpoints",)
     endpoint_kind = "survival"
     covariate_fields = {"covariates": ()}
     needs_exposure = True
 
-    name: str
+    name: str | None = None
     column: str | None = None
+    cuts: list[float] | None = Field(None, min_length=1)
+    labels: list[str] | None = None
     where: list[Condition] | None = None
     endpoints: list[str] = []
     covariates: list[str] = []
@@ -391,7 +406,26 @@ class Subgroup(AnalysisOptions):
     def _one(self):
         if (self.column is None) == (self.where is None):
             raise ValueError("a subgroup takes exactly one of 'column' (its levels) or 'where' (in vs out)")
+        if self.where is not None and self.name is None:
+            raise ValueError("a subgroup with 'where' needs a 'name' (the heading of its rows)")
+        if self.cuts is not None and self.column is None:
+            raise ValueError("'cuts' splits a 'column'; a 'where' split has no cuts")
+        if self.cuts is not None and any(b <= a for a, b in zip(self.cuts, self.cuts[1:])):
+            raise ValueError(f"'cuts' must increase strictly, got {self.cuts}")
+        if self.labels is not None:
+            if self.cuts is None:
+                raise ValueError("'labels' names the levels made by 'cuts'; give 'cuts' too")
+            if len(self.labels) != len(self.cuts) + 1:
+                raise ValueError(f"{len(self.cuts)} cut(s) make {len(self.cuts) + 1} levels; 'labels' has "
+                                 f"{len(self.labels)}: {self.labels}")
+            if len(set(self.labels)) != len(self.labels):
+                raise ValueError(f"'labels' must be different from each other, got {self.labels}")
         return self
+
+    def level_labels(self) -> list[str]:
+        """The labels of the levels ``cuts`` make, in order (the first is the reference of the interaction)."""
+        c = [f"{x:g}" for x in self.cuts or []]
+        return self.labels or ([f"< {c[0]}"] + [f"{a} to < {b}" for a, b in zip(c, c[1:])] + [f"≥ {c[-1]}"])
 
 
 class CIFAnalysis(AnalysisOptions):
@@ -445,6 +479,24 @@ class TableOneAnalysis(AnalysisOptions):
     variables: list[str] = []
 
 
+class BoardQualityAnalysis(AnalysisOptions):
+    """The tumor board's decisions (``board_decisions``) joined to the cohort: concordance with the rules
+    per site and ``period``, and OS from the decision by concordance (crude, and adjusted for ``adjust``).
+    ``decisions``: the database holding the decisions; default the ``[data] url``."""
+
+    covariate_fields = {"adjust": ()}
+
+    decisions: str | None = None
+    period: Literal["year", "month"] = "year"
+    adjust: list[str] = []
+
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        if self.decisions is None and p.data.url is None:
+            return [(loc + ("decisions",), "the board decisions live in a database: give its URL here "
+                                           "(or read the registry from [data] url)")]
+        return []
+
+
 class Analyses(_Model):
     """One field per analysis of ``oligomet.study.catalogue.CATALOGUE`` (a test keeps the two in step):
     the options of a single analysis, or a list of them."""
@@ -462,6 +514,7 @@ class Analyses(_Model):
     complications: ComplicationsAnalysis | None = None
     followup: FollowupAnalysis | None = None
     paired: list[PairedAnalysis] = []
+    board_quality: BoardQualityAnalysis | None = None
 
 
 class Checks(_Model):
@@ -510,7 +563,7 @@ class Protocol(_Model):
 
     def line_of(self, *path) -> int | None:
         """Line of a dotted field path in the source file (nearest enclosing field known)."""
-        return _nearest_line(self._lines, tuple(path))
+        return nearest_line(self._lines, tuple(path))
 
     @property
     def hash(self) -> str:
@@ -571,236 +624,3 @@ def _reference_problems(p: Protocol) -> list[tuple[tuple, str]]:
         if names.index(n) != i:
             bad.append((("endpoints", i, "name"), f"duplicate endpoint name {n!r}"))
     return bad
-
-
-# --- loading ------------------------------------------------------------------------------------
-
-# The YAML helpers are shared with the site mapping files (registry/mapping.py): one home, _yaml.py.
-_nearest_line = nearest_line
-_yaml_loader = yaml_loader
-_yaml_lines = yaml_lines
-
-
-def _yaml_refusals(text: str) -> list[tuple[str, int | None, str]]:
-    return yaml_refusals(text, "protocol", MAX_YAML_NODES, MAX_NESTING)
-
-
-def _nesting(data) -> int:
-    """Depth of nested dicts/lists, without recursion."""
-    deepest, stack = 0, [(data, 0)]
-    while stack and deepest <= MAX_NESTING:
-        node, d = stack.pop()
-        deepest = max(deepest, d)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        stack.extend((c, d + 1) for c in children)
-    return deepest
-
-
-def _deep_dotted_key(text: str) -> int | None:
-    """The first line whose key has more than MAX_NESTING dotted parts: tomllib takes quadratic time
-    in their number (a 100 kB key takes minutes), so such a file is refused before parsing."""
-    for no, line in enumerate(text.splitlines(), start=1):
-        if line.split("=", 1)[0].count(".") > MAX_NESTING:
-            return no
-    return None
-
-
-def _too_deep(text: str, path) -> ProtocolError:
-    """Nesting beyond MAX_NESTING, located at the first line that opens that many inline arrays/tables
-    or holds that many dotted keys (brackets inside strings may shift it, which only moves the pointer)."""
-    depth, at = 0, None
-    for no, line in enumerate(text.splitlines(), start=1):
-        if line.split("=", 1)[0].count(".") > MAX_NESTING:
-            at = no
-        for ch in line:
-            depth += (ch in "[{") - (ch in "]}")
-            at = at or (no if depth > MAX_NESTING else None)
-        if at:
-            break
-    return ProtocolError(path, [("(syntax)", at, f"nested more than {MAX_NESTING} levels deep")])
-
-
-_TOML_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_TOML_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=""")
-
-
-def _toml_key_parts(raw: str) -> tuple:
-    parts = []
-    for p in re.findall(r'"[^"]*"|\'[^\']*\'|[^.\s]+', raw):
-        parts.append(p.strip("\"'"))
-    return tuple(parts)
-
-
-def _toml_lines(text: str) -> dict:
-    """Map key paths to line numbers by scanning the text (tomllib keeps no positions).
-
-    Handles ``[table]``, ``[[array.of.tables]]`` (with running indices), dotted keys and the
-    first line of inline tables/arrays; a path inside an inline value maps to its key's line.
-    """
-    out: dict = {(): 1}
-    counters: dict[tuple, int] = {}
-    current: tuple = ()
-    depth = 0  # bracket depth of a multi-line array value: its lines hold no keys
-    for no, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if depth > 0:
-            depth += stripped.count("[") - stripped.count("]")
-            continue
-        if not stripped or stripped.startswith("#"):
-            continue
-        m = _TOML_HEADER.match(line)
-        if m and "=" not in stripped.split("]")[0]:
-            keys = _toml_key_parts(m.group(2))
-            if m.group(1) == "[[":
-                # index among earlier [[same]] headers under the same parent instance
-                parent = _resolve(keys[:-1], counters)
-                base = parent + (keys[-1],)
-                i = counters.get(base, -1) + 1
-                counters[base] = i  # nested arrays resolve through this index, so no reset is needed
-                current = base + (i,)
-                out.setdefault(base, no)
-            else:
-                current = _resolve(keys, counters)
-            out[current] = no
-            continue
-        m = _TOML_KEY.match(line)
-        if m:
-            keys = _toml_key_parts(m.group(1))
-            for j in range(1, len(keys) + 1):
-                out.setdefault(current + keys[:j], no)
-            out[current + keys] = no
-            value = line[m.end():]
-            value = value.split("#")[0] if '"' not in value and "'" not in value else value
-            depth = max(0, value.count("[") - value.count("]"))
-    return out
-
-
-def _resolve(keys: tuple, counters: dict) -> tuple:
-    """Insert the current array-of-tables index after every key that names one."""
-    path: tuple = ()
-    for k in keys:
-        path = path + (k,)
-        if path in counters:
-            path = path + (counters[path],)
-    return path
-
-
-_pretty_loc = pretty_loc
-
-
-def _field_names(loc: tuple) -> list[str]:
-    """The field names allowed at ``loc``'s parent, for unknown-field errors."""
-    model: Any = Protocol
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        fields = getattr(model, "model_fields", {})
-        info = next((f for n, f in fields.items() if n == part or f.alias == part), None)
-        if info is None:
-            return []
-        model = _inner_model(info.annotation)
-        if model is None:
-            return []
-    fields = getattr(model, "model_fields", {})
-    return [f.alias or n for n, f in fields.items()]
-
-
-def _inner_model(tp):
-    import typing
-
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return tp
-    for arg in typing.get_args(tp):
-        m = _inner_model(arg)
-        if m is not None:
-            return m
-    return None
-
-
-def from_mapping(data: dict, *, lines: dict | None = None, path: str | Path | None = None,
-                 text: str = "") -> Protocol:
-    """Validate a parsed protocol (a dict); errors carry field paths and line numbers."""
-    lines = lines or {}
-    try:
-        proto = Protocol.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            # pydantic reports union/literal branches in loc; drop the branch tags
-            loc = tuple(p for p in loc if p not in ("str", "int", "float", "list[str]", "dict[str,str]"))
-            if err["type"] == "extra_forbidden":
-                allowed = _field_names(loc)
-                msg = f"unknown field {loc[-1]!r}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-            elif err["type"] == "literal_error":
-                msg = f"{err.get('input')!r} is not allowed; allowed: {err['ctx']['expected']}"
-            else:
-                msg = err["msg"].removeprefix("Value error, ")
-            problems.append((_pretty_loc(loc), _nearest_line(lines, loc), msg))
-        raise ProtocolError(path, problems) from None
-    refs = _reference_problems(proto)
-    if refs:
-        raise ProtocolError(path, [(_pretty_loc(loc), _nearest_line(lines, loc), msg) for loc, msg in refs])
-    proto._lines = lines
-    proto._source_path = str(path) if path is not None else None
-    proto._text_hash = hashlib.sha256(text.encode()).hexdigest() if text else \
-        hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()
-    return proto
-
-
-def loads(text: str, fmt: Literal["toml", "yaml"], *, path: str | Path | None = None) -> Protocol:
-    """Parse and validate protocol text."""
-    if len(text) > MAX_BYTES:
-        raise ProtocolError(path, [("(file)", None, f"the protocol is {len(text):,} characters long; "
-                                                    f"at most {MAX_BYTES:,} are allowed")])
-    if fmt == "toml":
-        import tomllib
-
-        if _deep_dotted_key(text):
-            raise _too_deep(text, path)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            m = re.search(r"line (\d+)", str(exc))
-            raise ProtocolError(path, [("(syntax)", int(m.group(1)) if m else None, f"TOML syntax error: {exc}")]
-                                ) from None
-        except RecursionError:   # tomllib recurses once per nested inline array/table
-            raise _too_deep(text, path) from None
-        if _nesting(data) > MAX_NESTING:
-            raise _too_deep(text, path)
-        lines = _toml_lines(text)
-    elif fmt == "yaml":
-        import yaml
-
-        try:
-            refused = _yaml_refusals(text)
-            if refused:
-                raise ProtocolError(path, refused)
-            lines, duplicates = _yaml_lines(text)
-            if duplicates:
-                raise ProtocolError(path, duplicates)
-            data = yaml.load(text, Loader=_yaml_loader())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ProtocolError(path, [("(syntax)", mark.line + 1 if mark else None, f"YAML syntax error: {exc}")]
-                                ) from None
-        if not isinstance(data, dict):
-            raise ProtocolError(path, [("(top level)", 1, "a protocol must be a mapping of fields")])
-    else:
-        raise ValueError(f"unknown protocol format {fmt!r}; allowed: toml, yaml")
-    return from_mapping(data, lines=lines, path=path, text=text)
-
-
-def load(path: str | Path) -> Protocol:
-    """Read a protocol file (``.toml``, ``.yaml`` or ``.yml``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ProtocolError(path, [("(file)", None, "no such file")])
-    if path.stat().st_size > MAX_BYTES:   # before reading it into memory
-        raise ProtocolError(path, [("(file)", None, f"the file is {path.stat().st_size:,} bytes; a protocol "
-                                                    f"is at most {MAX_BYTES:,} bytes")])
-    suffix = path.suffix.lower()
-    fmt = {"toml": "toml", "yaml": "yaml", "yml": "yaml"}.get(suffix.lstrip("."))
-    if fmt is None:
-        raise ProtocolError(path, [("(file)", None, f"unknown protocol format {suffix!r}; allowed: .toml, .yaml, .yml")])
-    return loads(path.read_text(encoding="utf-8"), fmt, path=path)

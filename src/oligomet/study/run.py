@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._pandas_compat import is_text
 from ..report._atomic_folder import check_output_folder
 from ..report.document import StudyResults, clean
 from ..report.sections.checks import build_checks
@@ -28,7 +27,9 @@ from .analyses import describe
 from .analyses._context import Ctx
 from .catalogue import requested, run_analysis
 from .checks import group_sizes
-from .protocol import Protocol, load
+from .preflight import checked_cohort, prepare_covariates
+from .protocol import Protocol
+from .protocol_source import load
 
 _PACKAGES = ("numpy", "scipy", "pandas", "matplotlib")
 
@@ -59,21 +60,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _prepare_covariates(frame: pd.DataFrame, proto: Protocol) -> pd.DataFrame:
-    for i, cov in enumerate(proto.covariates):
-        if cov.column not in frame.columns:
-            raise C._err(proto, ("covariates", i, "column"),
-                         f"unknown column {cov.column!r}; available columns: {', '.join(frame.columns)}")
-        if cov.type == "binary":
-            s = frame[cov.column]
-            if is_text(s):  # object, or pandas 3's str dtype
-                s = s.map({True: 1.0, False: 0.0, "yes": 1.0, "no": 0.0})
-            frame[cov.column] = pd.to_numeric(s.astype("Float64"), errors="coerce").astype(float)
-        elif cov.type == "categorical":
-            # plain objects: the Cox design does not take pandas Categoricals (see _context.term)
-            s = frame[cov.column]
-            frame[cov.column] = s.astype(object).where(s.notna(), None)
-    return frame
+_prepare_covariates = prepare_covariates   # the name the federated sites import
 
 
 def _progress(enabled: bool):
@@ -111,16 +98,13 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
             tables = C.load_registry(proto)
         tick("registry loaded")
         dhash = C.data_hash(tables)
-        candidates, rows, done = C.prefilter(tables, proto)
-        frame = C.analysis_frame(candidates, proto)
-        frame = _prepare_covariates(frame, proto)
-        tick("endpoints derived")
-        cohort, flow = C.apply_cohort(frame, proto, rows=rows, skip=done)
-        cohort, flow = C.assign_groups(cohort, flow, proto)
-        C.check_endpoints(cohort, proto)
-        tick("cohort built")
+        # every data check (validate-protocol runs the same), before the first analysis
+        cohort, flow = checked_cohort(proto, tables, tick)
         build_cohort(res, flow, len(cohort), _group_counts(proto, cohort), proto.description)
         analyse(proto, cohort, res, tick)
+    if proto.data.data_lock is not None:
+        res.methods.append(f"Data were locked on {proto.data.data_lock}: records after that date were ignored "
+                           f"and follow-up was censored at it.")
     v = versions()
     res.methods.append(
         f"Analyses were run with oligomet {v['oligomet']} (Python {v['python']}, NumPy {v['numpy']}, SciPy "

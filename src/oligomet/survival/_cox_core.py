@@ -40,6 +40,7 @@ import numpy as np
 from . import _cox_kernels as kernels
 from ._cholesky import TOLER_CHOL, ldl_factor, ldl_inverse, ldl_solve, wald_statistic  # noqa: F401 (re-exported)
 from ._fitted_arrays import last_at_or_before
+from .._validation import TIES, require_choice
 
 
 EPS = 1e-9                    # R: coxph.control(eps)
@@ -260,8 +261,7 @@ def prepare(time, status, X, strata=None, weights=None, ties: str = "efron",
     ``start``: entry times for counting-process data (R's ``Surv(start, stop, event)``, rows at risk on
     ``(start, time]``); the rows of one segment then differ in their risk sets, so the row route is used.
     """
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    require_choice("ties", ties, TIES)
     time = np.asarray(time, dtype=float)
     status = np.asarray(status, dtype=float)
     cols = _as_columns(X)

@@ -192,8 +192,8 @@ def efron_terms(S0, e, gd, mw, efron, a, b, q0, q1, q2, D):  # pragma: no cover 
         s0 = 0.0
         s1 = 0.0
         s2 = 0.0
-        for l in range(d):
-            f = l / d
+        for step in range(d):
+            f = step / d
             den = S0[k] - f * e[k]
             D[j] = den
             j += 1

@@ -3,6 +3,7 @@ as plain arrays: input checks, and the (stratum, time) blocks of the sorted rows
 from __future__ import annotations
 
 import numpy as np
+from .._validation import TIES, require_choice
 
 
 def fitted_arrays(time, event, X, beta, weights, ties: str):
@@ -20,8 +21,7 @@ def fitted_arrays(time, event, X, beta, weights, ties: str):
         raise ValueError(f"beta has {beta.size} values but X has {X.shape[1]} columns")
     if not np.isin(e, (0.0, 1.0)).all():
         raise ValueError("event must be 0/1")
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    require_choice("ties", ties, TIES)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
     if w.size != n:
         raise ValueError("weights must have one value per row")
@@ -56,3 +56,72 @@ def last_at_or_before(key_strata: np.ndarray, key_time: np.ndarray, q_strata: np
     ok = idx >= 0
     ok[ok] &= ks[idx[ok]] == qs[ok]
     return np.where(ok, idx, -1)
+
+
+class RiskBlocks:
+    """The (stratum, time) blocks of rows sorted by (stratum, time), and the risk-set arithmetic on them that
+    the post-fit code shares: per-block sums, cumulative sums within a stratum (backward: the risk set at a
+    block is every row of its stratum at or after it; forward: what has accumulated up to it), delayed entry
+    of (start, stop] rows, and the Efron steps of tied deaths.
+
+    ``strata``, ``time`` and ``start`` (or None) are in the sorted order of the rows."""
+
+    def __init__(self, strata: np.ndarray, time: np.ndarray, start: np.ndarray | None = None):
+        _, new_b = tie_blocks(strata, time)
+        self.bstart = np.flatnonzero(new_b)
+        self.nb = self.bstart.size
+        self.block_of_row = np.cumsum(new_b) - 1
+        self.stratum = strata[self.bstart]
+        self.time = time[self.bstart]
+        first = np.concatenate(([True], self.stratum[1:] != self.stratum[:-1]))
+        self.stratum_of_block = np.cumsum(first) - 1
+        self.sstart = np.flatnonzero(first)                  # first block of each stratum
+        self.send = np.append(self.sstart[1:], self.nb)      # first block of the next stratum
+        # (start, stop] rows: the last block at or before each row's entry (-1: entered before the first block);
+        # such a row is not at risk at those blocks
+        self.entry = None if start is None else last_at_or_before(self.stratum, self.time, strata, start)
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Per-block sums of per-row ``values`` (rows first axis)."""
+        return np.add.reduceat(values, self.bstart, axis=0)
+
+    def rev_within(self, a: np.ndarray) -> np.ndarray:
+        """Backward cumulative sums of per-block ``a`` within each stratum."""
+        c = np.cumsum(a[::-1], axis=0)[::-1]
+        tail = np.concatenate((c, np.zeros((1,) + a.shape[1:])))[self.send]
+        return c - tail[self.stratum_of_block]
+
+    def fwd_within(self, a: np.ndarray) -> np.ndarray:
+        """Forward cumulative sums of per-block ``a`` within each stratum."""
+        c = np.cumsum(a, axis=0)
+        head = np.concatenate((np.zeros((1,) + a.shape[1:]), c))[self.sstart]
+        return c - head[self.stratum_of_block]
+
+    def at_risk(self, values: np.ndarray) -> np.ndarray:
+        """Σ of per-row ``values`` over the risk set of each block: rows with stop >= its time, less those not
+        yet entered."""
+        total = self.rev_within(self.sums(values))
+        if self.entry is not None:
+            entered = self.entry >= 0
+            late = np.zeros((self.nb,) + values.shape[1:])
+            np.add.at(late, self.entry[entered], values[entered])
+            total = total - self.rev_within(late)
+        return total
+
+    def before_entry(self, per_block_cumulative: np.ndarray) -> np.ndarray:
+        """For each row, the forward cumulative value (last axis: blocks) at its entry block (0 for rows that
+        entered before the first block, and for every row without (start, stop] data)."""
+        if self.entry is None:
+            return np.zeros(per_block_cumulative.shape[:-1] + (self.block_of_row.size,))
+        return np.where(self.entry >= 0, per_block_cumulative[..., np.maximum(self.entry, 0)], 0.0)
+
+    @staticmethod
+    def efron_steps(deaths_per_block: np.ndarray, efron: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One row per (event block, tied death j = 0..d-1): ``(event blocks, block of each step, j/d (the share
+        of the tied deaths already taken out of the risk set; 0 for Breslow), d of each step)``."""
+        ev = np.flatnonzero(deaths_per_block > 0)
+        d = deaths_per_block[ev]
+        blk = np.repeat(ev, d)
+        j = np.arange(blk.size) - np.repeat(np.cumsum(d) - d, d)
+        dd = np.repeat(d, d).astype(float)
+        return ev, blk, (j / dd if efron else np.zeros(blk.size)), dd

@@ -63,11 +63,10 @@ def _lowess_sorted(x, y, f, iterations, delta):  # pragma: no cover - compiled
     for it in range(iterations + 1):
         nleft, nright, last, i = 0, ns - 1, -1, 0
         while True:
-            if nright < n - 1:
-                if x[i] - x[nleft] > x[nright + 1] - x[i]:   # slide the window right
-                    nleft += 1
-                    nright += 1
-                    continue
+            if nright < n - 1 and x[i] - x[nleft] > x[nright + 1] - x[i]:   # slide the window right
+                nleft += 1
+                nright += 1
+                continue
             v = _local_fit(x, y, x[i], nleft, nright, w, it > 0, rw)
             ys[i] = y[i] if np.isnan(v) else v
             if last < i - 1:                                 # points skipped within delta: interpolate

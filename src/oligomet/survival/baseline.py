@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._fitted_arrays import fitted_arrays, last_at_or_before, tie_blocks
+from ._fitted_arrays import RiskBlocks, fitted_arrays
 
 __all__ = ["cox_survival", "cox_survival_table", "cumulative_hazard", "r_means"]
 
@@ -70,73 +70,36 @@ def _curves(t, e, X, beta, s, w, efron: bool, center: np.ndarray, with_var: bool
     shift = lp.max() if n else 0.0               # guards exp() overflow; undone below
     r = w * np.exp(lp - shift)
 
-    new_s, new_b = tie_blocks(s, t)
-    bstart = np.flatnonzero(new_b)
-    nb = bstart.size
-    bs = s[bstart]
-    sfirst = np.concatenate(([True], bs[1:] != bs[:-1]))
-    stratum_of_block = np.cumsum(sfirst) - 1
-    sstart = np.flatnonzero(sfirst)
-    send = np.append(sstart[1:], nb)
-
-    def rev_within(a):
-        c = np.cumsum(a[::-1], axis=0)[::-1]
-        tail = np.concatenate((c, np.zeros((1,) + a.shape[1:])))[send]
-        return c - tail[stratum_of_block]
-
-    def fwd_within(a):
-        c = np.cumsum(a, axis=0)
-        head = np.concatenate((np.zeros((1,) + a.shape[1:]), c))[sstart]
-        return c - head[stratum_of_block]
-
-    nevent = np.add.reduceat(w * e, bstart)
-    ncens = np.add.reduceat(w * (1 - e), bstart)
-    ndeath = np.add.reduceat(e, bstart).astype(np.int64)
-    entry = None
-    if start is not None:
-        # the last block at or before each row's start, in its stratum (-1: entered before the first block)
-        entry = last_at_or_before(bs, t[bstart], s, start)
-        entered = entry >= 0
-
-    def at_risk(values):
-        """Σ over the risk set of each block (rows with stop >= its time, less those not yet entered)."""
-        total = rev_within(np.add.reduceat(values, bstart, axis=0))
-        if entry is not None:
-            late = np.zeros((nb,) + values.shape[1:])
-            np.add.at(late, entry[entered], values[entered])
-            total -= rev_within(late)
-        return total
-
+    rb = RiskBlocks(s, t, start)
+    nevent = rb.sums(w * e)
+    ncens = rb.sums(w * (1 - e))
+    ndeath = rb.sums(e).astype(np.int64)
+    at_risk = rb.at_risk
     S0 = at_risk(r)
     nrisk_w = at_risk(w)
-    S0d = np.add.reduceat(r * e, bstart)
+    S0d = rb.sums(r * e)
 
     # Efron: one row per (block, j = 0..d-1) with denominator S0 - (j/d) S0_dead
-    ev = np.flatnonzero(ndeath > 0)
-    d = ndeath[ev]
-    blk = np.repeat(ev, d)
-    j = np.arange(blk.size) - np.repeat(np.cumsum(d) - d, d)
-    dd = np.repeat(d, d).astype(float)
-    frac = j / dd if efron else np.zeros(blk.size)
+    _, blk, frac, dd = rb.efron_steps(ndeath, efron)
     den = S0[blk] - frac * S0d[blk]
     # mean over the d steps (Breslow: all steps equal 1/S0, the mean is 1/S0)
-    sum1 = np.bincount(blk, weights=1.0 / den / dd, minlength=nb)
+    sum1 = np.bincount(blk, weights=1.0 / den / dd, minlength=rb.nb)
     hazard = nevent * sum1
-    out = dict(order=order, bstart=bstart, stratum=bs, time=t[bstart], n_risk=nrisk_w, n_event=nevent,
-               n_censor=ncens, hazard=hazard * np.exp(-shift), cumhaz=fwd_within(hazard) * np.exp(-shift),
-               stratum_of_block=stratum_of_block, sstart=sstart, send=send, shift=shift)
+    out = dict(order=order, stratum=rb.stratum, time=rb.time, n_risk=nrisk_w, n_event=nevent,
+               n_censor=ncens, hazard=hazard * np.exp(-shift), cumhaz=rb.fwd_within(hazard) * np.exp(-shift),
+               shift=shift)
     if with_var:
         rx = r[:, None] * X
         S1 = at_risk(rx)
-        S1d = np.add.reduceat(rx * e[:, None], bstart, axis=0)
-        sum2 = np.bincount(blk, weights=1.0 / den ** 2 / dd, minlength=nb)
+        S1d = rb.sums(rx * e[:, None])
+        sum2 = np.bincount(blk, weights=1.0 / den ** 2 / dd, minlength=rb.nb)
         num = S1[blk] - frac[:, None] * S1d[blk]
-        xbar = np.stack([np.bincount(blk, weights=num[:, k] / den ** 2 / dd, minlength=nb) for k in range(p)],
+        xbar = np.stack([np.bincount(blk, weights=num[:, k] / den ** 2 / dd, minlength=rb.nb) for k in range(p)],
                         axis=1) * nevent[:, None]
         # undo the exp shift: hazard-like terms scale by exp(-shift), their squares by exp(-2 shift)
         out["varhaz"] = nevent * sum2 * np.exp(-2 * shift)
         out["xbar"] = xbar * np.exp(-shift)
-        out["fwd_within"] = fwd_within
+        out["fwd_within"] = rb.fwd_within
     return out
 
 

@@ -197,7 +197,7 @@ def _counts_prepared(pr: _Prepared) -> np.ndarray:
     same_time_pairs = pr.tied_y_all - pr.tied_xy
     P = np.cumsum(pr.group_first) - 1      # (stratum, time, status) group index of each element
     nP = int(P[-1]) + 1
-    unit = bool(np.all(W == W[0]))
+    unit = bool(np.all(W[0] == W))
     # The dominance count is a radix partition over the bits of one key and runs in
     # log2(#distinct values) passes: use whichever of risk rank and time group has fewer values.
     if nP < nK:

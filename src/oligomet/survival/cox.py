@@ -16,14 +16,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (DroppedRows, _rows, complete_cases, covariate_scale, event_array, require_columns,
-                           require_covariate_scale, require_events, require_frame, require_start_before_stop,
-                           time_array, weight_array)
+from .._validation import (TIES, complete_cases, covariate_scale, DroppedRows, event_array, require_choice,
+                           require_columns, require_conf_level, require_covariate_scale, require_events, require_frame,
+                           require_roles, require_start_before_stop, _rows, time_array, weight_array)
 from . import _cox_core as core
 from ._blas_threads import single_threaded_blas
 from ._cox_robust import robust_score_test, robust_variance
 from ._ties import merge_near_ties, merge_near_ties_start_stop
 from .design import Design, _is_categorical, build_design, parse_covariates
+from .._notebook import TidyTablesHTML
 
 __all__ = ["cox", "CoxResult", "CoxConvergenceWarning"]
 
@@ -35,7 +36,7 @@ class CoxConvergenceWarning(UserWarning):
 
 
 @dataclass(frozen=True, eq=False)
-class CoxResult:
+class CoxResult(TidyTablesHTML):
     """A fitted Cox model (R: ``coxph``).
 
     Attributes
@@ -55,6 +56,8 @@ class CoxResult:
     iterations, converged, ties, terms.
     concordance : R's ``fit$concordance["concordance"]`` (computed on first access).
     """
+
+    _html_tables = ("n", "n_events", "summary", "tests")
 
     summary: pd.DataFrame
     loglik: np.ndarray
@@ -181,8 +184,7 @@ class CoxResult:
             newstrata = np.array([lookup[k] for k in keys], dtype=np.int64)
         times = np.atleast_1d(np.asarray(times, dtype=float))
         if conf_int:
-            if not 0 < conf_level < 1:
-                raise ValueError(f"conf_level must be between 0 and 1; got {conf_level!r}")
+            require_conf_level(conf_level)
             tab = cox_survival_table(self._time, self._event, self._X, self.coef, self.var.to_numpy(),
                                      strata=self._strata, weights=self._weights, ties=self.ties, newX=newX,
                                      times=times, newstrata=newstrata, conf_level=conf_level, start=self._start)
@@ -271,16 +273,12 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     raise a ``ValueError`` naming the terms involved; so does a constant covariate.
     """
     data = require_frame(data)
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    require_choice("ties", ties, TIES)
     specs = parse_covariates(covariates)
     strata_cols = _as_list(strata)
     cov_cols = list(dict.fromkeys(c for s in specs for c in s.sources))
-    require_columns(data, [time, event], "time/event column")
-    require_columns(data, cov_cols, "covariate")
-    require_columns(data, strata_cols, "strata column")
-    require_columns(data, [weights, cluster], "weights/cluster column")
-    require_columns(data, [start], "start column")
+    require_roles(data, time=time, event=event, covariate=cov_cols, strata=strata_cols, weights=weights,
+                  cluster=cluster, start=start)
     # time/event are validated on every row: a missing or negative time is a derivation bug, not a
     # missing value to drop quietly (see _validation's policy)
     t_all = time_array(data, time)

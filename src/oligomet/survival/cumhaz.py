@@ -30,16 +30,17 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .._validation import DroppedRows
+from .._validation import DroppedRows, require_choice, require_conf_level
 from . import _km_core as core
 from .kaplan_meier import curve_data, group_column
+from .._notebook import TidyTablesHTML
 
 CONF_TYPES = ("plain", "log", "none")
 _CTYPES = {1: 1, 2: 2, "nelson-aalen": 1, "fleming-harrington": 2}
 
 
 @dataclass(frozen=True)
-class CumulativeHazard:
+class CumulativeHazard(TidyTablesHTML):
     """Result of :func:`cumulative_hazard`.
 
     Attributes
@@ -51,6 +52,8 @@ class CumulativeHazard:
     robust : whether ``std_chaz`` is the infinitesimal-jackknife (robust) SE.
     dropped : rows removed for a missing ``by``, ``id`` or weight.
     """
+
+    _html_tables = ("table",)
 
     table: pd.DataFrame
     ctype: int
@@ -151,11 +154,8 @@ def cumulative_hazard(data: pd.DataFrame, time: str, event: str, by: str | None 
     if key not in _CTYPES:
         raise ValueError(f"ctype must be 1 (Nelson-Aalen) or 2 (Fleming-Harrington); got {ctype!r}")
     ctype = _CTYPES[key]
-    if conf_type not in CONF_TYPES:
-        raise ValueError(f"conf_type for a cumulative hazard must be one of {', '.join(map(repr, CONF_TYPES))}; "
-                         f"got {conf_type!r}")
-    if not (isinstance(conf_level, (int, float)) and 0 < conf_level < 1):
-        raise ValueError(f"conf_level must be a number strictly between 0 and 1; got {conf_level!r}")
+    require_choice("conf_type", conf_type, CONF_TYPES)
+    require_conf_level(conf_level)
     cd = curve_data(data, time, event, by, weights, robust, start, id, what="cumulative_hazard")
     rs = core.risk_sets(cd.time, cd.event, cd.codes, len(cd.levels), cd.weights, cd.entry)
     haz, var, a, r = hazard_increments(rs, ctype, robust=cd.robust)

@@ -10,8 +10,8 @@ Terms, as in R's model formulas:
 * ``col``: a column; ``C(col)`` / ``C(col, ref=x)``: a column coded as a factor;
 * ``I(expr)`` and ``log(…)``, ``log10(…)``, ``log1p(…)``, ``sqrt(…)``, ``exp(…)``, ``abs(…)``: an
   arithmetic expression of columns, evaluated by :mod:`oligomet.expressions` (never by ``eval``; e.g.
-  ``I(age / 10)`` for a hazard ratio per 10 years, ``log(nodes + 1)``); a comparison such as ``I(nodes > 4)`` is logical and
-  becomes a dummy, as R codes a logical;
+  ``I(age / 10)`` for a hazard ratio per 10 years, ``log(nodes + 1)``); a comparison such as ``I(nodes > 4)`` is
+  logical and becomes a dummy, as R codes a logical;
 * ``a:b``: the interaction (products of the two terms' design columns); ``a*b`` is ``a + b + a:b``
   (``a*b*c`` all main effects and interactions). As R's ``terms``, interactions come after all main
   effects, in the order written. A factor in an interaction must also be in the model as a main effect
@@ -98,17 +98,18 @@ class Term:
         if not self.categorical:
             values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
             return values[:, None]
-        keys = [_level_key(v) for v in col]
+        codes, keys = _distinct_keys(col)
         known = {_level_key(lv): i for i, lv in enumerate(self.levels)}
-        unknown = [i for i, k in enumerate(keys) if k not in known]
-        if unknown:
+        level_of_code = np.array([known.get(k, -1) for k in keys] + [-1], dtype=np.int64)   # code -1: missing
+        idx = level_of_code[codes]
+        unknown = np.flatnonzero(idx < 0)
+        if unknown.size:
             bad = sorted({repr(col.iloc[i]) for i in unknown[:5]})
             raise ValueError(f"covariate {self.column!r}: level(s) {', '.join(bad)} at "
                              f"{_rows(frame.index[unknown])} were not in the fitted data "
                              f"(levels: {', '.join(map(_fmt, self.levels))})")
-        idx = np.fromiter((known[k] for k in keys), dtype=np.int64, count=len(keys))
         dummies = [lv for lv in self.levels if _level_key(lv) != _level_key(self.ref)]
-        out = np.zeros((len(keys), len(dummies)))
+        out = np.zeros((idx.size, len(dummies)))
         for j, lv in enumerate(dummies):
             out[:, j] = idx == known[_level_key(lv)]
         return out
@@ -204,6 +205,29 @@ def _fmt(level) -> str:
     if isinstance(level, (bool, np.bool_)):
         return str(bool(level))
     return str(level)
+
+
+def _distinct_keys(col: pd.Series) -> tuple[np.ndarray, list]:
+    """``(codes, keys)``: each row's code (-1 if missing) into the list of distinct level keys. Factorised in
+    pandas when the dtype cannot mix value types (categorical, numeric, bool, all-string), so a 10^5-row factor
+    costs one hash pass instead of a Python call per row; mixed object columns (where 1 and True hash alike but
+    are different levels) go row by row."""
+    if (isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_numeric_dtype(col) or col.dtype == bool
+            or pd.api.types.infer_dtype(col, skipna=True) == "string"):
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        keys = [_level_key(v) for v in uniques]
+        merged = {k: i for i, k in reversed(list(enumerate(keys)))}     # 2 and 2.0 are one level: first code wins
+        remap = np.array([merged[k] for k in keys] + [-1], dtype=np.int64)
+        return remap[codes], keys
+    keys, codes, seen = [], np.empty(len(col), dtype=np.int64), {}
+    for i, v in enumerate(col):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+            codes[i] = -1
+            continue
+        codes[i] = seen.setdefault(_level_key(v), len(seen))
+        if codes[i] == len(keys):
+            keys.append(_level_key(v))
+    return codes, keys
 
 
 def _level_key(v):
@@ -345,13 +369,16 @@ def _is_categorical(col: pd.Series) -> bool:
 
 def _factor_term(s: TermSpec, col: pd.Series) -> Term:
     """Treatment-contrast coding of a column (or an evaluated logical expression)."""
+    codes, keys = _distinct_keys(col)
     if isinstance(col.dtype, pd.CategoricalDtype):
-        present = {_level_key(v) for v in col.dropna()}
+        present = {keys[c] for c in np.unique(codes[codes >= 0])}
         levels = [lv for lv in col.cat.categories if _level_key(lv) in present]
     else:
         uniq = {}
-        for v in col.dropna():
-            uniq.setdefault(_level_key(v), v)
+        present, first_row = np.unique(codes, return_index=True)    # each level's first row, as dropna() order
+        for code, row in sorted(zip(present, first_row), key=lambda cr: cr[1]):
+            if code >= 0:
+                uniq.setdefault(keys[code], col.iloc[row])
         levels = sorted(uniq.values(), key=_sort_key) if col.dtype != bool else sorted(uniq.values())
     _refuse_lookalike_levels(s.column, col, levels)
     if len(levels) < 2:
@@ -422,3 +449,8 @@ def build_design(frame: pd.DataFrame, specs: Sequence[TermSpec]) -> Design:
         terms.append(Term(column=s.column, categorical=False, names=_interaction_names(parts), parts=tuple(parts),
                           sources=s.sources))
     return Design(terms=tuple(terms))
+
+
+# Level identity and printing, shared with the propensity model's R-style column names (matching/propensity.py).
+level_key = _level_key
+level_text = _fmt

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._validation import event_array, require_columns, require_frame
+from .._validation import event_array, require_frame, require_roles
 from .kaplan_meier import kaplan_meier
 
 
@@ -42,7 +42,7 @@ def median_followup(data: pd.DataFrame, time: str, event: str, details: bool = F
                     conf_level: float = 0.95) -> float | FollowUp:
     """Reverse Kaplan-Meier median follow-up (a float; ``details=True`` gives a :class:`FollowUp`)."""
     data = require_frame(data)
-    require_columns(data, [time, event])
+    require_roles(data, time=time, event=event)
     flipped = pd.DataFrame({"time": data[time], "censored": 1.0 - event_array(data, event)}, index=data.index)
     km = kaplan_meier(flipped, time="time", event="censored", conf_level=conf_level)
     if not details:

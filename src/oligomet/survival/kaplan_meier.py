@@ -31,11 +31,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .._validation import (DroppedRows, _sort_key, complete_cases, event_array, group_labels, require_columns,
-                           require_frame, require_positive_weight, require_start_before_stop, time_array,
-                           weight_array)
+from .._validation import (complete_cases, DroppedRows, event_array, group_labels, require_choice, require_columns,
+                           require_conf_level, require_frame, require_positive_weight, require_roles,
+                           require_start_before_stop, _sort_key, time_array, weight_array)
 from . import _km_core as core
 from ._ties import merge_near_ties_start_stop
+from .._notebook import TidyTablesHTML
 
 CONF_TYPES = core.CONF_TYPES
 _QUANTILE_TOL = float(np.sqrt(np.finfo(float).eps))  # quantile.survfit's default tolerance
@@ -45,10 +46,8 @@ _ALL = "all"
 def check_conf(conf_type: str, conf_level: float) -> str:
     """The one place where conf_type / conf_level are validated (R's spellings accepted)."""
     ct = {"log-log": "log-log", "loglog": "log-log", "log_log": "log-log"}.get(conf_type, conf_type)
-    if ct not in CONF_TYPES:
-        raise ValueError(f"conf_type must be one of {', '.join(map(repr, CONF_TYPES))}; got {conf_type!r}")
-    if not (isinstance(conf_level, (int, float)) and 0 < conf_level < 1):
-        raise ValueError(f"conf_level must be a number strictly between 0 and 1; got {conf_level!r}")
+    require_choice("conf_type", ct, CONF_TYPES)
+    require_conf_level(conf_level)
     return ct
 
 
@@ -158,6 +157,8 @@ def curve_data(data: pd.DataFrame, time: str, event: str, by: str | None, weight
     """
     # ids need no R level order: factorize them (sorting 10^5+ labels would cost more than the fit),
     # unless some are missing, when prepare's complete-case path (with its warning) drops those rows.
+    require_roles(require_frame(data), time=time, event=event, group=by, start=start, id=id,
+                  weights=weights if isinstance(weights, str) else None)
     id_missing = id is not None and id in getattr(data, "columns", ()) and bool(data[id].isna().any())
     frame, dropped, coded, level_lists, w = prepare(data, [time, event] + ([id] if id else []),
                                                     [by, id] if id_missing else [by], weights, what=what)
@@ -201,7 +202,7 @@ class _Curve:
 
 
 @dataclass(frozen=True)
-class KaplanMeier:
+class KaplanMeier(TidyTablesHTML):
     """Result of :func:`kaplan_meier`.
 
     Attributes
@@ -218,6 +219,8 @@ class KaplanMeier:
     dropped : DroppedRows
         Rows removed for a missing ``by`` or weight (complete-case analysis).
     """
+
+    _html_tables = ("medians", "table")
 
     table: pd.DataFrame
     medians: pd.DataFrame

@@ -19,7 +19,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .._validation import _rows, event_array, require_columns, require_frame, time_array
+from .._validation import _rows, event_array, require_columns, require_frame, require_roles, time_array
 
 __all__ = ["landmark", "LandmarkData"]
 
@@ -56,7 +56,7 @@ def landmark(data: pd.DataFrame, at: float, time: str, event: str,
         0 when it is later or missing.
     """
     data = require_frame(data)
-    require_columns(data, [time, event], "time/event column")
+    require_roles(data, time=time, event=event)
     exposures = dict(exposures or {})
     require_columns(data, list(exposures.values()), "exposure-time column")
     if not np.isfinite(at) or at <= 0:

@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import DroppedRows, event_array, require_events, time_array
+from .._validation import DroppedRows, event_array, require_events, require_frame, require_roles, time_array
 from . import _km_core as core
 from .kaplan_meier import prepare
+from .._notebook import TidyTablesHTML
 
 
 @dataclass(frozen=True)
-class LogrankResult:
+class LogrankResult(TidyTablesHTML):
     """Result of :func:`logrank`.
 
     ``observed``, ``expected`` (weighted, summed over strata) and the rows/columns of
@@ -36,6 +37,8 @@ class LogrankResult:
     ``n``, ``observed``, ``expected``, ``oe2_e`` = (O-E)^2/E and ``oe2_v`` = (O-E)^2/V
     (V the diagonal of ``variance``), as R prints them.
     """
+
+    _html_tables = ("statistic", "df", "p_value")
 
     statistic: float
     df: int
@@ -55,7 +58,8 @@ class LogrankResult:
     def __str__(self) -> str:
         name = "log-rank" if self.rho == 0 else f"G-rho (rho={self.rho:g})"
         strat = f", stratified by {self.strata}" if self.strata else ""
-        return f"{name} test of {self.by}{strat}: chi-square {self.statistic:.4g} on {self.df} df, p = {self.p_value:.4g}"
+        return (f"{name} test of {self.by}{strat}: chi-square {self.statistic:.4g} on {self.df} df, "
+                f"p = {self.p_value:.4g}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ def _prepare(data, time, event, by, strata, rho, what):
         raise ValueError(f"{what} needs a grouping column (by=)")
     if not np.isfinite(rho) or rho < 0:
         raise ValueError(f"rho must be a finite number >= 0; got {rho!r}")
+    require_roles(require_frame(data), time=time, event=event, group=by, strata=strata)
     frame, dropped, (codes, scodes), (levels, slevels), _ = prepare(data, [time, event], [by, strata], what=what)
     t = time_array(frame, time)
     e = event_array(frame, event)

@@ -33,6 +33,7 @@ import pandas as pd
 from . import _cox_kernels as kernels
 from ._blas_threads import single_threaded_blas
 from ._cox_core import CoxProblem, GroupSums, _seg_cumsum, group_sums
+from .._validation import require_choice
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cox import CoxResult
@@ -198,8 +199,7 @@ def cox_residuals(fit: "CoxResult", type: str = "martingale", collapse=None,
     the event row's label, with columns ``time``, ``strata`` (stratified fits only) and one per term;
     ``collapse`` does not apply to them (as R).
     """
-    if type not in RESIDUAL_TYPES:
-        raise ValueError(f"type must be one of {', '.join(RESIDUAL_TYPES)}; got {type!r}")
+    require_choice("type", type, RESIDUAL_TYPES)
     if weighted is None:
         weighted = type in ("dfbeta", "dfbetas")
     pr = fit._residual_problem()

@@ -38,13 +38,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import DroppedRows
+from .._validation import DroppedRows, require_conf_level, require_positive_finite
 from . import _km_core as core
 from .kaplan_meier import curve_data
+from .._notebook import TidyTablesHTML
 
 
 @dataclass(frozen=True)
-class RMST:
+class RMST(TidyTablesHTML):
     """Result of :func:`rmst`.
 
     Attributes
@@ -60,6 +61,8 @@ class RMST:
     variance : "greenwood" (R's print.survfit / survRM2) or "ij" (infinitesimal jackknife, robust).
     dropped : rows removed for a missing ``by``, ``id`` or weight.
     """
+
+    _html_tables = ("tau", "table", "contrasts")
 
     table: pd.DataFrame
     contrasts: pd.DataFrame
@@ -95,10 +98,9 @@ def rmst(data: pd.DataFrame, time: str, event: str, by: str | None = None, tau: 
 
     See the module docstring for R's definitions and the variance used. Returns an :class:`RMST`.
     """
-    if not (isinstance(conf_level, (int, float)) and 0 < conf_level < 1):
-        raise ValueError(f"conf_level must be a number strictly between 0 and 1; got {conf_level!r}")
-    if tau is not None and not (isinstance(tau, (int, float, np.number)) and np.isfinite(tau) and tau > 0):
-        raise ValueError(f"tau must be a finite number > 0 (a time in the unit of {time!r}); got {tau!r}")
+    require_conf_level(conf_level)
+    if tau is not None:
+        require_positive_finite("tau", tau, f" (a time in the unit of {time!r})")
     cd = curve_data(data, time, event, by, weights, robust, start, id, what="rmst")
     rs = core.risk_sets(cd.time, cd.event, cd.codes, len(cd.levels), cd.weights, cd.entry)
     surv, greenwood = core.km_curve(rs)

@@ -20,7 +20,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .._validation import _rows, event_array, require_columns, require_frame, time_array
+from .._validation import _rows, event_array, require_columns, require_frame, require_roles, time_array
 
 __all__ = ["time_dependent"]
 
@@ -44,7 +44,7 @@ def time_dependent(data: pd.DataFrame, time: str, event: str, switches: Mapping[
     Fit with ``cox(rows, time=stop, event=event, start=start, ..., cluster=<patient id>)``.
     """
     data = require_frame(data)
-    require_columns(data, [time, event], "time/event column")
+    require_roles(data, time=time, event=event)
     require_columns(data, list(switches.values()), "switch-time column")
     clash = [name for name in switches if name in data.columns or name in (start, stop)]
     if clash:

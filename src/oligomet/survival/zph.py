@@ -41,7 +41,7 @@ import pandas as pd
 
 from scipy import linalg, stats
 
-from ._fitted_arrays import fitted_arrays, last_at_or_before, tie_blocks
+from ._fitted_arrays import RiskBlocks, fitted_arrays
 
 __all__ = ["cox_zph", "zph_residuals", "zph_transform", "ZphResiduals"]
 
@@ -111,57 +111,23 @@ def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: b
     g = gtime[order]
     r = w * np.exp(eta[order])
 
-    # blocks of equal (stratum, time); stratum boundaries
-    new_s, new_b = tie_blocks(s, t)
-    bstart = np.flatnonzero(new_b)
-    nb = bstart.size
-    block_of_row = np.cumsum(new_b) - 1
-    block_stratum = s[bstart]
-    sstart_block = np.flatnonzero(np.concatenate(([True], block_stratum[1:] != block_stratum[:-1])))
-    stratum_of_block = np.cumsum(np.concatenate(([True], block_stratum[1:] != block_stratum[:-1]))) - 1
-
+    rb = RiskBlocks(s, t, None if start is None else np.asarray(start, dtype=float)[order])
+    nb = rb.nb
     rx = r[:, None] * x
-    b_r = np.add.reduceat(r, bstart)
-    b_rx = np.add.reduceat(rx, bstart, axis=0)
-    b_dr = np.add.reduceat(r * d, bstart)
-    b_drx = np.add.reduceat(rx * d[:, None], bstart, axis=0)
-    b_dw = np.add.reduceat(w * d, bstart)
-    b_dwx = np.add.reduceat((w * d)[:, None] * x, bstart, axis=0)
-    b_nd = np.add.reduceat(d, bstart).astype(np.int64)
-    b_g = g[bstart]
+    b_dr = rb.sums(r * d)
+    b_drx = rb.sums(rx * d[:, None])
+    b_dw = rb.sums(w * d)
+    b_dwx = rb.sums((w * d)[:, None] * x)
+    b_nd = rb.sums(d).astype(np.int64)
+    b_g = g[rb.bstart]
+    S0 = rb.at_risk(r)      # risk-set sums at each block ((start, stop] rows: R's zph2)
+    S1 = rb.at_risk(rx)
 
-    # risk-set sums at each block: reverse cumulative sums within the stratum
-    def rev_within(a):
-        c = np.cumsum(a[::-1], axis=0)[::-1]
-        end = np.append(sstart_block[1:], nb)            # first block of the next stratum
-        tail = np.concatenate((c, np.zeros((1,) + a.shape[1:])))[end]
-        return c - tail[stratum_of_block]
-
-    S0 = rev_within(b_r)
-    S1 = rev_within(b_rx)
-    entry = None
-    if start is not None:
-        # (start, stop] rows (R's zph2): a row is not at risk at the blocks at or before its start
-        entry = last_at_or_before(block_stratum, t[bstart], s, np.asarray(start, dtype=float)[order])
-        ok = entry >= 0
-        late_r = np.zeros(nb)
-        np.add.at(late_r, entry[ok], r[ok])
-        late_rx = np.zeros((nb, p))
-        np.add.at(late_rx, entry[ok], rx[ok])
-        S0 = S0 - rev_within(late_r)
-        S1 = S1 - rev_within(late_rx)
-
-    ev = np.flatnonzero(b_nd > 0)
+    # one row per (event block, Efron step): f = 1 - j/d, the fraction of the tied deaths still in
+    ev, blk, frac, ndr = rb.efron_steps(b_nd, efron)
     nd = b_nd[ev]
     wtave = b_dw[ev] / nd
-    # one row per (event block, Efron step l = 0..nd-1): fraction f of the tied deaths still in
-    blk = np.repeat(ev, nd)
-    step = np.arange(blk.size) - np.repeat(np.cumsum(nd) - nd, nd)
-    ndr = np.repeat(nd, nd).astype(float)
-    if efron:
-        f = 1.0 - step / ndr          # R adds the deaths back in 1/d steps: same set of fractions
-    else:
-        f = np.ones(blk.size)
+    f = 1.0 - frac          # R adds the deaths back in 1/d steps: same set of fractions
     # Breslow: one "step" per death, each with the full risk set and weight wtave -> d * wtave = deadwt
     den = S0[blk] - (1.0 - f) * b_dr[blk]
     S1k = S1[blk] - (1.0 - f)[:, None] * b_drx[blk]
@@ -181,12 +147,9 @@ def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: b
         A[k] = np.bincount(blk, weights=hk * inv, minlength=nb)
         B[k] = np.bincount(blk, weights=hk * inv * f, minlength=nb)
     # cumulative over blocks within stratum, forward in time (rows at risk at all earlier event times)
-    cumA = np.cumsum(A, axis=1)
-    first = np.concatenate((np.zeros((3, 1)), cumA), axis=1)[:, sstart_block][:, stratum_of_block]
-    cumA = cumA - first
-    rowA = cumA[:, block_of_row] - d[None, :] * (A - B)[:, block_of_row]
-    if entry is not None:
-        rowA -= np.where(ok, cumA[:, np.maximum(entry, 0)], 0.0)    # the event times before the row entered
+    cumA = rb.fwd_within(A.T).T
+    rowA = cumA[:, rb.block_of_row] - d[None, :] * (A - B)[:, rb.block_of_row]
+    rowA -= rb.before_entry(cumA)     # the event times before the row entered
     info = np.zeros((2 * p, 2 * p))
     m_w = c / den ** 2
     for k, (i0, j0) in enumerate(((0, 0), (0, p), (p, p))):
@@ -198,7 +161,7 @@ def _score_and_information(time, event, X, eta, weights, strata, gtime, efron: b
         return u2, info
     xbar = np.stack([np.bincount(blk, weights=S1k[:, k] / den / ndr, minlength=nb) for k in range(p)], axis=1)
     ev_rows = np.flatnonzero(d)
-    resid = x[ev_rows] - xbar[block_of_row[ev_rows]]
+    resid = x[ev_rows] - xbar[rb.block_of_row[ev_rows]]
     return u2, info, order[ev_rows], resid
 
 

@@ -140,7 +140,8 @@ def _registry_value(label: str, table: str, field: str) -> str:
     return codes.get(key) or value_map(_no_mapping(), table, field).get(key) or label
 
 
-def apply_dictionary(frame: pd.DataFrame, dd: DataDictionary, log: ProblemLog) -> pd.DataFrame:
+# complexity: one pass over the export's columns, each kind of REDCap field (checkbox, choice, text) in its branch
+def apply_dictionary(frame: pd.DataFrame, dd: DataDictionary, log: ProblemLog) -> pd.DataFrame:  # noqa: C901
     """A raw or label export as the raw export with registry codes: headers -> variable names, choice codes or
     labels -> registry values, checkbox ``Checked``/``Unchecked`` -> 1/0."""
     by_label = {}
@@ -195,7 +196,7 @@ def apply_dictionary(frame: pd.DataFrame, dd: DataDictionary, log: ProblemLog) -
             uniq = pd.unique(s.astype(object))
             conv = {u: lookup.get(str(u).strip(), lookup.get(str(u).strip().lower(), u)) for u in uniq
                     if isinstance(u, str) and u.strip()}
-            s = s.map(lambda v: conv.get(v, v))
+            s = s.map(lambda v, conv=conv: conv.get(v, v))
         out[c] = s
     return pd.DataFrame(out, index=frame.index)
 

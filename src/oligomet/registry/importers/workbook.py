@@ -64,7 +64,9 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def read_sheet(book: Workbook, sheet: str, table: str, log: ProblemLog) -> tuple[list[str], pd.DataFrame]:
+# complexity: one pass over a sheet's cells, every kind of Excel value (date, number, text, error) in its branch
+def read_sheet(book: Workbook, sheet: str, table: str, log: ProblemLog  # noqa: C901
+               ) -> tuple[list[str], pd.DataFrame]:
     """(header, frame of raw cells with integer column labels, index ``row`` = sheet row - 1).
 
     The header is the first non-blank row; fully blank rows are left out.

@@ -32,6 +32,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "diameter_implausible": ("5", "error", "lesion diameter > 300 mm (likely a cm/mm mix-up)"),
     "cea_negative": ("5", "error", "negative CEA"),
     "value_negative": ("5", "error", "negative CA 19-9 or ablation margin"),
+    "mdt_measure_out_of_range": ("5", "error", "MDT measurement out of range: FEV1 outside 0-150 % predicted, "
+                                               "Charlson index outside 0-37, ASA class outside 1-6"),
     # 6. SABR
     "sabr_fractions": ("6", "error", "SABR with fractions missing or <= 0"),
     "sabr_dose_missing": ("6", "error", "SABR without a total dose"),
@@ -97,6 +99,21 @@ RULES: dict[str, tuple[str, str, str]] = {
     "mapping_source_missing": ("-", "error", "a file the site mapping reads is not in the source folder"),
     "mapping_column_missing": ("-", "error", "a column the site mapping reads is not in its file"),
     "mapping_expression": ("-", "error", "a computed column of the site mapping cannot be evaluated on the data"),
+    # HL7 FHIR R4 / mCODE bundles (registry/importers/fhir.py)
+    "fhir_invalid": ("-", "error", "a FHIR resource that breaks FHIR R4 (a value, a missing resourceType); the "
+                                   "resource is not read"),
+    "fhir_reference": ("-", "error", "a FHIR reference (subject) to no Patient of the bundle(s)"),
+    "fhir_code": ("-", "error", "a cancer or body-site code the mCODE importer does not know (primary site, organ)"),
+    "fhir_unit": ("-", "error", "a FHIR quantity in a unit the importer does not convert (size, dose, CEA, CA 19-9)"),
+    "fhir_missing_primary": ("-", "error", "a FHIR Patient without a primary cancer condition"),
+    "fhir_not_read": ("-", "warning", "FHIR resources or observation codes that are not part of the registry "
+                                      "(not read)"),
+    "fhir_second_primary": ("-", "warning", "a second primary cancer condition of a patient (the earliest is read)"),
+    "fhir_death_without_date": ("-", "warning", "Patient.deceasedBoolean true without a date (no death recorded)"),
+    "fhir_identifier_dropped": ("-", "warning", "Patient.contact or photo dropped when an identifier key is given"),
+    "fhir_radiotherapy_not_sabr": ("-", "warning", "a radiotherapy course without a stereotactic technique "
+                                                   "(modality other)"),
+    "fhir_several_doses": ("-", "warning", "a radiotherapy course with volumes of different doses (the first is read)"),
     "required_missing": ("-", "error", "a required field is empty"),
     "not_a_number": ("-", "error", "a numeric field that is not a number"),
     "not_an_integer": ("-", "error", "an integer field that is not a whole number"),
@@ -115,6 +132,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "store_constraint": ("-", "error", "the database refused the write (nothing was written)"),
     "import_deletes_stored_rows": ("-", "error", "a table empty or absent in the source while the store holds rows "
                                                  "of its patients (refused unless deletions are allowed)"),
+    "site_mismatch": ("7", "error", "an import for one site (--site) whose export names another site for a patient"),
     # warnings
     "followup_over_30_years": ("-", "warning", "follow-up longer than 30 years after the primary diagnosis"),
     "no_followup_date": ("-", "warning", "patient with neither a death date nor a last contact date"),

@@ -53,7 +53,7 @@ def check_after_death_and_lock(ctx: Context) -> None:
         death = ctx.death(name)
         for f in fields:
             ctx.error(name, "after_death", (frame[f] > death).to_numpy(), f,
-                      lambda m: "after the patient's death on " + iso(death[m]))
+                      lambda m, death=death: "after the patient's death on " + iso(death[m]))
     # Without a data lock, today is the lock: a date in the future is a typo (2102 for 2012).
     limit = ctx.data_lock if ctx.data_lock is not None else pd.Timestamp.today().normalize()
     rule = "after_data_lock" if ctx.data_lock is not None else "date_in_future"

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..fields import CTCAE_GRADES, LIVER_EXTENTS, LOCAL_MODALITIES, LUNG_EXTENTS, RESECTION_EXTENT
+from ..fields import (ASA_RANGE, CHARLSON_RANGE, CTCAE_GRADES, FEV1_PCT_RANGE, LIVER_EXTENTS, LOCAL_MODALITIES,
+                      LUNG_EXTENTS, RESECTION_EXTENT)
 from .context import Context
 
 MAX_DIAMETER_MM = 300.0
@@ -34,6 +35,15 @@ def check_measurements(ctx: Context) -> None:
     margin = ctx.tables["treatments"]["ablation_margin_mm"]
     ctx.error("treatments", "value_negative", (margin < 0).to_numpy(), "ablation_margin_mm",
               "an ablation margin cannot be negative (record an incomplete ablation as 0 mm)")
+
+    mdt = ctx.tables["mdt_decisions"]
+    for name, (lo, hi), what in (("fev1_pct", FEV1_PCT_RANGE, "FEV1 is in % of predicted"),
+                                 ("charlson_index", CHARLSON_RANGE, "the Charlson comorbidity index"),
+                                 ("asa_class", ASA_RANGE, "the ASA physical status class (I-VI as 1-6)")):
+        v = mdt[name].astype("Float64")
+        bad = ((v < lo) | (v > hi)).fillna(False).to_numpy(dtype=bool)
+        ctx.error("mdt_decisions", "mdt_measure_out_of_range", bad, name,
+                  f"{name} must be within {lo:g}-{hi:g} ({what})")
 
 
 def check_sabr(ctx: Context) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..._pandas_compat import lookup
+from ..._validation import lock_date
 from ..fields import TABLE_ORDER
 from ..report import ProblemLog
 
@@ -32,7 +33,7 @@ class Context:
                 pid[name] = t[name]["patient_id"]
         owner = t["treatments"].drop_duplicates("treatment_id").set_index("treatment_id")["patient_id"]
         pid["complications"] = lookup(t["complications"]["treatment_id"], owner)
-        lock = None if data_lock is None else pd.Timestamp(data_lock).normalize()
+        lock = None if data_lock is None else lock_date(data_lock).normalize()
         return cls(t, rows, pid, log, lock)
 
     @property

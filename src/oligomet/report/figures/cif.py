@@ -48,7 +48,8 @@ def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, titl
                     else d
                 has_ci = ci and {"lower", "upper"} <= set(d.columns)
                 cname = labels.get(cause, str(cause))
-                label = cname if _curves.is_whole_cohort(gname) else f"{gname}: {cname}" if len(cause_list) > 1 else gname
+                label = (cname if _curves.is_whole_cohort(gname)
+                         else f"{gname}: {cname}" if len(cause_list) > 1 else gname)
                 _curves.step_curve(ax, d["time"].to_numpy(), d["estimate"].to_numpy(),
                                    d["lower"].to_numpy() if has_ci else None,
                                    d["upper"].to_numpy() if has_ci else None,

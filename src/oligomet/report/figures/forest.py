@@ -7,6 +7,7 @@ with its index reset fits directly.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -33,8 +34,27 @@ def format_ratio_ci(est: float, lo: float, hi: float) -> str:
     return f"{est:.2f} ({lo:.2f}–{hi:.2f})"
 
 
+def ratio_axis(ax, lo: float, hi: float, n: int, reference: float, xlabel: str) -> None:
+    """A forest plot's panel: log x axis from ``lo`` to ``hi`` with power-of-2 ticks, ``n`` rows top down, a
+    dashed line at ``reference``, no y axis."""
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.axvline(reference, color="0.4", linewidth=0.8, linestyle="--")
+    ticks = [2.0 ** k for k in range(int(math.log2(lo)), int(math.log2(hi)) + 1)]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel(xlabel)
+
+
+@functools.lru_cache(maxsize=4096)
 def _text_width_in(text: str, size: float, bold: bool = False) -> float:
-    """Rendered width of ``text`` in inches at ``size`` points (font metrics, no renderer needed)."""
+    """Rendered width of ``text`` in inches at ``size`` points (font metrics, no renderer needed). Cached: the
+    same labels recur in every endpoint's forest plot, and building a glyph path per call cost seconds."""
     prop = FontProperties(size=size, weight="bold" if bold else "normal")
     return TextPath((0, 0), text, prop=prop).get_extents().width / 72.0
 
@@ -75,18 +95,7 @@ def forest_figure(frame: pd.DataFrame, *, title: str | None = None, xlabel: str 
     with style():
         fig = new_figure(width, height, fixed=True)
         ax = fig.add_axes((label_in / width, 0.55 / height, plot_in / width, (height - 0.9) / height))
-        ax.set_xscale("log")
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(n - 0.5, -0.5)
-        ax.axvline(reference, color="0.4", linewidth=0.8, linestyle="--")
-        ticks = [2.0 ** k for k in range(int(math.log2(lo)), int(math.log2(hi)) + 1)]
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{t:g}" for t in ticks])
-        ax.minorticks_off()
-        ax.set_yticks([])
-        for side in ("left", "right", "top"):
-            ax.spines[side].set_visible(False)
-        ax.set_xlabel(xlabel)
+        ratio_axis(ax, lo, hi, n, reference, xlabel)
         trans = ax.get_yaxis_transform()  # x in axes fraction, y in data rows
         x_label = -(label_in - 0.1) / plot_in
         x_ratio, x_p = 1 + 0.2 / plot_in, 1 + (table_in - 0.3) / plot_in

@@ -32,6 +32,11 @@ def describe(c: Check) -> str:
         text += ")"
         return text + (f"; more than {pct(v['threshold'], 0)} lost to missing data can bias the estimates."
                        if not c.passed else ".")
+    if c.name == "multiple_imputation":
+        return (f"The {v['analysis']} analysed all {v['n']} eligible patients: missing "
+                + _names(v["variables"], lambda k, x: f"{lower_first(k)} ({x})")
+                + f" were multiply imputed (m = {v['m']}) and the estimates pooled by Rubin's rules (largest fraction "
+                  f"of missing information {num(v['max_fmi'])}).")
     if c.name == "events_per_parameter":
         text = (f"The {v['analysis']} has {num(v['events'], 0)} events for {v['parameters']} parameters "
                 f"({num(v['per_parameter'])} per parameter")

@@ -9,6 +9,13 @@ from ..figures import forest_figure
 from ..tables import ReportTable
 
 
+def _missing_note(e) -> str:
+    if e.imputation is None:
+        return "Complete cases."
+    return (f"Univariable models: complete cases; multivariable model: {e.imputation['m']} imputed datasets pooled "
+            f"by Rubin's rules (its proportional-hazards check uses the complete cases).")
+
+
 def build_cox(doc: StudyResults, r) -> None:
     """``r``: ``selection``, ``threshold``, ``ph_check``, ``ph_transform``, ``exposure_prefix`` and
     ``endpoints`` (each: ``name``, ``title``, ``models`` (tidy, one row per term and model), ``zph``,
@@ -23,7 +30,7 @@ def build_cox(doc: StudyResults, r) -> None:
                                      tidy, _display(tidy), note=f"HR: hazard ratio (Efron ties, as R's coxph); ref: reference level "
                                      f"(HR 1). N (events): patients and events of each univariable model; the "
                                      f"first row gives those of the multivariable model, which includes the "
-                                     f"exposure and {rule}. Complete cases."))
+                                     f"exposure and {rule}. " + _missing_note(e)))
         sec.items.append(FigureItem(f"forest_{e.name}", f"{e.title}: forest plot", forest_figure,
                                     "Squares: hazard ratios; lines: 95% CIs (log scale).",
                                     data=dict(frame=tidy.assign(section=tidy["model"].str.capitalize()),

@@ -34,7 +34,8 @@ def build_rmst(doc: StudyResults, r) -> None:
             doc.results_text.append(
                 f"Up to {r.tau:g} {unit}, the restricted mean {lower_first(e.title)} time was "
                 f"{_rmst_of(e.table, c['group'])} {unit} for {c['group']} and {_rmst_of(e.table, c['reference'])} "
-                f"{unit} for {c['reference']} (difference {ci(c['estimate'], c['lower'], c['upper'], 1, sep=' to ')} {unit}, "
+                f"{unit} for {c['reference']} "
+                f"(difference {ci(c['estimate'], c['lower'], c['upper'], 1, sep=' to ')} {unit}, "
                 f"{p_text(c['p_value'])}{', IPTW-weighted' if r.weighted else ''}).")
         if e.contrasts.empty:
             g = e.table.iloc[0]

@@ -39,18 +39,29 @@ class ComplicationsResult(Computed):
     tidy: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+def _binaries(ctx: Ctx) -> list[tuple[str, str]]:
+    """(label, column) of the yes/no measures; a protocol error for a column the analysis frame lacks."""
+    from ..cohort import _err
+
+    binaries = [("Clavien–Dindo grade ≥ III", "cd_grade_3plus"), ("90-day mortality", "death_90d")] + \
+        [(ctx.proto.covariate(c).title, c) for c in ctx.proto.analyses.complications.extra_binary]
+    for _, col in binaries:
+        if col not in ctx.cohort.columns:
+            raise _err(ctx.proto, ("analyses", "complications"), f"column {col!r} is not in the analysis frame")
+    return binaries
+
+
+def check_complications(ctx: Ctx) -> None:
+    """What ``run`` checks before any analysis (and ``validate-protocol``): the measures' columns exist."""
+    _binaries(ctx)
+
+
 def compute_complications(ctx: Ctx) -> ComplicationsResult:
     a = ctx.proto.analyses.complications
     d = ctx.cohort
     g = ctx.group_col
     groups = [("All", d)] + ([(n, d[d[g] == n]) for n in ctx.group_names] if g else [])
-    binaries = [("Clavien–Dindo grade ≥ III", "cd_grade_3plus"), ("90-day mortality", "death_90d")] + \
-        [(ctx.proto.covariate(c).title, c) for c in a.extra_binary]
-    for _, col in binaries:
-        if col not in d.columns:
-            from ..cohort import _err
-
-            raise _err(ctx.proto, ("analyses", "complications"), f"column {col!r} is not in the analysis frame")
+    binaries = _binaries(ctx)
     entry: dict = {}
 
     for name, part in groups:

@@ -72,18 +72,32 @@ def _labelled(summary: pd.DataFrame, ctx: Ctx, label: str, exposure: str = EXPOS
                            for x in t["term"]])
 
 
-def compute_landmark(ctx: Ctx) -> LandmarkResult:
+def at_risk(ctx: Ctx, ep):
+    """The landmark data of one endpoint and its rows with the arm; a protocol error at ``at`` when every patient
+    at risk is in one arm."""
     a = ctx.proto.analyses.landmark
     names = arms(a.label)
+    lm = landmark_cohort(ctx, ep)
+    d = lm.data.assign(**{ARM: pd.Categorical.from_codes(lm.data[EXPOSED].to_numpy(), categories=list(names))})
+    if d[EXPOSED].nunique() < 2:
+        raise _err(ctx.proto, ("analyses", "landmark", "at"),
+                   f"{ep.name}: at the landmark {a.at:g} every one of the {len(d)} patients at risk is "
+                   f"{names[int(d[EXPOSED].iloc[0])]}; there is nothing to compare (choose another landmark)")
+    return lm, d
+
+
+def check_landmark(ctx: Ctx) -> None:
+    """What ``run`` checks before any analysis (and ``validate-protocol``): the column and the landmark."""
+    for name in ctx.proto.analyses.landmark.endpoints:
+        at_risk(ctx, ctx.proto.endpoint(name))
+
+
+def compute_landmark(ctx: Ctx) -> LandmarkResult:
+    a = ctx.proto.analyses.landmark
     numbers, warnings_, endpoints = {}, [], []
     for name in a.endpoints:
         ep = ctx.proto.endpoint(name)
-        lm = landmark_cohort(ctx, ep)
-        d = lm.data.assign(**{ARM: pd.Categorical.from_codes(lm.data[EXPOSED].to_numpy(), categories=list(names))})
-        if d[EXPOSED].nunique() < 2:
-            raise _err(ctx.proto, ("analyses", "landmark", "at"),
-                       f"{ep.name}: at the landmark {a.at:g} every one of the {len(d)} patients at risk is "
-                       f"{names[int(d[EXPOSED].iloc[0])]}; there is nothing to compare (choose another landmark)")
+        lm, d = at_risk(ctx, ep)
         km, warns = quiet(om.kaplan_meier, d, time=ep.time_col, event=ep.event_col, by=ARM)
         warnings_ += [f"landmark {ep.name} KM: {w}" for w in warns]
         fit, warns = quiet(om.cox, d, time=ep.time_col, event=ep.event_col,

@@ -32,15 +32,21 @@ class PairedResult(Computed):
     tests: pd.DataFrame = field(default_factory=pd.DataFrame)  # comparison, test, n, summary, statistic, p
 
 
-def compute_paired(ctx: Ctx) -> PairedResult:
-    store, rows = {}, []
+def check_paired(ctx: Ctx) -> None:
+    """Both columns of every comparison exist (``run`` checks it before any analysis, as ``validate-protocol``)."""
+    from ..cohort import _err
+
     for i, pa in enumerate(ctx.proto.analyses.paired):
         for col in (pa.before, pa.after):
             if col not in ctx.cohort.columns:
-                from ..cohort import _err
-
                 raise _err(ctx.proto, ("analyses", "paired", i), f"unknown column {col!r}; available columns: "
                                                                   f"{', '.join(ctx.cohort.columns)}")
+
+
+def compute_paired(ctx: Ctx) -> PairedResult:
+    store, rows = {}, []
+    check_paired(ctx)
+    for pa in ctx.proto.analyses.paired:
         d = ctx.cohort[[pa.before, pa.after]].dropna()
         if pa.test == "mcnemar":
             x = d[pa.before].astype(bool).to_numpy()

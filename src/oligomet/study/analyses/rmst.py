@@ -41,18 +41,31 @@ def rmst_frame(ctx: Ctx) -> tuple[pd.DataFrame, str | None]:
     return ctx.cohort, None
 
 
-def compute_rmst(ctx: Ctx) -> RMSTResult:
+def _rmst(ctx: Ctx, ep, frame: pd.DataFrame, weights: str | None):
+    """``om.rmst`` of one endpoint; a ``tau`` beyond a group's follow-up is a protocol error at ``tau``."""
     a = ctx.proto.analyses.rmst
     by = ctx.group_col if a.by_group else None
+    try:
+        return quiet(om.rmst, ctx.endpoint_data(ep, frame), time=ep.time_col, event=ep.event_col, by=by, tau=a.tau,
+                     weights=weights)
+    except ValueError as exc:   # tau beyond a group's follow-up: the protocol's tau does not fit the data
+        raise _err(ctx.proto, ("analyses", "rmst", "tau"), f"{ep.name}: {exc}") from None
+
+
+def check_rmst(ctx: Ctx) -> None:
+    """What ``run`` checks before any analysis (and ``validate-protocol``): ``tau`` within the follow-up of every
+    group (on the unweighted cohort: the weights are not known yet, and do not move the last follow-up time)."""
+    for name in ctx.proto.analyses.rmst.endpoints:
+        _rmst(ctx, ctx.proto.endpoint(name), ctx.cohort, None)
+
+
+def compute_rmst(ctx: Ctx) -> RMSTResult:
+    a = ctx.proto.analyses.rmst
     frame, weights = rmst_frame(ctx)
     numbers, warnings_, endpoints, variance = {}, [], [], "greenwood"
-    for i, name in enumerate(a.endpoints):
+    for name in a.endpoints:
         ep = ctx.proto.endpoint(name)
-        d = ctx.endpoint_data(ep, frame)
-        try:
-            r, warns = quiet(om.rmst, d, time=ep.time_col, event=ep.event_col, by=by, tau=a.tau, weights=weights)
-        except ValueError as exc:   # tau beyond a group's follow-up: the protocol's tau does not fit the data
-            raise _err(ctx.proto, ("analyses", "rmst", "tau"), f"{ep.name}: {exc}") from None
+        r, warns = _rmst(ctx, ep, frame, weights)
         warnings_ += [f"RMST {ep.name}: {w}" for w in warns]
         variance = r.variance
         numbers[ep.name] = clean({

@@ -39,6 +39,11 @@ class TimeVaryingResult(Computed):
     endpoints: list[TimeVaryingEndpoint] = field(default_factory=list)
 
 
+def check_time_varying(ctx: Ctx) -> None:
+    """What ``run`` checks before any analysis (and ``validate-protocol``): the exposure-time column."""
+    exposure_time_column(ctx, "time_varying")
+
+
 def split_rows(ctx: Ctx, ep) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """(patients with follow-up > 0 and the naive indicator, their (start, stop] rows, patients left out)."""
     col = exposure_time_column(ctx, "time_varying")
@@ -65,7 +70,8 @@ def compute_time_varying(ctx: Ctx) -> TimeVaryingResult:
         warnings_ += [f"baseline-coded Cox {ep.name}: {w}" for w in warns]
         frames = []
         for model, fit, term in (("time-varying", tv, EXPOSED), ("baseline (immortal-time biased)", naive, EVER)):
-            frames.append(_labelled(fit.summary, ctx, a.label, term).assign(model=model, n=fit.n, n_events=fit.n_events))
+            frames.append(_labelled(fit.summary, ctx, a.label, term).assign(model=model, n=fit.n,
+                                                                            n_events=fit.n_events))
         models = pd.concat(frames, ignore_index=True)
         numbers[ep.name] = clean({
             "n_patients": len(d), "n_exposed": int(d[EVER].sum()), "n_rows": len(rows), "n_zero_time": n_zero,

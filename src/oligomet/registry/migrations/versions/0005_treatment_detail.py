@@ -8,7 +8,7 @@ imaging before SABR, ablation or resection), ``resection_extent`` (the extent pe
 therapy graded by CTCAE (Clavien-Dindo grades only surgical and interventional complications).
 
 Revision ID: 0005
-Revises: 0003 (0004 is written in parallel; the chain is fixed when both are merged)
+Revises: 0004_board_facts
 Create Date: 2026-12-04
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004_board_facts"
 branch_labels = None
 depends_on = None
 
