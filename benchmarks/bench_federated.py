@@ -1,6 +1,12 @@
 """Federated vs pooled: the demo study (crlm_early_recurrence) on a synthetic registry split over 7 sites.
 
-    python benchmarks/bench_federated.py [--patients 100000] [--mode exact|private]
+    python benchmarks/bench_federated.py [--patients 100000] [--mode exact|private] [--study models|report]
+
+``--study models`` (default): KM/log-rank of OS and PFS, Cox of OS stratified by site and with a shared
+baseline. ``--study report``: the demo's whole federated report study (``federated/demo.py``: cohort,
+Table 1, follow-up, KM, log-rank, complications by secure sum, the Cox screen/selection/multivariable
+models of OS and PFS, overlap weighting with weighted KM and Cox), against ``run_study`` on the pooled rows,
+with every number of both results compared.
 
 The federated run uses vantage6's mock network (every site in this process, one after the other, so
 the wall time is the sum of the sites' work plus the centre's, not the parallel time of a real network).
@@ -25,8 +31,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--mode", choices=["exact", "private"], default="exact")
+    ap.add_argument("--study", choices=["models", "report"], default="models")
     args = ap.parse_args()
     logging.disable(logging.INFO)
+    if args.study == "report":
+        return report_study(args.patients, args.mode == "exact")
 
     import oligomet as om
     from oligomet import registry
@@ -86,6 +95,45 @@ def main() -> None:
     print(f"max |coef diff| shared-baseline Cox: {float((fed_cox - pcox.summary['coef']).abs().max()):.2e}; "
           f"log-rank chi2 fed {lr.statistic:.6f} vs pooled {plr.statistic:.6f}; KM medians equal: "
           f"{km.medians['median'].tolist() == pkm.medians['median'].tolist()}")
+
+
+def report_study(patients: int, exact: bool) -> None:
+    from oligomet import registry
+    from oligomet.datasets import synthetic_registry
+    from oligomet.federated.demo import DATASET, compare_numbers, demo_protocol_text
+    from oligomet.federated.mock import run_mock, write_sites
+    from oligomet.federated.report import federated_results, report_plan
+    from oligomet.study import run_study
+    from oligomet.study.protocol_source import loads
+
+    text = demo_protocol_text(EXAMPLE.parent)
+    proto = loads(text, "yaml")
+    root = Path(tempfile.mkdtemp(prefix="bench_fed_report_"))
+    configs = write_sites(synthetic_registry(patients, seed=20240601), root, dataset=DATASET, exact_times=exact,
+                          federation_key="bench", log=None)
+    registry_bytes = sum(f.stat().st_size for f in root.rglob("*.csv"))
+    t0 = time.perf_counter()
+    out, _ = run_mock(text, "yaml", configs, report_plan(proto, exact=exact))
+    res = federated_results(proto, out, exact)
+    t_fed = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    parts = [registry.read_registry(c.parent / "registry")[0] for c in configs]
+    tables = {n: pd.concat([p[n] for p in parts if p.get(n) is not None], ignore_index=True) for n in parts[0]}
+    pooled = run_study(proto, tables=tables)
+    t_pool = time.perf_counter() - t0
+    cmp = compare_numbers(pooled.results.numbers, res.numbers)
+    exact_rows = cmp[~cmp["bounded"] & (cmp["compared"] > 0)]
+    led = out["ledger"]
+    print(f"report study, {patients} patients over {len(configs)} sites, cohort {len(pooled.cohort)}, "
+          f"mode {'exact' if exact else 'private'}")
+    print(f"federated (mock, sequential, incl. reading the 7 registry folders): {t_fed:.1f} s, "
+          f"{led['requests']} requests, {led['bytes_to_sites'] / 1e6:.2f} MB to the sites, "
+          f"{led['bytes_from_sites'] / 1e6:.2f} MB back")
+    print(f"pooled run_study (read the 7 registries, same analyses): {t_pool:.1f} s; moving the rows = "
+          f"{registry_bytes / 1e6:.1f} MB; ratio federated/pooled {t_fed / t_pool:.1f}")
+    print(f"numbers compared: {int(exact_rows['compared'].sum())}, largest |difference| "
+          f"{exact_rows['max_abs_diff'].max():.2e}; per analysis:")
+    print(exact_rows.groupby("analysis")["max_abs_diff"].max().to_string())
 
 
 if __name__ == "__main__":

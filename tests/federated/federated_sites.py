@@ -45,3 +45,15 @@ def pooled_cohort(configs: list[Path]) -> pd.DataFrame:
     return cohort, flow
 
 
+
+
+def assert_same_table(fed, ref, atol: float = 1e-10, min_rows: int = 50) -> None:
+    """Every numeric column of two survfit-style tables equal within ``atol``, same shape."""
+    import numpy as np
+
+    a, b = fed.reset_index(drop=True), ref.reset_index(drop=True)
+    assert a.shape == b.shape and len(a) > min_rows
+    for col in b.columns:
+        if pd.api.types.is_numeric_dtype(b[col]):
+            np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=0, atol=atol,
+                                       err_msg=col)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from federated_sites import protocol_text
 
 
-def test_run_federated_writes_tables_and_methods(exact_sites, pooled, tmp_path):
+def test_run_federated_writes_the_report_tables_and_methods(exact_sites, pooled, tmp_path):
     from oligomet.cli import app
 
     proto = tmp_path / "study.yaml"
@@ -19,6 +19,10 @@ def test_run_federated_writes_tables_and_methods(exact_sites, pooled, tmp_path):
                                    "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "federated over 7 site(s), cohort of 765 patients" in res.output
+    assert (out / "report.html").is_file() and (out / "results.json").is_file() and (out / "report.docx").is_file()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "federated" in html and "Site G (synthetic)" in html and "Kaplan" in html
+    out = out / "federated"
     flow = pd.read_csv(out / "flow.csv")
     assert flow["n_remaining"].tolist() == pooled[1]["n_remaining"].tolist()
     cox = pd.read_csv(out / "cox.csv")

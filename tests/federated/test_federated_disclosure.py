@@ -21,14 +21,22 @@ from federated_sites import protocol_text, site_configs
 TERMS = ["exposure", "age", "ecog", "ras"]
 PLAN = {"km": [{"endpoint": "os"}, {"endpoint": "pfs"}, {"endpoint": "lr", "causes": [1, 2]}],
         "table_one": {"variables": ["age", "ecog", "ras", "synchronous", "neoadjuvant"], "bin_width": {}},
-        "propensity": {"endpoint": "os", "covariates": ["age", "ecog", "ras"], "treated": "Repeat local treatment"},
+        # the propensity model, then overlap weights: balance, weighted per-time tables, weighted Cox + sandwich
+        "propensity": {"endpoint": "os", "covariates": ["age", "ecog", "ras"], "treated": "Repeat local treatment",
+                       "estimand": "ATO", "outcomes": ["os"], "exposure_term": "C(exposure, ref='Systemic therapy "
+                                                                                "alone')"},
+        # complications by secure sum (masked shares), and a Table-1-style report Cox model with selection
+        "complications": {"binaries": ["cd_grade_3plus", "death_90d"], "secure": True},
+        "cox_models": [{"endpoint": "pfs", "variables": ["exposure", "age"], "selection": "all", "threshold": 0.1,
+                        "fixed": [], "ties": "efron",
+                        "terms": {"exposure": "C(exposure, ref='Systemic therapy alone')", "age": "age"}}],
         "cox": [{"endpoint": "os", "terms": TERMS}, {"endpoint": "os", "terms": TERMS, "baseline": "shared"}]}
 
 
 @pytest.fixture(scope="module")
 def private_run(tmp_path_factory):
     """The demo study in the default (privacy-preserving) mode: time grid of 1 month, minimum count 5."""
-    configs = site_configs(tmp_path_factory.mktemp("private"))
+    configs = site_configs(tmp_path_factory.mktemp("private"), federation_key="a secret the sites share")
     out, messages = run_mock(protocol_text(), "yaml", configs, PLAN)
     return configs, out, messages
 
@@ -45,9 +53,17 @@ def _numbers(x):
 def test_no_message_holds_a_small_count_or_a_row(private_run, pooled):
     configs, out, messages = private_run
     assert len(out["sites"]) == 7
-    # the only refusals: Table 1 variables a site withholds for a cell under 5 (named), none elsewhere
-    assert all(r["step"].startswith("table_one ") and "minimum cell count of 5" in r["reason"] for r in out["refused"])
+    # the only refusals: Table 1 variables a site withholds for a cell under 5 and the overlap check's count of
+    # patients outside the common support (named), none elsewhere
+    assert all((r["step"].startswith("table_one ") or r["step"] == "overlap check") and
+               "minimum cell count of 5" in r["reason"] for r in out["refused"])
     assert "propensity" in out and "coef" in out["propensity"] and all("summary" in c for c in out["cox"])
+    assert "summary" in out["weighting"]["cox"]["os"] and out["weighting"]["cox"]["os"]["robust_var"] is not None
+    assert "summary" in out["cox_models"]["pfs"]["multivariable"]
+    (complications,) = out["complications"].values()
+    assert complications["groups"]["All"]["n"] == sum(m["n"] for m in out["cohort"].values())
+    assert any("balance" in m for m in messages) and any("masked" in m for m in messages) and \
+        any("gram" in m for m in messages) and any("w_dead" in m for m in messages)
     assert len(messages) >= 7 * 10
     cohort = pooled[0]
     exact_times = set(np.round(cohort["os_time"].dropna(), 12)) | set(np.round(cohort["pfs_time"].dropna(), 12))
@@ -55,7 +71,9 @@ def test_no_message_holds_a_small_count_or_a_row(private_run, pooled):
     for m in messages:
         assert check_message_counts(m, 5) == [], m.get("site")
         text = json.dumps(m)
-        assert "SYN-" not in text and "patient" not in text and "date" not in text
+        assert "SYN-" not in text and "patient_id" not in text and "date" not in text
+        for masked in m.get("masked", []):   # a secure-sum share: uniform on [0, 2^62), no count readable
+            assert masked >= 5 or masked == 0
         for key, value in _numbers(m):
             if key == "time":   # every time on the declared grid, none an exact time of a patient
                 assert float(value).is_integer(), value
@@ -150,7 +168,9 @@ def test_site_with_three_patients_in_a_group_is_refused_and_named(exact_sites, p
         configs.append(d / "node.yaml")
     out, messages = run_mock(protocol_text(), "yaml", configs, {"km": [{"endpoint": "os", "exact": True}]})
     assert [r["site"] for r in out["refused"]] == [site]
-    assert re.search(r"Repeat local treatment.*3 patient\(s\).*minimum cell count of 5", out["refused"][0]["reason"])
+    reason = out["refused"][0]["reason"]
+    assert re.search(r"Repeat local treatment.*between 1 and 4 patients.*minimum cell count of 5", reason)
+    assert "3" not in reason   # the refusal names the site and the group, not the small count
     assert site not in out["sites"] and len(out["sites"]) == 6 and site not in out["km"]["os"]
     flow = central.combine_flow(out["cohort"])
     assert flow["n_remaining"].iloc[-1] == (cohort.site != site).sum()

@@ -9,7 +9,7 @@ import oligomet as om
 from oligomet.federated import central
 from oligomet.federated.mock import run_mock
 
-from federated_sites import protocol_text
+from federated_sites import assert_same_table, protocol_text
 
 TERMS = ["exposure", "age", "ecog", "ras", "n_lesions"]
 GROUPS = ["Systemic therapy alone", "Repeat local treatment"]
@@ -54,12 +54,7 @@ def test_kaplan_meier_and_logrank(run, pooled, ep):
     rows = _rows(pooled[0], ep)
     fed = central.kaplan_meier(run["km"][ep], groups=GROUPS)
     ref = om.kaplan_meier(rows, time="time", event="event", by="group")
-    a, b = fed.table.reset_index(drop=True), ref.table.reset_index(drop=True)
-    assert a.shape == b.shape and len(a) > 100
-    for col in b.columns:
-        if pd.api.types.is_numeric_dtype(b[col]):
-            np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=0, atol=1e-10,
-                                       err_msg=col)
+    assert_same_table(fed.table, ref.table, min_rows=100)
     pd.testing.assert_frame_equal(fed.medians.reset_index(drop=True), ref.medians.reset_index(drop=True),
                                   check_exact=False, atol=1e-10, rtol=0)
     for strata in (False, True):
@@ -109,12 +104,7 @@ def test_cumulative_incidence_and_gray(run, pooled):
         fed = central.cumulative_incidence(run["km"]["lr"], groups=GROUPS, strata_by_site=strata)
         ref = om.cumulative_incidence(rows, time="time", event="event", by="group",
                                       strata="site" if strata else None)
-        a, b = fed.table.reset_index(drop=True), ref.table.reset_index(drop=True)
-        assert a.shape == b.shape and len(a) > 50
-        for col in b.columns:
-            if pd.api.types.is_numeric_dtype(b[col]):
-                np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=0, atol=1e-10,
-                                           err_msg=col)
+        assert_same_table(fed.table, ref.table, min_rows=50)
         ga, gb = fed.gray_test.reset_index(drop=True), ref.gray_test.reset_index(drop=True)
         np.testing.assert_allclose(ga["statistic"], gb["statistic"], rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(ga["p_value" if "p_value" in gb else "p"], gb["p_value" if "p_value" in gb else "p"],
@@ -186,3 +176,27 @@ def test_propensity_model_by_federated_irls(exact_sites, pooled):
     assert list(fed["coef"]) == names and fed["n"] == len(d)
     np.testing.assert_allclose(list(fed["coef"].values()), ref.coef.to_numpy(), rtol=1e-8, atol=1e-8)
     assert fed["deviance"] == pytest.approx(ref.deviance, rel=1e-10) and fed["iterations"] == ref.iterations
+
+
+def test_table_one_numeric_column_binary_at_one_site_only():
+    """A numeric column holding only 0/1 at one site and 0..3 at another is continuous in the pooled table
+    (``om.table_one``'s rule on all rows): the sites send both forms, the centre decides."""
+    from types import SimpleNamespace
+
+    from oligomet.federated.site import table_one_sums
+
+    rng = np.random.default_rng(3)
+    a = pd.DataFrame({"x": rng.integers(0, 2, 60).astype(float)})
+    b = pd.DataFrame({"x": rng.integers(0, 4, 80).astype(float)})
+    proto, cfg = SimpleNamespace(exposure=None), SimpleNamespace(min_count=5)
+    msgs = {s: table_one_sums(proto, d, None, cfg, {"variables": ["x"], "bin_width": {}}) for s, d in
+            (("A", a), ("B", b))}
+    assert msgs["A"]["variables"]["x"]["kind"] == "categorical" and "continuous" in msgs["A"]["variables"]["x"]
+    table, tests = central.table_one(msgs, None)
+    ref = om.table_one(pd.concat([a, b], ignore_index=True), variables=["x"])
+    r = ref.table[ref.table.variable == "x"].reset_index(drop=True)
+    assert table["kind"].tolist() == r["kind"].tolist() and r["kind"].iloc[0] != "categorical"
+    np.testing.assert_allclose(table[["mean", "sd", "median", "q1", "q3"]].to_numpy(float),
+                               r[["mean", "sd", "median", "q1", "q3"]].to_numpy(float), rtol=1e-12)
+    both_binary = central.table_one({"A": msgs["A"], "A2": msgs["A"]}, None)[0]
+    assert (both_binary["kind"] == "categorical").all()

@@ -14,7 +14,7 @@ import pytest
 import oligomet as om
 from oligomet.study import StudyError, run_study
 from oligomet.study.analyses.board_quality import board_quality, wilson_interval
-from oligomet.study.protocol import loads
+from oligomet.study.protocol_source import loads
 
 
 def test_wilson_interval_matches_prop_test():

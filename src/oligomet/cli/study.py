@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
             from oligomet.federated.cli import run_federated
 
             try:
-                typer.echo(run_federated(protocol, federated, out))
+                typer.echo(run_federated(protocol, federated, out)[0])
             except Exception as exc:  # noqa: BLE001
                 _fail(exc, debug)
             return
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
                                                      TimeElapsedColumn(), transient=True,
                                                      disable=not sys.stderr.isatty()) as bar:
                 warnings.simplefilter("ignore")
-                task = bar.add_task("synthetic registry", total=len(DEMO_PROTOCOLS) + 1)
+                task = bar.add_task("synthetic registry", total=len(DEMO_PROTOCOLS) + 2)
                 tables = synthetic_registry(patients, seed=DEMO_SEED)
                 bar.advance(task)
                 for name in DEMO_PROTOCOLS:
@@ -146,6 +146,8 @@ def register(app: typer.Typer) -> None:
                     entries.append({"title": proto.title, "href": f"{proto.name}/report.html",
                                     "summary": _summary(study)})
                     bar.advance(task)
+                from oligomet.federated.demo import demo_entries   # issue 13: pooled vs federated, same registry
+                entries += demo_entries(tables, out / "federated", folder, patients, DEMO_SEED, bar, task)
                 from oligomet.board.demo import write_demo_sheets   # issue 11: board sheets, same registry
                 sheets = write_demo_sheets(tables, out / "board")
                 entries.append({"title": "Tumor-board sheets for synthetic patients", "href": "board/index.html",

@@ -16,6 +16,13 @@ causes and censorings at one time are processed together, censored subjects coun
 at their own time. Never jittered. cmprsk itself compares raw doubles; the two only differ for
 times closer than ~1.5e-8 (relative), i.e. floating-point noise.
 
+Case weights (``weights=``, e.g. IPTW): the estimate and its standard error are R's
+``survfit(Surv(time, factor(event)) ~ group, weights = w)`` (Aalen–Johansen from weighted counts,
+infinitesimal-jackknife variance; see :mod:`oligomet.competing._weighted_aj`), and the count columns
+of ``.table`` are sums of weights (a pseudo-population). Gray's test is not computed then: cmprsk's
+``cuminc`` takes no weights and we know of no R implementation of a weighted one to check it against, so
+``.gray_test`` is empty (compare weighted groups with a weighted Fine–Gray model instead).
+
 Confidence limits: cmprsk has none. ``.table`` gives pointwise limits on the log(-log) scale,
 ``F^exp(±z·sqrt(var)/(F·log F))``, the transform commonly used with cmprsk output (as in R's
 ``tidycmprsk``, Stata's ``stcompet``); they stay within (0, 1). Where F is 0 (no failure yet)
@@ -29,12 +36,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (require_conf_level, DroppedRows, complete_cases, event_codes, group_labels,
-                           require_frame, require_roles, time_array)
+from .._notebook import TidyTablesHTML
+from .._validation import (DroppedRows, complete_cases, event_codes, group_labels, require_conf_level, require_frame,
+                           require_positive_weight, require_roles, time_array, weight_array)
 from ..survival._ties import merge_near_ties
 from ._aalen_johansen import count_table, distinct_times, group_curves
 from ._gray import gray_statistics
-from .._notebook import TidyTablesHTML
+from ._weighted_aj import weighted_group_curves
 
 ALL = "all"
 _INT_COLUMNS = {"group", "cause", "n_risk", "n_event", "n_competing", "n_censor"}
@@ -65,6 +73,9 @@ class CumulativeIncidence(TidyTablesHTML):
         Group levels (R's factor order) and cause codes (ascending) that were analysed.
     n : int
         Rows analysed; ``dropped`` reports rows removed for missing ``by``/``strata``.
+    weighted : bool
+        Case weights were given: counts are sums of weights, the variance is survfit's
+        infinitesimal jackknife and there is no Gray's test.
     """
 
     _html_tables = ("n", "gray_test", "table")
@@ -76,6 +87,7 @@ class CumulativeIncidence(TidyTablesHTML):
     n: int
     conf_level: float
     dropped: DroppedRows = field(default_factory=DroppedRows)
+    weighted: bool = False
 
     def at(self, times) -> pd.DataFrame:
         """CIF and variance at ``times``, as ``cmprsk::timepoints(cuminc(...), times)``.
@@ -109,7 +121,7 @@ class CumulativeIncidence(TidyTablesHTML):
 
 def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | None = None,
                          conf_level: float = 0.95, strata: str | None = None,
-                         rho: float = 0.0) -> CumulativeIncidence:
+                         rho: float = 0.0, weights: str | None = None) -> CumulativeIncidence:
     """Cumulative incidence of each cause, per group, with Gray's test (``cmprsk::cuminc``).
 
     Parameters
@@ -121,6 +133,8 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
     conf_level : level of the log(-log) pointwise limits in ``.table``.
     strata : optional column stratifying Gray's test (R's ``strata``); the CIFs are not stratified.
     rho : power of the weight ``(1 - F(t-))^rho`` in Gray's test (cmprsk default 0).
+    weights : optional column of case weights (>= 0, e.g. IPTW): R's weighted multi-state ``survfit``
+        (see the module notes); there is then no Gray's test, so ``strata`` and ``rho`` are refused.
 
     Rows with a missing ``by``/``strata`` are dropped (complete-case analysis, warned);
     missing or negative times and non-integer or negative event codes are errors.
@@ -128,7 +142,11 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
     data = require_frame(data)
     require_roles(data, time=time, event=event, group=by, strata=strata)
     require_conf_level(conf_level)
+    if weights is not None and (strata is not None or rho != 0):
+        raise ValueError("strata and rho only shape Gray's test, which has no weighted version (cmprsk's cuminc "
+                         "takes no weights); drop them, or compare the weighted groups with fine_gray(weights=)")
     data, dropped = complete_cases(data, [by, strata], what="cumulative_incidence")
+    w = weight_array(data, weights) if weights is not None else None
     t_raw = time_array(data, time)
     status = event_codes(data, event)
     if by is None:
@@ -139,6 +157,8 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
     causes = np.unique(status[status != 0])
     if causes.size == 0:
         raise ValueError(f"event column {event!r} has no failures (all rows are censored, code 0)")
+    if w is not None:
+        require_positive_weight(w, "cumulative_incidence", gcode, groups, by)
 
     # sort once; near-tie merging keeps the order, and sorted times make distinct_times O(n)
     order = np.argsort(t_raw, kind="stable")
@@ -149,13 +169,19 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
     col = np.searchsorted(causes, status) + 1
     col[status == 0] = 0
     ng, C = len(groups), causes.size
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    if w is not None:
+        w = w[order]
+        curves = [weighted_group_curves(inv[gcode == gi], ut.size, ut, col[gcode == gi], w[gcode == gi], C)
+                  for gi in range(ng)]
+        return CumulativeIncidence(table=_table(curves, groups, causes, z, weighted=True), gray_test=_no_test(),
+                                   groups=list(groups), causes=[int(c) for c in causes], n=int(t.size),
+                                   conf_level=conf_level, dropped=dropped, weighted=True)
     counts = count_table(inv, ut.size, gcode, ng, col, C + 1)          # (T, groups, C + 1)
 
-    table = _table([group_curves(ut, counts[:, gi, :]) for gi in range(ng)], groups, causes,
-                   stats.norm.ppf(0.5 + conf_level / 2))
+    table = _table([group_curves(ut, counts[:, gi, :]) for gi in range(ng)], groups, causes, z)
     if ng < 2:
-        gray = pd.DataFrame({"cause": np.array([], dtype=np.int64), "statistic": np.array([], dtype=float),
-                             "df": np.array([], dtype=np.int64), "p_value": np.array([], dtype=float)})
+        gray = _no_test()
     else:
         if scode is None:
             strata_counts = [counts]
@@ -168,13 +194,19 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
                                n=int(t.size), conf_level=conf_level, dropped=dropped)
 
 
-def _table(curves, groups, causes, z) -> pd.DataFrame:
+def _no_test() -> pd.DataFrame:
+    return pd.DataFrame({"cause": np.array([], dtype=np.int64), "statistic": np.array([], dtype=float),
+                         "df": np.array([], dtype=np.int64), "p_value": np.array([], dtype=float)})
+
+
+def _table(curves, groups, causes, z, weighted: bool = False) -> pd.DataFrame:
     """The tidy table, filled column by column into preallocated arrays (per-curve frames + concat
-    cost several seconds at 10^6 distinct times)."""
+    cost several seconds at 10^6 distinct times). Weighted counts are sums of weights (floats)."""
     C = causes.size
     sizes = [cur.time.size for cur in curves]
     N = sum(sizes) * C
-    out = {name: np.empty(N, dtype=np.int64 if name in _INT_COLUMNS else float) for name in TABLE_COLUMNS}
+    ints = {"group", "cause"} if weighted else _INT_COLUMNS
+    out = {name: np.empty(N, dtype=np.int64 if name in ints else float) for name in TABLE_COLUMNS}
     gidx = np.empty(N, dtype=np.int64)
     pos = 0
     for gi, cur in enumerate(curves):

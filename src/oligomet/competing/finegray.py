@@ -12,6 +12,13 @@ its defaults ``gtol = 1e-6, maxiter = 10``:
   term for the estimated censoring distribution (``psi``);
 * ``predict_cif`` is ``predict.crr``: ``1 - exp(-cumsum(exp(x b) * bfitj))``.
 
+With case weights (``weights=``, e.g. IPTW) there is no crr to follow (it takes none): the model
+is the one R users fit: ``survival::finegray`` to expand the data and a weighted
+``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt * w, cluster = id)`` on it. Its estimate,
+robust (sandwich) SE clustered on the subject, Efron (default, ``ties=``) or Breslow ties and
+``predict_cif`` (``1 - survfit(fit, newdata)``) are computed without the expansion, from the same
+risk-set sums as crr's (see :mod:`oligomet.competing._weighted_fine_gray_core`).
+
 Times are merged with ``merge_near_ties`` first (as elsewhere in oligomet); crr itself
 compares raw doubles, so the two differ only for times closer than ~1.5e-8 relative.
 Each Newton step is O(n p^2) (cumulative sums over the weighted risk sets), where crr's
@@ -26,12 +33,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validation import (require_conf_level, DroppedRows, complete_cases, covariate_scale, event_codes, require_columns,
-                           require_covariate_scale, require_frame, require_roles, time_array)
+from .._notebook import TidyTablesHTML
+from .._validation import (DroppedRows, complete_cases, covariate_scale, event_codes, require_columns,
+                           require_conf_level, require_covariate_scale, require_frame, require_positive_weight,
+                           require_roles, time_array, weight_array)
 from ..survival._ties import merge_near_ties
 from ..survival.design import Design, build_design, parse_covariates
 from . import _fine_gray_core as core
-from .._notebook import TidyTablesHTML
+from . import _weighted_fine_gray_core as wcore
 
 GTOL = 1e-6
 MAXITER = 10
@@ -69,7 +78,10 @@ class FineGray(TidyTablesHTML):
     converged : crr's convergence flag; ``iterations`` Newton steps taken.
     var : (p, p) sandwich variance (crr's ``$var``); ``information`` crr's ``$inf``.
     baseline : DataFrame with ``time`` (distinct failure times of the cause, crr's ``$uftime``) and
-        ``hazard_jump`` (crr's ``$bfitj``).
+        ``hazard_jump`` (crr's ``$bfitj``; weighted: the jumps of ``survfit(coxph)``'s baseline hazard).
+    weighted : fitted with case weights (finegray + weighted coxph): ``var`` is the robust variance,
+        ``information`` the inverse of coxph's model-based variance, ``loglik`` coxph's partial
+        log-likelihood.
     """
 
     _html_tables = ("n", "n_events", "cause", "summary")
@@ -88,6 +100,7 @@ class FineGray(TidyTablesHTML):
     conf_level: float
     design: Design | None = None
     dropped: DroppedRows = field(default_factory=DroppedRows)
+    weighted: bool = False
 
     def predict_cif(self, newdata: pd.DataFrame, times=None) -> pd.DataFrame:
         """Predicted CIF of the cause for covariate profiles, as ``predict.crr``.
@@ -127,7 +140,8 @@ class FineGray(TidyTablesHTML):
 
 
 def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], cause: int = 1,
-              cencode: int = 0, conf_level: float = 0.95, maxiter: int = MAXITER, gtol: float = GTOL) -> FineGray:
+              cencode: int = 0, conf_level: float = 0.95, maxiter: int = MAXITER, gtol: float = GTOL,
+              weights: str | None = None, ties: str | None = None) -> FineGray:
     """Fine–Gray subdistribution hazards model for ``cause`` (``cmprsk::crr``).
 
     Parameters
@@ -140,6 +154,9 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
         ``col[level]``); bool columns enter as 0/1 under their own name, as crr's numeric matrix. Rows with a missing covariate are dropped (warned).
     cause, cencode : crr's ``failcode`` and ``cencode``.
     conf_level : level of the ``shr`` limits. ``maxiter``, ``gtol``: crr's Newton controls.
+    weights : optional column of case weights (>= 0, e.g. IPTW): the model is then R's ``finegray`` +
+        weighted ``coxph`` with the robust SE clustered on the subject (crr takes no weights).
+    ties : weighted fits only: ``"efron"`` (coxph's default) or ``"breslow"``; crr's own fit is Breslow's.
     """
     data = require_frame(data)
     specs = parse_covariates(covariates)
@@ -148,7 +165,9 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     columns = list(dict.fromkeys(c for sp in specs for c in sp.sources))
     require_roles(data, time=time, event=event, covariate=columns)
     require_conf_level(conf_level)
+    _check_ties(weights, ties)
     data, dropped = complete_cases(data, columns, what="fine_gray")
+    w = weight_array(data, weights) if weights is not None else None
     t = merge_near_ties(time_array(data, time))
     if t.size and not (t > 0).any():
         raise ValueError(f"time column {time!r} is 0 on all {t.size} rows: there is no follow-up, so the "
@@ -163,6 +182,9 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
                           specs)
     x = _matrix(design, data)
     require_covariate_scale(design.names, *covariate_scale(x), "fine_gray")
+    if w is not None:
+        require_positive_weight(w, "fine_gray")
+        return _weighted(data, design, x, t, status, w, cause, cencode, conf_level, ties or "efron", dropped)
 
     order = np.argsort(t, kind="stable")   # crr: d[order(d$ftime), ]
     t, status, x = t[order], status[order], x[order]
@@ -171,19 +193,40 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
     P = core.prepare(t, ici, x - xmean)
 
     names = design.names
-    try:
+
+    def fit():
         b, converged, it = _newton(P, np.zeros(x.shape[1]), maxiter, gtol)
         f, _, h = core.derivatives(P, b)
-        hinv = np.linalg.inv(h)
+        return b, converged, it, -f, h
+
+    # crr only flags non-convergence ($converged); a flag nobody reads is easy to miss in a report
+    b, converged, it, ll, h, hinv = _estimate(fit, names, f"fine_gray did not converge in {maxiter} Newton "
+                                                          f"iterations (crr's gtol = {gtol})", stacklevel=3)
+    u = core.score_terms(P, b)
+    var = hinv @ (u.T @ u) @ hinv
+    summary = _summary(b, var, names, conf_level)
+    baseline = pd.DataFrame({"time": P.uft, "hazard_jump": core.baseline_jumps(P, b, xmean)})
+    return FineGray(summary=summary, loglik=ll, loglik_null=-core.objective(P, np.zeros_like(b)), n=int(t.size),
+                    n_events=int((ici == 1).sum()), converged=converged, iterations=it, var=var, information=h,
+                    baseline=baseline, cause=int(cause), conf_level=conf_level, design=design, dropped=dropped)
+
+
+def _estimate(fit, names: list[str], not_converged: str, stacklevel: int):
+    """Run ``fit() -> (b, converged, iterations, loglik, information)``; returns those and the inverse
+    information. A singular information is an error naming the terms; non-convergence a warning."""
+    try:
+        b, converged, it, ll, info = fit()
+        inverse = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         raise ValueError(f"the information matrix is singular: a covariate among {names} is constant in the "
                          f"risk sets or collinear with others") from None
     if not converged:
-        # crr only flags this ($converged); a flag nobody reads is easy to miss in a report
-        warnings.warn(f"fine_gray did not converge in {maxiter} Newton iterations (crr's gtol = {gtol}); "
-                      f"the estimates are not reliable", RuntimeWarning, stacklevel=2)
-    u = core.score_terms(P, b)
-    var = hinv @ (u.T @ u) @ hinv
+        warnings.warn(f"{not_converged}; the estimates are not reliable", RuntimeWarning, stacklevel=stacklevel)
+    return b, converged, it, ll, info, inverse
+
+
+def _summary(b: np.ndarray, var: np.ndarray, names: list[str], conf_level: float) -> pd.DataFrame:
+    """summary.crr's table from the coefficients and their (sandwich) variance."""
     se = np.sqrt(np.diag(var))
     degenerate = ~(np.isfinite(se) & (se > 0))
     if degenerate.any():
@@ -194,13 +237,43 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
                          f"the time and event columns")
     z = b / se
     q = stats.norm.ppf(0.5 + conf_level / 2)
-    summary = pd.DataFrame({"coef": b, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "shr": np.exp(b),
-                            "shr_lower": np.exp(b - q * se), "shr_upper": np.exp(b + q * se)},
-                           index=pd.Index(names, name="term"))
-    baseline = pd.DataFrame({"time": P.uft, "hazard_jump": core.baseline_jumps(P, b, xmean)})
-    return FineGray(summary=summary, loglik=-f, loglik_null=-core.objective(P, np.zeros_like(b)), n=int(t.size),
-                    n_events=int((ici == 1).sum()), converged=converged, iterations=it, var=var, information=h,
-                    baseline=baseline, cause=int(cause), conf_level=conf_level, design=design, dropped=dropped)
+    return pd.DataFrame({"coef": b, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)), "shr": np.exp(b),
+                         "shr_lower": np.exp(b - q * se), "shr_upper": np.exp(b + q * se)},
+                        index=pd.Index(names, name="term"))
+
+
+def _check_ties(weights: str | None, ties: str | None) -> None:
+    if weights is None and ties is not None:
+        raise ValueError("ties applies to weighted fits only (finegray + coxph); crr's unweighted fit uses "
+                         "Breslow's risk sets")
+    if ties not in (None, "efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+
+
+def _weighted(data, design, x, t, status, w, cause, cencode, conf_level, ties, dropped) -> FineGray:
+    """finegray + weighted coxph (robust SE clustered on the subject), without expanding the data."""
+    ici = np.where(status == cencode, 0, np.where(status == cause, 1, 2)).astype(np.int64)
+    order = np.lexsort((ici != 1, t))        # failures of the cause first among equal times
+    t, ici, x, w = t[order], ici[order], x[order], w[order]
+    xmean = x.mean(axis=0)
+    P = wcore.prepare(t, ici, x - xmean, w, wcore.g_before(t, ici == 0), ties)
+    names = design.names
+
+    def fit():
+        b, converged, it = wcore.newton(P, x.shape[1])
+        ll, _, info = wcore.derivatives(P, b)
+        return b, converged, it, ll, info
+
+    b, converged, it, ll, info, naive = _estimate(fit, names, "the weighted fine_gray (coxph's Newton–Raphson) did "
+                                                              "not converge in 20 iterations", stacklevel=4)
+    u = wcore.score_residuals(P, b)
+    var = naive @ (u.T @ u) @ naive          # coxph's robust variance, clustered on the subject
+    summary = _summary(b, var, names, conf_level)
+    baseline = pd.DataFrame({"time": P.uft, "hazard_jump": wcore.baseline_jumps(P, b, xmean)})
+    return FineGray(summary=summary, loglik=ll, loglik_null=wcore.loglik(P, np.zeros_like(b)), n=int(t.size),
+                    n_events=int((ici == 1).sum()), converged=converged, iterations=it, var=var, information=info,
+                    baseline=baseline, cause=int(cause), conf_level=conf_level, design=design, dropped=dropped,
+                    weighted=True)
 
 
 def _newton(P: core.Prepared, b: np.ndarray, maxiter: int, gtol: float):

@@ -22,6 +22,7 @@ from .node import MessageLog, NodeRefusal, check_protocol, load_config
 def partial(protocol: str, fmt: str, analysis: str, params: dict) -> dict:
     """Run one partial ``analysis`` on this node's registry; returns aggregates or a refusal."""
     from ..study.protocol_source import ProtocolError
+    from . import site_weighting  # noqa: F401  (registers the weighting and complications partials)
     from .site import PARTIALS, site_cohort
 
     started = time.monotonic()
@@ -88,16 +89,123 @@ def run_plan(client, protocol: str, fmt: str, plan: dict) -> dict:
         for site, m in msgs.items():
             refused += [{"site": site, "step": f"table_one {v}", "reason": r} for v, r in m["suppressed"].items()]
         out["table_one"] = msgs
+    if plan.get("complications"):
+        out["complications"] = _complications(client, orgs, site_of_org, protocol, fmt, plan["complications"],
+                                              ledger, refused)
     if plan.get("propensity"):
         out["propensity"] = _propensity(client, orgs, site_of_org, protocol, fmt, plan["propensity"], ledger, refused)
+        if plan["propensity"].get("estimand") and "coef" in out["propensity"]:
+            out["weighting"] = _weighting(client, orgs, site_of_org, protocol, fmt, out["propensity"], ledger,
+                                          refused)
     for spec in plan.get("cox", []):
         out["cox"].append(_cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused))
+    out["cox_models"] = {spec["endpoint"]: _cox_models(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused)
+                         for spec in plan.get("cox_models", [])}
+    return out
+
+
+def _cox_models(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dict:
+    """The report's Cox analysis of one endpoint: a univariable model per variable (one shared baseline, each
+    on its complete cases), the protocol's selection rule on their likelihood-ratio p, the multivariable model."""
+    def fit(variables):
+        one = {"endpoint": spec["endpoint"], "terms": [spec["terms"][v] for v in variables], "ties": spec["ties"],
+               "baseline": "shared", "exact": spec.get("exact", False)}
+        return _cox(client, orgs, site_of_org, protocol, fmt, one, ledger, refused)
+
+    uni = {v: fit([v]) for v in spec["variables"]}
+    screen = {v: next(t["p"] for t in f["tests"] if t["test"] == "likelihood_ratio") if "tests" in f else float("nan")
+              for v, f in uni.items()}
+    candidates = [v for v in spec["variables"] if v != "exposure"]
+    if spec["selection"] == "p_value":
+        chosen = [v for v in candidates if screen[v] < spec["threshold"]]
+    elif spec["selection"] == "fixed":
+        chosen = [v for v in spec["fixed"] if v != "exposure"]
+    else:
+        chosen = candidates
+    mv = (["exposure"] if "exposure" in spec["variables"] else []) + chosen
+    return {"univariable": uni, "screen_lr_p": screen, "selected": chosen, "variables": mv,
+            "multivariable": fit(mv) if mv else None}
+
+
+def _complications(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dict:
+    """Complications counts: by secure sum when the plan asks for it (exact totals; a site that refuses is
+    dropped and the others asked again, as the masks must cancel over the ring), else in the clear with
+    small cells suppressed per site."""
+    if not spec.get("secure"):
+        msgs = _split(_ask(client, orgs, protocol, fmt, "complications", spec, ledger), refused, "complications")
+        for site, m in msgs.items():
+            refused += [{"site": site, "step": f"complications {v}", "reason": r} for v, r in m["suppressed"].items()]
+        return msgs
+    from .site_weighting import unflatten_complications
+
+    done = _secure_sum(client, orgs, site_of_org, protocol, fmt, "complications", spec, ledger, refused,
+                       "complications")
+    if done is not None:
+        ring, totals, first = done
+        return {"secure sum over " + ", ".join(ring): unflatten_complications(first["layout"], totals)}
+    return _complications(client, orgs, site_of_org, protocol, fmt, {**spec, "secure": False}, ledger, refused)
+
+
+def _secure_sum(client, orgs, site_of_org, protocol, fmt, analysis, params, ledger, refused, step,
+                whole: bool = False):
+    """A secure sum (``secure_sum.py``) of the sites' ``masked`` vectors: (ring, totals, one message), or None.
+    The masks cancel only over the whole ring, so a site that refuses is dropped and the others are asked
+    again with a new nonce; with ``whole`` every site must take part (a share over some sites would not be
+    the study's)."""
+    import secrets
+
+    from .secure_sum import unmask
+
+    while orgs:
+        ring = [site_of_org[o] for o in orgs]
+        msgs = _ask(client, orgs, protocol, fmt, analysis, {**params, "ring": ring, "nonce": secrets.token_hex(16)},
+                    ledger)
+        ok = _split(msgs, refused, step)
+        if len(ok) == len(orgs):
+            return ring, unmask([m["masked"] for m in ok.values()]), msgs[0]
+        if whole:
+            return None
+        orgs = [o for o in orgs if site_of_org[o] in ok]
+    return None
+
+
+def _weighting(client, orgs, site_of_org, protocol, fmt, ps: dict, ledger, refused) -> dict:
+    """Weights formed at each site from the federated propensity model; balance, effective sample sizes and
+    weighted per-time tables come back, then one weighted Cox model (exposure only, robust SE) per endpoint."""
+    orgs = [o for o in orgs if site_of_org[o] in ps["sites"]]
+    weighting = {k: ps[k] for k in ("covariates", "levels", "treated", "estimand")}
+    if ps.get("match"):   # matching within each site on the federated score (see site_weighting)
+        weighting["match"] = ps["match"]
+    weighting["coef"] = list(ps["coef"].values())
+    params = {"weighting": weighting, "endpoints": ps.get("outcomes", []), "exact": ps.get("exact", False)}
+    msgs = _split(_ask(client, orgs, protocol, fmt, "weighting", params, ledger), refused, "weighting")
+    if len(msgs) < len(orgs):   # the weights come from one model: a site that cannot take part ends the step
+        return {"refused": "a site refused the weighting step"}
+    out: dict = {"sites": list(msgs), "messages": msgs, "cox": {}}
+    by_group = {g: [m["groups"][g] for m in msgs.values()] for g in ("control", "treated")}
+    support = [max(min(x["min_ps"] for x in v) for v in by_group.values()),
+               min(max(x["max_ps"] for x in v) for v in by_group.values())]
+    params = {"weighting": weighting, "support": support}
+    done = _secure_sum(client, orgs, site_of_org, protocol, fmt, "support", params, ledger, [], "overlap check",
+                       whole=True) if ps.get("secure") else None
+    if done is not None:   # exact, whatever the sites' counts
+        out["outside_support"] = done[1][0] / done[1][1]
+    else:
+        counts = _split(_ask(client, orgs, protocol, fmt, "support", params, ledger), refused, "overlap check")
+        if len(counts) == len(orgs):   # else the share stays unknown (a site holds 1-4 such patients): named
+            out["outside_support"] = sum(m["count"] for m in counts.values()) / sum(m["n"] for m in counts.values())
+    for ep in ps.get("outcomes", []):
+        spec = {"endpoint": ep, "terms": [ps["exposure_term"]], "ties": ps.get("ties", "efron"),
+                "baseline": "shared", "exact": ps.get("exact", False), "weighting": weighting, "robust": True}
+        out["cox"][ep] = _cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused)
     return out
 
 
 def _cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dict:
     what = f"cox {spec['endpoint']}"
     base = {"endpoint": spec["endpoint"], "terms": spec["terms"]}
+    if spec.get("weighting"):
+        base["weighting"] = spec["weighting"]
     lv = _split(_ask(client, orgs, protocol, fmt, "levels", base, ledger), refused, what)
     orgs = [o for o in orgs if site_of_org[o] in lv]
     levels = combine.combine_levels(lv)
@@ -132,7 +240,20 @@ def _cox(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused) -> dic
     except NodeRefusal as exc:
         refused.append({"site": None, "step": what, "reason": str(exc)})
         return {**spec, "refused": str(exc)}
-    return {**spec, "sites": [site_of_org[o] for o in orgs], "n": seen["n"], "n_events": seen["events"],
+    robust = None
+    if spec.get("robust"):   # the sandwich: per-time pieces at the fit go out, each site's p x p gram comes back
+        beta = np.asarray(fit.summary["coef"].to_numpy(), dtype=float)
+        at_fit = [m for m in _ask(client, orgs, protocol, fmt, "cox_shared_baseline", {**params, "beta": beta.tolist()},
+                                  ledger)]
+        pieces = combine.robust_pieces(at_fit, beta, params["ties"] == "efron")
+        grams = _ask(client, orgs, protocol, fmt, "cox_robust", {**params, "beta": beta.tolist(), "pieces": pieces},
+                     ledger)
+        if any("refused" in m for m in grams):
+            refused.append({"site": None, "step": what, "reason": "a site refused the robust variance"})
+        else:
+            robust = (np.asarray(fit.var) @ np.sum([m["gram"] for m in grams], axis=0) @ np.asarray(fit.var)).tolist()
+    return {**{k: v for k, v in spec.items() if k != "weighting"}, "sites": [site_of_org[o] for o in orgs],
+            "robust_var": robust, "n": seen["n"], "n_events": seen["events"],
             "summary": fit.summary.reset_index().to_dict("records"),
             "tests": fit.tests.reset_index().to_dict("records"), "loglik": fit.loglik.tolist(),
             "var": np.asarray(fit.var).tolist(), "iterations": fit.iterations, "converged": fit.converged}
@@ -169,6 +290,7 @@ def _propensity(client, orgs, site_of_org, protocol, fmt, spec, ledger, refused)
                                for c in spec["covariates"] for lv in
                                (["numeric"] if params["levels"][c] == "numeric" else params["levels"][c][1:])]
     return {**spec, "sites": [site_of_org[o] for o in orgs], "n": n, "coef": dict(zip(names, beta.tolist())),
+            "levels": params["levels"],
             "deviance": fit["deviance"], "iterations": fit["iterations"], "converged": fit["converged"]}
 
 

@@ -3,18 +3,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 
-def run_federated(protocol: Path, config: Path, out: Path) -> str:
+
+def run_federated(protocol: Path, config: Path, out: Path, exact: bool | None = None):
+    """Run ``protocol`` over the sites of ``config``; write the report (as a pooled run's) to ``out`` and the
+    federation's own record (tables, every central output, methods) to ``out/federated``.
+
+    ``exact``: ask the sites for exact per-time tables (each must allow it); default: the federation file's
+    ``exact_times`` (false: the privacy grid). Returns (message, StudyResults, central output)."""
+    from ..report.html import write_report
     from ..study.protocol_source import load
     from .mock import run_mock
-    from .study import load_federation, plan_for, summarise, write_summary
+    from .report import federated_results, report_plan
+    from .study import load_federation, summarise, write_summary
 
     proto = load(protocol)
     text = Path(protocol).read_text(encoding="utf-8")
     fmt = "toml" if Path(protocol).suffix.lower() == ".toml" else "yaml"
-    result, _ = run_mock(text, fmt, load_federation(config), plan_for(proto))
+    if exact is None:
+        conf = yaml.safe_load(Path(config).read_text(encoding="utf-8")) if Path(config).is_file() else {}
+        exact = bool(isinstance(conf, dict) and conf.get("exact_times", False))
+    result, _ = run_mock(text, fmt, load_federation(config), report_plan(proto, exact=exact))
+    res = federated_results(proto, result, exact)
+    res.provenance["protocol"] = Path(protocol).name
+    write_report(res, out)
     tables = summarise(result, proto)
-    write_summary(tables, result, out)
+    write_summary(tables, result, Path(out) / "federated")
     n = int(tables["flow"]["n_remaining"].iloc[-1]) if len(tables["flow"]) else 0
-    return (f"{proto.title}: federated over {len(result['sites'])} site(s), cohort of {n} patients, "
-            f"{len(result['refused'])} refusal(s); summary written to {out}")
+    message = (f"{proto.title}: federated over {len(result['sites'])} site(s), cohort of {n} patients, "
+               f"{len(result['refused'])} refusal(s); report written to {Path(out) / 'report.html'}")
+    return message, res, result

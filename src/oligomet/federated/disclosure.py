@@ -26,7 +26,9 @@ def _ok(x: float, k: int) -> bool:
 
 def require_count(n: int, k: int, what: str) -> int:
     if 0 < n < k:
-        raise SmallCell(f"{what} has {n} patient(s), fewer than this site's minimum cell count of {k}")
+        # the refusal goes to the centre: it must not carry the small count itself
+        raise SmallCell(f"{what} has between 1 and {k - 1} patients, fewer than this site's minimum cell count "
+                        f"of {k}")
     return int(n)
 
 
@@ -73,7 +75,7 @@ def grid_times(time: np.ndarray, event: np.ndarray, grid: float, k: int, what: s
 
 
 def check_message_counts(message, k: int, path: str = "") -> list[str]:
-    """Every integer-valued count under a key named ``n``, ``n_remaining``, ``events``, ``leaving``, ``count`` or ``n_events`` that is
+    """Every integer-valued count under a key of :data:`COUNT_KEYS` (``n``, ``events``, ``leaving``...) that is
     between 0 and ``k`` (exclusive): the paths of the offenders (used by the tests and by each node
     before it sends)."""
     bad: list[str] = []
@@ -81,6 +83,8 @@ def check_message_counts(message, k: int, path: str = "") -> list[str]:
         for key, v in message.items():
             if key in COUNT_KEYS and isinstance(v, (int, float)) and 0 < v < k:
                 bad.append(f"{path}.{key}={v}")
+            elif key in COUNT_KEYS and isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()):
+                bad += [f"{path}.{key}.{k2}={x}" for k2, x in v.items() if 0 < x < k]
             elif key in COUNT_KEYS and isinstance(v, list):
                 flat = [(f"[{i}]", x) for i, x in enumerate(v) if not isinstance(x, list)] + \
                        [(f"[{i}][{j}]", y) for i, x in enumerate(v) if isinstance(x, list) for j, y in enumerate(x)]
@@ -94,4 +98,5 @@ def check_message_counts(message, k: int, path: str = "") -> list[str]:
 
 
 #: Keys under which a message carries patient counts (see ``docs/federated.md``).
-COUNT_KEYS = {"n", "n_remaining", "events", "leaving", "count", "n_events", "events_by_cause", "counts", "missing"}
+COUNT_KEYS = {"n", "n_remaining", "events", "leaving", "count", "n_events", "events_by_cause", "counts", "missing",
+              "n_known", "grades"}

@@ -19,6 +19,7 @@ from .node import NodeConfig, NodeRefusal
 
 _CACHE: dict = {}   # (registry, protocol hash) -> (cohort, flow); one container process serves one task on a
 #                     real node, the mock network runs every task in this process
+_ARRAYS: dict = {}  # a model's arrays at one site, for its next Newton step
 
 
 def site_cohort(proto: Protocol, cfg: NodeConfig, base) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -137,12 +138,33 @@ def design_for(terms: list[str], levels: dict):
 
 
 def _cox_arrays(proto, cohort, params):
-    d = _endpoint_rows(proto, cohort, params["endpoint"], list(params["levels"]))
+    """time, event, design and case weights (1, or the propensity weights of ``params["weighting"]``); kept
+    for the next Newton step of the same model (the arrays never leave the site)."""
+    import json
+
+    key = ("arrays", id(cohort), params["endpoint"], json.dumps([params["terms"], params["levels"],
+                                                                   params.get("weighting")], sort_keys=True))
+    if key not in _ARRAYS or _ARRAYS[key][0] is not cohort:   # the cohort is held: its id cannot be reused
+        if len(_ARRAYS) > 64:
+            _ARRAYS.clear()
+        _ARRAYS[key] = (cohort, _build_cox_arrays(proto, cohort, params))
+    return _ARRAYS[key][1]
+
+
+def _build_cox_arrays(proto, cohort, params):
+    frame, extra = cohort, []
+    if params.get("weighting"):   # the weighted outcome model: the propensity model's complete cases
+        from .site_weighting import site_weights
+
+        frame, _, _, wt = site_weights(cohort, params["weighting"])
+        frame, extra = frame.assign(_w=wt)[wt > 0], ["_w"]   # matching: the matched rows only
+    d = _endpoint_rows(proto, frame, params["endpoint"], list(params["levels"]) + extra)
     for c, v in params["levels"].items():
         if v != "numeric":
             d[c] = d[c].astype(str).astype(object)
     X = design_for(params["terms"], params["levels"]).matrix(d)
-    return d["time"].to_numpy(), d["event"].to_numpy(), X
+    w = d["_w"].to_numpy(dtype=float) if extra else np.ones(len(d))
+    return d["time"].to_numpy(), d["event"].to_numpy(), X, w
 
 
 def cox_site_strata(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
@@ -150,7 +172,7 @@ def cox_site_strata(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig
     p + p² + 1 numbers per Newton step: no time and no count below the site's cohort size."""
     key = ("strata", id(cohort), params["endpoint"], tuple(params["terms"]), params.get("ties", "efron"))
     if key not in _CACHE:
-        t, ev, X = _cox_arrays(proto, cohort, params)
+        t, ev, X, _ = _cox_arrays(proto, cohort, params)
         require_count(int(ev.sum()), cfg.min_count, f"events of endpoint {params['endpoint']!r}")
         _CACHE[key] = core.prepare(merge_near_ties(t), ev, X, ties=params.get("ties", "efron"))
     pr = _CACHE[key]
@@ -163,33 +185,39 @@ def cox_site_strata(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig
 
 def cox_shared_baseline(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
     """Per distinct time (exact, or the privacy grid): sums over the rows leaving at that time of r, r x and
-    r x xᵀ (r = exp((x - centre)ᵀ beta)), and the same over its events, with the event count; plus the events'
-    Σ (x - centre). The centre turns them into risk-set sums by reverse cumulative sums over all sites."""
-    t, ev, X = _cox_arrays(proto, cohort, params)
+    r x xᵀ (r = w exp((x - centre)ᵀ beta), w the case weight: 1, or the propensity weight), and the same over its
+    events, with the event count and the events' Σw; plus the events' Σ w (x - centre). The centre turns them
+    into risk-set sums by reverse cumulative sums over all sites."""
+    t, ev, X, w = _cox_arrays(proto, cohort, params)
     require_count(len(t), cfg.min_count, "the complete cases of the Cox model")
     t = site_times(merge_near_ties(t), ev, cfg, params.get("exact", False), f"endpoint {params['endpoint']!r}")
     X = X - np.asarray(params["centre"], dtype=float)
-    r = np.exp(X @ np.asarray(params["beta"], dtype=float))
+    r = w * np.exp(X @ np.asarray(params["beta"], dtype=float))
     u, inv = np.unique(t, return_inverse=True)
     p = X.shape[1]
-    xx = (X[:, :, None] * X[:, None, :]).reshape(len(t), p * p)
+    iu = np.triu_indices(p)                         # x xᵀ is symmetric: its upper triangle is sent
+    xx = X[:, iu[0]] * X[:, iu[1]]
+    events = np.bincount(inv, weights=ev, minlength=u.size)
 
     def sums(mask):
-        w = r * mask
-        cols = [np.bincount(inv, weights=w, minlength=u.size)]
-        cols += [np.bincount(inv, weights=w * X[:, j], minlength=u.size) for j in range(p)]
-        cols += [np.bincount(inv, weights=w * xx[:, j], minlength=u.size) for j in range(p * p)]
+        v = r * mask
+        cols = [np.bincount(inv, weights=v, minlength=u.size)]
+        cols += [np.bincount(inv, weights=v * X[:, j], minlength=u.size) for j in range(p)]
+        cols += [np.bincount(inv, weights=v * xx[:, j], minlength=u.size) for j in range(xx.shape[1])]
         return np.column_stack(cols)
 
-    return {"time": u.tolist(), "events": np.bincount(inv, weights=ev, minlength=u.size).astype(int).tolist(),
-            "leaving": np.bincount(inv, minlength=u.size).astype(int).tolist(),
-            "all": sums(np.ones_like(ev)).tolist(), "dead": sums(ev).tolist(),
-            "x_dead": (X * ev[:, None]).sum(axis=0).tolist()}
+    out = {"time": u.tolist(), "events": events.astype(int).tolist(),
+           "leaving": np.bincount(inv, minlength=u.size).astype(int).tolist(),
+           "all": sums(np.ones_like(ev)).tolist(), "dead": sums(ev)[events > 0].tolist(),   # at event times only
+           "x_dead": (X * (w * ev)[:, None]).sum(axis=0).tolist()}
+    if params.get("weighting"):
+        out["w_dead"] = np.bincount(inv, weights=w * ev, minlength=u.size)[events > 0].tolist()
+    return out
 
 
 def covariate_sums(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
     """Σ x over the complete cases of a model, and their number (for the pooled centring of the design)."""
-    t, ev, X = _cox_arrays(proto, cohort, params)
+    t, ev, X, w = _cox_arrays(proto, cohort, params)
     return {"n": require_count(len(t), cfg.min_count, "the complete cases of the Cox model"),
             "sum": X.sum(axis=0).tolist()}
 
@@ -222,6 +250,33 @@ def _histogram(x: np.ndarray, width: float, k: int) -> dict:
     return {"lower": lo, "upper": hi, "counts": counts}
 
 
+def _categorical_sums(s: pd.Series, groups: pd.Series, var: str, k: int) -> dict:
+    levels = sorted(s.dropna().astype(str).unique())
+    per = []
+    for g, sub in s.groupby(groups, sort=False):
+        counts = [require_count(int((sub.astype(str) == lv).sum() if sub.notna().any() else 0), k,
+                                f"level {lv!r} of {var!r} in group {g!r}") for lv in levels]
+        missing = require_count(int(sub.isna().sum()), k, f"missing values of {var!r} in group {g!r}")
+        per.append({"group": g, "counts": counts, "missing": [missing]})
+    return {"kind": "categorical", "levels": levels, "groups": per}
+
+
+def _continuous_sums(s: pd.Series, groups: pd.Series, var: str, k: int, width: float) -> dict:
+    per = []
+    for g, sub in s.groupby(groups, sort=False):
+        x = pd.to_numeric(sub, errors="coerce").to_numpy(float)
+        ok = x[~np.isnan(x)]
+        if ok.size == 0:
+            raise SmallCell(f"{var!r} has no value in group {g!r}")
+        require_count(int(ok.size), k, f"values of {var!r} in group {g!r}")
+        m = float(ok.mean())
+        per.append({"group": g, "n": int(ok.size), "mean": m, "m2": float(((ok - m) ** 2).sum()),
+                    "m3": float(((ok - m) ** 3).sum()), "integer": bool(np.all(ok == np.round(ok))),
+                    "missing": [require_count(int(np.isnan(x).sum()), k, f"missing values of {var!r} in group {g!r}")],
+                    "histogram": _histogram(ok, width, k)})
+    return {"kind": "continuous", "groups": per}
+
+
 def table_one_sums(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig, params: dict) -> dict:
     """Per variable and exposure group: level counts (categorical) or n, mean, Σ(x − mean)² and a histogram
     on the requested grid (continuous); missing counts. A variable with any cell under the minimum count is
@@ -235,28 +290,15 @@ def table_one_sums(proto: Protocol, cohort: pd.DataFrame, flow, cfg: NodeConfig,
     for var in params["variables"]:
         s = cohort[var]
         try:
+            numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and \
+                not isinstance(s.dtype, pd.CategoricalDtype)
             if _is_categorical(s):
-                levels = sorted(s.dropna().astype(str).unique())
-                per = []
-                for g, sub in s.groupby(groups, sort=False):
-                    counts = [require_count(int((sub.astype(str) == lv).sum() if sub.notna().any() else 0), k,
-                                            f"level {lv!r} of {var!r} in group {g!r}") for lv in levels]
-                    per.append({"group": g, "counts": counts, "missing": [require_count(int(sub.isna().sum()), k,
-                                f"missing values of {var!r} in group {g!r}")]})
-                out[var] = {"kind": "categorical", "levels": levels, "groups": per}
-            else:
-                per = []
-                for g, sub in s.groupby(groups, sort=False):
-                    x = pd.to_numeric(sub, errors="coerce").to_numpy(float)
-                    ok = x[~np.isnan(x)]
-                    require_count(int(ok.size), k, f"values of {var!r} in group {g!r}")
-                    m = float(ok.mean())
-                    per.append({"group": g, "n": int(ok.size), "mean": m, "m2": float(((ok - m) ** 2).sum()),
-                                "missing": [require_count(int(np.isnan(x).sum()), k,
-                                                          f"missing values of {var!r} in group {g!r}")],
-                                "histogram": _histogram(ok, float(params["bin_width"].get(var, 1.0)), k)})
-                out[var] = {"kind": "continuous", "groups": per}
+                out[var] = _categorical_sums(s, groups, var, k)
+            if numeric:   # a numeric 0/1 column is categorical only if it is 0/1 at every site: the centre decides
+                cont = _continuous_sums(s, groups, var, k, float(params["bin_width"].get(var, 1.0)))
+                out[var] = {**out[var], "continuous": cont} if var in out else cont
         except SmallCell as exc:
+            out.pop(var, None)
             suppressed[var] = str(exc)
     return {"variables": out, "suppressed": suppressed}
 

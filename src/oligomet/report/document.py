@@ -176,6 +176,8 @@ def p_value(p) -> str:
     return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
 
 
+#: Said under every weighted curve whose at-risk table counts sums of weights.
+PSEUDO_NOTE = "Numbers at risk are sums of the weights (a weighted pseudo-population), not patients."
 EM_DASH = "—"   # a reference level's HR: the comparator, not a missing number
 INDENT = "\u00a0" * 4   # a level under its variable; non-breaking, so HTML keeps it
 

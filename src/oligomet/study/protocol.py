@@ -300,9 +300,13 @@ class Imputation(_Model):
 
 
 class CoxAnalysis(AnalysisOptions):
+    """``strata``: declared covariates (e.g. the centre) with a baseline hazard of their own in every model
+    (R's ``strata()``); ``cluster``: a declared covariate whose levels are clusters (R's ``cluster()``: the
+    robust sandwich SE grouped by centre). Neither may also be a covariate of the model."""
+
     endpoint_fields = ("endpoints",)
     endpoint_kind = "survival"
-    covariate_fields = {"covariates": (), "fixed": ("exposure",)}
+    covariate_fields = {"covariates": (), "fixed": ("exposure",), "strata": ()}
 
     endpoints: list[str] = []
     covariates: list[str] = []
@@ -314,6 +318,27 @@ class CoxAnalysis(AnalysisOptions):
     ph_check: bool = True
     ph_transform: Literal["km", "rank", "identity"] = "km"
     missing: Literal["complete_case"] | Imputation = "complete_case"
+    strata: list[str] = []
+    cluster: str | None = None
+
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        out = []
+        model = set(self.covariates) | set(self.fixed)
+        for i, col in enumerate(self.strata):
+            if col in model:
+                out.append((loc + ("strata", i), f"{col!r} is both a stratum and a covariate of the model; a "
+                                                  f"stratified Cox model has no coefficient for its strata, so "
+                                                  f"list it in one of the two"))
+        if self.cluster is not None and self.cluster not in {c.column for c in p.covariates}:
+            out.append((loc + ("cluster",), f"unknown covariate {self.cluster!r}; declared covariates: "
+                                            f"{', '.join(sorted(c.column for c in p.covariates)) or 'none'}"))
+        if self.missing != "complete_case":
+            for name in ("strata", "cluster"):
+                if getattr(self, name):
+                    out.append((loc + (name,), f"{name!r} is not combined with multiple imputation (the imputed "
+                                               f"datasets hold the model's variables only); drop {name!r} or use "
+                                               f"missing = \"complete_case\""))
+        return out
 
 
 class RMSTAnalysis(AnalysisOptions):
@@ -359,9 +384,14 @@ class TimeVaryingAnalysis(AnalysisOptions):
 
 
 class PropensityAnalysis(AnalysisOptions):
+    """Matching (``om.match``: ``caliper``, ``ratio``, ``replace``, ``order``, ``link``, ``exact``) or weighting
+    (``om.weight``: ``estimand``, ``stabilize``, ``trim``). ``link = "linear.logit"`` matches on the logit of
+    the score, so ``caliper = 0.2`` is Austin's 0.2 SD of the logit; ``exact`` lists declared covariates
+    within whose levels pairs are formed (e.g. the centre)."""
+
     endpoint_fields = ("endpoints",)
     endpoint_kind = "survival"
-    covariate_fields = {"covariates": ()}
+    covariate_fields = {"covariates": (), "exact": ()}
     needs_exposure = True
 
     method: Literal["match", "weight"] = "match"
@@ -370,15 +400,33 @@ class PropensityAnalysis(AnalysisOptions):
     ratio: Annotated[int, Field(ge=1, le=10)] = 1
     replace: bool = False
     order: Literal["largest", "smallest", "random", "data"] = "largest"
+    link: Literal["logit", "linear.logit"] = "logit"
+    exact: list[str] = []
     estimand: Literal["ATE", "ATT", "ATO"] = "ATE"
+    stabilize: bool = False
+    trim: Annotated[float, Field(gt=0.5)] | None = None   # a quantile in (0.5, 1) or an absolute cap >= 1
     endpoints: list[str] = []
     landmarks: list[Annotated[float, Field(ge=0)]] = []
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
 
+    # options that only one method reads: given with the other, they would be silently ignored (caliper,
+    # ratio, replace and order predate this check and stay accepted with either method)
+    _MATCH_ONLY: ClassVar[tuple[str, ...]] = ("link", "exact")
+    _WEIGHT_ONLY: ClassVar[tuple[str, ...]] = ("stabilize", "trim")
+
     def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        out = []
         if p.exposure is not None and len(p.exposure.groups) != 2:
-            return [(("exposure", "groups"), "propensity-score matching/weighting needs exactly 2 groups")]
-        return []
+            out.append((("exposure", "groups"), "propensity-score matching/weighting needs exactly 2 groups"))
+        other = "weight" if self.method == "match" else "match"
+        for name in self._WEIGHT_ONLY if self.method == "match" else self._MATCH_ONLY:
+            if name in self.model_fields_set:
+                out.append((loc + (name,), f"{name!r} is an option of method = {other!r}; this protocol has "
+                                           f"method = {self.method!r}"))
+        if self.method == "weight" and self.stabilize and self.estimand != "ATE":
+            out.append((loc + ("stabilize",), f"stabilize = true is defined for estimand = 'ATE' only (got "
+                                              f"{self.estimand!r}): ATT and overlap weights need no stabilisation"))
+        return out
 
 
 class Subgroup(AnalysisOptions):
@@ -430,7 +478,9 @@ class Subgroup(AnalysisOptions):
 
 class CIFAnalysis(AnalysisOptions):
     """Cumulative incidence; with ``fine_gray``, a Fine–Gray model of cause 1 on the exposure
-    (when there are groups) and ``covariates``."""
+    (when there are groups) and ``covariates``. When ``[analyses.propensity]`` weights (``method =
+    "weight"``) and ``adjusted`` (the default), both run in the weighted cohort by group (weighted
+    Aalen–Johansen as R's survfit, Fine–Gray as finegray + weighted coxph; no Gray's test)."""
 
     endpoint_fields = ("endpoints",)
     endpoint_kind = "competing"
@@ -442,6 +492,7 @@ class CIFAnalysis(AnalysisOptions):
     fine_gray: bool = False
     covariates: list[str] = []
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
+    adjusted: bool = True    # use the propensity weights when the protocol weights
 
     def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
         if self.fine_gray and not self.covariates and p.exposure is None:

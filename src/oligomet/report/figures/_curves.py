@@ -89,8 +89,15 @@ def at_risk_counts(times: Sequence[float], n_risk_table: pd.DataFrame) -> list[i
     return [int(round(nr[i])) if i < len(tt) else 0 for i in idx]
 
 
-def draw_at_risk(risk: Axes, ax: Axes, ticks: Sequence[float], rows: list[tuple[str, list[int], str]]) -> None:
-    """Write the counts of each row (label, counts per tick, colour) at the tick x positions."""
+#: Title of the at-risk table; weighted counts are sums of weights, not patients (a pseudo-population).
+AT_RISK_TITLE = "Number at risk"
+PSEUDO_AT_RISK_TITLE = "Pseudo-population at risk"
+
+
+def draw_at_risk(risk: Axes, ax: Axes, ticks: Sequence[float], rows: list[tuple[str, list[int], str]],
+                 pseudo_population: bool = False) -> None:
+    """Write the counts of each row (label, counts per tick, colour) at the tick x positions; with
+    ``pseudo_population`` the counts are sums of weights and the table's title says so."""
     n = len(rows)
     risk.set_ylim(n - 0.5, -0.5)
     risk.set_yticks(range(n))
@@ -104,7 +111,8 @@ def draw_at_risk(risk: Axes, ax: Axes, ticks: Sequence[float], rows: list[tuple[
     risk.tick_params(axis="y", which="both", left=False, pad=16)
     for side in ("top", "right", "bottom", "left"):
         risk.spines[side].set_visible(False)
-    risk.text(0, 1.0, "Number at risk", transform=risk.transAxes, ha="right", va="bottom",
+    risk.text(0, 1.0, PSEUDO_AT_RISK_TITLE if pseudo_population else AT_RISK_TITLE, transform=risk.transAxes,
+              ha="right", va="bottom",
               fontsize=BASE_FONT_SIZE - 0.5)
     risk.patch.set_alpha(0)
     ax.tick_params(axis="x", labelbottom=True)

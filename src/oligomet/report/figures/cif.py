@@ -21,8 +21,10 @@ def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, titl
                xlabel: str = "Months", ylabel: str = "Cumulative incidence", ticks: Sequence[float] | None = None,
                max_time: float | None = None, unit: str | None = "months", ci: bool = True,
                cause_labels: Mapping | None = None, causes: Sequence | None = None,
-               group_order: Sequence | None = None, ylim: float | None = None) -> Figure:
-    """Draw CIFs; returns a matplotlib Figure (never shown).
+               group_order: Sequence | None = None, ylim: float | None = None,
+               pseudo_population: bool = False) -> Figure:
+    """Draw CIFs; returns a matplotlib Figure (never shown). ``pseudo_population``: the at-risk counts are
+    sums of weights (a weighted analysis), and the at-risk table is titled so.
 
     ``cause_labels`` maps cause codes to names (e.g. ``{1: "local recurrence", 2: "death"}``);
     ``causes`` restricts which causes are drawn. ``ylim`` fixes the top of the y-axis (by default
@@ -72,5 +74,5 @@ def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, titl
         ax.legend(loc="upper left")
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)
         if risk is not None:
-            _curves.draw_at_risk(risk, ax, xt, rows)
+            _curves.draw_at_risk(risk, ax, xt, rows, pseudo_population)
     return fig

@@ -23,11 +23,12 @@ def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title
               xlabel: str = "Months", ylabel: str = "Survival probability", ticks: Sequence[float] | None = None,
               max_time: float | None = None, unit: str | None = "months", ci: bool = True,
               censor_marks: bool = True, group_order: Sequence | None = None, legend_title: str | None = None,
-              show_at_risk: bool = True) -> Figure:
+              show_at_risk: bool = True, pseudo_population: bool = False) -> Figure:
     """Draw KM curves from a survfit-style table; returns a matplotlib Figure (never shown).
 
     ``at_risk`` (optional, columns ``group``, ``time``, ``n_risk``) overrides the counts that are
-    otherwise looked up in ``table`` at each x tick. ``max_time`` truncates the x-axis.
+    otherwise looked up in ``table`` at each x tick. ``max_time`` truncates the x-axis. ``pseudo_population``:
+    the counts are sums of weights (a weighted analysis), and the at-risk table is titled so.
     """
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
@@ -74,5 +75,5 @@ def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title
             ax.legend(title=legend_title, loc="upper right")
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)
         if risk is not None:
-            _curves.draw_at_risk(risk, ax, xt, rows)
+            _curves.draw_at_risk(risk, ax, xt, rows, pseudo_population)
     return fig

@@ -57,7 +57,8 @@ def build_board_quality(doc: StudyResults, r) -> None:
     if len(hr):
         label = {"crude": "crude", "adjusted": "adjusted for " + join_and(list(r.adjusted_for))}
         hrows = [{"model": label[h.model], "HR discordant vs concordant (95% CI)": ci(h.hr, h.hr_lower, h.hr_upper, 2),
-                  "p": p_value(h.p), "patients": int(h.n), "deaths": int(h.n_events)} for h in hr.itertuples(index=False)]
+                  "p": p_value(h.p), "patients": int(h.n), "deaths": int(h.n_events)}
+                 for h in hr.itertuples(index=False)]
         sec.items.append(ReportTable("board_outcomes_cox", "Cox hazard ratio of death after a discordant decision",
                                      hr, pd.DataFrame(hrows), note=CAVEAT))
         first = hr.iloc[-1]

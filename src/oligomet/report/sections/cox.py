@@ -30,7 +30,7 @@ def build_cox(doc: StudyResults, r) -> None:
                                      tidy, _display(tidy), note=f"HR: hazard ratio (Efron ties, as R's coxph); ref: reference level "
                                      f"(HR 1). N (events): patients and events of each univariable model; the "
                                      f"first row gives those of the multivariable model, which includes the "
-                                     f"exposure and {rule}. " + _missing_note(e)))
+                                     f"exposure and {rule}. " + _missing_note(e) + _design_note(r)))
         sec.items.append(FigureItem(f"forest_{e.name}", f"{e.title}: forest plot", forest_figure,
                                     "Squares: hazard ratios; lines: 95% CIs (log scale).",
                                     data=dict(frame=tidy.assign(section=tidy["model"].str.capitalize()),
@@ -68,7 +68,19 @@ def build_cox(doc: StudyResults, r) -> None:
            f"{r.threshold:g} entered the multivariable model" if r.selection == "p_value" else
            "the multivariable model used a prespecified set of covariates")
         + (", and proportional hazards were checked with cox.zph (survival 3.x score test)." if r.ph_check
-           else "."))
+           else ".") + _design_note(r))
+
+
+def _design_note(r) -> str:
+    """' All models were stratified by site (a baseline hazard for each level). Standard errors are robust,
+    clustered by site.' (each part only when the protocol asks for it), or ''."""
+    text = ""
+    if r.strata_titles:
+        text += (f" All models were stratified by {join_and([lower_first(t) for t in r.strata_titles])} "
+                 f"(a baseline hazard for each level).")
+    if r.cluster_title:
+        text += f" Standard errors are robust, clustered by {lower_first(r.cluster_title)}."
+    return text
 
 
 def _readable(tidy: pd.DataFrame, exposure_prefix: str) -> pd.DataFrame:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..document import FigureItem, StudyResults, TextItem, ci, ci_p, contrast, join_and, lower_first, num, p_text, pct
+from ..document import (PSEUDO_NOTE, FigureItem, StudyResults, TextItem, ci, ci_p, contrast, join_and, lower_first,
+                        num, p_text, pct)
 from ..figures import km_figure
 from ..figures.love import love_plot
 from ..tables import ReportTable
@@ -11,10 +12,16 @@ from ..tables import ReportTable
 
 def _design(a) -> str:
     if a.method == "match":
-        return (f"1:{a.ratio} nearest-neighbour matching on the propensity score (logistic regression; greedy, "
+        scale = "the logit of the score" if a.link == "linear.logit" else "the score"
+        return (f"1:{a.ratio} nearest-neighbour matching on {scale} (logistic regression; greedy, "
                 f"{a.order} first, {'with' if a.replace else 'without'} replacement"
-                + (f", caliper {a.caliper:g} SD of the score" if a.caliper else "") + ", as MatchIt 4.7.2)")
-    return f"propensity-score weighting ({'overlap weights' if a.estimand == 'ATO' else 'IPTW'}, {a.estimand})"
+                + (f", caliper {a.caliper:g} SD of {scale}" if a.caliper else "")
+                + (f", exactly within {join_and(list(a.exact))}" if a.exact else "") + ", as MatchIt 4.7.2)")
+    extra = (["stabilised"] if a.stabilize else []) + \
+        ([f"weights truncated at the {a.trim:g} quantile" if a.trim < 1 else f"weights capped at {a.trim:g}"]
+         if a.trim is not None else [])
+    return (f"propensity-score weighting ({'overlap weights' if a.estimand == 'ATO' else 'IPTW'}, {a.estimand}"
+            + "".join(f"; {x}" for x in extra) + ")")
 
 
 def _outcome_sentence(r, matching: bool, hrs: list[str]) -> str:
@@ -65,9 +72,10 @@ def build_propensity(doc: StudyResults, r) -> None:
         title = f"{o.title} in the {cohort_word} cohort"
         sec.items.append(FigureItem(f"km_{o.name}_{a.method}", title, km_figure,
                                     "Kaplan–Meier curves" + (" (weighted)" if r.weighted_curves else "") +
-                                    " with 95% CIs.",
+                                    " with 95% CIs." + (f" {PSEUDO_NOTE}" if r.pseudo_population else ""),
                                     data=dict(table=o.curves, title=title, xlabel=r.unit_label, unit=r.unit,
-                                              legend_title=r.exposure_label, max_time=a.max_time)))
+                                              legend_title=r.exposure_label, max_time=a.max_time,
+                                              pseudo_population=r.pseudo_population)))
         lines = []
         for g, ge in oe["km"].items():
             lms = ", ".join(f"{t}-{r.unit[:-1]} {pct(v['survival'])}" for t, v in ge.get("landmarks", {}).items()

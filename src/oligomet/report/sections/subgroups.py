@@ -50,6 +50,17 @@ def _arm_header(arm: str) -> str:
     return f"{arm}\nevents/N"
 
 
+_WEIGHTED_TEST = ("robust Wald test of exposure × subgroup in the propensity-weighted cohort (a weighted fit has no "
+                  "true likelihood for an LR test).")
+
+
+def _test_note(r) -> str:
+    if r.weighted:
+        return ("propensity-weighted cohort: weighted Cox models with robust SEs; n counts patients. Interaction: "
+                + _WEIGHTED_TEST)
+    return "interaction: likelihood-ratio test of exposure × subgroup in Cox."
+
+
 def _table(r, sg) -> ReportTable:
     tidy = sg.rows
     many = len(r.arms) > 2
@@ -65,7 +76,7 @@ def _table(r, sg) -> ReportTable:
                          .map(p_value)})
     return ReportTable(f"subgroup_{sg.key}", f"Subgroup: {sg.name}", tidy, disp,
                        note=f"Hazard ratio of {lower_first(r.exposure_label)} vs {r.reference} within each level "
-                            f"({_kind_text(sg)}); interaction: likelihood-ratio test of exposure × subgroup in Cox.")
+                            f"({_kind_text(sg)}); " + _test_note(r))
 
 
 def _forest_rows(r, endpoint: str, tables: list, marks: dict) -> pd.DataFrame:
@@ -99,7 +110,8 @@ def _forest(r, endpoint: str, tables: list) -> FigureItem | None:
     ratio = f"{_KIND.get(first.hr_kind, 'HR')} (95% CI)" if one_kind else "HR (95% CI)"
     vs = f"{r.arms[1]} vs {r.reference}" if len(r.arms) == 2 else f"each group vs {r.reference}"
     kind_note = [f"HR {kinds[0]}."] if one_kind else [f"{m} HR {k}." for k, m in marks.items()]
-    note = "\n".join(kind_note + ["p interaction: likelihood-ratio test of exposure × subgroup in a Cox model."])
+    test = _WEIGHTED_TEST if r.weighted else "likelihood-ratio test of exposure × subgroup in a Cox model."
+    note = "\n".join(kind_note + ["p interaction: " + test])
     key = "".join(ch if ch.isalnum() else "_" for ch in endpoint.lower()).strip("_")
     title = f"{endpoint}: {r.exposure_label}, {vs}"
     return FigureItem(f"forest_subgroups_{key}", f"Subgroups: {endpoint}", subgroup_forest_figure,
@@ -126,5 +138,10 @@ def build_subgroups(doc: StudyResults, r) -> None:
         fig = _forest(r, endpoint, [sg for sg in r.subgroups if not sg.rows.empty])
         if fig is not None:
             sec.items.append(fig)
-    doc.methods.append("Effect modification was assessed within prespecified subgroups with the likelihood-ratio "
-                       "test of the exposure × subgroup interaction in a Cox model.")
+    if r.weighted:
+        doc.methods.append("Effect modification was assessed within prespecified subgroups in the propensity-weighted "
+                           "cohort (weighted Cox models with robust standard errors) with the robust Wald test of "
+                           "the exposure × subgroup interaction.")
+    else:
+        doc.methods.append("Effect modification was assessed within prespecified subgroups with the likelihood-ratio "
+                           "test of the exposure × subgroup interaction in a Cox model.")

@@ -41,6 +41,20 @@ class Ctx:
     def group_names(self) -> list[str]:
         return [g.name for g in self.proto.exposure.groups] if self.proto.exposure is not None else []
 
+    @property
+    def weights_exposure(self) -> bool:
+        """The study compares its exposure groups in an IPTW/overlap-weighted cohort."""
+        ps = self.proto.analyses.propensity
+        return ps is not None and ps.method == "weight" and self.adjusted is not None
+
+    def weighted_cohort(self, adjusted: bool = True) -> tuple[pd.DataFrame, str | None]:
+        """The rows a group comparison runs on, and their weight column: the propensity step's weighted
+        cohort (its complete cases, column ``weights``) when the study weights and ``adjusted``, else the
+        cohort unweighted."""
+        if adjusted and self.weights_exposure:
+            return self.adjusted, "weights"
+        return self.cohort, None
+
     def endpoint_data(self, ep: Endpoint, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         """Rows where the endpoint is defined (e.g. DFS only after a curative local treatment)."""
         d = self.cohort if frame is None else frame

@@ -48,7 +48,8 @@ class BoardQualityResult(Computed):
     n_outside: int = 0               # current decisions about patients not in the cohort / registry
     n_no_followup: int = 0           # patients whose follow-up ended before their first decision
     adjusted_for: list = field(default_factory=list)       # covariate labels of the adjusted model
-    concordance: pd.DataFrame = field(default_factory=pd.DataFrame)   # site, period, n, n_concordant, share, lower, upper
+    # site, period, n, n_concordant, share, lower, upper
+    concordance: pd.DataFrame = field(default_factory=pd.DataFrame)
     outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)      # one row per patient: time, event, decision
     km_medians: pd.DataFrame = field(default_factory=pd.DataFrame)    # om.kaplan_meier(...).medians by decision
     km_curves: pd.DataFrame = field(default_factory=pd.DataFrame)     # om.kaplan_meier(...).table by decision

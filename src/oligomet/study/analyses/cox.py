@@ -30,9 +30,10 @@ def _rows(fit, ctx: Ctx, model: str) -> list[dict]:
     s = fit.summary
     out = []
     for term, r in s.iterrows():
+        # with a cluster the robust SE is the one the CI and p use (R's summary.coxph)
         out.append({"model": model, "term": term, "label": ctx.term_label(term), "coef": r["coef"],
-                    "se": r["se"], "hr": r["hr"], "hr_lower": r["hr_lower"], "hr_upper": r["hr_upper"],
-                    "p": r["p"], "n": fit.n, "n_events": fit.n_events})
+                    "se": r.get("robust_se", r["se"]), "hr": r["hr"], "hr_lower": r["hr_lower"],
+                    "hr_upper": r["hr_upper"], "p": r["p"], "n": fit.n, "n_events": fit.n_events})
     return out
 
 
@@ -76,6 +77,8 @@ class CoxResult(Computed):
     threshold: float = 0.10
     ph_check: bool = True
     ph_transform: str = "km"
+    strata_titles: list[str] = field(default_factory=list)   # every model stratified by these (R's strata())
+    cluster_title: str | None = None                         # robust SE clustered by this column
     exposure_prefix: str = f"{EXPOSURE_TERM}["   # the exposure's terms start with this
     endpoints: list[CoxEndpoint] = field(default_factory=list)
 
@@ -119,6 +122,8 @@ def compute_cox(ctx: Ctx) -> CoxResult:
     a = ctx.proto.analyses.cox
     numbers, warnings_, endpoints = {}, [], []
     candidates = list(a.covariates)
+    # every model (univariable too) shares the baseline strata and the clusters: one design throughout
+    design = dict(ties=a.ties, strata=list(a.strata) or None, cluster=a.cluster)
     for name in a.endpoints:
         ep = ctx.proto.endpoint(name)
         d = ctx.endpoint_data(ep)
@@ -126,7 +131,7 @@ def compute_cox(ctx: Ctx) -> CoxResult:
         variables = (["exposure"] if a.include_exposure and ctx.group_col else []) + candidates
         for var in variables:
             fit, warns = quiet(om.cox, d, time=ep.time_col, event=ep.event_col, covariates=[ctx.term(var)],
-                               ties=a.ties)
+                               **design)
             warnings_ += [f"Cox {ep.name} univariable {var}: {w}" for w in warns]
             screen[var] = float(fit.tests.loc["likelihood_ratio", "p"])
             uni_rows += _rows(fit, ctx, "univariable")
@@ -147,7 +152,7 @@ def compute_cox(ctx: Ctx) -> CoxResult:
                 warnings_ += [f"Cox {ep.name} multiple imputation: {w}" for w in warns]
                 entry["imputation"] = imputation
             fit, warns = quiet(om.cox, d, time=ep.time_col, event=ep.event_col,
-                               covariates=[ctx.term(v) for v in mv_vars], ties=a.ties)
+                               covariates=[ctx.term(v) for v in mv_vars], **design)
             warnings_ += [f"Cox {ep.name} multivariable: {w}" for w in warns]
             multi_rows = _rows(fit, ctx, "multivariable")
             if imputation is not None:   # the complete-case fit stays for the PH check and results.json
@@ -158,6 +163,8 @@ def compute_cox(ctx: Ctx) -> CoxResult:
                                             "loglik_null": float(fit.loglik[0]), "loglik": float(fit.loglik[-1]),
                                             "concordance": float(fit.concordance),
                                             "lr_test": fit.tests.loc["likelihood_ratio"].to_dict()}
+            entry["multivariable_model"].update({k: v for k, v in (("strata", list(a.strata)), ("cluster", a.cluster))
+                                                 if v})
             if a.ph_check:
                 zph = fit.zph(transform=a.ph_transform)
                 entry["ph_check"] = {str(k): {"chisq": r["chisq"], "df": r["df"], "p": r["p"]}
@@ -166,8 +173,12 @@ def compute_cox(ctx: Ctx) -> CoxResult:
         if not uni_rows:  # nothing to model (no covariates and no exposure)
             continue
         labels = {str(t): ctx.term_label(str(t)) for t in zph.index if t != "GLOBAL"} if zph is not None else {}
-        missing = {v: int(d[GROUP if v == "exposure" else v].isna().sum()) for v in mv_vars}
+        design_columns = list(a.strata) + [a.cluster] * (a.cluster is not None)
+        missing = {v: int(d[GROUP if v == "exposure" else v].isna().sum())
+                   for v in dict.fromkeys(mv_vars + design_columns)}
         endpoints.append(CoxEndpoint(ep.name, ep.title, _with_references(uni_rows + multi_rows, d, ctx), zph, labels,
                                      n_eligible=len(d), missing=missing, imputation=imputation))
     return CoxResult(numbers=numbers, warnings=warnings_, selection=a.selection, threshold=a.threshold,
-                     ph_check=a.ph_check, ph_transform=a.ph_transform, endpoints=endpoints)
+                     ph_check=a.ph_check, ph_transform=a.ph_transform,
+                     strata_titles=[ctx.proto.covariate(c).title for c in a.strata],
+                     cluster_title=ctx.proto.covariate(a.cluster).title if a.cluster else None, endpoints=endpoints)

@@ -45,6 +45,7 @@ class PropensityResult(Computed):
     balance_labels: dict = field(default_factory=dict)            # balance row -> readable label
     max_abs_smd_after: float | None = None                        # over the covariates (not the score)
     weighted_curves: bool = False
+    pseudo_population: bool = False            # the outcome weights are not all 1: weighted counts, not patients
     covariate_titles: list[str] = field(default_factory=list)
     unit: str = "months"
     unit_label: str = "Months"
@@ -64,11 +65,12 @@ def compute_propensity(ctx: Ctx) -> PropensityResult:
     d[TREATED] = (d[GROUP] == treated).astype(int)
     # the matching layer codes categorical columns itself (R's treatment contrasts): plain names
     terms = list(a.covariates)
-    entry: dict = {"method": a.method, "treated_group": treated, "control_group": control}
+    entry: dict = {"method": a.method, "treated_group": treated, "control_group": control, **_chosen_options(a)}
     sizes, n_unmatched, ess = None, 0, None
     if a.method == "match":
         m, warns = quiet(om.match, d, treatment=TREATED, covariates=terms, caliper=a.caliper, ratio=a.ratio,
-                         replace=a.replace, order=a.order, seed=ctx.proto.seed)
+                         replace=a.replace, order=a.order, seed=ctx.proto.seed, link=a.link,
+                         exact=list(a.exact) or None)
         warnings_ += [f"matching: {w}" for w in warns]
         sizes = m.summary
         entry["sample_sizes"] = {str(i): {"control": r["control"], "treated": r["treated"]}
@@ -79,7 +81,8 @@ def compute_propensity(ctx: Ctx) -> PropensityResult:
         cluster = "subclass" if not a.replace else None
         outcome_frame = m.matched_data
     else:
-        w, warns = quiet(om.weight, d, treatment=TREATED, covariates=terms, estimand=a.estimand)
+        w, warns = quiet(om.weight, d, treatment=TREATED, covariates=terms, estimand=a.estimand,
+                         stabilize=a.stabilize, trim=a.trim)
         warnings_ += [f"weighting: {w_}" for w_ in warns]
         bal = w.balance
         outcome_frame = w.data
@@ -136,8 +139,17 @@ def compute_propensity(ctx: Ctx) -> PropensityResult:
         n_unmatched_treated=n_unmatched, ess=ess, balance=bt, balance_labels=_love_labels(bal, ctx),
         max_abs_smd_after=mx, n_eligible=len(d), n_model=len(fitted.propensity),
         missing={c: int(d[c].isna().sum()) for c in a.covariates}, outside_overlap=support,
-        weighted_curves=wcol is not None, covariate_titles=[ctx.proto.covariate(c).title for c in a.covariates],
+        weighted_curves=wcol is not None, pseudo_population=not unit_weights,
+        covariate_titles=[ctx.proto.covariate(c).title for c in a.covariates],
         unit=ctx.unit, unit_label=ctx.unit_label, exposure_label=ctx.proto.exposure.label, outcomes=outcomes)
+
+
+def _chosen_options(a) -> dict:
+    """The matching/weighting options the protocol sets away from their defaults, for results.json
+    (results of protocols that do not use them stay as they were)."""
+    chosen = {"link": a.link if a.link != "logit" else None, "exact": list(a.exact) or None,
+              "stabilize": True if a.stabilize else None, "trim": a.trim}
+    return {k: v for k, v in chosen.items() if v is not None}
 
 
 def _outside_common_support(ps: pd.Series, treated: pd.Series) -> float:

@@ -35,10 +35,8 @@ class RMSTResult(Computed):
 def rmst_frame(ctx: Ctx) -> tuple[pd.DataFrame, str | None]:
     """The rows the RMST is computed on, and their weight column: the IPTW-weighted cohort when the
     protocol weights by the propensity score (and ``adjusted``), else the cohort."""
-    a, ps = ctx.proto.analyses.rmst, ctx.proto.analyses.propensity
-    if a.adjusted and a.by_group and ps is not None and ps.method == "weight" and ctx.adjusted is not None:
-        return ctx.adjusted, "weights"
-    return ctx.cohort, None
+    a = ctx.proto.analyses.rmst
+    return ctx.weighted_cohort(a.adjusted and a.by_group)
 
 
 def _rmst(ctx: Ctx, ep, frame: pd.DataFrame, weights: str | None):

@@ -12,6 +12,11 @@ For each subgroup variable S (a column's levels, a count or measurement cut at `
 The product columns are built here as 0/1 numbers (the Cox design accepts no interaction terms).
 A level × arm with no patients or no events makes both estimates impossible; :func:`cell_problems` finds every
 such cell first and reports it as a protocol error at the subgroup's line (``run`` and ``validate-protocol``).
+
+When the study weights its exposure groups (``[analyses.propensity] method = "weight"``), every model
+runs in the weighted cohort with the propensity weights and robust SEs (as the propensity step's
+outcome model). A likelihood-ratio test needs a true likelihood, which a weighted fit is not, so the
+interaction is then the robust Wald test of the product terms, ``b' V^-1 b`` with coxph's robust ``V``.
 """
 from __future__ import annotations
 
@@ -72,10 +77,11 @@ def level_order(values: pd.Series) -> list:
     return sorted(values.dropna().unique(), key=str)
 
 
-def analysed_rows(ctx: Ctx, sg, ep, levels: pd.Series) -> pd.DataFrame:
+def analysed_rows(ctx: Ctx, sg, ep, levels: pd.Series, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """The endpoint's rows with a known level, arm and covariates: the rows of the per-level models and of
-    the interaction test, and so of the cell counts."""
-    d = ctx.endpoint_data(ep, ctx.cohort.assign(**{SUB: levels}))
+    the interaction test, and so of the cell counts. ``frame``: the (weighted) cohort, default the cohort."""
+    frame = ctx.cohort if frame is None else frame
+    d = ctx.endpoint_data(ep, frame.assign(**{SUB: levels.reindex(frame.index)}))
     return d.dropna(subset=[SUB, GROUP] + [c for c in sg.covariates if c in d.columns])
 
 
@@ -145,8 +151,10 @@ def _dummies(values: pd.Series, prefix: str) -> pd.DataFrame:
                         index=values.index), levels
 
 
-def interaction_test(d: pd.DataFrame, time: str, event: str, covariate_terms: list[str], ties: str = "efron"):
-    """LR test of exposure × subgroup; ``d`` has ``exposure_group``, ``_subgroup`` and the covariates."""
+def interaction_test(d: pd.DataFrame, time: str, event: str, covariate_terms: list[str], ties: str = "efron",
+                     weights: str | None = None):
+    """LR test of exposure × subgroup (robust Wald test with ``weights``); ``d`` has ``exposure_group``,
+    ``_subgroup`` and the covariates. Returns (statistic, df, p)."""
     cols = [GROUP, SUB] + [t for t in covariate_terms]
     base = d.dropna(subset=[c for c in cols if c in d.columns and not c.startswith("C(")])
     e, _ = _dummies(base[GROUP], "_e")
@@ -155,10 +163,17 @@ def interaction_test(d: pd.DataFrame, time: str, event: str, covariate_terms: li
     frame = pd.concat([base, e, s, prods], axis=1)
     reduced = list(e) + list(s) + covariate_terms
     full = reduced + list(prods)
+    df = prods.shape[1]
+    if weights is not None:
+        f_full, _ = quiet(om.cox, frame, time=time, event=event, covariates=full, ties=ties, weights=weights,
+                          robust=True)
+        b = f_full.summary.loc[list(prods), "coef"].to_numpy()
+        v = f_full.var.loc[list(prods), list(prods)].to_numpy()
+        wald = float(b @ np.linalg.solve(v, b))
+        return wald, df, float(stats.chi2.sf(wald, df))
     f_red, _ = quiet(om.cox, frame, time=time, event=event, covariates=reduced, ties=ties)
     f_full, _ = quiet(om.cox, frame, time=time, event=event, covariates=full, ties=ties)
     lr = 2.0 * (float(f_full.loglik[-1]) - float(f_red.loglik[-1]))
-    df = prods.shape[1]
     return max(lr, 0.0), df, float(stats.chi2.sf(max(lr, 0.0), df))
 
 
@@ -180,12 +195,15 @@ class SubgroupsResult(Computed):
     exposure_label: str = ""
     reference: str = ""             # the reference arm
     arms: tuple = ()                # every arm, reference first
+    weighted: bool = False          # in the propensity-weighted cohort (robust Wald interaction tests)
     subgroups: list[SubgroupTable] = field(default_factory=list)
 
 
-def _level_fit(ctx: Ctx, part: pd.DataFrame, ep, cov_terms: list[str]) -> list[tuple[str, pd.Series, object]]:
+def _level_fit(ctx: Ctx, part: pd.DataFrame, ep, cov_terms: list[str], weighting: dict
+               ) -> list[tuple[str, pd.Series, object]]:
     """Cox of the exposure (+ covariates) within one level: (arm, its summary row, fit) per non-reference arm."""
-    fit, _ = quiet(om.cox, part, time=ep.time_col, event=ep.event_col, covariates=[ctx.term("exposure")] + cov_terms)
+    fit, _ = quiet(om.cox, part, time=ep.time_col, event=ep.event_col, covariates=[ctx.term("exposure")] + cov_terms,
+                   **weighting)
     return [(str(term)[len(EXPOSURE_TERM) + 1:-1], r, fit) for term, r in fit.summary.iterrows()
             if str(term).startswith(f"{EXPOSURE_TERM}[")]
 
@@ -193,6 +211,8 @@ def _level_fit(ctx: Ctx, part: pd.DataFrame, ep, cov_terms: list[str]) -> list[t
 def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
     check_cells(ctx)   # an empty level × arm is a protocol error at the subgroup's line, before any model
     store, tables = {}, []
+    frame, weights = ctx.weighted_cohort()
+    weighting = {"weights": weights, "robust": True} if weights is not None else {}
     for i, sg in enumerate(ctx.proto.analyses.subgroups):
         title = subgroup_title(ctx, sg)
         levels = subgroup_levels(ctx, sg, i)
@@ -201,15 +221,15 @@ def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
         rows, interactions, cells = [], [], []
         for name in sg.endpoints:
             ep = ctx.proto.endpoint(name)
-            de = analysed_rows(ctx, sg, ep, levels)
+            de = analysed_rows(ctx, sg, ep, levels, frame)
             order = level_order(levels) if isinstance(levels.dtype, pd.CategoricalDtype) else level_order(de[SUB])
             counts = cell_counts(ctx, de, ep, order)
             cells.append(counts.assign(endpoint=ep.title))
-            ee: dict = {"levels": {}}
+            ee: dict = {"levels": {}, **({"weighted": True} if weights is not None else {})}
             for level in order:
                 part = de[de[SUB] == level]
                 arms = counts[counts["level"] == level].set_index("arm")
-                for k, (arm, r, fit) in enumerate(_level_fit(ctx, part, ep, cov_terms)):
+                for k, (arm, r, fit) in enumerate(_level_fit(ctx, part, ep, cov_terms, weighting)):
                     if k == 0:   # results.json keeps the first contrast per level, as before
                         ee["levels"][str(level)] = {
                             "n": fit.n, "n_events": fit.n_events, "term": r.name, "hr": r["hr"],
@@ -219,8 +239,10 @@ def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
                     rows.append({"endpoint": ep.title, "subgroup": title, "level": str(level), "arm": arm,
                                  "label": f"{ep.title} · {title}: {level}", "n": fit.n, "n_events": fit.n_events,
                                  "hr": r["hr"], "hr_lower": r["hr_lower"], "hr_upper": r["hr_upper"], "p": r["p"]})
-            lr, df, p = interaction_test(de, ep.time_col, ep.event_col, cov_terms)
+            lr, df, p = interaction_test(de, ep.time_col, ep.event_col, cov_terms, weights=weights)
             ee["interaction"] = {"statistic": lr, "df": df, "p": p}
+            if weights is not None:
+                ee["interaction"]["test"] = "robust Wald"
             for r in rows:
                 if r["endpoint"] == ep.title:
                     r["p_interaction"] = p
@@ -232,4 +254,5 @@ def compute_subgroups(ctx: Ctx) -> SubgroupsResult:
                                     "adjusted" if sg.covariates else "crude",
                                     tuple(ctx.proto.covariate(c).title for c in sg.covariates)))
     return SubgroupsResult(numbers=clean(store), exposure_label=ctx.proto.exposure.label,
-                           reference=ctx.group_names[0], arms=tuple(ctx.group_names), subgroups=tables)
+                           reference=ctx.group_names[0], arms=tuple(ctx.group_names), weighted=weights is not None,
+                           subgroups=tables)
