@@ -130,9 +130,10 @@ def test_a_bsn_as_patient_id_is_refused_everywhere_and_never_echoed(clean_dir, t
     assert {("patients", 1, "patient_id"), ("lesions", 1, "patient_id"), ("lesions", 2, "lesion_id"),
             ("treatments", 2, "lesion_ids"), ("treatments", 2, "treatment_id"),
             ("complications", 1, "treatment_id"), ("labs", 2, "patient_id"),
-            ("mdt_decisions", 1, "patient_id")} <= got
+            ("mdt_decisions", 1, "patient_id"), ("adverse_events", 1, "patient_id"),
+            ("adverse_events", 2, "patient_id")} <= got
     # ... and nothing of the other patients (P002-P004) or other fields
-    assert len(found) == 15
+    assert len(found) == 17
     assert found["message"].str.contains("Dutch citizen service number").all()
     assert found["value"].isna().all() and (found["patient_id"] == "<redacted>").all()
     # the other problem of that patient names it by row only
@@ -224,7 +225,7 @@ def test_the_synthetic_registry_validates_clean():
 ID_COLUMNS = [("patients", "patient_id"), ("lesions", "lesion_id"), ("lesions", "patient_id"),
               ("treatments", "treatment_id"), ("treatments", "patient_id"), ("treatments", "lesion_ids"),
               ("complications", "treatment_id"), ("events", "patient_id"), ("events", "lesion_id"),
-              ("labs", "patient_id"), ("mdt_decisions", "patient_id")]
+              ("labs", "patient_id"), ("mdt_decisions", "patient_id"), ("adverse_events", "patient_id")]
 
 
 def test_every_id_column_is_listed():

@@ -135,6 +135,14 @@ def test_redcap_export_maps_instruments_ids_and_checkboxes(redcap_clean):
     assert (ev["lesion_id"], ev["type"], ev["organ"]) == ("R2-L1", "local_recurrence", "lung")
     assert tables["labs"].iloc[0]["cea"] == 12.4
     assert tables["mdt_decisions"].iloc[0]["recommendation"] == "sabr"
+    # the adverse-events instrument (prefixed variables ae_*) and the resection detail of the treatments
+    ae = tables["adverse_events"]
+    assert list(ae.index) == [12] and ae.iloc[0].to_dict() == {
+        "patient_id": "R2", "date": pd.Timestamp("2018-06-01"), "term": "Neutrophil count decreased", "grade": 3,
+        "drug_related": True}
+    assert list(tr["assessed_extent"]) == ["segmentectomy", "lobectomy"]
+    assert list(tr["resection_extent"]) == ["hemihepatectomy", None]
+    assert (ev["ct_progression"], ev["fdg_pet_uptake"]) == (True, True) and pd.isna(ev["tumor_board_before_salvage"])
 
 
 def test_redcap_single_choice_with_two_boxes(redcap_clean, tmp_path):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from test_redcap_exports import _same
+from test_redcap_exports import _only_without_adverse_events, _same
 from typer.testing import CliRunner
 
 from oligomet.cli import app
@@ -85,7 +85,7 @@ def test_api_export_reads_to_the_clean_registry(project, redcap, tmp_path, clean
     url, seen = redcap
     export = download_export(url(project), TOKEN, tmp_path / "export")
     tables, report = check_registry(export)
-    assert report.problems.empty, report.problems.to_string()
+    _only_without_adverse_events(report.problems)     # the recorded projects predate that instrument
     _same(tables, clean)
     names = sorted(p.name.split("_")[1] for p in (tmp_path / "export").iterdir())
     want = ["DATA", "DataDictionary"] + (["Events", "InstrumentDesignations"] if project == "longitudinal" else [])

@@ -62,7 +62,8 @@ def _content(store) -> dict[str, pd.DataFrame]:
 
 def _empty(store) -> None:
     with store.engine.begin() as conn:
-        for name in ("complications", "events", "labs", "mdt_decisions", "treatments", "lesions", "patients",
+        for name in ("complications", "events", "labs", "mdt_decisions", "adverse_events", "treatments", "lesions",
+                     "patients",
                      "import_patients", "import_counts", "import_files", "imports"):
             conn.execute(sa.text(f"DELETE FROM {name}"))
 

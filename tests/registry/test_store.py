@@ -47,13 +47,13 @@ def test_import_load_roundtrip_provenance_and_idempotency(db_url, clean_dir):
     result = store.import_registry(clean_dir)
     assert result.status == "imported" and result.ok and result.import_id == 1
     assert result.rows == {"patients": 4, "lesions": 6, "treatments": 8, "complications": 3, "events": 5,
-                           "labs": 4, "mdt_decisions": 6}
+                           "labs": 4, "mdt_decisions": 6, "adverse_events": 3}
     tables, _ = read_registry(clean_dir)
     _same(store.load(), tables)
     prov = store.imports()
     assert len(prov) == 1 and prov.loc[0, "rows_lesions"] == 6 and prov.loc[0, "format"] == "csv"
     files = store.import_files()
-    assert len(files) == 7
+    assert len(files) == 8
     for row in files.itertuples():
         data = (clean_dir / row.file).read_bytes()
         assert row.sha256 == hashlib.sha256(data).hexdigest() and row.bytes == len(data)

@@ -42,6 +42,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from ..registry.fields import TABLE_ORDER, TABLES
+from . import synthetic_detail as _detail
 
 DATA_LOCK = pd.Timestamp("2024-12-31")
 DAYS_PER_MONTH = 30.4375
@@ -660,8 +661,14 @@ def synthetic_registry(n_patients: int = 2000, n_sites: int = 7, seed: int = 0) 
     dropout = np.maximum(first_det, prim_res) + _to_days(rng.exponential(12.0 / _DROPOUT_PER_YEAR, n))
     obs_end = np.minimum(np.minimum(death, dropout), _EPOCH_LOCK).astype(np.int64)
     dead = death <= np.minimum(dropout, _EPOCH_LOCK)
-    return _with_board_facts(_assemble(acc, b, n, int(n_sites), obs_end, dead, prim_res, node, histology, rng),
-                             seed)
+    tables = _with_board_facts(_assemble(acc, b, n, int(n_sites), obs_end, dead, prim_res, node, histology, rng),
+                               seed)
+    # fields added later, each from its own random stream (the fields above keep their values)
+    _detail.add_resection_detail(tables, seed)
+    _detail.add_recurrence_detail(tables, seed)
+    _detail.add_adverse_events(tables, seed)
+    _detail.make_cea_missing_at_random(tables, seed)
+    return tables
 
 
 # ----------------------------------------------------------------------------------------------
@@ -843,7 +850,7 @@ def _assemble(acc, b, n, n_sites, obs_end, dead, prim_res, node, histology, rng)
 
     out = {"patients": patients, "lesions": lesions, "treatments": treatments, "complications": complications,
            "events": events, "labs": labs.reset_index(drop=True), "mdt_decisions": mdt.reset_index(drop=True)}
-    return {name: _conform(name, out[name].reset_index(drop=True)) for name in TABLE_ORDER}
+    return {name: _conform(name, out.get(name, pd.DataFrame()).reset_index(drop=True)) for name in TABLE_ORDER}
 
 
 def _conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,8 @@ are written out in the module of each endpoint family:
 * :mod:`.intervals`           DFI, treatment-free interval, synchronous / metachronous
 * :mod:`.complications`       worst Clavien-Dindo grade, grade >= III, CCI
 * :mod:`.burden`              number of lesions, largest diameter, Tumor Burden Score
+* :mod:`.treatment_detail`    resection extent assessed vs performed, adhesions, how the first
+                              recurrence was established, CTCAE adverse events
 
 See ``docs/endpoints.md`` for the full column reference.
 """
@@ -25,6 +27,7 @@ from . import burden as _burden
 from . import complications as _comp
 from . import intervals as _intervals
 from . import local_control as _lc
+from . import treatment_detail as _detail
 from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
 from .origin import _ordered_treatments, first_local_treatment, index_day_treatments, resolve_origin
@@ -41,7 +44,8 @@ def _load(tables) -> dict[str, pd.DataFrame]:
         raise TypeError("tables must be a dict {table name: DataFrame} (see oligomet.registry.fields)")
     if "patients" not in tables:
         raise ValueError("the registry has no 'patients' table; every endpoint starts from it")
-    names = ("patients", "lesions", "treatments", "complications", "events", "labs", "mdt_decisions")
+    names = ("patients", "lesions", "treatments", "complications", "events", "labs", "mdt_decisions",
+             "adverse_events")
     out = {n: table(tables, n) for n in names}
     ids = out["patients"]["patient_id"]
     if ids.isna().any():
@@ -109,7 +113,7 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     tb = _load(tables)
     lock = lock_date(data_lock)   # ISO or a date object: '01-02-2020' is refused, never read month first
     if lock is not None:  # administrative censoring: records after the lock do not exist yet
-        for name in ("events", "labs", "mdt_decisions", "complications"):
+        for name in ("events", "labs", "mdt_decisions", "complications", "adverse_events"):
             tb[name] = tb[name][~(tb[name]["date"] > lock)]
         tb["treatments"] = tb["treatments"][~(tb["treatments"]["start_date"] > lock)]
         tb["lesions"] = tb["lesions"][~(tb["lesions"]["detection_date"] > lock)]
@@ -148,6 +152,9 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     out = out.join(_burden.burden(ref, tb["lesions"], burden_window_days)).join(ivl)
 
     out = out.join(_history(origin_date, tb, idx))
+    out = out.join(_detail.extent_columns(index, tb["treatments"]))
+    out = out.join(_detail.recurrence_columns(tb["events"], out["first_local_date"], idx))
+    out = out.join(_detail.adverse_event_columns(tb["adverse_events"], tb["treatments"], idx))
     age = origin_date.dt.year - pd.to_numeric(pts["birth_year"], errors="coerce")
     out["age"] = age.astype(float)
     out["cea"] = _cea_at(origin_date, tb["labs"], cea_window_days)

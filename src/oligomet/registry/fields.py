@@ -83,6 +83,15 @@ BOARD_JUDGEMENTS = {
 FEV1_PCT_RANGE = (0.0, 150.0)
 CHARLSON_RANGE = (0, 37)
 ASA_RANGE = (1, 6)
+#: Extent of a resection, performed or assessed on imaging. Lung: wedge < segmentectomy < lobectomy <
+#: pneumonectomy; liver: wedge (non-anatomical) < segmentectomy < hemihepatectomy. One code list for
+#: both organs; ``LUNG_EXTENTS`` / ``LIVER_EXTENTS`` say which codes fit which organ, and
+#: ``EXTENT_STEP`` is the step on the organ's own scale (``endpoints`` compares extents with it).
+RESECTION_EXTENT = ("wedge", "segmentectomy", "lobectomy", "pneumonectomy", "hemihepatectomy")
+LUNG_EXTENTS = ("wedge", "segmentectomy", "lobectomy", "pneumonectomy")
+LIVER_EXTENTS = ("wedge", "segmentectomy", "hemihepatectomy")
+EXTENT_STEP = {"wedge": 1, "segmentectomy": 2, "lobectomy": 3, "hemihepatectomy": 3, "pneumonectomy": 4}
+CTCAE_GRADES = (1, 2, 3, 4, 5)
 
 #: Identifier-like columns that must never be stored (refused, or keyed-hashed when a key is given).
 #: Column names are compared after normalisation (lower case; spaces, hyphens and dots -> "_"), so
@@ -141,6 +150,14 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         F("line", "int", description="systemic line"),
         F("setting", "code", codes=SETTING),
         F("ablation_margin_mm", "float", description="minimal ablation margin in mm (thermal ablation)"),
+        F("assessed_extent", "code", codes=RESECTION_EXTENT,
+          description="local treatments: the resection the surgeon judged would be needed, on the imaging before "
+                      "this treatment (lung: wedge/segmentectomy/lobectomy/pneumonectomy; liver: "
+                      "wedge/segmentectomy/hemihepatectomy)"),
+        F("resection_extent", "code", codes=RESECTION_EXTENT,
+          description="resections: the extent actually performed (same codes as assessed_extent)"),
+        F("extensive_adhesions", "code", codes=JUDGEMENT,
+          description="intra-operative finding (resections, open or laparoscopic ablation): extensive adhesions"),
     ), "local and systemic treatments", {"patient_id": "patients.patient_id"}),
     Table("complications", ("treatment_id", "date", "clavien_dindo"), (
         F("treatment_id", "str", True),
@@ -155,6 +172,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         F("type", "code", True, EVENT_TYPE),
         F("organ", "code", codes=ORGAN),
         F("confirmed_by", "code", codes=CONFIRMATION, description="how the event was established"),
+        F("ct_progression", "bool", description="established by growth on CT (empty: not assessed)"),
+        F("fdg_pet_uptake", "bool", description="FDG-PET showed uptake (false: PET without uptake; empty: no PET)"),
+        F("tumor_board_before_salvage", "bool",
+          description="the recurrence was discussed at the tumor board before its (salvage) treatment"),
     ), "recurrences and progressions", {"patient_id": "patients.patient_id", "lesion_id": "lesions.lesion_id"}),
     Table("labs", ("patient_id", "date"), (
         F("patient_id", "str", True),
@@ -173,6 +194,14 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         F("fev1_pct", "float", description="FEV1, % of predicted, latest test before the meeting (0-150)"),
     ), "multidisciplinary tumor board decisions, with the judgements and measurements they rest on "
        "(the board's view of the patient as of the meeting date)", {"patient_id": "patients.patient_id"}),
+    Table("adverse_events", ("patient_id", "date", "term"), (
+        F("patient_id", "str", True),
+        F("date", "date", True, description="onset"),
+        F("term", "str", True, description="CTCAE term, e.g. 'Neutrophil count decreased'"),
+        F("grade", "int", True, description="CTCAE grade 1-5 (5 = death related to the adverse event)"),
+        F("drug_related", "bool", description="attributed to systemic therapy (possibly, probably or definitely)"),
+    ), "adverse events of systemic therapy graded by CTCAE (surgical and interventional complications are "
+       "Clavien-Dindo graded, in complications)", {"patient_id": "patients.patient_id"}),
 )}
 
 TABLE_ORDER = tuple(TABLES)  # parents before children: the order to write and to validate references

@@ -35,10 +35,13 @@ TABLE_WORDS = {
                "progressie", "recurrence"],
     "labs": ["lab", "labs", "labuitslagen", "labor", "laborwerte", "biologie", "laboratory"],
     "mdt_decisions": ["mdo", "mdt", "tumorboard", "rcp", "mdt_decisions"],
+    "adverse_events": ["bijwerking", "bijwerkingen", "nebenwirkung", "nebenwirkungen", "toxicite", "toxicity",
+                       "ctcae", "adverse_events", "adverse_event"],
 }
 #: The field an unqualified "datum" / the bare stem means in a table.
 MAIN_DATE = {"patients": "primary_diagnosis_date", "lesions": "detection_date", "treatments": "start_date",
-             "complications": "date", "events": "date", "labs": "date", "mdt_decisions": "date"}
+             "complications": "date", "events": "date", "labs": "date", "mdt_decisions": "date",
+             "adverse_events": "date"}
 MAIN_CODE = {"lesions": "organ", "treatments": "modality", "complications": "clavien_dindo", "events": "type",
              "mdt_decisions": "recommendation"}
 _UNIT = re.compile(r"[\(\[]?\b(mm|cm|cgy|gy)\b[\)\]]?", re.I)

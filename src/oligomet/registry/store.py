@@ -596,7 +596,8 @@ def _deletion_problems(dropped: dict[str, int], rows: dict[str, int], names=_CHI
 def _delete_patients(conn, replaced) -> None:
     """Delete the stored rows of the replaced patients, children first (foreign keys)."""
     filters = _replaced_filters(replaced)
-    for name in ("complications", "events", "labs", "mdt_decisions", "treatments", "lesions", "patients"):
+    for name in ("complications", "events", "labs", "mdt_decisions", "adverse_events", "treatments", "lesions",
+                 "patients"):
         conn.execute(registry_tables[name].delete().where(filters[name]))
 
 

@@ -22,7 +22,7 @@ _CHECKS = (
     chronology.check_death, chronology.check_after_death_and_lock, chronology.check_treatment_order,
     chronology.check_local_recurrence, chronology.check_lesion_dates, chronology.check_recurrence_organ,
     clinical.check_clavien_dindo, clinical.check_measurements,
-    clinical.check_sabr, followup.check_followup,
+    clinical.check_sabr, clinical.check_resection_detail, clinical.check_adverse_events, followup.check_followup,
 )
 
 

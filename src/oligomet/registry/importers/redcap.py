@@ -7,7 +7,8 @@ Mapping (documented in ``docs/registry.md``):
 * rows with an empty ``redcap_repeat_instrument`` are the record's non-repeating fields: the
   ``patients`` table (``site`` falls back to ``redcap_data_access_group``);
 * each repeating instrument is one table; its name is the table name or its singular
-  (``lesions``/``lesion``, ``treatments``, ``complications``, ``events``, ``labs``, ``mdt_decisions``);
+  (``lesions``/``lesion``, ``treatments``, ``complications``, ``events``, ``labs``, ``mdt_decisions``,
+  ``adverse_events``);
 * REDCap variable names are unique per project, so fields whose names repeat across tables use
   the prefixed variable names in :data:`ALIASES` (``event_date``, ``lab_date`` ...); the plain
   field name is accepted too;
@@ -51,11 +52,16 @@ ALIASES: dict[tuple[str, str], str] = {
     ("labs", "date"): "lab_date",
     ("mdt_decisions", "date"): "mdt_date",
     ("mdt_decisions", "recommendation"): "mdt_recommendation",
+    ("adverse_events", "date"): "ae_date",
+    ("adverse_events", "term"): "ae_term",
+    ("adverse_events", "grade"): "ae_grade",
+    ("adverse_events", "drug_related"): "ae_drug_related",
 }
 INSTRUMENTS = {"lesions": "lesions", "lesion": "lesions", "treatments": "treatments", "treatment": "treatments",
                "complications": "complications", "complication": "complications", "events": "events",
                "event": "events", "labs": "labs", "lab": "labs", "mdt_decisions": "mdt_decisions",
-               "mdt_decision": "mdt_decisions", "mdt": "mdt_decisions"}
+               "mdt_decision": "mdt_decisions", "mdt": "mdt_decisions", "adverse_events": "adverse_events",
+               "adverse_event": "adverse_events"}
 #: Export columns REDCap adds itself; never reported as unknown.
 REDCAP_COLUMNS = ("redcap_repeat_instrument", "redcap_repeat_instance", "redcap_event_name",
                   "redcap_data_access_group", "redcap_survey_identifier", "record_id")

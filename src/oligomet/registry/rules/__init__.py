@@ -16,7 +16,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "death_before_diagnosis": ("1", "error", "death date before the primary diagnosis date"),
     "death_before_detection": ("1", "error", "death date before the detection of a metastasis"),
     # 2. after death / data lock
-    "after_death": ("2", "error", "treatment, complication, event, lab or MDT decision dated after death"),
+    "after_death": ("2", "error", "treatment, complication, event, lab, MDT decision or adverse event dated after "
+                                   "death"),
     "after_data_lock": ("2", "error", "a date after the data-lock date"),
     "date_in_future": ("2", "error", "a date after today (checked when no data-lock date is given)"),
     # 3. local recurrence
@@ -37,6 +38,15 @@ RULES: dict[str, tuple[str, str, str]] = {
     "sabr_fractions": ("6", "error", "SABR with fractions missing or <= 0"),
     "sabr_dose_missing": ("6", "error", "SABR without a total dose"),
     "sabr_dose_per_fraction": ("6", "error", "SABR dose per fraction outside 3-35 Gy"),
+    # resection detail and adverse events of systemic therapy
+    "extent_wrong_treatment": ("-", "error", "a performed resection extent on a treatment that is not a resection, "
+                                             "or an assessed extent on a systemic treatment"),
+    "extent_organ": ("-", "error", "a resection extent that does not exist in the treated organ (a lobectomy of a "
+                                   "liver lesion, a hemihepatectomy of a lung lesion)"),
+    "finding_without_operation": ("-", "error", "an intra-operative finding on a treatment without an operation "
+                                                "(systemic, SABR, percutaneous ablation)"),
+    "ctcae_grade": ("-", "error", "CTCAE grade not 1-5"),
+    "ctcae_grade_5_without_death": ("-", "error", "CTCAE grade 5 (death) but the patient has no death date"),
     # 7. identity and references
     "unknown_reference": ("7", "error", "reference to an unknown patient, lesion or treatment"),
     "reference_other_patient": ("7", "error", "reference to a lesion or treatment of another patient"),

@@ -10,7 +10,8 @@ from .context import Context, iso
 
 #: Dates of things that cannot happen after death (rule 2), by table.
 _AFTER_DEATH = {"treatments": ("start_date", "end_date"), "complications": ("date",), "events": ("date",),
-                "labs": ("date",), "mdt_decisions": ("date",)}
+                "labs": ("date",), "mdt_decisions": ("date",),
+                "adverse_events": ("date",)}
 
 
 def check_death(ctx: Context) -> None:

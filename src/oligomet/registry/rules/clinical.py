@@ -1,7 +1,11 @@
-"""Plausible clinical values (rule classes 4, 5, 6)."""
+"""Plausible clinical values (rule classes 4, 5, 6), resection detail and CTCAE grades."""
 from __future__ import annotations
 
-from ..fields import ASA_RANGE, CHARLSON_RANGE, FEV1_PCT_RANGE
+import numpy as np
+import pandas as pd
+
+from ..fields import (ASA_RANGE, CHARLSON_RANGE, CTCAE_GRADES, FEV1_PCT_RANGE, LIVER_EXTENTS, LOCAL_MODALITIES,
+                      LUNG_EXTENTS, RESECTION_EXTENT)
 from .context import Context
 
 MAX_DIAMETER_MM = 300.0
@@ -60,3 +64,62 @@ def check_sabr(ctx: Context) -> None:
     ctx.error("treatments", "sabr_dose_per_fraction", bad, "dose_gy",
               lambda m: "implausible SABR dose per fraction " + per[m].round(2).astype(str)
               + f" Gy (expected {lo:g}-{hi:g} Gy)")
+
+
+def check_resection_detail(ctx: Context) -> None:
+    """Extents and intra-operative findings sit on the treatments they describe, in the organ's terms."""
+    tr = ctx.tables["treatments"]
+    if not len(tr):
+        return
+    mod = tr["modality"]
+    assessed, performed, adhesions = tr["assessed_extent"], tr["resection_extent"], tr["extensive_adhesions"]
+    ctx.error("treatments", "extent_wrong_treatment", (performed.notna() & (mod != "resection")).to_numpy(),
+              "resection_extent", lambda m: "a performed resection extent on a " + mod[m].astype(str)
+              + " treatment; record it on the resection (the assessment before other treatments is assessed_extent)")
+    ctx.error("treatments", "extent_wrong_treatment",
+              (assessed.notna() & ~mod.isin(LOCAL_MODALITIES)).to_numpy(), "assessed_extent",
+              lambda m: "an assessed resection extent on a " + mod[m].astype(str) + " treatment; it belongs to "
+              "local treatments (resection, SABR, ablation)")
+    operated = (mod == "resection") | (mod.isin(LOCAL_MODALITIES) & tr["approach"].isin(_OPERATED))
+    ctx.error("treatments", "finding_without_operation",
+              (adhesions.notna() & (adhesions != "unknown") & ~operated).to_numpy(), "extensive_adhesions",
+              lambda m: "an intra-operative finding on a " + mod[m].astype(str) + " treatment with approach "
+              + tr["approach"][m].fillna("unknown").astype(str) + " (no operation)")
+    organs = _treated_organs(ctx)
+    for f, values in (("assessed_extent", assessed), ("resection_extent", performed)):
+        lung_only = organs["lung"] & ~organs["liver"]
+        liver_only = organs["liver"] & ~organs["lung"]
+        known = values.isin(RESECTION_EXTENT)   # another value is an unknown_code error already
+        bad = known & ((lung_only & ~values.isin(LUNG_EXTENTS)) | (liver_only & ~values.isin(LIVER_EXTENTS)))
+        ctx.error("treatments", "extent_organ", bad.to_numpy(), f,
+                  lambda m, values=values, lung=lung_only: "a " + values[m].astype(str) + " of a "
+                  + np.where(lung[m], "lung", "liver") + " lesion; allowed: "
+                  + np.where(lung[m], ", ".join(LUNG_EXTENTS), ", ".join(LIVER_EXTENTS)))
+
+
+_OPERATED = ("open", "minimally_invasive")
+
+
+def _treated_organs(ctx: Context) -> pd.DataFrame:
+    """Per treatment row: whether it treats a lung lesion, a liver lesion (from ``lesion_ids``)."""
+    tr = ctx.tables["treatments"]
+    out = pd.DataFrame({"lung": False, "liver": False}, index=tr.index)
+    listed = ctx.treated_lesions
+    if len(listed):
+        organ = listed["lesion_id"].map(ctx.tables["lesions"].drop_duplicates("lesion_id")
+                                        .set_index("lesion_id")["organ"])
+        for o in ("lung", "liver"):
+            out.loc[np.unique(listed["pos"].to_numpy()[(organ == o).to_numpy()]), o] = True
+    return out
+
+
+def check_adverse_events(ctx: Context) -> None:
+    ae = ctx.tables["adverse_events"]
+    if not len(ae):
+        return
+    grade = ae["grade"].astype("Float64")
+    ctx.error("adverse_events", "ctcae_grade", (grade.notna() & ~grade.isin(CTCAE_GRADES)).fillna(False)
+              .to_numpy(dtype=bool), "grade", "CTCAE grades are 1, 2, 3, 4 or 5")
+    ctx.error("adverse_events", "ctcae_grade_5_without_death",
+              ((grade == 5).fillna(False) & ctx.death("adverse_events").isna()).to_numpy(dtype=bool), "grade",
+              "CTCAE grade 5 means death, but the patient has no death date")

@@ -51,7 +51,7 @@ def check_duplicates(ctx: Context) -> None:
             dup &= ~conflicting
         ctx.error(name, "duplicate_id", dup, key, f"{key} appears more than once in {name}")
     _same_person(ctx)
-    for name in ("complications", "events", "labs", "mdt_decisions"):
+    for name in ("complications", "events", "labs", "mdt_decisions", "adverse_events"):
         frame = ctx.tables[name]
         if len(frame):
             key = list(TABLES[name].key)
@@ -61,7 +61,7 @@ def check_duplicates(ctx: Context) -> None:
 
 def check_references(ctx: Context) -> None:
     t = ctx.tables
-    for name in ("lesions", "treatments", "events", "labs", "mdt_decisions"):
+    for name in ("lesions", "treatments", "events", "labs", "mdt_decisions", "adverse_events"):
         pid = t[name]["patient_id"]
         bad = pid.notna().to_numpy() & (ctx.patient_pos(name) < 0)
         ctx.error(name, "unknown_reference", bad, "patient_id", "no such patient in the patients table")

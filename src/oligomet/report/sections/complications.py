@@ -42,6 +42,12 @@ def build_complications(doc: StudyResults, r) -> None:
     doc.results_text.append(
         f"Clavien–Dindo grade ≥ III complications followed {pct(al['cd_grade_3plus']['rate'])} of index "
         f"procedures; 90-day mortality was {pct(al['death_90d']['rate'])}" +
-        "".join(f"; {label.lower()} {pct(al[c]['rate'])}" for label, c in r.extra) + ".")
+        "".join(f"; {_lower_first(label)} {pct(al[c]['rate'])}" for label, c in r.extra) + ".")
     doc.methods.append("Complications were graded with the Clavien–Dindo classification and summarised with the "
                        "Comprehensive Complication Index.")
+
+
+def _lower_first(label: str) -> str:
+    """Lower case inside a sentence, but not acronyms: "CTCAE ≥ 3 events" stays, "Minimally invasive" does not."""
+    words = label.split(" ")
+    return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in words)

@@ -1,0 +1,118 @@
+"""Resection extent, intra-operative findings, how the first recurrence was established, and CTCAE
+adverse events of systemic therapy: one row per patient.
+
+**Extent.** ``treatments.assessed_extent`` is the resection the surgeon judged would be needed on the
+imaging before a local treatment (SABR, ablation or resection); ``resection_extent`` is the extent a
+resection actually had. Both become ordered categoricals over :data:`EXTENT_ORDER` and a numeric
+*step* on the organ's own scale (:data:`oligomet.registry.fields.EXTENT_STEP`: lung wedge 1,
+segmentectomy 2, lobectomy 3, pneumonectomy 4; liver wedge 1, segmentectomy 2, hemihepatectomy 3).
+Compare extents of one lesion or one organ only: the order between a lobectomy and a hemihepatectomy
+means nothing. The paired comparison of a salvage study ("were salvage resections more extensive than
+the resection assessed before SABR?") is ``first_local_assessed_extent_step`` (before the patient's
+first local treatment) against ``index_resection_extent_step`` (the index resection), e.g. with the
+Wilcoxon signed-rank test; ``extent_escalated`` is True when the index resection took more steps
+than assessed before the first local treatment.
+
+**First recurrence.** The events on the day of the first recurrence after the first local treatment
+(the recurrence of ``recurrence_months``): ``recurrence_ct_progression``, ``recurrence_fdg_pet_uptake``,
+``recurrence_biopsy`` (``confirmed_by == "biopsy"``) and ``recurrence_tumor_board`` (discussed at the
+tumor board before its salvage treatment). Several rows that day: True if any row says so, else False
+if any row says no, else missing.
+
+**Adverse events** (CTCAE; surgical complications are Clavien-Dindo graded, see :mod:`.complications`),
+over the whole record: ``n_adverse_events``, ``ctcae_worst_grade`` (0 without any), ``ctcae_3plus``
+and ``ctcae_3plus_drug_related`` (any grade >= 3 event; drug-related: attributed to systemic therapy).
+The yes/no columns are missing for a patient with neither a systemic treatment nor an adverse event
+on record: the question does not apply to someone never given a drug, and a rate among exposed
+patients is what the seed studies report.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._pandas_compat import lookup
+from ..registry.fields import EXTENT_STEP, LOCAL_MODALITIES
+from .survival_endpoints import first_event_after
+
+#: A total order consistent with both organs' scales (lung: wedge < segmentectomy < lobectomy <
+#: pneumonectomy; liver: wedge < segmentectomy < hemihepatectomy).
+EXTENT_ORDER = ("wedge", "segmentectomy", "lobectomy", "hemihepatectomy", "pneumonectomy")
+_YES_NO = {"yes": True, "no": False}
+
+
+def extent(codes: pd.Series) -> tuple[pd.Categorical, pd.Series]:
+    """(ordered categorical over :data:`EXTENT_ORDER`, step on the organ's scale as float, NaN if missing)."""
+    cat = pd.Categorical(codes.astype(object).where(codes.notna(), None), categories=list(EXTENT_ORDER),
+                         ordered=True)
+    step = codes.map(EXTENT_STEP).astype(float)
+    return cat, step
+
+
+def extent_columns(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.DataFrame:
+    """``index``: the index treatment row per patient (index = patient_id); ``treatments`` in the order
+    of :func:`.origin._ordered_treatments`. Returns the extent columns and ``index_extensive_adhesions``."""
+    local = treatments[treatments["modality"].isin(LOCAL_MODALITIES)]
+    first_local = local.drop_duplicates("patient_id").set_index("patient_id")
+    out = pd.DataFrame(index=index.index)
+    for prefix, rows, field in (("first_local_assessed", first_local, "assessed_extent"),
+                                ("index_assessed", index, "assessed_extent"),
+                                ("index_resection", index, "resection_extent")):
+        cat, step = extent(rows[field].reindex(out.index))
+        out[f"{prefix}_extent"] = cat
+        out[f"{prefix}_extent_step"] = step.to_numpy()
+    before, after = out["first_local_assessed_extent_step"], out["index_resection_extent_step"]
+    out["extent_escalated"] = pd.array((after > before).to_numpy(), dtype="boolean")
+    out.loc[before.isna() | after.isna(), "extent_escalated"] = pd.NA
+    out["index_extensive_adhesions"] = pd.array(index["extensive_adhesions"].reindex(out.index).map(_YES_NO),
+                                                dtype="boolean")
+    return out
+
+
+def _any_known(flags: pd.Series, keys: pd.Series, patient_index: pd.Index) -> pd.Series:
+    """Per key: True if any flag is True, else False if any is False, else missing."""
+    known = flags.astype(object).where(flags.notna(), None)
+    f = pd.DataFrame({"k": keys.to_numpy(), "t": (known == True).to_numpy(dtype=bool),  # noqa: E712
+                      "f": (known == False).to_numpy(dtype=bool)}).groupby("k")  # noqa: E712
+    t, f = f["t"].any().reindex(patient_index), f["f"].any().reindex(patient_index)
+    out = pd.array(t.fillna(False).to_numpy(dtype=bool), dtype="boolean")
+    out[~(t.fillna(False) | f.fillna(False)).to_numpy(dtype=bool)] = pd.NA
+    return pd.Series(out, index=patient_index)
+
+
+def recurrence_columns(events: pd.DataFrame, first_local_date: pd.Series, patient_index: pd.Index) -> pd.DataFrame:
+    first = first_event_after(events, first_local_date, patient_index)
+    ev = events.dropna(subset=["patient_id", "date"])
+    day = lookup(ev["patient_id"], first)
+    ev = ev[(ev["date"].dt.normalize() == day.dt.normalize()).fillna(False).to_numpy(dtype=bool)]
+    biopsy = ev["confirmed_by"].map({"biopsy": True, "imaging": False, "clinical": False})
+    return pd.DataFrame({
+        "recurrence_ct_progression": _any_known(ev["ct_progression"], ev["patient_id"], patient_index),
+        "recurrence_fdg_pet_uptake": _any_known(ev["fdg_pet_uptake"], ev["patient_id"], patient_index),
+        "recurrence_biopsy": _any_known(biopsy, ev["patient_id"], patient_index),
+        "recurrence_tumor_board": _any_known(ev["tumor_board_before_salvage"], ev["patient_id"], patient_index),
+    }, index=patient_index)
+
+
+def adverse_event_columns(adverse_events: pd.DataFrame, treatments: pd.DataFrame,
+                          patient_index: pd.Index) -> pd.DataFrame:
+    ae = adverse_events.dropna(subset=["patient_id", "grade"])
+    grade = pd.to_numeric(ae["grade"], errors="coerce")
+    bad = grade.notna() & ~grade.isin(range(1, 6))
+    if bad.any():
+        rows = list(ae.index[bad.to_numpy()][:10])
+        raise ValueError(f"adverse_events: CTCAE grade not 1-5 at rows {rows} (e.g. {ae.loc[bad, 'grade'].iloc[0]!r})")
+    related = ae["drug_related"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    g = pd.DataFrame({"p": ae["patient_id"].to_numpy(), "grade": grade.to_numpy(dtype=float),
+                      "severe": (grade >= 3).to_numpy(dtype=bool),
+                      "severe_related": (grade >= 3).to_numpy(dtype=bool) & related}).groupby("p")
+    n = g.size().reindex(patient_index).fillna(0).astype(int)
+    exposed = patient_index.isin(treatments.loc[treatments["modality"] == "systemic", "patient_id"]) | (n > 0)
+    out = pd.DataFrame(index=patient_index)
+    out["n_adverse_events"] = pd.array(n.to_numpy(), dtype="Int64")
+    out["ctcae_worst_grade"] = pd.array(g["grade"].max().reindex(patient_index).fillna(0).to_numpy(), dtype="Int64")
+    for col, key in (("ctcae_3plus", "severe"), ("ctcae_3plus_drug_related", "severe_related")):
+        v = pd.array(g[key].any().reindex(patient_index).fillna(False).to_numpy(dtype=bool), dtype="boolean")
+        v[~np.asarray(exposed)] = pd.NA
+        out[col] = v
+    return out
