@@ -135,12 +135,12 @@ def x_ticks(max_time: float, ticks: Sequence[float] | None, unit: str | None,
 
 def probability_axis(ax: Axes, top: float, *, percent: bool, ylabel: str) -> None:
     """Y from 0 to ``top`` (estimates stay probabilities); with ``percent`` the ticks read 0–100%
-    and the label says "(%)" once."""
+    and the label says "(%)" once (a "probability" becomes a percentage)."""
     ax.set_ylim(0, top)
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-        if "%" not in ylabel:
-            ylabel = f"{ylabel} (%)"
+        if "%" not in ylabel:   # "Survival probability" in percent reads "Survival (%)"
+            ylabel = f"{ylabel.removesuffix(' probability')} (%)"
     ax.set_ylabel(ylabel)
 
 

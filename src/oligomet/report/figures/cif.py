@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import _curves
-from ._palettes import palette_color
+from ._palettes import NEEDS_LINESTYLES, group_linestyle, palette_color
 from ._style import linestyle, style
 
 
@@ -47,6 +47,12 @@ def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, titl
     t_max = float(max_time) if max_time is not None else float(table["time"].max()) if len(table) else 1.0
     xt = _curves.x_ticks(t_max, ticks, unit, break_every)
     show_risk = at_risk is not None
+
+    def style_of(gi: int, ci_: int) -> str:
+        # line style tells the causes apart; with one cause in a grey palette it tells the groups apart
+        if len(cause_list) == 1 and palette in NEEDS_LINESTYLES:
+            return group_linestyle(palette, gi)
+        return linestyle(ci_)
     with style():
         fig, ax, risk = _curves.layout(len(groups), at_risk=show_risk, labels=[g for g, _ in groups])
         rows, top = [], 0.0
@@ -63,7 +69,7 @@ def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, titl
                 _curves.step_curve(ax, d["time"].to_numpy(), d["estimate"].to_numpy(),
                                    d["lower"].to_numpy() if has_ci else None,
                                    d["upper"].to_numpy() if has_ci else None,
-                                   start=0.0, color=col, linestyle=linestyle(ci_), label=label,
+                                   start=0.0, color=col, linestyle=style_of(gi, ci_), label=label,
                                    band_alpha=0.12)
                 hi = d["upper"] if has_ci else d["estimate"]
                 if len(hi):
