@@ -246,7 +246,8 @@ def apply_cohort(frame: pd.DataFrame, proto: Protocol, *, rows: list | None = No
     """Apply inclusion then exclusion criteria; returns (cohort, flow).
 
     ``flow`` columns: ``step`` (``source``, ``include.<i>``, ``exclude.<i>``), ``label``,
-    ``n_excluded``, ``n_unknown`` (of the excluded, those whose criterion value is missing), ``n_remaining``. ``rows``/``skip`` continue the flow of :func:`prefilter`.
+    ``n_excluded``, ``n_unknown`` (of the excluded, those whose criterion value is missing), ``n_remaining``.
+    ``rows``/``skip`` continue the flow of :func:`prefilter`.
     """
     rows = list(rows) if rows is not None else \
         [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_unknown": 0,
