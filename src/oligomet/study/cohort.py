@@ -191,10 +191,14 @@ def _apply(cur: pd.DataFrame, kind: str, i: int, crit, proto: Protocol, rows: li
     keep = m.fillna(False) if kind == "include" else ~m.fillna(False)
     keep = keep.to_numpy(dtype=bool)
     n_out = int((~keep).sum())
+    # an inclusion criterion whose value is missing excludes the patient as "unknown", not as "not met"
+    # (an exclusion criterion on a missing value keeps the patient, so none of its exclusions is unknown)
+    n_unknown = int(m.isna().to_numpy(dtype=bool)[~keep].sum())
     desc = crit.label or crit.describe()
     label = f"Not meeting: {desc}" if kind == "include" else f"Excluded: {desc}"
     cur = cur.loc[keep]
-    rows.append({"step": f"{kind}.{i}", "label": label, "n_excluded": n_out, "n_remaining": len(cur)})
+    rows.append({"step": f"{kind}.{i}", "label": label, "n_excluded": n_out, "n_unknown": n_unknown,
+                 "n_remaining": len(cur)})
     if len(cur) == 0:
         raise _err(proto, ("cohort", kind, i),
                    f"empty cohort: no patient is left after criterion {desc!r} "
@@ -212,7 +216,8 @@ def prefilter(tables: dict[str, pd.DataFrame], proto: Protocol) -> tuple[dict[st
     the kept patients, flow rows so far, number of criteria applied).
     """
     patients = tables["patients"]
-    rows = [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_remaining": len(patients)}]
+    rows = [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_unknown": 0,
+             "n_remaining": len(patients)}]
     derived = {d.name for d in proto.derive}
     cols = set(F.TABLES["patients"].field_names) - derived
     cur, k = patients, 0
@@ -243,10 +248,12 @@ def apply_cohort(frame: pd.DataFrame, proto: Protocol, *, rows: list | None = No
     """Apply inclusion then exclusion criteria; returns (cohort, flow).
 
     ``flow`` columns: ``step`` (``source``, ``include.<i>``, ``exclude.<i>``), ``label``,
-    ``n_excluded``, ``n_remaining``. ``rows``/``skip`` continue the flow of :func:`prefilter`.
+    ``n_excluded``, ``n_unknown`` (of the excluded, those whose criterion value is missing), ``n_remaining``.
+    ``rows``/``skip`` continue the flow of :func:`prefilter`.
     """
     rows = list(rows) if rows is not None else \
-        [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_remaining": len(frame)}]
+        [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_unknown": 0,
+          "n_remaining": len(frame)}]
     cur = frame
     for j, (kind, i, crit) in enumerate(_criteria(proto)):
         if j < skip:
@@ -261,11 +268,12 @@ def assign_groups(cohort: pd.DataFrame, flow: pd.DataFrame, proto: Protocol) -> 
     if proto.exposure is None:
         return cohort, flow
     names = [g.name for g in proto.exposure.groups]
-    masks = []
+    masks, unknown = [], np.zeros(len(cohort), dtype=bool)
     for gi, g in enumerate(proto.exposure.groups):
         m = pd.Series(True, index=cohort.index, dtype="boolean")
         for ci, cond in enumerate(g.where):
             m &= condition_mask(cohort, cond, proto, ("exposure", "groups", gi, "where", ci))
+        unknown |= m.isna().to_numpy(dtype=bool)   # a group condition on a missing value
         masks.append(m.fillna(False).to_numpy(dtype=bool))
     mat = np.column_stack(masks)
     overlap = mat.sum(axis=1) > 1
@@ -286,7 +294,8 @@ def assign_groups(cohort: pd.DataFrame, flow: pd.DataFrame, proto: Protocol) -> 
     n_out = int((~in_any).sum())
     if n_out:
         flow = pd.concat([flow, pd.DataFrame([{"step": "exposure", "label": "In no exposure group",
-                                                "n_excluded": n_out, "n_remaining": len(out)}])],
+                                                "n_excluded": n_out, "n_unknown": int((unknown & ~in_any).sum()),
+                                                "n_remaining": len(out)}])],
                          ignore_index=True)
     return out, flow
 

@@ -200,6 +200,7 @@ class Cohort(_Model):
     source_label: str = "Patients in the registry"
     include: list[Criterion] = []
     exclude: list[Criterion] = []
+    drop_zero_steps: bool = False   # the flow diagram leaves out criteria that excluded nobody (the table keeps them)
 
 
 class Group(_Model):
@@ -276,7 +277,23 @@ class AnalysisOptions(_Model):
         return []
 
 
-class KMAnalysis(AnalysisOptions):
+Palette = Literal["default", "okabe_ito", "grayscale"]   # report.figures._palettes.PALETTES (a test keeps them equal)
+
+
+class CurveFigure(AnalysisOptions):
+    """How curves are drawn (the numbers do not change): ``percent`` y ticks 0–100%, ``break_every``
+    an x tick every so many time units (e.g. 12 months), ``palette`` one of the named palettes."""
+
+    percent: bool = False
+    break_every: Annotated[float, Field(gt=0)] | None = None
+    palette: Palette = "default"
+
+
+class KMAnalysis(CurveFigure):
+    """``annotate`` writes a number into each curve panel, taken from the analysis that computed it:
+    ``"logrank"`` the log-rank p of ``[analyses.logrank]``, ``"hr"`` the exposure HR (95% CI) of the
+    multivariable model of ``[analyses.cox]``; both need the curves by group and that analysis of the endpoint."""
+
     endpoint_fields = ("endpoints",)
     endpoint_kind = "survival"
 
@@ -286,6 +303,25 @@ class KMAnalysis(AnalysisOptions):
     by_group: bool = True
     conf_type: Literal[REPORTED_CONF_TYPES] = "log"
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves (numbers use all data)
+    annotate: Literal["none", "logrank", "hr"] = "none"
+
+    def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        if self.annotate == "none":
+            return []
+        at = loc + ("annotate",)
+        source = {"logrank": p.analyses.logrank, "hr": p.analyses.cox}[self.annotate]
+        table = "logrank" if self.annotate == "logrank" else "cox"
+        if p.exposure is None or not self.by_group:
+            return [(at, f"annotate = {self.annotate!r} compares exposure groups: it needs an [exposure] "
+                         f"and by_group = true")]
+        if source is None:
+            return [(at, f"annotate = {self.annotate!r} shows the result of [analyses.{table}]: add that "
+                         f"analysis, or set annotate = \"none\"")]
+        missing = [e for e in self.endpoints if e not in source.endpoints]
+        if missing:
+            return [(at, f"annotate = {self.annotate!r}: [analyses.{table}] does not analyse "
+                         f"{', '.join(map(repr, missing))}; add it to its endpoints")]
+        return []
 
 
 class LogrankAnalysis(AnalysisOptions):
@@ -484,7 +520,7 @@ class Subgroup(AnalysisOptions):
         return self.labels or ([f"< {c[0]}"] + [f"{a} to < {b}" for a, b in zip(c, c[1:])] + [f"≥ {c[-1]}"])
 
 
-class CIFAnalysis(AnalysisOptions):
+class CIFAnalysis(CurveFigure):
     """Cumulative incidence; with ``fine_gray``, a Fine–Gray model of cause 1 on the exposure
     (when there are groups) and ``covariates``. When ``[analyses.propensity]`` weights (``method =
     "weight"``) and ``adjusted`` (the default), both run in the weighted cohort by group (weighted
@@ -501,11 +537,22 @@ class CIFAnalysis(AnalysisOptions):
     covariates: list[str] = []
     max_time: Annotated[float, Field(gt=0)] | None = None  # x-axis end of the curves
     adjusted: bool = True    # use the propensity weights when the protocol weights
+    causes: list[Annotated[int, Field(ge=1)]] = []   # the causes drawn (e.g. [1]); empty: all. Tables keep all.
 
     def problems(self, p: "Protocol", loc: tuple) -> list[tuple[tuple, str]]:
+        bad = []
         if self.fine_gray and not self.covariates and p.exposure is None:
-            return [(loc + ("fine_gray",), "a Fine–Gray model needs covariates or an [exposure]")]
-        return []
+            bad.append((loc + ("fine_gray",), "a Fine–Gray model needs covariates or an [exposure]"))
+        if len(set(self.causes)) != len(self.causes):
+            bad.append((loc + ("causes",), f"causes lists a cause twice: {self.causes}"))
+        for name in self.endpoints:
+            ep = next((e for e in p.endpoints if e.name == name), None)
+            known = {int(k) for k in ep.cause_labels if str(k).isdigit()} if ep is not None else set()
+            for i, c in enumerate(self.causes):
+                if known and c not in known:
+                    bad.append((loc + ("causes", i), f"endpoint {name!r} has no cause {c}; its causes: "
+                                                     f"{', '.join(map(str, sorted(known)))}"))
+        return bad
 
 
 class ComplicationsAnalysis(AnalysisOptions):

@@ -100,7 +100,8 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         dhash = C.data_hash(tables)
         # every data check (validate-protocol runs the same), before the first analysis
         cohort, flow = checked_cohort(proto, tables, tick)
-        build_cohort(res, flow, len(cohort), _group_counts(proto, cohort), proto.description)
+        build_cohort(res, flow, len(cohort), _group_counts(proto, cohort), proto.description,
+                     proto.cohort.drop_zero_steps)
         analyse(proto, cohort, res, tick)
     if proto.data.data_lock is not None:
         res.methods.append(f"Data were locked on {proto.data.data_lock}: records after that date were ignored "

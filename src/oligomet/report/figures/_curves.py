@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 from ._style import BASE_FONT_SIZE, new_figure, nice_ticks
 
@@ -118,10 +119,38 @@ def draw_at_risk(risk: Axes, ax: Axes, ticks: Sequence[float], rows: list[tuple[
     ax.tick_params(axis="x", labelbottom=True)
 
 
-def x_ticks(max_time: float, ticks: Sequence[float] | None, unit: str | None) -> list[float]:
+def x_ticks(max_time: float, ticks: Sequence[float] | None, unit: str | None,
+            every: float | None = None) -> list[float]:
+    """Explicit ``ticks`` win; else one tick every ``every`` time units (e.g. 12 months) from 0 to the
+    first multiple at or beyond ``max_time``; else round steps (:func:`nice_ticks`)."""
     if ticks is not None:
         return [float(t) for t in ticks]
+    if every is not None:
+        if not every > 0:
+            raise ValueError(f"break interval must be positive, got {every!r}")
+        k = max(1, int(np.ceil(max_time / every - 1e-9)))
+        return [round(i * every, 10) for i in range(k + 1)]
     return nice_ticks(max_time, unit=unit)
+
+
+def probability_axis(ax: Axes, top: float, *, percent: bool, ylabel: str) -> None:
+    """Y from 0 to ``top`` (estimates stay probabilities); with ``percent`` the ticks read 0–100%
+    and the label says "(%)" once (a "probability" becomes a percentage)."""
+    ax.set_ylim(0, top)
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        if "%" not in ylabel:   # "Survival probability" in percent reads "Survival (%)"
+            ylabel = f"{ylabel.removesuffix(' probability')} (%)"
+    ax.set_ylabel(ylabel)
+
+
+def annotate(ax: Axes, text: str | None) -> None:
+    """The test or effect estimate (computed by its analysis, passed in as text) in the lower left of
+    the curve panel, on a white ground so a curve passing behind it does not hide it."""
+    if not text:
+        return
+    ax.text(0.02, 0.03, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=BASE_FONT_SIZE - 0.5,
+            bbox=dict(boxstyle="square,pad=0.25", facecolor="white", edgecolor="none", alpha=0.85), zorder=5)
 
 
 def is_whole_cohort(name: str) -> bool:

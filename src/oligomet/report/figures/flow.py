@@ -1,82 +1,194 @@
 """STROBE flow diagram: a column of boxes with the patients remaining after each criterion, an
-exclusion box beside each step with the number excluded and why, and the final split by group.
+exclusion box beside each step with the number excluded and why, the split by group and, for a
+matched study, the matched cohort of each group.
 
 Input is the tidy cohort-flow frame written by the study runner (columns ``step``, ``label``,
-``n_remaining``, ``n_excluded``; the first row is the source population with ``n_excluded`` 0)
-and optionally the group counts (a mapping group → n).
+``n_remaining``, ``n_excluded`` and optionally ``n_unknown``: of the excluded, those whose criterion
+value is missing; the first row is the source population with ``n_excluded`` 0), optionally the group
+counts (a mapping group → n) and the matched counts (group → n matched, as the matching reports them).
+
+Every box is sized to its text: labels are wrapped to the box width, the box grows to the lines,
+and a line still wider than its box after drawing (a very long word) gets a smaller font, so no
+text leaves its box (tests check the extents with the Agg renderer).
 """
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from typing import Mapping
 
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from ._style import BASE_FONT_SIZE, new_figure, style
 
+FONT_SIZE = BASE_FONT_SIZE - 0.5
+LINE_H = FONT_SIZE * 1.25 / 72          # inches per text line
+PAD_X, PAD_Y = 0.1, 0.08                # inner padding of a box, inches
+CHAR_W = FONT_SIZE / 72 * 0.58          # DejaVu Sans: average character width ≈ 0.58 em
+MIN_FONT = 5.0
+GAP = 0.42                              # vertical space between two boxes of the main column
 
-def _box(ax, x: float, y: float, w: float, h: float, text: str, *, face: str = "white", bold: bool = False) -> None:
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.01,rounding_size=0.08",
-                                linewidth=0.9, edgecolor="0.25", facecolor=face))
-    ax.text(x, y, text, ha="center", va="center", fontsize=BASE_FONT_SIZE - 0.5,
-            weight="bold" if bold else "normal", wrap=False)
+
+@dataclass
+class _Box:
+    x: float
+    y: float                            # centre, inches from the top
+    w: float
+    lines: list[str]
+    face: str = "white"
+    bold: bool = False
+    min_h: float = 0.0                  # boxes of one row share a height
+
+    @property
+    def h(self) -> float:
+        return max(self.min_h, len(self.lines) * LINE_H + 2 * PAD_Y)
 
 
-def _arrow(ax, x0: float, y0: float, x1: float, y1: float) -> None:
-    ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                arrowprops=dict(arrowstyle="-|>", color="0.25", linewidth=0.9, shrinkA=0, shrinkB=0))
+def _wrap(text: str, width_in: float) -> list[str]:
+    """Wrap each line of ``text`` to the characters that fit in ``width_in`` inches (long words are
+    broken only if they alone exceed the width)."""
+    chars = max(8, int((width_in - 2 * PAD_X) / CHAR_W))
+    out = []
+    for part in str(text).split("\n"):
+        out += textwrap.wrap(part, chars, break_long_words=True, break_on_hyphens=False) or [""]
+    return out
+
+
+def _count(n) -> str:
+    return f"n = {int(n):,}"
+
+
+def _exclusion_lines(row, width_in: float) -> list[str]:
+    """The criterion, then the count; split into "criterion not met" and "unknown" (missing value) when
+    some of the exclusions are unknown."""
+    lines = _wrap(str(row["label"]), width_in)
+    n_out = int(row["n_excluded"])
+    unknown = int(row["n_unknown"]) if "n_unknown" in row and pd.notna(row["n_unknown"]) else 0
+    if unknown:
+        lines += [_count(n_out), f"criterion not met: {n_out - unknown:,}", f"unknown (missing): {unknown:,}"]
+    else:
+        lines.append(_count(n_out))
+    return lines
+
+
+def _draw_box(ax, b: _Box):
+    ax.add_patch(FancyBboxPatch((b.x - b.w / 2, b.y - b.h / 2), b.w, b.h,
+                                boxstyle="round,pad=0,rounding_size=0.06", linewidth=0.9, edgecolor="0.25",
+                                facecolor=b.face))
+    return ax.text(b.x, b.y, "\n".join(b.lines), ha="center", va="center", fontsize=FONT_SIZE,
+                   weight="bold" if b.bold else "normal", linespacing=1.25)
+
+
+def _line(ax, xs, ys, arrow: bool = False) -> None:
+    if arrow:
+        ax.annotate("", xy=(xs[1], ys[1]), xytext=(xs[0], ys[0]),
+                    arrowprops=dict(arrowstyle="-|>", color="0.25", linewidth=0.9, shrinkA=0, shrinkB=0))
+    else:
+        ax.plot(xs, ys, color="0.25", linewidth=0.9)
+
+
+def shown_steps(flow: pd.DataFrame, drop_zero_steps: bool = False) -> pd.DataFrame:
+    """The flow rows drawn: the source, then every step (only those that excluded someone, when
+    ``drop_zero_steps``)."""
+    rows = flow.reset_index(drop=True)
+    if drop_zero_steps and len(rows) > 1:
+        keep = [0] + [i for i in range(1, len(rows)) if int(rows.loc[i, "n_excluded"]) != 0]
+        rows = rows.loc[keep].reset_index(drop=True)
+    return rows
 
 
 def flow_figure(flow: pd.DataFrame, groups: Mapping[str, int] | None = None, *, title: str | None = None,
-                width: float = 7.0) -> Figure:
-    """Draw the flow diagram; returns a matplotlib Figure (never shown)."""
+                width: float = 7.0, drop_zero_steps: bool = False, matched: Mapping[str, int] | None = None,
+                matched_label: str = "Matched") -> Figure:
+    """Draw the flow diagram; returns a matplotlib Figure (never shown).
+
+    ``drop_zero_steps``: criteria that excluded nobody get no box (the flow table keeps them).
+    ``matched``: patients per group after propensity-score matching, drawn as a last row of boxes under
+    the groups (``matched_label`` heads them).
+    """
     missing = [c for c in ("label", "n_remaining", "n_excluded") if c not in flow.columns]
     if missing:
         raise ValueError(f"flow_figure: flow lacks column(s) {', '.join(missing)}")
-    rows = flow.reset_index(drop=True)
-    n_groups = len(groups) if groups else 0
-    box_h, gap = 0.62, 0.42
-    n_main = 1 + sum(1 for i in range(1, len(rows)) if rows.loc[i, "n_excluded"] >= 0)
-    height = 0.4 + n_main * (box_h + gap) + (box_h + gap if n_groups else 0)
+    if matched and not groups:
+        raise ValueError("flow_figure: a matched cohort needs the groups it was matched from")
+    rows = shown_steps(flow, drop_zero_steps)
+    cx, bw = width * 0.28, width * 0.42
+    ex, ew = width * 0.755, width * 0.44
+    y = (0.45 if title else 0.15)
+    boxes, lines = [], []
+    first = rows.iloc[0]
+    cur = _Box(cx, 0, bw, _wrap(str(first["label"]), bw) + [_count(first["n_remaining"])])
+    cur.y = y + cur.h / 2
+    boxes.append(cur)
+    for i in range(1, len(rows)):
+        r = rows.iloc[i]
+        last = i == len(rows) - 1
+        excl = _Box(ex, 0, ew, _exclusion_lines(r, ew), face="#f4f4f4")
+        nxt = _Box(cx, 0, bw, ["Study cohort" if last else "Remaining", _count(r["n_remaining"])], bold=last)
+        gap = max(GAP, excl.h + 0.2)
+        top = cur.y + cur.h / 2
+        excl.y = top + gap / 2
+        nxt.y = top + gap + nxt.h / 2
+        lines.append(([cx, cx], [top, nxt.y - nxt.h / 2], True))
+        lines.append(([cx, ex - ew / 2], [excl.y, excl.y], False))   # the exclusion branches off the arrow
+        boxes += [excl, nxt]
+        cur = nxt
+    bottom = cur.y + cur.h / 2
+    if groups:
+        n_groups = len(groups)
+        gw = min((width - 0.3) / n_groups - 0.15, 2.6)
+        xs = [width / 2 + (k - (n_groups - 1) / 2) * (gw + 0.15) for k in range(n_groups)]
+        gboxes = [_Box(x, 0, gw, _wrap(str(g), gw) + [_count(n)]) for x, (g, n) in zip(xs, groups.items())]
+        row_h = max(b.h for b in gboxes)
+        split = bottom + GAP / 2
+        for b in gboxes:
+            b.min_h = row_h
+            b.y = bottom + GAP + row_h / 2
+            lines.append(([b.x, b.x], [split, b.y - b.h / 2], True))
+        lines.append(([cx, cx], [bottom, split], False))
+        lines.append(([min(xs + [cx]), max(xs + [cx])], [split, split], False))
+        boxes += gboxes
+        bottom = bottom + GAP + row_h
+        if matched:
+            mboxes = []
+            for b, g in zip(gboxes, groups):
+                if g in matched:
+                    mb = _Box(b.x, 0, gw, _wrap(matched_label, gw) + [_count(matched[g])], bold=True)
+                    mboxes.append((b, mb))
+            row_h = max(mb.h for _, mb in mboxes) if mboxes else 0
+            for b, mb in mboxes:
+                mb.min_h = row_h
+                mb.y = bottom + GAP + row_h / 2
+                lines.append(([b.x, b.x], [b.y + b.h / 2, mb.y - mb.h / 2], True))
+                boxes.append(mb)
+            bottom = bottom + GAP + row_h
+    height = bottom + 0.15
     with style():
         fig = new_figure(width, height, fixed=True)
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, width)
         ax.set_ylim(height, 0)
         ax.axis("off")
-        cx, bw = width * 0.28, width * 0.42
-        ex, ew = width * 0.755, width * 0.44
-        y = 0.3 + box_h / 2
-        first = rows.iloc[0]
-        _box(ax, cx, y, bw, box_h, "\n".join(textwrap.wrap(str(first["label"]), 40)) +
-             f"\nn = {int(first['n_remaining']):,}", bold=False)
-        for i in range(1, len(rows)):
-            r = rows.iloc[i]
-            y_next = y + box_h + gap
-            mid = (y + y_next) / 2
-            # the exclusion branches off the arrow between the two boxes
-            ax.plot([cx, cx], [y + box_h / 2, y_next - box_h / 2], color="0.25", linewidth=0.9)
-            _arrow(ax, cx, y_next - box_h / 2 - 0.001, cx, y_next - box_h / 2)
-            ax.plot([cx, ex - ew / 2], [mid, mid], color="0.25", linewidth=0.9)
-            label = "\n".join(textwrap.wrap(str(r["label"]), 40))
-            _box(ax, ex, mid, ew, box_h * 0.85, f"{label}\nn = {int(r['n_excluded']):,}", face="#f4f4f4")
-            y = y_next
-            _box(ax, cx, y, bw, box_h, f"Remaining\nn = {int(r['n_remaining']):,}")
-        # Relabel the last box as the study cohort.
-        if len(rows) > 1:
-            ax.texts[-1].set_text(f"Study cohort\nn = {int(rows.iloc[-1]['n_remaining']):,}")
-            ax.texts[-1].set_weight("bold")
-        if n_groups:
-            y_g = y + box_h + gap
-            gw = min(width / (n_groups + 0.3), 2.6)
-            xs = [width / 2 + (k - (n_groups - 1) / 2) * (gw + 0.15) for k in range(n_groups)]
-            ax.plot([cx, cx], [y + box_h / 2, (y + y_g) / 2], color="0.25", linewidth=0.9)
-            ax.plot([min(xs + [cx]), max(xs + [cx])], [(y + y_g) / 2] * 2, color="0.25", linewidth=0.9)
-            for x, (g, n) in zip(xs, groups.items()):
-                _arrow(ax, x, (y + y_g) / 2, x, y_g - box_h / 2)
-                _box(ax, x, y_g, gw, box_h, "\n".join(textwrap.wrap(str(g), 24)) + f"\nn = {int(n):,}")
+        for xs_, ys_, arrow in lines:
+            _line(ax, xs_, ys_, arrow)
+        drawn = [(b, _draw_box(ax, b)) for b in boxes]
         if title:
-            ax.text(0.1, 0.12, title, ha="left", va="center", fontsize=BASE_FONT_SIZE + 1)
+            ax.text(0.1, 0.2, title, ha="left", va="center", fontsize=BASE_FONT_SIZE + 1)
+        _shrink_to_fit(fig, drawn)
     return fig
+
+
+def _shrink_to_fit(fig: Figure, drawn: list) -> None:
+    """Measure every box text with the Agg renderer; a text wider or taller than its box (the
+    character-width estimate of :func:`_wrap` is an average) gets the font size that fits."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    dpi = fig.dpi
+    for b, text in drawn:
+        ext = text.get_window_extent(renderer)
+        room_w, room_h = (b.w - 2 * PAD_X * 0.5) * dpi, (b.h - PAD_Y) * dpi
+        scale = min(room_w / ext.width if ext.width else 1.0, room_h / ext.height if ext.height else 1.0)
+        if scale < 1.0:
+            text.set_fontsize(max(MIN_FONT, FONT_SIZE * scale * 0.97))

@@ -68,12 +68,26 @@ def _table_and_curves(r, e) -> list:
                                "Aalen–Johansen estimates with competing risks (as cmprsk::cuminc); ")
                          + "deaths are a competing event, not censored."),
              FigureItem(f"cif_{e.name}", f"{e.title}: cumulative incidence" + (" (weighted)" if r.weighted else ""),
-                        cif_figure, "Line style: cause; colour: group; shaded: 95% CI."
+                        cif_figure, _cif_caption(r, e)
                         + (f" {PSEUDO_NOTE}" if r.weighted else ""),
                         data=dict(table=e.curves, at_risk=e.at_risk, cause_labels=e.cause_labels, title=e.title,
                                   xlabel=r.unit_label, unit=unit, max_time=r.max_time,
-                                  pseudo_population=r.weighted))]
+                                  pseudo_population=r.weighted, causes=list(r.causes) or None, percent=r.percent,
+                                  break_every=r.break_every, palette=r.palette))]
     return items + ([TextItem(_NO_WEIGHTED_GRAY)] if r.weighted else [])
+
+
+def _cif_caption(r, e) -> str:
+    """Which causes are drawn: all (line style tells them apart), or the chosen ones, naming the competing
+    events left out of the figure (they are still competing events in the estimates and the table)."""
+    if not r.causes:
+        return "Line style: cause; colour: group; shaded: 95% CI."
+    codes = sorted({int(c) for c in e.curves["cause"].unique()})
+    name = e.cause_labels.get
+    shown = join_and([name(c, f"cause {c}") for c in r.causes])
+    hidden = [name(c, f"cause {c}") for c in codes if c not in r.causes]
+    return (f"Cumulative incidence of {shown}" + (f"; {join_and(hidden)} is a competing event, not drawn"
+                                                  if hidden else "") + ". Colour: group; shaded: 95% CI.")
 
 
 def _fine_gray(doc: StudyResults, sec, e, weighted: bool) -> None:

@@ -7,6 +7,7 @@ from ..document import (EM_DASH, INDENT, FigureItem, StudyResults, TextItem, ci,
                         lower_first, p_value)
 from ..figures import forest_figure
 from ..tables import ReportTable
+from .survival import annotate_km
 
 
 def _missing_note(e) -> str:
@@ -53,6 +54,9 @@ def build_cox(doc: StudyResults, r) -> None:
         exposure = multi["term"].str.startswith(r.exposure_prefix)
         leads += [(m["label"], f"{ci_p(m['hr'], m['hr_lower'], m['hr_upper'], m['p'])} for {lower_first(e.title)}")
                   for _, m in multi[exposure].iterrows()]
+        annotate_km(doc, e.name, "hr", "\n".join(
+            f"Adjusted HR, {contrast(m['label'])}: {ci_p(m['hr'], m['hr_lower'], m['hr_upper'])}"
+            for _, m in multi[exposure & multi["hr_lower"].notna()].iterrows()))
         sig = multi[~exposure & (multi["p"] < 0.05)]
         if len(sig):
             doc.results_detail.append(

@@ -8,6 +8,7 @@ from ..document import (PSEUDO_NOTE, FigureItem, StudyResults, TextItem, ci, ci_
 from ..figures import km_figure
 from ..figures.love import love_plot
 from ..tables import ReportTable
+from .cohort import add_matched_cohort
 
 
 def _design(a) -> str:
@@ -50,6 +51,8 @@ def build_propensity(doc: StudyResults, r) -> None:
         sec.items.append(TextItem(
             f"{desc}: {int(s.loc['Matched', 'treated'])} {r.treated} and {int(s.loc['Matched', 'control'])} "
             f"{r.control} patients matched; {r.n_unmatched_treated} {r.treated} patients left unmatched."))
+        add_matched_cohort(doc, {r.control: int(s.loc["Matched", "control"]),
+                                 r.treated: int(s.loc["Matched", "treated"])}, f"Matched (1:{a.ratio})")
     else:
         sec.items.append(TextItem(f"{desc}; effective sample sizes: " + ", ".join(
             f"{idx} {num(e['ess'])}" for idx, e in r.ess.iterrows()) + "."))

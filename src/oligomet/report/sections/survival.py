@@ -64,7 +64,9 @@ def build_km(doc: StudyResults, r) -> None:
                                     "Shaded: pointwise 95% CI; ticks: censored; table: number at risk.",
                                     data=dict(table=e.curves, title=f"{e.title}", xlabel=r.unit_label, unit=unit,
                                               ylabel=e.ylabel or "Survival probability",
-                                              legend_title=r.exposure_label, max_time=r.max_time)))
+                                              legend_title=r.exposure_label, max_time=r.max_time,
+                                              annotate=r.annotate, annotation=None, percent=r.percent,
+                                              break_every=r.break_every, palette=r.palette)))
         doc.results_text.append(_median_sentence(e, unit, r.exposure_label is not None))
     doc.methods.append(
         "Survival was estimated with the Kaplan–Meier method; medians and their 95% CIs follow R's "
@@ -77,6 +79,9 @@ def build_logrank(doc: StudyResults, r) -> None:
         doc.section(f"survival_{t.endpoint}", t.title).items.append(
             TextItem(f"Log-rank test{'' if r.rho == 0 else f' (G-rho, rho = {r.rho:g})'}: "
                      f"χ² = {t.statistic:.2f} on {t.df} df, {p_text(t.p)}."))
+    for t in r.tests.itertuples(index=False):
+        test = "Log-rank" if r.rho == 0 else f"G-rho (rho = {r.rho:g})"
+        annotate_km(doc, t.endpoint, "logrank", f"{test} {p_text(t.p)}")
     if len(r.tests):
         doc.results_text.append(_logrank_sentence(r.tests))
     tidy = pd.DataFrame({"endpoint": r.tests["title"], "chisq": r.tests["statistic"], "df": r.tests["df"],
@@ -101,6 +106,16 @@ def _logrank_sentence(tests: pd.DataFrame) -> str:
         text.append(f"no significant difference was found in {join_and(ns)}")
     out = "; ".join(text)
     return out[0].upper() + out[1:] + "."
+
+
+def annotate_km(doc: StudyResults, endpoint: str, source: str, text: str) -> None:
+    """Write ``text`` into the KM curves of ``endpoint`` when their protocol asks for the number of
+    ``source`` (``[analyses.km] annotate``): the number comes from the analysis that computed it, whose
+    builder runs after the KM one, so the figure specification is completed here before it is drawn."""
+    for s in doc.sections:
+        for item in s.items:
+            if isinstance(item, FigureItem) and item.name == f"km_{endpoint}" and item.data.get("annotate") == source:
+                item.data["annotation"] = text
 
 
 def build_followup(doc: StudyResults, r) -> None:

@@ -39,6 +39,10 @@ class CIFResult(Computed):
     max_time: float | None = None
     weighted: bool = False                 # the propensity weights: counts are a pseudo-population
     endpoints: list[CIFEndpoint] = field(default_factory=list)
+    causes: list = field(default_factory=list)   # the causes drawn; empty: all
+    percent: bool = False
+    break_every: float | None = None
+    palette: str = "default"
 
 
 def compute_cif(ctx: Ctx) -> CIFResult:
@@ -89,7 +93,8 @@ def compute_cif(ctx: Ctx) -> CIFResult:
                                      first_cause[["group", "time", "n_risk"]], fg))
     return CIFResult(numbers=numbers, warnings=warnings_, unit=ctx.unit, unit_label=ctx.unit_label,
                      by_group=by is not None, fine_gray=a.fine_gray, max_time=a.max_time,
-                     weighted=weights is not None, endpoints=endpoints)
+                     weighted=weights is not None, endpoints=endpoints, causes=list(a.causes), percent=a.percent,
+                     break_every=a.break_every, palette=a.palette)
 
 
 def _fine_gray(ctx: Ctx, ep, d: pd.DataFrame, weights: str | None) -> tuple[pd.DataFrame, dict, list[str]]:

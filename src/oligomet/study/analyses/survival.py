@@ -33,6 +33,10 @@ class KMResult(Computed):
     max_time: float | None = None
     n_cohort: int = 0
     endpoints: list[KMEndpoint] = field(default_factory=list)
+    annotate: str = "none"            # "logrank" / "hr": that analysis' builder writes its number into the curves
+    percent: bool = False
+    break_every: float | None = None
+    palette: str = "default"
 
 
 def compute_km(ctx: Ctx) -> KMResult:
@@ -78,7 +82,8 @@ def compute_km(ctx: Ctx) -> KMResult:
         endpoints.append(KMEndpoint(ep.name, ep.title, ep.ylabel, list(landmarks or []), entry, tidy, km.table))
     return KMResult(numbers=numbers, warnings=warnings_, unit=ctx.unit, unit_label=ctx.unit_label,
                     exposure_label=ctx.proto.exposure.label if by else None, quantiles=list(a.quantiles),
-                    max_time=a.max_time, n_cohort=len(ctx.cohort), endpoints=endpoints)
+                    max_time=a.max_time, n_cohort=len(ctx.cohort), endpoints=endpoints, annotate=a.annotate,
+                    percent=a.percent, break_every=a.break_every, palette=a.palette)
 
 
 @dataclass(frozen=True)
