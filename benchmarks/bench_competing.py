@@ -5,7 +5,8 @@
     python benchmarks/bench_competing.py --n-cif 100000  # smaller run
 
 The same simulated data (2 groups, 3 normal covariates; about 22% censored, 34% cause 1, 45%
-cause 2; times rounded to 3 decimals, so 1e6 rows have ~33 000 distinct times and many ties) are written to CSV and read by both sides; only the estimator call is timed
+cause 2; times rounded to 3 decimals, so 1e6 rows have ~33 000 distinct times and many ties) are written to CSV
+and read by both sides; only the estimator call is timed
 (R: ``system.time(cuminc(...))``, ``system.time(crr(...))``, elapsed and user + system; Python:
 ``time.perf_counter`` and ``time.process_time`` around ``cumulative_incidence`` / ``fine_gray``, best
 of ``--repeat``; R is run once per size). Both wall and CPU seconds are printed: on a machine shared

@@ -42,10 +42,9 @@ def test_coefficients_and_sandwich_variance(case_id):
     # summary.crr's 2 * (1 - pnorm(|z|)); written as it is in R, it underflows to 0 below ~1e-16
     np.testing.assert_allclose(s["p"], 2 * (1 - norm.cdf(np.abs(z))), rtol=1e-8, atol=1e-15)
     np.testing.assert_allclose(s["shr"], np.exp(exp["coef"]), rtol=1e-9)
-    np.testing.assert_allclose(s["shr_lower"], np.exp(np.asarray(exp["coef"]) - norm.ppf(0.975) * np.asarray(exp["se"])),
-                               rtol=1e-9)
-    np.testing.assert_allclose(s["shr_upper"], np.exp(np.asarray(exp["coef"]) + norm.ppf(0.975) * np.asarray(exp["se"])),
-                               rtol=1e-9)
+    coef, se = np.asarray(exp["coef"]), np.asarray(exp["se"])
+    np.testing.assert_allclose(s["shr_lower"], np.exp(coef - norm.ppf(0.975) * se), rtol=1e-9)
+    np.testing.assert_allclose(s["shr_upper"], np.exp(coef + norm.ppf(0.975) * se), rtol=1e-9)
 
 
 @pytest.mark.parametrize("case_id", CRR)

@@ -71,7 +71,8 @@ def test_chronology(reg):
     first_treat = t.groupby("patient_id")["start_date"].min()
     assert (ev["date"] > ev["patient_id"].map(first_treat)).all()  # every event strictly after treatment
     lr = ev[ev["type"] == "local_recurrence"]
-    links = t.dropna(subset=["lesion_ids"]).assign(lesion_id=lambda d: d["lesion_ids"].str.split(";")).explode("lesion_id")
+    links = (t.dropna(subset=["lesion_ids"]).assign(lesion_id=lambda d: d["lesion_ids"].str.split(";"))
+             .explode("lesion_id"))
     treated = links.groupby("lesion_id")["start_date"].min()
     assert lr["lesion_id"].notna().all() and (lr["date"] > lr["lesion_id"].map(treated)).all()
 

@@ -43,7 +43,8 @@ def _registry():
                extensive_adhesions="no"),
           dict(treatment_id="S3-T1", patient_id="S3", lesion_ids="S3-L1", modality="rfa", start_date="2019-02-01",
                approach="open", extensive_adhesions="unknown"),
-          dict(treatment_id="S4-T1", patient_id="S4", lesion_ids="S4-L1", modality="resection", start_date="2019-02-01")]
+          dict(treatment_id="S4-T1", patient_id="S4", lesion_ids="S4-L1", modality="resection",
+               start_date="2019-02-01")]
     ev = [dict(patient_id="S1", lesion_id="S1-L1", date="2020-04-01", type="local_recurrence", organ="lung",
                ct_progression=True, fdg_pet_uptake=False, tumor_board_before_salvage=True),
           dict(patient_id="S2", date="2020-01-10", type="new_metastasis", organ="liver", ct_progression=None,

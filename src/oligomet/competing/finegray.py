@@ -151,7 +151,8 @@ def fine_gray(data: pd.DataFrame, time: str, event: str, covariates: list[str], 
         censored, ``cause`` = the failure of interest, any other code = a competing failure.
     covariates : columns or ``C(col, ref=...)`` terms, coded by :mod:`oligomet.survival.design` as in
         ``cox``: numeric as they are, others dummy coded (first level reference, terms named
-        ``col[level]``); bool columns enter as 0/1 under their own name, as crr's numeric matrix. Rows with a missing covariate are dropped (warned).
+        ``col[level]``); bool columns enter as 0/1 under their own name, as crr's numeric matrix. Rows with a missing
+        covariate are dropped (warned).
     cause, cencode : crr's ``failcode`` and ``cencode``.
     conf_level : level of the ``shr`` limits. ``maxiter``, ``gtol``: crr's Newton controls.
     weights : optional column of case weights (>= 0, e.g. IPTW): the model is then R's ``finegray`` +

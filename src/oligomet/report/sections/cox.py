@@ -28,8 +28,9 @@ def build_cox(doc: StudyResults, r) -> None:
         rule = {"p_value": f"covariates with univariable likelihood-ratio p < {r.threshold:g}",
                 "fixed": "a clinically fixed set of covariates", "all": "all listed covariates"}[r.selection]
         sec.items.append(ReportTable(f"cox_{e.name}", f"{e.title}: univariable and multivariable Cox models",
-                                     tidy, _display(tidy), note=f"HR: hazard ratio (Efron ties, as R's coxph); ref: reference level "
-                                     f"(HR 1). N (events): patients and events of each univariable model; the "
+                                     tidy, _display(tidy),
+                                     note="HR: hazard ratio (Efron ties, as R's coxph); ref: reference level (HR 1). "
+                                     "N (events): patients and events of each univariable model; the "
                                      f"first row gives those of the multivariable model, which includes the "
                                      f"exposure and {rule}. " + _missing_note(e) + _design_note(r)))
         sec.items.append(FigureItem(f"forest_{e.name}", f"{e.title}: forest plot", forest_figure,
@@ -39,7 +40,8 @@ def build_cox(doc: StudyResults, r) -> None:
         if e.zph is not None:
             zt = e.zph.reset_index().rename(columns={"index": "term"})
             zt = zt.rename(columns={zt.columns[0]: "term"})
-            zd = zt.assign(term=zt["term"].map(lambda t: "Global test" if t == "GLOBAL" else e.zph_labels.get(t, t)),
+            names = {"GLOBAL": "Global test", **e.zph_labels}
+            zd = zt.assign(term=zt["term"].map(lambda t, names=names: names.get(t, t)),
                            chisq=zt["chisq"].map(lambda x: f"{x:.2f}"), p=zt["p"].map(p_value))
             zd = zd.rename(columns={"term": "Variable", "chisq": "χ²"})
             sec.items.append(ReportTable(f"zph_{e.name}", f"{e.title}: proportional-hazards check (cox.zph)",

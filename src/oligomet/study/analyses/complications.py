@@ -70,7 +70,7 @@ def compute_complications(ctx: Ctx) -> ComplicationsResult:
         e["grades"] = {gr: int((grade == gr).sum()) for gr in GRADES}
         e["grades"]["none"] = int((grade == "none").sum())  # procedure without complication
         e["grades"]["unknown"] = int(grade.isna().sum())    # no index procedure on record
-        for label, col in binaries:
+        for _, col in binaries:
             v = part[col].astype("Float64")
             known = v.notna()
             k = int((v[known] == 1).sum())
@@ -82,7 +82,7 @@ def compute_complications(ctx: Ctx) -> ComplicationsResult:
                     "mean": float(np.nanmean(cci)) if cci.notna().any() else None}
         entry[name] = e
     tests = {}
-    for label, col in binaries:
+    for _, col in binaries:
         p, test = _binary_test(d, col, g)
         tests[col] = {"p": p, "test": test}
     if g:
