@@ -5,6 +5,7 @@ line) and exit with status 1; ``--debug`` shows the traceback instead.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -147,7 +148,12 @@ def register(app: typer.Typer) -> None:
                                     "summary": _summary(study)})
                     bar.advance(task)
                 from oligomet.federated.demo import demo_entries   # issue 13: pooled vs federated, same registry
-                entries += demo_entries(tables, out / "federated", folder, patients, DEMO_SEED, bar, task)
+                # vantage6's mock network prints a line per node call (about a thousand) to stdout: keep them
+                # in a log beside the federated reports instead of on the user's terminal
+                (out / "federated").mkdir(parents=True, exist_ok=True)
+                with open(out / "federated" / "vantage6.log", "w", encoding="utf-8") as v6log, \
+                        contextlib.redirect_stdout(v6log):
+                    entries += demo_entries(tables, out / "federated", folder, patients, DEMO_SEED, bar, task)
                 from oligomet.board.demo import write_demo_sheets   # issue 11: board sheets, same registry
                 sheets = write_demo_sheets(tables, out / "board")
                 entries.append({"title": "Tumor-board sheets for synthetic patients", "href": "board/index.html",
