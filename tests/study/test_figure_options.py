@@ -151,3 +151,21 @@ def test_unknown_and_not_met_add_up_to_the_exclusions():
     assert exc["n_unknown"] == 0                       # missing ECOG: kept
     assert exc["n_excluded"] == int(((ecog >= 3) & ~np.isnan(age) & (age <= 80)).sum())
     assert cohort["ecog"].isna().sum() > 0
+
+
+def test_a_criterion_whose_missing_value_means_not_applicable_counts_no_unknowns():
+    """``missing_is = "not_met"``: a patient without the attribute (no local treatment at all) is not an
+    unrecorded value, so the flow counts none of them as unknown; the default counts them apart."""
+    import warnings
+
+    from oligomet.study import run_study
+    from oligomet.study.protocol_source import loads
+    text = (EXAMPLES / "crlm_ablation_timing.toml").read_text()
+    assert 'missing_is = "not_met"' in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        flows = {k: run_study(loads(t, "toml")).flow.set_index("label")
+                 for k, t in {"not_met": text, "unknown": text.replace('missing_is = "not_met"', "")}.items()}
+    step = "Not meeting: thermal ablation (RFA or MWA)"
+    assert flows["not_met"].loc[step, "n_unknown"] == 0
+    assert flows["unknown"].loc[step, "n_unknown"] == flows["unknown"].loc[step, "n_excluded"] > 0

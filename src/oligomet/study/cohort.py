@@ -193,7 +193,7 @@ def _apply(cur: pd.DataFrame, kind: str, i: int, crit, proto: Protocol, rows: li
     n_out = int((~keep).sum())
     # an inclusion criterion whose value is missing excludes the patient as "unknown", not as "not met"
     # (an exclusion criterion on a missing value keeps the patient, so none of its exclusions is unknown)
-    n_unknown = int(m.isna().to_numpy(dtype=bool)[~keep].sum())
+    n_unknown = int(m.isna().to_numpy(dtype=bool)[~keep].sum()) if crit.missing_is == "unknown" else 0
     desc = crit.label or crit.describe()
     label = f"Not meeting: {desc}" if kind == "include" else f"Excluded: {desc}"
     cur = cur.loc[keep]

@@ -191,9 +191,13 @@ class Condition(_Model):
 
 
 class Criterion(Condition):
-    """A cohort criterion: a condition with a ``label`` (shown in the STROBE flow)."""
+    """A cohort criterion: a condition with a ``label`` (shown in the STROBE flow). ``missing_is``: what a
+    missing value means for the flow diagram: ``"unknown"`` (the value was not recorded; counted apart from
+    "criterion not met") or ``"not_met"`` (the attribute does not apply, e.g. the index modality of a patient
+    who had no local treatment)."""
 
     label: str | None = None
+    missing_is: Literal["unknown", "not_met"] = "unknown"
 
 
 class Cohort(_Model):
