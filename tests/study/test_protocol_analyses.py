@@ -262,3 +262,21 @@ def test_salvage_example_has_the_time_varying_comparison(registry):
     assert got["time_varying"]["exposed_tv"]["hr"] == approx(fit.summary.loc["resected", "hr"])
     keys = {s.key for s in study.results.sections}
     assert {"time_varying_os", "landmark_os"} <= keys
+
+
+# --- balance labels ------------------------------------------------------------------------------
+
+def test_balance_rows_carry_the_protocols_labels_and_code_labels(registry):
+    """The balance table and love plot name each row from the protocol (a factor's level as a code label),
+    looked up from the matching layer's own row names, never raw ('raswild_type') or guessed by prefix."""
+    study = run(ABLATION, registry)
+    sec = next(s for s in study.results.sections if any(getattr(i, "name", "") == "balance" for i in s.items))
+    table = next(i for i in sec.items if getattr(i, "name", "") == "balance")
+    shown = list(table.display["Covariate"])
+    assert shown[0] == "Propensity score"
+    assert "RAS status: Wild type" in shown and "RAS status: Mutant" in shown
+    assert not any("_" in s for s in shown)
+    assert set(table.data["covariate"]) == {"distance", "age", "ecog", "n_lesions", "rasmutant", "raswild_type"} \
+        or "raswild_type" in set(table.data["covariate"])      # the tidy data keeps MatchIt's names
+    love = next(i for i in sec.items if getattr(i, "name", "") == "love")
+    assert set(love.data["labels"].values()) >= {"Propensity score", "RAS status: Wild type"}

@@ -30,16 +30,23 @@ BALANCE_COLUMNS = ["mean_treated_before", "mean_control_before", "mean_treated_a
                    "ecdf_mean_after", "ecdf_max_before", "ecdf_max_after"]
 
 
-def covariate_matrix(data: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
-    """MatchIt's balance covariates: numeric as is, bool as 0/1, factors as one dummy per level."""
-    cols: dict[str, np.ndarray] = {}
+def balance_rows(data: pd.DataFrame, covariates: list[str]) -> dict[str, tuple[str, object]]:
+    """The balance table's row names, each with its ``(column, level)``: a numeric or bool covariate is one row
+    (level None), a factor one row per level, named as MatchIt names it (the column then the level)."""
+    rows: dict[str, tuple[str, object]] = {}
     for cov in covariates:
         s = data[cov]
         if s.dtype == bool or pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
-            cols[cov] = s.to_numpy(dtype=float)
+            rows[cov] = (cov, None)
         else:
-            for lv in group_labels(data, cov)[1]:
-                cols[f"{cov}{lv}"] = (s == lv).to_numpy(dtype=float)
+            rows.update({f"{cov}{lv}": (cov, lv) for lv in group_labels(data, cov)[1]})
+    return rows
+
+
+def covariate_matrix(data: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
+    """MatchIt's balance covariates: numeric as is, bool as 0/1, factors as one dummy per level."""
+    cols = {name: (data[cov].to_numpy(dtype=float) if level is None else (data[cov] == level).to_numpy(dtype=float))
+            for name, (cov, level) in balance_rows(data, covariates).items()}
     return pd.DataFrame(cols, index=data.index)
 
 

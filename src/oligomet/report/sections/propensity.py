@@ -59,8 +59,12 @@ def build_propensity(doc: StudyResults, r) -> None:
     bt = r.balance
     cols = [c for c in ("covariate", "smd_before", "smd_after", "var_ratio_before", "var_ratio_after") if c in bt]
     bdisp = bt[cols].copy()
+    bdisp["covariate"] = bdisp["covariate"].map(lambda c: r.balance_labels.get(c, c))
     for c in cols[1:]:
         bdisp[c] = bdisp[c].map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
+    bdisp = bdisp.rename(columns={"covariate": "Covariate", "smd_before": "SMD before", "smd_after": "SMD after",
+                                  "var_ratio_before": "Variance ratio before",
+                                  "var_ratio_after": "Variance ratio after"})
     sec.items.append(ReportTable("balance", f"Covariate balance before and after {adjusted}", bt, bdisp,
                                  note="SMD: standardised mean difference (MatchIt's summary(standardize = TRUE)); "
                                       "|SMD| < 0.1 is usually taken as balanced."))

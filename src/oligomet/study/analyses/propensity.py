@@ -18,7 +18,8 @@ import pandas as pd
 
 import oligomet as om
 
-from ...report.document import clean
+from ...matching.balance import balance_rows
+from ...report.document import clean, code_label
 from ..cohort import GROUP
 from ._context import Computed, Ctx, quiet
 
@@ -136,7 +137,7 @@ def compute_propensity(ctx: Ctx) -> PropensityResult:
         outcomes.append(PSOutcome(ep.name, ep.title, oe, km.table))
     return PropensityResult(
         numbers=clean(entry), warnings=warnings_, options=a, treated=treated, control=control, sample_sizes=sizes,
-        n_unmatched_treated=n_unmatched, ess=ess, balance=bt, balance_labels=_love_labels(bal, ctx),
+        n_unmatched_treated=n_unmatched, ess=ess, balance=bt, balance_labels=_love_labels(bal, ctx, d, terms),
         max_abs_smd_after=mx, n_eligible=len(d), n_model=len(fitted.propensity),
         missing={c: int(d[c].isna().sum()) for c in a.covariates}, outside_overlap=support,
         weighted_curves=wcol is not None, pseudo_population=not unit_weights,
@@ -162,19 +163,12 @@ def _outside_common_support(ps: pd.Series, treated: pd.Series) -> float:
     return float(np.mean((p < lo) | (p > hi)))
 
 
-def _love_labels(bal: pd.DataFrame, ctx: Ctx) -> dict:
-    """The love plot's row labels, from the protocol's covariate labels."""
-    labels = {c.column: c.title for c in ctx.proto.covariates}
-    # balance rows of a categorical covariate are the column name followed by the level, as
-    # MatchIt names them ("raswild_type"); the longest matching column name wins
-    full = {}
-    for idx in bal.index:
-        name = str(idx)
-        for col in sorted(labels, key=len, reverse=True):
-            if name == col:
-                full[idx] = labels[col]
-                break
-            if name.startswith(col):
-                full[idx] = f"{labels[col]}: {name[len(col):].strip('[]_')}"
-                break
-    return full
+def _love_labels(bal: pd.DataFrame, ctx: Ctx, d: pd.DataFrame, covariates: list[str]) -> dict:
+    """Readable labels of the balance rows, from the protocol's covariate labels. The matching layer names each
+    row and says which column and level it is (``balance_rows``), so nothing is guessed from the name; a level
+    shows as a code label ('Wild type')."""
+    labels = {"distance": "Propensity score"}
+    for name, (col, level) in balance_rows(d, covariates).items():
+        title = ctx.proto.covariate(col).title
+        labels[name] = title if level is None else f"{title}: {code_label(level)}"
+    return {idx: labels[str(idx)] for idx in bal.index if str(idx) in labels}
