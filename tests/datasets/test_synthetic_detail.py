@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import oligomet.datasets.synthetic_detail as detail
+import oligomet.datasets.synthetic.detail as detail
 from oligomet.datasets.synthetic import synthetic_registry
 from oligomet.endpoints import derive_endpoints
 from oligomet.registry import validate

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..registry.fields import LIVER_EXTENTS, LOCAL_MODALITIES, LUNG_EXTENTS
+from ...registry.fields import LIVER_EXTENTS, LOCAL_MODALITIES, LUNG_EXTENTS
+from .assemble import conform
 
 #: Re-treated lesion (resection after SABR / ablation / resection of the same lesion): the resection
 #: performed relative to the assessment before the earlier treatment, in steps of the organ's scale.
@@ -42,8 +43,6 @@ _REF_MM = {"lung": 15.0, "liver": 25.0}
 
 def _conform(tables: dict[str, pd.DataFrame], name: str) -> None:
     """The contract's columns and dtypes again, after a function of this module wrote ``name``."""
-    from .synthetic import _conform as conform   # synthetic imports this module: import at call time
-
     tables[name] = conform(name, tables[name])
 
 
