@@ -2,7 +2,7 @@
 decisions against a real ``oligomet board serve`` on loopback, on a 100,000-patient synthetic registry.
 
     python benchmarks/load_board.py [--users 50] [--duration 60] [--patients 100000] [--think 1.0]
-                                    [--db /tmp/oligomet-load/registry.sqlite] [--cases 20]
+                                    [--db /tmp/oligomet-load/registry.sqlite | postgresql://...] [--cases 40]
 
 The agenda holds ``--cases`` colorectal patients drawn at random for each run. Each simulated user logs in once, then loops until the time is up: open a case of today's agenda
 (GET /case/{id}), think, post a decision on it (concordant with the rules when they recommend,
@@ -12,7 +12,9 @@ opened once before the timed phase (a board prepares its meeting; the cold sheet
 printed apart). Target: p95 <= 300 ms and no errors. Afterwards the audit chain is verified and every
 decision the server acknowledged is looked up in the database (none lost).
 
-The registry is built once and kept (``--db``); the users and the agenda of each run are new.
+The registry is built once and kept (``--db``: a SQLite file or a database URL, e.g.
+``postgresql://postgres@127.0.0.1:5432/oligomet_load`` for a database created beforehand); the users and
+the agenda of each run are new.
 """
 from __future__ import annotations
 
@@ -44,11 +46,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build_registry(db: Path, n: int) -> None:
+def is_url(db: str) -> bool:
+    return "://" in db
+
+
+def has_registry(db: str) -> bool:
+    """Whether ``db`` already holds an imported registry (a SQLite file that exists, or a patients table)."""
+    if not is_url(db):
+        return Path(db).exists()
+    from oligomet.registry.store import _normalise_url
+
+    engine = sa.create_engine(_normalise_url(db))
+    try:
+        return sa.inspect(engine).has_table("patients")
+    finally:
+        engine.dispose()
+
+
+def build_registry(db: str, n: int) -> None:
     from oligomet.datasets.synthetic import synthetic_registry
     from oligomet.registry.store import Store
 
-    db.parent.mkdir(parents=True, exist_ok=True)
+    if not is_url(db):
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -59,7 +79,7 @@ def build_registry(db: Path, n: int) -> None:
     print(f"registry: {n} synthetic patients imported into {db} in {time.perf_counter() - t0:.0f} s")
 
 
-def prepare_run(db: Path, n_users: int, n_cases: int, run: str) -> tuple[list[str], list[int]]:
+def prepare_run(db: str, n_users: int, n_cases: int, run: str) -> tuple[list[str], list[int]]:
     """New users (chairs of every site) and today's agenda of ``n_cases`` colorectal patients."""
     from oligomet.board.decisions import DecisionLog
     from oligomet.web.accounts import add_user
@@ -87,13 +107,13 @@ def prepare_run(db: Path, n_users: int, n_cases: int, run: str) -> tuple[list[st
     return users, ids
 
 
-def counts(db: Path) -> dict:
+def counts(db: str) -> dict:
     from oligomet.web.store import open_engine
 
     engine = open_engine(str(db))
     with engine.connect() as conn:
         out = {t: conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar()
-               for t in ("board_decisions", "web_audit", "web_followups")}
+               for t in ("patients", "board_decisions", "web_audit", "web_followups")}
     engine.dispose()
     return out
 
@@ -207,9 +227,10 @@ def main() -> None:
     p.add_argument("--patients", type=int, default=100_000)
     p.add_argument("--think", type=float, default=1.0, help="mean think time between requests, seconds")
     p.add_argument("--cases", type=int, default=40, help="cases on today's agenda")
-    p.add_argument("--db", type=Path, default=Path("/tmp/oligomet-load/registry.sqlite"))
+    p.add_argument("--db", default="/tmp/oligomet-load/registry.sqlite",
+                   help="SQLite file or database URL (postgresql://user@host:port/database, created beforehand)")
     args = p.parse_args()
-    if not args.db.exists():
+    if not has_registry(args.db):
         build_registry(args.db, args.patients)
     run = dt.datetime.now().strftime("%H%M%S")
     users, cases = prepare_run(args.db, args.users, args.cases, run)
@@ -237,8 +258,9 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     after = counts(args.db)
+    backend = sa.engine.make_url(args.db).get_backend_name() if is_url(args.db) else "sqlite"
     print(f"\n{args.users} users, {args.duration:g} s, think time uniform 0-{2 * args.think:g} s, "
-          f"{len(cases)} cases, {args.patients if args.db.exists() else '?'}-patient registry ({args.db.name})")
+          f"{len(cases)} cases, {before['patients']}-patient registry ({backend})")
     print(stats("GET /case/{id}", out["view"]))
     print(stats("POST decision", out["decide"]))
     print(stats("all requests", out["view"] + out["decide"]))

@@ -127,6 +127,12 @@ def _hover_text(b, plot, at: float = 0.25):
     return plot.find_element(By.CSS_SELECTOR, ".hoverlayer").text
 
 
+def _in_view(b):
+    """(top of the decision form, bottom of its "Record" button, height of the viewport), in CSS pixels."""
+    return b.execute_script("return [document.getElementById('decision-form').getBoundingClientRect().top, "
+                            "document.getElementById('record').getBoundingClientRect().bottom, window.innerHeight]")
+
+
 def _csp_errors(b):
     return [e["message"] for e in b.get_log("browser") if "Content Security Policy" in e["message"]]
 
@@ -171,6 +177,21 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
 
     # the case view: missing facts highlighted; the board states two of them
     assert b.find_element(By.TAG_NAME, "h1").text.startswith(f"Case: patient {pid}")
+    # the board decides without scrolling: the form is in view when the page opens on the laptop and on
+    # the meeting-room screen, and stays in view (sticky) when the board scrolls down the case
+    for size in ((1920, 1080), (1366, 768)):
+        b.set_window_size(*size)
+        time.sleep(0.3)
+        b.execute_script("window.scrollTo(0, 0)")
+        form_top, record_bottom, height = _in_view(b)
+        assert 0 <= form_top < height, (size, form_top, height)
+        assert record_bottom <= height, (size, record_bottom, height)   # the "Record decision" button too
+        b.execute_script("window.scrollTo(0, document.documentElement.scrollHeight)")
+        scrolled = b.execute_script("return window.scrollY")
+        assert scrolled > 0 or size != (1366, 768), "the case page is taller than a laptop's screen"
+        form_top, _, height = _in_view(b)
+        assert 0 <= form_top < height, ("scrolled by", scrolled, size, form_top, height)
+    b.execute_script("window.scrollTo(0, 0)")
     assert b.find_elements(By.CSS_SELECTOR, "tr.missing")
     for fact, value in (("liver_resectable", "no"), ("liver_ablatable", "yes")):
         field = b.find_element(By.ID, f"fact-{fact}")

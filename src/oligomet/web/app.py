@@ -292,9 +292,9 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
         sheet_views[key] = (sheet, view)
         return view
 
-    def case_context(item, sheet, user, csrf: str) -> dict:
+    def case_context(item, sheet, edits: list[dict], user, csrf: str) -> dict:
         view = sheet_view(sheet, item, "edit" in PERMISSIONS[user.role])
-        return dict(view, item=item, edits=board.edits(item.id).to_dict(orient="records"),
+        return dict(view, item=item, edits=edits,
                     clinical_roles=CLINICAL_ROLES, history=decision_rows(item.patient_id),
                     facts_html=Markup(view["facts_html"].replace(csrf_slot, csrf)),
                     sections_html=Markup(view["sections_html"]))
@@ -334,10 +334,11 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
     @app.get("/case/{agenda_id}", name="case")
     def case_page(request: Request, agenda_id: int, correct: int | None = None):
         item = granted_item(request, agenda_id)
-        sheet = board.sheet(item)
+        edits = board.edits(item.id)
+        sheet = board.sheet(item, edits)
         append_audit(engine, request.state.user.username, "view_case", f"agenda:{agenda_id}",
                      {"patient": item.patient_id})
-        ctx = case_context(item, sheet, request.state.user, request.state.csrf)
+        ctx = case_context(item, sheet, edits, request.state.user, request.state.csrf)
         ctx["perms"] = PERMISSIONS[request.state.user.role]
         ctx["correcting"] = correctable(ctx["history"], correct) if correct is not None else None
         return page(request, "case.html.j2", **ctx)

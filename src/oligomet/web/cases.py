@@ -81,24 +81,25 @@ class Board:
             tables = store.load()
         return cls(engine, tables)
 
-    def edits(self, agenda_id: int) -> pd.DataFrame:
+    def edits(self, agenda_id: int) -> list[dict]:
+        """The board's fact edits of an agenda item, oldest first. Plain rows, not a DataFrame: the case
+        page asks on every view, and building a frame cost more than the query."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(fact_edits).where(fact_edits.c.agenda_id == agenda_id)
-                                .order_by(fact_edits.c.id)).mappings().all()
-        return pd.DataFrame(rows, columns=[c.name for c in fact_edits.columns])
+            return [dict(r) for r in conn.execute(sa.select(fact_edits).where(fact_edits.c.agenda_id == agenda_id)
+                                                  .order_by(fact_edits.c.id)).mappings()]
 
     def item(self, agenda_id: int):
         with self.engine.connect() as conn:
             return conn.execute(sa.select(agenda).where(agenda.c.id == agenda_id)).first()
 
-    def sheet(self, item):
+    def sheet(self, item, edits: list[dict] | None = None):
         """The board sheet of an agenda item, with the latest edit of each fact applied (cached until
-        the next edit)."""
+        the next edit). ``edits``: the item's :meth:`edits`, if the caller has them already."""
         from ..board.case import case_from_registry
         from ..board.sheet import build_sheet
 
-        edits = self.edits(item.id)
-        latest = {f: json.loads(v) for f, v in zip(edits["fact"], edits["value"])}
+        edits = self.edits(item.id) if edits is None else edits
+        latest = {e["fact"]: json.loads(e["value"]) for e in edits}
         key = (item.id, len(edits))
         with self._lock:
             if key in self._sheets:
