@@ -4,7 +4,8 @@ decisions against a real ``oligomet board serve`` on loopback, on a 100,000-pati
     python benchmarks/load_board.py [--users 50] [--duration 60] [--patients 100000] [--think 1.0]
                                     [--db /tmp/oligomet-load/registry.sqlite | postgresql://...] [--cases 40]
 
-The agenda holds ``--cases`` colorectal patients drawn at random for each run. Each simulated user logs in once, then loops until the time is up: open a case of today's agenda
+The agenda holds ``--cases`` colorectal patients drawn at random for each run. Each simulated user logs in once,
+then loops until the time is up: open a case of today's agenda
 (GET /case/{id}), think, post a decision on it (concordant with the rules when they recommend,
 otherwise another option with a reason; a unique follow-up plan marks it), think. Think times are
 uniform on [0, 2 x think] seconds (``--think 0``: no pause, a stress test). The agenda's cases are
@@ -174,7 +175,8 @@ def stats(label: str, xs: list[float]) -> str:
     a = np.array(xs) * 1000
     if not len(a):
         return f"{label:<22s} no request"
-    return (f"{label:<22s} n = {len(a):5d}  p50 = {np.percentile(a, 50):6.0f} ms  p95 = {np.percentile(a, 95):6.0f} ms  "
+    return (f"{label:<22s} n = {len(a):5d}  p50 = {np.percentile(a, 50):6.0f} ms  "
+            f"p95 = {np.percentile(a, 95):6.0f} ms  "
             f"p99 = {np.percentile(a, 99):6.0f} ms  max = {a.max():6.0f} ms")
 
 

@@ -214,7 +214,7 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
     b.find_element(By.ID, "follow_up").send_keys("review in 6 weeks")
     _click_and_wait(b, b.find_element(By.ID, "record"))
     with pytest.raises(NoAlertPresentException):
-        b.switch_to.alert.text
+        _ = b.switch_to.alert.text   # reading it raises when no alert is open
     rows = b.find_elements(By.CSS_SELECTOR, "#case-decisions tr")
     assert len(rows) >= 3
 
@@ -249,7 +249,7 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
     log = b.find_element(By.ID, "decisions").text
     assert "CT chest and abdomen in 3 months" in log and "patient's wish <script>alert(1)</script>" in log
     with pytest.raises(NoAlertPresentException):
-        b.switch_to.alert.text
+        _ = b.switch_to.alert.text   # reading it raises when no alert is open
     _shot(b, shots, "decisions")
 
     # the quality dashboard: concordance per site and month, outcomes by concordance

@@ -81,7 +81,8 @@ def test_a_correction_must_name_a_decision_on_this_patient(web, case_a, db_url, 
 
 def _site_b_patient(registry):
     p = registry["patients"]
-    return str(p.loc[p["site"] == SITE_B, "patient_id"].iloc[0]), p.loc[p["site"] == SITE_B, "primary_diagnosis_date"].iloc[0]
+    b = p.loc[p["site"] == SITE_B]
+    return str(b["patient_id"].iloc[0]), b["primary_diagnosis_date"].iloc[0]
 
 
 def test_quality_dashboard_roles_and_sites(web, case_a, db_url, registry):

@@ -62,7 +62,9 @@ class _PasswordChangeRequired(Exception):
     pass
 
 
-def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, demo: bool = False) -> FastAPI:
+# complexity: an app factory; each route is a closure over the engine, the board and the settings
+def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True,  # noqa: C901
+               demo: bool = False) -> FastAPI:
     """The app on ``engine`` (web tables, decisions) and ``board`` (the registry)."""
     from ..board.decisions import ROLES as CLINICAL_ROLES
     from ..board.decisions import Decision, DecisionError, DecisionLog
@@ -78,7 +80,8 @@ def create_app(engine: sa.Engine, board: Board, *, secure_cookies: bool = True, 
     decision_table = board_decisions
     # the case page looks a patient's decisions up on every view
     with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS web_ix_board_decisions_patient ON board_decisions (patient_id)")
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS web_ix_board_decisions_patient "
+                             "ON board_decisions (patient_id)")
 
     async def _guard(request: Request) -> None:
         route = request.scope.get("route")

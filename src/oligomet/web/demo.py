@@ -27,7 +27,8 @@ def make_demo(db: str | None = None, n_patients: int = 1500, echo=print) -> str:
     echo(f"SYNTHETIC demo registry ({n_patients} patients, sites {', '.join(sites)}): {db}")
     for name, role, granted in (("chair", "chair", sites), ("member", "board_member", sites),
                                 ("datamanager", "data_manager", sites), ("viewer", "viewer", sites[:1])):
-        echo(f"demo user {name} ({role}; sites {', '.join(granted)}): one-time password {add_user(engine, name, role, granted)}")
+        password = add_user(engine, name, role, granted)
+        echo(f"demo user {name} ({role}; sites {', '.join(granted)}): one-time password {password}")
     today = dt.date.today()
     with engine.begin() as conn:
         for pid, site in patients[["patient_id", "site"]].head(5).itertuples(index=False):

@@ -18,7 +18,8 @@ def plotly_js() -> Path:
     try:
         import plotly
     except ImportError:
-        raise FileNotFoundError("the interactive plots need the 'plotly' package: pip install 'oligomet[web]'") from None
+        raise FileNotFoundError("the interactive plots need the 'plotly' package: "
+                                "pip install 'oligomet[web]'") from None
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall plotly")
