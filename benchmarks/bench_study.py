@@ -7,8 +7,9 @@ Stages timed (wall clock, this machine):
 2. per example protocol (the four in ``examples/``): endpoints (``derive_endpoints``) + cohort +
    all analyses + the report (HTML, PNG/SVG figures, CSV/XLSX/DOCX tables, results.json).
 
-Writing the synthetic registry to disk is set-up, not timed. Target (issue 10): <= 10 s in total. CPU seconds (``time.process_time``) are printed beside the wall
-clock: on a shared, loaded machine they are the steadier measure.
+Writing the synthetic registry to disk is set-up, not timed. Target (issue 10): <= 10 s in total.
+CPU seconds (``time.process_time``) are printed beside the wall clock: on a shared, loaded machine
+they are the steadier measure.
 
     python benchmarks/bench_study.py [--patients 100000] [--out /tmp/oligomet-bench]
 """

@@ -31,7 +31,8 @@ def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame]) -
         owner = t.set_index("treatment_id")["patient_id"]
         ids.append(lookup(comp["treatment_id"], owner))
         dates.append(comp["date"])
-    if patient_index.is_unique and not patient_index.hasnans and all(isinstance(d.dtype, np.dtype) and d.dtype.kind == "M" for d in dates):
+    plain_dates = all(isinstance(d.dtype, np.dtype) and d.dtype.kind == "M" for d in dates)
+    if patient_index.is_unique and not patient_index.hasnans and plain_dates:
         return _latest_by_position(patient_index, ids, dates)
     allrec = pd.concat([pd.DataFrame({"patient_id": i.to_numpy(), "date": d.to_numpy()}) for i, d in zip(ids, dates)],
                        ignore_index=True).dropna()
