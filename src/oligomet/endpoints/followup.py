@@ -12,6 +12,7 @@ after the lock become censorings at the lock, and follow-up is cut at the lock.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .._pandas_compat import lookup
@@ -19,21 +20,37 @@ from .._pandas_compat import lookup
 
 def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame]) -> pd.Series:
     """Latest dated record per patient across treatments, events, labs, complications, MDT decisions."""
-    parts = []
     t = tables["treatments"]
-    for col in ("start_date", "end_date"):
-        parts.append(t[["patient_id", col]].rename(columns={col: "date"}))
-    for name in ("events", "labs", "mdt_decisions"):
-        parts.append(tables[name][["patient_id", "date"]])
-    parts.append(tables["lesions"][["patient_id", "detection_date"]].rename(columns={"detection_date": "date"}))
+    ids, dates = [], []
+    for name, col in (("treatments", "start_date"), ("treatments", "end_date"), ("events", "date"), ("labs", "date"),
+                      ("mdt_decisions", "date"), ("lesions", "detection_date")):
+        ids.append(tables[name]["patient_id"])
+        dates.append(tables[name][col])
     comp = tables["complications"]
     if not comp.empty:
         owner = t.set_index("treatment_id")["patient_id"]
-        parts.append(pd.DataFrame({"patient_id": lookup(comp["treatment_id"], owner), "date": comp["date"]}))
-    allrec = pd.concat(parts, ignore_index=True).dropna()
+        ids.append(lookup(comp["treatment_id"], owner))
+        dates.append(comp["date"])
+    plain_dates = all(isinstance(d.dtype, np.dtype) and d.dtype.kind == "M" for d in dates)
+    if patient_index.is_unique and not patient_index.hasnans and plain_dates:
+        return _latest_by_position(patient_index, ids, dates)
+    allrec = pd.concat([pd.DataFrame({"patient_id": i.to_numpy(), "date": d.to_numpy()}) for i, d in zip(ids, dates)],
+                       ignore_index=True).dropna()
     if allrec.empty:
         return pd.Series(pd.NaT, index=patient_index, dtype="datetime64[ns]")
     return allrec.groupby("patient_id")["date"].max().reindex(patient_index).astype("datetime64[ns]")
+
+
+def _latest_by_position(patient_index: pd.Index, ids: list[pd.Series], dates: list[pd.Series]) -> pd.Series:
+    """The groupby-max above on integer positions: each id is hashed once against the (unique) patient
+    index instead of grouping ~6 records per patient by their string ids (a third of the time at 10^5)."""
+    pos = np.concatenate([patient_index.get_indexer(i) for i in ids])
+    ns = np.concatenate([d.to_numpy(dtype="datetime64[ns]") for d in dates]).view("i8")
+    nat = np.iinfo(np.int64).min   # NaT's integer value: below every date, so max() skips it
+    out = np.full(len(patient_index), nat, dtype=np.int64)
+    keep = (pos >= 0) & (ns != nat)
+    np.maximum.at(out, pos[keep], ns[keep])
+    return pd.Series(out.view("datetime64[ns]"), index=patient_index)
 
 
 def followup_end(patients: pd.DataFrame, tables: dict[str, pd.DataFrame],

@@ -228,7 +228,7 @@ def prefilter(tables: dict[str, pd.DataFrame], proto: Protocol) -> tuple[dict[st
         k += 1
     if k == 0:
         return tables, rows, 0
-    keep = set(cur["patient_id"])
+    keep = cur["patient_id"].unique()   # isin hashes an array directly; a set would be listed first
     out = {}
     for name, frame in tables.items():
         if frame is None:
@@ -239,7 +239,7 @@ def prefilter(tables: dict[str, pd.DataFrame], proto: Protocol) -> tuple[dict[st
             out[name] = frame
     if "complications" in out and "treatments" in out:
         c = out["complications"]
-        out["complications"] = c[c["treatment_id"].isin(set(out["treatments"]["treatment_id"]))]
+        out["complications"] = c[c["treatment_id"].isin(out["treatments"]["treatment_id"].unique())]
     return out, rows, k
 
 

@@ -39,6 +39,17 @@ def _blank_cell(v) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
+def _blank_cells(col: pd.Series) -> np.ndarray:
+    """``_blank_cell`` of each cell. A column of text only (what the CSV reader gives) is judged by NumPy's
+    string functions, whose whitespace is Python's (``str.isspace``, every code point checked in the tests);
+    anything else cell by cell."""
+    values = col.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":   # None, NaN, numbers, dates...
+        return col.map(_blank_cell).to_numpy(dtype=bool)
+    text = values.astype(np.dtypes.StringDType())
+    return (np.strings.str_len(text) == 0) | np.strings.isspace(text)
+
+
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
     """Rows whose every cell is missing, empty or whitespace. Column by column over the rows still
     blank so far, so that a million rows cost about one column's check (the first is nearly always
@@ -47,7 +58,7 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
     for j in range(frame.shape[1]):
         if not len(candidates):
             break
-        candidates = candidates[frame.iloc[candidates, j].map(_blank_cell).to_numpy(dtype=bool)]
+        candidates = candidates[_blank_cells(frame.iloc[candidates, j])]
     blank = np.zeros(len(frame), dtype=bool)
     blank[candidates] = True
     return blank
