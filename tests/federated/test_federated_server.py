@@ -87,8 +87,12 @@ def _fake_user_client(site_configs, seen: dict):
             return {"id": 99, "name": name}
 
     class Tasks:
+        def __init__(self, parent):
+            self.parent = parent
+
         def create(self, organizations, name, image, description, method, arguments=None, session=None,
                    collaboration=None, study=None, store=None, databases=None, action=None):
+            assert self.parent.cryptor, "Encryption has not yet been setup!"   # as vantage6's own
             seen["task"] = {"organizations": organizations, "image": image, "method": method, "session": session,
                             "collaboration": collaboration, "arguments": sorted(arguments)}
             net = MockNetwork(module_name=MODULE, datasets=[{"registry": {"database": pd.DataFrame({"_": [0]})}}
@@ -103,7 +107,8 @@ def _fake_user_client(site_configs, seen: dict):
     class FakeUserClient:
         def __init__(self, hq_url, auth_url, auth_realm="vantage6", auth_client="public_client", log_level="info"):
             seen["hq"] = (hq_url, auth_url)
-            self.session, self.task = Sessions(), Tasks()
+            self.session, self.task = Sessions(), Tasks(self)
+            self.cryptor = self.whoami = None   # as vantage6's ClientBase; a service-account login sets neither
 
         def initialize_service_account(self, client_secret, username=None, client_name=None):
             seen["secret"], seen["username"] = client_secret, username
@@ -112,7 +117,7 @@ def _fake_user_client(site_configs, seen: dict):
             seen["authenticated"] = True
 
         def setup_encryption(self, private_key_file):
-            seen["private_key"] = private_key_file
+            assert self.whoami.organization_id, "Organization unknown... Did you authenticate?"
 
         def setup_collaboration(self, collaboration_id):
             seen["collaboration"] = collaboration_id
@@ -136,6 +141,8 @@ def test_the_fake_client_has_vantage6_user_client_signatures():
         assert list(inspect.signature(getattr(fake, name)).parameters) == \
             list(inspect.signature(getattr(UserClient, name)).parameters), name
     client = fake(hq_url="h", auth_url="a")
+    real = UserClient(hq_url="h", auth_url="a", log_level="ERROR")   # no network until a request
+    assert (client.cryptor, client.whoami) == (real.cryptor, real.whoami) == (None, None)
     for sub, real in ((client.task, UserClient.Task), (client.session, SessionSubClient)):
         assert list(inspect.signature(sub.create).parameters) == \
             list(inspect.signature(real.create).parameters)[1:], real
@@ -179,3 +186,18 @@ def test_the_server_path_writes_the_same_report_as_the_mock_run(exact_sites, tmp
     printed = capsys.readouterr()
     assert SECRET not in printed.out + printed.err + caplog.text
     assert not any(SECRET in p.read_text(errors="ignore") for p in (tmp_path / "server").rglob("*") if p.is_file())
+
+
+def test_a_secret_from_the_environment_and_a_private_key_a_service_account_cannot_use(tmp_path, monkeypatch):
+    from oligomet.federated.server import run_server
+
+    text = SERVER.replace("password_file: analyst.secret", "password_env: V6_TEST_SECRET\n  private_key: me.pem")
+    cfg = read_federation(_write(tmp_path, text, secret=False)).server
+    seen: dict = {}
+    monkeypatch.delenv("V6_TEST_SECRET", raising=False)
+    with pytest.raises(RuntimeError, match="V6_TEST_SECRET .* is not set"):
+        run_server("", "yaml", cfg, {}, base=tmp_path, client_class=_fake_user_client([], seen))
+    monkeypatch.setenv("V6_TEST_SECRET", SECRET)
+    with pytest.raises(RuntimeError, match="server.private_key: .* not for a service account"):
+        run_server("", "yaml", cfg, {}, base=tmp_path, client_class=_fake_user_client([], seen))
+    assert seen["secret"] == SECRET and "task" not in seen

@@ -134,6 +134,22 @@ def _outputs(raw) -> list[dict]:
     return [json.loads(r) if isinstance(r, (str, bytes)) else r for r in raw]
 
 
+def _setup_encryption(client, cfg: ServerConfig, base: Path) -> None:
+    """vantage6-client 5.0's ``setup_encryption`` needs ``whoami``, which only its interactive login fills
+    (a service account's leaves it None); that login also sets the no-encryption cryptor by default, so a
+    service account on an unencrypted collaboration gets the same here."""
+    if cfg.private_key is None:
+        if getattr(client, "cryptor", None) is None:
+            from vantage6.common.encryption import DummyCryptor
+
+            client.cryptor = DummyCryptor()
+        return
+    if getattr(client, "whoami", None) is None:
+        raise RuntimeError("server.private_key: vantage6-client 5.0 sets up encryption only after an interactive "
+                           "login, not for a service account; use an unencrypted collaboration or a newer client")
+    client.setup_encryption(str(base / cfg.private_key))
+
+
 def run_server(protocol: str, fmt: str, cfg: ServerConfig, plan: dict, base: str | Path = ".",
                client_class=None) -> tuple[dict, list[dict]]:
     """Run the study's ``central`` task on a vantage6 HQ; returns (its output, []): the sites' messages
@@ -145,7 +161,7 @@ def run_server(protocol: str, fmt: str, cfg: ServerConfig, plan: dict, base: str
     client = client_class(hq_url=cfg.hq_url, auth_url=cfg.auth_url, log_level="WARN")   # vantage6 sets the root logger
     client.initialize_service_account(client_secret=_secret(cfg, Path(base)), username=cfg.username)
     client.authenticate_service_account()
-    client.setup_encryption(str(Path(base) / cfg.private_key) if cfg.private_key else None)
+    _setup_encryption(client, cfg, Path(base))
     client.setup_collaboration(cfg.collaboration)
     session = cfg.session or client.session.create(scope="own", name="oligomet",
                                                    collaboration=cfg.collaboration)["id"]
