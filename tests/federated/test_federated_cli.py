@@ -33,7 +33,7 @@ def test_run_federated_writes_the_report_tables_and_methods(exact_sites, pooled,
     assert json.loads((out / "federated.json").read_text())["sites"][0] == "Site A (synthetic)"
 
 
-def test_run_federated_refuses_a_server_file(tmp_path):
+def test_run_federated_names_the_problems_of_a_server_file(tmp_path):
     from oligomet.cli import app
 
     proto = tmp_path / "study.yaml"
@@ -41,4 +41,5 @@ def test_run_federated_refuses_a_server_file(tmp_path):
     fed = tmp_path / "federation.yaml"
     fed.write_text("server: https://vantage6.example.org\ncollaboration: 1\n")
     res = CliRunner().invoke(app, ["run", str(proto), "--federated", str(fed)])
-    assert res.exit_code == 1 and "docs/federated.md" in res.output
+    assert res.exit_code == 1 and "invalid federation file" in res.output
+    assert f"{fed}:1: server:" in res.output and f"{fed}:2: collaboration: unknown key" in res.output

@@ -57,7 +57,8 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(protocol: Path = typer.Argument(..., help="study protocol (.toml, .yaml or .yml)"),
             out: Path = typer.Option(Path("report"), "--out", "-o", help="output folder of the report"),
-            federated: Path = typer.Option(None, "--federated", help="federation file ('mock: <folder of sites>'): "
+            federated: Path = typer.Option(None, "--federated", help="federation file ('mock: <folder of sites>' or "
+                                           "'server:' a vantage6 installation): "
                                            "run across sites, only aggregates leave them (docs/federated.md)"),
             debug: bool = typer.Option(False, "--debug", help="show the traceback on errors")) -> None:
         """Run a study protocol and write its report (HTML, figures, tables, results.json)."""

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 
 def run_federated(protocol: Path, config: Path, out: Path, exact: bool | None = None):
     """Run ``protocol`` over the sites of ``config``; write the report (as a pooled run's) to ``out`` and the
@@ -14,17 +12,15 @@ def run_federated(protocol: Path, config: Path, out: Path, exact: bool | None = 
     ``exact_times`` (false: the privacy grid). Returns (message, StudyResults, central output)."""
     from ..report.html import write_report
     from ..study.protocol_source import load
-    from .mock import run_mock
     from .report import federated_results, report_plan
-    from .study import load_federation, summarise, write_summary
+    from .study import open_federation, summarise, write_summary
 
     proto = load(protocol)
     text = Path(protocol).read_text(encoding="utf-8")
     fmt = "toml" if Path(protocol).suffix.lower() == ".toml" else "yaml"
-    if exact is None:
-        conf = yaml.safe_load(Path(config).read_text(encoding="utf-8")) if Path(config).is_file() else {}
-        exact = bool(isinstance(conf, dict) and conf.get("exact_times", False))
-    result, _ = run_mock(text, fmt, load_federation(config), report_plan(proto, exact=exact))
+    run, exact_times = open_federation(config)   # the mock network or a vantage6 server, from the file
+    exact = exact_times if exact is None else exact
+    result, _ = run(text, fmt, report_plan(proto, exact=exact))
     res = federated_results(proto, result, exact)
     res.provenance["protocol"] = Path(protocol).name
     write_report(res, out)

@@ -44,14 +44,29 @@ def plan_for(proto: Protocol, exact: bool = False) -> dict:
     return plan
 
 
+def open_federation(config: str | Path):
+    """(run, exact_times): ``run(protocol_text, fmt, plan) -> (central output, site messages)`` over the
+    federation ``config`` names (a ``mock:`` file or folder of sites, or a ``server:`` file), and the file's
+    ``exact_times`` (false for a folder)."""
+    from .mock import run_mock
+    from .server import read_federation, run_server
+
+    config = Path(config)
+    fed = read_federation(config) if config.is_file() else None
+    if fed is not None and fed.server is not None:
+        return (lambda text, fmt, plan: run_server(text, fmt, fed.server, plan, base=config.parent)), fed.exact_times
+    sites = load_federation(config)
+    return (lambda text, fmt, plan: run_mock(text, fmt, sites, plan)), bool(fed is not None and fed.exact_times)
+
+
 def load_federation(config: str | Path) -> list[Path]:
     """The node configurations of a ``mock`` federation file: ``mock: <folder>`` (one sub-folder with a
     ``node.yaml`` per site) or ``mock: [node.yaml, ...]``."""
     config = Path(config)
     data = yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else {"mock": str(config)}
     if not isinstance(data, dict) or "mock" not in data:
-        raise ValueError(f"{config}: a federation file gives 'mock: <folder of sites>' (a real vantage6 server is "
-                         "driven by the vantage6 client: see docs/federated.md, 'Deployment')")
+        raise ValueError(f"{config}: a federation file gives 'mock: <folder of sites>' or 'server:' (a vantage6 "
+                         "installation): see docs/federated.md, 'Deployment'")
     m = data["mock"]
     base = config.parent if config.is_file() else Path(".")
     if isinstance(m, list):
