@@ -49,6 +49,22 @@ _Z975 = stats.norm.ppf(0.975)
 FEDERATED = ("followup", "table_one", "km", "logrank", "complications", "cox", "propensity", "cif")
 
 
+def _balance_rows(bal: pd.DataFrame, ctx, covariates: list[str]) -> dict[str, tuple[str, object]]:
+    """Each balance row's ``(column, level)``. The central server has no patient rows to list a factor's levels
+    from, so a categorical covariate's rows are those named the column followed by a level (MatchIt's names,
+    as the sites built them); the longest covariate name wins."""
+    rows = {}
+    for name in map(str, bal.index):
+        for col in sorted(covariates, key=len, reverse=True):
+            if name == col:
+                rows[name] = (col, None)
+                break
+            if ctx.proto.covariate(col).type == "categorical" and name.startswith(col):
+                rows[name] = (col, name[len(col):])
+                break
+    return rows
+
+
 def _binaries(proto: Protocol) -> list[tuple[str, str]]:
     extra = proto.analyses.complications.extra_binary if proto.analyses.complications else []
     return [("Clavien–Dindo grade ≥ III", "cd_grade_3plus"), ("90-day mortality", "death_90d")] + \
@@ -316,7 +332,7 @@ def _propensity(ctx: Ctx, out: dict) -> PropensityResult:
     return PropensityResult(
         numbers=clean(entry), options=a, treated=treated, control=control, ess=ess, balance=bt,
         sample_sizes=sizes, n_unmatched_treated=n_unmatched,
-        balance_labels=_love_labels(bal, ctx), max_abs_smd_after=mx,
+        balance_labels=_love_labels(bal, ctx, _balance_rows(bal, ctx, a.covariates)), max_abs_smd_after=mx,
         n_eligible=sum(m["n"] for m in out["cohort"].values()), n_model=n_model,
         missing={}, outside_overlap=w.get("outside_support", float("nan")),
         weighted_curves=True, covariate_titles=[ctx.proto.covariate(c).title for c in a.covariates],

@@ -137,7 +137,8 @@ def compute_propensity(ctx: Ctx) -> PropensityResult:
         outcomes.append(PSOutcome(ep.name, ep.title, oe, km.table))
     return PropensityResult(
         numbers=clean(entry), warnings=warnings_, options=a, treated=treated, control=control, sample_sizes=sizes,
-        n_unmatched_treated=n_unmatched, ess=ess, balance=bt, balance_labels=_love_labels(bal, ctx, d, terms),
+        n_unmatched_treated=n_unmatched, ess=ess, balance=bt,
+        balance_labels=_love_labels(bal, ctx, balance_rows(d, terms)),
         max_abs_smd_after=mx, n_eligible=len(d), n_model=len(fitted.propensity),
         missing={c: int(d[c].isna().sum()) for c in a.covariates}, outside_overlap=support,
         weighted_curves=wcol is not None, pseudo_population=not unit_weights,
@@ -163,12 +164,12 @@ def _outside_common_support(ps: pd.Series, treated: pd.Series) -> float:
     return float(np.mean((p < lo) | (p > hi)))
 
 
-def _love_labels(bal: pd.DataFrame, ctx: Ctx, d: pd.DataFrame, covariates: list[str]) -> dict:
-    """Readable labels of the balance rows, from the protocol's covariate labels. The matching layer names each
-    row and says which column and level it is (``balance_rows``), so nothing is guessed from the name; a level
-    shows as a code label ('Wild type')."""
+def _love_labels(bal: pd.DataFrame, ctx: Ctx, rows: dict[str, tuple[str, object]]) -> dict:
+    """Readable labels of the balance rows, from the protocol's covariate labels. ``rows``: each row name's
+    ``(column, level)``, as the matching layer built them (``balance_rows``), so nothing is guessed from the
+    name; a level shows as a code label ('Wild type')."""
     labels = {"distance": "Propensity score"}
-    for name, (col, level) in balance_rows(d, covariates).items():
+    for name, (col, level) in rows.items():
         title = ctx.proto.covariate(col).title
         labels[name] = title if level is None else f"{title}: {code_label(level)}"
     return {idx: labels[str(idx)] for idx in bal.index if str(idx) in labels}
