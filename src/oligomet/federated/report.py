@@ -38,7 +38,7 @@ from ..study.analyses._context import Ctx
 from ..study.analyses.complications import GRADES, ComplicationsResult
 from ..study.analyses.cox import _KEYS, CoxEndpoint, CoxResult, _rows, _with_references
 from ..study.analyses.describe import TableOneResult
-from ..study.analyses.propensity import PropensityResult, PSOutcome, _love_labels
+from ..study.analyses.propensity import PropensityResult, PSOutcome, _love_labels, km_numbers
 from ..study.checks import group_sizes
 from ..study.protocol import Protocol
 from . import central
@@ -302,18 +302,7 @@ def _propensity(ctx: Ctx, out: dict) -> PropensityResult:
         rows = central.weighted_km_rows(w["messages"], name)
         rows["group"] = pd.Categorical(rows["group"], categories=ctx.group_names)
         km = om.kaplan_meier(rows, time="time", event="event", by="group", weights="weights")
-        oe: dict = {"km": {}}
-        lm = km.at(a.landmarks) if a.landmarks else None
-        for r in km.medians.itertuples(index=False):
-            g = str(r.group)
-            ge = {"n": int(r.n), "median": r.median, "lower": r.lower, "upper": r.upper}
-            if lm is not None:
-                lg = lm[lm["group"].astype(str) == g]
-                ge["landmarks"] = {f"{t:g}": dict(zip(("survival", "lower", "upper"),
-                                                      lg.loc[np.isclose(lg["time"], t), ["survival", "lower", "upper"]
-                                                             ].iloc[0])) if np.isclose(lg["time"], t).any()
-                                   else {"survival": None, "lower": None, "upper": None} for t in a.landmarks}
-            oe["km"][g] = ge
+        oe: dict = {"km": km_numbers(km, a.landmarks)}
         unit = bool(np.allclose(rows["weights"].to_numpy(float)[rows["weights"].to_numpy(float) > 0], 1.0))
         if matching and unit:   # as the pooled run: log-rank on the matched rows when the weights are 1
             lr = om.logrank(rows[rows["weights"] > 0], time="time", event="event", by="group")

@@ -110,18 +110,7 @@ def compute_propensity(ctx: Ctx) -> PropensityResult:
         ep = ctx.proto.endpoint(name)
         od = ctx.endpoint_data(ep, outcome_frame)
         km, _ = quiet(om.kaplan_meier, od, time=ep.time_col, event=ep.event_col, by=GROUP, weights=wcol)
-        oe: dict = {"km": {}}
-        lm = km.at(a.landmarks) if a.landmarks else None
-        for r in km.medians.itertuples(index=False):
-            g = str(r.group)
-            ge = {"n": int(r.n), "median": r.median, "lower": r.lower, "upper": r.upper}
-            if lm is not None:
-                lg = lm[lm["group"].astype(str) == g]
-                ge["landmarks"] = {f"{t:g}": dict(zip(("survival", "lower", "upper"),
-                                                      lg.loc[np.isclose(lg["time"], t), ["survival", "lower", "upper"]
-                                                             ].iloc[0])) if np.isclose(lg["time"], t).any()
-                                   else {"survival": None, "lower": None, "upper": None} for t in a.landmarks}
-            oe["km"][g] = ge
+        oe: dict = {"km": km_numbers(km, a.landmarks)}
         if a.method == "match" and unit_weights:  # survdiff has no weights: only for unit weights
             lr, _ = quiet(om.logrank, od, time=ep.time_col, event=ep.event_col, by=GROUP)
             oe["logrank"] = {"statistic": lr.statistic, "df": lr.df, "p_value": lr.p_value}
@@ -162,6 +151,24 @@ def _outside_common_support(ps: pd.Series, treated: pd.Series) -> float:
     lo = max(p[t].min(), p[~t].min())
     hi = min(p[t].max(), p[~t].max())
     return float(np.mean((p < lo) | (p > hi)))
+
+
+def km_numbers(km, landmarks) -> dict:
+    """Per group of a KM fit: n, the median with its CI and, at each landmark, survival with its CI (None
+    beyond follow-up): the outcome numbers of results.json, for the pooled and the federated report alike."""
+    lm = km.at(landmarks) if landmarks else None
+    out = {}
+    for r in km.medians.itertuples(index=False):
+        g = str(r.group)
+        ge = {"n": int(r.n), "median": r.median, "lower": r.lower, "upper": r.upper}
+        if lm is not None:
+            lg = lm[lm["group"].astype(str) == g]
+            ge["landmarks"] = {f"{t:g}": dict(zip(("survival", "lower", "upper"),
+                                                  lg.loc[np.isclose(lg["time"], t), ["survival", "lower", "upper"]
+                                                         ].iloc[0])) if np.isclose(lg["time"], t).any()
+                               else {"survival": None, "lower": None, "upper": None} for t in landmarks}
+        out[g] = ge
+    return out
 
 
 def _love_labels(bal: pd.DataFrame, ctx: Ctx, rows: dict[str, tuple[str, object]]) -> dict:
