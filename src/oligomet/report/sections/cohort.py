@@ -24,9 +24,9 @@ def build_cohort(doc: StudyResults, flow: pd.DataFrame, n_cohort: int, groups: d
         cols.pop("n_unknown")
     disp = flow[list(cols)].rename(columns=cols)
     sec.items.append(ReportTable("flow", "Cohort selection", flow, disp))
-    text = f"The study cohort comprised {n_cohort} of {int(flow['n_remaining'].iloc[0])} registry patients"
+    text = f"The study cohort comprised {n_cohort:,} of {int(flow['n_remaining'].iloc[0]):,} registry patients"
     if groups:
-        text += " (" + ", ".join(f"{k}: {v}" for k, v in groups.items()) + ")"
+        text += " (" + ", ".join(f"{k}: {v:,}" for k, v in groups.items()) + ")"
     doc.results_text.append(text + ".")
     sec.items.append(TextItem(text + "."))
     if description:
