@@ -46,8 +46,8 @@ def build_km(doc: StudyResults, r) -> None:
                 f"are not in this analysis."))
         rows = []
         for g, ge in entry["groups"].items():
-            row = {"group": g, "n": ge["n"], "events": int(round(ge["n_events"])),
-                   f"median, {unit} (95% CI)": ci(ge["median"], ge["lower"], ge["upper"])}
+            row = {"Group": g, "N": ge["n"], "Events": int(round(ge["n_events"])),
+                   f"Median, {unit} (95% CI)": ci(ge["median"], ge["lower"], ge["upper"])}
             qs = ge.get("quantiles")
             if qs is not None and set(r.quantiles) >= {0.25, 0.75}:
                 row["IQR"] = f"{num(qs['0.25']['time'])}–{num(qs['0.75']['time'])}"
