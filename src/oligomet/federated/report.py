@@ -38,7 +38,7 @@ from ..study.analyses._context import Ctx
 from ..study.analyses.complications import GRADES, ComplicationsResult
 from ..study.analyses.cox import _KEYS, CoxEndpoint, CoxResult, _rows, _with_references
 from ..study.analyses.describe import TableOneResult
-from ..study.analyses.propensity import PropensityResult, PSOutcome, _love_labels, km_numbers
+from ..study.analyses.propensity import PropensityResult, PSOutcome, km_numbers, label_balance_rows
 from ..study.checks import group_sizes
 from ..study.protocol import Protocol
 from . import central
@@ -321,7 +321,7 @@ def _propensity(ctx: Ctx, out: dict) -> PropensityResult:
     return PropensityResult(
         numbers=clean(entry), options=a, treated=treated, control=control, ess=ess, balance=bt,
         sample_sizes=sizes, n_unmatched_treated=n_unmatched,
-        balance_labels=_love_labels(bal, ctx, _balance_rows(bal, ctx, a.covariates)), max_abs_smd_after=mx,
+        balance_labels=label_balance_rows(bal, ctx, _balance_rows(bal, ctx, a.covariates)), max_abs_smd_after=mx,
         n_eligible=sum(m["n"] for m in out["cohort"].values()), n_model=n_model,
         missing={}, outside_overlap=w.get("outside_support", float("nan")),
         weighted_curves=True, covariate_titles=[ctx.proto.covariate(c).title for c in a.covariates],

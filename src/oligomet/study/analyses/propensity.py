@@ -127,7 +127,7 @@ def compute_propensity(ctx: Ctx) -> PropensityResult:
     return PropensityResult(
         numbers=clean(entry), warnings=warnings_, options=a, treated=treated, control=control, sample_sizes=sizes,
         n_unmatched_treated=n_unmatched, ess=ess, balance=bt,
-        balance_labels=_love_labels(bal, ctx, balance_rows(d, terms)),
+        balance_labels=label_balance_rows(bal, ctx, balance_rows(d, terms)),
         max_abs_smd_after=mx, n_eligible=len(d), n_model=len(fitted.propensity),
         missing={c: int(d[c].isna().sum()) for c in a.covariates}, outside_overlap=support,
         weighted_curves=wcol is not None, pseudo_population=not unit_weights,
@@ -171,7 +171,7 @@ def km_numbers(km, landmarks) -> dict:
     return out
 
 
-def _love_labels(bal: pd.DataFrame, ctx: Ctx, rows: dict[str, tuple[str, object]]) -> dict:
+def label_balance_rows(bal: pd.DataFrame, ctx: Ctx, rows: dict[str, tuple[str, object]]) -> dict:
     """Readable labels of the balance rows, from the protocol's covariate labels. ``rows``: each row name's
     ``(column, level)``, as the matching layer built them (``balance_rows``), so nothing is guessed from the
     name; a level shows as a code label ('Wild type')."""
