@@ -123,3 +123,22 @@ def test_a_confidence_level_outside_0_1_is_refused(name, level):
     """Declared once (``_validation.require_conf_level``): 95 for 95% is the usual slip."""
     with pytest.raises(ValueError, match=r"conf_level must be a number strictly between 0 and 1 \(e\.g\. 0\.95\)"):
         CALLS[name](DATA, conf_level=level)
+
+
+def _p_value_frames() -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = CALLS["cox"](DATA)
+        return {"rmst.contrasts": CALLS["rmst"](DATA).contrasts,
+                "cumulative_incidence.gray_test": CALLS["cumulative_incidence"](DATA).gray_test,
+                "table_one.tests": CALLS["table_one"](DATA).tests,
+                "cox.summary": fit.summary, "cox.tests": fit.tests, "cox.zph": fit.zph(),
+                "fine_gray.summary": CALLS["fine_gray"](DATA).summary}
+
+
+def test_a_p_value_column_is_named_p_in_every_result_frame():
+    """One name for p-value columns (issue 10): ``p``, never ``p_value`` (results.json keeps its keys)."""
+    frames = _p_value_frames()
+    for name, frame in frames.items():
+        assert len(frame), name
+        assert "p" in frame.columns and "p_value" not in frame.columns, (name, list(frame.columns))

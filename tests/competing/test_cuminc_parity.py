@@ -80,17 +80,17 @@ def test_gray_test_matches_cmprsk(case_id):
     for stat, p, df, (_, row) in zip(exp["stat"], exp["p_value"], exp["df"], g.iterrows()):
         assert row["df"] == df
         if stat == -1:  # cmprsk's marker for a singular variance
-            assert np.isnan(row["statistic"]) and np.isnan(row["p_value"])
+            assert np.isnan(row["statistic"]) and np.isnan(row["p"])
             continue
         assert row["statistic"] == pytest.approx(stat, rel=1e-9)
         # cmprsk computes 1 - pchisq(), which underflows to 0 below ~1e-16; we use the survival function
-        assert row["p_value"] == pytest.approx(p, rel=1e-8, abs=1e-15)
+        assert row["p"] == pytest.approx(p, rel=1e-8, abs=1e-15)
 
 
 def test_no_group_gives_group_all_and_no_test():
     r = fit("cuminc_mgus2_all")
     assert r.groups == ["all"] and set(r.table["group"]) == {"all"}
-    assert r.gray_test.empty and list(r.gray_test.columns) == ["cause", "statistic", "df", "p_value"]
+    assert r.gray_test.empty and list(r.gray_test.columns) == ["cause", "statistic", "df", "p"]
 
 
 def test_group_without_events_of_a_cause_is_flat_zero():

@@ -38,16 +38,16 @@ def test_by_sex_continuous_and_tests(lung):
             assert r["n"] == exp["n"] and r["missing"] == exp["missing"]
     tests = t1.tests.set_index("variable")
     assert tests.loc["age", "test"] == "t-test"
-    assert tests.loc["age", "p_value"] == pytest.approx(R["by_sex"]["age"]["p_t"], rel=1e-10)
+    assert tests.loc["age", "p"] == pytest.approx(R["by_sex"]["age"]["p_t"], rel=1e-10)
     for var in ("wt.loss", "meal.cal"):  # ties -> normal approximation with continuity correction, as R
         assert tests.loc[var, "test"] == "Wilcoxon rank-sum"
-        assert tests.loc[var, "p_value"] == pytest.approx(R["by_sex"][var]["p_wilcox"], rel=1e-8)
+        assert tests.loc[var, "p"] == pytest.approx(R["by_sex"][var]["p_wilcox"], rel=1e-8)
     assert tests.loc["status", "test"] == "Chi-square (Yates)"
-    assert tests.loc["status", "p_value"] == pytest.approx(R["by_sex"]["status"]["p_chisq"], rel=1e-10)
+    assert tests.loc["status", "p"] == pytest.approx(R["by_sex"]["status"]["p_chisq"], rel=1e-10)
     # ph.ecog 3 has one patient: expected < 5 -> Fisher's exact on the 2 x 4 table, exact as R
     assert R["by_sex"]["ph.ecog"]["expected_min"] < 5
     assert tests.loc["ph.ecog", "test"] == "Fisher's exact"
-    assert tests.loc["ph.ecog", "p_value"] == pytest.approx(R["by_sex"]["ph.ecog"]["p_fisher"], rel=1e-9)
+    assert tests.loc["ph.ecog", "p"] == pytest.approx(R["by_sex"]["ph.ecog"]["p_fisher"], rel=1e-9)
 
 
 def test_categorical_counts_and_percent(lung):
@@ -77,11 +77,11 @@ def test_three_groups(lung):
                       categorical=["sex"])
     tests = t1.tests.set_index("variable")
     assert tests.loc["age", "test"] == "ANOVA"
-    assert tests.loc["age", "p_value"] == pytest.approx(R["by_ecog"]["age"]["p_anova"], rel=1e-9)
+    assert tests.loc["age", "p"] == pytest.approx(R["by_ecog"]["age"]["p_anova"], rel=1e-9)
     assert tests.loc["wt.loss", "test"] == "Kruskal-Wallis"
-    assert tests.loc["wt.loss", "p_value"] == pytest.approx(R["by_ecog"]["wt.loss"]["p_kruskal"], rel=1e-9)
+    assert tests.loc["wt.loss", "p"] == pytest.approx(R["by_ecog"]["wt.loss"]["p_kruskal"], rel=1e-9)
     assert tests.loc["sex", "test"] == "Chi-square"
-    assert tests.loc["sex", "p_value"] == pytest.approx(R["by_ecog"]["sex"]["p_chisq"], rel=1e-9)
+    assert tests.loc["sex", "p"] == pytest.approx(R["by_ecog"]["sex"]["p_chisq"], rel=1e-9)
     for g in ("0.0", "1.0", "2.0"):
         assert cell(t1, "age", g)["mean"] == pytest.approx(R["by_ecog"]["age"][g[0]]["mean"], rel=1e-12)
 
@@ -111,7 +111,7 @@ def test_weighted_table_and_note():
     assert cell(t1, "x", "1")["mean"] == pytest.approx(2.5)
     assert cell(t1, "c", "0", "b")["percent"] == pytest.approx(50.0)
     assert cell(t1, "c", "0", "b")["n"] == pytest.approx(2.0)
-    assert t1.tests["p_value"].isna().all()
+    assert t1.tests["p"].isna().all()
     assert any("p-values omitted" in n for n in t1.notes)
 
 

@@ -70,9 +70,9 @@ def test_labels_levels_unknown_and_footnotes(data):
     assert "Student's t-test" in table.note and d.loc[d["Characteristic"] == "Age, years, mean (SD)", "p"].item()[-1] \
         in "ᵃᵇᶜᵈ"
     # the tidy data keeps the p-values and SMDs of every variable
-    assert {"p_value", "smd", "test"} <= set(table.data.columns)
+    assert {"p", "smd", "test"} <= set(table.data.columns)
     age = table.data[table.data["variable"] == "age"]
-    assert age["p_value"].iloc[0] == pytest.approx(t1.tests.set_index("variable").loc["age", "p_value"])
+    assert age["p"].iloc[0] == pytest.approx(t1.tests.set_index("variable").loc["age", "p"])
 
 
 def test_weighted_table_is_a_pseudo_population(data):

@@ -117,7 +117,7 @@ def test_cif_and_gray(run):
         assert close(got["groups"][str(r.group)][str(int(r.cause))]["landmarks"][f"{r.time:g}"]["estimate"],
                      r.estimate)
     for r in cif.gray_test.itertuples(index=False):
-        assert close(got["gray_test"][str(int(r.cause))]["p_value"], r.p_value)
+        assert close(got["gray_test"][str(int(r.cause))]["p_value"], r.p)
 
 
 def test_followup_and_complications(run):

@@ -49,7 +49,7 @@ def test_contrasts_match_rmst2_formulas(cid):
         for measure in ("difference", "ratio", "rmtl_ratio"):
             est, lo, hi, p, se = c[measure]
             r = got.loc[measure]
-            np.testing.assert_allclose([r.estimate, r.lower, r.upper, r.p_value, r.std_err], [est, lo, hi, p, se],
+            np.testing.assert_allclose([r.estimate, r.lower, r.upper, r.p, r.std_err], [est, lo, hi, p, se],
                                        rtol=1e-8, err_msg=f"{cid} {c['level']} {measure}")
 
 

@@ -65,10 +65,10 @@ class CumulativeIncidence(TidyTablesHTML):
         ``lower``, ``upper`` (log(-log) pointwise limits at ``conf_level``). The curve is 0 before
         the first row.
     gray_test : DataFrame
-        One row per cause: ``cause``, ``statistic``, ``df``, ``p_value`` as ``cuminc()$Tests``
+        One row per cause: ``cause``, ``statistic``, ``df``, ``p`` as ``cuminc()$Tests``
         (Gray's test with ``rho``; stratified when ``strata`` was given). Empty with one group.
         Where cmprsk reports -1 (singular variance, e.g. a cause with no failure in any but one
-        group), ``statistic`` and ``p_value`` are NaN.
+        group), ``statistic`` and ``p`` are NaN.
     groups, causes : list
         Group levels (R's factor order) and cause codes (ascending) that were analysed.
     n : int
@@ -196,7 +196,7 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
 
 def _no_test() -> pd.DataFrame:
     return pd.DataFrame({"cause": np.array([], dtype=np.int64), "statistic": np.array([], dtype=float),
-                         "df": np.array([], dtype=np.int64), "p_value": np.array([], dtype=float)})
+                         "df": np.array([], dtype=np.int64), "p": np.array([], dtype=float)})
 
 
 def _table(curves, groups, causes, z, weighted: bool = False) -> pd.DataFrame:
@@ -248,4 +248,4 @@ def _gray_table(strata_counts, causes, ng, rho) -> pd.DataFrame:
     for c, (stat, _, _) in zip(causes, gray_statistics(strata_counts, rho)):
         p = float(stats.chi2.sf(stat, ng - 1)) if np.isfinite(stat) else np.nan
         rows.append((int(c), stat, ng - 1, p))
-    return pd.DataFrame(rows, columns=["cause", "statistic", "df", "p_value"])
+    return pd.DataFrame(rows, columns=["cause", "statistic", "df", "p"])

@@ -16,7 +16,7 @@ Data shape (the contract for renderers)
 * ``text``: the formatted cell: ``n (%)``, ``mean (SD)`` or ``median [Q1, Q3]``.
 
 :attr:`TableOne.tests` has one row per variable: ``variable``, ``kind``, ``summary`` (what the
-cells show), ``test`` (the name of the test used), ``p_value``, ``smd``.
+cells show), ``test`` (the name of the test used), ``p``, ``smd``.
 :meth:`TableOne.wide` pivots both into the familiar display frame.
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ class TableOne(TidyTablesHTML):
         tests = self.tests.set_index("variable")
         first = ~out.index.get_level_values(0).duplicated()
         var = out.index.get_level_values(0)
-        for col, src in (("p", "p_value"), ("test", "test"), ("SMD", "smd")):
+        for col, src in (("p", "p"), ("test", "test"), ("SMD", "smd")):
             vals = var.map(lambda v, s=src: tests[s].get(v, np.nan) if v in tests.index else np.nan)
             out[col] = np.where(first, vals, np.nan)
         return out
@@ -192,10 +192,10 @@ def table_one(data: pd.DataFrame, by: str | None = None, variables=None, nonnorm
                 rows.append({"variable": var, "level": "", "group": str(label), "kind": kind,
                              "n": float(ws[ok].sum()), "missing": miss, **st, "text": text})
             summary = "median [Q1, Q3]" if is_nn else "mean (SD)"
-        trow = {"variable": var, "kind": kind, "summary": summary, "test": None, "p_value": np.nan, "smd": np.nan}
+        trow = {"variable": var, "kind": kind, "summary": summary, "test": None, "p": np.nan, "smd": np.nan}
         if by is not None and len(groups) >= 2:
             if test and not weighted:
-                trow["test"], trow["p_value"] = _test(s, group_masks, kind)
+                trow["test"], trow["p"] = _test(s, group_masks, kind)
             if smd:
                 trow["smd"] = _smd(s, group_masks, w, kind)
         test_rows.append(trow)
@@ -203,7 +203,7 @@ def table_one(data: pd.DataFrame, by: str | None = None, variables=None, nonnorm
         notes.append("p-values omitted for weighted data (design-based tests are not implemented)")
     table = pd.DataFrame(rows, columns=["variable", "level", "group", "kind", "n", "percent", "mean", "sd", "median",
                                         "q1", "q3", "missing", "text"])
-    tests = pd.DataFrame(test_rows, columns=["variable", "kind", "summary", "test", "p_value", "smd"])
+    tests = pd.DataFrame(test_rows, columns=["variable", "kind", "summary", "test", "p", "smd"])
     return TableOne(table=table, tests=tests, groups=[OVERALL] * overall + groups, weighted=weighted, notes=notes,
                     dropped=dropped)
 

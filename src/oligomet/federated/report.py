@@ -157,19 +157,19 @@ def _table_one(ctx: Ctx, out: dict, groups_n: dict | None) -> TableOneResult:
     tests = tests.copy()
     for i, r in tests.iterrows():
         # Student's t / one-way ANOVA from n, mean and SD
-        if r["kind"] == "normal" and groups and pd.isna(r.get("p_value", np.nan)):
+        if r["kind"] == "normal" and groups and pd.isna(r.get("p", np.nan)):
             rows = table[(table.variable == r["variable"])].set_index("group")
             n, m, sd = (rows.loc[names, c].to_numpy(float) for c in ("n", "mean", "sd"))
             within = np.sum((n - 1) * sd ** 2)
             between = np.sum(n * (m - np.sum(n * m) / n.sum()) ** 2)
             df1, df2 = len(n) - 1, n.sum() - len(n)
             tests.loc[i, "test"] = "t-test" if len(n) == 2 else "ANOVA"
-            tests.loc[i, "p_value"] = float(stats.f.sf((between / df1) / (within / df2), df1, df2))
+            tests.loc[i, "p"] = float(stats.f.sf((between / df1) / (within / df2), df1, df2))
     cols = ["variable", "level", "group", "kind", "n", "percent", "mean", "sd", "median", "q1", "q3", "missing",
             "text"]
     table = table.reindex(columns=cols + [c for c in table.columns if c not in cols])
     t1 = TableOne(table=table[cols],
-                  tests=tests.reindex(columns=["variable", "kind", "summary", "test", "p_value", "smd"]),
+                  tests=tests.reindex(columns=["variable", "kind", "summary", "test", "p", "smd"]),
                   groups=names, weighted=False,
                   notes=["Federated: medians and quartiles of variables with more than one value per histogram "
                          "cell are the midpoints of bounds from the sites' histograms (see docs/federated.md)."])

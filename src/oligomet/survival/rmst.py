@@ -56,7 +56,7 @@ class RMST(TidyTablesHTML):
     contrasts : DataFrame
         One row per (group other than the reference, measure): ``group``, ``reference``, ``measure``
         ("difference", "ratio" or "rmtl_ratio"), ``estimate``, ``std_err`` (of the difference, or of
-        the log ratio), ``lower``, ``upper``, ``p_value``. Empty with a single group.
+        the log ratio), ``lower``, ``upper``, ``p``. Empty with a single group.
     tau, conf_level : as used.
     variance : "greenwood" (R's print.survfit / survRM2) or "ij" (infinitesimal jackknife, robust).
     dropped : rows removed for a missing ``by``, ``id`` or weight.
@@ -78,7 +78,7 @@ class RMST(TidyTablesHTML):
             lines.append(f"  {r.group}: {r.rmst:.4g} (SE {r.std_err:.3g}; {r.lower:.4g} to {r.upper:.4g})")
         for r in self.contrasts.itertuples(index=False):
             lines.append(f"  {r.measure} {r.group} vs {r.reference}: {r.estimate:.4g} "
-                         f"({r.lower:.4g} to {r.upper:.4g}), p = {r.p_value:.3g}")
+                         f"({r.lower:.4g} to {r.upper:.4g}), p = {r.p:.3g}")
         return "\n".join(lines)
 
 
@@ -180,7 +180,7 @@ def _ij_covariance(rs: core.RiskSets, area_after: np.ndarray, greenwood: np.ndar
 
 
 def _contrasts(labels: list, est: np.ndarray, cov: np.ndarray, tau: float, z: float, reference) -> pd.DataFrame:
-    cols = ["group", "reference", "measure", "estimate", "std_err", "lower", "upper", "p_value"]
+    cols = ["group", "reference", "measure", "estimate", "std_err", "lower", "upper", "p"]
     if len(labels) < 2:
         return pd.DataFrame(columns=cols)
     if reference is None:
@@ -208,5 +208,5 @@ def _contrasts(labels: list, est: np.ndarray, cov: np.ndarray, tau: float, z: fl
                 back = np.exp if log else (lambda x: x)
                 rows.append({"group": labels[g], "reference": labels[ref], "measure": measure,
                              "estimate": back(value), "std_err": se, "lower": back(lo), "upper": back(hi),
-                             "p_value": p})
+                             "p": p})
     return pd.DataFrame(rows, columns=cols)

@@ -85,10 +85,10 @@ def _display(r) -> tuple[pd.DataFrame, list[str]]:
         p, smd = "", ""
         if r.by_group and var in tests.index:
             test = tests.loc[var]
-            if pd.notna(test["p_value"]):
+            if pd.notna(test["p"]):
                 name = _TEST_NAMES.get(str(test["test"]), str(test["test"]))
                 mark = marks.setdefault(name, _MARKS[len(marks) % len(_MARKS)])
-                p = p_value(test["p_value"]) + mark
+                p = p_value(test["p"]) + mark
             smd = f"{test['smd']:.2f}" if pd.notna(test["smd"]) else ""
         kind = t["kind"].iloc[0]
         if kind != "categorical":
@@ -122,7 +122,7 @@ def _tidy(r) -> pd.DataFrame:
     tests = getattr(r, "tests", pd.DataFrame())
     if not len(tests):
         return r.tidy
-    return r.tidy.merge(tests[["variable", "test", "p_value", "smd"]], on="variable", how="left")
+    return r.tidy.merge(tests[["variable", "test", "p", "smd"]], on="variable", how="left")
 
 
 def build_table_one(doc: StudyResults, r) -> None:

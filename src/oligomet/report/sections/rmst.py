@@ -22,7 +22,7 @@ def build_rmst(doc: StudyResults, r) -> None:
                   f"RMST, {unit} (95% CI)": (ci(c["estimate"], c["lower"], c["upper"], 1, sep=" to ")
                                              if c["measure"] == "difference" else
                                              ci(c["estimate"], c["lower"], c["upper"], 2)),
-                  "SE": f"{c['std_err']:.3f}", "p": p_value(c["p_value"])} for c in e.contrasts.to_dict("records")]
+                  "SE": f"{c['std_err']:.3f}", "p": p_value(c["p"])} for c in e.contrasts.to_dict("records")]
         tidy = pd.concat([e.table.assign(kind="group"), e.contrasts.assign(kind="contrast")], ignore_index=True)
         sec.items.append(ReportTable(
             f"rmst_{e.name}", f"{e.title}: restricted mean survival time up to {r.tau:g} {unit}", tidy,
@@ -36,7 +36,7 @@ def build_rmst(doc: StudyResults, r) -> None:
                 f"{_rmst_of(e.table, c['group'])} {unit} for {c['group']} and {_rmst_of(e.table, c['reference'])} "
                 f"{unit} for {c['reference']} "
                 f"(difference {ci(c['estimate'], c['lower'], c['upper'], 1, sep=' to ')} {unit}, "
-                f"{p_text(c['p_value'])}{', IPTW-weighted' if r.weighted else ''}).")
+                f"{p_text(c['p'])}{', IPTW-weighted' if r.weighted else ''}).")
         if e.contrasts.empty:
             g = e.table.iloc[0]
             doc.results_text.append(f"The restricted mean {lower_first(e.title)} time up to {r.tau:g} {unit} was "

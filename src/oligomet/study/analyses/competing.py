@@ -81,7 +81,7 @@ def compute_cif(ctx: Ctx) -> CIFResult:
             rows.append(row)
         if len(cif.gray_test):
             for r in cif.gray_test.itertuples(index=False):
-                entry["gray_test"][str(int(r.cause))] = {"statistic": r.statistic, "df": r.df, "p_value": r.p_value}
+                entry["gray_test"][str(int(r.cause))] = {"statistic": r.statistic, "df": r.df, "p_value": r.p}
         fg = None
         if a.fine_gray:
             fg, fg_numbers, warns = _fine_gray(ctx, ep, d, weights)

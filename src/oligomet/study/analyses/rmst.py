@@ -71,7 +71,7 @@ def compute_rmst(ctx: Ctx) -> RMSTResult:
             "groups": {str(g["group"]): {k: g[k] for k in ("n", "n_events", "rmst", "std_err", "lower", "upper",
                                                             "rmtl")} for g in r.table.to_dict("records")},
             "contrasts": {f"{c['measure']}: {c['group']} vs {c['reference']}":
-                          {k: c[k] for k in ("estimate", "std_err", "lower", "upper", "p_value")}
+                          {**{k: c[k] for k in ("estimate", "std_err", "lower", "upper")}, "p_value": c["p"]}
                           for c in r.contrasts.to_dict("records")}})
         endpoints.append(RMSTEndpoint(ep.name, ep.title, r.table, r.contrasts))
     return RMSTResult(numbers=numbers, warnings=warnings_, tau=float(a.tau), unit=ctx.unit,
