@@ -101,7 +101,7 @@ def summarise(out: dict, proto: Protocol) -> dict[str, pd.DataFrame]:
         med.append(km.medians.assign(endpoint=name))
         if groups:
             r = central.logrank(msgs, groups=groups)
-            lr.append({"endpoint": name, "statistic": r.statistic, "df": r.df, "p_value": r.p_value})
+            lr.append({"endpoint": name, "statistic": r.statistic, "df": r.df, "p": r.p_value})
     if proto.analyses.followup is not None and proto.analyses.followup.endpoint in out["km"]:
         f = central.median_followup(out["km"][proto.analyses.followup.endpoint])
         t["followup"] = pd.DataFrame([{"median": f.median, "lower": f.lower, "upper": f.upper, "q25": f.q25,
