@@ -168,3 +168,30 @@ def test_polyreg_imputes_from_the_fitted_probabilities():
                    for _ in range(20)], axis=0)
     np.testing.assert_allclose(got, p[wy].mean(axis=0), atol=0.02)
     assert cache["beta"].shape == (2, 2)         # kept as the next iteration's starting value
+
+
+def test_a_pmm_model_built_once_draws_what_rebuilding_it_each_time_draws():
+    """mice's chains reuse one PMMModel while the predictors stay fixed: the same imputations as pmm()."""
+    data = np.random.default_rng(8)
+    x = data.normal(size=(300, 3))
+    y = x @ [1.0, -0.5, 0.2] + data.normal(size=300)
+    wy = data.random(300) < 0.3
+    ry = ~wy
+    model = mth.PMMModel(y, ry, wy, x)
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    for _ in range(5):
+        np.testing.assert_array_equal(model.draw(a, reuse_sort=True), mth.pmm(y, ry, wy, x, b)[0])
+
+
+def test_match_index_reuses_a_presorted_order_only_when_the_donors_are_distinct():
+    tied = np.array([1.0, 1.0, 1.0, 9.0])
+    assert mth.sorted_donors(tied)[1] is False
+    rng = np.random.default_rng(7)
+    picks = {int(mth.match_index(tied, np.array([1.0]), 1, rng, mth.sorted_donors(tied))[0]) for _ in range(200)}
+    assert picks == {0, 1, 2}      # ties still broken at random
+    distinct = np.array([3.0, 1.0, 2.0])
+    assert mth.sorted_donors(distinct)[1] is True
+    a, b = np.random.default_rng(1), np.random.default_rng(1)
+    target = np.array([0.0, 1.6, 2.4, 5.0])
+    np.testing.assert_array_equal(mth.match_index(distinct, target, 2, a, mth.sorted_donors(distinct)),
+                                  mth.match_index(distinct, target, 2, b))

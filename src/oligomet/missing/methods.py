@@ -34,6 +34,8 @@ import warnings
 import numpy as np
 import scipy.linalg
 
+from ._pmm_kernel import nth_nearest
+
 DONORS = 5
 RIDGE = 1e-5
 LINDEP_EPS = 1e-4       # remove.lindep's eps
@@ -104,37 +106,61 @@ def remove_lindep(mom: Moments) -> tuple[np.ndarray, str]:
 
 # ---------------------------------------------------------------- pmm
 
-def norm_draw(mom: Moments, rng: np.random.Generator) -> tuple[float, np.ndarray, float, np.ndarray, bool]:
-    """mice's ``.norm.draw``: least squares and one draw from the flat-prior posterior of the regression.
+class LeastSquares:
+    """The deterministic half of mice's ``.norm.draw``: the least-squares fit in the centred basis.
 
-    In the centred basis X'X is block-diagonal (n for the intercept, the centred Gram G for the slopes),
-    so the draw is intercept* = ybar + z0 sigma*/sqrt(n), slopes* = b + chol(G^-1) z sigma*, with
-    sigma* = sqrt(RSS / chi2(df)), df = max(n - p - 1, 1). When G cannot be factored mice's ridge
-    (1e-5 times its diagonal) is added, as ``estimice`` (the slopes are then the ridge estimate; mice keeps
-    least squares with aliased coefficients set to 0). Returns (ybar, b, intercept*, slopes*, ridge_used).
+    In the centred basis X'X is block-diagonal (n for the intercept, the centred Gram G for the slopes).
+    When G cannot be factored mice's ridge (1e-5 times its diagonal) is added, as ``estimice`` (the slopes
+    are then the ridge estimate; mice keeps least squares with aliased coefficients set to 0).
     """
-    p = mom.xmean.size
-    # R's solve() refuses a matrix whose reciprocal condition number is below machine epsilon
-    ridge = p > 0 and not 1 / np.linalg.cond(mom.gram, 1) >= np.finfo(float).eps
-    if not ridge:
-        try:
-            chol = np.linalg.cholesky(mom.gram)
-        except np.linalg.LinAlgError:
-            ridge = True
-    if ridge:
-        chol = np.linalg.cholesky(mom.gram + np.diag(np.diag(mom.gram) * RIDGE))
-    ginv = scipy.linalg.cho_solve((chol, True), np.eye(p), check_finite=False) if p else np.zeros((0, 0))
-    slopes = ginv @ mom.xy
-    resid = mom.yc - mom.xc @ slopes
-    df = max(mom.n - p - 1, 1)
-    sigma = np.sqrt(resid @ resid / rng.chisquare(df))
-    z = rng.standard_normal(p + 1)
-    intercept_star = mom.ymean + z[0] * sigma / np.sqrt(mom.n)
-    slopes_star = slopes + (np.linalg.cholesky((ginv + ginv.T) / 2) @ z[1:] if p else 0.0) * sigma
-    return mom.ymean, slopes, intercept_star, slopes_star, ridge
+
+    def __init__(self, mom: Moments):
+        p = mom.xmean.size
+        # R's solve() refuses a matrix whose reciprocal condition number is below machine epsilon
+        ridge = p > 0 and not 1 / np.linalg.cond(mom.gram, 1) >= np.finfo(float).eps
+        if not ridge:
+            try:
+                chol = np.linalg.cholesky(mom.gram)
+            except np.linalg.LinAlgError:
+                ridge = True
+        if ridge:
+            chol = np.linalg.cholesky(mom.gram + np.diag(np.diag(mom.gram) * RIDGE))
+        ginv = scipy.linalg.cho_solve((chol, True), np.eye(p), check_finite=False) if p else np.zeros((0, 0))
+        self.n, self.p, self.ybar, self.ridge = mom.n, p, mom.ymean, bool(ridge)
+        self.slopes = ginv @ mom.xy
+        resid = mom.yc - mom.xc @ self.slopes
+        self.rss = resid @ resid
+        self.df = max(mom.n - p - 1, 1)
+        self.chol_ginv = np.linalg.cholesky((ginv + ginv.T) / 2) if p else None
+
+    def draw(self, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+        """One draw (intercept*, slopes*) from the flat-prior posterior: sigma* = sqrt(RSS / chi2(df)),
+        intercept* = ybar + z0 sigma*/sqrt(n), slopes* = b + chol(G^-1) z sigma*."""
+        sigma = np.sqrt(self.rss / rng.chisquare(self.df))
+        z = rng.standard_normal(self.p + 1)
+        intercept_star = self.ybar + z[0] * sigma / np.sqrt(self.n)
+        slopes_star = self.slopes + (self.chol_ginv @ z[1:] if self.p else 0.0) * sigma
+        return intercept_star, slopes_star
 
 
-def match_index(donor: np.ndarray, target: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def norm_draw(mom: Moments, rng: np.random.Generator) -> tuple[float, np.ndarray, float, np.ndarray, bool]:
+    """mice's ``.norm.draw``: least squares and one draw from the flat-prior posterior of the regression,
+    with sigma* = sqrt(RSS / chi2(df)), df = max(n - p - 1, 1) (:class:`LeastSquares`).
+    Returns (ybar, b, intercept*, slopes*, ridge_used)."""
+    fit = LeastSquares(mom)
+    intercept_star, slopes_star = fit.draw(rng)
+    return fit.ybar, fit.slopes, intercept_star, slopes_star, fit.ridge
+
+
+def sorted_donors(donor: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The donors' stable sort order, and whether their values are all distinct (then every shuffle
+    of :func:`match_index` sorts to this same order, so the sort can be done once)."""
+    order = np.argsort(donor, kind="stable")
+    return order, bool(np.all(np.diff(donor[order]) > 0))
+
+
+def match_index(donor: np.ndarray, target: np.ndarray, k: int, rng: np.random.Generator,
+                presorted: tuple[np.ndarray, bool] | None = None) -> np.ndarray:
     """For each target value, the index (into ``donor``) of one of its ``k`` nearest donors, drawn at random.
 
     mice's ``matchindex``: donors are shuffled (so that tied donors are picked at random), sorted
@@ -142,23 +168,44 @@ def match_index(donor: np.ndarray, target: np.ndarray, k: int, rng: np.random.Ge
     insertion point, taking the left neighbour only when strictly closer. That walk is a stable merge of
     the right run (ascending) and the left run (descending), so it equals a stable sort by distance of
     the 2k candidates listed right run first.
+
+    ``presorted``: :func:`sorted_donors` of ``donor``, when the caller reuses the same donors.
     """
     n1 = donor.size
     k = max(1, min(k, n1))
-    shuffle = rng.permutation(n1)
-    order = shuffle[np.argsort(donor[shuffle], kind="stable")]
+    shuffle = rng.permutation(n1)      # drawn also when unused, so the random stream is the same either way
+    if presorted is not None and presorted[1]:
+        order = presorted[0]
+    else:
+        order = shuffle[np.argsort(donor[shuffle], kind="stable")]
     ysort = donor[order]
     h = rng.integers(0, k, size=target.size)
-    r = np.searchsorted(ysort, target, side="left")
-    steps = np.arange(k)
-    cand = np.concatenate([r[:, None] + steps, r[:, None] - 1 - steps], axis=1)
-    valid = (cand >= 0) & (cand < n1)
-    safe = np.clip(cand, 0, n1 - 1)
-    right = np.arange(2 * k) < k
-    dist = np.where(right, ysort[safe] - target[:, None], target[:, None] - ysort[safe])
-    dist = np.where(valid, dist, np.inf)
-    pick = np.argsort(dist, axis=1, kind="stable")[np.arange(target.size), h]
-    return order[safe[np.arange(target.size), pick]]
+    start = np.searchsorted(ysort, target, side="left")
+    return order[nth_nearest(ysort, np.asarray(target, dtype=float), start, h)]
+
+
+class PMMModel:
+    """Everything of one ``pmm`` step that depends only on the predictors and the observed rows.
+
+    In a chain whose target's predictors are never imputed (e.g. one incomplete variable) these are the
+    same at every iteration of every imputation, so :mod:`.mice` builds the model once and only draws;
+    the draws, and so the imputations, are the same as rebuilding it each time.
+    """
+
+    def __init__(self, y: np.ndarray, ry: np.ndarray, wy: np.ndarray, x: np.ndarray, mom: Moments | None = None):
+        mom = Moments(x[ry], y[ry]) if mom is None else mom
+        self.fit = LeastSquares(mom)
+        self.donor_values = y[ry]
+        self.yhat_obs = self.fit.ybar + mom.xc @ self.fit.slopes
+        self.x_mis = x[wy] - mom.xmean
+        self._sorted: tuple[np.ndarray, bool] | None = None
+
+    def draw(self, rng: np.random.Generator, donors: int = DONORS, reuse_sort: bool = False) -> np.ndarray:
+        a_star, b_star = self.fit.draw(rng)
+        yhat_mis = a_star + self.x_mis @ b_star
+        if reuse_sort and self._sorted is None:
+            self._sorted = sorted_donors(self.yhat_obs)
+        return self.donor_values[match_index(self.yhat_obs, yhat_mis, donors, rng, self._sorted)]
 
 
 def pmm(y: np.ndarray, ry: np.ndarray, wy: np.ndarray, x: np.ndarray, rng: np.random.Generator,
@@ -166,11 +213,8 @@ def pmm(y: np.ndarray, ry: np.ndarray, wy: np.ndarray, x: np.ndarray, rng: np.ra
     """``mice.impute.pmm`` (type-1 matching). Returns the imputed values and whether the ridge was used.
 
     ``mom``: the moments of ``x[ry]``, ``y[ry]`` when the caller has them (after screening)."""
-    mom = Moments(x[ry], y[ry]) if mom is None else mom
-    ybar, slopes, a_star, b_star, ridge = norm_draw(mom, rng)
-    yhat_obs = ybar + mom.xc @ slopes
-    yhat_mis = a_star + (x[wy] - mom.xmean) @ b_star
-    return y[ry][match_index(yhat_obs, yhat_mis, donors, rng)], ridge
+    model = PMMModel(y, ry, wy, x, mom)
+    return model.draw(rng, donors), model.fit.ridge
 
 
 # ---------------------------------------------------------------- logreg / polyreg

@@ -326,6 +326,19 @@ class _Chains:
                     blocked |= cols[p].missing
             self.ry[target] = ~cols[target].missing & ~blocked
             self.wy[target] = cols[target].missing & ~blocked
+        # a target none of whose predictors is imputed sees the same design at every step of every chain:
+        # its screening and its pmm model are built once (the draws are the same as rebuilding them)
+        self.fixed = {}
+        for target in self.visit:
+            if any(p in self.visit for p in self.names if pm.loc[target, p]) or not self.wy[target].any():
+                continue
+            x, y, ry = self.design[:, self.pred_cols[target]], cols[target].values, self.ry[target]
+            mom = mth.Moments(x[ry], y[ry])
+            keep, why = mth.remove_lindep(mom)
+            if not keep.all():
+                x, mom = x[:, keep], mom.subset(keep)
+            model = mth.PMMModel(y, ry, self.wy[target], x, mom) if meth[target] == "pmm" else None
+            self.fixed[target] = (x, mom, keep, why, model)
 
     def _labels(self, name) -> list[str]:
         col = self.cols[name]
@@ -346,16 +359,21 @@ class _Chains:
                 ry, wy = self.ry[n], self.wy[n]
                 if not wy.any():
                     continue
-                x = design[:, self.pred_cols[n]]
-                mom = mth.Moments(x[ry], values[n][ry])
-                keep, why = mth.remove_lindep(mom)
+                if n in self.fixed:
+                    x, mom, keep, why, model = self.fixed[n]
+                else:
+                    x = design[:, self.pred_cols[n]]
+                    mom = mth.Moments(x[ry], values[n][ry])
+                    keep, why = mth.remove_lindep(mom)
+                    if not keep.all():
+                        x, mom = x[:, keep], mom.subset(keep)
+                    model = None
                 if why:
                     removed = [lab for lab, k in zip(self.pred_labels[n], keep) if not k]
                     events.append((it, chain, n, ", ".join(removed), why))
                 if not keep.all():
-                    x, mom = x[:, keep], mom.subset(keep)
                     caches[n].clear()
-                values[n][wy] = self._draw(n, values[n], ry, wy, x, mom, rng, caches[n], (it, chain, events))
+                values[n][wy] = self._draw(n, values[n], ry, wy, x, mom, rng, caches[n], (it, chain, events), model)
                 values[n][self.cols[n].missing & ~wy] = np.nan   # rows with a missing non-imputed predictor
                 if n in self.slices:
                     design[:, self.slices[n]] = self._design_of(n, values[n])
@@ -373,10 +391,13 @@ class _Chains:
         out[np.isnan(v)] = np.nan
         return out
 
-    def _draw(self, name, y, ry, wy, x, mom, rng, cache, log) -> np.ndarray:
+    def _draw(self, name, y, ry, wy, x, mom, rng, cache, log, model=None) -> np.ndarray:
         meth = self.meth[name]
         if meth == "pmm":
-            out, ridge = mth.pmm(y, ry, wy, x, rng, self.donors, mom)
+            if model is None:
+                out, ridge = mth.pmm(y, ry, wy, x, rng, self.donors, mom)
+            else:
+                out, ridge = model.draw(rng, self.donors, reuse_sort=True), model.fit.ridge
             if ridge:
                 it, chain, events = log
                 events.append((it, chain, name, "", "a ridge penalty was used (predictors nearly collinear)"))
