@@ -43,3 +43,15 @@ def test_png_keeps_alpha_when_not_opaque(tmp_path):
     write_png(tmp_path / "x.png", rgba, 300)
     with Image.open(tmp_path / "x.png") as im:
         assert im.mode == "RGBA" and np.array_equal(np.asarray(im), rgba)
+
+
+def test_label_width_equals_matplotlibs_ink_box():
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    from oligomet.report.figures._text import text_width_in
+
+    for text in ("Age at diagnosis (per 10 years)", "ECOG ≥ 2", "Synchronous metastases: yes", "HR (95% CI)", "o"):
+        for bold in (False, True):
+            path = TextPath((0, 0), text, prop=FontProperties(size=8.5, weight="bold" if bold else "normal"))
+            assert abs(text_width_in(text, 8.5, bold) - path.get_extents().width / 72.0) < 1e-12
