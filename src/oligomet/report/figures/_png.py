@@ -38,13 +38,12 @@ def render_rgba(fig: Figure, dpi: float) -> np.ndarray:
 
 def write_png(path: str | Path, rgba: np.ndarray, dpi: float) -> None:
     """Write an RGBA image as an 8-bit PNG (RGB when fully opaque) with its dpi in a pHYs chunk."""
-    if (rgba[..., 3] == 255).all():
-        pixels, colour_type = rgba[..., :3], 2
-    else:
-        pixels, colour_type = rgba, 6
-    h, w, channels = pixels.shape
+    h, w, _ = rgba.shape
+    channels, colour_type = (3, 2) if (rgba[..., 3] == 255).all() else (4, 6)
     rows = np.zeros((h, w * channels + 1), np.uint8)   # first byte of each row: filter 0 (none)
-    rows[:, 1:] = pixels.reshape(h, -1)
+    pixels = rows[:, 1:].reshape(h, w, channels)
+    for k in range(channels):   # channel by channel: copying 3 of every 4 bytes at once is ~4x slower
+        pixels[..., k] = rgba[..., k]
     ppm = int(dpi / 0.0254 + 0.5)   # pixels per metre, rounded as Pillow does
     with open(path, "wb") as f:
         f.write(_SIGNATURE)
