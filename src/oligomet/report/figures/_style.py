@@ -75,7 +75,8 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", 
             meta = _STABLE_METADATA.get(fmt)
             # TIFF goes through Pillow: LZW keeps the 300-dpi file small and loses nothing
             extra = {"pil_kwargs": {"compression": "tiff_lzw"}} if fmt in ("tif", "tiff") else {}
-            if fmt == "png" and bbox is None:   # see _png: same pixels, half the encoding time
+            # see _png: same pixels, half the encoding time (a layout engine or a tight box needs savefig)
+            if fmt == "png" and bbox is None and fig.get_layout_engine() is None:
                 write_png(path, render_rgba(fig, RC["savefig.dpi"]), RC["savefig.dpi"])
                 written.append(path)
                 continue
