@@ -13,6 +13,8 @@ from typing import Iterator, Sequence
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
+from ._png import render_rgba, write_png
+
 #: Okabe-Ito palette: distinguishable with the common colour-vision deficiencies and in greyscale print.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 #: Line styles for a second categorical dimension (e.g. cause in a CIF plot).
@@ -73,6 +75,11 @@ def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", 
             meta = _STABLE_METADATA.get(fmt)
             # TIFF goes through Pillow: LZW keeps the 300-dpi file small and loses nothing
             extra = {"pil_kwargs": {"compression": "tiff_lzw"}} if fmt in ("tif", "tiff") else {}
+            # see _png: same pixels, half the encoding time (a layout engine or a tight box needs savefig)
+            if fmt == "png" and bbox is None and fig.get_layout_engine() is None:
+                write_png(path, render_rgba(fig, RC["savefig.dpi"]), RC["savefig.dpi"])
+                written.append(path)
+                continue
             if fmt == "png":   # zlib level 1: a 300-dpi PNG compresses in a third of the time, ~20% larger
                 extra = {"pil_kwargs": {"compress_level": 1}}
             fig.savefig(path, format=fmt, metadata=meta, bbox_inches=bbox, **extra)

@@ -7,16 +7,14 @@ with its index reset fits directly.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.textpath import TextPath
 
 from ._style import BASE_FONT_SIZE, color, new_figure, style
+from ._text import text_width_in
 
 
 def format_p(p: float) -> str:
@@ -51,14 +49,6 @@ def ratio_axis(ax, lo: float, hi: float, n: int, reference: float, xlabel: str) 
     ax.set_xlabel(xlabel)
 
 
-@functools.lru_cache(maxsize=4096)
-def _text_width_in(text: str, size: float, bold: bool = False) -> float:
-    """Rendered width of ``text`` in inches at ``size`` points (font metrics, no renderer needed). Cached: the
-    same labels recur in every endpoint's forest plot, and building a glyph path per call cost seconds."""
-    prop = FontProperties(size=size, weight="bold" if bold else "normal")
-    return TextPath((0, 0), text, prop=prop).get_extents().width / 72.0
-
-
 def forest_figure(frame: pd.DataFrame, *, title: str | None = None, xlabel: str = "Hazard ratio (log scale)",
                   ratio_label: str = "HR (95% CI)", reference: float = 1.0, width: float = 7.6) -> Figure:
     """Draw the forest plot; returns a matplotlib Figure (never shown)."""
@@ -88,7 +78,7 @@ def forest_figure(frame: pd.DataFrame, *, title: str | None = None, xlabel: str 
     fs = BASE_FONT_SIZE - 0.5
     # Columns in inches: labels | plot | "HR (95% CI)" and p. The label column is as wide as the
     # longest label really renders, so long terms never run into the CI bars.
-    label_in = max(_text_width_in(lbl, fs, bold=row is None) + (0.0 if row is None else 0.12)
+    label_in = max(text_width_in(lbl, fs, bold=row is None) + (0.0 if row is None else 0.12)
                    for lbl, row in lines) + 0.25
     plot_in, table_in = 2.8, 2.2
     width = max(width, label_in + plot_in + table_in)

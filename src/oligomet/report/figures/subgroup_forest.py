@@ -17,7 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ._style import BASE_FONT_SIZE, color, new_figure, style
-from .forest import _text_width_in, format_p, format_ratio_ci, ratio_axis
+from ._text import text_width_in
+from .forest import format_p, format_ratio_ci, ratio_axis
 
 _ROW_IN = 0.27
 
@@ -32,13 +33,13 @@ def _log2_limits(d: pd.DataFrame) -> tuple[float, float]:
 def _columns(rows: pd.DataFrame, count_columns: Sequence[str], ratio_label: str, fs: float) -> dict:
     """Column positions in inches (left edges, or centres of the count columns), from the rendered text."""
     heads = [c.split("\n") for c in count_columns]
-    label_in = max(_text_width_in(str(lbl), fs, bold=bool(h)) + (0 if h else 0.15)
+    label_in = max(text_width_in(str(lbl), fs, bold=bool(h)) + (0 if h else 0.15)
                    for lbl, h in zip(rows["label"], rows["heading"])) + 0.25
-    count_in = [max([_text_width_in(h, fs, bold=True) for h in head] +
-                    [_text_width_in(str(v), fs) for v in rows[c].dropna() if str(v)]) + 0.3
+    count_in = [max([text_width_in(h, fs, bold=True) for h in head] +
+                    [text_width_in(str(v), fs) for v in rows[c].dropna() if str(v)]) + 0.3
                 for c, head in zip(count_columns, heads)]
-    ratio_in = max(_text_width_in(ratio_label, fs, bold=True), _text_width_in("0.00 (0.00–00.00)", fs)) + 0.3
-    p_in = _text_width_in("p interaction", fs, bold=True) + 0.15
+    ratio_in = max(text_width_in(ratio_label, fs, bold=True), text_width_in("0.00 (0.00–00.00)", fs)) + 0.3
+    p_in = text_width_in("p interaction", fs, bold=True) + 0.15
     left, plot_in = 0.1, 2.4
     edges = np.cumsum([left + label_in] + count_in)
     x0 = float(edges[-1])
