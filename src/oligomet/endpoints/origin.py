@@ -147,10 +147,11 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
         if not isinstance(origin, (Mapping, pd.Series)):
             raise TypeError("origin must be a string or a mapping / Series patient_id -> date")
         o = pd.Series(origin)
-        unknown = sorted(set(map(str, o.index)) - set(map(str, idx)))
+        ids = patients["patient_id"]  # the ids themselves: ``idx`` may hold codes (see ._ids)
+        unknown = sorted(set(map(str, o.index)) - set(map(str, ids)))
         if unknown:
             raise ValueError(f"origin mapping names patient_id(s) not in the patients table: {unknown[:10]}")
-        o = pd.to_datetime(o, errors="raise")
+        o = pd.to_datetime(o, errors="raise").reindex(ids).set_axis(idx)
     origin_date = o.reindex(idx).astype("datetime64[ns]")
 
     after = cand[cand["start_date"] >= lookup(cand["patient_id"], origin_date)]
