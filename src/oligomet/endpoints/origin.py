@@ -33,7 +33,7 @@ import pandas as pd
 
 from .._pandas_compat import lookup
 from ..registry.fields import ABLATION_MODALITIES, INTENT, LOCAL_MODALITIES, MODALITY
-from ._common import after_day
+from ._common import after_day, map_number
 
 ORIGINS = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 
@@ -69,8 +69,9 @@ def _ordered_treatments(treatments: pd.DataFrame) -> pd.DataFrame:
     """
     if "_priority" in treatments.columns:
         return treatments
-    t = treatments.dropna(subset=["start_date"]).copy()
-    t["_priority"] = t["modality"].map(MODALITY_PRIORITY).fillna(len(MODALITY_PRIORITY)).astype(int)
+    t = treatments.dropna(subset=["start_date"])
+    priority = map_number(t["modality"], MODALITY_PRIORITY)
+    t = t.assign(_priority=np.where(np.isnan(priority), len(MODALITY_PRIORITY), priority).astype(int))
     pcode = pd.factorize(t["patient_id"])[0]
     day = t["start_date"].dt.normalize().to_numpy().astype("int64")
     keys = pd.DataFrame({"p": pcode, "d": day, "r": t["_priority"].to_numpy()})
