@@ -109,7 +109,8 @@ def _check_codes(values, allowed, what):
 def first_local_treatment(treatments: pd.DataFrame, patient_index: pd.Index) -> pd.DataFrame:
     """Per patient: ``first_local_date``, ``first_local_modality`` (first local treatment ever)."""
     t = _ordered_treatments(treatments)
-    t = t[t["modality"].isin(LOCAL_MODALITIES)].drop_duplicates("patient_id").set_index("patient_id")
+    t = t.loc[t["modality"].isin(LOCAL_MODALITIES), ["patient_id", "start_date", "modality"]]  # not every column
+    t = t.drop_duplicates("patient_id").set_index("patient_id")
     return pd.DataFrame({"first_local_date": t["start_date"], "first_local_modality": t["modality"]}
                         ).reindex(patient_index)
 

@@ -55,7 +55,7 @@ def extent(codes: pd.Series) -> tuple[pd.Categorical, pd.Series]:
 def extent_columns(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.DataFrame:
     """``index``: the index treatment row per patient (index = patient_id); ``treatments`` in the order
     of :func:`.origin._ordered_treatments`. Returns the extent columns and ``index_extensive_adhesions``."""
-    local = treatments[treatments["modality"].isin(LOCAL_MODALITIES)]
+    local = treatments.loc[treatments["modality"].isin(LOCAL_MODALITIES), ["patient_id", "assessed_extent"]]
     first_local = local.drop_duplicates("patient_id").set_index("patient_id")
     out = pd.DataFrame(index=index.index)
     for prefix, rows, field in (("first_local_assessed", first_local, "assessed_extent"),
