@@ -182,6 +182,7 @@ def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
 def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> pd.DataFrame:
     t = tb["treatments"]
     fl = first_local_treatment(t, idx)
+    t = t[["patient_id", "start_date", "modality", "setting"]]  # the rows are filtered below: not every column
     sysm = t[(t["modality"] == "systemic") & t["start_date"].notna()]
     neo = sysm[sysm["setting"].isin(_NEOADJUVANT_SETTINGS)
                & (sysm["start_date"] < lookup(sysm["patient_id"], fl["first_local_date"]))]
