@@ -47,10 +47,13 @@ def _organ_sets(les: pd.DataFrame, idx: pd.Index) -> pd.Series:
     o_code, organs = pd.factorize(les["organ"][ok])
     names = sorted(organs)
     bit = {o: 1 << i for i, o in enumerate(names)}
-    pair = np.unique(p_code.astype(np.int64) * len(organs) + o_code)
+    k = max(len(organs), 1)
+    seen = np.zeros(len(patients) * k, dtype=bool)   # one flag per possible pair (np.unique is slower)
+    seen[p_code.astype(np.int64) * k + o_code] = True
+    pair = np.flatnonzero(seen)
     organ_bit = np.array([bit[o] for o in organs], dtype=np.int64)
     mask = np.zeros(len(patients), dtype=np.int64)
-    np.add.at(mask, pair // max(len(organs), 1), organ_bit[pair % max(len(organs), 1)])
+    np.add.at(mask, pair // k, organ_bit[pair % k])
     mask = pd.Series(mask, index=patients)
     label = {m: ";".join(o for o in names if m & bit[o]) for m in mask.unique()}
     return mask.map(label).reindex(idx).astype(object)

@@ -48,14 +48,14 @@ def _treatment_owner(treatment_ids: pd.Series, treatments: pd.DataFrame) -> pd.S
     at 10^5 patients). A missing id still matches a treatment with a missing id, as in ``map``;
     repeated treatment ids take ``map`` itself, which refuses them as before."""
     own = treatments["treatment_id"].to_numpy(dtype=object)
-    codes, uniques = pd.factorize(np.concatenate([own, treatment_ids.to_numpy(dtype=object)]), use_na_sentinel=False)
-    own_codes, asked = codes[:len(own)], codes[len(own):]
-    if len(own) == 0 or len(np.unique(own_codes)) < len(own):
+    n = len(own)
+    codes, _ = pd.factorize(np.concatenate([own, treatment_ids.to_numpy(dtype=object)]), use_na_sentinel=False)
+    # codes follow first appearance and the treatments come first: their ids are all distinct exactly
+    # when they are coded 0 .. n-1, and then an asked id's code below n is its treatment's row
+    if n == 0 or codes[n - 1] != n - 1:
         return lookup(treatment_ids, treatments.set_index("treatment_id")["patient_id"])
-    row = np.full(len(uniques), -1, dtype=np.int64)
-    row[own_codes] = np.arange(len(own))
-    row = row[asked]
-    found = row >= 0
+    row = codes[n:]
+    found = row < n
     owner = treatments["patient_id"].iloc[np.where(found, row, 0)].where(found)
     return pd.Series(owner.to_numpy(), index=treatment_ids.index)
 
