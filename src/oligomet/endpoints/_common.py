@@ -6,6 +6,7 @@ docstring that returns months.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..registry.fields import TABLES
@@ -50,6 +51,17 @@ def elapsed(start: pd.Series, end: pd.Series, unit: str) -> pd.Series:
     """``end - start`` in ``unit`` (days, or months = days / 30.4375); NaN where either is missing."""
     days = (end - start).dt.days.astype(float)
     return days / UNITS[unit]
+
+
+def map_number(values: pd.Series, mapping: dict) -> np.ndarray:
+    """``values.map(mapping)`` as float (NaN where a value is missing or not a key) for a short code list.
+
+    ``Series.map(dict)`` matches every row against the keys as a (pandas 3: arrow) string index,
+    tens of milliseconds per 10^5 rows; here the distinct values are found once (``factorize``)
+    and only those are looked up."""
+    codes, uniques = pd.factorize(values)
+    table = np.array([mapping.get(u, np.nan) for u in uniques] + [np.nan], dtype=float)
+    return table[codes]   # code -1 (missing) picks the trailing NaN
 
 
 def check_unit(unit: str) -> None:

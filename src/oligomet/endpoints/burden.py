@@ -39,10 +39,21 @@ def burden(reference_date: pd.Series, lesions: pd.DataFrame, window_days: int = 
 
 def _organ_sets(les: pd.DataFrame, idx: pd.Index) -> pd.Series:
     """';'-joined sorted organ names per patient. Organs are a short code list, so each patient's set is
-    a bit mask (summed over distinct organs) mapped to its string: no per-patient Python call."""
-    uniq = les[["patient_id", "organ"]].dropna().drop_duplicates()
-    names = sorted(uniq["organ"].unique())
+    a bit mask (summed over distinct organs) mapped to its string: no per-patient Python call. The
+    distinct (patient, organ) pairs are found on integer codes: de-duplicating the pairs themselves
+    hashed a tuple per lesion."""
+    ok = (les["patient_id"].notna() & les["organ"].notna()).to_numpy(dtype=bool)
+    p_code, patients = pd.factorize(les["patient_id"][ok])
+    o_code, organs = pd.factorize(les["organ"][ok])
+    names = sorted(organs)
     bit = {o: 1 << i for i, o in enumerate(names)}
-    mask = uniq["organ"].map(bit).groupby(uniq["patient_id"]).sum()
+    k = max(len(organs), 1)
+    seen = np.zeros(len(patients) * k, dtype=bool)   # one flag per possible pair (np.unique is slower)
+    seen[p_code.astype(np.int64) * k + o_code] = True
+    pair = np.flatnonzero(seen)
+    organ_bit = np.array([bit[o] for o in organs], dtype=np.int64)
+    mask = np.zeros(len(patients), dtype=np.int64)
+    np.add.at(mask, pair // k, organ_bit[pair % k])
+    mask = pd.Series(mask, index=patients)
     label = {m: ";".join(o for o in names if m & bit[o]) for m in mask.unique()}
     return mask.map(label).reindex(idx).astype(object)

@@ -28,6 +28,7 @@ from . import complications as _comp
 from . import intervals as _intervals
 from . import local_control as _lc
 from . import treatment_detail as _detail
+from ._ids import decode, encode
 from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
 from .origin import _ordered_treatments, first_local_treatment, index_day_treatments, resolve_origin
@@ -56,10 +57,10 @@ def _load(tables) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _check_origin_order(origin: pd.Series, fu: pd.DataFrame) -> None:
+def _check_origin_order(origin: pd.Series, fu: pd.DataFrame, patient_ids: pd.Series) -> None:
     bad = origin.notna() & fu["fu_date"].notna() & (origin > fu["fu_date"])
     if bad.any():
-        ids = list(origin.index[bad.to_numpy()][:10])
+        ids = list(patient_ids[bad.to_numpy()][:10])
         raise ValueError(f"origin date after the end of follow-up (death or data lock) for patient_id {ids}; "
                          f"run oligomet registry validate on the data, or choose another origin")
 
@@ -117,12 +118,14 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
             tb[name] = tb[name][~(tb[name]["date"] > lock)]
         tb["treatments"] = tb["treatments"][~(tb["treatments"]["start_date"] > lock)]
         tb["lesions"] = tb["lesions"][~(tb["lesions"]["detection_date"] > lock)]
+    # from here on every table's patient_id is a number and the patients are indexed by it (._ids);
+    # the text ids are kept in pts["patient_id"] and come back only in the output
+    tb, idx, id_of_code = encode(tb)
     tb["treatments"] = _ordered_treatments(tb["treatments"])  # once; every step reads this order
-    pts = tb["patients"].set_index("patient_id", drop=False)
-    idx = pts.index
+    pts = tb["patients"].set_axis(idx)
     fu = followup_end(pts, tb, lock)
     origin_date, index = resolve_origin(origin, pts, tb, index_modalities, index_intents)
-    _check_origin_order(origin_date, fu)
+    _check_origin_order(origin_date, fu, pts["patient_id"])
 
     out = pd.DataFrame({"patient_id": pts["patient_id"], "site": pts["site"]}, index=idx)
     out["origin"] = origin if isinstance(origin, str) else "custom"
@@ -164,7 +167,7 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     out = _none_for_missing(out.reset_index(drop=True))
     if level == "patient":
         return out
-    return _lesion_frame(out, fu, tb, unit)
+    return _lesion_frame(out, fu, tb, unit, id_of_code)
 
 
 def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
@@ -179,6 +182,7 @@ def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
 def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> pd.DataFrame:
     t = tb["treatments"]
     fl = first_local_treatment(t, idx)
+    t = t[["patient_id", "start_date", "modality", "setting"]]  # the rows are filtered below: not every column
     sysm = t[(t["modality"] == "systemic") & t["start_date"].notna()]
     neo = sysm[sysm["setting"].isin(_NEOADJUVANT_SETTINGS)
                & (sysm["start_date"] < lookup(sysm["patient_id"], fl["first_local_date"]))]
@@ -215,15 +219,16 @@ _LESION_DROP = ("os_time", "os_event", "pfs_time", "pfs_event", "dfs_time", "dfs
 
 
 def _lesion_frame(patient_frame: pd.DataFrame, fu: pd.DataFrame, tb: dict[str, pd.DataFrame],
-                  unit: str) -> pd.DataFrame:
+                  unit: str, id_of_code) -> pd.DataFrame:
     """One row per locally treated lesion; local control from the lesion's first local treatment."""
     les = _lc.lesion_local_control(fu, tb, unit)
     info = tb["lesions"].set_index("lesion_id")[["organ", "detection_date", "diameter_mm", "segment_or_lobe"]]
     les = les.join(info, how="left")
     les.index.name = "lesion_id"
     les = les.reset_index()
-    # OS from the lesion's treatment, so a lesion frame can be analysed on its own clock too
     pf = fu.reindex(les["patient_id"]).reset_index(drop=True)
+    les["patient_id"] = decode(les["patient_id"], id_of_code)  # codes -> ids, to join the patient frame
+    # OS from the lesion's treatment, so a lesion frame can be analysed on its own clock too
     les["os_time"] = (pf["fu_date"] - les["lesion_treatment_date"]).dt.days / (
         DAYS_PER_MONTH if unit == "months" else 1.0)
     les["os_event"] = pf["dead"].astype(float).where(les["os_time"].notna())

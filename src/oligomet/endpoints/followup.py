@@ -28,8 +28,7 @@ def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame]) -
         dates.append(tables[name][col])
     comp = tables["complications"]
     if not comp.empty:
-        owner = t.set_index("treatment_id")["patient_id"]
-        ids.append(lookup(comp["treatment_id"], owner))
+        ids.append(_treatment_owner(comp["treatment_id"], t))
         dates.append(comp["date"])
     plain_dates = all(isinstance(d.dtype, np.dtype) and d.dtype.kind == "M" for d in dates)
     if patient_index.is_unique and not patient_index.hasnans and plain_dates:
@@ -39,6 +38,26 @@ def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame]) -
     if allrec.empty:
         return pd.Series(pd.NaT, index=patient_index, dtype="datetime64[ns]")
     return allrec.groupby("patient_id")["date"].max().reindex(patient_index).astype("datetime64[ns]")
+
+
+def _treatment_owner(treatment_ids: pd.Series, treatments: pd.DataFrame) -> pd.Series:
+    """The ``patient_id`` of the treatment each of ``treatment_ids`` names (missing if none).
+
+    ``treatment_ids.map(treatments.set_index("treatment_id")["patient_id"])``, with both id lists
+    hashed in one ``factorize`` instead of building and probing a text index (a tenth of a second
+    at 10^5 patients). A missing id still matches a treatment with a missing id, as in ``map``;
+    repeated treatment ids take ``map`` itself, which refuses them as before."""
+    own = treatments["treatment_id"].to_numpy(dtype=object)
+    n = len(own)
+    codes, _ = pd.factorize(np.concatenate([own, treatment_ids.to_numpy(dtype=object)]), use_na_sentinel=False)
+    # codes follow first appearance and the treatments come first: their ids are all distinct exactly
+    # when they are coded 0 .. n-1, and then an asked id's code below n is its treatment's row
+    if n == 0 or codes[n - 1] != n - 1:
+        return lookup(treatment_ids, treatments.set_index("treatment_id")["patient_id"])
+    row = codes[n:]
+    found = row < n
+    owner = treatments["patient_id"].iloc[np.where(found, row, 0)].where(found)
+    return pd.Series(owner.to_numpy(), index=treatment_ids.index)
 
 
 def _latest_by_position(patient_index: pd.Index, ids: list[pd.Series], dates: list[pd.Series]) -> pd.Series:

@@ -33,7 +33,7 @@ import pandas as pd
 
 from .._pandas_compat import lookup
 from ..registry.fields import ABLATION_MODALITIES, INTENT, LOCAL_MODALITIES, MODALITY
-from ._common import after_day
+from ._common import after_day, map_number
 
 ORIGINS = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 
@@ -69,8 +69,9 @@ def _ordered_treatments(treatments: pd.DataFrame) -> pd.DataFrame:
     """
     if "_priority" in treatments.columns:
         return treatments
-    t = treatments.dropna(subset=["start_date"]).copy()
-    t["_priority"] = t["modality"].map(MODALITY_PRIORITY).fillna(len(MODALITY_PRIORITY)).astype(int)
+    t = treatments.dropna(subset=["start_date"])
+    priority = map_number(t["modality"], MODALITY_PRIORITY)
+    t = t.assign(_priority=np.where(np.isnan(priority), len(MODALITY_PRIORITY), priority).astype(int))
     pcode = pd.factorize(t["patient_id"])[0]
     day = t["start_date"].dt.normalize().to_numpy().astype("int64")
     keys = pd.DataFrame({"p": pcode, "d": day, "r": t["_priority"].to_numpy()})
@@ -108,7 +109,8 @@ def _check_codes(values, allowed, what):
 def first_local_treatment(treatments: pd.DataFrame, patient_index: pd.Index) -> pd.DataFrame:
     """Per patient: ``first_local_date``, ``first_local_modality`` (first local treatment ever)."""
     t = _ordered_treatments(treatments)
-    t = t[t["modality"].isin(LOCAL_MODALITIES)].drop_duplicates("patient_id").set_index("patient_id")
+    t = t.loc[t["modality"].isin(LOCAL_MODALITIES), ["patient_id", "start_date", "modality"]]  # not every column
+    t = t.drop_duplicates("patient_id").set_index("patient_id")
     return pd.DataFrame({"first_local_date": t["start_date"], "first_local_modality": t["modality"]}
                         ).reindex(patient_index)
 
@@ -147,10 +149,11 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
         if not isinstance(origin, (Mapping, pd.Series)):
             raise TypeError("origin must be a string or a mapping / Series patient_id -> date")
         o = pd.Series(origin)
-        unknown = sorted(set(map(str, o.index)) - set(map(str, idx)))
+        ids = patients["patient_id"]  # the ids themselves: ``idx`` may hold codes (see ._ids)
+        unknown = sorted(set(map(str, o.index)) - set(map(str, ids)))
         if unknown:
             raise ValueError(f"origin mapping names patient_id(s) not in the patients table: {unknown[:10]}")
-        o = pd.to_datetime(o, errors="raise")
+        o = pd.to_datetime(o, errors="raise").reindex(ids).set_axis(idx)
     origin_date = o.reindex(idx).astype("datetime64[ns]")
 
     after = cand[cand["start_date"] >= lookup(cand["patient_id"], origin_date)]
