@@ -257,6 +257,9 @@ def parse_field(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
             values = pd.Series(taken, index=raw.index, name=raw.name, dtype=object)
         else:
             values = pd.Series(taken, index=raw.index, name=raw.name)
+        if rule.isna().all():  # the common column: no problem to spread over the rows
+            return (values, pd.Series(np.full(len(raw), None, dtype=object), index=raw.index, dtype=object),
+                    pd.Series(np.full(len(raw), "", dtype=object), index=raw.index, dtype=object))
         rule = pd.Series(take(rule.to_numpy(dtype=object), codes, allow_fill=True, fill_value=None),
                          index=raw.index, dtype=object)
         msg = pd.Series(take(msg.to_numpy(dtype=object), codes, allow_fill=True, fill_value=""),

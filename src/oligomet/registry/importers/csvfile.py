@@ -25,7 +25,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import itertools
 import re
 from operator import methodcaller
 
@@ -134,7 +133,8 @@ def _read_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame] | None
     data = lines[h + 1:]
     # Counting separators first (in C) and stripping only the lines that fail keeps this a cheap pass;
     # a blank or whitespace-only line is not a record (left for drop_blank_rows).
-    if any(ln.strip() for ln in itertools.compress(data, (c != n - 1 for c in map(methodcaller("count", sep), data)))):
+    counts = np.fromiter(map(methodcaller("count", sep), data), dtype=np.int64, count=len(data))
+    if any(data[i].strip() for i in np.flatnonzero(counts != n - 1)):
         return None
     rows = np.arange(h + 1, h + 1 + len(data))  # 0-based list index of line i+1 -> row = line - 1
     if not data:
