@@ -81,12 +81,11 @@ def as_text(raw: pd.Series, distinct: bool = False) -> pd.Series:
 
 
 def _clean_texts(uniq: np.ndarray) -> np.ndarray:
-    """``_clean`` of each value, in C for the all-text array a CSV gives."""
+    """``_clean`` of each value; one string method chain per value for the all-text array a CSV gives."""
     if len(uniq) and pd.api.types.infer_dtype(uniq, skipna=False) == "string":
-        # All text (the CSV case): strip in C, then empty -> None.
-        stripped = np.char.strip(uniq.astype(str)).astype(object)
-        stripped[stripped == ""] = None
-        return stripped
+        # All text (the CSV case). What NumPy's strip of a fixed-width copy gave (it drops trailing NULs:
+        # checked over every code point), without the copy: half the time on 10^5 distinct ids.
+        return np.array([v.rstrip("\0").strip().rstrip("\0") or None for v in uniq], dtype=object)
     return np.array([_clean(v) for v in uniq], dtype=object)
 
 
@@ -249,14 +248,13 @@ def parse_field(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
         take = pd.api.extensions.take
         plain = values.dtype == object or values.dtype == np.float64
         arr = values.to_numpy() if plain else values.array  # numpy for float/object, else the extension array
-        taken = take(arr, codes, allow_fill=True)
         if f.type in ("str", "code", "list"):
             # Built as object outright: a Series of Python str would be inferred as pandas 3's Arrow
             # strings and converted back, two passes over every cell (seconds at a million rows).
-            taken[pd.isna(taken)] = None
-            values = pd.Series(taken, index=raw.index, name=raw.name, dtype=object)
+            # The parsed uniques hold str or None; code -1 (a missing cell) picks the appended None.
+            values = pd.Series(np.append(arr, None)[codes], index=raw.index, name=raw.name, dtype=object)
         else:
-            values = pd.Series(taken, index=raw.index, name=raw.name)
+            values = pd.Series(take(arr, codes, allow_fill=True), index=raw.index, name=raw.name)
         if rule.isna().all():  # the common column: no problem to spread over the rows
             return (values, pd.Series(np.full(len(raw), None, dtype=object), index=raw.index, dtype=object),
                     pd.Series(np.full(len(raw), "", dtype=object), index=raw.index, dtype=object))

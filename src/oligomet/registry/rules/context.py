@@ -75,6 +75,25 @@ class Context:
         return cache[table]
 
     @property
+    def treated_lesion_rows(self) -> np.ndarray:
+        """Position in ``lesions`` of the first row of each ``treated_lesions`` id (-1: no such lesion).
+
+        What a lookup in ``lesions.drop_duplicates("lesion_id")`` gives, for the lesion-level rules;
+        the listed ids are never missing, so missing lesion ids cannot match.
+        """
+        if "_treated_rows" not in self.__dict__:
+            self._treated_rows = first_positions(self.tables["lesions"]["lesion_id"].to_numpy(dtype=object),
+                                                 self.treated_lesions["lesion_id"].to_numpy(dtype=object))
+        return self._treated_rows
+
+    def treated_lesion_value(self, field: str) -> np.ndarray:
+        """``lesions.<field>`` of the first row of each ``treated_lesions`` id; NaT or None where unknown."""
+        column = self.tables["lesions"][field]
+        dtype = "datetime64[ns]" if field.endswith("date") else object
+        values = np.append(column.to_numpy(dtype=dtype), np.array([None], dtype=dtype))
+        return values[self.treated_lesion_rows]  # -1 (no such lesion) picks the appended missing value
+
+    @property
     def patient_index(self) -> pd.Index:
         if "_patient_index" not in self.__dict__:
             p = self.tables["patients"]
@@ -118,6 +137,24 @@ class Context:
 
     def warning(self, table, rule, mask, field, message, value=None) -> None:
         self.flag("warning", table, rule, mask, field, message, value)
+
+
+def first_positions(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Position of the first element of ``values`` equal to each key (-1: none, or a missing key).
+
+    One ``factorize`` of values then keys numbers each distinct value by its first appearance, so a
+    key's code is a value's code when it occurs in ``values``; 5 times faster than ``get_indexer``
+    or ``Series.map`` on 10^5 text ids, which convert them to Arrow strings and back.
+    """
+    codes, _ = pd.factorize(np.concatenate([values, keys]), use_na_sentinel=True)
+    n = len(values)
+    seen, first = np.unique(codes[:n], return_index=True)  # each code of values, where it first occurs
+    known = int(seen.max(initial=-1)) + 1                  # values hold codes 0..known-1 (-1: missing)
+    table = np.full(known, -1, dtype=np.intp)
+    table[seen[seen >= 0]] = first[seen >= 0]
+    key_codes = codes[n:]
+    inside = (key_codes >= 0) & (key_codes < known)
+    return np.where(inside, table[np.where(inside, key_codes, 0)] if known else -1, -1).astype(np.intp)
 
 
 def iso(dates: pd.Series) -> pd.Series:
