@@ -65,23 +65,34 @@ def _clean(v):
     return t or None
 
 
-def as_text(raw: pd.Series) -> pd.Series:
+def as_text(raw: pd.Series, distinct: bool = False) -> pd.Series:
     """Raw cells as stripped ``str`` (object dtype), empty or missing cells as None.
 
     Strings are cleaned once per distinct value (``pd.factorize``), not once per cell: registry
     columns repeat their values (codes, dates), and per-cell Python string calls dominated the
-    time to read a million rows.
+    time to read a million rows. ``distinct``: the caller already holds distinct values (the
+    uniques of ``parse_field``), so the factorize is skipped.
     """
+    if distinct:
+        return pd.Series(_clean_texts(raw.to_numpy(dtype=object)), index=raw.index, dtype=object)
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    uniq = np.asarray(uniques, dtype=object)
-    if len(uniq) and pd.api.types.infer_dtype(uniq, skipna=False) == "string":
-        # All text (the CSV case): strip in C, then empty -> None.
-        stripped = np.char.strip(uniq.astype(str)).astype(object)
-        stripped[stripped == ""] = None
-        clean = np.append(stripped, None)
-    else:
-        clean = np.array([_clean(v) for v in uniq] + [None], dtype=object)
+    clean = np.append(_clean_texts(np.asarray(uniques, dtype=object)), None)
     return pd.Series(clean[codes], index=raw.index, dtype=object)  # code -1 (missing) -> the trailing None
+
+
+#: Every character ``str.isspace`` holds (``str.strip``'s whitespace), and NUL.
+_WHITESPACE_AND_NUL = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                       "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\x00")
+
+
+def _clean_texts(uniq: np.ndarray) -> np.ndarray:
+    """``_clean`` of each value; one string method chain per value for the all-text array a CSV gives."""
+    if len(uniq) and pd.api.types.infer_dtype(uniq, skipna=False) == "string":
+        # All text (the CSV case). What NumPy's strip of a fixed-width copy gave before, without the
+        # copy (half the time on 10^5 distinct ids): NumPy's strings end at trailing NULs, so its strip
+        # takes NULs as well as whitespace off the right end (tests/registry/test_import_fast_paths.py).
+        return np.array([v.rstrip(_WHITESPACE_AND_NUL).lstrip() or None for v in uniq], dtype=object)
+    return np.array([_clean(v) for v in uniq], dtype=object)
 
 
 def _ymd(year, month, day, index) -> pd.Series:
@@ -243,9 +254,16 @@ def parse_field(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
         take = pd.api.extensions.take
         plain = values.dtype == object or values.dtype == np.float64
         arr = values.to_numpy() if plain else values.array  # numpy for float/object, else the extension array
-        values = pd.Series(take(arr, codes, allow_fill=True), index=raw.index, name=raw.name)
         if f.type in ("str", "code", "list"):
-            values = values.astype(object).where(values.notna(), None)
+            # Built as object outright: a Series of Python str would be inferred as pandas 3's Arrow
+            # strings and converted back, two passes over every cell (seconds at a million rows).
+            # The parsed uniques hold str or None; code -1 (a missing cell) picks the appended None.
+            values = pd.Series(np.append(arr, None)[codes], index=raw.index, name=raw.name, dtype=object)
+        else:
+            values = pd.Series(take(arr, codes, allow_fill=True), index=raw.index, name=raw.name)
+        if rule.isna().all():  # the common column: no problem to spread over the rows
+            return (values, pd.Series(np.full(len(raw), None, dtype=object), index=raw.index, dtype=object),
+                    pd.Series(np.full(len(raw), "", dtype=object), index=raw.index, dtype=object))
         rule = pd.Series(take(rule.to_numpy(dtype=object), codes, allow_fill=True, fill_value=None),
                          index=raw.index, dtype=object)
         msg = pd.Series(take(msg.to_numpy(dtype=object), codes, allow_fill=True, fill_value=""),
@@ -265,7 +283,7 @@ def _parse_values(raw: pd.Series, f: Field, order: str | None, decimal: str = ".
         rule = none.copy()
         rule[bad] = "date_out_of_range"
         return dates.mask(bad), rule, _date_message(rule, raw, order)
-    s = as_text(raw)
+    s = as_text(raw, distinct=True)  # parse_field passes each distinct raw value once
     rule = pd.Series(None, index=s.index, dtype=object)
     msg = pd.Series("", index=s.index, dtype=object)
     if f.type == "date":
@@ -308,10 +326,28 @@ def _parse_values(raw: pd.Series, f: Field, order: str | None, decimal: str = ".
         out = mapped.where(mapped.notna(), s)
         return out.astype(object).where(out.notna(), None), rule, msg
     if f.type == "list":
-        out = s.str.replace(r"\s*[;,]\s*", ";", regex=True).str.strip(";")
-        out = out.mask(out == "")
-        return out.astype(object).where(out.notna(), None), rule, msg
+        return _list_cells(s), rule, msg
     return s.astype(object).where(s.notna(), None), rule, msg
+
+
+_LIST_SEPARATOR = re.compile(r"\s*[;,]\s*")
+_NOT_PLAIN_LIST = re.compile(r"[,\s]")
+
+
+def _list_cells(s: pd.Series) -> pd.Series:
+    """``;``-separated ids: ``,`` or spaces around a separator -> ``;``, no separator at either end.
+
+    The substitution is run only on cells with a comma or a space: in any other cell every separator
+    is a lone ``;`` already, and a regex substitution per distinct cell cost ~0.5 s at 10^5 cells.
+    """
+    def clean(v):
+        if v is None:
+            return None
+        if _NOT_PLAIN_LIST.search(v):
+            v = _LIST_SEPARATOR.sub(";", v)
+        return v.strip(";") or None
+
+    return pd.Series([clean(v) for v in s.to_numpy(dtype=object)], index=s.index, dtype=object)
 
 
 _DTYPES = {"date": "datetime64[ns]", "int": "Int64", "float": "float64", "bool": "boolean"}
@@ -333,7 +369,14 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
     table = TABLES[name]
     rows = pd.Index(np.asarray(rows, dtype=object), name="row")
     frame = frame.set_axis(rows, axis=0)
-    pid = _patient_ids(name, frame, patient_of_treatment)
+    parsed = {}
+    if "patient_id" in frame.columns and not isinstance(frame["patient_id"], pd.DataFrame):
+        # The patient of each row is the parsed patient_id (a str field: stripped text, never a
+        # problem of its own); parsing it once serves both.
+        parsed["patient_id"] = parse_field(frame["patient_id"], table.get("patient_id"), order, decimal)
+        pid = parsed["patient_id"][0].to_numpy(dtype=object)
+    else:
+        pid = _patient_ids(name, frame, patient_of_treatment)
     if order is None:
         dates = [f.name for f in table.fields if f.type == "date"]
         order, example = infer_date_order(frame, dates, with_example=True)
@@ -357,7 +400,7 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
         if isinstance(raw, pd.DataFrame):  # duplicated header: keep the first, report it
             log.error(name, "duplicate_column", f"column {f.name!r} appears {raw.shape[1]} times", field=f.name)
             raw = raw.iloc[:, 0]
-        values, rule, msg = parse_field(raw, f, order, decimal)
+        values, rule, msg = parsed[f.name] if f.name in parsed else parse_field(raw, f, order, decimal)
         bad = rule.notna().to_numpy()
         if bad.any():
             raw_text = as_text(raw) if not pd.api.types.is_datetime64_any_dtype(raw) else raw
@@ -370,9 +413,7 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
 
 
 def _patient_ids(name: str, frame: pd.DataFrame, patient_of_treatment: pd.Series | None) -> np.ndarray:
-    if "patient_id" in frame.columns and not isinstance(frame["patient_id"], pd.DataFrame):
-        s = as_text(frame["patient_id"])
-        return s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+    """Patient of each row of a table without a (single) patient_id column: complications via treatment."""
     if name == "complications" and patient_of_treatment is not None and "treatment_id" in frame.columns:
         tid = as_text(frame["treatment_id"]).astype(object)
         p = tid.map(patient_of_treatment)

@@ -109,9 +109,23 @@ def read_csv_text(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | Non
     header, frame = split
     frame = _with_header(header, frame, path.name, table, log)
     # A ';'-separated export comes from a locale whose decimal mark is the comma (parse.py reads both).
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    first = _first_line(text)
     frame.attrs["decimal"] = "," if separator(first) == ";" else "."
     return frame
+
+
+def _first_line(text: str) -> str:
+    """The first non-blank line of ``text`` as ``str.splitlines`` splits it, without splitting all of a
+    60 MB file: growing prefixes, the last (maybe cut) line of a prefix not trusted."""
+    k = 4096
+    while True:
+        lines = text[:k].splitlines()
+        if k < len(text):
+            lines = lines[:-1]
+        line = next((ln for ln in lines if ln.strip()), None)
+        if line is not None or k >= len(text):
+            return line or ""
+        k *= 4
 
 
 def table_sources(names: list[str], kind: str, log: ProblemLog, key=normalise_name) -> dict[str, list[str]]:

@@ -126,9 +126,8 @@ def check_lesion_dates(ctx: Context) -> None:
     if not len(treated):
         return
     tr = ctx.tables["treatments"]
-    detected = ctx.tables["lesions"].drop_duplicates("lesion_id").set_index("lesion_id")["detection_date"]
     pos = treated["pos"].to_numpy()
-    det = lookup(treated["lesion_id"], detected).to_numpy(dtype="datetime64[ns]")
+    det = ctx.treated_lesion_value("detection_date")
     early = tr["start_date"].to_numpy()[pos] < det  # NaT compares False
     if not early.any():
         return

@@ -106,10 +106,9 @@ def _treated_organs(ctx: Context) -> pd.DataFrame:
     out = pd.DataFrame({"lung": False, "liver": False}, index=tr.index)
     listed = ctx.treated_lesions
     if len(listed):
-        organ = listed["lesion_id"].map(ctx.tables["lesions"].drop_duplicates("lesion_id")
-                                        .set_index("lesion_id")["organ"])
+        organ = ctx.treated_lesion_value("organ")
         for o in ("lung", "liver"):
-            out.loc[np.unique(listed["pos"].to_numpy()[(organ == o).to_numpy()]), o] = True
+            out.loc[np.unique(listed["pos"].to_numpy()[organ == o]), o] = True
     return out
 
 

@@ -1,0 +1,90 @@
+"""The import's fast paths (issue 10) give what the plain formulations they replace give.
+
+Each fast path (NumPy line splitting, one-factorize lookups, per-value string cleaning) is checked
+against the slower, obvious version on generated inputs: blank and whitespace lines, CR/CRLF line
+breaks, accents, missing values, repeated and unknown keys.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oligomet.registry.importers.csvfile import _read_quoted, _read_unquoted
+from oligomet.registry.importers.tabular import _first_line, drop_blank_rows
+from oligomet.registry.parse import _clean_texts, _list_cells
+from oligomet.registry.report import ProblemLog
+from oligomet.registry.rules.context import first_positions
+
+CELL = st.sampled_from(["a", "b ", " c", "", "  ", "é", "SYN-1", "1.5", "\t", "ü ", "\u00a0", "x\x00"])
+
+
+@st.composite
+def unquoted_csv(draw):
+    sep = draw(st.sampled_from([",", ";"]))
+    n = draw(st.integers(1, 4))
+    blank = st.sampled_from(["", " ", "\t "])
+    lines = draw(st.lists(blank, max_size=2))
+    lines.append(sep.join(draw(st.lists(st.sampled_from(["id", "x", "Y z", "date"]), min_size=n, max_size=n))))
+    for _ in range(draw(st.integers(0, 6))):
+        lines.append(draw(blank) if draw(st.booleans()) and draw(st.booleans())
+                     else sep.join(draw(st.lists(CELL, min_size=n, max_size=n))))
+    brk = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    return brk.join(lines) + draw(st.sampled_from(["", brk, brk + brk])), sep
+
+
+def _cells(frame: pd.DataFrame) -> list[tuple]:
+    return [tuple(None if not isinstance(v, str) else v for v in row) for row in frame.itertuples()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(unquoted_csv())
+def test_unquoted_reader_gives_the_careful_readers_records(case):
+    text, sep = case
+    fast = _read_unquoted(text, sep)
+    careful = _read_quoted(text, sep, "t.csv", "labs", ProblemLog())
+    assert fast is not None and careful is not None
+    assert fast[0] == careful[0]
+    kept, rows = drop_blank_rows(fast[1])
+    assert all(kept[c].dtype == object for c in kept)
+    assert _cells(kept.set_axis(pd.Index(rows, name="row"))) == _cells(careful[1])
+
+
+@given(st.text(alphabet=["a", ";", ",", " ", "\n", "\r", "\x0b", "\u2028", "\t"], max_size=60))
+def test_first_line_is_the_first_nonblank_of_splitlines(text):
+    assert _first_line(text) == next((ln for ln in text.splitlines() if ln.strip()), "")
+
+
+@settings(max_examples=500)
+@given(st.lists(st.text(alphabet=["a", " ", "\t", "\u3000", "\x00", "é", "\x85", "\x1c"], max_size=6), max_size=20))
+def test_clean_texts_is_numpys_strip(values):
+    uniq = np.array(values, dtype=object)
+    if not len(uniq):
+        return
+    expected = np.char.strip(uniq.astype(str)).astype(object)   # the former implementation
+    expected[expected == ""] = None
+    assert list(_clean_texts(uniq)) == list(expected)
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=["L", "1", ";", ",", " ", "\t", "\n", "\u3000"], min_size=1,
+                                                max_size=8).map(str.strip).filter(bool)), max_size=20))
+def test_list_cells_are_the_regex_substitution(values):
+    s = pd.Series(values, dtype=object)
+    out = s.str.replace(r"\s*[;,]\s*", ";", regex=True).str.strip(";")
+    expected = out.mask(out == "").astype(object)
+    assert list(_list_cells(s)) == [None if not isinstance(v, str) else v for v in expected]
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", None, np.nan]), max_size=10),
+       st.lists(st.sampled_from(["a", "b", "z", None]), max_size=10))
+def test_first_positions_is_the_first_equal_element(values, keys):
+    v, k = np.array(values, dtype=object), np.array(keys, dtype=object)
+    expected = [next((i for i, x in enumerate(values) if key is not None and x == key), -1) for key in keys]
+    assert list(first_positions(v, k)) == expected
+
+
+def test_whitespace_set_is_pythons():
+    from oligomet.registry.parse import _WHITESPACE_AND_NUL
+
+    assert set(_WHITESPACE_AND_NUL) == {chr(c) for c in range(0x110000) if chr(c).isspace()} | {"\x00"}
