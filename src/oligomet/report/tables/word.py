@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from xml.sax.saxutils import escape
 from pathlib import Path
 from typing import Sequence
 
@@ -19,12 +20,9 @@ import pandas as pd
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.shared import Cm, Pt, RGBColor
-from docx.table import _Cell
 
 from .model import ReportTable, format_cell
 
@@ -172,64 +170,61 @@ def column_widths(rows: list[list[str]], available_cm: float, font_pt: float = T
     return [lo + spare * e / sum(extra) for lo, e in zip(least, extra)]
 
 
-def _border(parent, edges: dict[str, int | None]) -> None:
-    """Set ``w:top``/``w:bottom``/... borders of a ``tblBorders``/``tcBorders`` element (None: no line)."""
-    for edge, size in edges.items():
-        el = OxmlElement(f"w:{edge}")
-        if size is None:
-            el.set(qn("w:val"), "nil")
-        else:
-            el.set(qn("w:val"), "single")
-            el.set(qn("w:sz"), str(size))
-            el.set(qn("w:space"), "0")
-            el.set(qn("w:color"), "000000")
-        parent.append(el)
+def _rule(edge: str, size: int | None) -> str:
+    if size is None:
+        return f'<w:{edge} w:val="nil"/>'
+    return f'<w:{edge} w:val="single" w:sz="{size}" w:space="0" w:color="000000"/>'
 
 
-def _grid(table) -> list[list[_Cell]]:
-    """The cells row by row, straight from the XML (``table.rows[i].cells`` rebuilds the whole grid on
-    every call, which made long tables slow); the tables written here have no merged cells."""
-    return [[_Cell(tc, table) for tc in tr.tc_lst] for tr in table._tbl.tr_lst]
+def _run_xml(text: str, bold: bool) -> str:
+    """One run as python-docx's ``add_run`` writes it: a line break is ``w:br``, a tab ``w:tab``."""
+    parts = []
+    for i, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")):
+        if i:
+            parts.append("<w:br/>")
+        for j, chunk in enumerate(line.split("\t")):
+            if j:
+                parts.append("<w:tab/>")
+            if chunk:
+                parts.append(f'<w:t xml:space="preserve">{escape(chunk)}</w:t>')
+    return f"<w:r>{'<w:rPr><w:b/></w:rPr>' if bold else ''}{''.join(parts)}</w:r>"
 
 
-def _three_line_borders(table, header_cells) -> None:
-    tbl_pr = table._tbl.tblPr
-    for old in tbl_pr.findall(qn("w:tblBorders")):
-        tbl_pr.remove(old)
-    borders = OxmlElement("w:tblBorders")
-    _border(borders, {"top": RULE_HEAVY, "left": None, "bottom": RULE_HEAVY, "right": None,
-                      "insideH": None, "insideV": None})
-    tbl_pr.append(borders)
-    for cell in header_cells:   # the rule under the header
-        tc_pr = cell._tc.get_or_add_tcPr()
-        tc_borders = OxmlElement("w:tcBorders")
-        _border(tc_borders, {"bottom": RULE_LIGHT})
-        tc_pr.append(tc_borders)
+def _table_xml(header: list[str], body: list[list[str]], widths_cm: list[float], style_id: str,
+               aligns: list[str]) -> str:
+    """The whole three-line table as WordprocessingML.
 
+    Why not python-docx's cell API: it costs about a millisecond per cell (every cell access walks
+    the grid and every property setter searches its parent), so a report's tables took seconds;
+    the same elements written as one string and parsed once take a few milliseconds.
 
-def _rows_whole_and_header_repeated(table) -> None:
-    """No row is split over two pages; the first row (the header) repeats on every page."""
-    for i, tr in enumerate(table._tbl.tr_lst):
-        tr_pr = tr.get_or_add_trPr()
-        tr_pr.append(OxmlElement("w:cantSplit"))
-        if i == 0:
-            el = OxmlElement("w:tblHeader")
-            el.set(qn("w:val"), "true")
-            tr_pr.append(el)
+    * three rules: heavy above the header and under the last row (table borders), light under the
+      header (cell borders of the first row); no grid;
+    * fixed layout, widths on the grid and on every cell, so that Word and LibreOffice draw the same
+      columns (autofit would re-break words);
+    * no row is split over two pages, and the header row repeats on every page.
+    """
+    grid = "".join(f'<w:gridCol w:w="{int(w / 2.54 * 1440)}"/>' for w in widths_cm)   # twentieths of a point
+    cell_w = [f'<w:tcW w:w="{Cm(w).twips}" w:type="dxa"/>' for w in widths_cm]
+    under_header = f"<w:tcBorders>{_rule('bottom', RULE_LIGHT)}</w:tcBorders>"
 
+    def row(values: list[str], first: bool) -> str:
+        tr_pr = "<w:trPr><w:cantSplit/>" + ('<w:tblHeader w:val="true"/>' if first else "") + "</w:trPr>"
+        cells = "".join(
+            f"<w:tc><w:tcPr>{cell_w[j]}{under_header if first else ''}</w:tcPr>"
+            f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/><w:jc w:val="{aligns[j]}"/></w:pPr>'
+            f"{_run_xml(text, bold=first)}</w:p></w:tc>"
+            for j, text in enumerate(values))
+        return f"<w:tr>{tr_pr}{cells}</w:tr>"
 
-def _fixed_layout(table, cells: list[list[_Cell]], widths_cm: list[float]) -> None:
-    """Widths are written on the grid and on every cell, with a fixed layout, so that Word and
-    LibreOffice draw the same columns (autofit would re-break words)."""
-    table.autofit = False
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    table._tbl.tblPr.append(layout)
-    for col, w in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths_cm):
-        col.set(qn("w:w"), str(int(w / 2.54 * 1440)))   # twentieths of a point
-    for row in cells:
-        for cell, w in zip(row, widths_cm):
-            cell.width = Cm(w)
+    borders = "".join(_rule(edge, size) for edge, size in (("top", RULE_HEAVY), ("left", None), ("bottom", RULE_HEAVY),
+                                                           ("right", None), ("insideH", None), ("insideV", None)))
+    # children of tblPr in the schema's order (Word refuses a document whose elements are out of order)
+    tbl_pr = (f'<w:tblPr><w:tblW w:type="auto" w:w="0"/><w:jc w:val="center"/><w:tblBorders>{borders}</w:tblBorders>'
+              '<w:tblLayout w:type="fixed"/><w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" '
+              'w:lastRow="0" w:noHBand="0" w:noVBand="1" w:val="04A0"/></w:tblPr>')
+    rows = row(header, True) + "".join(row(r, False) for r in body)
+    return f"<w:tbl {nsdecls('w')}>{tbl_pr}<w:tblGrid>{grid}</w:tblGrid>{rows}</w:tbl>"
 
 
 def _cell_style(doc: Document, font_pt: float):
@@ -247,15 +242,6 @@ def _cell_style(doc: Document, font_pt: float):
     return doc.styles[name].style_id
 
 
-def _fill(cell: _Cell, text: str, style_id: str, *, bold: bool = False, align=WD_ALIGN_PARAGRAPH.LEFT) -> None:
-    par = cell.paragraphs[0]
-    par._p.get_or_add_pPr().style = style_id   # by id: the ``par.style`` setter searches every style
-    par.alignment = align
-    run = par.add_run(text)
-    if bold:
-        run.bold = True
-
-
 def add_table(doc: Document, t: ReportTable, number: int) -> None:
     """Caption above, the three-line table, the footnote below (journal convention)."""
     # the caption numbers the table; a title that numbers itself ("Table 1: ...") would say it twice
@@ -268,23 +254,11 @@ def add_table(doc: Document, t: ReportTable, number: int) -> None:
     font_pt = table_font_pt([header] + body, text_width_cm(doc))
     widths = column_widths([header] + body, text_width_cm(doc), font_pt)
     style = _cell_style(doc, font_pt)
-    tab = doc.add_table(rows=1 + len(body), cols=len(header))
-    tab.alignment = WD_TABLE_ALIGNMENT.CENTER
-    cells = _grid(tab)
-    _three_line_borders(tab, cells[0])
-    _rows_whole_and_header_repeated(tab)
     # labels read left-aligned; columns of numbers are centred under their header
     numeric = [sum(bool(_NUMBER.match(r[j])) for r in body) > sum(bool(r[j]) for r in body) / 2
                for j in range(len(header))]
-
-    def align(j: int):
-        return WD_ALIGN_PARAGRAPH.CENTER if j > 0 and numeric[j] else WD_ALIGN_PARAGRAPH.LEFT
-    for j, (cell, text) in enumerate(zip(cells[0], header)):
-        _fill(cell, text, style, bold=True, align=align(j))
-    for row, values in zip(cells[1:], body):
-        for j, (cell, text) in enumerate(zip(row, values)):
-            _fill(cell, text, style, align=align(j))
-    _fixed_layout(tab, cells, widths)
+    aligns = ["center" if j > 0 and numeric[j] else "left" for j in range(len(header))]
+    doc.element.body._insert_tbl(parse_xml(_table_xml(header, body, widths, style, aligns)))
     if t.note:
         note = doc.add_paragraph()
         note.paragraph_format.space_before = Pt(2)
