@@ -22,7 +22,7 @@ from markupsafe import Markup
 from ._atomic_folder import replacing_folder
 from .document import FigureItem, TextItem
 from .sections.checks import describe
-from .figures import save_figure
+from .figures._processes import FigureDrawing
 from .results_json import write_results_json
 from .tables.word import PAPER
 from .word_report import write_report_docx
@@ -44,7 +44,8 @@ def write_report(results, out: str | Path, *, paper: str = "A4",
     ``paper``: ``"A4"`` or ``"Letter"`` for report.docx. ``figure_formats``: files of each figure, among
     png, svg, tiff, pdf; PNG is always written (the HTML and the DOCX embed it).
 
-    Figures are drawn here, from their specifications, one at a time (each is freed once saved).
+    Figures are drawn here, from their specifications, in worker processes
+    (:mod:`.figures._processes`; ``OLIGOMET_FIGURE_PROCESSES=1`` draws them in this process).
 
     All or nothing: the report is written beside ``out`` and then replaces it (a previous report there,
     stale tables included, is gone; after an error, e.g. a full disk, the previous report is intact).
@@ -64,33 +65,32 @@ def write_report(results, out: str | Path, *, paper: str = "A4",
 def _write_files(results, out: Path, *, paper: str, formats: tuple[str, ...]) -> None:
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
+    with FigureDrawing(results.figures, out / "figures", formats) as drawing:   # drawn while the tables are written
+        tables = results.tables
+        for t in tables:
+            write_csv(t, out / "tables")
+        if tables:
+            write_xlsx(tables, out / "tables" / "tables.xlsx", formatted=True)
+            write_docx(tables, out / "tables" / "tables.docx", heading=results.title, paper=paper)
+        write_results_json(results, out / "results.json")
+        figure_files = drawing.files()
+    write_report_docx(results, {name: files["png"] for name, files in figure_files.items()}, out / "report.docx",
+                      paper=paper)
     blocks = []
-    figure_png: dict[str, Path] = {}
     for sec in results.sections:
         items = []
         for it in sec.items:
             if isinstance(it, FigureItem):
-                fig = it.render()
-                files = {p.suffix[1:]: p for p in save_figure(fig, out / "figures" / it.name, formats)}
-                png = figure_png[it.name] = files["png"]
-                b64 = base64.b64encode(png.read_bytes()).decode("ascii")
+                files = figure_files[it.name]
+                b64 = base64.b64encode(files["png"].read_bytes()).decode("ascii")
                 items.append({"kind": "figure", "name": it.name, "title": it.title, "caption": it.caption,
-                              "src": f"data:image/png;base64,{b64}", "png": f"figures/{png.name}",
+                              "src": f"data:image/png;base64,{b64}", "png": f"figures/{files['png'].name}",
                               "svg": f"figures/{files['svg'].name}" if "svg" in files else None})
-                # free the memory of big figures once saved
-                fig.clf()
             elif isinstance(it, ReportTable):
-                write_csv(it, out / "tables")
                 items.append({"kind": "table", "html": Markup(html_table(it)), "csv": f"tables/{it.name}.csv"})
             elif isinstance(it, TextItem):
                 items.append({"kind": "text", "text": it.text})
         blocks.append({"key": sec.key, "title": sec.title, "items": items})
-    tables = results.tables
-    if tables:
-        write_xlsx(tables, out / "tables" / "tables.xlsx", formatted=True)
-        write_docx(tables, out / "tables" / "tables.docx", heading=results.title, paper=paper)
-    write_report_docx(results, figure_png, out / "report.docx", paper=paper)
-    write_results_json(results, out / "results.json")
     page = _env().get_template("report.html.j2").render(
         title=results.title, name=results.name, sections=blocks, methods=" ".join(results.methods),
         results=" ".join(results.results_text), results_detail=" ".join(results.results_detail),
