@@ -22,7 +22,9 @@ def build_cohort(doc: StudyResults, flow: pd.DataFrame, n_cohort: int, groups: d
     cols = {"label": "Step", "n_excluded": "Excluded", "n_unknown": "of which unknown", "n_remaining": "Remaining"}
     if "n_unknown" not in flow or not flow["n_unknown"].fillna(0).astype(bool).any():
         cols.pop("n_unknown")
-    disp = flow[list(cols)].rename(columns=cols)
+    # counts with thousands separators, as in the text and the flow diagram
+    disp = flow[list(cols)].apply(lambda c: c if c.name == "label" else c.map(lambda v: f"{int(v):,}" if pd.notna(v)
+                                                                                else "")).rename(columns=cols)
     sec.items.append(ReportTable("flow", "Cohort selection", flow, disp))
     text = f"The study cohort comprised {n_cohort:,} of {int(flow['n_remaining'].iloc[0]):,} registry patients"
     if groups:

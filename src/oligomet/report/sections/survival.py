@@ -86,7 +86,8 @@ def build_logrank(doc: StudyResults, r) -> None:
         doc.results_text.append(_logrank_sentence(r.tests))
     tidy = pd.DataFrame({"endpoint": r.tests["title"], "chisq": r.tests["statistic"], "df": r.tests["df"],
                          "p": r.tests["p"]}) if len(r.tests) else pd.DataFrame()
-    disp = tidy.assign(chisq=tidy["chisq"].map(lambda x: f"{x:.2f}"), p=tidy["p"].map(p_value)) if len(tidy) else tidy
+    disp = (tidy.assign(chisq=tidy["chisq"].map(lambda x: f"{x:.2f}"), p=tidy["p"].map(p_value))
+            .rename(columns={"endpoint": "Endpoint", "chisq": "χ²"}) if len(tidy) else tidy)
     doc.section("tests", "Group comparisons").items.append(
         ReportTable("logrank", "Log-rank tests between exposure groups", tidy, disp))
     doc.methods.append("Groups were compared with the log-rank test (R's survdiff).")
