@@ -136,6 +136,11 @@ def num(x, digits: int = 1) -> str:
     return f"{float(x):.{digits}f}"
 
 
+def count(n) -> str:
+    """A count of patients or events as the tables print it: '11,468'."""
+    return f"{round(float(n)):,}"
+
+
 def ci(est, lo, hi, digits: int = 1, sep: str = "–") -> str:
     """'71.0 (50.2–92.1)'; NR where not reached (an upper limit that is not reached is NR)."""
     return f"{num(est, digits)} ({num(lo, digits)}{sep}{num(hi, digits)})"

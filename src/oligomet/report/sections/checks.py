@@ -1,7 +1,7 @@
 """The "Checks" panel and the cautions in the results paragraph: each check worded for the reader."""
 from __future__ import annotations
 
-from ..document import Check, StudyResults, lower_first, num, p_text, pct
+from ..document import Check, StudyResults, count, lower_first, num, p_text, pct
 
 
 def _names(values: dict, fmt) -> str:
@@ -25,20 +25,20 @@ def describe(c: Check) -> str:
                 f"{p_text(v['p'])}), so the hazard ratio is an average over follow-up; read it with the "
                 f"Kaplan–Meier curves, and prefer a time-split Cox model or restricted mean survival time (RMST).")
     if c.name == "complete_cases":
-        text = (f"The {v['analysis']} analysed {v['n']} of {v['n_eligible']} eligible patients "
+        text = (f"The {v['analysis']} analysed {count(v['n'])} of {count(v['n_eligible'])} eligible patients "
                 f"({pct(v['share_excluded'])} excluded")
         if v["variables"]:
-            text += " for missing " + _names(v["variables"], lambda k, x: f"{lower_first(k)} ({x})")
+            text += " for missing " + _names(v["variables"], lambda k, x: f"{lower_first(k)} ({count(x)})")
         text += ")"
         return text + (f"; more than {pct(v['threshold'], 0)} lost to missing data can bias the estimates."
                        if not c.passed else ".")
     if c.name == "multiple_imputation":
-        return (f"The {v['analysis']} analysed all {v['n']} eligible patients: missing "
-                + _names(v["variables"], lambda k, x: f"{lower_first(k)} ({x})")
+        return (f"The {v['analysis']} analysed all {count(v['n'])} eligible patients: missing "
+                + _names(v["variables"], lambda k, x: f"{lower_first(k)} ({count(x)})")
                 + f" were multiply imputed (m = {v['m']}) and the estimates pooled by Rubin's rules (largest fraction "
                   f"of missing information {num(v['max_fmi'])}).")
     if c.name == "events_per_parameter":
-        text = (f"The {v['analysis']} has {num(v['events'], 0)} events for {v['parameters']} parameters "
+        text = (f"The {v['analysis']} has {count(v['events'])} events for {v['parameters']} parameters "
                 f"({num(v['per_parameter'])} per parameter")
         return text + (f"; fewer than {v['threshold']:g} make its estimates unstable." if not c.passed else ").")
     if c.name == "group_size":
@@ -48,7 +48,7 @@ def describe(c: Check) -> str:
                 f"{_names(v['small'], lambda k, x: f'{k} (n = {x})')}; its estimates are imprecise.")
     if c.name == "effective_sample_size":
         groups = v["low"] if not c.passed else v["groups"]
-        text = _names(groups, lambda k, x: f"{k} {num(x['ess'])} of {x['n']}")
+        text = _names(groups, lambda k, x: f"{k} {num(x['ess'])} of {count(x['n'])}")
         if c.passed:
             return f"Effective sample sizes after weighting: {text}."
         return (f"Extreme weights: the effective sample size is below {pct(v['threshold'], 0)} of n ({text}); a "

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..document import (PSEUDO_NOTE, FigureItem, StudyResults, TextItem, ci, ci_p, contrast, join_and, lower_first,
-                        num, p_text, pct)
+from ..document import (PSEUDO_NOTE, FigureItem, StudyResults, TextItem, ci, ci_p, contrast, count, join_and,
+                        lower_first, num, p_text, pct)
 from ..figures import km_figure
 from ..figures.love import love_plot
 from ..tables import ReportTable
@@ -31,7 +31,7 @@ def _outcome_sentence(r, matching: bool, hrs: list[str]) -> str:
     design = []
     if matching:
         s = r.sample_sizes
-        design.append(f"{int(s.loc['Matched', 'treated'])} vs {int(s.loc['Matched', 'control'])} patients")
+        design.append(f"{count(s.loc['Matched', 'treated'])} vs {count(s.loc['Matched', 'control'])} patients")
     if r.max_abs_smd_after is not None:
         design.append(f"largest |SMD| {r.max_abs_smd_after:.2f}")
     how = "matching" if matching else "weighting"
