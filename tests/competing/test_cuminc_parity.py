@@ -90,7 +90,7 @@ def test_gray_test_matches_cmprsk(case_id):
 def test_no_group_gives_group_all_and_no_test():
     r = fit("cuminc_mgus2_all")
     assert r.groups == ["all"] and set(r.table["group"]) == {"all"}
-    assert r.gray_test.empty and list(r.gray_test.columns) == ["cause", "statistic", "df", "p"]
+    assert r.gray_test.empty and list(r.gray_test.columns) == ["cause", "statistic", "df", "p", "p_value"]
 
 
 def test_group_without_events_of_a_cause_is_flat_zero():

@@ -68,7 +68,8 @@ class CumulativeIncidence(TidyTablesHTML):
         One row per cause: ``cause``, ``statistic``, ``df``, ``p`` as ``cuminc()$Tests``
         (Gray's test with ``rho``; stratified when ``strata`` was given). Empty with one group.
         Where cmprsk reports -1 (singular variance, e.g. a cause with no failure in any but one
-        group), ``statistic`` and ``p`` are NaN.
+        group), ``statistic`` and ``p`` are NaN. ``p_value``, the former name of ``p``, is kept as a
+        deprecated copy: the shared R-parity checker (``shared/parity/check.py``) still reads it.
     groups, causes : list
         Group levels (R's factor order) and cause codes (ascending) that were analysed.
     n : int
@@ -196,7 +197,8 @@ def cumulative_incidence(data: pd.DataFrame, time: str, event: str, by: str | No
 
 def _no_test() -> pd.DataFrame:
     return pd.DataFrame({"cause": np.array([], dtype=np.int64), "statistic": np.array([], dtype=float),
-                         "df": np.array([], dtype=np.int64), "p": np.array([], dtype=float)})
+                         "df": np.array([], dtype=np.int64), "p": np.array([], dtype=float),
+                         "p_value": np.array([], dtype=float)})
 
 
 def _table(curves, groups, causes, z, weighted: bool = False) -> pd.DataFrame:
@@ -248,4 +250,5 @@ def _gray_table(strata_counts, causes, ng, rho) -> pd.DataFrame:
     for c, (stat, _, _) in zip(causes, gray_statistics(strata_counts, rho)):
         p = float(stats.chi2.sf(stat, ng - 1)) if np.isfinite(stat) else np.nan
         rows.append((int(c), stat, ng - 1, p))
-    return pd.DataFrame(rows, columns=["cause", "statistic", "df", "p"])
+    out = pd.DataFrame(rows, columns=["cause", "statistic", "df", "p"])
+    return out.assign(p_value=out["p"])   # deprecated name of p, read by code written before issue 10
