@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..document import FigureItem, StudyResults, TextItem
+from ..document import FigureItem, StudyResults, TextItem, count
 from ..figures import flow_figure
 from ..tables import ReportTable
 
@@ -23,12 +23,12 @@ def build_cohort(doc: StudyResults, flow: pd.DataFrame, n_cohort: int, groups: d
     if "n_unknown" not in flow or not flow["n_unknown"].fillna(0).astype(bool).any():
         cols.pop("n_unknown")
     # counts with thousands separators, as in the text and the flow diagram
-    disp = flow[list(cols)].apply(lambda c: c if c.name == "label" else c.map(lambda v: f"{int(v):,}" if pd.notna(v)
+    disp = flow[list(cols)].apply(lambda c: c if c.name == "label" else c.map(lambda v: count(v) if pd.notna(v)
                                                                                 else "")).rename(columns=cols)
     sec.items.append(ReportTable("flow", "Cohort selection", flow, disp))
-    text = f"The study cohort comprised {n_cohort:,} of {int(flow['n_remaining'].iloc[0]):,} registry patients"
+    text = f"The study cohort comprised {count(n_cohort)} of {count(flow['n_remaining'].iloc[0])} registry patients"
     if groups:
-        text += " (" + ", ".join(f"{k}: {v:,}" for k, v in groups.items()) + ")"
+        text += " (" + ", ".join(f"{k}: {count(v)}" for k, v in groups.items()) + ")"
     doc.results_text.append(text + ".")
     sec.items.append(TextItem(text + "."))
     if description:
