@@ -56,7 +56,8 @@ def check_output_folder(out: str | Path) -> Path:
     return path
 
 
-def _new_sibling(path: Path, tag: str) -> Path:
+def new_sibling(path: Path, tag: str) -> Path:
+    """A new empty folder ``.<name>.<tag>-<random>`` beside ``path`` (on its file system)."""
     # os.mkdir honours the umask (tempfile.mkdtemp would make the report readable by its owner only)
     while True:
         cand = path.parent / f".{path.name}.{tag}-{secrets.token_hex(4)}"
@@ -93,7 +94,7 @@ def _swap_in(new: Path, out: Path) -> None:
     if _exchange(new, out):
         shutil.rmtree(new, ignore_errors=True)    # ``new`` now holds the previous report
         return
-    old = _new_sibling(out, "old")
+    old = new_sibling(out, "old")
     os.rename(out, old / out.name)
     try:
         os.rename(new, out)
@@ -111,7 +112,7 @@ def replacing_folder(out: str | Path) -> Iterator[Path]:
     previous report), on an error it is removed and ``out`` is left as it was."""
     target = check_output_folder(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_sibling(target, "new")
+    tmp = new_sibling(target, "new")
     try:
         yield tmp
         _swap_in(tmp, check_output_folder(target))

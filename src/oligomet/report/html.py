@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import base64
 import html as _html
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from ._atomic_folder import replacing_folder
+from ._atomic_folder import check_output_folder, new_sibling, replacing_folder
 from .document import FigureItem, TextItem
 from .sections.checks import describe
 from .figures._processes import FigureDrawing
@@ -37,43 +39,65 @@ def _env() -> Environment:
 FIGURE_FORMATS = ("png", "svg", "tiff", "pdf")
 
 
+def _formats(figure_formats) -> tuple[str, ...]:
+    unknown = sorted(set(figure_formats) - set(FIGURE_FORMATS))
+    if unknown:
+        raise ValueError(f"figure_formats: unknown {unknown}; choose among {list(FIGURE_FORMATS)}")
+    return ("png",) + tuple(f for f in dict.fromkeys(figure_formats) if f != "png")
+
+
+@contextmanager
+def figure_drawing(out: str | Path, *, figure_formats: tuple[str, ...] = ("png", "svg")) -> Iterator[FigureDrawing]:
+    """Start drawing the figures of the report that will be written to ``out`` before the study is complete.
+
+    Hand figures in with ``drawing.draw(results.figures)`` as sections are built (``run_study`` does after
+    each analysis), then pass ``drawing=`` to :func:`write_report` with the same ``figure_formats``. The
+    figures are drawn in worker processes meanwhile (see :mod:`.figures._processes`); a figure completed
+    after it was handed in is drawn again, so the files are those of the final report.
+    """
+    target = check_output_folder(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FigureDrawing(new_sibling(target, "figures"), _formats(figure_formats)) as drawing:
+        yield drawing
+
+
 def write_report(results, out: str | Path, *, paper: str = "A4",
-                 figure_formats: tuple[str, ...] = ("png", "svg")) -> Path:
+                 figure_formats: tuple[str, ...] = ("png", "svg"), drawing: FigureDrawing | None = None) -> Path:
     """Write the report folder for a :class:`~oligomet.report.document.StudyResults`; returns the folder.
 
     ``paper``: ``"A4"`` or ``"Letter"`` for report.docx. ``figure_formats``: files of each figure, among
     png, svg, tiff, pdf; PNG is always written (the HTML and the DOCX embed it).
 
     Figures are drawn here, from their specifications, in worker processes
-    (:mod:`.figures._processes`; ``OLIGOMET_FIGURE_PROCESSES=1`` draws them in this process).
+    (:mod:`.figures._processes`; ``OLIGOMET_FIGURE_PROCESSES=1`` draws them in this process), or earlier
+    by ``drawing``, a :func:`figure_drawing` for this ``out``.
 
     All or nothing: the report is written beside ``out`` and then replaces it (a previous report there,
     stale tables included, is gone; after an error, e.g. a full disk, the previous report is intact).
     An existing ``out`` that is neither empty nor an oligomet report is refused; see :mod:`._atomic_folder`.
     """
-    unknown = sorted(set(figure_formats) - set(FIGURE_FORMATS))
-    if unknown:
-        raise ValueError(f"figure_formats: unknown {unknown}; choose among {list(FIGURE_FORMATS)}")
+    formats = _formats(figure_formats)
     if paper not in PAPER:
         raise ValueError(f"paper must be one of {sorted(PAPER)}, not {paper!r}")
-    formats = ("png",) + tuple(f for f in dict.fromkeys(figure_formats) if f != "png")
+    if drawing is not None and drawing.formats != formats:
+        raise ValueError(f"drawing= draws {list(drawing.formats)}, not the figure_formats {list(formats)}")
     with replacing_folder(out) as tmp:
-        _write_files(results, tmp, paper=paper, formats=formats)
+        if drawing is None:
+            with FigureDrawing(tmp / ".drawing", formats) as own:
+                _write_files(results, tmp, paper=paper, drawing=own)
+        else:
+            _write_files(results, tmp, paper=paper, drawing=drawing)
     return Path(out)
 
 
-def _write_files(results, out: Path, *, paper: str, formats: tuple[str, ...]) -> None:
+def _write_files(results, out: Path, *, paper: str, drawing: FigureDrawing) -> None:
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "tables").mkdir(parents=True, exist_ok=True)
-    with FigureDrawing(results.figures, out / "figures", formats) as drawing:   # drawn while the tables are written
-        tables = results.tables
-        for t in tables:
-            write_csv(t, out / "tables")
-        if tables:
-            write_xlsx(tables, out / "tables" / "tables.xlsx", formatted=True)
-            write_docx(tables, out / "tables" / "tables.docx", heading=results.title, paper=paper)
-        write_results_json(results, out / "results.json")
-        figure_files = drawing.files()
+    drawing.draw(results.figures)
+    # the tables files are written in a worker too, while this process writes the rest
+    tables_written = drawing.call(write_tables, results.tables, out / "tables", results.title, paper)
+    write_results_json(results, out / "results.json")
+    figure_files = drawing.save(results.figures, out / "figures")
     write_report_docx(results, {name: files["png"] for name, files in figure_files.items()}, out / "report.docx",
                       paper=paper)
     blocks = []
@@ -97,6 +121,16 @@ def _write_files(results, out: Path, *, paper: str, formats: tuple[str, ...]) ->
         provenance=results.provenance, warnings=results.warnings,
         checks=[{"passed": c.passed, "title": c.title, "text": describe(c)} for c in results.checks])
     (out / "report.html").write_text(page, encoding="utf-8")
+    tables_written.result()
+
+
+def write_tables(tables: list[ReportTable], folder: Path, heading: str, paper: str) -> None:
+    """``tables/``: one CSV per table, tables.xlsx (formatted sheets and tidy data), tables.docx."""
+    for t in tables:
+        write_csv(t, folder)
+    if tables:
+        write_xlsx(tables, folder / "tables.xlsx", formatted=True)
+        write_docx(tables, folder / "tables.docx", heading=heading, paper=paper)
 
 
 def write_index(entries: list[dict], out: str | Path, *, title: str = "oligomet demo") -> Path:

@@ -94,56 +94,71 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
     proto = protocol if isinstance(protocol, Protocol) else load(protocol)
     if out is not None:
         check_output_folder(out)   # refuse an --out the report may not replace before the analyses, not after
-    res = StudyResults(title=proto.title, name=proto.name)
-    steps = requested(proto.analyses)
-    with _progress(progress) as bar:
-        task = bar.add_task(proto.name, total=len(steps) + 3) if bar is not None else None
+    # figures are drawn in worker processes as the sections are built; the workers are forked here,
+    # before the progress bar starts its thread (see report.figures._processes)
+    with _figure_drawing(out) as drawing:
+        res = StudyResults(title=proto.title, name=proto.name)
+        steps = requested(proto.analyses)
+        with _progress(progress) as bar:
+            task = bar.add_task(proto.name, total=len(steps) + 3) if bar is not None else None
 
-        def tick(what: str):
-            if bar is not None:
-                bar.update(task, advance=1, description=f"{proto.name}: {what}")
+            def tick(what: str):
+                if drawing is not None:
+                    drawing.draw(res.figures)
+                if bar is not None:
+                    bar.update(task, advance=1, description=f"{proto.name}: {what}")
 
-        if tables is None:
-            tables = C.load_registry(proto)
-        tick("registry loaded")
-        dhash = C.data_hash(tables) if data_sha256 is None else data_sha256
-        # every data check (validate-protocol runs the same), before the first analysis
-        cohort, flow = checked_cohort(proto, tables, tick)
-        build_cohort(res, flow, len(cohort), _group_counts(proto, cohort), proto.description,
-                     proto.cohort.drop_zero_steps)
-        analyse(proto, cohort, res, tick)
-    if proto.data.data_lock is not None:
-        res.methods.append(f"Data were locked on {proto.data.data_lock}: records after that date were ignored "
-                           f"and follow-up was censored at it.")
-    v = versions()
-    res.methods.append(
-        f"Analyses were run with oligomet {v['oligomet']} (Python {v['python']}, NumPy {v['numpy']}, SciPy "
-        f"{v['scipy']}, pandas {v['pandas']}); its estimators reproduce R's survival 3.5-3, MatchIt 4.7.2 and "
-        f"cmprsk 2.2-11. Two-sided p < 0.05 was considered significant.")
-    src = proto.data
-    if given:  # the protocol's [data] was not used: record what was
-        described = {"data_source": "in-memory registry", "synthetic": None, **(source or {})}
-    else:
-        described = {"data_source": ("synthetic" if src.synthetic else "folder" if src.folder else
-                                     "workbook" if src.workbook else "database"),
-                     "synthetic": src.synthetic.model_dump() if src.synthetic else None}
-    res.provenance = clean({
-        # the file name only: results.json must not change with the folder the study was run from
-        "protocol": Path(proto.source_path).name if proto.source_path else None,
-        "protocol_sha256": proto.hash, "data_sha256": dhash,
-        **described, "n_patients_registry": int(len(tables["patients"])),
-        # the generator labels every synthetic patient "SYN-...": the report says so whatever the source
-        "synthetic_patients": bool(len(tables["patients"]) and
-                                   tables["patients"]["patient_id"].astype(str).str.startswith("SYN-").all()),
-        "seed": proto.seed, "time_unit": proto.time_unit, "versions": v,
-    })
-    res.numbers["cohort"] = clean({"flow": flow, "n": len(cohort), "groups": _group_counts(proto, cohort) or {}})
-    study = Study(protocol=proto, cohort=cohort, flow=flow, results=res)
-    if out is not None:
-        from ..report.html import write_report
+            if tables is None:
+                tables = C.load_registry(proto)
+            tick("registry loaded")
+            dhash = C.data_hash(tables) if data_sha256 is None else data_sha256
+            # every data check (validate-protocol runs the same), before the first analysis
+            cohort, flow = checked_cohort(proto, tables, tick)
+            build_cohort(res, flow, len(cohort), _group_counts(proto, cohort), proto.description,
+                         proto.cohort.drop_zero_steps)
+            if drawing is not None:
+                drawing.draw(res.figures)   # the flow diagram
+            analyse(proto, cohort, res, tick)
+        if proto.data.data_lock is not None:
+            res.methods.append(f"Data were locked on {proto.data.data_lock}: records after that date were ignored "
+                               f"and follow-up was censored at it.")
+        v = versions()
+        res.methods.append(
+            f"Analyses were run with oligomet {v['oligomet']} (Python {v['python']}, NumPy {v['numpy']}, SciPy "
+            f"{v['scipy']}, pandas {v['pandas']}); its estimators reproduce R's survival 3.5-3, MatchIt 4.7.2 and "
+            f"cmprsk 2.2-11. Two-sided p < 0.05 was considered significant.")
+        src = proto.data
+        if given:  # the protocol's [data] was not used: record what was
+            described = {"data_source": "in-memory registry", "synthetic": None, **(source or {})}
+        else:
+            described = {"data_source": ("synthetic" if src.synthetic else "folder" if src.folder else
+                                         "workbook" if src.workbook else "database"),
+                         "synthetic": src.synthetic.model_dump() if src.synthetic else None}
+        res.provenance = clean({
+            # the file name only: results.json must not change with the folder the study was run from
+            "protocol": Path(proto.source_path).name if proto.source_path else None,
+            "protocol_sha256": proto.hash, "data_sha256": dhash,
+            **described, "n_patients_registry": int(len(tables["patients"])),
+            # the generator labels every synthetic patient "SYN-...": the report says so whatever the source
+            "synthetic_patients": bool(len(tables["patients"]) and
+                                       tables["patients"]["patient_id"].astype(str).str.startswith("SYN-").all()),
+            "seed": proto.seed, "time_unit": proto.time_unit, "versions": v,
+        })
+        res.numbers["cohort"] = clean({"flow": flow, "n": len(cohort), "groups": _group_counts(proto, cohort) or {}})
+        study = Study(protocol=proto, cohort=cohort, flow=flow, results=res)
+        if out is not None:
+            from ..report.html import write_report
 
-        study.report_dir = write_report(res, out)
+            study.report_dir = write_report(res, out, drawing=drawing)
     return study
+
+
+def _figure_drawing(out):
+    if out is None:
+        return nullcontext()
+    from ..report.html import figure_drawing   # matplotlib and the report's templates: only for a report
+
+    return figure_drawing(out)
 
 
 def _group_counts(proto: Protocol, cohort: pd.DataFrame) -> dict[str, int] | None:
