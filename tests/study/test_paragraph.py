@@ -69,4 +69,4 @@ def test_study_cox_table_has_reference_rows(studies):
     table = next(t for t in res.tables if t.name == "cox_dfs")
     cells = [v.strip() for v in table.display["Variable"]]
     assert "Upfront ablation (ref)" in cells and "Wild type (ref)" in cells and "Mutant" in cells
-    assert table.display["N (events)"].str.match(r"^\d+ \(\d+\)$").sum() >= 4
+    assert table.display["N (events)"].str.match(r"^\d{1,3}(,\d{3})* \(\d{1,3}(,\d{3})*\)$").sum() >= 4

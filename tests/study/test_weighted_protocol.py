@@ -91,7 +91,7 @@ def test_weighted_cif_is_labelled_a_pseudo_population(weighted_run):
     km = next(f for f in doc.figures if f.name.startswith("km_os_weight"))
     assert km.data["pseudo_population"] and "pseudo-population" in km.caption
     table = next(t for t in doc.tables if t.name == "cif_lr")
-    assert "pseudo-population" in table.title and "events (weighted)" in table.display.columns
+    assert "pseudo-population" in table.title and "Events (weighted)" in table.display.columns
     assert any("Gray's test is not reported for the weighted curves" in getattr(i, "text", "")
                for s in doc.sections for i in s.items)
     assert any(t.startswith("In the propensity-weighted cohort, the subdistribution HR") for t in doc.results_text)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..document import (PSEUDO_NOTE, FigureItem, StudyResults, TextItem, ci, ci_p, contrast, join_and, lower_first,
-                        p_text, p_value, pct)
+from ..document import (PSEUDO_NOTE, FigureItem, StudyResults, TextItem, ci, ci_p, code_label, contrast, count,
+                        join_and, lower_first, num, p_text, p_value, pct)
 from ..figures import cif_figure
 from ..tables import ReportTable
 
@@ -57,13 +57,14 @@ def _table_and_curves(r, e) -> list:
     weighted (with the note that Gray's test is then not reported)."""
     unit = r.unit
     landmarks = [c for c in e.summary.columns if c not in ("group", "cause", "events")]
-    disp = e.summary.rename(columns={t: f"{t}-{unit[:-1]} CIF" for t in landmarks})
+    disp = pd.DataFrame({"Group": e.summary["group"], "Cause": e.summary["cause"].map(code_label),
+                         # weighted events are sums of weights: one decimal, not a count of patients
+                         "Events (weighted)" if r.weighted else "Events":
+                             e.summary["events"].map(lambda v: num(v) if r.weighted else count(v))})
     for t in landmarks:
         disp[f"{t}-{unit[:-1]} CIF"] = e.summary[t].map(pct)
-    if r.weighted:
-        disp = disp.rename(columns={"events": "events (weighted)"})
     items = [ReportTable(f"cif_{e.name}", f"{e.title}: cumulative incidence by cause"
-                         + (" (weighted pseudo-population)" if r.weighted else ""), disp, disp,
+                         + (" (weighted pseudo-population)" if r.weighted else ""), e.summary, disp,
                          note=(_WEIGHTED_NOTE if r.weighted else
                                "Aalen–Johansen estimates with competing risks (as cmprsk::cuminc); ")
                          + "deaths are a competing event, not censored."),

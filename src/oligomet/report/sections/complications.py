@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..document import StudyResults, num, p_value, pct
+from ..document import INDENT, StudyResults, count, num, p_value, pct
 from ..tables import ReportTable
 
 
@@ -24,14 +24,21 @@ def build_complications(doc: StudyResults, r) -> None:
             out["p"] = p_value(t.get("p", np.nan)) if t else ""
         rows.append(out)
 
-    # display: one row per measure, one column per group
-    row("Patients", lambda e: str(e["n"]))
-    row("No complication", lambda e: f"{e['grades']['none']} ({pct(e['grades']['none'] / e['n'])})" if e["n"] else "0")
+    # display: one row per measure, one column per group; the grades as levels under one heading (as Table 1
+    # shows a categorical variable), so that the label column stays narrow
+
+    def n_pct(k, n):
+        return f"{count(k)} ({pct(k / n)})" if n else "0"
+
+    row("Patients", lambda e: count(e["n"]))
+    rows.append({"Measure": "Worst Clavien–Dindo grade, n (%)", **{n: "" for n in names},
+                 **({"p": ""} if r.by_group else {})})
+    row(f"{INDENT}None", lambda e: n_pct(e["grades"]["none"], e["n"]))
     for gr in [k for k in entry["All"]["grades"] if k not in ("none", "unknown")]:   # Clavien–Dindo order
-        row(f"Worst Clavien–Dindo grade {gr}", lambda e, gr=gr: f"{e['grades'][gr]} ({pct(e['grades'][gr] / e['n'])})"
-            if e["n"] else "0")
+        row(f"{INDENT}{gr}", lambda e, gr=gr: n_pct(e["grades"][gr], e["n"]))
     for label, col in r.binaries:
-        row(label, lambda e, col=col: f"{e[col]['n']}/{e[col]['n_known']} ({pct(e[col]['rate'])})", key=col)
+        row(label, lambda e, col=col: f"{count(e[col]['n'])}/{count(e[col]['n_known'])} ({pct(e[col]['rate'])})",
+            key=col)
     row("CCI, median [IQR]", lambda e: f"{num(e['cci']['median'])} [{num(e['cci']['q25'])}–{num(e['cci']['q75'])}]",
         key="cci")
     doc.section("complications", "Complications").items.append(

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..document import (EM_DASH, INDENT, FigureItem, StudyResults, TextItem, ci, ci_p, code_label, contrast, join_and,
-                        lower_first, p_value)
+from ..document import (EM_DASH, INDENT, FigureItem, StudyResults, TextItem, ci, ci_p, code_label, contrast, count,
+                        join_and, lower_first, p_value)
 from ..figures import forest_figure
 from ..tables import ReportTable
 from .survival import annotate_km
@@ -115,7 +115,7 @@ def _cells(m: pd.DataFrame, head: str) -> dict:
 
 
 def _n_events(n, events) -> str:
-    return f"{int(n)} ({int(round(events))})"
+    return f"{count(n)} ({count(events)})"
 
 
 def _display(tidy: pd.DataFrame) -> pd.DataFrame:

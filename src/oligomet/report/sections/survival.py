@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..document import FigureItem, StudyResults, TextItem, ci, join_and, lower_first, num, p_text, p_value, pct
+from ..document import FigureItem, StudyResults, TextItem, ci, count, join_and, lower_first, num, p_text, p_value, pct
 from ..figures import km_figure
 from ..tables import ReportTable
 
@@ -46,15 +46,16 @@ def build_km(doc: StudyResults, r) -> None:
                 f"are not in this analysis."))
         rows = []
         for g, ge in entry["groups"].items():
-            row = {"Group": g, "N": ge["n"], "Events": int(round(ge["n_events"])),
+            row = {"Group": g, "N": count(ge["n"]), "Events": count(ge["n_events"]),
                    f"Median, {unit} (95% CI)": ci(ge["median"], ge["lower"], ge["upper"])}
             qs = ge.get("quantiles")
             if qs is not None and set(r.quantiles) >= {0.25, 0.75}:
                 row["IQR"] = f"{num(qs['0.25']['time'])}–{num(qs['0.75']['time'])}"
             for t, v in (ge.get("landmarks") or {}).items() if e.landmarks else ():
                 # beyond the group's last follow-up time: not estimable
-                row[f"{t}-{unit[:-1]} rate (95% CI)"] = ("NE" if v["survival"] is None else
-                                                         f"{pct(v['survival'])} ({pct(v['lower'])}–{pct(v['upper'])})")
+                # '82.3 (81.4–83.2)' under a '%' heading, as journals print rates: narrower than '82.3% (81.4%–83.2%)'
+                row[f"{t}-{unit[:-1]} rate, % (95% CI)"] = (
+                    "NE" if v["survival"] is None else ci(*(100 * v[k] for k in ("survival", "lower", "upper"))))
             rows.append(row)
         sec.items.append(ReportTable(f"km_{e.name}", f"{e.title}: Kaplan–Meier estimates", e.tidy, pd.DataFrame(rows),
                                      note="Medians and CIs as R's quantile.survfit (log CI); rates at landmark "
