@@ -36,6 +36,8 @@ def build_complications(doc: StudyResults, r) -> None:
     row(f"{INDENT}None", lambda e: n_pct(e["grades"]["none"], e["n"]))
     for gr in [k for k in entry["All"]["grades"] if k not in ("none", "unknown")]:   # Clavien–Dindo order
         row(f"{INDENT}{gr}", lambda e, gr=gr: n_pct(e["grades"][gr], e["n"]))
+    if any(entry[n]["grades"].get("unknown", 0) for n in names):   # missing as its own row, as in Table 1
+        row(f"{INDENT}Unknown", lambda e: n_pct(e["grades"].get("unknown", 0), e["n"]))
     for label, col in r.binaries:
         row(label, lambda e, col=col: f"{count(e[col]['n'])}/{count(e[col]['n_known'])} ({pct(e[col]['rate'])})",
             key=col)
