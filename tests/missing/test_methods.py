@@ -195,3 +195,25 @@ def test_match_index_reuses_a_presorted_order_only_when_the_donors_are_distinct(
     target = np.array([0.0, 1.6, 2.4, 5.0])
     np.testing.assert_array_equal(mth.match_index(distinct, target, 2, a, mth.sorted_donors(distinct)),
                                   mth.match_index(distinct, target, 2, b))
+
+
+def test_match_index_kernels_equal_the_sorts_they_replace():
+    """order_ties = the stable sort of the shuffled donors; insertion_points = np.searchsorted (left), with
+    ties, signed zeros and NaNs (NumPy sorts them last)."""
+    from oligomet.missing._pmm_kernel import insertion_points, order_ties
+    rng = np.random.default_rng(12)
+    for trial in range(20):
+        donor = np.round(rng.normal(size=300), 1 if trial % 2 else 6)
+        donor[rng.random(300) < 0.05] = -0.0
+        donor[rng.random(300) < 0.05] = 0.0
+        if trial % 3 == 0:
+            donor[rng.random(300) < 0.05] = np.nan
+        target = np.concatenate([np.round(rng.normal(size=80), 1), [np.nan, 0.0, -0.0, np.inf, -np.inf]])
+        shuffle = rng.permutation(donor.size)
+        s = mth.sorted_donors(donor)
+        order = s.order if s.distinct else order_ties(shuffle, s.group, s.starts)
+        np.testing.assert_array_equal(order, shuffle[np.argsort(donor[shuffle], kind="stable")] if not s.distinct
+                                      else np.argsort(donor, kind="stable"))
+        ysort = donor[order]
+        np.testing.assert_array_equal(insertion_points(ysort, target, np.argsort(target)),
+                                      np.searchsorted(ysort, target, side="left"))

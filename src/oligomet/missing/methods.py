@@ -30,11 +30,12 @@ a concave likelihood does not depend on the starting point.
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
 
-from ._pmm_kernel import nth_nearest
+from ._pmm_kernel import insertion_points, nth_nearest, order_ties
 
 DONORS = 5
 RIDGE = 1e-5
@@ -152,15 +153,35 @@ def norm_draw(mom: Moments, rng: np.random.Generator) -> tuple[float, np.ndarray
     return fit.ybar, fit.slopes, intercept_star, slopes_star, fit.ridge
 
 
-def sorted_donors(donor: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The donors' stable sort order, and whether their values are all distinct (then every shuffle
-    of :func:`match_index` sorts to this same order, so the sort can be done once)."""
-    order = np.argsort(donor, kind="stable")
-    return order, bool(np.all(np.diff(donor[order]) > 0))
+class SortedDonors(NamedTuple):
+    """The donors' ascending order and their runs of equal values (:func:`sorted_donors`)."""
+
+    order: np.ndarray               # donor positions in ascending order of value (equal values in any order)
+    distinct: bool                  # every value differs: ``order`` is the only ascending order
+    group: np.ndarray | None = None   # per donor, its run of equal values (0, 1, ... ascending); None if distinct
+    starts: np.ndarray | None = None  # first sorted position of each run
+
+
+def sorted_donors(donor: np.ndarray) -> SortedDonors:
+    """The donors sorted, and whether their values are all distinct (then every shuffle of
+    :func:`match_index` sorts to this same order; otherwise only the order within each run of equal
+    values depends on the shuffle, and ``group``/``starts`` let it be set without sorting again)."""
+    order = np.argsort(donor)          # not stable: only the runs of equal values matter
+    ys = donor[order]
+    new = np.empty(ys.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(ys[1:], ys[:-1], out=new[1:])
+    nan = np.isnan(ys)
+    new[1:] &= ~(nan[1:] & nan[:-1])   # NaNs sort last and tie with each other, as in a stable sort
+    if new.all():
+        return SortedDonors(order, True)
+    group = np.empty(ys.size, dtype=np.int64)
+    group[order] = np.cumsum(new) - 1
+    return SortedDonors(order, False, group, np.flatnonzero(new))
 
 
 def match_index(donor: np.ndarray, target: np.ndarray, k: int, rng: np.random.Generator,
-                presorted: tuple[np.ndarray, bool] | None = None) -> np.ndarray:
+                presorted: SortedDonors | None = None) -> np.ndarray:
     """For each target value, the index (into ``donor``) of one of its ``k`` nearest donors, drawn at random.
 
     mice's ``matchindex``: donors are shuffled (so that tied donors are picked at random), sorted
@@ -169,19 +190,20 @@ def match_index(donor: np.ndarray, target: np.ndarray, k: int, rng: np.random.Ge
     the right run (ascending) and the left run (descending), so it equals a stable sort by distance of
     the 2k candidates listed right run first.
 
+    The stable sort of the shuffled donors is the donors' sorted runs of equal values, each run in shuffle
+    order: :func:`~._pmm_kernel.order_ties` lays it out in one pass from :func:`sorted_donors`.
     ``presorted``: :func:`sorted_donors` of ``donor``, when the caller reuses the same donors.
     """
     n1 = donor.size
     k = max(1, min(k, n1))
     shuffle = rng.permutation(n1)      # drawn also when unused, so the random stream is the same either way
-    if presorted is not None and presorted[1]:
-        order = presorted[0]
-    else:
-        order = shuffle[np.argsort(donor[shuffle], kind="stable")]
+    s = sorted_donors(donor) if presorted is None else presorted
+    order = s.order if s.distinct else order_ties(shuffle, s.group, s.starts)
     ysort = donor[order]
     h = rng.integers(0, k, size=target.size)
-    start = np.searchsorted(ysort, target, side="left")
-    return order[nth_nearest(ysort, np.asarray(target, dtype=float), start, h)]
+    target = np.asarray(target, dtype=float)
+    start = insertion_points(ysort, target, np.argsort(target))
+    return order[nth_nearest(ysort, target, start, h)]
 
 
 class PMMModel:
@@ -198,7 +220,7 @@ class PMMModel:
         self.donor_values = y[ry]
         self.yhat_obs = self.fit.ybar + mom.xc @ self.fit.slopes
         self.x_mis = x[wy] - mom.xmean
-        self._sorted: tuple[np.ndarray, bool] | None = None
+        self._sorted: SortedDonors | None = None
 
     def draw(self, rng: np.random.Generator, donors: int = DONORS, reuse_sort: bool = False) -> np.ndarray:
         a_star, b_star = self.fit.draw(rng)

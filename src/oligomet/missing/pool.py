@@ -30,7 +30,7 @@ from scipy import stats
 from .._validation import require_columns, require_conf_level, require_frame
 from ..competing.finegray import FineGray, fine_gray
 from ..matching.propensity import PropensityWarning, fit_logistic
-from ..survival.cox import CoxResult, cox
+from ..survival.cox import CoxResult, cox_each
 from ..survival.design import build_design, parse_covariates
 from .._notebook import TidyTablesHTML
 
@@ -239,8 +239,11 @@ def _datasets(imputed) -> list[pd.DataFrame]:
 
 def pool_cox(imputed, time: str, event: str, covariates, dfcom: float | None = None, conf_level: float = 0.95,
              **cox_options) -> PooledResult:
-    """Fit ``oligomet.cox`` on every completed dataset and pool with Rubin's rules (``pool(with(imp, coxph(...)))``)."""
-    return pool([cox(d, time=time, event=event, covariates=covariates, **cox_options) for d in _datasets(imputed)],
+    """Fit ``oligomet.cox`` on every completed dataset and pool with Rubin's rules (``pool(with(imp, coxph(...)))``).
+
+    The fits are :func:`~oligomet.survival.cox.cox_each`'s: the datasets share their times and events, so the
+    sort and the risk sets are made once; the results are those of separate ``cox`` fits."""
+    return pool(cox_each(_datasets(imputed), time=time, event=event, covariates=covariates, **cox_options),
                 dfcom=dfcom, conf_level=conf_level)
 
 

@@ -8,7 +8,7 @@ complete-case rule and near-tie merging (``aeqSurv``), codes the covariates (see
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Sequence
 
@@ -26,7 +26,7 @@ from ._ties import merge_near_ties, merge_near_ties_start_stop
 from .design import Design, _is_categorical, build_design, parse_covariates
 from .._notebook import TidyTablesHTML
 
-__all__ = ["cox", "CoxResult", "CoxConvergenceWarning"]
+__all__ = ["cox", "cox_each", "CoxResult", "CoxConvergenceWarning"]
 
 _Z975 = float(stats.norm.ppf(0.975))
 
@@ -273,44 +273,173 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
     raise a ``ValueError`` naming the terms involved; so does a constant covariate.
     """
     data = require_frame(data)
-    require_choice("ties", ties, TIES)
-    specs = parse_covariates(covariates)
-    strata_cols = _as_list(strata)
-    cov_cols = list(dict.fromkeys(c for s in specs for c in s.sources))
-    require_roles(data, time=time, event=event, covariate=cov_cols, strata=strata_cols, weights=weights,
-                  cluster=cluster, start=start)
-    # time/event are validated on every row: a missing or negative time is a derivation bug, not a
-    # missing value to drop quietly (see _validation's policy)
-    t_all = time_array(data, time)
-    ev_all = event_array(data, event)
+    model = _Model.of(data, time, event, covariates, ties, strata, weights, cluster, start)
+    a, pr = _problem(data, model)
+    a.cols = None                                    # the core holds the sorted, centred design from here on
+    return _result(a, pr, model, robust, max_iter)
 
-    cc_cols = [c for c in dict.fromkeys([*cov_cols, *strata_cols, weights, cluster]) if c is not None]
-    others = [c for c in cc_cols if c not in cov_cols]
+
+def cox_each(datasets: Sequence[pd.DataFrame], time: str, event: str, covariates: str | Sequence[str],
+             ties: str = "efron", strata: str | Sequence[str] | None = None, weights: str | None = None,
+             cluster: str | None = None, robust: bool | None = None, max_iter: int = core.ITER_MAX,
+             start: str | None = None) -> list[CoxResult]:
+    """One Cox model fitted on each of several datasets: ``[cox(d, ...) for d in datasets]``, the same results
+    (to the bit), with the work the datasets have in common done once.
+
+    Meant for datasets that differ in a few covariate columns, such as the completed datasets of a multiple
+    imputation (:func:`oligomet.pool_cox` uses it). When a dataset's time, event, strata, weights, cluster and
+    start columns equal the first dataset's and neither has rows with missing model values, the sort by time
+    and the risk-set structure (:func:`~oligomet.survival._cox_core.risk_sets`) are the first dataset's, and
+    every term whose columns equal the first dataset's keeps its coding and design columns. Otherwise that
+    dataset gets a plain :func:`cox` fit. Parameters as :func:`cox`.
+    """
+    datasets = [require_frame(d) for d in datasets]
+    if not datasets:
+        return []
+    options = dict(ties=ties, strata=strata, weights=weights, cluster=cluster, robust=robust, max_iter=max_iter,
+                   start=start)
+    first = datasets[0]
+    model = _Model.of(first, time, event, covariates, ties, strata, weights, cluster, start)
+    a, pr = _problem(first, model)
+    fits = [_result(a, pr, model, robust, max_iter)]
+    shared_rows = a.frame is first     # no rows dropped: the risk sets describe every row of the data
+    for d in datasets[1:]:
+        other = _shared_problem(d, first, a, model) if shared_rows else None
+        fits.append(cox(d, time, event, covariates, **options) if other is None
+                    else _result(*other, model, robust, max_iter))
+    return fits
+
+
+@dataclass(frozen=True)
+class _Model:
+    """A validated call of :func:`cox`: the model's terms and the columns of each role."""
+
+    specs: list
+    time: str
+    event: str
+    ties: str
+    strata: list
+    weights: str | None
+    cluster: str | None
+    start: str | None
+    cov_cols: list            # the columns the covariate terms read
+    cc_cols: list             # every column whose missing values drop a row (R's na.omit)
+    t_all: np.ndarray         # time and event, validated on every row
+    ev_all: np.ndarray
+
+    @classmethod
+    def of(cls, data, time, event, covariates, ties, strata, weights, cluster, start) -> "_Model":
+        require_choice("ties", ties, TIES)
+        specs = parse_covariates(covariates)
+        strata_cols = _as_list(strata)
+        cov_cols = list(dict.fromkeys(c for s in specs for c in s.sources))
+        require_roles(data, time=time, event=event, covariate=cov_cols, strata=strata_cols, weights=weights,
+                      cluster=cluster, start=start)
+        # time/event are validated on every row: a missing or negative time is a derivation bug, not a
+        # missing value to drop quietly (see _validation's policy)
+        t_all = time_array(data, time)
+        ev_all = event_array(data, event)
+        cc_cols = [c for c in dict.fromkeys([*cov_cols, *strata_cols, weights, cluster]) if c is not None]
+        return cls(specs, time, event, ties, strata_cols, weights, cluster, start, cov_cols, cc_cols, t_all, ev_all)
+
+    @property
+    def design_columns(self) -> list[str]:
+        """The columns the risk sets are built from (all but the covariates)."""
+        return [c for c in (self.time, self.event, *self.strata, self.weights, self.cluster, self.start)
+                if c is not None]
+
+
+def _problem(data: pd.DataFrame, model: _Model) -> tuple["_Analysed", core.CoxProblem]:
+    """The analysed rows and the core's sorted problem (complete cases, coding, scale checks)."""
+    others = [c for c in model.cc_cols if c not in model.cov_cols]
     # Fast route for large numeric designs: hand the core views of the data's columns (no n × p copy, no
     # per-column NaN pass); the core's column sums meet any NaN/inf, and then the general route runs instead.
-    fast = all(s.plain and not s.categorical and not _is_categorical(data[s.column]) for s in specs) \
+    fast = all(s.plain and not s.categorical and not _is_categorical(data[s.column]) for s in model.specs) \
         and not any(data[c].hasnans for c in others)
-    args = (data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev_all, start)
-    a = _analysed(*args, fast=fast)
+    a = _analysed(data, model, fast=fast)
     try:
-        pr = a.prepare(ties)
+        pr = a.prepare(model.ties)
     except core.NonFiniteDesign:
         if fast:
-            a = _analysed(*args, fast=False)
+            a = _analysed(data, model, fast=False)
         try:
-            pr = a.prepare(ties)
+            pr = a.prepare(model.ties)
         except core.NonFiniteDesign:
             # finite values whose sums overflow: say which covariate and how to rescale it
             require_covariate_scale(a.design.names, *covariate_scale(a.cols), "cox")
             raise
+    _check_scale(a, pr)
+    return a, pr
+
+
+def _check_scale(a: "_Analysed", pr: core.CoxProblem) -> None:
     mad, means = pr.absdev / pr.w.sum(), pr.means
     if not (np.isfinite(mad).all() and np.isfinite(means).all()):   # overflowed sums: measure it from the columns
         mad, means = covariate_scale(a.cols if isinstance(a.cols, np.ndarray) else np.column_stack(a.cols))
     require_covariate_scale(a.design.names, mad, means, "cox")
+
+
+def _same_column(x: pd.Series, y: pd.Series) -> bool:
+    """Whether two columns code alike in every model: the same dtype and the same values (floats to the bit;
+    object columns only when they hold strings, where equal values are equal levels)."""
+    if x is y:
+        return True
+    if x.dtype != y.dtype or len(x) != len(y):
+        return False
+    if isinstance(x.dtype, pd.CategoricalDtype):
+        return list(x.cat.categories) == list(y.cat.categories) and bool(np.array_equal(x.cat.codes, y.cat.codes))
+    if x.dtype.kind == "f":
+        return bool(np.array_equal(x.to_numpy().view(np.int64), y.to_numpy().view(np.int64)))
+    if x.dtype == object and pd.api.types.infer_dtype(x, skipna=True) != "string":
+        return False                                   # 1, 1.0 and True are equal values but different levels
+    return bool(x.equals(y))
+
+
+def _shared_problem(d: pd.DataFrame, first: pd.DataFrame, a: "_Analysed", model: _Model):
+    """``d``'s analysed rows and problem built on ``first``'s risk sets and unchanged terms (see
+    :func:`cox_each`); None when ``d`` needs a fit of its own."""
+    if len(d) != len(first) or not all(c in d.columns for c in model.cc_cols + model.design_columns):
+        return None
+    if not all(_same_column(d[c], first[c]) for c in model.design_columns):
+        return None
+    same = {c: _same_column(d[c], first[c]) for c in model.cov_cols}
+    changed = [c for c, ok in same.items() if not ok]
+    if any(d[c].hasnans for c in changed):
+        return None                                    # rows would be dropped: other risk sets
+    known = {s.text: t for s, t in zip(model.specs, a.design.terms) if all(same[c] for c in s.sources)}
+    design = build_design(d, model.specs, known=known)
+    if design.names != a.design.names:
+        return None
+    new_terms = [t for t, s in zip(design.terms, model.specs) if s.text not in known]
+    fresh = Design(tuple(new_terms))
+    new_cols = fresh.column_arrays(d) if isinstance(a.cols, list) else list(fresh.matrix(d).T)
+    old_cols = a.cols if isinstance(a.cols, list) else [a.cols[:, j] for j in range(a.cols.shape[1])]
+    cols, j, k = [], 0, 0
+    for t, s in zip(design.terms, model.specs):
+        width = len(t.names)
+        if s.text in known:
+            cols.extend(old_cols[j:j + width])
+        else:
+            cols.extend(new_cols[k:k + width])
+            k += width
+        j += width
+    try:
+        with single_threaded_blas():
+            pr = core.problem(a.rs, cols)
+    except core.NonFiniteDesign:
+        return None                                    # infinite values: cox() says where
+    mine = replace(a, frame=d, design=design, cols=cols)
+    _check_scale(mine, pr)
+    return mine, pr
+
+
+def _result(a: "_Analysed", pr: core.CoxProblem, model: _Model, robust: bool | None, max_iter: int) -> CoxResult:
+    """Fit the problem and assemble the result (R's coxph after coxph.fit)."""
     frame, dropped, design, w, s_codes, s_levels, t, ev, entry = (a.frame, a.dropped, a.design, a.w, a.strata,
                                                                   a.strata_levels, a.t, a.ev, a.start)
     names = design.names
-    del a                                            # the core holds the sorted, centred design from here on
+    cluster = model.cluster
+    ties = model.ties
 
     if robust is None:
         robust = w is not None and bool(np.any(w != np.floor(w)))
@@ -356,9 +485,9 @@ def cox(data: pd.DataFrame, time: str, event: str, covariates: str | Sequence[st
                      var=pd.DataFrame(var, index=idx, columns=idx), naive_var=pd.DataFrame(naive, index=idx,
                                                                                          columns=idx),
                      dropped=dropped, iterations=fit.iterations, converged=fit.converged, ties=ties, robust=robust,
-                     design=design, strata_columns=tuple(strata_cols), _time=t, _event=ev, _Xs=pr.X, _order=pr.order,
-                     _means=pr.means, _strata=s_codes, _strata_levels=s_levels, _weights=w, _start=entry,
-                     _problem=pr, _row_index=frame.index)
+                     design=design, strata_columns=tuple(model.strata), _time=t, _event=ev, _Xs=pr.X,
+                     _order=pr.order, _means=pr.means, _strata=s_codes, _strata_levels=s_levels, _weights=w,
+                     _start=entry, _problem=pr, _row_index=frame.index)
 
 
 @dataclass
@@ -375,24 +504,29 @@ class _Analysed:
     strata: np.ndarray | None
     strata_levels: tuple
     start: np.ndarray | None = None
+    rs: core.RiskSets | None = None     # the sort order and risk sets, once prepared
 
     def prepare(self, ties: str) -> core.CoxProblem:
         with single_threaded_blas():
-            return core.prepare(self.t, self.ev, self.cols, strata=self.strata, weights=self.w, ties=ties,
-                                start=self.start)
+            core._as_columns(self.cols)         # a design without columns is refused before any sorting
+            if self.rs is None:
+                self.rs = core.risk_sets(self.t, self.ev, strata=self.strata, weights=self.w, ties=ties,
+                                         start=self.start)
+            return core.problem(self.rs, self.cols)
 
 
-def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev_all, start,
-              fast: bool) -> _Analysed:
+def _analysed(data, model: _Model, fast: bool) -> _Analysed:
     """Complete cases (R's na.omit) and the design; ``fast`` skips both checks for numeric columns whose
     NaNs the core will detect (see ``cox``)."""
+    specs, cc_cols, time, event, weights = model.specs, model.cc_cols, model.time, model.event, model.weights
+    start, strata_cols = model.start, model.strata
     frame, dropped = data, DroppedRows()
     if fast:
         design = build_design(data, specs)
         cols = design.column_arrays(data)
     else:
         if any(data[c].hasnans for c in cc_cols):
-            frame, dropped = complete_cases(data, cc_cols, what="cox", stacklevel=4)  # -> cox's caller
+            frame, dropped = complete_cases(data, cc_cols, what="cox", stacklevel=5)  # -> cox's caller
         if len(frame) == 0:
             raise ValueError("no complete rows left after dropping missing values in "
                              f"{', '.join(dropped.by_column)}")
@@ -404,7 +538,7 @@ def _analysed(data, specs, cc_cols, time, event, weights, strata_cols, t_all, ev
             raise ValueError(f"covariate {design.names[j]!r} has infinite values at "
                              f"{_rows(frame.index[bad[:, j]])}")
     if frame is data:   # no rows dropped: reuse the arrays validated on every row
-        t, ev = t_all, ev_all
+        t, ev = model.t_all, model.ev_all
     else:
         t, ev = time_array(frame, time), event_array(frame, event)
     entry = None
@@ -465,13 +599,13 @@ def _warn_convergence(fit: core.CoxFit, pr: core.CoxProblem, names: list[str], m
         return
     infs = np.abs(fit.u @ fit.var)
     if not fit.converged:
-        warnings.warn("Ran out of iterations and did not converge", CoxConvergenceWarning, stacklevel=3)
+        warnings.warn("Ran out of iterations and did not converge", CoxConvergenceWarning, stacklevel=4)
         lp = pr.X @ fit.coef                       # centred design: x·beta − mean·beta
         if np.max(lp) > 500 or not np.all(np.isfinite(infs)):
-            warnings.warn("one or more coefficients may be infinite", CoxConvergenceWarning, stacklevel=3)
+            warnings.warn("one or more coefficients may be infinite", CoxConvergenceWarning, stacklevel=4)
         return
     flag = ~np.isfinite(fit.u) | ((infs > core.EPS) & (infs > core.TOLER_INF * np.abs(fit.coef)))
     if flag.any():
         which = ", ".join(names[j] for j in np.flatnonzero(flag))
         warnings.warn(f"Loglik converged before variable {which}; coefficient may be infinite.",
-                      CoxConvergenceWarning, stacklevel=3)
+                      CoxConvergenceWarning, stacklevel=4)

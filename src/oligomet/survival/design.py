@@ -37,7 +37,7 @@ import ast
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -427,11 +427,20 @@ def _main_term(frame: pd.DataFrame, s: TermSpec) -> Term:
     return Term(column=s.column, categorical=False, names=(s.column,), expr=s.expr, sources=s.sources)
 
 
-def build_design(frame: pd.DataFrame, specs: Sequence[TermSpec]) -> Design:
-    """Decide each term's coding from the analysed rows (after complete-case handling)."""
+def build_design(frame: pd.DataFrame, specs: Sequence[TermSpec], known: Mapping[str, Term] | None = None) -> Design:
+    """Decide each term's coding from the analysed rows (after complete-case handling).
+
+    ``known``: terms already coded on data whose columns equal ``frame``'s, by their spec's text; they are
+    taken as they are (e.g. the unchanged columns of the completed datasets of an imputation)."""
     require_columns(frame, list(dict.fromkeys(c for s in specs for c in s.sources)), "covariate")
+    known = known or {}
     terms, mains = [], {}
     for s in specs:
+        if s.text in known:
+            terms.append(known[s.text])
+            if not s.parts:
+                mains[s.text] = known[s.text]
+            continue
         if not s.parts:
             term = _main_term(frame, s)
             mains[s.text] = term
