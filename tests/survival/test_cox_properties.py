@@ -289,6 +289,37 @@ def test_single_threaded_blas_restores_the_thread_setting():
         setter(original)
 
 
+def test_single_threaded_blas_sets_numpys_process_wide_count_until_the_last_thread_leaves():
+    """NumPy's OpenBLAS has only a process-wide thread count: 1 while any thread is inside, then restored."""
+    import threading
+
+    single_threaded_blas._find_all()
+    if not single_threaded_blas._globals:
+        pytest.skip("no OpenBLAS with only a process-wide thread setting in this process")
+    g = single_threaded_blas._globals[0]
+    original = g._get()
+    g._set(3)
+    try:
+        entered, release = threading.Event(), threading.Event()
+
+        def inside():
+            with single_threaded_blas():
+                entered.set()
+                release.wait()
+
+        other = threading.Thread(target=inside)
+        other.start()
+        entered.wait()
+        with single_threaded_blas():
+            assert g._get() == 1
+        assert g._get() == 1             # the other thread is still inside
+        release.set()
+        other.join()
+        assert g._get() == 3             # restored when the last one left
+    finally:
+        g._set(original)
+
+
 def _integer_day_cohort(n: int, p: int, seed: int):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, p))
