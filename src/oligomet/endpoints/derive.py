@@ -22,16 +22,15 @@ import pandas as pd
 
 from .._pandas_compat import as_object_text, is_text, lookup
 from .._validation import lock_date
-from ..registry.fields import LOCAL_MODALITIES
 from . import burden as _burden
 from . import complications as _comp
 from . import intervals as _intervals
 from . import local_control as _lc
 from . import treatment_detail as _detail
-from ._ids import decode, encode
+from ._ids import NAT, any_per_patient, at, decode, encode, nanos, positions
 from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
-from .origin import _ordered_treatments, first_local_treatment, index_day_treatments, resolve_origin
+from .origin import _ordered_treatments, first_local_treatment, index_day_treatments, local_rows, resolve_origin
 from .survival_endpoints import death_within, first_event_after, survival_endpoints
 
 _PATIENT_COVARIATES = ("sex", "birth_year", "primary_site", "histology", "node_positive", "ras", "braf", "msi",
@@ -154,9 +153,11 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     ref = origin_date.fillna(ivl["metastasis_date"])
     out = out.join(_burden.burden(ref, tb["lesions"], burden_window_days)).join(ivl)
 
-    out = out.join(_history(origin_date, tb, idx))
+    fl = first_local_treatment(tb["treatments"], idx)
+    rec = first_event_after(tb["events"], fl["first_local_date"], idx)   # the first recurrence
+    out = out.join(_history(origin_date, tb, idx, fl, rec))
     out = out.join(_detail.extent_columns(index, tb["treatments"]))
-    out = out.join(_detail.recurrence_columns(tb["events"], out["first_local_date"], idx))
+    out = out.join(_detail.recurrence_columns(tb["events"], rec, idx))
     out = out.join(_detail.adverse_event_columns(tb["adverse_events"], tb["treatments"], idx))
     age = origin_date.dt.year - pd.to_numeric(pts["birth_year"], errors="coerce")
     out["age"] = age.astype(float)
@@ -179,31 +180,31 @@ def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> pd.DataFrame:
-    t = tb["treatments"]
-    fl = first_local_treatment(t, idx)
-    t = t[["patient_id", "start_date", "modality", "setting"]]  # the rows are filtered below: not every column
-    sysm = t[(t["modality"] == "systemic") & t["start_date"].notna()]
-    neo = sysm[sysm["setting"].isin(_NEOADJUVANT_SETTINGS)
-               & (sysm["start_date"] < lookup(sysm["patient_id"], fl["first_local_date"]))]
-    rec = first_event_after(tb["events"], fl["first_local_date"], idx)
+def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index,
+             fl: pd.DataFrame, rec: pd.Series) -> pd.DataFrame:
+    """``fl``: :func:`first_local_treatment`; ``rec``: the first event after its day (both computed once)."""
+    t = tb["treatments"]   # ordered: every row has a start date
+    n = len(idx)
+    pos = positions(t["patient_id"], n)
+    start = nanos(t["start_date"])
+    systemic = (t["modality"] == "systemic").to_numpy(dtype=bool)
+    before_local = at(nanos(fl["first_local_date"]), pos, NAT)
+    neo = systemic & t["setting"].isin(_NEOADJUVANT_SETTINGS).to_numpy(dtype=bool) & (start < before_local)
     first_lr = first_event_after(tb["events"], fl["first_local_date"], idx, types=("local_recurrence",))
-    after = t[t["start_date"] >= lookup(t["patient_id"], origin)]
-    has_origin = origin.notna()
+    from_origin = at(nanos(origin), pos, NAT)
+    after = (from_origin != NAT) & (start >= from_origin)
+    has_origin = origin.notna().to_numpy()
     return pd.DataFrame({
         "first_local_date": fl["first_local_date"],
         "first_local_modality": fl["first_local_modality"],
         # never treated locally: "before the first local treatment" has no meaning, so missing, not False
-        "neoadjuvant": pd.Series(idx.isin(neo["patient_id"]), index=idx, dtype="boolean").where(
-            fl["first_local_date"].notna()),
+        "neoadjuvant": pd.arrays.BooleanArray(any_per_patient(pos, neo, n),
+                                              fl["first_local_date"].isna().to_numpy()),
         "recurrence_months": (rec - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
         "first_lr_months": (first_lr - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
-        "local_after_origin": pd.array(idx.isin(after.loc[after["modality"].isin(LOCAL_MODALITIES), "patient_id"]),
-                                       dtype="boolean"),
-        "systemic_after_origin": pd.array(idx.isin(after.loc[after["modality"] == "systemic", "patient_id"]),
-                                          dtype="boolean"),
-    }, index=idx).assign(local_after_origin=lambda d: d["local_after_origin"].where(has_origin),
-                         systemic_after_origin=lambda d: d["systemic_after_origin"].where(has_origin))
+        "local_after_origin": pd.arrays.BooleanArray(any_per_patient(pos, after & local_rows(t), n), ~has_origin),
+        "systemic_after_origin": pd.arrays.BooleanArray(any_per_patient(pos, after & systemic, n), ~has_origin),
+    }, index=idx)
 
 
 def _cea_at(origin: pd.Series, labs: pd.DataFrame, window_days: int) -> pd.Series:

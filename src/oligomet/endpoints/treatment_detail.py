@@ -31,10 +31,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._pandas_compat import lookup
 from ..registry.fields import EXTENT_STEP, LOCAL_MODALITIES
 from ._common import map_number
-from .survival_endpoints import first_event_after
+from ._ids import NAT, at, days, nanos, positions
 
 #: A total order consistent with both organs' scales (lung: wedge < segmentectomy < lobectomy <
 #: pneumonectomy; liver: wedge < segmentectomy < hemihepatectomy).
@@ -72,33 +71,31 @@ def extent_columns(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.DataFram
     return out
 
 
-def _any_known(flags: pd.Series, keys: pd.Series, patient_index: pd.Index) -> pd.Series:
-    """Per patient of ``patient_index`` (unique): True if any flag is True, else False if any is False,
-    else missing. Rows are placed by position in ``patient_index`` (keys looked up once) rather than
-    grouped and reindexed: four columns of this at 10^5 patients were a tenth of the derivation."""
-    known = flags.astype(object).where(flags.notna(), None)
-    pos = patient_index.get_indexer(keys)
-    mine = pos >= 0   # keys of other patients, or missing, count for nobody (as the reindex dropped them)
-    t = np.zeros(len(patient_index), dtype=bool)
-    f = np.zeros(len(patient_index), dtype=bool)
-    t[pos[mine & (known == True).to_numpy(dtype=bool)]] = True  # noqa: E712
-    f[pos[mine & (known == False).to_numpy(dtype=bool)]] = True  # noqa: E712
-    out = pd.array(t, dtype="boolean")
-    out[~(t | f)] = pd.NA
-    return pd.Series(out, index=patient_index)
+def _any_known(flags: pd.Series, pos: np.ndarray, rows: np.ndarray, n: int) -> pd.Series:
+    """Per patient (n rows; ``pos``: the patient row of each flag, -1 for none): True if any flag of the
+    ``rows`` is True, else False if any is False, else missing."""
+    known = flags.notna().to_numpy(dtype=bool) & rows & (pos >= 0)
+    value = flags.to_numpy(dtype=object)[known]
+    t, f = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    t[pos[known][value == True]] = True  # noqa: E712   (== as the object values compare: 1 is True)
+    f[pos[known][value == False]] = True  # noqa: E712
+    return pd.arrays.BooleanArray(t, ~(t | f))
 
 
-def recurrence_columns(events: pd.DataFrame, first_local_date: pd.Series, patient_index: pd.Index) -> pd.DataFrame:
-    first = first_event_after(events, first_local_date, patient_index)
-    ev = events.dropna(subset=["patient_id", "date"])
-    day = lookup(ev["patient_id"], first)
-    ev = ev[(ev["date"].dt.normalize() == day.dt.normalize()).fillna(False).to_numpy(dtype=bool)]
-    biopsy = ev["confirmed_by"].map({"biopsy": True, "imaging": False, "clinical": False})
+def recurrence_columns(events: pd.DataFrame, first: pd.Series, patient_index: pd.Index) -> pd.DataFrame:
+    """``first``: the first recurrence date per patient (:func:`.survival_endpoints.first_event_after` of the
+    first local treatment); every event on that day describes it. ``patient_index``: coded (:mod:`._ids`)."""
+    n = len(patient_index)
+    pos = positions(events["patient_id"], n)
+    day = days(nanos(events["date"]))
+    that_day = at(days(nanos(first)), pos, NAT)
+    rows = (day != NAT) & (day == that_day)
+    biopsy = events["confirmed_by"].map({"biopsy": True, "imaging": False, "clinical": False})
     return pd.DataFrame({
-        "recurrence_ct_progression": _any_known(ev["ct_progression"], ev["patient_id"], patient_index),
-        "recurrence_fdg_pet_uptake": _any_known(ev["fdg_pet_uptake"], ev["patient_id"], patient_index),
-        "recurrence_biopsy": _any_known(biopsy, ev["patient_id"], patient_index),
-        "recurrence_tumor_board": _any_known(ev["tumor_board_before_salvage"], ev["patient_id"], patient_index),
+        "recurrence_ct_progression": _any_known(events["ct_progression"], pos, rows, n),
+        "recurrence_fdg_pet_uptake": _any_known(events["fdg_pet_uptake"], pos, rows, n),
+        "recurrence_biopsy": _any_known(biopsy, pos, rows, n),
+        "recurrence_tumor_board": _any_known(events["tumor_board_before_salvage"], pos, rows, n),
     }, index=patient_index)
 
 
