@@ -95,6 +95,14 @@ def earliest(pos: np.ndarray, ns: np.ndarray, keep: np.ndarray, n: int) -> np.nd
     return out
 
 
+def latest(pos: np.ndarray, ns: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """Per patient (n rows) the largest ``ns`` of the rows in ``keep``, :data:`NAT` where none."""
+    keep = keep & (pos >= 0)
+    out = np.full(n, NAT, dtype=np.int64)   # NaT is the smallest int64: any date beats it
+    np.maximum.at(out, pos[keep], ns[keep])
+    return out
+
+
 def first_rows(pos: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
     """Per patient (n rows) the first row in ``keep`` (``drop_duplicates`` keeps it), -1 where none."""
     rows = np.flatnonzero(keep & (pos >= 0))
@@ -119,4 +127,10 @@ def rows_of(frame: pd.DataFrame, row: np.ndarray, index: pd.Index, columns=None)
     """``frame``'s rows ``row`` (-1: a row of missing values) as a frame on ``index``: what
     ``set_index(...).reindex(index)`` gives (same dtypes and fill), with the positions known already."""
     columns = frame.columns if columns is None else columns
-    return pd.DataFrame({c: take(frame[c].array, row, allow_fill=True) for c in columns}, index=index)
+    return pd.DataFrame({c: _take(frame[c], row, index) for c in columns})
+
+
+def _take(column: pd.Series, row: np.ndarray, index: pd.Index) -> pd.Series:
+    # object stays object (pandas 3 would infer its ``str`` dtype from an array of strings, as reindex does not)
+    return pd.Series(take(column.array, row, allow_fill=True), index=index, name=column.name,
+                     dtype=object if column.dtype == object else None)

@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..registry.fields import ABLATION_MODALITIES, INTENT, LOCAL_MODALITIES, MODALITY
 from ._common import map_number
-from ._ids import NAT, at, dates, days, earliest, first_rows, nanos, positions, rows_of
+from ._ids import NAT, _take, at, dates, days, earliest, first_rows, nanos, positions, rows_of
 from .survival_endpoints import first_event_after
 
 ORIGINS = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
@@ -123,9 +123,8 @@ def first_local_treatment(treatments: pd.DataFrame, patient_index: pd.Index) -> 
     ``patient_index``: the coded patients index (:mod:`._ids`)."""
     t = _ordered_treatments(treatments)
     row = first_rows(positions(t["patient_id"], len(patient_index)), local_rows(t), len(patient_index))
-    modality = at(t["modality"].to_numpy(dtype=object), row, np.nan)
     return pd.DataFrame({"first_local_date": dates(at(nanos(t["start_date"]), row, NAT), patient_index),
-                         "first_local_modality": modality}, index=patient_index)
+                         "first_local_modality": _take(t["modality"], row, patient_index)})
 
 
 #: the index treatment's columns the derivation reads (carrying every treatment column costs a take each)

@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..registry.fields import EXTENT_STEP, LOCAL_MODALITIES
 from ._common import map_number
-from ._ids import NAT, at, days, nanos, positions
+from ._ids import NAT, any_per_patient, at, days, nanos, positions
 
 #: A total order consistent with both organs' scales (lung: wedge < segmentectomy < lobectomy <
 #: pneumonectomy; liver: wedge < segmentectomy < hemihepatectomy).
@@ -108,16 +108,19 @@ def adverse_event_columns(adverse_events: pd.DataFrame, treatments: pd.DataFrame
         rows = list(ae.index[bad.to_numpy()][:10])
         raise ValueError(f"adverse_events: CTCAE grade not 1-5 at rows {rows} (e.g. {ae.loc[bad, 'grade'].iloc[0]!r})")
     related = ae["drug_related"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    g = pd.DataFrame({"p": ae["patient_id"].to_numpy(), "grade": grade.to_numpy(dtype=float),
-                      "severe": (grade >= 3).to_numpy(dtype=bool),
-                      "severe_related": (grade >= 3).to_numpy(dtype=bool) & related}).groupby("p")
-    n = g.size().reindex(patient_index).fillna(0).astype(int)
-    exposed = patient_index.isin(treatments.loc[treatments["modality"] == "systemic", "patient_id"]) | (n > 0)
+    n = len(patient_index)
+    pos = positions(ae["patient_id"], n)
+    mine = pos >= 0
+    grade = grade.to_numpy(dtype=float, na_value=np.nan)
+    severe = grade >= 3   # NaN compares False
+    count = np.bincount(pos[mine], minlength=n)
+    worst = np.zeros(n)   # 0 without any graded event; grades are 1-5, NaN (unreadable) never wins
+    np.fmax.at(worst, pos[mine], grade[mine])
+    systemic = (treatments["modality"] == "systemic").to_numpy(dtype=bool)
+    exposed = any_per_patient(positions(treatments["patient_id"], n), systemic, n) | (count > 0)
     out = pd.DataFrame(index=patient_index)
-    out["n_adverse_events"] = pd.array(n.to_numpy(), dtype="Int64")
-    out["ctcae_worst_grade"] = pd.array(g["grade"].max().reindex(patient_index).fillna(0).to_numpy(), dtype="Int64")
-    for col, key in (("ctcae_3plus", "severe"), ("ctcae_3plus_drug_related", "severe_related")):
-        v = pd.array(g[key].any().reindex(patient_index).fillna(False).to_numpy(dtype=bool), dtype="boolean")
-        v[~np.asarray(exposed)] = pd.NA
-        out[col] = v
+    out["n_adverse_events"] = pd.array(count, dtype="Int64")
+    out["ctcae_worst_grade"] = pd.array(worst, dtype="Int64")
+    for col, rows in (("ctcae_3plus", severe), ("ctcae_3plus_drug_related", severe & related)):
+        out[col] = pd.arrays.BooleanArray(any_per_patient(pos, rows, n), ~exposed)
     return out
