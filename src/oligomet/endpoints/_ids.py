@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import take
 
 #: tables that carry a ``patient_id`` column besides ``patients`` (complications hang on treatment_id)
 _TABLES = ("lesions", "treatments", "events", "labs", "mdt_decisions", "adverse_events")
@@ -46,3 +47,90 @@ def decode(codes: pd.Series, ids: np.ndarray) -> pd.Series:
     out[known] = ids[values[known].astype(np.int64)]
     return pd.Series(out, index=codes.index, name=codes.name, dtype=object)
 
+
+
+# --- per-patient arrays -------------------------------------------------------------------------------------
+# The patients index of a derivation holds the codes 0 .. n-1 in order, so a coded ``patient_id`` *is* the
+# patient's row: lookups and per-patient aggregates below are NumPy indexing on int64 positions and dates
+# as int64 nanoseconds (NaT = the smallest int64), instead of hashing a float index in ``map``/``reindex``.
+
+NAT = np.iinfo(np.int64).min
+_NO_DATE = np.iinfo(np.int64).max
+_DAY_NS = 86_400 * 10**9
+
+
+def positions(codes: pd.Series, n: int) -> np.ndarray:
+    """The patient row of each coded id (int64); -1 for a missing id or one not in the patients table."""
+    v = codes.to_numpy(dtype=float)
+    out = np.full(len(v), -1, dtype=np.int64)
+    known = v < n   # NaN compares False
+    out[known] = v[known]
+    return out
+
+
+def nanos(dates: pd.Series) -> np.ndarray:
+    """datetime64[ns] values as int64 nanoseconds (NaT is :data:`NAT`)."""
+    return dates.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def days(ns: np.ndarray) -> np.ndarray:
+    """Calendar day numbers of :func:`nanos` values (floor, as ``dt.normalize``); NaT stays :data:`NAT`."""
+    return np.where(ns == NAT, NAT, ns // _DAY_NS)
+
+
+def at(per_patient: np.ndarray, pos: np.ndarray, fill) -> np.ndarray:
+    """``per_patient[pos]``, ``fill`` where ``pos`` is -1 (``lookup`` of a missing or unknown id)."""
+    out = per_patient[np.where(pos >= 0, pos, 0)] if len(per_patient) else np.empty(len(pos), per_patient.dtype)
+    out[pos < 0] = fill
+    return out
+
+
+def earliest(pos: np.ndarray, ns: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """Per patient (n rows) the smallest ``ns`` of the rows in ``keep`` (rows with ``pos`` -1 never count),
+    :data:`NAT` where none."""
+    keep = keep & (pos >= 0) & (ns != NAT)
+    out = np.full(n, _NO_DATE, dtype=np.int64)
+    np.minimum.at(out, pos[keep], ns[keep])
+    out[out == _NO_DATE] = NAT
+    return out
+
+
+def latest(pos: np.ndarray, ns: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """Per patient (n rows) the largest ``ns`` of the rows in ``keep``, :data:`NAT` where none."""
+    keep = keep & (pos >= 0)
+    out = np.full(n, NAT, dtype=np.int64)   # NaT is the smallest int64: any date beats it
+    np.maximum.at(out, pos[keep], ns[keep])
+    return out
+
+
+def first_rows(pos: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """Per patient (n rows) the first row in ``keep`` (``drop_duplicates`` keeps it), -1 where none."""
+    rows = np.flatnonzero(keep & (pos >= 0))
+    out = np.full(n, -1, dtype=np.int64)
+    p, first = np.unique(pos[rows], return_index=True)
+    out[p] = rows[first]
+    return out
+
+
+def any_per_patient(pos: np.ndarray, keep: np.ndarray, n: int) -> np.ndarray:
+    """Per patient (n rows): is any row of ``keep`` the patient's (``patient_index.isin(rows' ids)``)."""
+    out = np.zeros(n, dtype=bool)
+    out[pos[keep & (pos >= 0)]] = True
+    return out
+
+
+def dates(ns: np.ndarray, index: pd.Index, name=None) -> pd.Series:
+    return pd.Series(ns.view("datetime64[ns]"), index=index, name=name)
+
+
+def rows_of(frame: pd.DataFrame, row: np.ndarray, index: pd.Index, columns=None) -> pd.DataFrame:
+    """``frame``'s rows ``row`` (-1: a row of missing values) as a frame on ``index``: what
+    ``set_index(...).reindex(index)`` gives (same dtypes and fill), with the positions known already."""
+    columns = frame.columns if columns is None else columns
+    return pd.DataFrame({c: _take(frame[c], row, index) for c in columns})
+
+
+def _take(column: pd.Series, row: np.ndarray, index: pd.Index) -> pd.Series:
+    # object stays object (pandas 3 would infer its ``str`` dtype from an array of strings, as reindex does not)
+    return pd.Series(take(column.array, row, allow_fill=True), index=index, name=column.name,
+                     dtype=object if column.dtype == object else None)

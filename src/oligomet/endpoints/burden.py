@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._pandas_compat import lookup
+from ._ids import NAT, at, nanos, positions
 
 
 def tumor_burden_score(max_diameter_mm, n_lesions):
@@ -22,38 +22,41 @@ def tumor_burden_score(max_diameter_mm, n_lesions):
 
 
 def burden(reference_date: pd.Series, lesions: pd.DataFrame, window_days: int = 0) -> pd.DataFrame:
-    """Columns ``n_lesions``, ``max_diameter_mm``, ``tbs``, ``organs`` (';'-joined, sorted) per patient."""
+    """Columns ``n_lesions``, ``max_diameter_mm``, ``tbs``, ``organs`` (';'-joined, sorted) per patient
+    (``reference_date`` on the coded patients index, :mod:`._ids`)."""
     idx = reference_date.index
-    les = lesions[lesions["detection_date"].notna()]
-    cut = lookup(les["patient_id"], reference_date) + pd.Timedelta(days=int(window_days))
-    les = les[les["detection_date"] <= cut]
-    g = les.groupby("patient_id")
-    n = g.size().reindex(idx).fillna(0).astype(int)
-    dmax = g["diameter_mm"].max().reindex(idx).astype(float)
-    organs = _organ_sets(les, idx)
-    tbs = pd.Series(tumor_burden_score(dmax.to_numpy(), n.to_numpy()), index=idx)
+    n = len(idx)
+    pos = positions(lesions["patient_id"], n)
+    found = nanos(lesions["detection_date"])
+    ref = at(nanos(reference_date), pos, NAT)
+    cut = ref + int(pd.Timedelta(days=int(window_days)).value)
+    keep = (pos >= 0) & (found != NAT) & (ref != NAT) & (found <= cut)
+    count = np.bincount(pos[keep], minlength=n)
+    dmax = np.full(n, np.nan)
+    np.fmax.at(dmax, pos[keep], lesions["diameter_mm"].to_numpy(dtype=float, na_value=np.nan)[keep])
+    organs = _organ_sets(lesions["organ"], pos, keep, idx)
+    tbs = pd.Series(tumor_burden_score(dmax, count), index=idx)
     has_origin = reference_date.notna()
-    return pd.DataFrame({"n_lesions": n.where(has_origin).astype("Int64"), "max_diameter_mm": dmax,
-                         "tbs": tbs, "met_organs": organs}, index=idx)
+    return pd.DataFrame({"n_lesions": pd.Series(count, index=idx).where(has_origin).astype("Int64"),
+                         "max_diameter_mm": pd.Series(dmax, index=idx), "tbs": tbs, "met_organs": organs}, index=idx)
 
 
-def _organ_sets(les: pd.DataFrame, idx: pd.Index) -> pd.Series:
-    """';'-joined sorted organ names per patient. Organs are a short code list, so each patient's set is
-    a bit mask (summed over distinct organs) mapped to its string: no per-patient Python call. The
-    distinct (patient, organ) pairs are found on integer codes: de-duplicating the pairs themselves
-    hashed a tuple per lesion."""
-    ok = (les["patient_id"].notna() & les["organ"].notna()).to_numpy(dtype=bool)
-    p_code, patients = pd.factorize(les["patient_id"][ok])
-    o_code, organs = pd.factorize(les["organ"][ok])
+def _organ_sets(organ: pd.Series, pos: np.ndarray, keep: np.ndarray, idx: pd.Index) -> pd.Series:
+    """';'-joined sorted organ names per patient of the lesions ``keep`` (``pos``: their patient rows). Organs
+    are a short code list, so each patient's set is a bit mask (summed over distinct organs) mapped to its
+    string: no per-patient Python call. The distinct (patient, organ) pairs are flags on integer codes."""
+    ok = keep & organ.notna().to_numpy(dtype=bool)
+    o_code, organs = pd.factorize(organ[ok])
     names = sorted(organs)
     bit = {o: 1 << i for i, o in enumerate(names)}
     k = max(len(organs), 1)
-    seen = np.zeros(len(patients) * k, dtype=bool)   # one flag per possible pair (np.unique is slower)
-    seen[p_code.astype(np.int64) * k + o_code] = True
+    seen = np.zeros(len(idx) * k, dtype=bool)   # one flag per possible pair (np.unique is slower)
+    seen[pos[ok] * k + o_code] = True
     pair = np.flatnonzero(seen)
     organ_bit = np.array([bit[o] for o in organs], dtype=np.int64)
-    mask = np.zeros(len(patients), dtype=np.int64)
+    mask = np.zeros(len(idx), dtype=np.int64)
     np.add.at(mask, pair // k, organ_bit[pair % k])
-    mask = pd.Series(mask, index=patients)
-    label = {m: ";".join(o for o in names if m & bit[o]) for m in mask.unique()}
-    return mask.map(label).reindex(idx).astype(object)
+    masks, which = np.unique(mask, return_inverse=True)
+    # a patient without a counted lesion has mask 0 and no label (missing, as the reindex gave)
+    label = np.array([";".join(o for o in names if m & bit[o]) if m else np.nan for m in masks], dtype=object)
+    return pd.Series(label[which], index=idx, dtype=object)

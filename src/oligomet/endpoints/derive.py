@@ -18,20 +18,20 @@ See ``docs/endpoints.md`` for the full column reference.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .._pandas_compat import as_object_text, is_text, lookup
+from .._pandas_compat import as_object_text, is_text
 from .._validation import lock_date
-from ..registry.fields import LOCAL_MODALITIES
 from . import burden as _burden
 from . import complications as _comp
 from . import intervals as _intervals
 from . import local_control as _lc
 from . import treatment_detail as _detail
-from ._ids import decode, encode
+from ._ids import NAT, any_per_patient, at, decode, encode, nanos, positions
 from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
-from .origin import _ordered_treatments, first_local_treatment, index_day_treatments, resolve_origin
+from .origin import _ordered_treatments, first_local_treatment, index_day_treatments, local_rows, resolve_origin
 from .survival_endpoints import death_within, first_event_after, survival_endpoints
 
 _PATIENT_COVARIATES = ("sex", "birth_year", "primary_site", "histology", "node_positive", "ras", "braf", "msi",
@@ -63,6 +63,37 @@ def _check_origin_order(origin: pd.Series, fu: pd.DataFrame, patient_ids: pd.Ser
         ids = list(patient_ids[bad.to_numpy()][:10])
         raise ValueError(f"origin date after the end of follow-up (death or data lock) for patient_id {ids}; "
                          f"run oligomet registry validate on the data, or choose another origin")
+
+
+#: the date that places each record before or after a data lock
+_DATED = {"treatments": "start_date", "lesions": "detection_date", "events": "date", "labs": "date",
+          "mdt_decisions": "date", "complications": "date", "adverse_events": "date"}
+
+
+def _in_scope(tb: dict[str, pd.DataFrame], n: int, lock, patients_only: bool) -> dict[str, pd.DataFrame]:
+    """The records the derivation reads, each table filtered once.
+
+    With a data lock, only records dated up to it (administrative censoring: later records do not exist
+    yet). With ``patients_only`` (the patient level), only records of the patients table's patients
+    (coded ids below ``n``) and complications of their treatments: other records change no patient's
+    endpoints (tests/endpoints/test_endpoints_unknown_ids.py), so a study's patient filter
+    (:func:`oligomet.study.cohort.prefilter`) need only filter the patients table."""
+    out = dict(tb)
+    ours = None
+    for name, col in _DATED.items():
+        frame = tb[name]
+        keep = np.ones(len(frame), dtype=bool)
+        if patients_only and name == "complications":
+            keep &= frame["treatment_id"].isin(ours).to_numpy(dtype=bool)
+        elif patients_only:
+            keep &= frame["patient_id"].to_numpy(dtype=float) < n   # NaN (no patient) compares False
+            if name == "treatments":
+                ours = frame["treatment_id"].to_numpy(dtype=object)[keep]
+        if lock is not None:
+            keep &= ~(frame[col] > lock).to_numpy(dtype=bool)
+        if not keep.all():
+            out[name] = frame[keep]
+    return out
 
 
 def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", *,
@@ -113,61 +144,67 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
         raise ValueError(f"level must be 'patient' or 'lesion', got {level!r}")
     tb = _load(tables)
     lock = lock_date(data_lock)   # ISO or a date object: '01-02-2020' is refused, never read month first
-    if lock is not None:  # administrative censoring: records after the lock do not exist yet
-        for name in ("events", "labs", "mdt_decisions", "complications", "adverse_events"):
-            tb[name] = tb[name][~(tb[name]["date"] > lock)]
-        tb["treatments"] = tb["treatments"][~(tb["treatments"]["start_date"] > lock)]
-        tb["lesions"] = tb["lesions"][~(tb["lesions"]["detection_date"] > lock)]
     # from here on every table's patient_id is a number and the patients are indexed by it (._ids);
     # the text ids are kept in pts["patient_id"] and come back only in the output
     tb, idx, id_of_code = encode(tb)
+    tb = _in_scope(tb, len(idx), lock, patients_only=level == "patient")
     tb["treatments"] = _ordered_treatments(tb["treatments"])  # once; every step reads this order
     pts = tb["patients"].set_axis(idx)
     fu = followup_end(pts, tb, lock)
     origin_date, index = resolve_origin(origin, pts, tb, index_modalities, index_intents)
     _check_origin_order(origin_date, fu, pts["patient_id"])
 
-    out = pd.DataFrame({"patient_id": pts["patient_id"], "site": pts["site"]}, index=idx)
-    out["origin"] = origin if isinstance(origin, str) else "custom"
-    out["origin_date"] = origin_date
-    out["index_treatment_id"] = index["treatment_id"]
-    out["index_modality"] = index["modality"]
-    out["index_intent"] = index["intent"]
-    out["index_approach"] = index["approach"]
-    out["index_margin"] = index["margin"]
-    out["index_date"] = index["start_date"]
-    out["followup_date"] = fu["fu_date"]
+    out = {"patient_id": pts["patient_id"], "site": pts["site"],
+           "origin": pd.Series(origin if isinstance(origin, str) else "custom", index=idx, dtype=object),
+           "origin_date": origin_date, "index_treatment_id": index["treatment_id"],
+           "index_modality": index["modality"], "index_intent": index["intent"], "index_approach": index["approach"],
+           "index_margin": index["margin"], "index_date": index["start_date"], "followup_date": fu["fu_date"]}
     # outcome events count from the day after the origin: an event that day is history (the day rule)
-    out = out.join(survival_endpoints(origin_date, fu, tb["events"], index, unit, curative_intents))
-    out = out.join(_lc.patient_local_control(origin_date, fu, tb, unit))
+    out.update(survival_endpoints(origin_date, fu, tb["events"], index, unit, curative_intents).items())
+    out.update(_lc.patient_local_control(origin_date, fu, tb, unit).items())
     out["death_30d"] = death_within(30, index["start_date"], fu)
     out["death_90d"] = death_within(90, index["start_date"], fu)
 
     pc = _comp.per_patient(index_day_treatments(index, tb["treatments"]), tb["complications"]).reindex(idx)
     out["n_complications"] = pc["n_complications"].astype("Int64")
-    out["worst_clavien_dindo"] = pd.Categorical(pc["worst_clavien_dindo"], categories=list(_comp.GRADE_ORDER),
-                                                ordered=True)
-    out["cd_grade_3plus"] = pd.array(pc["cd_grade_3plus"], dtype="boolean")
+    out["worst_clavien_dindo"] = pd.Series(pd.Categorical(pc["worst_clavien_dindo"],
+                                                          categories=list(_comp.GRADE_ORDER), ordered=True), index=idx)
+    out["cd_grade_3plus"] = pd.Series(pd.array(pc["cd_grade_3plus"], dtype="boolean"), index=idx)
     out["cci"] = pc["cci"].astype(float)
 
     ivl = _intervals.intervals(pts, tb, synchronous_cutoff_months)
     ref = origin_date.fillna(ivl["metastasis_date"])
-    out = out.join(_burden.burden(ref, tb["lesions"], burden_window_days)).join(ivl)
+    out.update(_burden.burden(ref, tb["lesions"], burden_window_days).items())
+    out.update(ivl.items())
 
-    out = out.join(_history(origin_date, tb, idx))
-    out = out.join(_detail.extent_columns(index, tb["treatments"]))
-    out = out.join(_detail.recurrence_columns(tb["events"], out["first_local_date"], idx))
-    out = out.join(_detail.adverse_event_columns(tb["adverse_events"], tb["treatments"], idx))
+    fl = first_local_treatment(tb["treatments"], idx)
+    rec = first_event_after(tb["events"], fl["first_local_date"], idx)   # the first recurrence
+    out.update(_history(origin_date, tb, idx, fl, rec).items())
+    out.update(_detail.extent_columns(index, tb["treatments"]).items())
+    out.update(_detail.recurrence_columns(tb["events"], rec, idx).items())
+    out.update(_detail.adverse_event_columns(tb["adverse_events"], tb["treatments"], idx).items())
     age = origin_date.dt.year - pd.to_numeric(pts["birth_year"], errors="coerce")
     out["age"] = age.astype(float)
     out["cea"] = _cea_at(origin_date, tb["labs"], cea_window_days)
     for col in _PATIENT_COVARIATES:
         out[col] = pts[col]
 
-    out = _none_for_missing(out.reset_index(drop=True))
+    out = _output_frame(out, idx)
     if level == "patient":
         return out
     return _lesion_frame(out, fu, tb, unit, id_of_code)
+
+
+def _output_frame(columns: dict[str, pd.Series], idx: pd.Index) -> pd.DataFrame:
+    """The patient frame, built once from its columns (each a Series on ``idx``, aligned to it as a join
+    would): rows numbered from 0, text columns as in :func:`_none_for_missing`. Setting the columns one
+    by one, or joining frames, copied the growing frame each time."""
+    rows, data = pd.RangeIndex(len(idx)), {}
+    for name, s in columns.items():
+        if not s.index.equals(idx):
+            s = s.reindex(idx)
+        data[name] = (as_object_text(s) if is_text(s) else s).set_axis(rows)
+    return pd.DataFrame(data)
 
 
 def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
@@ -179,39 +216,48 @@ def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index) -> pd.DataFrame:
-    t = tb["treatments"]
-    fl = first_local_treatment(t, idx)
-    t = t[["patient_id", "start_date", "modality", "setting"]]  # the rows are filtered below: not every column
-    sysm = t[(t["modality"] == "systemic") & t["start_date"].notna()]
-    neo = sysm[sysm["setting"].isin(_NEOADJUVANT_SETTINGS)
-               & (sysm["start_date"] < lookup(sysm["patient_id"], fl["first_local_date"]))]
-    rec = first_event_after(tb["events"], fl["first_local_date"], idx)
+def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index,
+             fl: pd.DataFrame, rec: pd.Series) -> pd.DataFrame:
+    """``fl``: :func:`first_local_treatment`; ``rec``: the first event after its day (both computed once)."""
+    t = tb["treatments"]   # ordered: every row has a start date
+    n = len(idx)
+    pos = positions(t["patient_id"], n)
+    start = nanos(t["start_date"])
+    systemic = (t["modality"] == "systemic").to_numpy(dtype=bool)
+    before_local = at(nanos(fl["first_local_date"]), pos, NAT)
+    neo = systemic & t["setting"].isin(_NEOADJUVANT_SETTINGS).to_numpy(dtype=bool) & (start < before_local)
     first_lr = first_event_after(tb["events"], fl["first_local_date"], idx, types=("local_recurrence",))
-    after = t[t["start_date"] >= lookup(t["patient_id"], origin)]
-    has_origin = origin.notna()
+    from_origin = at(nanos(origin), pos, NAT)
+    after = (from_origin != NAT) & (start >= from_origin)
+    has_origin = origin.notna().to_numpy()
     return pd.DataFrame({
         "first_local_date": fl["first_local_date"],
         "first_local_modality": fl["first_local_modality"],
         # never treated locally: "before the first local treatment" has no meaning, so missing, not False
-        "neoadjuvant": pd.Series(idx.isin(neo["patient_id"]), index=idx, dtype="boolean").where(
-            fl["first_local_date"].notna()),
+        "neoadjuvant": pd.arrays.BooleanArray(any_per_patient(pos, neo, n),
+                                              fl["first_local_date"].isna().to_numpy()),
         "recurrence_months": (rec - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
         "first_lr_months": (first_lr - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
-        "local_after_origin": pd.array(idx.isin(after.loc[after["modality"].isin(LOCAL_MODALITIES), "patient_id"]),
-                                       dtype="boolean"),
-        "systemic_after_origin": pd.array(idx.isin(after.loc[after["modality"] == "systemic", "patient_id"]),
-                                          dtype="boolean"),
-    }, index=idx).assign(local_after_origin=lambda d: d["local_after_origin"].where(has_origin),
-                         systemic_after_origin=lambda d: d["systemic_after_origin"].where(has_origin))
+        "local_after_origin": pd.arrays.BooleanArray(any_per_patient(pos, after & local_rows(t), n), ~has_origin),
+        "systemic_after_origin": pd.arrays.BooleanArray(any_per_patient(pos, after & systemic, n), ~has_origin),
+    }, index=idx)
 
 
 def _cea_at(origin: pd.Series, labs: pd.DataFrame, window_days: int) -> pd.Series:
-    lb = labs.dropna(subset=["date", "cea"])
-    o = lookup(lb["patient_id"], origin)
-    lb = lb[(lb["date"] <= o) & (lb["date"] >= o - pd.Timedelta(days=int(window_days)))]
-    last = lb.sort_values(["patient_id", "date"], kind="mergesort").drop_duplicates("patient_id", keep="last")
-    return last.set_index("patient_id")["cea"].reindex(origin.index).astype(float)
+    """The latest CEA per patient dated within ``window_days`` before (or on) the origin; of several that
+    day, the last in table order. ``origin`` on the coded patients index (:mod:`._ids`)."""
+    n = len(origin)
+    pos = positions(labs["patient_id"], n)
+    when = nanos(labs["date"])
+    cea = labs["cea"].to_numpy(dtype=float, na_value=np.nan)
+    o = at(nanos(origin), pos, NAT)
+    start = o - int(pd.Timedelta(days=int(window_days)).value)
+    rows = np.flatnonzero((pos >= 0) & (when != NAT) & ~np.isnan(cea) & (o != NAT) & (when <= o) & (when >= start))
+    rows = rows[np.lexsort((when[rows], pos[rows]))]   # stable: equal dates stay in table order
+    last = rows[np.append(pos[rows][1:] != pos[rows][:-1], True)] if len(rows) else rows
+    out = np.full(n, np.nan)
+    out[pos[last]] = cea[last]
+    return pd.Series(out, index=origin.index, name="cea")
 
 
 _LESION_DROP = ("os_time", "os_event", "pfs_time", "pfs_event", "dfs_time", "dfs_event", "lr_time", "lr_status",

@@ -21,30 +21,38 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._pandas_compat import lookup
 from ._common import DAYS_PER_MONTH
+from ._ids import NAT, at, dates, earliest, latest, nanos, positions
 
 
 def metastasis_date(lesions: pd.DataFrame, patient_index: pd.Index) -> pd.Series:
-    return lesions.groupby("patient_id")["detection_date"].min().reindex(patient_index).astype("datetime64[ns]")
+    """The earliest lesion ``detection_date`` per patient of the coded ``patient_index`` (:mod:`._ids`)."""
+    n = len(patient_index)
+    pos = positions(lesions["patient_id"], n)
+    return dates(earliest(pos, nanos(lesions["detection_date"]), np.ones(len(pos), dtype=bool), n), patient_index)
 
 
 def intervals(patients: pd.DataFrame, tables: dict[str, pd.DataFrame], cutoff_months: float = 6.0) -> pd.DataFrame:
-    """Columns ``metastasis_date``, ``dfi_months``, ``tfi_months``, ``synchronous`` per patient."""
+    """Columns ``metastasis_date``, ``dfi_months``, ``tfi_months``, ``synchronous`` per patient
+    (``patients`` indexed by coded ids, :mod:`._ids`)."""
     if not np.isfinite(cutoff_months) or cutoff_months < 0:
         raise ValueError(f"synchronous_cutoff_months must be a number >= 0, got {cutoff_months!r}")
     idx = patients.index
+    n = len(idx)
     met = metastasis_date(tables["lesions"], idx)
     res = patients["primary_resection_date"]
     dfi = ((met - res).dt.days / DAYS_PER_MONTH).clip(lower=0.0)
 
     t = tables["treatments"]
-    t_end = t["end_date"].fillna(t["start_date"])
-    done = pd.DataFrame({"patient_id": t["patient_id"], "end": t_end})
-    done = done[done["end"].notna() & (done["end"] <= lookup(done["patient_id"], met))]
-    last_t = done.groupby("patient_id")["end"].max().reindex(idx)
-    prim = res.where(res <= met)
-    last_any = pd.concat([last_t.astype("datetime64[ns]"), prim], axis=1).max(axis=1)
+    pos = positions(t["patient_id"], n)
+    end = nanos(t["end_date"])
+    end = np.where(end == NAT, nanos(t["start_date"]), end)
+    met_ns = nanos(met)
+    before = at(met_ns, pos, NAT)
+    last_t = latest(pos, end, (end != NAT) & (before != NAT) & (end <= before), n)
+    res_ns = nanos(res)
+    prim = np.where((res_ns != NAT) & (met_ns != NAT) & (res_ns <= met_ns), res_ns, NAT)
+    last_any = dates(np.maximum(last_t, prim), idx)   # NaT (the smallest int64) only where both are
     tfi = (met - last_any).dt.days / DAYS_PER_MONTH
 
     gap = (met - patients["primary_diagnosis_date"]).dt.days

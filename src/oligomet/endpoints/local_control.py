@@ -33,7 +33,9 @@ import pandas as pd
 from .._pandas_compat import lookup
 from ..registry.fields import LOCAL_MODALITIES
 from ._common import after_day, elapsed, split_ids
-from .origin import _ordered_treatments
+from ._ids import any_per_patient, positions
+from .origin import _ordered_treatments, local_rows
+from .survival_endpoints import first_event_after
 
 
 def _lr_columns(start: pd.Series, lr_date: pd.Series, fu_date: pd.Series, dead: pd.Series,
@@ -53,12 +55,9 @@ def _lr_columns(start: pd.Series, lr_date: pd.Series, fu_date: pd.Series, dead: 
 def patient_local_control(origin: pd.Series, fu: pd.DataFrame, tables: dict[str, pd.DataFrame],
                           unit: str) -> pd.DataFrame:
     idx = origin.index
-    t = tables["treatments"]
-    has_local = pd.Series(idx.isin(t.loc[t["modality"].isin(LOCAL_MODALITIES), "patient_id"]), index=idx)
-    ev = tables["events"]
-    ev = ev[(ev["type"] == "local_recurrence") & ev["date"].notna()]
-    ev = ev[after_day(ev["date"], lookup(ev["patient_id"], origin))]
-    lr = ev.groupby("patient_id")["date"].min().reindex(idx).astype("datetime64[ns]")
+    t = _ordered_treatments(tables["treatments"])
+    has_local = pd.Series(any_per_patient(positions(t["patient_id"], len(idx)), local_rows(t), len(idx)), index=idx)
+    lr = first_event_after(tables["events"], origin, idx, types=("local_recurrence",))
     out = _lr_columns(origin, lr, fu["fu_date"], fu["dead"], unit)
     return out.where(has_local, other=float("nan"))
 

@@ -31,9 +31,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .._pandas_compat import lookup
 from ..registry.fields import ABLATION_MODALITIES, INTENT, LOCAL_MODALITIES, MODALITY
-from ._common import after_day, map_number
+from ._common import map_number
+from ._ids import NAT, _take, at, dates, days, earliest, first_rows, nanos, positions, rows_of
+from .survival_endpoints import first_event_after
 
 ORIGINS = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_recurrence")
 
@@ -41,6 +42,9 @@ ORIGINS = ("index_treatment", "metastasis_diagnosis", "mdt_decision", "first_rec
 # ablation is a resection patient, not an ablation patient). Codes not listed rank last.
 MODALITY_PRIORITY = {"resection": 0, **{m: 1 for m in ABLATION_MODALITIES}, "sabr": 2, "tace": 3, "sirt": 3,
                      "other": 4, "systemic": 5}
+# the local modalities are exactly those ranked before "other" (so ``_priority`` tells them apart)
+_FIRST_NON_LOCAL = MODALITY_PRIORITY["other"]
+assert {m for m, r in MODALITY_PRIORITY.items() if r < _FIRST_NON_LOCAL} == set(LOCAL_MODALITIES)
 
 
 def natural_key(text: str) -> tuple:
@@ -86,14 +90,17 @@ def _ordered_treatments(treatments: pd.DataFrame) -> pd.DataFrame:
 def index_day_treatments(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.DataFrame:
     """``patient_id``, ``treatment_id`` of every procedure on the index day: the index treatment and
     every local treatment of the patient starting that day (one operation combining a resection and
-    an ablation has the complications of both)."""
-    idx = index[index["treatment_id"].notna()]
+    an ablation has the complications of both). ``index``: one row per coded patient (:mod:`._ids`)."""
     t = _ordered_treatments(treatments)
-    day = lookup(t["patient_id"], idx["start_date"])
-    same_day = t["start_date"].dt.normalize() == day.dt.normalize()
-    local = t["modality"].isin(LOCAL_MODALITIES)
-    is_index = t["treatment_id"] == lookup(t["patient_id"], idx["treatment_id"])
-    return t.loc[(same_day & local) | is_index, ["patient_id", "treatment_id"]].reset_index(drop=True)
+    n = len(index)
+    pos = positions(t["patient_id"], n)
+    has = index["treatment_id"].notna().to_numpy()
+    day = at(np.where(has, days(nanos(index["start_date"])), NAT), pos, NAT)
+    same_day = (day != NAT) & (days(nanos(t["start_date"])) == day)
+    index_id = at(index["treatment_id"].to_numpy(dtype=object), pos, None)
+    is_index = at(has, pos, False)
+    is_index[is_index] = t["treatment_id"].to_numpy(dtype=object)[is_index] == index_id[is_index]
+    return t.loc[(same_day & local_rows(t)) | is_index, ["patient_id", "treatment_id"]].reset_index(drop=True)
 
 
 def _check_codes(values, allowed, what):
@@ -106,18 +113,28 @@ def _check_codes(values, allowed, what):
     return values
 
 
+def local_rows(ordered: pd.DataFrame) -> np.ndarray:
+    """Rows of :func:`_ordered_treatments` output with a local modality (read off ``_priority``)."""
+    return ordered["_priority"].to_numpy() < _FIRST_NON_LOCAL
+
+
 def first_local_treatment(treatments: pd.DataFrame, patient_index: pd.Index) -> pd.DataFrame:
-    """Per patient: ``first_local_date``, ``first_local_modality`` (first local treatment ever)."""
+    """Per patient: ``first_local_date``, ``first_local_modality`` (first local treatment ever).
+    ``patient_index``: the coded patients index (:mod:`._ids`)."""
     t = _ordered_treatments(treatments)
-    t = t.loc[t["modality"].isin(LOCAL_MODALITIES), ["patient_id", "start_date", "modality"]]  # not every column
-    t = t.drop_duplicates("patient_id").set_index("patient_id")
-    return pd.DataFrame({"first_local_date": t["start_date"], "first_local_modality": t["modality"]}
-                        ).reindex(patient_index)
+    row = first_rows(positions(t["patient_id"], len(patient_index)), local_rows(t), len(patient_index))
+    return pd.DataFrame({"first_local_date": dates(at(nanos(t["start_date"]), row, NAT), patient_index),
+                         "first_local_modality": _take(t["modality"], row, patient_index)})
+
+
+#: the index treatment's columns the derivation reads (carrying every treatment column costs a take each)
+_INDEX_COLUMNS = ("treatment_id", "start_date", "modality", "intent", "approach", "margin", "assessed_extent",
+                  "resection_extent", "extensive_adhesions")
 
 
 def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFrame],
                    index_modalities=None, index_intents=None) -> tuple[pd.Series, pd.DataFrame]:
-    """Return (origin_date per patient, index treatment rows per patient)."""
+    """Return (origin_date per patient, index treatment rows per patient: :data:`_INDEX_COLUMNS`)."""
     idx = patients.index
     treatments = tables["treatments"]
     if isinstance(origin, str) and origin not in ORIGINS:
@@ -127,24 +144,24 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
     mods = _check_codes(index_modalities, MODALITY, "index modality") or default_mods
     intents = _check_codes(index_intents, INTENT, "index intent")
     cand = _ordered_treatments(treatments)
-    cand = cand[cand["modality"].isin(mods)]
+    n = len(idx)
+    pos = positions(cand["patient_id"], n)
+    qualifies = cand["modality"].isin(mods).to_numpy(dtype=bool)
     if intents is not None:
-        cand = cand[cand["intent"].isin(intents)]
+        qualifies = qualifies & cand["intent"].isin(intents).to_numpy(dtype=bool)
+    columns = [c for c in _INDEX_COLUMNS if c in cand.columns]
 
     if isinstance(origin, str) and origin == "index_treatment":
-        index = cand.drop_duplicates("patient_id").set_index("patient_id").reindex(idx)
+        index = rows_of(cand, first_rows(pos, qualifies, n), idx, columns)
         return index["start_date"].astype("datetime64[ns]"), index
 
     if isinstance(origin, str):
         if origin == "metastasis_diagnosis":
-            o = tables["lesions"].groupby("patient_id")["detection_date"].min()
+            o = _earliest_date(tables["lesions"], "detection_date", idx)
         elif origin == "mdt_decision":
-            o = tables["mdt_decisions"].groupby("patient_id")["date"].min()
+            o = _earliest_date(tables["mdt_decisions"], "date", idx)
         else:  # first_recurrence
-            first_local = first_local_treatment(treatments, idx)["first_local_date"]
-            ev = tables["events"][["patient_id", "date"]].dropna()
-            ev = ev[after_day(ev["date"], lookup(ev["patient_id"], first_local))]
-            o = ev.groupby("patient_id")["date"].min()
+            o = first_event_after(tables["events"], first_local_treatment(treatments, idx)["first_local_date"], idx)
     else:
         if not isinstance(origin, (Mapping, pd.Series)):
             raise TypeError("origin must be a string or a mapping / Series patient_id -> date")
@@ -156,6 +173,13 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
         o = pd.to_datetime(o, errors="raise").reindex(ids).set_axis(idx)
     origin_date = o.reindex(idx).astype("datetime64[ns]")
 
-    after = cand[cand["start_date"] >= lookup(cand["patient_id"], origin_date)]
-    index = after.drop_duplicates("patient_id").set_index("patient_id").reindex(idx)
-    return origin_date, index
+    from_origin = at(nanos(origin_date), pos, NAT)
+    qualifies = qualifies & (from_origin != NAT) & (nanos(cand["start_date"]) >= from_origin)
+    return origin_date, rows_of(cand, first_rows(pos, qualifies, n), idx, columns)
+
+
+def _earliest_date(frame: pd.DataFrame, column: str, idx: pd.Index) -> pd.Series:
+    """Per coded patient (:mod:`._ids`) the earliest ``column`` of the patient's rows (``groupby().min()``)."""
+    n = len(idx)
+    pos = positions(frame["patient_id"], n)
+    return dates(earliest(pos, nanos(frame[column]), np.ones(len(pos), dtype=bool), n), idx, name=column)

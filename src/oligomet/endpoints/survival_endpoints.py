@@ -33,20 +33,26 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .._pandas_compat import lookup
 from ..registry.fields import LOCAL_MODALITIES
-from ._common import after_day, elapsed
+from ._common import elapsed
+from ._ids import NAT, at, dates, days, earliest, nanos, positions
 
 
 def first_event_after(events: pd.DataFrame, start: pd.Series, patient_index: pd.Index,
                       types=None) -> pd.Series:
     """Earliest event date per patient on a day after ``start``'s day (per patient), optionally of
-    ``types``; events on ``start``'s day are history (:func:`._common.after_day`)."""
-    ev = events[["patient_id", "date", "type"]].dropna(subset=["patient_id", "date"])
+    ``types``; events on ``start``'s day are history (:func:`._common.after_day`).
+
+    ``patient_index`` is the coded patients index of ``derive_endpoints`` (:mod:`._ids`): the events'
+    coded ids are the patients' rows, so this is NumPy on int64 days, no lookup or groupby."""
+    n = len(patient_index)
+    pos = positions(events["patient_id"], n)
+    when = nanos(events["date"])
+    from_day = at(days(nanos(start)), pos, NAT)
+    keep = (from_day != NAT) & (days(when) > from_day)
     if types is not None:
-        ev = ev[ev["type"].isin(types)]
-    ev = ev[after_day(ev["date"], lookup(ev["patient_id"], start))]
-    return ev.groupby("patient_id")["date"].min().reindex(patient_index).astype("datetime64[ns]")
+        keep &= events["type"].isin(types).to_numpy(dtype=bool)
+    return dates(earliest(pos, when, keep, n), patient_index, name="date")
 
 
 def time_event(origin: pd.Series, event_date: pd.Series, fu: pd.DataFrame, unit: str,

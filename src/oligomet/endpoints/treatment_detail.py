@@ -31,10 +31,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._pandas_compat import lookup
 from ..registry.fields import EXTENT_STEP, LOCAL_MODALITIES
 from ._common import map_number
-from .survival_endpoints import first_event_after
+from ._ids import NAT, any_per_patient, at, days, nanos, positions
 
 #: A total order consistent with both organs' scales (lung: wedge < segmentectomy < lobectomy <
 #: pneumonectomy; liver: wedge < segmentectomy < hemihepatectomy).
@@ -72,33 +71,31 @@ def extent_columns(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.DataFram
     return out
 
 
-def _any_known(flags: pd.Series, keys: pd.Series, patient_index: pd.Index) -> pd.Series:
-    """Per patient of ``patient_index`` (unique): True if any flag is True, else False if any is False,
-    else missing. Rows are placed by position in ``patient_index`` (keys looked up once) rather than
-    grouped and reindexed: four columns of this at 10^5 patients were a tenth of the derivation."""
-    known = flags.astype(object).where(flags.notna(), None)
-    pos = patient_index.get_indexer(keys)
-    mine = pos >= 0   # keys of other patients, or missing, count for nobody (as the reindex dropped them)
-    t = np.zeros(len(patient_index), dtype=bool)
-    f = np.zeros(len(patient_index), dtype=bool)
-    t[pos[mine & (known == True).to_numpy(dtype=bool)]] = True  # noqa: E712
-    f[pos[mine & (known == False).to_numpy(dtype=bool)]] = True  # noqa: E712
-    out = pd.array(t, dtype="boolean")
-    out[~(t | f)] = pd.NA
-    return pd.Series(out, index=patient_index)
+def _any_known(flags: pd.Series, pos: np.ndarray, rows: np.ndarray, n: int) -> pd.Series:
+    """Per patient (n rows; ``pos``: the patient row of each flag, -1 for none): True if any flag of the
+    ``rows`` is True, else False if any is False, else missing."""
+    known = flags.notna().to_numpy(dtype=bool) & rows & (pos >= 0)
+    value = flags.to_numpy(dtype=object)[known]
+    t, f = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    t[pos[known][value == True]] = True  # noqa: E712   (== as the object values compare: 1 is True)
+    f[pos[known][value == False]] = True  # noqa: E712
+    return pd.arrays.BooleanArray(t, ~(t | f))
 
 
-def recurrence_columns(events: pd.DataFrame, first_local_date: pd.Series, patient_index: pd.Index) -> pd.DataFrame:
-    first = first_event_after(events, first_local_date, patient_index)
-    ev = events.dropna(subset=["patient_id", "date"])
-    day = lookup(ev["patient_id"], first)
-    ev = ev[(ev["date"].dt.normalize() == day.dt.normalize()).fillna(False).to_numpy(dtype=bool)]
-    biopsy = ev["confirmed_by"].map({"biopsy": True, "imaging": False, "clinical": False})
+def recurrence_columns(events: pd.DataFrame, first: pd.Series, patient_index: pd.Index) -> pd.DataFrame:
+    """``first``: the first recurrence date per patient (:func:`.survival_endpoints.first_event_after` of the
+    first local treatment); every event on that day describes it. ``patient_index``: coded (:mod:`._ids`)."""
+    n = len(patient_index)
+    pos = positions(events["patient_id"], n)
+    day = days(nanos(events["date"]))
+    that_day = at(days(nanos(first)), pos, NAT)
+    rows = (day != NAT) & (day == that_day)
+    biopsy = events["confirmed_by"].map({"biopsy": True, "imaging": False, "clinical": False})
     return pd.DataFrame({
-        "recurrence_ct_progression": _any_known(ev["ct_progression"], ev["patient_id"], patient_index),
-        "recurrence_fdg_pet_uptake": _any_known(ev["fdg_pet_uptake"], ev["patient_id"], patient_index),
-        "recurrence_biopsy": _any_known(biopsy, ev["patient_id"], patient_index),
-        "recurrence_tumor_board": _any_known(ev["tumor_board_before_salvage"], ev["patient_id"], patient_index),
+        "recurrence_ct_progression": _any_known(events["ct_progression"], pos, rows, n),
+        "recurrence_fdg_pet_uptake": _any_known(events["fdg_pet_uptake"], pos, rows, n),
+        "recurrence_biopsy": _any_known(biopsy, pos, rows, n),
+        "recurrence_tumor_board": _any_known(events["tumor_board_before_salvage"], pos, rows, n),
     }, index=patient_index)
 
 
@@ -111,16 +108,19 @@ def adverse_event_columns(adverse_events: pd.DataFrame, treatments: pd.DataFrame
         rows = list(ae.index[bad.to_numpy()][:10])
         raise ValueError(f"adverse_events: CTCAE grade not 1-5 at rows {rows} (e.g. {ae.loc[bad, 'grade'].iloc[0]!r})")
     related = ae["drug_related"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    g = pd.DataFrame({"p": ae["patient_id"].to_numpy(), "grade": grade.to_numpy(dtype=float),
-                      "severe": (grade >= 3).to_numpy(dtype=bool),
-                      "severe_related": (grade >= 3).to_numpy(dtype=bool) & related}).groupby("p")
-    n = g.size().reindex(patient_index).fillna(0).astype(int)
-    exposed = patient_index.isin(treatments.loc[treatments["modality"] == "systemic", "patient_id"]) | (n > 0)
+    n = len(patient_index)
+    pos = positions(ae["patient_id"], n)
+    mine = pos >= 0
+    grade = grade.to_numpy(dtype=float, na_value=np.nan)
+    severe = grade >= 3   # NaN compares False
+    count = np.bincount(pos[mine], minlength=n)
+    worst = np.zeros(n)   # 0 without any graded event; grades are 1-5, NaN (unreadable) never wins
+    np.fmax.at(worst, pos[mine], grade[mine])
+    systemic = (treatments["modality"] == "systemic").to_numpy(dtype=bool)
+    exposed = any_per_patient(positions(treatments["patient_id"], n), systemic, n) | (count > 0)
     out = pd.DataFrame(index=patient_index)
-    out["n_adverse_events"] = pd.array(n.to_numpy(), dtype="Int64")
-    out["ctcae_worst_grade"] = pd.array(g["grade"].max().reindex(patient_index).fillna(0).to_numpy(), dtype="Int64")
-    for col, key in (("ctcae_3plus", "severe"), ("ctcae_3plus_drug_related", "severe_related")):
-        v = pd.array(g[key].any().reindex(patient_index).fillna(False).to_numpy(dtype=bool), dtype="boolean")
-        v[~np.asarray(exposed)] = pd.NA
-        out[col] = v
+    out["n_adverse_events"] = pd.array(count, dtype="Int64")
+    out["ctcae_worst_grade"] = pd.array(worst, dtype="Int64")
+    for col, rows in (("ctcae_3plus", severe), ("ctcae_3plus_drug_related", severe & related)):
+        out[col] = pd.arrays.BooleanArray(any_per_patient(pos, rows, n), ~exposed)
     return out

@@ -231,8 +231,9 @@ def prefilter(tables: dict[str, pd.DataFrame], proto: Protocol) -> tuple[dict[st
     endpoints (e.g. primary site), so that ``derive_endpoints`` works on the candidates only.
 
     Endpoints are derived per patient, so the analysis frame of the kept patients is the same
-    either way (tested); the flow counts are the same as after derivation. Returns (tables of
-    the kept patients, flow rows so far, number of criteria applied).
+    either way (tested); the flow counts are the same as after derivation. Returns (the tables with
+    the patients table cut to the kept patients, flow rows so far, number of criteria applied); the
+    other tables stay whole, as ``derive_endpoints`` reads only the records of the patients it is given.
     """
     patients = tables["patients"]
     rows = [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_unknown": 0,
@@ -247,19 +248,9 @@ def prefilter(tables: dict[str, pd.DataFrame], proto: Protocol) -> tuple[dict[st
         k += 1
     if k == 0:
         return tables, rows, 0
-    keep = cur["patient_id"].unique()   # isin hashes an array directly; a set would be listed first
-    out = {}
-    for name, frame in tables.items():
-        if frame is None:
-            continue
-        if "patient_id" in frame.columns:
-            out[name] = frame[frame["patient_id"].isin(keep)]
-        else:
-            out[name] = frame
-    if "complications" in out and "treatments" in out:
-        c = out["complications"]
-        out["complications"] = c[c["treatment_id"].isin(out["treatments"]["treatment_id"].unique())]
-    return out, rows, k
+    # only the patients table: derive_endpoints reads no other patient's records at the patient level
+    # (derive._in_scope), so filtering every table here hashed the same ids a second time
+    return {**tables, "patients": cur}, rows, k
 
 
 def apply_cohort(frame: pd.DataFrame, proto: Protocol, *, rows: list | None = None, skip: int = 0
