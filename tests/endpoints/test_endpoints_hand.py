@@ -147,6 +147,9 @@ def test_first_recurrence_origin_and_custom_origin():
     assert (p1.lr_time, p1.lr_status) == (184.0, 2.0)
     c = oligomet.derive_endpoints(hand_registry(), origin={"P1": "2020-07-01"}, unit="days")
     assert row(c, "P1").os_time == 184.0 and math.isnan(row(c, "P2").os_time)
+    # the docstring's other form, a Series patient_id -> date, gives the same (it failed on its comparison)
+    s = oligomet.derive_endpoints(hand_registry(), origin=pd.Series({"P1": "2020-07-01"}), unit="days")
+    pd.testing.assert_frame_equal(s, c)
 
 
 def test_data_lock_censors_administratively():

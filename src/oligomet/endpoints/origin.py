@@ -140,7 +140,8 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
     if isinstance(origin, str) and origin not in ORIGINS:
         raise ValueError(f"unknown origin {origin!r}; use one of {', '.join(map(repr, ORIGINS))} "
                          f"or a mapping patient_id -> date")
-    default_mods = LOCAL_MODALITIES if origin == "index_treatment" else MODALITY
+    # a Series origin compares element-wise: test the type first
+    default_mods = LOCAL_MODALITIES if isinstance(origin, str) and origin == "index_treatment" else MODALITY
     mods = _check_codes(index_modalities, MODALITY, "index modality") or default_mods
     intents = _check_codes(index_intents, INTENT, "index intent")
     cand = _ordered_treatments(treatments)
