@@ -9,9 +9,10 @@ Stages timed (wall clock, this machine):
 
 Writing the synthetic registry to disk is set-up, not timed. Target (issue 10): <= 10 s in total on
 the machine of the issue, where the same stages took about 20 s before (a 2x speed-up).
-CPU seconds are printed beside the wall clock: this process's and those of the figure worker
-processes it forked (``report/figures/_processes.py``). On a shared, loaded machine they are the
-steadier measure; wall clock below CPU is the figures drawn in parallel.
+CPU seconds are printed beside the wall clock: this process's and those of the worker processes it
+forked to read the registry's files (``registry/_processes.py``) and to draw figures
+(``report/figures/_processes.py``). On a shared, loaded machine they are the
+steadier measure; wall clock below CPU is the files read and the figures drawn in parallel.
 
     python benchmarks/bench_study.py [--patients 100000] [--out /tmp/oligomet-bench]
 """
@@ -30,7 +31,7 @@ PROTOCOLS = ("salvage_after_sabr.toml", "crlm_early_recurrence.yaml", "crlm_abla
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and of its finished child processes (the figure workers)."""
+    """CPU time of this process and of its finished child processes (import and figure workers)."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
 

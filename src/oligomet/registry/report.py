@@ -73,6 +73,10 @@ class ProblemLog:
         if len(frame):
             self._parts.append(frame)
 
+    def merge(self, other: "ProblemLog") -> None:
+        """Add the problems of ``other`` as if they had been added here, one by one (same report order)."""
+        self._parts.extend(other._parts)
+
     def frame(self) -> pd.DataFrame:
         return _concat(self._parts)
 

@@ -21,7 +21,7 @@ from .workbook import Workbook, read_sheet
 RawTables = dict[str, tuple[pd.DataFrame, np.ndarray]]
 
 __all__ = ["RawTables", "normalise_name", "normalise_columns", "drop_blank_rows", "read_csv_text",
-           "read_csv_folder", "read_workbook", "table_sources", "csv_tables"]
+           "read_csv_table", "unknown_table", "read_workbook", "table_sources", "table_of_file", "csv_tables"]
 
 
 def normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +146,7 @@ def table_sources(names: list[str], kind: str, log: ProblemLog, key=normalise_na
     return groups
 
 
-def _table_of_file(name: str) -> str:
+def table_of_file(name: str) -> str:
     return normalise_name(Path(name).stem)
 
 
@@ -155,30 +155,26 @@ def csv_tables(folder: Path) -> dict[str, list[Path]]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
     out: dict[str, list[Path]] = {}
     for p in files:
-        out.setdefault(_table_of_file(p.name), []).append(p)
+        out.setdefault(table_of_file(p.name), []).append(p)
     return out
 
 
-def read_csv_folder(folder: Path, log: ProblemLog) -> tuple[RawTables, list[Path]]:
-    by_name = {p.name: p for ps in csv_tables(folder).values() for p in ps}
-    raw: RawTables = {}
-    used = []
-    for name, group in table_sources(list(by_name), "file", log, key=_table_of_file).items():
-        if name not in TABLES:
-            for g in group:
-                log.warning(name, "unknown_table", f"{g} is not a registry table (expected one of "
-                                                   f"{', '.join(TABLES)}); ignored")
-            continue
-        path = by_name[group[0]]
-        frame = read_csv_text(path, name, log)
-        used.append(path)
-        if frame is None:
-            continue
-        decimal = frame.attrs.get("decimal", ".")
-        kept, rows = drop_blank_rows(frame)
-        kept.attrs["decimal"] = decimal
-        raw[name] = (kept, rows)
-    return raw, used
+def read_csv_table(path: Path, table: str, log: ProblemLog) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """One table's CSV file -> (its cells as strings, blank rows left out; the ``row`` of each), or None
+    when it cannot be read (reported)."""
+    frame = read_csv_text(path, table, log)
+    if frame is None:
+        return None
+    decimal = frame.attrs.get("decimal", ".")
+    kept, rows = drop_blank_rows(frame)
+    kept.attrs["decimal"] = decimal
+    return kept, rows
+
+
+def unknown_table(name: str, group: list[str], log: ProblemLog) -> None:
+    for g in group:
+        log.warning(name, "unknown_table", f"{g} is not a registry table (expected one of "
+                                           f"{', '.join(TABLES)}); ignored")
 
 
 def read_workbook(path: Path, log: ProblemLog) -> RawTables:

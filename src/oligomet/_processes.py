@@ -1,0 +1,30 @@
+"""How many worker processes a stage may use, and whether forking them is safe here.
+
+Shared by the stages that fork workers (reading a registry folder: ``registry/_processes.py``); each
+has its own environment variable, e.g. ``OLIGOMET_IMPORT_PROCESSES``.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+
+MAX_DEFAULT = 4
+
+
+def process_count(env: str, max_default: int = MAX_DEFAULT) -> int:
+    """The whole number >= 1 in the environment variable ``env``, else the CPUs available (at most ``max_default``)."""
+    text = os.environ.get(env, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{env} must be a whole number >= 1, not {text!r}")
+        return int(text)
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(available, max_default))
+
+
+def can_fork() -> bool:
+    """True where a forked child cannot inherit a lock another Python thread holds (this is the one Python
+    thread), and where forking is possible and allowed (not in a daemonic ``multiprocessing.Pool`` worker)."""
+    return (threading.active_count() == 1 and not multiprocessing.current_process().daemon
+            and "fork" in multiprocessing.get_all_start_methods())
