@@ -30,26 +30,19 @@ import multiprocessing
 import os
 import pickle
 import shutil
-import threading
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..._processes import can_fork, process_count
 from ._style import save_figure
 
 _ENV = "OLIGOMET_FIGURE_PROCESSES"
-_MAX_DEFAULT = 4
 
 
 def figure_processes() -> int:
     """Worker processes for figures: ``OLIGOMET_FIGURE_PROCESSES``, else the CPUs available (at most 4)."""
-    text = os.environ.get(_ENV, "").strip()
-    if text:
-        if not text.isdigit() or int(text) < 1:
-            raise ValueError(f"{_ENV} must be a whole number >= 1, not {text!r}")
-        return int(text)
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(available, _MAX_DEFAULT))
+    return process_count(_ENV)
 
 
 def draw_and_save(item, stem: Path, formats: tuple[str, ...]) -> dict[str, Path]:
@@ -98,7 +91,7 @@ class FigureDrawing:
 
     def __enter__(self) -> "FigureDrawing":
         workers = figure_processes()
-        if workers > 1 and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        if workers > 1 and can_fork():
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
             self._pool.submit(_nothing)   # forks all the workers now, while this is the one Python thread
         return self
