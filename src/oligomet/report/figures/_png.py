@@ -13,8 +13,9 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from ._agg import CachingCanvasAgg
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -28,7 +29,7 @@ def render_rgba(fig: Figure, dpi: float) -> np.ndarray:
     canvas, old_dpi = fig.canvas, fig.dpi
     try:
         fig.dpi = dpi
-        agg = FigureCanvasAgg(fig)
+        agg = CachingCanvasAgg(fig)
         agg.draw()
         return np.array(agg.buffer_rgba())
     finally:
