@@ -9,6 +9,7 @@ the pixels are the ones ``savefig`` would write; only an all-opaque alpha channe
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -21,7 +22,8 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def render_rgba(fig: Figure, dpi: float) -> np.ndarray:
-    """The figure drawn by Agg at ``dpi``, as a (height, width, 4) uint8 array (a copy).
+    """The figure drawn by Agg at ``dpi``, as a (height, width, 4) uint8 array (the canvas's own
+    buffer, not copied: each call draws on a new canvas).
 
     As ``savefig`` does for a figure without a layout engine or tight box: the dpi is set for the
     draw and restored after, and so is the figure's canvas (drawing attaches an Agg canvas).
@@ -31,7 +33,7 @@ def render_rgba(fig: Figure, dpi: float) -> np.ndarray:
         fig.dpi = dpi
         agg = CachingCanvasAgg(fig)
         agg.draw()
-        return np.array(agg.buffer_rgba())
+        return np.asarray(agg.buffer_rgba())
     finally:
         fig.dpi = old_dpi
         fig.set_canvas(canvas)
@@ -40,7 +42,7 @@ def render_rgba(fig: Figure, dpi: float) -> np.ndarray:
 def write_png(path: str | Path, rgba: np.ndarray, dpi: float) -> None:
     """Write an RGBA image as an 8-bit PNG (RGB when fully opaque) with its dpi in a pHYs chunk."""
     h, w, _ = rgba.shape
-    channels, colour_type = (3, 2) if (rgba[..., 3] == 255).all() else (4, 6)
+    channels, colour_type = (3, 2) if _opaque(rgba) else (4, 6)
     rows = np.zeros((h, w * channels + 1), np.uint8)   # first byte of each row: filter 0 (none)
     pixels = rows[:, 1:].reshape(h, w, channels)
     for k in range(channels):   # channel by channel: copying 3 of every 4 bytes at once is ~4x slower
@@ -52,6 +54,14 @@ def write_png(path: str | Path, rgba: np.ndarray, dpi: float) -> None:
         f.write(_chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)))
         f.write(_chunk(b"IDAT", zlib.compress(rows, 1)))
         f.write(_chunk(b"IEND", b""))
+
+
+def _opaque(rgba: np.ndarray) -> bool:
+    """Whether every alpha byte is 255: as 32-bit words (alpha the high byte on little-endian machines)
+    a contiguous minimum, five times faster than comparing the alpha plane byte by byte."""
+    if sys.byteorder == "little" and rgba.flags.c_contiguous:
+        return bool(rgba.view(np.uint32).min() >= 0xFF000000)
+    return bool((rgba[..., 3] == 255).all())
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
