@@ -1,9 +1,11 @@
 """Shared test configuration, and the real PostgreSQL server every store test uses (registry, board, web)."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import subprocess
+import threading
 import uuid
 from pathlib import Path
 
@@ -11,6 +13,42 @@ import pytest
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 PG_ADMIN_URL = os.environ.get("OLIGOMET_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture()
+def task_pools(monkeypatch):
+    """Counts the worker pools ``registry/_processes.run_tasks`` starts (``task_pools.made``).
+
+    The import stages that use it (reading a folder, ``validate``, ``data_hash``) each fork only from a
+    size of their own: a test sets that to 0 to have workers for its small data.
+    """
+    from oligomet.registry import _processes
+
+    class CountingPool(_processes.ProcessPoolExecutor):
+        made = 0
+
+        def __init__(self, *args, **kw):
+            type(self).made += 1
+            super().__init__(*args, **kw)
+
+    monkeypatch.setattr(_processes, "ProcessPoolExecutor", CountingPool)
+    return CountingPool
+
+
+@pytest.fixture()
+def another_thread():
+    """A context manager inside which another Python thread runs (so no worker may be forked)."""
+    @contextlib.contextmanager
+    def running():
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait)
+        other.start()
+        try:
+            yield other
+        finally:
+            stop.set()
+            other.join()
+    return running
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """How many worker processes a stage may use, and whether forking them is safe here.
 
-Shared by the stages that fork workers (reading a registry folder: ``registry/_processes.py``; drawing a
-report's figures: ``report/figures/_processes.py``); each has its own environment variable, e.g.
-``OLIGOMET_IMPORT_PROCESSES``.
+Shared by the stages that fork workers (reading, validating and hashing a registry:
+``registry/_processes.py``; drawing a report's figures: ``report/figures/_processes.py``); each has its
+own environment variable, e.g. ``OLIGOMET_IMPORT_PROCESSES``.
 """
 from __future__ import annotations
 

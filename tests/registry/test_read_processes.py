@@ -26,21 +26,11 @@ FOLDERS = [DATA / "clean"] + sorted(p for p in BAD.iterdir() if p.is_dir())
 KEY = "a secret of twenty characters"
 
 
-class CountingPool(processes.ProcessPoolExecutor):
-    made = 0
-
-    def __init__(self, *args, **kw):
-        type(self).made += 1
-        super().__init__(*args, **kw)
-
-
 @pytest.fixture()
-def pools(monkeypatch):
+def pools(monkeypatch, task_pools):
     """Worker processes even for the small test folders; counts the pools started."""
     monkeypatch.setattr(io, "_PROCESSES_FROM_BYTES", 0)
-    monkeypatch.setattr(CountingPool, "made", 0)
-    monkeypatch.setattr(processes, "ProcessPoolExecutor", CountingPool)
-    return CountingPool
+    return task_pools
 
 
 def _read(monkeypatch, folder: Path, n: str, **kw):
@@ -112,17 +102,11 @@ def test_workers_report_damaged_files_as_this_process_does(tmp_path, monkeypatch
     pd.testing.assert_frame_equal(validate(here[0]).problems, validate(there[0]).problems, check_exact=True)
 
 
-def test_no_fork_while_another_python_thread_runs(tmp_path, monkeypatch, pools):
+def test_no_fork_while_another_python_thread_runs(tmp_path, monkeypatch, pools, another_thread):
     folder = damaged_folder(tmp_path)
     here = _read(monkeypatch, folder, "1")
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
+    with another_thread():
         there = _read(monkeypatch, folder, "2")
-    finally:
-        stop.set()
-        other.join()
     assert pools.made == 0
     assert_same(here, there)
 

@@ -1,4 +1,9 @@
-"""Reading a registry's tables in worker processes: ``run_tasks(fn, {key: args})``.
+"""Importing a registry in worker processes: ``run_tasks(fn, {key: args})``.
+
+Used for reading a CSV folder's tables (``io.read_csv_folder``), then for validating them
+(``validate``: groups of checks, each task returning only its problem logs) and for hashing them
+(``oligomet.study.cohort.data_hash``: each task returning one table's bytes to hash). In the last two
+the workers inherit the loaded tables as they are (forked: copy-on-write, nothing big pickled).
 
 Why: the tables of a CSV folder are independent of each other until they are all read (only the
 patient named in a problem of ``complications`` comes from ``treatments``), and reading them is most
@@ -35,7 +40,8 @@ _ENV = "OLIGOMET_IMPORT_PROCESSES"
 
 
 def import_processes() -> int:
-    """Processes for reading tables: ``OLIGOMET_IMPORT_PROCESSES``, else the CPUs available (at most 4)."""
+    """Processes for importing (reading, validating, hashing): ``OLIGOMET_IMPORT_PROCESSES``, else the CPUs
+    available (at most 4)."""
     return process_count(_ENV)
 
 
