@@ -8,7 +8,7 @@ import pytest
 
 from oligomet.report.document import FigureItem
 from oligomet.report.figures import km_figure
-from oligomet.report.figures._processes import FigureDrawing, figure_processes
+from oligomet.report.figures._processes import FigureDrawing, draw_and_save, figure_processes
 
 from .test_figure_files import big_km_table
 
@@ -98,6 +98,30 @@ def test_the_error_of_a_superseded_drawing_is_not_raised(tmp_path, monkeypatch):
         item.draw, item.data = km_figure, {"table": big_km_table(100, seed=1), "max_time": 60}
         files = drawing.save([item], tmp_path)
     assert files["later"]["png"].exists()
+
+
+def _inherited_fonts() -> tuple[int, int]:
+    from matplotlib import font_manager
+
+    from oligomet.report.figures import _agg
+
+    return font_manager._get_font.cache_info().currsize, len(_agg._layouts)
+
+
+def test_workers_open_the_font_files_themselves(tmp_path, monkeypatch):
+    """A font object inherited through fork shares its file offset with the parent and the other workers:
+    glyph loads in two workers at once then read garbage (FT_Load_Glyph 'invalid outline', seen in the suite).
+    Each worker starts without the parent's font objects: matplotlib's cache and the text layouts of _agg."""
+    monkeypatch.setenv("OLIGOMET_FIGURE_PROCESSES", "2")
+    items = _items()
+    draw_and_save(items[0], tmp_path / "here", ("png",))   # this process now holds font objects
+    assert min(_inherited_fonts()) > 0
+    with FigureDrawing(tmp_path / "s", ("png",)) as drawing:
+        in_worker = drawing.call(_inherited_fonts).result()
+        if drawing.in_workers:
+            assert in_worker == (0, 0)
+        drawing.draw(items)
+        assert set(drawing.save(items, tmp_path / "out")) == {"km_0", "km_1", "km_2"}
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])

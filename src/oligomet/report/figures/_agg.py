@@ -21,6 +21,7 @@ to matplotlib's own code.
 from __future__ import annotations
 
 import math
+import os
 
 import matplotlib as mpl
 import numpy as np
@@ -37,6 +38,15 @@ _MAX_ENTRIES = 50_000
 _metrics: dict = {}
 _layouts: dict = {}
 _glyphs: dict = {}
+
+# The layouts hold matplotlib's font objects, and FreeType reads a glyph's outline from the font file,
+# through the object's file, when it loads the glyph. An object inherited through fork shares its file
+# offset with the parent and every sibling, so two figure workers loading glyphs at once seek each
+# other's reads and get garbage ("FT_Load_Glyph ... invalid outline"; reproduced in 12 of 15 rounds).
+# Matplotlib empties its own font cache in a forked child for this reason; the layouts go likewise, so
+# a child opens the font files itself. The sizes and bitmaps are plain data and stay.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_layouts.clear)
 _FAST = RenderMode is not None and all(
     hasattr(RendererAgg, n) for n in ("_prepare_font", "_draw_text_glyphs_and_boxes"))
 

@@ -19,9 +19,11 @@ and a script run without an ``if __name__ == "__main__"`` guard still works (``s
 hold a lock at that moment, so the workers are all forked on entry, and only when this is the one
 Python thread (e.g. not inside a web server's or Jupyter's threads). Native threads of NumPy's OpenBLAS
 (pthreads, with fork handlers) are idle between calls; Python still warns of them (a DeprecationWarning,
-shown by pytest). Otherwise, as with ``OLIGOMET_FIGURE_PROCESSES=1``, the figures are drawn in this
-process when saved. A figure given already drawn (``FigureItem.draw`` a Figure, not a function) is
-always saved here: a live Figure does not travel between processes.
+shown by pytest). Each worker opens the font files itself (see ``_agg``: an inherited file offset is
+shared with the other workers). Otherwise, as
+with ``OLIGOMET_FIGURE_PROCESSES=1``, the figures are drawn in this process when saved. A figure given
+already drawn (``FigureItem.draw`` a Figure, not a function) is always saved here: a live Figure does
+not travel between processes.
 """
 from __future__ import annotations
 
