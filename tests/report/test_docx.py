@@ -137,6 +137,19 @@ def test_tables_docx_has_the_same_journal_tables(tmp_path):
     assert _borders(doc.tables[0]._tbl.tblPr, qn("w:tblBorders"))["insideV"][0] == "nil"
 
 
+def test_a_confidence_interval_is_never_broken_at_its_dash(tmp_path):
+    """A narrow cell breaks before the CI ('57.4' / '(55.7–59.0)'), not inside it ('57.4 (55.7–' / '59.0)', as
+    LibreOffice did): word joiners hold the range's dash to its numbers; the text is otherwise the display's."""
+    shown = pd.DataFrame({"Group": ["A", "B"], "Median (95% CI)": ["57.4 (55.7–59.0)", "NR (61.2–NR)"],
+                          "IQR": ["0.0–8.7", "−1.5–2.0"]})
+    t = ReportTable("km", "KM", shown, shown)
+    cells = [[c.text for c in r.cells] for r in Document(write_docx([t], tmp_path / "t.docx")).tables[0].rows]
+    assert cells[1][1] == "57.4 (55.7\u2060–\u206059.0)" and cells[2][2] == "−1.5\u2060–\u20602.0"
+    assert cells[2][1] == "NR (61.2–NR)"              # only between numbers
+    assert cells[0] == list(shown.columns)            # headers as written
+    assert [[x.replace("\u2060", "") for x in r] for r in cells[1:]] == shown.to_numpy().tolist()
+
+
 def test_png_is_300_dpi_and_tiff_on_request(report, tmp_path):
     png = report / "figures" / "km_os.png"
     dpi = Image.open(png).info["dpi"]

@@ -70,3 +70,12 @@ def test_study_cox_table_has_reference_rows(studies):
     cells = [v.strip() for v in table.display["Variable"]]
     assert "Upfront ablation (ref)" in cells and "Wild type (ref)" in cells and "Mutant" in cells
     assert table.display["N (events)"].str.match(r"^\d{1,3}(,\d{3})* \(\d{1,3}(,\d{3})*\)$").sum() >= 4
+
+
+def test_single_group_tables_say_all_patients(studies):
+    """An unstratified KM table names its one group as the figure's at-risk table does, not 'all'; a table by
+    group keeps its group names."""
+    single = next(t for t in studies["sarcoma_lung_metastasectomy"].tables if t.name == "km_dfs")
+    assert list(single.display["Group"]) == ["All patients"]
+    grouped = next(t for t in studies["crlm_ablation_timing"].tables if t.name == "km_dfs")
+    assert list(grouped.display["Group"]) == ["Upfront ablation", "Delayed ablation"]

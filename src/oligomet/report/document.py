@@ -205,6 +205,12 @@ def code_label(code) -> str:
     return text[:1].upper() + text[1:]
 
 
+def group_label(group) -> str:
+    """A group as a table prints it: the single group of an unstratified estimate ('all' in the estimator
+    tables) is 'All patients', as in the figures' at-risk tables; other groups as they are."""
+    return "All patients" if str(group).lower() == "all" else str(group)
+
+
 def lower_first(text: str) -> str:
     """'Overall survival' -> 'overall survival'; 'SABR dose' stays (an acronym)."""
     if len(text) > 1 and text[0].isupper() and text[1].islower():

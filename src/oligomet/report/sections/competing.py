@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..document import (PSEUDO_NOTE, FigureItem, StudyResults, TextItem, ci, ci_p, code_label, contrast, count,
-                        join_and, lower_first, num, p_text, p_value, pct)
+                        group_label, join_and, lower_first, num, p_text, p_value, pct)
 from ..figures import cif_figure
 from ..tables import ReportTable
 
@@ -57,7 +57,7 @@ def _table_and_curves(r, e) -> list:
     weighted (with the note that Gray's test is then not reported)."""
     unit = r.unit
     landmarks = [c for c in e.summary.columns if c not in ("group", "cause", "events")]
-    disp = pd.DataFrame({"Group": e.summary["group"], "Cause": e.summary["cause"].map(code_label),
+    disp = pd.DataFrame({"Group": e.summary["group"].map(group_label), "Cause": e.summary["cause"].map(code_label),
                          # weighted events are sums of weights: one decimal, not a count of patients
                          "Events (weighted)" if r.weighted else "Events":
                              e.summary["events"].map(lambda v: num(v) if r.weighted else count(v))})

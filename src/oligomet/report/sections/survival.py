@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..document import FigureItem, StudyResults, TextItem, ci, count, join_and, lower_first, num, p_text, p_value, pct
+from ..document import (FigureItem, StudyResults, TextItem, ci, count, group_label, join_and, lower_first, num, p_text,
+                        p_value, pct)
 from ..figures import km_figure
 from ..tables import ReportTable
 
@@ -46,7 +47,7 @@ def build_km(doc: StudyResults, r) -> None:
                 f"are not in this analysis."))
         rows = []
         for g, ge in entry["groups"].items():
-            row = {"Group": g, "N": count(ge["n"]), "Events": count(ge["n_events"]),
+            row = {"Group": group_label(g), "N": count(ge["n"]), "Events": count(ge["n_events"]),
                    f"Median, {unit} (95% CI)": ci(ge["median"], ge["lower"], ge["upper"])}
             qs = ge.get("quantiles")
             if qs is not None and set(r.quantiles) >= {0.25, 0.75}:

@@ -190,6 +190,15 @@ def _run_xml(text: str, bold: bool) -> str:
     return f"<w:r>{'<w:rPr><w:b/></w:rPr>' if bold else ''}{''.join(parts)}</w:r>"
 
 
+_RANGE_DASH = re.compile(r"(?<=\d)–(?=[\d−-])")
+
+
+def _keep_ranges(text: str) -> str:
+    """'57.4 (55.7–59.0)' with word joiners (U+2060) around the dash of each range, so that Word and
+    LibreOffice break a narrow cell before the CI, never inside it ('57.4 (55.7–' / '59.0)', seen)."""
+    return _RANGE_DASH.sub("\u2060–\u2060", text)
+
+
 def _table_xml(header: list[str], body: list[list[str]], widths_cm: list[float], style_id: str,
                aligns: list[str]) -> str:
     """The whole three-line table as WordprocessingML.
@@ -213,7 +222,7 @@ def _table_xml(header: list[str], body: list[list[str]], widths_cm: list[float],
         cells = "".join(
             f"<w:tc><w:tcPr>{cell_w[j]}{under_header if first else ''}</w:tcPr>"
             f'<w:p><w:pPr><w:pStyle w:val="{style_id}"/><w:jc w:val="{aligns[j]}"/></w:pPr>'
-            f"{_run_xml(text, bold=first)}</w:p></w:tc>"
+            f"{_run_xml(text if first else _keep_ranges(text), bold=first)}</w:p></w:tc>"
             for j, text in enumerate(values))
         return f"<w:tr>{tr_pr}{cells}</w:tr>"
 
