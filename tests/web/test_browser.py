@@ -170,10 +170,11 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
     b.get(f"{base}/?date={day}")
     b.find_element(By.ID, "patient_id").send_keys(pid)
-    b.find_element(By.CSS_SELECTOR, "#add-case button").click()
+    # wait for the answer page: links read before it replaced this one went stale (seen once in CI)
+    _click_and_wait(b, b.find_element(By.CSS_SELECTOR, "#add-case button"))
     link = [a for a in b.find_elements(By.CSS_SELECTOR, "#agenda a") if a.text == pid][-1]
     _shot(b, shots, "agenda")
-    link.click()
+    _click_and_wait(b, link)
 
     # the case view: missing facts highlighted; the board states two of them
     assert b.find_element(By.TAG_NAME, "h1").text.startswith(f"Case: patient {pid}")
@@ -197,6 +198,7 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
         field = b.find_element(By.ID, f"fact-{fact}")
         field.send_keys(value)
         field.submit()
+        WebDriverWait(b, 60).until(staleness_of(field))   # the case page again, with the fact stated
     recommended = json.loads(b.find_element(By.ID, "option").get_attribute("data-recommended"))
     assert recommended, "after the board's facts the rules recommend"
     case_url = b.current_url
@@ -228,7 +230,7 @@ def test_board_meeting_in_chromium(server, browser, web, registry, shots):
     discordant = [r for r in b.find_elements(By.CSS_SELECTOR, "#case-decisions tr[id^=decision-]")
                   if "best supportive care" in r.text][-1]
     old_id = discordant.get_attribute("id").split("-")[1]
-    discordant.find_element(By.CSS_SELECTOR, "a.correct-link").click()
+    _click_and_wait(b, discordant.find_element(By.CSS_SELECTOR, "a.correct-link"))
     assert f"Correcting decision #{old_id}" in b.find_element(By.ID, "correcting").text
     other = b.find_element(By.ID, "other")
     assert other.get_attribute("value").startswith("best supportive care")   # the old choice, prefilled
