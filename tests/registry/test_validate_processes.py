@@ -25,7 +25,7 @@ V = importlib.import_module("oligomet.registry.validate")   # the package's ``va
 @pytest.fixture()
 def pools(monkeypatch, task_pools):
     """Worker processes even for the small test registries; counts the pools started."""
-    monkeypatch.setattr(V, "_PROCESSES_FROM_ROWS", 0)
+    monkeypatch.setattr("oligomet.registry._processes.PROCESSES_FROM_ROWS", 0)
     return task_pools
 
 

@@ -20,7 +20,7 @@ from oligomet.study import cohort
 @pytest.fixture()
 def pools(monkeypatch, task_pools):
     """Worker processes even for the small test registry; counts the pools started."""
-    monkeypatch.setattr(cohort, "_PROCESSES_FROM_ROWS", 0)
+    monkeypatch.setattr(processes, "PROCESSES_FROM_ROWS", 0)
     return task_pools
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .._validation import lock_date
-from ._processes import run_tasks
+from ._processes import processes_for_rows, run_tasks
 from .fields import TABLES
 from .io import conform_memory, read_registry
 from .parse import _DTYPES
@@ -39,9 +39,6 @@ _GROUPS = (
     (structure.check_required, structure.check_codes, structure.check_duplicates, ids.check_id_length,
      ids.check_identifier_values, ids.check_pseudonyms, chronology.check_recurrence_organ),
 )
-
-#: Forking the workers costs ~0.05 s; below this many rows in all (~5,000 patients) the checks run here.
-_PROCESSES_FROM_ROWS = 50_000
 
 
 def _is_contract(tables: dict[str, pd.DataFrame]) -> bool:
@@ -82,7 +79,7 @@ def validate(tables: dict[str, pd.DataFrame], data_lock=None) -> ValidationRepor
     ctx = Context.build(tables, log, data_lock)
     rows = sum(len(frame) for frame in ctx.tables.values())
     done = run_tasks(_run_checks, {group: (ctx, group) for group in _GROUPS},
-                     processes=None if rows >= _PROCESSES_FROM_ROWS else 1)
+                     processes=processes_for_rows(rows))
     logs, redact_values = {}, set()
     for group_logs, group_redact in done.values():
         logs.update(group_logs)

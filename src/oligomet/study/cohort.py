@@ -90,21 +90,18 @@ def data_hash(tables: dict[str, pd.DataFrame]) -> str:
     Built from pandas' per-row content hashes (``hash_pandas_object``, fixed key, index ignored)
     plus the column names and dtypes: equal data give equal hashes, and it is fast on 10^5 rows.
     """
-    from ..registry._processes import run_tasks
+    from ..registry._processes import processes_for_rows, run_tasks
 
     names = [name for name in F.TABLE_ORDER if tables.get(name) is not None]
     cells = {name: tables[name].size for name in names}
     # The tables' bytes are found in worker processes too, from ~50,000 rows (the forked workers inherit
     # the tables; only the bytes come back), largest first; hashed here in table order: the same hash.
     done = run_tasks(_table_bytes, {name: (name, tables[name]) for name in sorted(names, key=lambda n: -cells[n])},
-                     processes=None if sum(len(tables[n]) for n in names) >= _PROCESSES_FROM_ROWS else 1)
+                     processes=processes_for_rows(sum(len(tables[n]) for n in names)))
     h = hashlib.sha256()
     for name in names:
         h.update(done[name])
     return h.hexdigest()
-
-
-_PROCESSES_FROM_ROWS = 50_000
 
 
 def _table_bytes(name: str, frame: pd.DataFrame) -> bytes:
