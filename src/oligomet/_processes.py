@@ -29,3 +29,11 @@ def can_fork() -> bool:
     thread), and where forking is possible and allowed (not in a daemonic ``multiprocessing.Pool`` worker)."""
     return (threading.active_count() == 1 and not multiprocessing.current_process().daemon
             and "fork" in multiprocessing.get_all_start_methods())
+
+
+def worker_started() -> None:
+    """Initializer of the forked worker processes: BLAS single-threaded, as the workers are the parallelism
+    (OpenBLAS's own threads would spin-wait on the cores the other workers use)."""
+    from .survival._blas_threads import one_thread_for_good
+
+    one_thread_for_good()

@@ -10,6 +10,9 @@ and numbers, nothing drawn or formatted) and its section builder in :mod:`oligom
 ``preflight`` (optional) raises the protocol errors the analysis would meet in the data (an unknown column, a
 landmark after the last event, an empty subgroup cell): ``run`` calls every one before the first analysis, and
 ``validate-protocol`` calls the same (:mod:`.preflight`), so both reject a protocol with the same message.
+``ahead``: its compute only reads ``ctx``, so a report's worker processes may run it while this process runs
+the analyses before it (:mod:`._ahead`); ``adjusts``: its compute sets ``ctx.adjusted``, which the analyses
+after it read, so theirs start once it has run.
 
 Adding an analysis: see "Adding an analysis" in ``docs/architecture.md``.
 """
@@ -47,6 +50,8 @@ class Analysis:
     build: Callable[[StudyResults, Computed], None]
     checks: Callable[[Ctx, Computed], list[Check]] | None = None   # validity checks of its result
     preflight: Callable[[Ctx], None] | None = None                 # its data checks, before any analysis
+    ahead: bool = False                                 # may be computed in a worker, ahead of its turn
+    adjusts: bool = False                               # sets ctx.adjusted (the propensity step)
 
 
 CATALOGUE: tuple[Analysis, ...] = (
@@ -57,22 +62,22 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("complications", "complications", complications.compute_complications,
              complications_sections.build_complications, preflight=complications.check_complications),
     Analysis("cox", "Cox models", cox.compute_cox, imputation_sections.with_imputation(cox_sections.build_cox),
-             checks.cox_checks),
+             checks.cox_checks, ahead=True),
     Analysis("propensity", "propensity score", propensity.compute_propensity,
-             propensity_sections.build_propensity, checks.propensity_checks),
+             propensity_sections.build_propensity, checks.propensity_checks, adjusts=True),
     Analysis("rmst", "restricted mean survival time", rmst.compute_rmst, rmst_sections.build_rmst,
              preflight=rmst.check_rmst),
     Analysis("landmark", "landmark analysis", landmark.compute_landmark, landmark_sections.build_landmark,
-             preflight=landmark.check_landmark),
+             preflight=landmark.check_landmark, ahead=True),
     Analysis("time_varying", "time-varying exposure", timevarying.compute_time_varying,
-             timevarying_sections.build_time_varying, preflight=timevarying.check_time_varying),
+             timevarying_sections.build_time_varying, preflight=timevarying.check_time_varying, ahead=True),
     Analysis("subgroups", "subgroups", subgroups.compute_subgroups, subgroups_sections.build_subgroups,
-             preflight=subgroups.check_cells),
+             preflight=subgroups.check_cells, ahead=True),
     Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
     Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired,
              preflight=paired.check_paired),
     Analysis("board_quality", "board decisions", board_quality.compute_board_quality,
-             board_quality_sections.build_board_quality),
+             board_quality_sections.build_board_quality, ahead=True),
 )
 
 
@@ -85,9 +90,11 @@ def requested(analyses) -> list[Analysis]:
     return [a for a in CATALOGUE if getattr(analyses, a.key) not in (None, [])]
 
 
-def run_analysis(entry: Analysis, ctx: Ctx, doc: StudyResults) -> None:
-    """Compute one analysis, file its numbers and warnings in ``doc``, and build its report sections."""
-    result = entry.compute(ctx)
+def run_analysis(entry: Analysis, ctx: Ctx, doc: StudyResults, result: Computed | None = None) -> None:
+    """Compute one analysis (unless its ``result`` is given), file its numbers and warnings in ``doc``, and
+    build its report sections."""
+    if result is None:
+        result = entry.compute(ctx)
     doc.numbers.setdefault(entry.key, {}).update(result.numbers)
     doc.warnings += result.warnings
     entry.build(doc, result)

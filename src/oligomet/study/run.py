@@ -14,6 +14,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -23,6 +24,7 @@ from ..report.sections.checks import build_checks
 from ..report.sections.cohort import build_cohort
 from . import catalogue
 from . import cohort as C
+from ._ahead import Ahead, load_kernels
 from .analyses import describe
 from .analyses._context import Ctx
 from .catalogue import requested, run_analysis
@@ -30,6 +32,9 @@ from .checks import group_sizes
 from .preflight import checked_cohort, prepare_covariates
 from .protocol import Protocol
 from .protocol_source import load
+
+if TYPE_CHECKING:   # the report's figure workers; matplotlib is imported only for a report
+    from ..report.figures._processes import FigureDrawing
 
 _PACKAGES = ("numpy", "scipy", "pandas", "matplotlib")
 
@@ -96,6 +101,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         check_output_folder(out)   # refuse an --out the report may not replace before the analyses, not after
     # figures are drawn in worker processes as the sections are built; the workers are forked here,
     # before the progress bar starts its thread (see report.figures._processes)
+    load_kernels(requested(proto.analyses) if out is not None else [])
     with _figure_drawing(out) as drawing:
         res = StudyResults(title=proto.title, name=proto.name)
         steps = requested(proto.analyses)
@@ -118,7 +124,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
                          proto.cohort.drop_zero_steps)
             if drawing is not None:
                 drawing.draw(res.figures)   # the flow diagram
-            analyse(proto, cohort, res, tick)
+            analyse(proto, cohort, res, tick, workers=drawing)
         if proto.data.data_lock is not None:
             res.methods.append(f"Data were locked on {proto.data.data_lock}: records after that date were ignored "
                                f"and follow-up was censored at it.")
@@ -168,13 +174,26 @@ def _group_counts(proto: Protocol, cohort: pd.DataFrame) -> dict[str, int] | Non
     return {str(k): int(v) for k, v in cohort[C.GROUP].value_counts(sort=False).items()}
 
 
-def analyse(proto: Protocol, cohort: pd.DataFrame, res: StudyResults, tick=lambda what: None) -> None:
-    """Run the protocol's analyses (and checks) on a built cohort (``exposure`` assigned), into ``res``."""
+def analyse(proto: Protocol, cohort: pd.DataFrame, res: StudyResults, tick=lambda what: None, *,
+            workers: FigureDrawing | None = None) -> None:
+    """Run the protocol's analyses (and checks) on a built cohort (``exposure`` assigned), into ``res``.
+
+    ``workers``: the report's figure workers; the analyses declared ``ahead`` are computed there meanwhile
+    (see :mod:`._ahead`). The sections are built here in catalogue order either way."""
     build_checks(res, group_sizes(proto, _group_counts(proto, cohort) or {"study cohort": len(cohort)}))
     ctx = Ctx(proto=proto, cohort=cohort)
-    for entry in requested(proto.analyses):
-        run_analysis(entry, ctx, res)
-        tick(entry.label)
+    entries = requested(proto.analyses)
+    ahead = Ahead(workers)
+    try:
+        # up to the step that sets the adjusted cohort, the analyses read only the cohort
+        ahead.start(ctx, entries[:next((i for i, e in enumerate(entries) if e.adjusts), len(entries))])
+        for entry in entries:
+            run_analysis(entry, ctx, res, ahead.result(entry, ctx))
+            if entry.adjusts:
+                ahead.start(ctx, entries[entries.index(entry) + 1:])
+            tick(entry.label)
+    finally:
+        ahead.cancel()
     if proto.analyses.table_one is not None and proto.analyses.propensity is not None and \
             proto.exposure is not None:
         _table_one_after(ctx, res)

@@ -36,7 +36,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..._processes import can_fork, process_count
+from ..._processes import can_fork, process_count, worker_started
 from ._style import save_figure
 
 _ENV = "OLIGOMET_FIGURE_PROCESSES"
@@ -94,7 +94,8 @@ class FigureDrawing:
     def __enter__(self) -> "FigureDrawing":
         workers = figure_processes()
         if workers > 1 and can_fork():
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=worker_started)
             self._pool.submit(_nothing)   # forks all the workers now, while this is the one Python thread
         return self
 
