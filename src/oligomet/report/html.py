@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html as _html
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
@@ -98,8 +99,9 @@ def _write_files(results, out: Path, *, paper: str, drawing: FigureDrawing) -> N
     tables_written = drawing.call(write_tables, results.tables, out / "tables", results.title, paper)
     write_results_json(results, out / "results.json")
     figure_files = drawing.save(results.figures, out / "figures")
-    write_report_docx(results, {name: files["png"] for name, files in figure_files.items()}, out / "report.docx",
-                      paper=paper)
+    # report.docx embeds the PNGs, now saved: a worker writes it while this process writes the HTML
+    docx_written = drawing.call(partial(write_report_docx, paper=paper), results,
+                                {name: files["png"] for name, files in figure_files.items()}, out / "report.docx")
     blocks = []
     for sec in results.sections:
         items = []
@@ -122,6 +124,7 @@ def _write_files(results, out: Path, *, paper: str, drawing: FigureDrawing) -> N
         checks=[{"passed": c.passed, "title": c.title, "text": describe(c)} for c in results.checks])
     (out / "report.html").write_text(page, encoding="utf-8")
     tables_written.result()
+    docx_written.result()
 
 
 def write_tables(tables: list[ReportTable], folder: Path, heading: str, paper: str) -> None:

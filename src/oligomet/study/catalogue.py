@@ -56,7 +56,7 @@ class Analysis:
 
 CATALOGUE: tuple[Analysis, ...] = (
     Analysis("followup", "median follow-up", survival.compute_followup, survival_sections.build_followup),
-    Analysis("table_one", "Table 1", describe.compute_table_one, describe_sections.build_table_one),
+    Analysis("table_one", "Table 1", describe.compute_table_one, describe_sections.build_table_one, ahead=True),
     Analysis("km", "Kaplan–Meier", survival.compute_km, survival_sections.build_km),
     Analysis("logrank", "log-rank", survival.compute_logrank, survival_sections.build_logrank),
     Analysis("complications", "complications", complications.compute_complications,
