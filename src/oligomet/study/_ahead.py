@@ -102,12 +102,12 @@ _loaded = False
 
 
 def load_kernels(entries) -> None:
-    """Once per process, when some of ``entries`` may be computed ahead: fit the models those analyses fit
+    """Once per process, when some of ``entries`` fit Cox models ahead: fit the models those analyses fit
     (Cox with a categorical term, weights and clusters; its PH test and concordance; chained-equation
     imputation pooled over two datasets) on 40 made-up rows, so that the compiled kernels are loaded here.
     Only the speed of the workers depends on it."""
     global _loaded
-    if _loaded or not any(e.ahead for e in entries):
+    if _loaded or not any(e.ahead and e.fits_cox for e in entries):
         return
     _loaded = True
     import oligomet as om

@@ -12,7 +12,8 @@ landmark after the last event, an empty subgroup cell): ``run`` calls every one 
 ``validate-protocol`` calls the same (:mod:`.preflight`), so both reject a protocol with the same message.
 ``ahead``: its compute only reads ``ctx``, so a report's worker processes may run it while this process runs
 the analyses before it (:mod:`._ahead`); ``adjusts``: its compute sets ``ctx.adjusted``, which the analyses
-after it read, so theirs start once it has run.
+after it read, so theirs start once it has run. ``fits_cox``: it fits Cox models, whose compiled kernels are
+then loaded before the workers are forked (:func:`._ahead.load_kernels`).
 
 Adding an analysis: see "Adding an analysis" in ``docs/architecture.md``.
 """
@@ -52,6 +53,7 @@ class Analysis:
     preflight: Callable[[Ctx], None] | None = None                 # its data checks, before any analysis
     ahead: bool = False                                 # may be computed in a worker, ahead of its turn
     adjusts: bool = False                               # sets ctx.adjusted (the propensity step)
+    fits_cox: bool = False                              # fits Cox models (compiled kernels)
 
 
 CATALOGUE: tuple[Analysis, ...] = (
@@ -62,17 +64,18 @@ CATALOGUE: tuple[Analysis, ...] = (
     Analysis("complications", "complications", complications.compute_complications,
              complications_sections.build_complications, preflight=complications.check_complications),
     Analysis("cox", "Cox models", cox.compute_cox, imputation_sections.with_imputation(cox_sections.build_cox),
-             checks.cox_checks, ahead=True),
+             checks.cox_checks, ahead=True, fits_cox=True),
     Analysis("propensity", "propensity score", propensity.compute_propensity,
              propensity_sections.build_propensity, checks.propensity_checks, adjusts=True),
     Analysis("rmst", "restricted mean survival time", rmst.compute_rmst, rmst_sections.build_rmst,
              preflight=rmst.check_rmst),
     Analysis("landmark", "landmark analysis", landmark.compute_landmark, landmark_sections.build_landmark,
-             preflight=landmark.check_landmark, ahead=True),
+             preflight=landmark.check_landmark, ahead=True, fits_cox=True),
     Analysis("time_varying", "time-varying exposure", timevarying.compute_time_varying,
-             timevarying_sections.build_time_varying, preflight=timevarying.check_time_varying, ahead=True),
+             timevarying_sections.build_time_varying, preflight=timevarying.check_time_varying, ahead=True,
+             fits_cox=True),
     Analysis("subgroups", "subgroups", subgroups.compute_subgroups, subgroups_sections.build_subgroups,
-             preflight=subgroups.check_cells, ahead=True),
+             preflight=subgroups.check_cells, ahead=True, fits_cox=True),
     Analysis("cif", "cumulative incidence", competing.compute_cif, competing_sections.build_cif),
     Analysis("paired", "paired comparisons", paired.compute_paired, paired_sections.build_paired,
              preflight=paired.check_paired),

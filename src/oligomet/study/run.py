@@ -101,8 +101,7 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
         check_output_folder(out)   # refuse an --out the report may not replace before the analyses, not after
     # figures are drawn in worker processes as the sections are built; the workers are forked here,
     # before the progress bar starts its thread (see report.figures._processes)
-    load_kernels(requested(proto.analyses) if out is not None else [])
-    with _figure_drawing(out) as drawing:
+    with _figure_drawing(out, requested(proto.analyses)) as drawing:
         res = StudyResults(title=proto.title, name=proto.name)
         steps = requested(proto.analyses)
         with _progress(progress) as bar:
@@ -159,11 +158,14 @@ def run_study(protocol: str | Path | Protocol, out: str | Path | None = None, *,
     return study
 
 
-def _figure_drawing(out):
+def _figure_drawing(out, entries):
     if out is None:
         return nullcontext()
+    from ..report.figures._processes import forks_workers
     from ..report.html import figure_drawing   # matplotlib and the report's templates: only for a report
 
+    if forks_workers():   # the workers inherit the kernels the analyses computed ahead need
+        load_kernels(entries)
     return figure_drawing(out)
 
 

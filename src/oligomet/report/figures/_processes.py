@@ -47,6 +47,11 @@ def figure_processes() -> int:
     return process_count(_ENV)
 
 
+def forks_workers() -> bool:
+    """Whether a :class:`FigureDrawing` entered now would draw in worker processes (see the module)."""
+    return figure_processes() > 1 and can_fork()
+
+
 def draw_and_save(item, stem: Path, formats: tuple[str, ...]) -> dict[str, Path]:
     """Draw one ``FigureItem`` and save it as ``<stem>.<fmt>``; returns {format: path}."""
     fig = item.render()
@@ -92,10 +97,9 @@ class FigureDrawing:
         return self._pool is not None
 
     def __enter__(self) -> "FigureDrawing":
-        workers = figure_processes()
-        if workers > 1 and can_fork():
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                                             initializer=worker_started)
+        if forks_workers():
+            self._pool = ProcessPoolExecutor(max_workers=figure_processes(), initializer=worker_started,
+                                             mp_context=multiprocessing.get_context("fork"))
             self._pool.submit(_nothing)   # forks all the workers now, while this is the one Python thread
         return self
 
