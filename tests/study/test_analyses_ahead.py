@@ -169,3 +169,21 @@ def test_analyses_declared_ahead_only_read_the_context_and_pickle(example, regis
 def test_only_the_propensity_step_adjusts_and_it_is_not_ahead():
     assert [a.key for a in catalogue.CATALOGUE if a.adjusts] == ["propensity"]
     assert not any(a.adjusts and a.ahead for a in catalogue.CATALOGUE)
+
+
+def _loaded_after(keys: list[str]) -> int:
+    """In a fresh interpreter: how many compiled Cox kernels are in memory after load_kernels(entries)."""
+    import subprocess
+    import sys
+
+    code = ("from oligomet.study import catalogue, _ahead\n"
+            "from oligomet.survival import _cox_kernels as k\n"
+            f"_ahead.load_kernels([catalogue.entry(key) for key in {keys!r}])\n"
+            "print(sum(bool(f.signatures) for f in vars(k).values() if hasattr(f, 'signatures')))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[-1])
+
+
+def test_kernels_are_loaded_before_the_fork_only_for_cox_models_ahead():
+    assert _loaded_after(["cox"]) >= 5
+    assert _loaded_after(["table_one", "km"]) == 0
