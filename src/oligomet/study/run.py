@@ -12,7 +12,7 @@ from __future__ import annotations
 import platform
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,11 @@ class Study:
 
 
 def versions() -> dict[str, str]:
+    return dict(_versions())
+
+
+@cache   # installed packages do not change under a running process; each lookup reads package metadata
+def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
     import oligomet
