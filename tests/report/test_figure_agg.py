@@ -38,3 +38,41 @@ def test_cached_text_has_matplotlibs_pixels():
     assert np.array_equal(pixels(CachingCanvasAgg, fig), want)   # caches filled
     assert np.array_equal(pixels(CachingCanvasAgg, fig), want)   # caches used
     assert _agg._layouts and _agg._glyphs and _agg._metrics   # the cached path was taken
+
+
+def test_line_heights_are_matplotlibs():
+    """The font height metrics the caching renderers hand to Text._get_layout are the ones it computes itself."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    from oligomet.report.figures._agg import CachingRendererAgg
+
+    fig = text_figure()
+    texts = [fig.text(0.1, 0.1, "two\nlines", fontsize=s, weight=w, linespacing=ls)
+             for s in (5, 8.5, 10) for w in ("normal", "bold") for ls in (1.2, 1.25, "normal")]
+    for dpi in (72, 100, 300):
+        fig.dpi = dpi
+        plain, cached = RendererAgg(100, 100, dpi), CachingRendererAgg(100, 100, dpi, fig)
+        for t in texts:
+            (box, lines, xy), want = t._get_layout(cached), t._get_layout(plain)
+            assert (box.bounds, lines, xy) == (want[0].bounds, want[1], want[2])
+    fig.dpi = 100
+
+
+def test_svg_is_matplotlibs(tmp_path):
+    """save_figure's SVG (text measured from caches) is byte for byte matplotlib's, first and from the caches."""
+    from oligomet.report.figures import _svg
+    from oligomet.report.figures._style import save_figure
+
+    fig = text_figure()
+    fig.axes[0].text(0.5, 0.5, "a box\nof three\nlines", linespacing=1.25, bbox=dict(facecolor="white"))
+    fig.axes[0].legend(["x"], title="Group")
+    with mpl.rc_context(RC):
+        # not laid out in inches (new_figure(fixed=False)): saved with a tight box
+        fig.savefig(tmp_path / "mpl.svg", format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    want = (tmp_path / "mpl.svg").read_bytes()
+    _svg._metrics.clear()
+    for i in range(2):
+        (ours,) = save_figure(fig, tmp_path / f"ours{i}", ("svg",))
+        assert ours.read_bytes() == want
+    assert _svg._metrics   # the cached path was taken
+    assert fig.dpi == 100 and type(fig.canvas).__name__ == "FigureCanvasBase"   # left as it was

@@ -26,7 +26,7 @@ import os
 import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
-from matplotlib.font_manager import fontManager
+from matplotlib.font_manager import fontManager, get_font
 
 try:   # matplotlib >= 3.11: glyph by glyph rendering, as reproduced below
     from matplotlib.ft2font import RenderMode
@@ -38,6 +38,7 @@ _MAX_ENTRIES = 50_000
 _metrics: dict = {}
 _layouts: dict = {}
 _glyphs: dict = {}
+_heights: dict = {}
 
 # The layouts hold matplotlib's font objects, and FreeType reads a glyph's outline from the font file,
 # through the object's file, when it loads the glyph. An object inherited through fork shares its file
@@ -51,6 +52,36 @@ _FAST = RenderMode is not None and all(
     hasattr(RendererAgg, n) for n in ("_prepare_font", "_draw_text_glyphs_and_boxes"))
 
 
+def font_key(prop, dpi) -> tuple:
+    """What a string's size and glyphs depend on besides the string: the font files, size, dpi and the
+    rcParams FreeType is set up with."""
+    rc = mpl.rcParams
+    return (tuple(fontManager._find_fonts_by_props(prop)), prop.get_size_in_points(), dpi, get_hinting_flag(),
+            rc["text.hinting_factor"], rc["text.kerning_factor"], rc["font.enable_last_resort"])
+
+
+def font_height_metrics(fonts: tuple, size: float, dpi: float) -> tuple:
+    """(ascent, descent, line gap) of the first of ``fonts`` at ``size`` points and ``dpi``, from its OS/2 or
+    hhea table: the numbers ``Text._get_layout`` computes for every text it lays out, from the same tables
+    in the same order of operations, remembered here. (None, None, None) (matplotlib then measures "lp")
+    when the font has neither table."""
+    key = (fonts, size, dpi)
+    hit = _heights.get(key)
+    if hit is None:
+        font = get_font(list(fonts))
+        hit = (None, None, None)
+        for table_name, gap_key, ascent_key, descent_key in (
+                ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"), ("hhea", "lineGap", "ascent", "descent")):
+            table = font.get_sfnt_table(table_name)
+            if table is None:
+                continue
+            scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * size * dpi / 72
+            hit = (table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale)
+            break
+        _remember(_heights, key, hit)
+    return hit
+
+
 def _remember(cache: dict, key, value):
     if len(cache) >= _MAX_ENTRIES:
         cache.clear()
@@ -59,11 +90,33 @@ def _remember(cache: dict, key, value):
 
 
 class CachingRendererAgg(RendererAgg):
-    """:class:`RendererAgg` whose text measuring and drawing use the caches of this module."""
+    """:class:`RendererAgg` whose text measuring and drawing use the caches of this module.
+
+    ``figure``: the figure drawn (its dpi sets the line heights of its texts, see :func:`font_height_metrics`).
+    """
+
+    def __init__(self, width, height, dpi, figure=None):
+        super().__init__(width, height, dpi)
+        self._figure = figure
+        self._font_keys: dict = {}
+
+    def clear(self):
+        super().clear()
+        self._font_keys.clear()   # a new drawing: the rcParams may have changed since the last
 
     def _font_key(self, prop) -> tuple:
-        return (tuple(fontManager._find_fonts_by_props(prop)), prop.get_size_in_points(), self.dpi,
-                get_hinting_flag(), mpl.rcParams["text.hinting_factor"])
+        # once per font properties and drawing: finding the font files takes a dozen rcParams lookups.
+        # Keyed by the hash, which is what FontProperties compare equal by.
+        h = hash(prop)
+        key = self._font_keys.get(h)
+        if key is None:
+            key = self._font_keys[h] = font_key(prop, self.dpi)
+        return key
+
+    def _get_font_height_metrics(self, prop):
+        """Consulted by ``Text._get_layout`` for the line height (see :func:`font_height_metrics`)."""
+        key = self._font_key(prop)
+        return font_height_metrics(key[0], key[1], (self._figure or self).dpi)
 
     def get_text_width_height_descent(self, s, prop, ismath):
         if ismath is not False or not _FAST:
@@ -123,6 +176,11 @@ class CachingCanvasAgg(FigureCanvasAgg):
         w, h = self.get_width_height(physical=True)
         key = w, h, self.figure.dpi
         if self._lastKey != key:
-            self.renderer = CachingRendererAgg(w, h, self.figure.dpi)
+            self.renderer = CachingRendererAgg(w, h, self.figure.dpi, self.figure)
             self._lastKey = key
         return self.renderer
+
+
+#: ``savefig(..., backend=BACKEND)`` draws PNG and TIFF with :class:`CachingCanvasAgg` (matplotlib's encoders)
+FigureCanvas = CachingCanvasAgg
+BACKEND = f"module://{__name__}"
