@@ -108,6 +108,16 @@ def new_figure(width: float, height: float, fixed: bool = False) -> Figure:
     return fig
 
 
+def panel_title(ax, text: str, loc: str = "center") -> None:
+    """``ax.set_title(text, loc=loc)``, placed at the top of the panel (y = 1) once and for all.
+
+    Matplotlib would check at every drawing whether tick labels on top of the panel are in the way,
+    measuring the y tick labels again to find out. The report's panels have their x axis at the bottom,
+    so it always finds the title where it is; the position given is that one, and the files the same.
+    """
+    ax.set_title(text, loc=loc, y=1.0)
+
+
 def nice_ticks(upper: float, n: int = 6, unit: str | None = None) -> list[float]:
     """Round tick positions from 0 to at least ``upper``, about ``n`` of them.
 
