@@ -76,3 +76,20 @@ def test_svg_is_matplotlibs(tmp_path):
         assert ours.read_bytes() == want
     assert _svg._metrics   # the cached path was taken
     assert fig.dpi == 100 and type(fig.canvas).__name__ == "FigureCanvasBase"   # left as it was
+
+
+def test_strings_drawn_as_one_image_have_matplotlibs_pixels():
+    """A string's glyphs go to the canvas as one image unless two of them cover the same pixel ('__'): both
+    ways the pixels are matplotlib's, upright and rotated, antialiased or not."""
+    fig = new_figure(5.0, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    strings = ["__", "AVAVA", "e\u0301t\u00e9", "f\u0327", "1,234", "Ty."]
+    for i in range(36):
+        ax.text((i % 6) / 6, (i // 6) / 6, strings[i % 6], fontsize=(5, 8.5, 14)[i % 3],
+                rotation=(0, 90, 33.3)[i // 12], style="italic" if i % 4 == 0 else "normal", antialiased=i % 5 != 0)
+    _agg._composites.clear()
+    want = pixels(FigureCanvasAgg, fig)
+    assert np.array_equal(pixels(CachingCanvasAgg, fig), want)
+    assert np.array_equal(pixels(CachingCanvasAgg, fig), want)   # from the caches
+    kinds = {len(drawing) > 1 for key, drawing in _agg._composites.items() if key[0] in strings}
+    assert kinds == {False, True}   # one image, and glyph by glyph where glyphs overlap
