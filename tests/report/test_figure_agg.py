@@ -38,3 +38,58 @@ def test_cached_text_has_matplotlibs_pixels():
     assert np.array_equal(pixels(CachingCanvasAgg, fig), want)   # caches filled
     assert np.array_equal(pixels(CachingCanvasAgg, fig), want)   # caches used
     assert _agg._layouts and _agg._glyphs and _agg._metrics   # the cached path was taken
+
+
+def test_line_heights_are_matplotlibs():
+    """The font height metrics the caching renderers hand to Text._get_layout are the ones it computes itself."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    from oligomet.report.figures._agg import CachingRendererAgg
+
+    fig = text_figure()
+    texts = [fig.text(0.1, 0.1, "two\nlines", fontsize=s, weight=w, linespacing=ls)
+             for s in (5, 8.5, 10) for w in ("normal", "bold") for ls in (1.2, 1.25, "normal")]
+    for dpi in (72, 100, 300):
+        fig.dpi = dpi
+        plain, cached = RendererAgg(100, 100, dpi), CachingRendererAgg(100, 100, dpi, fig)
+        for t in texts:
+            (box, lines, xy), want = t._get_layout(cached), t._get_layout(plain)
+            assert (box.bounds, lines, xy) == (want[0].bounds, want[1], want[2])
+    fig.dpi = 100
+
+
+def test_svg_is_matplotlibs(tmp_path):
+    """save_figure's SVG (text measured from caches) is byte for byte matplotlib's, first and from the caches."""
+    from oligomet.report.figures import _svg
+    from oligomet.report.figures._style import save_figure
+
+    fig = text_figure()
+    fig.axes[0].text(0.5, 0.5, "a box\nof three\nlines", linespacing=1.25, bbox=dict(facecolor="white"))
+    fig.axes[0].legend(["x"], title="Group")
+    with mpl.rc_context(RC):
+        # not laid out in inches (new_figure(fixed=False)): saved with a tight box
+        fig.savefig(tmp_path / "mpl.svg", format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    want = (tmp_path / "mpl.svg").read_bytes()
+    _svg._metrics.clear()
+    for i in range(2):
+        (ours,) = save_figure(fig, tmp_path / f"ours{i}", ("svg",))
+        assert ours.read_bytes() == want
+    assert _svg._metrics   # the cached path was taken
+    assert fig.dpi == 100 and type(fig.canvas).__name__ == "FigureCanvasBase"   # left as it was
+
+
+def test_strings_drawn_as_one_image_have_matplotlibs_pixels():
+    """A string's glyphs go to the canvas as one image unless two of them cover the same pixel ('__'): both
+    ways the pixels are matplotlib's, upright and rotated, antialiased or not."""
+    fig = new_figure(5.0, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    strings = ["__", "AVAVA", "e\u0301t\u00e9", "f\u0327", "1,234", "Ty."]
+    for i in range(36):
+        ax.text((i % 6) / 6, (i // 6) / 6, strings[i % 6], fontsize=(5, 8.5, 14)[i % 3],
+                rotation=(0, 90, 33.3)[i // 12], style="italic" if i % 4 == 0 else "normal", antialiased=i % 5 != 0)
+    _agg._composites.clear()
+    want = pixels(FigureCanvasAgg, fig)
+    assert np.array_equal(pixels(CachingCanvasAgg, fig), want)
+    assert np.array_equal(pixels(CachingCanvasAgg, fig), want)   # from the caches
+    kinds = {len(drawing) > 1 for key, drawing in _agg._composites.items() if key[0] in strings}
+    assert kinds == {False, True}   # one image, and glyph by glyph where glyphs overlap

@@ -12,6 +12,10 @@ plot, digits of the at-risk tables), so here, in the process:
   moving an outline by whole pixels moves its bitmap by whole pixels and changes nothing else,
   so a glyph met again at the same sub-pixel offset (rows of a forest plot are a whole number of
   pixels apart) is copied, not rasterized again.
+* a string's glyphs go to the canvas as one image (Agg's cost is per image, not per pixel), remembered
+  per string and sub-pixel positions of its glyphs; glyphs that cover a pixel both are drawn one by one,
+  as matplotlib draws them (see ``CachingRendererAgg._compose``);
+* a font's line height (``Text._get_layout`` reads it from the font's tables for every text).
 
 Each step is the one :class:`~matplotlib.backends.backend_agg.RendererAgg` takes (the same FreeType
 calls, flags and rounding), so the pixels are those matplotlib would draw (tested: identical PNG
@@ -26,7 +30,7 @@ import os
 import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
-from matplotlib.font_manager import fontManager
+from matplotlib.font_manager import fontManager, get_font
 
 try:   # matplotlib >= 3.11: glyph by glyph rendering, as reproduced below
     from matplotlib.ft2font import RenderMode
@@ -35,9 +39,12 @@ except ImportError:   # pragma: no cover - older matplotlib: its own text drawin
 
 #: entries kept per cache before it is emptied (a report needs a few thousand; bounds a long process)
 _MAX_ENTRIES = 50_000
+_MAX_COMPOSITES = 5_000   # images of whole strings, up to some 100 kB each
 _metrics: dict = {}
 _layouts: dict = {}
 _glyphs: dict = {}
+_heights: dict = {}
+_composites: dict = {}
 
 # The layouts hold matplotlib's font objects, and FreeType reads a glyph's outline from the font file,
 # through the object's file, when it loads the glyph. An object inherited through fork shares its file
@@ -51,19 +58,71 @@ _FAST = RenderMode is not None and all(
     hasattr(RendererAgg, n) for n in ("_prepare_font", "_draw_text_glyphs_and_boxes"))
 
 
-def _remember(cache: dict, key, value):
-    if len(cache) >= _MAX_ENTRIES:
+def font_key(prop, dpi) -> tuple:
+    """What a string's size and glyphs depend on besides the string: the font files, size, dpi and the
+    rcParams FreeType is set up with."""
+    rc = mpl.rcParams
+    return (tuple(fontManager._find_fonts_by_props(prop)), prop.get_size_in_points(), dpi, get_hinting_flag(),
+            rc["text.hinting_factor"], rc["text.kerning_factor"], rc["font.enable_last_resort"])
+
+
+def font_height_metrics(fonts: tuple, size: float, dpi: float) -> tuple:
+    """(ascent, descent, line gap) of the first of ``fonts`` at ``size`` points and ``dpi``, from its OS/2 or
+    hhea table: the numbers ``Text._get_layout`` computes for every text it lays out, from the same tables
+    in the same order of operations, remembered here. (None, None, None) (matplotlib then measures "lp")
+    when the font has neither table."""
+    key = (fonts, size, dpi)
+    hit = _heights.get(key)
+    if hit is None:
+        font = get_font(list(fonts))
+        hit = (None, None, None)
+        for table_name, gap_key, ascent_key, descent_key in (
+                ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"), ("hhea", "lineGap", "ascent", "descent")):
+            table = font.get_sfnt_table(table_name)
+            if table is None:
+                continue
+            scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * size * dpi / 72
+            hit = (table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale)
+            break
+        _remember(_heights, key, hit)
+    return hit
+
+
+def _remember(cache: dict, key, value, most: int = _MAX_ENTRIES):
+    if len(cache) >= most:
         cache.clear()
     cache[key] = value
     return value
 
 
 class CachingRendererAgg(RendererAgg):
-    """:class:`RendererAgg` whose text measuring and drawing use the caches of this module."""
+    """:class:`RendererAgg` whose text measuring and drawing use the caches of this module.
+
+    ``figure``: the figure drawn (its dpi sets the line heights of its texts, see :func:`font_height_metrics`).
+    """
+
+    def __init__(self, width, height, dpi, figure=None):
+        super().__init__(width, height, dpi)
+        self._figure = figure
+        self._font_keys: dict = {}
+
+    def clear(self):
+        super().clear()
+        self._font_keys.clear()   # a new drawing: the rcParams may have changed since the last
 
     def _font_key(self, prop) -> tuple:
-        return (tuple(fontManager._find_fonts_by_props(prop)), prop.get_size_in_points(), self.dpi,
-                get_hinting_flag(), mpl.rcParams["text.hinting_factor"])
+        # once per font properties and drawing: finding the font files takes a dozen rcParams lookups.
+        # Keyed by the hash, which is what FontProperties compare equal by.
+        h = hash(prop)
+        key = self._font_keys.get(h)
+        if key is None:
+            key = self._font_keys[h] = font_key(prop, self.dpi)
+        return key
+
+    def _get_font_height_metrics(self, prop):
+        """Consulted by ``Text._get_layout`` for the line height (see :func:`font_height_metrics`)."""
+        key = self._font_key(prop)
+        return font_height_metrics(key[0], key[1], (self._figure or self).dpi)
 
     def get_text_width_height_descent(self, s, prop, ismath):
         if ismath is not False or not _FAST:
@@ -84,36 +143,75 @@ class CachingRendererAgg(RendererAgg):
             font = self._prepare_font(prop)
             items = _remember(_layouts, (s, fkey), tuple(
                 (it.ft_object, it.glyph_index, it.x, it.y) for it in font._layout(s, flags=fkey[3])))
-        self._draw_glyphs(gc, x, y, angle, fkey, items)
+        self._draw_glyphs(gc, x, y, angle, fkey, items, s)
 
-    def _draw_glyphs(self, gc, x, y, angle, font_key, items) -> None:
-        """``RendererAgg._draw_text_glyphs_and_boxes`` for unslanted, unstretched glyphs and no boxes,
-        with each glyph's bitmap taken from the cache when it was rendered at the same sub-pixel offset."""
-        size, load_flags = font_key[1], font_key[3]
+    def _draw_glyphs(self, gc, x, y, angle, font_key, items, s=None) -> None:
+        """``RendererAgg._draw_text_glyphs_and_boxes`` for unslanted, unstretched glyphs and no boxes, with
+        each glyph's bitmap taken from the cache when it was rendered at the same sub-pixel offset, and the
+        glyphs of the string drawn as one image (see :func:`_composed`)."""
         cos = math.cos(math.radians(angle))
         sin = math.sin(math.radians(angle))
-        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
-        mkey = tuple(matrix.ravel().tolist())
-        aa = bool(gc.get_antialiased())
-        mode = RenderMode.NORMAL if aa else RenderMode.MONO
         height = self.height
-        for font, glyph_index, dx, dy in items:   # dy is upwards
-            px = round(0x40 * (x + dx * cos - dy * sin))
-            py = round(0x40 * (height - y + dx * sin + dy * cos))   # FreeType's y is upwards
-            key = (font.fname, size, self.dpi, glyph_index, load_flags, font_key[4], aa, mkey, px & 63, py & 63)
-            hit = _glyphs.get(key)
-            if hit is None:
-                font.set_size(size, self.dpi)
-                font._set_transform(matrix, [px & 63, py & 63])
-                bitmap = font._render_glyph(glyph_index, load_flags, mode)
-                buffer = np.array(bitmap.buffer)
-                if not aa:
-                    buffer *= 0xff
-                hit = _remember(_glyphs, key, (buffer, bitmap.left, bitmap.top))
-            buffer, left, top = hit
-            # whole pixels of the offset move the bitmap by as many pixels
-            self._renderer.draw_text_image(buffer, left + (px >> 6),
-                                           int(height) - (top + (py >> 6)) + buffer.shape[0], 0, gc)
+        # FreeType's 1/64 px positions of the glyphs (y upwards), as RendererAgg rounds them
+        at = [(round(0x40 * (x + dx * cos - dy * sin)), round(0x40 * (height - y + dx * sin + dy * cos)))
+              for _, _, dx, dy in items]
+        if not at:
+            return
+        aa = bool(gc.get_antialiased())
+        # relative to the whole pixel of the first glyph, the drawing is the same wherever that pixel is
+        bx, by = at[0][0] >> 6, at[0][1] >> 6
+        rel = tuple((px - (bx << 6), py - (by << 6)) for px, py in at)
+        key = (s, font_key, aa, angle, rel) if s is not None else None
+        drawing = _composites.get(key) if key is not None else None
+        if drawing is None:
+            drawing = self._compose(cos, sin, font_key, items, aa, rel)
+            if key is not None:
+                _remember(_composites, key, drawing, _MAX_COMPOSITES)
+        top = int(height) - by
+        for image, col, row in drawing:   # col, row: the image's left column and top row, from the base pixel
+            self._renderer.draw_text_image(image, bx + col, top + row + image.shape[0], 0, gc)
+
+    def _compose(self, cos, sin, font_key, items, aa, rel) -> list:
+        """The string's glyph bitmaps placed at ``rel`` (1/64 px from a whole pixel), as [(image, left column,
+        top row)]: one image holding every glyph, or, where two glyphs cover a pixel both, one per glyph.
+
+        Why one image: Agg blends a text image onto the canvas pixel by pixel, and a pixel the image does not
+        cover (value 0) is left as it is, so glyphs that share no covered pixel give the same pixels drawn
+        at once as one after the other; drawing is mostly the cost of a call, not of the pixels."""
+        glyphs = []
+        for (font, glyph_index, _, _), (rx, ry) in zip(items, rel):
+            buffer, left, top = self._glyph(font, glyph_index, font_key, aa, cos, sin, rx & 63, ry & 63)
+            if buffer.size:
+                glyphs.append((buffer, left + (rx >> 6), -(top + (ry >> 6))))
+        if len(glyphs) < 2:
+            return glyphs
+        c0 = min(c for _, c, _ in glyphs)
+        r0 = min(r for _, _, r in glyphs)
+        image = np.zeros((max(r + b.shape[0] for b, _, r in glyphs) - r0,
+                          max(c + b.shape[1] for b, c, _ in glyphs) - c0), np.uint8)
+        for buffer, c, r in glyphs:
+            region = image[r - r0:r - r0 + buffer.shape[0], c - c0:c - c0 + buffer.shape[1]]
+            if np.logical_and(region, buffer).any():
+                return glyphs   # overlapping coverage: blended twice by matplotlib, so drawn glyph by glyph
+            region |= buffer   # where one of them is 0
+        return [(image, c0, r0)]
+
+    def _glyph(self, font, glyph_index, font_key, aa, cos, sin, fx, fy) -> tuple:
+        """(bitmap, left, top) of a glyph rendered at the sub-pixel offset (fx, fy), from the cache."""
+        size, load_flags = font_key[1], font_key[3]
+        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
+        key = (font.fname, size, self.dpi, glyph_index, load_flags, font_key[4], aa, tuple(matrix.ravel().tolist()),
+               fx, fy)
+        hit = _glyphs.get(key)
+        if hit is None:
+            font.set_size(size, self.dpi)
+            font._set_transform(matrix, [fx, fy])
+            bitmap = font._render_glyph(glyph_index, load_flags, RenderMode.NORMAL if aa else RenderMode.MONO)
+            buffer = np.array(bitmap.buffer)
+            if not aa:
+                buffer *= 0xff
+            hit = _remember(_glyphs, key, (buffer, bitmap.left, bitmap.top))
+        return hit
 
 
 class CachingCanvasAgg(FigureCanvasAgg):
@@ -123,6 +221,11 @@ class CachingCanvasAgg(FigureCanvasAgg):
         w, h = self.get_width_height(physical=True)
         key = w, h, self.figure.dpi
         if self._lastKey != key:
-            self.renderer = CachingRendererAgg(w, h, self.figure.dpi)
+            self.renderer = CachingRendererAgg(w, h, self.figure.dpi, self.figure)
             self._lastKey = key
         return self.renderer
+
+
+#: ``savefig(..., backend=BACKEND)`` draws PNG and TIFF with :class:`CachingCanvasAgg` (matplotlib's encoders)
+FigureCanvas = CachingCanvasAgg
+BACKEND = f"module://{__name__}"

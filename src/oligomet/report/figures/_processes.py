@@ -54,11 +54,9 @@ def forks_workers() -> bool:
 
 def draw_and_save(item, stem: Path, formats: tuple[str, ...]) -> dict[str, Path]:
     """Draw one ``FigureItem`` and save it as ``<stem>.<fmt>``; returns {format: path}."""
-    fig = item.render()
-    try:
-        return {p.suffix[1:]: p for p in save_figure(fig, stem, formats)}
-    finally:
-        fig.clf()   # free the memory of a big figure once saved
+    # not fig.clf() after: clearing a figure rebuilds its axes (ticks included), a fifth of the time of
+    # building it, and frees little (measured: 11 MB more at the peak over a report's 28 figures)
+    return {p.suffix[1:]: p for p in save_figure(item.render(), stem, formats)}
 
 
 def _draw_pickled(spec: bytes, stem: Path, formats: tuple[str, ...]) -> dict[str, Path]:

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from . import _curves
 from ._palettes import NEEDS_LINESTYLES, group_linestyle, palette_color
-from ._style import linestyle, style
+from ._style import linestyle, panel_title, style
 
 
 def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title: str | None = None,
@@ -83,7 +83,7 @@ def cif_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, titl
         _curves.probability_axis(ax, ymax, percent=percent, ylabel=ylabel)
         ax.set_xlabel(xlabel)
         if title:
-            ax.set_title(title, loc="left")
+            panel_title(ax, title, loc="left")
         ax.legend(loc="upper left")
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)
         if risk is not None:

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from . import _curves
 from ._palettes import group_linestyle, palette_color
-from ._style import style
+from ._style import panel_title, style
 
 REQUIRED = ("time", "n_risk", "survival")
 MAX_CENSOR_MARKS = 200
@@ -78,7 +78,7 @@ def km_figure(table: pd.DataFrame, *, at_risk: pd.DataFrame | None = None, title
         ax.set_xlabel(xlabel)
         _curves.annotate(ax, annotation)
         if title:
-            ax.set_title(title, loc="left")
+            panel_title(ax, title, loc="left")
         if len(groups) > 1 or not _curves.is_whole_cohort(groups[0][0]):
             ax.legend(title=legend_title, loc="upper right")
         ax.grid(axis="y", linewidth=0.4, alpha=0.5)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ._style import color, new_figure, style
+from ._style import color, new_figure, panel_title, style
 
 
 def love_plot(balance: pd.DataFrame, *, threshold: float = 0.1, absolute: bool = True, include_distance: bool = False,
@@ -42,6 +42,6 @@ def love_plot(balance: pd.DataFrame, *, threshold: float = 0.1, absolute: bool =
         ax.set_xlabel("Absolute standardized mean difference" if absolute else "Standardized mean difference")
         ax.legend(loc="lower right")
         if title:
-            ax.set_title(title)
+            panel_title(ax, title)
         fig.subplots_adjust(left=0.3, right=0.97, bottom=0.12, top=0.92 if title else 0.97)
     return fig

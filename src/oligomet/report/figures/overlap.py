@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ._style import color, new_figure, style
+from ._style import color, new_figure, panel_title, style
 
 
 def ps_overlap_plot(propensity, treatment, *, weights=None, bins: int = 30, labels=("Control", "Treated"),
@@ -44,6 +44,6 @@ def ps_overlap_plot(propensity, treatment, *, weights=None, bins: int = 30, labe
         ax.set_yticklabels([f"{abs(v):.2f}" for v in ticks])
         ax.legend(loc="upper right")
         if title:
-            ax.set_title(title)
+            panel_title(ax, title)
         fig.subplots_adjust(left=0.14, right=0.97, bottom=0.15, top=0.9 if title else 0.96)
     return fig

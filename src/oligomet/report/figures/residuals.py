@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ._style import color, new_figure, style
+from ._style import color, new_figure, panel_title, style
 
 POINTS = ("term", "x", "residual")
 CURVE = ("term", "x", "fit", "lower", "upper")
@@ -66,7 +66,7 @@ def residual_figure(points: pd.DataFrame, curve: pd.DataFrame, ticks: pd.DataFra
             ax.set_xlabel(xlabel)
             ax.set_ylabel(f"{ylabel} for {term}" if ylabel.startswith("Beta") else ylabel)
             if len(names) > 1 and not ylabel.startswith("Beta"):
-                ax.set_title(term, loc="left")
+                panel_title(ax, term, loc="left")
         if title:
             fig.suptitle(title, x=0.02, ha="left")
         fig.tight_layout()
