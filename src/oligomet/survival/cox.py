@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from .._validation import (TIES, complete_cases, covariate_scale, DroppedRows, event_array, require_choice,
                            require_columns, require_conf_level, require_covariate_scale, require_events, require_frame,
@@ -461,15 +461,17 @@ def _result(a: "_Analysed", pr: core.CoxProblem, model: _Model, robust: bool | N
     se = np.sqrt(np.diag(naive))
     use_se = np.sqrt(np.diag(var))
     z = coef / use_se
-    summary = pd.DataFrame({"coef": coef, "se": se}, index=pd.Index(names, name="term"))
+    idx = pd.Index(names, name="term")
+    columns = {"coef": coef, "se": se}
     if robust:
-        summary["robust_se"] = use_se
-    summary["z"] = z
-    summary["p"] = 2 * stats.norm.sf(np.abs(z))
+        columns["robust_se"] = use_se
+    columns["z"] = z
+    columns["p"] = 2 * _norm_sf(np.abs(z))
     with np.errstate(over="ignore"):  # an infinite coefficient (separation) gives inf, as R; already warned
-        summary["hr"] = np.exp(coef)
-        summary["hr_lower"] = np.exp(coef - _Z975 * use_se)
-        summary["hr_upper"] = np.exp(coef + _Z975 * use_se)
+        columns["hr"] = np.exp(coef)
+        columns["hr_lower"] = np.exp(coef - _Z975 * use_se)
+        columns["hr_upper"] = np.exp(coef + _Z975 * use_se)
+    summary = _float_frame(columns, idx)
 
     df = int(np.sum(~fit.singular))
     rows = {"likelihood_ratio": 2 * (fit.loglik[1] - fit.loglik[0]),
@@ -477,17 +479,40 @@ def _result(a: "_Analysed", pr: core.CoxProblem, model: _Model, robust: bool | N
             "score": fit.score_test}
     if robust:
         rows["robust_score"] = rscore
-    tests = pd.DataFrame({"statistic": list(rows.values()), "df": df}, index=pd.Index(list(rows), name="test"))
-    tests["p"] = stats.chi2.sf(tests["statistic"].to_numpy(), df)
+    statistic = np.array(list(rows.values()), dtype=float)
+    tests = pd.DataFrame({"statistic": statistic, "df": np.full(statistic.size, df, dtype=np.int64),
+                          "p": _chi2_sf(statistic, df)}, index=pd.Index(list(rows), name="test"))
 
-    idx = pd.Index(names, name="term")
     return CoxResult(summary=summary, loglik=fit.loglik, n=len(frame), n_events=int(ev.sum()), tests=tests,
-                     var=pd.DataFrame(var, index=idx, columns=idx), naive_var=pd.DataFrame(naive, index=idx,
-                                                                                         columns=idx),
+                     var=_float_frame(var, idx, idx), naive_var=_float_frame(naive, idx, idx),
                      dropped=dropped, iterations=fit.iterations, converged=fit.converged, ties=ties, robust=robust,
                      design=design, strata_columns=tuple(model.strata), _time=t, _event=ev, _Xs=pr.X,
                      _order=pr.order, _means=pr.means, _strata=s_codes, _strata_levels=s_levels, _weights=w,
                      _start=entry, _problem=pr, _row_index=frame.index)
+
+
+def _float_frame(values, index: pd.Index, columns=None) -> pd.DataFrame:
+    """A float DataFrame made in one step: from a dict of equal-length columns (their order kept) or from an
+    (n, p) matrix. The values are the arrays' own; one block instead of a column inserted at a time."""
+    if isinstance(values, dict):
+        columns = pd.Index(list(values))
+        values = np.column_stack(list(values.values())) if values else np.empty((len(index), 0))
+    return pd.DataFrame(np.array(values, dtype=float, order="F"), index=index, columns=columns, copy=False)
+
+
+def _norm_sf(x: np.ndarray) -> np.ndarray:
+    """``stats.norm.sf(x)`` without the distribution object's argument handling: SciPy computes it as
+    ``special.ndtr(-x)`` (NaN stays NaN, ±inf give 0 and 1, as ``sf``)."""
+    return special.ndtr(-np.asarray(x, dtype=float))
+
+
+def _chi2_sf(x: np.ndarray, df) -> np.ndarray:
+    """``stats.chi2.sf(x, df)``: SciPy's ``special.chdtrc(df, x)`` inside the support (df > 0, x > 0); the
+    distribution object (its rules for the boundary, NaN and invalid df) otherwise."""
+    x = np.asarray(x, dtype=float)
+    if df > 0 and np.all(x > 0) and np.all(np.isfinite(x)):
+        return special.chdtrc(float(df), x)
+    return stats.chi2.sf(x, df)
 
 
 @dataclass
