@@ -160,6 +160,7 @@ class SortedDonors(NamedTuple):
     distinct: bool                  # every value differs: ``order`` is the only ascending order
     group: np.ndarray | None = None   # per donor, its run of equal values (0, 1, ... ascending); None if distinct
     starts: np.ndarray | None = None  # first sorted position of each run
+    values: np.ndarray | None = None  # the donors' values in ascending order (the same whatever the ties' order)
 
 
 def sorted_donors(donor: np.ndarray) -> SortedDonors:
@@ -174,10 +175,10 @@ def sorted_donors(donor: np.ndarray) -> SortedDonors:
     nan = np.isnan(ys)
     new[1:] &= ~(nan[1:] & nan[:-1])   # NaNs sort last and tie with each other, as in a stable sort
     if new.all():
-        return SortedDonors(order, True)
+        return SortedDonors(order, True, values=ys)
     group = np.empty(ys.size, dtype=np.int64)
     group[order] = np.cumsum(new) - 1
-    return SortedDonors(order, False, group, np.flatnonzero(new))
+    return SortedDonors(order, False, group, np.flatnonzero(new), ys)
 
 
 def match_index(donor: np.ndarray, target: np.ndarray, k: int, rng: np.random.Generator,
@@ -199,7 +200,7 @@ def match_index(donor: np.ndarray, target: np.ndarray, k: int, rng: np.random.Ge
     shuffle = rng.permutation(n1)      # drawn also when unused, so the random stream is the same either way
     s = sorted_donors(donor) if presorted is None else presorted
     order = s.order if s.distinct else order_ties(shuffle, s.group, s.starts)
-    ysort = donor[order]
+    ysort = donor[order] if s.values is None else s.values   # ties' order aside, the same values
     h = rng.integers(0, k, size=target.size)
     target = np.asarray(target, dtype=float)
     start = insertion_points(ysort, target, np.argsort(target))

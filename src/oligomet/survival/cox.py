@@ -386,6 +386,8 @@ def _same_column(x: pd.Series, y: pd.Series) -> bool:
         return True
     if x.dtype != y.dtype or len(x) != len(y):
         return False
+    if _same_memory(x, y):
+        return True                                    # e.g. a column a completed dataset did not impute
     if isinstance(x.dtype, pd.CategoricalDtype):
         return list(x.cat.categories) == list(y.cat.categories) and bool(np.array_equal(x.cat.codes, y.cat.codes))
     if x.dtype.kind == "f":
@@ -393,6 +395,35 @@ def _same_column(x: pd.Series, y: pd.Series) -> bool:
     if x.dtype == object and pd.api.types.infer_dtype(x, skipna=True) != "string":
         return False                                   # 1, 1.0 and True are equal values but different levels
     return bool(x.equals(y))
+
+
+def _buffers(x: pd.Series) -> list[np.ndarray] | None:
+    """The arrays holding a column's values (NumPy, masked and categorical columns); None for other kinds."""
+    arr = x.array
+    if isinstance(arr, pd.arrays.NumpyExtensionArray):
+        return [arr.to_numpy()]
+    if isinstance(arr, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
+        return [arr._data, arr._mask]
+    if isinstance(arr, pd.Categorical):
+        return [arr.codes]
+    return None
+
+
+def _same_memory(x: pd.Series, y: pd.Series) -> bool:
+    """Whether two columns of one dtype read the very same memory (a column shared by shallow copies of a
+    frame, as the completed datasets of an imputation share the columns they did not impute): then their values
+    are equal without being compared. False when this cannot be told cheaply."""
+    bx, by = _buffers(x), _buffers(y)
+    if bx is None or by is None or len(bx) != len(by):
+        return False
+    if isinstance(x.dtype, pd.CategoricalDtype) and not x.cat.categories.equals(y.cat.categories):
+        return False
+    for a, b in zip(bx, by):
+        ia, ib = a.__array_interface__, b.__array_interface__
+        if (ia["data"][0] != ib["data"][0] or a.strides != b.strides or a.shape != b.shape or a.dtype != b.dtype
+                or a.size == 0):
+            return False
+    return True
 
 
 def _shared_problem(d: pd.DataFrame, first: pd.DataFrame, a: "_Analysed", model: _Model):
