@@ -26,7 +26,7 @@ from ._ties import merge_near_ties, merge_near_ties_start_stop
 from .design import Design, _is_categorical, build_design, parse_covariates
 from .._notebook import TidyTablesHTML
 
-__all__ = ["cox", "cox_each", "CoxResult", "CoxConvergenceWarning"]
+__all__ = ["cox", "cox_each", "CoxData", "CoxResult", "CoxConvergenceWarning"]
 
 _Z975 = float(stats.norm.ppf(0.975))
 
@@ -310,6 +310,37 @@ def cox_each(datasets: Sequence[pd.DataFrame], time: str, event: str, covariates
     return fits
 
 
+class CoxData:
+    """Several Cox models on one data frame: ``CoxData(data).cox(time=, event=, covariates=, ...)`` is
+    ``cox(data, ...)`` (the same result, to the bit), with what the fits have in common computed once: the time
+    and event arrays validated on every row, the near-tie merged times and strata codes, and, for fits that
+    analyse every row (no missing value dropped), the sort order and risk sets. For a univariable screen, a
+    multivariable model and the like. ``data`` must not be modified while it is used."""
+
+    def __init__(self, data: pd.DataFrame):
+        self.data = require_frame(data)
+        self._made: dict = {}
+
+    def once(self, key, make):
+        """``make()``, computed on the first call with ``key`` only (numbers are never written to afterwards)."""
+        if key not in self._made:
+            made = make()
+            for arr in made if isinstance(made, tuple) else (made,):
+                if isinstance(arr, np.ndarray):
+                    arr.flags.writeable = False       # shared by the fits: a write would be a bug, make it loud
+            self._made[key] = made
+        return self._made[key]
+
+    def cox(self, time: str, event: str, covariates: str | Sequence[str], ties: str = "efron",
+            strata: str | Sequence[str] | None = None, weights: str | None = None, cluster: str | None = None,
+            robust: bool | None = None, max_iter: int = core.ITER_MAX, start: str | None = None) -> CoxResult:
+        """:func:`cox` on this data; parameters as there."""
+        model = _Model.of(self.data, time, event, covariates, ties, strata, weights, cluster, start, shared=self)
+        a, pr = _problem(self.data, model)
+        a.cols = None
+        return _result(a, pr, model, robust, max_iter)
+
+
 @dataclass(frozen=True)
 class _Model:
     """A validated call of :func:`cox`: the model's terms and the columns of each role."""
@@ -326,9 +357,11 @@ class _Model:
     cc_cols: list             # every column whose missing values drop a row (R's na.omit)
     t_all: np.ndarray         # time and event, validated on every row
     ev_all: np.ndarray
+    shared: "CoxData | None" = None   # what fits on the same data frame compute once
 
     @classmethod
-    def of(cls, data, time, event, covariates, ties, strata, weights, cluster, start) -> "_Model":
+    def of(cls, data, time, event, covariates, ties, strata, weights, cluster, start,
+           shared: "CoxData | None" = None) -> "_Model":
         require_choice("ties", ties, TIES)
         specs = parse_covariates(covariates)
         strata_cols = _as_list(strata)
@@ -337,10 +370,12 @@ class _Model:
                       cluster=cluster, start=start)
         # time/event are validated on every row: a missing or negative time is a derivation bug, not a
         # missing value to drop quietly (see _validation's policy)
-        t_all = time_array(data, time)
-        ev_all = event_array(data, event)
+        once = shared.once if shared is not None else (lambda key, make: make())
+        t_all = once(("time", time), lambda: time_array(data, time))
+        ev_all = once(("event", event), lambda: event_array(data, event))
         cc_cols = [c for c in dict.fromkeys([*cov_cols, *strata_cols, weights, cluster]) if c is not None]
-        return cls(specs, time, event, ties, strata_cols, weights, cluster, start, cov_cols, cc_cols, t_all, ev_all)
+        return cls(specs, time, event, ties, strata_cols, weights, cluster, start, cov_cols, cc_cols, t_all, ev_all,
+                   shared)
 
     @property
     def design_columns(self) -> list[str]:
@@ -357,6 +392,11 @@ def _problem(data: pd.DataFrame, model: _Model) -> tuple["_Analysed", core.CoxPr
     fast = all(s.plain and not s.categorical and not _is_categorical(data[s.column]) for s in model.specs) \
         and not any(data[c].hasnans for c in others)
     a = _analysed(data, model, fast=fast)
+    if model.shared is not None and a.frame is data:   # every row analysed: the risk sets of the data's rows
+        a.rs = model.shared.once(("risk_sets", model.time, model.event, tuple(model.strata), model.weights,
+                                  model.start, model.ties),
+                                 lambda: core.risk_sets(a.t, a.ev, strata=a.strata, weights=a.w, ties=model.ties,
+                                                        start=a.start))
     try:
         pr = a.prepare(model.ties)
     except core.NonFiniteDesign:
@@ -593,13 +633,14 @@ def _analysed(data, model: _Model, fast: bool) -> _Analysed:
             j = int(np.flatnonzero(bad.any(axis=0))[0])
             raise ValueError(f"covariate {design.names[j]!r} has infinite values at "
                              f"{_rows(frame.index[bad[:, j]])}")
+    once = model.shared.once if model.shared is not None and frame is data else (lambda key, make: make())
     if frame is data:   # no rows dropped: reuse the arrays validated on every row
         t, ev = model.t_all, model.ev_all
     else:
         t, ev = time_array(frame, time), event_array(frame, event)
     entry = None
     if start is None:
-        t = merge_near_ties(t)
+        t = once(("merged", time), lambda: merge_near_ties(t))
     else:
         entry, t = merge_near_ties_start_stop(time_array(frame, start), t)
         require_start_before_stop(frame, start, time, entry, t)
@@ -613,7 +654,7 @@ def _analysed(data, model: _Model, fast: bool) -> _Analysed:
                              f"{_rows(frame.index[zero])}")
     s_codes, s_levels = None, ()
     if strata_cols:
-        s_codes, s_levels = _strata_codes(frame, strata_cols)
+        s_codes, s_levels = once(("strata", *strata_cols), lambda: _strata_codes(frame, strata_cols))
     return _Analysed(frame, dropped, design, cols, t, ev, w, s_codes, s_levels, entry)
 
 
