@@ -483,7 +483,7 @@ def _shared_problem(d: pd.DataFrame, first: pd.DataFrame, a: "_Analysed", model:
         return None
     new_terms = [t for t, s in zip(design.terms, model.specs) if s.text not in known]
     fresh = Design(tuple(new_terms))
-    new_cols = fresh.column_arrays(d) if isinstance(a.cols, list) else list(fresh.matrix(d).T)
+    new_cols = fresh.column_arrays(d)    # the columns of fresh.matrix(d), without its copy of the frame
     old_cols = a.cols if isinstance(a.cols, list) else [a.cols[:, j] for j in range(a.cols.shape[1])]
     cols, j, k = [], 0, 0
     for t, s in zip(design.terms, model.specs):
