@@ -20,7 +20,6 @@ import pandas as pd
 import oligomet as om
 
 from ...report.document import clean
-from ...survival.cox import CoxData
 from ..cohort import EXPOSURE_TERM, GROUP
 from ._context import Computed, Ctx, quiet
 
@@ -121,6 +120,8 @@ def _pooled_rows(ctx: Ctx, d: pd.DataFrame, ep, variables: list[str]) -> tuple[l
 
 
 def compute_cox(ctx: Ctx) -> CoxResult:
+    from ...survival.cox import CoxData   # as om.cox: the estimators (and numba) load when a study fits one
+
     a = ctx.proto.analyses.cox
     numbers, warnings_, endpoints = {}, [], []
     candidates = list(a.covariates)
