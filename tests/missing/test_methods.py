@@ -217,3 +217,39 @@ def test_match_index_kernels_equal_the_sorts_they_replace():
         ysort = donor[order]
         np.testing.assert_array_equal(insertion_points(ysort, target, np.argsort(target)),
                                       np.searchsorted(ysort, target, side="left"))
+
+
+def test_bucketed_insertion_points_are_searchsorted():
+    """The donors' equal-width buckets give np.searchsorted's left insertion points (NaN last) without sorting
+    the targets, and the fused walk gives nth_nearest's positions: for ties, signed zeros, NaNs, infinities,
+    skewed and constant donors."""
+    from oligomet.missing._pmm_kernel import bucketed_nth_nearest, nth_nearest
+    rng = np.random.default_rng(13)
+    used = 0
+    for trial in range(600):
+        n = int(rng.integers(1, 300))
+        donor = rng.normal(size=n) * 10 ** rng.uniform(-5, 5)
+        kind = trial % 6
+        if kind == 1:
+            donor = np.round(donor, 1)
+        elif kind == 2:
+            donor = rng.exponential(size=n) ** 4
+        elif kind == 3:
+            donor[rng.random(n) < 0.1] = np.nan
+        elif kind == 4:
+            donor[rng.random(n) < 0.2] = rng.choice([0.0, -0.0])
+        elif kind == 5:
+            donor = np.full(n, 3.0)
+        finite = donor[np.isfinite(donor)]
+        spread = np.abs(finite).max() if finite.size else 1.0
+        target = np.concatenate([rng.normal(size=50) * spread, rng.choice(donor, 20),
+                                 [np.nan, 0.0, -0.0, np.inf, -np.inf, 1e308, -1e308]])
+        s = mth.sorted_donors(donor)
+        want = np.searchsorted(s.values, target, side="left")
+        np.testing.assert_array_equal(mth._insertion_points(s.values, target, s), want)
+        if s.buckets is not None:
+            used += 1
+            h = rng.integers(0, min(5, n), size=target.size)
+            np.testing.assert_array_equal(bucketed_nth_nearest(s.values, target, h, *s.buckets),
+                                          nth_nearest(s.values, target, want, h))
+    assert used > 400

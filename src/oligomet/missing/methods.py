@@ -35,7 +35,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg
 
-from ._pmm_kernel import insertion_points, nth_nearest, order_ties
+from ._pmm_kernel import (bucket_starts, bucketed_insertion_points, bucketed_nth_nearest, insertion_points,
+                          nth_nearest, order_ties)
 
 DONORS = 5
 RIDGE = 1e-5
@@ -160,6 +161,8 @@ class SortedDonors(NamedTuple):
     distinct: bool                  # every value differs: ``order`` is the only ascending order
     group: np.ndarray | None = None   # per donor, its run of equal values (0, 1, ... ascending); None if distinct
     starts: np.ndarray | None = None  # first sorted position of each run
+    values: np.ndarray | None = None  # the donors' values in ascending order (the same whatever the ties' order)
+    buckets: tuple | None = None      # (starts, n_finite, lo, scale): :func:`insertion_points`' index; None if unusable
 
 
 def sorted_donors(donor: np.ndarray) -> SortedDonors:
@@ -173,11 +176,31 @@ def sorted_donors(donor: np.ndarray) -> SortedDonors:
     np.not_equal(ys[1:], ys[:-1], out=new[1:])
     nan = np.isnan(ys)
     new[1:] &= ~(nan[1:] & nan[:-1])   # NaNs sort last and tie with each other, as in a stable sort
+    buckets = _buckets(ys, int(ys.size - nan.sum()))
     if new.all():
-        return SortedDonors(order, True)
+        return SortedDonors(order, True, values=ys, buckets=buckets)
     group = np.empty(ys.size, dtype=np.int64)
     group[order] = np.cumsum(new) - 1
-    return SortedDonors(order, False, group, np.flatnonzero(new))
+    return SortedDonors(order, False, group, np.flatnonzero(new), ys, buckets)
+
+
+def _buckets(ys: np.ndarray, n_finite: int) -> tuple | None:
+    """Equal-width buckets over the sorted donors' range, about one donor each, for
+    :func:`~._pmm_kernel.bucketed_insertion_points`; None when the range is empty or not finite."""
+    if n_finite < 2:
+        return None
+    lo, hi = float(ys[0]), float(ys[n_finite - 1])
+    scale = n_finite / (hi - lo) if np.isfinite(lo) and np.isfinite(hi) and hi > lo else 0.0
+    if not (np.isfinite(scale) and scale > 0):
+        return None
+    return bucket_starts(ys, n_finite, lo, scale, n_finite), n_finite, lo, scale
+
+
+def _insertion_points(ysort: np.ndarray, target: np.ndarray, s: SortedDonors) -> np.ndarray:
+    """``np.searchsorted(ysort, target, side="left")`` for the sorted donors ``ysort`` of ``s``."""
+    if s.buckets is not None:
+        return bucketed_insertion_points(ysort, target, *s.buckets)
+    return insertion_points(ysort, target, np.argsort(target))
 
 
 def match_index(donor: np.ndarray, target: np.ndarray, k: int, rng: np.random.Generator,
@@ -199,11 +222,12 @@ def match_index(donor: np.ndarray, target: np.ndarray, k: int, rng: np.random.Ge
     shuffle = rng.permutation(n1)      # drawn also when unused, so the random stream is the same either way
     s = sorted_donors(donor) if presorted is None else presorted
     order = s.order if s.distinct else order_ties(shuffle, s.group, s.starts)
-    ysort = donor[order]
+    ysort = donor[order] if s.values is None else s.values   # ties' order aside, the same values
     h = rng.integers(0, k, size=target.size)
     target = np.asarray(target, dtype=float)
-    start = insertion_points(ysort, target, np.argsort(target))
-    return order[nth_nearest(ysort, target, start, h)]
+    if s.buckets is not None:           # insertion points and the walk in one pass
+        return order[bucketed_nth_nearest(ysort, target, h, *s.buckets)]
+    return order[nth_nearest(ysort, target, _insertion_points(ysort, target, s), h)]
 
 
 class PMMModel:

@@ -326,6 +326,11 @@ class _Chains:
                     blocked |= cols[p].missing
             self.ry[target] = ~cols[target].missing & ~blocked
             self.wy[target] = cols[target].missing & ~blocked
+        # the same rows as positions (gathers and scatters by position are cheaper than by mask, same values)
+        self.wy_rows = {n: np.flatnonzero(self.wy[n]) for n in self.visit}
+        self.blocked_rows = {n: np.flatnonzero(cols[n].missing & ~self.wy[n]) for n in self.visit}
+        # the design changes during the chains only when an imputed column is a predictor
+        self.design_changes = any(n in self.slices for n in self.visit)
         # a target none of whose predictors is imputed sees the same design at every step of every chain:
         # its screening and its pmm model are built once (the draws are the same as rebuilding them)
         self.fixed = {}
@@ -346,7 +351,7 @@ class _Chains:
 
     def run(self, rng: np.random.Generator, maxit: int, chain: int, chains: list, events: list) -> dict:
         values = {n: self.cols[n].values.copy() for n in self.visit}
-        design = self.design.copy()
+        design = self.design.copy() if self.design_changes else self.design   # read-only when it never changes
         caches = {n: {} for n in self.visit}      # per variable: the previous estimate, a starting value
         for n in self.visit:    # mice's initialize.imp: random draws from the observed values
             col = self.cols[n]
@@ -356,8 +361,8 @@ class _Chains:
                 design[:, self.slices[n]] = self._design_of(n, values[n])
         for it in range(1, maxit + 1):
             for n in self.visit:
-                ry, wy = self.ry[n], self.wy[n]
-                if not wy.any():
+                ry, wy, rows = self.ry[n], self.wy[n], self.wy_rows[n]
+                if not rows.size:
                     continue
                 if n in self.fixed:
                     x, mom, keep, why, model = self.fixed[n]
@@ -373,12 +378,13 @@ class _Chains:
                     events.append((it, chain, n, ", ".join(removed), why))
                 if not keep.all():
                     caches[n].clear()
-                values[n][wy] = self._draw(n, values[n], ry, wy, x, mom, rng, caches[n], (it, chain, events), model)
-                values[n][self.cols[n].missing & ~wy] = np.nan   # rows with a missing non-imputed predictor
+                values[n][rows] = self._draw(n, values[n], ry, wy, x, mom, rng, caches[n], (it, chain, events), model)
+                if self.blocked_rows[n].size:
+                    values[n][self.blocked_rows[n]] = np.nan   # rows with a missing non-imputed predictor
                 if n in self.slices:
                     design[:, self.slices[n]] = self._design_of(n, values[n])
             for n in self.visit:
-                imp = values[n][self.wy[n]] + (1.0 if self.cols[n].kind == "categorical" else 0.0)
+                imp = values[n][self.wy_rows[n]] + (1.0 if self.cols[n].kind == "categorical" else 0.0)
                 chains.append((n, it, chain, float(imp.mean()) if imp.size else np.nan,
                                float(imp.var(ddof=1)) if imp.size > 1 else np.nan))
         return values
@@ -454,7 +460,7 @@ def impute(data: pd.DataFrame, m: int = 20, seed: int | None = None, method=None
 
     datasets = []
     for values in results:
-        out = data.copy()
+        out = data.copy(deep=False)    # copy-on-write: the columns not imputed are shared, not copied
         for n in chains_setup.visit:
             rows = np.flatnonzero(chains_setup.wy[n])
             if rows.size:

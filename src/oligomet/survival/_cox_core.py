@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _cox_kernels as kernels
-from ._cholesky import TOLER_CHOL, ldl_factor, ldl_inverse, ldl_solve, wald_statistic  # noqa: F401 (re-exported)
+from ._cholesky import TOLER_CHOL, ldl_factor, ldl_inverse, ldl_solve  # noqa: F401 (re-exported)
 from ._fitted_arrays import last_at_or_before
 from .._validation import TIES, require_choice
 
@@ -568,6 +568,20 @@ def evaluate(pr: CoxProblem, beta: np.ndarray, info: bool = True):
 _evaluate_problem = evaluate
 
 
+def _factor(a: np.ndarray, toler: float = TOLER_CHOL) -> tuple[np.ndarray, int]:
+    """:func:`~._cholesky.ldl_factor` (R's ``cholesky2``) by the compiled kernel: the same factor and rank, to
+    the bit (the same operations in the same order), without a NumPy call per pivot."""
+    m = np.array(a, dtype=float, order="C")
+    return m, int(kernels.ldl_factor(m, float(toler)))
+
+
+def wald_statistic(var: np.ndarray, b: np.ndarray, toler: float = TOLER_CHOL) -> float:
+    """R's ``coxph.wtest(var, b)$test``: ``bᵀ var⁻¹ b`` through the same Cholesky (as
+    :func:`~._cholesky.wald_statistic`, with the compiled factor)."""
+    f, _ = _factor(var, toler)
+    return float(b @ ldl_solve(f, b))
+
+
 @dataclass
 class CoxFit:
     """Raw fit on the original covariate scale (R's ``coxfit6`` outputs)."""
@@ -598,7 +612,7 @@ def fit(pr: CoxProblem, max_iter: int = ITER_MAX, eps: float = EPS, toler: float
     scale = pr.scale
     beta = np.zeros(p) if init is None else np.asarray(init, dtype=float) / scale
     ll0, u, imat = evaluate(pr, beta)
-    fac, rank = ldl_factor(imat, toler)
+    fac, rank = _factor(imat, toler)
     singular0 = np.diag(fac) == 0
     step = ldl_solve(fac, u)
     sctest = float(u @ step)
@@ -617,7 +631,7 @@ def fit(pr: CoxProblem, max_iter: int = ITER_MAX, eps: float = EPS, toler: float
     it = 0
     for it in range(1, max_iter + 1):
         newlk, u, imat = evaluate(pr, newbeta)
-        fac, rank = ldl_factor(imat, toler)
+        fac, rank = _factor(imat, toler)
         notfinite = (not np.all(np.isfinite(u))) or (not np.all(np.isfinite(imat))) or (not np.isfinite(newlk))
         if not notfinite and abs(1 - best / newlk) <= eps:
             return CoxFit(coef=newbeta * scale, var=unscale(fac), loglik=np.array([ll0, newlk]),
@@ -635,6 +649,6 @@ def fit(pr: CoxProblem, max_iter: int = ITER_MAX, eps: float = EPS, toler: float
     # Out of iterations: R recomputes at the last good beta.
     if max_iter > 1:
         best, u, imat = evaluate(pr, beta)
-        fac, rank = ldl_factor(imat, toler)
+        fac, rank = _factor(imat, toler)
     return CoxFit(coef=beta * scale, var=unscale(fac), loglik=np.array([ll0, best]), score_test=sctest,
                   u=u / scale, iterations=max_iter, converged=False, rank=rank, singular=singular0, means=pr.means)

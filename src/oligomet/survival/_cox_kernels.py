@@ -261,3 +261,45 @@ def rows_minus_group_transposed(X, rows, means, group, out_t):  # pragma: no cov
         mu = means[group[i]]
         for k in range(p):
             out_t[k, i] = x[k] - mu[k]
+
+
+@nb.njit(cache=True, nogil=True)
+def ldl_factor(m, toler):  # pragma: no cover - compiled
+    """R's ``cholesky2`` in place on ``m`` (a private C-contiguous copy), as ``_cholesky.ldl_factor``; returns
+    the rank (negative when the matrix is not non-negative definite).
+
+    The same operations on the same numbers in the same order as the NumPy version (the trailing update of
+    each element is ``m[k, j] − col[k] (col[j] piv)``, the product of ``np.outer(col, col * piv)``; elements
+    above the diagonal are left as they are, which is what subtracting the zeros of ``np.tril`` does), so the
+    factor is the same to the bit; compiled, it costs microseconds instead of a NumPy call per pivot."""
+    p = m.shape[0]
+    for i in range(p):                  # the upper triangle is the one used, as R
+        for j in range(i):
+            m[i, j] = m[j, i]
+    big = 0.0
+    for i in range(p):
+        d = m[i, i]
+        if np.isfinite(d) and d > big:
+            big = d
+    if big <= 0:
+        for i in range(p):
+            m[i, i] = 0.0
+        return 0
+    tol = big * toler
+    rank = 0
+    nonneg = 1
+    for i in range(p):
+        piv = m[i, i]
+        if np.isfinite(piv) and piv >= tol:      # a pivot kept: eliminate below it
+            rank += 1
+            for k in range(i + 1, p):
+                m[k, i] = m[k, i] / piv
+            for k in range(i + 1, p):
+                ck = m[k, i]
+                for j in range(i + 1, k + 1):
+                    m[k, j] -= ck * (m[j, i] * piv)
+        else:                                    # deemed singular (or not finite): column left out
+            if piv < -8 * tol:
+                nonneg = -1
+            m[i, i] = 0.0
+    return rank * nonneg

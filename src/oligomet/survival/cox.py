@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from .._validation import (TIES, complete_cases, covariate_scale, DroppedRows, event_array, require_choice,
                            require_columns, require_conf_level, require_covariate_scale, require_events, require_frame,
@@ -26,7 +26,7 @@ from ._ties import merge_near_ties, merge_near_ties_start_stop
 from .design import Design, _is_categorical, build_design, parse_covariates
 from .._notebook import TidyTablesHTML
 
-__all__ = ["cox", "cox_each", "CoxResult", "CoxConvergenceWarning"]
+__all__ = ["cox", "cox_each", "CoxData", "CoxResult", "CoxConvergenceWarning"]
 
 _Z975 = float(stats.norm.ppf(0.975))
 
@@ -310,6 +310,37 @@ def cox_each(datasets: Sequence[pd.DataFrame], time: str, event: str, covariates
     return fits
 
 
+class CoxData:
+    """Several Cox models on one data frame: ``CoxData(data).cox(time=, event=, covariates=, ...)`` is
+    ``cox(data, ...)`` (the same result, to the bit), with what the fits have in common computed once: the time
+    and event arrays validated on every row, the near-tie merged times and strata codes, and, for fits that
+    analyse every row (no missing value dropped), the sort order and risk sets. For a univariable screen, a
+    multivariable model and the like. ``data`` must not be modified while it is used."""
+
+    def __init__(self, data: pd.DataFrame):
+        self.data = require_frame(data)
+        self._made: dict = {}
+
+    def once(self, key, make):
+        """``make()``, computed on the first call with ``key`` only (numbers are never written to afterwards)."""
+        if key not in self._made:
+            made = make()
+            for arr in made if isinstance(made, tuple) else (made,):
+                if isinstance(arr, np.ndarray):
+                    arr.flags.writeable = False       # shared by the fits: a write would be a bug, make it loud
+            self._made[key] = made
+        return self._made[key]
+
+    def cox(self, time: str, event: str, covariates: str | Sequence[str], ties: str = "efron",
+            strata: str | Sequence[str] | None = None, weights: str | None = None, cluster: str | None = None,
+            robust: bool | None = None, max_iter: int = core.ITER_MAX, start: str | None = None) -> CoxResult:
+        """:func:`cox` on this data; parameters as there."""
+        model = _Model.of(self.data, time, event, covariates, ties, strata, weights, cluster, start, shared=self)
+        a, pr = _problem(self.data, model)
+        a.cols = None
+        return _result(a, pr, model, robust, max_iter)
+
+
 @dataclass(frozen=True)
 class _Model:
     """A validated call of :func:`cox`: the model's terms and the columns of each role."""
@@ -326,9 +357,11 @@ class _Model:
     cc_cols: list             # every column whose missing values drop a row (R's na.omit)
     t_all: np.ndarray         # time and event, validated on every row
     ev_all: np.ndarray
+    shared: "CoxData | None" = None   # what fits on the same data frame compute once
 
     @classmethod
-    def of(cls, data, time, event, covariates, ties, strata, weights, cluster, start) -> "_Model":
+    def of(cls, data, time, event, covariates, ties, strata, weights, cluster, start,
+           shared: "CoxData | None" = None) -> "_Model":
         require_choice("ties", ties, TIES)
         specs = parse_covariates(covariates)
         strata_cols = _as_list(strata)
@@ -337,10 +370,12 @@ class _Model:
                       cluster=cluster, start=start)
         # time/event are validated on every row: a missing or negative time is a derivation bug, not a
         # missing value to drop quietly (see _validation's policy)
-        t_all = time_array(data, time)
-        ev_all = event_array(data, event)
+        once = shared.once if shared is not None else (lambda key, make: make())
+        t_all = once(("time", time), lambda: time_array(data, time))
+        ev_all = once(("event", event), lambda: event_array(data, event))
         cc_cols = [c for c in dict.fromkeys([*cov_cols, *strata_cols, weights, cluster]) if c is not None]
-        return cls(specs, time, event, ties, strata_cols, weights, cluster, start, cov_cols, cc_cols, t_all, ev_all)
+        return cls(specs, time, event, ties, strata_cols, weights, cluster, start, cov_cols, cc_cols, t_all, ev_all,
+                   shared)
 
     @property
     def design_columns(self) -> list[str]:
@@ -357,6 +392,11 @@ def _problem(data: pd.DataFrame, model: _Model) -> tuple["_Analysed", core.CoxPr
     fast = all(s.plain and not s.categorical and not _is_categorical(data[s.column]) for s in model.specs) \
         and not any(data[c].hasnans for c in others)
     a = _analysed(data, model, fast=fast)
+    if model.shared is not None and a.frame is data:   # every row analysed: the risk sets of the data's rows
+        a.rs = model.shared.once(("risk_sets", model.time, model.event, tuple(model.strata), model.weights,
+                                  model.start, model.ties),
+                                 lambda: core.risk_sets(a.t, a.ev, strata=a.strata, weights=a.w, ties=model.ties,
+                                                        start=a.start))
     try:
         pr = a.prepare(model.ties)
     except core.NonFiniteDesign:
@@ -386,6 +426,8 @@ def _same_column(x: pd.Series, y: pd.Series) -> bool:
         return True
     if x.dtype != y.dtype or len(x) != len(y):
         return False
+    if _same_memory(x, y):
+        return True                                    # e.g. a column a completed dataset did not impute
     if isinstance(x.dtype, pd.CategoricalDtype):
         return list(x.cat.categories) == list(y.cat.categories) and bool(np.array_equal(x.cat.codes, y.cat.codes))
     if x.dtype.kind == "f":
@@ -393,6 +435,35 @@ def _same_column(x: pd.Series, y: pd.Series) -> bool:
     if x.dtype == object and pd.api.types.infer_dtype(x, skipna=True) != "string":
         return False                                   # 1, 1.0 and True are equal values but different levels
     return bool(x.equals(y))
+
+
+def _buffers(x: pd.Series) -> list[np.ndarray] | None:
+    """The arrays holding a column's values (NumPy, masked and categorical columns); None for other kinds."""
+    arr = x.array
+    if isinstance(arr, pd.arrays.NumpyExtensionArray):
+        return [arr.to_numpy()]
+    if isinstance(arr, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
+        return [arr._data, arr._mask]
+    if isinstance(arr, pd.Categorical):
+        return [arr.codes]
+    return None
+
+
+def _same_memory(x: pd.Series, y: pd.Series) -> bool:
+    """Whether two columns of one dtype read the very same memory (a column shared by shallow copies of a
+    frame, as the completed datasets of an imputation share the columns they did not impute): then their values
+    are equal without being compared. False when this cannot be told cheaply."""
+    bx, by = _buffers(x), _buffers(y)
+    if bx is None or by is None or len(bx) != len(by):
+        return False
+    if isinstance(x.dtype, pd.CategoricalDtype) and not x.cat.categories.equals(y.cat.categories):
+        return False
+    for a, b in zip(bx, by):
+        ia, ib = a.__array_interface__, b.__array_interface__
+        if (ia["data"][0] != ib["data"][0] or a.strides != b.strides or a.shape != b.shape or a.dtype != b.dtype
+                or a.size == 0):
+            return False
+    return True
 
 
 def _shared_problem(d: pd.DataFrame, first: pd.DataFrame, a: "_Analysed", model: _Model):
@@ -412,7 +483,7 @@ def _shared_problem(d: pd.DataFrame, first: pd.DataFrame, a: "_Analysed", model:
         return None
     new_terms = [t for t, s in zip(design.terms, model.specs) if s.text not in known]
     fresh = Design(tuple(new_terms))
-    new_cols = fresh.column_arrays(d) if isinstance(a.cols, list) else list(fresh.matrix(d).T)
+    new_cols = fresh.column_arrays(d)    # the columns of fresh.matrix(d), without its copy of the frame
     old_cols = a.cols if isinstance(a.cols, list) else [a.cols[:, j] for j in range(a.cols.shape[1])]
     cols, j, k = [], 0, 0
     for t, s in zip(design.terms, model.specs):
@@ -461,15 +532,17 @@ def _result(a: "_Analysed", pr: core.CoxProblem, model: _Model, robust: bool | N
     se = np.sqrt(np.diag(naive))
     use_se = np.sqrt(np.diag(var))
     z = coef / use_se
-    summary = pd.DataFrame({"coef": coef, "se": se}, index=pd.Index(names, name="term"))
+    idx = pd.Index(names, name="term")
+    columns = {"coef": coef, "se": se}
     if robust:
-        summary["robust_se"] = use_se
-    summary["z"] = z
-    summary["p"] = 2 * stats.norm.sf(np.abs(z))
+        columns["robust_se"] = use_se
+    columns["z"] = z
+    columns["p"] = 2 * _norm_sf(np.abs(z))
     with np.errstate(over="ignore"):  # an infinite coefficient (separation) gives inf, as R; already warned
-        summary["hr"] = np.exp(coef)
-        summary["hr_lower"] = np.exp(coef - _Z975 * use_se)
-        summary["hr_upper"] = np.exp(coef + _Z975 * use_se)
+        columns["hr"] = np.exp(coef)
+        columns["hr_lower"] = np.exp(coef - _Z975 * use_se)
+        columns["hr_upper"] = np.exp(coef + _Z975 * use_se)
+    summary = _float_frame(columns, idx)
 
     df = int(np.sum(~fit.singular))
     rows = {"likelihood_ratio": 2 * (fit.loglik[1] - fit.loglik[0]),
@@ -477,17 +550,40 @@ def _result(a: "_Analysed", pr: core.CoxProblem, model: _Model, robust: bool | N
             "score": fit.score_test}
     if robust:
         rows["robust_score"] = rscore
-    tests = pd.DataFrame({"statistic": list(rows.values()), "df": df}, index=pd.Index(list(rows), name="test"))
-    tests["p"] = stats.chi2.sf(tests["statistic"].to_numpy(), df)
+    statistic = np.array(list(rows.values()), dtype=float)
+    tests = pd.DataFrame({"statistic": statistic, "df": np.full(statistic.size, df, dtype=np.int64),
+                          "p": _chi2_sf(statistic, df)}, index=pd.Index(list(rows), name="test"))
 
-    idx = pd.Index(names, name="term")
     return CoxResult(summary=summary, loglik=fit.loglik, n=len(frame), n_events=int(ev.sum()), tests=tests,
-                     var=pd.DataFrame(var, index=idx, columns=idx), naive_var=pd.DataFrame(naive, index=idx,
-                                                                                         columns=idx),
+                     var=_float_frame(var, idx, idx), naive_var=_float_frame(naive, idx, idx),
                      dropped=dropped, iterations=fit.iterations, converged=fit.converged, ties=ties, robust=robust,
                      design=design, strata_columns=tuple(model.strata), _time=t, _event=ev, _Xs=pr.X,
                      _order=pr.order, _means=pr.means, _strata=s_codes, _strata_levels=s_levels, _weights=w,
                      _start=entry, _problem=pr, _row_index=frame.index)
+
+
+def _float_frame(values, index: pd.Index, columns=None) -> pd.DataFrame:
+    """A float DataFrame made in one step: from a dict of equal-length columns (their order kept) or from an
+    (n, p) matrix. The values are the arrays' own; one block instead of a column inserted at a time."""
+    if isinstance(values, dict):
+        columns = pd.Index(list(values))
+        values = np.column_stack(list(values.values())) if values else np.empty((len(index), 0))
+    return pd.DataFrame(np.array(values, dtype=float, order="F"), index=index, columns=columns, copy=False)
+
+
+def _norm_sf(x: np.ndarray) -> np.ndarray:
+    """``stats.norm.sf(x)`` without the distribution object's argument handling: SciPy computes it as
+    ``special.ndtr(-x)`` (NaN stays NaN, ±inf give 0 and 1, as ``sf``)."""
+    return special.ndtr(-np.asarray(x, dtype=float))
+
+
+def _chi2_sf(x: np.ndarray, df) -> np.ndarray:
+    """``stats.chi2.sf(x, df)``: SciPy's ``special.chdtrc(df, x)`` inside the support (df > 0, x > 0); the
+    distribution object (its rules for the boundary, NaN and invalid df) otherwise."""
+    x = np.asarray(x, dtype=float)
+    if df > 0 and np.all(x > 0) and np.all(np.isfinite(x)):
+        return special.chdtrc(float(df), x)
+    return stats.chi2.sf(x, df)
 
 
 @dataclass
@@ -537,13 +633,14 @@ def _analysed(data, model: _Model, fast: bool) -> _Analysed:
             j = int(np.flatnonzero(bad.any(axis=0))[0])
             raise ValueError(f"covariate {design.names[j]!r} has infinite values at "
                              f"{_rows(frame.index[bad[:, j]])}")
+    once = model.shared.once if model.shared is not None and frame is data else (lambda key, make: make())
     if frame is data:   # no rows dropped: reuse the arrays validated on every row
         t, ev = model.t_all, model.ev_all
     else:
         t, ev = time_array(frame, time), event_array(frame, event)
     entry = None
     if start is None:
-        t = merge_near_ties(t)
+        t = once(("merged", time), lambda: merge_near_ties(t))
     else:
         entry, t = merge_near_ties_start_stop(time_array(frame, start), t)
         require_start_before_stop(frame, start, time, entry, t)
@@ -557,7 +654,7 @@ def _analysed(data, model: _Model, fast: bool) -> _Analysed:
                              f"{_rows(frame.index[zero])}")
     s_codes, s_levels = None, ()
     if strata_cols:
-        s_codes, s_levels = _strata_codes(frame, strata_cols)
+        s_codes, s_levels = once(("strata", *strata_cols), lambda: _strata_codes(frame, strata_cols))
     return _Analysed(frame, dropped, design, cols, t, ev, w, s_codes, s_levels, entry)
 
 

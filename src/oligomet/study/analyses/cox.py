@@ -44,10 +44,11 @@ def _with_references(rows: list[dict], d: pd.DataFrame, ctx: Ctx) -> pd.DataFram
     t = pd.DataFrame(rows)
     if t.empty:
         return t
-    t["variable"] = t["term"].str.split("[", n=1).str[0]
+    variables = [str(r["term"]).split("[", 1)[0] for r in rows]
+    t["variable"] = pd.Series(variables, index=t.index, dtype=object)
     refs, labels = {}, {}
-    for var in dict.fromkeys(t["variable"]):
-        levels = t.loc[(t["variable"] == var) & (t["model"] == "univariable"), "term"]
+    for var in dict.fromkeys(variables):
+        levels = [str(r["term"]) for r, v in zip(rows, variables) if v == var and r["model"] == "univariable"]
         levels = [x[len(var) + 1:-1] for x in levels if x.endswith("]")]
         col = var if var in d.columns or var != EXPOSURE_TERM else GROUP
         if levels and col in d:
@@ -119,6 +120,8 @@ def _pooled_rows(ctx: Ctx, d: pd.DataFrame, ep, variables: list[str]) -> tuple[l
 
 
 def compute_cox(ctx: Ctx) -> CoxResult:
+    from ...survival.cox import CoxData   # as om.cox: the estimators (and numba) load when a study fits one
+
     a = ctx.proto.analyses.cox
     numbers, warnings_, endpoints = {}, [], []
     candidates = list(a.covariates)
@@ -127,10 +130,11 @@ def compute_cox(ctx: Ctx) -> CoxResult:
     for name in a.endpoints:
         ep = ctx.proto.endpoint(name)
         d = ctx.endpoint_data(ep)
+        on_d = CoxData(d)   # the models below share d's validated times, sort order and risk sets
         uni_rows, screen = [], {}
         variables = (["exposure"] if a.include_exposure and ctx.group_col else []) + candidates
         for var in variables:
-            fit, warns = quiet(om.cox, d, time=ep.time_col, event=ep.event_col, covariates=[ctx.term(var)],
+            fit, warns = quiet(on_d.cox, time=ep.time_col, event=ep.event_col, covariates=[ctx.term(var)],
                                **design)
             warnings_ += [f"Cox {ep.name} univariable {var}: {w}" for w in warns]
             screen[var] = float(fit.tests.loc["likelihood_ratio", "p"])
@@ -151,7 +155,7 @@ def compute_cox(ctx: Ctx) -> CoxResult:
                 pooled_rows, imputation, warns = _pooled_rows(ctx, d, ep, mv_vars)
                 warnings_ += [f"Cox {ep.name} multiple imputation: {w}" for w in warns]
                 entry["imputation"] = imputation
-            fit, warns = quiet(om.cox, d, time=ep.time_col, event=ep.event_col,
+            fit, warns = quiet(on_d.cox, time=ep.time_col, event=ep.event_col,
                                covariates=[ctx.term(v) for v in mv_vars], **design)
             warnings_ += [f"Cox {ep.name} multivariable: {w}" for w in warns]
             multi_rows = _rows(fit, ctx, "multivariable")
