@@ -11,9 +11,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oligomet.registry.importers.csvfile import _read_quoted, _read_unquoted
+from oligomet.registry.importers.csvfile import _read_quoted, _read_unquoted, _split_unquoted
 from oligomet.registry.importers.tabular import _first_line, drop_blank_rows
-from oligomet.registry.parse import _clean_texts, _list_cells
+from oligomet.registry.parse import _WHITESPACE_AND_NUL, _clean_texts, _list_cells
 from oligomet.registry.report import ProblemLog
 from oligomet.registry.rules.context import first_positions
 
@@ -49,6 +49,26 @@ def test_unquoted_reader_gives_the_careful_readers_records(case):
     kept, rows = drop_blank_rows(fast[1])
     assert all(kept[c].dtype == object for c in kept)
     assert _cells(kept.set_axis(pd.Index(rows, name="row"))) == _cells(careful[1])
+
+
+EDGE_CELL = st.text(alphabet=["a", "é", " ", "\t", "\x0b", "\x1c", "\x85", "\xa0", "\u2000", "\u3000", "\u2028",
+                              "\u00e9", "\u4e00", "-"], max_size=4)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([",", ";"]), st.lists(st.lists(EDGE_CELL, min_size=3, max_size=3), min_size=1, max_size=6),
+       st.sampled_from(["\n", "\r\n", ""]))
+def test_stripped_flag_only_when_every_cell_is_its_own_strip(sep, records, end):
+    """``_split_unquoted``'s flag, which lets ``parse`` skip stripping: True exactly when no cell is
+    changed by stripping (whitespace of either end, accents that are not whitespace next to it)."""
+    text = "\n".join(sep.join(r) for r in [["x", "y", "z"], *records]) + end
+    split = _split_unquoted(text, sep)
+    if split is None:   # a line the fast reader leaves to the careful one
+        return
+    header, frame, stripped = split
+    cells = [v for row in frame.itertuples(index=False) for v in row]
+    assert cells == [v for r in records for v in r]
+    assert stripped == all(v == v.rstrip(_WHITESPACE_AND_NUL).lstrip() for v in cells)
 
 
 @given(st.text(alphabet=["a", ";", ",", " ", "\n", "\r", "\x0b", "\u2028", "\t"], max_size=60))

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import unicodedata
 
+import numpy as np
 import pandas as pd
 
 from .fields import DIRECT_IDENTIFIERS
@@ -133,7 +134,12 @@ def _source_pseudonyms(frame: pd.DataFrame, log: ProblemLog, key: bytes | None) 
     col = frame["pseudonym"]
     if isinstance(col, pd.DataFrame):  # a repeated header is reported by the parser; check each copy
         col = col.iloc[:, 0]
-    text = col.astype(object).where(col.notna(), None).map(lambda v: None if v is None else str(v).strip())
+    values = col.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":   # the cells of a CSV file: each text once
+        codes, uniques = pd.factorize(values)
+        text = pd.Series(np.array([v.strip() for v in uniques], dtype=object)[codes], index=col.index, dtype=object)
+    else:
+        text = col.astype(object).where(col.notna(), None).map(lambda v: None if v is None else str(v).strip())
     given = text.notna() & (text != "")
     if not given.any():
         return frame

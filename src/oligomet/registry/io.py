@@ -17,6 +17,7 @@ import pandas as pd
 
 from .fields import TABLE_ORDER, TABLES
 from .identifiers import normalise_key, strip_identifiers
+from .importers.csvfile import STRIPPED
 from .importers.redcap import looks_like_redcap, read_redcap
 from ._processes import run_tasks
 from .importers.tabular import (RawTables, csv_tables, normalise_name, read_csv_table, read_workbook, table_of_file,
@@ -148,7 +149,8 @@ def conform_raw(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: st
         if c not in known:
             log.warning(name, "unknown_column", f"column {c!r} is not a field of {name} (allowed: "
                         f"{', '.join(TABLES[name].field_names)}); ignored", field=c)
-    return conform_table(name, frame, rows, log, order, patient_of_treatment, decimal=frame.attrs.get("decimal", "."))
+    return conform_table(name, frame, rows, log, order, patient_of_treatment, decimal=frame.attrs.get("decimal", "."),
+                         stripped=bool(frame.attrs.get(STRIPPED, False)))
 
 
 def read_csv_folder(folder: Path, log: ProblemLog, order: str | None, key: bytes | None) -> dict[str, pd.DataFrame]:

@@ -65,18 +65,19 @@ def _clean(v):
     return t or None
 
 
-def as_text(raw: pd.Series, distinct: bool = False) -> pd.Series:
+def as_text(raw: pd.Series, distinct: bool = False, stripped: bool = False) -> pd.Series:
     """Raw cells as stripped ``str`` (object dtype), empty or missing cells as None.
 
     Strings are cleaned once per distinct value (``pd.factorize``), not once per cell: registry
     columns repeat their values (codes, dates), and per-cell Python string calls dominated the
     time to read a million rows. ``distinct``: the caller already holds distinct values (the
-    uniques of ``parse_field``), so the factorize is skipped.
+    uniques of ``parse_field``), so the factorize is skipped. ``stripped``: the reader found no cell
+    that starts or ends with whitespace (``csvfile.STRIPPED``), so text cells are not stripped.
     """
     if distinct:
-        return pd.Series(_clean_texts(raw.to_numpy(dtype=object)), index=raw.index, dtype=object)
+        return pd.Series(_clean_texts(raw.to_numpy(dtype=object), stripped), index=raw.index, dtype=object)
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    clean = np.append(_clean_texts(np.asarray(uniques, dtype=object)), None)
+    clean = np.append(_clean_texts(np.asarray(uniques, dtype=object), stripped), None)
     return pd.Series(clean[codes], index=raw.index, dtype=object)  # code -1 (missing) -> the trailing None
 
 
@@ -85,9 +86,14 @@ _WHITESPACE_AND_NUL = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u200
                        "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\x00")
 
 
-def _clean_texts(uniq: np.ndarray) -> np.ndarray:
-    """``_clean`` of each value; one string method chain per value for the all-text array a CSV gives."""
+def _clean_texts(uniq: np.ndarray, stripped: bool = False) -> np.ndarray:
+    """``_clean`` of each value; one string method chain per value for the all-text array a CSV gives.
+
+    ``stripped``: every text is known to be its own stripped text already (``csvfile.STRIPPED``); only
+    the empty text is then missing."""
     if len(uniq) and pd.api.types.infer_dtype(uniq, skipna=False) == "string":
+        if stripped:
+            return np.where(uniq == "", None, uniq)
         # All text (the CSV case). What NumPy's strip of a fixed-width copy gave before, without the
         # copy (half the time on 10^5 distinct ids): NumPy's strings end at trailing NULs, so its strip
         # takes NULs as well as whitespace off the right end (tests/registry/test_import_fast_paths.py).
@@ -194,13 +200,15 @@ def _impossible_dates(s: pd.Series, order: str | None) -> pd.Series:
     return out
 
 
-def infer_date_order(frame: pd.DataFrame, names: list[str], with_example: bool = False):
+def infer_date_order(frame: pd.DataFrame, names: list[str], with_example: bool = False,
+                     distinct: dict[str, np.ndarray] | None = None):
     """The day-month order that the values of the date columns ``names`` settle, or None.
 
     A value such as ``15-01-2016`` can only be day first; when some values of a table can only be
     day first and none can only be month first, every day-month date of the table is read day
     first (and vice versa). Files whose values are all ambiguous still need the declared order.
-    With ``with_example``, returns (order, a value that settled it).
+    With ``with_example``, returns (order, a value that settled it). ``distinct``: the distinct values
+    of some of the columns of text (``pd.factorize``), when the caller has them already.
     """
     day_first = month_first = False
     example = {True: None, False: None}   # a value that settles each order
@@ -210,7 +218,9 @@ def infer_date_order(frame: pd.DataFrame, names: list[str], with_example: bool =
         col = frame[n]
         if pd.api.types.is_datetime64_any_dtype(col):
             continue
-        uniq = pd.Series(pd.unique(col.astype(object)), dtype=object).dropna().astype(str).str.strip()
+        # factorize's distinct values are pd.unique's, in the same order (first appearance), missing left out
+        uniq = distinct[n] if distinct is not None and n in distinct else pd.unique(col.astype(object))
+        uniq = pd.Series(uniq, dtype=object).dropna().astype(str).str.strip()
         # the common file is all ISO: one C-level parse rules it out before any regex
         uniq = uniq[pd.to_datetime(uniq, format="%Y-%m-%d", errors="coerce").isna().to_numpy()]
         if uniq.empty:
@@ -247,10 +257,23 @@ def parse_field(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
 
     Parses each distinct raw value once and spreads the results back with ``take``.
     """
+    values, rule, msg = _parse_column(raw, f, order, decimal)
+    if rule is None:
+        return (values, pd.Series(np.full(len(raw), None, dtype=object), index=raw.index, dtype=object),
+                pd.Series(np.full(len(raw), "", dtype=object), index=raw.index, dtype=object))
+    return values, rule, msg
+
+
+def _parse_column(raw: pd.Series, f: Field, order: str | None, decimal: str = ".", stripped: bool = False,
+                  factorized: tuple[np.ndarray, np.ndarray] | None = None,
+                  ) -> tuple[pd.Series, pd.Series | None, pd.Series | None]:
+    """:func:`parse_field`, with rule and message None for a column without a problem (the common column:
+    no arrays of a million Nones to build, and to find no problem in). ``stripped``: see
+    :func:`as_text`; ``factorized``: ``pd.factorize(raw)`` when the caller has it already."""
     if not (f.type == "date" and pd.api.types.is_datetime64_any_dtype(raw)):
-        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+        codes, uniques = factorized if factorized is not None else pd.factorize(raw, use_na_sentinel=True)
         values, rule, msg = _parse_values(pd.Series(np.asarray(uniques, dtype=object), dtype=object), f, order,
-                                         decimal)
+                                         decimal, stripped)
         take = pd.api.extensions.take
         plain = values.dtype == object or values.dtype == np.float64
         arr = values.to_numpy() if plain else values.array  # numpy for float/object, else the extension array
@@ -262,17 +285,17 @@ def parse_field(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
         else:
             values = pd.Series(take(arr, codes, allow_fill=True), index=raw.index, name=raw.name)
         if rule.isna().all():  # the common column: no problem to spread over the rows
-            return (values, pd.Series(np.full(len(raw), None, dtype=object), index=raw.index, dtype=object),
-                    pd.Series(np.full(len(raw), "", dtype=object), index=raw.index, dtype=object))
+            return values, None, None
         rule = pd.Series(take(rule.to_numpy(dtype=object), codes, allow_fill=True, fill_value=None),
                          index=raw.index, dtype=object)
         msg = pd.Series(take(msg.to_numpy(dtype=object), codes, allow_fill=True, fill_value=""),
                         index=raw.index, dtype=object)
         return values, rule, msg
-    return _parse_values(raw, f, order, decimal)
+    values, rule, msg = _parse_values(raw, f, order, decimal)
+    return (values, None, None) if rule.isna().all() else (values, rule, msg)
 
 
-def _parse_values(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
+def _parse_values(raw: pd.Series, f: Field, order: str | None, decimal: str = ".", stripped: bool = False,
                   ) -> tuple[pd.Series, pd.Series, pd.Series]:
     if f.type == "date" and pd.api.types.is_datetime64_any_dtype(raw):
         dates = pd.to_datetime(raw).dt.tz_localize(None) if getattr(raw.dt, "tz", None) else raw
@@ -283,7 +306,7 @@ def _parse_values(raw: pd.Series, f: Field, order: str | None, decimal: str = ".
         rule = none.copy()
         rule[bad] = "date_out_of_range"
         return dates.mask(bad), rule, _date_message(rule, raw, order)
-    s = as_text(raw, distinct=True)  # parse_field passes each distinct raw value once
+    s = as_text(raw, distinct=True, stripped=stripped)  # parse_field passes each distinct raw value once
     rule = pd.Series(None, index=s.index, dtype=object)
     msg = pd.Series("", index=s.index, dtype=object)
     if f.type == "date":
@@ -360,11 +383,13 @@ def empty_table(name: str) -> pd.DataFrame:
 
 
 def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: str | None = None,
-                  patient_of_treatment: pd.Series | None = None, decimal: str = ".") -> pd.DataFrame:
+                  patient_of_treatment: pd.Series | None = None, decimal: str = ".", stripped: bool = False,
+                  ) -> pd.DataFrame:
     """Parse ``frame`` (raw strings or already typed) into the contract for table ``name``.
 
     ``rows`` are the 1-based file rows of ``frame``'s rows. Missing required columns and every
-    unparseable cell are added to ``log``; the cell becomes missing.
+    unparseable cell are added to ``log``; the cell becomes missing. ``stripped``: the reader found
+    no cell starting or ending with whitespace (see :func:`as_text`).
     """
     table = TABLES[name]
     rows = pd.Index(np.asarray(rows, dtype=object), name="row")
@@ -373,13 +398,20 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
     if "patient_id" in frame.columns and not isinstance(frame["patient_id"], pd.DataFrame):
         # The patient of each row is the parsed patient_id (a str field: stripped text, never a
         # problem of its own); parsing it once serves both.
-        parsed["patient_id"] = parse_field(frame["patient_id"], table.get("patient_id"), order, decimal)
+        parsed["patient_id"] = _parse_column(frame["patient_id"], table.get("patient_id"), order, decimal,
+                                             stripped)
         pid = parsed["patient_id"][0].to_numpy(dtype=object)
     else:
-        pid = _patient_ids(name, frame, patient_of_treatment)
+        pid = _patient_ids(name, frame, patient_of_treatment, stripped)
+    # The distinct values of a text file's date columns serve both to settle the day-month order and to
+    # parse them: one factorize of each.
+    factorized = {f.name: pd.factorize(frame[f.name], use_na_sentinel=True) for f in table.fields
+                  if stripped and f.type == "date" and f.name in frame.columns
+                  and isinstance(frame[f.name], pd.Series) and frame[f.name].dtype == object}
     if order is None:
         dates = [f.name for f in table.fields if f.type == "date"]
-        order, example = infer_date_order(frame, dates, with_example=True)
+        order, example = infer_date_order(frame, dates, with_example=True,
+                                          distinct={n: uniques for n, (_, uniques) in factorized.items()})
         if order is not None:
             log.warning(name, "date_order_inferred", f"day-month dates of table {name} read "
                         f"{'day' if order == 'dmy' else 'month'} first, as its value {example} settles (no value "
@@ -400,10 +432,11 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
         if isinstance(raw, pd.DataFrame):  # duplicated header: keep the first, report it
             log.error(name, "duplicate_column", f"column {f.name!r} appears {raw.shape[1]} times", field=f.name)
             raw = raw.iloc[:, 0]
-        values, rule, msg = parsed[f.name] if f.name in parsed else parse_field(raw, f, order, decimal)
-        bad = rule.notna().to_numpy()
-        if bad.any():
-            raw_text = as_text(raw) if not pd.api.types.is_datetime64_any_dtype(raw) else raw
+        values, rule, msg = parsed[f.name] if f.name in parsed else \
+            _parse_column(raw, f, order, decimal, stripped, factorized.get(f.name))
+        if rule is not None:
+            bad = rule.notna().to_numpy()
+            raw_text = as_text(raw, stripped=stripped) if not pd.api.types.is_datetime64_any_dtype(raw) else raw
             for r in pd.unique(rule[bad]):
                 m = (rule == r).to_numpy()
                 log.error(name, r, msg[m].reset_index(drop=True), rows=rows[m], patient_id=pid[m], field=f.name,
@@ -412,10 +445,11 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
     return pd.DataFrame(out, index=rows)
 
 
-def _patient_ids(name: str, frame: pd.DataFrame, patient_of_treatment: pd.Series | None) -> np.ndarray:
+def _patient_ids(name: str, frame: pd.DataFrame, patient_of_treatment: pd.Series | None,
+                 stripped: bool = False) -> np.ndarray:
     """Patient of each row of a table without a (single) patient_id column: complications via treatment."""
     if name == "complications" and patient_of_treatment is not None and "treatment_id" in frame.columns:
-        tid = as_text(frame["treatment_id"]).astype(object)
+        tid = as_text(frame["treatment_id"], stripped=stripped).astype(object)
         p = tid.map(patient_of_treatment)
         return p.astype(object).where(p.notna(), None).to_numpy(dtype=object)
     return np.full(len(frame), None, dtype=object)

@@ -108,17 +108,30 @@ def read_records(text: str, fname: str, table: str, log: ProblemLog) -> tuple[li
     ``wrong_field_count`` error; blank and whitespace-only lines are skipped. None when the file
     cannot be split at all (reported as ``file_unreadable``).
     """
+    split = split_records(text, fname, table, log)
+    return None if split is None else split[:2]
+
+
+def split_records(text: str, fname: str, table: str, log: ProblemLog,
+                  ) -> tuple[list[str], pd.DataFrame, bool] | None:
+    """:func:`read_records`, and whether every cell is known to be stripped already (see :data:`STRIPPED`)."""
     if not text.strip():
-        return [], pd.DataFrame(index=pd.Index([], name="row"))
+        return [], pd.DataFrame(index=pd.Index([], name="row")), False
     sep = separator(re.match(r"[^\r\n]*", text.lstrip()).group())  # the first non-blank line
     if '"' not in text:
-        fast = _read_unquoted(text, sep)
+        fast = _split_unquoted(text, sep)
         if fast is not None:
             return fast
-    return _read_quoted(text, sep, fname, table, log)
+    split = _read_quoted(text, sep, fname, table, log)
+    return None if split is None else (*split, False)
 
 
 def _read_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame] | None:
+    fast = _split_unquoted(text, sep)
+    return None if fast is None else fast[:2]
+
+
+def _split_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame, bool] | None:
     """No quote anywhere: one line is one record. Pandas' C parser when every line has the header's
     width; None (use the careful reader, which reports) otherwise."""
     if "\r" in text:
@@ -141,7 +154,7 @@ def _read_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame] | None
         return None
     rows = np.arange(h + 1, len(starts))  # 0-based line index = line - 1 = row
     if not len(rows):
-        return header, pd.DataFrame(columns=range(n), index=pd.Index(rows, name="row"), dtype=object)
+        return header, pd.DataFrame(columns=range(n), index=pd.Index(rows, name="row"), dtype=object), False
     body = data[starts[h + 1]:]
     # dtype=object: Python str cells straight from the parser, as the quoted reader gives them.
     # (dtype=str would build pandas 3's Arrow strings, which conform_table turns back into Python
@@ -153,7 +166,49 @@ def _read_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame] | None
     if len(frame) != len(rows):  # cannot happen without quotes; never guess the rows if it does
         return None
     frame.index = pd.Index(rows, name="row")
-    return header, frame
+    return header, frame, _cells_stripped(b[starts[h + 1]:], sep)
+
+
+#: ``frame.attrs`` key of a table's raw cells (``tabular.read_csv_table``), True when no cell of the file
+#: starts or ends with whitespace or NUL (:func:`_cells_stripped`): every cell is then its own stripped
+#: text, and ``parse`` does not strip them one by one. A whitespace-only line makes it False too.
+STRIPPED = "stripped"
+
+#: More edge bytes than this (cells starting or ending with a space, an accent...) and the cells are
+#: stripped one by one, as they would be without the check.
+_MAX_EDGE_CHECKS = 1000
+
+
+def _cells_stripped(body: np.ndarray, sep: str) -> bool:
+    """True when no cell of the records ``body`` (UTF-8 bytes, after the header's line break) starts or
+    ends with a character that stripping takes off (``parse._WHITESPACE_AND_NUL``).
+
+    Only a byte that is not printable ASCII can be (or begin or end) such a character; one pass of NumPy
+    finds them (usually none: spaces sit inside texts), and only those next to a separator or a line
+    break, which end cells, are decoded to see which character they belong to.
+    """
+    if not len(body):
+        return True
+    odd = np.flatnonzero((body - np.uint8(33)) > np.uint8(94))   # outside "!".."~": wraps below 33
+    odd = odd[body[odd] != ord("\n")]
+    if not len(odd):
+        return True
+    ends_cell = np.array([ord(sep), ord("\n")], dtype=np.uint8)
+    before = body[np.maximum(odd - 1, 0)]
+    after = body[np.minimum(odd + 1, len(body) - 1)]
+    first = odd[(odd == 0) | np.isin(before, ends_cell)]                # a cell's first byte
+    last = odd[(odd == len(body) - 1) | np.isin(after, ends_cell)]      # a cell's last byte
+    if len(first) + len(last) > _MAX_EDGE_CHECKS:
+        return False
+    for k in first:   # the character starting there (a cell starts on a character's first byte)
+        ch = body[k:k + 4].tobytes().decode("utf-8", errors="ignore")[:1]
+        if ch.isspace() or ch == "\x00":
+            return False
+    for k in last:    # the character ending there (a cell ends on a character's last byte)
+        ch = body[max(k - 3, 0):k + 1].tobytes().decode("utf-8", errors="ignore")[-1:]
+        if ch.isspace() or ch == "\x00":
+            return False
+    return True
 
 
 def _physical_lines(text: str) -> int:

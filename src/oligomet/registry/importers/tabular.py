@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..fields import TABLES
 from ..report import ProblemLog
-from .csvfile import decode, read_records, separator
+from .csvfile import STRIPPED, decode, split_records, separator
 from .names import normalise_name
 from .workbook import Workbook, read_sheet
 
@@ -103,14 +103,15 @@ def read_csv_text(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | Non
         log.error(table, "file_unreadable", f"{path.name} contains NUL bytes; it is not a text CSV file")
         return None
     text = decode(data, path.name, table, log)
-    split = read_records(text, path.name, table, log)
+    split = split_records(text, path.name, table, log)
     if split is None:
         return None
-    header, frame = split
+    header, frame, stripped = split
     frame = _with_header(header, frame, path.name, table, log)
     # A ';'-separated export comes from a locale whose decimal mark is the comma (parse.py reads both).
     first = _first_line(text)
     frame.attrs["decimal"] = "," if separator(first) == ";" else "."
+    frame.attrs[STRIPPED] = stripped
     return frame
 
 
@@ -165,9 +166,9 @@ def read_csv_table(path: Path, table: str, log: ProblemLog) -> tuple[pd.DataFram
     frame = read_csv_text(path, table, log)
     if frame is None:
         return None
-    decimal = frame.attrs.get("decimal", ".")
+    attrs = dict(frame.attrs)
     kept, rows = drop_blank_rows(frame)
-    kept.attrs["decimal"] = decimal
+    kept.attrs.update(attrs)   # the decimal mark, and whether the cells are stripped (csvfile.STRIPPED)
     return kept, rows
 
 
