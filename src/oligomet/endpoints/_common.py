@@ -42,7 +42,7 @@ def table(tables: dict, name: str) -> pd.DataFrame:
                 raise ValueError(f"table {name!r}, field {f.name!r}: unparseable dates at rows {rows} "
                                  f"(e.g. {out.loc[bad, f.name].iloc[0]!r}); use ISO YYYY-MM-DD")
             out[f.name] = parsed
-        elif f.type == "date":
+        elif f.type == "date" and out[f.name].dtype != "datetime64[ns]":   # e.g. [us] or [s]: as nanoseconds
             out[f.name] = out[f.name].astype("datetime64[ns]")
     return out
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .._pandas_compat import lookup
 from ..registry.fields import CLAVIEN_DINDO
+from ._common import map_number
 
 CCI_WEIGHTS = {"I": 300.0, "II": 1750.0, "IIIa": 2750.0, "IIIb": 4550.0, "IVa": 7200.0, "IVb": 8550.0}
 GRADE_ORDER = ("none",) + CLAVIEN_DINDO  # ordinal scale used for "worst grade"
@@ -84,3 +85,22 @@ def per_patient(procedures: pd.DataFrame, complications: pd.DataFrame) -> pd.Dat
     out = _summary(comp["clavien_dindo"], lookup(comp["treatment_id"], owner), procedures["patient_id"].unique())
     out.index.name = "patient_id"
     return out
+
+
+def pooled(grades: pd.Series, pos: np.ndarray, has: np.ndarray) -> dict[str, object]:
+    """:func:`per_patient`'s columns as arrays over patient positions (``has``: the patients with a procedure;
+    the others are missing), from ``grades`` (valid, :func:`_graded`) of the complications of procedures of
+    the patients ``pos``."""
+    n = len(has)
+    rank = map_number(grades, _RANK).astype(np.int64)
+    count = np.bincount(pos, minlength=n)
+    worst = np.zeros(n, dtype=np.int64)   # "none" without a complication
+    np.maximum.at(worst, pos, rank)
+    # V weighs 0 (its CCI is 100); sums of these weights are whole numbers, exact in any order
+    weight = np.bincount(pos, weights=map_number(grades, {**CCI_WEIGHTS, "V": 0.0}), minlength=n)
+    value = np.where(worst == _RANK["V"], 100.0, np.minimum(100.0, np.sqrt(weight) / 2.0))
+    return {"n_complications": pd.arrays.IntegerArray(count.astype(np.int64), ~has),
+            "worst_clavien_dindo": pd.Categorical.from_codes(np.where(has, worst, -1), categories=list(GRADE_ORDER),
+                                                             ordered=True),
+            "cd_grade_3plus": pd.arrays.BooleanArray(worst >= _RANK["IIIa"], ~has),
+            "cci": np.where(has, value, np.nan)}

@@ -28,10 +28,10 @@ from . import complications as _comp
 from . import intervals as _intervals
 from . import local_control as _lc
 from . import treatment_detail as _detail
-from ._ids import NAT, any_per_patient, at, decode, encode, nanos, positions
+from ._ids import NAT, any_per_patient, at, decode, encode, nanos, positions, treatment_rows
 from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
-from .origin import _ordered_treatments, first_local_treatment, index_day_treatments, local_rows, resolve_origin
+from .origin import _ordered_treatments, first_local_treatment, index_day_mask, local_rows, resolve_origin
 from .survival_endpoints import death_within, first_event_after, survival_endpoints
 
 _PATIENT_COVARIATES = ("sex", "birth_year", "primary_site", "histology", "node_positive", "ras", "braf", "msi",
@@ -47,14 +47,31 @@ def _load(tables) -> dict[str, pd.DataFrame]:
         raise ValueError("the registry has no 'patients' table; every endpoint starts from it")
     names = ("patients", "lesions", "treatments", "complications", "events", "labs", "mdt_decisions",
              "adverse_events")
-    out = {n: table(tables, n) for n in names}
-    ids = out["patients"]["patient_id"]
+    return {n: table(tables, n) for n in names}
+
+
+def _check_patient_ids(ids: pd.Series) -> None:
     if ids.isna().any():
         raise ValueError(f"patients: missing patient_id at rows {list(ids.index[ids.isna()][:10])}")
     dup = ids[ids.duplicated()]
     if len(dup):
         raise ValueError(f"patients: duplicate patient_id {sorted(set(dup))[:10]}; each patient must appear once")
-    return out
+
+
+def _coded(tb: dict[str, pd.DataFrame], data_lock):
+    """:func:`._ids.encode` of the loaded tables and the data lock, with the errors of the patient ids and the
+    lock in that order. The coding hashes the patient ids anyway: they are known distinct and present when
+    the patients are coded 0 .. n-1, and only otherwise checked (and reported) one by one."""
+    try:
+        coded, idx, id_of_code = encode(tb)
+    except TypeError:   # ids that cannot be hashed: the checks below report what they did before coding
+        _check_patient_ids(tb["patients"]["patient_id"])
+        lock_date(data_lock)
+        raise
+    if not np.array_equal(idx.to_numpy(), np.arange(len(idx))):
+        _check_patient_ids(tb["patients"]["patient_id"])
+    lock = lock_date(data_lock)   # ISO or a date object: '01-02-2020' is refused, never read month first
+    return coded, idx, id_of_code, lock
 
 
 def _check_origin_order(origin: pd.Series, fu: pd.DataFrame, patient_ids: pd.Series) -> None:
@@ -64,6 +81,9 @@ def _check_origin_order(origin: pd.Series, fu: pd.DataFrame, patient_ids: pd.Ser
         raise ValueError(f"origin date after the end of follow-up (death or data lock) for patient_id {ids}; "
                          f"run oligomet registry validate on the data, or choose another origin")
 
+
+#: complications' column of their treatment's row (``_ids.treatment_rows``), when treatment ids are distinct
+_ROW = "_treatment_row"
 
 #: the date that places each record before or after a data lock
 _DATED = {"treatments": "start_date", "lesions": "detection_date", "events": "date", "labs": "date",
@@ -83,17 +103,25 @@ def _in_scope(tb: dict[str, pd.DataFrame], n: int, lock, patients_only: bool) ->
     for name, col in _DATED.items():
         frame = tb[name]
         keep = np.ones(len(frame), dtype=bool)
-        if patients_only and name == "complications":
+        if patients_only and name == "complications" and _ROW in frame.columns:
+            row = frame[_ROW].to_numpy()   # the treatments' rows: ``ours`` is a mask over them
+            keep &= at(ours, row, False)
+        elif patients_only and name == "complications":
             keep &= frame["treatment_id"].isin(ours).to_numpy(dtype=bool)
         elif patients_only:
             keep &= frame["patient_id"].to_numpy(dtype=float) < n   # NaN (no patient) compares False
             if name == "treatments":
-                ours = frame["treatment_id"].to_numpy(dtype=object)[keep]
+                ours = keep.copy() if _ROW in tb["complications"].columns else \
+                    frame["treatment_id"].to_numpy(dtype=object)[keep]
         if lock is not None:
             keep &= ~(frame[col] > lock).to_numpy(dtype=bool)
         if not keep.all():
-            out[name] = frame[keep]
+            out[name] = (frame[list(_READ[name])] if name in _READ else frame)[keep]
     return out
+
+
+#: the only columns derive_endpoints reads of these tables: the others are dropped before their rows are filtered
+_READ = {"mdt_decisions": ("patient_id", "date")}
 
 
 def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", *,
@@ -142,11 +170,12 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     check_unit(unit)
     if level not in ("patient", "lesion"):
         raise ValueError(f"level must be 'patient' or 'lesion', got {level!r}")
-    tb = _load(tables)
-    lock = lock_date(data_lock)   # ISO or a date object: '01-02-2020' is refused, never read month first
     # from here on every table's patient_id is a number and the patients are indexed by it (._ids);
     # the text ids are kept in pts["patient_id"] and come back only in the output
-    tb, idx, id_of_code = encode(tb)
+    tb, idx, id_of_code, lock = _coded(_load(tables), data_lock)
+    rows = treatment_rows(tb["treatments"], tb["complications"])
+    if rows is not None:   # the treatments' index holds their rows (``table``), and keeps them when filtered
+        tb["complications"] = tb["complications"].assign(**{_ROW: rows})
     tb = _in_scope(tb, len(idx), lock, patients_only=level == "patient")
     tb["treatments"] = _ordered_treatments(tb["treatments"])  # once; every step reads this order
     pts = tb["patients"].set_axis(idx)
@@ -165,12 +194,7 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     out["death_30d"] = death_within(30, index["start_date"], fu)
     out["death_90d"] = death_within(90, index["start_date"], fu)
 
-    pc = _comp.per_patient(index_day_treatments(index, tb["treatments"]), tb["complications"]).reindex(idx)
-    out["n_complications"] = pc["n_complications"].astype("Int64")
-    out["worst_clavien_dindo"] = pd.Series(pd.Categorical(pc["worst_clavien_dindo"],
-                                                          categories=list(_comp.GRADE_ORDER), ordered=True), index=idx)
-    out["cd_grade_3plus"] = pd.Series(pd.array(pc["cd_grade_3plus"], dtype="boolean"), index=idx)
-    out["cci"] = pc["cci"].astype(float)
+    out.update(_complication_columns(index, tb, idx))
 
     ivl = _intervals.intervals(pts, tb, synchronous_cutoff_months)
     ref = origin_date.fillna(ivl["metastasis_date"])
@@ -205,6 +229,36 @@ def _output_frame(columns: dict[str, pd.Series], idx: pd.Index) -> pd.DataFrame:
             s = s.reindex(idx)
         data[name] = (as_object_text(s) if is_text(s) else s).set_axis(rows)
     return pd.DataFrame(data)
+
+
+def _complication_columns(index: pd.DataFrame, tb: dict[str, pd.DataFrame], idx: pd.Index) -> dict[str, pd.Series]:
+    """The complications of every procedure on the index day (:func:`.complications.per_patient`):
+    ``n_complications``, ``worst_clavien_dindo``, ``cd_grade_3plus``, ``cci``, missing without an index
+    treatment. With the complications' treatment rows known (:func:`._ids.treatment_rows`) they are counted
+    per patient position, without matching treatment ids again."""
+    t, comp = tb["treatments"], tb["complications"]
+    on_day = index_day_mask(index, t)
+    if _ROW not in comp.columns:
+        pc = _comp.per_patient(t.loc[on_day, ["patient_id", "treatment_id"]].reset_index(drop=True), comp).reindex(idx)
+        return {"n_complications": pc["n_complications"].astype("Int64"),
+                "worst_clavien_dindo": pd.Series(pd.Categorical(pc["worst_clavien_dindo"],
+                                                                categories=list(_comp.GRADE_ORDER), ordered=True),
+                                                 index=idx),
+                "cd_grade_3plus": pd.Series(pd.array(pc["cd_grade_3plus"], dtype="boolean"), index=idx),
+                "cci": pc["cci"].astype(float)}
+    n = len(idx)
+    proc_rows = t.index.to_numpy()[on_day]
+    proc_pos = positions(t["patient_id"], n)[on_day]   # every procedure is a patient's (index_day_mask)
+    graded = _comp._graded(comp)   # (an unknown grade is an error)
+    row = graded[_ROW].to_numpy()
+    owner = np.full(1 + max(row.max(initial=-1), proc_rows.max(initial=-1)), -1, dtype=np.int64)
+    owner[proc_rows] = proc_pos   # the patient of each procedure's row
+    pos = at(owner, row, -1)
+    mine = pos >= 0
+    has = np.zeros(n, dtype=bool)
+    has[proc_pos] = True
+    return {name: pd.Series(values, index=idx)
+            for name, values in _comp.pooled(graded["clavien_dindo"][mine], pos[mine], has).items()}
 
 
 def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:

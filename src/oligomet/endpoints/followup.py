@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._pandas_compat import lookup
-from ._ids import positions
+from ._ids import at, positions
 
 
 def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame], *, coded: bool = False) -> pd.Series:
@@ -32,7 +32,8 @@ def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame], *
         dates.append(tables[name][col])
     comp = tables["complications"]
     if not comp.empty:
-        ids.append(_treatment_owner(comp["treatment_id"], t))
+        ids.append(_owner_by_row(comp["_treatment_row"], t) if coded and "_treatment_row" in comp.columns
+                   else _treatment_owner(comp["treatment_id"], t))
         dates.append(comp["date"])
     plain_dates = all(isinstance(d.dtype, np.dtype) and d.dtype.kind == "M" for d in dates)
     if patient_index.is_unique and not patient_index.hasnans and plain_dates:
@@ -62,6 +63,17 @@ def _treatment_owner(treatment_ids: pd.Series, treatments: pd.DataFrame) -> pd.S
     found = row < n
     owner = treatments["patient_id"].iloc[np.where(found, row, 0)].where(found)
     return pd.Series(owner.to_numpy(), index=treatment_ids.index)
+
+
+def _owner_by_row(rows: pd.Series, treatments: pd.DataFrame) -> pd.Series:
+    """:func:`_treatment_owner` when each complication's treatment row is known (``derive_endpoints`` codes them,
+    ``_ids.treatment_rows``, for distinct treatment ids; ``treatments`` is indexed by those rows): the owner is
+    the patient of that row if it is among ``treatments``, else missing."""
+    row = rows.to_numpy()
+    at_row = treatments.index.to_numpy()
+    owner = np.full(1 + max(row.max(initial=-1), at_row.max(initial=-1)), np.nan)
+    owner[at_row] = treatments["patient_id"].to_numpy(dtype=float)
+    return pd.Series(at(owner, row, np.nan), index=rows.index)
 
 
 def _latest_by_position(patient_index: pd.Index, ids: list[pd.Series], dates: list[pd.Series],

@@ -75,16 +75,49 @@ def _ordered_treatments(treatments: pd.DataFrame) -> pd.DataFrame:
         return treatments
     t = treatments.dropna(subset=["start_date"])
     priority = map_number(t["modality"], MODALITY_PRIORITY)
-    t = t.assign(_priority=np.where(np.isnan(priority), len(MODALITY_PRIORITY), priority).astype(int))
-    pcode = pd.factorize(t["patient_id"])[0]
-    day = t["start_date"].dt.normalize().to_numpy().astype("int64")
-    keys = pd.DataFrame({"p": pcode, "d": day, "r": t["_priority"].to_numpy()})
-    tied = keys.duplicated(keep=False).to_numpy()
-    tid = np.zeros(len(t), dtype=np.int64)
+    rank = np.where(np.isnan(priority), len(MODALITY_PRIORITY), priority).astype(int)
+    t = t.assign(_priority=rank)
+    pcode = _patient_groups(t["patient_id"])
+    day = days(nanos(t["start_date"]))   # calendar days: the order and ties of ``dt.normalize``
+    order, key = _sort_by(pcode, day, rank)
+    # rows that tie on patient, day and priority are neighbours in that order
+    same = key[order][1:] == key[order][:-1] if key is not None else None
+    if same is None:
+        keys = pd.DataFrame({"p": pcode, "d": day, "r": rank})
+        tied = keys.duplicated(keep=False).to_numpy()
+    else:
+        tied = np.zeros(len(t), dtype=bool)
+        tied[order[1:][same]] = True
+        tied[order[:-1][same]] = True
     if tied.any():
+        tid = np.zeros(len(t), dtype=np.int64)
         tid[tied] = _natural_rank(t["treatment_id"][tied])
-    order = np.lexsort((tid, t["_priority"].to_numpy(), day, pcode))
+        order = np.lexsort((tid, rank, day, pcode))
     return t.iloc[order]
+
+
+def _patient_groups(patient_id: pd.Series) -> np.ndarray:
+    """Integers that order the patients as their first appearance does (missing ids first, as one group):
+    the coded ids themselves when they already come in order, else ``factorize`` codes."""
+    v = patient_id.to_numpy()
+    if v.dtype == np.float64 and len(v) and not np.isnan(v).any() and (v[1:] >= v[:-1]).all():
+        return v.astype(np.int64)
+    return pd.factorize(patient_id)[0]
+
+
+def _sort_by(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The stable order of rows by ``keys`` (integer arrays, the first the most significant), as
+    ``np.lexsort(keys[::-1])``, and the one int64 key it sorted when the keys fit in one (else None)."""
+    n = len(keys[0])
+    if n == 0:
+        return np.arange(0), None
+    lows, spans = [int(k.min()) for k in keys], [int(k.max()) - int(k.min()) + 1 for k in keys]
+    if np.prod([float(s) for s in spans]) >= 2.0 ** 62:
+        return np.lexsort(keys[::-1]), None
+    key = np.zeros(n, dtype=np.int64)
+    for k, low, span in zip(keys, lows, spans):
+        key = key * span + (k.astype(np.int64) - low)
+    return np.argsort(key, kind="stable"), key
 
 
 def index_day_treatments(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.DataFrame:
@@ -92,6 +125,13 @@ def index_day_treatments(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.Da
     every local treatment of the patient starting that day (one operation combining a resection and
     an ablation has the complications of both). ``index``: one row per coded patient (:mod:`._ids`)."""
     t = _ordered_treatments(treatments)
+    return t.loc[index_day_mask(index, t), ["patient_id", "treatment_id"]].reset_index(drop=True)
+
+
+def index_day_mask(index: pd.DataFrame, ordered: pd.DataFrame) -> np.ndarray:
+    """The rows of :func:`index_day_treatments` in ``ordered`` (:func:`_ordered_treatments` output): all
+    of known patients."""
+    t = ordered
     n = len(index)
     pos = positions(t["patient_id"], n)
     has = index["treatment_id"].notna().to_numpy()
@@ -100,7 +140,7 @@ def index_day_treatments(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.Da
     index_id = at(index["treatment_id"].to_numpy(dtype=object), pos, None)
     is_index = at(has, pos, False)
     is_index[is_index] = t["treatment_id"].to_numpy(dtype=object)[is_index] == index_id[is_index]
-    return t.loc[(same_day & local_rows(t)) | is_index, ["patient_id", "treatment_id"]].reset_index(drop=True)
+    return (same_day & local_rows(t)) | is_index
 
 
 def _check_codes(values, allowed, what):

@@ -1,0 +1,122 @@
+"""The shortcuts inside ``derive_endpoints`` give what the general code gives.
+
+* treatments already in (patient, day, priority) order are not sorted again, others are (any row order of
+  any table gives the same frame);
+* complications find their treatment by row when treatment ids are distinct (``_ids.treatment_rows``), by id
+  otherwise; both count the same complications;
+* the patient ids are checked through their coding; the errors stay the same, in the same order.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import oligomet
+from oligomet.datasets.synthetic import synthetic_registry
+from oligomet.endpoints import _ids
+from oligomet.endpoints import derive as D
+from oligomet.endpoints.origin import MODALITY_PRIORITY, _natural_rank, _ordered_treatments
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return synthetic_registry(1500, seed=5)
+
+
+def _shuffled(reg, seed=1):
+    rng = np.random.default_rng(seed)
+    return {k: v.iloc[rng.permutation(len(v))] for k, v in reg.items()}
+
+
+@pytest.mark.parametrize("kw", [{}, {"origin": "first_recurrence"}, {"origin": "mdt_decision", "unit": "days"}])
+def test_row_order_of_the_tables_changes_nothing(reg, kw):
+    """(The patient level; at the lesion level ``split_ids`` puts a treatment's lesions back in table order.)"""
+    plain = oligomet.derive_endpoints(reg, **kw)
+    mixed = oligomet.derive_endpoints({**_shuffled(reg), "patients": reg["patients"]}, **kw)
+    pd.testing.assert_frame_equal(mixed, plain, check_exact=True)
+
+
+def _lexsorted(treatments: pd.DataFrame) -> pd.DataFrame:
+    """The order by its definition: np.lexsort on patient (first appearance), day, priority, natural id."""
+    t = treatments.dropna(subset=["start_date"])
+    prio = t["modality"].map(MODALITY_PRIORITY).fillna(len(MODALITY_PRIORITY)).astype(int).to_numpy()
+    pcode = pd.factorize(t["patient_id"])[0]
+    day = t["start_date"].dt.normalize().to_numpy().astype("int64")
+    tied = pd.DataFrame({"p": pcode, "d": day, "r": prio}).duplicated(keep=False).to_numpy()
+    tid = np.zeros(len(t), dtype=np.int64)
+    if tied.any():
+        tid[tied] = _natural_rank(t["treatment_id"][tied])
+    return t.iloc[np.lexsort((tid, prio, day, pcode))].assign(_priority=prio[np.lexsort((tid, prio, day, pcode))])
+
+
+@pytest.mark.parametrize("seed", [None, 2, 3])
+def test_treatment_order_as_lexsort(reg, seed):
+    t = reg["treatments"].copy()
+    t["patient_id"] = pd.factorize(t["patient_id"])[0].astype(float)   # coded, as inside derive_endpoints
+    if seed is not None:
+        t = t.iloc[np.random.default_rng(seed).permutation(len(t))]
+    # same-day ties broken by the natural order of ids, and a patient missing its id
+    t.loc[t.index[:40], "start_date"] = t["start_date"].iloc[0]
+    t.loc[t.index[:40], "patient_id"] = t["patient_id"].iloc[0]
+    t.loc[t.index[40:45], "patient_id"] = np.nan
+    got = _ordered_treatments(t)
+    pd.testing.assert_frame_equal(got, _lexsorted(t)[got.columns], check_exact=True)
+
+
+def _by_id(monkeypatch):
+    monkeypatch.setattr(D, "treatment_rows", lambda treatments, complications: None)
+
+
+@pytest.mark.parametrize("kw", [{}, {"origin": "mdt_decision"}, {"data_lock": "2018-06-30"}])
+def test_complications_by_row_as_by_id(reg, kw, monkeypatch):
+    reg = dict(reg)
+    comp = reg["complications"]
+    extra = comp.head(4).assign(treatment_id=["nobody", None, "nobody", None])   # unknown and missing ids
+    reg["complications"] = pd.concat([comp, extra], ignore_index=True)
+    fast = oligomet.derive_endpoints(reg, **kw)
+    few = {**reg, "patients": reg["patients"].iloc[::3]}   # the others' treatments are out of scope
+    fast_few = oligomet.derive_endpoints(few, **kw)
+    _by_id(monkeypatch)
+    pd.testing.assert_frame_equal(fast, oligomet.derive_endpoints(reg, **kw), check_exact=True)
+    pd.testing.assert_frame_equal(fast_few, oligomet.derive_endpoints(few, **kw), check_exact=True)
+    assert fast["n_complications"].sum() > 100
+
+
+def test_treatment_rows_only_for_distinct_present_ids():
+    t = pd.DataFrame({"treatment_id": ["T1", "T2", "T3"]})
+    c = pd.DataFrame({"treatment_id": ["T3", None, "T9", "T1"]})
+    assert list(_ids.treatment_rows(t, c)) == [2, -1, -1, 0]
+    assert _ids.treatment_rows(pd.DataFrame({"treatment_id": ["T1", "T1"]}), c) is None
+    assert _ids.treatment_rows(pd.DataFrame({"treatment_id": ["T1", None]}), c) is None
+
+
+def test_a_treatment_without_id_is_matched_by_id(reg):
+    """A complication without treatment id belongs to the treatment without id (as ``map`` matches them): its
+    date proves that patient alive (it is no complication of an index procedure: those need an id)."""
+    reg = dict(reg)
+    t = reg["treatments"].copy()
+    alive = set(reg["patients"].loc[reg["patients"]["death_date"].isna(), "patient_id"])
+    first = t.index[t["patient_id"].isin(alive)][0]
+    t.loc[first, "treatment_id"] = None
+    reg["treatments"] = t
+    late = pd.Timestamp("2030-01-01")
+    reg["complications"] = pd.DataFrame({"treatment_id": [None], "date": [late], "clavien_dindo": ["IIIb"],
+                                         "description": [None]}, dtype=object)
+    frame = oligomet.derive_endpoints(reg)
+    assert (frame.loc[frame["patient_id"] == t.loc[first, "patient_id"], "followup_date"] == late).all()
+    assert (frame["followup_date"] == late).sum() == 1
+
+
+@pytest.mark.parametrize("lock", [None, "01-02-2020"])
+def test_patient_id_errors_first_then_the_lock(reg, lock):
+    pts = reg["patients"]
+    dup = {**reg, "patients": pd.concat([pts, pts.iloc[[3, 7]]], ignore_index=True)}
+    with pytest.raises(ValueError, match=r"duplicate patient_id \['SYN-"):
+        oligomet.derive_endpoints(dup, data_lock=lock)
+    gap = {**reg, "patients": pts.assign(patient_id=pts["patient_id"].where(pts.index != 4))}
+    with pytest.raises(ValueError, match=r"missing patient_id at rows \[4\]"):
+        oligomet.derive_endpoints(gap, data_lock=lock)
+    if lock is not None:
+        with pytest.raises(ValueError, match="data lock"):
+            oligomet.derive_endpoints(reg, data_lock=lock)
