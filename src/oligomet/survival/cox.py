@@ -443,7 +443,8 @@ def _buffers(x: pd.Series) -> list[np.ndarray] | None:
     if isinstance(arr, pd.arrays.NumpyExtensionArray):
         return [arr.to_numpy()]
     if isinstance(arr, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
-        return [arr._data, arr._mask]
+        parts = [getattr(arr, "_data", None), getattr(arr, "_mask", None)]   # pandas' values and missing flags
+        return parts if all(isinstance(a, np.ndarray) for a in parts) else None
     if isinstance(arr, pd.Categorical):
         return [arr.codes]
     return None
