@@ -96,6 +96,11 @@ def test_fits_on_one_data_frame_equal_separate_fits(options):
                                                                          want.dropped.n)
         assert got.concordance == want.concordance or np.isnan(got.concordance) and np.isnan(want.concordance)
         pd.testing.assert_frame_equal(got.zph(), want.zph(), check_exact=True)
+        for kind in ("martingale", "dfbeta", "schoenfeld"):      # the shared arrays are only read
+            pd.testing.assert_frame_equal(got.residuals(kind), want.residuals(kind), check_exact=True)
+        new = d.iloc[:3]
+        pd.testing.assert_frame_equal(got.predict_survival(new, [5.0, 20.0]),
+                                      want.predict_survival(new, [5.0, 20.0]), check_exact=True)
 
 
 def test_unweighted_concordance_counts_are_the_general_routes():

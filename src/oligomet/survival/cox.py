@@ -443,7 +443,8 @@ def _buffers(x: pd.Series) -> list[np.ndarray] | None:
     if isinstance(arr, pd.arrays.NumpyExtensionArray):
         return [arr.to_numpy()]
     if isinstance(arr, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
-        return [arr._data, arr._mask]
+        parts = [getattr(arr, "_data", None), getattr(arr, "_mask", None)]   # pandas' values and missing flags
+        return parts if all(isinstance(a, np.ndarray) for a in parts) else None
     if isinstance(arr, pd.Categorical):
         return [arr.codes]
     return None
@@ -532,7 +533,7 @@ def _result(a: "_Analysed", pr: core.CoxProblem, model: _Model, robust: bool | N
     se = np.sqrt(np.diag(naive))
     use_se = np.sqrt(np.diag(var))
     z = coef / use_se
-    idx = pd.Index(names, name="term")
+    idx = _index(tuple(names), "term")
     columns = {"coef": coef, "se": se}
     if robust:
         columns["robust_se"] = use_se
@@ -542,7 +543,7 @@ def _result(a: "_Analysed", pr: core.CoxProblem, model: _Model, robust: bool | N
         columns["hr"] = np.exp(coef)
         columns["hr_lower"] = np.exp(coef - _Z975 * use_se)
         columns["hr_upper"] = np.exp(coef + _Z975 * use_se)
-    summary = _float_frame(columns, idx)
+    summary = _float_frame(columns, idx.copy())
 
     df = int(np.sum(~fit.singular))
     rows = {"likelihood_ratio": 2 * (fit.loglik[1] - fit.loglik[0]),
@@ -552,7 +553,7 @@ def _result(a: "_Analysed", pr: core.CoxProblem, model: _Model, robust: bool | N
         rows["robust_score"] = rscore
     statistic = np.array(list(rows.values()), dtype=float)
     tests = pd.DataFrame({"statistic": statistic, "df": np.full(statistic.size, df, dtype=np.int64),
-                          "p": _chi2_sf(statistic, df)}, index=pd.Index(list(rows), name="test"))
+                          "p": _chi2_sf(statistic, df)}, index=_index(tuple(rows), "test"))
 
     return CoxResult(summary=summary, loglik=fit.loglik, n=len(frame), n_events=int(ev.sum()), tests=tests,
                      var=_float_frame(var, idx, idx), naive_var=_float_frame(naive, idx, idx),
@@ -562,11 +563,26 @@ def _result(a: "_Analysed", pr: core.CoxProblem, model: _Model, robust: bool | N
                      _start=entry, _problem=pr, _row_index=frame.index)
 
 
+_INDEXES: dict = {}
+
+
+def _index(labels: tuple, name: str | None = None) -> pd.Index:
+    """``pd.Index(labels, name=name)``: a new Index object on the labels' stored array (made once per label set;
+    a string Index costs ~0.1 ms to build from Python strings, a fit needs four)."""
+    key = (labels, name)
+    idx = _INDEXES.get(key)
+    if idx is None:
+        if len(_INDEXES) > 256:
+            _INDEXES.clear()
+        idx = _INDEXES[key] = pd.Index(list(labels), name=name)
+    return idx.copy()
+
+
 def _float_frame(values, index: pd.Index, columns=None) -> pd.DataFrame:
     """A float DataFrame made in one step: from a dict of equal-length columns (their order kept) or from an
     (n, p) matrix. The values are the arrays' own; one block instead of a column inserted at a time."""
     if isinstance(values, dict):
-        columns = pd.Index(list(values))
+        columns = _index(tuple(values))
         values = np.column_stack(list(values.values())) if values else np.empty((len(index), 0))
     return pd.DataFrame(np.array(values, dtype=float, order="F"), index=index, columns=columns, copy=False)
 
