@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..._pandas_compat import lookup
 from ..fields import LOCAL_MODALITIES, TABLES
 from .context import Context, iso
 
@@ -71,7 +70,10 @@ def check_treatment_order(ctx: Context) -> None:
               lambda m: "end date before the start date " + iso(tr["start_date"][m]))
     co = ctx.tables["complications"]
     if len(co):
-        start = lookup(co["treatment_id"], tr.drop_duplicates("treatment_id").set_index("treatment_id")["start_date"])
+        # the start of the first treatments row of each complication's treatment (NaT: none)
+        first = ctx.treatment_space.rows("complications")
+        start = pd.Series(np.append(tr["start_date"].to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+                          [first], index=co.index, name="treatment_id")
         ctx.error("complications", "complication_before_treatment", (co["date"] < start).to_numpy(), "date",
                   lambda m: "complication before its treatment started on " + iso(start[m]))
 
@@ -89,18 +91,24 @@ def check_local_recurrence(ctx: Context) -> None:
         return
     tr = ctx.tables["treatments"]
     is_local = tr["modality"].isin(LOCAL_MODALITIES).to_numpy()
-    treated = ctx.treated_lesions
-    treated = treated[is_local[treated["pos"].to_numpy()]]
-    start = tr["start_date"].to_numpy()
-    first_lesion = pd.Series(start[treated["pos"].to_numpy()], index=treated["lesion_id"].to_numpy()) \
-        .groupby(level=0).min()
-    first_patient = tr[is_local].groupby("patient_id")["start_date"].min()
+    start = tr["start_date"].to_numpy(dtype="datetime64[ns]")
+    # The first local treatment of each lesion id listed (and of each patient), by the ids' numbers
+    # (rules/context.Space): equal ids, equal numbers.
+    pos = ctx.treated_lesions["pos"].to_numpy()
+    local = is_local[pos]
+    lesions = ctx.lesion_space
+    first_lesion = _first_by(lesions.codes["treated"][local], start[pos[local]], len(lesions.uniques))
+    patients = ctx.patient_space
+    first_patient = _first_by(patients.codes["treatments"][is_local], start[is_local], len(patients.uniques))
     evl = ev[lr]
     has_lesion = evl["lesion_id"].notna().to_numpy()
-    first = pd.Series(np.where(has_lesion, lookup(evl["lesion_id"], first_lesion).to_numpy(dtype="datetime64[ns]"),
-                               lookup(evl["patient_id"], first_patient).to_numpy(dtype="datetime64[ns]")),
-                      index=evl.index)
-    what = pd.Series(np.where(has_lesion, "lesion " + evl["lesion_id"].astype(str), "the patient"), index=evl.index)
+    first = pd.Series(np.where(has_lesion, _take_date(first_lesion, lesions.codes["events"][lr]),
+                               _take_date(first_patient, patients.codes["events"][lr])), index=evl.index)
+
+    def what(m):
+        return pd.Series(np.where(has_lesion[m], "lesion " + evl["lesion_id"][m].astype(str), "the patient"),
+                         index=evl.index[m])
+
     pos = np.flatnonzero(lr)
 
     def full(sub_mask):
@@ -109,15 +117,29 @@ def check_local_recurrence(ctx: Context) -> None:
         return out
 
     untreated = first.isna().to_numpy()
-    msg = pd.Series("local recurrence but " + what + " has no local treatment", index=evl.index)
     ctx.error("events", "local_recurrence_untreated", full(untreated & has_lesion), "lesion_id",
-              lambda m: msg[m[pos]])
+              lambda m: "local recurrence but " + what(m[pos]) + " has no local treatment")
     ctx.error("events", "local_recurrence_untreated", full(untreated & ~has_lesion), "type",
-              lambda m: msg[m[pos]])
+              lambda m: "local recurrence but " + what(m[pos]) + " has no local treatment")
     before = (evl["date"] < first).to_numpy()
     ctx.error("events", "local_recurrence_before_treatment", full(before), "date",
-              lambda m: "local recurrence before the first local treatment of " + what[m[pos]] + " on "
+              lambda m: "local recurrence before the first local treatment of " + what(m[pos]) + " on "
               + iso(first[m[pos]]))
+
+
+def _first_by(codes: np.ndarray, dates: np.ndarray, n: int) -> np.ndarray:
+    """The earliest of ``dates`` for each number ``0..n-1`` of ``codes`` (NaT: none, or only NaT); -1: no number."""
+    out = np.full(n, np.datetime64("NaT", "ns"))
+    keep = (codes >= 0) & ~np.isnat(dates)
+    if keep.any():
+        earliest = pd.Series(dates[keep]).groupby(codes[keep]).min()
+        out[earliest.index.to_numpy()] = earliest.to_numpy(dtype="datetime64[ns]")
+    return out
+
+
+def _take_date(first: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``first`` of each number of ``codes``; NaT for -1 (a missing id)."""
+    return np.append(first, np.datetime64("NaT", "ns"))[codes]
 
 
 def check_lesion_dates(ctx: Context) -> None:
@@ -143,7 +165,10 @@ def check_lesion_dates(ctx: Context) -> None:
 def check_recurrence_organ(ctx: Context) -> None:
     """A local recurrence happens in the organ of its lesion (warning when the organs differ)."""
     ev = ctx.tables["events"]
-    organ = ev["lesion_id"].map(ctx.tables["lesions"].drop_duplicates("lesion_id").set_index("lesion_id")["organ"])
+    # the organ of the first lesions row of each event's lesion (None: no such lesion)
+    first = ctx.lesion_space.rows("events")
+    organ = pd.Series(np.append(ctx.tables["lesions"]["organ"].to_numpy(dtype=object), None)[first], index=ev.index,
+                      dtype=object)
     bad = ((ev["type"] == "local_recurrence") & ev["organ"].notna() & organ.notna() & (ev["organ"] != organ))
     ctx.warning("events", "local_recurrence_organ", bad.to_numpy(), "organ",
                 lambda m: "local recurrence in " + ev["organ"][m] + " but lesion " + ev["lesion_id"][m] + " is in "

@@ -2,14 +2,61 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ..._pandas_compat import lookup
 from ..._validation import lock_date
 from ..fields import TABLE_ORDER
 from ..report import ProblemLog
+
+
+class Space(NamedTuple):
+    """The ids of one kind (patients, lesions or treatments) wherever they are, numbered by one ``factorize``.
+
+    The rules compare ids between tables through these numbers, not the texts: hashing the ~1.5 million
+    id cells of a 100,000-patient registry once is most of what the lookups cost.
+    """
+    codes: dict[str, np.ndarray]   # source -> the number of each of its ids: equal ids, equal numbers; -1 missing
+    home: int                      # the ids of the home table (patients, lesions, treatments) are 0..home-1
+    first: np.ndarray              # first row of the home table holding each of those ids
+    uniques: np.ndarray            # the distinct ids (object), by number
+
+    def rows(self, source: str) -> np.ndarray:
+        """First home-table row of each id of ``source`` (-1: no such row, or a missing id)."""
+        c = self.codes[source]
+        inside = (c >= 0) & (c < self.home)
+        return np.where(inside, self.first[np.where(inside, c, 0)] if self.home else -1, -1).astype(np.intp)
+
+    def distinct(self, sources) -> np.ndarray:
+        """The distinct ids that occur in ``sources``."""
+        used = np.zeros(len(self.uniques), dtype=bool)
+        for source in sources:
+            c = self.codes[source]
+            used[c[c >= 0]] = True
+        return self.uniques[used]
+
+
+def id_space(home: str, sources: dict[str, np.ndarray]) -> Space:
+    """One ``factorize`` of the ids of ``sources`` (name -> object array), ``home`` among them."""
+    names = [home, *(n for n in sources if n != home)]
+    arrays = [np.asarray(sources[n], dtype=object) for n in names]
+    codes, uniques = pd.factorize(np.concatenate(arrays) if arrays else np.array([], dtype=object),
+                                  use_na_sentinel=True)
+    split, start = {}, 0
+    for n, a in zip(names, arrays):
+        split[n] = codes[start:start + len(a)]
+        start += len(a)
+    home_codes = split[home]
+    # factorize numbers ids by first appearance, so the home table's are 0..known-1, each first met where
+    # it exceeds every number before it
+    known = int(home_codes.max(initial=-1)) + 1
+    top = np.maximum.accumulate(home_codes) if len(home_codes) else home_codes
+    new = (home_codes >= 0) & (home_codes == top) & np.r_[True, top[1:] > top[:-1]] if len(home_codes) else \
+        np.zeros(0, dtype=bool)
+    first = np.flatnonzero(new).astype(np.intp)
+    return Space(split, known, first, np.asarray(uniques, dtype=object))
 
 
 @dataclass
@@ -31,10 +78,44 @@ class Context:
         for name in TABLE_ORDER:
             if "patient_id" in t[name]:
                 pid[name] = t[name]["patient_id"]
-        owner = t["treatments"].drop_duplicates("treatment_id").set_index("treatment_id")["patient_id"]
-        pid["complications"] = lookup(t["complications"]["treatment_id"], owner)
         lock = None if data_lock is None else lock_date(data_lock).normalize()
-        return cls(t, rows, pid, log, lock)
+        ctx = cls(t, rows, pid, log, lock)
+        # the patient of a complication: that of the first treatments row of its treatment_id (NaN: none)
+        co = t["complications"]
+        owner = ctx.treatment_space.rows("complications")
+        patient = t["treatments"]["patient_id"].to_numpy(dtype=object)
+        pid["complications"] = pd.Series(np.append(patient, np.nan)[owner], index=co.index, name="treatment_id",
+                                         dtype=object)
+        for space in ("patient_space", "lesion_space"):   # found once here, before the checks go to processes
+            getattr(ctx, space)
+        return ctx
+
+    def _space(self, key: str, build) -> Space:
+        spaces = self.__dict__.setdefault("_spaces", {})
+        if key not in spaces:
+            spaces[key] = build()
+        return spaces[key]
+
+    @property
+    def treatment_space(self) -> Space:
+        """Treatment ids: ``treatments`` (home) and ``complications``."""
+        return self._space("treatment", lambda: id_space("treatments", {
+            name: self.tables[name]["treatment_id"].to_numpy(dtype=object)
+            for name in ("treatments", "complications")}))
+
+    @property
+    def lesion_space(self) -> Space:
+        """Lesion ids: ``lesions`` (home), ``events`` and ``treated`` (each id listed in ``lesion_ids``)."""
+        return self._space("lesion", lambda: id_space("lesions", {
+            "lesions": self.tables["lesions"]["lesion_id"].to_numpy(dtype=object),
+            "events": self.tables["events"]["lesion_id"].to_numpy(dtype=object),
+            "treated": self.treated_lesions["lesion_id"].to_numpy(dtype=object)}))
+
+    @property
+    def patient_space(self) -> Space:
+        """Patient ids: ``patients`` (home) and the patient of each row of every table (``pid``)."""
+        return self._space("patient", lambda: id_space("patients", {
+            name: self.pid[name].to_numpy(dtype=object) for name in ("patients", *self.pid)}))
 
     @property
     def treated_lesions(self) -> pd.DataFrame:
@@ -49,30 +130,29 @@ class Context:
             pos = np.repeat(where, np.fromiter((v.count(";") + 1 for v in cells[where]), dtype=np.int64,
                                                count=len(where)))
             keep = ids != ""
-            self._treated = pd.DataFrame({"pos": pos[keep], "lesion_id": ids[keep]})
+            self._treated = pd.DataFrame({"pos": pos[keep], "lesion_id": pd.Series(ids[keep], dtype=object)})
         return self._treated
 
-    def patient_pos(self, table: str) -> np.ndarray:
-        """Position of each row's patient in the de-duplicated patients table (-1: unknown).
+    def id_codes(self, table: str, field: str) -> np.ndarray | None:
+        """The numbers of the ids of column ``table.field`` in their :class:`Space` (-1: missing), or None for
+        a column that is not in one."""
+        if field == "patient_id" and field in self.tables[table]:
+            return self.patient_space.codes[table]
+        if field == "lesion_id" and table in ("lesions", "events"):
+            return self.lesion_space.codes[table]
+        if field == "treatment_id" and table in ("treatments", "complications"):
+            return self.treatment_space.codes[table]
+        return None
 
-        Found for every table at once and cached: the string lookups are the validator's main cost.
-        One ``factorize`` of the patients' ids followed by every table's ids numbers each id by its
-        first appearance, so the patients' ids get 0, 1, ... in the order of ``patient_index``, and an
-        id that no patients row has gets a higher number: ~5 times faster than ``get_indexer`` per table.
+    def patient_pos(self, table: str) -> np.ndarray:
+        """Position of each row's patient in the de-duplicated patients table (-1: unknown or missing).
+
+        The patients' ids are numbered first in ``patient_space``, in the order of ``patient_index``;
+        an id that no patients row has gets a higher number: ~5 times faster than ``get_indexer`` per table.
         """
-        cache = self.__dict__.setdefault("_patient_pos", {})
-        if table not in cache:
-            names = [n for n in self.pid if n not in cache]
-            ids = self.tables["patients"]["patient_id"].to_numpy(dtype=object)
-            keys = [self.pid[n].to_numpy(dtype=object) for n in names]
-            codes, uniques = pd.factorize(np.concatenate([ids, *keys]), use_na_sentinel=True)
-            known = len(self.patient_index)  # the distinct non-missing ids of the patients table
-            start = len(ids)
-            for n, k in zip(names, keys):
-                c = codes[start:start + len(k)]
-                cache[n] = np.where(c < known, c, -1).astype(np.intp)
-                start += len(k)
-        return cache[table]
+        space = self.patient_space
+        c = space.codes[table]
+        return np.where(c < space.home, c, -1).astype(np.intp)
 
     @property
     def treated_lesion_rows(self) -> np.ndarray:
@@ -81,10 +161,7 @@ class Context:
         What a lookup in ``lesions.drop_duplicates("lesion_id")`` gives, for the lesion-level rules;
         the listed ids are never missing, so missing lesion ids cannot match.
         """
-        if "_treated_rows" not in self.__dict__:
-            self._treated_rows = first_positions(self.tables["lesions"]["lesion_id"].to_numpy(dtype=object),
-                                                 self.treated_lesions["lesion_id"].to_numpy(dtype=object))
-        return self._treated_rows
+        return self.lesion_space.rows("treated")
 
     def treated_lesion_value(self, field: str) -> np.ndarray:
         """``lesions.<field>`` of the first row of each ``treated_lesions`` id; NaT or None where unknown."""
@@ -95,17 +172,14 @@ class Context:
 
     @property
     def patient_index(self) -> pd.Index:
-        if "_patient_index" not in self.__dict__:
-            p = self.tables["patients"]
-            first = ~p["patient_id"].duplicated().to_numpy() & p["patient_id"].notna().to_numpy()
-            self._first_patient_rows = np.flatnonzero(first)
-            self._patient_index = pd.Index(p["patient_id"].to_numpy()[first])
-        return self._patient_index
+        """The distinct patient ids of the patients table, in the order they first appear there."""
+        space = self.patient_space
+        return pd.Index(space.uniques[:space.home], dtype=object)
 
     def patient_value(self, table: str, field: str) -> pd.Series:
         """``patients.<field>`` of each row's patient (missing when the patient is unknown)."""
         pos = self.patient_pos(table)
-        values = self.tables["patients"][field].iloc[self._first_patient_rows]
+        values = self.tables["patients"][field].iloc[self.patient_space.first]
         out = values.iloc[np.where(pos < 0, 0, pos)].reset_index(drop=True) if len(values) else \
             pd.Series(pd.NaT if field.endswith("date") else None, index=range(len(pos)))
         out.index = self.tables[table].index

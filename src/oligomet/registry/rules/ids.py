@@ -179,9 +179,33 @@ def _pools(ctx_or_tables) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The distinct texts of the id (+ list) columns and of the free-text columns; cached on a Context."""
     if isinstance(ctx_or_tables, Context):
         if "_id_pools" not in ctx_or_tables.__dict__:
-            ctx_or_tables.__dict__["_id_pools"] = _pools(ctx_or_tables.tables)
+            ctx_or_tables.__dict__["_id_pools"] = {"ids": _distinct_ids(ctx_or_tables),
+                                                   "text": _distinct(ctx_or_tables.tables, ("text",))}
         return ctx_or_tables.__dict__["_id_pools"]
     return {"ids": _distinct(ctx_or_tables, ("id", "list")), "text": _distinct(ctx_or_tables, ("text",))}
+
+
+def _distinct_ids(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """``_distinct`` of the id and list columns, from the ids the Context has numbered already (its
+    ``Space``s): the distinct ids of each kind, and of the list cells. A text that is ids of two kinds
+    (a lesion id given as a patient id) comes twice: the checks look at each text, and keep sets."""
+    columns = list(_columns(ctx.tables, ("id", "list")))
+    spaces = {"patient_id": ctx.patient_space, "lesion_id": ctx.lesion_space, "treatment_id": ctx.treatment_space}
+    by_space: dict[str, list[str]] = {}
+    parts = []
+    for name, field in columns:
+        if field in spaces and ctx.id_codes(name, field) is not None:
+            by_space.setdefault(field, []).append(name)
+        else:   # lesion_ids
+            parts.append(pd.unique(ctx.tables[name][field].to_numpy(dtype=object)))
+    parts += [spaces[field].distinct(names) for field, names in by_space.items()]
+    if not parts:
+        return np.array([], dtype=object), np.array([], dtype=np.int64)
+    distinct = np.concatenate(parts)
+    distinct = distinct[pd.notna(distinct)]
+    if pd.api.types.infer_dtype(distinct, skipna=False) not in ("string", "empty"):
+        distinct = np.array([str(v) for v in distinct], dtype=object)
+    return distinct, np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
 
 
 def find_identifiers(tables) -> dict[str, dict[str, list[str]]]:

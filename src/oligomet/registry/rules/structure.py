@@ -17,7 +17,9 @@ def check_required(ctx: Context) -> None:
                 continue
             # An absent column is reported once by the parser (missing_column); ``combine`` then drops
             # these per-row problems for it.
-            ctx.error(name, "required_missing", frame[f.name].isna().to_numpy(), f.name, f"{f.name} is required")
+            codes = ctx.id_codes(name, f.name)   # an id column: missing where it has no number
+            missing = codes < 0 if codes is not None else frame[f.name].isna().to_numpy()
+            ctx.error(name, "required_missing", missing, f.name, f"{f.name} is required")
 
 
 def check_codes(ctx: Context) -> None:
@@ -46,8 +48,7 @@ def _not_in(column: pd.Series, allowed) -> np.ndarray:
 def check_duplicates(ctx: Context) -> None:
     for name, key in _ID_TABLES.items():
         frame = ctx.tables[name]
-        ids = frame[key]
-        dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy(copy=True)  # written below (read-only under CoW)
+        dup = _repeated(ctx.id_codes(name, key))   # ids.duplicated(keep=False) & ids.notna()
         if not dup.any():
             continue
         if name == "patients":
@@ -67,19 +68,61 @@ def check_duplicates(ctx: Context) -> None:
         frame = ctx.tables[name]
         if len(frame):
             key = list(TABLES[name].key)
-            ctx.warning(name, "duplicate_row", frame.duplicated(key, keep="first").to_numpy(), key[0],
+            # the ids by their numbers: equal where the ids are equal, and missing ones all alike (-1)
+            cells = pd.DataFrame({k: c if (c := ctx.id_codes(name, k)) is not None else frame[k] for k in key})
+            ctx.warning(name, "duplicate_row", cells.duplicated(key, keep="first").to_numpy(), key[0],
                         f"same {', '.join(key)} as an earlier row (entered twice?)")
+
+
+def _repeated(codes: np.ndarray) -> np.ndarray:
+    """True where a number (not -1, missing) occurs more than once."""
+    present = codes >= 0
+    counts = np.bincount(codes[present], minlength=1)
+    return present & (counts[np.where(present, codes, 0)] > 1)
 
 
 def check_references(ctx: Context) -> None:
     t = ctx.tables
+    patients = ctx.patient_space
     for name in ("lesions", "treatments", "events", "labs", "mdt_decisions", "adverse_events"):
-        pid = t[name]["patient_id"]
-        bad = pid.notna().to_numpy() & (ctx.patient_pos(name) < 0)
+        bad = patients.codes[name] >= patients.home   # an id, and none of the patients table's
         ctx.error(name, "unknown_reference", bad, "patient_id", "no such patient in the patients table")
-    tid = t["complications"]["treatment_id"]
-    ctx.error("complications", "unknown_reference", (tid.notna() & ~tid.isin(t["treatments"]["treatment_id"]))
-              .to_numpy(), "treatment_id", "no such treatment in the treatments table")
+    treatments = ctx.treatment_space
+    ctx.error("complications", "unknown_reference", treatments.codes["complications"] >= treatments.home,
+              "treatment_id", "no such treatment in the treatments table")
+    if (ctx.lesion_space.codes["lesions"] < 0).any() or (patients.codes["lesions"] < 0).any():
+        _lesion_references_by_text(ctx)   # how pandas matches missing lesion and patient ids, kept as it was
+        return
+    # Lesions all with an id and a patient: the lesion of each event (and listed id) is its first row.
+    lesion_patient = t["lesions"]["patient_id"].to_numpy(dtype=object)
+    ev = t["events"]
+    lid = ev["lesion_id"]
+    first = ctx.lesion_space.rows("events")
+    known = first >= 0
+    ctx.error("events", "unknown_reference", (ctx.lesion_space.codes["events"] >= 0) & ~known, "lesion_id",
+              "no such lesion in the lesions table")
+    owner = np.where(known, lesion_patient[np.where(known, first, 0)], None)
+    patient = ev["patient_id"].to_numpy(dtype=object)
+    other = known & (patients.codes["events"] < 0)   # an event without a patient: another one's lesion
+    compare = known & ~other
+    other[compare] = owner[compare] != patient[compare]
+    ctx.error("events", "reference_other_patient", other, "lesion_id",
+              lambda m: "lesion " + lid[m].astype(str) + " belongs to patient "
+              + pd.Series(owner[m], index=lid.index[m], dtype=object).astype(str))
+    # treatments.lesion_ids: one row per listed lesion, then back to the treatment row.
+    tr = t["treatments"]
+    listed = ctx.treated_lesions
+    if len(listed):
+        pos = listed["pos"].to_numpy()
+        rows = ctx.treated_lesion_rows
+        unknown = rows < 0
+        wrong = ~unknown & (lesion_patient[np.where(unknown, 0, rows)] != tr["patient_id"].to_numpy()[pos])
+        _treated_lesion_errors(ctx, listed, unknown, wrong)
+
+
+def _lesion_references_by_text(ctx: Context) -> None:
+    """The lesion references of events and of ``lesion_ids``, looked up by their texts in pandas."""
+    t = ctx.tables
     owner = t["lesions"].drop_duplicates("lesion_id").set_index("lesion_id")["patient_id"]
     ev = t["events"]
     lid = ev["lesion_id"]
@@ -89,7 +132,6 @@ def check_references(ctx: Context) -> None:
     other = (known & (lid.map(owner) != ev["patient_id"])).to_numpy()
     ctx.error("events", "reference_other_patient", other, "lesion_id",
               lambda m: "lesion " + lid[m].astype(str) + " belongs to patient " + lid[m].map(owner).astype(str))
-    # treatments.lesion_ids: one row per listed lesion, then back to the treatment row.
     tr = t["treatments"]
     listed = ctx.treated_lesions
     if len(listed):
@@ -97,14 +139,20 @@ def check_references(ctx: Context) -> None:
         ids = listed["lesion_id"]
         unknown = ctx.treated_lesion_rows < 0
         wrong = ~unknown & (ids.map(owner).to_numpy() != tr["patient_id"].to_numpy()[pos])
-        for mask, rule, text in ((unknown, "unknown_reference", "no such lesion in the lesions table: "),
-                                 (wrong, "reference_other_patient", "lesion of another patient: ")):
-            if mask.any():
-                rows = np.zeros(len(tr), dtype=bool)
-                rows[pos[mask]] = True
-                names = ids[mask].groupby(pos[mask]).agg(";".join)
-                ctx.error("treatments", rule, rows, "lesion_ids",
-                          lambda m, names=names, text=text: text + names.loc[np.flatnonzero(m)].to_numpy())
+        _treated_lesion_errors(ctx, listed, unknown, wrong)
+
+
+def _treated_lesion_errors(ctx: Context, listed: pd.DataFrame, unknown: np.ndarray, wrong: np.ndarray) -> None:
+    pos = listed["pos"].to_numpy()
+    ids = listed["lesion_id"]
+    for mask, rule, text in ((unknown, "unknown_reference", "no such lesion in the lesions table: "),
+                             (wrong, "reference_other_patient", "lesion of another patient: ")):
+        if mask.any():
+            rows = np.zeros(len(ctx.tables["treatments"]), dtype=bool)
+            rows[pos[mask]] = True
+            names = ids[mask].groupby(pos[mask]).agg(";".join)
+            ctx.error("treatments", rule, rows, "lesion_ids",
+                      lambda m, names=names, text=text: text + names.loc[np.flatnonzero(m)].to_numpy())
 
 
 def _same_person(ctx: Context) -> None:
