@@ -120,3 +120,41 @@ def test_patient_id_errors_first_then_the_lock(reg, lock):
     if lock is not None:
         with pytest.raises(ValueError, match="data lock"):
             oligomet.derive_endpoints(reg, data_lock=lock)
+
+
+def test_whole_days_as_dt_days():
+    rng = np.random.default_rng(0)
+    a = pd.Series(pd.to_datetime(rng.integers(-2 * 10**18, 2 * 10**18, 5000)))
+    b = pd.Series(pd.to_datetime(rng.integers(-2 * 10**18, 2 * 10**18, 5000)))
+    a[::7], b[::5] = pd.NaT, pd.NaT
+    got = _ids.whole_days(_ids.nanos(a), _ids.nanos(b))
+    np.testing.assert_array_equal(got, (b - a).dt.days.to_numpy(dtype=float))
+
+
+def test_death_within_by_its_definition():
+    rng = np.random.default_rng(1)
+    proc = pd.Series(pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 200, 3000), unit="D")
+                     + pd.to_timedelta(rng.integers(0, 86400, 3000), unit="s"))
+    fu = pd.DataFrame({"fu_date": proc + pd.to_timedelta(rng.integers(-5, 200, 3000), unit="D"),
+                       "dead": rng.random(3000) < 0.5})
+    proc[::11] = pd.NaT
+    fu.loc[fu.index[::13], "fu_date"] = pd.NaT
+    from oligomet.endpoints.survival_endpoints import death_within
+    for days in (30, 90):
+        delta = (fu["fu_date"] - proc).dt.days
+        dead_in = fu["dead"] & (delta <= days)
+        known = proc.notna() & fu["fu_date"].notna() & (dead_in | (delta >= days) | (fu["dead"] & (delta > days)))
+        want = pd.Series(pd.NA, index=proc.index, dtype="boolean")
+        want[known.to_numpy()] = dead_in[known].to_numpy()
+        pd.testing.assert_series_equal(death_within(days, proc, fu), want)
+
+
+def test_any_known_reads_boolean_and_object_flags_alike():
+    from oligomet.endpoints.treatment_detail import _any_known
+    flags = [True, False, None, True, False, None, False]
+    pos = np.array([0, 0, 1, 2, 2, 3, -1])
+    rows = np.array([True, True, True, False, True, True, True])
+    got = [_any_known(pd.Series(flags, dtype=d), pos, rows, 5) for d in ("boolean", object)]
+    got.append(_any_known(pd.Series([1.0, 0.0, np.nan, 1.0, 0.0, np.nan, 0.0]), pos, rows, 5))
+    for g in got:
+        assert [None if pd.isna(x) else bool(x) for x in g] == [True, None, False, None, None]

@@ -66,3 +66,47 @@ def test_conditions_on_nullable_columns_give_na_for_missing_inputs():
     for cond, expected in cases:
         got = condition_mask(f, Condition(**cond), proto, ("c",))
         assert [None if v is pd.NA else bool(v) for v in got] == expected, cond
+
+
+def _step_by_step(registry, proto):
+    """The cohort as the criteria define it: the frame cut after each criterion, the groups on the cut frame."""
+    candidates, rows, done = C.prefilter(registry, proto)
+    from oligomet.study.preflight import prepare_covariates
+
+    frame = prepare_covariates(C.analysis_frame(candidates, proto), proto)
+    cur, rows = frame, list(rows)
+    for j, (kind, i, crit) in enumerate(C._criteria(proto)):
+        if j >= done:
+            cur = C._apply(cur, kind, i, crit, proto, rows)
+    return C.assign_groups(cur, pd.DataFrame(rows), proto)
+
+
+def test_cohort_cut_once_as_after_each_criterion(registry):
+    """checked_cohort keeps positions through the criteria and groups and cuts the frame once: the same
+    cohort and flow as cutting it at each step, for every example protocol."""
+    from oligomet.study.preflight import checked_cohort
+
+    for path in sorted(EXAMPLES.glob("*.toml")) + sorted(EXAMPLES.glob("*.yaml")):
+        proto = load_protocol(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cohort, flow = checked_cohort(proto, registry)
+            want_cohort, want_flow = _step_by_step(registry, proto)
+        pd.testing.assert_frame_equal(cohort, want_cohort, check_exact=True)
+        pd.testing.assert_frame_equal(flow, want_flow, check_exact=True)
+
+
+def test_an_unknown_column_in_a_later_criterion_names_every_column(registry):
+    from oligomet.study.protocol_source import loads
+
+    proto = loads('title="t"\nname="t"\n[data]\nsynthetic={n_patients=1}\n[[endpoints]]\nname="os"\n'
+                  '[[cohort.include]]\ncolumn="age"\nmin=40\n[[cohort.include]]\nexpr="nonsense > 1"\n', "toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = C.analysis_frame(registry, proto)
+    try:
+        C.apply_cohort(frame, proto)
+    except C.StudyError as exc:
+        assert "unknown column 'nonsense'" in str(exc) and ", ".join(frame.columns) in str(exc)
+    else:
+        raise AssertionError("no error")

@@ -64,6 +64,12 @@ def map_number(values: pd.Series, mapping: dict) -> np.ndarray:
     return table[codes]   # code -1 (missing) picks the trailing NaN
 
 
+def map_numbers(values: pd.Series, *mappings: dict) -> list[np.ndarray]:
+    """:func:`map_number` of ``values`` through each of ``mappings``, from one ``factorize``."""
+    codes, uniques = pd.factorize(values)
+    return [np.array([m.get(u, np.nan) for u in uniques] + [np.nan], dtype=float)[codes] for m in mappings]
+
+
 def check_unit(unit: str) -> None:
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(map(repr, UNITS))}, got {unit!r}")

@@ -93,6 +93,14 @@ def days(ns: np.ndarray) -> np.ndarray:
     return np.where(ns == NAT, NAT, ns // _DAY_NS)
 
 
+def whole_days(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``(end - start).dt.days`` of :func:`nanos` values (whole days, floor) as float; NaN where either is NaT."""
+    ok = (start != NAT) & (end != NAT)
+    out = np.full(len(ok), np.nan)
+    out[ok] = (end[ok] - start[ok]) // _DAY_NS
+    return out
+
+
 def at(per_patient: np.ndarray, pos: np.ndarray, fill) -> np.ndarray:
     """``per_patient[pos]``, ``fill`` where ``pos`` is -1 (``lookup`` of a missing or unknown id)."""
     out = per_patient[np.where(pos >= 0, pos, 0)] if len(per_patient) else np.empty(len(pos), per_patient.dtype)

@@ -32,34 +32,38 @@ import pandas as pd
 
 from .._pandas_compat import lookup
 from ..registry.fields import LOCAL_MODALITIES
-from ._common import after_day, elapsed, split_ids
-from ._ids import any_per_patient, positions
+from ._common import UNITS, after_day, split_ids
+from ._ids import NAT, any_per_patient, nanos, positions, whole_days
 from .origin import _ordered_treatments, local_rows
 from .survival_endpoints import first_event_after
 
 
 def _lr_columns(start: pd.Series, lr_date: pd.Series, fu_date: pd.Series, dead: pd.Series,
                 unit: str) -> pd.DataFrame:
-    has_lr = lr_date.notna() & (lr_date <= fu_date)
-    end = lr_date.where(has_lr, fu_date)
-    time = elapsed(start, end, unit)
-    status = pd.Series(0.0, index=start.index)
-    status[dead.to_numpy(dtype=bool)] = 2.0
-    status[has_lr.to_numpy(dtype=bool)] = 1.0
-    defined = time.notna()
-    return pd.DataFrame({"lr_time": time, "lr_status": status.where(defined),
-                         "ttlr_time": time, "ttlr_event": (status == 1).astype(float).where(defined)},
+    return pd.DataFrame(_lr_arrays(nanos(start), nanos(lr_date), nanos(fu_date), dead.to_numpy(dtype=bool), unit),
                         index=start.index)
+
+
+def _lr_arrays(start: np.ndarray, lr_date: np.ndarray, fu_date: np.ndarray, dead: np.ndarray,
+               unit: str) -> dict[str, np.ndarray]:
+    """:func:`_lr_columns` on :func:`._ids.nanos` values."""
+    has_lr = (lr_date != NAT) & (lr_date <= fu_date) & (fu_date != NAT)
+    end = np.where(has_lr, lr_date, fu_date)
+    time = whole_days(start, end) / UNITS[unit]
+    status = np.where(has_lr, 1.0, np.where(dead, 2.0, 0.0))
+    undefined = np.isnan(time)
+    return {"lr_time": time, "lr_status": np.where(undefined, np.nan, status),
+            "ttlr_time": time, "ttlr_event": np.where(undefined, np.nan, (status == 1).astype(float))}
 
 
 def patient_local_control(origin: pd.Series, fu: pd.DataFrame, tables: dict[str, pd.DataFrame],
                           unit: str) -> pd.DataFrame:
     idx = origin.index
     t = _ordered_treatments(tables["treatments"])
-    has_local = pd.Series(any_per_patient(positions(t["patient_id"], len(idx)), local_rows(t), len(idx)), index=idx)
+    has_local = any_per_patient(positions(t["patient_id"], len(idx)), local_rows(t), len(idx))
     lr = first_event_after(tables["events"], origin, idx, types=("local_recurrence",))
-    out = _lr_columns(origin, lr, fu["fu_date"], fu["dead"], unit)
-    return out.where(has_local, other=float("nan"))
+    out = _lr_arrays(nanos(origin), nanos(lr), nanos(fu["fu_date"]), fu["dead"].to_numpy(dtype=bool), unit)
+    return pd.DataFrame({k: np.where(has_local, v, np.nan) for k, v in out.items()}, index=idx)
 
 
 def treated_lesions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -31,11 +31,12 @@ Other edge cases, as DATECAN recommends:
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..registry.fields import LOCAL_MODALITIES
-from ._common import elapsed
-from ._ids import NAT, at, dates, days, earliest, nanos, positions
+from ._common import UNITS
+from ._ids import NAT, at, dates, days, earliest, nanos, positions, whole_days
 
 
 def first_event_after(events: pd.DataFrame, start: pd.Series, patient_index: pd.Index,
@@ -62,35 +63,42 @@ def time_event(origin: pd.Series, event_date: pd.Series, fu: pd.DataFrame, unit:
     An event counts when it falls on or before the end of follow-up; otherwise the patient
     is censored at ``fu_date`` (or has a death event there, if ``death_is_event``).
     """
-    has_ev = event_date.notna() & (event_date <= fu["fu_date"])
-    end = event_date.where(has_ev, fu["fu_date"])
-    event = has_ev | (fu["dead"] & death_is_event)
-    time = elapsed(origin, end, unit)
-    defined = time.notna()
-    return time, event.astype(float).where(defined)
+    time, event = _time_event(nanos(origin), nanos(event_date), nanos(fu["fu_date"]),
+                              fu["dead"].to_numpy(dtype=bool), unit, death_is_event)
+    return pd.Series(time, index=origin.index), pd.Series(event, index=origin.index)
+
+
+def _time_event(origin: np.ndarray, event_date: np.ndarray, fu_date: np.ndarray, dead: np.ndarray, unit: str,
+                death_is_event: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`time_event` on :func:`._ids.nanos` values."""
+    has_ev = (event_date != NAT) & (event_date <= fu_date) & (fu_date != NAT)
+    end = np.where(has_ev, event_date, fu_date)
+    event = has_ev | (dead & death_is_event)
+    time = whole_days(origin, end) / UNITS[unit]
+    return time, np.where(np.isnan(time), np.nan, event.astype(float))
 
 
 def survival_endpoints(origin: pd.Series, fu: pd.DataFrame, events: pd.DataFrame, index: pd.DataFrame,
                        unit: str, curative_intents=("curative", "salvage")) -> pd.DataFrame:
     """OS, PFS, DFS columns per patient (index ``patient_id``)."""
     idx = origin.index
-    out = pd.DataFrame(index=idx)
-    out["os_time"], out["os_event"] = time_event(origin, pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]"),
-                                                 fu, unit)
+    o, fu_date, dead = nanos(origin), nanos(fu["fu_date"]), fu["dead"].to_numpy(dtype=bool)
+    out = {}
+    out["os_time"], out["os_event"] = _time_event(o, np.full(len(o), NAT), fu_date, dead, unit)
     prog = first_event_after(events, origin, idx)
-    out["pfs_time"], out["pfs_event"] = time_event(origin, prog, fu, unit)
+    out["pfs_time"], out["pfs_event"] = _time_event(o, nanos(prog), fu_date, dead, unit)
 
     curative = (index["modality"].isin(LOCAL_MODALITIES) & index["intent"].isin(curative_intents)
-                & ~index["margin"].isin(["R2"])).fillna(False).astype(bool)
+                & ~index["margin"].isin(["R2"])).fillna(False).to_numpy(dtype=bool)
     # DFS events count after the disease was removed: the later of the origin day and the index
     # treatment's day (with origin="first_recurrence" a salvage on the recurrence day must not turn
-    # that recurrence into a DFS event at time 0)
-    disease_free_from = pd.concat([origin, index["start_date"]], axis=1).max(axis=1).where(curative)
-    rec = first_event_after(events, disease_free_from, idx)
-    t, e = time_event(origin, rec, fu, unit)
-    out["dfs_time"] = t.where(curative)
-    out["dfs_event"] = e.where(curative)
-    return out
+    # that recurrence into a DFS event at time 0); NaT (the smallest int64) only where both are
+    disease_free_from = np.where(curative, np.maximum(o, nanos(index["start_date"])), NAT)
+    rec = first_event_after(events, dates(disease_free_from, idx), idx)
+    t, e = _time_event(o, nanos(rec), fu_date, dead, unit)
+    out["dfs_time"] = np.where(curative, t, np.nan)
+    out["dfs_event"] = np.where(curative, e, np.nan)
+    return pd.DataFrame(out, index=idx)
 
 
 def death_within(days: int, procedure_date: pd.Series, fu: pd.DataFrame) -> pd.Series:
@@ -100,9 +108,8 @@ def death_within(days: int, procedure_date: pd.Series, fu: pd.DataFrame) -> pd.S
     (or died later) at ``days``; NA if follow-up ended alive before ``days`` (status unknown) or
     there is no procedure.
     """
-    delta = (fu["fu_date"] - procedure_date).dt.days
-    dead_in = fu["dead"] & (delta <= days)
-    known = procedure_date.notna() & fu["fu_date"].notna() & (dead_in | (delta >= days) | (fu["dead"] & (delta > days)))
-    res = pd.Series(pd.NA, index=procedure_date.index, dtype="boolean")
-    res[known.to_numpy()] = dead_in[known].to_numpy()
-    return res
+    delta = whole_days(nanos(procedure_date), nanos(fu["fu_date"]))   # NaN (no comparison holds) if either is NaT
+    dead = fu["dead"].to_numpy(dtype=bool)
+    dead_in = dead & (delta <= days)
+    known = ~np.isnan(delta) & (dead_in | (delta >= days) | (dead & (delta > days)))
+    return pd.Series(pd.arrays.BooleanArray(dead_in, ~known), index=procedure_date.index)

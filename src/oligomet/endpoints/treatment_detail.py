@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from ..registry.fields import EXTENT_STEP, LOCAL_MODALITIES
-from ._common import map_number
-from ._ids import NAT, any_per_patient, at, days, nanos, positions
+from ._common import map_number, map_numbers
+from ._ids import NAT, _take, any_per_patient, at, days, first_rows, nanos, positions
+from .origin import _FIRST_NON_LOCAL
 
 #: A total order consistent with both organs' scales (lung: wedge < segmentectomy < lobectomy <
 #: pneumonectomy; liver: wedge < segmentectomy < hemihepatectomy).
@@ -44,38 +45,41 @@ _YES_NO = {"yes": 1.0, "no": 0.0}   # as numbers for map_number; read back as a 
 
 def extent(codes: pd.Series) -> tuple[pd.Categorical, pd.Series]:
     """(ordered categorical over :data:`EXTENT_ORDER`, step on the organ's scale as float, NaN if missing)."""
-    rank = map_number(codes, _EXTENT_RANK)
+    rank, step = map_numbers(codes, _EXTENT_RANK, EXTENT_STEP)
     cat = pd.Categorical.from_codes(np.where(np.isnan(rank), -1, rank).astype(int), categories=list(EXTENT_ORDER),
                                     ordered=True)
-    step = pd.Series(map_number(codes, EXTENT_STEP), index=codes.index)
-    return cat, step
+    return cat, pd.Series(step, index=codes.index)
 
 
 def extent_columns(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.DataFrame:
-    """``index``: the index treatment row per patient (index = patient_id); ``treatments`` in the order
-    of :func:`.origin._ordered_treatments`. Returns the extent columns and ``index_extensive_adhesions``."""
-    local = treatments.loc[treatments["modality"].isin(LOCAL_MODALITIES), ["patient_id", "assessed_extent"]]
-    first_local = local.drop_duplicates("patient_id").set_index("patient_id")
-    out = pd.DataFrame(index=index.index)
-    for prefix, rows, field in (("first_local_assessed", first_local, "assessed_extent"),
-                                ("index_assessed", index, "assessed_extent"),
-                                ("index_resection", index, "resection_extent")):
-        cat, step = extent(rows[field].reindex(out.index))
+    """``index``: the index treatment row per patient (index = patient_id, the coded patients index of
+    :mod:`._ids`); ``treatments`` in the order of :func:`.origin._ordered_treatments`. Returns the extent
+    columns and ``index_extensive_adhesions``."""
+    n = len(index)
+    local = treatments["_priority"].to_numpy() < _FIRST_NON_LOCAL if "_priority" in treatments.columns else \
+        treatments["modality"].isin(LOCAL_MODALITIES).to_numpy(dtype=bool)
+    first = first_rows(positions(treatments["patient_id"], n), local, n)   # the first local treatment's row
+    out = {}
+    for prefix, values in (("first_local_assessed", _take(treatments["assessed_extent"], first, index.index)),
+                           ("index_assessed", index["assessed_extent"]),
+                           ("index_resection", index["resection_extent"])):
+        cat, step = extent(values)
         out[f"{prefix}_extent"] = cat
         out[f"{prefix}_extent_step"] = step.to_numpy()
     before, after = out["first_local_assessed_extent_step"], out["index_resection_extent_step"]
-    out["extent_escalated"] = pd.array((after > before).to_numpy(), dtype="boolean")
-    out.loc[before.isna() | after.isna(), "extent_escalated"] = pd.NA
-    adhesions = map_number(index["extensive_adhesions"].reindex(out.index), _YES_NO)
-    out["index_extensive_adhesions"] = pd.array(adhesions, dtype="boolean")
-    return out
+    out["extent_escalated"] = pd.arrays.BooleanArray(after > before, np.isnan(before) | np.isnan(after))
+    out["index_extensive_adhesions"] = pd.array(map_number(index["extensive_adhesions"], _YES_NO), dtype="boolean")
+    return pd.DataFrame(out, index=index.index)
 
 
 def _any_known(flags: pd.Series, pos: np.ndarray, rows: np.ndarray, n: int) -> pd.Series:
     """Per patient (n rows; ``pos``: the patient row of each flag, -1 for none): True if any flag of the
     ``rows`` is True, else False if any is False, else missing."""
     known = flags.notna().to_numpy(dtype=bool) & rows & (pos >= 0)
-    value = flags.to_numpy(dtype=object)[known]
+    if isinstance(flags.dtype, pd.BooleanDtype) or flags.dtype == float:   # as 1.0 / 0.0: no Python objects
+        value = flags.to_numpy(dtype=float, na_value=np.nan)[known]
+    else:
+        value = flags.to_numpy(dtype=object)[known]
     t, f = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     t[pos[known][value == True]] = True  # noqa: E712   (== as the object values compare: 1 is True)
     f[pos[known][value == False]] = True  # noqa: E712
@@ -90,7 +94,8 @@ def recurrence_columns(events: pd.DataFrame, first: pd.Series, patient_index: pd
     day = days(nanos(events["date"]))
     that_day = at(days(nanos(first)), pos, NAT)
     rows = (day != NAT) & (day == that_day)
-    biopsy = events["confirmed_by"].map({"biopsy": True, "imaging": False, "clinical": False})
+    # by biopsy 1, by imaging or clinically 0, else missing (as ``map`` of True / False)
+    biopsy = pd.Series(map_number(events["confirmed_by"], {"biopsy": 1.0, "imaging": 0.0, "clinical": 0.0}))
     return pd.DataFrame({
         "recurrence_ct_progression": _any_known(events["ct_progression"], pos, rows, n),
         "recurrence_fdg_pet_uptake": _any_known(events["fdg_pet_uptake"], pos, rows, n),

@@ -216,7 +216,11 @@ def _criteria(proto: Protocol):
 
 
 def _apply(cur: pd.DataFrame, kind: str, i: int, crit, proto: Protocol, rows: list) -> pd.DataFrame:
-    m = condition_mask(cur, crit, proto, ("cohort", kind, i))
+    return cur.loc[_step(condition_mask(cur, crit, proto, ("cohort", kind, i)), kind, i, crit, proto, rows)]
+
+
+def _step(m: pd.Series, kind: str, i: int, crit, proto: Protocol, rows: list) -> np.ndarray:
+    """The rows a criterion keeps (its condition ``m``), with its line of the flow in ``rows``."""
     keep = m.fillna(False) if kind == "include" else ~m.fillna(False)
     keep = keep.to_numpy(dtype=bool)
     n_out = int((~keep).sum())
@@ -225,15 +229,41 @@ def _apply(cur: pd.DataFrame, kind: str, i: int, crit, proto: Protocol, rows: li
     n_unknown = int(m.isna().to_numpy(dtype=bool)[~keep].sum()) if crit.missing_is == "unknown" else 0
     desc = crit.label or crit.describe()
     label = f"Not meeting: {desc}" if kind == "include" else f"Excluded: {desc}"
-    cur = cur.loc[keep]
+    n_left = int(keep.sum())
     rows.append({"step": f"{kind}.{i}", "label": label, "n_excluded": n_out, "n_unknown": n_unknown,
-                 "n_remaining": len(cur)})
-    if len(cur) == 0:
+                 "n_remaining": n_left})
+    if n_left == 0:
         raise _err(proto, ("cohort", kind, i),
                    f"empty cohort: no patient is left after criterion {desc!r} "
                    f"({n_out} excluded here; flow: " +
                    ", ".join(f"{r['label']} {r['n_remaining']}" for r in rows) + ")")
-    return cur
+    return keep
+
+
+def _reads(cond: Condition, frame: pd.DataFrame) -> list | None:
+    """The columns a condition reads, if all are columns of ``frame`` (else None)."""
+    if cond.expr is None:
+        names = [cond.column]
+    else:
+        try:
+            names = list(parse_expression(cond.expr).names)
+        except ExpressionError:
+            return None
+    return names if all(isinstance(n, str) and n in frame.columns for n in names) else None
+
+
+def _rows(frame: pd.DataFrame, pos: np.ndarray | None, cond: Condition) -> pd.DataFrame:
+    """``frame.iloc[pos]`` (all of ``frame`` for None) as far as ``cond`` reads it: only the columns it reads,
+    when they all exist (a condition on an unknown column gets the whole frame, for its error). The rows
+    left after each criterion are positions: the frame is cut once, at the end (``_cut``), not at each step."""
+    if pos is None:
+        return frame
+    names = _reads(cond, frame)
+    return frame.iloc[pos] if names is None else frame.iloc[pos, frame.columns.get_indexer(names)]
+
+
+def _cut(frame: pd.DataFrame, pos: np.ndarray | None) -> pd.DataFrame:
+    return frame if pos is None else frame.iloc[pos]
 
 
 def prefilter(tables: dict[str, pd.DataFrame], proto: Protocol) -> tuple[dict[str, pd.DataFrame], list, int]:
@@ -271,45 +301,62 @@ def apply_cohort(frame: pd.DataFrame, proto: Protocol, *, rows: list | None = No
     ``n_excluded``, ``n_unknown`` (of the excluded, those whose criterion value is missing), ``n_remaining``.
     ``rows``/``skip`` continue the flow of :func:`prefilter`.
     """
+    pos, flow = cohort_rows(frame, proto, rows=rows, skip=skip)
+    return _cut(frame, pos), flow
+
+
+def cohort_rows(frame: pd.DataFrame, proto: Protocol, *, rows: list | None = None, skip: int = 0
+                ) -> tuple[np.ndarray | None, pd.DataFrame]:
+    """:func:`apply_cohort` as the positions of the cohort's rows in ``frame`` (None: every row, no criterion)."""
     rows = list(rows) if rows is not None else \
         [{"step": "source", "label": proto.cohort.source_label, "n_excluded": 0, "n_unknown": 0,
           "n_remaining": len(frame)}]
-    cur = frame
+    pos = None
     for j, (kind, i, crit) in enumerate(_criteria(proto)):
         if j < skip:
             continue
-        cur = _apply(cur, kind, i, crit, proto, rows)
-    return cur, pd.DataFrame(rows)
+        keep = _step(condition_mask(_rows(frame, pos, crit), crit, proto, ("cohort", kind, i)), kind, i, crit,
+                     proto, rows)
+        pos = np.flatnonzero(keep) if pos is None else pos[keep]
+    return pos, pd.DataFrame(rows)
 
 
 def assign_groups(cohort: pd.DataFrame, flow: pd.DataFrame, proto: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add the categorical column ``exposure`` (levels in protocol order, the first is the
     reference); patients in no group leave the cohort. Returns (cohort, flow)."""
+    return assign_groups_at(cohort, None, flow, proto)
+
+
+def assign_groups_at(frame: pd.DataFrame, pos: np.ndarray | None, flow: pd.DataFrame, proto: Protocol
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`assign_groups` of the cohort ``frame.iloc[pos]`` (:func:`cohort_rows`), cut from ``frame`` once."""
     if proto.exposure is None:
-        return cohort, flow
+        return _cut(frame, pos), flow
     names = [g.name for g in proto.exposure.groups]
-    masks, unknown = [], np.zeros(len(cohort), dtype=bool)
+    index = frame.index if pos is None else frame.index[pos]
+    masks, unknown = [], np.zeros(len(index), dtype=bool)
     for gi, g in enumerate(proto.exposure.groups):
-        m = pd.Series(True, index=cohort.index, dtype="boolean")
+        m = pd.Series(True, index=index, dtype="boolean")
         for ci, cond in enumerate(g.where):
-            m &= condition_mask(cohort, cond, proto, ("exposure", "groups", gi, "where", ci))
+            m &= condition_mask(_rows(frame, pos, cond), cond, proto, ("exposure", "groups", gi, "where", ci))
         unknown |= m.isna().to_numpy(dtype=bool)   # a group condition on a missing value
         masks.append(m.fillna(False).to_numpy(dtype=bool))
     mat = np.column_stack(masks)
+    at = np.arange(len(frame)) if pos is None else pos
     overlap = mat.sum(axis=1) > 1
     if overlap.any():
-        ids = list(cohort.loc[overlap, "patient_id"][:5]) if "patient_id" in cohort else []
+        ids = list(frame["patient_id"].iloc[at[overlap]][:5]) if "patient_id" in frame else []
         raise _err(proto, ("exposure", "groups"),
                    f"{int(overlap.sum())} patient(s) fall in more than one exposure group (e.g. {ids}); "
                    f"make the group conditions mutually exclusive")
     for gi, name in enumerate(names):
         if not mat[:, gi].any():
             raise _err(proto, ("exposure", "groups", gi),
-                       f"exposure group {name!r} has no patients in the cohort of {len(cohort)}; "
+                       f"exposure group {name!r} has no patients in the cohort of {len(index)}; "
                        f"check its conditions")
     in_any = mat.any(axis=1)
     code = np.where(in_any, mat.argmax(axis=1), -1)
-    out = cohort.loc[in_any].copy()
+    out = frame.iloc[at[in_any]].copy() if pos is None else frame.iloc[at[in_any]]
     out[GROUP] = pd.Categorical.from_codes(code[in_any], categories=names)
     n_out = int((~in_any).sum())
     if n_out:

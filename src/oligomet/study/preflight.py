@@ -98,8 +98,9 @@ def checked_cohort(proto: Protocol, tables: dict[str, pd.DataFrame],
     frame = C.analysis_frame(candidates, proto)
     frame = prepare_covariates(frame, proto)
     tick("endpoints derived")
-    cohort, flow = C.apply_cohort(frame, proto, rows=rows, skip=done)
-    cohort, flow = C.assign_groups(cohort, flow, proto)
+    # the criteria and groups keep positions; the frame is cut to the cohort once
+    pos, flow = C.cohort_rows(frame, proto, rows=rows, skip=done)
+    cohort, flow = C.assign_groups_at(frame, pos, flow, proto)
     C.check_endpoints(cohort, proto)
     check_analyses(proto, cohort)
     tick("cohort built")
