@@ -93,3 +93,27 @@ def test_strings_drawn_as_one_image_have_matplotlibs_pixels():
     assert np.array_equal(pixels(CachingCanvasAgg, fig), want)   # from the caches
     kinds = {len(drawing) > 1 for key, drawing in _agg._composites.items() if key[0] in strings}
     assert kinds == {False, True}   # one image, and glyph by glyph where glyphs overlap
+
+
+def test_fonts_read_from_memory_have_matplotlibs_glyphs(tmp_path):
+    """Fallback fonts (a family list; the Last Resort font for a glyph no font has) and the fonts read from
+    memory give matplotlib's pixels and SVG."""
+    import warnings
+
+    from oligomet.report.figures import _fonts
+    from oligomet.report.figures._style import save_figure
+
+    fig = new_figure(3.0, 2.0, fixed=True)
+    fig.text(0.1, 0.7, "Serif, then Sans: ∞ ṕ", family=["DejaVu Serif", "DejaVu Sans"], fontsize=9)
+    fig.text(0.1, 0.4, "no font has \U0001F9EC", fontsize=9)
+    fig.text(0.1, 0.1, "bold 1,234", weight="bold", fontsize=7)
+    _fonts._fonts.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the missing glyph
+        want = pixels(FigureCanvasAgg, fig)
+        assert np.array_equal(pixels(CachingCanvasAgg, fig), want)
+        with mpl.rc_context(RC):
+            fig.savefig(tmp_path / "mpl.svg", format="svg", metadata={"Date": None, "Creator": None})
+        (ours,) = save_figure(fig, tmp_path / "ours", ("svg",))
+    assert ours.read_bytes() == (tmp_path / "mpl.svg").read_bytes()
+    assert _fonts._fonts   # drawn with fonts read from memory

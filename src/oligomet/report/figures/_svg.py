@@ -19,9 +19,11 @@ from matplotlib import cbook
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.font_manager import fontManager
+from matplotlib.ft2font import LoadFlags
 from matplotlib.textpath import TextToPath
 
 from ._agg import _remember, font_height_metrics
+from ._fonts import memory_font
 
 #: ``savefig(..., backend=BACKEND)`` draws with :class:`FigureCanvas`
 BACKEND = f"module://{__name__}"
@@ -50,10 +52,16 @@ class CachingRendererSVG(RendererSVG):
     def get_text_width_height_descent(self, s, prop, ismath):
         if ismath is not False or not _FAST:
             return super().get_text_width_height_descent(s, prop, ismath)
-        key = (s, self._font(prop), prop.get_size_in_points())
-        hit = _metrics.get(key)
-        if hit is None:
-            hit = _remember(_metrics, key, super().get_text_width_height_descent(s, prop, ismath))
+        fonts, size = self._font(prop), prop.get_size_in_points()
+        hit = _metrics.get((s, fonts, size))
+        if hit is None:   # as TextToPath measures it, with the font read from memory (see _fonts)
+            font = memory_font(fonts[0])
+            font.set_size(TextToPath.FONT_SCALE, TextToPath.DPI)
+            font.set_text(s, 0.0, flags=LoadFlags.NO_HINTING)
+            w, h = font.get_width_height()
+            scale = size / TextToPath.FONT_SCALE
+            hit = _remember(_metrics, (s, fonts, size), (w / 64.0 * scale, h / 64.0 * scale,
+                                                         font.get_descent() / 64.0 * scale))
         return hit
 
     def _get_font_height_metrics(self, prop):
