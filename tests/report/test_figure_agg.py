@@ -65,6 +65,8 @@ def test_svg_is_matplotlibs(tmp_path):
 
     fig = text_figure()
     fig.axes[0].text(0.5, 0.5, "a box\nof three\nlines", linespacing=1.25, bbox=dict(facecolor="white"))
+    fig.axes[0].plot([0.1, 0.5, 0.9], [0.2, 0.4, 0.3], linestyle="none", marker="|", color="C1")   # markers
+    fig.axes[0].plot([0.2, 0.6], [0.7, 0.8], marker="s", markerfacecolor="white", alpha=0.5)
     fig.axes[0].legend(["x"], title="Group")
     with mpl.rc_context(RC):
         # not laid out in inches (new_figure(fixed=False)): saved with a tight box

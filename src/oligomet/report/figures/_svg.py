@@ -35,6 +35,8 @@ _FAST = hasattr(TextToPath, "_get_font") and hasattr(RendererSVG, "get_text_widt
 class CachingRendererSVG(RendererSVG):
     """:class:`RendererSVG` measuring text from the caches (``figure``: the figure drawn, for its dpi)."""
 
+    _in_markers, _marker_style = False, None
+
     def __init__(self, *args, figure=None, **kwargs):
         super().__init__(*args, **kwargs)
         self._figure = figure
@@ -63,6 +65,23 @@ class CachingRendererSVG(RendererSVG):
             hit = _remember(_metrics, (s, fonts, size), (w / 64.0 * scale, h / 64.0 * scale,
                                                          font.get_descent() / 64.0 * scale))
         return hit
+
+    def draw_markers(self, gc, marker_path, marker_trans, path, trans, rgbFace=None):
+        # matplotlib writes the style of every marker (a censoring tick, 200 a curve) from the same gc and
+        # face colour: worked out once here (see _get_style)
+        self._marker_style = None
+        self._in_markers = True
+        try:
+            super().draw_markers(gc, marker_path, marker_trans, path, trans, rgbFace)
+        finally:
+            self._in_markers = False
+
+    def _get_style(self, gc, rgbFace):
+        if not self._in_markers:
+            return super()._get_style(gc, rgbFace)
+        if self._marker_style is None:
+            self._marker_style = super()._get_style(gc, rgbFace)
+        return self._marker_style
 
     def _get_font_height_metrics(self, prop):
         """Consulted by ``Text._get_layout`` for the line height (see :func:`._agg.font_height_metrics`)."""
