@@ -191,9 +191,23 @@ class CachingRendererAgg(RendererAgg):
         Why one image: Agg blends a text image onto the canvas pixel by pixel, and a pixel the image does not
         cover (value 0) is left as it is, so glyphs that share no covered pixel give the same pixels drawn
         at once as one after the other; drawing is mostly the cost of a call, not of the pixels."""
+        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
+        size, load_flags, dpi = font_key[1], font_key[3], self.dpi
+        # a glyph's bitmap depends on these and on its font, index and offset within its pixel
+        setup = (size, dpi, load_flags, font_key[4], aa, tuple(matrix.ravel().tolist()))
         glyphs = []
         for (font, glyph_index, _, _), (rx, ry) in zip(items, rel):
-            buffer, left, top = self._glyph(font, glyph_index, font_key, aa, cos, sin, rx & 63, ry & 63)
+            key = (font_id(font), glyph_index, rx & 63, ry & 63, setup)
+            hit = _glyphs.get(key)
+            if hit is None:   # as RendererAgg renders it
+                font.set_size(size, dpi)
+                font._set_transform(matrix, [rx & 63, ry & 63])
+                bitmap = font._render_glyph(glyph_index, load_flags, RenderMode.NORMAL if aa else RenderMode.MONO)
+                buffer = np.array(bitmap.buffer)
+                if not aa:
+                    buffer *= 0xff
+                hit = _remember(_glyphs, key, (buffer, bitmap.left, bitmap.top))
+            buffer, left, top = hit
             if buffer.size:
                 glyphs.append((buffer, left + (rx >> 6), -(top + (ry >> 6))))
         if len(glyphs) < 2:
@@ -208,23 +222,6 @@ class CachingRendererAgg(RendererAgg):
                 return glyphs   # overlapping coverage: blended twice by matplotlib, so drawn glyph by glyph
             region |= buffer   # where one of them is 0
         return [(image, c0, r0)]
-
-    def _glyph(self, font, glyph_index, font_key, aa, cos, sin, fx, fy) -> tuple:
-        """(bitmap, left, top) of a glyph rendered at the sub-pixel offset (fx, fy), from the cache."""
-        size, load_flags = font_key[1], font_key[3]
-        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
-        key = (font_id(font), size, self.dpi, glyph_index, load_flags, font_key[4], aa, tuple(matrix.ravel().tolist()),
-               fx, fy)
-        hit = _glyphs.get(key)
-        if hit is None:
-            font.set_size(size, self.dpi)
-            font._set_transform(matrix, [fx, fy])
-            bitmap = font._render_glyph(glyph_index, load_flags, RenderMode.NORMAL if aa else RenderMode.MONO)
-            buffer = np.array(bitmap.buffer)
-            if not aa:
-                buffer *= 0xff
-            hit = _remember(_glyphs, key, (buffer, bitmap.left, bitmap.top))
-        return hit
 
 
 class CachingCanvasAgg(FigureCanvasAgg):
