@@ -65,6 +65,8 @@ def test_svg_is_matplotlibs(tmp_path):
 
     fig = text_figure()
     fig.axes[0].text(0.5, 0.5, "a box\nof three\nlines", linespacing=1.25, bbox=dict(facecolor="white"))
+    fig.axes[0].plot([0.1, 0.5, 0.9], [0.2, 0.4, 0.3], linestyle="none", marker="|", color="C1")   # markers
+    fig.axes[0].plot([0.2, 0.6], [0.7, 0.8], marker="s", markerfacecolor="white", alpha=0.5)
     fig.axes[0].legend(["x"], title="Group")
     with mpl.rc_context(RC):
         # not laid out in inches (new_figure(fixed=False)): saved with a tight box
@@ -93,3 +95,27 @@ def test_strings_drawn_as_one_image_have_matplotlibs_pixels():
     assert np.array_equal(pixels(CachingCanvasAgg, fig), want)   # from the caches
     kinds = {len(drawing) > 1 for key, drawing in _agg._composites.items() if key[0] in strings}
     assert kinds == {False, True}   # one image, and glyph by glyph where glyphs overlap
+
+
+def test_fonts_read_from_memory_have_matplotlibs_glyphs(tmp_path):
+    """Fallback fonts (a family list; the Last Resort font for a glyph no font has) and the fonts read from
+    memory give matplotlib's pixels and SVG."""
+    import warnings
+
+    from oligomet.report.figures import _fonts
+    from oligomet.report.figures._style import save_figure
+
+    fig = new_figure(3.0, 2.0, fixed=True)
+    fig.text(0.1, 0.7, "Serif, then Sans: ∞ ṕ", family=["DejaVu Serif", "DejaVu Sans"], fontsize=9)
+    fig.text(0.1, 0.4, "no font has \U0001F9EC", fontsize=9)
+    fig.text(0.1, 0.1, "bold 1,234", weight="bold", fontsize=7)
+    _fonts._fonts.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the missing glyph
+        want = pixels(FigureCanvasAgg, fig)
+        assert np.array_equal(pixels(CachingCanvasAgg, fig), want)
+        with mpl.rc_context(RC):
+            fig.savefig(tmp_path / "mpl.svg", format="svg", metadata={"Date": None, "Creator": None})
+        (ours,) = save_figure(fig, tmp_path / "ours", ("svg",))
+    assert ours.read_bytes() == (tmp_path / "mpl.svg").read_bytes()
+    assert _fonts._fonts   # drawn with fonts read from memory

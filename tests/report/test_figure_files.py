@@ -49,9 +49,11 @@ def test_label_width_equals_matplotlibs_ink_box():
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath
 
-    from oligomet.report.figures._text import text_width_in
+    from oligomet.report.figures._text import text_width_in, x_extent
 
     for text in ("Age at diagnosis (per 10 years)", "ECOG ≥ 2", "Synchronous metastases: yes", "HR (95% CI)", "o"):
         for bold in (False, True):
             path = TextPath((0, 0), text, prop=FontProperties(size=8.5, weight="bold" if bold else "normal"))
             assert abs(text_width_in(text, 8.5, bold) - path.get_extents().width / 72.0) < 1e-12
+            lo, hi = x_extent(path)   # the outline read from memory is matplotlib's, to the last bit
+            assert text_width_in(text, 8.5, bold) == (hi - lo) / 72.0

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
-from matplotlib.font_manager import fontManager, get_font
+from matplotlib.font_manager import fontManager
+
+from ._fonts import font_id, memory_font
 
 try:   # matplotlib >= 3.11: glyph by glyph rendering, as reproduced below
     from matplotlib.ft2font import RenderMode
@@ -74,7 +77,7 @@ def font_height_metrics(fonts: tuple, size: float, dpi: float) -> tuple:
     key = (fonts, size, dpi)
     hit = _heights.get(key)
     if hit is None:
-        font = get_font(list(fonts))
+        font = memory_font(fonts)
         hit = (None, None, None)
         for table_name, gap_key, ascent_key, descent_key in (
                 ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"), ("hhea", "lineGap", "ascent", "descent")):
@@ -127,22 +130,32 @@ class CachingRendererAgg(RendererAgg):
     def get_text_width_height_descent(self, s, prop, ismath):
         if ismath is not False or not _FAST:
             return super().get_text_width_height_descent(s, prop, ismath)
-        key = (s, self._font_key(prop))
-        hit = _metrics.get(key)
-        if hit is None:
-            hit = _remember(_metrics, key, super().get_text_width_height_descent(s, prop, ismath))
+        fkey = self._font_key(prop)
+        hit = _metrics.get((s, fkey))
+        if hit is None:   # as RendererAgg measures it, with the font read from memory (see _fonts)
+            font = self._font(fkey)
+            font.set_text(s, 0.0, flags=fkey[3])
+            w, h = font.get_width_height()
+            hit = _remember(_metrics, (s, fkey), (w / 64.0, h / 64.0, font.get_descent() / 64.0))
         return hit
+
+    def _font(self, fkey):
+        """``self._prepare_font(prop)`` for the font key of ``prop``, reading the font from memory."""
+        font = memory_font(fkey[0])
+        font.clear()
+        font.set_size(fkey[1], self.dpi)
+        return font
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if ismath or not _FAST or (mtext is not None and (mtext.get_fontfeatures() is not None
                                                           or mtext.get_language() is not None)):
             return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
         fkey = self._font_key(prop)
-        items = _layouts.get((s, fkey))
+        key = (s, fkey, threading.get_ident())   # the items hold this thread's fonts
+        items = _layouts.get(key)
         if items is None:
-            font = self._prepare_font(prop)
-            items = _remember(_layouts, (s, fkey), tuple(
-                (it.ft_object, it.glyph_index, it.x, it.y) for it in font._layout(s, flags=fkey[3])))
+            items = _remember(_layouts, key, tuple(
+                (it.ft_object, it.glyph_index, it.x, it.y) for it in self._font(fkey)._layout(s, flags=fkey[3])))
         self._draw_glyphs(gc, x, y, angle, fkey, items, s)
 
     def _draw_glyphs(self, gc, x, y, angle, font_key, items, s=None) -> None:
@@ -178,9 +191,23 @@ class CachingRendererAgg(RendererAgg):
         Why one image: Agg blends a text image onto the canvas pixel by pixel, and a pixel the image does not
         cover (value 0) is left as it is, so glyphs that share no covered pixel give the same pixels drawn
         at once as one after the other; drawing is mostly the cost of a call, not of the pixels."""
+        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
+        size, load_flags, dpi = font_key[1], font_key[3], self.dpi
+        # a glyph's bitmap depends on these and on its font, index and offset within its pixel
+        setup = (size, dpi, load_flags, font_key[4], aa, tuple(matrix.ravel().tolist()))
         glyphs = []
         for (font, glyph_index, _, _), (rx, ry) in zip(items, rel):
-            buffer, left, top = self._glyph(font, glyph_index, font_key, aa, cos, sin, rx & 63, ry & 63)
+            key = (font_id(font), glyph_index, rx & 63, ry & 63, setup)
+            hit = _glyphs.get(key)
+            if hit is None:   # as RendererAgg renders it
+                font.set_size(size, dpi)
+                font._set_transform(matrix, [rx & 63, ry & 63])
+                bitmap = font._render_glyph(glyph_index, load_flags, RenderMode.NORMAL if aa else RenderMode.MONO)
+                buffer = np.array(bitmap.buffer)
+                if not aa:
+                    buffer *= 0xff
+                hit = _remember(_glyphs, key, (buffer, bitmap.left, bitmap.top))
+            buffer, left, top = hit
             if buffer.size:
                 glyphs.append((buffer, left + (rx >> 6), -(top + (ry >> 6))))
         if len(glyphs) < 2:
@@ -195,23 +222,6 @@ class CachingRendererAgg(RendererAgg):
                 return glyphs   # overlapping coverage: blended twice by matplotlib, so drawn glyph by glyph
             region |= buffer   # where one of them is 0
         return [(image, c0, r0)]
-
-    def _glyph(self, font, glyph_index, font_key, aa, cos, sin, fx, fy) -> tuple:
-        """(bitmap, left, top) of a glyph rendered at the sub-pixel offset (fx, fy), from the cache."""
-        size, load_flags = font_key[1], font_key[3]
-        matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
-        key = (font.fname, size, self.dpi, glyph_index, load_flags, font_key[4], aa, tuple(matrix.ravel().tolist()),
-               fx, fy)
-        hit = _glyphs.get(key)
-        if hit is None:
-            font.set_size(size, self.dpi)
-            font._set_transform(matrix, [fx, fy])
-            bitmap = font._render_glyph(glyph_index, load_flags, RenderMode.NORMAL if aa else RenderMode.MONO)
-            buffer = np.array(bitmap.buffer)
-            if not aa:
-                buffer *= 0xff
-            hit = _remember(_glyphs, key, (buffer, bitmap.left, bitmap.top))
-        return hit
 
 
 class CachingCanvasAgg(FigureCanvasAgg):

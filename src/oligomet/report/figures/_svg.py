@@ -19,9 +19,11 @@ from matplotlib import cbook
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.font_manager import fontManager
+from matplotlib.ft2font import LoadFlags
 from matplotlib.textpath import TextToPath
 
 from ._agg import _remember, font_height_metrics
+from ._fonts import memory_font
 
 #: ``savefig(..., backend=BACKEND)`` draws with :class:`FigureCanvas`
 BACKEND = f"module://{__name__}"
@@ -32,6 +34,8 @@ _FAST = hasattr(TextToPath, "_get_font") and hasattr(RendererSVG, "get_text_widt
 
 class CachingRendererSVG(RendererSVG):
     """:class:`RendererSVG` measuring text from the caches (``figure``: the figure drawn, for its dpi)."""
+
+    _in_markers, _marker_style = False, None
 
     def __init__(self, *args, figure=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,11 +54,34 @@ class CachingRendererSVG(RendererSVG):
     def get_text_width_height_descent(self, s, prop, ismath):
         if ismath is not False or not _FAST:
             return super().get_text_width_height_descent(s, prop, ismath)
-        key = (s, self._font(prop), prop.get_size_in_points())
-        hit = _metrics.get(key)
-        if hit is None:
-            hit = _remember(_metrics, key, super().get_text_width_height_descent(s, prop, ismath))
+        fonts, size = self._font(prop), prop.get_size_in_points()
+        hit = _metrics.get((s, fonts, size))
+        if hit is None:   # as TextToPath measures it, with the font read from memory (see _fonts)
+            font = memory_font(fonts[0])
+            font.set_size(TextToPath.FONT_SCALE, TextToPath.DPI)
+            font.set_text(s, 0.0, flags=LoadFlags.NO_HINTING)
+            w, h = font.get_width_height()
+            scale = size / TextToPath.FONT_SCALE
+            hit = _remember(_metrics, (s, fonts, size), (w / 64.0 * scale, h / 64.0 * scale,
+                                                         font.get_descent() / 64.0 * scale))
         return hit
+
+    def draw_markers(self, gc, marker_path, marker_trans, path, trans, rgbFace=None):
+        # matplotlib writes the style of every marker (a censoring tick, 200 a curve) from the same gc and
+        # face colour: worked out once here (see _get_style)
+        self._marker_style = None
+        self._in_markers = True
+        try:
+            super().draw_markers(gc, marker_path, marker_trans, path, trans, rgbFace)
+        finally:
+            self._in_markers = False
+
+    def _get_style(self, gc, rgbFace):
+        if not self._in_markers:
+            return super()._get_style(gc, rgbFace)
+        if self._marker_style is None:
+            self._marker_style = super()._get_style(gc, rgbFace)
+        return self._marker_style
 
     def _get_font_height_metrics(self, prop):
         """Consulted by ``Text._get_layout`` for the line height (see :func:`._agg.font_height_metrics`)."""
