@@ -51,6 +51,21 @@ def test_unquoted_reader_gives_the_careful_readers_records(case):
     assert _cells(kept.set_axis(pd.Index(rows, name="row"))) == _cells(careful[1])
 
 
+@settings(max_examples=300, deadline=None)
+@given(unquoted_csv())
+def test_arrow_reader_gives_the_pandas_readers_cells(case):
+    """``categorical``: Arrow's reader, each column a categorical of the same texts (or pandas' reader for a
+    file with blank lines, which Arrow refuses)."""
+    text, sep = case
+    arrow, plain = _split_unquoted(text, sep, categorical=True), _split_unquoted(text, sep)
+    assert (arrow is None) == (plain is None)
+    if arrow is None:
+        return
+    assert arrow[0] == plain[0] and arrow[2] == plain[2]
+    assert arrow[1].index.equals(plain[1].index) and arrow[1].index.name == "row"
+    assert _cells(arrow[1].astype(object)) == _cells(plain[1])
+
+
 EDGE_CELL = st.text(alphabet=["a", "é", " ", "\t", "\x0b", "\x1c", "\x85", "\xa0", "\u2000", "\u3000", "\u2028",
                               "\u00e9", "\u4e00", "-"], max_size=4)
 

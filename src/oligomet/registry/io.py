@@ -134,15 +134,17 @@ _PATIENT_VIA_TREATMENT = ("complications",)
 
 
 def _patient_of_treatment(treatments: pd.DataFrame | None) -> pd.Series | None:
-    """treatment_id -> patient_id; None when no treatments file was read."""
+    """treatment_id -> patient_id, every row (the first of an id counts); None when no treatments file was read."""
     if treatments is None:
         return None
-    return treatments.drop_duplicates("treatment_id").set_index("treatment_id")["patient_id"]
+    return pd.Series(treatments["patient_id"].to_numpy(dtype=object),
+                     index=pd.Index(treatments["treatment_id"].to_numpy(dtype=object), dtype=object), dtype=object)
 
 
 def conform_raw(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: str | None, key: bytes | None,
-                patient_of_treatment: pd.Series | None = None) -> pd.DataFrame:
-    """One raw frame -> its contract table: identifiers stripped, unknown columns reported, cells parsed."""
+                patient_of_treatment: pd.Series | None = None, texts: dict | None = None) -> pd.DataFrame:
+    """One raw frame -> its contract table: identifiers stripped, unknown columns reported, cells parsed.
+    ``texts``: see ``conform_table``."""
     frame = strip_identifiers(name, frame, log, key)
     known = set(TABLES[name].field_names)
     for c in dict.fromkeys(frame.columns):
@@ -150,7 +152,7 @@ def conform_raw(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: st
             log.warning(name, "unknown_column", f"column {c!r} is not a field of {name} (allowed: "
                         f"{', '.join(TABLES[name].field_names)}); ignored", field=c)
     return conform_table(name, frame, rows, log, order, patient_of_treatment, decimal=frame.attrs.get("decimal", "."),
-                         stripped=bool(frame.attrs.get(STRIPPED, False)))
+                         stripped=bool(frame.attrs.get(STRIPPED, False)), texts=texts)
 
 
 def read_csv_folder(folder: Path, log: ProblemLog, order: str | None, key: bytes | None) -> dict[str, pd.DataFrame]:
@@ -203,17 +205,39 @@ def _size(path: Path) -> int:
 class _ReadTable(NamedTuple):
     """What reading one table's file gave: its contract ``table`` (None when the file could not be read,
     or before :meth:`conformed` for a table conformed by the caller, which gets ``raw``), and the
-    problems of reading and of conforming it."""
+    problems of reading and of conforming it. ``texts``: the codes and distinct texts of the table's text
+    columns (``parse.conform_table``), by which a worker process sends the table back (:meth:`__reduce__`)."""
     table: pd.DataFrame | None
     raw: tuple[pd.DataFrame, np.ndarray] | None
     read_log: ProblemLog
     conform_log: ProblemLog
+    texts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
     def conformed(self, name: str, order: str | None, key: bytes | None,
                   patient_of_treatment: pd.Series | None = None) -> "_ReadTable":
-        log = ProblemLog()
-        table = conform_raw(name, *self.raw, log, order, key, patient_of_treatment)
-        return self._replace(table=table, raw=None, conform_log=log)
+        log, texts = ProblemLog(), {}
+        table = conform_raw(name, *self.raw, log, order, key, patient_of_treatment, texts)
+        return self._replace(table=table, raw=None, conform_log=log, texts=texts)
+
+    def __reduce__(self):
+        """Pickled (a worker's result, ``_processes``) with the text columns as codes and distinct texts:
+        pickling each cell's text, even as a reference to an earlier one, took ~0.1 s per 20 MB table
+        each way; the numbers are copied as they are. The table is rebuilt as ``conform_table`` built it."""
+        if self.table is None or not self.texts:
+            return _ReadTable, tuple(self[:4])
+        table = self.table
+        columns = [(c, True, *self.texts[c]) if c in self.texts else (c, False, table[c].array, table[c].dtype)
+                   for c in table.columns]
+        return _unpack_read_table, (table.index.to_numpy(dtype=np.int64), columns, *self[1:4])
+
+
+def _unpack_read_table(rows: np.ndarray, columns: list[tuple], raw, read_log, conform_log) -> _ReadTable:
+    """The :class:`_ReadTable` that ``_ReadTable.__reduce__`` packed (without its ``texts``): each column
+    (name, True, codes, distinct texts) or (name, False, values, dtype)."""
+    index = pd.Index(np.asarray(rows, dtype=object), name="row")   # as parse.conform_table makes it
+    table = pd.DataFrame({c: pd.Series(b[a] if texts else a, index=index, name=c, dtype=object if texts else b)
+                          for c, texts, a, b in columns}, index=index)
+    return _ReadTable(table, raw, read_log, conform_log)
 
 
 def _read_csv(path: Path, name: str, order: str | None, key: bytes | None) -> _ReadTable:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from .fields import TABLES, Field
 from .report import ProblemLog
+from .rules.context import first_positions
 
 #: ``date_format=`` values and the order of their day-month parts.
 DATE_FORMATS = {"YYYY-MM-DD": None, "DD-MM-YYYY": "dmy", "DD/MM/YYYY": "dmy", "DD.MM.YYYY": "dmy",
@@ -257,7 +258,7 @@ def parse_field(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
 
     Parses each distinct raw value once and spreads the results back with ``take``.
     """
-    values, rule, msg = _parse_column(raw, f, order, decimal)
+    values, rule, msg, _ = _parse_column(raw, f, order, decimal)
     if rule is None:
         return (values, pd.Series(np.full(len(raw), None, dtype=object), index=raw.index, dtype=object),
                 pd.Series(np.full(len(raw), "", dtype=object), index=raw.index, dtype=object))
@@ -266,10 +267,11 @@ def parse_field(raw: pd.Series, f: Field, order: str | None, decimal: str = ".",
 
 def _parse_column(raw: pd.Series, f: Field, order: str | None, decimal: str = ".", stripped: bool = False,
                   factorized: tuple[np.ndarray, np.ndarray] | None = None,
-                  ) -> tuple[pd.Series, pd.Series | None, pd.Series | None]:
+                  ) -> tuple[pd.Series, pd.Series | None, pd.Series | None, tuple[np.ndarray, np.ndarray] | None]:
     """:func:`parse_field`, with rule and message None for a column without a problem (the common column:
     no arrays of a million Nones to build, and to find no problem in). ``stripped``: see
-    :func:`as_text`; ``factorized``: ``pd.factorize(raw)`` when the caller has it already."""
+    :func:`as_text`; ``factorized``: ``pd.factorize(raw)`` when the caller has it already. Last, for a
+    text column (object dtype), ``(codes, texts)`` with ``values == texts[codes]``, else None."""
     if not (f.type == "date" and pd.api.types.is_datetime64_any_dtype(raw)):
         codes, uniques = factorized if factorized is not None else pd.factorize(raw, use_na_sentinel=True)
         values, rule, msg = _parse_values(pd.Series(np.asarray(uniques, dtype=object), dtype=object), f, order,
@@ -277,22 +279,24 @@ def _parse_column(raw: pd.Series, f: Field, order: str | None, decimal: str = ".
         take = pd.api.extensions.take
         plain = values.dtype == object or values.dtype == np.float64
         arr = values.to_numpy() if plain else values.array  # numpy for float/object, else the extension array
+        packed = None
         if f.type in ("str", "code", "list"):
             # Built as object outright: a Series of Python str would be inferred as pandas 3's Arrow
             # strings and converted back, two passes over every cell (seconds at a million rows).
             # The parsed uniques hold str or None; code -1 (a missing cell) picks the appended None.
-            values = pd.Series(np.append(arr, None)[codes], index=raw.index, name=raw.name, dtype=object)
+            packed = (codes, np.append(arr, None))
+            values = pd.Series(packed[1][codes], index=raw.index, name=raw.name, dtype=object)
         else:
             values = pd.Series(take(arr, codes, allow_fill=True), index=raw.index, name=raw.name)
         if rule.isna().all():  # the common column: no problem to spread over the rows
-            return values, None, None
+            return values, None, None, packed
         rule = pd.Series(take(rule.to_numpy(dtype=object), codes, allow_fill=True, fill_value=None),
                          index=raw.index, dtype=object)
         msg = pd.Series(take(msg.to_numpy(dtype=object), codes, allow_fill=True, fill_value=""),
                         index=raw.index, dtype=object)
-        return values, rule, msg
+        return values, rule, msg, packed
     values, rule, msg = _parse_values(raw, f, order, decimal)
-    return (values, None, None) if rule.isna().all() else (values, rule, msg)
+    return (values, None, None, None) if rule.isna().all() else (values, rule, msg, None)
 
 
 def _parse_values(raw: pd.Series, f: Field, order: str | None, decimal: str = ".", stripped: bool = False,
@@ -384,12 +388,13 @@ def empty_table(name: str) -> pd.DataFrame:
 
 def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: str | None = None,
                   patient_of_treatment: pd.Series | None = None, decimal: str = ".", stripped: bool = False,
-                  ) -> pd.DataFrame:
+                  texts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
     """Parse ``frame`` (raw strings or already typed) into the contract for table ``name``.
 
     ``rows`` are the 1-based file rows of ``frame``'s rows. Missing required columns and every
     unparseable cell are added to ``log``; the cell becomes missing. ``stripped``: the reader found
-    no cell starting or ending with whitespace (see :func:`as_text`).
+    no cell starting or ending with whitespace (see :func:`as_text`). ``texts``: filled with
+    ``(codes, distinct texts)`` of the text columns parsed (see :func:`_parse_column`).
     """
     table = TABLES[name]
     rows = pd.Index(np.asarray(rows, dtype=object), name="row")
@@ -406,8 +411,9 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
     # The distinct values of a text file's date columns serve both to settle the day-month order and to
     # parse them: one factorize of each.
     factorized = {f.name: pd.factorize(frame[f.name], use_na_sentinel=True) for f in table.fields
-                  if stripped and f.type == "date" and f.name in frame.columns
-                  and isinstance(frame[f.name], pd.Series) and frame[f.name].dtype == object}
+                  if f.type == "date" and f.name in frame.columns and isinstance(frame[f.name], pd.Series)
+                  and (stripped and frame[f.name].dtype == object
+                       or isinstance(frame[f.name].dtype, pd.CategoricalDtype))}
     if order is None:
         dates = [f.name for f in table.fields if f.type == "date"]
         order, example = infer_date_order(frame, dates, with_example=True,
@@ -432,8 +438,10 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
         if isinstance(raw, pd.DataFrame):  # duplicated header: keep the first, report it
             log.error(name, "duplicate_column", f"column {f.name!r} appears {raw.shape[1]} times", field=f.name)
             raw = raw.iloc[:, 0]
-        values, rule, msg = parsed[f.name] if f.name in parsed else \
+        values, rule, msg, packed = parsed[f.name] if f.name in parsed else \
             _parse_column(raw, f, order, decimal, stripped, factorized.get(f.name))
+        if texts is not None and packed is not None:
+            texts[f.name] = packed
         if rule is not None:
             bad = rule.notna().to_numpy()
             raw_text = as_text(raw, stripped=stripped) if not pd.api.types.is_datetime64_any_dtype(raw) else raw
@@ -447,9 +455,12 @@ def conform_table(name: str, frame: pd.DataFrame, rows, log: ProblemLog, order: 
 
 def _patient_ids(name: str, frame: pd.DataFrame, patient_of_treatment: pd.Series | None,
                  stripped: bool = False) -> np.ndarray:
-    """Patient of each row of a table without a (single) patient_id column: complications via treatment."""
+    """Patient of each row of a table without a (single) patient_id column: complications via treatment
+    (``patient_of_treatment``: treatment_id -> patient_id, the first entry of an id counts)."""
     if name == "complications" and patient_of_treatment is not None and "treatment_id" in frame.columns:
-        tid = as_text(frame["treatment_id"], stripped=stripped).astype(object)
-        p = tid.map(patient_of_treatment)
-        return p.astype(object).where(p.notna(), None).to_numpy(dtype=object)
+        # ``tid.map(patient_of_treatment)``, the first entry of each id (a missing id matches none)
+        tid = as_text(frame["treatment_id"], stripped=stripped).to_numpy(dtype=object)
+        first = first_positions(patient_of_treatment.index.to_numpy(dtype=object), tid)
+        p = pd.Series(np.append(patient_of_treatment.to_numpy(dtype=object), None)[first], dtype=object)
+        return p.where(p.notna(), None).to_numpy(dtype=object)
     return np.full(len(frame), None, dtype=object)

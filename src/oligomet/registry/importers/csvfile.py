@@ -112,14 +112,18 @@ def read_records(text: str, fname: str, table: str, log: ProblemLog) -> tuple[li
     return None if split is None else split[:2]
 
 
-def split_records(text: str, fname: str, table: str, log: ProblemLog,
+def split_records(text: str, fname: str, table: str, log: ProblemLog, categorical: bool = False,
                   ) -> tuple[list[str], pd.DataFrame, bool] | None:
-    """:func:`read_records`, and whether every cell is known to be stripped already (see :data:`STRIPPED`)."""
+    """:func:`read_records`, and whether every cell is known to be stripped already (see :data:`STRIPPED`).
+
+    ``categorical``: the columns of a file without quotes may come as pandas categoricals (each distinct
+    text once, and a code per cell; see :func:`_dictionary_frame`); their cells are the same texts.
+    """
     if not text.strip():
         return [], pd.DataFrame(index=pd.Index([], name="row")), False
     sep = separator(re.match(r"[^\r\n]*", text.lstrip()).group())  # the first non-blank line
     if '"' not in text:
-        fast = _split_unquoted(text, sep)
+        fast = _split_unquoted(text, sep, categorical)
         if fast is not None:
             return fast
     split = _read_quoted(text, sep, fname, table, log)
@@ -131,14 +135,19 @@ def _read_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame] | None
     return None if fast is None else fast[:2]
 
 
-def _split_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame, bool] | None:
+def _split_unquoted(text: str, sep: str, categorical: bool = False) -> tuple[list[str], pd.DataFrame, bool] | None:
     """No quote anywhere: one line is one record. Pandas' C parser when every line has the header's
-    width; None (use the careful reader, which reports) otherwise."""
+    width (or Arrow's, see :func:`_dictionary_frame`, with ``categorical``); None (use the careful reader,
+    which reports) otherwise."""
     if "\r" in text:
         text = _LINE_BREAK.sub("\n", text)  # the same lines, one kind of line break
+    data = text.encode("utf-8")
+    if categorical:
+        fast = _split_by_arrow(data, sep)
+        if fast is not None:
+            return fast
     # Lines and separators are found in the UTF-8 bytes with NumPy: "\n" and the separator are ASCII,
     # never part of another character's bytes. Splitting a million lines in Python cost ~1 s.
-    data = text.encode("utf-8")
     b = np.frombuffer(data, dtype=np.uint8)
     breaks = np.flatnonzero(b == ord("\n"))
     starts, ends = np.r_[0, breaks + 1], np.r_[breaks, len(data)]  # line k is data[starts[k]:ends[k]]
@@ -167,6 +176,70 @@ def _split_unquoted(text: str, sep: str) -> tuple[list[str], pd.DataFrame, bool]
         return None
     frame.index = pd.Index(rows, name="row")
     return header, frame, _cells_stripped(b[starts[h + 1]:], sep)
+
+
+def _split_by_arrow(data: bytes, sep: str) -> tuple[list[str], pd.DataFrame, bool] | None:
+    """:func:`_split_unquoted` of the UTF-8 ``data`` (no quote, "\\n" line breaks) when Arrow's reader splits
+    every line after the header into a record of the header's width (it refuses a line of another width,
+    a blank one too): the records are then the lines, numbered from the header's. None otherwise."""
+    h, start = 0, 0   # the header: the first line that is not blank
+    while True:
+        end = data.find(b"\n", start)
+        line = data[start:end if end >= 0 else len(data)].decode("utf-8")
+        if line.strip() or end < 0:
+            break
+        h, start = h + 1, end + 1
+    if not line.strip() or end < 0:
+        return None
+    header = line.split(sep)
+    body = data[end + 1:]
+    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    if not body or lines == 0:
+        return None
+    frame = _dictionary_frame(body, sep, header, lines)
+    if frame is None:
+        return None
+    frame.index = pd.Index(np.arange(h + 1, h + 1 + lines), name="row")
+    return header, frame, _cells_stripped(np.frombuffer(body, dtype=np.uint8), sep)
+
+
+def _dictionary_frame(body: bytes, sep: str, header: list[str], records: int) -> pd.DataFrame | None:
+    """The records ``body`` (no quote, no blank line, each with the header's width) split by Arrow's CSV
+    reader, each column dictionary-encoded there: a pandas categorical of object dtype texts, each distinct
+    text made a Python string once and numbered by first appearance, as ``pd.factorize`` numbers them.
+    Pandas' reader makes a Python string of every cell, and parsing then hashes every one to find the
+    distinct values: twice the time. A column without a header name stays object (``tabular`` checks its
+    cells one by one). None when Arrow does not give ``records`` rows (then pandas' reader decides).
+    """
+    import pyarrow as pa
+    from pyarrow import csv as arrow_csv
+
+    names = [str(j) for j in range(len(header))]
+    try:
+        table = arrow_csv.read_csv(
+            pa.py_buffer(body),
+            read_options=arrow_csv.ReadOptions(column_names=names, use_threads=False,
+                                               block_size=min(max(len(body) + 1, 1 << 20), 1 << 30)),
+            parse_options=arrow_csv.ParseOptions(delimiter=sep, quote_char=False, escape_char=False,
+                                                 newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=arrow_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows != records:
+        return None
+    columns = {}
+    for j, column in enumerate(table.columns):
+        encoded = column.combine_chunks().dictionary_encode()
+        texts = encoded.dictionary.to_numpy(zero_copy_only=False)
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        name = normalise_name(header[j])
+        if name == "" or name.startswith("unnamed:"):
+            columns[j] = pd.Series(texts[codes], dtype=object)
+        else:
+            columns[j] = pd.Series(pd.Categorical.from_codes(
+                codes, dtype=pd.CategoricalDtype(pd.Index(texts, dtype=object), ordered=False)))
+    return pd.DataFrame(columns)
 
 
 #: ``frame.attrs`` key of a table's raw cells (``tabular.read_csv_table``), True when no cell of the file

@@ -43,6 +43,9 @@ def _blank_cells(col: pd.Series) -> np.ndarray:
     """``_blank_cell`` of each cell. A column of text only (what the CSV reader gives) is judged by NumPy's
     string functions, whose whitespace is Python's (``str.isspace``, every code point checked in the tests);
     anything else cell by cell."""
+    if isinstance(col.dtype, pd.CategoricalDtype):   # each distinct value once (a missing cell's code is -1)
+        categories = pd.Series(col.cat.categories.to_numpy(dtype=object), dtype=object)
+        return np.append(_blank_cells(categories), True)[col.cat.codes.to_numpy()]
     values = col.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(values, skipna=False) != "string":   # None, NaN, numbers, dates...
         return col.map(_blank_cell).to_numpy(dtype=bool)
@@ -72,6 +75,8 @@ def drop_blank_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     if frame.shape[1] == 0:
         return frame, rows
     keep = ~_blank_rows(frame)
+    if keep.all():
+        return frame, rows
     return frame.loc[keep].reset_index(drop=True), rows[keep]
 
 
@@ -93,7 +98,8 @@ def _with_header(header: list[str], frame: pd.DataFrame, source: str, table: str
 
 
 def read_csv_text(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | None:
-    """One CSV file as strings, indexed by ``row`` (line - 1); problems go to the log (see :mod:`.csvfile`)."""
+    """One CSV file as strings, indexed by ``row`` (line - 1); problems go to the log (see :mod:`.csvfile`).
+    A column holds str cells, as object or as a categorical of them (``csvfile._dictionary_frame``)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -103,7 +109,7 @@ def read_csv_text(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | Non
         log.error(table, "file_unreadable", f"{path.name} contains NUL bytes; it is not a text CSV file")
         return None
     text = decode(data, path.name, table, log)
-    split = split_records(text, path.name, table, log)
+    split = split_records(text, path.name, table, log, categorical=True)
     if split is None:
         return None
     header, frame, stripped = split

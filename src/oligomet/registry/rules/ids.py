@@ -55,8 +55,12 @@ FREE_TEXT_FIELDS = {name: [f.name for f in t.fields if f.type == "str" and not f
 KINDS = {"bsn": "a Dutch citizen service number (BSN)", "nhs": "a UK NHS number",
          "email": "an e-mail address", "phone": "a phone number"}
 
-_WIDTHS = (16, 32, 64, 128, 256)   # length buckets of the vectorised pre-filter (see _candidates)
-_NUMBER_SEPARATORS = np.array([ord(c) for c in " .-()/+\x00"], dtype=np.uint32)  # \x00: padding
+_VECTORISED_LENGTH = 256   # longer texts go through the pre-filter (see _candidates) one by one
+#: ``bytes.translate`` tables over characters as ``_candidates`` codes them (128: any but ASCII): 1 for a
+#: digit; 1 for a character that ends a number, anything but a digit or a number separator. NUL counts as a
+#: separator, as the padding of the fixed-width arrays that the pre-filter used before did.
+_DIGIT = bytes(int(48 <= c <= 57) for c in range(256))
+_ENDS_NUMBER = bytes(int(chr(c) not in "0123456789 .-()/+\x00") for c in range(256))
 _LONG_CANDIDATE = re.compile(r"[0-9](?:[ .\-()/+]*[0-9]){8}")
 _ALONE_BEFORE = r"(?<![\w.,])"          # not inside a word, a longer number or a decimal
 _ALONE_AFTER = r"(?!\w|[.,]\d)"
@@ -121,32 +125,33 @@ def _candidates(distinct: np.ndarray, lengths: np.ndarray | None = None) -> np.n
     """True for texts with an ``@``, or 9+ ASCII digits not split by a letter, ``;`` or ``,``.
 
     A superset of what the exact checks find (a BSN has 9 digits, the rest more), so only those
-    texts go through them. Vectorised over the characters (fixed-width unicode arrays viewed as
-    code points, one per length bucket so that one long cell does not widen them all): a Python
-    regex per value costs seconds on the ~1M distinct ids of a large registry. ``SYN-000123-L4``
-    or ``P1-L1;P1-L2`` count 6 and 1 digits, and are done with here.
+    texts go through them. Vectorised over the characters: the texts joined into one, each ended by
+    ``\x01`` (which ends a number as a letter does), one byte per character (any but ASCII as 128);
+    the digits between two characters that end a number are counted from a running count of digits
+    at those characters. A Python regex per value costs seconds on the ~1M distinct ids of a large
+    registry. ``SYN-000123-L4`` or ``P1-L1;P1-L2`` count 6 and 1 digits, and are done with here.
     """
     out = np.zeros(len(distinct), dtype=bool)
     if lengths is None:
         lengths = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
-    lower = 0
-    for upper in _WIDTHS:
-        pick = np.flatnonzero((lengths > lower) & (lengths <= upper))
-        lower = upper
-        if not len(pick):
-            continue
-        codes = distinct[pick].astype(f"<U{upper}").view(np.uint32).reshape(len(pick), upper)
-        is_digit = (codes >= ord("0")) & (codes <= ord("9"))
-        out[pick] = (codes == ord("@")).any(axis=1)
-        many = np.flatnonzero(is_digit.sum(axis=1, dtype=np.int16) >= 9)
-        if len(many):
-            # Count per segment; a segment ends at anything but a digit or a number separator.
-            codes, is_digit = codes[many], is_digit[many]
-            barrier = ~is_digit & ~np.isin(codes, _NUMBER_SEPARATORS)
-            count = np.cumsum(is_digit, axis=1, dtype=np.int16)
-            start = np.maximum.accumulate(np.where(barrier, count, np.int16(0)), axis=1)
-            out[pick[many]] |= (count - start).max(axis=1) >= 9
-    for i in np.flatnonzero(lengths > lower):   # rare very long free text: plain Python
+    pick = np.flatnonzero((lengths > 0) & (lengths <= _VECTORISED_LENGTH))
+    if len(pick):
+        text = "\x01".join(distinct[pick])
+        data = text.encode("ascii") if text.isascii() else np.minimum(np.frombuffer(
+            text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32), 128).astype(np.uint8).tobytes()
+        starts = np.r_[0, np.cumsum(lengths[pick] + 1)[:-1]]   # where each text starts in ``data``
+        digits = np.cumsum(np.frombuffer(data.translate(_DIGIT), dtype=np.bool_),
+                           dtype=np.int32 if len(data) < 2 ** 31 else np.int64)
+        ends = np.r_[np.flatnonzero(np.frombuffer(data.translate(_ENDS_NUMBER), dtype=np.bool_)), len(data)]
+        # the digits before each end (an end is no digit; len(data) ends the last stretch), so the digits
+        # of the stretch each end closes; the text of a stretch is that of its last character
+        stretch = np.diff(np.append(digits, digits[-1])[ends], prepend=0)
+        long = ends[stretch >= 9]
+        out[pick[np.searchsorted(starts, long - 1, side="right") - 1]] = True
+        if "@" in text:
+            at = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("@"))
+            out[pick[np.searchsorted(starts, at, side="right") - 1]] = True
+    for i in np.flatnonzero(lengths > _VECTORISED_LENGTH):   # rare very long free text: plain Python
         out[i] = "@" in distinct[i] or _LONG_CANDIDATE.search(distinct[i]) is not None
     return out
 

@@ -101,8 +101,7 @@ def check_references(ctx: Context) -> None:
     known = first >= 0
     ctx.error("events", "unknown_reference", (ctx.lesion_space.codes["events"] >= 0) & ~known, "lesion_id",
               "no such lesion in the lesions table")
-    owner = np.full(len(first), None, dtype=object)   # (an empty lesions table has no row 0 to stand in)
-    owner[known] = lesion_patient[first[known]]
+    owner = np.append(lesion_patient, None)[first]   # -1 (no such lesion) picks the appended None
     patient = ev["patient_id"].to_numpy(dtype=object)
     other = known & (patients.codes["events"] < 0)   # an event without a patient: another one's lesion
     compare = known & ~other
@@ -117,8 +116,7 @@ def check_references(ctx: Context) -> None:
         pos = listed["pos"].to_numpy()
         rows = ctx.treated_lesion_rows
         unknown = rows < 0
-        wrong = np.zeros(len(rows), dtype=bool)
-        wrong[~unknown] = lesion_patient[rows[~unknown]] != tr["patient_id"].to_numpy()[pos[~unknown]]
+        wrong = ~unknown & (np.append(lesion_patient, None)[rows] != tr["patient_id"].to_numpy()[pos])
         _treated_lesion_errors(ctx, listed, unknown, wrong)
 
 
