@@ -75,7 +75,9 @@ def _exclusion_lines(row, width_in: float) -> list[str]:
 
 
 def _draw_box(ax, b: _Box):
-    ax.add_patch(FancyBboxPatch((b.x - b.w / 2, b.y - b.h / 2), b.w, b.h,
+    # add_artist, not add_patch: the limits are set, and add_patch would still walk the rounded outline's
+    # curves for the data limits; the box is drawn the same
+    ax.add_artist(FancyBboxPatch((b.x - b.w / 2, b.y - b.h / 2), b.w, b.h,
                                 boxstyle="round,pad=0,rounding_size=0.06", linewidth=0.9, edgecolor="0.25",
                                 facecolor=b.face))
     return ax.text(b.x, b.y, "\n".join(b.lines), ha="center", va="center", fontsize=FONT_SIZE,
