@@ -66,7 +66,7 @@ def font_key(prop, dpi) -> tuple:
     rcParams FreeType is set up with."""
     rc = mpl.rcParams
     return (tuple(fontManager._find_fonts_by_props(prop)), prop.get_size_in_points(), dpi, get_hinting_flag(),
-            rc["text.hinting_factor"], rc["text.kerning_factor"], rc["font.enable_last_resort"])
+            rc.get("text.hinting_factor"), rc.get("text.kerning_factor"), rc.get("font.enable_last_resort"))
 
 
 def font_height_metrics(fonts: tuple, size: float, dpi: float) -> tuple:
@@ -124,6 +124,8 @@ class CachingRendererAgg(RendererAgg):
 
     def _get_font_height_metrics(self, prop):
         """Consulted by ``Text._get_layout`` for the line height (see :func:`font_height_metrics`)."""
+        if not _FAST:
+            return None, None, None   # matplotlib's own way
         key = self._font_key(prop)
         return font_height_metrics(key[0], key[1], (self._figure or self).dpi)
 
