@@ -113,9 +113,12 @@ def test_workers_open_the_font_files_themselves(tmp_path, monkeypatch):
     glyph loads in two workers at once then read garbage (FT_Load_Glyph 'invalid outline', seen in the suite).
     Each worker starts without the parent's font objects: matplotlib's cache, the text layouts of _agg and the
     fonts read from memory of _fonts (their fallback, the Last Resort font, reads its file)."""
+    from matplotlib import font_manager
+
     monkeypatch.setenv("OLIGOMET_FIGURE_PROCESSES", "2")
     items = _items()
     draw_and_save(items[0], tmp_path / "here", ("png",))   # this process now holds font objects
+    font_manager.get_font(font_manager.findfont("DejaVu Sans"))   # and matplotlib's (not needed for the PNG)
     assert min(_inherited_fonts()) > 0
     with FigureDrawing(tmp_path / "s", ("png",)) as drawing:
         in_worker = drawing.call(_inherited_fonts).result()
