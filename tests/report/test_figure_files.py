@@ -57,3 +57,20 @@ def test_label_width_equals_matplotlibs_ink_box():
             assert abs(text_width_in(text, 8.5, bold) - path.get_extents().width / 72.0) < 1e-12
             lo, hi = x_extent(path)   # the outline read from memory is matplotlib's, to the last bit
             assert text_width_in(text, 8.5, bold) == (hi - lo) / 72.0
+
+
+def test_rows_compressed_block_by_block_as_at_once():
+    """write_png feeds the rows to zlib a block at a time: the stream is the one of compressing them all at once."""
+    import zlib
+
+    from oligomet.report.figures._png import _deflate_rows
+
+    rng = np.random.default_rng(5)
+    for h, w, channels in ((1, 7, 3), (31, 50, 3), (33, 50, 4), (200, 333, 3)):
+        rgba = np.full((h, w, 4), 255, np.uint8)
+        # noise in a corner: long streams with literals and matches
+        rgba[h // 3:, w // 4:] = rng.integers(0, 256, (h - h // 3, w - w // 4, 4), dtype=np.uint8)
+        rows = np.zeros((h, w * channels + 1), np.uint8)
+        rows[:, 1:] = rgba[..., :channels].reshape(h, w * channels)
+        for block in (1, 32, 64):
+            assert _deflate_rows(rgba, channels, block) == zlib.compress(rows.tobytes(), 1)

@@ -11,12 +11,13 @@ plot, digits of the at-risk tables), so here, in the process:
 * a glyph's bitmap is remembered per position *within its pixel* (FreeType's 1/64 px units):
   moving an outline by whole pixels moves its bitmap by whole pixels and changes nothing else,
   so a glyph met again at the same sub-pixel offset (rows of a forest plot are a whole number of
-  pixels apart) is copied, not rasterized again.
+  pixels apart) is copied, not rasterized again;
 * a string's glyphs go to the canvas as one image (Agg's cost is per image, not per pixel), remembered
   per string and sub-pixel positions of its glyphs; glyphs that cover a pixel both are drawn one by one,
   as matplotlib draws them (see ``CachingRendererAgg._compose``);
 * a font's line height (``Text._get_layout`` reads it from the font's tables for every text).
 
+What is not in a cache is measured, laid out and rendered with the font read from memory (``_fonts``).
 Each step is the one :class:`~matplotlib.backends.backend_agg.RendererAgg` takes (the same FreeType
 calls, flags and rounding), so the pixels are those matplotlib would draw (tested: identical PNG
 bytes). Math text, font features, languages and a matplotlib whose private text API differs go
@@ -49,12 +50,12 @@ _glyphs: dict = {}
 _heights: dict = {}
 _composites: dict = {}
 
-# The layouts hold matplotlib's font objects, and FreeType reads a glyph's outline from the font file,
-# through the object's file, when it loads the glyph. An object inherited through fork shares its file
-# offset with the parent and every sibling, so two figure workers loading glyphs at once seek each
-# other's reads and get garbage ("FT_Load_Glyph ... invalid outline"; reproduced in 12 of 15 rounds).
-# Matplotlib empties its own font cache in a forked child for this reason; the layouts go likewise, so
-# a child opens the font files itself. The sizes and bitmaps are plain data and stay.
+# The layouts hold font objects, and FreeType reads a glyph's outline from the font's file (or, for the
+# fonts of _fonts, memory; not their Last Resort fallback) when it loads the glyph. A file inherited through
+# fork shares its offset with the parent and every sibling, so two figure workers loading glyphs at once
+# seek each other's reads and get garbage ("FT_Load_Glyph ... invalid outline"; reproduced in 12 of 15
+# rounds). Matplotlib empties its own font cache in a forked child for this reason; the layouts go likewise
+# (and _fonts' fonts), so a child opens the font files itself. The sizes and bitmaps are plain data and stay.
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_layouts.clear)
 _FAST = RenderMode is not None and all(
@@ -66,7 +67,7 @@ def font_key(prop, dpi) -> tuple:
     rcParams FreeType is set up with."""
     rc = mpl.rcParams
     return (tuple(fontManager._find_fonts_by_props(prop)), prop.get_size_in_points(), dpi, get_hinting_flag(),
-            rc["text.hinting_factor"], rc["text.kerning_factor"], rc["font.enable_last_resort"])
+            rc.get("text.hinting_factor"), rc.get("text.kerning_factor"), rc.get("font.enable_last_resort"))
 
 
 def font_height_metrics(fonts: tuple, size: float, dpi: float) -> tuple:
@@ -124,6 +125,8 @@ class CachingRendererAgg(RendererAgg):
 
     def _get_font_height_metrics(self, prop):
         """Consulted by ``Text._get_layout`` for the line height (see :func:`font_height_metrics`)."""
+        if not _FAST:
+            return None, None, None   # matplotlib's own way
         key = self._font_key(prop)
         return font_height_metrics(key[0], key[1], (self._figure or self).dpi)
 

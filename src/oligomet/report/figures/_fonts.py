@@ -45,7 +45,7 @@ def font_id(font) -> tuple:
 def memory_font(fonts: tuple):
     """``get_font(list(fonts))``, reading the files from memory (``fonts``: from ``_find_fonts_by_props``)."""
     rc = mpl.rcParams
-    key = (fonts, rc["text.kerning_factor"], rc["font.enable_last_resort"], threading.get_ident())
+    key = (fonts, rc.get("text.kerning_factor"), rc.get("font.enable_last_resort"), threading.get_ident())
     font = _fonts.get(key)
     if font is None:
         if len(_fonts) > 64:   # as get_font's cache

@@ -19,17 +19,20 @@ from matplotlib import cbook
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.font_manager import fontManager
-from matplotlib.ft2font import LoadFlags
 from matplotlib.textpath import TextToPath
 
-from ._agg import _remember, font_height_metrics
+from ._agg import _FAST as _AGG_FAST, _remember, font_height_metrics
 from ._fonts import memory_font
 
 #: ``savefig(..., backend=BACKEND)`` draws with :class:`FigureCanvas`
 BACKEND = f"module://{__name__}"
 
 _metrics: dict = {}
-_FAST = hasattr(TextToPath, "_get_font") and hasattr(RendererSVG, "get_text_width_height_descent")
+try:   # matplotlib >= 3.10
+    from matplotlib.ft2font import LoadFlags
+except ImportError:   # pragma: no cover - older matplotlib: its own measuring
+    LoadFlags = None
+_FAST = _AGG_FAST and LoadFlags is not None and hasattr(TextToPath, "FONT_SCALE")
 
 
 class CachingRendererSVG(RendererSVG):
@@ -47,8 +50,8 @@ class CachingRendererSVG(RendererSVG):
         fonts = self._fonts.get(h)
         if fonts is None:
             rc = mpl.rcParams
-            fonts = self._fonts[h] = (tuple(fontManager._find_fonts_by_props(prop)), rc["text.kerning_factor"],
-                                      rc["font.enable_last_resort"])
+            fonts = self._fonts[h] = (tuple(fontManager._find_fonts_by_props(prop)), rc.get("text.kerning_factor"),
+                                      rc.get("font.enable_last_resort"))
         return fonts
 
     def get_text_width_height_descent(self, s, prop, ismath):
@@ -85,7 +88,7 @@ class CachingRendererSVG(RendererSVG):
 
     def _get_font_height_metrics(self, prop):
         """Consulted by ``Text._get_layout`` for the line height (see :func:`._agg.font_height_metrics`)."""
-        if self._figure is None:
+        if self._figure is None or not _FAST:
             return None, None, None   # matplotlib's own way
         return font_height_metrics(self._font(prop)[0], prop.get_size_in_points(), self._figure.dpi)
 

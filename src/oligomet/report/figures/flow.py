@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
+from ._agg import CachingCanvasAgg
 from ._style import BASE_FONT_SIZE, new_figure, style
 
 FONT_SIZE = BASE_FONT_SIZE - 0.5
@@ -75,7 +75,9 @@ def _exclusion_lines(row, width_in: float) -> list[str]:
 
 
 def _draw_box(ax, b: _Box):
-    ax.add_patch(FancyBboxPatch((b.x - b.w / 2, b.y - b.h / 2), b.w, b.h,
+    # add_artist, not add_patch: the limits are set, and add_patch would still walk the rounded outline's
+    # curves for the data limits; the box is drawn the same
+    ax.add_artist(FancyBboxPatch((b.x - b.w / 2, b.y - b.h / 2), b.w, b.h,
                                 boxstyle="round,pad=0,rounding_size=0.06", linewidth=0.9, edgecolor="0.25",
                                 facecolor=b.face))
     return ax.text(b.x, b.y, "\n".join(b.lines), ha="center", va="center", fontsize=FONT_SIZE,
@@ -184,7 +186,7 @@ def flow_figure(flow: pd.DataFrame, groups: Mapping[str, int] | None = None, *, 
 def _shrink_to_fit(fig: Figure, drawn: list) -> None:
     """Measure every box text with the Agg renderer; a text wider or taller than its box (the
     character-width estimate of :func:`_wrap` is an average) gets the font size that fits."""
-    renderer = FigureCanvasAgg(fig).get_renderer()
+    renderer = CachingCanvasAgg(fig).get_renderer()   # the text sizes matplotlib's Agg measures, from the caches
     dpi = fig.dpi
     for b, text in drawn:
         ext = text.get_window_extent(renderer)
