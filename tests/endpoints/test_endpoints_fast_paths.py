@@ -17,6 +17,7 @@ from oligomet.datasets.synthetic import synthetic_registry
 from oligomet.endpoints import _ids
 from oligomet.endpoints import derive as D
 from oligomet.endpoints.origin import MODALITY_PRIORITY, _natural_rank, _ordered_treatments
+from oligomet.registry.fields import MODALITY
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,11 @@ def test_treatment_order_as_lexsort(reg, seed):
     t.loc[t.index[:40], "patient_id"] = t["patient_id"].iloc[0]
     t.loc[t.index[40:45], "patient_id"] = np.nan
     got = _ordered_treatments(t)
-    pd.testing.assert_frame_equal(got, _lexsorted(t)[got.columns], check_exact=True)
+    want = _lexsorted(t)
+    pd.testing.assert_frame_equal(got.drop(columns="_modality"), want, check_exact=True)
+    # the modality as its position in the code list (-1: missing or not a code)
+    code = want["modality"].map({m: i for i, m in enumerate(MODALITY)}).fillna(-1).astype(np.int8)
+    np.testing.assert_array_equal(got["_modality"].to_numpy(), code.to_numpy())
 
 
 def _by_id(monkeypatch):
@@ -158,3 +163,49 @@ def test_any_known_reads_boolean_and_object_flags_alike():
     got.append(_any_known(pd.Series([1.0, 0.0, np.nan, 1.0, 0.0, np.nan, 0.0]), pos, rows, 5))
     for g in got:
         assert [None if pd.isna(x) else bool(x) for x in g] == [True, None, False, None, None]
+
+
+def test_text_columns_as_as_object_text():
+    from oligomet._pandas_compat import as_object_text
+
+    nat = np.datetime64("NaT", "ns")
+    for values in (["a", "b"], ["a", None], ["a", np.nan, None], ["a", pd.NaT, nat, float("nan")], ["a", pd.NA],
+                   [1, None, "x"], [None, None], []):
+        s = pd.Series(values, dtype=object, name="c", index=range(10, 10 + len(values)))
+        got, want = D._object_text(s), as_object_text(s)
+        pd.testing.assert_series_equal(got, want)
+        assert [type(v) for v in got] == [type(v) for v in want]
+    s = pd.Series(["a", None], dtype="str")
+    pd.testing.assert_series_equal(D._object_text(s), as_object_text(s))
+
+
+def test_index_day_procedures_by_row_as_by_id(reg):
+    tb, idx, _, _ = D._coded(D._load(reg), None)
+    t = _ordered_treatments(tb["treatments"])
+    from oligomet.endpoints.origin import index_day_mask, resolve_origin
+
+    for kw in ({}, {"index_modalities": ["resection"]}, {"index_intents": ["salvage"]}):
+        _, index = resolve_origin("index_treatment", tb["patients"].set_axis(idx), {**tb, "treatments": t}, **kw)
+        np.testing.assert_array_equal(index_day_mask(index, t, distinct_ids=True), index_day_mask(index, t))
+
+
+def test_modality_rows_as_isin(reg):
+    from oligomet.endpoints.origin import modality_rows
+
+    t = reg["treatments"].copy()
+    t.loc[t.index[:3], "modality"] = ["weird", None, np.nan]
+    o = _ordered_treatments(t)
+    for mods in (("systemic",), ("rfa", "mwa"), ("resection", "sabr", "tace"), (), ("weird",)):
+        np.testing.assert_array_equal(modality_rows(o, mods), o["modality"].isin(mods).to_numpy())
+
+
+def test_adverse_events_without_grade_are_neither_read_nor_checked(reg):
+    ae = reg["adverse_events"].astype({"grade": object, "drug_related": object})
+    ae.loc[ae.index[:5], "grade"] = None
+    ae.loc[ae.index[:5], "drug_related"] = "maybe"   # not a yes/no, but of an event without grade
+    frame = oligomet.derive_endpoints({**reg, "adverse_events": ae})
+    plain = oligomet.derive_endpoints({**reg, "adverse_events": ae.iloc[5:]})
+    pd.testing.assert_frame_equal(frame, plain, check_exact=True)
+    ae.loc[ae.index[7], "grade"] = 9
+    with pytest.raises(ValueError, match=r"CTCAE grade not 1-5 at rows \[7\] \(e.g. 9\)"):
+        oligomet.derive_endpoints({**reg, "adverse_events": ae})

@@ -110,3 +110,19 @@ def test_an_unknown_column_in_a_later_criterion_names_every_column(registry):
         assert "unknown column 'nonsense'" in str(exc) and ", ".join(frame.columns) in str(exc)
     else:
         raise AssertionError("no error")
+
+
+def test_conditions_on_text_as_compared_row_by_row():
+    """Text conditions compare each distinct value once: the same masks as pandas' comparisons of every row."""
+    from oligomet.study.cohort import condition_mask
+    from oligomet.study.protocol import Condition
+    from oligomet.study.protocol_source import loads
+
+    s = pd.Series(["a", None, "b", float("nan"), "a", pd.NA, 1, "c"], dtype=object)
+    f = pd.DataFrame({"s": s})
+    proto = loads('title="t"\nname="t"\n[data]\nsynthetic={n_patients=1}\n[[endpoints]]\nname="os"\n', "toml")
+    for cond, row in ((dict(equals="a"), s == "a"), (dict(not_equals="a"), s != "a"), (dict(equals=1), s == 1),
+                      (dict(**{"in": ["a", "c"]}), s.isin(["a", "c"])),
+                      (dict(not_in=["a", 1]), ~s.isin(["a", 1]))):
+        want = pd.Series(pd.arrays.BooleanArray(row.to_numpy(dtype=bool), s.isna().to_numpy()), name="s")
+        pd.testing.assert_series_equal(condition_mask(f, Condition(column="s", **cond), proto, ("c",)), want)

@@ -148,12 +148,18 @@ def dates(ns: np.ndarray, index: pd.Index, name=None) -> pd.Series:
 
 def rows_of(frame: pd.DataFrame, row: np.ndarray, index: pd.Index, columns=None) -> pd.DataFrame:
     """``frame``'s rows ``row`` (-1: a row of missing values) as a frame on ``index``: what
-    ``set_index(...).reindex(index)`` gives (same dtypes and fill), with the positions known already."""
+    ``set_index(...).reindex(index)`` gives (same dtypes and fill, but None in text columns: see :func:`_take`),
+    with the positions known already. A column per block (an internal frame, read column by column: stacking
+    text columns into one block touches every value's reference count)."""
     columns = frame.columns if columns is None else columns
-    return pd.DataFrame({c: _take(frame[c], row, index) for c in columns})
+    return pd.DataFrame({c: _take(frame[c], row, index) for c in columns}, copy=False)
 
 
 def _take(column: pd.Series, row: np.ndarray, index: pd.Index) -> pd.Series:
-    # object stays object (pandas 3 would infer its ``str`` dtype from an array of strings, as reindex does not)
-    return pd.Series(take(column.array, row, allow_fill=True), index=index, name=column.name,
-                     dtype=object if column.dtype == object else None)
+    """``column``'s values at ``row`` on ``index``, missing at -1: None in an object column (the missing value
+    of the derived frame's text), else the dtype's own."""
+    if column.dtype == object:   # stays object (pandas 3 would infer its ``str`` dtype from an array of strings)
+        values = column.to_numpy()[np.where(row >= 0, row, 0)] if len(column) else np.empty(len(row), dtype=object)
+        values[row < 0] = None
+        return pd.Series(values, index=index, name=column.name, dtype=object)
+    return pd.Series(take(column.array, row, allow_fill=True), index=index, name=column.name)

@@ -45,8 +45,9 @@ def _organ_sets(organ: pd.Series, pos: np.ndarray, keep: np.ndarray, idx: pd.Ind
     """';'-joined sorted organ names per patient of the lesions ``keep`` (``pos``: their patient rows). Organs
     are a short code list, so each patient's set is a bit mask (summed over distinct organs) mapped to its
     string: no per-patient Python call. The distinct (patient, organ) pairs are flags on integer codes."""
-    ok = keep & organ.notna().to_numpy(dtype=bool)
-    o_code, organs = pd.factorize(organ[ok])
+    code, organs = pd.factorize(organ)   # of every row (cheaper than finding the kept ones' first); -1: missing
+    ok = keep & (code >= 0)
+    o_code = code[ok]
     names = sorted(organs)
     bit = {o: 1 << i for i, o in enumerate(names)}
     k = max(len(organs), 1)

@@ -29,10 +29,11 @@ from . import complications as _comp
 from . import intervals as _intervals
 from . import local_control as _lc
 from . import treatment_detail as _detail
-from ._ids import NAT, any_per_patient, at, decode, encode, nanos, positions, treatment_rows
+from ._ids import NAT, any_per_patient, at, decode, encode, nanos, positions, treatment_rows, whole_days
 from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
-from .origin import _ordered_treatments, first_local_treatment, index_day_mask, local_rows, resolve_origin
+from .origin import (_ordered_treatments, first_local_treatment, index_day_mask, local_rows, modality_rows,
+                     resolve_origin)
 from .survival_endpoints import death_within, first_event_after, survival_endpoints
 
 _PATIENT_COVARIATES = ("sex", "birth_year", "primary_site", "histology", "node_positive", "ras", "braf", "msi",
@@ -229,15 +230,35 @@ def _output_frame(columns: dict[str, pd.Series], idx: pd.Index) -> pd.DataFrame:
         if not s.index.equals(idx):
             s = s.reindex(idx)
         data[name] = (_object_text(s) if is_text(s) else s).set_axis(rows)
-    return pd.DataFrame(data)
+    # the text columns join as a block each: stacking them into one 2-D object block, as the constructor does,
+    # touches every value's reference count (~60% of the frame's construction)
+    text = {i: name for i, (name, s) in enumerate(data.items()) if s.dtype == object}
+    frame = pd.DataFrame({name: s for name, s in data.items() if s.dtype != object}, index=rows)
+    for i, name in text.items():   # in column order: each lands at its own position
+        frame.insert(i, name, data[name])
+    return frame
 
 
 def _object_text(s: pd.Series) -> pd.Series:
-    """:func:`as_object_text`, first asking whether every value is a ``str`` (a fast scan in pandas' C code):
-    then there is no missing value to find and replace (as for ids, site, sex: half the text columns)."""
-    if s.dtype == object and lib.is_string_array(s.to_numpy(), skipna=False):
+    """:func:`as_object_text` of an object column, faster: when every value is a ``str`` (a fast scan in pandas'
+    C code) there is no missing value to replace (ids, site, sex: half the text columns); else the missing
+    values other than None are those unequal to themselves (NaN, NaT; pd.NA cannot compare: as_object_text)."""
+    if s.dtype != object:
+        return as_object_text(s)
+    values = s.to_numpy()
+    if lib.is_string_array(values, skipna=False):
         return s
-    return as_object_text(s)
+    try:
+        odd = values != values
+    except Exception:   # pd.NA refuses to be a bool; as_object_text replaces it
+        return as_object_text(s)
+    if not odd.any():
+        return s
+    if not pd.isna(values[odd]).all():
+        return as_object_text(s)
+    values = values.copy()
+    values[odd] = None
+    return pd.Series(values, index=s.index, name=s.name, dtype=object)
 
 
 def _complication_columns(index: pd.DataFrame, tb: dict[str, pd.DataFrame], idx: pd.Index) -> dict[str, pd.Series]:
@@ -246,7 +267,7 @@ def _complication_columns(index: pd.DataFrame, tb: dict[str, pd.DataFrame], idx:
     treatment. With the complications' treatment rows known (:func:`._ids.treatment_rows`) they are counted
     per patient position, without matching treatment ids again."""
     t, comp = tb["treatments"], tb["complications"]
-    on_day = index_day_mask(index, t)
+    on_day = index_day_mask(index, t, distinct_ids=_ROW in comp.columns)
     if _ROW not in comp.columns:
         pc = _comp.per_patient(t.loc[on_day, ["patient_id", "treatment_id"]].reset_index(drop=True), comp).reindex(idx)
         return {"n_complications": pc["n_complications"].astype("Int64"),
@@ -286,9 +307,10 @@ def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index,
     n = len(idx)
     pos = positions(t["patient_id"], n)
     start = nanos(t["start_date"])
-    systemic = (t["modality"] == "systemic").to_numpy(dtype=bool)
-    before_local = at(nanos(fl["first_local_date"]), pos, NAT)
-    neo = systemic & t["setting"].isin(_NEOADJUVANT_SETTINGS).to_numpy(dtype=bool) & (start < before_local)
+    systemic = modality_rows(t, ("systemic",))
+    first_local = nanos(fl["first_local_date"])
+    neo = systemic & (start < at(first_local, pos, NAT))
+    neo[neo] = t["setting"].iloc[np.flatnonzero(neo)].isin(_NEOADJUVANT_SETTINGS).to_numpy(dtype=bool)
     first_lr = first_event_after(tb["events"], fl["first_local_date"], idx, types=("local_recurrence",))
     from_origin = at(nanos(origin), pos, NAT)
     after = (from_origin != NAT) & (start >= from_origin)
@@ -297,10 +319,9 @@ def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index,
         "first_local_date": fl["first_local_date"],
         "first_local_modality": fl["first_local_modality"],
         # never treated locally: "before the first local treatment" has no meaning, so missing, not False
-        "neoadjuvant": pd.arrays.BooleanArray(any_per_patient(pos, neo, n),
-                                              fl["first_local_date"].isna().to_numpy()),
-        "recurrence_months": (rec - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
-        "first_lr_months": (first_lr - fl["first_local_date"]).dt.days / DAYS_PER_MONTH,
+        "neoadjuvant": pd.arrays.BooleanArray(any_per_patient(pos, neo, n), first_local == NAT),
+        "recurrence_months": whole_days(first_local, nanos(rec)) / DAYS_PER_MONTH,
+        "first_lr_months": whole_days(first_local, nanos(first_lr)) / DAYS_PER_MONTH,
         "local_after_origin": pd.arrays.BooleanArray(any_per_patient(pos, after & local_rows(t), n), ~has_origin),
         "systemic_after_origin": pd.arrays.BooleanArray(any_per_patient(pos, after & systemic, n), ~has_origin),
     }, index=idx)

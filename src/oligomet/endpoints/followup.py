@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._pandas_compat import lookup
-from ._ids import at, positions
+from ._ids import NAT, at, nanos, positions
 
 
 def last_record_date(patient_index: pd.Index, tables: dict[str, pd.DataFrame], *, coded: bool = False) -> pd.Series:
@@ -98,14 +98,14 @@ def followup_end(patients: pd.DataFrame, tables: dict[str, pd.DataFrame],
     Patients with neither a death date, a last contact date nor any dated record get ``fu_date`` NaT
     (their time-to-event endpoints are NaN).
     """
-    death = patients["death_date"]
-    alive_until = pd.concat([patients["last_contact_date"], last_record_date(patients.index, tables, coded=True)],
-                            axis=1).max(axis=1)
-    dead = death.notna()
-    fu = death.where(dead, alive_until)
+    # on int64 nanoseconds (NaT is the smallest int64: the later of two dates skips it, as max() does)
+    death = nanos(patients["death_date"])
+    alive_until = np.maximum(nanos(patients["last_contact_date"]),
+                             nanos(last_record_date(patients.index, tables, coded=True)))
+    dead = death != NAT
+    fu = np.where(dead, death, alive_until)
     if data_lock is not None:
-        lock = pd.Timestamp(data_lock)
-        after = dead & (death > lock)
-        dead = dead & ~after
-        fu = fu.where(fu <= lock, lock).where(fu.notna())
-    return pd.DataFrame({"fu_date": fu.astype("datetime64[ns]"), "dead": dead.astype(bool)}, index=patients.index)
+        lock = pd.Timestamp(data_lock).as_unit("ns").value
+        dead = dead & ~(death > lock)
+        fu = np.where((fu != NAT) & (fu > lock), lock, fu)
+    return pd.DataFrame({"fu_date": fu.view("datetime64[ns]"), "dead": dead}, index=patients.index)

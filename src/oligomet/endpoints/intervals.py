@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import DAYS_PER_MONTH
-from ._ids import NAT, at, dates, earliest, latest, nanos, positions
+from ._ids import NAT, at, dates, earliest, latest, nanos, positions, whole_days
 
 
 def metastasis_date(lesions: pd.DataFrame, patient_index: pd.Index) -> pd.Series:
@@ -40,22 +40,21 @@ def intervals(patients: pd.DataFrame, tables: dict[str, pd.DataFrame], cutoff_mo
     idx = patients.index
     n = len(idx)
     met = metastasis_date(tables["lesions"], idx)
-    res = patients["primary_resection_date"]
-    dfi = ((met - res).dt.days / DAYS_PER_MONTH).clip(lower=0.0)
+    met_ns = nanos(met)
+    res_ns = nanos(patients["primary_resection_date"])
+    dfi = np.maximum(whole_days(res_ns, met_ns) / DAYS_PER_MONTH, 0.0)   # clip(lower=0); NaN stays NaN
 
     t = tables["treatments"]
     pos = positions(t["patient_id"], n)
     end = nanos(t["end_date"])
     end = np.where(end == NAT, nanos(t["start_date"]), end)
-    met_ns = nanos(met)
     before = at(met_ns, pos, NAT)
     last_t = latest(pos, end, (end != NAT) & (before != NAT) & (end <= before), n)
-    res_ns = nanos(res)
     prim = np.where((res_ns != NAT) & (met_ns != NAT) & (res_ns <= met_ns), res_ns, NAT)
-    last_any = dates(np.maximum(last_t, prim), idx)   # NaT (the smallest int64) only where both are
-    tfi = (met - last_any).dt.days / DAYS_PER_MONTH
+    last_any = np.maximum(last_t, prim)   # NaT (the smallest int64) only where both are
+    tfi = whole_days(last_any, met_ns) / DAYS_PER_MONTH
 
-    gap = (met - patients["primary_diagnosis_date"]).dt.days
-    sync = pd.Series(gap <= cutoff_months * DAYS_PER_MONTH, dtype="boolean").where(gap.notna())
-    return pd.DataFrame({"metastasis_date": met, "dfi_months": dfi.astype(float), "tfi_months": tfi.astype(float),
-                         "synchronous": sync}, index=idx)
+    gap = whole_days(nanos(patients["primary_diagnosis_date"]), met_ns)
+    sync = pd.arrays.BooleanArray(gap <= cutoff_months * DAYS_PER_MONTH, np.isnan(gap))
+    return pd.DataFrame({"metastasis_date": met, "dfi_months": dfi, "tfi_months": tfi, "synchronous": sync},
+                        index=idx)

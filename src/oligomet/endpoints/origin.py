@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..registry.fields import ABLATION_MODALITIES, INTENT, LOCAL_MODALITIES, MODALITY
-from ._common import map_number
+from ._common import map_numbers
 from ._ids import NAT, _take, at, dates, days, earliest, first_rows, nanos, positions, rows_of
 from .survival_endpoints import first_event_after
 
@@ -74,9 +74,9 @@ def _ordered_treatments(treatments: pd.DataFrame) -> pd.DataFrame:
     if "_priority" in treatments.columns:
         return treatments
     t = treatments.dropna(subset=["start_date"])
-    priority = map_number(t["modality"], MODALITY_PRIORITY)
+    priority, code = map_numbers(t["modality"], MODALITY_PRIORITY, _MODALITY_CODE)
     rank = np.where(np.isnan(priority), len(MODALITY_PRIORITY), priority).astype(int)
-    t = t.assign(_priority=rank)
+    t = t.assign(_priority=rank, _modality=np.where(np.isnan(code), -1, code).astype(np.int8))
     pcode = _patient_groups(t["patient_id"])
     day = days(nanos(t["start_date"]))   # calendar days: the order and ties of ``dt.normalize``
     order, key = _sort_by(pcode, day, rank)
@@ -128,18 +128,26 @@ def index_day_treatments(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.Da
     return t.loc[index_day_mask(index, t), ["patient_id", "treatment_id"]].reset_index(drop=True)
 
 
-def index_day_mask(index: pd.DataFrame, ordered: pd.DataFrame) -> np.ndarray:
+def index_day_mask(index: pd.DataFrame, ordered: pd.DataFrame, distinct_ids: bool = False) -> np.ndarray:
     """The rows of :func:`index_day_treatments` in ``ordered`` (:func:`_ordered_treatments` output): all
-    of known patients."""
+    of known patients. ``distinct_ids``: every treatment has an id and no two the same (``_ids.treatment_rows``),
+    so the index treatment is the one row :func:`resolve_origin` took (``index["_row"]``), not every row with
+    its id."""
     t = ordered
     n = len(index)
     pos = positions(t["patient_id"], n)
-    has = index["treatment_id"].notna().to_numpy()
+    by_row = distinct_ids and "_row" in index.columns
+    row = index["_row"].to_numpy() if by_row else None
+    has = row >= 0 if by_row else index["treatment_id"].notna().to_numpy()
     day = at(np.where(has, days(nanos(index["start_date"])), NAT), pos, NAT)
     same_day = (day != NAT) & (days(nanos(t["start_date"])) == day)
-    index_id = at(index["treatment_id"].to_numpy(dtype=object), pos, None)
-    is_index = at(has, pos, False)
-    is_index[is_index] = t["treatment_id"].to_numpy(dtype=object)[is_index] == index_id[is_index]
+    if by_row:
+        is_index = np.zeros(len(t), dtype=bool)
+        is_index[row[has]] = True
+    else:
+        index_id = at(index["treatment_id"].to_numpy(dtype=object), pos, None)
+        is_index = at(has, pos, False)
+        is_index[is_index] = t["treatment_id"].to_numpy(dtype=object)[is_index] == index_id[is_index]
     return (same_day & local_rows(t)) | is_index
 
 
@@ -156,6 +164,19 @@ def _check_codes(values, allowed, what):
 def local_rows(ordered: pd.DataFrame) -> np.ndarray:
     """Rows of :func:`_ordered_treatments` output with a local modality (read off ``_priority``)."""
     return ordered["_priority"].to_numpy() < _FIRST_NON_LOCAL
+
+
+#: each code of the modality list as a number: ``_ordered_treatments`` keeps the modality's as ``_modality``
+#: (-1: missing or not a code of the list), so that rows of given modalities are found without comparing text
+_MODALITY_CODE = {m: i for i, m in enumerate(MODALITY)}
+
+
+def modality_rows(treatments: pd.DataFrame, modalities) -> np.ndarray:
+    """``treatments["modality"].isin(modalities)`` as a boolean array, read off ``_modality`` when the frame
+    has it (:func:`_ordered_treatments` output) and ``modalities`` are codes of the list."""
+    if "_modality" in treatments.columns and all(m in _MODALITY_CODE for m in modalities):
+        return np.isin(treatments["_modality"].to_numpy(), [_MODALITY_CODE[m] for m in modalities])
+    return treatments["modality"].isin(modalities).to_numpy(dtype=bool)
 
 
 def first_local_treatment(treatments: pd.DataFrame, patient_index: pd.Index) -> pd.DataFrame:
@@ -187,13 +208,13 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
     cand = _ordered_treatments(treatments)
     n = len(idx)
     pos = positions(cand["patient_id"], n)
-    qualifies = cand["modality"].isin(mods).to_numpy(dtype=bool)
+    qualifies = modality_rows(cand, mods)
     if intents is not None:
         qualifies = qualifies & cand["intent"].isin(intents).to_numpy(dtype=bool)
     columns = [c for c in _INDEX_COLUMNS if c in cand.columns]
 
     if isinstance(origin, str) and origin == "index_treatment":
-        index = rows_of(cand, first_rows(pos, qualifies, n), idx, columns)
+        index = _index_rows(cand, first_rows(pos, qualifies, n), idx, columns)
         return index["start_date"].astype("datetime64[ns]"), index
 
     if isinstance(origin, str):
@@ -216,7 +237,12 @@ def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFram
 
     from_origin = at(nanos(origin_date), pos, NAT)
     qualifies = qualifies & (from_origin != NAT) & (nanos(cand["start_date"]) >= from_origin)
-    return origin_date, rows_of(cand, first_rows(pos, qualifies, n), idx, columns)
+    return origin_date, _index_rows(cand, first_rows(pos, qualifies, n), idx, columns)
+
+
+def _index_rows(ordered: pd.DataFrame, row: np.ndarray, idx: pd.Index, columns: list) -> pd.DataFrame:
+    """The index treatment's ``columns`` per patient, and ``_row``: its row in ``ordered`` (-1: none)."""
+    return rows_of(ordered, row, idx, columns).assign(_row=row)
 
 
 def _earliest_date(frame: pd.DataFrame, column: str, idx: pd.Index) -> pd.Series:

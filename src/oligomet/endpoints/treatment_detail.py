@@ -34,7 +34,7 @@ import pandas as pd
 from ..registry.fields import EXTENT_STEP, LOCAL_MODALITIES
 from ._common import map_number, map_numbers
 from ._ids import NAT, _take, any_per_patient, at, days, first_rows, nanos, positions
-from .origin import _FIRST_NON_LOCAL
+from .origin import _FIRST_NON_LOCAL, modality_rows
 
 #: A total order consistent with both organs' scales (lung: wedge < segmentectomy < lobectomy <
 #: pneumonectomy; liver: wedge < segmentectomy < hemihepatectomy).
@@ -106,26 +106,35 @@ def recurrence_columns(events: pd.DataFrame, first: pd.Series, patient_index: pd
 
 def adverse_event_columns(adverse_events: pd.DataFrame, treatments: pd.DataFrame,
                           patient_index: pd.Index) -> pd.DataFrame:
-    ae = adverse_events.dropna(subset=["patient_id", "grade"])
+    graded = (adverse_events["patient_id"].notna() & adverse_events["grade"].notna()).to_numpy(dtype=bool)
+    # the events with a patient and a grade: the others are neither read nor checked (the rows are kept, so that
+    # a registry where all are graded is not copied)
+    ae = adverse_events if graded.all() else adverse_events[graded]
+    grade = np.full(len(graded), np.nan)
+    grade[graded] = pd.to_numeric(ae["grade"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if (~np.isnan(grade) & ~np.isin(grade, range(1, 6))).any():
+        _refuse_grades(ae)
+    related = np.zeros(len(graded), dtype=bool)
+    related[graded] = ae["drug_related"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    n = len(patient_index)
+    pos = np.where(graded, positions(adverse_events["patient_id"], n), -1)
+    mine = pos >= 0
+    severe = grade >= 3   # NaN compares False
+    count = np.bincount(pos[mine], minlength=n)
+    worst = np.zeros(n)   # 0 without any graded event; grades are 1-5, NaN (unreadable) never wins
+    np.fmax.at(worst, pos[mine], grade[mine])
+    systemic = modality_rows(treatments, ("systemic",))
+    exposed = any_per_patient(positions(treatments["patient_id"], n), systemic, n) | (count > 0)
+    out = {"n_adverse_events": pd.array(count, dtype="Int64"), "ctcae_worst_grade": pd.array(worst, dtype="Int64")}
+    for col, rows in (("ctcae_3plus", severe), ("ctcae_3plus_drug_related", severe & related)):
+        out[col] = pd.arrays.BooleanArray(any_per_patient(pos, rows, n), ~exposed)
+    return pd.DataFrame(out, index=patient_index)
+
+
+def _refuse_grades(ae: pd.DataFrame) -> None:
+    """The error for CTCAE grades outside 1-5 (``ae``: the rows with a patient and a grade)."""
     grade = pd.to_numeric(ae["grade"], errors="coerce")
     bad = grade.notna() & ~grade.isin(range(1, 6))
     if bad.any():
         rows = list(ae.index[bad.to_numpy()][:10])
         raise ValueError(f"adverse_events: CTCAE grade not 1-5 at rows {rows} (e.g. {ae.loc[bad, 'grade'].iloc[0]!r})")
-    related = ae["drug_related"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    n = len(patient_index)
-    pos = positions(ae["patient_id"], n)
-    mine = pos >= 0
-    grade = grade.to_numpy(dtype=float, na_value=np.nan)
-    severe = grade >= 3   # NaN compares False
-    count = np.bincount(pos[mine], minlength=n)
-    worst = np.zeros(n)   # 0 without any graded event; grades are 1-5, NaN (unreadable) never wins
-    np.fmax.at(worst, pos[mine], grade[mine])
-    systemic = (treatments["modality"] == "systemic").to_numpy(dtype=bool)
-    exposed = any_per_patient(positions(treatments["patient_id"], n), systemic, n) | (count > 0)
-    out = pd.DataFrame(index=patient_index)
-    out["n_adverse_events"] = pd.array(count, dtype="Int64")
-    out["ctcae_worst_grade"] = pd.array(worst, dtype="Int64")
-    for col, rows in (("ctcae_3plus", severe), ("ctcae_3plus_drug_related", severe & related)):
-        out[col] = pd.arrays.BooleanArray(any_per_patient(pos, rows, n), ~exposed)
-    return out

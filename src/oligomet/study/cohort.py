@@ -184,6 +184,8 @@ def condition_mask(frame: pd.DataFrame, cond: Condition, proto: Protocol, loc: t
         if bad:
             raise _err(proto, loc + ("in" if op == "in" else op,),
                        f"unknown value {', '.join(map(repr, bad))} for {col!r}; allowed: {', '.join(allowed)}")
+    if s.dtype == object and op in ("equals", "not_equals", "in", "not_in"):
+        return _text_mask(s, op, v, frame.index)
     if pd.api.types.is_datetime64_any_dtype(s) and op not in ("in", "not_in"):
         v = pd.Timestamp(v)
     na = s.isna().to_numpy()
@@ -204,9 +206,30 @@ def condition_mask(frame: pd.DataFrame, cond: Condition, proto: Protocol, loc: t
             raise _err(proto, loc + (op,), f"cannot compare {col!r} with {v!r}: {exc}") from None
     # nullable columns give NA for missing inputs: make it False first, then mark every row whose
     # input is missing as NA, whatever the column's dtype
+    if m.dtype == bool or isinstance(m.dtype, pd.BooleanDtype):
+        na = na.astype(bool)
+        values = m.to_numpy(dtype=bool, na_value=False) & ~na
+        return pd.Series(pd.arrays.BooleanArray(values, na), index=frame.index, name=m.name)
     m = pd.Series(m, index=frame.index).astype("boolean").fillna(False).astype("boolean")
     m[na] = pd.NA
     return m
+
+
+def _text_mask(s: pd.Series, op: str, v, index: pd.Index) -> pd.Series:
+    """:func:`condition_mask` of ``equals``/``not_equals``/``in``/``not_in`` on an object column: each distinct
+    value compared once (``factorize``; its missing values are those of ``isna``), as ``==``/``!=``
+    (``PyObject_RichCompareBool``: an object is equal to itself) and ``isin`` compare every row."""
+    codes, uniques = pd.factorize(s.to_numpy())
+    if op == "equals":
+        hit = [u is v or bool(u == v) for u in uniques]
+    elif op == "not_equals":
+        hit = [u is not v and bool(u != v) for u in uniques]
+    else:
+        hit = pd.Series(uniques, dtype=object).isin(v).to_numpy(dtype=bool)
+        if op == "not_in":
+            hit = ~hit
+    table = np.append(np.asarray(hit, dtype=bool), False)   # code -1 (missing) picks the trailing False
+    return pd.Series(pd.arrays.BooleanArray(table[codes], codes < 0), index=index, name=s.name)
 
 
 def _criteria(proto: Protocol):

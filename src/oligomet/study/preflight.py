@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .._pandas_compat import is_text
@@ -34,11 +35,15 @@ def prepare_covariates(frame: pd.DataFrame, proto: Protocol) -> pd.DataFrame:
     for cov in proto.covariates:
         if cov.type == "binary":
             s = frame[cov.column]
+            if s.dtype == np.float64:   # as it would come back (NaN -> NA -> NaN): left as it is
+                continue
             if is_text(s):  # object, or pandas 3's str dtype
                 s = s.map({True: 1.0, False: 0.0, "yes": 1.0, "no": 0.0})
             frame[cov.column] = pd.to_numeric(s.astype("Float64"), errors="coerce").astype(float)
         elif cov.type == "categorical":
             s = frame[cov.column]
+            if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) == "string":
+                continue   # every value a str: nothing to make an object or None
             frame[cov.column] = s.astype(object).where(s.notna(), None)
     return frame
 
