@@ -43,12 +43,13 @@ except ImportError:   # pragma: no cover - older matplotlib: its own text drawin
 
 #: entries kept per cache before it is emptied (a report needs a few thousand; bounds a long process)
 _MAX_ENTRIES = 50_000
-_MAX_COMPOSITES = 5_000   # images of whole strings, up to some 100 kB each
+_MAX_COMPOSITE_BYTES = 64 << 20   # images of whole strings: a report's take a few MB
 _metrics: dict = {}
 _layouts: dict = {}
 _glyphs: dict = {}
 _heights: dict = {}
 _composites: dict = {}
+_composite_bytes = [0]
 
 # The layouts hold font objects, and FreeType reads a glyph's outline from the font's file (or, for the
 # fonts of _fonts, memory; not their Last Resort fallback) when it loads the glyph. A file inherited through
@@ -92,8 +93,8 @@ def font_height_metrics(fonts: tuple, size: float, dpi: float) -> tuple:
     return hit
 
 
-def _remember(cache: dict, key, value, most: int = _MAX_ENTRIES):
-    if len(cache) >= most:
+def _remember(cache: dict, key, value):
+    if len(cache) >= _MAX_ENTRIES:
         cache.clear()
     cache[key] = value
     return value
@@ -182,7 +183,12 @@ class CachingRendererAgg(RendererAgg):
         if drawing is None:
             drawing = self._compose(cos, sin, font_key, items, aa, rel)
             if key is not None:
-                _remember(_composites, key, drawing, _MAX_COMPOSITES)
+                size = sum(image.nbytes for image, _, _ in drawing)
+                if _composite_bytes[0] + size > _MAX_COMPOSITE_BYTES:
+                    _composites.clear()
+                    _composite_bytes[0] = 0
+                _composites[key] = drawing
+                _composite_bytes[0] += size
         top = int(height) - by
         for image, col, row in drawing:   # col, row: the image's left column and top row, from the base pixel
             self._renderer.draw_text_image(image, bx + col, top + row + image.shape[0], 0, gc)
