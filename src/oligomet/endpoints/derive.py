@@ -34,7 +34,7 @@ from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
 from .origin import (_ordered_treatments, first_local_treatment, index_day_mask, local_rows, modality_rows,
                      resolve_origin)
-from .survival_endpoints import death_within, first_event_after, survival_endpoints
+from .survival_endpoints import LOCAL_RECURRENCE, death_within, first_event_after, mark_events, survival_endpoints
 
 _PATIENT_COVARIATES = ("sex", "birth_year", "primary_site", "histology", "node_positive", "ras", "braf", "msi",
                        "ecog", "primary_diagnosis_date", "primary_resection_date", "death_date",
@@ -180,6 +180,7 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
         tb["complications"] = tb["complications"].assign(**{_ROW: rows})
     tb = _in_scope(tb, len(idx), lock, patients_only=level == "patient")
     tb["treatments"] = _ordered_treatments(tb["treatments"])  # once; every step reads this order
+    tb["events"] = mark_events(tb["events"])
     pts = tb["patients"].set_axis(idx)
     fu = followup_end(pts, tb, lock)
     origin_date, index = resolve_origin(origin, pts, tb, index_modalities, index_intents)
@@ -311,7 +312,7 @@ def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index,
     first_local = nanos(fl["first_local_date"])
     neo = systemic & (start < at(first_local, pos, NAT))
     neo[neo] = t["setting"].iloc[np.flatnonzero(neo)].isin(_NEOADJUVANT_SETTINGS).to_numpy(dtype=bool)
-    first_lr = first_event_after(tb["events"], fl["first_local_date"], idx, types=("local_recurrence",))
+    first_lr = first_event_after(tb["events"], fl["first_local_date"], idx, types=LOCAL_RECURRENCE)
     from_origin = at(nanos(origin), pos, NAT)
     after = (from_origin != NAT) & (start >= from_origin)
     has_origin = origin.notna().to_numpy()
