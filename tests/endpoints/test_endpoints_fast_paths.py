@@ -89,11 +89,11 @@ def test_complications_by_row_as_by_id(reg, kw, monkeypatch):
 
 
 def test_treatment_rows_only_for_distinct_present_ids():
-    t = pd.DataFrame({"treatment_id": ["T1", "T2", "T3"]})
-    c = pd.DataFrame({"treatment_id": ["T3", None, "T9", "T1"]})
+    t = np.array(["T1", "T2", "T3"], dtype=object)
+    c = np.array(["T3", None, "T9", "T1"], dtype=object)
     assert list(_ids.treatment_rows(t, c)) == [2, -1, -1, 0]
-    assert _ids.treatment_rows(pd.DataFrame({"treatment_id": ["T1", "T1"]}), c) is None
-    assert _ids.treatment_rows(pd.DataFrame({"treatment_id": ["T1", None]}), c) is None
+    assert _ids.treatment_rows(np.array(["T1", "T1"], dtype=object), c) is None
+    assert _ids.treatment_rows(np.array(["T1", None], dtype=object), c) is None
 
 
 def test_a_treatment_without_id_is_matched_by_id(reg):

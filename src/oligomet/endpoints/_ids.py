@@ -39,13 +39,12 @@ def encode(tb: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], pd.Ind
     return out, index, np.asarray(uniques, dtype=object)
 
 
-def treatment_rows(treatments: pd.DataFrame, complications: pd.DataFrame) -> np.ndarray | None:
-    """The row of ``treatments`` (a position) each complication's ``treatment_id`` names, -1 for none, from one
-    ``factorize`` of both id lists; None when the treatments' ids are not all present and distinct (then
-    the callers match ids as text, with the errors and missing-id matches that gives)."""
-    own = treatments["treatment_id"].to_numpy(dtype=object)
-    n = len(own)
-    codes, _ = pd.factorize(np.concatenate([own, complications["treatment_id"].to_numpy(dtype=object)]))
+def treatment_rows(treatment_ids: np.ndarray, complication_ids: np.ndarray) -> np.ndarray | None:
+    """The position in ``treatment_ids`` of each of ``complication_ids``, -1 for none, from one ``factorize`` of
+    both id lists; None when the treatments' ids are not all present and distinct (then the callers match
+    ids as text, with the errors and missing-id matches that gives)."""
+    n = len(treatment_ids)
+    codes, _ = pd.factorize(np.concatenate([treatment_ids, complication_ids]))
     # codes follow first appearance and the treatments come first: distinct and present ids are 0 .. n-1
     if not np.array_equal(codes[:n], np.arange(n)):
         return None

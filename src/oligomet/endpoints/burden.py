@@ -36,8 +36,8 @@ def burden(reference_date: pd.Series, lesions: pd.DataFrame, window_days: int = 
     np.fmax.at(dmax, pos[keep], lesions["diameter_mm"].to_numpy(dtype=float, na_value=np.nan)[keep])
     organs = _organ_sets(lesions["organ"], pos, keep, idx)
     tbs = pd.Series(tumor_burden_score(dmax, count), index=idx)
-    has_origin = reference_date.notna()
-    return pd.DataFrame({"n_lesions": pd.Series(count, index=idx).where(has_origin).astype("Int64"),
+    has_origin = reference_date.notna().to_numpy()
+    return pd.DataFrame({"n_lesions": pd.arrays.IntegerArray(count.astype(np.int64), ~has_origin),
                          "max_diameter_mm": pd.Series(dmax, index=idx), "tbs": tbs, "met_organs": organs}, index=idx)
 
 

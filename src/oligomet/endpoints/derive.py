@@ -34,7 +34,7 @@ from ._common import DAYS_PER_MONTH, check_unit, table
 from .followup import followup_end
 from .origin import (_ordered_treatments, first_local_treatment, index_day_mask, local_rows, modality_rows,
                      resolve_origin)
-from .survival_endpoints import death_within, first_event_after, survival_endpoints
+from .survival_endpoints import LOCAL_RECURRENCE, death_within, first_event_after, mark_events, survival_endpoints
 
 _PATIENT_COVARIATES = ("sex", "birth_year", "primary_site", "histology", "node_positive", "ras", "braf", "msi",
                        "ecog", "primary_diagnosis_date", "primary_resection_date", "death_date",
@@ -101,24 +101,27 @@ def _in_scope(tb: dict[str, pd.DataFrame], n: int, lock, patients_only: bool) ->
     endpoints (tests/endpoints/test_endpoints_unknown_ids.py), so a study's patient filter
     (:func:`oligomet.study.cohort.prefilter`) need only filter the patients table."""
     out = dict(tb)
-    ours = None
+    ours = None   # the rows of the patients' treatments (every row at the lesion level)
     for name, col in _DATED.items():
         frame = tb[name]
         keep = np.ones(len(frame), dtype=bool)
-        if patients_only and name == "complications" and _ROW in frame.columns:
-            row = frame[_ROW].to_numpy()   # the treatments' rows: ``ours`` is a mask over them
-            keep &= at(ours, row, False)
-        elif patients_only and name == "complications":
-            keep &= frame["treatment_id"].isin(ours).to_numpy(dtype=bool)
+        if name == "complications":
+            ids = tb["treatments"]["treatment_id"].to_numpy(dtype=object)[ours]
+            found = treatment_rows(ids, frame["treatment_id"].to_numpy(dtype=object))
+            if found is not None:   # distinct ids: the row each complication's treatment has in the table (its index)
+                frame = frame.assign(**{_ROW: at(ours, found, -1)})
+            if patients_only:   # the complications of the patients' treatments
+                keep &= found >= 0 if found is not None else frame["treatment_id"].isin(ids).to_numpy(dtype=bool)
         elif patients_only:
             keep &= frame["patient_id"].to_numpy(dtype=float) < n   # NaN (no patient) compares False
-            if name == "treatments":
-                ours = keep.copy() if _ROW in tb["complications"].columns else \
-                    frame["treatment_id"].to_numpy(dtype=object)[keep]
+        if name == "treatments":
+            ours = np.flatnonzero(keep)
         if lock is not None:
             keep &= ~(frame[col] > lock).to_numpy(dtype=bool)
         if not keep.all():
             out[name] = (frame[list(_READ[name])] if name in _READ else frame)[keep]
+        elif frame is not tb[name]:
+            out[name] = frame
     return out
 
 
@@ -175,11 +178,9 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     # from here on every table's patient_id is a number and the patients are indexed by it (._ids);
     # the text ids are kept in pts["patient_id"] and come back only in the output
     tb, idx, id_of_code, lock = _coded(_load(tables), data_lock)
-    rows = treatment_rows(tb["treatments"], tb["complications"])
-    if rows is not None:   # the treatments' index holds their rows (``table``), and keeps them when filtered
-        tb["complications"] = tb["complications"].assign(**{_ROW: rows})
     tb = _in_scope(tb, len(idx), lock, patients_only=level == "patient")
     tb["treatments"] = _ordered_treatments(tb["treatments"])  # once; every step reads this order
+    tb["events"] = mark_events(tb["events"])
     pts = tb["patients"].set_axis(idx)
     fu = followup_end(pts, tb, lock)
     origin_date, index = resolve_origin(origin, pts, tb, index_modalities, index_intents)
@@ -311,7 +312,7 @@ def _history(origin: pd.Series, tb: dict[str, pd.DataFrame], idx: pd.Index,
     first_local = nanos(fl["first_local_date"])
     neo = systemic & (start < at(first_local, pos, NAT))
     neo[neo] = t["setting"].iloc[np.flatnonzero(neo)].isin(_NEOADJUVANT_SETTINGS).to_numpy(dtype=bool)
-    first_lr = first_event_after(tb["events"], fl["first_local_date"], idx, types=("local_recurrence",))
+    first_lr = first_event_after(tb["events"], fl["first_local_date"], idx, types=LOCAL_RECURRENCE)
     from_origin = at(nanos(origin), pos, NAT)
     after = (from_origin != NAT) & (start >= from_origin)
     has_origin = origin.notna().to_numpy()

@@ -35,7 +35,7 @@ from ..registry.fields import LOCAL_MODALITIES
 from ._common import UNITS, after_day, split_ids
 from ._ids import NAT, any_per_patient, nanos, positions, whole_days
 from .origin import _ordered_treatments, local_rows
-from .survival_endpoints import first_event_after
+from .survival_endpoints import LOCAL_RECURRENCE, first_event_after
 
 
 def _lr_columns(start: pd.Series, lr_date: pd.Series, fu_date: pd.Series, dead: pd.Series,
@@ -61,7 +61,7 @@ def patient_local_control(origin: pd.Series, fu: pd.DataFrame, tables: dict[str,
     idx = origin.index
     t = _ordered_treatments(tables["treatments"])
     has_local = any_per_patient(positions(t["patient_id"], len(idx)), local_rows(t), len(idx))
-    lr = first_event_after(tables["events"], origin, idx, types=("local_recurrence",))
+    lr = first_event_after(tables["events"], origin, idx, types=LOCAL_RECURRENCE)
     out = _lr_arrays(nanos(origin), nanos(lr), nanos(fu["fu_date"]), fu["dead"].to_numpy(dtype=bool), unit)
     return pd.DataFrame({k: np.where(has_local, v, np.nan) for k, v in out.items()}, index=idx)
 

@@ -189,13 +189,13 @@ def first_local_treatment(treatments: pd.DataFrame, patient_index: pd.Index) -> 
 
 
 #: the index treatment's columns the derivation reads (carrying every treatment column costs a take each)
-_INDEX_COLUMNS = ("treatment_id", "start_date", "modality", "intent", "approach", "margin", "assessed_extent",
-                  "resection_extent", "extensive_adhesions")
+_INDEX_COLUMNS = ("treatment_id", "start_date", "modality", "intent", "approach", "margin")
 
 
 def resolve_origin(origin, patients: pd.DataFrame, tables: dict[str, pd.DataFrame],
                    index_modalities=None, index_intents=None) -> tuple[pd.Series, pd.DataFrame]:
-    """Return (origin_date per patient, index treatment rows per patient: :data:`_INDEX_COLUMNS`)."""
+    """Return (origin_date per patient, index treatment rows per patient: :data:`_INDEX_COLUMNS` and ``_row``,
+    the index treatment's row in the ordered treatments, -1 for none)."""
     idx = patients.index
     treatments = tables["treatments"]
     if isinstance(origin, str) and origin not in ORIGINS:

@@ -50,10 +50,31 @@ def first_event_after(events: pd.DataFrame, start: pd.Series, patient_index: pd.
     pos = positions(events["patient_id"], n)
     when = nanos(events["date"])
     from_day = at(days(nanos(start)), pos, NAT)
-    keep = (from_day != NAT) & (days(when) > from_day)
+    keep = (from_day != NAT) & (event_days(events) > from_day)
     if types is not None:
-        keep &= events["type"].isin(types).to_numpy(dtype=bool)
+        keep &= of_types(events, types)
     return dates(earliest(pos, when, keep, n), patient_index, name="date")
+
+
+#: the event types ``derive_endpoints`` marks once (``_lr``), as every local-control step asks for them
+LOCAL_RECURRENCE = ("local_recurrence",)
+
+
+def mark_events(events: pd.DataFrame) -> pd.DataFrame:
+    """``events`` with each row's calendar day (``_day``, :func:`._ids.days`) and whether it is a local
+    recurrence (``_lr``): found once per derivation, read by every step."""
+    return events.assign(_day=days(nanos(events["date"])), _lr=events["type"].isin(LOCAL_RECURRENCE).to_numpy(bool))
+
+
+def event_days(events: pd.DataFrame) -> np.ndarray:
+    return events["_day"].to_numpy() if "_day" in events.columns else days(nanos(events["date"]))
+
+
+def of_types(events: pd.DataFrame, types) -> np.ndarray:
+    """``events["type"].isin(types)`` as a boolean array (read off ``_lr`` for local recurrences)."""
+    if "_lr" in events.columns and tuple(types) == LOCAL_RECURRENCE:
+        return events["_lr"].to_numpy()
+    return events["type"].isin(types).to_numpy(dtype=bool)
 
 
 def time_event(origin: pd.Series, event_date: pd.Series, fu: pd.DataFrame, unit: str,
@@ -88,8 +109,11 @@ def survival_endpoints(origin: pd.Series, fu: pd.DataFrame, events: pd.DataFrame
     prog = first_event_after(events, origin, idx)
     out["pfs_time"], out["pfs_event"] = _time_event(o, nanos(prog), fu_date, dead, unit)
 
-    curative = (index["modality"].isin(LOCAL_MODALITIES) & index["intent"].isin(curative_intents)
-                & ~index["margin"].isin(["R2"])).fillna(False).to_numpy(dtype=bool)
+    # a local treatment, of a curative intent, not R2: each test on the rows that passed the one before
+    curative = index["modality"].isin(LOCAL_MODALITIES).to_numpy(dtype=bool, copy=True)
+    rows = np.flatnonzero(curative)
+    curative[rows] = (index["intent"].iloc[rows].isin(curative_intents).to_numpy(dtype=bool)
+                      & ~index["margin"].iloc[rows].isin(["R2"]).to_numpy(dtype=bool))
     # DFS events count after the disease was removed: the later of the origin day and the index
     # treatment's day (with origin="first_recurrence" a salvage on the recurrence day must not turn
     # that recurrence into a DFS event at time 0); NaT (the smallest int64) only where both are

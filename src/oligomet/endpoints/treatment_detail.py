@@ -35,6 +35,7 @@ from ..registry.fields import EXTENT_STEP, LOCAL_MODALITIES
 from ._common import map_number, map_numbers
 from ._ids import NAT, _take, any_per_patient, at, days, first_rows, nanos, positions
 from .origin import _FIRST_NON_LOCAL, modality_rows
+from .survival_endpoints import event_days
 
 #: A total order consistent with both organs' scales (lung: wedge < segmentectomy < lobectomy <
 #: pneumonectomy; liver: wedge < segmentectomy < hemihepatectomy).
@@ -46,29 +47,44 @@ _YES_NO = {"yes": 1.0, "no": 0.0}   # as numbers for map_number; read back as a 
 def extent(codes: pd.Series) -> tuple[pd.Categorical, pd.Series]:
     """(ordered categorical over :data:`EXTENT_ORDER`, step on the organ's scale as float, NaN if missing)."""
     rank, step = map_numbers(codes, _EXTENT_RANK, EXTENT_STEP)
-    cat = pd.Categorical.from_codes(np.where(np.isnan(rank), -1, rank).astype(int), categories=list(EXTENT_ORDER),
-                                    ordered=True)
-    return cat, pd.Series(step, index=codes.index)
+    return _extent_categories(rank), pd.Series(step, index=codes.index)
+
+
+def _extent_categories(rank: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.where(np.isnan(rank), -1, rank).astype(int), categories=list(EXTENT_ORDER),
+                                     ordered=True)
 
 
 def extent_columns(index: pd.DataFrame, treatments: pd.DataFrame) -> pd.DataFrame:
-    """``index``: the index treatment row per patient (index = patient_id, the coded patients index of
-    :mod:`._ids`); ``treatments`` in the order of :func:`.origin._ordered_treatments`. Returns the extent
-    columns and ``index_extensive_adhesions``."""
+    """``index``: the index treatment per patient (index = patient_id, the coded patients index of :mod:`._ids`):
+    its row in ``treatments`` as ``_row`` (:func:`.origin.resolve_origin`), or its ``assessed_extent``,
+    ``resection_extent`` and ``extensive_adhesions``; ``treatments`` in the order of
+    :func:`.origin._ordered_treatments`. Returns the extent columns and ``index_extensive_adhesions``."""
     n = len(index)
     local = treatments["_priority"].to_numpy() < _FIRST_NON_LOCAL if "_priority" in treatments.columns else \
         treatments["modality"].isin(LOCAL_MODALITIES).to_numpy(dtype=bool)
     first = first_rows(positions(treatments["patient_id"], n), local, n)   # the first local treatment's row
+    if "_row" in index.columns:   # each code list mapped once over the treatments, then read at the rows
+        row = index["_row"].to_numpy()
+        assessed = map_numbers(treatments["assessed_extent"], _EXTENT_RANK, EXTENT_STEP)
+        numbers = {"first_local_assessed": [at(a, first, np.nan) for a in assessed],
+                   "index_assessed": [at(a, row, np.nan) for a in assessed],
+                   "index_resection": [at(a, row, np.nan)
+                                       for a in map_numbers(treatments["resection_extent"], _EXTENT_RANK, EXTENT_STEP)]}
+        adhesions = at(map_number(treatments["extensive_adhesions"], _YES_NO), row, np.nan)
+    else:
+        numbers = {"first_local_assessed": map_numbers(_take(treatments["assessed_extent"], first, index.index),
+                                                       _EXTENT_RANK, EXTENT_STEP),
+                   "index_assessed": map_numbers(index["assessed_extent"], _EXTENT_RANK, EXTENT_STEP),
+                   "index_resection": map_numbers(index["resection_extent"], _EXTENT_RANK, EXTENT_STEP)}
+        adhesions = map_number(index["extensive_adhesions"], _YES_NO)
     out = {}
-    for prefix, values in (("first_local_assessed", _take(treatments["assessed_extent"], first, index.index)),
-                           ("index_assessed", index["assessed_extent"]),
-                           ("index_resection", index["resection_extent"])):
-        cat, step = extent(values)
-        out[f"{prefix}_extent"] = cat
-        out[f"{prefix}_extent_step"] = step.to_numpy()
+    for prefix, (rank, step) in numbers.items():
+        out[f"{prefix}_extent"] = _extent_categories(rank)
+        out[f"{prefix}_extent_step"] = step
     before, after = out["first_local_assessed_extent_step"], out["index_resection_extent_step"]
     out["extent_escalated"] = pd.arrays.BooleanArray(after > before, np.isnan(before) | np.isnan(after))
-    out["index_extensive_adhesions"] = pd.array(map_number(index["extensive_adhesions"], _YES_NO), dtype="boolean")
+    out["index_extensive_adhesions"] = pd.array(adhesions, dtype="boolean")
     return pd.DataFrame(out, index=index.index)
 
 
@@ -91,7 +107,7 @@ def recurrence_columns(events: pd.DataFrame, first: pd.Series, patient_index: pd
     first local treatment); every event on that day describes it. ``patient_index``: coded (:mod:`._ids`)."""
     n = len(patient_index)
     pos = positions(events["patient_id"], n)
-    day = days(nanos(events["date"]))
+    day = event_days(events)
     that_day = at(days(nanos(first)), pos, NAT)
     rows = (day != NAT) & (day == that_day)
     # by biopsy 1, by imaging or clinically 0, else missing (as ``map`` of True / False)
