@@ -374,7 +374,16 @@ def _list_cells(s: pd.Series) -> pd.Series:
             v = _LIST_SEPARATOR.sub(";", v)
         return v.strip(";") or None
 
-    return pd.Series([clean(v) for v in s.to_numpy(dtype=object)], index=s.index, dtype=object)
+    values = s.to_numpy(dtype=object)
+    texts = values[pd.notna(values)]
+    if pd.api.types.infer_dtype(texts, skipna=False) == "string":
+        # Nothing to change in any cell (the usual list): no comma or space anywhere, no ";" at either end
+        # of a cell, no empty cell; seen in the cells joined by NUL (none of them holding a NUL).
+        joined = "\x00".join(texts)
+        if (joined.count("\x00") == len(texts) - 1 and "\x00\x00" not in joined and not _NOT_PLAIN_LIST.search(joined)
+                and not re.search(r"(?:^|\x00);|;(?:\x00|$)|^\x00|\x00$", joined) and joined):
+            return pd.Series(values, index=s.index, dtype=object)
+    return pd.Series([clean(v) for v in values], index=s.index, dtype=object)
 
 
 _DTYPES = {"date": "datetime64[ns]", "int": "Int64", "float": "float64", "bool": "boolean"}

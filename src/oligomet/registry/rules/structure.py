@@ -27,22 +27,10 @@ def check_codes(ctx: Context) -> None:
         for f in TABLES[name].fields:
             if f.type != "code" or not len(frame):
                 continue
-            bad = _not_in(frame[f.name], f.codes)
+            codes = ctx.coded(name, f.name)[0]
+            bad = (codes >= 0) & ~ctx.is_in(name, f.name, f.codes)   # a value, and not an allowed one
             rule = "clavien_dindo_grade" if f.name == "clavien_dindo" else "unknown_code"
             ctx.error(name, rule, bad, f.name, f"unknown {f.name}; allowed values: {', '.join(f.codes)}")
-
-
-def _not_in(column: pd.Series, allowed) -> np.ndarray:
-    """``(column.notna() & ~column.isin(allowed)).to_numpy()``, from one pass over the column.
-
-    Codes repeat: the column's distinct values (``factorize``, which leaves out what ``isna`` finds
-    missing) are looked up in ``allowed``, and read back through the codes; about twice as fast as
-    ``notna`` and ``isin`` (two passes) on 10^5 object cells.
-    """
-    codes, distinct = pd.factorize(column.to_numpy(), use_na_sentinel=True)
-    allowed = set(allowed)
-    known = np.fromiter((v in allowed for v in distinct), dtype=bool, count=len(distinct))
-    return ~np.append(known, True)[codes]   # code -1 (missing) picks the appended True
 
 
 def check_duplicates(ctx: Context) -> None:
