@@ -18,6 +18,8 @@ def check_required(ctx: Context) -> None:
             # An absent column is reported once by the parser (missing_column); ``combine`` then drops
             # these per-row problems for it.
             codes = ctx.id_codes(name, f.name)   # an id column: missing where it has no number
+            if codes is None and f.type == "code":
+                codes = ctx.coded(name, f.name)[0]   # as check_codes finds them
             missing = codes < 0 if codes is not None else frame[f.name].isna().to_numpy()
             ctx.error(name, "required_missing", missing, f.name, f"{f.name} is required")
 
