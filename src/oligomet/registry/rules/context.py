@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -125,10 +126,13 @@ class Context:
             # each cell's position repeated once per id in it. Non-text cells list nothing (the str
             # accessor gives them NaN).
             cells = self.tables["treatments"]["lesion_ids"].to_numpy(dtype=object)
-            where = np.array([i for i, v in enumerate(cells) if isinstance(v, str)], dtype=np.int64)
-            ids = np.array(";".join(cells[where]).split(";") if len(where) else [], dtype=object)
-            pos = np.repeat(where, np.fromiter((v.count(";") + 1 for v in cells[where]), dtype=np.int64,
-                                               count=len(where)))
+            where = np.flatnonzero(pd.notna(cells))
+            if pd.api.types.infer_dtype(cells[where], skipna=False) not in ("string", "empty"):
+                where = np.array([i for i, v in enumerate(cells) if isinstance(v, str)], dtype=np.int64)
+            texts = cells[where]
+            ids = np.array(";".join(texts).split(";") if len(where) else [], dtype=object)
+            pos = np.repeat(where, np.fromiter(map(str.count, texts, repeat(";")), dtype=np.int64,
+                                               count=len(where)) + 1)
             keep = ids != ""
             self._treated = pd.DataFrame({"pos": pos[keep], "lesion_id": pd.Series(ids[keep], dtype=object)})
         return self._treated
