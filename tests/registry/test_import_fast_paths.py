@@ -123,3 +123,24 @@ def test_whitespace_set_is_pythons():
     from oligomet.registry.parse import _WHITESPACE_AND_NUL
 
     assert set(_WHITESPACE_AND_NUL) == {chr(c) for c in range(0x110000) if chr(c).isspace()} | {"\x00"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=list("0123456789 .-()/+\x00@aé;,\x01\u3000"), max_size=300), max_size=12),
+       st.sampled_from([16, 64, 1 << 20]))
+def test_identifier_prefilter_is_its_regex(texts, at_a_time):
+    """``ids._candidates``, vectorised over the joined texts (some characters at a time), keeps what a
+    regex per text keeps: an ``@``, or 9 digits with only number separators between them (NUL counting
+    as one in texts of up to 256 characters, as in the fixed-width arrays of the former pre-filter)."""
+    import re
+
+    from oligomet.registry.rules import ids
+
+    short = re.compile(r"[0-9](?:[ .\-()/+\x00]*[0-9]){8}")
+    expected = ["@" in t or (short if len(t) <= 256 else ids._LONG_CANDIDATE).search(t) is not None for t in texts]
+    before = ids._CHARACTERS_AT_A_TIME
+    ids._CHARACTERS_AT_A_TIME = at_a_time
+    try:
+        assert list(ids._candidates(np.array(texts, dtype=object))) == expected
+    finally:
+        ids._CHARACTERS_AT_A_TIME = before

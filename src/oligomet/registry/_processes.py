@@ -7,8 +7,8 @@ the workers inherit the loaded tables as they are (forked: copy-on-write, nothin
 
 Why: the tables of a CSV folder are independent of each other until they are all read (only the
 patient named in a problem of ``complications`` comes from ``treatments``), and reading them is most
-of the time to import a registry (~3 CPU-seconds for 100,000 patients: splitting, decoding and parsing
-in pandas and NumPy calls that hold the interpreter lock, so threads would not help; processes do).
+of the time to import a registry (~2 CPU-seconds for 100,000 patients: splitting, decoding and parsing,
+mostly in pandas and NumPy calls that hold the interpreter lock, so threads would not help; processes do).
 
 Workers are forked: they start in milliseconds with pandas and oligomet already imported. Forking is
 safe only where no other Python thread could hold a lock at that moment, so it is done only when this

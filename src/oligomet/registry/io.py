@@ -226,8 +226,8 @@ class _ReadTable(NamedTuple):
         if self.table is None or not self.texts:
             return _ReadTable, tuple(self[:4])
         table = self.table
-        columns = [(c, True, *self.texts[c]) if c in self.texts else (c, False, table[c].array, table[c].dtype)
-                   for c in table.columns]
+        columns = [(c, True, self.texts[c][0], _Texts(self.texts[c][1])) if c in self.texts
+                   else (c, False, table[c].array, table[c].dtype) for c in table.columns]
         return _unpack_read_table, (table.index.to_numpy(dtype=np.int64), columns, *self[1:4])
 
 
@@ -235,9 +235,36 @@ def _unpack_read_table(rows: np.ndarray, columns: list[tuple], raw, read_log, co
     """The :class:`_ReadTable` that ``_ReadTable.__reduce__`` packed (without its ``texts``): each column
     (name, True, codes, distinct texts) or (name, False, values, dtype)."""
     index = pd.Index(np.asarray(rows, dtype=object), name="row")   # as parse.conform_table makes it
-    table = pd.DataFrame({c: pd.Series(b[a] if texts else a, index=index, name=c, dtype=object if texts else b)
+    table = pd.DataFrame({c: pd.Series(b.values[a] if texts else a, index=index, name=c, dtype=object if texts else b)
                           for c, texts, a, b in columns}, index=index)
     return _ReadTable(table, raw, read_log, conform_log)
+
+
+class _Texts:
+    """An object array of str and None, pickled as one text: the strings joined by NUL (which no cell of a
+    CSV file holds, ``tabular.read_csv_text``), and where the Nones are. ~5 times faster both ways than
+    pickling 10^5 strings one by one. Any other array is pickled as it is."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def __reduce__(self):
+        values = self.values
+        missing = pd.isna(values)
+        texts = values[~missing]
+        if pd.api.types.infer_dtype(texts, skipna=False) in ("string", "empty") and \
+                all(v is None for v in values[missing]):
+            joined = "\x00".join(texts)
+            if joined.count("\x00") == max(len(texts) - 1, 0):
+                return _joined_texts, (joined, missing, len(texts))
+        return _Texts, (values,)
+
+
+def _joined_texts(joined: str, missing: np.ndarray, n: int) -> _Texts:
+    values = np.full(len(missing), None, dtype=object)
+    if n:
+        values[~missing] = joined.split("\x00")
+    return _Texts(values)
 
 
 def _read_csv(path: Path, name: str, order: str | None, key: bytes | None) -> _ReadTable:

@@ -288,7 +288,8 @@ def _parse_column(raw: pd.Series, f: Field, order: str | None, decimal: str = ".
             values = pd.Series(packed[1][codes], index=raw.index, name=raw.name, dtype=object)
         else:
             values = pd.Series(take(arr, codes, allow_fill=True), index=raw.index, name=raw.name)
-        if rule.isna().all():  # the common column: no problem to spread over the rows
+        # the common column: no problem to spread over the rows (a text column never has one)
+        if f.type in ("str", "code", "list") or rule.isna().all():
             return values, None, None, packed
         rule = pd.Series(take(rule.to_numpy(dtype=object), codes, allow_fill=True, fill_value=None),
                          index=raw.index, dtype=object)
@@ -354,7 +355,7 @@ def _parse_values(raw: pd.Series, f: Field, order: str | None, decimal: str = ".
         return out.astype(object).where(out.notna(), None), rule, msg
     if f.type == "list":
         return _list_cells(s), rule, msg
-    return s.astype(object).where(s.notna(), None), rule, msg
+    return s, rule, msg   # as_text's str or None
 
 
 _LIST_SEPARATOR = re.compile(r"\s*[;,]\s*")
@@ -374,7 +375,17 @@ def _list_cells(s: pd.Series) -> pd.Series:
             v = _LIST_SEPARATOR.sub(";", v)
         return v.strip(";") or None
 
-    return pd.Series([clean(v) for v in s.to_numpy(dtype=object)], index=s.index, dtype=object)
+    values = s.to_numpy(dtype=object)
+    texts = values[pd.notna(values)]
+    if pd.api.types.infer_dtype(texts, skipna=False) == "string":
+        # Nothing to change in any cell (the usual list): no comma or space anywhere, no ";" at either end
+        # of a cell, no empty cell; seen in the cells joined by NUL (none of them holding a NUL).
+        joined = "\x00".join(texts)
+        if (joined and joined.count("\x00") == len(texts) - 1 and not _NOT_PLAIN_LIST.search(joined)
+                and not any(edge in joined for edge in ("\x00\x00", "\x00;", ";\x00"))
+                and not joined.startswith((";", "\x00")) and not joined.endswith((";", "\x00"))):
+            return pd.Series(values, index=s.index, dtype=object)
+    return pd.Series([clean(v) for v in values], index=s.index, dtype=object)
 
 
 _DTYPES = {"date": "datetime64[ns]", "int": "Int64", "float": "float64", "bool": "boolean"}

@@ -27,17 +27,17 @@ _CHECKS = (
     clinical.check_sabr, clinical.check_resection_detail, clinical.check_adverse_events, followup.check_followup,
 )
 
-#: The checks in groups of about equal time (1.2-1.3 CPU-seconds each at 100,000 patients), each group
-#: run in a process of its own (``_processes``): the first holds the checks that use the patient of each
-#: row (``Context.patient_pos``) and the lesions of each treatment (``treated_lesions``), which a
-#: Context finds once for all of them; the second needs neither. Each check is in one group.
+#: The checks in groups of about equal time (~0.3 CPU-seconds each at 100,000 patients), each group run in a
+#: process of its own (``_processes``). The ids of every table are numbered before (``Context.build``);
+#: the first group holds the checks that read code columns through ``Context.coded`` (found once per
+#: process), the second the duplicate, id and identifier checks. Each check is in one group.
 _GROUPS = (
-    (structure.check_references, chronology.check_death, chronology.check_after_death_and_lock,
-     chronology.check_treatment_order, chronology.check_local_recurrence, chronology.check_lesion_dates,
-     clinical.check_clavien_dindo, clinical.check_measurements, clinical.check_sabr,
+    (structure.check_required, structure.check_codes, structure.check_references, chronology.check_death,
+     chronology.check_after_death_and_lock, chronology.check_treatment_order, chronology.check_local_recurrence,
+     chronology.check_lesion_dates, clinical.check_clavien_dindo, clinical.check_measurements, clinical.check_sabr,
      clinical.check_resection_detail, clinical.check_adverse_events, followup.check_followup),
-    (structure.check_required, structure.check_codes, structure.check_duplicates, ids.check_id_length,
-     ids.check_identifier_values, ids.check_pseudonyms, chronology.check_recurrence_organ),
+    (structure.check_duplicates, ids.check_id_length, ids.check_identifier_values, ids.check_pseudonyms,
+     chronology.check_recurrence_organ),
 )
 
 

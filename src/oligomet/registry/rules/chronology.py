@@ -86,11 +86,11 @@ def check_local_recurrence(ctx: Context) -> None:
     not be dated before the first such treatment (same day is allowed: the rule is "before").
     """
     ev = ctx.tables["events"]
-    lr = (ev["type"] == "local_recurrence").to_numpy()
+    lr = ctx.is_in("events", "type", ["local_recurrence"])
     if not lr.any():
         return
     tr = ctx.tables["treatments"]
-    is_local = tr["modality"].isin(LOCAL_MODALITIES).to_numpy()
+    is_local = ctx.is_in("treatments", "modality", LOCAL_MODALITIES)
     start = tr["start_date"].to_numpy(dtype="datetime64[ns]")
     # The first local treatment of each lesion id listed (and of each patient), by the ids' numbers
     # (rules/context.Space): equal ids, equal numbers.

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from ..fields import (ASA_RANGE, CHARLSON_RANGE, CTCAE_GRADES, FEV1_PCT_RANGE, LIVER_EXTENTS, LOCAL_MODALITIES,
                       LUNG_EXTENTS, RESECTION_EXTENT)
@@ -17,8 +16,8 @@ DOSE_PER_FRACTION_GY = (3.0, 35.0)
 def check_clavien_dindo(ctx: Context) -> None:
     co = ctx.tables["complications"]
     if len(co):
-        grade_v = (co["clavien_dindo"] == "V") & ctx.death("complications").isna()
-        ctx.error("complications", "grade_v_without_death", grade_v.to_numpy(), "clavien_dindo",
+        grade_v = ctx.is_in("complications", "clavien_dindo", ["V"]) & ctx.death("complications").isna().to_numpy()
+        ctx.error("complications", "grade_v_without_death", grade_v, "clavien_dindo",
                   "Clavien-Dindo grade V means death, but the patient has no death date")
 
 
@@ -48,7 +47,7 @@ def check_measurements(ctx: Context) -> None:
 
 def check_sabr(ctx: Context) -> None:
     tr = ctx.tables["treatments"]
-    sabr = (tr["modality"] == "sabr").to_numpy()
+    sabr = ctx.is_in("treatments", "modality", ["sabr"])
     if not sabr.any():
         return
     fx = tr["fractions"].astype("Float64")
@@ -72,26 +71,34 @@ def check_resection_detail(ctx: Context) -> None:
     if not len(tr):
         return
     mod = tr["modality"]
-    assessed, performed, adhesions = tr["assessed_extent"], tr["resection_extent"], tr["extensive_adhesions"]
-    ctx.error("treatments", "extent_wrong_treatment", (performed.notna() & (mod != "resection")).to_numpy(),
+    assessed, performed = tr["assessed_extent"], tr["resection_extent"]
+
+    def given(field):
+        return ctx.coded("treatments", field)[0] >= 0
+
+    def among(field, values):   # a missing cell is among none (and != any value)
+        return ctx.is_in("treatments", field, values)
+
+    ctx.error("treatments", "extent_wrong_treatment", given("resection_extent") & ~among("modality", ["resection"]),
               "resection_extent", lambda m: "a performed resection extent on a " + mod[m].astype(str)
               + " treatment; record it on the resection (the assessment before other treatments is assessed_extent)")
-    ctx.error("treatments", "extent_wrong_treatment",
-              (assessed.notna() & ~mod.isin(LOCAL_MODALITIES)).to_numpy(), "assessed_extent",
+    local = among("modality", LOCAL_MODALITIES)
+    ctx.error("treatments", "extent_wrong_treatment", given("assessed_extent") & ~local, "assessed_extent",
               lambda m: "an assessed resection extent on a " + mod[m].astype(str) + " treatment; it belongs to "
               "local treatments (resection, SABR, ablation)")
-    operated = (mod == "resection") | (mod.isin(LOCAL_MODALITIES) & tr["approach"].isin(_OPERATED))
+    operated = among("modality", ["resection"]) | (local & among("approach", _OPERATED))
     ctx.error("treatments", "finding_without_operation",
-              (adhesions.notna() & (adhesions != "unknown") & ~operated).to_numpy(), "extensive_adhesions",
+              given("extensive_adhesions") & ~among("extensive_adhesions", ["unknown"]) & ~operated,
+              "extensive_adhesions",
               lambda m: "an intra-operative finding on a " + mod[m].astype(str) + " treatment with approach "
               + tr["approach"][m].fillna("unknown").astype(str) + " (no operation)")
     organs = _treated_organs(ctx)
     for f, values in (("assessed_extent", assessed), ("resection_extent", performed)):
         lung_only = organs["lung"] & ~organs["liver"]
         liver_only = organs["liver"] & ~organs["lung"]
-        known = values.isin(RESECTION_EXTENT)   # another value is an unknown_code error already
-        bad = known & ((lung_only & ~values.isin(LUNG_EXTENTS)) | (liver_only & ~values.isin(LIVER_EXTENTS)))
-        ctx.error("treatments", "extent_organ", bad.to_numpy(), f,
+        known = among(f, RESECTION_EXTENT)   # another value is an unknown_code error already
+        bad = known & ((lung_only & ~among(f, LUNG_EXTENTS)) | (liver_only & ~among(f, LIVER_EXTENTS)))
+        ctx.error("treatments", "extent_organ", bad, f,
                   lambda m, values=values, lung=lung_only: "a " + values[m].astype(str) + " of a "
                   + np.where(lung[m], "lung", "liver") + " lesion; allowed: "
                   + np.where(lung[m], ", ".join(LUNG_EXTENTS), ", ".join(LIVER_EXTENTS)))
@@ -100,15 +107,14 @@ def check_resection_detail(ctx: Context) -> None:
 _OPERATED = ("open", "minimally_invasive")
 
 
-def _treated_organs(ctx: Context) -> pd.DataFrame:
+def _treated_organs(ctx: Context) -> dict[str, np.ndarray]:
     """Per treatment row: whether it treats a lung lesion, a liver lesion (from ``lesion_ids``)."""
-    tr = ctx.tables["treatments"]
-    out = pd.DataFrame({"lung": False, "liver": False}, index=tr.index)
+    out = {o: np.zeros(len(ctx.tables["treatments"]), dtype=bool) for o in ("lung", "liver")}
     listed = ctx.treated_lesions
     if len(listed):
         organ = ctx.treated_lesion_value("organ")
         for o in ("lung", "liver"):
-            out.loc[np.unique(listed["pos"].to_numpy()[organ == o]), o] = True
+            out[o][listed["pos"].to_numpy()[organ == o]] = True
     return out
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -125,13 +126,31 @@ class Context:
             # each cell's position repeated once per id in it. Non-text cells list nothing (the str
             # accessor gives them NaN).
             cells = self.tables["treatments"]["lesion_ids"].to_numpy(dtype=object)
-            where = np.array([i for i, v in enumerate(cells) if isinstance(v, str)], dtype=np.int64)
-            ids = np.array(";".join(cells[where]).split(";") if len(where) else [], dtype=object)
-            pos = np.repeat(where, np.fromiter((v.count(";") + 1 for v in cells[where]), dtype=np.int64,
-                                               count=len(where)))
+            where = np.flatnonzero(pd.notna(cells))
+            if pd.api.types.infer_dtype(cells[where], skipna=False) not in ("string", "empty"):
+                where = np.array([i for i, v in enumerate(cells) if isinstance(v, str)], dtype=np.int64)
+            texts = cells[where]
+            ids = np.array(";".join(texts).split(";") if len(where) else [], dtype=object)
+            pos = np.repeat(where, np.fromiter(map(str.count, texts, repeat(";")), dtype=np.int64,
+                                               count=len(where)) + 1)
             keep = ids != ""
             self._treated = pd.DataFrame({"pos": pos[keep], "lesion_id": pd.Series(ids[keep], dtype=object)})
         return self._treated
+
+    def coded(self, table: str, field: str) -> tuple[np.ndarray, np.ndarray]:
+        """``pd.factorize`` of a column (-1: missing), found once for all the checks that read it."""
+        cache = self.__dict__.setdefault("_coded", {})
+        if (table, field) not in cache:
+            cache[table, field] = pd.factorize(self.tables[table][field].to_numpy(), use_na_sentinel=True)
+        return cache[table, field]
+
+    def is_in(self, table: str, field: str, values) -> np.ndarray:
+        """``tables[table][field].isin(values).to_numpy()``: each distinct value looked up once, missing
+        cells False. A column's codes repeat: ~5 times faster than ``isin`` or ``==`` on 10^5 object cells."""
+        codes, distinct = self.coded(table, field)
+        allowed = set(values)
+        known = np.fromiter((v in allowed for v in distinct), dtype=bool, count=len(distinct))
+        return np.append(known, False)[codes]   # code -1 (missing) picks the appended False
 
     def id_codes(self, table: str, field: str) -> np.ndarray | None:
         """The numbers of the ids of column ``table.field`` in their :class:`Space` (-1: missing), or None for

@@ -130,29 +130,42 @@ def _candidates(distinct: np.ndarray, lengths: np.ndarray | None = None) -> np.n
     the digits between two characters that end a number are counted from a running count of digits
     at those characters. A Python regex per value costs seconds on the ~1M distinct ids of a large
     registry. ``SYN-000123-L4`` or ``P1-L1;P1-L2`` count 6 and 1 digits, and are done with here.
+    About a million characters at a time, so that the arrays stay small enough to be reused.
     """
     out = np.zeros(len(distinct), dtype=bool)
     if lengths is None:
         lengths = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
     pick = np.flatnonzero((lengths > 0) & (lengths <= _VECTORISED_LENGTH))
     if len(pick):
-        text = "\x01".join(distinct[pick])
-        data = text.encode("ascii") if text.isascii() else np.minimum(np.frombuffer(
-            text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32), 128).astype(np.uint8).tobytes()
-        starts = np.r_[0, np.cumsum(lengths[pick] + 1)[:-1]]   # where each text starts in ``data``
-        digits = np.cumsum(np.frombuffer(data.translate(_DIGIT), dtype=np.bool_),
-                           dtype=np.int32 if len(data) < 2 ** 31 else np.int64)
-        ends = np.r_[np.flatnonzero(np.frombuffer(data.translate(_ENDS_NUMBER), dtype=np.bool_)), len(data)]
-        # the digits before each end (an end is no digit; len(data) ends the last stretch), so the digits
-        # of the stretch each end closes; the text of a stretch is that of its last character
-        stretch = np.diff(np.append(digits, digits[-1])[ends], prepend=0)
-        long = ends[stretch >= 9]
-        out[pick[np.searchsorted(starts, long - 1, side="right") - 1]] = True
-        if "@" in text:
-            at = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("@"))
-            out[pick[np.searchsorted(starts, at, side="right") - 1]] = True
+        reach = np.cumsum(lengths[pick] + 1)   # characters up to the end of each text, joined
+        cuts = np.unique(np.searchsorted(reach, np.arange(_CHARACTERS_AT_A_TIME, reach[-1], _CHARACTERS_AT_A_TIME)))
+        for part in np.split(pick, cuts):
+            if len(part):
+                out[part] = _candidate_texts(distinct[part], lengths[part])
     for i in np.flatnonzero(lengths > _VECTORISED_LENGTH):   # rare very long free text: plain Python
         out[i] = "@" in distinct[i] or _LONG_CANDIDATE.search(distinct[i]) is not None
+    return out
+
+
+_CHARACTERS_AT_A_TIME = 1 << 20
+
+
+def _candidate_texts(texts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``_candidates`` of non-empty ``texts`` of at most ``_VECTORISED_LENGTH`` characters."""
+    text = "\x01".join(texts)
+    data = text.encode("ascii") if text.isascii() else np.minimum(np.frombuffer(
+        text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32), 128).astype(np.uint8).tobytes()
+    starts = np.r_[0, np.cumsum(lengths + 1)[:-1]]   # where each text starts in ``data``
+    digits = np.cumsum(np.frombuffer(data.translate(_DIGIT), dtype=np.bool_), dtype=np.int32)
+    ends = np.r_[np.flatnonzero(np.frombuffer(data.translate(_ENDS_NUMBER), dtype=np.bool_)), len(data)]
+    # the digits before each end (an end is no digit; len(data) ends the last stretch), so the digits of
+    # the stretch each end closes; the text of a stretch is that of its last character
+    stretch = np.diff(np.append(digits, digits[-1])[ends], prepend=0)
+    out = np.zeros(len(texts), dtype=bool)
+    out[np.searchsorted(starts, ends[stretch >= 9] - 1, side="right") - 1] = True
+    if "@" in text:
+        out[np.searchsorted(starts, np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("@")),
+                            side="right") - 1] = True
     return out
 
 
@@ -202,12 +215,12 @@ def _distinct_ids(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         if field in spaces and ctx.id_codes(name, field) is not None:
             by_space.setdefault(field, []).append(name)
         else:   # lesion_ids
-            parts.append(pd.unique(ctx.tables[name][field].to_numpy(dtype=object)))
-    parts += [spaces[field].distinct(names) for field, names in by_space.items()]
+            cells = pd.unique(ctx.tables[name][field].to_numpy(dtype=object))
+            parts.append(cells[pd.notna(cells)])
+    parts += [spaces[field].distinct(names) for field, names in by_space.items()]   # never missing
     if not parts:
         return np.array([], dtype=object), np.array([], dtype=np.int64)
     distinct = np.concatenate(parts)
-    distinct = distinct[pd.notna(distinct)]
     if pd.api.types.infer_dtype(distinct, skipna=False) not in ("string", "empty"):
         distinct = np.array([str(v) for v in distinct], dtype=object)
     return distinct, np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
