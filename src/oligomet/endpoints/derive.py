@@ -205,7 +205,9 @@ def derive_endpoints(tables: dict[str, pd.DataFrame], origin="index_treatment", 
     out.update(ivl.items())
 
     fl = first_local_treatment(tb["treatments"], idx)
-    rec = first_event_after(tb["events"], fl["first_local_date"], idx)   # the first recurrence
+    # the first recurrence (the origin itself for origin="first_recurrence": resolve_origin found it so)
+    rec = origin_date if isinstance(origin, str) and origin == "first_recurrence" else \
+        first_event_after(tb["events"], fl["first_local_date"], idx)
     out.update(_history(origin_date, tb, idx, fl, rec).items())
     out.update(_detail.extent_columns(index, tb["treatments"]).items())
     out.update(_detail.recurrence_columns(tb["events"], rec, idx).items())
