@@ -11,8 +11,8 @@ Writing the synthetic registry to disk is set-up, not timed. Target (issue 10): 
 the machine of the issue, where the same stages took about 20 s before (a 2x speed-up).
 CPU seconds are printed beside the wall clock: this process's and those of the worker processes it
 forked to read, validate and hash the registry (``registry/_processes.py``) and to draw figures and
-compute the analyses declared ``ahead`` (``report/figures/_processes.py``, ``study/_ahead.py``). On a shared, loaded machine they are the
-steadier measure; wall clock below CPU is the files read and the figures drawn in parallel.
+compute the analyses declared ``ahead`` (``report/figures/_processes.py``, ``study/_ahead.py``). On a
+shared, loaded machine they are the steadier measure; wall clock below CPU is the work done in parallel.
 
     python benchmarks/bench_study.py [--patients 100000] [--out /tmp/oligomet-bench]
 """
