@@ -322,7 +322,9 @@ def _parse_values(raw: pd.Series, f: Field, order: str | None, decimal: str = ".
         if decimal == ",":
             # "12,5" -> 12.5; a value that also holds a point ("1.234,5") stays an error: which mark
             # groups thousands is not for a reader to guess.
-            s = s.where(~s.str.fullmatch(r"[-+]?\d*,\d+").fillna(False), s.str.replace(",", ".", regex=False))
+            # (astype: on a column with no value at all the match is all-missing, not boolean)
+            comma = s.str.fullmatch(r"[-+]?\d*,\d+").fillna(False).astype(bool)
+            s = s.where(~comma, s.str.replace(",", ".", regex=False))
         num = pd.to_numeric(s, errors="coerce").astype(float)
         if f.type == "int":
             # |n| > 2**53 cannot be held exactly (and overflows Int64 casts): not a plausible registry integer.
