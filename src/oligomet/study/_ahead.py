@@ -23,6 +23,7 @@ computed here, in order.
 """
 from __future__ import annotations
 
+import itertools
 import pickle
 import warnings
 from concurrent.futures import Future
@@ -69,7 +70,10 @@ class Ahead:
         self._futures: dict[str, Future] = {}
 
     def start(self, ctx: Ctx, entries) -> None:
-        chosen = [e for e in entries if e.ahead and e.key not in self._futures]
+        """Hand in the ``ahead`` entries among ``entries`` up to the next one that sets ``ctx.adjusted``
+        (those after it read what it sets)."""
+        ready = list(itertools.takewhile(lambda e: not e.adjusts, entries))
+        chosen = [e for e in ready if e.ahead and e.key not in self._futures]
         if self._drawing is None or not chosen:
             return
         ctx_bytes = pickle.dumps(ctx, protocol=pickle.HIGHEST_PROTOCOL)

@@ -192,12 +192,10 @@ def analyse(proto: Protocol, cohort: pd.DataFrame, res: StudyResults, tick=lambd
     entries = requested(proto.analyses)
     ahead = Ahead(workers)
     try:
-        # up to the step that sets the adjusted cohort, the analyses read only the cohort
-        ahead.start(ctx, entries[:next((i for i, e in enumerate(entries) if e.adjusts), len(entries))])
-        for entry in entries:
+        for i, entry in enumerate(entries):
+            if i == 0 or entries[i - 1].adjusts:   # what the analyses from here read is complete
+                ahead.start(ctx, entries[i:])
             run_analysis(entry, ctx, res, ahead.result(entry, ctx))
-            if entry.adjusts:
-                ahead.start(ctx, entries[entries.index(entry) + 1:])
             tick(entry.label)
     finally:
         ahead.cancel()

@@ -20,6 +20,12 @@ class _GlobalOne:
                 self._set(1)
             self._inside += 1
 
+    def keep_one(self) -> None:
+        """One thread from now on, also after the threads inside leave (a worker process's setting)."""
+        with self._lock:
+            self._set(1)
+            self._saved = 1
+
     def leave(self) -> None:
         with self._lock:
             self._inside -= 1
@@ -109,5 +115,4 @@ def one_thread_for_good() -> None:
     for fn in single_threaded_blas._setters:
         fn(1)
     for g in single_threaded_blas._globals:
-        g._set(1)
-        g._saved = 1
+        g.keep_one()
